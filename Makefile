@@ -1,0 +1,54 @@
+# Makefile - wraps CMake.  make [build] | deps | test | test-tsan | demo | clean
+#   make test: normal build (build/), ASan+UBSan (build-asan/) and -m32
+#   (build-m32/), ctest in each; any failure fails the target.
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= 2
+CONFIGURE = cmake -S . -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+CTEST = ctest --output-on-failure -j$(JOBS)
+TESTS_ONLY = -DBP_BUILD_BENCH=OFF -DBP_BUILD_EXAMPLES=OFF
+M32_CMOCKA = /usr/lib/i386-linux-gnu/libcmocka.so
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all build deps test test-normal test-asan test-m32 test-tsan demo clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(CONFIGURE) -B build
+	cmake --build build -j$(JOBS)
+
+test: test-normal test-asan test-m32
+
+test-normal: build
+	$(CTEST) --test-dir build
+
+test-asan: deps
+	$(CONFIGURE) -B build-asan -DBP_SANITIZE=address,undefined $(TESTS_ONLY)
+	cmake --build build-asan -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(CTEST) --test-dir build-asan
+
+test-m32: deps
+	@if [ ! -e $(M32_CMOCKA) ]; then \
+	  echo "m32 build skipped: libcmocka-dev:i386 not installed"; \
+	else \
+	  set -ex; \
+	  $(CONFIGURE) -B build-m32 -DBP_M32=ON; \
+	  cmake --build build-m32 -j$(JOBS); \
+	  $(CTEST) --test-dir build-m32; \
+	fi
+
+# Not part of `make test` yet.
+test-tsan: deps
+	$(CONFIGURE) -B build-tsan -DBP_SANITIZE=thread $(TESTS_ONLY)
+	cmake --build build-tsan -j$(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) --test-dir build-tsan
+
+demo: build
+	./build/bpbench remap --quick
+
+clean:
+	rm -rf build*/

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian packages libbufpool needs to build,
+# test and benchmark.  Installs only what is missing; when nothing is missing
+# it prints one line and does nothing else.  fio, gnuplot-nox and the i386
+# cmocka (for the -m32 tests) are optional: failing to get them only warns.
+set -euo pipefail
+
+REQUIRED=(cmake gcc make gcc-multilib pkg-config liburing-dev libcmocka-dev
+          liblmdb-dev libjemalloc-dev)
+OPTIONAL=(fio gnuplot-nox libcmocka-dev:i386)
+
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+missing() {   # print the arguments that are not installed
+    local p
+    for p in "$@"; do installed "$p" || echo "$p"; done
+}
+
+retry() {     # retry CMD...: up to 3 tries, 5 s apart
+    local i
+    for i in 1 2 3; do
+        if "$@"; then return 0; fi
+        if [ "$i" -lt 3 ]; then echo "install-deps: try $i failed: $*" >&2; sleep 5; fi
+    done
+    return 1
+}
+
+mapfile -t need < <(missing "${REQUIRED[@]}")
+mapfile -t want < <(missing "${OPTIONAL[@]}")
+if [ ${#need[@]} -eq 0 ] && [ ${#want[@]} -eq 0 ]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+echo "install-deps: missing: ${need[*]} ${want[*]}"
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null; then
+        echo "install-deps: not root and no sudo; install: ${need[*]} ${want[*]}" >&2
+        exit 1
+    fi
+    SUDO=sudo
+fi
+APT_INSTALL=($SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y
+             --no-install-recommends)
+
+if [[ " ${want[*]} " == *":i386 "* ]] &&
+   ! dpkg --print-foreign-architectures | grep -qx i386; then
+    $SUDO dpkg --add-architecture i386
+fi
+
+# A mirror caught mid-sync makes update exit non-zero although the main index
+# is fine; the install below tells whether the indexes are good enough.
+retry $SUDO apt-get update ||
+    echo "install-deps: warning: apt-get update failed; trying the install anyway" >&2
+
+if [ ${#need[@]} -gt 0 ] && ! retry "${APT_INSTALL[@]}" "${need[@]}"; then
+    echo "install-deps: error: could not install required packages: ${need[*]}" >&2
+    exit 1
+fi
+for p in ${want[@]+"${want[@]}"}; do
+    if ! retry "${APT_INSTALL[@]}" "$p"; then
+        why="continuing"
+        [ "$p" = libcmocka-dev:i386 ] && why="the -m32 tests will be skipped"
+        echo "install-deps: warning: optional package $p not installed; $why" >&2
+    fi
+done
