@@ -1,0 +1,269 @@
+/*
+ * bufpool.h - libbufpool public interface.
+ *
+ * libbufpool is a buffer pool for database engines with three tiers:
+ *
+ *   data file (pages on disk, O_DIRECT)
+ *     -> cache frames in a /dev/shm (tmpfs) or memfd backing file
+ *       -> window slots: a small address range through which frames are seen
+ *
+ * The cache may be far larger than the address space a process can map
+ * (a 32-bit process reaching a 16 GiB cache through a 256 MiB window, as
+ * Oracle's "indirect data buffers" did).  Fixing a page maps its frame into a
+ * window slot with one of four backends (remap_file_pages, mmap MAP_FIXED per
+ * slot, copy into a private slot, or one linear map of the whole cache).
+ *
+ * Life cycle (LMDB style):
+ *
+ *     bp_pool *p;
+ *     bp_create(&p, NULL);                 // NULL: libc malloc/free
+ *     bp_set_page_size(p, 16384);
+ *     bp_set_cache_size(p, 1u << 30);
+ *     bp_set_window_size(p, 64u << 20);
+ *     int rc = bp_open(p, "table.db", BP_CREATE);
+ *     if (rc) { fprintf(stderr, "%s: %s\n", bp_strerror(rc), bp_errmsg(p)); }
+ *     bp_page pg;
+ *     bp_fix(p, 7, BP_EXCLUSIVE, &pg);     // pg.data -> page 7 in the window
+ *     memcpy(pg.data, "hello", 5);
+ *     bp_unfix(p, &pg, BP_DIRTY);
+ *     bp_flush(p);                          // write + fdatasync
+ *     bp_close(p);                          // -EBUSY while pages are fixed
+ *
+ * Errors: every function that can fail returns an int: 0 on success, a
+ * negative errno, or a negative library code (BP_E*, below).  bp_strerror()
+ * names every code; bp_errmsg() gives the detail of the last failure on a
+ * pool (which numbers, which file, what to change).  Nothing is printed and
+ * nothing aborts on bad input.
+ *
+ * Threads: a pool may be used by many threads at once.  A page fixed by one
+ * thread may be unfixed by another.  The pool handle itself must not be
+ * closed while other threads use it.
+ */
+#ifndef BUFPOOL_H
+#define BUFPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BP_VERSION_MAJOR 0
+#define BP_VERSION_MINOR 1
+#define BP_VERSION_PATCH 0
+
+/* ---- Error codes -------------------------------------------------------
+ * Library codes live in [-30999, -30900] so they never collide with a
+ * negative errno.  The X-macro keeps codes and messages in one table. */
+#define BP_ERRNO_MAP(X)                                                        \
+    X(BP_EPAGESIZE, -30900,                                                    \
+      "page size must be a power of two from 4 KiB to 64 KiB and a multiple "  \
+      "of the data file's direct I/O alignment")                               \
+    X(BP_EWINDOW, -30901,                                                      \
+      "window size invalid: it must hold at least one slot, be no larger "     \
+      "than the cache, and fit the address space")                             \
+    X(BP_ESHMSPACE, -30902,                                                    \
+      "not enough free space in the shm file system (or memory cgroup) for "   \
+      "the cache")                                                             \
+    X(BP_EVMABUDGET, -30903,                                                   \
+      "window needs more memory mappings than vm.max_map_count leaves free")   \
+    X(BP_ENODIRECT, -30904,                                                    \
+      "the data file's file system refuses O_DIRECT; open with BP_BUFFERED_IO" \
+      " to use buffered I/O")                                                  \
+    X(BP_ENOTFIXED, -30905, "page handle is not fixed (double or stray unfix)")\
+    X(BP_EPGNO, -30906, "page number is beyond the end of the data file")      \
+    X(BP_ESHMUNSAFE, -30907,                                                   \
+      "shm file failed the safety check (not a regular file we own with mode " \
+      "0600)")                                                                 \
+    X(BP_ENOFRAME, -30908, "every cache frame is pinned or mapped")            \
+    X(BP_ENOSLOT, -30909, "every window slot is pinned")                       \
+    X(BP_EMEMLOCK, -30910,                                                     \
+      "cannot lock the window in memory (RLIMIT_MEMLOCK too small)")           \
+    X(BP_EBACKEND, -30911, "window backend not available on this platform")    \
+    X(BP_ESTATE, -30912,                                                       \
+      "call not valid in the pool's current state (open/not open)")            \
+    X(BP_EFILESIZE, -30913,                                                    \
+      "data file size is not a multiple of the page size")                     \
+    X(BP_EREADONLY, -30914,                                                    \
+      "data file is read-only (file mode or file system)")                     \
+    X(BP_EPOISONED, -30915,                                                    \
+      "pool is in an error state after a failure that left it inconsistent; " \
+      "close it")
+
+enum {
+#define BP__ERR_ENUM(name, val, msg) name = (val),
+    BP_ERRNO_MAP(BP__ERR_ENUM)
+#undef BP__ERR_ENUM
+};
+
+/* Name of any return code: 0, a negative errno or a BP_E* code.  The
+ * string is static; never NULL. */
+const char *bp_strerror(int err);
+
+/* ---- Handles and options ------------------------------------------------ */
+
+typedef struct bp_pool bp_pool;
+
+/* Allocator hook: the library allocates its private memory (the pool
+ * struct, the window's slot table) only through these.  NULL in bp_create()
+ * means libc malloc/free.  The hook must outlive the pool. */
+typedef struct bp_allocator {
+    void *(*alloc)(void *ctx, size_t size);
+    void (*free)(void *ctx, void *ptr, size_t size);
+    void *ctx;
+} bp_allocator;
+
+typedef enum bp_backend {
+    BP_BACKEND_AUTO = 0, /* calibrate at open among the allowed backends */
+    BP_BACKEND_RFP,      /* remap_file_pages() inside one shared window */
+    BP_BACKEND_MMAP,     /* mmap(MAP_SHARED|MAP_FIXED) of the frame per slot */
+    BP_BACKEND_COPY,     /* private window, copy in on map, copy back dirty */
+    BP_BACKEND_LINEAR    /* whole cache mapped once (64-bit only) */
+} bp_backend;
+
+typedef enum bp_prefault {
+    BP_PREFAULT_POPULATE = 0, /* page tables filled when a slot is mapped */
+    BP_PREFAULT_NONBLOCK,     /* MAP_NONBLOCK: not populated, fault on touch */
+    BP_PREFAULT_LAZY          /* no populate flag at all: fault on touch */
+} bp_prefault;
+
+/* Create an empty pool handle with default options.  alloc may be NULL. */
+int bp_create(bp_pool **out, const bp_allocator *alloc);
+
+/* Options: valid only before bp_open() (else BP_ESTATE). */
+int bp_set_page_size(bp_pool *p, size_t bytes);     /* default 8192 */
+int bp_set_cache_size(bp_pool *p, uint64_t bytes);  /* default 64 MiB */
+int bp_set_cache_frames(bp_pool *p, uint64_t frames);
+/* Window size in bytes; 0 = automatic (a quarter of the cache, kept inside
+ * the VMA budget and, on 32-bit, at most 256 MiB). */
+int bp_set_window_size(bp_pool *p, uint64_t bytes);
+int bp_set_window_slots(bp_pool *p, uint64_t slots);
+/* The environment variable BUFPOOL_BACKEND (auto|rfp|mmap|copy|linear)
+ * overrides this at open. */
+int bp_set_backend(bp_pool *p, bp_backend b);
+int bp_set_prefault(bp_pool *p, bp_prefault pf);
+/* Lock the window in memory (mlock / MAP_LOCKED).  Default off. */
+int bp_set_mlock(bp_pool *p, int on);
+/* Backing file: name == NULL (default) uses an anonymous memfd.  A name
+ * without '/' is created in /dev/shm; a name with '/' is used as a path.
+ * The file must not exist (O_EXCL: an existing name is refused, never
+ * reused or followed).  keep != 0 leaves the file in place at close. */
+int bp_set_shm(bp_pool *p, const char *name, int keep);
+
+/* bp_open flags */
+#define BP_CREATE 0x1u      /* create the data file if it does not exist */
+#define BP_BUFFERED_IO 0x2u /* buffered I/O instead of O_DIRECT */
+
+/* Open the data file at path (its size must be a multiple of the page size),
+ * create the shm cache and the window.  On failure the pool stays closed,
+ * everything it made is released, and options may be changed and bp_open
+ * called again. */
+int bp_open(bp_pool *p, const char *path, unsigned flags);
+
+/* Close: with pages still fixed returns -EBUSY and leaves the pool open and
+ * usable.  Otherwise writes nothing (call bp_flush() first to make dirty
+ * pages durable: close does not flush, so a crash-consistent engine decides
+ * when pages reach the disk), releases everything and frees the handle.
+ * NULL is accepted.  A pool that was never opened is just freed. */
+int bp_close(bp_pool *p);
+
+/* ---- Pages --------------------------------------------------------------- */
+
+#define BP_SHARED 0u
+#define BP_EXCLUSIVE 1u
+
+/* A fixed page.  data points at the page in the window and stays valid until
+ * bp_unfix().  The other fields belong to the library. */
+typedef struct bp_page {
+    void *data;
+    uint64_t pgno;
+    uint32_t bp_slot;
+    uint32_t bp_gen;
+} bp_page;
+
+/* Fix page pgno (< bp_page_count()) in mode BP_SHARED or BP_EXCLUSIVE and
+ * fill *out.  Waits while another thread holds a conflicting latch on that
+ * page.  Errors: BP_EPGNO, BP_ENOSLOT, BP_ENOFRAME, -EIO and friends from the
+ * data file, -EINVAL for a bad mode or NULL out. */
+int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out);
+
+#define BP_DIRTY 0x1u /* the page was modified while fixed exclusively */
+
+/* Unfix a page fixed by bp_fix() or bp_alloc_page(); flags BP_DIRTY marks it
+ * modified (only allowed with an exclusive fix: -EINVAL otherwise).  The
+ * handle is cleared; unfixing it again returns BP_ENOTFIXED. */
+int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags);
+
+/* Append a new zeroed page at the end of the data file and return it fixed
+ * exclusively (already dirty).  The page counts in bp_page_count() at once;
+ * it reaches the disk at the next bp_flush() or eviction. */
+int bp_alloc_page(bp_pool *p, bp_page *out);
+
+/* Number of pages in the data file, including pages allocated and not yet
+ * written. */
+uint64_t bp_page_count(const bp_pool *p);
+
+/* Write every dirty page to the data file and fdatasync it.  When it returns
+ * 0, every page unfixed dirty before the call is durable. */
+int bp_flush(bp_pool *p);
+
+/* Detail of the last error on this pool (which numbers, what to change), or
+ * "" when there was none.  Valid until the next call on the pool. */
+const char *bp_errmsg(const bp_pool *p);
+
+/* ---- Statistics ------------------------------------------------------------ */
+
+#define BP_STATS_VERSION 1
+
+typedef struct bp_stats {
+    uint32_t version; /* BP_STATS_VERSION */
+    uint32_t size;    /* sizeof(bp_stats) as filled */
+
+    /* configuration as opened */
+    uint32_t page_size;
+    uint32_t backend;  /* bp_backend in use (never AUTO once open) */
+    uint32_t prefault; /* bp_prefault */
+    uint32_t mlocked;
+    uint32_t direct_io; /* 1: O_DIRECT, 0: buffered */
+    uint32_t dio_align; /* alignment in force for data file I/O */
+    uint64_t frames;    /* cache frames */
+    uint64_t slots;     /* window slots */
+    uint64_t data_pages;
+    char backend_reason[160]; /* why this backend (auto's calibration) */
+    char io_engine[16];       /* "sync" */
+
+    /* counters since open */
+    uint64_t fixes;
+    uint64_t window_hits;   /* page already mapped in a slot */
+    uint64_t window_misses; /* had to map a frame into a slot */
+    uint64_t cache_hits;    /* window miss, page in a cache frame */
+    uint64_t cache_misses;  /* page read from the data file */
+    uint64_t slot_evictions;
+    uint64_t frame_evictions;
+    uint64_t remaps_rfp;      /* remap_file_pages calls */
+    uint64_t remaps_mmap;     /* mmap MAP_FIXED calls */
+    uint64_t copies_in;       /* copy backend: frame -> slot */
+    uint64_t copies_out;      /* copy backend: dirty slot -> frame */
+    uint64_t reads;           /* data file reads */
+    uint64_t writes;          /* data file writes */
+    uint64_t bytes_read;
+    uint64_t bytes_written;
+    uint64_t syncs; /* fdatasync calls */
+    uint64_t dirty_frames;    /* now */
+    uint64_t vmas_in_use;     /* lines of /proc/self/maps now */
+    uint64_t vma_limit;       /* vm.max_map_count */
+    uint64_t vma_budget;      /* mappings the window may use */
+} bp_stats;
+
+/* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older
+ * caller gets the fields that fit). */
+int bp_stats_get(bp_pool *p, bp_stats *st, size_t size);
+
+/* Name of a backend ("rfp", "mmap", "copy", "linear", "auto"). */
+const char *bp_backend_name(bp_backend b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BUFPOOL_H */

@@ -1,0 +1,111 @@
+/*
+ * bp_backend_auto.c - the "auto" backend: pick a real backend at open.
+ *
+ * Rule (documented in README.md):
+ *  1. On 64-bit, when the window asked for covers the whole cache, take
+ *     linear: nothing beats no remapping at all.
+ *  2. Otherwise calibrate: for rfp, mmap and copy, set up a scratch window
+ *     of BP__CAL_SLOTS slots and time BP__CAL_OPS cycles of "map a frame
+ *     into a slot, touch every 4 KiB of it" (copy also copies every other
+ *     slot back, as dirty pages would be).  rfp and mmap take part only when
+ *     the window fits the VMA budget.  The cheapest per map wins.
+ * The choice and the measured figures land in bp_stats.backend_reason.
+ * Calibration runs before any page is cached and leaves no trace in the
+ * counters.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bp_internal.h"
+
+#define BP__CAL_SLOTS 8u
+#define BP__CAL_OPS 96u
+
+static uint64_t bp__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ns per map+touch with backend b, or 0 when b could not be set up. */
+static uint64_t bp__calibrate(bp_pool *p, const struct bp__backend_ops *b)
+{
+    uint32_t k = p->nframes < BP__CAL_SLOTS ? (uint32_t)p->nframes
+                                            : BP__CAL_SLOTS;
+    volatile unsigned char sink = 0;
+    uint64_t t0, t1, best = UINT64_MAX;
+    int rc = 0;
+
+    p->be = b;
+    p->nslots = k;
+    p->window_bytes = (uint64_t)k * p->po_page_size;
+    if (b->init(p) != 0) {
+        b->fini(p);
+        return 0;
+    }
+    for (int round = 0; round < 3 && rc == 0; round++) {
+        t0 = bp__now_ns();
+        for (uint32_t i = 0; i < BP__CAL_OPS && rc == 0; i++) {
+            uint32_t s = i % k, f = (uint32_t)(p->nframes - 1 - i % p->nframes);
+            const unsigned char *a = (const unsigned char *)bp__slot_addr(p, s);
+
+            rc = b->map(p, s, f, 1);
+            for (uint32_t o = 0; rc == 0 && o < p->po_page_size; o += 4096)
+                sink = (unsigned char)(sink + a[o]);
+            if (rc == 0 && b->id == BP_BACKEND_COPY && (i & 1))
+                rc = bp__shm_pwrite(p, a, f);
+        }
+        t1 = bp__now_ns();
+        if ((t1 - t0) / BP__CAL_OPS < best)
+            best = (t1 - t0) / BP__CAL_OPS;
+    }
+    (void)sink;
+    b->fini(p);
+    return rc ? 0 : (best ? best : 1);
+}
+
+int bp__backend_choose(bp_pool *p)
+{
+    static const struct bp__backend_ops *const cand[] = {
+        &bp__backend_rfp, &bp__backend_mmap, &bp__backend_copy};
+    uint64_t asked = bp__window_slots_asked(p), ns[3], best = UINT64_MAX;
+    const struct bp__backend_ops *win = &bp__backend_copy;
+    bp_stats saved = p->st;
+    char vma_note[48] = "";
+    int fits = 1;
+
+    if (sizeof(void *) >= 8 && asked >= p->nframes) {
+        p->be = &bp__backend_linear;
+        snprintf(p->be_reason, sizeof p->be_reason,
+                 "auto: the window covers the whole cache on 64-bit, so one "
+                 "linear map");
+        return 0;
+    }
+    if (asked && bp__vma_check(p, asked) != 0) {
+        fits = 0;
+        snprintf(vma_note, sizeof vma_note, " (rfp/mmap: over VMA budget)");
+    }
+    for (int i = 0; i < 3; i++) {
+        ns[i] = (fits || i == 2) ? bp__calibrate(p, cand[i]) : 0;
+        if (ns[i] && ns[i] < best) {
+            best = ns[i];
+            win = cand[i];
+        }
+    }
+    p->st = saved;
+    p->nslots = 0;
+    p->window_bytes = 0;
+    p->be = win;
+    p->errmsg[0] = '\0';
+    snprintf(p->be_reason, sizeof p->be_reason,
+             "auto: map+touch per slot rfp %.1f us, mmap %.1f us, copy %.1f "
+             "us%s -> %s",
+             ns[0] / 1000.0, ns[1] / 1000.0, ns[2] / 1000.0, vma_note,
+             win->name);
+    return 0;
+}

@@ -1,0 +1,262 @@
+/*
+ * bp_internal.h - the pool's internal state, shared by the library's modules.
+ *
+ * Memory layout of the shm backing file (all positions are byte offsets from
+ * the start of the file; shared metadata holds offsets and indexes, never
+ * pointers, so several processes may later attach at different addresses):
+ *
+ *   0             struct bp__shm_hdr
+ *   frames_desc   struct bp__frame[nframes]        frame descriptors
+ *   ptab          uint32_t[ptab_mask + 1]          page table: pgno -> frame
+ *   frames_off    nframes * page_size bytes        cache frames (page aligned)
+ *
+ * The metadata part [0, frames_off) is mapped once per process (p->meta).
+ * Frames are reached only through the window (bp_window.c) or by I/O on the
+ * shm fd; the linear backend maps all of them at once.
+ *
+ * Process-private state: the window (slots), its pgno -> slot table, the
+ * I/O engine, the pool lock.  See libbufpool/README.md for the access rules.
+ */
+#ifndef BP_INTERNAL_H
+#define BP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bufpool.h"
+
+#ifndef BP_DEBUG
+#define BP_DEBUG 0
+#endif
+
+#define BP__NONE UINT32_MAX      /* no frame / no slot */
+#define BP__NOPAGE UINT64_MAX    /* frame or slot holds no page */
+#define BP__SHM_MAGIC 0x4250534d48444231ull /* "BPSMHDB1" */
+
+/* ---- shared: frame descriptors ------------------------------------------ */
+
+enum {
+    BP__F_VALID = 0x1, /* holds pgno's bytes (read or newly allocated) */
+    BP__F_DIRTY = 0x2, /* differs from the data file (or not yet synced) */
+    BP__F_WB = 0x4     /* written by a flush, clean once fdatasync succeeds */
+};
+
+struct bp__frame {
+    uint64_t fr_pgno;   /* BP__NOPAGE when free */
+    uint32_t fr_maps;   /* window slots mapping this frame (all processes) */
+    uint32_t fr_shared; /* shared latch holders */
+    uint32_t fr_excl;   /* 1 while latched exclusively */
+    uint16_t fr_flags;  /* BP__F_* */
+    uint8_t fr_usage;   /* CLOCK reference bit */
+    uint8_t fr_pad;
+};
+
+struct bp__shm_hdr {
+    uint64_t sh_magic;
+    uint32_t sh_version;
+    uint32_t sh_page_size;
+    uint64_t sh_nframes;
+    uint64_t sh_frames_desc; /* offset of struct bp__frame[] */
+    uint64_t sh_ptab;        /* offset of the page table */
+    uint64_t sh_ptab_mask;   /* page table entries - 1 (power of two) */
+    uint64_t sh_frames_off;  /* offset of frame 0 */
+    uint64_t sh_file_size;   /* whole shm file */
+    uint64_t sh_free_top;    /* frames [0, free_top) never used yet */
+    uint64_t sh_clock;       /* frame CLOCK hand */
+    uint64_t sh_dirty;       /* dirty frame count */
+};
+
+/* ---- private: window slots ------------------------------------------------ */
+
+struct bp__slot {
+    uint64_t sl_pgno;  /* BP__NOPAGE when empty */
+    uint32_t sl_frame; /* BP__NONE when empty */
+    uint32_t sl_pin;   /* fixes in this process */
+    uint32_t sl_gen;   /* bumped whenever the slot changes page */
+    uint8_t sl_usage;  /* CLOCK reference bit */
+    uint8_t sl_dirty;  /* copy backend: private copy modified */
+    uint16_t sl_pad;
+};
+
+/* ---- open-addressing hash of uint32 indexes keyed by a uint64 pgno -------
+ * Entries hold index + 1 (0 = empty); the key of an entry is read from an
+ * array of records (frames or slots) at a fixed stride.  Linear probing with
+ * backward-shift deletion: no tombstones, so lookups stay short. */
+struct bp__htab {
+    uint32_t *ht_ent;
+    uint64_t ht_mask;
+    const char *ht_keys; /* &records[0].pgno */
+    size_t ht_stride;    /* sizeof(record) */
+};
+
+uint64_t bp__htab_entries_for(uint64_t items);
+uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key);
+void bp__htab_insert(struct bp__htab *h, uint64_t key, uint32_t idx);
+void bp__htab_remove(struct bp__htab *h, uint64_t key);
+
+/* ---- data-file I/O engine ---------------------------------------------------
+ * Every data-file I/O goes through these ops so that an engine can be
+ * swapped (io_uring later) and failures injected.  Calls return the byte
+ * count or a negative errno; they never return short except at end of file
+ * (read) and never retry EINTR themselves beyond what they document. */
+struct bp__io_ops {
+    const char *name;
+    ssize_t (*read)(bp_pool *p, void *buf, size_t len, uint64_t off);
+    ssize_t (*write)(bp_pool *p, const void *buf, size_t len, uint64_t off);
+    int (*sync)(bp_pool *p);
+};
+extern const struct bp__io_ops bp__io_sync;
+
+int bp__io_open(bp_pool *p, const char *path, unsigned flags);
+void bp__io_close(bp_pool *p);
+int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf);
+int bp__io_write_page(bp_pool *p, uint64_t pgno, const void *buf);
+
+/* ---- window backends --------------------------------------------------------
+ * Chosen at open.  init() reserves p->window for p->nslots slots; map()
+ * makes an unpinned slot show frame's bytes (with content == 0 the bytes
+ * are about to be overwritten, so the copy backend skips its copy-in);
+ * unmap() is called when a slot loses its frame (the copy backend writes a
+ * dirty private copy back).  fini() releases the window; it must cope with
+ * a half-done init(). */
+struct bp__backend_ops {
+    bp_backend id;
+    const char *name;
+    int (*init)(bp_pool *p);
+    int (*map)(bp_pool *p, uint32_t slot, uint32_t frame, int content);
+    int (*unmap)(bp_pool *p, uint32_t slot, uint32_t frame);
+    void (*fini)(bp_pool *p);
+};
+const struct bp__backend_ops *bp__backend_ops_of(bp_backend b);
+/* copy a frame to or from memory through the shm fd (copy backend, I/O) */
+int bp__shm_pread(bp_pool *p, void *buf, uint32_t frame);
+int bp__shm_pwrite(bp_pool *p, const void *buf, uint32_t frame);
+extern const struct bp__backend_ops bp__backend_rfp;
+extern const struct bp__backend_ops bp__backend_mmap;
+extern const struct bp__backend_ops bp__backend_copy;
+extern const struct bp__backend_ops bp__backend_linear;
+
+/* ---- the pool ------------------------------------------------------------ */
+
+enum bp__state { BP__CLOSED = 0, BP__OPEN, BP__POISONED };
+
+struct bp_pool {
+    /* options */
+    bp_allocator po_alloc;
+    uint32_t po_page_size;
+    uint64_t po_cache_bytes;  /* 0 when frames given */
+    uint64_t po_cache_frames; /* 0 when bytes given */
+    uint64_t po_window_bytes;
+    uint64_t po_window_slots;
+    bp_backend po_backend;
+    bp_prefault po_prefault;
+    int po_mlock;
+    char *po_shm_name; /* NULL: memfd */
+    int po_shm_keep;
+    uint32_t po_dio_align_override;
+
+    /* state */
+    enum bp__state state;
+    pthread_mutex_t lock; /* the pool lock (see README: lock order) */
+    pthread_cond_t latch_cv;
+    uint32_t latch_waiters;
+    char errmsg[512];
+
+    /* data file */
+    int data_fd;
+    int direct_io;
+    uint32_t dio_align;
+    uint64_t data_pages;      /* logical size, pages */
+    uint64_t disk_pages;      /* pages known to exist on disk */
+    const struct bp__io_ops *io;
+    int needs_sync;           /* a write since the last fdatasync */
+
+    /* shm cache */
+    int shm_fd;
+    char *shm_path; /* NULL for memfd */
+    size_t shm_path_len;
+    struct bp__shm_hdr *meta;
+    size_t meta_len;
+    struct bp__frame *frames;
+    struct bp__htab ptab;
+    uint64_t nframes;
+
+    /* window */
+    const struct bp__backend_ops *be;
+    char be_reason[160];
+    uint32_t nslots;
+    uint32_t slot_clock;
+    uint64_t window_bytes;
+    char *window;   /* slot i at window + i * page_size (linear: frames) */
+    char *io_slot;  /* one page mapping used to write frames not in a slot */
+    uint32_t io_slot_frame;
+    struct bp__slot *slots;
+    struct bp__htab wtab; /* pgno -> slot */
+    uint32_t *wtab_ent;
+    uint64_t vma_limit, vma_budget;
+    int prefault_flags_rfp;  /* flags for remap_file_pages */
+    int prefault_flags_mmap; /* extra mmap flags */
+
+    /* statistics (under lock) */
+    bp_stats st;
+};
+
+/* Frame i's offset in the shm file. */
+static inline uint64_t bp__frame_off(const bp_pool *p, uint32_t frame)
+{
+    return p->meta->sh_frames_off + (uint64_t)frame * p->po_page_size;
+}
+
+static inline char *bp__slot_addr(const bp_pool *p, uint32_t slot)
+{
+    return p->window + (size_t)slot * p->po_page_size;
+}
+
+/* ---- cross-module functions ----------------------------------------------- */
+
+/* errors: record a detail message and return rc. */
+int bp__fail(bp_pool *p, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+extern const bp_allocator bp__libc_allocator;
+void *bp__alloc(bp_pool *p, size_t size);
+void bp__free(bp_pool *p, void *ptr, size_t size);
+
+/* shm backing file (bp_shm.c) */
+int bp__shm_open(bp_pool *p);
+void bp__shm_close(bp_pool *p, int unlink_anyway);
+
+/* VMA budget (bp_vma.c) */
+int bp__vma_count(uint64_t *count);
+int bp__vma_limit(uint64_t *limit);
+int bp__vma_check(bp_pool *p, uint64_t slots);
+
+/* cache tier (bp_cache.c); all _locked functions need p->lock */
+enum bp__need { BP__NEED_NOTHING = 0, BP__NEED_READ, BP__NEED_ZERO };
+int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, uint32_t *frame,
+                         enum bp__need *need);
+void bp__cache_discard_locked(bp_pool *p, uint32_t frame);
+int bp__cache_write_frame_locked(bp_pool *p, uint32_t frame);
+void bp__frame_set_dirty_locked(bp_pool *p, uint32_t frame);
+void bp__frame_clear_dirty_locked(bp_pool *p, uint32_t frame);
+int bp__cache_flush_locked(bp_pool *p);
+
+/* window tier (bp_window.c) */
+uint64_t bp__window_slots_asked(const bp_pool *p); /* 0 = automatic */
+int bp__window_open(bp_pool *p);
+void bp__window_close(bp_pool *p);
+int bp__window_get_locked(bp_pool *p, uint64_t pgno, int fresh, uint32_t *slot);
+int bp__window_evict_slot_locked(bp_pool *p, uint32_t slot);
+uint32_t bp__window_slot_of_frame_locked(bp_pool *p, uint32_t frame);
+int bp__window_frame_addr_locked(bp_pool *p, uint32_t frame, void **addr);
+int bp__window_writeback_locked(bp_pool *p);
+void bp__latch_wait_locked(bp_pool *p);
+/* backends' common window set-up: a MAP_SHARED mapping of the first slots'
+ * worth of frames (rfp, mmap), or a private anonymous one (copy) */
+int bp__window_reserve(bp_pool *p, int shared);
+void bp__window_release(bp_pool *p);
+
+/* backend choice (bp_backend_auto.c) */
+int bp__backend_choose(bp_pool *p);
+
+#endif

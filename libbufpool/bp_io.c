@@ -1,0 +1,174 @@
+/*
+ * bp_io.c - the data file: opening it, its direct-I/O alignment, and page
+ * reads and writes through the pool's I/O engine.
+ *
+ * Owns: p->data_fd, p->direct_io, p->dio_align, p->data_pages/disk_pages
+ * and the I/O counters.  Every data-file read or write goes through p->io
+ * (bp__io_ops), so an engine can be swapped (io_uring in a later issue) and
+ * failures injected.
+ *
+ * Invariants:
+ *  - O_DIRECT unless BP_BUFFERED_IO was asked for; a file system that
+ *    refuses O_DIRECT is an error (BP_ENODIRECT), never a silent fallback.
+ *  - page_size is a multiple of the alignment in force (statx DIOALIGN
+ *    offset alignment; fallback st_blksize, an upper bound of the logical
+ *    block size), and buffers are frames, page aligned in the shm file.
+ *  - A read past the end of the file on disk (a page allocated but not yet
+ *    written) yields zeros; any other short transfer is retried, and a
+ *    transfer that makes no progress is -EIO.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/stat.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bp_internal.h"
+
+/* statx via the raw syscall: glibc 2.36's struct statx lacks the DIOALIGN
+ * fields.  Returns the offset alignment, or 0 when not reported. */
+static uint32_t bp__statx_dio_align(int fd, uint32_t *mem_align)
+{
+    struct statx stx;
+
+    memset(&stx, 0, sizeof stx);
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0)
+        return 0;
+    if (!(stx.stx_mask & STATX_DIOALIGN))
+        return 0;
+    *mem_align = stx.stx_dio_mem_align;
+    return stx.stx_dio_offset_align;
+}
+
+static int bp__open_fail(bp_pool *p, int err, const char *path, int direct)
+{
+    switch (err) {
+    case ENOENT:
+        return bp__fail(p, -ENOENT,
+                        "data file %s does not exist (open with BP_CREATE to "
+                        "create it)",
+                        path);
+    case EACCES:
+    case EROFS:
+    case EPERM:
+        return bp__fail(p, BP_EREADONLY, "data file %s cannot be opened "
+                        "read-write: %s", path, strerror(err));
+    case EINVAL:
+        if (direct)
+            return bp__fail(p, BP_ENODIRECT,
+                            "open(%s, O_DIRECT) failed with EINVAL: the file "
+                            "system has no direct I/O; pass BP_BUFFERED_IO",
+                            path);
+        break;
+    default:
+        break;
+    }
+    return bp__fail(p, -err, "cannot open data file %s", path);
+}
+
+int bp__io_open(bp_pool *p, const char *path, unsigned flags)
+{
+    int direct = !(flags & BP_BUFFERED_IO);
+    int oflags = O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0);
+    uint32_t align, mem_align = 0;
+    struct stat st;
+    int fd;
+
+    if (flags & BP_CREATE)
+        oflags |= O_CREAT;
+    fd = open(path, oflags, 0644);
+    if (fd < 0)
+        return bp__open_fail(p, errno, path, direct);
+    p->data_fd = fd;
+    p->direct_io = direct;
+    p->io = &bp__io_sync;
+    if (fstat(fd, &st) != 0)
+        return bp__fail(p, -errno, "fstat of data file %s", path);
+    if (!S_ISREG(st.st_mode))
+        return bp__fail(p, -EINVAL, "data file %s is not a regular file", path);
+    if ((st.st_mode & 0222) == 0)
+        return bp__fail(p, BP_EREADONLY,
+                        "data file %s has mode %03o (no write permission): "
+                        "the pool writes pages back, so it refuses it even "
+                        "for root", path, (unsigned)(st.st_mode & 0777));
+    if ((uint64_t)st.st_size % p->po_page_size)
+        return bp__fail(p, BP_EFILESIZE,
+                        "data file %s has %lld bytes, not a multiple of the "
+                        "page size %u", path, (long long)st.st_size,
+                        p->po_page_size);
+    align = p->po_dio_align_override;
+    if (!align && direct)
+        align = bp__statx_dio_align(fd, &mem_align);
+    if (!align)
+        align = direct ? (uint32_t)st.st_blksize : 1;
+    if (mem_align > align)
+        align = mem_align;
+    p->dio_align = align;
+    if (p->po_page_size % align)
+        return bp__fail(p, BP_EPAGESIZE,
+                        "page size %u is not a multiple of the data file's "
+                        "direct I/O alignment %u: use a page size of at "
+                        "least %u", p->po_page_size, align, align);
+    p->data_pages = p->disk_pages = (uint64_t)st.st_size / p->po_page_size;
+    return 0;
+}
+
+void bp__io_close(bp_pool *p)
+{
+    if (p->data_fd >= 0)
+        close(p->data_fd);
+    p->data_fd = -1;
+}
+
+int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
+{
+    size_t psz = p->po_page_size, done = 0;
+    uint64_t off = pgno * psz;
+
+    if (pgno >= p->disk_pages) { /* allocated, never written */
+        memset(buf, 0, psz);
+        return 0;
+    }
+    while (done < psz) {
+        ssize_t n = p->io->read(p, (char *)buf + done, psz - done, off + done);
+
+        if (n == -EINTR || n == -EAGAIN)
+            continue;
+        if (n < 0)
+            return n;
+        if (n == 0) { /* end of file on disk: the rest was never written */
+            memset((char *)buf + done, 0, psz - done);
+            break;
+        }
+        done += (size_t)n;
+    }
+    p->st.reads++;
+    p->st.bytes_read += psz;
+    return 0;
+}
+
+int bp__io_write_page(bp_pool *p, uint64_t pgno, const void *buf)
+{
+    size_t psz = p->po_page_size, done = 0;
+    uint64_t off = pgno * psz;
+
+    while (done < psz) {
+        ssize_t n = p->io->write(p, (const char *)buf + done, psz - done,
+                                 off + done);
+
+        if (n == -EINTR || n == -EAGAIN)
+            continue;
+        if (n < 0)
+            return n;
+        if (n == 0)
+            return -EIO;
+        done += (size_t)n;
+    }
+    if (pgno >= p->disk_pages)
+        p->disk_pages = pgno + 1;
+    p->st.writes++;
+    p->st.bytes_written += psz;
+    return 0;
+}

@@ -1,0 +1,190 @@
+/*
+ * bp_options.c - pool handle creation and the options set before open.
+ *
+ * Owns: bp_create() and every bp_set_*().  Invariant: options change only
+ * while the pool is closed (BP__CLOSED); each setter validates what it can
+ * on its own (ranges, powers of two) and bp_open() validates combinations.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_internal.h"
+#include "bp_testing.h"
+
+#define BP__DEFAULT_PAGE 8192u
+#define BP__DEFAULT_CACHE (64ull << 20)
+
+int bp_create(bp_pool **out, const bp_allocator *alloc)
+{
+    bp_pool *p;
+
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (alloc && (!alloc->alloc || !alloc->free))
+        return -EINVAL;
+    if (!alloc)
+        alloc = &bp__libc_allocator;
+    p = alloc->alloc(alloc->ctx, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    memset(p, 0, sizeof *p);
+    p->po_alloc = *alloc;
+    p->po_page_size = BP__DEFAULT_PAGE;
+    p->po_cache_bytes = BP__DEFAULT_CACHE;
+    p->po_backend = BP_BACKEND_AUTO;
+    p->po_prefault = BP_PREFAULT_POPULATE;
+    p->data_fd = -1;
+    p->shm_fd = -1;
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        alloc->free(alloc->ctx, p, sizeof *p);
+        return -ENOMEM;
+    }
+    pthread_cond_init(&p->latch_cv, NULL);
+    *out = p;
+    return 0;
+}
+
+static int bp__closed(bp_pool *p)
+{
+    if (!p)
+        return -EINVAL;
+    if (p->state != BP__CLOSED)
+        return bp__fail(p, BP_ESTATE, "options can only be set before bp_open");
+    return 0;
+}
+
+int bp_set_page_size(bp_pool *p, size_t bytes)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if (bytes < 4096 || bytes > 65536 || (bytes & (bytes - 1)))
+        return bp__fail(p, BP_EPAGESIZE,
+                        "page size %zu: use a power of two from 4096 to 65536",
+                        bytes);
+    p->po_page_size = (uint32_t)bytes;
+    return 0;
+}
+
+int bp_set_cache_size(bp_pool *p, uint64_t bytes)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if (bytes == 0)
+        return bp__fail(p, -EINVAL, "cache size 0");
+    p->po_cache_bytes = bytes;
+    p->po_cache_frames = 0;
+    return 0;
+}
+
+int bp_set_cache_frames(bp_pool *p, uint64_t frames)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if (frames == 0 || frames >= BP__NONE)
+        return bp__fail(p, -EINVAL, "cache of %llu frames: use 1 to 2^32-2",
+                        (unsigned long long)frames);
+    p->po_cache_frames = frames;
+    p->po_cache_bytes = 0;
+    return 0;
+}
+
+int bp_set_window_size(bp_pool *p, uint64_t bytes)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    p->po_window_bytes = bytes;
+    p->po_window_slots = 0;
+    return 0;
+}
+
+int bp_set_window_slots(bp_pool *p, uint64_t slots)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if (slots == 0)
+        return bp__fail(p, BP_EWINDOW, "a window needs at least one slot");
+    p->po_window_slots = slots;
+    p->po_window_bytes = 0;
+    return 0;
+}
+
+int bp_set_backend(bp_pool *p, bp_backend b)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if ((unsigned)b > BP_BACKEND_LINEAR)
+        return bp__fail(p, -EINVAL, "unknown backend %d", (int)b);
+    p->po_backend = b;
+    return 0;
+}
+
+int bp_set_prefault(bp_pool *p, bp_prefault pf)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if ((unsigned)pf > BP_PREFAULT_LAZY)
+        return bp__fail(p, -EINVAL, "unknown prefault policy %d", (int)pf);
+    p->po_prefault = pf;
+    return 0;
+}
+
+int bp_set_mlock(bp_pool *p, int on)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    p->po_mlock = !!on;
+    return 0;
+}
+
+int bp_set_shm(bp_pool *p, const char *name, int keep)
+{
+    int rc = bp__closed(p);
+    char *copy = NULL;
+
+    if (rc)
+        return rc;
+    if (name) {
+        size_t n = strlen(name);
+
+        if (n == 0 || n > 200 || strcmp(name, ".") == 0 ||
+            strcmp(name, "..") == 0)
+            return bp__fail(p, -EINVAL, "bad shm name '%s'", name);
+        copy = bp__alloc(p, n + 1);
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, name, n + 1);
+    }
+    if (p->po_shm_name)
+        bp__free(p, p->po_shm_name, strlen(p->po_shm_name) + 1);
+    p->po_shm_name = copy;
+    p->po_shm_keep = !!keep;
+    return 0;
+}
+
+int bp__test_set_dio_align(bp_pool *p, uint32_t align)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    p->po_dio_align_override = align;
+    return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * bp_testing.h - hooks for libbufpool's own tests and benchmarks.
+ *
+ * Not part of the public interface: these link only from the static
+ * library (libbufpool.a) and may change without notice.
+ */
+#ifndef BP_TESTING_H
+#define BP_TESTING_H
+
+#include "bufpool.h"
+
+/* Before bp_open(): pretend the data file's direct-I/O alignment is align
+ * bytes (as a 4 KiB or 64 KiB sector device would report).  0 = probe. */
+int bp__test_set_dio_align(bp_pool *p, uint32_t align);
+
+/* Byte offset inside the shm backing file of the frame holding pgno, or
+ * UINT64_MAX when pgno is not in the cache. */
+uint64_t bp__test_frame_offset(bp_pool *p, uint64_t pgno);
+
+/* Address of the window slot that maps pgno, or NULL when pgno is not in the
+ * window.  Does not pin. */
+void *bp__test_slot_addr(bp_pool *p, uint64_t pgno);
+
+/* Check the pool's internal invariants (tables agree with frame and slot
+ * states, counts add up).  Returns 0 or a negative code, and fills
+ * bp_errmsg() with what is wrong. */
+int bp__test_check(bp_pool *p);
+
+#endif
