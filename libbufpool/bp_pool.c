@@ -78,6 +78,11 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         return bp__fail(p, -EINVAL, "cache of %" PRIu64 " frames: use 1 to "
                         "2^32-2 frames of %u bytes", n, p->po_page_size);
     p->nframes = n;
+    if (bp__window_slots_asked(p) > n)
+        return bp__fail(p, BP_EWINDOW,
+                        "window of %" PRIu64 " slots is larger than the cache "
+                        "of %" PRIu64 " frames",
+                        bp__window_slots_asked(p), n);
     if ((rc = bp__io_open(p, path, flags)) == 0 &&
         (rc = bp__shm_open(p)) == 0 && (rc = bp__resolve_backend(p)) == 0)
         rc = bp__window_open(p);
