@@ -1,6 +1,6 @@
 # Makefile - wraps CMake.  make [build] | deps | test | test-tsan | demo | clean
-#   make test: normal build (build/), ASan+UBSan (build-asan/) and -m32
-#   (build-m32/), ctest in each; any failure fails the target.
+#   make test: normal build (build/), ASan+UBSan (build-asan/), TSan
+#   (build-tsan/) and -m32 (build-m32/), ctest in each; any failure fails it.
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CONFIGURE = cmake -S . -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
@@ -20,7 +20,7 @@ build: deps
 	$(CONFIGURE) -B build
 	cmake --build build -j$(JOBS)
 
-test: test-normal test-asan test-m32
+test: test-normal test-asan test-tsan test-m32
 
 test-normal: build
 	$(CTEST) --test-dir build
@@ -41,7 +41,6 @@ test-m32: deps
 	  $(CTEST) --test-dir build-m32; \
 	fi
 
-# Not part of `make test` yet.
 test-tsan: deps
 	$(CONFIGURE) -B build-tsan -DBP_SANITIZE=thread $(TESTS_ONLY)
 	cmake --build build-tsan -j$(JOBS)

@@ -107,9 +107,11 @@ int bp_close(bp_pool *p)
         for (uint32_t s = 0; s < p->nslots; s++)
             fixed += p->slots[s].sl_pin;
         if (fixed) {
+            int rc = bp__fail(p, -EBUSY, "%u page fixes are still held: "
+                              "unfix them before bp_close", fixed);
+
             pthread_mutex_unlock(&p->lock);
-            return bp__fail(p, -EBUSY, "%u page fixes are still held: unfix "
-                            "them before bp_close", fixed);
+            return rc;
         }
         bp__teardown(p, 0);
     }
