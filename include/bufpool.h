@@ -119,7 +119,9 @@ typedef enum bp_backend {
     BP_BACKEND_RFP,      /* remap_file_pages() inside one shared window */
     BP_BACKEND_MMAP,     /* mmap(MAP_SHARED|MAP_FIXED) of the frame per slot */
     BP_BACKEND_COPY,     /* private window, copy in on map, copy back dirty */
-    BP_BACKEND_LINEAR    /* whole cache mapped once (64-bit only) */
+    BP_BACKEND_LINEAR    /* whole cache mapped once (64-bit only); the
+                            window size is ignored (slots == frames), so a
+                            fix of any cached page is a window hit */
 } bp_backend;
 
 typedef enum bp_prefault {

@@ -23,13 +23,7 @@ static int bp__linear_init(bp_pool *p)
 static int bp__linear_map(bp_pool *p, uint32_t slot, uint32_t frame, int c)
 {
     (void)p, (void)slot, (void)frame, (void)c;
-    return 0;
-}
-
-static int bp__linear_unmap(bp_pool *p, uint32_t slot, uint32_t frame)
-{
-    (void)p, (void)slot, (void)frame;
-    return 0;
+    return 0; /* slot i is frame i, mapped once at init */
 }
 
 const struct bp__backend_ops bp__backend_linear = {
@@ -37,6 +31,6 @@ const struct bp__backend_ops bp__backend_linear = {
     .name = "linear",
     .init = bp__linear_init,
     .map = bp__linear_map,
-    .unmap = bp__linear_unmap,
+    .unmap = bp__window_unmap_nothing,
     .fini = bp__window_release,
 };

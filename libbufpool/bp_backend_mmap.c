@@ -38,22 +38,10 @@ static int bp__mmap_map(bp_pool *p, uint32_t slot, uint32_t frame, int content)
     (void)content;
     if (mmap(a, p->po_page_size, PROT_READ | PROT_WRITE,
              MAP_SHARED | MAP_FIXED | p->prefault_flags_mmap, p->shm_fd,
-             (off_t)bp__frame_off(p, frame)) == MAP_FAILED) {
-        int err = errno;
-
-        return bp__fail(p, -err, "mmap(MAP_FIXED) of slot %u to frame %u: %s",
-                        slot, frame,
-                        err == ENOMEM ? "out of mappings (vm.max_map_count)"
-                                      : "refused by the kernel");
-    }
+             (off_t)bp__frame_off(p, frame)) == MAP_FAILED)
+        return bp__window_remap_fail(p, errno, "mmap(MAP_FIXED)", slot, frame);
     p->st.remaps_mmap++;
     return 0;
-}
-
-static int bp__mmap_unmap(bp_pool *p, uint32_t slot, uint32_t frame)
-{
-    (void)p, (void)slot, (void)frame;
-    return 0; /* the stale mapping stays until the slot is remapped */
 }
 
 const struct bp__backend_ops bp__backend_mmap = {
@@ -61,6 +49,6 @@ const struct bp__backend_ops bp__backend_mmap = {
     .name = "mmap",
     .init = bp__mmap_init,
     .map = bp__mmap_map,
-    .unmap = bp__mmap_unmap,
+    .unmap = bp__window_unmap_nothing, /* stale until remapped */
     .fini = bp__window_release,
 };

@@ -31,22 +31,10 @@ static int bp__rfp_map(bp_pool *p, uint32_t slot, uint32_t frame, int content)
     (void)content;
     if (remap_file_pages(bp__slot_addr(p, slot), p->po_page_size, 0,
                          (size_t)(bp__frame_off(p, frame) / 4096),
-                         p->prefault_flags_rfp) != 0) {
-        int err = errno;
-
-        return bp__fail(p, -err, "remap_file_pages of slot %u to frame %u: %s",
-                        slot, frame,
-                        err == ENOMEM ? "out of mappings (vm.max_map_count)"
-                                      : "refused by the kernel");
-    }
+                         p->prefault_flags_rfp) != 0)
+        return bp__window_remap_fail(p, errno, "remap_file_pages", slot, frame);
     p->st.remaps_rfp++;
     return 0;
-}
-
-static int bp__rfp_unmap(bp_pool *p, uint32_t slot, uint32_t frame)
-{
-    (void)p, (void)slot, (void)frame;
-    return 0; /* the stale mapping stays until the slot is remapped */
 }
 
 const struct bp__backend_ops bp__backend_rfp = {
@@ -54,6 +42,6 @@ const struct bp__backend_ops bp__backend_rfp = {
     .name = "rfp",
     .init = bp__rfp_init,
     .map = bp__rfp_map,
-    .unmap = bp__rfp_unmap,
+    .unmap = bp__window_unmap_nothing, /* stale until remapped */
     .fini = bp__window_release,
 };

@@ -255,6 +255,11 @@ void bp__latch_wait_locked(bp_pool *p);
  * worth of frames (rfp, mmap), or a private anonymous one (copy) */
 int bp__window_reserve(bp_pool *p, int shared);
 void bp__window_release(bp_pool *p);
+/* unmap() of backends whose slots keep showing the frame until remapped */
+int bp__window_unmap_nothing(bp_pool *p, uint32_t slot, uint32_t frame);
+/* error of a failed remap: errno err of call what (the caller's errno) */
+int bp__window_remap_fail(bp_pool *p, int err, const char *what,
+                          uint32_t slot, uint32_t frame);
 
 /* backend choice (bp_backend_auto.c) */
 int bp__backend_choose(bp_pool *p);

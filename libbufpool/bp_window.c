@@ -121,6 +121,21 @@ int bp__window_reserve(bp_pool *p, int shared)
     return 0;
 }
 
+int bp__window_unmap_nothing(bp_pool *p, uint32_t slot, uint32_t frame)
+{
+    (void)p, (void)slot, (void)frame;
+    return 0;
+}
+
+int bp__window_remap_fail(bp_pool *p, int err, const char *what,
+                          uint32_t slot, uint32_t frame)
+{
+    return bp__fail(p, -err, "%s of slot %u to frame %u: %s", what, slot,
+                    frame,
+                    err == ENOMEM ? "out of mappings (vm.max_map_count)"
+                                  : "refused by the kernel");
+}
+
 void bp__window_release(bp_pool *p)
 {
     if (p->window)

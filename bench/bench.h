@@ -1,0 +1,21 @@
+/*
+ * bench.h - the bpbench subcommands.
+ *
+ * Each subcommand lives in its own file (bench_<name>.c) and exports one
+ * entry point with main()'s signature: argv[0] is the subcommand's name and
+ * the return value is the process exit status (0 ok, 1 failure, 2 usage
+ * error).  bpbench.c lists them in its dispatch table.
+ */
+#ifndef BENCH_H
+#define BENCH_H
+
+typedef struct bench_cmd {
+    const char *name;
+    const char *summary; /* one line for `bpbench --help` */
+    int (*main)(int argc, char **argv);
+} bench_cmd;
+
+/* bench_remap.c: the window backends side by side at three hit levels. */
+int bench_remap_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * bench_remap_report.c - what `bpbench remap` prints: the header (machine,
+ * sizes), the ns table (median, ratio to linear), the bp_stats table, the
+ * CSV rows, and the notes (auto's choice, n/a reasons, warnings).
+ */
+#include "bench_remap.h"
+
+#include <string.h>
+
+/* ---- Report -------------------------------------------------------------- */
+
+void rm_print_header(rm_ctx *c, const char *fs, double write_secs)
+{
+    rm_opts *o = &c->o;
+    FILE *f = c->info;
+    const char *pre = o->csv ? "# " : "";
+    char b1[32], b2[32], b3[32];
+
+    fprintf(f, "%sbpbench remap%s: ns per bp_fix(shared) + touch of every 4 KiB"
+               " + bp_unfix, median of %llu reps\n", pre,
+            o->quick ? " --quick" : "", (unsigned long long)o->reps);
+    bu_print_machine(f, pre);
+    fprintf(f, "%spool: page %llu B, cache %s (%llu frames), window %llu slots "
+               "(%s), shm %s\n", pre, (unsigned long long)o->page_size,
+            bu_fmt_bytes(o->cache_mb << 20, b1, sizeof b1),
+            (unsigned long long)c->frames, (unsigned long long)o->window_slots,
+            bu_fmt_bytes(o->window_slots * o->page_size, b2, sizeof b2),
+            o->named_shm ? "named /dev/shm file" : "memfd");
+    fprintf(f, "%sdata: %s on %s, %s (%llu pages), %s, written in %.1f s\n",
+            pre, c->path, fs, bu_fmt_bytes(o->data_mb << 20, b3, sizeof b3),
+            (unsigned long long)c->data_pages,
+            o->buffered ? "BP_BUFFERED_IO" : "O_DIRECT", write_secs);
+    fprintf(f, "%slevels: whit = %llu pages (window %llu slots), %llu ops/rep; "
+               "chit = %llu pages (cache %llu frames), %llu ops/rep; "
+               "miss = %llu pages (%.1fx cache), %llu ops/rep\n", pre,
+            (unsigned long long)c->nset[RM_WHIT],
+            (unsigned long long)o->window_slots,
+            (unsigned long long)o->whit_ops,
+            (unsigned long long)c->nset[RM_CHIT], (unsigned long long)c->frames,
+            (unsigned long long)o->ops, (unsigned long long)c->data_pages,
+            (double)c->data_pages / (double)c->frames,
+            (unsigned long long)o->miss_ops);
+    fprintf(f, "%sbackends:", pre);
+    for (int b = 0; b < o->nbk; b++)
+        fprintf(f, " %s", bp_backend_name(o->bk[b]));
+    fprintf(f, "; %d pools open at once, reps interleaved round-robin over "
+               "them; seed %llu\n", c->together, (unsigned long long)o->seed);
+    fflush(f);
+}
+
+static int rm_linear_col(const rm_ctx *c)
+{
+    for (int b = 0; b < c->o.nbk; b++)
+        if (c->o.bk[b] == BP_BACKEND_LINEAR)
+            return b;
+    return -1;
+}
+
+/* Median and ratio of one cell; 0 when it has no number. */
+static int rm_result(const rm_ctx *c, int lv, int pi, int b, double *ns,
+                     double *ratio)
+{
+    const rm_cell *cl = &c->cell[lv][pi][b];
+    if (cl->na || cl->nrep != c->o.reps)
+        return 0;
+    *ns = bu_median(cl->ns, cl->nrep);
+    *ratio = -1.0;
+    int lin = rm_linear_col(c);
+    if (lin >= 0) {
+        const rm_cell *lc = &c->cell[lv][pi][lin];
+        if (!lc->na && lc->nrep == c->o.reps) {
+            double l = bu_median(lc->ns, lc->nrep);
+            if (l > 0.0)
+                *ratio = *ns / l;
+        }
+    }
+    return 1;
+}
+
+static void rm_fmt_ratio(double r, char *buf, size_t n)
+{
+    if (r < 0.0)
+        snprintf(buf, n, "-");
+    else if (r < 10.0)
+        snprintf(buf, n, "%.2f", r);
+    else if (r < 100.0)
+        snprintf(buf, n, "%.1f", r);
+    else
+        snprintf(buf, n, "%.0f", r);
+}
+
+static void rm_fmt_ns(double ns, char *buf, size_t n)
+{
+    snprintf(buf, n, ns < 10.0 ? "%.1f" : "%.0f", ns);
+}
+
+/* Column header of backend b: "auto" gets what it chose when it chose the
+ * same in every prefault mode. */
+static void rm_col_name(const rm_ctx *c, int b, char *buf, size_t n)
+{
+    bp_backend bk = c->o.bk[b];
+    snprintf(buf, n, "%s", bp_backend_name(bk));
+    if (bk != BP_BACKEND_AUTO)
+        return;
+    int same = 1, any = 0;
+    bp_backend chose = BP_BACKEND_AUTO;
+    for (int pi = 0; pi < c->o.npf; pi++) {
+        if (!c->auto_chose[pi][0])
+            continue;
+        if (any && c->auto_bk[pi] != chose)
+            same = 0;
+        chose = c->auto_bk[pi];
+        any = 1;
+    }
+    if (any && same)
+        snprintf(buf, n, "auto=%s", bp_backend_name(chose));
+}
+
+void rm_print_tables(rm_ctx *c)
+{
+    rm_opts *o = &c->o;
+    int nb = o->nbk;
+    char names[RM_MAXBK][32];
+    const char *hdr[2 + RM_MAXBK];
+    char cellbuf[RM_MAXBK][96];
+    const char *row[2 + RM_MAXBK];
+    bu_table t, h;
+
+    bu_table_init(&t, 2 + (size_t)nb);
+    bu_table_init(&h, 2 + (size_t)nb);
+    hdr[0] = "level";
+    hdr[1] = "prefault";
+    for (int b = 0; b < nb; b++) {
+        rm_col_name(c, b, names[b], sizeof names[b]);
+        hdr[2 + b] = names[b];
+    }
+    bu_table_add(&t, hdr);
+    bu_table_add(&h, hdr);
+    for (int lv = 0; lv < RM_NLEVEL; lv++) {
+        if (!o->level_on[lv])
+            continue;
+        for (int pi = 0; pi < o->npf; pi++) {
+            row[0] = rm_level_name[lv];
+            row[1] = rm_pf_name[o->pf[pi]];
+            for (int b = 0; b < nb; b++) {
+                double ns, ratio;
+                char a[32], r[32];
+                if (rm_result(c, lv, pi, b, &ns, &ratio)) {
+                    rm_fmt_ns(ns, a, sizeof a);
+                    rm_fmt_ratio(ratio, r, sizeof r);
+                    snprintf(cellbuf[b], sizeof cellbuf[b], "%s (%s)", a, r);
+                } else {
+                    snprintf(cellbuf[b], sizeof cellbuf[b], "n/a");
+                }
+                row[2 + b] = cellbuf[b];
+            }
+            bu_table_add(&t, row);
+            for (int b = 0; b < nb; b++) {
+                const rm_cell *cl = &c->cell[lv][pi][b];
+                if (cl->na || cl->nrep == 0)
+                    snprintf(cellbuf[b], sizeof cellbuf[b], "n/a");
+                else
+                    snprintf(cellbuf[b], sizeof cellbuf[b], "%llu/%llu/%llu",
+                             (unsigned long long)cl->wh,
+                             (unsigned long long)cl->ch,
+                             (unsigned long long)cl->cm);
+                row[2 + b] = cellbuf[b];
+            }
+            bu_table_add(&h, row);
+        }
+    }
+    printf("\nns per fix+touch+unfix, median of %llu reps (ratio to linear):\n",
+           (unsigned long long)o->reps);
+    bu_table_print(&t, stdout, "  ", 2);
+    printf("\nbp_stats in the timed phases, summed over the reps: "
+           "window_hits/cache_hits/cache_misses\n");
+    bu_table_print(&h, stdout, "  ", 2);
+    bu_table_free(&t);
+    bu_table_free(&h);
+}
+
+void rm_print_csv(rm_ctx *c)
+{
+    rm_opts *o = &c->o;
+    static const char *const hdr[] = {"level", "prefault", "backend",
+                                      "ns_median", "ratio_to_linear", "ops",
+                                      "reps"};
+    bu_csv_row(stdout, hdr, 7);
+    for (int lv = 0; lv < RM_NLEVEL; lv++) {
+        if (!o->level_on[lv])
+            continue;
+        for (int pi = 0; pi < o->npf; pi++)
+            for (int b = 0; b < o->nbk; b++) {
+                char ns_s[32] = "NA", ra_s[32] = "NA", ops_s[32], reps_s[32];
+                double ns, ratio;
+                if (rm_result(c, lv, pi, b, &ns, &ratio)) {
+                    snprintf(ns_s, sizeof ns_s, "%.1f", ns);
+                    if (ratio >= 0.0)
+                        snprintf(ra_s, sizeof ra_s, "%.3f", ratio);
+                }
+                snprintf(ops_s, sizeof ops_s, "%llu",
+                         (unsigned long long)c->nops[lv]);
+                snprintf(reps_s, sizeof reps_s, "%llu",
+                         (unsigned long long)c->cell[lv][pi][b].nrep);
+                const char *f[] = {rm_level_name[lv], rm_pf_name[o->pf[pi]],
+                                   bp_backend_name(o->bk[b]), ns_s, ra_s, ops_s,
+                                   reps_s};
+                bu_csv_row(stdout, f, 7);
+            }
+    }
+}
+
+void rm_print_notes(rm_ctx *c)
+{
+    FILE *f = c->info;
+    const char *pre = c->o.csv ? "# " : "";
+    if (!c->o.csv)
+        fputc('\n', f);
+    if (c->lib_info_done)
+        fprintf(f, "%slibrary: %s\n", pre, c->lib_info);
+    for (int pi = 0; pi < c->o.npf; pi++)
+        if (c->auto_chose[pi][0])
+            fprintf(f, "%sauto (%s) chose %s\n", pre,
+                    rm_pf_name[c->o.pf[pi]], c->auto_chose[pi]);
+    for (size_t i = 0; i < c->nnote[RM_NOTE_INFO]; i++)
+        fprintf(f, "%snote: %s\n", pre, c->note[RM_NOTE_INFO][i]);
+    for (size_t i = 0; i < c->nnote[RM_NOTE_NA]; i++)
+        fprintf(f, "%sn/a: %s\n", pre, c->note[RM_NOTE_NA][i]);
+    for (size_t i = 0; i < c->nnote[RM_NOTE_WARN]; i++)
+        fprintf(f, "%sWARNING: %s\n", pre, c->note[RM_NOTE_WARN][i]);
+    if (c->nnote[RM_NOTE_WARN] == 0)
+        fprintf(f, "%schecks: every level is what it says (bp_stats), every "
+                   "page held its own content, pool invariants hold\n", pre);
+}

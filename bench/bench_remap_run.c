@@ -1,0 +1,459 @@
+/*
+ * bench_remap_run.c - the pools of `bpbench remap`: open them, warm each
+ * level up, run the timed repetitions round-robin, check each level against
+ * bp_stats, close.  A pool that fails is closed and its cells marked n/a
+ * from the failing level on (rm_fail); the others go on.
+ *
+ * Per pool and level:  warm-up (untimed) -> reps x timed phase (bp_stats
+ * read before and after, deltas summed into the cell) -> rm_check.
+ */
+#include "bench_remap.h"
+
+#include "bp_testing.h"
+
+#include <string.h>
+
+/* ---- Pools --------------------------------------------------------------- */
+
+/* Open one pool for backend b and prefault pf; 0, or an error with why. */
+static int rm_open(rm_ctx *c, bp_backend b, bp_prefault pf, bp_pool **out,
+                   char *why, size_t whysz)
+{
+    bp_pool *p = NULL;
+    char shm[128];
+    int rc = bp_create(&p, NULL);
+    if (rc) {
+        snprintf(why, whysz, "bp_create: %s", bp_strerror(rc));
+        return rc;
+    }
+#define RM_TRY(name, call)                                                     \
+    do {                                                                       \
+        rc = (call);                                                           \
+        if (rc) {                                                              \
+            snprintf(why, whysz, "%s: %s (%d): %s", name, bp_strerror(rc),     \
+                     rc, bp_errmsg(p));                                        \
+            bp_close(p);                                                       \
+            return rc;                                                         \
+        }                                                                      \
+    } while (0)
+    RM_TRY("bp_set_page_size", bp_set_page_size(p, c->o.page_size));
+    RM_TRY("bp_set_cache_size", bp_set_cache_size(p, c->o.cache_mb << 20));
+    RM_TRY("bp_set_window_slots", bp_set_window_slots(p, c->o.window_slots));
+    RM_TRY("bp_set_backend", bp_set_backend(p, b));
+    RM_TRY("bp_set_prefault", bp_set_prefault(p, pf));
+    if (c->o.named_shm) {
+        rc = bu_shm_name(shm, sizeof shm);
+        if (rc) {
+            snprintf(why, whysz, "no shm name: %s", strerror(-rc));
+            bp_close(p);
+            return rc;
+        }
+        RM_TRY("bp_set_shm", bp_set_shm(p, shm, 0));
+    } else {
+        RM_TRY("bp_set_shm", bp_set_shm(p, NULL, 0));
+    }
+    RM_TRY("bp_open", bp_open(p, c->path, c->open_flags));
+#undef RM_TRY
+    *out = p;
+    return 0;
+}
+
+static int rm_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz)
+{
+    memset(st, 0, sizeof *st);
+    int rc = bp_stats_get(p, st, sizeof *st);
+    if (rc)
+        snprintf(why, whysz, "bp_stats_get: %s (%d): %s", bp_strerror(rc), rc,
+                 bp_errmsg(p));
+    return rc;
+}
+
+/* The measured loop: n ops over seq.  Adds wrong-content blocks (and wrong
+ * page numbers in the handle) to *bad.  0, or the failing call's code with
+ * why filled. */
+static int rm_ops(bp_pool *p, const uint64_t *seq, uint64_t n, size_t psz,
+                  uint64_t *bad, char *why, size_t whysz)
+{
+    uint64_t b = 0;
+    bp_page pg;
+    for (uint64_t i = 0; i < n; i++) {
+        int rc = bp_fix(p, seq[i], BP_SHARED, &pg);
+        if (rc) {
+            snprintf(why, whysz, "bp_fix(page %llu) at op %llu: %s (%d): %s",
+                     (unsigned long long)seq[i], (unsigned long long)i,
+                     bp_strerror(rc), rc, bp_errmsg(p));
+            *bad += b;
+            return rc;
+        }
+        b += bu_touch_check(pg.data, seq[i], psz) + (pg.pgno != seq[i]);
+        rc = bp_unfix(p, &pg, 0);
+        if (rc) {
+            snprintf(why, whysz, "bp_unfix(page %llu) at op %llu: %s (%d): %s",
+                     (unsigned long long)seq[i], (unsigned long long)i,
+                     bp_strerror(rc), rc, bp_errmsg(p));
+            *bad += b;
+            return rc;
+        }
+    }
+    *bad += b;
+    return 0;
+}
+
+/* Backend bi of prefault pi failed at level lv: note why, mark its cells
+ * from lv on as n/a, close the pool. */
+static void rm_fail(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
+                    const char *what, const char *why)
+{
+    const char *bn = bp_backend_name(c->o.bk[bi]);
+    for (int l = lv; l < RM_NLEVEL; l++)
+        c->cell[l][pi][bi].na = 1;
+    pl->dead = 1;
+    if (pl->p) {
+        int rc = bp_close(pl->p);
+        if (rc)
+            rm_note(c, RM_NOTE_NA, "%s/%s: %s failed: %s; then bp_close: %s "
+                    "(%d) (pool leaked)", bn, rm_pf_name[c->o.pf[pi]], what,
+                    why, bp_strerror(rc), rc);
+        else
+            rm_note(c, RM_NOTE_NA, "%s/%s: %s failed: %s", bn,
+                    rm_pf_name[c->o.pf[pi]], what, why);
+        pl->p = NULL;
+    } else {
+        rm_note(c, RM_NOTE_NA, "%s/%s: %s failed: %s", bn,
+                rm_pf_name[c->o.pf[pi]], what, why);
+    }
+    bu_progress("%s/%s: n/a: %s: %s", bn, rm_pf_name[c->o.pf[pi]], what, why);
+}
+
+/* ---- Warm-up ------------------------------------------------------------- */
+
+/* Untimed ops with a checked result; 0 or -1 after rm_fail (which marks
+ * the cells from level lv on).  what names the phase in messages. */
+static int rm_warm_ops(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
+                       const char *what, const uint64_t *seq, uint64_t n)
+{
+    char why[1200];
+    uint64_t bad = 0;
+    int rc = rm_ops(pl->p, seq, n, c->o.page_size, &bad, why, sizeof why);
+    if (bad) {
+        c->data_error = 1;
+        rm_note(c, RM_NOTE_WARN, "DATA ERROR: %s/%s: %llu blocks with the "
+                "wrong content during the %s (library bug)",
+                bp_backend_name(c->o.bk[bi]), rm_pf_name[c->o.pf[pi]],
+                (unsigned long long)bad, what);
+    }
+    if (rc) {
+        rm_fail(c, pl, pi, bi, lv, what, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Bring pool bi to the steady state of level lv (see bench_remap.c). */
+static int rm_warm(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
+{
+    char why[1200];
+    bp_stats s0, s1;
+    bu_rng r;
+    uint64_t buf[1024];
+
+    switch (lv) {
+    case RM_WHIT:
+        /* Map the whole set; repeat until a pass needs no remap. */
+        for (int pass = 0; pass < 6; pass++) {
+            if (rm_stats(pl->p, &s0, why, sizeof why)) {
+                rm_fail(c, pl, pi, bi, lv, "warm-up", why);
+                return -1;
+            }
+            if (rm_warm_ops(c, pl, pi, bi, lv, "whit warm-up", c->set,
+                            c->nset[RM_WHIT]))
+                return -1;
+            if (rm_stats(pl->p, &s1, why, sizeof why)) {
+                rm_fail(c, pl, pi, bi, lv, "warm-up", why);
+                return -1;
+            }
+            if (pass > 0 && s1.window_misses == s0.window_misses)
+                return 0;
+        }
+        rm_note(c, RM_NOTE_INFO, "%s/%s: whit warm-up: the %llu-page set "
+                "still missed the window after 6 passes",
+                bp_backend_name(c->o.bk[bi]), rm_pf_name[c->o.pf[pi]],
+                (unsigned long long)c->nset[RM_WHIT]);
+        return 0;
+    case RM_CHIT: {
+        /* The set is cached already; fill the window with a random mix. */
+        uint64_t n = 2 * c->o.window_slots;
+        bu_rng_seed(&r, c->o.seed, 100 + lv, 0);
+        while (n) {
+            uint64_t k = n < 1024 ? n : 1024;
+            for (uint64_t i = 0; i < k; i++)
+                buf[i] = c->set[bu_rng_below(&r, c->nset[RM_CHIT])];
+            if (rm_warm_ops(c, pl, pi, bi, lv, "chit warm-up", buf, k))
+                return -1;
+            n -= k;
+        }
+        return 0;
+    }
+    case RM_MISS: {
+        /* Random pages until the cache is full (frames get evicted). */
+        uint64_t cap = c->frames + 4 * c->o.window_slots + 4096, done = 0;
+        bu_rng_seed(&r, c->o.seed, 100 + lv, 0);
+        if (rm_stats(pl->p, &s0, why, sizeof why)) {
+            rm_fail(c, pl, pi, bi, lv, "warm-up", why);
+            return -1;
+        }
+        while (done < cap) {
+            for (uint64_t i = 0; i < 1024; i++)
+                buf[i] = bu_rng_below(&r, c->data_pages);
+            if (rm_warm_ops(c, pl, pi, bi, lv, "miss warm-up", buf, 1024))
+                return -1;
+            done += 1024;
+            if (rm_stats(pl->p, &s1, why, sizeof why)) {
+                rm_fail(c, pl, pi, bi, lv, "warm-up", why);
+                return -1;
+            }
+            if (s1.frame_evictions - s0.frame_evictions >= 256)
+                return 0;
+        }
+        rm_note(c, RM_NOTE_INFO, "%s/%s: miss warm-up: %llu random fixes "
+                "evicted fewer than 256 frames", bp_backend_name(c->o.bk[bi]),
+                rm_pf_name[c->o.pf[pi]], (unsigned long long)done);
+        return 0;
+    }
+    default: return 0;
+    }
+}
+
+/* ---- Timed phases, checks, the run --------------------------------------- */
+
+static void rm_timed(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
+                     uint64_t rep)
+{
+    char why[1200];
+    bp_stats s0, s1;
+    rm_cell *cl = &c->cell[lv][pi][bi];
+    const uint64_t *seq = c->seq[lv] + rep * c->nops[lv];
+    uint64_t n = c->nops[lv];
+
+    if (rm_stats(pl->p, &s0, why, sizeof why)) {
+        rm_fail(c, pl, pi, bi, lv, "timed phase", why);
+        return;
+    }
+    uint64_t bad = 0;
+    uint64_t t0 = bu_now_ns();
+    int rc = rm_ops(pl->p, seq, n, c->o.page_size, &bad, why, sizeof why);
+    uint64_t t1 = bu_now_ns();
+    cl->bad += bad;
+    if (rc) {
+        rm_fail(c, pl, pi, bi, lv, "timed phase", why);
+        return;
+    }
+    if (rm_stats(pl->p, &s1, why, sizeof why)) {
+        rm_fail(c, pl, pi, bi, lv, "timed phase", why);
+        return;
+    }
+    cl->ns[cl->nrep++] = (double)(t1 - t0) / (double)n;
+    cl->fixes += s1.fixes - s0.fixes;
+    cl->wh += s1.window_hits - s0.window_hits;
+    cl->wm += s1.window_misses - s0.window_misses;
+    cl->ch += s1.cache_hits - s0.cache_hits;
+    cl->cm += s1.cache_misses - s0.cache_misses;
+}
+
+/* Does the level look like what it claims?  WARNING notes if not. */
+static void rm_check(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
+{
+    rm_cell *cl = &c->cell[lv][pi][bi];
+    const char *bn = bp_backend_name(c->o.bk[bi]);
+    const char *pn = rm_pf_name[c->o.pf[pi]];
+    const char *ln = rm_level_name[lv];
+    uint64_t expect = c->nops[lv] * c->o.reps;
+    double f = cl->fixes ? 100.0 / (double)cl->fixes : 0.0;
+
+    if (cl->bad) {
+        c->data_error = 1;
+        rm_note(c, RM_NOTE_WARN, "DATA ERROR: %s/%s/%s: %llu touched blocks "
+                "held another page's content (library bug)", ln, pn, bn,
+                (unsigned long long)cl->bad);
+    }
+    if (cl->fixes != expect)
+        rm_note(c, RM_NOTE_WARN, "%s/%s/%s: bp_stats counted %llu fixes in the "
+                "timed phases, the bench made %llu", ln, pn, bn,
+                (unsigned long long)cl->fixes, (unsigned long long)expect);
+    if (cl->wh + cl->wm != cl->fixes || cl->ch + cl->cm != cl->wm)
+        rm_note(c, RM_NOTE_WARN, "%s/%s/%s: bp_stats do not add up: fixes %llu,"
+                " window hits %llu + misses %llu, cache hits %llu + misses "
+                "%llu", ln, pn, bn, (unsigned long long)cl->fixes,
+                (unsigned long long)cl->wh, (unsigned long long)cl->wm,
+                (unsigned long long)cl->ch, (unsigned long long)cl->cm);
+    switch (lv) {
+    case RM_WHIT:
+        if (cl->wm)
+            rm_note(c, RM_NOTE_WARN, "%s/%s/%s: %llu window misses (%.2f%% of "
+                    "fixes) in the timed phase, expected 0: not a pure window "
+                    "hit level", ln, pn, bn, (unsigned long long)cl->wm,
+                    (double)cl->wm * f);
+        break;
+    case RM_CHIT:
+        if (cl->cm)
+            rm_note(c, RM_NOTE_WARN, "%s/%s/%s: %llu cache misses (%.2f%% of "
+                    "fixes) in the timed phase, expected 0: not a pure cache "
+                    "hit level", ln, pn, bn, (unsigned long long)cl->cm,
+                    (double)cl->cm * f);
+        /* linear maps the whole cache: nothing to remap, nothing to check */
+        if (c->o.bk[bi] != BP_BACKEND_LINEAR &&
+            pl->st.backend != BP_BACKEND_LINEAR && pl->st.slots &&
+            pl->st.slots < c->nset[RM_CHIT] && cl->wm * 2 < cl->fixes)
+            rm_note(c, RM_NOTE_WARN, "%s/%s/%s: only %.1f%% of fixes missed "
+                    "the window (expected about %.0f%%): the window holds too "
+                    "much of the set", ln, pn, bn, (double)cl->wm * f,
+                    100.0 * (1.0 - (double)pl->st.slots /
+                                       (double)c->nset[RM_CHIT]));
+        break;
+    case RM_MISS:
+        if (cl->cm * 2 < cl->fixes)
+            rm_note(c, RM_NOTE_WARN, "%s/%s/%s: only %.1f%% of fixes missed "
+                    "the cache (expected about %.0f%%)", ln, pn, bn,
+                    (double)cl->cm * f,
+                    100.0 * (1.0 - (double)c->frames / (double)c->data_pages));
+        break;
+    default: break;
+    }
+}
+
+static void rm_record_open(rm_ctx *c, rm_pool *pl, int pi, int bi)
+{
+    bp_backend want = c->o.bk[bi];
+    const char *bn = bp_backend_name(want);
+    const char *pn = rm_pf_name[c->o.pf[pi]];
+    bp_stats *st = &pl->st;
+
+    if (want == BP_BACKEND_AUTO) {
+        c->auto_bk[pi] = (bp_backend)st->backend;
+        snprintf(c->auto_chose[pi], sizeof c->auto_chose[pi], "%s (%.150s)",
+                 bp_backend_name((bp_backend)st->backend), st->backend_reason);
+    } else if (st->backend != (uint32_t)want) {
+        rm_note(c, RM_NOTE_WARN, "%s/%s: the pool runs backend %s, not %s", bn,
+                pn, bp_backend_name((bp_backend)st->backend), bn);
+    }
+    if (st->prefault != (uint32_t)c->o.pf[pi])
+        rm_note(c, RM_NOTE_INFO, "%s/%s: the pool reports prefault %u", bn, pn,
+                st->prefault);
+    if (st->slots != c->o.window_slots)
+        rm_note(c, RM_NOTE_INFO, "%s/%s: %llu window slots (asked %llu)", bn,
+                pn, (unsigned long long)st->slots,
+                (unsigned long long)c->o.window_slots);
+    if (st->frames != c->frames)
+        rm_note(c, RM_NOTE_INFO, "%s/%s: %llu cache frames (expected %llu)", bn,
+                pn, (unsigned long long)st->frames,
+                (unsigned long long)c->frames);
+    if (st->data_pages != c->data_pages)
+        rm_note(c, RM_NOTE_WARN, "%s/%s: the pool sees %llu data pages, the "
+                "file has %llu", bn, pn, (unsigned long long)st->data_pages,
+                (unsigned long long)c->data_pages);
+    if (!c->lib_info_done) {
+        c->lib_info_done = 1;
+        snprintf(c->lib_info, sizeof c->lib_info,
+                 "io engine %.16s, %s (alignment %u), vm.max_map_count %llu, "
+                 "window VMA budget %llu",
+                 st->io_engine, st->direct_io ? "O_DIRECT" : "buffered I/O",
+                 st->dio_align, (unsigned long long)st->vma_limit,
+                 (unsigned long long)st->vma_budget);
+    }
+}
+
+/* Run every level on the n pools pl[] (each names its prefault mode pi and
+ * backend bi), opened together so the timed reps interleave over all of
+ * them. */
+static void rm_group(rm_ctx *c, rm_pool *pl, int n)
+{
+    char why[1200];
+
+    bu_progress("opening %d pools", n);
+    for (int k = 0; k < n; k++) {
+        int pi = pl[k].pi, b = pl[k].bi;
+        uint64_t t0 = bu_now_ns();
+        if (rm_open(c, c->o.bk[b], c->o.pf[pi], &pl[k].p, why, sizeof why)) {
+            rm_fail(c, &pl[k], pi, b, 0, "open", why);
+            continue;
+        }
+        if (rm_stats(pl[k].p, &pl[k].st, why, sizeof why)) {
+            rm_fail(c, &pl[k], pi, b, 0, "open", why);
+            continue;
+        }
+        rm_record_open(c, &pl[k], pi, b);
+        if (c->o.bk[b] == BP_BACKEND_AUTO)
+            bu_progress("auto (%s) chose %s in %.2f s: %s",
+                        rm_pf_name[c->o.pf[pi]],
+                        bp_backend_name((bp_backend)pl[k].st.backend),
+                        (double)(bu_now_ns() - t0) / 1e9,
+                        pl[k].st.backend_reason);
+    }
+
+    if (c->o.level_on[RM_CHIT]) {
+        bu_progress("reading the %llu-page chit set into each cache",
+                    (unsigned long long)c->nset[RM_CHIT]);
+        for (int k = 0; k < n; k++)
+            if (!pl[k].dead)
+                rm_warm_ops(c, &pl[k], pl[k].pi, pl[k].bi, RM_WHIT,
+                            "first read of the chit set", c->set,
+                            c->nset[RM_CHIT]);
+    }
+
+    for (int lv = 0; lv < RM_NLEVEL; lv++) {
+        if (!c->o.level_on[lv])
+            continue;
+        bu_progress("level %s: warm-up", rm_level_name[lv]);
+        for (int k = 0; k < n; k++)
+            if (!pl[k].dead)
+                rm_warm(c, &pl[k], pl[k].pi, pl[k].bi, lv);
+        bu_progress("level %s: %llu reps x %llu ops x %d pools",
+                    rm_level_name[lv], (unsigned long long)c->o.reps,
+                    (unsigned long long)c->nops[lv], n);
+        for (uint64_t rep = 0; rep < c->o.reps; rep++)
+            for (int k = 0; k < n; k++)
+                if (!pl[k].dead)
+                    rm_timed(c, &pl[k], pl[k].pi, pl[k].bi, lv, rep);
+        for (int k = 0; k < n; k++)
+            if (!pl[k].dead)
+                rm_check(c, &pl[k], pl[k].pi, pl[k].bi, lv);
+    }
+
+    for (int k = 0; k < n; k++) {
+        if (pl[k].dead || !pl[k].p)
+            continue;
+        const char *bn = bp_backend_name(c->o.bk[pl[k].bi]);
+        const char *pn = rm_pf_name[c->o.pf[pl[k].pi]];
+        int rc = bp__test_check(pl[k].p);
+        if (rc)
+            rm_note(c, RM_NOTE_WARN, "%s/%s: invariant check after the run: "
+                    "%s (%d): %s", bn, pn, bp_strerror(rc), rc,
+                    bp_errmsg(pl[k].p));
+        rc = bp_close(pl[k].p);
+        if (rc)
+            rm_note(c, RM_NOTE_WARN, "%s/%s: bp_close: %s (%d): %s", bn, pn,
+                    bp_strerror(rc), rc, bp_errmsg(pl[k].p));
+        pl[k].p = NULL;
+    }
+}
+
+/* Open the pools of all prefault modes together, or one mode at a time
+ * (c->together, chosen by rm_setup). */
+void rm_run_all(rm_ctx *c)
+{
+    rm_pool pl[RM_MAXPF * RM_MAXBK];
+    int n = 0;
+    memset(pl, 0, sizeof pl);
+    for (int pi = 0; pi < c->o.npf; pi++)
+        for (int b = 0; b < c->o.nbk; b++) {
+            pl[n].pi = pi;
+            pl[n].bi = b;
+            n++;
+        }
+    if (c->together == n) {
+        rm_group(c, pl, n);
+        return;
+    }
+    for (int pi = 0; pi < c->o.npf; pi++)
+        rm_group(c, pl + pi * c->o.nbk, c->o.nbk);
+}

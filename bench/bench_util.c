@@ -1,0 +1,561 @@
+/*
+ * bench_util.c - clock, medians, cleanup registry, data files, options and
+ * table printing for bpbench.  See bench_util.h for the contracts.
+ *
+ * Cleanup registry: a fixed array of paths filled by the main thread.  An
+ * entry becomes visible to the signal handler only after its path is fully
+ * written (bu_cl_used is set last), so the handler never reads a half-made
+ * entry; the handler and atexit both run bu_cleanup_now(), which clears each
+ * entry before removing it, so a signal during the atexit pass at worst
+ * removes a path twice (the second unlink fails with ENOENT, harmlessly).
+ */
+#include "bench_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+int bu_quiet;
+
+static uint64_t bu_t0;
+
+uint64_t bu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int bu_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bu_median(const double *v, size_t n)
+{
+    if (n == 0)
+        return 0.0;
+    double *c = malloc(n * sizeof *c);
+    if (!c) { /* fall back to an O(n^2) selection without memory */
+        for (size_t i = 0; i < n; i++) {
+            size_t below = 0, equal = 0;
+            for (size_t j = 0; j < n; j++) {
+                below += v[j] < v[i];
+                equal += v[j] == v[i];
+            }
+            if (below <= (n - 1) / 2 && (n - 1) / 2 < below + equal)
+                return v[i]; /* lower median */
+        }
+        return v[0];
+    }
+    memcpy(c, v, n * sizeof *c);
+    qsort(c, n, sizeof *c, bu_cmp_double);
+    double m = (n & 1) ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2.0;
+    free(c);
+    return m;
+}
+
+/* ---- Cleanup registry ---------------------------------------------------- */
+
+#define BU_CL_MAX 64
+
+static char bu_cl_path[BU_CL_MAX][PATH_MAX];
+static volatile sig_atomic_t bu_cl_used[BU_CL_MAX];
+static int bu_cl_isdir[BU_CL_MAX];
+static const int bu_cl_signals[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
+                                    SIGSEGV, SIGBUS,  SIGABRT};
+
+void bu_cleanup_now(void)
+{
+    for (int i = BU_CL_MAX - 1; i >= 0; i--) {
+        if (!bu_cl_used[i])
+            continue;
+        bu_cl_used[i] = 0;
+        if (bu_cl_isdir[i])
+            rmdir(bu_cl_path[i]);
+        else
+            unlink(bu_cl_path[i]);
+    }
+}
+
+static void bu_on_signal(int sig)
+{
+    int saved = errno;
+    bu_cleanup_now();
+    /* SA_RESETHAND restored the default action; the signal is blocked
+     * while we run, so it is delivered (and kills us) on return. */
+    raise(sig);
+    errno = saved;
+}
+
+int bu_cleanup_init(void)
+{
+    bu_t0 = bu_now_ns();
+    if (atexit(bu_cleanup_now) != 0)
+        return -ENOMEM;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = bu_on_signal;
+    sa.sa_flags = (int)SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    const size_t nsig = sizeof bu_cl_signals / sizeof bu_cl_signals[0];
+    for (size_t i = 0; i < nsig; i++)
+        sigaddset(&sa.sa_mask, bu_cl_signals[i]);
+    for (size_t i = 0; i < nsig; i++) {
+        struct sigaction old;
+        if (sigaction(bu_cl_signals[i], NULL, &old) == 0 &&
+            old.sa_handler == SIG_IGN)
+            continue; /* keep "ignored" (e.g. SIGHUP under nohup) */
+        if (sigaction(bu_cl_signals[i], &sa, NULL) != 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int bu_cleanup_add(const char *path, int is_dir)
+{
+    size_t len = strlen(path);
+    if (len >= PATH_MAX)
+        return -ENAMETOOLONG;
+    for (int i = 0; i < BU_CL_MAX; i++) {
+        if (bu_cl_used[i])
+            continue;
+        memcpy(bu_cl_path[i], path, len + 1);
+        bu_cl_isdir[i] = is_dir;
+        bu_cl_used[i] = 1; /* last: the entry is complete */
+        return 0;
+    }
+    return -ENOSPC;
+}
+
+void bu_cleanup_forget(const char *path)
+{
+    for (int i = 0; i < BU_CL_MAX; i++)
+        if (bu_cl_used[i] && strcmp(bu_cl_path[i], path) == 0)
+            bu_cl_used[i] = 0;
+}
+
+int bu_tempdir(const char *parent, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "%s/bpbench.XXXXXX", parent);
+    if (n < 0 || (size_t)n >= outsz)
+        return -ENAMETOOLONG;
+    if (!mkdtemp(out))
+        return -errno;
+    int rc = bu_cleanup_add(out, 1);
+    if (rc) {
+        rmdir(out);
+        return rc;
+    }
+    return 0;
+}
+
+int bu_shm_name(char *out, size_t outsz)
+{
+    static unsigned counter;
+    char full[PATH_MAX];
+    int n = snprintf(out, outsz, "bpbench.%ld.%u", (long)getpid(), counter++);
+    if (n < 0 || (size_t)n >= outsz)
+        return -ENAMETOOLONG;
+    snprintf(full, sizeof full, "/dev/shm/%s", out);
+    return bu_cleanup_add(full, 0);
+}
+
+/* ---- Data file ----------------------------------------------------------- */
+
+int bu_data_file_create(const char *path, size_t page_size, uint64_t npages,
+                        double *secs, char *err, size_t errsz)
+{
+    const size_t chunk = 1u << 20; /* a multiple of any page size (<= 64 KiB) */
+    uint64_t t0 = bu_now_ns();
+    int direct = 1;
+    int rc = bu_cleanup_add(path, 0);
+    if (rc) {
+        snprintf(err, errsz, "cannot register %s for cleanup: %s", path,
+                 strerror(-rc));
+        return rc;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
+                            O_DIRECT, 0600);
+    if (fd < 0 && errno == EINVAL) { /* file system without O_DIRECT */
+        direct = 0;
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+    }
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errsz, "open %s: %s", path, strerror(errno));
+        bu_cleanup_forget(path);
+        return rc;
+    }
+    unsigned char *buf = NULL;
+    if (posix_memalign((void **)&buf, 4096, chunk) != 0) {
+        snprintf(err, errsz, "out of memory for a %zu byte write buffer",
+                 chunk);
+        close(fd);
+        return -ENOMEM;
+    }
+    memset(buf, 0xA5, chunk);
+    uint64_t total = npages * page_size;
+    rc = 0;
+    for (uint64_t off = 0; off < total && rc == 0;) {
+        size_t len = total - off < chunk ? (size_t)(total - off) : chunk;
+        for (size_t po = 0; po < len; po += page_size) {
+            uint64_t pgno = (off + po) / page_size;
+            for (size_t b = 0, k = 0; b < page_size; b += 4096, k++) {
+                uint64_t v = bu_stamp(pgno, k);
+                for (size_t l = 0; l < 4096; l += 64)
+                    memcpy(buf + po + b + l, &v, sizeof v);
+            }
+        }
+        ssize_t w = pwrite(fd, buf, len, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            snprintf(err, errsz, "write %s at %llu: %s", path,
+                     (unsigned long long)off, strerror(errno));
+        } else if (w == 0) {
+            rc = -EIO;
+            snprintf(err, errsz, "write %s at %llu: wrote nothing", path,
+                     (unsigned long long)off);
+        } else {
+            off += (uint64_t)w; /* a short write of whole pages is resumed */
+            if ((uint64_t)w % page_size != 0) {
+                rc = -EIO;
+                snprintf(err, errsz, "write %s: short write of %zd bytes",
+                         path, w);
+            }
+        }
+    }
+    free(buf);
+    if (rc == 0 && fdatasync(fd) != 0) {
+        rc = -errno;
+        snprintf(err, errsz, "fdatasync %s: %s", path, strerror(errno));
+    }
+    if (rc == 0 && !direct)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (close(fd) != 0 && rc == 0) {
+        rc = -errno;
+        snprintf(err, errsz, "close %s: %s", path, strerror(errno));
+    }
+    if (rc) {
+        unlink(path);
+        bu_cleanup_forget(path);
+    }
+    *secs = (double)(bu_now_ns() - t0) / 1e9;
+    return rc;
+}
+
+/* ---- Options ------------------------------------------------------------- */
+
+int bu_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
+                 int allow_suffix, uint64_t *out)
+{
+    char *end;
+    if (!s || !isdigit((unsigned char)*s)) {
+        fprintf(stderr, "bpbench: --%s: '%s' is not an unsigned number\n", opt,
+                s ? s : "");
+        return -1;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (allow_suffix && *end) {
+        switch (tolower((unsigned char)*end)) {
+        case 'k': shift = 10; end++; break;
+        case 'm': shift = 20; end++; break;
+        case 'g': shift = 30; end++; break;
+        default: break;
+        }
+    }
+    if (errno || *end || (shift && v > (UINT64_MAX >> shift))) {
+        fprintf(stderr, "bpbench: --%s: '%s' is not a valid number%s\n", opt, s,
+                allow_suffix ? " (optional suffix k, m or g)" : "");
+        return -1;
+    }
+    uint64_t r = (uint64_t)v << shift;
+    if (r < min || r > max) {
+        fprintf(stderr, "bpbench: --%s: %llu is outside [%llu, %llu]\n", opt,
+                (unsigned long long)r, (unsigned long long)min,
+                (unsigned long long)max);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+int bu_split_list(char *s, char **items, int max)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(s, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == max)
+            return -1;
+        items[n++] = tok;
+    }
+    return n;
+}
+
+/* ---- Output -------------------------------------------------------------- */
+
+void bu_progress(const char *fmt, ...)
+{
+    if (bu_quiet)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "[%6.1fs] %s\n", (double)(bu_now_ns() - bu_t0) / 1e9, line);
+}
+
+void bu_table_init(bu_table *t, size_t ncols)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols;
+}
+
+int bu_table_add(bu_table *t, const char *const *cells)
+{
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **c = realloc(t->cells, cap * t->ncols * sizeof *c);
+        if (!c)
+            return -ENOMEM;
+        t->cells = c;
+        t->cap = cap;
+    }
+    char **row = t->cells + t->nrows * t->ncols;
+    for (size_t i = 0; i < t->ncols; i++) {
+        row[i] = strdup(cells[i] ? cells[i] : "");
+        if (!row[i]) {
+            while (i--)
+                free(row[i]);
+            return -ENOMEM;
+        }
+    }
+    t->nrows++;
+    return 0;
+}
+
+void bu_table_print(const bu_table *t, FILE *f, const char *indent,
+                    size_t nleft)
+{
+    size_t w[64] = {0};
+    size_t nc = t->ncols < 64 ? t->ncols : 64;
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < nc; c++) {
+            size_t l = strlen(t->cells[r * t->ncols + c]);
+            if (l > w[c])
+                w[c] = l;
+        }
+    for (size_t r = 0; r < t->nrows; r++) {
+        fputs(indent, f);
+        for (size_t c = 0; c < nc; c++) {
+            const char *s = t->cells[r * t->ncols + c];
+            const char *sep = c ? "  " : "";
+            if (c < nleft && c + 1 == nc)
+                fprintf(f, "%s%s", sep, s); /* no trailing blanks */
+            else if (c < nleft)
+                fprintf(f, "%s%-*s", sep, (int)w[c], s);
+            else
+                fprintf(f, "%s%*s", sep, (int)w[c], s);
+        }
+        fputc('\n', f);
+        if (r == 0) {
+            size_t total = 0;
+            for (size_t c = 0; c < nc; c++)
+                total += w[c] + (c ? 2 : 0);
+            fputs(indent, f);
+            for (size_t i = 0; i < total; i++)
+                fputc('-', f);
+            fputc('\n', f);
+        }
+    }
+}
+
+void bu_table_free(bu_table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+void bu_csv_row(FILE *f, const char *const *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *s = fields[i] ? fields[i] : "";
+        if (i)
+            fputc(',', f);
+        if (strpbrk(s, ",\"\n")) {
+            fputc('"', f);
+            for (; *s; s++) {
+                if (*s == '"')
+                    fputc('"', f);
+                fputc(*s, f);
+            }
+            fputc('"', f);
+        } else {
+            fputs(s, f);
+        }
+    }
+    fputc('\n', f);
+}
+
+const char *bu_fmt_bytes(uint64_t bytes, char *buf, size_t n)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    if (u == 0 || v == (double)(uint64_t)v)
+        snprintf(buf, n, "%.0f %s", v, unit[u]);
+    else
+        snprintf(buf, n, "%.1f %s", v, unit[u]);
+    return buf;
+}
+
+const char *bu_fs_name(const char *path, char *buf, size_t n)
+{
+    struct statfs sf;
+    if (statfs(path, &sf) != 0) {
+        snprintf(buf, n, "unknown (%s)", strerror(errno));
+        return buf;
+    }
+    switch ((unsigned long)sf.f_type) {
+    case 0xEF53ul: snprintf(buf, n, "ext2/3/4"); break;
+    case 0x01021994ul: snprintf(buf, n, "tmpfs"); break;
+    case 0x58465342ul: snprintf(buf, n, "xfs"); break;
+    case 0x9123683Eul: snprintf(buf, n, "btrfs"); break;
+    case 0x794C7630ul: snprintf(buf, n, "overlayfs"); break;
+    case 0x2FC12FC1ul: snprintf(buf, n, "zfs"); break;
+    case 0x6969ul: snprintf(buf, n, "nfs"); break;
+    default: snprintf(buf, n, "0x%lx", (unsigned long)sf.f_type); break;
+    }
+    return buf;
+}
+
+uint64_t bu_read_u64_file(const char *path, uint64_t dflt)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return dflt;
+    unsigned long long v;
+    int ok = fscanf(f, "%llu", &v) == 1;
+    fclose(f);
+    return ok ? (uint64_t)v : dflt;
+}
+
+static void bu_cpu_model(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "re");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0)
+            continue;
+        char *c = strchr(line, ':');
+        if (!c)
+            break;
+        c++;
+        while (*c == ' ' || *c == '\t')
+            c++;
+        c[strcspn(c, "\n")] = 0;
+        snprintf(buf, n, "%s", c);
+        break;
+    }
+    fclose(f);
+}
+
+static uint64_t bu_meminfo_kib(const char *key)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return 0;
+    char line[256];
+    uint64_t v = 0;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = strtoull(line + kl + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+static uint64_t bu_cgroup_limit(void)
+{
+    uint64_t cg = bu_read_u64_file("/sys/fs/cgroup/memory.max", UINT64_MAX);
+    if (cg == UINT64_MAX)
+        cg = bu_read_u64_file("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                              UINT64_MAX);
+    return cg < (1ull << 60) ? cg : UINT64_MAX; /* v1: huge = no limit */
+}
+
+uint64_t bu_mem_available(void)
+{
+    uint64_t avail = bu_meminfo_kib("MemAvailable") << 10;
+    uint64_t cg = bu_cgroup_limit();
+    if (cg != UINT64_MAX) {
+        uint64_t used =
+            bu_read_u64_file("/sys/fs/cgroup/memory.current", UINT64_MAX);
+        if (used == UINT64_MAX)
+            used = bu_read_u64_file(
+                "/sys/fs/cgroup/memory/memory.usage_in_bytes", 0);
+        uint64_t room = used < cg ? cg - used : 0;
+        if (avail == 0 || room < avail)
+            avail = room;
+    }
+    return avail;
+}
+
+void bu_print_machine(FILE *f, const char *prefix)
+{
+    struct utsname u;
+    char cpu[256], b1[32], b2[32], b3[32];
+    if (uname(&u) != 0)
+        snprintf(u.release, sizeof u.release, "?");
+    bu_cpu_model(cpu, sizeof cpu);
+    fprintf(f, "%skernel %s %s, nproc %ld (%s), system page %ld B\n", prefix,
+            u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN), cpu,
+            sysconf(_SC_PAGESIZE));
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+        rl.rlim_cur = 0;
+    fprintf(f, "%svm.max_map_count %llu, RLIMIT_MEMLOCK %s, MemTotal %s, "
+               "MemAvailable %s\n",
+            prefix,
+            (unsigned long long)bu_read_u64_file("/proc/sys/vm/max_map_count",
+                                                 0),
+            rl.rlim_cur == RLIM_INFINITY
+                ? "unlimited"
+                : bu_fmt_bytes((uint64_t)rl.rlim_cur, b1, sizeof b1),
+            bu_fmt_bytes(bu_meminfo_kib("MemTotal") << 10, b2, sizeof b2),
+            bu_fmt_bytes(bu_meminfo_kib("MemAvailable") << 10, b3, sizeof b3));
+    uint64_t cg = bu_cgroup_limit();
+    if (cg != UINT64_MAX)
+        fprintf(f, "%smemory cgroup limit %s\n", prefix,
+                bu_fmt_bytes(cg, b1, sizeof b1));
+}

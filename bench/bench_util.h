@@ -1,0 +1,200 @@
+/*
+ * bench_util.h - helpers shared by the bpbench subcommands.
+ *
+ * Owns: the clock, medians, the bench's pseudo-random numbers, the cleanup
+ * registry (temporary directories, data files and /dev/shm names removed at
+ * exit, on SIGINT/SIGTERM/SIGHUP and on a crash), the data file format used
+ * by every subcommand, option parsing, table and CSV printing, and the
+ * machine description printed at the top of each report.
+ *
+ * Data file format (bu_data_file_create): in 4 KiB block k of page p, every
+ * 64-byte line starts with the 8 bytes bu_stamp(p, k) (native byte order);
+ * the rest is 0xA5.  A benchmark that reads one word per 4 KiB block
+ * (bu_touch_check) therefore touches every block and checks at the same time
+ * that the pool handed out the right page.  The word read sits in a line
+ * that varies with p and k (bu_touch_line): reading offset 0 of every block
+ * would pile all reads into the few cache sets that 4 KiB-aligned addresses
+ * map to, and the cost would then depend on where the kernel happened to
+ * place each pool's pages (seen: 53 to 129 ns for the same window hit).
+ *
+ * Nothing here is thread-safe except bu_now_ns() and the rng functions on
+ * per-thread state; the cleanup registry is filled from the main thread
+ * before any helper thread starts.
+ */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BU_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ---- Time ---------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t bu_now_ns(void);
+
+/* Median of n values (n > 0; the mean of the two middle ones for even n).
+ * v is not modified.  Returns 0.0 for n == 0. */
+double bu_median(const double *v, size_t n);
+
+/* ---- Random numbers (splitmix64: fast, reproducible from a seed) --------- */
+
+typedef struct bu_rng {
+    uint64_t s;
+} bu_rng;
+
+/* Seed from a base seed and up to two stream ids, so every (level, rep)
+ * gets its own reproducible stream. */
+static inline void bu_rng_seed(bu_rng *r, uint64_t seed, uint64_t a, uint64_t b)
+{
+    r->s = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^
+           0x2545F4914F6CDD1Dull;
+}
+
+static inline uint64_t bu_rng_next(bu_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n > 0 (Lemire's multiply-shift; the bias is below
+ * n / 2^64, irrelevant here). */
+static inline uint64_t bu_rng_below(bu_rng *r, uint64_t n)
+{
+    return (uint64_t)(((unsigned __int128)bu_rng_next(r) * n) >> 64);
+}
+
+/* ---- Cleanup registry ------------------------------------------------------
+ * Paths registered here are removed (files with unlink, directories with
+ * rmdir, newest first) by bu_cleanup_now(), which runs from atexit() and from
+ * the handlers of SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS and
+ * SIGABRT (which then re-raise the signal with its default action).  The
+ * handlers use only async-signal-safe calls. */
+
+/* Install the atexit hook and the signal handlers.  Call once from main()
+ * before anything is created.  Returns 0 or -errno. */
+int bu_cleanup_init(void);
+
+/* Register path for removal; is_dir selects rmdir.  Returns 0, or -ENOSPC
+ * when the registry is full, -ENAMETOOLONG for a path too long. */
+int bu_cleanup_add(const char *path, int is_dir);
+
+/* Remove path from the registry without touching the file. */
+void bu_cleanup_forget(const char *path);
+
+/* Remove every registered path now (idempotent). */
+void bu_cleanup_now(void);
+
+/* Create a fresh private directory <parent>/bpbench.XXXXXX (mode 0700),
+ * registered for cleanup; its path goes to out.  Returns 0 or -errno. */
+int bu_tempdir(const char *parent, char *out, size_t outsz);
+
+/* A /dev/shm name unique to this process ("bpbench.<pid>.<n>", no '/'), for
+ * bp_set_shm(); /dev/shm/<name> is registered for cleanup in case the
+ * process dies before the pool removes it.  Returns 0 or -errno. */
+int bu_shm_name(char *out, size_t outsz);
+
+/* ---- Data file ----------------------------------------------------------- */
+
+/* Word stored at the start of every line of 4 KiB block k of page pgno. */
+static inline uint64_t bu_stamp(uint64_t pgno, uint64_t k)
+{
+    return 0xB9F0000000000000ull ^ (pgno << 5) ^ k;
+}
+
+/* Byte offset inside 4 KiB block k of page pgno of the word the touch
+ * reads: the start of one of the block's 64 lines. */
+static inline size_t bu_touch_line(uint64_t pgno, uint64_t k)
+{
+    return (size_t)((pgno * 29u + k * 17u) & 63u) * 64u;
+}
+
+/* Read one word of every 4 KiB block of a page of page_size bytes (the
+ * "touch") and return how many blocks do not hold the stamp of pgno (0 when
+ * the page is right). */
+static inline uint64_t bu_touch_check(const void *data, uint64_t pgno,
+                                      size_t page_size)
+{
+    const unsigned char *d = data;
+    uint64_t bad = 0;
+    for (size_t off = 0, k = 0; off < page_size; off += 4096, k++) {
+        uint64_t v;
+        memcpy(&v, d + off + bu_touch_line(pgno, k), sizeof v);
+        bad += v != bu_stamp(pgno, k);
+    }
+    return bad;
+}
+
+/* Create path (O_EXCL, mode 0600) holding npages stamped pages of page_size
+ * bytes, written with O_DIRECT when the file system allows it (else
+ * buffered, then dropped from the page cache), and fdatasync'ed.  The file is
+ * registered for cleanup first.  *secs gets the time taken.  Returns 0 or
+ * -errno with a description in err. */
+int bu_data_file_create(const char *path, size_t page_size, uint64_t npages,
+                        double *secs, char *err, size_t errsz);
+
+/* ---- Options ------------------------------------------------------------- */
+
+/* Parse an unsigned decimal for option opt into *out, within [min, max].
+ * With allow_suffix, a k/m/g suffix (any case) multiplies by 2^10/2^20/2^30.
+ * On error prints "bpbench: --opt: ..." to stderr and returns -1. */
+int bu_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
+                 int allow_suffix, uint64_t *out);
+
+/* Split s in place at commas into at most max items (empty items are
+ * skipped).  Returns the number of items, or -1 when there are more than
+ * max. */
+int bu_split_list(char *s, char **items, int max);
+
+/* ---- Output -------------------------------------------------------------- */
+
+/* Progress line on stderr, prefixed with the seconds since
+ * bu_cleanup_init(); silenced by bu_quiet = 1. */
+extern int bu_quiet;
+void bu_progress(const char *fmt, ...) BU_PRINTF(1, 2);
+
+/* A table of strings: row 0 is the header.  Cells are copied. */
+typedef struct bu_table {
+    size_t ncols;
+    size_t nrows;
+    size_t cap;
+    char **cells; /* nrows * ncols */
+} bu_table;
+
+void bu_table_init(bu_table *t, size_t ncols);
+/* Append a row of ncols cells (NULL prints as "").  Returns 0 or -ENOMEM. */
+int bu_table_add(bu_table *t, const char *const *cells);
+/* Print with aligned columns: the first nleft columns (labels)
+ * left-aligned, the others right-aligned, a rule under the header, each line
+ * prefixed by indent. */
+void bu_table_print(const bu_table *t, FILE *f, const char *indent,
+                    size_t nleft);
+void bu_table_free(bu_table *t);
+
+/* One CSV line; fields holding a comma, quote or newline are quoted. */
+void bu_csv_row(FILE *f, const char *const *fields, size_t n);
+
+/* "12.5 MiB" style size into buf; returns buf. */
+const char *bu_fmt_bytes(uint64_t bytes, char *buf, size_t n);
+
+/* Name of the file system holding path ("ext2/3/4", "tmpfs", "xfs", ... or
+ * "0x<magic>"), into buf; returns buf. */
+const char *bu_fs_name(const char *path, char *buf, size_t n);
+
+/* Memory a new allocation can count on: MemAvailable, lowered to the
+ * memory cgroup's headroom when there is a limit; 0 when unknown. */
+uint64_t bu_mem_available(void);
+
+/* First unsigned number in a /proc or /sys file, or dflt. */
+uint64_t bu_read_u64_file(const char *path, uint64_t dflt);
+
+/* Machine description lines (kernel, CPUs, page size, vm.max_map_count,
+ * memory lock limit, memory), each prefixed by prefix. */
+void bu_print_machine(FILE *f, const char *prefix);
+
+#endif

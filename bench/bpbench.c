@@ -1,0 +1,81 @@
+/*
+ * bpbench.c - benchmark driver for libbufpool: a dispatcher over a table of
+ * subcommands (bench.h).  Benchmarks are programs, not tests: they print
+ * numbers and warnings and never decide pass/fail on time.
+ *
+ *   bpbench <subcommand> [options]     run one benchmark
+ *   bpbench <subcommand> --help        its options
+ *   bpbench --help | help [<subcommand>]
+ */
+#include "bench.h"
+#include "bench_util.h"
+#include "bufpool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const bench_cmd bench_cmds[] = {
+    {"remap", "fix+touch+unfix cost of every window backend at window hit, "
+              "cache hit and cache miss",
+     bench_remap_main},
+};
+#define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
+
+static void bench_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bpbench <subcommand> [options]\n"
+            "       bpbench <subcommand> --help\n"
+            "\n"
+            "Benchmarks for libbufpool %d.%d.%d.  Subcommands:\n",
+            BP_VERSION_MAJOR, BP_VERSION_MINOR, BP_VERSION_PATCH);
+    for (size_t i = 0; i < BENCH_NCMDS; i++)
+        fprintf(f, "  %-8s %s\n", bench_cmds[i].name, bench_cmds[i].summary);
+    fprintf(f, "\nTemporary files (data files under /var/tmp, /dev/shm names) "
+               "are removed at exit,\nalso on SIGINT/SIGTERM.\n");
+}
+
+static const bench_cmd *bench_find(const char *name)
+{
+    for (size_t i = 0; i < BENCH_NCMDS; i++)
+        if (strcmp(bench_cmds[i].name, name) == 0)
+            return &bench_cmds[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        bench_usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+        strcmp(name, "help") == 0) {
+        if (strcmp(name, "help") == 0 && argc > 2) {
+            const bench_cmd *c = bench_find(argv[2]);
+            if (c) {
+                char *hargv[] = {argv[2], (char *)"--help", NULL};
+                return c->main(2, hargv);
+            }
+            fprintf(stderr, "bpbench: unknown subcommand '%s'\n", argv[2]);
+            return 2;
+        }
+        bench_usage(stdout);
+        return 0;
+    }
+    const bench_cmd *c = bench_find(name);
+    if (!c) {
+        fprintf(stderr, "bpbench: unknown subcommand '%s'\n\n", name);
+        bench_usage(stderr);
+        return 2;
+    }
+    int rc = bu_cleanup_init();
+    if (rc) {
+        fprintf(stderr, "bpbench: cannot install cleanup handlers: %s\n",
+                strerror(-rc));
+        return 1;
+    }
+    return c->main(argc - 1, argv + 1);
+}
