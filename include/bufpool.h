@@ -35,9 +35,10 @@
  * pool (which numbers, which file, what to change).  Nothing is printed and
  * nothing aborts on bad input.
  *
- * Threads: a pool may be used by many threads at once.  A page fixed by one
- * thread may be unfixed by another.  The pool handle itself must not be
- * closed while other threads use it.
+ * Threads: a pool may be used by many threads at once.  A page fixed
+ * shared by one thread may be unfixed by another; an exclusive fix is
+ * unfixed by the thread that took it (see bp_flush).  The pool handle itself
+ * must not be closed while other threads use it.
  */
 #ifndef BUFPOOL_H
 #define BUFPOOL_H
@@ -89,7 +90,9 @@ extern "C" {
       "data file is read-only (file mode or file system)")                     \
     X(BP_EPOISONED, -30915,                                                    \
       "pool is in an error state after a failure that left it inconsistent; " \
-      "close it")
+      "close it")                                                              \
+    X(BP_ERETRY, -30916,                                                       \
+      "optimistic read invalidated by a writer or an eviction: read again")
 
 enum {
 #define BP__ERR_ENUM(name, val, msg) name = (val),
@@ -174,6 +177,12 @@ int bp_close(bp_pool *p);
 
 #define BP_SHARED 0u
 #define BP_EXCLUSIVE 1u
+/* Access hint, OR-ed into the mode: this fix is part of a sequential scan.
+ * A page that a scan brings into the cache or the window is recycled
+ * through a small ring first (PostgreSQL's ring buffers), so a scan over
+ * data many times the cache does not wash out the hot set.  A later fix
+ * without the hint promotes the page to normal replacement. */
+#define BP_SCAN 0x100u
 
 /* A fixed page.  data points at the page in the window and stays valid until
  * bp_unfix().  The other fields belong to the library. */
@@ -184,11 +193,39 @@ typedef struct bp_page {
     uint32_t bp_gen;
 } bp_page;
 
-/* Fix page pgno (< bp_page_count()) in mode BP_SHARED or BP_EXCLUSIVE and
- * fill *out.  Waits while another thread holds a conflicting latch on that
+/* Fix page pgno (< bp_page_count()) in mode BP_SHARED or BP_EXCLUSIVE
+ * (optionally | BP_SCAN) and fill *out.  Waits while another thread holds a conflicting latch on that
  * page.  Errors: BP_EPGNO, BP_ENOSLOT, BP_ENOFRAME, -EIO and friends from the
  * data file, -EINVAL for a bad mode or NULL out. */
 int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out);
+
+/* ---- Optimistic reads ------------------------------------------------------
+ * Read a page without pinning or latching it (vmcache / LeanStore style):
+ *
+ *     bp_opt o;
+ *     do {
+ *         if ((rc = bp_opt_begin(p, pgno, &o)) != 0 && rc != BP_ERETRY)
+ *             return rc;                   // a real error
+ *         if (rc == 0)
+ *             copy_what_you_need(o.data);  // may see torn bytes: don't trust
+ *     } while (rc != 0 || bp_opt_validate(p, &o) != 0);
+ *
+ * What was read is consistent only when bp_opt_validate() returns 0: no
+ * exclusive fix of the page and no eviction of it from the window happened
+ * since bp_opt_begin().  Read the bytes as untrusted until then (bounds-check
+ * any offsets found in them).  A page not in the window is brought in by a
+ * shared fix and unfix inside bp_opt_begin (it may do I/O).
+ * bp_opt_begin returns BP_ERETRY while the page is exclusively fixed. */
+typedef struct bp_opt {
+    const void *data;
+    uint64_t pgno;
+    uint64_t bp_version;
+    uint32_t bp_frame;
+    uint32_t bp_pad;
+} bp_opt;
+
+int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o);
+int bp_opt_validate(bp_pool *p, const bp_opt *o);
 
 #define BP_DIRTY 0x1u /* the page was modified while fixed exclusively */
 
@@ -207,7 +244,10 @@ int bp_alloc_page(bp_pool *p, bp_page *out);
 uint64_t bp_page_count(const bp_pool *p);
 
 /* Write every dirty page to the data file and fdatasync it.  When it returns
- * 0, every page unfixed dirty before the call is durable. */
+ * 0, every page unfixed dirty before the call is durable.  A page fixed
+ * exclusively by another thread is waited for (its bytes may be half
+ * written); a thread that itself holds an exclusive fix gets -EDEADLK.  An
+ * exclusive fix must therefore be unfixed by the thread that took it. */
 int bp_flush(bp_pool *p);
 
 /* Detail of the last error on this pool (which numbers, what to change), or
@@ -256,6 +296,10 @@ typedef struct bp_stats {
     uint64_t vmas_in_use;     /* lines of /proc/self/maps now */
     uint64_t vma_limit;       /* vm.max_map_count */
     uint64_t vma_budget;      /* mappings the window may use */
+    uint64_t latch_waits;     /* fixes that had to wait for a latch */
+    uint64_t opt_begins;      /* bp_opt_begin calls that returned 0 */
+    uint64_t opt_failures;    /* bp_opt_validate calls that failed */
+    uint64_t scan_recycles;   /* victims taken from the scan ring */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

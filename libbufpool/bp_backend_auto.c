@@ -75,7 +75,6 @@ int bp__backend_choose(bp_pool *p)
         &bp__backend_rfp, &bp__backend_mmap, &bp__backend_copy};
     uint64_t asked = bp__window_slots_asked(p), ns[3], best = UINT64_MAX;
     const struct bp__backend_ops *win = &bp__backend_copy;
-    bp_stats saved = p->st;
     char vma_note[48] = "";
     int fits = 1;
 
@@ -97,7 +96,7 @@ int bp__backend_choose(bp_pool *p)
             win = cand[i];
         }
     }
-    p->st = saved;
+    memset(p->shards, 0, BP__SHARDS * sizeof *p->shards); /* no trace */
     p->nslots = 0;
     p->window_bytes = 0;
     p->be = win;

@@ -29,7 +29,7 @@ static int bp__copy_map(bp_pool *p, uint32_t slot, uint32_t frame, int content)
     if (rc)
         return bp__fail(p, rc, "copy of frame %u into slot %u failed", frame,
                         slot);
-    p->st.copies_in++;
+    BP_STAT(p, copies_in);
     return 0;
 }
 
@@ -38,15 +38,17 @@ static int bp__copy_unmap(bp_pool *p, uint32_t slot, uint32_t frame)
     struct bp__slot *sl = &p->slots[slot];
     int rc;
 
-    if (!sl->sl_dirty)
+    if (!BP__LOAD(sl->sl_dirty))
         return 0;
     rc = bp__shm_pwrite(p, bp__slot_addr(p, slot), frame);
     if (rc)
         return bp__fail(p, rc, "copy of slot %u back to frame %u failed",
                         slot, frame);
-    sl->sl_dirty = 0;
-    bp__frame_set_dirty_locked(p, frame);
-    p->st.copies_out++;
+    BP__STORE(sl->sl_dirty, 0);
+    /* the caller holds the frame BUSY: only WAITERS can change under us */
+    __atomic_or_fetch(&p->frames[frame].fr_word, BP_W_DIRTY, __ATOMIC_ACQ_REL);
+    __atomic_and_fetch(&p->frames[frame].fr_word, ~BP_W_WB, __ATOMIC_ACQ_REL);
+    BP_STAT(p, copies_out);
     return 0;
 }
 

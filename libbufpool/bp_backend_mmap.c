@@ -40,7 +40,7 @@ static int bp__mmap_map(bp_pool *p, uint32_t slot, uint32_t frame, int content)
              MAP_SHARED | MAP_FIXED | p->prefault_flags_mmap, p->shm_fd,
              (off_t)bp__frame_off(p, frame)) == MAP_FAILED)
         return bp__window_remap_fail(p, errno, "mmap(MAP_FIXED)", slot, frame);
-    p->st.remaps_mmap++;
+    BP_STAT(p, remaps_mmap);
     return 0;
 }
 

@@ -33,7 +33,7 @@ static int bp__rfp_map(bp_pool *p, uint32_t slot, uint32_t frame, int content)
                          (size_t)(bp__frame_off(p, frame) / 4096),
                          p->prefault_flags_rfp) != 0)
         return bp__window_remap_fail(p, errno, "remap_file_pages", slot, frame);
-    p->st.remaps_rfp++;
+    BP_STAT(p, remaps_rfp);
     return 0;
 }
 

@@ -2,157 +2,166 @@
  * bp_cache.c - the cache tier: frames in the shm file and the page table.
  *
  * Owns (shared, in the shm file): struct bp__frame[], the page table
- * (pgno -> frame), the free-frame counter, the frame CLOCK hand and the
- * dirty count.  Decides which frame holds which page, writes dirty frames
- * back, and flushes.
+ * (pgno -> frame), the free-frame counter and the frame CLOCK hand; the
+ * scan ring of frames; write-back and flush.
  *
- * Frame states (all under p->lock):
+ * Frame states:
  *
- *   FREE --cache_get--> RESERVED --slot filled--> VALID (+DIRTY)
- *     ^                    |                        |
- *     +----discard---------+<-----evict (write back if DIRTY)
+ *   FREE --cache_get (BUSY)--> RESERVED --filled, BUSY released--> VALID
+ *     ^                           |                                  |
+ *     +--------discard------------+<---evict (BUSY; write if DIRTY)---+
  *
  * Invariants:
- *  - A frame is in the page table iff fr_pgno != BP__NOPAGE.
+ *  - A frame is in the page table iff fr_pgno != BP__NOPAGE; both change
+ *    only under p->lock with the frame BUSY.
  *  - Frames [0, sh_free_top) were never used; they are handed out from the
  *    top down, so a cache larger than 4 GiB puts its first pages above the
  *    4 GiB offset at once (the 32-bit tests rely on it).
- *  - A frame is evicted only when no latch is held on it and no slot of any
- *    process maps it, except one unpinned slot of this process, which is
- *    evicted first.
+ *  - A frame is evicted only from latch 0 (CAS to BUSY), and only when no
+ *    slot maps it, or one slot of this process does (evicted first).
  *  - A dirty frame is clean only after its write completed in full and a
- *    later fdatasync succeeded (BP__F_WB marks "written, not yet synced";
- *    dirtying the frame again clears it).
+ *    later fdatasync succeeded (WB marks "written, not yet synced";
+ *    dirtying the frame again clears WB).
+ *
+ * Replacement: CLOCK with usage counts 0..3 (a fix raises the count, the
+ * hand lowers it; the first evictable frame at 0 goes).  Scan resistance:
+ * a BP_SCAN cache miss takes its frame from a ring of the last BP__RING
+ * frames scans brought in, as long as they are still unlatched and not
+ * promoted (SCAN bit, cleared by any normal fix), and scan-loaded frames
+ * start at usage 0, so a scan many times the cache cycles through a few
+ * frames instead of washing out the hot set.
  */
 #include <errno.h>
 #include <inttypes.h>
 
 #include "bp_internal.h"
 
-void bp__frame_set_dirty_locked(bp_pool *p, uint32_t f)
+int bp__cache_write_frame(bp_pool *p, uint32_t f)
 {
-    struct bp__frame *fr = &p->frames[f];
+    uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
+    int rc = bp__window_write_frame(p, f, pgno);
 
-    if (!(fr->fr_flags & BP__F_DIRTY))
-        p->meta->sh_dirty++;
-    fr->fr_flags = (uint16_t)((fr->fr_flags | BP__F_DIRTY) & ~BP__F_WB);
-}
-
-void bp__frame_clear_dirty_locked(bp_pool *p, uint32_t f)
-{
-    struct bp__frame *fr = &p->frames[f];
-
-    if (fr->fr_flags & BP__F_DIRTY)
-        p->meta->sh_dirty--;
-    fr->fr_flags &= (uint16_t)~(BP__F_DIRTY | BP__F_WB);
-}
-
-int bp__cache_write_frame_locked(bp_pool *p, uint32_t f)
-{
-    void *a;
-    int rc;
-
-    if ((rc = bp__window_frame_addr_locked(p, f, &a)) != 0)
-        return rc;
-    rc = bp__io_write_page(p, p->frames[f].fr_pgno, a);
     if (rc)
-        return bp__fail(p, rc, "write of page %" PRIu64 " failed",
-                        p->frames[f].fr_pgno);
+        return bp__fail(p, rc, "write of page %" PRIu64 " failed", pgno);
     return 0;
 }
 
-/* Can frame f be evicted?  0 = no, 1 = yes, 2 = yes once slot *s goes. */
-static int bp__frame_evictable_locked(bp_pool *p, uint32_t f, uint32_t *s)
+/* Try to take frame f for eviction: latch 0 -> BUSY, and no slot of any
+ * process maps it but possibly one of ours (*s, evicted here).  Returns 1
+ * with the frame BUSY and unmapped, 0 when it cannot be had. */
+static int bp__frame_take_locked(bp_pool *p, uint32_t f, int honour_usage)
 {
     struct bp__frame *fr = &p->frames[f];
+    uint64_t w = bp_w_load(&fr->fr_word);
+    uint32_t s = BP__NONE, maps = BP__LOAD(fr->fr_maps);
 
-    if (fr->fr_shared || fr->fr_excl)
+    if (bp_w_latch(w) != 0 || maps > 1)
         return 0;
-    if (fr->fr_maps == 0)
-        return 1;
-    if (fr->fr_maps > 1)
+    if (maps == 1 && (s = bp__window_slot_of_frame(p, f)) == BP__NONE)
+        return 0; /* mapped by another process */
+    if (honour_usage && bp_w_usage(w) > 0) {
+        (void)bp_w_cas(&fr->fr_word, &w, bp_w_set_usage(w, bp_w_usage(w) - 1));
         return 0;
-    *s = bp__window_slot_of_frame_locked(p, f);
-    return *s != BP__NONE && p->slots[*s].sl_pin == 0 ? 2 : 0;
+    }
+    if (!bp_w_cas(&fr->fr_word, &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
+        return 0;
+    if (s != BP__NONE && bp__window_evict_busy_locked(p, s) != 0) {
+        bp__latch_release(&fr->fr_word, 2, 0, 0);
+        return 0;
+    }
+    return 1;
 }
 
-static int bp__frame_evict_locked(bp_pool *p, uint32_t f, uint32_t s, int how)
+/* Write back and forget the page of BUSY frame f. */
+static int bp__frame_evict_locked(bp_pool *p, uint32_t f)
 {
     struct bp__frame *fr = &p->frames[f];
     int rc;
 
-    if (how == 2 && (rc = bp__window_evict_slot_locked(p, s)) != 0)
-        return rc;
-    if (fr->fr_flags & BP__F_DIRTY) {
-        if ((rc = bp__cache_write_frame_locked(p, f)) != 0)
+    if (bp_w_load(&fr->fr_word) & BP_W_DIRTY) {
+        if ((rc = bp__cache_write_frame(p, f)) != 0)
             return rc;
-        bp__frame_clear_dirty_locked(p, f);
-        p->needs_sync = 1;
+        __atomic_and_fetch(&fr->fr_word, ~(BP_W_DIRTY | BP_W_WB),
+                           __ATOMIC_ACQ_REL);
+        __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
     }
-    bp__htab_remove(&p->ptab, fr->fr_pgno);
-    fr->fr_pgno = BP__NOPAGE;
-    fr->fr_flags = 0;
-    fr->fr_usage = 0;
-    p->st.frame_evictions++;
+    bp__cache_discard_locked(p, f);
+    BP_STAT(p, frame_evictions);
     return 0;
 }
 
-/* CLOCK over the frames; never-used frames first. */
-static int bp__frame_victim_locked(bp_pool *p, uint32_t *frame)
+/* A victim frame, returned BUSY and empty. */
+static int bp__frame_victim_locked(bp_pool *p, int scan, uint32_t *frame)
 {
     struct bp__shm_hdr *h = p->meta;
     uint64_t n = p->nframes;
+    int rc;
 
     if (h->sh_free_top > 0) {
-        *frame = (uint32_t)--h->sh_free_top;
-        return 0;
-    }
-    for (uint64_t i = 0; i < 2 * n + 1; i++) {
-        uint32_t f = (uint32_t)h->sh_clock, s = BP__NONE;
-        struct bp__frame *fr = &p->frames[f];
-        int how, rc;
+        uint32_t f = (uint32_t)--h->sh_free_top;
 
-        h->sh_clock = f + 1 == n ? 0 : f + 1;
-        if (fr->fr_pgno == BP__NOPAGE && fr->fr_maps == 0) {
-            *frame = f;
-            return 0;
-        }
-        if ((how = bp__frame_evictable_locked(p, f, &s)) == 0)
-            continue;
-        if (fr->fr_usage) {
-            fr->fr_usage = 0;
-            continue;
-        }
-        if ((rc = bp__frame_evict_locked(p, f, s, how)) != 0)
-            return rc;
+        bp_w_publish(&p->frames[f].fr_word,
+                     bp_w_set_latch(bp_w_load(&p->frames[f].fr_word),
+                                    BP_LATCH_BUSY));
         *frame = f;
         return 0;
     }
-    return bp__fail(p, BP_ENOFRAME, "all %" PRIu64 " cache frames are pinned "
+    if (scan) { /* recycle the oldest frame of the scan ring */
+        uint32_t f = p->ring_frames[p->ring_frame_pos];
+
+        if (f != BP__NONE && f < n &&
+            (bp_w_load(&p->frames[f].fr_word) & BP_W_SCAN) &&
+            bp__frame_take_locked(p, f, 0)) {
+            if ((rc = bp__frame_evict_locked(p, f)) != 0) {
+                bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
+                return rc;
+            }
+            BP_STAT(p, scan_recycles);
+            *frame = f;
+            return 0;
+        }
+    }
+    for (uint64_t i = 0; i < (BP_W_USAGE_MAX + 2) * n + 1; i++) {
+        uint32_t f = (uint32_t)h->sh_clock;
+
+        h->sh_clock = f + 1 == n ? 0 : f + 1;
+        if (!bp__frame_take_locked(p, f, 1))
+            continue;
+        if (BP__LOAD(p->frames[f].fr_pgno) != BP__NOPAGE &&
+            (rc = bp__frame_evict_locked(p, f)) != 0) {
+            bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
+            return rc;
+        }
+        *frame = f;
+        return 0;
+    }
+    return bp__fail(p, BP_ENOFRAME, "all %" PRIu64 " cache frames are fixed "
                     "or mapped: unfix pages or use a larger cache", n);
 }
 
-int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, uint32_t *frame,
-                         enum bp__need *need)
+int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
+                         uint32_t *frame, enum bp__need *need)
 {
     uint32_t f = fresh ? BP__NONE : bp__htab_find(&p->ptab, pgno);
     int rc;
 
     if (f != BP__NONE) {
-        p->st.cache_hits++;
-        p->frames[f].fr_usage = 1;
+        BP_STAT(p, cache_hits);
         *frame = f;
         *need = BP__NEED_NOTHING;
         return 0;
     }
     if (!fresh)
-        p->st.cache_misses++;
-    if ((rc = bp__frame_victim_locked(p, &f)) != 0)
+        BP_STAT(p, cache_misses);
+    if ((rc = bp__frame_victim_locked(p, scan, &f)) != 0)
         return rc;
-    p->frames[f].fr_pgno = pgno;
-    p->frames[f].fr_flags = 0;
-    p->frames[f].fr_usage = 1;
+    BP__STORE(p->frames[f].fr_pgno, pgno);
     bp__htab_insert(&p->ptab, pgno, f);
+    if (scan) {
+        __atomic_or_fetch(&p->frames[f].fr_word, BP_W_SCAN, __ATOMIC_ACQ_REL);
+        p->ring_frames[p->ring_frame_pos] = f;
+        p->ring_frame_pos = (p->ring_frame_pos + 1) % BP__RING;
+    }
     *frame = f;
     *need = fresh ? BP__NEED_ZERO : BP__NEED_READ;
     return 0;
@@ -161,60 +170,76 @@ int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, uint32_t *frame,
 void bp__cache_discard_locked(bp_pool *p, uint32_t f)
 {
     struct bp__frame *fr = &p->frames[f];
+    uint64_t pgno = BP__LOAD(fr->fr_pgno);
 
-    if (fr->fr_pgno == BP__NOPAGE)
-        return;
-    bp__frame_clear_dirty_locked(p, f);
-    bp__htab_remove(&p->ptab, fr->fr_pgno);
-    fr->fr_pgno = BP__NOPAGE;
-    fr->fr_flags = 0;
+    if (pgno != BP__NOPAGE)
+        bp__htab_remove(&p->ptab, pgno);
+    BP__STORE(fr->fr_pgno, BP__NOPAGE);
+    __atomic_and_fetch(&fr->fr_word,
+                       ~(BP_W_DIRTY | BP_W_WB | BP_W_SCAN | BP_W_USAGE_MASK),
+                       __ATOMIC_ACQ_REL);
 }
 
-static void bp__frames_clear_wb_locked(bp_pool *p)
+uint64_t bp__cache_dirty_count(bp_pool *p)
 {
-    for (uint64_t i = 0; i < p->nframes; i++)
-        p->frames[i].fr_flags &= (uint16_t)~BP__F_WB;
+    uint64_t n = 0;
+
+    for (uint64_t f = 0; f < p->nframes; f++)
+        n += !!(bp_w_load(&p->frames[f].fr_word) & BP_W_DIRTY);
+    return n;
 }
 
-/* Write every dirty frame (each once: BP__F_WB), then fdatasync, then mark
- * the written frames clean.  A failure leaves every unsynced frame dirty, to
- * be written again by the next flush. */
-int bp__cache_flush_locked(bp_pool *p)
+/* Latch frame f shared for writing it out; 0 = not dirty any more. */
+static int bp__flush_latch(bp_pool *p, uint32_t f)
 {
-    int rc = bp__window_writeback_locked(p);
+    uint64_t *w = &p->frames[f].fr_word;
 
-    if (rc)
-        return rc;
-    bp__frames_clear_wb_locked(p);
-    for (uint64_t i = 0; i < p->nframes; i++) {
+    for (;;) {
+        uint64_t v = bp_w_load(w);
+
+        if ((v & (BP_W_DIRTY | BP_W_WB)) != BP_W_DIRTY)
+            return 0;
+        if (bp_w_latch(v) < BP_LATCH_MAX_SHARED) {
+            if (bp_w_cas(w, &v, v + BP_W_SHARED_ONE))
+                return 1;
+            continue;
+        }
+        bp__latch_wait(w, v); /* a writer or I/O: wait for it */
+    }
+}
+
+/* Write every dirty frame once (marking it WB), fdatasync, then mark the
+ * written frames clean.  Holds no mutex while waiting for a writer's
+ * latch.  A failure leaves every unsynced frame dirty. */
+int bp__cache_flush(bp_pool *p)
+{
+    int rc = bp__window_writeback(p);
+
+    for (uint64_t i = 0; rc == 0 && i < p->nframes; i++) {
         uint32_t f = (uint32_t)i;
-        struct bp__frame *fr = &p->frames[f];
 
-        if ((fr->fr_flags & (BP__F_DIRTY | BP__F_WB)) != BP__F_DIRTY)
+        if (!(bp_w_load(&p->frames[f].fr_word) & BP_W_DIRTY) ||
+            !bp__flush_latch(p, f))
             continue;
-        if (fr->fr_excl) { /* half-written page: wait for its holder */
-            bp__latch_wait_locked(p);
-            i--;
-            continue;
-        }
-        if ((rc = bp__cache_write_frame_locked(p, f)) != 0) {
-            bp__frames_clear_wb_locked(p);
-            return rc;
-        }
-        fr->fr_flags |= BP__F_WB;
-        p->needs_sync = 1;
+        rc = bp__cache_write_frame(p, f);
+        bp__latch_release(&p->frames[f].fr_word, 0, rc ? 0 : BP_W_WB, 0);
+        __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
     }
-    if (p->needs_sync) {
+    if (rc == 0 && __atomic_exchange_n(&p->needs_sync, 0, __ATOMIC_ACQ_REL)) {
         if ((rc = p->io->sync(p)) != 0) {
-            bp__frames_clear_wb_locked(p);
-            return bp__fail(p, rc, "fdatasync of the data file failed; "
-                            "pages stay dirty");
+            __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
+            bp__fail(p, rc, "fdatasync of the data file failed; pages stay "
+                     "dirty");
+        } else {
+            BP_STAT(p, syncs);
         }
-        p->st.syncs++;
-        p->needs_sync = 0;
     }
-    for (uint64_t i = 0; i < p->nframes; i++)
-        if (p->frames[i].fr_flags & BP__F_WB)
-            bp__frame_clear_dirty_locked(p, (uint32_t)i);
-    return 0;
+    for (uint64_t i = 0; i < p->nframes; i++) {
+        uint64_t *w = &p->frames[i].fr_word, v = bp_w_load(w);
+
+        while ((v & BP_W_WB) &&
+               !bp_w_cas(w, &v, v & ~(rc ? BP_W_WB : BP_W_WB | BP_W_DIRTY)))
+            ;
+    }
+    return rc;
 }

@@ -3,11 +3,11 @@
  *
  * Checks, under p->lock, that the tables and states agree:
  *  - every mapped slot is in the window table, its frame holds its page and
- *    is valid; every window-table entry points at such a slot;
+ *    is not BUSY; every window-table entry points at such a slot;
  *  - every frame's fr_maps equals the number of slots mapping it;
  *  - every used frame is in the page table, and the table has no others;
- *  - the latches on each frame add up to its slot's pins;
- *  - the dirty count equals the frames flagged dirty.
+ *  - a free frame is unlatched, clean and unmapped.
+ * Meant for quiescent moments (no fix in flight in another thread).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,19 +26,21 @@
 
 int bp__test_check(bp_pool *p)
 {
-    uint64_t dirty = 0, in_ptab = 0, in_wtab = 0;
+    uint64_t in_ptab = 0, in_wtab = 0;
+    uint32_t *maps = NULL;
     int rc = 0;
 
-    pthread_mutex_lock(&p->lock);
+    bp__lock(p, &p->lock, BP__RANK_MISS);
     if (p->state == BP__CLOSED)
         goto out;
+    maps = bp__alloc(p, (size_t)p->nframes * sizeof *maps);
+    BP__CHECK(maps != NULL, "no memory for the check");
     for (uint32_t s = 0; s < p->nslots; s++) {
         struct bp__slot *sl = &p->slots[s];
         struct bp__frame *fr;
-        uint32_t maps = 0;
 
         if (sl->sl_pgno == BP__NOPAGE) {
-            BP__CHECK(sl->sl_pin == 0, "empty slot %u is pinned", s);
+            BP__CHECK(sl->sl_frame == BP__NONE, "empty slot %u has a frame", s);
             continue;
         }
         BP__CHECK(bp__htab_find(&p->wtab, sl->sl_pgno) == s,
@@ -46,25 +48,23 @@ int bp__test_check(bp_pool *p)
                   sl->sl_pgno);
         BP__CHECK(sl->sl_frame < p->nframes, "slot %u has no frame", s);
         fr = &p->frames[sl->sl_frame];
-        BP__CHECK(fr->fr_pgno == sl->sl_pgno && (fr->fr_flags & BP__F_VALID),
+        BP__CHECK(fr->fr_pgno == sl->sl_pgno &&
+                      bp_w_latch(bp_w_load(&fr->fr_word)) != BP_LATCH_BUSY,
                   "slot %u shows page %" PRIu64 " but frame %u holds %" PRIu64,
                   s, sl->sl_pgno, sl->sl_frame, fr->fr_pgno);
-        for (uint32_t t = 0; t < p->nslots; t++)
-            maps += p->slots[t].sl_frame == sl->sl_frame;
-        BP__CHECK(fr->fr_maps == maps, "frame %u: fr_maps %u, slots %u",
-                  sl->sl_frame, fr->fr_maps, maps);
-        BP__CHECK(fr->fr_shared + fr->fr_excl == sl->sl_pin,
-                  "slot %u: %u pins but %u+%u latches", s, sl->sl_pin,
-                  fr->fr_shared, fr->fr_excl);
+        maps[sl->sl_frame]++;
         in_wtab++;
     }
     for (uint64_t f = 0; f < p->nframes; f++) {
         struct bp__frame *fr = &p->frames[f];
+        uint64_t w = bp_w_load(&fr->fr_word);
 
-        dirty += !!(fr->fr_flags & BP__F_DIRTY);
+        BP__CHECK(fr->fr_maps == maps[f], "frame %" PRIu64 ": fr_maps %u, "
+                  "slots %u", f, fr->fr_maps, maps[f]);
         if (fr->fr_pgno == BP__NOPAGE) {
-            BP__CHECK(fr->fr_flags == 0, "free frame %" PRIu64 " has flags",
-                      f);
+            BP__CHECK(bp_w_latch(w) == 0 && !(w & BP_W_DIRTY) &&
+                          fr->fr_maps == 0,
+                      "free frame %" PRIu64 " is latched, dirty or mapped", f);
             continue;
         }
         BP__CHECK(bp__htab_find(&p->ptab, fr->fr_pgno) == f,
@@ -78,9 +78,9 @@ int bp__test_check(bp_pool *p)
     for (uint64_t i = 0; i <= p->wtab.ht_mask; i++)
         in_wtab -= p->wtab.ht_ent[i] != 0;
     BP__CHECK(in_wtab == 0, "window table entries do not match mapped slots");
-    BP__CHECK(dirty == p->meta->sh_dirty, "dirty count %" PRIu64 " but %" PRIu64
-              " frames dirty", p->meta->sh_dirty, dirty);
 out:
-    pthread_mutex_unlock(&p->lock);
+    if (maps)
+        bp__free(p, maps, (size_t)p->nframes * sizeof *maps);
+    bp__unlock(&p->lock, BP__RANK_MISS);
     return rc;
 }

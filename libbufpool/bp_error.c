@@ -45,9 +45,11 @@ int bp__fail(bp_pool *p, int rc, const char *fmt, ...)
 {
     va_list ap;
 
+    pthread_mutex_lock(&p->err_lock); /* a leaf lock: any thread may fail */
     va_start(ap, fmt);
     vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
     va_end(ap);
+    pthread_mutex_unlock(&p->err_lock);
     return rc;
 }
 

@@ -9,7 +9,14 @@
  * Invariants: the table has at least twice as many entries as records
  * (load <= 1/2); every key present appears once; between a key's home
  * position and its entry there is no empty entry (linear probing, deletion
- * by backward shift, no tombstones).  Callers serialize access.
+ * by backward shift, no tombstones).
+ *
+ * Writers (insert, remove) are serialized by the caller (p->lock).  Readers
+ * (find) take no lock: entries and keys are read atomically, so a reader
+ * racing with a writer may miss a key that is being moved by a backward
+ * shift (a false miss: callers re-check under p->lock before acting on a
+ * miss) or see a key change under it (callers re-check the record after
+ * latching it).  It never loops forever: the table is at most half full.
  */
 #include "bp_internal.h"
 
@@ -26,7 +33,9 @@ static inline uint64_t bp__hash(uint64_t key)
 
 static inline uint64_t bp__key_of(const struct bp__htab *h, uint32_t idx)
 {
-    return *(const uint64_t *)(h->ht_keys + (size_t)idx * h->ht_stride);
+    return __atomic_load_n((const uint64_t *)(h->ht_keys +
+                                              (size_t)idx * h->ht_stride),
+                           __ATOMIC_ACQUIRE);
 }
 
 uint64_t bp__htab_entries_for(uint64_t items)
@@ -42,8 +51,8 @@ uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key)
 {
     uint64_t i = bp__hash(key) & h->ht_mask;
 
-    for (;;) {
-        uint32_t e = h->ht_ent[i];
+    for (uint64_t n = 0; n <= h->ht_mask; n++) {
+        uint32_t e = __atomic_load_n(&h->ht_ent[i], __ATOMIC_ACQUIRE);
 
         if (e == 0)
             return BP__NONE;
@@ -51,24 +60,35 @@ uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key)
             return e - 1;
         i = (i + 1) & h->ht_mask;
     }
+    return BP__NONE;
+}
+
+static inline uint32_t bp__ent(const struct bp__htab *h, uint64_t i)
+{
+    return __atomic_load_n(&h->ht_ent[i], __ATOMIC_RELAXED);
+}
+
+static inline void bp__set_ent(struct bp__htab *h, uint64_t i, uint32_t e)
+{
+    __atomic_store_n(&h->ht_ent[i], e, __ATOMIC_RELEASE);
 }
 
 void bp__htab_insert(struct bp__htab *h, uint64_t key, uint32_t idx)
 {
     uint64_t i = bp__hash(key) & h->ht_mask;
 
-    while (h->ht_ent[i] != 0)
+    while (bp__ent(h, i) != 0)
         i = (i + 1) & h->ht_mask;
-    h->ht_ent[i] = idx + 1;
+    bp__set_ent(h, i, idx + 1);
 }
 
 void bp__htab_remove(struct bp__htab *h, uint64_t key)
 {
     uint64_t i = bp__hash(key) & h->ht_mask, j;
 
-    while (h->ht_ent[i] != 0 && bp__key_of(h, h->ht_ent[i] - 1) != key)
+    while (bp__ent(h, i) != 0 && bp__key_of(h, bp__ent(h, i) - 1) != key)
         i = (i + 1) & h->ht_mask;
-    if (h->ht_ent[i] == 0)
+    if (bp__ent(h, i) == 0)
         return;
     /* Backward shift: pull later entries of the cluster into the hole
      * unless their home lies cyclically in (hole, j]. */
@@ -76,17 +96,17 @@ void bp__htab_remove(struct bp__htab *h, uint64_t key)
     for (;;) {
         uint64_t home;
 
-        h->ht_ent[i] = 0;
+        bp__set_ent(h, i, 0);
         for (;;) {
             j = (j + 1) & h->ht_mask;
-            if (h->ht_ent[j] == 0)
+            if (bp__ent(h, j) == 0)
                 return;
-            home = bp__hash(bp__key_of(h, h->ht_ent[j] - 1)) & h->ht_mask;
+            home = bp__hash(bp__key_of(h, bp__ent(h, j) - 1)) & h->ht_mask;
             if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
                 continue;
             break;
         }
-        h->ht_ent[i] = h->ht_ent[j];
+        bp__set_ent(h, i, bp__ent(h, j));
         i = j;
     }
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bp_latch.h"
 #include "bufpool.h"
 
 #ifndef BP_DEBUG
@@ -34,22 +35,16 @@
 #define BP__NOPAGE UINT64_MAX    /* frame or slot holds no page */
 #define BP__SHM_MAGIC 0x4250534d48444231ull /* "BPSMHDB1" */
 
-/* ---- shared: frame descriptors ------------------------------------------ */
-
-enum {
-    BP__F_VALID = 0x1, /* holds pgno's bytes (read or newly allocated) */
-    BP__F_DIRTY = 0x2, /* differs from the data file (or not yet synced) */
-    BP__F_WB = 0x4     /* written by a flush, clean once fdatasync succeeds */
-};
-
+/* ---- shared: frame descriptors ------------------------------------------
+ * fr_word is the frame's state word (bp_latch.h): latch, version, usage,
+ * DIRTY/WB/SCAN.  fr_pgno and fr_maps change only under p->lock (with the
+ * frame BUSY for fr_pgno) but are read without it, so all accesses are
+ * atomic. */
 struct bp__frame {
-    uint64_t fr_pgno;   /* BP__NOPAGE when free */
-    uint32_t fr_maps;   /* window slots mapping this frame (all processes) */
-    uint32_t fr_shared; /* shared latch holders */
-    uint32_t fr_excl;   /* 1 while latched exclusively */
-    uint16_t fr_flags;  /* BP__F_* */
-    uint8_t fr_usage;   /* CLOCK reference bit */
-    uint8_t fr_pad;
+    uint64_t fr_word;
+    uint64_t fr_pgno;  /* BP__NOPAGE when free */
+    uint32_t fr_maps;  /* window slots mapping this frame (all processes) */
+    uint32_t fr_pad;
 };
 
 struct bp__shm_hdr {
@@ -64,20 +59,60 @@ struct bp__shm_hdr {
     uint64_t sh_file_size;   /* whole shm file */
     uint64_t sh_free_top;    /* frames [0, free_top) never used yet */
     uint64_t sh_clock;       /* frame CLOCK hand */
-    uint64_t sh_dirty;       /* dirty frame count */
 };
 
-/* ---- private: window slots ------------------------------------------------ */
-
+/* ---- private: window slots --------------------------------------------------
+ * Written under p->lock while the slot's frame is BUSY (or the slot is
+ * empty); read by the lock-free hit path, hence atomic accesses. */
 struct bp__slot {
     uint64_t sl_pgno;  /* BP__NOPAGE when empty */
     uint32_t sl_frame; /* BP__NONE when empty */
-    uint32_t sl_pin;   /* fixes in this process */
     uint32_t sl_gen;   /* bumped whenever the slot changes page */
-    uint8_t sl_usage;  /* CLOCK reference bit */
+    uint8_t sl_usage;  /* CLOCK reference bit (written only when clear) */
     uint8_t sl_dirty;  /* copy backend: private copy modified */
-    uint16_t sl_pad;
+    uint8_t sl_scan;   /* mapped by a BP_SCAN fix, not touched since */
+    uint8_t sl_pad[5];
 };
+
+#define BP__LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define BP__STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+/* ---- statistics: per-thread shards ------------------------------------------
+ * Counters live in BP__SHARDS cache-line-aligned shards; a thread adds to
+ * its own (picked round-robin at its first count) with a plain relaxed
+ * load and store, so counting costs no locked instruction and no shared
+ * cache line.  With more threads than shards two threads may share one and
+ * a count may be lost: the statistics are exact below BP__SHARDS threads. */
+#define BP__COUNTERS(X)                                                        \
+    X(window_hits) X(window_misses) X(cache_hits) X(cache_misses)             \
+    X(slot_evictions) X(frame_evictions) X(remaps_rfp) X(remaps_mmap)         \
+    X(copies_in) X(copies_out) X(reads) X(writes) X(bytes_read)               \
+    X(bytes_written) X(syncs) X(latch_waits) X(opt_begins) X(opt_failures)    \
+    X(scan_recycles)
+
+enum bp__ctr {
+#define BP__CTR_ENUM(name) BP_C_##name,
+    BP__COUNTERS(BP__CTR_ENUM)
+#undef BP__CTR_ENUM
+    BP__NCOUNTERS
+};
+
+#define BP__SHARDS 64
+struct bp__shard {
+    uint64_t c[BP__NCOUNTERS];
+} __attribute__((aligned(64)));
+
+extern _Thread_local int bp__tls_shard;
+int bp__shard_assign(void);
+
+#define BP_STAT_ADD(p, name, n)                                                \
+    do {                                                                       \
+        int sh_ = bp__tls_shard >= 0 ? bp__tls_shard : bp__shard_assign();    \
+        uint64_t *c_ = &(p)->shards[sh_].c[BP_C_##name];                      \
+        __atomic_store_n(c_, __atomic_load_n(c_, __ATOMIC_RELAXED) + (n),     \
+                         __ATOMIC_RELAXED);                                    \
+    } while (0)
+#define BP_STAT(p, name) BP_STAT_ADD(p, name, 1)
 
 /* ---- open-addressing hash of uint32 indexes keyed by a uint64 pgno -------
  * Entries hold index + 1 (0 = empty); the key of an entry is read from an
@@ -141,6 +176,8 @@ extern const struct bp__backend_ops bp__backend_linear;
 
 enum bp__state { BP__CLOSED = 0, BP__OPEN, BP__POISONED };
 
+#define BP__RING 32 /* pages a scan cycles through (PostgreSQL: 256 KiB) */
+
 struct bp_pool {
     /* options */
     bp_allocator po_alloc;
@@ -157,10 +194,10 @@ struct bp_pool {
     uint32_t po_dio_align_override;
 
     /* state */
-    enum bp__state state;
-    pthread_mutex_t lock; /* the pool lock (see README: lock order) */
-    pthread_cond_t latch_cv;
-    uint32_t latch_waiters;
+    int state; /* enum bp__state */
+    pthread_mutex_t lock;    /* the miss lock (bp_latch.h: lock order) */
+    pthread_mutex_t io_lock; /* the I/O slot */
+    pthread_mutex_t err_lock; /* errmsg (a leaf: taken under any lock) */
     char errmsg[512];
 
     /* data file */
@@ -198,8 +235,14 @@ struct bp_pool {
     int prefault_flags_rfp;  /* flags for remap_file_pages */
     int prefault_flags_mmap; /* extra mmap flags */
 
-    /* statistics (under lock) */
-    bp_stats st;
+    /* scan rings (BP_SCAN): recently scanned frames and slots, reused
+     * first by the next scan miss; under p->lock */
+    uint32_t ring_frames[BP__RING];
+    uint32_t ring_slots[BP__RING];
+    uint32_t ring_frame_pos, ring_slot_pos;
+
+    /* statistics */
+    struct bp__shard *shards; /* BP__SHARDS of them */
 };
 
 /* Frame i's offset in the shm file. */
@@ -231,28 +274,42 @@ int bp__vma_count(uint64_t *count);
 int bp__vma_limit(uint64_t *limit);
 int bp__vma_check(bp_pool *p, uint64_t slots);
 
-/* cache tier (bp_cache.c); all _locked functions need p->lock */
+/* cache tier (bp_cache.c); _locked functions need p->lock */
 enum bp__need { BP__NEED_NOTHING = 0, BP__NEED_READ, BP__NEED_ZERO };
-int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, uint32_t *frame,
-                         enum bp__need *need);
+/* Find or make the frame for pgno.  A new frame comes back BUSY with *need
+ * saying how to fill it; a cached one comes back as it is (not latched:
+ * p->lock keeps it from being evicted). */
+int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
+                         uint32_t *frame, enum bp__need *need);
+/* Forget a BUSY frame whose fill failed; it stays BUSY (caller releases). */
 void bp__cache_discard_locked(bp_pool *p, uint32_t frame);
-int bp__cache_write_frame_locked(bp_pool *p, uint32_t frame);
-void bp__frame_set_dirty_locked(bp_pool *p, uint32_t frame);
-void bp__frame_clear_dirty_locked(bp_pool *p, uint32_t frame);
-int bp__cache_flush_locked(bp_pool *p);
+/* Write frame (latched by the caller: shared or BUSY) to the data file. */
+int bp__cache_write_frame(bp_pool *p, uint32_t frame);
+int bp__cache_flush(bp_pool *p);
+uint64_t bp__cache_dirty_count(bp_pool *p);
 
 /* window tier (bp_window.c) */
 uint64_t bp__window_slots_asked(const bp_pool *p); /* 0 = automatic */
 int bp__window_open(bp_pool *p);
 void bp__window_close(bp_pool *p);
-int bp__window_get_locked(bp_pool *p, uint64_t pgno, int fresh, uint32_t *slot);
-int bp__window_evict_slot_locked(bp_pool *p, uint32_t slot);
-uint32_t bp__window_slot_of_frame_locked(bp_pool *p, uint32_t frame);
-int bp__window_frame_addr_locked(bp_pool *p, uint32_t frame, void **addr);
-int bp__window_writeback_locked(bp_pool *p);
-void bp__latch_wait_locked(bp_pool *p);
+/* Map pgno into a slot (p->lock held).  On return 0, *slot shows pgno;
+ * when *need != NOTHING the frame is BUSY and the caller must fill it (after
+ * dropping p->lock) and release it. */
+int bp__window_map_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
+                          uint32_t *slot, enum bp__need *need);
+/* Fill a BUSY frame's slot (no lock needed: the frame is BUSY). */
+int bp__window_fill(bp_pool *p, uint32_t slot, enum bp__need need);
+/* Undo a map whose fill failed (p->lock held): the slot empties, the
+ * frame is forgotten and released. */
+void bp__window_unmap_failed_locked(bp_pool *p, uint32_t slot);
+/* Evict slot s whose frame the caller holds BUSY (p->lock held). */
+int bp__window_evict_busy_locked(bp_pool *p, uint32_t slot);
+uint32_t bp__window_slot_of_frame(bp_pool *p, uint32_t frame);
+/* Write frame f through its slot or the I/O slot. */
+int bp__window_write_frame(bp_pool *p, uint32_t frame, uint64_t pgno);
+int bp__window_writeback(bp_pool *p);
 /* backends' common window set-up: a MAP_SHARED mapping of the first slots'
- * worth of frames (rfp, mmap), or a private anonymous one (copy) */
+ * worth of frames (rfp, mmap, linear), or a private anonymous one (copy) */
 int bp__window_reserve(bp_pool *p, int shared);
 void bp__window_release(bp_pool *p);
 /* unmap() of backends whose slots keep showing the frame until remapped */
@@ -260,6 +317,12 @@ int bp__window_unmap_nothing(bp_pool *p, uint32_t slot, uint32_t frame);
 /* error of a failed remap: errno err of call what (the caller's errno) */
 int bp__window_remap_fail(bp_pool *p, int err, const char *what,
                           uint32_t slot, uint32_t frame);
+
+/* lock-order checker (bp_lockorder.c); no-ops unless BP_DEBUG */
+enum bp__rank { BP__RANK_MISS = 1, BP__RANK_BUSY = 2, BP__RANK_IO = 3 };
+void bp__lock(bp_pool *p, pthread_mutex_t *m, enum bp__rank r);
+void bp__unlock(pthread_mutex_t *m, enum bp__rank r);
+void bp__rank_note(enum bp__rank r, int acquire);
 
 /* backend choice (bp_backend_auto.c) */
 int bp__backend_choose(bp_pool *p);

@@ -127,7 +127,8 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
     size_t psz = p->po_page_size, done = 0;
     uint64_t off = pgno * psz;
 
-    if (pgno >= p->disk_pages) { /* allocated, never written */
+    if (pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE)) {
+        /* allocated, never written */
         memset(buf, 0, psz);
         return 0;
     }
@@ -144,8 +145,8 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
         }
         done += (size_t)n;
     }
-    p->st.reads++;
-    p->st.bytes_read += psz;
+    BP_STAT(p, reads);
+    BP_STAT_ADD(p, bytes_read, psz);
     return 0;
 }
 
@@ -166,9 +167,15 @@ int bp__io_write_page(bp_pool *p, uint64_t pgno, const void *buf)
             return -EIO;
         done += (size_t)n;
     }
-    if (pgno >= p->disk_pages)
-        p->disk_pages = pgno + 1;
-    p->st.writes++;
-    p->st.bytes_written += psz;
+    {
+        uint64_t d = __atomic_load_n(&p->disk_pages, __ATOMIC_RELAXED);
+
+        while (pgno >= d && !__atomic_compare_exchange_n(
+                                &p->disk_pages, &d, pgno + 1, 0,
+                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            ;
+    }
+    BP_STAT(p, writes);
+    BP_STAT_ADD(p, bytes_written, psz);
     return 0;
 }

@@ -37,11 +37,12 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     p->po_prefault = BP_PREFAULT_POPULATE;
     p->data_fd = -1;
     p->shm_fd = -1;
-    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+    if (pthread_mutex_init(&p->lock, NULL) != 0 ||
+        pthread_mutex_init(&p->io_lock, NULL) != 0 ||
+        pthread_mutex_init(&p->err_lock, NULL) != 0) {
         alloc->free(alloc->ctx, p, sizeof *p);
         return -ENOMEM;
     }
-    pthread_cond_init(&p->latch_cv, NULL);
     *out = p;
     return 0;
 }

@@ -1,17 +1,22 @@
 /*
  * bp_pool.c - the public pool calls: open, close, fix, unfix, allocate,
- * flush, statistics.
+ * optimistic reads, flush.
  *
- * Owns: the pool's life cycle (CLOSED -> OPEN -> closed and freed; POISONED
- * after a failure that left the pool inconsistent), the page latches
- * (fr_shared / fr_excl, waited on with p->latch_cv) and the pins
- * (sl_pin).  Lock: one pool mutex (p->lock) around every table and state
- * change, held across remaps and I/O (simple and correct; the concurrency
- * issue replaces it).  Latch waits release it.
+ * Owns: the pool's life cycle (CLOSED -> OPEN -> closed and freed) and the
+ * fix protocol.  A fix is a latch on the frame's state word (bp_latch.h);
+ * there is no separate pin: a latched frame is never evicted and its slot
+ * never remapped.
  *
- *   bp_open:  io_open -> shm_open -> choose backend -> window_open
- *   bp_fix:   window_get (slot, maybe frame and read) -> pin -> latch
- *   bp_unfix: unlatch -> mark dirty -> unpin
+ *   hit path (no lock, no syscall, no allocation): probe the window table,
+ *     one CAS on the frame word (latch + usage), re-check the slot still
+ *     shows the page.  On a latch conflict: spin, then sleep on the futex.
+ *   miss path (p->lock): map the page into a slot (bp_window.c), which may
+ *     take a frame from the cache (bp_cache.c); a frame that must be read or
+ *     zeroed comes back BUSY and is filled after p->lock is dropped, then
+ *     released straight into the caller's latch.
+ *
+ *   bp_open:  io_open -> backend id + VMA budget -> shm_open -> auto's
+ *             calibration -> window_open
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,23 +27,35 @@
 #include "bp_internal.h"
 #include "bp_testing.h"
 
+/* Exclusive fixes this thread holds (any pool): bp_flush from a thread
+ * holding one would wait for itself. */
+static _Thread_local int bp__tls_excl;
+
 static void bp__teardown(bp_pool *p, int failed)
 {
     bp__window_close(p);
     bp__shm_close(p, failed);
     bp__io_close(p);
+    if (p->shards)
+        bp__free(p, p->shards, BP__SHARDS * sizeof *p->shards);
+    p->shards = NULL;
     p->be = NULL;
-    p->state = BP__CLOSED;
+    BP__STORE(p->state, BP__CLOSED);
 }
 
-static int bp__resolve_backend(bp_pool *p)
+/* The backend asked for (option or BUFPOOL_BACKEND), checked for this
+ * platform and, for rfp and mmap, against the VMA budget before any memory
+ * is committed. */
+static int bp__backend_asked(bp_pool *p, bp_backend *out)
 {
+    static const char *names[] = {"auto", "rfp", "mmap", "copy", "linear"};
     const char *env = getenv("BUFPOOL_BACKEND");
     bp_backend b = p->po_backend;
-    const char *why = "set by bp_set_backend";
+    uint64_t slots = bp__window_slots_asked(p);
+    int rc;
 
+    snprintf(p->be_reason, sizeof p->be_reason, "set by bp_set_backend");
     if (env && *env) {
-        static const char *names[] = {"auto", "rfp", "mmap", "copy", "linear"};
         unsigned i;
 
         for (i = 0; i < 5 && strcmp(env, names[i]) != 0; i++)
@@ -47,20 +64,21 @@ static int bp__resolve_backend(bp_pool *p)
             return bp__fail(p, -EINVAL, "BUFPOOL_BACKEND=%s: use auto, rfp, "
                             "mmap, copy or linear", env);
         b = (bp_backend)i;
-        why = "set by BUFPOOL_BACKEND";
+        snprintf(p->be_reason, sizeof p->be_reason, "set by BUFPOOL_BACKEND");
     }
     if (b == BP_BACKEND_LINEAR && sizeof(void *) < 8)
         return bp__fail(p, BP_EBACKEND,
                         "the linear backend needs a 64-bit address space");
-    if (b == BP_BACKEND_AUTO)
-        return bp__backend_choose(p);
-    p->be = bp__backend_ops_of(b);
-    snprintf(p->be_reason, sizeof p->be_reason, "%s", why);
+    if ((b == BP_BACKEND_RFP || b == BP_BACKEND_MMAP) && slots &&
+        (rc = bp__vma_check(p, slots)) != 0)
+        return rc;
+    *out = b;
     return 0;
 }
 
 int bp_open(bp_pool *p, const char *path, unsigned flags)
 {
+    bp_backend b = BP_BACKEND_AUTO;
     uint64_t n;
     int rc;
 
@@ -71,7 +89,6 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
     if (flags & ~(BP_CREATE | BP_BUFFERED_IO))
         return bp__fail(p, -EINVAL, "unknown bp_open flags %#x", flags);
     p->errmsg[0] = '\0';
-    memset(&p->st, 0, sizeof p->st);
     n = p->po_cache_frames ? p->po_cache_frames
                            : p->po_cache_bytes / p->po_page_size;
     if (n == 0 || n >= BP__NONE)
@@ -83,41 +100,66 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
                         "window of %" PRIu64 " slots is larger than the cache "
                         "of %" PRIu64 " frames",
                         bp__window_slots_asked(p), n);
+    for (int i = 0; i < BP__RING; i++)
+        p->ring_frames[i] = p->ring_slots[i] = BP__NONE;
+    p->shards = bp__alloc(p, BP__SHARDS * sizeof *p->shards);
+    if (!p->shards)
+        return -ENOMEM;
     if ((rc = bp__io_open(p, path, flags)) == 0 &&
-        (rc = bp__shm_open(p)) == 0 && (rc = bp__resolve_backend(p)) == 0)
-        rc = bp__window_open(p);
+        (rc = bp__backend_asked(p, &b)) == 0 && (rc = bp__shm_open(p)) == 0) {
+        if (b == BP_BACKEND_AUTO)
+            rc = bp__backend_choose(p);
+        else
+            p->be = bp__backend_ops_of(b);
+        if (rc == 0)
+            rc = bp__window_open(p);
+    }
     if (rc) {
         bp__teardown(p, 1);
         return rc;
     }
-    p->state = BP__OPEN;
+    BP__STORE(p->state, BP__OPEN);
     return 0;
 }
 
+/* Close refuses while frames are latched, naming the first few pages
+ * (the leaked fixes of an engine). */
 int bp_close(bp_pool *p)
 {
     bp_allocator a;
 
     if (!p)
         return 0;
-    pthread_mutex_lock(&p->lock);
+    bp__lock(p, &p->lock, BP__RANK_MISS);
     if (p->state != BP__CLOSED) {
-        uint32_t fixed = 0;
+        char pages[160] = "";
+        uint64_t fixed = 0;
+        size_t len = 0;
 
-        for (uint32_t s = 0; s < p->nslots; s++)
-            fixed += p->slots[s].sl_pin;
+        for (uint64_t f = 0; f < p->nframes; f++) {
+            unsigned l = bp_w_latch(bp_w_load(&p->frames[f].fr_word));
+
+            if (l == 0)
+                continue;
+            if (fixed++ < 8 && len < sizeof pages - 24)
+                len += (size_t)snprintf(pages + len, sizeof pages - len,
+                                        " %" PRIu64,
+                                        BP__LOAD(p->frames[f].fr_pgno));
+        }
         if (fixed) {
-            int rc = bp__fail(p, -EBUSY, "%u page fixes are still held: "
-                              "unfix them before bp_close", fixed);
+            int rc = bp__fail(p, -EBUSY, "%" PRIu64 " pages are still fixed "
+                              "(pages%s%s): unfix them before bp_close",
+                              fixed, pages, fixed > 8 ? " ..." : "");
 
-            pthread_mutex_unlock(&p->lock);
+            bp__unlock(&p->lock, BP__RANK_MISS);
             return rc;
         }
         bp__teardown(p, 0);
     }
-    pthread_mutex_unlock(&p->lock);
+    bp__unlock(&p->lock, BP__RANK_MISS);
     pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->latch_cv);
+    pthread_mutex_destroy(&p->io_lock);
+    pthread_mutex_destroy(&p->err_lock);
     if (p->po_shm_name)
         bp__free(p, p->po_shm_name, strlen(p->po_shm_name) + 1);
     a = p->po_alloc;
@@ -125,132 +167,258 @@ int bp_close(bp_pool *p)
     return 0;
 }
 
-static int bp__usable_locked(bp_pool *p)
+static int bp__usable(bp_pool *p)
 {
-    if (p->state == BP__OPEN)
+    int st = BP__LOAD(p->state);
+
+    if (st == BP__OPEN)
         return 0;
-    if (p->state == BP__POISONED)
+    if (st == BP__POISONED)
         return BP_EPOISONED;
     return bp__fail(p, BP_ESTATE, "pool is not open");
 }
 
-void bp__latch_wait_locked(bp_pool *p)
-{
-    p->latch_waiters++;
-    pthread_cond_wait(&p->latch_cv, &p->lock);
-    p->latch_waiters--;
-}
-
-/* Pin slot s, take the latch on its frame (waiting for a conflicting
- * holder), and fill the caller's handle. */
-static void bp__pin_latch_locked(bp_pool *p, uint32_t s, unsigned mode,
-                                 bp_page *out)
+static void bp__fill_handle(bp_pool *p, uint32_t s, int excl, bp_page *out)
 {
     struct bp__slot *sl = &p->slots[s];
-    struct bp__frame *fr = &p->frames[sl->sl_frame];
 
-    sl->sl_pin++; /* from here on the slot cannot change page */
-    if (mode == BP_EXCLUSIVE) {
-        while (fr->fr_excl || fr->fr_shared)
-            bp__latch_wait_locked(p);
-        fr->fr_excl = 1;
-    } else {
-        while (fr->fr_excl)
-            bp__latch_wait_locked(p);
-        fr->fr_shared++;
-    }
-    p->st.fixes++;
     out->data = bp__slot_addr(p, s);
-    out->pgno = sl->sl_pgno;
+    out->pgno = BP__LOAD(sl->sl_pgno);
     out->bp_slot = s;
-    out->bp_gen = (sl->sl_gen << 1) | (mode == BP_EXCLUSIVE);
+    out->bp_gen = (BP__LOAD(sl->sl_gen) << 1) | (uint32_t)excl;
+    bp__tls_excl += excl;
+}
+
+enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2 };
+
+/* The hit path.  BP__FIXED, BP__NOT_MAPPED, or BP__AGAIN after a wait. */
+static int bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan,
+                       bp_page *out)
+{
+    uint32_t s = bp__htab_find(&p->wtab, pgno), f;
+    struct bp__slot *sl;
+    uint64_t *w, v;
+
+    if (s == BP__NONE)
+        return BP__NOT_MAPPED;
+    sl = &p->slots[s];
+    if ((f = BP__LOAD(sl->sl_frame)) == BP__NONE)
+        return BP__NOT_MAPPED;
+    w = &p->frames[f].fr_word;
+    v = bp_w_load(w);
+    do {
+        if (!bp_w_can_latch(v, excl)) {
+            BP_STAT(p, latch_waits);
+            bp__latch_wait(w, v);
+            return BP__AGAIN;
+        }
+    } while (!bp_w_cas(w, &v, bp_w_latched(v, excl, scan)));
+    if (BP__LOAD(sl->sl_frame) != f || BP__LOAD(sl->sl_pgno) != pgno) {
+        bp__latch_release(w, excl, 0, 0); /* remapped before we latched */
+        return BP__AGAIN;
+    }
+    if (!BP__LOAD(sl->sl_usage))
+        BP__STORE(sl->sl_usage, 1);
+    if (!scan && BP__LOAD(sl->sl_scan))
+        BP__STORE(sl->sl_scan, 0);
+    bp__fill_handle(p, s, excl, out);
+    return BP__FIXED;
+}
+
+/* The miss path: map pgno (fresh: a new page at the end) and latch it.
+ * BP__FIXED, BP__AGAIN (the hit path takes over), or an error. */
+static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
+                        int fresh, bp_page *out)
+{
+    enum bp__need need;
+    uint64_t *w, v, n;
+    uint32_t s;
+    int rc;
+
+    bp__lock(p, &p->lock, BP__RANK_MISS);
+    if (fresh) {
+        pgno = p->data_pages;
+    } else if (bp__htab_find(&p->wtab, pgno) != BP__NONE) {
+        bp__unlock(&p->lock, BP__RANK_MISS); /* another thread mapped it */
+        return BP__AGAIN;
+    }
+    if ((rc = bp__window_map_locked(p, pgno, fresh, scan, &s, &need)) != 0) {
+        bp__unlock(&p->lock, BP__RANK_MISS);
+        return rc;
+    }
+    if (fresh)
+        __atomic_store_n(&p->data_pages, pgno + 1, __ATOMIC_RELEASE);
+    w = &p->frames[p->slots[s].sl_frame].fr_word;
+    if (need == BP__NEED_NOTHING) {
+        v = bp_w_load(w);
+        rc = BP__AGAIN;
+        while (bp_w_can_latch(v, excl))
+            if (bp_w_cas(w, &v, bp_w_latched(v, excl, scan))) {
+                bp__fill_handle(p, s, excl, out);
+                rc = BP__FIXED;
+                break;
+            }
+        bp__unlock(&p->lock, BP__RANK_MISS);
+        return rc;
+    }
+    bp__unlock(&p->lock, BP__RANK_MISS);
+    if ((rc = bp__window_fill(p, s, need)) != 0) {
+        bp__lock(p, &p->lock, BP__RANK_MISS);
+        bp__window_unmap_failed_locked(p, s);
+        bp__unlock(&p->lock, BP__RANK_MISS);
+        return rc;
+    }
+    /* BUSY -> the caller's latch, straight away */
+    v = bp_w_load(w);
+    do {
+        n = bp_w_release(v, excl ? BP_LATCH_EXCL : 1);
+        if (!scan)
+            n = bp_w_set_usage(n, 1);
+    } while (!bp_w_cas(w, &v, n));
+    if (v & BP_W_WAITERS)
+        bp_w_wake(w);
+    bp__fill_handle(p, s, excl, out);
+    return BP__FIXED;
+}
+
+static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
+                   bp_page *out)
+{
+    int excl = (mode & BP_EXCLUSIVE) != 0, scan = (mode & BP_SCAN) != 0;
+    int rc, missed = 0;
+
+    if ((rc = bp__usable(p)) != 0)
+        return rc;
+    if (!fresh && pgno >= __atomic_load_n(&p->data_pages, __ATOMIC_ACQUIRE))
+        return bp__fail(p, BP_EPGNO, "page %" PRIu64 " is beyond the end of "
+                        "the data file (%" PRIu64 " pages)", pgno,
+                        bp_page_count(p));
+    for (;;) {
+        if (!fresh) {
+            rc = bp__fix_hit(p, pgno, excl, scan, out);
+            if (rc == BP__FIXED) {
+                if (!missed)
+                    BP_STAT(p, window_hits);
+                return 0;
+            }
+            if (rc == BP__AGAIN)
+                continue;
+        }
+        rc = bp__fix_miss(p, pgno, excl, scan, fresh, out);
+        if (rc != BP__AGAIN) /* a fresh page never comes back AGAIN */
+            return rc;
+        missed = 1;
+    }
 }
 
 int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
 {
-    uint32_t s;
-    int rc;
-
-    if (!p || !out || mode > BP_EXCLUSIVE)
+    if (!p || !out || (mode & ~(BP_EXCLUSIVE | BP_SCAN)))
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
-    if ((rc = bp__usable_locked(p)) != 0)
-        goto out;
-    if (pgno >= p->data_pages) {
-        rc = bp__fail(p, BP_EPGNO, "page %" PRIu64 " is beyond the end of the "
-                      "data file (%" PRIu64 " pages)", pgno, p->data_pages);
-        goto out;
-    }
-    if ((rc = bp__window_get_locked(p, pgno, 0, &s)) == 0)
-        bp__pin_latch_locked(p, s, mode, out);
-out:
-    pthread_mutex_unlock(&p->lock);
-    return rc;
+    return bp__fix(p, pgno, mode, 0, out);
 }
 
 int bp_alloc_page(bp_pool *p, bp_page *out)
 {
-    uint32_t s;
-    int rc;
-
     if (!p || !out)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
-    if ((rc = bp__usable_locked(p)) == 0 &&
-        (rc = bp__window_get_locked(p, p->data_pages, 1, &s)) == 0) {
-        __atomic_store_n(&p->data_pages, p->data_pages + 1, __ATOMIC_RELEASE);
-        bp__pin_latch_locked(p, s, BP_EXCLUSIVE, out);
-    }
-    pthread_mutex_unlock(&p->lock);
-    return rc;
+    return bp__fix(p, 0, BP_EXCLUSIVE, 1, out);
 }
 
 int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
 {
     struct bp__slot *sl;
-    struct bp__frame *fr;
-    int excl, rc = 0;
+    uint64_t *w, v;
+    uint32_t f;
+    int excl, copy;
 
     if (!p || !pg || (flags & ~BP_DIRTY))
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
-    if (p->state == BP__CLOSED) {
-        rc = bp__fail(p, BP_ESTATE, "pool is not open");
-        goto out;
-    }
+    if (BP__LOAD(p->state) == BP__CLOSED)
+        return bp__fail(p, BP_ESTATE, "pool is not open");
     sl = pg->bp_slot < p->nslots ? &p->slots[pg->bp_slot] : NULL;
-    if (!sl || !pg->data || sl->sl_pin == 0 ||
-        sl->sl_gen != (pg->bp_gen >> 1) || sl->sl_pgno != pg->pgno ||
-        pg->data != bp__slot_addr(p, pg->bp_slot)) {
-        rc = bp__fail(p, BP_ENOTFIXED, "unfix of page %" PRIu64 " that this "
-                      "handle does not hold fixed", pg->pgno);
-        goto out;
-    }
     excl = pg->bp_gen & 1;
-    fr = &p->frames[sl->sl_frame];
-    if ((flags & BP_DIRTY) && !excl) {
-        rc = bp__fail(p, -EINVAL, "BP_DIRTY on page %" PRIu64 " fixed shared: "
-                      "fix it BP_EXCLUSIVE to modify it", pg->pgno);
-        goto out;
-    }
-    if (excl)
-        fr->fr_excl = 0;
-    else
-        fr->fr_shared--;
-    if (flags & BP_DIRTY) {
-        if (p->be->id == BP_BACKEND_COPY)
-            sl->sl_dirty = 1;
-        else
-            bp__frame_set_dirty_locked(p, sl->sl_frame);
-    }
-    sl->sl_pin--;
-    if (p->latch_waiters)
-        pthread_cond_broadcast(&p->latch_cv);
+    if (!sl || !pg->data || pg->data != bp__slot_addr(p, pg->bp_slot) ||
+        BP__LOAD(sl->sl_gen) != (pg->bp_gen >> 1) ||
+        BP__LOAD(sl->sl_pgno) != pg->pgno ||
+        (f = BP__LOAD(sl->sl_frame)) == BP__NONE)
+        goto notfixed;
+    w = &p->frames[f].fr_word;
+    v = bp_w_load(w);
+    if (excl ? bp_w_latch(v) != BP_LATCH_EXCL
+             : (bp_w_latch(v) == 0 || bp_w_latch(v) > BP_LATCH_MAX_SHARED))
+        goto notfixed;
+    if ((flags & BP_DIRTY) && !excl)
+        return bp__fail(p, -EINVAL, "BP_DIRTY on page %" PRIu64 " fixed "
+                        "shared: fix it BP_EXCLUSIVE to modify it", pg->pgno);
+    copy = p->be->id == BP_BACKEND_COPY;
+    if ((flags & BP_DIRTY) && copy)
+        BP__STORE(sl->sl_dirty, 1);
+    bp__latch_release(w, excl, (flags & BP_DIRTY) && !copy ? BP_W_DIRTY : 0,
+                      (flags & BP_DIRTY) ? BP_W_WB : 0);
+    bp__tls_excl -= excl;
     pg->data = NULL;
     pg->bp_slot = BP__NONE;
-out:
-    pthread_mutex_unlock(&p->lock);
-    return rc;
+    return 0;
+notfixed:
+    return bp__fail(p, BP_ENOTFIXED, "unfix of page %" PRIu64 " that this "
+                    "handle does not hold fixed", pg->pgno);
+}
+
+int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
+{
+    int rc;
+
+    if (!p || !o)
+        return -EINVAL;
+    if ((rc = bp__usable(p)) != 0)
+        return rc;
+    for (int tries = 0; tries < 4; tries++) {
+        uint32_t s = bp__htab_find(&p->wtab, pgno), f;
+        bp_page pg;
+
+        if (s != BP__NONE && (f = BP__LOAD(p->slots[s].sl_frame)) != BP__NONE) {
+            uint64_t v = bp_w_load(&p->frames[f].fr_word);
+
+            if (bp_w_latch(v) > BP_LATCH_MAX_SHARED)
+                return BP_ERETRY; /* exclusive or BUSY right now */
+            if (BP__LOAD(p->slots[s].sl_frame) != f ||
+                BP__LOAD(p->slots[s].sl_pgno) != pgno)
+                continue;
+            o->data = bp__slot_addr(p, s);
+            o->pgno = pgno;
+            o->bp_version = bp_w_version(v);
+            o->bp_frame = f;
+            BP_STAT(p, opt_begins);
+            return 0;
+        }
+        if ((rc = bp_fix(p, pgno, BP_SHARED, &pg)) != 0) /* bring it in */
+            return rc;
+        bp_unfix(p, &pg, 0);
+    }
+    return BP_ERETRY;
+}
+
+int bp_opt_validate(bp_pool *p, const bp_opt *o)
+{
+    uint64_t v;
+
+    if (!p || !o || o->bp_frame >= p->nframes)
+        return -EINVAL;
+    /* the caller's reads of the page must happen before the re-read */
+#if defined(__SANITIZE_THREAD__)
+    /* TSan has no fences: an acq_rel RMW of nothing orders them the same */
+    v = __atomic_fetch_add(&p->frames[o->bp_frame].fr_word, 0,
+                           __ATOMIC_ACQ_REL);
+#else
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    v = bp_w_load(&p->frames[o->bp_frame].fr_word);
+#endif
+    if (bp_w_version(v) == o->bp_version &&
+        bp_w_latch(v) <= BP_LATCH_MAX_SHARED)
+        return 0;
+    BP_STAT(p, opt_failures);
+    return BP_ERETRY;
 }
 
 uint64_t bp_page_count(const bp_pool *p)
@@ -264,44 +432,13 @@ int bp_flush(bp_pool *p)
 
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
-    if ((rc = bp__usable_locked(p)) == 0)
-        rc = bp__cache_flush_locked(p);
-    pthread_mutex_unlock(&p->lock);
-    return rc;
-}
-
-int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
-{
-    bp_stats st;
-    uint64_t vmas = 0;
-
-    if (!p || !out || size < 2 * sizeof(uint32_t))
-        return -EINVAL;
-    (void)bp__vma_count(&vmas);
-    pthread_mutex_lock(&p->lock);
-    st = p->st;
-    st.version = BP_STATS_VERSION;
-    st.size = (uint32_t)(size < sizeof st ? size : sizeof st);
-    st.page_size = p->po_page_size;
-    st.backend = p->be ? (uint32_t)p->be->id : BP_BACKEND_AUTO;
-    st.prefault = (uint32_t)p->po_prefault;
-    st.mlocked = (uint32_t)p->po_mlock;
-    st.direct_io = (uint32_t)p->direct_io;
-    st.dio_align = p->dio_align;
-    st.frames = p->state == BP__CLOSED ? 0 : p->nframes;
-    st.slots = p->nslots;
-    st.data_pages = p->data_pages;
-    snprintf(st.backend_reason, sizeof st.backend_reason, "%s", p->be_reason);
-    snprintf(st.io_engine, sizeof st.io_engine, "%s",
-             p->io ? p->io->name : "none");
-    st.dirty_frames = p->meta ? p->meta->sh_dirty : 0;
-    st.vmas_in_use = vmas;
-    st.vma_limit = p->vma_limit;
-    st.vma_budget = p->vma_budget;
-    pthread_mutex_unlock(&p->lock);
-    memcpy(out, &st, st.size);
-    return 0;
+    if ((rc = bp__usable(p)) != 0)
+        return rc;
+    if (bp__tls_excl > 0)
+        return bp__fail(p, -EDEADLK, "bp_flush called by a thread holding %d "
+                        "exclusive fixes: it would wait for itself; unfix "
+                        "them first", bp__tls_excl);
+    return bp__cache_flush(p);
 }
 
 /* ---- test hooks (bp_testing.h) ------------------------------------------- */
@@ -311,11 +448,11 @@ uint64_t bp__test_frame_offset(bp_pool *p, uint64_t pgno)
     uint64_t off = UINT64_MAX;
     uint32_t f;
 
-    pthread_mutex_lock(&p->lock);
+    bp__lock(p, &p->lock, BP__RANK_MISS);
     if (p->state != BP__CLOSED &&
         (f = bp__htab_find(&p->ptab, pgno)) != BP__NONE)
         off = bp__frame_off(p, f);
-    pthread_mutex_unlock(&p->lock);
+    bp__unlock(&p->lock, BP__RANK_MISS);
     return off;
 }
 
@@ -324,10 +461,10 @@ void *bp__test_slot_addr(bp_pool *p, uint64_t pgno)
     void *a = NULL;
     uint32_t s;
 
-    pthread_mutex_lock(&p->lock);
+    bp__lock(p, &p->lock, BP__RANK_MISS);
     if (p->state != BP__CLOSED &&
         (s = bp__htab_find(&p->wtab, pgno)) != BP__NONE)
         a = bp__slot_addr(p, s);
-    pthread_mutex_unlock(&p->lock);
+    bp__unlock(&p->lock, BP__RANK_MISS);
     return a;
 }

@@ -26,4 +26,11 @@ void *bp__test_slot_addr(bp_pool *p, uint64_t pgno);
  * bp_errmsg() with what is wrong. */
 int bp__test_check(bp_pool *p);
 
+/* Debug builds (BP_DEBUG): the internal lock-order checker.  The count of
+ * out-of-order acquisitions it has caught in this process, and a probe
+ * that deliberately takes two internal locks of the pool in the wrong order
+ * (returns -ENOTSUP in release builds, where the checker is compiled out). */
+uint64_t bp__test_lock_order_violations(void);
+int bp__test_lock_order_probe(bp_pool *p);
+
 #endif

@@ -7,19 +7,27 @@
  * that no slot maps.  Backends (bp_backend_*.c) only change what a slot
  * shows; this module decides which slot shows what.
  *
- * Slot states and transitions (all under p->lock):
+ * Slot states and transitions (changes under p->lock):
  *
- *   EMPTY --window_get (map)--> MAPPED --fix (pin++)--> PINNED
- *     ^                            |  ^                    |
- *     +--evict_slot (unmap)--------+  +----unfix (pin--)---+
+ *   EMPTY --map_locked--> MAPPED --fix (frame latched)--> FIXED
+ *     ^                     |  ^                            |
+ *     +--evict (frame BUSY)-+  +---------unfix--------------+
  *
  * Invariants:
  *  - A slot is in wtab iff sl_pgno != BP__NOPAGE, and then sl_frame is the
  *    frame holding sl_pgno and counts in that frame's fr_maps.
- *  - A pinned slot (sl_pin > 0) is never evicted or remapped.
+ *  - A slot changes page only while its frame is BUSY, so a fix (which
+ *    holds a latch on the frame) pins the slot too.  Readers on the hit
+ *    path re-check sl_pgno / sl_frame after latching.
  *  - linear backend: slot i is frame i, always.
  *  - An evicted slot may still show its old frame (rfp, mmap): it is not in
- *    wtab, so nobody reaches it until it is remapped.
+ *    wtab, so nobody reaches it until it is remapped.  A pointer kept after
+ *    bp_unfix may therefore see another page: using it is the engine's bug.
+ *
+ * Replacement: CLOCK with one reference bit per slot (set by a hit only
+ * when clear, so read-only hits do not write shared lines).  BP_SCAN misses
+ * first reuse the slot of the scan ring that scans used longest ago, while
+ * it is still unfixed and untouched by a normal fix (sl_scan).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -183,7 +191,8 @@ int bp__window_open(bp_pool *p)
     if (sizeof(void *) < 8 && n * psz > BP__32BIT_WINDOW_LIMIT)
         return bp__fail(p, BP_EWINDOW,
                         "window of %" PRIu64 " bytes does not fit a 32-bit "
-                        "address space: use at most 256 MiB", n * psz);
+                        "address space: use at most 1 GiB (256 MiB is the "
+                        "automatic size)", n * psz);
     if (p->be->id == BP_BACKEND_RFP || p->be->id == BP_BACKEND_MMAP) {
         if ((rc = bp__vma_check(p, n)) != 0)
             return rc;
@@ -219,173 +228,233 @@ void bp__window_close(bp_pool *p)
     p->nslots = 0;
 }
 
-/* CLOCK over the slots: an empty slot, or an unpinned one whose reference
- * bit is clear (clearing bits on the way). */
-static int bp__slot_victim_locked(bp_pool *p, uint32_t *slot)
-{
-    for (uint64_t i = 0; i < 2 * (uint64_t)p->nslots + 1; i++) {
-        uint32_t s = p->slot_clock;
-        struct bp__slot *sl = &p->slots[s];
-
-        p->slot_clock = s + 1 == p->nslots ? 0 : s + 1;
-        if (sl->sl_pin)
-            continue;
-        if (sl->sl_pgno != BP__NOPAGE && sl->sl_usage) {
-            sl->sl_usage = 0;
-            continue;
-        }
-        *slot = s;
-        return 0;
-    }
-    return bp__fail(p, BP_ENOSLOT, "all %u window slots are pinned: unfix "
-                    "pages or use a larger window", p->nslots);
-}
-
-int bp__window_evict_slot_locked(bp_pool *p, uint32_t s)
+/* Take slot s for reuse: empty, or its frame latch 0 -> BUSY.  With
+ * honour_usage a set reference bit is cleared instead (second chance). */
+static int bp__slot_take_locked(bp_pool *p, uint32_t s, int honour_usage)
 {
     struct bp__slot *sl = &p->slots[s];
+    uint32_t f = BP__LOAD(sl->sl_frame);
+    uint64_t w;
+
+    if (f == BP__NONE)
+        return 1;
+    if (honour_usage && BP__LOAD(sl->sl_usage)) {
+        BP__STORE(sl->sl_usage, 0);
+        return 0;
+    }
+    w = bp_w_load(&p->frames[f].fr_word);
+    return bp_w_latch(w) == 0 &&
+           bp_w_cas(&p->frames[f].fr_word, &w,
+                    bp_w_set_latch(w, BP_LATCH_BUSY));
+}
+
+/* A victim slot, returned empty (its old frame released). */
+static int bp__slot_victim_locked(bp_pool *p, int scan, uint32_t *slot)
+{
+    uint32_t s = BP__NONE;
+
+    if (scan) {
+        uint32_t r = p->ring_slots[p->ring_slot_pos];
+
+        if (r < p->nslots && BP__LOAD(p->slots[r].sl_scan) &&
+            bp__slot_take_locked(p, r, 0))
+            s = r;
+    }
+    for (uint64_t i = 0; s == BP__NONE && i < 2 * (uint64_t)p->nslots + 1;
+         i++) {
+        uint32_t c = p->slot_clock;
+
+        p->slot_clock = c + 1 == p->nslots ? 0 : c + 1;
+        if (bp__slot_take_locked(p, c, 1))
+            s = c;
+    }
+    if (s == BP__NONE)
+        return bp__fail(p, BP_ENOSLOT, "all %u window slots are fixed: unfix "
+                        "pages or use a larger window", p->nslots);
+    if (BP__LOAD(p->slots[s].sl_frame) != BP__NONE) {
+        uint32_t f = p->slots[s].sl_frame;
+        int rc = bp__window_evict_busy_locked(p, s);
+
+        bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
+        if (rc)
+            return rc;
+    }
+    if (scan) {
+        p->ring_slots[p->ring_slot_pos] = s;
+        p->ring_slot_pos = (p->ring_slot_pos + 1) % BP__RING;
+    }
+    *slot = s;
+    return 0;
+}
+
+int bp__window_evict_busy_locked(bp_pool *p, uint32_t s)
+{
+    struct bp__slot *sl = &p->slots[s];
+    uint32_t f = sl->sl_frame;
     int rc;
 
     if (sl->sl_pgno == BP__NOPAGE)
         return 0;
-    if ((rc = p->be->unmap(p, s, sl->sl_frame)) != 0)
+    if ((rc = p->be->unmap(p, s, f)) != 0)
         return rc;
     bp__htab_remove(&p->wtab, sl->sl_pgno);
-    p->frames[sl->sl_frame].fr_maps--;
-    sl->sl_pgno = BP__NOPAGE;
-    sl->sl_frame = BP__NONE;
-    sl->sl_gen++;
-    sl->sl_usage = 0;
-    p->st.slot_evictions++;
+    BP__STORE(sl->sl_pgno, BP__NOPAGE);
+    BP__STORE(sl->sl_frame, BP__NONE);
+    BP__STORE(sl->sl_gen, sl->sl_gen + 1);
+    BP__STORE(sl->sl_usage, 0);
+    BP__STORE(sl->sl_scan, 0);
+    __atomic_sub_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
+    BP_STAT(p, slot_evictions);
     return 0;
 }
 
-/* Fill a newly mapped slot: read the page, or zero a new one. */
-static int bp__slot_fill_locked(bp_pool *p, uint32_t s, uint32_t f,
-                                enum bp__need need)
+int bp__window_map_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
+                          uint32_t *slot, enum bp__need *need)
 {
+    uint32_t s = BP__NONE, f;
+    struct bp__slot *sl;
+    int rc;
+
+    BP_STAT(p, window_misses);
+    if (p->be->id != BP_BACKEND_LINEAR &&
+        (rc = bp__slot_victim_locked(p, scan, &s)) != 0)
+        return rc;
+    if ((rc = bp__cache_get_locked(p, pgno, fresh, scan, &f, need)) != 0)
+        return rc;
+    if (p->be->id == BP_BACKEND_LINEAR)
+        s = f; /* slot f was emptied with its frame */
+    if ((rc = p->be->map(p, s, f, *need == BP__NEED_NOTHING)) != 0) {
+        if (*need != BP__NEED_NOTHING) {
+            bp__cache_discard_locked(p, f);
+            bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
+        }
+        return rc;
+    }
+    sl = &p->slots[s];
+    BP__STORE(sl->sl_frame, f);
+    BP__STORE(sl->sl_pgno, pgno);
+    BP__STORE(sl->sl_gen, sl->sl_gen + 1);
+    BP__STORE(sl->sl_usage, 1);
+    BP__STORE(sl->sl_dirty, 0);
+    BP__STORE(sl->sl_scan, (uint8_t)!!scan);
+    __atomic_add_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
+    bp__htab_insert(&p->wtab, pgno, s);
+    *slot = s;
+    return 0;
+}
+
+int bp__window_fill(bp_pool *p, uint32_t s, enum bp__need need)
+{
+    struct bp__slot *sl = &p->slots[s];
+    uint32_t f = sl->sl_frame;
     void *a = bp__slot_addr(p, s);
     int rc;
 
     if (need == BP__NEED_ZERO) {
         memset(a, 0, p->po_page_size);
         if (p->be->id == BP_BACKEND_COPY)
-            p->slots[s].sl_dirty = 1;
+            BP__STORE(sl->sl_dirty, 1);
         else
-            bp__frame_set_dirty_locked(p, f);
+            __atomic_or_fetch(&p->frames[f].fr_word, BP_W_DIRTY,
+                              __ATOMIC_ACQ_REL);
         return 0;
     }
-    rc = bp__io_read_page(p, p->slots[s].sl_pgno, a);
+    rc = bp__io_read_page(p, sl->sl_pgno, a);
     if (rc)
         return bp__fail(p, rc, "read of page %" PRIu64 " failed",
-                        p->slots[s].sl_pgno);
+                        sl->sl_pgno);
     if (p->be->id == BP_BACKEND_COPY) /* the frame must hold the bytes too */
         rc = bp__shm_pwrite(p, a, f);
     return rc;
 }
 
-int bp__window_get_locked(bp_pool *p, uint64_t pgno, int fresh, uint32_t *slot)
+void bp__window_unmap_failed_locked(bp_pool *p, uint32_t s)
 {
-    uint32_t s = bp__htab_find(&p->wtab, pgno), f;
-    enum bp__need need;
-    int rc;
+    uint32_t f = p->slots[s].sl_frame;
 
-    if (s != BP__NONE) {
-        p->st.window_hits++;
-        p->slots[s].sl_usage = 1;
-        *slot = s;
-        return 0;
-    }
-    p->st.window_misses++;
-    if (p->be->id != BP_BACKEND_LINEAR) {
-        if ((rc = bp__slot_victim_locked(p, &s)) != 0)
-            return rc;
-        if ((rc = bp__window_evict_slot_locked(p, s)) != 0)
-            return rc;
-    }
-    if ((rc = bp__cache_get_locked(p, pgno, fresh, &f, &need)) != 0)
-        return rc;
-    if (p->be->id == BP_BACKEND_LINEAR)
-        s = f;
-    if ((rc = p->be->map(p, s, f, need == BP__NEED_NOTHING)) != 0) {
-        if (need != BP__NEED_NOTHING)
-            bp__cache_discard_locked(p, f);
-        return rc;
-    }
-    p->slots[s].sl_pgno = pgno;
-    p->slots[s].sl_frame = f;
-    p->slots[s].sl_gen++;
-    p->slots[s].sl_usage = 1;
-    p->slots[s].sl_dirty = 0;
-    p->frames[f].fr_maps++;
-    bp__htab_insert(&p->wtab, pgno, s);
-    if (need != BP__NEED_NOTHING) {
-        if ((rc = bp__slot_fill_locked(p, s, f, need)) != 0) {
-            p->slots[s].sl_dirty = 0;
-            (void)bp__window_evict_slot_locked(p, s);
-            bp__cache_discard_locked(p, f);
-            return rc;
-        }
-        p->frames[f].fr_flags |= BP__F_VALID;
-    }
-    *slot = s;
-    return 0;
+    BP__STORE(p->slots[s].sl_dirty, 0); /* nothing to copy back */
+    (void)bp__window_evict_busy_locked(p, s);
+    bp__cache_discard_locked(p, f);
+    bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
 }
 
-uint32_t bp__window_slot_of_frame_locked(bp_pool *p, uint32_t f)
+uint32_t bp__window_slot_of_frame(bp_pool *p, uint32_t f)
 {
-    uint64_t pgno = p->frames[f].fr_pgno;
+    uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
     uint32_t s;
 
     if (pgno == BP__NOPAGE)
         return BP__NONE;
     s = bp__htab_find(&p->wtab, pgno);
-    return s != BP__NONE && p->slots[s].sl_frame == f ? s : BP__NONE;
+    return s != BP__NONE && BP__LOAD(p->slots[s].sl_frame) == f ? s : BP__NONE;
 }
 
-int bp__window_frame_addr_locked(bp_pool *p, uint32_t f, void **addr)
+/* Frame f is latched by the caller (shared or BUSY), so a slot mapping it
+ * stays put; otherwise the one-page I/O slot is remapped to it. */
+int bp__window_write_frame(bp_pool *p, uint32_t f, uint64_t pgno)
 {
     uint32_t s;
+    int rc;
 
-    if (p->be->id == BP_BACKEND_LINEAR) {
-        *addr = bp__slot_addr(p, f);
-        return 0;
-    }
+    if (p->be->id == BP_BACKEND_LINEAR)
+        return bp__io_write_page(p, pgno, bp__slot_addr(p, f));
     if (p->be->id != BP_BACKEND_COPY &&
-        (s = bp__window_slot_of_frame_locked(p, f)) != BP__NONE) {
-        *addr = bp__slot_addr(p, s);
-        return 0;
-    }
+        (s = bp__window_slot_of_frame(p, f)) != BP__NONE)
+        return bp__io_write_page(p, pgno, bp__slot_addr(p, s));
+    bp__lock(p, &p->io_lock, BP__RANK_IO);
+    rc = 0;
     if (p->io_slot_frame != f) {
         if (mmap(p->io_slot, p->po_page_size, PROT_READ | PROT_WRITE,
                  MAP_SHARED | MAP_FIXED, p->shm_fd,
                  (off_t)bp__frame_off(p, f)) == MAP_FAILED)
-            return bp__fail(p, -errno, "cannot map frame %u for I/O", f);
-        p->io_slot_frame = f;
+            rc = bp__fail(p, -errno, "cannot map frame %u for I/O", f);
+        else
+            p->io_slot_frame = f;
     }
-    *addr = p->io_slot;
-    return 0;
+    if (rc == 0)
+        rc = bp__io_write_page(p, pgno, p->io_slot);
+    bp__unlock(&p->io_lock, BP__RANK_IO);
+    return rc;
 }
 
-/* Copy backend: copy every dirty slot back into its frame, waiting for an
- * exclusive holder to finish first (its page may be half written). */
-int bp__window_writeback_locked(bp_pool *p)
+/* Copy backend, at flush: copy every dirty slot back into its frame,
+ * holding a shared latch on the frame (an exclusive holder may be halfway
+ * through the page: wait for it). */
+int bp__window_writeback(bp_pool *p)
 {
     if (p->be->id != BP_BACKEND_COPY)
         return 0;
     for (uint32_t s = 0; s < p->nslots; s++) {
         struct bp__slot *sl = &p->slots[s];
+        uint32_t f = BP__LOAD(sl->sl_frame);
+        uint64_t *w, v;
         int rc;
 
-        if (!sl->sl_dirty)
+        if (!BP__LOAD(sl->sl_dirty) || f == BP__NONE)
             continue;
-        if (p->frames[sl->sl_frame].fr_excl) {
-            bp__latch_wait_locked(p);
+        w = &p->frames[f].fr_word;
+        v = bp_w_load(w);
+        if (bp_w_latch(v) >= BP_LATCH_MAX_SHARED) {
+            bp__latch_wait(w, v);
             s--; /* look at this slot again */
             continue;
         }
-        if ((rc = p->be->unmap(p, s, sl->sl_frame)) != 0)
-            return rc;
+        if (!bp_w_cas(w, &v, v + BP_W_SHARED_ONE)) {
+            s--;
+            continue;
+        }
+        rc = 0;
+        if (BP__LOAD(sl->sl_frame) == f && BP__LOAD(sl->sl_dirty)) {
+            rc = bp__shm_pwrite(p, bp__slot_addr(p, s), f);
+            if (rc == 0) {
+                BP__STORE(sl->sl_dirty, 0);
+                BP_STAT(p, copies_out);
+            }
+        }
+        bp__latch_release(w, 0, rc ? 0 : BP_W_DIRTY, rc ? 0 : BP_W_WB);
+        if (rc)
+            return bp__fail(p, rc, "copy of slot %u back to frame %u failed",
+                            s, f);
     }
     return 0;
 }

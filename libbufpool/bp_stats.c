@@ -1,0 +1,70 @@
+/*
+ * bp_stats.c - counters (per-thread shards, see bp_internal.h) and the
+ * bp_stats_get snapshot.
+ *
+ * Owns: the thread's shard index (one per thread, process-wide, handed out
+ * round-robin) and the sum over shards.  The snapshot is not atomic across
+ * counters: each counter is exact, their sum at one instant is not.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bp_internal.h"
+
+_Thread_local int bp__tls_shard = -1;
+static unsigned bp__next_shard;
+
+int bp__shard_assign(void)
+{
+    bp__tls_shard = (int)(__atomic_fetch_add(&bp__next_shard, 1,
+                                             __ATOMIC_RELAXED) % BP__SHARDS);
+    return bp__tls_shard;
+}
+
+static uint64_t bp__sum(const bp_pool *p, enum bp__ctr c)
+{
+    uint64_t n = 0;
+
+    if (!p->shards)
+        return 0;
+    for (int i = 0; i < BP__SHARDS; i++)
+        n += __atomic_load_n(&p->shards[i].c[c], __ATOMIC_RELAXED);
+    return n;
+}
+
+int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
+{
+    bp_stats st;
+    uint64_t vmas = 0;
+
+    if (!p || !out || size < 2 * sizeof(uint32_t))
+        return -EINVAL;
+    memset(&st, 0, sizeof st);
+    (void)bp__vma_count(&vmas);
+    bp__lock(p, &p->lock, BP__RANK_MISS);
+#define BP__SUM(name) st.name = bp__sum(p, BP_C_##name);
+    BP__COUNTERS(BP__SUM)
+#undef BP__SUM
+    st.fixes = st.window_hits + st.window_misses;
+    st.version = BP_STATS_VERSION;
+    st.size = (uint32_t)(size < sizeof st ? size : sizeof st);
+    st.page_size = p->po_page_size;
+    st.backend = p->be ? (uint32_t)p->be->id : BP_BACKEND_AUTO;
+    st.prefault = (uint32_t)p->po_prefault;
+    st.mlocked = (uint32_t)p->po_mlock;
+    st.direct_io = (uint32_t)p->direct_io;
+    st.dio_align = p->dio_align;
+    st.frames = p->state == BP__CLOSED ? 0 : p->nframes;
+    st.slots = p->nslots;
+    st.data_pages = p->data_pages;
+    snprintf(st.backend_reason, sizeof st.backend_reason, "%s", p->be_reason);
+    snprintf(st.io_engine, sizeof st.io_engine, "%s",
+             p->io ? p->io->name : "none");
+    st.dirty_frames = p->state == BP__CLOSED ? 0 : bp__cache_dirty_count(p);
+    st.vmas_in_use = vmas;
+    st.vma_limit = p->vma_limit;
+    st.vma_budget = p->vma_budget;
+    bp__unlock(&p->lock, BP__RANK_MISS);
+    memcpy(out, &st, st.size);
+    return 0;
+}
