@@ -45,7 +45,9 @@ struct bp__frame {
     uint64_t fr_pgno;  /* BP__NOPAGE when free */
     uint32_t fr_maps;  /* window slots mapping this frame (all processes) */
     uint32_t fr_pad;
-};
+} __attribute__((aligned(64))); /* one cache line each: every fix writes
+                                   fr_word, neighbours must not share it */
+_Static_assert(sizeof(struct bp__frame) == 64, "a frame descriptor per line");
 
 struct bp__shm_hdr {
     uint64_t sh_magic;
