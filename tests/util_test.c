@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 static pid_t ut_owner;
@@ -79,10 +81,13 @@ static void ut_on_signal(int sig, siginfo_t *info, void *uctx)
         if (ut_fatal_signals[i] == sig)
             sigaction(sig, &ut_old_actions[i], NULL);
     }
-    /* A fault re-executes and faults again into the restored handler; a
-     * signal sent by a process (abort(), kill) is raised again and stays
-     * pending until we return. */
-    if (info == NULL || info->si_code <= 0)
+    /* A fault (SIGSEGV... from the kernel) re-executes and faults again
+     * into the restored handler; anything else (abort(), kill, alarm) is
+     * raised again and stays pending until we return. */
+    int fault = (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+                 sig == SIGFPE) &&
+                info != NULL && info->si_code > 0;
+    if (!fault)
         raise(sig);
 }
 
@@ -606,12 +611,19 @@ void util_fix_verify(bp_pool *p, uint64_t pgno, unsigned mode, size_t psz,
 void util_fix_write(bp_pool *p, uint64_t pgno, size_t psz, uint32_t old_gen,
                     uint32_t new_gen)
 {
+    util_fix_write_mode(p, pgno, BP_EXCLUSIVE, psz, old_gen, new_gen);
+}
+
+void util_fix_write_mode(bp_pool *p, uint64_t pgno, unsigned mode, size_t psz,
+                         uint32_t old_gen, uint32_t new_gen)
+{
     bp_page pg;
     memset(&pg, 0, sizeof pg);
-    int rc = bp_fix(p, pgno, BP_EXCLUSIVE, &pg);
+    int rc = bp_fix(p, pgno, mode, &pg);
     if (rc != 0) {
         char what[64];
-        snprintf(what, sizeof what, "bp_fix(%" PRIu64 ", excl)", pgno);
+        snprintf(what, sizeof what, "bp_fix(%" PRIu64 ", excl, %#x)", pgno,
+                 mode);
         util_print_rc(p, what, rc);
         fail();
     }
@@ -636,4 +648,72 @@ const char *util_backend_name(bp_backend b)
         return "linear";
     }
     return "?";
+}
+
+/* ---- threads --------------------------------------------------------------- */
+
+int util_nproc(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+static pthread_mutex_t ut_wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ut_wd_cv;
+static pthread_t ut_wd_thread;
+static int ut_wd_running; /* a watchdog thread exists */
+static int ut_wd_armed;   /* cleared by util_watchdog_stop() */
+static unsigned ut_wd_seconds;
+static char ut_wd_what[256];
+
+static void *ut_wd_main(void *arg)
+{
+    struct timespec until;
+    int expired = 0;
+
+    (void)arg;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)ut_wd_seconds;
+    pthread_mutex_lock(&ut_wd_lock);
+    while (ut_wd_armed && !expired)
+        expired = pthread_cond_timedwait(&ut_wd_cv, &ut_wd_lock, &until) ==
+                  ETIMEDOUT;
+    if (ut_wd_armed) {
+        print_error("watchdog: still not done after %u s (deadlock?): %s\n",
+                    ut_wd_seconds, ut_wd_what);
+        fflush(stdout);
+        fflush(stderr);
+        abort();
+    }
+    pthread_mutex_unlock(&ut_wd_lock);
+    return NULL;
+}
+
+void util_watchdog_start(unsigned seconds, const char *what)
+{
+    pthread_condattr_t ca;
+
+    assert_false(ut_wd_running);
+    assert_int_equal(pthread_condattr_init(&ca), 0);
+    assert_int_equal(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), 0);
+    assert_int_equal(pthread_cond_init(&ut_wd_cv, &ca), 0);
+    pthread_condattr_destroy(&ca);
+    snprintf(ut_wd_what, sizeof ut_wd_what, "%s", what);
+    ut_wd_seconds = seconds;
+    ut_wd_armed = 1;
+    assert_int_equal(pthread_create(&ut_wd_thread, NULL, ut_wd_main, NULL), 0);
+    ut_wd_running = 1;
+}
+
+void util_watchdog_stop(void)
+{
+    if (!ut_wd_running)
+        return;
+    pthread_mutex_lock(&ut_wd_lock);
+    ut_wd_armed = 0;
+    pthread_cond_signal(&ut_wd_cv);
+    pthread_mutex_unlock(&ut_wd_lock);
+    pthread_join(ut_wd_thread, NULL);
+    pthread_cond_destroy(&ut_wd_cv);
+    ut_wd_running = 0;
 }

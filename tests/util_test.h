@@ -178,7 +178,48 @@ void util_fix_verify(bp_pool *p, uint64_t pgno, unsigned mode, size_t psz,
 void util_fix_write(bp_pool *p, uint64_t pgno, size_t psz, uint32_t old_gen,
                     uint32_t new_gen);
 
+/* The same with mode (BP_EXCLUSIVE, optionally | BP_SCAN). */
+void util_fix_write_mode(bp_pool *p, uint64_t pgno, unsigned mode, size_t psz,
+                         uint32_t old_gen, uint32_t new_gen);
+
 /* Backend name for messages ("rfp", ...). */
 const char *util_backend_name(bp_backend b);
+
+/* ---- threads --------------------------------------------------------------- */
+
+/* Online processors (at least 1). */
+int util_nproc(void);
+
+/* A watchdog for a test that could hang (a deadlock in the library): unless
+ * util_watchdog_stop() is called within seconds, print "watchdog: <what>"
+ * (through print_error) and abort() the process, which CTest reports as a
+ * failure and util_init()'s handler cleans up after.  It does not call
+ * fail_msg(): cmocka's failure longjmps into the test thread's context,
+ * which is undefined from another thread.  One watchdog at a time; the
+ * timeout is a deadlock bound, never a speed check, so make it generous. */
+void util_watchdog_start(unsigned seconds, const char *what);
+void util_watchdog_stop(void);
+
+/* TSan: the reads between util_ignore_reads_begin() and _end() on this thread
+ * are neither checked nor remembered.  For an optimistic reader's
+ * speculative reads only: the library may refill or remap the slot under
+ * them (pread, copy-in) at any time, which is the race the optimistic
+ * protocol accepts and bp_opt_validate() detects.  No-ops without TSan. */
+#if defined(__SANITIZE_THREAD__)
+#define UTIL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UTIL_TSAN 1
+#endif
+#endif
+#ifdef UTIL_TSAN
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#define util_ignore_reads_begin() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define util_ignore_reads_end() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+#else
+#define util_ignore_reads_begin() ((void)0)
+#define util_ignore_reads_end() ((void)0)
+#endif
 
 #endif /* UTIL_TEST_H */
