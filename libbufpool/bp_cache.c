@@ -65,6 +65,10 @@ static int bp__frame_take_locked(bp_pool *p, uint32_t f, int honour_usage)
     }
     if (!bp_w_cas(&fr->fr_word, &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
         return 0;
+    if (bp__readers_hold(p, f)) { /* a shared fix through a reader slot */
+        bp__latch_release(&fr->fr_word, 2, 0, 0);
+        return 0;
+    }
     if (s != BP__NONE && bp__window_evict_busy_locked(p, s) != 0) {
         bp__latch_release(&fr->fr_word, 2, 0, 0);
         return 0;

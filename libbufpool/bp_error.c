@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,14 @@ void *bp__alloc(bp_pool *p, size_t size)
     if (ptr)
         memset(ptr, 0, size);
     return ptr;
+}
+
+void *bp__alloc_lines(bp_pool *p, size_t size, void **raw)
+{
+    char *r = bp__alloc(p, size + 64);
+
+    *raw = r;
+    return r ? r + (64 - (uintptr_t)r % 64) % 64 : NULL;
 }
 
 void bp__free(bp_pool *p, void *ptr, size_t size)

@@ -76,6 +76,19 @@ struct bp__slot {
     uint8_t sl_pad[5];
 };
 
+/* ---- private: reader slots (bp_readers.c) --------------------------------- */
+#define BP__READERS 32 /* threads with scalable shared fixes, per pool */
+#define BP__HZ 8       /* shared fixes a thread holds that way at once */
+struct bp__readers {
+    uint32_t rd_owner;       /* tid of the owning thread, 0 = free */
+    uint32_t rd_hz[BP__HZ];  /* frames held shared, BP__NONE = unused */
+} __attribute__((aligned(64)));
+
+uint64_t bp__readers_new_id(void);
+struct bp__readers *bp__readers_mine(bp_pool *p);
+int bp__readers_hold(bp_pool *p, uint32_t frame);
+void bp__readers_drain(bp_pool *p, uint32_t frame);
+
 #define BP__LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define BP__STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
@@ -244,7 +257,13 @@ struct bp_pool {
     uint32_t ring_frame_pos, ring_slot_pos;
 
     /* statistics */
-    struct bp__shard *shards; /* BP__SHARDS of them */
+    struct bp__shard *shards; /* BP__SHARDS of them, line aligned */
+    void *shards_raw;
+
+    /* reader slots: BP__READERS blocks (process-private for now) */
+    struct bp__readers *readers; /* line aligned */
+    void *readers_raw;
+    uint64_t id; /* unique per open, for threads' caches of their block */
 };
 
 /* Frame i's offset in the shm file. */
@@ -265,6 +284,8 @@ int bp__fail(bp_pool *p, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 extern const bp_allocator bp__libc_allocator;
 void *bp__alloc(bp_pool *p, size_t size);
+/* cache-line-aligned zeroed memory; *raw is what bp__free takes back */
+void *bp__alloc_lines(bp_pool *p, size_t size, void **raw);
 void bp__free(bp_pool *p, void *ptr, size_t size);
 
 /* shm backing file (bp_shm.c) */

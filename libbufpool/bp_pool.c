@@ -36,9 +36,10 @@ static void bp__teardown(bp_pool *p, int failed)
     bp__window_close(p);
     bp__shm_close(p, failed);
     bp__io_close(p);
-    if (p->shards)
-        bp__free(p, p->shards, BP__SHARDS * sizeof *p->shards);
-    p->shards = NULL;
+    bp__free(p, p->shards_raw, BP__SHARDS * sizeof *p->shards + 64);
+    bp__free(p, p->readers_raw, BP__READERS * sizeof *p->readers + 64);
+    p->shards = p->shards_raw = NULL;
+    p->readers = p->readers_raw = NULL;
     p->be = NULL;
     BP__STORE(p->state, BP__CLOSED);
 }
@@ -102,9 +103,18 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
                         bp__window_slots_asked(p), n);
     for (int i = 0; i < BP__RING; i++)
         p->ring_frames[i] = p->ring_slots[i] = BP__NONE;
-    p->shards = bp__alloc(p, BP__SHARDS * sizeof *p->shards);
-    if (!p->shards)
+    p->shards = bp__alloc_lines(p, BP__SHARDS * sizeof *p->shards,
+                                &p->shards_raw);
+    p->readers = bp__alloc_lines(p, BP__READERS * sizeof *p->readers,
+                                 &p->readers_raw);
+    if (!p->shards || !p->readers) {
+        bp__teardown(p, 1);
         return -ENOMEM;
+    }
+    for (int i = 0; i < BP__READERS; i++)
+        for (int k = 0; k < BP__HZ; k++)
+            p->readers[i].rd_hz[k] = BP__NONE;
+    p->id = bp__readers_new_id();
     if ((rc = bp__io_open(p, path, flags)) == 0 &&
         (rc = bp__backend_asked(p, &b)) == 0 && (rc = bp__shm_open(p)) == 0) {
         if (b == BP_BACKEND_AUTO)
@@ -139,7 +149,7 @@ int bp_close(bp_pool *p)
         for (uint64_t f = 0; f < p->nframes; f++) {
             unsigned l = bp_w_latch(bp_w_load(&p->frames[f].fr_word));
 
-            if (l == 0)
+            if (l == 0 && !bp__readers_hold(p, (uint32_t)f))
                 continue;
             if (fixed++ < 8 && len < sizeof pages - 24)
                 len += (size_t)snprintf(pages + len, sizeof pages - len,
@@ -178,15 +188,41 @@ static int bp__usable(bp_pool *p)
     return bp__fail(p, BP_ESTATE, "pool is not open");
 }
 
-static void bp__fill_handle(bp_pool *p, uint32_t s, int excl, bp_page *out)
+/* bp_page.bp_gen: bit 0 exclusive, bits 1..4 reader slot + 1 (0: counted
+ * in the word), bits 5..9 reader block, bits 10..31 the slot's generation. */
+#define BP__GEN_SHIFT 10
+#define BP__GEN_MASK ((1u << (32 - BP__GEN_SHIFT)) - 1)
+_Static_assert(BP__HZ + 1 <= 16 && BP__READERS <= 32, "handle bit budget");
+
+static void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk, int hz,
+                            bp_page *out)
 {
     struct bp__slot *sl = &p->slots[s];
 
     out->data = bp__slot_addr(p, s);
     out->pgno = BP__LOAD(sl->sl_pgno);
     out->bp_slot = s;
-    out->bp_gen = (BP__LOAD(sl->sl_gen) << 1) | (uint32_t)excl;
+    out->bp_gen = ((BP__LOAD(sl->sl_gen) & BP__GEN_MASK) << BP__GEN_SHIFT) |
+                  ((uint32_t)blk << 5) | ((uint32_t)(hz + 1) << 1) |
+                  (uint32_t)excl;
     bp__tls_excl += excl;
+}
+
+/* Publish frame f in a free slot of this thread's reader block; the slot
+ * index, or -1 (no block, or all slots busy: count in the word instead). */
+static int bp__hz_publish(bp_pool *p, uint32_t f, struct bp__readers **blk)
+{
+    struct bp__readers *b = bp__readers_mine(p);
+
+    if (!b)
+        return -1;
+    for (int k = 0; k < BP__HZ; k++)
+        if (__atomic_load_n(&b->rd_hz[k], __ATOMIC_RELAXED) == BP__NONE) {
+            __atomic_store_n(&b->rd_hz[k], f, __ATOMIC_SEQ_CST);
+            *blk = b;
+            return k;
+        }
+    return -1;
 }
 
 enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2 };
@@ -196,8 +232,10 @@ static int bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan,
                        bp_page *out)
 {
     uint32_t s = bp__htab_find(&p->wtab, pgno), f;
+    struct bp__readers *blk = NULL;
     struct bp__slot *sl;
     uint64_t *w, v;
+    int hz = -1;
 
     if (s == BP__NONE)
         return BP__NOT_MAPPED;
@@ -205,23 +243,45 @@ static int bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan,
     if ((f = BP__LOAD(sl->sl_frame)) == BP__NONE)
         return BP__NOT_MAPPED;
     w = &p->frames[f].fr_word;
-    v = bp_w_load(w);
-    do {
-        if (!bp_w_can_latch(v, excl)) {
+    if (!excl && (hz = bp__hz_publish(p, f, &blk)) >= 0) {
+        /* scalable shared fix: our slot first, then the word (Dekker with
+         * the exclusive/BUSY side, which sets the word then scans slots) */
+        v = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+        if (bp_w_latch(v) > BP_LATCH_MAX_SHARED) {
+            __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
             BP_STAT(p, latch_waits);
             bp__latch_wait(w, v);
             return BP__AGAIN;
         }
-    } while (!bp_w_cas(w, &v, bp_w_latched(v, excl, scan)));
+        /* keep CLOCK informed; once usage is saturated nothing is written */
+        if (!scan && (bp_w_usage(v) < BP_W_USAGE_MAX || (v & BP_W_SCAN)))
+            (void)bp_w_cas(w, &v, bp_w_set_usage(v, BP_W_USAGE_MAX) &
+                                      ~BP_W_SCAN);
+    } else {
+        v = bp_w_load(w);
+        do {
+            if (!bp_w_can_latch(v, excl)) {
+                BP_STAT(p, latch_waits);
+                bp__latch_wait(w, v);
+                return BP__AGAIN;
+            }
+        } while (!bp_w_cas(w, &v, bp_w_latched(v, excl, scan)));
+        if (excl)
+            bp__readers_drain(p, f);
+    }
     if (BP__LOAD(sl->sl_frame) != f || BP__LOAD(sl->sl_pgno) != pgno) {
-        bp__latch_release(w, excl, 0, 0); /* remapped before we latched */
+        if (hz >= 0) /* remapped before we latched */
+            __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
+        else
+            bp__latch_release(w, excl, 0, 0);
         return BP__AGAIN;
     }
     if (!BP__LOAD(sl->sl_usage))
         BP__STORE(sl->sl_usage, 1);
     if (!scan && BP__LOAD(sl->sl_scan))
         BP__STORE(sl->sl_scan, 0);
-    bp__fill_handle(p, s, excl, out);
+    bp__fill_handle(p, s, excl, hz >= 0 ? (int)(blk - p->readers) : 0, hz,
+                    out);
     return BP__FIXED;
 }
 
@@ -249,19 +309,9 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     if (fresh)
         __atomic_store_n(&p->data_pages, pgno + 1, __ATOMIC_RELEASE);
     w = &p->frames[p->slots[s].sl_frame].fr_word;
-    if (need == BP__NEED_NOTHING) {
-        v = bp_w_load(w);
-        rc = BP__AGAIN;
-        while (bp_w_can_latch(v, excl))
-            if (bp_w_cas(w, &v, bp_w_latched(v, excl, scan))) {
-                bp__fill_handle(p, s, excl, out);
-                rc = BP__FIXED;
-                break;
-            }
-        bp__unlock(&p->lock, BP__RANK_MISS);
-        return rc;
-    }
     bp__unlock(&p->lock, BP__RANK_MISS);
+    if (need == BP__NEED_NOTHING) /* mapped: latch it like a hit (which */
+        return BP__AGAIN;          /* may wait, so not under p->lock) */
     if ((rc = bp__window_fill(p, s, need)) != 0) {
         bp__lock(p, &p->lock, BP__RANK_MISS);
         bp__window_unmap_failed_locked(p, s);
@@ -277,7 +327,7 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     } while (!bp_w_cas(w, &v, n));
     if (v & BP_W_WAITERS)
         bp_w_wake(w);
-    bp__fill_handle(p, s, excl, out);
+    bp__fill_handle(p, s, excl, 0, -1, out);
     return BP__FIXED;
 }
 
@@ -327,10 +377,11 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
 
 int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
 {
+    struct bp__readers *blk;
     struct bp__slot *sl;
     uint64_t *w, v;
     uint32_t f;
-    int excl, copy;
+    int excl, copy, hz;
 
     if (!p || !pg || (flags & ~BP_DIRTY))
         return -EINVAL;
@@ -338,19 +389,29 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
         return bp__fail(p, BP_ESTATE, "pool is not open");
     sl = pg->bp_slot < p->nslots ? &p->slots[pg->bp_slot] : NULL;
     excl = pg->bp_gen & 1;
+    hz = (int)((pg->bp_gen >> 1) & 15) - 1;
+    blk = &p->readers[(pg->bp_gen >> 5) & 31];
     if (!sl || !pg->data || pg->data != bp__slot_addr(p, pg->bp_slot) ||
-        BP__LOAD(sl->sl_gen) != (pg->bp_gen >> 1) ||
+        (BP__LOAD(sl->sl_gen) & BP__GEN_MASK) != pg->bp_gen >> BP__GEN_SHIFT ||
         BP__LOAD(sl->sl_pgno) != pg->pgno ||
-        (f = BP__LOAD(sl->sl_frame)) == BP__NONE)
+        (f = BP__LOAD(sl->sl_frame)) == BP__NONE || hz >= BP__HZ ||
+        (hz >= 0 && (excl || BP__LOAD(blk->rd_hz[hz]) != f)))
         goto notfixed;
     w = &p->frames[f].fr_word;
     v = bp_w_load(w);
-    if (excl ? bp_w_latch(v) != BP_LATCH_EXCL
-             : (bp_w_latch(v) == 0 || bp_w_latch(v) > BP_LATCH_MAX_SHARED))
+    if (hz < 0 && (excl ? bp_w_latch(v) != BP_LATCH_EXCL
+                        : (bp_w_latch(v) == 0 ||
+                           bp_w_latch(v) > BP_LATCH_MAX_SHARED)))
         goto notfixed;
     if ((flags & BP_DIRTY) && !excl)
         return bp__fail(p, -EINVAL, "BP_DIRTY on page %" PRIu64 " fixed "
                         "shared: fix it BP_EXCLUSIVE to modify it", pg->pgno);
+    if (hz >= 0) { /* a shared fix held in a reader slot: no word write */
+        __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
+        pg->data = NULL;
+        pg->bp_slot = BP__NONE;
+        return 0;
+    }
     copy = p->be->id == BP_BACKEND_COPY;
     if ((flags & BP_DIRTY) && copy)
         BP__STORE(sl->sl_dirty, 1);

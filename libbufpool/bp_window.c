@@ -243,9 +243,14 @@ static int bp__slot_take_locked(bp_pool *p, uint32_t s, int honour_usage)
         return 0;
     }
     w = bp_w_load(&p->frames[f].fr_word);
-    return bp_w_latch(w) == 0 &&
-           bp_w_cas(&p->frames[f].fr_word, &w,
-                    bp_w_set_latch(w, BP_LATCH_BUSY));
+    if (bp_w_latch(w) != 0 ||
+        !bp_w_cas(&p->frames[f].fr_word, &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
+        return 0;
+    if (bp__readers_hold(p, f)) { /* a shared fix through a reader slot */
+        bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
+        return 0;
+    }
+    return 1;
 }
 
 /* A victim slot, returned empty (its old frame released). */
