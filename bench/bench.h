@@ -18,4 +18,8 @@ typedef struct bench_cmd {
 /* bench_remap.c: the window backends side by side at three hit levels. */
 int bench_remap_main(int argc, char **argv);
 
+/* bench_hit.c: window-hit fix+unfix on 1 and N threads, every backend, next
+ * to optimistic reads and a bare pointer dereference. */
+int bench_hit_main(int argc, char **argv);
+
 #endif

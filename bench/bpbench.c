@@ -19,6 +19,9 @@ static const bench_cmd bench_cmds[] = {
     {"remap", "fix+touch+unfix cost of every window backend at window hit, "
               "cache hit and cache miss",
      bench_remap_main},
+    {"hit", "window-hit shared fix+unfix on 1 and all cores, every backend, "
+            "vs optimistic read and bare deref",
+     bench_hit_main},
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 

@@ -61,6 +61,9 @@ static struct bp__readers *bp__claim(bp_pool *p)
 {
     uint32_t me = bp__tid();
 
+    for (int i = 0; i < BP__READERS; i++) /* ours already (cache evicted) */
+        if (__atomic_load_n(&p->readers[i].rd_owner, __ATOMIC_ACQUIRE) == me)
+            return &p->readers[i];
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < BP__READERS; i++) {
             struct bp__readers *b = &p->readers[i];
