@@ -717,6 +717,14 @@ BACKEND_TESTS(BP_BACKEND_MMAP, mmap)
 BACKEND_TESTS(BP_BACKEND_COPY, copy)
 BACKEND_TESTS(BP_BACKEND_AUTO, auto)
 
+/* Last: all the runs above took the library's locks in order (debug
+ * builds count inversions; release builds count nothing). */
+static void test_lock_order_clean(void **state)
+{
+    (void)state;
+    assert_int_equal(bp__test_lock_order_violations(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_hot_copy),  cmocka_unit_test(test_hot_auto),
         cmocka_unit_test(test_mixed_rfp), cmocka_unit_test(test_mixed_mmap),
         cmocka_unit_test(test_mixed_copy), cmocka_unit_test(test_mixed_auto),
+        cmocka_unit_test(test_lock_order_clean),
     };
 
     util_init();
