@@ -100,42 +100,6 @@ static void rm_usage(FILE *f)
 "returned a page with the wrong content, 2 on a usage error.\n");
 }
 
-static int rm_parse_backends(rm_opts *o, char *s)
-{
-    static const struct {
-        const char *name;
-        bp_backend b;
-    } names[] = {{"rfp", BP_BACKEND_RFP},       {"mmap", BP_BACKEND_MMAP},
-                 {"copy", BP_BACKEND_COPY},     {"linear", BP_BACKEND_LINEAR},
-                 {"auto", BP_BACKEND_AUTO}};
-    char *items[RM_MAXBK + 1];
-    int n = bu_split_list(s, items, RM_MAXBK);
-    if (n <= 0) {
-        fprintf(stderr, "bpbench: --backends: give 1 to %d of "
-                        "rfp,mmap,copy,linear,auto\n", RM_MAXBK);
-        return -1;
-    }
-    o->nbk = 0;
-    for (int i = 0; i < n; i++) {
-        int found = -1;
-        for (int j = 0; j < RM_MAXBK; j++)
-            if (strcmp(items[i], names[j].name) == 0)
-                found = j;
-        if (found < 0) {
-            fprintf(stderr, "bpbench: --backends: unknown backend '%s'\n",
-                    items[i]);
-            return -1;
-        }
-        for (int j = 0; j < o->nbk; j++)
-            if (o->bk[j] == names[found].b) {
-                fprintf(stderr, "bpbench: --backends: '%s' twice\n", items[i]);
-                return -1;
-            }
-        o->bk[o->nbk++] = names[found].b;
-    }
-    return 0;
-}
-
 static int rm_parse_prefault(rm_opts *o, char *s)
 {
     static const bp_prefault val[RM_MAXPF] = {
@@ -233,7 +197,7 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
     o->level_on[RM_WHIT] = o->level_on[RM_CHIT] = o->level_on[RM_MISS] = 1;
     char all_bk[] = "rfp,mmap,copy,linear,auto";
     char def_pf[] = "populate,nonblock";
-    rm_parse_backends(o, all_bk);
+    bu_parse_backends(all_bk, o->bk, RM_MAXBK, &o->nbk);
     rm_parse_prefault(o, def_pf);
 
     optind = 0; /* full getopt reset (GNU) */
@@ -279,7 +243,9 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
         case OPT_REPS:
             rc = bu_parse_u64("reps", optarg, 1, 1000, 0, &o->reps);
             break;
-        case OPT_BACKENDS: rc = rm_parse_backends(o, optarg); break;
+        case OPT_BACKENDS:
+            rc = bu_parse_backends(optarg, o->bk, RM_MAXBK, &o->nbk);
+            break;
         case OPT_PREFAULT: rc = rm_parse_prefault(o, optarg); break;
         case OPT_LEVELS: rc = rm_parse_levels(o, optarg); break;
         case OPT_DIR: o->dir = optarg; break;
@@ -335,17 +301,7 @@ void rm_note(rm_ctx *c, int kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    char **n = realloc(c->note[kind], (c->nnote[kind] + 1) * sizeof *n);
-    char *s = strdup(buf);
-    if (!n || !s) { /* out of memory: say it now rather than lose it */
-        free(s);
-        if (n)
-            c->note[kind] = n;
-        fprintf(stderr, "bpbench: %s\n", buf);
-        return;
-    }
-    c->note[kind] = n;
-    n[c->nnote[kind]++] = s;
+    bu_note_add(&c->note[kind], &c->nnote[kind], buf);
     if (kind == RM_NOTE_WARN && !c->o.quiet)
         bu_progress("WARNING: %s", buf);
 }
@@ -472,11 +428,8 @@ static void rm_free(rm_ctx *c)
                 free(c->cell[lv][pi][b].ns);
     }
     free(c->set);
-    for (int k = 0; k < RM_NOTE_KINDS; k++) {
-        for (size_t i = 0; i < c->nnote[k]; i++)
-            free(c->note[k][i]);
-        free(c->note[k]);
-    }
+    for (int k = 0; k < RM_NOTE_KINDS; k++)
+        bu_note_free(c->note[k], c->nnote[k]);
 }
 
 int bench_remap_main(int argc, char **argv)

@@ -309,7 +309,68 @@ int bu_split_list(char *s, char **items, int max)
     return n;
 }
 
+int bu_parse_backends(char *s, bp_backend *bk, int max, int *nbk)
+{
+    static const struct {
+        const char *name;
+        bp_backend b;
+    } names[] = {{"rfp", BP_BACKEND_RFP},       {"mmap", BP_BACKEND_MMAP},
+                 {"copy", BP_BACKEND_COPY},     {"linear", BP_BACKEND_LINEAR},
+                 {"auto", BP_BACKEND_AUTO}};
+    const int nnames = (int)(sizeof names / sizeof names[0]);
+    char *items[16];
+    if (max > nnames)
+        max = nnames;
+    int n = bu_split_list(s, items, max);
+    if (n <= 0) {
+        fprintf(stderr, "bpbench: --backends: give 1 to %d of "
+                        "rfp,mmap,copy,linear,auto\n", max);
+        return -1;
+    }
+    *nbk = 0;
+    for (int i = 0; i < n; i++) {
+        int found = -1;
+        for (int j = 0; j < nnames; j++)
+            if (strcmp(items[i], names[j].name) == 0)
+                found = j;
+        if (found < 0) {
+            fprintf(stderr, "bpbench: --backends: unknown backend '%s'\n",
+                    items[i]);
+            return -1;
+        }
+        for (int j = 0; j < *nbk; j++)
+            if (bk[j] == names[found].b) {
+                fprintf(stderr, "bpbench: --backends: '%s' twice\n", items[i]);
+                return -1;
+            }
+        bk[(*nbk)++] = names[found].b;
+    }
+    return 0;
+}
+
 /* ---- Output -------------------------------------------------------------- */
+
+void bu_note_add(char ***lines, size_t *n, const char *line)
+{
+    char **l = realloc(*lines, (*n + 1) * sizeof *l);
+    char *s = strdup(line);
+    if (!l || !s) { /* out of memory: say it now rather than lose it */
+        free(s);
+        if (l)
+            *lines = l;
+        fprintf(stderr, "bpbench: %s\n", line);
+        return;
+    }
+    *lines = l;
+    l[(*n)++] = s;
+}
+
+void bu_note_free(char **lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
 
 void bu_progress(const char *fmt, ...)
 {

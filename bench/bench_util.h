@@ -4,8 +4,9 @@
  * Owns: the clock, medians, the bench's pseudo-random numbers, the cleanup
  * registry (temporary directories, data files and /dev/shm names removed at
  * exit, on SIGINT/SIGTERM/SIGHUP and on a crash), the data file format used
- * by every subcommand, option parsing, table and CSV printing, and the
- * machine description printed at the top of each report.
+ * by every subcommand, option parsing (the --backends list too), table and
+ * CSV printing, the lists of notes printed under a report, and the machine
+ * description printed at the top of each report.
  *
  * Data file format (bu_data_file_create): in 4 KiB block k of page p, every
  * 64-byte line starts with the 8 bytes bu_stamp(p, k) (native byte order);
@@ -28,6 +29,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "bufpool.h"
 
 #define BU_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -151,6 +154,11 @@ int bu_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
  * max. */
 int bu_split_list(char *s, char **items, int max);
 
+/* Parse the --backends list s (split in place): 1 to max distinct names of
+ * rfp,mmap,copy,linear,auto into bk[], their count into *nbk.  On error
+ * prints "bpbench: --backends: ..." to stderr and returns -1. */
+int bu_parse_backends(char *s, bp_backend *bk, int max, int *nbk);
+
 /* ---- Output -------------------------------------------------------------- */
 
 /* Progress line on stderr, prefixed with the seconds since
@@ -175,6 +183,13 @@ int bu_table_add(bu_table *t, const char *const *cells);
 void bu_table_print(const bu_table *t, FILE *f, const char *indent,
                     size_t nleft);
 void bu_table_free(bu_table *t);
+
+/* Append a copy of line to the list *lines of *n notes (printed under a
+ * report); when memory runs out, print "bpbench: <line>" to stderr at once
+ * rather than lose it. */
+void bu_note_add(char ***lines, size_t *n, const char *line);
+/* Free a list built by bu_note_add. */
+void bu_note_free(char **lines, size_t n);
 
 /* One CSV line; fields holding a comma, quote or newline are quoted. */
 void bu_csv_row(FILE *f, const char *const *fields, size_t n);

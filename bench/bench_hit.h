@@ -1,0 +1,99 @@
+/*
+ * bench_hit.h - shared state of `bpbench hit` (see bench_hit.c for what it
+ * measures and how).
+ *
+ * Files: bench_hit.c (options, set-up, main), bench_hit_run.c (pools,
+ * threads, warm-up, timed phases, checks), bench_hit_report.c (header,
+ * tables, CSV, target lines, notes).  One ht_ctx holds everything; the main
+ * thread alone uses it (the worker threads of a timed phase see only their
+ * ht_phase and ht_worker, in bench_hit_run.c).
+ */
+#ifndef BENCH_HIT_H
+#define BENCH_HIT_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bench_util.h"
+#include "bufpool.h"
+
+#define HT_MAXBK 5
+#define HT_MAXTC 3              /* thread counts: 1, 2, N */
+#define HT_SEQ_MAX (1u << 18)   /* sequence entries per thread, then wrap */
+#define HT_OPT_MAX_RETRY 100000 /* one optimistic read retried this often:
+                                   give up (a bug, not contention) */
+
+enum { HT_FIX, HT_OPT, HT_BARE, HT_NMODE };
+extern const char *const ht_mode_name[HT_NMODE]; /* "fix", ... */
+
+enum { HT_NOTE_INFO, HT_NOTE_NA, HT_NOTE_WARN, HT_NOTE_KINDS };
+
+typedef struct ht_opts {
+    uint64_t threads, ops, reps, pages, window_slots, page_size, seed;
+    bp_backend bk[HT_MAXBK];
+    int nbk;
+    int quick, csv, quiet;
+    const char *dir;
+} ht_opts;
+
+/* One page of the hot set: what to fix and which word to read. */
+typedef struct ht_hot {
+    uint64_t pgno;
+    uint64_t stamp; /* the word expected at off */
+    uint64_t off;   /* byte offset of the word in the page */
+} ht_hot;
+
+/* One (backend, mode, thread count): the reps' wall times and the bp_stats
+ * deltas of the timed phases, summed. */
+typedef struct ht_cell {
+    double *wall; /* ns */
+    uint64_t nrep;
+    int na;
+    uint64_t fixes, wm, opt_begins, opt_failures, latch_waits;
+    uint64_t bad, retries;
+} ht_cell;
+
+typedef struct ht_pool {
+    bp_pool *p;
+    int dead;
+    bp_stats st;               /* as opened */
+    const unsigned char **ptr; /* address of each hot page (bare deref) */
+    unsigned open_flags;
+} ht_pool;
+
+typedef struct ht_ctx {
+    ht_opts o;
+    char dir[PATH_MAX];
+    char path[PATH_MAX + 16];
+    uint64_t frames, data_pages, nhot;
+    ht_hot *hot;
+    uint32_t **seq; /* per thread, seqlen indexes into hot */
+    uint64_t seqlen;
+    int tc[HT_MAXTC], ntc, ncpu;
+    ht_pool pool[HT_MAXBK];
+    ht_cell cell[HT_MAXBK][HT_NMODE][HT_MAXTC];
+    char auto_chose[220];
+    char **note[HT_NOTE_KINDS];
+    size_t nnote[HT_NOTE_KINDS];
+    int data_error;
+    FILE *info; /* stdout, or stderr with --csv */
+} ht_ctx;
+
+/* Add a line under the tables: HT_NOTE_INFO "note:", HT_NOTE_NA "n/a:" (why
+ * a backend or a mode has no numbers), HT_NOTE_WARN "WARNING:" (also echoed
+ * at once as a progress line). */
+void ht_note(ht_ctx *c, int kind, const char *fmt, ...) BU_PRINTF(3, 4);
+
+/* bench_hit_run.c: open every pool, warm them, run the reps round-robin,
+ * check, close. */
+void ht_run_all(ht_ctx *c);
+
+/* bench_hit_report.c */
+void ht_print_header(ht_ctx *c, const char *fs, double write_secs);
+void ht_print_table(ht_ctx *c);
+void ht_print_csv(ht_ctx *c);
+void ht_print_targets(ht_ctx *c);
+void ht_print_notes(ht_ctx *c);
+
+#endif
