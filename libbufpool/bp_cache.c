@@ -69,7 +69,7 @@ static int bp__frame_take_locked(bp_pool *p, uint32_t f, int honour_usage)
         bp__latch_release(&fr->fr_word, 2, 0, 0);
         return 0;
     }
-    if (s != BP__NONE && bp__window_evict_busy_locked(p, s) != 0) {
+    if (s != BP__NONE && bp__window_evict_busy_locked(p, s, NULL) != 0) {
         bp__latch_release(&fr->fr_word, 2, 0, 0);
         return 0;
     }
@@ -144,12 +144,21 @@ static int bp__frame_victim_locked(bp_pool *p, int scan, uint32_t *frame)
 }
 
 int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
-                         uint32_t *frame, enum bp__need *need)
+                         uint32_t *frame, enum bp__need *need,
+                         uint64_t **wait, uint64_t *seen)
 {
     uint32_t f = fresh ? BP__NONE : bp__htab_find(&p->ptab, pgno);
     int rc;
 
-    if (f != BP__NONE) {
+    if (f != BP__NONE) { /* cached: take it BUSY while it is mapped */
+        uint64_t *w = &p->frames[f].fr_word, v = bp_w_load(w);
+
+        if (bp_w_latch(v) != 0 ||
+            !bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY))) {
+            *wait = w; /* flush or another miss holds it: wait, retry */
+            *seen = v;
+            return BP__WAIT;
+        }
         BP_STAT(p, cache_hits);
         *frame = f;
         *need = BP__NEED_NOTHING;

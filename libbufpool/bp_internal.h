@@ -299,11 +299,12 @@ int bp__vma_check(bp_pool *p, uint64_t slots);
 
 /* cache tier (bp_cache.c); _locked functions need p->lock */
 enum bp__need { BP__NEED_NOTHING = 0, BP__NEED_READ, BP__NEED_ZERO };
-/* Find or make the frame for pgno.  A new frame comes back BUSY with *need
- * saying how to fill it; a cached one comes back as it is (not latched:
- * p->lock keeps it from being evicted). */
+/* Find or make the frame for pgno and return it BUSY, with *need saying
+ * how to fill it.  BP__WAIT when the cached frame is latched (*wait and
+ * *seen say what to wait on). */
 int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
-                         uint32_t *frame, enum bp__need *need);
+                         uint32_t *frame, enum bp__need *need,
+                         uint64_t **wait, uint64_t *seen);
 /* Forget a BUSY frame whose fill failed; it stays BUSY (caller releases). */
 void bp__cache_discard_locked(bp_pool *p, uint32_t frame);
 /* Write frame (latched by the caller: shared or BUSY) to the data file. */
@@ -315,18 +316,28 @@ uint64_t bp__cache_dirty_count(bp_pool *p);
 uint64_t bp__window_slots_asked(const bp_pool *p); /* 0 = automatic */
 int bp__window_open(bp_pool *p);
 void bp__window_close(bp_pool *p);
-/* Map pgno into a slot (p->lock held).  On return 0, *slot shows pgno;
- * when *need != NOTHING the frame is BUSY and the caller must fill it (after
- * dropping p->lock) and release it. */
-int bp__window_map_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
-                          uint32_t *slot, enum bp__need *need);
-/* Fill a BUSY frame's slot (no lock needed: the frame is BUSY). */
-int bp__window_fill(bp_pool *p, uint32_t slot, enum bp__need need);
-/* Undo a map whose fill failed (p->lock held): the slot empties, the
- * frame is forgotten and released. */
-void bp__window_unmap_failed_locked(bp_pool *p, uint32_t slot);
-/* Evict slot s whose frame the caller holds BUSY (p->lock held). */
-int bp__window_evict_busy_locked(bp_pool *p, uint32_t slot);
+/* A window miss in flight: reserved under p->lock by map_begin, finished
+ * without it by map_finish. */
+struct bp__mapping {
+    uint32_t slot, frame; /* frame is BUSY, slot published for the page */
+    uint32_t old_frame;   /* BUSY frame the slot showed before, or NONE */
+    int old_dirty;        /* copy backend: the old private copy goes back */
+    enum bp__need need;
+};
+/* p->lock held.  Returns 0 with *m reserved, BP__WAIT when a frame the
+ * miss needs is latched (*wait set: drop p->lock, wait on it, retry), or an
+ * error. */
+#define BP__WAIT 3
+int bp__window_map_begin_locked(bp_pool *p, uint64_t pgno, int fresh,
+                                int scan, struct bp__mapping *m,
+                                uint64_t **wait, uint64_t *seen);
+/* No lock held: copy the old page back (copy backend), remap the slot,
+ * read or zero the page.  On failure the reservation is undone. */
+int bp__window_map_finish(bp_pool *p, struct bp__mapping *m);
+/* Evict slot s whose frame the caller holds BUSY (p->lock held).  With
+ * dirty != NULL the copy backend's copy-back is left to the caller (*dirty
+ * says whether it is needed). */
+int bp__window_evict_busy_locked(bp_pool *p, uint32_t slot, int *dirty);
 uint32_t bp__window_slot_of_frame(bp_pool *p, uint32_t frame);
 /* Write frame f through its slot or the I/O slot. */
 int bp__window_write_frame(bp_pool *p, uint32_t frame, uint64_t pgno);

@@ -10,10 +10,12 @@
  *   hit path (no lock, no syscall, no allocation): probe the window table,
  *     one CAS on the frame word (latch + usage), re-check the slot still
  *     shows the page.  On a latch conflict: spin, then sleep on the futex.
- *   miss path (p->lock): map the page into a slot (bp_window.c), which may
- *     take a frame from the cache (bp_cache.c); a frame that must be read or
- *     zeroed comes back BUSY and is filled after p->lock is dropped, then
- *     released straight into the caller's latch.
+ *   miss path: under p->lock only table work: take the page's frame BUSY
+ *     (cached, or a victim from bp_cache.c), take a victim slot and publish
+ *     it for the page (fixers of the page now wait on BUSY).  Then without
+ *     the lock: copy the slot's old page back (copy backend), remap the slot,
+ *     read or zero the page, and release BUSY straight into the caller's
+ *     latch.
  *
  *   bp_open:  io_open -> backend id + VMA budget -> shm_open -> auto's
  *             calibration -> window_open
@@ -290,9 +292,8 @@ static int bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan,
 static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
                         int fresh, bp_page *out)
 {
-    enum bp__need need;
+    struct bp__mapping m;
     uint64_t *w, v, n;
-    uint32_t s;
     int rc;
 
     bp__lock(p, &p->lock, BP__RANK_MISS);
@@ -302,23 +303,19 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
         bp__unlock(&p->lock, BP__RANK_MISS); /* another thread mapped it */
         return BP__AGAIN;
     }
-    if ((rc = bp__window_map_locked(p, pgno, fresh, scan, &s, &need)) != 0) {
-        bp__unlock(&p->lock, BP__RANK_MISS);
-        return rc;
-    }
-    if (fresh)
+    rc = bp__window_map_begin_locked(p, pgno, fresh, scan, &m, &w, &v);
+    if (rc == 0 && fresh)
         __atomic_store_n(&p->data_pages, pgno + 1, __ATOMIC_RELEASE);
-    w = &p->frames[p->slots[s].sl_frame].fr_word;
     bp__unlock(&p->lock, BP__RANK_MISS);
-    if (need == BP__NEED_NOTHING) /* mapped: latch it like a hit (which */
-        return BP__AGAIN;          /* may wait, so not under p->lock) */
-    if ((rc = bp__window_fill(p, s, need)) != 0) {
-        bp__lock(p, &p->lock, BP__RANK_MISS);
-        bp__window_unmap_failed_locked(p, s);
-        bp__unlock(&p->lock, BP__RANK_MISS);
-        return rc;
+    if (rc == BP__WAIT) { /* the page's frame is busy: wait, then retry */
+        BP_STAT(p, latch_waits);
+        bp__latch_wait(w, v);
+        return BP__AGAIN;
     }
+    if (rc || (rc = bp__window_map_finish(p, &m)) != 0)
+        return rc;
     /* BUSY -> the caller's latch, straight away */
+    w = &p->frames[m.frame].fr_word;
     v = bp_w_load(w);
     do {
         n = bp_w_release(v, excl ? BP_LATCH_EXCL : 1);
@@ -327,7 +324,7 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     } while (!bp_w_cas(w, &v, n));
     if (v & BP_W_WAITERS)
         bp_w_wake(w);
-    bp__fill_handle(p, s, excl, 0, -1, out);
+    bp__fill_handle(p, m.slot, excl, 0, -1, out);
     return BP__FIXED;
 }
 

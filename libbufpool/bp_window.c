@@ -253,10 +253,14 @@ static int bp__slot_take_locked(bp_pool *p, uint32_t s, int honour_usage)
     return 1;
 }
 
-/* A victim slot, returned empty (its old frame released). */
-static int bp__slot_victim_locked(bp_pool *p, int scan, uint32_t *slot)
+/* A victim slot, evicted from the table.  Its old frame, if any, comes back
+ * still BUSY in *old (with *dirty: a private copy to write back), for the
+ * caller to finish without p->lock. */
+static int bp__slot_victim_locked(bp_pool *p, int scan, uint32_t *slot,
+                                  uint32_t *old, int *dirty)
 {
     uint32_t s = BP__NONE;
+    int rc;
 
     if (scan) {
         uint32_t r = p->ring_slots[p->ring_slot_pos];
@@ -276,13 +280,12 @@ static int bp__slot_victim_locked(bp_pool *p, int scan, uint32_t *slot)
     if (s == BP__NONE)
         return bp__fail(p, BP_ENOSLOT, "all %u window slots are fixed: unfix "
                         "pages or use a larger window", p->nslots);
-    if (BP__LOAD(p->slots[s].sl_frame) != BP__NONE) {
-        uint32_t f = p->slots[s].sl_frame;
-        int rc = bp__window_evict_busy_locked(p, s);
-
-        bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
-        if (rc)
-            return rc;
+    *old = BP__LOAD(p->slots[s].sl_frame);
+    *dirty = 0;
+    if (*old != BP__NONE &&
+        (rc = bp__window_evict_busy_locked(p, s, dirty)) != 0) {
+        bp__latch_release(&p->frames[*old].fr_word, 2, 0, 0);
+        return rc;
     }
     if (scan) {
         p->ring_slots[p->ring_slot_pos] = s;
@@ -292,7 +295,7 @@ static int bp__slot_victim_locked(bp_pool *p, int scan, uint32_t *slot)
     return 0;
 }
 
-int bp__window_evict_busy_locked(bp_pool *p, uint32_t s)
+int bp__window_evict_busy_locked(bp_pool *p, uint32_t s, int *dirty)
 {
     struct bp__slot *sl = &p->slots[s];
     uint32_t f = sl->sl_frame;
@@ -300,7 +303,9 @@ int bp__window_evict_busy_locked(bp_pool *p, uint32_t s)
 
     if (sl->sl_pgno == BP__NOPAGE)
         return 0;
-    if ((rc = p->be->unmap(p, s, f)) != 0)
+    if (dirty)
+        *dirty = BP__LOAD(sl->sl_dirty);
+    else if ((rc = p->be->unmap(p, s, f)) != 0)
         return rc;
     bp__htab_remove(&p->wtab, sl->sl_pgno);
     BP__STORE(sl->sl_pgno, BP__NOPAGE);
@@ -313,29 +318,13 @@ int bp__window_evict_busy_locked(bp_pool *p, uint32_t s)
     return 0;
 }
 
-int bp__window_map_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
-                          uint32_t *slot, enum bp__need *need)
+/* Make slot s stand for pgno in frame f (BUSY): readers that find it wait
+ * on the frame until the miss is finished. */
+static void bp__slot_publish_locked(bp_pool *p, uint32_t s, uint32_t f,
+                                    uint64_t pgno, int scan)
 {
-    uint32_t s = BP__NONE, f;
-    struct bp__slot *sl;
-    int rc;
+    struct bp__slot *sl = &p->slots[s];
 
-    BP_STAT(p, window_misses);
-    if (p->be->id != BP_BACKEND_LINEAR &&
-        (rc = bp__slot_victim_locked(p, scan, &s)) != 0)
-        return rc;
-    if ((rc = bp__cache_get_locked(p, pgno, fresh, scan, &f, need)) != 0)
-        return rc;
-    if (p->be->id == BP_BACKEND_LINEAR)
-        s = f; /* slot f was emptied with its frame */
-    if ((rc = p->be->map(p, s, f, *need == BP__NEED_NOTHING)) != 0) {
-        if (*need != BP__NEED_NOTHING) {
-            bp__cache_discard_locked(p, f);
-            bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
-        }
-        return rc;
-    }
-    sl = &p->slots[s];
     BP__STORE(sl->sl_frame, f);
     BP__STORE(sl->sl_pgno, pgno);
     BP__STORE(sl->sl_gen, sl->sl_gen + 1);
@@ -344,43 +333,87 @@ int bp__window_map_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
     BP__STORE(sl->sl_scan, (uint8_t)!!scan);
     __atomic_add_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
     bp__htab_insert(&p->wtab, pgno, s);
-    *slot = s;
+}
+
+int bp__window_map_begin_locked(bp_pool *p, uint64_t pgno, int fresh,
+                                int scan, struct bp__mapping *m,
+                                uint64_t **wait, uint64_t *seen)
+{
+    int rc;
+
+    m->old_frame = BP__NONE;
+    m->old_dirty = 0;
+    rc = bp__cache_get_locked(p, pgno, fresh, scan, &m->frame, &m->need,
+                              wait, seen);
+    if (rc)
+        return rc;
+    BP_STAT(p, window_misses);
+    if (p->be->id == BP_BACKEND_LINEAR) {
+        m->slot = m->frame; /* slot f was emptied with its frame */
+    } else if ((rc = bp__slot_victim_locked(p, scan, &m->slot, &m->old_frame,
+                                            &m->old_dirty)) != 0) {
+        if (m->need != BP__NEED_NOTHING)
+            bp__cache_discard_locked(p, m->frame);
+        bp__latch_release(&p->frames[m->frame].fr_word, 2, 0, 0);
+        return rc;
+    }
+    bp__slot_publish_locked(p, m->slot, m->frame, pgno, scan);
     return 0;
 }
 
-int bp__window_fill(bp_pool *p, uint32_t s, enum bp__need need)
+/* Undo a reservation whose remap or fill failed. */
+static void bp__map_undo(bp_pool *p, struct bp__mapping *m)
 {
-    struct bp__slot *sl = &p->slots[s];
-    uint32_t f = sl->sl_frame;
-    void *a = bp__slot_addr(p, s);
-    int rc;
+    bp__lock(p, &p->lock, BP__RANK_MISS);
+    BP__STORE(p->slots[m->slot].sl_dirty, 0); /* nothing to copy back */
+    (void)bp__window_evict_busy_locked(p, m->slot, NULL);
+    if (m->need != BP__NEED_NOTHING)
+        bp__cache_discard_locked(p, m->frame);
+    bp__latch_release(&p->frames[m->frame].fr_word, 2, 0, 0);
+    bp__unlock(&p->lock, BP__RANK_MISS);
+}
 
-    if (need == BP__NEED_ZERO) {
+int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
+{
+    uint32_t s = m->slot, f = m->frame;
+    void *a = bp__slot_addr(p, s);
+    int rc = 0;
+
+    if (m->old_frame != BP__NONE) {
+        if (m->old_dirty) { /* copy backend: the old page's bytes go home */
+            rc = bp__shm_pwrite(p, a, m->old_frame);
+            if (rc) { /* its changes would be lost: stop the pool */
+                BP__STORE(p->state, BP__POISONED);
+                bp__fail(p, rc, "copy of slot %u back to frame %u failed; "
+                         "the pool is poisoned", s, m->old_frame);
+            } else {
+                bp__latch_release(&p->frames[m->old_frame].fr_word, 2,
+                                  BP_W_DIRTY, BP_W_WB);
+                BP_STAT(p, copies_out);
+            }
+        }
+        if (!m->old_dirty || rc)
+            bp__latch_release(&p->frames[m->old_frame].fr_word, 2, 0, 0);
+    }
+    if (rc == 0)
+        rc = p->be->map(p, s, f, m->need == BP__NEED_NOTHING);
+    if (rc == 0 && m->need == BP__NEED_ZERO) {
         memset(a, 0, p->po_page_size);
         if (p->be->id == BP_BACKEND_COPY)
-            BP__STORE(sl->sl_dirty, 1);
+            BP__STORE(p->slots[s].sl_dirty, 1);
         else
             __atomic_or_fetch(&p->frames[f].fr_word, BP_W_DIRTY,
                               __ATOMIC_ACQ_REL);
-        return 0;
+    } else if (rc == 0 && m->need == BP__NEED_READ) {
+        if ((rc = bp__io_read_page(p, p->slots[s].sl_pgno, a)) != 0)
+            bp__fail(p, rc, "read of page %" PRIu64 " failed",
+                     p->slots[s].sl_pgno);
+        else if (p->be->id == BP_BACKEND_COPY) /* the frame holds it too */
+            rc = bp__shm_pwrite(p, a, f);
     }
-    rc = bp__io_read_page(p, sl->sl_pgno, a);
     if (rc)
-        return bp__fail(p, rc, "read of page %" PRIu64 " failed",
-                        sl->sl_pgno);
-    if (p->be->id == BP_BACKEND_COPY) /* the frame must hold the bytes too */
-        rc = bp__shm_pwrite(p, a, f);
+        bp__map_undo(p, m);
     return rc;
-}
-
-void bp__window_unmap_failed_locked(bp_pool *p, uint32_t s)
-{
-    uint32_t f = p->slots[s].sl_frame;
-
-    BP__STORE(p->slots[s].sl_dirty, 0); /* nothing to copy back */
-    (void)bp__window_evict_busy_locked(p, s);
-    bp__cache_discard_locked(p, f);
-    bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
 }
 
 uint32_t bp__window_slot_of_frame(bp_pool *p, uint32_t f)
