@@ -18,6 +18,7 @@
 int bp_create(bp_pool **out, const bp_allocator *alloc)
 {
     bp_pool *p;
+    int rc;
 
     if (!out)
         return -EINVAL;
@@ -37,7 +38,15 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     p->po_prefault = BP_PREFAULT_POPULATE;
     p->data_fd = -1;
     p->shm_fd = -1;
-    if (pthread_mutex_init(&p->lock, NULL) != 0 ||
+    pthread_mutexattr_t ma;
+
+    /* the miss lock is held for table work only: spin a little before
+     * sleeping, a context switch costs more than the wait */
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    rc = pthread_mutex_init(&p->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
+    if (rc != 0 ||
         pthread_mutex_init(&p->io_lock, NULL) != 0 ||
         pthread_mutex_init(&p->err_lock, NULL) != 0) {
         alloc->free(alloc->ctx, p, sizeof *p);
