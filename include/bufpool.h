@@ -156,6 +156,18 @@ int bp_set_mlock(bp_pool *p, int on);
  * reused or followed).  keep != 0 leaves the file in place at close. */
 int bp_set_shm(bp_pool *p, const char *name, int keep);
 
+/* Data-file I/O engine.  AUTO (default) uses io_uring when the kernel
+ * allows it and falls back to pread/pwrite when it refuses (EPERM, ENOSYS,
+ * ENOMEM, a missing opcode); bp_stats says which runs and why.  The
+ * environment variable BUFPOOL_IO (auto|sync|uring) overrides this at open.
+ * URING fails the open when io_uring cannot be had. */
+typedef enum bp_io_engine {
+    BP_IO_AUTO = 0,
+    BP_IO_SYNC,
+    BP_IO_URING
+} bp_io_engine;
+int bp_set_io_engine(bp_pool *p, bp_io_engine e);
+
 /* bp_open flags */
 #define BP_CREATE 0x1u      /* create the data file if it does not exist */
 #define BP_BUFFERED_IO 0x2u /* buffered I/O instead of O_DIRECT */
@@ -273,7 +285,7 @@ typedef struct bp_stats {
     uint64_t slots;     /* window slots */
     uint64_t data_pages;
     char backend_reason[160]; /* why this backend (auto's calibration) */
-    char io_engine[16];       /* "sync" */
+    char io_engine[16];       /* "io_uring" or "sync" */
 
     /* counters since open */
     uint64_t fixes;
@@ -300,6 +312,7 @@ typedef struct bp_stats {
     uint64_t opt_begins;      /* bp_opt_begin calls that returned 0 */
     uint64_t opt_failures;    /* bp_opt_validate calls that failed */
     uint64_t scan_recycles;   /* victims taken from the scan ring */
+    char io_reason[96];       /* why this I/O engine */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

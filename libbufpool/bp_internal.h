@@ -157,6 +157,12 @@ struct bp__io_ops {
     int (*sync)(bp_pool *p);
 };
 extern const struct bp__io_ops bp__io_sync;
+#ifdef BP_HAVE_URING
+/* bp_io_uring.c: set up io_uring for p->data_fd.  0: p->io and p->io_priv
+ * are set; else a negative errno with p->io_reason saying why. */
+int bp__io_uring_init(bp_pool *p);
+void bp__io_uring_fini(bp_pool *p);
+#endif
 
 int bp__io_open(bp_pool *p, const char *path, unsigned flags);
 void bp__io_close(bp_pool *p);
@@ -207,6 +213,7 @@ struct bp_pool {
     char *po_shm_name; /* NULL: memfd */
     int po_shm_keep;
     uint32_t po_dio_align_override;
+    bp_io_engine po_io_engine;
 
     /* state */
     int state; /* enum bp__state */
@@ -222,6 +229,8 @@ struct bp_pool {
     uint64_t data_pages;      /* logical size, pages */
     uint64_t disk_pages;      /* pages known to exist on disk */
     const struct bp__io_ops *io;
+    void *io_priv;            /* the engine's own state (io_uring ring) */
+    char io_reason[96];       /* why this engine */
     int needs_sync;           /* a write since the last fdatasync */
 
     /* shm cache */

@@ -23,9 +23,13 @@
 #include <sys/stat.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "bp_internal.h"
+
+static int bp__io_select(bp_pool *p);
 
 /* statx via the raw syscall: glibc 2.36's struct statx lacks the DIOALIGN
  * fields.  Returns the offset alignment, or 0 when not reported. */
@@ -83,7 +87,6 @@ int bp__io_open(bp_pool *p, const char *path, unsigned flags)
         return bp__open_fail(p, errno, path, direct);
     p->data_fd = fd;
     p->direct_io = direct;
-    p->io = &bp__io_sync;
     if (fstat(fd, &st) != 0)
         return bp__fail(p, -errno, "fstat of data file %s", path);
     if (!S_ISREG(st.st_mode))
@@ -112,11 +115,62 @@ int bp__io_open(bp_pool *p, const char *path, unsigned flags)
                         "direct I/O alignment %u: use a page size of at "
                         "least %u", p->po_page_size, align, align);
     p->data_pages = p->disk_pages = (uint64_t)st.st_size / p->po_page_size;
+    return bp__io_select(p);
+}
+
+/* The engine: option or BUFPOOL_IO; auto tries io_uring, then sync. */
+static int bp__io_select(bp_pool *p)
+{
+    static const char *names[] = {"auto", "sync", "uring"};
+    const char *env = getenv("BUFPOOL_IO");
+    bp_io_engine e = p->po_io_engine;
+    const char *by = "option";
+    int rc = -ENOSYS;
+
+    if (env && *env) {
+        unsigned i;
+
+        for (i = 0; i < 3 && strcmp(env, names[i]) != 0; i++)
+            ;
+        if (i == 3)
+            return bp__fail(p, -EINVAL, "BUFPOOL_IO=%s: use auto, sync or "
+                            "uring", env);
+        e = (bp_io_engine)i;
+        by = "BUFPOOL_IO";
+    }
+    p->io = &bp__io_sync;
+    if (e == BP_IO_SYNC) {
+        snprintf(p->io_reason, sizeof p->io_reason, "sync asked for (%s)", by);
+        return 0;
+    }
+#ifdef BP_HAVE_URING
+    rc = bp__io_uring_init(p);
+#else
+    snprintf(p->io_reason, sizeof p->io_reason,
+             "built without liburing");
+#endif
+    if (rc == 0)
+        return 0;
+    if (e == BP_IO_URING)
+        return bp__fail(p, rc, "io_uring asked for (%s) but unavailable: %s",
+                        by, p->io_reason);
+    p->io = &bp__io_sync; /* auto: fall back, saying why */
+    {
+        char why[96];
+
+        snprintf(why, sizeof why, "%s", p->io_reason);
+        snprintf(p->io_reason, sizeof p->io_reason, "fallback: %.80s", why);
+    }
     return 0;
 }
 
 void bp__io_close(bp_pool *p)
 {
+#ifdef BP_HAVE_URING
+    if (p->io_priv)
+        bp__io_uring_fini(p);
+#endif
+    p->io = NULL;
     if (p->data_fd >= 0)
         close(p->data_fd);
     p->data_fd = -1;

@@ -189,6 +189,18 @@ int bp_set_shm(bp_pool *p, const char *name, int keep)
     return 0;
 }
 
+int bp_set_io_engine(bp_pool *p, bp_io_engine e)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if ((unsigned)e > BP_IO_URING)
+        return bp__fail(p, -EINVAL, "unknown I/O engine %d", (int)e);
+    p->po_io_engine = e;
+    return 0;
+}
+
 int bp__test_set_dio_align(bp_pool *p, uint32_t align)
 {
     int rc = bp__closed(p);

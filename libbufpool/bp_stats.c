@@ -60,6 +60,7 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     snprintf(st.backend_reason, sizeof st.backend_reason, "%s", p->be_reason);
     snprintf(st.io_engine, sizeof st.io_engine, "%s",
              p->io ? p->io->name : "none");
+    snprintf(st.io_reason, sizeof st.io_reason, "%s", p->io_reason);
     st.dirty_frames = p->state == BP__CLOSED ? 0 : bp__cache_dirty_count(p);
     st.vmas_in_use = vmas;
     st.vma_limit = p->vma_limit;
