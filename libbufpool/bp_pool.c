@@ -51,7 +51,6 @@ static void bp__teardown(bp_pool *p, int failed)
  * is committed. */
 static int bp__backend_asked(bp_pool *p, bp_backend *out)
 {
-    static const char *names[] = {"auto", "rfp", "mmap", "copy", "linear"};
     const char *env = getenv("BUFPOOL_BACKEND");
     bp_backend b = p->po_backend;
     uint64_t slots = bp__window_slots_asked(p);
@@ -61,9 +60,11 @@ static int bp__backend_asked(bp_pool *p, bp_backend *out)
     if (env && *env) {
         unsigned i;
 
-        for (i = 0; i < 5 && strcmp(env, names[i]) != 0; i++)
+        for (i = 0; i <= BP_BACKEND_LINEAR &&
+                    strcmp(env, bp_backend_name((bp_backend)i)) != 0;
+             i++)
             ;
-        if (i == 5)
+        if (i > BP_BACKEND_LINEAR)
             return bp__fail(p, -EINVAL, "BUFPOOL_BACKEND=%s: use auto, rfp, "
                             "mmap, copy or linear", env);
         b = (bp_backend)i;
