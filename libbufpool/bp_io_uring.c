@@ -1,0 +1,270 @@
+/*
+ * bp_io_uring.c - the io_uring I/O engine: one ring, one request at a time.
+ *
+ * Owns: p->io_priv while this engine runs (struct bp__uring: the ring, its
+ * mutex, whether p->data_fd is registered as fixed file 0, the tag of the
+ * request in flight).  Chosen by bp__io_select (bp_io.c), which falls back
+ * to the sync engine when bp__io_uring_init refuses.
+ *
+ * Each call is synchronous, with the same contract as bp_io_sync.c: read and
+ * write return the byte count of cqe->res or a negative errno (-EINTR and
+ * -EAGAIN from the kernel are passed up: bp__io_read_page/_write_page
+ * retry), sync returns 0 or a negative errno.  Batching, a real queue depth
+ * and per-thread rings come with read-ahead; until then this engine is
+ * pread/pwrite through a ring, and its value is that the path is exercised.
+ *
+ * Life of one call (all of it under ur_lock):
+ *
+ *   get sqe -> prep (fixed file 0 if registered) -> tag
+ *     -> submit_and_wait(1)   (-EINTR: again; only unconsumed sqes go)
+ *     -> wait_cqe until the cqe carrying the tag -> res -> cqe_seen
+ *
+ * Invariants:
+ *  - ur_lock is a leaf: taken by any thread, with or without pool locks,
+ *    and nothing is taken under it.  Several threads call read/write at
+ *    once (pages are read outside the pool's locks); they queue on it.
+ *  - At most one request of ours is in flight, and it is reaped before
+ *    ur_lock is released, so the kernel never touches a caller's buffer
+ *    after the call returns.  A completion whose user_data is not the
+ *    current tag (a NOP left by a failed submit, below) is discarded.
+ *  - An sqe that could not be submitted (hard submit error) is turned into
+ *    a NOP in place, since it is already in the SQ ring and would otherwise
+ *    be submitted later against a buffer the caller has reused.
+ *  - If a request is in flight and its completion cannot be waited for
+ *    (a hard io_uring_wait_cqe error, never seen), the engine is broken:
+ *    every later call returns that error and no new request is queued.
+ *  - liburing returns -errno and leaves errno alone; so do we.
+ */
+#ifdef BP_HAVE_URING
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bp_internal.h"
+
+#define BP__URING_DEPTH 64u
+#define BP__URING_NOP_TAG 0u /* tags of real requests start at 1 */
+
+struct bp__uring {
+    struct io_uring ur_ring;
+    pthread_mutex_t ur_lock;
+    int ur_fixed;     /* p->data_fd registered as fixed file 0 */
+    int ur_broken;    /* 0, or the negative errno every call returns */
+    uint64_t ur_tag;  /* user_data of the last request (never NOP_TAG) */
+};
+
+static const char *bp__uring_hint(int err)
+{
+    switch (err) {
+    case EPERM:
+        return " (io_uring_disabled or seccomp?)";
+    case ENOSYS:
+        return " (no io_uring in kernel or seccomp)";
+    case ENOMEM:
+        return " (RLIMIT_MEMLOCK?)";
+    default:
+        return "";
+    }
+}
+
+/* Submit what the SQ ring holds and wait for the completion tagged tag;
+ * its res in *res.  Returns 0, or a negative errno when submission failed
+ * (nothing of ours is in flight then) or the engine broke.  ur_lock held. */
+static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
+                                uint64_t tag, int *res)
+{
+    struct io_uring_cqe *cqe;
+    int rc;
+
+    for (;;) {
+        rc = io_uring_submit_and_wait(&u->ur_ring, 1);
+        if (rc >= 0)
+            break;
+        if (rc == -EINTR || rc == -EAGAIN)
+            continue; /* the sqe is still in the ring: submit it again */
+        /* Not consumed by the kernel: neutralise it in place so a later
+         * submit runs a NOP instead of I/O into a stale buffer. */
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, BP__URING_NOP_TAG);
+        return rc;
+    }
+    for (;;) {
+        rc = io_uring_wait_cqe(&u->ur_ring, &cqe);
+        if (rc == -EINTR || rc == -EAGAIN)
+            continue;
+        if (rc < 0) {
+            u->ur_broken = rc; /* our request may still be in flight */
+            return rc;
+        }
+        if (io_uring_cqe_get_data64(cqe) != tag) {
+            io_uring_cqe_seen(&u->ur_ring, cqe); /* a leftover NOP */
+            continue;
+        }
+        *res = cqe->res;
+        io_uring_cqe_seen(&u->ur_ring, cqe);
+        return 0;
+    }
+}
+
+/* One request of opcode op (READ, WRITE or FSYNC) on the data file, waited
+ * for.  Returns cqe->res or a negative errno. */
+static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
+                        uint64_t off)
+{
+    struct bp__uring *u = p->io_priv;
+    struct io_uring_sqe *sqe;
+    int fd, res = 0, rc;
+
+    pthread_mutex_lock(&u->ur_lock);
+    if (u->ur_broken) {
+        rc = u->ur_broken;
+        goto out;
+    }
+    sqe = io_uring_get_sqe(&u->ur_ring);
+    if (!sqe) {
+        /* Only leftover NOPs can fill the ring: push them out and retry. */
+        io_uring_submit(&u->ur_ring);
+        sqe = io_uring_get_sqe(&u->ur_ring);
+        if (!sqe) {
+            rc = -EBUSY;
+            goto out;
+        }
+    }
+    fd = u->ur_fixed ? 0 : p->data_fd;
+    switch (op) {
+    case IORING_OP_READ:
+        io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
+        break;
+    case IORING_OP_WRITE:
+        io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+        break;
+    default:
+        io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+        break;
+    }
+    if (u->ur_fixed)
+        sqe->flags |= IOSQE_FIXED_FILE;
+    if (++u->ur_tag == BP__URING_NOP_TAG)
+        ++u->ur_tag;
+    io_uring_sqe_set_data64(sqe, u->ur_tag);
+    rc = bp__uring_run_locked(u, sqe, u->ur_tag, &res);
+    if (rc == 0)
+        rc = res;
+out:
+    pthread_mutex_unlock(&u->ur_lock);
+    return rc;
+}
+
+static ssize_t bp__uring_read(bp_pool *p, void *buf, size_t len, uint64_t off)
+{
+    return bp__uring_do(p, IORING_OP_READ, buf, len, off);
+}
+
+static ssize_t bp__uring_write(bp_pool *p, const void *buf, size_t len,
+                               uint64_t off)
+{
+    return bp__uring_do(p, IORING_OP_WRITE, (void *)buf, len, off);
+}
+
+static int bp__uring_sync(bp_pool *p)
+{
+    int rc = bp__uring_do(p, IORING_OP_FSYNC, NULL, 0, 0);
+
+    return rc > 0 ? 0 : rc;
+}
+
+const struct bp__io_ops bp__io_uring = {
+    .name = "io_uring",
+    .read = bp__uring_read,
+    .write = bp__uring_write,
+    .sync = bp__uring_sync,
+};
+
+/* 0 if the kernel has every opcode we use, else -EOPNOTSUPP with the
+ * reason written. */
+static int bp__uring_probe(bp_pool *p, struct io_uring *ring)
+{
+    static const struct {
+        int op;
+        const char *name;
+    } ops[] = {{IORING_OP_READ, "IORING_OP_READ"},
+               {IORING_OP_WRITE, "IORING_OP_WRITE"},
+               {IORING_OP_FSYNC, "IORING_OP_FSYNC"}};
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    size_t i;
+
+    if (!probe) {
+        snprintf(p->io_reason, sizeof p->io_reason,
+                 "io_uring_get_probe_ring failed (kernel before 5.6?)");
+        return -EOPNOTSUPP;
+    }
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (!io_uring_opcode_supported(probe, ops[i].op)) {
+            snprintf(p->io_reason, sizeof p->io_reason,
+                     "io_uring: kernel lacks %s", ops[i].name);
+            io_uring_free_probe(probe);
+            return -EOPNOTSUPP;
+        }
+    }
+    io_uring_free_probe(probe);
+    return 0;
+}
+
+int bp__io_uring_init(bp_pool *p)
+{
+    struct bp__uring *u;
+    int rc;
+
+    u = bp__alloc(p, sizeof *u);
+    if (!u) {
+        snprintf(p->io_reason, sizeof p->io_reason,
+                 "io_uring: out of memory for the engine state");
+        return -ENOMEM;
+    }
+    rc = io_uring_queue_init(BP__URING_DEPTH, &u->ur_ring, 0);
+    if (rc < 0) {
+        snprintf(p->io_reason, sizeof p->io_reason,
+                 "io_uring_queue_init: %s%s", strerror(-rc),
+                 bp__uring_hint(-rc));
+        bp__free(p, u, sizeof *u);
+        return rc;
+    }
+    if ((rc = bp__uring_probe(p, &u->ur_ring)) != 0)
+        goto fail_ring;
+    if ((rc = -pthread_mutex_init(&u->ur_lock, NULL)) != 0) {
+        snprintf(p->io_reason, sizeof p->io_reason,
+                 "io_uring: pthread_mutex_init: %s", strerror(-rc));
+        goto fail_ring;
+    }
+    /* Not fatal: without it each request looks the fd up again. */
+    u->ur_fixed = io_uring_register_files(&u->ur_ring, &p->data_fd, 1) == 0;
+    p->io_priv = u;
+    p->io = &bp__io_uring;
+    snprintf(p->io_reason, sizeof p->io_reason,
+             "io_uring available (ring depth %u, %s)", BP__URING_DEPTH,
+             u->ur_fixed ? "registered file" : "file not registered");
+    return 0;
+
+fail_ring:
+    io_uring_queue_exit(&u->ur_ring);
+    bp__free(p, u, sizeof *u);
+    return rc;
+}
+
+void bp__io_uring_fini(bp_pool *p)
+{
+    struct bp__uring *u = p->io_priv;
+
+    if (!u)
+        return;
+    /* Nothing is in flight: every call reaps its request before returning
+     * (a broken engine may still own one; exiting the ring cancels it). */
+    io_uring_queue_exit(&u->ur_ring); /* also drops the registered file */
+    pthread_mutex_destroy(&u->ur_lock);
+    bp__free(p, u, sizeof *u);
+    p->io_priv = NULL;
+}
+
+#endif /* BP_HAVE_URING */

@@ -1,0 +1,449 @@
+/*
+ * test_io_engine.c - the data-file I/O engines (sync, io_uring) and how one
+ * is chosen.
+ *
+ * matrix: for each engine {sync, io_uring} x backend {copy, mmap}: a data
+ *   file of stamped pages much larger than the cache, itself much larger
+ *   than the window; random fixes (shared or exclusive, up to HELD at once,
+ *   unfixed in random order), exclusive ones restamped with the next
+ *   generation; flush, close, and the data file read back with plain pread
+ *   must hold every page's last generation.  bp_stats must name the engine
+ *   ("sync" / "io_uring") and say why (io_reason non-empty), and the engine
+ *   must have done reads, writes and a sync.
+ *
+ * threads: the same engines, THREADS threads on one pool at once (the pool
+ *   reads pages outside its locks, so the engine is entered concurrently).
+ *   Each thread restamps only its own pages (pgno % THREADS), reads every
+ *   page; at the end the file holds each page's last generation.
+ *
+ * selection: BUFPOOL_IO overrides bp_set_io_engine (sync + option URING
+ *   runs sync), a bogus BUFPOOL_IO fails the open with -EINVAL, AUTO runs
+ *   io_uring where the kernel allows it and falls back to sync saying why.
+ *
+ * io_uring refused by the machine (seccomp, io_uring_disabled): its cases
+ * are skipped, saying why, and sync still runs.  In a build without
+ * liburing (the -m32 build) BP_IO_URING must fail the open with a message
+ * naming the missing liburing.
+ */
+#include "util_test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PSZ 4096u
+#define NPAGES 256u /* data */
+#define FRAMES 32u  /* cache */
+#define SLOTS 4u    /* window */
+#define HELD 3      /* pages fixed at once by one thread (< SLOTS) */
+#define OPS 3000
+#define THREADS 4
+#define THREAD_OPS 1500
+
+/* io_uring on this machine and build: 1 usable, 0 refused (g_uring_why). */
+static int g_uring_ok;
+static char g_uring_why[600];
+
+struct eng_case {
+    bp_io_engine engine;
+    bp_backend backend;
+};
+
+static struct eng_case c_sync_copy = {BP_IO_SYNC, BP_BACKEND_COPY};
+static struct eng_case c_sync_mmap = {BP_IO_SYNC, BP_BACKEND_MMAP};
+static struct eng_case c_uring_copy = {BP_IO_URING, BP_BACKEND_COPY};
+static struct eng_case c_uring_mmap = {BP_IO_URING, BP_BACKEND_MMAP};
+
+static const char *engine_stat_name(bp_io_engine e)
+{
+    return e == BP_IO_URING ? "io_uring" : "sync";
+}
+
+/* bp_create + util_pool_config + bp_set_io_engine + bp_open.  On failure
+ * the handle is closed, *out = NULL, and bp_errmsg() is copied to why. */
+static int open_engine(bp_pool **out, const char *path,
+                       const struct util_cfg *c, bp_io_engine e, char *why,
+                       size_t whylen)
+{
+    bp_pool *p = NULL;
+    int rc;
+
+    *out = NULL;
+    if (why && whylen)
+        why[0] = '\0';
+    if ((rc = bp_create(&p, NULL)) != 0)
+        return rc;
+    rc = util_pool_config(p, c);
+    if (rc == 0)
+        rc = bp_set_io_engine(p, e);
+    if (rc == 0)
+        rc = bp_open(p, path, c->flags);
+    if (rc != 0) {
+        if (why && whylen)
+            snprintf(why, whylen, "%s (%d): %s", bp_strerror(rc), rc,
+                     bp_errmsg(p));
+        bp_close(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+static struct util_cfg small_cfg(bp_backend b)
+{
+    struct util_cfg c = {.backend = b,
+                         .page_size = PSZ,
+                         .frames = FRAMES,
+                         .slots = SLOTS};
+    return c;
+}
+
+static void need_engine(bp_io_engine e)
+{
+    if (e == BP_IO_URING && !g_uring_ok) {
+        print_message("  io_uring refused here, skipped: %s\n", g_uring_why);
+        skip();
+    }
+}
+
+static void case_path(char *buf, size_t len, const char *what,
+                      const struct eng_case *c)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s-%s-%s.db", what,
+             engine_stat_name(c->engine), util_backend_name(c->backend));
+    util_tmp_path(buf, len, name);
+}
+
+/* The engine in force is e, with a reason. */
+static void check_engine(bp_pool *p, bp_io_engine e)
+{
+    bp_stats st;
+    util_stats(p, &st);
+    print_message("  engine %s: %s\n", st.io_engine, st.io_reason);
+    assert_string_equal(st.io_engine, engine_stat_name(e));
+    assert_true(st.io_reason[0] != '\0');
+}
+
+/* ---- matrix: one thread, random fixes ------------------------------------ */
+
+static void test_matrix(void **state)
+{
+    const struct eng_case *c = *state;
+    need_engine(c->engine);
+    char path[600];
+    case_path(path, sizeof path, "matrix", c);
+    util_datafile_create(path, PSZ, NPAGES, 0);
+    struct util_cfg cfg = small_cfg(c->backend);
+    bp_pool *p;
+    char why[600];
+    int rc = open_engine(&p, path, &cfg, c->engine, why, sizeof why);
+    if (rc != 0) {
+        print_error("bp_open: %s\n", why);
+        fail();
+    }
+    check_engine(p, c->engine);
+
+    static uint32_t gen[NPAGES];
+    memset(gen, 0, sizeof gen);
+    bp_page held[HELD];
+    int dirty[HELD], nheld = 0;
+    uint64_t rng = 0x2545f4914f6cdd1dull + (uint64_t)c->engine * 7 +
+                   (uint64_t)c->backend;
+
+    for (int i = 0; i < OPS || nheld > 0; i++) {
+        int fix = i < OPS && nheld < HELD && util_rand_below(&rng, 3) != 0;
+        if (fix) {
+            uint64_t pgno = util_rand_below(&rng, NPAGES);
+            int dup = 0;
+            for (int h = 0; h < nheld; h++)
+                dup |= held[h].pgno == pgno;
+            if (dup)
+                continue;
+            int excl = util_rand_below(&rng, 3) == 0;
+            bp_page *pg = &held[nheld];
+            rc = bp_fix(p, pgno, excl ? BP_EXCLUSIVE : BP_SHARED, pg);
+            if (rc != 0) {
+                util_print_rc(p, "bp_fix", rc);
+                fail();
+            }
+            util_assert_stamp(pg->data, PSZ, pgno, gen[pgno]);
+            dirty[nheld] = 0;
+            if (excl && util_rand_below(&rng, 4) != 0) {
+                util_stamp(pg->data, PSZ, pgno, ++gen[pgno]);
+                dirty[nheld] = 1;
+            }
+            nheld++;
+        } else if (nheld > 0) {
+            int h = (int)util_rand_below(&rng, (uint64_t)nheld);
+            assert_int_equal(bp_unfix(p, &held[h], dirty[h] ? BP_DIRTY : 0),
+                             0);
+            held[h] = held[nheld - 1];
+            dirty[h] = dirty[nheld - 1];
+            nheld--;
+        }
+    }
+    util_check(p);
+    rc = bp_flush(p);
+    if (rc != 0) {
+        util_print_rc(p, "bp_flush", rc);
+        fail();
+    }
+    bp_stats st;
+    util_stats(p, &st);
+    print_message("  %s/%s: %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64
+                  " syncs\n", st.io_engine, util_backend_name(st.backend),
+                  st.reads, st.writes, st.syncs);
+    assert_true(st.reads > 0);
+    assert_true(st.writes > 0);
+    assert_true(st.syncs > 0);
+    assert_int_equal(bp_close(p), 0);
+    util_datafile_verify(path, PSZ, NPAGES, gen);
+}
+
+/* ---- threads: the engine entered concurrently ---------------------------- */
+
+struct th_shared {
+    bp_pool *p;
+    uint32_t gen[NPAGES]; /* page i written only by thread i % THREADS */
+    int errors;
+};
+
+struct th_worker {
+    struct th_shared *sh;
+    int id;
+};
+
+static void *th_main(void *arg)
+{
+    struct th_worker *w = arg;
+    struct th_shared *sh = w->sh;
+    uint64_t rng = 0x9e3779b97f4a7c15ull * (uint64_t)(w->id + 1);
+
+    for (int i = 0; i < THREAD_OPS; i++) {
+        uint64_t pgno = util_rand_below(&rng, NPAGES);
+        int mine = pgno % THREADS == (uint64_t)w->id;
+        int excl = mine && util_rand_below(&rng, 2) == 0;
+        bp_page pg;
+
+        if (bp_fix(sh->p, pgno, excl ? BP_EXCLUSIVE : BP_SHARED, &pg) != 0) {
+            __atomic_add_fetch(&sh->errors, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        uint32_t g = util_page_gen(pg.data, PSZ, pgno);
+        /* another thread's page may move on under a shared fix only
+         * between fixes; the stamp itself must always be whole */
+        if (g == UTIL_GEN_BAD || (mine && g != sh->gen[pgno]))
+            __atomic_add_fetch(&sh->errors, 1, __ATOMIC_RELAXED);
+        if (excl) {
+            sh->gen[pgno]++;
+            util_stamp(pg.data, PSZ, pgno, sh->gen[pgno]);
+        }
+        if (bp_unfix(sh->p, &pg, excl ? BP_DIRTY : 0) != 0)
+            __atomic_add_fetch(&sh->errors, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    const struct eng_case *c = *state;
+    need_engine(c->engine);
+    char path[600];
+    case_path(path, sizeof path, "threads", c);
+    util_datafile_create(path, PSZ, NPAGES, 0);
+    struct util_cfg cfg = small_cfg(c->backend);
+    cfg.slots = 2 * THREADS * 2;
+    static struct th_shared sh;
+    memset(&sh, 0, sizeof sh);
+    char why[600];
+    int rc = open_engine(&sh.p, path, &cfg, c->engine, why, sizeof why);
+    if (rc != 0) {
+        print_error("bp_open: %s\n", why);
+        fail();
+    }
+    check_engine(sh.p, c->engine);
+
+    pthread_t tid[THREADS];
+    struct th_worker w[THREADS];
+    util_watchdog_start(120, "io engine threads");
+    for (int t = 0; t < THREADS; t++) {
+        w[t] = (struct th_worker){&sh, t};
+        assert_int_equal(pthread_create(&tid[t], NULL, th_main, &w[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(pthread_join(tid[t], NULL), 0);
+    util_watchdog_stop();
+    assert_int_equal(sh.errors, 0);
+    util_check(sh.p);
+    rc = bp_flush(sh.p);
+    if (rc != 0) {
+        util_print_rc(sh.p, "bp_flush", rc);
+        fail();
+    }
+    bp_stats st;
+    util_stats(sh.p, &st);
+    print_message("  %s/%s, %d threads: %" PRIu64 " reads, %" PRIu64
+                  " writes\n", st.io_engine, util_backend_name(st.backend),
+                  THREADS, st.reads, st.writes);
+    assert_true(st.reads > 0);
+    assert_int_equal(bp_close(sh.p), 0);
+    util_datafile_verify(path, PSZ, NPAGES, sh.gen);
+}
+
+/* ---- selection ------------------------------------------------------------ */
+
+static void sel_path(char *buf, size_t len)
+{
+    util_tmp_path(buf, len, "select.db");
+    util_datafile_create(buf, PSZ, 16, 0);
+}
+
+/* BUFPOOL_IO=sync beats the option BP_IO_URING. */
+static void test_env_overrides_option(void **state)
+{
+    (void)state;
+    char path[600], why[600];
+    sel_path(path, sizeof path);
+    struct util_cfg cfg = small_cfg(BP_BACKEND_COPY);
+    bp_pool *p;
+    setenv("BUFPOOL_IO", "sync", 1);
+    int rc = open_engine(&p, path, &cfg, BP_IO_URING, why, sizeof why);
+    unsetenv("BUFPOOL_IO");
+    if (rc != 0) {
+        print_error("bp_open with BUFPOOL_IO=sync: %s\n", why);
+        fail();
+    }
+    check_engine(p, BP_IO_SYNC);
+    bp_stats st;
+    util_stats(p, &st);
+    assert_non_null(strstr(st.io_reason, "BUFPOOL_IO"));
+    util_fix_verify(p, 3, BP_SHARED, PSZ, 0);
+    assert_int_equal(bp_close(p), 0);
+}
+
+/* BUFPOOL_IO=bogus: -EINVAL, whatever the option. */
+static void test_env_bogus(void **state)
+{
+    (void)state;
+    char path[600], why[600];
+    sel_path(path, sizeof path);
+    struct util_cfg cfg = small_cfg(BP_BACKEND_COPY);
+    bp_pool *p;
+    setenv("BUFPOOL_IO", "bogus", 1);
+    int rc = open_engine(&p, path, &cfg, BP_IO_AUTO, why, sizeof why);
+    unsetenv("BUFPOOL_IO");
+    print_message("  BUFPOOL_IO=bogus: %s\n", why);
+    assert_int_equal(rc, -EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(why, "bogus"));
+}
+
+/* BUFPOOL_IO=uring beats the option BP_IO_SYNC (when io_uring is there). */
+static void test_env_uring(void **state)
+{
+    (void)state;
+    need_engine(BP_IO_URING);
+    char path[600], why[600];
+    sel_path(path, sizeof path);
+    struct util_cfg cfg = small_cfg(BP_BACKEND_MMAP);
+    bp_pool *p;
+    setenv("BUFPOOL_IO", "uring", 1);
+    int rc = open_engine(&p, path, &cfg, BP_IO_SYNC, why, sizeof why);
+    unsetenv("BUFPOOL_IO");
+    if (rc != 0) {
+        print_error("bp_open with BUFPOOL_IO=uring: %s\n", why);
+        fail();
+    }
+    check_engine(p, BP_IO_URING);
+    util_fix_verify(p, 5, BP_SHARED, PSZ, 0);
+    assert_int_equal(bp_close(p), 0);
+}
+
+/* AUTO: io_uring where allowed, else sync with "fallback: <why>". */
+static void test_auto(void **state)
+{
+    (void)state;
+    char path[600], why[600];
+    sel_path(path, sizeof path);
+    struct util_cfg cfg = small_cfg(BP_BACKEND_COPY);
+    bp_pool *p;
+    int rc = open_engine(&p, path, &cfg, BP_IO_AUTO, why, sizeof why);
+    if (rc != 0) {
+        print_error("bp_open with BP_IO_AUTO: %s\n", why);
+        fail();
+    }
+    check_engine(p, g_uring_ok ? BP_IO_URING : BP_IO_SYNC);
+    if (!g_uring_ok) {
+        bp_stats st;
+        util_stats(p, &st);
+        assert_non_null(strstr(st.io_reason, "fallback"));
+    }
+    util_fix_write(p, 7, PSZ, 0, 1);
+    assert_int_equal(bp_flush(p), 0);
+    assert_int_equal(bp_close(p), 0);
+    uint32_t want[16] = {0};
+    want[7] = 1;
+    util_datafile_verify(path, PSZ, 16, want);
+}
+
+/* A build without liburing refuses BP_IO_URING and says so. */
+static void test_uring_without_liburing(void **state)
+{
+    (void)state;
+    if (sizeof(void *) != 4) {
+        print_message("  64-bit build: liburing is linked\n");
+        skip();
+    }
+    char path[600], why[600];
+    sel_path(path, sizeof path);
+    struct util_cfg cfg = small_cfg(BP_BACKEND_COPY);
+    bp_pool *p;
+    int rc = open_engine(&p, path, &cfg, BP_IO_URING, why, sizeof why);
+    print_message("  BP_IO_URING: %s\n", why);
+    assert_int_not_equal(rc, 0);
+    assert_null(p);
+    assert_non_null(strstr(why, "without liburing"));
+}
+
+/* Can this machine and build run io_uring at all?  Sets g_uring_ok/why. */
+static void probe_uring(void)
+{
+    char path[600];
+    util_tmp_path(path, sizeof path, "probe.db");
+    util_datafile_create(path, PSZ, 4, 0);
+    struct util_cfg cfg = small_cfg(BP_BACKEND_COPY);
+    bp_pool *p;
+    int rc = open_engine(&p, path, &cfg, BP_IO_URING, g_uring_why,
+                         sizeof g_uring_why);
+    g_uring_ok = rc == 0;
+    if (g_uring_ok)
+        bp_close(p);
+    else
+        printf("io_uring refused: %s: its cases are skipped\n", g_uring_why);
+}
+
+#define ENGINE_CASES(fn)                                                       \
+    cmocka_unit_test_prestate(fn, &c_sync_copy),                               \
+        cmocka_unit_test_prestate(fn, &c_sync_mmap),                           \
+        cmocka_unit_test_prestate(fn, &c_uring_copy),                          \
+        cmocka_unit_test_prestate(fn, &c_uring_mmap)
+
+int main(void)
+{
+    util_init();
+    unsetenv("BUFPOOL_IO"); /* each case asks for its engine */
+    probe_uring();
+    const struct CMUnitTest tests[] = {
+        ENGINE_CASES(test_matrix),
+        ENGINE_CASES(test_threads),
+        cmocka_unit_test(test_env_overrides_option),
+        cmocka_unit_test(test_env_bogus),
+        cmocka_unit_test(test_env_uring),
+        cmocka_unit_test(test_auto),
+        cmocka_unit_test(test_uring_without_liburing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
