@@ -37,8 +37,12 @@ int main(int argc, char **argv)
     bp_stats st;
     int rc;
 
-    if (open_pool(&p, path))
+    if (open_pool(&p, path)) {
+        bp_close(p);
+        if (argc < 2)
+            unlink(path);
         return 1;
+    }
     if (bp_page_count(p) == 0)
         rc = bp_alloc_page(p, &pg); /* page 0, fixed exclusively */
     else
@@ -58,8 +62,12 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (open_pool(&p, path))
+    if (open_pool(&p, path)) {
+        bp_close(p);
+        if (argc < 2)
+            unlink(path);
         return 1;
+    }
     if ((rc = bp_fix(p, 0, BP_SHARED, &pg)) == 0) {
         printf("page 0 after reopen: \"%s\"\n", (char *)pg.data);
         bp_unfix(p, &pg, 0);
