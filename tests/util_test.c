@@ -635,19 +635,7 @@ void util_fix_write_mode(bp_pool *p, uint64_t pgno, unsigned mode, size_t psz,
 
 const char *util_backend_name(bp_backend b)
 {
-    switch (b) {
-    case BP_BACKEND_AUTO:
-        return "auto";
-    case BP_BACKEND_RFP:
-        return "rfp";
-    case BP_BACKEND_MMAP:
-        return "mmap";
-    case BP_BACKEND_COPY:
-        return "copy";
-    case BP_BACKEND_LINEAR:
-        return "linear";
-    }
-    return "?";
+    return bp_backend_name(b);
 }
 
 /* ---- threads --------------------------------------------------------------- */
