@@ -46,8 +46,8 @@ static int bp__copy_unmap(bp_pool *p, uint32_t slot, uint32_t frame)
                         slot, frame);
     BP__STORE(sl->sl_dirty, 0);
     /* the caller holds the frame BUSY: only WAITERS can change under us */
-    __atomic_or_fetch(&p->frames[frame].fr_word, BP_W_DIRTY, __ATOMIC_ACQ_REL);
-    __atomic_and_fetch(&p->frames[frame].fr_word, ~BP_W_WB, __ATOMIC_ACQ_REL);
+    __atomic_or_fetch(bp__word(p, frame), BP_W_DIRTY, __ATOMIC_ACQ_REL);
+    __atomic_and_fetch(bp__word(p, frame), ~BP_W_WB, __ATOMIC_ACQ_REL);
     BP_STAT(p, copies_out);
     return 0;
 }

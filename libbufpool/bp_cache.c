@@ -52,7 +52,7 @@ int bp__cache_write_frame(bp_pool *p, uint32_t f)
 static int bp__frame_take_locked(bp_pool *p, uint32_t f, int honour_usage)
 {
     struct bp__frame *fr = &p->frames[f];
-    uint64_t w = bp_w_load(&fr->fr_word);
+    uint64_t w = bp_w_load(bp__word(p, f));
     uint32_t s = BP__NONE, maps = BP__LOAD(fr->fr_maps);
 
     if (bp_w_latch(w) != 0 || maps > 1)
@@ -60,17 +60,17 @@ static int bp__frame_take_locked(bp_pool *p, uint32_t f, int honour_usage)
     if (maps == 1 && (s = bp__window_slot_of_frame(p, f)) == BP__NONE)
         return 0; /* mapped by another process */
     if (honour_usage && bp_w_usage(w) > 0) {
-        (void)bp_w_cas(&fr->fr_word, &w, bp_w_set_usage(w, bp_w_usage(w) - 1));
+        (void)bp_w_cas(bp__word(p, f), &w, bp_w_set_usage(w, bp_w_usage(w) - 1));
         return 0;
     }
-    if (!bp_w_cas(&fr->fr_word, &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
+    if (!bp_w_cas(bp__word(p, f), &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
         return 0;
     if (bp__readers_hold(p, f)) { /* a shared fix through a reader slot */
-        bp__latch_release(&fr->fr_word, 2, 0, 0);
+        bp__latch_release(bp__word(p, f), 2, 0, 0);
         return 0;
     }
     if (s != BP__NONE && bp__window_evict_busy_locked(p, s, NULL) != 0) {
-        bp__latch_release(&fr->fr_word, 2, 0, 0);
+        bp__latch_release(bp__word(p, f), 2, 0, 0);
         return 0;
     }
     return 1;
@@ -79,13 +79,12 @@ static int bp__frame_take_locked(bp_pool *p, uint32_t f, int honour_usage)
 /* Write back and forget the page of BUSY frame f. */
 static int bp__frame_evict_locked(bp_pool *p, uint32_t f)
 {
-    struct bp__frame *fr = &p->frames[f];
     int rc;
 
-    if (bp_w_load(&fr->fr_word) & BP_W_DIRTY) {
+    if (bp_w_load(bp__word(p, f)) & BP_W_DIRTY) {
         if ((rc = bp__cache_write_frame(p, f)) != 0)
             return rc;
-        __atomic_and_fetch(&fr->fr_word, ~(BP_W_DIRTY | BP_W_WB),
+        __atomic_and_fetch(bp__word(p, f), ~(BP_W_DIRTY | BP_W_WB),
                            __ATOMIC_ACQ_REL);
         __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
     }
@@ -104,8 +103,8 @@ static int bp__frame_victim_locked(bp_pool *p, int scan, uint32_t *frame)
     if (h->sh_free_top > 0) {
         uint32_t f = (uint32_t)--h->sh_free_top;
 
-        bp_w_publish(&p->frames[f].fr_word,
-                     bp_w_set_latch(bp_w_load(&p->frames[f].fr_word),
+        bp_w_publish(bp__word(p, f),
+                     bp_w_set_latch(bp_w_load(bp__word(p, f)),
                                     BP_LATCH_BUSY));
         *frame = f;
         return 0;
@@ -114,10 +113,10 @@ static int bp__frame_victim_locked(bp_pool *p, int scan, uint32_t *frame)
         uint32_t f = p->ring_frames[p->ring_frame_pos];
 
         if (f != BP__NONE && f < n &&
-            (bp_w_load(&p->frames[f].fr_word) & BP_W_SCAN) &&
+            (bp_w_load(bp__word(p, f)) & BP_W_SCAN) &&
             bp__frame_take_locked(p, f, 0)) {
             if ((rc = bp__frame_evict_locked(p, f)) != 0) {
-                bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
+                bp__latch_release(bp__word(p, f), 2, 0, 0);
                 return rc;
             }
             BP_STAT(p, scan_recycles);
@@ -133,7 +132,7 @@ static int bp__frame_victim_locked(bp_pool *p, int scan, uint32_t *frame)
             continue;
         if (BP__LOAD(p->frames[f].fr_pgno) != BP__NOPAGE &&
             (rc = bp__frame_evict_locked(p, f)) != 0) {
-            bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
+            bp__latch_release(bp__word(p, f), 2, 0, 0);
             return rc;
         }
         *frame = f;
@@ -151,7 +150,7 @@ int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
     int rc;
 
     if (f != BP__NONE) { /* cached: take it BUSY while it is mapped */
-        uint64_t *w = &p->frames[f].fr_word, v = bp_w_load(w);
+        uint64_t *w = bp__word(p, f), v = bp_w_load(w);
 
         if (bp_w_latch(v) != 0 ||
             !bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY))) {
@@ -171,7 +170,7 @@ int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
     BP__STORE(p->frames[f].fr_pgno, pgno);
     bp__htab_insert(&p->ptab, pgno, f);
     if (scan) {
-        __atomic_or_fetch(&p->frames[f].fr_word, BP_W_SCAN, __ATOMIC_ACQ_REL);
+        __atomic_or_fetch(bp__word(p, f), BP_W_SCAN, __ATOMIC_ACQ_REL);
         p->ring_frames[p->ring_frame_pos] = f;
         p->ring_frame_pos = (p->ring_frame_pos + 1) % BP__RING;
     }
@@ -188,7 +187,7 @@ void bp__cache_discard_locked(bp_pool *p, uint32_t f)
     if (pgno != BP__NOPAGE)
         bp__htab_remove(&p->ptab, pgno);
     BP__STORE(fr->fr_pgno, BP__NOPAGE);
-    __atomic_and_fetch(&fr->fr_word,
+    __atomic_and_fetch(bp__word(p, f),
                        ~(BP_W_DIRTY | BP_W_WB | BP_W_SCAN | BP_W_USAGE_MASK),
                        __ATOMIC_ACQ_REL);
 }
@@ -198,14 +197,14 @@ uint64_t bp__cache_dirty_count(bp_pool *p)
     uint64_t n = 0;
 
     for (uint64_t f = 0; f < p->nframes; f++)
-        n += !!(bp_w_load(&p->frames[f].fr_word) & BP_W_DIRTY);
+        n += !!(bp_w_load(bp__word(p, f)) & BP_W_DIRTY);
     return n;
 }
 
 /* Latch frame f shared for writing it out; 0 = not dirty any more. */
 static int bp__flush_latch(bp_pool *p, uint32_t f)
 {
-    uint64_t *w = &p->frames[f].fr_word;
+    uint64_t *w = bp__word(p, f);
 
     for (;;) {
         uint64_t v = bp_w_load(w);
@@ -231,11 +230,11 @@ int bp__cache_flush(bp_pool *p)
     for (uint64_t i = 0; rc == 0 && i < p->nframes; i++) {
         uint32_t f = (uint32_t)i;
 
-        if (!(bp_w_load(&p->frames[f].fr_word) & BP_W_DIRTY) ||
+        if (!(bp_w_load(bp__word(p, f)) & BP_W_DIRTY) ||
             !bp__flush_latch(p, f))
             continue;
         rc = bp__cache_write_frame(p, f);
-        bp__latch_release(&p->frames[f].fr_word, 0, rc ? 0 : BP_W_WB, 0);
+        bp__latch_release(bp__word(p, f), 0, rc ? 0 : BP_W_WB, 0);
         __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
     }
     if (rc == 0 && __atomic_exchange_n(&p->needs_sync, 0, __ATOMIC_ACQ_REL)) {
@@ -248,7 +247,7 @@ int bp__cache_flush(bp_pool *p)
         }
     }
     for (uint64_t i = 0; i < p->nframes; i++) {
-        uint64_t *w = &p->frames[i].fr_word, v = bp_w_load(w);
+        uint64_t *w = bp__word(p, i), v = bp_w_load(w);
 
         while ((v & BP_W_WB) &&
                !bp_w_cas(w, &v, v & ~(rc ? BP_W_WB : BP_W_WB | BP_W_DIRTY)))

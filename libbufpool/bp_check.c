@@ -49,7 +49,8 @@ int bp__test_check(bp_pool *p)
         BP__CHECK(sl->sl_frame < p->nframes, "slot %u has no frame", s);
         fr = &p->frames[sl->sl_frame];
         BP__CHECK(fr->fr_pgno == sl->sl_pgno &&
-                      bp_w_latch(bp_w_load(&fr->fr_word)) != BP_LATCH_BUSY,
+                      bp_w_latch(bp_w_load(bp__word(p, sl->sl_frame))) !=
+                          BP_LATCH_BUSY,
                   "slot %u shows page %" PRIu64 " but frame %u holds %" PRIu64,
                   s, sl->sl_pgno, sl->sl_frame, fr->fr_pgno);
         maps[sl->sl_frame]++;
@@ -57,7 +58,7 @@ int bp__test_check(bp_pool *p)
     }
     for (uint64_t f = 0; f < p->nframes; f++) {
         struct bp__frame *fr = &p->frames[f];
-        uint64_t w = bp_w_load(&fr->fr_word);
+        uint64_t w = bp_w_load(bp__word(p, f));
 
         BP__CHECK(fr->fr_maps == maps[f], "frame %" PRIu64 ": fr_maps %u, "
                   "slots %u", f, fr->fr_maps, maps[f]);

@@ -7,6 +7,7 @@
  *
  *   0             struct bp__shm_hdr
  *   frames_desc   struct bp__frame[nframes]        frame descriptors
+ *   words         uint64_t[nframes]                frame state words
  *   ptab          uint32_t[ptab_mask + 1]          page table: pgno -> frame
  *   frames_off    nframes * page_size bytes        cache frames (page aligned)
  *
@@ -35,19 +36,19 @@
 #define BP__NOPAGE UINT64_MAX    /* frame or slot holds no page */
 #define BP__SHM_MAGIC 0x4250534d48444231ull /* "BPSMHDB1" */
 
-/* ---- shared: frame descriptors ------------------------------------------
- * fr_word is the frame's state word (bp_latch.h): latch, version, usage,
- * DIRTY/WB/SCAN.  fr_pgno and fr_maps change only under p->lock (with the
- * frame BUSY for fr_pgno) but are read without it, so all accesses are
- * atomic. */
+/* ---- shared: frame descriptors and state words ----------------------------
+ * Each frame has a state word (bp_latch.h: latch, version, usage,
+ * DIRTY/WB/SCAN), packed 8 bytes apart in their own array like vmcache's
+ * page states: the hit path reads only the word, and shared fixes do not
+ * write it (reader slots), so packing costs little sharing and saves cache
+ * footprint.  fr_pgno and fr_maps change only under p->lock (with the frame
+ * BUSY for fr_pgno) but are read without it, so all accesses are atomic. */
 struct bp__frame {
-    uint64_t fr_word;
     uint64_t fr_pgno;  /* BP__NOPAGE when free */
     uint32_t fr_maps;  /* window slots mapping this frame (all processes) */
     uint32_t fr_pad;
-} __attribute__((aligned(64))); /* one cache line each: every fix writes
-                                   fr_word, neighbours must not share it */
-_Static_assert(sizeof(struct bp__frame) == 64, "a frame descriptor per line");
+};
+_Static_assert(sizeof(struct bp__frame) == 16, "frame descriptor size");
 
 struct bp__shm_hdr {
     uint64_t sh_magic;
@@ -55,6 +56,7 @@ struct bp__shm_hdr {
     uint32_t sh_page_size;
     uint64_t sh_nframes;
     uint64_t sh_frames_desc; /* offset of struct bp__frame[] */
+    uint64_t sh_words;       /* offset of the uint64_t state words */
     uint64_t sh_ptab;        /* offset of the page table */
     uint64_t sh_ptab_mask;   /* page table entries - 1 (power of two) */
     uint64_t sh_frames_off;  /* offset of frame 0 */
@@ -69,12 +71,14 @@ struct bp__shm_hdr {
 struct bp__slot {
     uint64_t sl_pgno;  /* BP__NOPAGE when empty */
     uint32_t sl_frame; /* BP__NONE when empty */
-    uint32_t sl_gen;   /* bumped whenever the slot changes page */
-    uint8_t sl_usage;  /* CLOCK reference bit (written only when clear) */
+    uint16_t sl_gen;   /* bumped whenever the slot changes page */
+    uint8_t sl_ref;    /* BP__REF_*: replacement hints, a lost update is
+                          harmless (written racily, atomically) */
     uint8_t sl_dirty;  /* copy backend: private copy modified */
-    uint8_t sl_scan;   /* mapped by a BP_SCAN fix, not touched since */
-    uint8_t sl_pad[5];
 };
+_Static_assert(sizeof(struct bp__slot) == 16, "four slots per cache line");
+#define BP__REF_USED 0x1 /* CLOCK reference bit */
+#define BP__REF_SCAN 0x2 /* mapped by a BP_SCAN fix, not touched since */
 
 /* ---- private: reader slots (bp_readers.c) --------------------------------- */
 #define BP__READERS 32 /* threads with scalable shared fixes, per pool */
@@ -240,6 +244,7 @@ struct bp_pool {
     struct bp__shm_hdr *meta;
     size_t meta_len;
     struct bp__frame *frames;
+    uint64_t *words; /* frame state words (bp_latch.h) */
     struct bp__htab ptab;
     uint64_t nframes;
 
@@ -274,6 +279,12 @@ struct bp_pool {
     void *readers_raw;
     uint64_t id; /* unique per open, for threads' caches of their block */
 };
+
+/* Frame f's state word. */
+static inline uint64_t *bp__word(const bp_pool *p, uint32_t f)
+{
+    return &p->words[f];
+}
 
 /* Frame i's offset in the shm file. */
 static inline uint64_t bp__frame_off(const bp_pool *p, uint32_t frame)

@@ -150,7 +150,7 @@ int bp_close(bp_pool *p)
         size_t len = 0;
 
         for (uint64_t f = 0; f < p->nframes; f++) {
-            unsigned l = bp_w_latch(bp_w_load(&p->frames[f].fr_word));
+            unsigned l = bp_w_latch(bp_w_load(bp__word(p, f)));
 
             if (l == 0 && !bp__readers_hold(p, (uint32_t)f))
                 continue;
@@ -192,9 +192,9 @@ static int bp__usable(bp_pool *p)
 }
 
 /* bp_page.bp_gen: bit 0 exclusive, bits 1..4 reader slot + 1 (0: counted
- * in the word), bits 5..9 reader block, bits 10..31 the slot's generation. */
+ * in the word), bits 5..9 reader block, bits 10..25 the slot's generation. */
 #define BP__GEN_SHIFT 10
-#define BP__GEN_MASK ((1u << (32 - BP__GEN_SHIFT)) - 1)
+#define BP__GEN_MASK 0xffffu /* sl_gen's width */
 _Static_assert(BP__HZ + 1 <= 16 && BP__READERS <= 32, "handle bit budget");
 
 static void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk, int hz,
@@ -245,7 +245,7 @@ static int bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan,
     sl = &p->slots[s];
     if ((f = BP__LOAD(sl->sl_frame)) == BP__NONE)
         return BP__NOT_MAPPED;
-    w = &p->frames[f].fr_word;
+    w = bp__word(p, f);
     if (!excl && (hz = bp__hz_publish(p, f, &blk)) >= 0) {
         /* scalable shared fix: our slot first, then the word (Dekker with
          * the exclusive/BUSY side, which sets the word then scans slots) */
@@ -279,10 +279,13 @@ static int bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan,
             bp__latch_release(w, excl, 0, 0);
         return BP__AGAIN;
     }
-    if (!BP__LOAD(sl->sl_usage))
-        BP__STORE(sl->sl_usage, 1);
-    if (!scan && BP__LOAD(sl->sl_scan))
-        BP__STORE(sl->sl_scan, 0);
+    {
+        uint8_t r = BP__LOAD(sl->sl_ref),
+                want = scan ? r | BP__REF_USED : BP__REF_USED;
+
+        if (r != want) /* written only when it changes: hits stay reads */
+            BP__STORE(sl->sl_ref, want);
+    }
     bp__fill_handle(p, s, excl, hz >= 0 ? (int)(blk - p->readers) : 0, hz,
                     out);
     return BP__FIXED;
@@ -316,7 +319,7 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     if (rc || (rc = bp__window_map_finish(p, &m)) != 0)
         return rc;
     /* BUSY -> the caller's latch, straight away */
-    w = &p->frames[m.frame].fr_word;
+    w = bp__word(p, m.frame);
     v = bp_w_load(w);
     do {
         n = bp_w_release(v, excl ? BP_LATCH_EXCL : 1);
@@ -395,7 +398,7 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
         (f = BP__LOAD(sl->sl_frame)) == BP__NONE || hz >= BP__HZ ||
         (hz >= 0 && (excl || BP__LOAD(blk->rd_hz[hz]) != f)))
         goto notfixed;
-    w = &p->frames[f].fr_word;
+    w = bp__word(p, f);
     v = bp_w_load(w);
     if (hz < 0 && (excl ? bp_w_latch(v) != BP_LATCH_EXCL
                         : (bp_w_latch(v) == 0 ||
@@ -437,7 +440,7 @@ int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
         bp_page pg;
 
         if (s != BP__NONE && (f = BP__LOAD(p->slots[s].sl_frame)) != BP__NONE) {
-            uint64_t v = bp_w_load(&p->frames[f].fr_word);
+            uint64_t v = bp_w_load(bp__word(p, f));
 
             if (bp_w_latch(v) > BP_LATCH_MAX_SHARED)
                 return BP_ERETRY; /* exclusive or BUSY right now */
@@ -467,11 +470,11 @@ int bp_opt_validate(bp_pool *p, const bp_opt *o)
     /* the caller's reads of the page must happen before the re-read */
 #if defined(__SANITIZE_THREAD__)
     /* TSan has no fences: an acq_rel RMW of nothing orders them the same */
-    v = __atomic_fetch_add(&p->frames[o->bp_frame].fr_word, 0,
+    v = __atomic_fetch_add(bp__word(p, o->bp_frame), 0,
                            __ATOMIC_ACQ_REL);
 #else
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    v = bp_w_load(&p->frames[o->bp_frame].fr_word);
+    v = bp_w_load(bp__word(p, o->bp_frame));
 #endif
     if (bp_w_version(v) == o->bp_version &&
         bp_w_latch(v) <= BP_LATCH_MAX_SHARED)

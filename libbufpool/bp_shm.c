@@ -211,7 +211,9 @@ int bp__shm_open(bp_pool *p)
     uint32_t psz = p->po_page_size;
     uint64_t n = p->nframes, ptab_n = bp__htab_entries_for(n);
     uint64_t desc_off = bp__round_up(sizeof(struct bp__shm_hdr), 64);
-    uint64_t ptab_off = bp__round_up(desc_off + n * sizeof(struct bp__frame), 64);
+    uint64_t words_off = bp__round_up(desc_off + n * sizeof(struct bp__frame),
+                                      64);
+    uint64_t ptab_off = bp__round_up(words_off + n * sizeof(uint64_t), 64);
     uint64_t frames_off = bp__round_up(ptab_off + ptab_n * 4, psz);
     uint64_t size = frames_off + n * psz;
     struct bp__shm_hdr *h;
@@ -245,12 +247,14 @@ int bp__shm_open(bp_pool *p)
     h->sh_page_size = psz;
     h->sh_nframes = n;
     h->sh_frames_desc = desc_off;
+    h->sh_words = words_off;
     h->sh_ptab = ptab_off;
     h->sh_ptab_mask = ptab_n - 1;
     h->sh_frames_off = frames_off;
     h->sh_file_size = size;
     h->sh_free_top = n;
     p->frames = (struct bp__frame *)((char *)m + desc_off);
+    p->words = (uint64_t *)((char *)m + words_off);
     for (uint64_t i = 0; i < n; i++)
         p->frames[i].fr_pgno = BP__NOPAGE;
     p->ptab.ht_ent = (uint32_t *)((char *)m + ptab_off);
@@ -266,6 +270,7 @@ void bp__shm_close(bp_pool *p, int unlink_anyway)
         munmap(p->meta, p->meta_len);
     p->meta = NULL;
     p->frames = NULL;
+    p->words = NULL;
     if (p->shm_fd >= 0)
         close(p->shm_fd);
     p->shm_fd = -1;

@@ -27,7 +27,7 @@
  * Replacement: CLOCK with one reference bit per slot (set by a hit only
  * when clear, so read-only hits do not write shared lines).  BP_SCAN misses
  * first reuse the slot of the scan ring that scans used longest ago, while
- * it is still unfixed and untouched by a normal fix (sl_scan).
+ * it is still unfixed and untouched by a normal fix (BP__REF_SCAN).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -238,16 +238,16 @@ static int bp__slot_take_locked(bp_pool *p, uint32_t s, int honour_usage)
 
     if (f == BP__NONE)
         return 1;
-    if (honour_usage && BP__LOAD(sl->sl_usage)) {
-        BP__STORE(sl->sl_usage, 0);
+    if (honour_usage && (BP__LOAD(sl->sl_ref) & BP__REF_USED)) {
+        BP__STORE(sl->sl_ref, (uint8_t)(BP__LOAD(sl->sl_ref) & ~BP__REF_USED));
         return 0;
     }
-    w = bp_w_load(&p->frames[f].fr_word);
+    w = bp_w_load(bp__word(p, f));
     if (bp_w_latch(w) != 0 ||
-        !bp_w_cas(&p->frames[f].fr_word, &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
+        !bp_w_cas(bp__word(p, f), &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
         return 0;
     if (bp__readers_hold(p, f)) { /* a shared fix through a reader slot */
-        bp__latch_release(&p->frames[f].fr_word, 2, 0, 0);
+        bp__latch_release(bp__word(p, f), 2, 0, 0);
         return 0;
     }
     return 1;
@@ -265,7 +265,7 @@ static int bp__slot_victim_locked(bp_pool *p, int scan, uint32_t *slot,
     if (scan) {
         uint32_t r = p->ring_slots[p->ring_slot_pos];
 
-        if (r < p->nslots && BP__LOAD(p->slots[r].sl_scan) &&
+        if (r < p->nslots && (BP__LOAD(p->slots[r].sl_ref) & BP__REF_SCAN) &&
             bp__slot_take_locked(p, r, 0))
             s = r;
     }
@@ -284,7 +284,7 @@ static int bp__slot_victim_locked(bp_pool *p, int scan, uint32_t *slot,
     *dirty = 0;
     if (*old != BP__NONE &&
         (rc = bp__window_evict_busy_locked(p, s, dirty)) != 0) {
-        bp__latch_release(&p->frames[*old].fr_word, 2, 0, 0);
+        bp__latch_release(bp__word(p, *old), 2, 0, 0);
         return rc;
     }
     if (scan) {
@@ -310,9 +310,8 @@ int bp__window_evict_busy_locked(bp_pool *p, uint32_t s, int *dirty)
     bp__htab_remove(&p->wtab, sl->sl_pgno);
     BP__STORE(sl->sl_pgno, BP__NOPAGE);
     BP__STORE(sl->sl_frame, BP__NONE);
-    BP__STORE(sl->sl_gen, sl->sl_gen + 1);
-    BP__STORE(sl->sl_usage, 0);
-    BP__STORE(sl->sl_scan, 0);
+    BP__STORE(sl->sl_gen, (uint16_t)(sl->sl_gen + 1));
+    BP__STORE(sl->sl_ref, 0);
     __atomic_sub_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
     BP_STAT(p, slot_evictions);
     return 0;
@@ -327,10 +326,9 @@ static void bp__slot_publish_locked(bp_pool *p, uint32_t s, uint32_t f,
 
     BP__STORE(sl->sl_frame, f);
     BP__STORE(sl->sl_pgno, pgno);
-    BP__STORE(sl->sl_gen, sl->sl_gen + 1);
-    BP__STORE(sl->sl_usage, 1);
+    BP__STORE(sl->sl_gen, (uint16_t)(sl->sl_gen + 1));
+    BP__STORE(sl->sl_ref, (uint8_t)(BP__REF_USED | (scan ? BP__REF_SCAN : 0)));
     BP__STORE(sl->sl_dirty, 0);
-    BP__STORE(sl->sl_scan, (uint8_t)!!scan);
     __atomic_add_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
     bp__htab_insert(&p->wtab, pgno, s);
 }
@@ -354,7 +352,7 @@ int bp__window_map_begin_locked(bp_pool *p, uint64_t pgno, int fresh,
                                             &m->old_dirty)) != 0) {
         if (m->need != BP__NEED_NOTHING)
             bp__cache_discard_locked(p, m->frame);
-        bp__latch_release(&p->frames[m->frame].fr_word, 2, 0, 0);
+        bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
         return rc;
     }
     bp__slot_publish_locked(p, m->slot, m->frame, pgno, scan);
@@ -369,7 +367,7 @@ static void bp__map_undo(bp_pool *p, struct bp__mapping *m)
     (void)bp__window_evict_busy_locked(p, m->slot, NULL);
     if (m->need != BP__NEED_NOTHING)
         bp__cache_discard_locked(p, m->frame);
-    bp__latch_release(&p->frames[m->frame].fr_word, 2, 0, 0);
+    bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
     bp__unlock(&p->lock, BP__RANK_MISS);
 }
 
@@ -387,13 +385,13 @@ int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
                 bp__fail(p, rc, "copy of slot %u back to frame %u failed; "
                          "the pool is poisoned", s, m->old_frame);
             } else {
-                bp__latch_release(&p->frames[m->old_frame].fr_word, 2,
+                bp__latch_release(bp__word(p, m->old_frame), 2,
                                   BP_W_DIRTY, BP_W_WB);
                 BP_STAT(p, copies_out);
             }
         }
         if (!m->old_dirty || rc)
-            bp__latch_release(&p->frames[m->old_frame].fr_word, 2, 0, 0);
+            bp__latch_release(bp__word(p, m->old_frame), 2, 0, 0);
     }
     if (rc == 0)
         rc = p->be->map(p, s, f, m->need == BP__NEED_NOTHING);
@@ -402,7 +400,7 @@ int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
         if (p->be->id == BP_BACKEND_COPY)
             BP__STORE(p->slots[s].sl_dirty, 1);
         else
-            __atomic_or_fetch(&p->frames[f].fr_word, BP_W_DIRTY,
+            __atomic_or_fetch(bp__word(p, f), BP_W_DIRTY,
                               __ATOMIC_ACQ_REL);
     } else if (rc == 0 && m->need == BP__NEED_READ) {
         if ((rc = bp__io_read_page(p, p->slots[s].sl_pgno, a)) != 0)
@@ -470,7 +468,7 @@ int bp__window_writeback(bp_pool *p)
 
         if (!BP__LOAD(sl->sl_dirty) || f == BP__NONE)
             continue;
-        w = &p->frames[f].fr_word;
+        w = bp__word(p, f);
         v = bp_w_load(w);
         if (bp_w_latch(v) >= BP_LATCH_MAX_SHARED) {
             bp__latch_wait(w, v);
