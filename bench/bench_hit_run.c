@@ -249,40 +249,25 @@ static int ht_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz)
 static int ht_open(ht_ctx *c, int b, char *why, size_t whysz)
 {
     ht_pool *pl = &c->pool[b];
-    unsigned flags = 0;
-    int rc;
+    struct bu_pool_cfg cfg = {
+        .path = c->path,
+        .open_flags = 0,
+        .page_size = c->o.page_size,
+        .cache_frames = c->frames,
+        .window_slots = c->o.window_slots,
+        .backend = c->o.bk[b],
+    };
     for (;;) {
         bp_pool *p = NULL;
-        rc = bp_create(&p, NULL);
-        if (rc) {
-            snprintf(why, whysz, "bp_create: %s", bp_strerror(rc));
-            return rc;
+        int rc = bu_pool_open(&cfg, &p, why, whysz);
+        if (!rc) {
+            pl->p = p;
+            pl->open_flags = cfg.open_flags;
+            return ht_stats(p, &pl->st, why, whysz);
         }
-#define HT_TRY(name, call)                                                     \
-    do {                                                                       \
-        rc = (call);                                                           \
-        if (rc) {                                                              \
-            snprintf(why, whysz, "%s: %s (%d): %s", name, bp_strerror(rc),     \
-                     rc, bp_errmsg(p));                                        \
-            bp_close(p);                                                       \
-            goto failed;                                                       \
-        }                                                                      \
-    } while (0)
-        HT_TRY("bp_set_page_size", bp_set_page_size(p, c->o.page_size));
-        HT_TRY("bp_set_cache_frames", bp_set_cache_frames(p, c->frames));
-        HT_TRY("bp_set_window_slots",
-               bp_set_window_slots(p, c->o.window_slots));
-        HT_TRY("bp_set_backend", bp_set_backend(p, c->o.bk[b]));
-        HT_TRY("bp_set_shm", bp_set_shm(p, NULL, 0));
-        HT_TRY("bp_open", bp_open(p, c->path, flags));
-#undef HT_TRY
-        pl->p = p;
-        pl->open_flags = flags;
-        return ht_stats(p, &pl->st, why, whysz);
-    failed:
-        if (rc != BP_ENODIRECT || flags)
+        if (rc != BP_ENODIRECT || cfg.open_flags)
             return rc;
-        flags = BP_BUFFERED_IO;
+        cfg.open_flags = BP_BUFFERED_IO;
     }
 }
 

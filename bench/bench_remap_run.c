@@ -19,43 +19,26 @@
 static int rm_open(rm_ctx *c, bp_backend b, bp_prefault pf, bp_pool **out,
                    char *why, size_t whysz)
 {
-    bp_pool *p = NULL;
     char shm[128];
-    int rc = bp_create(&p, NULL);
-    if (rc) {
-        snprintf(why, whysz, "bp_create: %s", bp_strerror(rc));
-        return rc;
-    }
-#define RM_TRY(name, call)                                                     \
-    do {                                                                       \
-        rc = (call);                                                           \
-        if (rc) {                                                              \
-            snprintf(why, whysz, "%s: %s (%d): %s", name, bp_strerror(rc),     \
-                     rc, bp_errmsg(p));                                        \
-            bp_close(p);                                                       \
-            return rc;                                                         \
-        }                                                                      \
-    } while (0)
-    RM_TRY("bp_set_page_size", bp_set_page_size(p, c->o.page_size));
-    RM_TRY("bp_set_cache_size", bp_set_cache_size(p, c->o.cache_mb << 20));
-    RM_TRY("bp_set_window_slots", bp_set_window_slots(p, c->o.window_slots));
-    RM_TRY("bp_set_backend", bp_set_backend(p, b));
-    RM_TRY("bp_set_prefault", bp_set_prefault(p, pf));
+    struct bu_pool_cfg cfg = {
+        .path = c->path,
+        .open_flags = c->open_flags,
+        .page_size = c->o.page_size,
+        .cache_bytes = c->o.cache_mb << 20,
+        .window_slots = c->o.window_slots,
+        .backend = b,
+        .set_prefault = 1,
+        .prefault = pf,
+    };
     if (c->o.named_shm) {
-        rc = bu_shm_name(shm, sizeof shm);
+        int rc = bu_shm_name(shm, sizeof shm);
         if (rc) {
             snprintf(why, whysz, "no shm name: %s", strerror(-rc));
-            bp_close(p);
             return rc;
         }
-        RM_TRY("bp_set_shm", bp_set_shm(p, shm, 0));
-    } else {
-        RM_TRY("bp_set_shm", bp_set_shm(p, NULL, 0));
+        cfg.shm_name = shm;
     }
-    RM_TRY("bp_open", bp_open(p, c->path, c->open_flags));
-#undef RM_TRY
-    *out = p;
-    return 0;
+    return bu_pool_open(&cfg, out, why, whysz);
 }
 
 static int rm_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz)

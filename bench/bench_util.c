@@ -172,6 +172,45 @@ int bu_shm_name(char *out, size_t outsz)
     return bu_cleanup_add(full, 0);
 }
 
+/* ---- Pools --------------------------------------------------------------- */
+
+int bu_pool_open(const struct bu_pool_cfg *c, bp_pool **out, char *why,
+                 size_t whysz)
+{
+    bp_pool *p = NULL;
+    int rc = bp_create(&p, NULL);
+    if (rc) {
+        snprintf(why, whysz, "bp_create: %s", bp_strerror(rc));
+        return rc;
+    }
+#define BU_TRY(name, call)                                                     \
+    do {                                                                       \
+        rc = (call);                                                           \
+        if (rc) {                                                              \
+            snprintf(why, whysz, "%s: %s (%d): %s", name, bp_strerror(rc),     \
+                     rc, bp_errmsg(p));                                        \
+            bp_close(p);                                                       \
+            return rc;                                                         \
+        }                                                                      \
+    } while (0)
+    if (c->page_size)
+        BU_TRY("bp_set_page_size", bp_set_page_size(p, c->page_size));
+    if (c->cache_frames)
+        BU_TRY("bp_set_cache_frames", bp_set_cache_frames(p, c->cache_frames));
+    else if (c->cache_bytes)
+        BU_TRY("bp_set_cache_size", bp_set_cache_size(p, c->cache_bytes));
+    if (c->window_slots)
+        BU_TRY("bp_set_window_slots", bp_set_window_slots(p, c->window_slots));
+    BU_TRY("bp_set_backend", bp_set_backend(p, c->backend));
+    if (c->set_prefault)
+        BU_TRY("bp_set_prefault", bp_set_prefault(p, c->prefault));
+    BU_TRY("bp_set_shm", bp_set_shm(p, c->shm_name, 0));
+    BU_TRY("bp_open", bp_open(p, c->path, c->open_flags));
+#undef BU_TRY
+    *out = p;
+    return 0;
+}
+
 /* ---- Data file ----------------------------------------------------------- */
 
 int bu_data_file_create(const char *path, size_t page_size, uint64_t npages,

@@ -4,7 +4,7 @@
  * Owns: the clock, medians, the bench's pseudo-random numbers, the cleanup
  * registry (temporary directories, data files and /dev/shm names removed at
  * exit, on SIGINT/SIGTERM/SIGHUP and on a crash), the data file format used
- * by every subcommand, option parsing (the --backends list too), table and
+ * by every subcommand, opening a configured pool, option parsing (the --backends list too), table and
  * CSV printing, the lists of notes printed under a report, and the machine
  * description printed at the top of each report.
  *
@@ -101,6 +101,33 @@ int bu_tempdir(const char *parent, char *out, size_t outsz);
  * bp_set_shm(); /dev/shm/<name> is registered for cleanup in case the
  * process dies before the pool removes it.  Returns 0 or -errno. */
 int bu_shm_name(char *out, size_t outsz);
+
+/* ---- Pools --------------------------------------------------------------- */
+
+/* How bu_pool_open() sets up a pool.  A 0 field (NULL for shm_name) leaves
+ * the library default, except backend, which is always set; cache_frames
+ * wins over cache_bytes when both are set; prefault is set only with
+ * set_prefault.  The setters run in this order: page size, cache, window
+ * slots, backend, prefault, shm (always: shm_name NULL is an anonymous
+ * memfd, else a bp_set_shm() name, kept = 0), then bp_open. */
+struct bu_pool_cfg {
+    const char *path;      /* data file for bp_open */
+    unsigned open_flags;   /* bp_open flags (BP_BUFFERED_IO, ...) */
+    size_t page_size;      /* bytes */
+    uint64_t cache_frames; /* bp_set_cache_frames */
+    uint64_t cache_bytes;  /* bp_set_cache_size, when no cache_frames */
+    uint64_t window_slots;
+    bp_backend backend;
+    int set_prefault;      /* 1: bp_set_prefault(prefault) */
+    bp_prefault prefault;
+    const char *shm_name;  /* NULL: memfd */
+};
+
+/* Create a pool, configure it from c and open it into *out.  Returns 0, or
+ * the failing call's code with "call: strerror (rc): errmsg" in why (just
+ * "bp_create: strerror" when bp_create fails) and the pool closed. */
+int bu_pool_open(const struct bu_pool_cfg *c, bp_pool **out, char *why,
+                 size_t whysz);
 
 /* ---- Data file ----------------------------------------------------------- */
 
