@@ -26,6 +26,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bp_internal.h"
@@ -123,17 +124,28 @@ int bp__readers_hold(bp_pool *p, uint32_t f)
 }
 
 /* After taking f exclusive: wait until no reader slot holds it (readers
- * that see the exclusive latch back off; the others unfix in time). */
+ * that see the exclusive latch back off; the others unfix in time).  Spin,
+ * then yield, then sleep with a backoff capped at 1 ms, so a reader holding
+ * its fix for long does not cost the waiter a CPU. */
 void bp__readers_drain(bp_pool *p, uint32_t f)
 {
+    long sleep_ns = 1000;
+
     for (unsigned spins = 0; bp__readers_hold(p, f); spins++) {
         if (spins < 64) {
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
 #endif
-        } else {
-            BP_STAT(p, latch_waits);
+        } else if (spins < 96) {
+            if (spins == 64)
+                BP_STAT(p, latch_waits);
             sched_yield();
+        } else {
+            struct timespec ts = {0, sleep_ns};
+
+            nanosleep(&ts, NULL);
+            if (sleep_ns < 1000000)
+                sleep_ns *= 2;
         }
     }
 }

@@ -3,7 +3,8 @@
  * while fixed, and the debug lock-order checker.
  *
  * (a) per backend: an exclusive fix excludes a shared and an exclusive fix
- *     of the same page from another thread: thread A holds page X
+ *     of the same page from another thread, and a shared fix excludes an
+ *     exclusive one: thread A holds page X
  *     exclusively, thread B calls bp_fix(X) and must not return before A,
  *     which sets a flag just before its unfix, has unfixed: B must see the
  *     flag set right after its bp_fix returns.  A waits for bp_stats'
@@ -138,8 +139,10 @@ static void *blocker_b(void *arg)
     return NULL;
 }
 
-/* The test thread is A: it holds X exclusively while B fixes X in mode. */
-static void excl_excludes(bp_pool *p, unsigned mode)
+/* The test thread is A: it holds X in a_mode while B fixes X in mode (a
+ * conflicting pair: A exclusive, or A shared and B exclusive, which makes
+ * B drain A's reader slot). */
+static void excl_excludes(bp_pool *p, unsigned a_mode, unsigned mode)
 {
     struct blocker bl;
     pthread_t tid;
@@ -150,7 +153,7 @@ static void excl_excludes(bp_pool *p, unsigned mode)
     memset(&bl, 0, sizeof bl);
     bl.p = p;
     bl.mode = mode;
-    assert_int_equal(bp_fix(p, PGNO_X, BP_EXCLUSIVE, &pg), 0);
+    assert_int_equal(bp_fix(p, PGNO_X, a_mode, &pg), 0);
     waits0 = latch_waits(p);
     assert_int_equal(pthread_create(&tid, NULL, blocker_b, &bl), 0);
     while (!__atomic_load_n(&bl.started, __ATOMIC_ACQUIRE))
@@ -164,15 +167,17 @@ static void excl_excludes(bp_pool *p, unsigned mode)
     __atomic_store_n(&bl.released, 1, __ATOMIC_RELEASE);
     assert_int_equal(bp_unfix(p, &pg, 0), 0);
     assert_int_equal(pthread_join(tid, NULL), 0);
-    printf("exclusive vs %s: B %s while A held the page (%d polls)\n",
+    printf("%s vs %s: B %s while A held the page (%d polls)\n",
+           a_mode == BP_EXCLUSIVE ? "exclusive" : "shared",
            mode == BP_EXCLUSIVE ? "exclusive" : "shared",
            bl.saw_released ? "waited" : "DID NOT wait", polls);
     assert_int_equal(bl.fix_rc, 0);
     assert_int_equal(bl.unfix_rc, 0);
     if (!bl.saw_released)
         fail_msg("bp_fix(%s) of page %u returned while another thread held "
-                 "it exclusively",
-                 mode == BP_EXCLUSIVE ? "BP_EXCLUSIVE" : "BP_SHARED", PGNO_X);
+                 "it %s",
+                 mode == BP_EXCLUSIVE ? "BP_EXCLUSIVE" : "BP_SHARED", PGNO_X,
+                 a_mode == BP_EXCLUSIVE ? "exclusively" : "shared");
 }
 
 /* Two shared holders at once: each fixes X shared and waits at a barrier
@@ -228,8 +233,9 @@ static void run_excludes(bp_backend b)
         skip();
     p = open_pool(b);
     util_watchdog_start(WATCHDOG_S, "exclusive latch test (test_latch)");
-    excl_excludes(p, BP_SHARED);
-    excl_excludes(p, BP_EXCLUSIVE);
+    excl_excludes(p, BP_EXCLUSIVE, BP_SHARED);
+    excl_excludes(p, BP_EXCLUSIVE, BP_EXCLUSIVE);
+    excl_excludes(p, BP_SHARED, BP_EXCLUSIVE); /* drains A's reader slot */
     util_watchdog_stop();
     shared_shares(p);
     uint64_t waits = latch_waits(p);
