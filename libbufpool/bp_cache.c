@@ -1,9 +1,12 @@
 /*
  * bp_cache.c - the cache tier: frames in the shm file and the page table.
  *
- * Owns (shared, in the shm file): struct bp__frame[], the page table
- * (pgno -> frame), the free-frame counter and the frame CLOCK hand; the
- * scan ring of frames; write-back and flush.
+ * Owns (shared, in the shm file): struct bp__frame[], the free-frame
+ * counter and the frame CLOCK hand (both atomic); the scan ring of frames;
+ * which frame holds which page (through the partitioned page table,
+ * bp_ptab.c); write-back and flush.  No lock of its own: a frame is taken
+ * BUSY by CAS before it changes page, and BUSY is what keeps two misses on
+ * one page apart.
  *
  * Frame states:
  *
@@ -13,7 +16,9 @@
  *
  * Invariants:
  *  - A frame is in the page table iff fr_pgno != BP__NOPAGE; both change
- *    only under p->lock with the frame BUSY.
+ *    only with the frame BUSY, under the page's partition lock.  A miss
+ *    re-checks the table when it inserts: if another thread cached the page
+ *    meanwhile, its frame goes back and it retries.
  *  - Frames [0, sh_free_top) were never used; they are handed out from the
  *    top down, so a cache larger than 4 GiB puts its first pages above the
  *    4 GiB offset at once (the 32-bit tests rely on it).
@@ -46,41 +51,51 @@ int bp__cache_write_frame(bp_pool *p, uint32_t f)
     return 0;
 }
 
-/* Try to take frame f for eviction: latch 0 -> BUSY, and no slot of any
- * process maps it but possibly one of ours (*s, evicted here).  Returns 1
- * with the frame BUSY and unmapped, 0 when it cannot be had. */
-static int bp__frame_take_locked(bp_pool *p, uint32_t f, int honour_usage)
+/* Try to take frame f for eviction: latch 0 -> BUSY, no reader slot on it,
+ * and no window slot maps it but possibly one of ours, which is evicted here
+ * (under the window lock).  Returns 1 with the frame BUSY and unmapped.
+ * With honour_usage a usage count above 0 is lowered instead (CLOCK). */
+static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
 {
-    struct bp__frame *fr = &p->frames[f];
-    uint64_t w = bp_w_load(bp__word(p, f));
-    uint32_t s = BP__NONE, maps = BP__LOAD(fr->fr_maps);
+    uint64_t *w = bp__word(p, f), v = bp_w_load(w);
+    int rc = 0;
 
-    if (bp_w_latch(w) != 0 || maps > 1)
+    if (bp_w_latch(v) != 0 || BP__LOAD(p->frames[f].fr_maps) > 1)
         return 0;
-    if (maps == 1 && (s = bp__window_slot_of_frame(p, f)) == BP__NONE)
-        return 0; /* mapped by another process */
-    if (honour_usage && bp_w_usage(w) > 0) {
-        (void)bp_w_cas(bp__word(p, f), &w, bp_w_set_usage(w, bp_w_usage(w) - 1));
+    if (honour_usage && bp_w_usage(v) > 0) {
+        (void)bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1));
         return 0;
     }
-    if (!bp_w_cas(bp__word(p, f), &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
+    if (!bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY)))
         return 0;
-    if (bp__readers_hold(p, f)) { /* a shared fix through a reader slot */
-        bp__latch_release(bp__word(p, f), 2, 0, 0);
-        return 0;
-    }
-    if (s != BP__NONE && bp__window_evict_busy_locked(p, s, NULL) != 0) {
-        bp__latch_release(bp__word(p, f), 2, 0, 0);
-        return 0;
+    if (bp__readers_hold(p, f)) /* a shared fix through a reader slot */
+        goto give_back;
+    /* BUSY: nobody maps or unmaps the frame now, fr_maps is stable */
+    if (BP__LOAD(p->frames[f].fr_maps) == 1) {
+        uint32_t s;
+
+        bp__lock(p, &p->lock, BP__RANK_MISS);
+        s = bp__window_slot_of_frame(p, f);
+        rc = s == BP__NONE ? -1 /* another process maps it */
+                           : bp__window_evict_busy_locked(p, s, NULL);
+        bp__unlock(&p->lock, BP__RANK_MISS);
+        if (rc)
+            goto give_back;
     }
     return 1;
+give_back:
+    bp__latch_release(w, 2, 0, 0);
+    return 0;
 }
 
-/* Write back and forget the page of BUSY frame f. */
-static int bp__frame_evict_locked(bp_pool *p, uint32_t f)
+/* Write back and forget the page of BUSY frame f (no lock held: the write
+ * can take a while; fixers of the page wait on BUSY meanwhile). */
+static int bp__frame_evict(bp_pool *p, uint32_t f)
 {
     int rc;
 
+    if (BP__LOAD(p->frames[f].fr_pgno) == BP__NOPAGE)
+        return 0;
     if (bp_w_load(bp__word(p, f)) & BP_W_DIRTY) {
         if ((rc = bp__cache_write_frame(p, f)) != 0)
             return rc;
@@ -88,34 +103,44 @@ static int bp__frame_evict_locked(bp_pool *p, uint32_t f)
                            __ATOMIC_ACQ_REL);
         __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
     }
-    bp__cache_discard_locked(p, f);
+    bp__cache_discard(p, f);
     BP_STAT(p, frame_evictions);
     return 0;
 }
 
-/* A victim frame, returned BUSY and empty. */
-static int bp__frame_victim_locked(bp_pool *p, int scan, uint32_t *frame)
+/* A victim frame, returned BUSY and empty.  *ring is the scan ring
+ * position to record the new page in (scan misses). */
+static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
+                            uint32_t *ring)
 {
     struct bp__shm_hdr *h = p->meta;
-    uint64_t n = p->nframes;
+    uint64_t n = p->nframes, top = __atomic_load_n(&h->sh_free_top,
+                                                    __ATOMIC_ACQUIRE);
     int rc;
 
-    if (h->sh_free_top > 0) {
-        uint32_t f = (uint32_t)--h->sh_free_top;
+    while (top > 0 && !__atomic_compare_exchange_n(&h->sh_free_top, &top,
+                                                    top - 1, 0,
+                                                    __ATOMIC_ACQ_REL,
+                                                    __ATOMIC_ACQUIRE))
+        ;
+    if (top > 0) { /* never used: from the top of the file down */
+        uint32_t f = (uint32_t)(top - 1);
 
-        bp_w_publish(bp__word(p, f),
-                     bp_w_set_latch(bp_w_load(bp__word(p, f)),
-                                    BP_LATCH_BUSY));
+        __atomic_or_fetch(bp__word(p, f),
+                          (uint64_t)BP_LATCH_BUSY << BP_W_LATCH_SHIFT,
+                          __ATOMIC_ACQ_REL);
         *frame = f;
         return 0;
     }
     if (scan) { /* recycle the oldest frame of the scan ring */
-        uint32_t f = p->ring_frames[p->ring_frame_pos];
+        uint32_t f;
 
-        if (f != BP__NONE && f < n &&
-            (bp_w_load(bp__word(p, f)) & BP_W_SCAN) &&
-            bp__frame_take_locked(p, f, 0)) {
-            if ((rc = bp__frame_evict_locked(p, f)) != 0) {
+        *ring = __atomic_fetch_add(&p->ring_frame_pos, 1, __ATOMIC_RELAXED) %
+                BP__RING;
+        f = __atomic_load_n(&p->ring_frames[*ring], __ATOMIC_ACQUIRE);
+        if (f < n && (bp_w_load(bp__word(p, f)) & BP_W_SCAN) &&
+            bp__frame_take(p, f, 0)) {
+            if ((rc = bp__frame_evict(p, f)) != 0) {
                 bp__latch_release(bp__word(p, f), 2, 0, 0);
                 return rc;
             }
@@ -125,13 +150,12 @@ static int bp__frame_victim_locked(bp_pool *p, int scan, uint32_t *frame)
         }
     }
     for (uint64_t i = 0; i < (BP_W_USAGE_MAX + 2) * n + 1; i++) {
-        uint32_t f = (uint32_t)h->sh_clock;
+        uint32_t f = (uint32_t)(__atomic_fetch_add(&h->sh_clock, 1,
+                                                   __ATOMIC_RELAXED) % n);
 
-        h->sh_clock = f + 1 == n ? 0 : f + 1;
-        if (!bp__frame_take_locked(p, f, 1))
+        if (!bp__frame_take(p, f, 1))
             continue;
-        if (BP__LOAD(p->frames[f].fr_pgno) != BP__NOPAGE &&
-            (rc = bp__frame_evict_locked(p, f)) != 0) {
+        if ((rc = bp__frame_evict(p, f)) != 0) {
             bp__latch_release(bp__word(p, f), 2, 0, 0);
             return rc;
         }
@@ -142,51 +166,73 @@ static int bp__frame_victim_locked(bp_pool *p, int scan, uint32_t *frame)
                     "or mapped: unfix pages or use a larger cache", n);
 }
 
-int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
-                         uint32_t *frame, enum bp__need *need,
-                         uint64_t **wait, uint64_t *seen)
+int bp__cache_get(bp_pool *p, uint64_t pgno, int fresh, int scan,
+                  uint32_t *frame, enum bp__need *need, uint64_t **wait,
+                  uint64_t *seen)
 {
-    uint32_t f = fresh ? BP__NONE : bp__htab_find(&p->ptab, pgno);
+    uint32_t f, ring = BP__NONE;
+    unsigned part;
     int rc;
 
-    if (f != BP__NONE) { /* cached: take it BUSY while it is mapped */
-        uint64_t *w = bp__word(p, f), v = bp_w_load(w);
+    if (!fresh) {
+        part = bp__ptab_lock(p, pgno);
+        if ((f = bp__ptab_find_locked(p, pgno)) != BP__NONE) {
+            uint64_t *w = bp__word(p, f), v = bp_w_load(w);
 
-        if (bp_w_latch(v) != 0 ||
-            !bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY))) {
-            *wait = w; /* flush or another miss holds it: wait, retry */
-            *seen = v;
-            return BP__WAIT;
+            /* cached: take it BUSY while it is mapped; latched (a flush,
+             * another miss): wait and retry */
+            rc = bp_w_latch(v) == 0 &&
+                 bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY));
+            bp__ptab_unlock(p, part);
+            if (!rc) {
+                *wait = w;
+                *seen = v;
+                return BP__WAIT;
+            }
+            BP_STAT(p, cache_hits);
+            *frame = f;
+            *need = BP__NEED_NOTHING;
+            return 0;
         }
-        BP_STAT(p, cache_hits);
-        *frame = f;
-        *need = BP__NEED_NOTHING;
-        return 0;
-    }
-    if (!fresh)
+        bp__ptab_unlock(p, part);
         BP_STAT(p, cache_misses);
-    if ((rc = bp__frame_victim_locked(p, scan, &f)) != 0)
+    }
+    if ((rc = bp__frame_victim(p, scan, &f, &ring)) != 0)
         return rc;
+    part = bp__ptab_lock(p, pgno);
+    if (!fresh && bp__ptab_find_locked(p, pgno) != BP__NONE) {
+        /* another thread cached the page meanwhile: ours goes back */
+        bp__ptab_unlock(p, part);
+        bp__latch_release(bp__word(p, f), 2, 0, 0);
+        *wait = NULL;
+        return BP__WAIT;
+    }
     BP__STORE(p->frames[f].fr_pgno, pgno);
-    bp__htab_insert(&p->ptab, pgno, f);
+    bp__ptab_insert_locked(p, pgno, f);
+    bp__ptab_unlock(p, part);
     if (scan) {
         __atomic_or_fetch(bp__word(p, f), BP_W_SCAN, __ATOMIC_ACQ_REL);
-        p->ring_frames[p->ring_frame_pos] = f;
-        p->ring_frame_pos = (p->ring_frame_pos + 1) % BP__RING;
+        if (ring == BP__NONE)
+            ring = __atomic_fetch_add(&p->ring_frame_pos, 1,
+                                      __ATOMIC_RELAXED) % BP__RING;
+        __atomic_store_n(&p->ring_frames[ring], f, __ATOMIC_RELEASE);
     }
     *frame = f;
     *need = fresh ? BP__NEED_ZERO : BP__NEED_READ;
     return 0;
 }
 
-void bp__cache_discard_locked(bp_pool *p, uint32_t f)
+void bp__cache_discard(bp_pool *p, uint32_t f)
 {
-    struct bp__frame *fr = &p->frames[f];
-    uint64_t pgno = BP__LOAD(fr->fr_pgno);
+    uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
 
-    if (pgno != BP__NOPAGE)
-        bp__htab_remove(&p->ptab, pgno);
-    BP__STORE(fr->fr_pgno, BP__NOPAGE);
+    if (pgno != BP__NOPAGE) {
+        unsigned part = bp__ptab_lock(p, pgno);
+
+        bp__ptab_remove_locked(p, pgno, f);
+        BP__STORE(p->frames[f].fr_pgno, BP__NOPAGE);
+        bp__ptab_unlock(p, part);
+    }
     __atomic_and_fetch(bp__word(p, f),
                        ~(BP_W_DIRTY | BP_W_WB | BP_W_SCAN | BP_W_USAGE_MASK),
                        __ATOMIC_ACQ_REL);

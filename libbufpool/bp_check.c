@@ -7,7 +7,9 @@
  *  - every frame's fr_maps equals the number of slots mapping it;
  *  - every used frame is in the page table, and the table has no others;
  *  - a free frame is unlatched, clean and unmapped.
- * Meant for quiescent moments (no fix in flight in another thread).
+ * Meant for quiescent moments (no fix in flight in another thread): it
+ * holds the window lock and reads the page table without its partition
+ * locks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -68,13 +70,14 @@ int bp__test_check(bp_pool *p)
                       "free frame %" PRIu64 " is latched, dirty or mapped", f);
             continue;
         }
-        BP__CHECK(bp__htab_find(&p->ptab, fr->fr_pgno) == f,
+        BP__CHECK(bp__ptab_find_locked(p, fr->fr_pgno) == f,
                   "frame %" PRIu64 " (page %" PRIu64 ") not in the page table",
                   f, fr->fr_pgno);
         in_ptab++;
     }
-    for (uint64_t i = 0; i <= p->ptab.ht_mask; i++)
-        in_ptab -= p->ptab.ht_ent[i] != 0;
+    for (uint64_t i = 0; i <= p->ptab_mask; i++) /* every chained frame */
+        for (uint32_t e = p->ptab[i]; e != 0; e = p->frames[e - 1].fr_next)
+            in_ptab--;
     BP__CHECK(in_ptab == 0, "page table entries do not match used frames");
     for (uint64_t i = 0; i <= p->wtab.ht_mask; i++)
         in_wtab -= p->wtab.ht_ent[i] != 0;

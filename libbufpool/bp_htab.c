@@ -1,8 +1,8 @@
 /*
  * bp_htab.c - open-addressing hash of record indexes keyed by page number.
  *
- * Used twice: the shared page table (pgno -> cache frame, in the shm file)
- * and each process's window table (pgno -> slot, private).  An entry holds
+ * Used for each process's window table (pgno -> slot, private); the shared
+ * page table is chained and partitioned instead (bp_ptab.c).  An entry holds
  * index + 1 (0 = empty) and the key is read from the record itself, so a
  * table costs 4 bytes an entry and holds no pointers.
  *
@@ -19,17 +19,6 @@
  * latching it).  It never loops forever: the table is at most half full.
  */
 #include "bp_internal.h"
-
-static inline uint64_t bp__hash(uint64_t key)
-{
-    /* Fibonacci-style mix (splitmix64 finalizer): neighbours spread out. */
-    key ^= key >> 30;
-    key *= 0xbf58476d1ce4e5b9ull;
-    key ^= key >> 27;
-    key *= 0x94d049bb133111ebull;
-    key ^= key >> 31;
-    return key;
-}
 
 static inline uint64_t bp__key_of(const struct bp__htab *h, uint32_t idx)
 {

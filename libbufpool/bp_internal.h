@@ -8,7 +8,8 @@
  *   0             struct bp__shm_hdr
  *   frames_desc   struct bp__frame[nframes]        frame descriptors
  *   words         uint64_t[nframes]                frame state words
- *   ptab          uint32_t[ptab_mask + 1]          page table: pgno -> frame
+ *   ptab          uint32_t[ptab_mask + 1]          page table buckets: first
+ *                                                  frame + 1 of each chain
  *   frames_off    nframes * page_size bytes        cache frames (page aligned)
  *
  * The metadata part [0, frames_off) is mapped once per process (p->meta).
@@ -46,7 +47,7 @@
 struct bp__frame {
     uint64_t fr_pgno;  /* BP__NOPAGE when free */
     uint32_t fr_maps;  /* window slots mapping this frame (all processes) */
-    uint32_t fr_pad;
+    uint32_t fr_next;  /* page table chain: next frame + 1, 0 = end */
 };
 _Static_assert(sizeof(struct bp__frame) == 16, "frame descriptor size");
 
@@ -58,7 +59,7 @@ struct bp__shm_hdr {
     uint64_t sh_frames_desc; /* offset of struct bp__frame[] */
     uint64_t sh_words;       /* offset of the uint64_t state words */
     uint64_t sh_ptab;        /* offset of the page table */
-    uint64_t sh_ptab_mask;   /* page table entries - 1 (power of two) */
+    uint64_t sh_ptab_mask;   /* page table buckets - 1 (power of two) */
     uint64_t sh_frames_off;  /* offset of frame 0 */
     uint64_t sh_file_size;   /* whole shm file */
     uint64_t sh_free_top;    /* frames [0, free_top) never used yet */
@@ -149,6 +150,28 @@ uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key);
 void bp__htab_insert(struct bp__htab *h, uint64_t key, uint32_t idx);
 void bp__htab_remove(struct bp__htab *h, uint64_t key);
 
+/* ---- the page table (bp_ptab.c): pgno -> frame, chained, partitioned ----
+ * A bucket belongs to partition (bucket % BP__PARTS), each with its own
+ * lock: lookups and changes of different partitions never wait for each
+ * other.  Chains link frames through fr_next.  A frame joins or leaves a
+ * chain only while BUSY, so a frame found under the partition lock and
+ * then taken BUSY stays that page's frame. */
+#define BP__PARTS 64
+static inline uint64_t bp__hash(uint64_t key)
+{
+    key ^= key >> 30; /* splitmix64 finalizer: neighbours spread out */
+    key *= 0xbf58476d1ce4e5b9ull;
+    key ^= key >> 27;
+    key *= 0x94d049bb133111ebull;
+    key ^= key >> 31;
+    return key;
+}
+unsigned bp__ptab_lock(bp_pool *p, uint64_t pgno);
+void bp__ptab_unlock(bp_pool *p, unsigned part);
+uint32_t bp__ptab_find_locked(bp_pool *p, uint64_t pgno);
+void bp__ptab_insert_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
+void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
+
 /* ---- data-file I/O engine ---------------------------------------------------
  * Every data-file I/O goes through these ops so that an engine can be
  * swapped (io_uring later) and failures injected.  Calls return the byte
@@ -221,7 +244,9 @@ struct bp_pool {
 
     /* state */
     int state; /* enum bp__state */
-    pthread_mutex_t lock;    /* the miss lock (bp_latch.h: lock order) */
+    pthread_mutex_t alloc_lock; /* bp_alloc_page (bp_latch.h: lock order) */
+    pthread_mutex_t lock;    /* the window lock: slot replacement, wtab */
+    pthread_mutex_t parts[BP__PARTS]; /* page table partitions */
     pthread_mutex_t io_lock; /* the I/O slot */
     pthread_mutex_t err_lock; /* errmsg (a leaf: taken under any lock) */
     char errmsg[512];
@@ -245,7 +270,8 @@ struct bp_pool {
     size_t meta_len;
     struct bp__frame *frames;
     uint64_t *words; /* frame state words (bp_latch.h) */
-    struct bp__htab ptab;
+    uint32_t *ptab;       /* bucket heads (bp_ptab.c) */
+    uint64_t ptab_mask;
     uint64_t nframes;
 
     /* window */
@@ -320,13 +346,14 @@ int bp__vma_check(bp_pool *p, uint64_t slots);
 /* cache tier (bp_cache.c); _locked functions need p->lock */
 enum bp__need { BP__NEED_NOTHING = 0, BP__NEED_READ, BP__NEED_ZERO };
 /* Find or make the frame for pgno and return it BUSY, with *need saying
- * how to fill it.  BP__WAIT when the cached frame is latched (*wait and
- * *seen say what to wait on). */
-int bp__cache_get_locked(bp_pool *p, uint64_t pgno, int fresh, int scan,
-                         uint32_t *frame, enum bp__need *need,
-                         uint64_t **wait, uint64_t *seen);
-/* Forget a BUSY frame whose fill failed; it stays BUSY (caller releases). */
-void bp__cache_discard_locked(bp_pool *p, uint32_t frame);
+ * how to fill it.  No lock held on entry or exit.  BP__WAIT when the cached
+ * frame is latched (*wait and *seen say what to wait on; *wait == NULL:
+ * another thread cached the page meanwhile, just retry). */
+int bp__cache_get(bp_pool *p, uint64_t pgno, int fresh, int scan,
+                  uint32_t *frame, enum bp__need *need, uint64_t **wait,
+                  uint64_t *seen);
+/* Forget a BUSY frame's page; it stays BUSY (caller releases). */
+void bp__cache_discard(bp_pool *p, uint32_t frame);
 /* Write frame (latched by the caller: shared or BUSY) to the data file. */
 int bp__cache_write_frame(bp_pool *p, uint32_t frame);
 int bp__cache_flush(bp_pool *p);
@@ -344,13 +371,13 @@ struct bp__mapping {
     int old_dirty;        /* copy backend: the old private copy goes back */
     enum bp__need need;
 };
-/* p->lock held.  Returns 0 with *m reserved, BP__WAIT when a frame the
- * miss needs is latched (*wait set: drop p->lock, wait on it, retry), or an
- * error. */
+/* No lock held (bp_alloc_page: alloc_lock).  Returns 0 with *m reserved,
+ * BP__WAIT when a frame the miss needs is latched (*wait set: wait on it,
+ * retry; NULL: retry at once), or an error. */
 #define BP__WAIT 3
-int bp__window_map_begin_locked(bp_pool *p, uint64_t pgno, int fresh,
-                                int scan, struct bp__mapping *m,
-                                uint64_t **wait, uint64_t *seen);
+int bp__window_map_begin(bp_pool *p, uint64_t pgno, int fresh, int scan,
+                         struct bp__mapping *m, uint64_t **wait,
+                         uint64_t *seen);
 /* No lock held: copy the old page back (copy backend), remap the slot,
  * read or zero the page.  On failure the reservation is undone. */
 int bp__window_map_finish(bp_pool *p, struct bp__mapping *m);
@@ -373,7 +400,13 @@ int bp__window_remap_fail(bp_pool *p, int err, const char *what,
                           uint32_t slot, uint32_t frame);
 
 /* lock-order checker (bp_lockorder.c); no-ops unless BP_DEBUG */
-enum bp__rank { BP__RANK_MISS = 1, BP__RANK_BUSY = 2, BP__RANK_IO = 3 };
+enum bp__rank {
+    BP__RANK_ALLOC = 1,
+    BP__RANK_MISS = 2, /* the window lock, p->lock */
+    BP__RANK_PART = 3,
+    BP__RANK_BUSY = 4,
+    BP__RANK_IO = 5
+};
 void bp__lock(bp_pool *p, pthread_mutex_t *m, enum bp__rank r);
 void bp__unlock(pthread_mutex_t *m, enum bp__rank r);
 void bp__rank_note(enum bp__rank r, int acquire);

@@ -4,11 +4,15 @@
  * LOCK ORDER (a thread may only take a lock of a higher rank than every lock
  * it holds; the debug checker in bp_lockorder.c enforces it):
  *
- *   1. p->lock      the pool's miss lock (window and cache structure:
- *                   slot and frame replacement, both tables' writers)
- *   2. frame BUSY   a frame latched for remap, eviction or I/O (taken only
- *                   with a CAS that never waits while p->lock is held)
- *   3. p->io_lock   the one-page I/O slot
+ *   1. p->alloc_lock  bp_alloc_page: new pages are made one at a time
+ *   2. p->lock        the window lock: slot replacement and the window
+ *                     table's writers (per process)
+ *   3. p->parts[i]    a page-table partition (bp_ptab.c); never two at once
+ *   4. frame BUSY     a frame latched for remap, eviction or I/O (taken only
+ *                     with a CAS, never waited for while holding a mutex)
+ *   5. p->io_lock     the one-page I/O slot
+ *
+ * p->err_lock and the io_uring engine's ring mutex are leaves.
  *
  * Page latches taken by bp_fix (shared / exclusive) are never waited for
  * while p->lock is held: the miss path tries them with one CAS and, on a

@@ -1,8 +1,9 @@
 /*
  * bp_lockorder.c - the debug-build lock-order checker.
  *
- * Every internal lock has a rank (bp_latch.h: miss lock 1, frame BUSY 2,
- * I/O slot lock 3).  In debug builds (BP_DEBUG) each thread keeps a bit set
+ * Every internal lock has a rank (bp_latch.h: alloc 1, window 2, page-table
+ * partition 3, frame BUSY 4, I/O slot 5).  In debug builds (BP_DEBUG) each
+ * thread keeps a bit set
  * of the ranks it holds; taking a lock whose rank is not above every held
  * rank, or sleeping on a latch while holding a mutex, is a violation: it is
  * counted (bp__test_lock_order_violations) rather than aborted on, and the
@@ -52,7 +53,7 @@ int bp__test_lock_order_probe(bp_pool *p)
     if (!BP_DEBUG)
         return -ENOTSUP;
     bp__lock(p, &p->io_lock, BP__RANK_IO);
-    bp__lock(p, &p->lock, BP__RANK_MISS); /* wrong: rank 1 under rank 3 */
+    bp__lock(p, &p->lock, BP__RANK_MISS); /* wrong: rank 2 under rank 5 */
     bp__unlock(&p->lock, BP__RANK_MISS);
     bp__unlock(&p->io_lock, BP__RANK_IO);
     return 0;

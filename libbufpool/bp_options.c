@@ -40,11 +40,15 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     p->shm_fd = -1;
     pthread_mutexattr_t ma;
 
-    /* the miss lock is held for table work only: spin a little before
-     * sleeping, a context switch costs more than the wait */
+    /* the window and partition locks guard table work only: spin a bit
+     * before sleeping, a context switch costs more than the wait */
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
     rc = pthread_mutex_init(&p->lock, &ma);
+    for (int i = 0; rc == 0 && i < BP__PARTS; i++)
+        rc = pthread_mutex_init(&p->parts[i], &ma);
+    if (rc == 0)
+        rc = pthread_mutex_init(&p->alloc_lock, NULL);
     pthread_mutexattr_destroy(&ma);
     if (rc != 0 ||
         pthread_mutex_init(&p->io_lock, NULL) != 0 ||

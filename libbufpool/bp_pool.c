@@ -10,12 +10,12 @@
  *   hit path (no lock, no syscall, no allocation): probe the window table,
  *     one CAS on the frame word (latch + usage), re-check the slot still
  *     shows the page.  On a latch conflict: spin, then sleep on the futex.
- *   miss path: under p->lock only table work: take the page's frame BUSY
- *     (cached, or a victim from bp_cache.c), take a victim slot and publish
- *     it for the page (fixers of the page now wait on BUSY).  Then without
- *     the lock: copy the slot's old page back (copy backend), remap the slot,
- *     read or zero the page, and release BUSY straight into the caller's
- *     latch.
+ *   miss path: take the page's frame BUSY (found in its page-table
+ *     partition, or a victim, bp_cache.c: no global lock); under the window
+ *     lock (p->lock) only take a victim slot and publish it for the page
+ *     (fixers of the page now wait on BUSY).  Then without any lock: copy
+ *     the slot's old page back (copy backend), remap the slot, read or zero
+ *     the page, and release BUSY straight into the caller's latch.
  *
  *   bp_open:  io_open -> backend id + VMA budget -> shm_open -> auto's
  *             calibration -> window_open
@@ -171,6 +171,9 @@ int bp_close(bp_pool *p)
     }
     bp__unlock(&p->lock, BP__RANK_MISS);
     pthread_mutex_destroy(&p->lock);
+    for (int i = 0; i < BP__PARTS; i++)
+        pthread_mutex_destroy(&p->parts[i]);
+    pthread_mutex_destroy(&p->alloc_lock);
     pthread_mutex_destroy(&p->io_lock);
     pthread_mutex_destroy(&p->err_lock);
     if (p->po_shm_name)
@@ -297,23 +300,21 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
                         int fresh, bp_page *out)
 {
     struct bp__mapping m;
-    uint64_t *w, v, n;
+    uint64_t *w = NULL, v = 0, n;
     int rc;
 
-    bp__lock(p, &p->lock, BP__RANK_MISS);
-    if (fresh) {
+    if (fresh) { /* new pages are made one at a time, in file order */
+        bp__lock(p, &p->alloc_lock, BP__RANK_ALLOC);
         pgno = p->data_pages;
-    } else if (bp__htab_find(&p->wtab, pgno) != BP__NONE) {
-        bp__unlock(&p->lock, BP__RANK_MISS); /* another thread mapped it */
-        return BP__AGAIN;
     }
-    rc = bp__window_map_begin_locked(p, pgno, fresh, scan, &m, &w, &v);
-    if (rc == 0 && fresh)
-        __atomic_store_n(&p->data_pages, pgno + 1, __ATOMIC_RELEASE);
-    bp__unlock(&p->lock, BP__RANK_MISS);
+    rc = bp__window_map_begin(p, pgno, fresh, scan, &m, &w, &v);
+    if (fresh)
+        bp__unlock(&p->alloc_lock, BP__RANK_ALLOC);
     if (rc == BP__WAIT) { /* the page's frame is busy: wait, then retry */
-        BP_STAT(p, latch_waits);
-        bp__latch_wait(w, v);
+        if (w) {
+            BP_STAT(p, latch_waits);
+            bp__latch_wait(w, v);
+        }
         return BP__AGAIN;
     }
     if (rc || (rc = bp__window_map_finish(p, &m)) != 0)
@@ -510,11 +511,14 @@ uint64_t bp__test_frame_offset(bp_pool *p, uint64_t pgno)
     uint64_t off = UINT64_MAX;
     uint32_t f;
 
-    bp__lock(p, &p->lock, BP__RANK_MISS);
-    if (p->state != BP__CLOSED &&
-        (f = bp__htab_find(&p->ptab, pgno)) != BP__NONE)
+    unsigned part;
+
+    if (p->state == BP__CLOSED)
+        return off;
+    part = bp__ptab_lock(p, pgno);
+    if ((f = bp__ptab_find_locked(p, pgno)) != BP__NONE)
         off = bp__frame_off(p, f);
-    bp__unlock(&p->lock, BP__RANK_MISS);
+    bp__ptab_unlock(p, part);
     return off;
 }
 

@@ -257,10 +257,8 @@ int bp__shm_open(bp_pool *p)
     p->words = (uint64_t *)((char *)m + words_off);
     for (uint64_t i = 0; i < n; i++)
         p->frames[i].fr_pgno = BP__NOPAGE;
-    p->ptab.ht_ent = (uint32_t *)((char *)m + ptab_off);
-    p->ptab.ht_mask = ptab_n - 1;
-    p->ptab.ht_keys = (const char *)&p->frames[0].fr_pgno;
-    p->ptab.ht_stride = sizeof(struct bp__frame);
+    p->ptab = (uint32_t *)((char *)m + ptab_off);
+    p->ptab_mask = ptab_n - 1;
     return 0;
 }
 

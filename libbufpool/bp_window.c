@@ -333,29 +333,43 @@ static void bp__slot_publish_locked(bp_pool *p, uint32_t s, uint32_t f,
     bp__htab_insert(&p->wtab, pgno, s);
 }
 
-int bp__window_map_begin_locked(bp_pool *p, uint64_t pgno, int fresh,
-                                int scan, struct bp__mapping *m,
-                                uint64_t **wait, uint64_t *seen)
+int bp__window_map_begin(bp_pool *p, uint64_t pgno, int fresh, int scan,
+                         struct bp__mapping *m, uint64_t **wait,
+                         uint64_t *seen)
 {
     int rc;
 
     m->old_frame = BP__NONE;
     m->old_dirty = 0;
-    rc = bp__cache_get_locked(p, pgno, fresh, scan, &m->frame, &m->need,
-                              wait, seen);
+    rc = bp__cache_get(p, pgno, fresh, scan, &m->frame, &m->need, wait,
+                       seen);
     if (rc)
         return rc;
-    BP_STAT(p, window_misses);
+    if (fresh) /* the new page exists once its frame is findable */
+        __atomic_store_n(&p->data_pages, pgno + 1, __ATOMIC_RELEASE);
+    bp__lock(p, &p->lock, BP__RANK_MISS);
+    if (bp__htab_find(&p->wtab, pgno) != BP__NONE) {
+        /* mapped by another thread since our window probe: use that */
+        bp__unlock(&p->lock, BP__RANK_MISS);
+        if (m->need != BP__NEED_NOTHING)
+            bp__cache_discard(p, m->frame);
+        bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
+        *wait = NULL;
+        return BP__WAIT;
+    }
     if (p->be->id == BP_BACKEND_LINEAR) {
         m->slot = m->frame; /* slot f was emptied with its frame */
     } else if ((rc = bp__slot_victim_locked(p, scan, &m->slot, &m->old_frame,
                                             &m->old_dirty)) != 0) {
+        bp__unlock(&p->lock, BP__RANK_MISS);
         if (m->need != BP__NEED_NOTHING)
-            bp__cache_discard_locked(p, m->frame);
+            bp__cache_discard(p, m->frame);
         bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
         return rc;
     }
+    BP_STAT(p, window_misses);
     bp__slot_publish_locked(p, m->slot, m->frame, pgno, scan);
+    bp__unlock(&p->lock, BP__RANK_MISS);
     return 0;
 }
 
@@ -365,10 +379,10 @@ static void bp__map_undo(bp_pool *p, struct bp__mapping *m)
     bp__lock(p, &p->lock, BP__RANK_MISS);
     BP__STORE(p->slots[m->slot].sl_dirty, 0); /* nothing to copy back */
     (void)bp__window_evict_busy_locked(p, m->slot, NULL);
-    if (m->need != BP__NEED_NOTHING)
-        bp__cache_discard_locked(p, m->frame);
-    bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
     bp__unlock(&p->lock, BP__RANK_MISS);
+    if (m->need != BP__NEED_NOTHING)
+        bp__cache_discard(p, m->frame);
+    bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
 }
 
 int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)

@@ -1,0 +1,64 @@
+/*
+ * bp_ptab.c - the shared page table: page number -> cache frame.
+ *
+ * Owns: the bucket heads in the shm file (p->ptab), the chains through the
+ * frame descriptors (fr_next), and the BP__PARTS partition locks.  A
+ * bucket's chain is read and changed only under its partition's lock, so
+ * misses on pages of different partitions never wait for each other (the
+ * shape of PostgreSQL's buffer mapping partitions).
+ *
+ * Invariants: a frame is on the chain of bucket(fr_pgno) iff fr_pgno !=
+ * BP__NOPAGE; a page is on at most one chain once; a frame is linked or
+ * unlinked only while BUSY.  The partition locks are process-private for
+ * now (several processes attaching is a later issue).
+ */
+#include "bp_internal.h"
+
+static inline uint64_t bp__bucket(const bp_pool *p, uint64_t pgno)
+{
+    return bp__hash(pgno) & p->ptab_mask;
+}
+
+unsigned bp__ptab_lock(bp_pool *p, uint64_t pgno)
+{
+    unsigned part = (unsigned)(bp__bucket(p, pgno) % BP__PARTS);
+
+    bp__lock(p, &p->parts[part], BP__RANK_PART);
+    return part;
+}
+
+void bp__ptab_unlock(bp_pool *p, unsigned part)
+{
+    bp__unlock(&p->parts[part], BP__RANK_PART);
+}
+
+uint32_t bp__ptab_find_locked(bp_pool *p, uint64_t pgno)
+{
+    uint32_t e = BP__LOAD(p->ptab[bp__bucket(p, pgno)]);
+
+    while (e != 0) {
+        if (BP__LOAD(p->frames[e - 1].fr_pgno) == pgno)
+            return e - 1;
+        e = BP__LOAD(p->frames[e - 1].fr_next);
+    }
+    return BP__NONE;
+}
+
+void bp__ptab_insert_locked(bp_pool *p, uint64_t pgno, uint32_t f)
+{
+    uint32_t *head = &p->ptab[bp__bucket(p, pgno)];
+
+    BP__STORE(p->frames[f].fr_next, BP__LOAD(*head));
+    BP__STORE(*head, f + 1);
+}
+
+void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t f)
+{
+    uint32_t *link = &p->ptab[bp__bucket(p, pgno)];
+
+    while (BP__LOAD(*link) != 0 && BP__LOAD(*link) != f + 1)
+        link = &p->frames[BP__LOAD(*link) - 1].fr_next;
+    if (BP__LOAD(*link) == f + 1)
+        BP__STORE(*link, BP__LOAD(p->frames[f].fr_next));
+    BP__STORE(p->frames[f].fr_next, 0);
+}
