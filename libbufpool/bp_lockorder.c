@@ -3,9 +3,9 @@
  *
  * Every internal lock has a rank (bp_latch.h: alloc 1, window 2, page-table
  * partition 3, frame BUSY 4, I/O slot 5).  In debug builds (BP_DEBUG) each
- * thread keeps a bit set
- * of the ranks it holds; taking a lock whose rank is not above every held
- * rank, or sleeping on a latch while holding a mutex, is a violation: it is
+ * thread keeps a bit set of the ranks it holds; taking a lock whose rank is
+ * not above every held rank, or sleeping on a latch while holding a mutex,
+ * is a violation: it is
  * counted (bp__test_lock_order_violations) rather than aborted on, and the
  * tests assert the count stays 0.  Release builds compile the checks out.
  */
