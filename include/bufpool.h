@@ -92,7 +92,10 @@ extern "C" {
       "pool is in an error state after a failure that left it inconsistent; " \
       "close it")                                                              \
     X(BP_ERETRY, -30916,                                                       \
-      "optimistic read invalidated by a writer or an eviction: read again")
+      "optimistic read invalidated by a writer or an eviction: read again")   \
+    X(BP_ESYNC, -30917,                                                        \
+      "an fdatasync of the data file failed earlier: writes are no longer "    \
+      "acknowledged (reads still work); close, check the device, reopen")
 
 enum {
 #define BP__ERR_ENUM(name, val, msg) name = (val),
@@ -256,7 +259,12 @@ int bp_alloc_page(bp_pool *p, bp_page *out);
 uint64_t bp_page_count(const bp_pool *p);
 
 /* Write every dirty page to the data file and fdatasync it.  When it returns
- * 0, every page unfixed dirty before the call is durable.  A page fixed
+ * 0, every page unfixed dirty before the call is durable.  A failed write
+ * leaves its page dirty for the next flush.  A failed fdatasync is returned
+ * once as its errno and then puts the pool in a sticky state, as PostgreSQL
+ * does: the kernel may have dropped the written pages, so no later flush
+ * can vouch for them; bp_flush and bp_alloc_page then return BP_ESYNC,
+ * dirty frames are no longer written or evicted, and reads keep working.  A page fixed
  * exclusively by another thread is waited for (its bytes may be half
  * written); a thread that itself holds an exclusive fix gets -EDEADLK.  An
  * exclusive fix must therefore be unfixed by the thread that took it. */

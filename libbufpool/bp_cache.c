@@ -38,6 +38,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "bp_internal.h"
 
@@ -62,6 +63,8 @@ static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
 
     if (bp_w_latch(v) != 0 || BP__LOAD(p->frames[f].fr_maps) > 1)
         return 0;
+    if ((v & BP_W_DIRTY) && __atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
+        return 0; /* sticky sync error: dirty pages are no longer written */
     if (honour_usage && bp_w_usage(v) > 0) {
         (void)bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1));
         return 0;
@@ -271,7 +274,13 @@ static int bp__flush_latch(bp_pool *p, uint32_t f)
  * latch.  A failure leaves every unsynced frame dirty. */
 int bp__cache_flush(bp_pool *p)
 {
-    int rc = bp__window_writeback(p);
+    int rc, err = __atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE);
+
+    if (err)
+        return bp__fail(p, BP_ESYNC, "an earlier fdatasync failed (%s): no "
+                        "write is acknowledged any more; close, check the "
+                        "device and reopen", strerror(err));
+    rc = bp__window_writeback(p);
 
     for (uint64_t i = 0; rc == 0 && i < p->nframes; i++) {
         uint32_t f = (uint32_t)i;
@@ -285,9 +294,12 @@ int bp__cache_flush(bp_pool *p)
     }
     if (rc == 0 && __atomic_exchange_n(&p->needs_sync, 0, __ATOMIC_ACQ_REL)) {
         if ((rc = p->io->sync(p)) != 0) {
+            /* the kernel may have dropped what was written: from now on no
+             * flush can vouch for those pages (PostgreSQL PANICs here) */
             __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&p->sync_err, -rc, __ATOMIC_RELEASE);
             bp__fail(p, rc, "fdatasync of the data file failed; pages stay "
-                     "dirty");
+                     "dirty and the pool refuses further writes (BP_ESYNC)");
         } else {
             BP_STAT(p, syncs);
         }

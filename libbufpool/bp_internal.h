@@ -261,6 +261,13 @@ struct bp_pool {
     void *io_priv;            /* the engine's own state (io_uring ring) */
     char io_reason[96];       /* why this engine */
     int needs_sync;           /* a write since the last fdatasync */
+    int sync_err;             /* sticky: errno of a failed fdatasync */
+    struct bp__fault {        /* bp__test_io_fault (bp_io.c) */
+        const struct bp__io_ops *real;
+        unsigned ops;
+        uint64_t nth, count;
+        int err, persistent;
+    } fault;
 
     /* shm cache */
     int shm_fd;

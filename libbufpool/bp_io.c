@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bp_internal.h"
+#include "bp_testing.h"
 
 static int bp__io_select(bp_pool *p);
 
@@ -164,8 +165,82 @@ static int bp__io_select(bp_pool *p)
     return 0;
 }
 
+/* ---- fault injection (bp_testing.h): a shim in front of the engine ---- */
+
+static int bp__fault_hit(bp_pool *p, unsigned op)
+{
+    struct bp__fault *fl = &p->fault;
+    uint64_t n;
+
+    if (!(__atomic_load_n(&fl->ops, __ATOMIC_ACQUIRE) & op))
+        return 0;
+    n = __atomic_add_fetch(&fl->count, 1, __ATOMIC_ACQ_REL);
+    return n == fl->nth || (fl->persistent && n > fl->nth);
+}
+
+/* A short transfer as a device makes one: half, in alignment units. */
+static size_t bp__fault_short(const bp_pool *p, size_t len)
+{
+    size_t a = p->dio_align ? p->dio_align : 1, half = len / 2 / a * a;
+
+    return half ? half : len;
+}
+
+static ssize_t bp__fault_read(bp_pool *p, void *buf, size_t len, uint64_t off)
+{
+    if (bp__fault_hit(p, BP__FAULT_READ))
+        return p->fault.err
+                   ? -p->fault.err
+                   : p->fault.real->read(p, buf, bp__fault_short(p, len), off);
+    return p->fault.real->read(p, buf, len, off);
+}
+
+static ssize_t bp__fault_write(bp_pool *p, const void *buf, size_t len,
+                               uint64_t off)
+{
+    if (bp__fault_hit(p, BP__FAULT_WRITE))
+        return p->fault.err
+                   ? -p->fault.err
+                   : p->fault.real->write(p, buf, bp__fault_short(p, len), off);
+    return p->fault.real->write(p, buf, len, off);
+}
+
+static int bp__fault_sync(bp_pool *p)
+{
+    if (bp__fault_hit(p, BP__FAULT_SYNC))
+        return p->fault.err ? -p->fault.err : -EIO;
+    return p->fault.real->sync(p);
+}
+
+static const struct bp__io_ops bp__io_fault = {
+    .name = "fault",
+    .read = bp__fault_read,
+    .write = bp__fault_write,
+    .sync = bp__fault_sync,
+};
+
+int bp__test_io_fault(bp_pool *p, unsigned ops, uint64_t nth, int err,
+                      int persistent)
+{
+    if (!p || !p->io)
+        return -EINVAL;
+    if (!p->fault.real)
+        p->fault.real = p->io;
+    __atomic_store_n(&p->fault.ops, 0, __ATOMIC_RELEASE);
+    p->fault.nth = nth;
+    p->fault.count = 0;
+    p->fault.err = err;
+    p->fault.persistent = persistent;
+    __atomic_store_n(&p->fault.ops, ops, __ATOMIC_RELEASE);
+    p->io = ops ? &bp__io_fault : p->fault.real;
+    return 0;
+}
+
 void bp__io_close(bp_pool *p)
 {
+    if (p->fault.real) /* the engine's own state goes with the real one */
+        p->io = p->fault.real;
+    memset(&p->fault, 0, sizeof p->fault);
 #ifdef BP_HAVE_URING
     if (p->io_priv)
         bp__io_uring_fini(p);

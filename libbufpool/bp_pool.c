@@ -93,6 +93,7 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
     if (flags & ~(BP_CREATE | BP_BUFFERED_IO))
         return bp__fail(p, -EINVAL, "unknown bp_open flags %#x", flags);
     p->errmsg[0] = '\0';
+    p->needs_sync = p->sync_err = 0;
     n = p->po_cache_frames ? p->po_cache_frames
                            : p->po_cache_bytes / p->po_page_size;
     if (n == 0 || n >= BP__NONE)
@@ -374,6 +375,9 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
 {
     if (!p || !out)
         return -EINVAL;
+    if (__atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
+        return bp__fail(p, BP_ESYNC, "an earlier fdatasync failed: no new "
+                        "page can be made durable");
     return bp__fix(p, 0, BP_EXCLUSIVE, 1, out);
 }
 

@@ -33,4 +33,15 @@ int bp__test_check(bp_pool *p);
 uint64_t bp__test_lock_order_violations(void);
 int bp__test_lock_order_probe(bp_pool *p);
 
+/* Fault injection on the data file (an open pool): the nth call (1-based,
+ * counted from now) of the kinds in ops fails with -err, or, with err == 0,
+ * transfers only half the bytes asked (in direct-I/O alignment units, as a
+ * device would; a sync fails with -EIO then); once, or with persistent != 0
+ * from then on.  A later call replaces the setting; ops == 0 disarms. */
+#define BP__FAULT_READ 0x1u
+#define BP__FAULT_WRITE 0x2u
+#define BP__FAULT_SYNC 0x4u
+int bp__test_io_fault(bp_pool *p, unsigned ops, uint64_t nth, int err,
+                      int persistent);
+
 #endif
