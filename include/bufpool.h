@@ -93,6 +93,9 @@ extern "C" {
       "close it")                                                              \
     X(BP_ERETRY, -30916,                                                       \
       "optimistic read invalidated by a writer or an eviction: read again")   \
+    X(BP_ECORRUPT, -30918,                                                     \
+      "page failed its checksum or holds another page's number (torn, "       \
+      "flipped or misdirected write)")                                        \
     X(BP_ESYNC, -30917,                                                        \
       "an fdatasync of the data file failed earlier: writes are no longer "    \
       "acknowledged (reads still work); close, check the device, reopen")
@@ -170,6 +173,16 @@ typedef enum bp_io_engine {
     BP_IO_URING
 } bp_io_engine;
 int bp_set_io_engine(bp_pool *p, bp_io_engine e);
+
+/* Page checksums (default off).  On: the last BP_PAGE_TRAILER bytes of
+ * every page are the library's: CRC32C of the rest of the page and the
+ * page number, set when the page is written and checked when it is read.
+ * A mismatch, or another page's number (a misdirected or torn write, a
+ * flipped bit), fails the fix with BP_ECORRUPT naming the page; the frame
+ * is not handed out.  A page of zeros (allocated, never written) passes.
+ * Engines must not write into the trailer. */
+#define BP_PAGE_TRAILER 16u
+int bp_set_checksums(bp_pool *p, int on);
 
 /* bp_open flags */
 #define BP_CREATE 0x1u      /* create the data file if it does not exist */
@@ -321,6 +334,9 @@ typedef struct bp_stats {
     uint64_t opt_failures;    /* bp_opt_validate calls that failed */
     uint64_t scan_recycles;   /* victims taken from the scan ring */
     char io_reason[96];       /* why this I/O engine */
+    uint32_t checksums;       /* page trailers on */
+    uint32_t pad0;
+    uint64_t checksum_failures; /* reads refused as corrupt */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

@@ -108,7 +108,7 @@ void bp__readers_drain(bp_pool *p, uint32_t frame);
     X(slot_evictions) X(frame_evictions) X(remaps_rfp) X(remaps_mmap)         \
     X(copies_in) X(copies_out) X(reads) X(writes) X(bytes_read)               \
     X(bytes_written) X(syncs) X(latch_waits) X(opt_begins) X(opt_failures)    \
-    X(scan_recycles)
+    X(scan_recycles) X(checksum_failures)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -194,7 +194,7 @@ void bp__io_uring_fini(bp_pool *p);
 int bp__io_open(bp_pool *p, const char *path, unsigned flags);
 void bp__io_close(bp_pool *p);
 int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf);
-int bp__io_write_page(bp_pool *p, uint64_t pgno, const void *buf);
+int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf); /* sets the trailer */
 
 /* ---- window backends --------------------------------------------------------
  * Chosen at open.  init() reserves p->window for p->nslots slots; map()
@@ -241,6 +241,7 @@ struct bp_pool {
     int po_shm_keep;
     uint32_t po_dio_align_override;
     bp_io_engine po_io_engine;
+    int po_checksums;
 
     /* state */
     int state; /* enum bp__state */

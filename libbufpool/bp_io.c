@@ -18,6 +18,7 @@
  *    transfer that makes no progress is -EIO.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <linux/stat.h>
 #include <sys/stat.h>
@@ -27,10 +28,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "bp_crc32c.h"
 #include "bp_internal.h"
 #include "bp_testing.h"
 
 static int bp__io_select(bp_pool *p);
+static int bp__io_read_raw(bp_pool *p, uint64_t pgno, void *buf);
 
 /* statx via the raw syscall: glibc 2.36's struct statx lacks the DIOALIGN
  * fields.  Returns the offset alignment, or 0 when not reported. */
@@ -251,7 +254,69 @@ void bp__io_close(bp_pool *p)
     p->data_fd = -1;
 }
 
+/* ---- page trailers (BP_PAGE_TRAILER bytes at the end of each page):
+ * uint64 page number, uint32 CRC32C of the page before the trailer with
+ * the number, uint32 reserved (0); all little-endian as stored.  */
+struct bp__trailer {
+    uint64_t tr_pgno;
+    uint32_t tr_crc;
+    uint32_t tr_zero;
+};
+_Static_assert(sizeof(struct bp__trailer) == BP_PAGE_TRAILER, "trailer");
+
+static uint32_t bp__page_crc(const bp_pool *p, const void *buf, uint64_t pgno)
+{
+    uint32_t c = bp__crc32c(0, buf, p->po_page_size - BP_PAGE_TRAILER);
+
+    return bp__crc32c(c, &pgno, sizeof pgno);
+}
+
+static void bp__trailer_set(bp_pool *p, void *buf, uint64_t pgno)
+{
+    struct bp__trailer t = {pgno, bp__page_crc(p, buf, pgno), 0};
+
+    memcpy((char *)buf + p->po_page_size - BP_PAGE_TRAILER, &t, sizeof t);
+}
+
+static int bp__trailer_check(bp_pool *p, const void *buf, uint64_t pgno)
+{
+    const char *b = buf;
+    struct bp__trailer t;
+    uint32_t crc;
+    size_t i;
+
+    memcpy(&t, b + p->po_page_size - BP_PAGE_TRAILER, sizeof t);
+    if (t.tr_pgno == 0 && t.tr_crc == 0 && t.tr_zero == 0) {
+        for (i = 0; i < p->po_page_size && b[i] == 0; i++)
+            ;
+        if (i == p->po_page_size)
+            return 0; /* allocated, never written */
+    }
+    if (t.tr_pgno != pgno) {
+        BP_STAT(p, checksum_failures);
+        return bp__fail(p, BP_ECORRUPT, "page %" PRIu64 " holds the trailer "
+                        "of page %" PRIu64 " (misdirected write?)", pgno,
+                        t.tr_pgno);
+    }
+    if ((crc = bp__page_crc(p, buf, pgno)) != t.tr_crc) {
+        BP_STAT(p, checksum_failures);
+        return bp__fail(p, BP_ECORRUPT, "page %" PRIu64 ": checksum %08x, "
+                        "stored %08x (torn write or flipped bits)", pgno, crc,
+                        t.tr_crc);
+    }
+    return 0;
+}
+
 int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
+{
+    int rc = bp__io_read_raw(p, pgno, buf);
+
+    if (rc == 0 && p->po_checksums)
+        rc = bp__trailer_check(p, buf, pgno);
+    return rc;
+}
+
+static int bp__io_read_raw(bp_pool *p, uint64_t pgno, void *buf)
 {
     size_t psz = p->po_page_size, done = 0;
     uint64_t off = pgno * psz;
@@ -279,10 +344,13 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
     return 0;
 }
 
-int bp__io_write_page(bp_pool *p, uint64_t pgno, const void *buf)
+int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
 {
     size_t psz = p->po_page_size, done = 0;
     uint64_t off = pgno * psz;
+
+    if (p->po_checksums) /* the frame is latched (shared or BUSY) */
+        bp__trailer_set(p, buf, pgno);
 
     while (done < psz) {
         ssize_t n = p->io->write(p, (const char *)buf + done, psz - done,

@@ -205,6 +205,16 @@ int bp_set_io_engine(bp_pool *p, bp_io_engine e)
     return 0;
 }
 
+int bp_set_checksums(bp_pool *p, int on)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    p->po_checksums = !!on;
+    return 0;
+}
+
 int bp__test_set_dio_align(bp_pool *p, uint32_t align)
 {
     int rc = bp__closed(p);
