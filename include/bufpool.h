@@ -184,6 +184,22 @@ int bp_set_io_engine(bp_pool *p, bp_io_engine e);
 #define BP_PAGE_TRAILER 16u
 int bp_set_checksums(bp_pool *p, int on);
 
+/* Write-ahead-log rule (optional, as PostgreSQL's XLogFlush before a
+ * buffer write).  The page LSN is a uint64_t in host byte order at byte
+ * lsn_offset of every page.  Before writing a dirty page whose LSN is
+ * beyond the last durable LSN it knows, the pool calls log_flush(ctx, lsn),
+ * which must make the log durable up to lsn and return 0; a nonzero return
+ * fails that write (the page stays dirty, the code comes back from the
+ * flush or the fix that needed the frame).  The callback runs on the thread
+ * that writes, holding no pool mutex; it must not fix pages of this pool.
+ * Set before bp_open; lsn_offset + 8 must fit the page (and its trailer). */
+typedef int (*bp_log_flush_fn)(void *ctx, uint64_t lsn);
+int bp_set_wal(bp_pool *p, size_t lsn_offset, bp_log_flush_fn log_flush,
+               void *ctx);
+/* The log is durable up to lsn (after the engine's own log fsync): pages
+ * whose LSN is at most this need no callback.  Callable any time. */
+void bp_wal_durable(bp_pool *p, uint64_t lsn);
+
 /* bp_open flags */
 #define BP_CREATE 0x1u      /* create the data file if it does not exist */
 #define BP_BUFFERED_IO 0x2u /* buffered I/O instead of O_DIRECT */
@@ -337,6 +353,8 @@ typedef struct bp_stats {
     uint32_t checksums;       /* page trailers on */
     uint32_t pad0;
     uint64_t checksum_failures; /* reads refused as corrupt */
+    uint64_t wal_flushes;       /* log_flush callbacks made */
+    uint64_t wal_durable;       /* the durable LSN the pool knows */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

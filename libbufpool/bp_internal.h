@@ -108,7 +108,7 @@ void bp__readers_drain(bp_pool *p, uint32_t frame);
     X(slot_evictions) X(frame_evictions) X(remaps_rfp) X(remaps_mmap)         \
     X(copies_in) X(copies_out) X(reads) X(writes) X(bytes_read)               \
     X(bytes_written) X(syncs) X(latch_waits) X(opt_begins) X(opt_failures)    \
-    X(scan_recycles) X(checksum_failures)
+    X(scan_recycles) X(checksum_failures) X(wal_flushes)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -242,6 +242,9 @@ struct bp_pool {
     uint32_t po_dio_align_override;
     bp_io_engine po_io_engine;
     int po_checksums;
+    size_t po_wal_offset;
+    bp_log_flush_fn po_wal_fn;
+    void *po_wal_ctx;
 
     /* state */
     int state; /* enum bp__state */
@@ -262,6 +265,7 @@ struct bp_pool {
     void *io_priv;            /* the engine's own state (io_uring ring) */
     char io_reason[96];       /* why this engine */
     int needs_sync;           /* a write since the last fdatasync */
+    uint64_t wal_durable;     /* log durable up to here (atomic, grows) */
     int sync_err;             /* sticky: errno of a failed fdatasync */
     struct bp__fault {        /* bp__test_io_fault (bp_io.c) */
         const struct bp__io_ops *real;

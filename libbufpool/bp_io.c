@@ -349,6 +349,20 @@ int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
     size_t psz = p->po_page_size, done = 0;
     uint64_t off = pgno * psz;
 
+    if (p->po_wal_fn) { /* WAL rule: the log first, up to the page LSN */
+        uint64_t lsn;
+        int rc;
+
+        memcpy(&lsn, (char *)buf + p->po_wal_offset, sizeof lsn);
+        if (lsn > __atomic_load_n(&p->wal_durable, __ATOMIC_ACQUIRE)) {
+            BP_STAT(p, wal_flushes);
+            if ((rc = p->po_wal_fn(p->po_wal_ctx, lsn)) != 0)
+                return bp__fail(p, rc, "log_flush(%" PRIu64 ") for page "
+                                "%" PRIu64 " failed: page not written",
+                                lsn, pgno);
+            bp_wal_durable(p, lsn);
+        }
+    }
     if (p->po_checksums) /* the frame is latched (shared or BUSY) */
         bp__trailer_set(p, buf, pgno);
 

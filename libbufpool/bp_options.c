@@ -215,6 +215,32 @@ int bp_set_checksums(bp_pool *p, int on)
     return 0;
 }
 
+int bp_set_wal(bp_pool *p, size_t lsn_offset, bp_log_flush_fn log_flush,
+               void *ctx)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    p->po_wal_offset = lsn_offset;
+    p->po_wal_fn = log_flush;
+    p->po_wal_ctx = ctx;
+    return 0;
+}
+
+void bp_wal_durable(bp_pool *p, uint64_t lsn)
+{
+    uint64_t d;
+
+    if (!p)
+        return;
+    d = __atomic_load_n(&p->wal_durable, __ATOMIC_RELAXED);
+    while (lsn > d && !__atomic_compare_exchange_n(&p->wal_durable, &d, lsn,
+                                                   0, __ATOMIC_ACQ_REL,
+                                                   __ATOMIC_RELAXED))
+        ;
+}
+
 int bp__test_set_dio_align(bp_pool *p, uint32_t align)
 {
     int rc = bp__closed(p);

@@ -94,6 +94,13 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         return bp__fail(p, -EINVAL, "unknown bp_open flags %#x", flags);
     p->errmsg[0] = '\0';
     p->needs_sync = p->sync_err = 0;
+    if (p->po_wal_fn &&
+        p->po_wal_offset + 8 > p->po_page_size -
+                                   (p->po_checksums ? BP_PAGE_TRAILER : 0))
+        return bp__fail(p, -EINVAL, "page LSN at offset %zu does not fit a "
+                        "page of %u bytes%s", p->po_wal_offset,
+                        p->po_page_size,
+                        p->po_checksums ? " with its checksum trailer" : "");
     n = p->po_cache_frames ? p->po_cache_frames
                            : p->po_cache_bytes / p->po_page_size;
     if (n == 0 || n >= BP__NONE)

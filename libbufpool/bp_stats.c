@@ -62,6 +62,7 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
              p->io ? p->io->name : "none");
     snprintf(st.io_reason, sizeof st.io_reason, "%s", p->io_reason);
     st.checksums = (uint32_t)p->po_checksums;
+    st.wal_durable = __atomic_load_n(&p->wal_durable, __ATOMIC_ACQUIRE);
     st.dirty_frames = p->state == BP__CLOSED ? 0 : bp__cache_dirty_count(p);
     st.vmas_in_use = vmas;
     st.vma_limit = p->vma_limit;

@@ -1,0 +1,159 @@
+/*
+ * test_wal.c - the write-ahead-log rule hook (bp_set_wal / bp_wal_durable).
+ *
+ * Pages carry an LSN at a fixed offset.  The pool must call the engine's
+ * log_flush(lsn) before it writes any dirty page whose LSN is beyond the
+ * durable LSN it knows, and never write such a page when the callback
+ * fails; pages at or below the durable LSN are written without a call.
+ * The callback records the highest LSN it made durable; a page found in
+ * the data file with an LSN above that (read back with plain pread at the
+ * end) would be a WAL-rule violation.  Covers flush and eviction
+ * write-back, for the copy and mmap backends.
+ */
+#include "util_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PSZ 4096u
+#define NPAGES 40u
+#define LSN_OFF 64u
+
+struct log {
+    uint64_t durable; /* what log_flush made durable */
+    unsigned calls;
+    int fail;         /* return this instead */
+};
+
+static int log_flush(void *ctx, uint64_t lsn)
+{
+    struct log *l = ctx;
+
+    l->calls++;
+    if (l->fail)
+        return l->fail;
+    if (lsn > l->durable)
+        l->durable = lsn;
+    return 0;
+}
+
+static void set_lsn(bp_pool *p, uint64_t pgno, uint64_t lsn)
+{
+    bp_page pg;
+
+    assert_int_equal(bp_fix(p, pgno, BP_EXCLUSIVE, &pg), 0);
+    memcpy((char *)pg.data + LSN_OFF, &lsn, sizeof lsn);
+    assert_int_equal(bp_unfix(p, &pg, BP_DIRTY), 0);
+}
+
+/* No page in the file has an LSN beyond what the log made durable. */
+static void check_file(const char *path, uint64_t durable)
+{
+    int fd = open(path, O_RDONLY);
+
+    assert_true(fd >= 0);
+    for (uint64_t i = 0; i < NPAGES; i++) {
+        uint64_t lsn;
+
+        assert_int_equal(pread(fd, &lsn, sizeof lsn,
+                               (off_t)(i * PSZ + LSN_OFF)),
+                         (ssize_t)sizeof lsn);
+        if (lsn > durable)
+            fail_msg("page %u reached the disk with LSN %llu, log durable "
+                     "only to %llu", (unsigned)i, (unsigned long long)lsn,
+                     (unsigned long long)durable);
+    }
+    close(fd);
+}
+
+static void run(bp_backend b)
+{
+    struct util_cfg cfg = {.backend = b, .page_size = PSZ, .frames = 8,
+                           .slots = 4};
+    struct log log = {0, 0, 0};
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+
+    util_tmp_path(path, sizeof path, "wal.db");
+    util_datafile_create(path, PSZ, NPAGES, UTIL_GEN_ZERO);
+    assert_int_equal(bp_create(&p, NULL), 0);
+    assert_int_equal(util_pool_config(p, &cfg), 0);
+    assert_int_equal(bp_set_wal(p, LSN_OFF, log_flush, &log), 0);
+    assert_int_equal(bp_open(p, path, 0), 0);
+
+    /* below the durable LSN: written without a call */
+    bp_wal_durable(p, 100);
+    log.durable = 100;
+    for (uint64_t i = 0; i < 4; i++)
+        set_lsn(p, i, 50 + i);
+    assert_int_equal(bp_flush(p), 0);
+    assert_int_equal(log.calls, 0);
+
+    /* beyond it, with the log refusing: nothing reaches the disk */
+    log.fail = -EIO;
+    set_lsn(p, 4, 150);
+    assert_int_equal(bp_flush(p), -EIO);
+    assert_true(log.calls > 0);
+    check_file(path, log.durable);
+
+    /* the log works again: the page goes, after the call */
+    log.fail = 0;
+    assert_int_equal(bp_flush(p), 0);
+    assert_int_equal(log.durable, 150);
+
+    /* eviction: many dirty pages with growing LSNs through 8 frames */
+    for (uint64_t i = 0; i < NPAGES; i++)
+        set_lsn(p, i, 200 + i);
+    check_file(path, log.durable); /* evictions obeyed the rule */
+    assert_int_equal(bp_flush(p), 0);
+    check_file(path, log.durable);
+    util_stats(p, &st);
+    assert_true(st.wal_flushes > 0);
+    assert_int_equal(st.wal_durable, log.durable);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+static void test_copy(void **state)
+{
+    (void)state;
+    run(BP_BACKEND_COPY);
+}
+
+static void test_mmap(void **state)
+{
+    (void)state;
+    run(BP_BACKEND_MMAP);
+}
+
+static void test_bad_offset(void **state)
+{
+    char path[600];
+    bp_pool *p;
+
+    (void)state;
+    util_tmp_path(path, sizeof path, "walbad.db");
+    util_datafile_create(path, PSZ, 4, UTIL_GEN_ZERO);
+    assert_int_equal(bp_create(&p, NULL), 0);
+    assert_int_equal(bp_set_page_size(p, PSZ), 0);
+    assert_int_equal(bp_set_checksums(p, 1), 0);
+    assert_int_equal(bp_set_wal(p, PSZ - 16, log_flush, NULL), 0);
+    assert_int_equal(bp_open(p, path, 0), -EINVAL); /* in the trailer */
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_mmap),
+        cmocka_unit_test(test_bad_offset),
+    };
+
+    util_init();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
