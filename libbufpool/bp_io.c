@@ -15,7 +15,8 @@
  *    block size), and buffers are frames, page aligned in the shm file.
  *  - A read past the end of the file on disk (a page allocated but not yet
  *    written) yields zeros; any other short transfer is retried, and a
- *    transfer that makes no progress is -EIO.
+ *    transfer that makes no progress is -EIO.  EINTR and EAGAIN are retried
+ *    up to BP__IO_RETRIES times in a row, then returned.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +32,10 @@
 #include "bp_crc32c.h"
 #include "bp_internal.h"
 #include "bp_testing.h"
+
+/* EINTR / EAGAIN from the engine are retried, but not forever: a device
+ * that keeps answering so is an error the caller must see. */
+#define BP__IO_RETRIES 64
 
 static int bp__io_select(bp_pool *p);
 static int bp__io_read_raw(bp_pool *p, uint64_t pgno, void *buf);
@@ -239,6 +244,11 @@ int bp__test_io_fault(bp_pool *p, unsigned ops, uint64_t nth, int err,
     return 0;
 }
 
+uint64_t bp__test_io_calls(bp_pool *p)
+{
+    return __atomic_load_n(&p->fault.count, __ATOMIC_ACQUIRE);
+}
+
 void bp__io_close(bp_pool *p)
 {
     if (p->fault.real) /* the engine's own state goes with the real one */
@@ -319,6 +329,7 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
 static int bp__io_read_raw(bp_pool *p, uint64_t pgno, void *buf)
 {
     size_t psz = p->po_page_size, done = 0;
+    unsigned again = 0;
     uint64_t off = pgno * psz;
 
     if (pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE)) {
@@ -329,7 +340,7 @@ static int bp__io_read_raw(bp_pool *p, uint64_t pgno, void *buf)
     while (done < psz) {
         ssize_t n = p->io->read(p, (char *)buf + done, psz - done, off + done);
 
-        if (n == -EINTR || n == -EAGAIN)
+        if ((n == -EINTR || n == -EAGAIN) && ++again < BP__IO_RETRIES)
             continue;
         if (n < 0)
             return n;
@@ -347,6 +358,7 @@ static int bp__io_read_raw(bp_pool *p, uint64_t pgno, void *buf)
 int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
 {
     size_t psz = p->po_page_size, done = 0;
+    unsigned again = 0;
     uint64_t off = pgno * psz;
 
     if (p->po_wal_fn) { /* WAL rule: the log first, up to the page LSN */
@@ -370,7 +382,7 @@ int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
         ssize_t n = p->io->write(p, (const char *)buf + done, psz - done,
                                  off + done);
 
-        if (n == -EINTR || n == -EAGAIN)
+        if ((n == -EINTR || n == -EAGAIN) && ++again < BP__IO_RETRIES)
             continue;
         if (n < 0)
             return n;

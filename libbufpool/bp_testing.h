@@ -43,5 +43,8 @@ int bp__test_lock_order_probe(bp_pool *p);
 #define BP__FAULT_SYNC 0x4u
 int bp__test_io_fault(bp_pool *p, unsigned ops, uint64_t nth, int err,
                       int persistent);
+/* Calls of the armed kinds counted since bp__test_io_fault (arm with a
+ * huge nth to count a scenario's calls without failing any). */
+uint64_t bp__test_io_calls(bp_pool *p);
 
 #endif
