@@ -140,25 +140,10 @@ static void run(bp_backend b)
     unlink(path);
 }
 
-static void test_copy(void **state)
-{
-    (void)state;
-    run(BP_BACKEND_COPY);
-}
-
-static void test_mmap(void **state)
-{
-    (void)state;
-    run(BP_BACKEND_MMAP);
-}
-
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_copy),
-        cmocka_unit_test(test_mmap),
-    };
+    static const bp_backend bs[] = {BP_BACKEND_COPY, BP_BACKEND_MMAP};
 
     util_init();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return util_run_backends("checksum", run, bs, 2);
 }

@@ -117,18 +117,6 @@ static void run(bp_backend b)
     unlink(path);
 }
 
-static void test_copy(void **state)
-{
-    (void)state;
-    run(BP_BACKEND_COPY);
-}
-
-static void test_mmap(void **state)
-{
-    (void)state;
-    run(BP_BACKEND_MMAP);
-}
-
 static void test_bad_offset(void **state)
 {
     char path[600];
@@ -148,12 +136,10 @@ static void test_bad_offset(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_copy),
-        cmocka_unit_test(test_mmap),
-        cmocka_unit_test(test_bad_offset),
-    };
+    static const bp_backend bs[] = {BP_BACKEND_COPY, BP_BACKEND_MMAP};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_bad_offset)};
 
     util_init();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return util_run_backends("wal", run, bs, 2) |
+           cmocka_run_group_tests(tests, NULL, NULL);
 }

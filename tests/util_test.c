@@ -633,6 +633,36 @@ void util_fix_write_mode(bp_pool *p, uint64_t pgno, unsigned mode, size_t psz,
     assert_int_equal(bp_unfix(p, &pg, BP_DIRTY), 0);
 }
 
+struct util_backend_case {
+    void (*run)(bp_backend b);
+    bp_backend b;
+};
+
+static void util_backend_test(void **state)
+{
+    const struct util_backend_case *c = *state;
+
+    c->run(c->b);
+}
+
+int util_run_backends(const char *group, void (*run)(bp_backend b),
+                      const bp_backend *bs, size_t n)
+{
+    struct util_backend_case cases[8];
+    struct CMUnitTest tests[8];
+
+    assert_true(n <= 8);
+    memset(tests, 0, sizeof tests);
+    for (size_t i = 0; i < n; i++) {
+        cases[i].run = run;
+        cases[i].b = bs[i];
+        tests[i].name = util_backend_name(bs[i]);
+        tests[i].test_func = util_backend_test;
+        tests[i].initial_state = &cases[i];
+    }
+    return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+}
+
 const char *util_backend_name(bp_backend b)
 {
     return bp_backend_name(b);

@@ -182,6 +182,11 @@ void util_fix_write(bp_pool *p, uint64_t pgno, size_t psz, uint32_t old_gen,
 void util_fix_write_mode(bp_pool *p, uint64_t pgno, unsigned mode, size_t psz,
                          uint32_t old_gen, uint32_t new_gen);
 
+/* Run run(b) as one cmocka test per backend in bs[0..n) (named after the
+ * backend), as group `group`; returns cmocka's result for main(). */
+int util_run_backends(const char *group, void (*run)(bp_backend b),
+                      const bp_backend *bs, size_t n);
+
 /* Backend name for messages ("rfp", ...). */
 const char *util_backend_name(bp_backend b);
 
