@@ -1,7 +1,8 @@
 /*
  * test_stamp.c - data integrity through all three tiers, per backend.
  *
- * Matrix: backend {rfp, mmap, copy, linear, auto} x page size {4, 16 KiB}
+ * Matrix: backend {rfp, mmap, copy, linear, auto} x page size {4, 16 KiB},
+ * plus the I/O engines {sync, io_uring} with page checksums off and on
  * (with prefault populate for 4 KiB, nonblock/lazy for 16 KiB).  Each case:
  * a data file of D stamped pages, a cache of C frames and a window of W
  * slots with W << C << D, so fixes constantly miss the window and the cache
@@ -25,6 +26,8 @@
  */
 #include "util_test.h"
 
+#include <unistd.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,8 @@ struct stamp_case {
     uint64_t frames;
     uint64_t slots;
     unsigned max_held; /* <= MAX_HELD, < slots unless slots == 1 */
+    bp_io_engine engine;
+    int checksums;
 };
 
 struct held {
@@ -186,6 +191,26 @@ static void alloc_pages(struct run *r, uint64_t frames)
     }
 }
 
+/* With checksums every page must carry a trailer: write the initial
+ * D_PAGES stamped pages through a pool. */
+static void create_through_pool(const char *path, const struct util_cfg *c)
+{
+    struct util_cfg cc = *c;
+    bp_pool *p;
+    bp_page pg;
+
+    unlink(path);
+    cc.flags = BP_CREATE;
+    assert_int_equal(util_pool_open(&p, path, &cc), 0);
+    for (uint64_t i = 0; i < D_PAGES; i++) {
+        assert_int_equal(bp_alloc_page(p, &pg), 0);
+        util_stamp(pg.data, cc.page_size, i, 0);
+        assert_int_equal(bp_unfix(p, &pg, BP_DIRTY), 0);
+    }
+    assert_int_equal(bp_flush(p), 0);
+    assert_int_equal(bp_close(p), 0);
+}
+
 static void test_stamp_case(void **state)
 {
     const struct stamp_case *c = *state;
@@ -194,7 +219,6 @@ static void test_stamp_case(void **state)
     snprintf(name, sizeof name, "stamp-%s-%zu-%" PRIu64 ".db",
              util_backend_name(c->backend), c->psz, c->slots);
     util_tmp_path(path, sizeof path, name);
-    util_datafile_create(path, c->psz, D_PAGES, 0);
 
     if (c->backend == BP_BACKEND_RFP && !util_have_rfp()) {
         skip(); /* remap_file_pages unavailable: printed by the probe */
@@ -206,7 +230,29 @@ static void test_stamp_case(void **state)
         .page_size = c->psz,
         .frames = c->frames,
         .slots = c->slots,
+        .engine = c->engine,
+        .checksums = c->checksums,
     };
+    util_set_stamp_tail(c->checksums ? BP_PAGE_TRAILER : 0);
+    if (c->engine == BP_IO_URING) { /* -m32 builds have no liburing */
+        bp_pool *probe;
+        int prc;
+
+        util_datafile_create(path, c->psz, 1, 0);
+        assert_int_equal(bp_create(&probe, NULL), 0);
+        assert_int_equal(util_pool_config(probe, &cfg), 0);
+        prc = bp_open(probe, path, 0);
+        if (prc)
+            print_message("io_uring unavailable (%s): skipped\n",
+                          bp_errmsg(probe));
+        bp_close(probe);
+        if (prc)
+            skip();
+    }
+    if (c->checksums)
+        create_through_pool(path, &cfg);
+    else
+        util_datafile_create(path, c->psz, D_PAGES, 0);
     struct run r;
     memset(&r, 0, sizeof r);
     r.psz = c->psz;
@@ -226,6 +272,10 @@ static void test_stamp_case(void **state)
     util_stats(r.p, &st);
     assert_int_equal(st.page_size, c->psz);
     assert_true(st.frames == c->frames);
+    assert_int_equal(st.checksums, (uint32_t)c->checksums);
+    if (c->engine != BP_IO_AUTO)
+        assert_string_equal(st.io_engine,
+                            c->engine == BP_IO_URING ? "io_uring" : "sync");
     /* linear maps the whole cache: its "window" is not W slots */
     if (st.backend != BP_BACKEND_LINEAR)
         assert_true(st.slots == c->slots);
@@ -296,7 +346,8 @@ static void test_stamp_case(void **state)
  * pages fault in lazily (rfp, mmap). */
 #define CASE(b, kib, pf)                                                       \
     static struct stamp_case case_##b##_##kib = {                             \
-        BP_BACKEND_##b, (kib) * 1024, BP_PREFAULT_##pf, 64, 16, MAX_HELD}
+        BP_BACKEND_##b, (kib) * 1024, BP_PREFAULT_##pf, 64, 16, MAX_HELD,     \
+        BP_IO_AUTO, 0}
 CASE(RFP, 4, POPULATE);
 CASE(RFP, 16, NONBLOCK);
 CASE(MMAP, 4, POPULATE);
@@ -312,7 +363,7 @@ CASE(AUTO, 16, POPULATE);
  * evict a slot) and a single slot. */
 #define EDGE(b, f, s, h)                                                       \
     static struct stamp_case edge_##b##_##s = {                               \
-        BP_BACKEND_##b, 4096, BP_PREFAULT_POPULATE, f, s, h}
+        BP_BACKEND_##b, 4096, BP_PREFAULT_POPULATE, f, s, h, BP_IO_AUTO, 0}
 EDGE(RFP, 4, 4, 3);
 EDGE(MMAP, 4, 4, 3);
 EDGE(COPY, 4, 4, 3);
@@ -320,6 +371,19 @@ EDGE(LINEAR, 4, 4, 3);
 EDGE(RFP, 2, 1, 1);
 EDGE(MMAP, 2, 1, 1);
 EDGE(COPY, 2, 1, 1);
+
+/* The I/O engines, with and without page checksums. */
+#define IOCASE(b, e, sums)                                                     \
+    static struct stamp_case io_##b##_##e##_##sums = {                        \
+        BP_BACKEND_##b, 4096, BP_PREFAULT_POPULATE, 64, 16, MAX_HELD,         \
+        BP_IO_##e, sums}
+IOCASE(COPY, SYNC, 0);
+IOCASE(MMAP, URING, 0);
+IOCASE(COPY, URING, 1);
+IOCASE(MMAP, SYNC, 1);
+#define TIO(b, e, sums)                                                        \
+    {"stamp/" #b "/" #e "/checksums-" #sums, test_stamp_case, NULL, NULL,     \
+     &io_##b##_##e##_##sums}
 
 #define T(b, kib)                                                              \
     {"stamp/" #b "/" #kib "k", test_stamp_case, NULL, NULL, &case_##b##_##kib}
@@ -335,7 +399,8 @@ int main(void)
         T(COPY, 4),  T(COPY, 16),   T(LINEAR, 4),   T(LINEAR, 16),
         T(AUTO, 4),  T(AUTO, 16),   TE(RFP, 4),     TE(MMAP, 4),
         TE(COPY, 4), TE(LINEAR, 4), TE(RFP, 1),     TE(MMAP, 1),
-        TE(COPY, 1),
+        TE(COPY, 1), TIO(COPY, SYNC, 0), TIO(MMAP, URING, 0),
+        TIO(COPY, URING, 1), TIO(MMAP, SYNC, 1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -338,12 +338,19 @@ static uint32_t ut_expected_word(uint64_t pgno, uint32_t gen, uint32_t seed,
     }
 }
 
+static size_t ut_tail;
+
+void util_set_stamp_tail(size_t bytes)
+{
+    ut_tail = bytes;
+}
+
 void util_stamp(void *page, size_t psz, uint64_t pgno, uint32_t gen)
 {
     uint32_t *w = page;
-    uint32_t n = (uint32_t)(psz / 4);
+    uint32_t n = (uint32_t)((psz - ut_tail) / 4);
     if (gen == UTIL_GEN_ZERO) {
-        memset(page, 0, psz);
+        memset(page, 0, psz - ut_tail);
         return;
     }
     uint32_t seed = ut_seed(pgno, gen);
@@ -364,8 +371,8 @@ static int ut_all_zero(const void *page, size_t psz)
 uint32_t util_page_gen(const void *page, size_t psz, uint64_t pgno)
 {
     const uint32_t *w = page;
-    uint32_t n = (uint32_t)(psz / 4);
-    if (ut_all_zero(page, psz))
+    uint32_t n = (uint32_t)((psz - ut_tail) / 4);
+    if (ut_all_zero(page, psz - ut_tail))
         return UTIL_GEN_ZERO;
     if (n < UT_HDR_WORDS || w[0] != UT_MAGIC || w[1] != (uint32_t)pgno ||
         w[2] != (uint32_t)(pgno >> 32) || w[3] >= UTIL_GEN_BAD)
@@ -382,7 +389,7 @@ uint32_t util_page_gen(const void *page, size_t psz, uint64_t pgno)
 int util_stamp_ok(const void *page, size_t psz, uint64_t pgno, uint32_t gen)
 {
     const uint32_t *w = page;
-    uint32_t n = (uint32_t)(psz / 4);
+    uint32_t n = (uint32_t)((psz - ut_tail) / 4);
     uint32_t seed = ut_seed(pgno, gen);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t want =
@@ -538,6 +545,9 @@ int util_pool_config(bp_pool *p, const struct util_cfg *c)
     UT_SET(bp_set_prefault(p, c->prefault), "bp_set_prefault");
     if (c->shm_name != NULL)
         UT_SET(bp_set_shm(p, c->shm_name, c->shm_keep), "bp_set_shm");
+    UT_SET(bp_set_io_engine(p, c->engine), "bp_set_io_engine");
+    if (c->checksums)
+        UT_SET(bp_set_checksums(p, 1), "bp_set_checksums");
     return 0;
 }
 

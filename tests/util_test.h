@@ -149,7 +149,13 @@ struct util_cfg {
     unsigned flags;  /* bp_open flags */
     const char *shm_name;
     int shm_keep;
+    bp_io_engine engine; /* 0: auto */
+    int checksums;       /* bp_set_checksums */
 };
+
+/* Stamps leave the last `bytes` of a page alone and checks ignore them
+ * (BP_PAGE_TRAILER when the pool keeps page checksums there); 0 = none. */
+void util_set_stamp_tail(size_t bytes);
 
 /* Print "what: <strerror> (<rc>): <errmsg>" through print_error. */
 void util_print_rc(const bp_pool *p, const char *what, int rc);
