@@ -233,16 +233,6 @@ static int ht_run_threads(ht_ctx *c, ht_phase *ph, int nt, double *wall_ns,
 
 /* ---- Pools --------------------------------------------------------------- */
 
-static int ht_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz)
-{
-    memset(st, 0, sizeof *st);
-    int rc = bp_stats_get(p, st, sizeof *st);
-    if (rc)
-        snprintf(why, whysz, "bp_stats_get: %s (%d): %s", bp_strerror(rc), rc,
-                 bp_errmsg(p));
-    return rc;
-}
-
 /* Open the pool of backend b into c->pool[b]; 0, or an error with why.
  * The data file is opened with O_DIRECT, or buffered where the file system
  * refuses it (window hits do no I/O either way). */
@@ -263,7 +253,7 @@ static int ht_open(ht_ctx *c, int b, char *why, size_t whysz)
         if (!rc) {
             pl->p = p;
             pl->open_flags = cfg.open_flags;
-            return ht_stats(p, &pl->st, why, whysz);
+            return bu_stats(p, &pl->st, why, whysz);
         }
         if (rc != BP_ENODIRECT || cfg.open_flags)
             return rc;
@@ -318,10 +308,10 @@ static int ht_warm(ht_ctx *c, int b)
 
     int pass = 0, settled = 0;
     for (; pass < 6 && !settled; pass++) {
-        if (ht_stats(pl->p, &s0, why, sizeof why) ||
+        if (bu_stats(pl->p, &s0, why, sizeof why) ||
             ht_loop_fix(pl->p, c->hot, all, c->nhot, c->nhot, &bad, why,
                         sizeof why) ||
-            ht_stats(pl->p, &s1, why, sizeof why))
+            bu_stats(pl->p, &s1, why, sizeof why))
             goto fail;
         settled = pass > 0 && s1.window_misses == s0.window_misses;
     }
@@ -331,7 +321,7 @@ static int ht_warm(ht_ctx *c, int b)
                 (unsigned long long)c->nhot, pass);
 
     /* The pointers: the page's address while it is fixed. */
-    if (ht_stats(pl->p, &s0, why, sizeof why))
+    if (bu_stats(pl->p, &s0, why, sizeof why))
         goto fail;
     for (uint64_t i = 0; i < c->nhot; i++) {
         bp_page pg;
@@ -352,7 +342,7 @@ static int ht_warm(ht_ctx *c, int b)
             goto fail;
         }
     }
-    if (ht_stats(pl->p, &s1, why, sizeof why))
+    if (bu_stats(pl->p, &s1, why, sizeof why))
         goto fail;
     if (s1.window_misses != s0.window_misses)
         ht_note(c, HT_NOTE_WARN, "%s: %llu window misses while taking the "
@@ -401,7 +391,7 @@ static void ht_timed(ht_ctx *c, int b, int m, int ti)
     ph.ops = c->o.ops;
     ph.seqlen = c->seqlen;
 
-    if (ht_stats(pl->p, &s0, why, sizeof why)) {
+    if (bu_stats(pl->p, &s0, why, sizeof why)) {
         ht_fail(c, b, "timed phase", why);
         return;
     }
@@ -424,7 +414,7 @@ static void ht_timed(ht_ctx *c, int b, int m, int ti)
         }
         return;
     }
-    if (ht_stats(pl->p, &s1, why, sizeof why)) {
+    if (bu_stats(pl->p, &s1, why, sizeof why)) {
         ht_fail(c, b, "timed phase", why);
         return;
     }

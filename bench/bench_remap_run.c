@@ -41,16 +41,6 @@ static int rm_open(rm_ctx *c, bp_backend b, bp_prefault pf, bp_pool **out,
     return bu_pool_open(&cfg, out, why, whysz);
 }
 
-static int rm_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz)
-{
-    memset(st, 0, sizeof *st);
-    int rc = bp_stats_get(p, st, sizeof *st);
-    if (rc)
-        snprintf(why, whysz, "bp_stats_get: %s (%d): %s", bp_strerror(rc), rc,
-                 bp_errmsg(p));
-    return rc;
-}
-
 /* The measured loop: n ops over seq.  Adds wrong-content blocks (and wrong
  * page numbers in the handle) to *bad.  0, or the failing call's code with
  * why filled. */
@@ -144,14 +134,14 @@ static int rm_warm(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
     case RM_WHIT:
         /* Map the whole set; repeat until a pass needs no remap. */
         for (int pass = 0; pass < 6; pass++) {
-            if (rm_stats(pl->p, &s0, why, sizeof why)) {
+            if (bu_stats(pl->p, &s0, why, sizeof why)) {
                 rm_fail(c, pl, pi, bi, lv, "warm-up", why);
                 return -1;
             }
             if (rm_warm_ops(c, pl, pi, bi, lv, "whit warm-up", c->set,
                             c->nset[RM_WHIT]))
                 return -1;
-            if (rm_stats(pl->p, &s1, why, sizeof why)) {
+            if (bu_stats(pl->p, &s1, why, sizeof why)) {
                 rm_fail(c, pl, pi, bi, lv, "warm-up", why);
                 return -1;
             }
@@ -181,7 +171,7 @@ static int rm_warm(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
         /* Random pages until the cache is full (frames get evicted). */
         uint64_t cap = c->frames + 4 * c->o.window_slots + 4096, done = 0;
         bu_rng_seed(&r, c->o.seed, 100 + lv, 0);
-        if (rm_stats(pl->p, &s0, why, sizeof why)) {
+        if (bu_stats(pl->p, &s0, why, sizeof why)) {
             rm_fail(c, pl, pi, bi, lv, "warm-up", why);
             return -1;
         }
@@ -191,7 +181,7 @@ static int rm_warm(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
             if (rm_warm_ops(c, pl, pi, bi, lv, "miss warm-up", buf, 1024))
                 return -1;
             done += 1024;
-            if (rm_stats(pl->p, &s1, why, sizeof why)) {
+            if (bu_stats(pl->p, &s1, why, sizeof why)) {
                 rm_fail(c, pl, pi, bi, lv, "warm-up", why);
                 return -1;
             }
@@ -218,7 +208,7 @@ static void rm_timed(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
     const uint64_t *seq = c->seq[lv] + rep * c->nops[lv];
     uint64_t n = c->nops[lv];
 
-    if (rm_stats(pl->p, &s0, why, sizeof why)) {
+    if (bu_stats(pl->p, &s0, why, sizeof why)) {
         rm_fail(c, pl, pi, bi, lv, "timed phase", why);
         return;
     }
@@ -231,7 +221,7 @@ static void rm_timed(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
         rm_fail(c, pl, pi, bi, lv, "timed phase", why);
         return;
     }
-    if (rm_stats(pl->p, &s1, why, sizeof why)) {
+    if (bu_stats(pl->p, &s1, why, sizeof why)) {
         rm_fail(c, pl, pi, bi, lv, "timed phase", why);
         return;
     }
@@ -360,7 +350,7 @@ static void rm_group(rm_ctx *c, rm_pool *pl, int n)
             rm_fail(c, &pl[k], pi, b, 0, "open", why);
             continue;
         }
-        if (rm_stats(pl[k].p, &pl[k].st, why, sizeof why)) {
+        if (bu_stats(pl[k].p, &pl[k].st, why, sizeof why)) {
             rm_fail(c, &pl[k], pi, b, 0, "open", why);
             continue;
         }

@@ -659,3 +659,13 @@ void bu_print_machine(FILE *f, const char *prefix)
         fprintf(f, "%smemory cgroup limit %s\n", prefix,
                 bu_fmt_bytes(cg, b1, sizeof b1));
 }
+
+int bu_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz)
+{
+    memset(st, 0, sizeof *st);
+    int rc = bp_stats_get(p, st, sizeof *st);
+    if (rc)
+        snprintf(why, whysz, "bp_stats_get: %s (%d): %s", bp_strerror(rc), rc,
+                 bp_errmsg(p));
+    return rc;
+}

@@ -129,6 +129,10 @@ struct bu_pool_cfg {
 int bu_pool_open(const struct bu_pool_cfg *c, bp_pool **out, char *why,
                  size_t whysz);
 
+/* bp_stats_get into a zeroed *st; on failure why says what and the code is
+ * returned. */
+int bu_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz);
+
 /* ---- Data file ----------------------------------------------------------- */
 
 /* Word stored at the start of every line of 4 KiB block k of page pgno. */

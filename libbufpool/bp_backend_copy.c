@@ -45,9 +45,7 @@ static int bp__copy_unmap(bp_pool *p, uint32_t slot, uint32_t frame)
         return bp__fail(p, rc, "copy of slot %u back to frame %u failed",
                         slot, frame);
     BP__STORE(sl->sl_dirty, 0);
-    /* the caller holds the frame BUSY: only WAITERS can change under us */
-    __atomic_or_fetch(bp__word(p, frame), BP_W_DIRTY, __ATOMIC_ACQ_REL);
-    __atomic_and_fetch(bp__word(p, frame), ~BP_W_WB, __ATOMIC_ACQ_REL);
+    bp_w_mark_dirty(bp__word(p, frame));
     BP_STAT(p, copies_out);
     return 0;
 }

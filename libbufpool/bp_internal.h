@@ -17,7 +17,8 @@
  * shm fd; the linear backend maps all of them at once.
  *
  * Process-private state: the window (slots), its pgno -> slot table, the
- * I/O engine, the pool lock.  See libbufpool/README.md for the access rules.
+ * I/O engine, the locks (bp_latch.h: lock order).  See libbufpool/README.md
+ * for the access rules.
  */
 #ifndef BP_INTERNAL_H
 #define BP_INTERNAL_H

@@ -38,7 +38,6 @@
 #define BP__IO_RETRIES 64
 
 static int bp__io_select(bp_pool *p);
-static int bp__io_read_raw(bp_pool *p, uint64_t pgno, void *buf);
 
 /* statx via the raw syscall: glibc 2.36's struct statx lacks the DIOALIGN
  * fields.  Returns the offset alignment, or 0 when not reported. */
@@ -317,49 +316,51 @@ static int bp__trailer_check(bp_pool *p, const void *buf, uint64_t pgno)
     return 0;
 }
 
-int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
-{
-    int rc = bp__io_read_raw(p, pgno, buf);
-
-    if (rc == 0 && p->po_checksums)
-        rc = bp__trailer_check(p, buf, pgno);
-    return rc;
-}
-
-static int bp__io_read_raw(bp_pool *p, uint64_t pgno, void *buf)
+/* Move the whole page at pgno between buf and the data file: short
+ * transfers are continued, EINTR and EAGAIN retried up to BP__IO_RETRIES
+ * times.  Returns the bytes moved (a read stops early at the end of the
+ * file on disk) or a negative errno. */
+static ssize_t bp__io_page_xfer(bp_pool *p, uint64_t pgno, void *buf,
+                                int write)
 {
     size_t psz = p->po_page_size, done = 0;
-    unsigned again = 0;
     uint64_t off = pgno * psz;
+    unsigned again = 0;
 
-    if (pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE)) {
-        /* allocated, never written */
-        memset(buf, 0, psz);
-        return 0;
-    }
     while (done < psz) {
-        ssize_t n = p->io->read(p, (char *)buf + done, psz - done, off + done);
+        char *b = (char *)buf + done;
+        ssize_t n = write ? p->io->write(p, b, psz - done, off + done)
+                          : p->io->read(p, b, psz - done, off + done);
 
         if ((n == -EINTR || n == -EAGAIN) && ++again < BP__IO_RETRIES)
             continue;
-        if (n < 0)
-            return n;
-        if (n == 0) { /* end of file on disk: the rest was never written */
-            memset((char *)buf + done, 0, psz - done);
-            break;
-        }
+        if (n == 0 && write)
+            return -EIO; /* no progress */
+        if (n <= 0)
+            return n < 0 ? n : (ssize_t)done;
         done += (size_t)n;
     }
+    return (ssize_t)done;
+}
+
+int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
+{
+    size_t psz = p->po_page_size;
+    ssize_t n = 0;
+
+    /* past the end of the file on disk: allocated, never (fully) written */
+    if (pgno < __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE) &&
+        (n = bp__io_page_xfer(p, pgno, buf, 0)) < 0)
+        return (int)n;
+    memset((char *)buf + n, 0, psz - (size_t)n);
     BP_STAT(p, reads);
     BP_STAT_ADD(p, bytes_read, psz);
-    return 0;
+    return p->po_checksums ? bp__trailer_check(p, buf, pgno) : 0;
 }
 
 int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
 {
-    size_t psz = p->po_page_size, done = 0;
-    unsigned again = 0;
-    uint64_t off = pgno * psz;
+    ssize_t n;
 
     if (p->po_wal_fn) { /* WAL rule: the log first, up to the page LSN */
         uint64_t lsn;
@@ -378,18 +379,8 @@ int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
     if (p->po_checksums) /* the frame is latched (shared or BUSY) */
         bp__trailer_set(p, buf, pgno);
 
-    while (done < psz) {
-        ssize_t n = p->io->write(p, (const char *)buf + done, psz - done,
-                                 off + done);
-
-        if ((n == -EINTR || n == -EAGAIN) && ++again < BP__IO_RETRIES)
-            continue;
-        if (n < 0)
-            return n;
-        if (n == 0)
-            return -EIO;
-        done += (size_t)n;
-    }
+    if ((n = bp__io_page_xfer(p, pgno, buf, 1)) < 0)
+        return (int)n;
     {
         uint64_t d = __atomic_load_n(&p->disk_pages, __ATOMIC_RELAXED);
 
@@ -399,6 +390,6 @@ int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
             ;
     }
     BP_STAT(p, writes);
-    BP_STAT_ADD(p, bytes_written, psz);
+    BP_STAT_ADD(p, bytes_written, p->po_page_size);
     return 0;
 }

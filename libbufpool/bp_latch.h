@@ -156,13 +156,14 @@ static inline void bp_w_sleep(uint64_t *w, uint64_t seen)
             NULL, NULL, 0);
 }
 
-/* Set the new word, waking sleepers when the old one had WAITERS. */
-static inline void bp_w_publish(uint64_t *w, uint64_t desired)
+/* Mark the frame dirty: DIRTY set, WB cleared (written after the flush in
+ * progress wrote it, so that flush must not call it clean). */
+static inline void bp_w_mark_dirty(uint64_t *w)
 {
-    uint64_t old = __atomic_exchange_n(w, desired, __ATOMIC_ACQ_REL);
+    uint64_t v = bp_w_load(w);
 
-    if (old & BP_W_WAITERS)
-        bp_w_wake(w);
+    while (!bp_w_cas(w, &v, (v | BP_W_DIRTY) & ~BP_W_WB))
+        ;
 }
 
 /* Wait (spin briefly, then sleep) until the word differs from seen. */

@@ -9,7 +9,7 @@
  *
  * Slot states and transitions (changes under p->lock):
  *
- *   EMPTY --map_locked--> MAPPED --fix (frame latched)--> FIXED
+ *   EMPTY --map_begin--> MAPPED --fix (frame latched)--> FIXED
  *     ^                     |  ^                            |
  *     +--evict (frame BUSY)-+  +---------unfix--------------+
  *
@@ -414,8 +414,7 @@ int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
         if (p->be->id == BP_BACKEND_COPY)
             BP__STORE(p->slots[s].sl_dirty, 1);
         else
-            __atomic_or_fetch(bp__word(p, f), BP_W_DIRTY,
-                              __ATOMIC_ACQ_REL);
+            bp_w_mark_dirty(bp__word(p, f));
     } else if (rc == 0 && m->need == BP__NEED_READ) {
         if ((rc = bp__io_read_page(p, p->slots[s].sl_pgno, a)) != 0)
             bp__fail(p, rc, "read of page %" PRIu64 " failed",
