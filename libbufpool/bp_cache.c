@@ -128,12 +128,16 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
         ;
     if (top > 0) { /* never used: from the top of the file down */
         uint32_t f = (uint32_t)(top - 1);
+        uint64_t *w = bp__word(p, f), v = bp_w_load(w);
 
-        __atomic_or_fetch(bp__word(p, f),
-                          (uint64_t)BP_LATCH_BUSY << BP_W_LATCH_SHIFT,
-                          __ATOMIC_ACQ_REL);
-        *frame = f;
-        return 0;
+        /* by CAS like any taker: once the counter reads 0, another thread's
+         * CLOCK hand may reach this frame before we latch it; then it is
+         * theirs and we go on to the CLOCK ourselves */
+        if (bp_w_latch(v) == 0 &&
+            bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY))) {
+            *frame = f;
+            return 0;
+        }
     }
     if (scan) { /* recycle the oldest frame of the scan ring */
         uint32_t f;
