@@ -11,6 +11,7 @@
  * exclusive fixes of each page: a lost update, a torn page, a page shown at
  * the wrong address or a write-back lost on eviction shows up as a
  * mismatch.  Shared fixes check the page number while they hold the page.
+ * test_threads_fill races threads at the moment the cache first fills.
  */
 #include "util_test.h"
 
@@ -161,9 +162,68 @@ static void test_threads_auto(void **state)
     run_backend(BP_BACKEND_AUTO);
 }
 
+/* The moment the cache first fills: 4 threads released together on a
+ * fresh pool, each fixing its own pages, so the last never-used frames and
+ * the first CLOCK victims are taken at the same time.  Two threads once
+ * both owned the last free frame; the invariant check catches that. */
+struct fill_arg {
+    bp_pool *p;
+    pthread_barrier_t *go;
+    int id, errors;
+};
+
+static void *fill_main(void *arg)
+{
+    struct fill_arg *a = arg;
+
+    pthread_barrier_wait(a->go);
+    for (uint64_t i = 0; i < 6; i++) {
+        bp_page pg;
+
+        if (bp_fix(a->p, (uint64_t)a->id * 8 + i, BP_SHARED, &pg) != 0 ||
+            bp_unfix(a->p, &pg, 0) != 0)
+            a->errors++;
+    }
+    return NULL;
+}
+
+static void test_threads_fill(void **state)
+{
+    struct util_cfg c = {.backend = BP_BACKEND_COPY, .page_size = PSZ,
+                         .frames = 12, .slots = 6};
+    char path[512];
+
+    (void)state;
+    util_tmp_path(path, sizeof path, "fill.db");
+    util_datafile_create(path, PSZ, THREADS * 8, 0);
+    for (int round = 0; round < 150; round++) {
+        struct fill_arg a[THREADS];
+        pthread_barrier_t go;
+        pthread_t tid[THREADS];
+        bp_pool *p;
+
+        assert_int_equal(util_pool_open(&p, path, &c), 0);
+        pthread_barrier_init(&go, NULL, THREADS);
+        for (int t = 0; t < THREADS; t++) {
+            a[t] = (struct fill_arg){p, &go, t, 0};
+            assert_int_equal(pthread_create(&tid[t], NULL, fill_main, &a[t]),
+                             0);
+        }
+        for (int t = 0; t < THREADS; t++) {
+            pthread_join(tid[t], NULL);
+            assert_int_equal(a[t].errors, 0);
+        }
+        pthread_barrier_destroy(&go);
+        util_check(p);
+        assert_int_equal(bp_close(p), 0);
+    }
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_threads_fill),
         cmocka_unit_test(test_threads_rfp),
         cmocka_unit_test(test_threads_mmap),
         cmocka_unit_test(test_threads_copy),
