@@ -20,13 +20,6 @@
  */
 #include "bp_internal.h"
 
-static inline uint64_t bp__key_of(const struct bp__htab *h, uint32_t idx)
-{
-    return __atomic_load_n((const uint64_t *)(h->ht_keys +
-                                              (size_t)idx * h->ht_stride),
-                           __ATOMIC_ACQUIRE);
-}
-
 uint64_t bp__htab_entries_for(uint64_t items)
 {
     uint64_t n = 16;
@@ -34,22 +27,6 @@ uint64_t bp__htab_entries_for(uint64_t items)
     while (n < items * 2)
         n <<= 1;
     return n;
-}
-
-uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key)
-{
-    uint64_t i = bp__hash(key) & h->ht_mask;
-
-    for (uint64_t n = 0; n <= h->ht_mask; n++) {
-        uint32_t e = __atomic_load_n(&h->ht_ent[i], __ATOMIC_ACQUIRE);
-
-        if (e == 0)
-            return BP__NONE;
-        if (bp__key_of(h, e - 1) == key)
-            return e - 1;
-        i = (i + 1) & h->ht_mask;
-    }
-    return BP__NONE;
 }
 
 static inline uint32_t bp__ent(const struct bp__htab *h, uint64_t i)
@@ -64,7 +41,7 @@ static inline void bp__set_ent(struct bp__htab *h, uint64_t i, uint32_t e)
 
 void bp__htab_insert(struct bp__htab *h, uint64_t key, uint32_t idx)
 {
-    uint64_t i = bp__hash(key) & h->ht_mask;
+    uint64_t i = bp__htab_home(h, key);
 
     while (bp__ent(h, i) != 0)
         i = (i + 1) & h->ht_mask;
@@ -73,7 +50,7 @@ void bp__htab_insert(struct bp__htab *h, uint64_t key, uint32_t idx)
 
 void bp__htab_remove(struct bp__htab *h, uint64_t key)
 {
-    uint64_t i = bp__hash(key) & h->ht_mask, j;
+    uint64_t i = bp__htab_home(h, key), j;
 
     while (bp__ent(h, i) != 0 && bp__key_of(h, bp__ent(h, i) - 1) != key)
         i = (i + 1) & h->ht_mask;
@@ -90,7 +67,7 @@ void bp__htab_remove(struct bp__htab *h, uint64_t key)
             j = (j + 1) & h->ht_mask;
             if (bp__ent(h, j) == 0)
                 return;
-            home = bp__hash(bp__key_of(h, bp__ent(h, j) - 1)) & h->ht_mask;
+            home = bp__htab_home(h, bp__key_of(h, bp__ent(h, j) - 1));
             if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
                 continue;
             break;

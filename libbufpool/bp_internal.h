@@ -92,6 +92,12 @@ struct bp__readers {
 
 uint64_t bp__readers_new_id(void);
 struct bp__readers *bp__readers_mine(bp_pool *p);
+/* The block this thread used last, and in which pool (generation id). */
+struct bp__readers_last {
+    const bp_pool *pool;
+    uint64_t id;
+    struct bp__readers *blk;
+};
 int bp__readers_hold(bp_pool *p, uint32_t frame);
 void bp__readers_drain(bp_pool *p, uint32_t frame);
 
@@ -123,7 +129,10 @@ struct bp__shard {
     uint64_t c[BP__NCOUNTERS];
 } __attribute__((aligned(64)));
 
-extern _Thread_local int bp__tls_shard;
+/* Thread-locals of the hit path use the initial-exec model: a plain
+ * %fs-relative access even in the shared library (no __tls_get_addr). */
+#define BP__TLS __attribute__((tls_model("initial-exec"))) _Thread_local
+extern BP__TLS int bp__tls_shard;
 int bp__shard_assign(void);
 
 #define BP_STAT_ADD(p, name, n)                                                \
@@ -144,10 +153,10 @@ struct bp__htab {
     uint64_t ht_mask;
     const char *ht_keys; /* &records[0].pgno */
     size_t ht_stride;    /* sizeof(record) */
+    unsigned ht_shift;   /* 64 - log2(entries): see bp__htab_home */
 };
 
 uint64_t bp__htab_entries_for(uint64_t items);
-uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key);
 void bp__htab_insert(struct bp__htab *h, uint64_t key, uint32_t idx);
 void bp__htab_remove(struct bp__htab *h, uint64_t key);
 
@@ -167,6 +176,38 @@ static inline uint64_t bp__hash(uint64_t key)
     key ^= key >> 31;
     return key;
 }
+
+static inline uint64_t bp__key_of(const struct bp__htab *h, uint32_t idx)
+{
+    return __atomic_load_n((const uint64_t *)(h->ht_keys +
+                                              (size_t)idx * h->ht_stride),
+                           __ATOMIC_ACQUIRE);
+}
+
+/* Home position of key: Fibonacci hashing (one multiply, the top bits), so
+ * neighbouring page numbers spread over the table. */
+static inline uint64_t bp__htab_home(const struct bp__htab *h, uint64_t key)
+{
+    return (key * 0x9E3779B97F4A7C15ull) >> h->ht_shift;
+}
+
+/* The record index holding key, or BP__NONE (lock-free; see bp_htab.c).
+ * Inline: it is the first step of every window hit. */
+static inline uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key)
+{
+    uint64_t i = bp__htab_home(h, key);
+
+    for (uint64_t n = 0; n <= h->ht_mask; n++) {
+        uint32_t e = __atomic_load_n(&h->ht_ent[i], __ATOMIC_ACQUIRE);
+
+        if (e == 0)
+            return BP__NONE;
+        if (bp__key_of(h, e - 1) == key)
+            return e - 1;
+        i = (i + 1) & h->ht_mask;
+    }
+    return BP__NONE;
+}
 unsigned bp__ptab_lock(bp_pool *p, uint64_t pgno);
 void bp__ptab_unlock(bp_pool *p, unsigned part);
 uint32_t bp__ptab_find_locked(bp_pool *p, uint64_t pgno);
@@ -175,7 +216,7 @@ void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
 
 /* ---- data-file I/O engine ---------------------------------------------------
  * Every data-file I/O goes through these ops so that an engine can be
- * swapped (io_uring later) and failures injected.  Calls return the byte
+ * swapped; the engines make their system calls through bp_sys.h.  Calls return the byte
  * count or a negative errno; they never return short except at end of file
  * (read) and never retry EINTR themselves beyond what they document. */
 struct bp__io_ops {
@@ -268,12 +309,6 @@ struct bp_pool {
     int needs_sync;           /* a write since the last fdatasync */
     uint64_t wal_durable;     /* log durable up to here (atomic, grows) */
     int sync_err;             /* sticky: errno of a failed fdatasync */
-    struct bp__fault {        /* bp__test_io_fault (bp_io.c) */
-        const struct bp__io_ops *real;
-        unsigned ops;
-        uint64_t nth, count;
-        int err, persistent;
-    } fault;
 
     /* shm cache */
     int shm_fd;
@@ -329,6 +364,17 @@ static inline uint64_t *bp__word(const bp_pool *p, uint32_t f)
 static inline uint64_t bp__frame_off(const bp_pool *p, uint32_t frame)
 {
     return p->meta->sh_frames_off + (uint64_t)frame * p->po_page_size;
+}
+
+extern BP__TLS struct bp__readers_last bp__tls_rd_last;
+
+/* This thread's reader block in p (NULL: count in the word): the last one
+ * used, else bp__readers_mine's lookup. */
+static inline struct bp__readers *bp__readers_get(bp_pool *p)
+{
+    if (bp__tls_rd_last.pool == p && bp__tls_rd_last.id == p->id)
+        return bp__tls_rd_last.blk;
+    return bp__readers_mine(p);
 }
 
 static inline char *bp__slot_addr(const bp_pool *p, uint32_t slot)

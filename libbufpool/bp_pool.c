@@ -31,7 +31,7 @@
 
 /* Exclusive fixes this thread holds (any pool): bp_flush from a thread
  * holding one would wait for itself. */
-static _Thread_local int bp__tls_excl;
+static BP__TLS int bp__tls_excl;
 
 static void bp__teardown(bp_pool *p, int failed)
 {
@@ -208,8 +208,8 @@ static int bp__usable(bp_pool *p)
 #define BP__GEN_MASK 0xffffu /* sl_gen's width */
 _Static_assert(BP__HZ + 1 <= 16 && BP__READERS <= 32, "handle bit budget");
 
-static void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk, int hz,
-                            bp_page *out)
+static inline void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk,
+                                   int hz, bp_page *out)
 {
     struct bp__slot *sl = &p->slots[s];
 
@@ -223,10 +223,12 @@ static void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk, int hz,
 }
 
 /* Publish frame f in a free slot of this thread's reader block; the slot
- * index, or -1 (no block, or all slots busy: count in the word instead). */
-static int bp__hz_publish(bp_pool *p, uint32_t f, struct bp__readers **blk)
+ * index, or -1 (no block, or all slots busy: count in the word instead).
+ * The seq_cst store (an xchg on x86) is the one fence of a shared hit. */
+static inline int bp__hz_publish(bp_pool *p, uint32_t f,
+                                 struct bp__readers **blk)
 {
-    struct bp__readers *b = bp__readers_mine(p);
+    struct bp__readers *b = bp__readers_get(p);
 
     if (!b)
         return -1;
@@ -242,8 +244,8 @@ static int bp__hz_publish(bp_pool *p, uint32_t f, struct bp__readers **blk)
 enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2 };
 
 /* The hit path.  BP__FIXED, BP__NOT_MAPPED, or BP__AGAIN after a wait. */
-static int bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan,
-                       bp_page *out)
+static inline __attribute__((always_inline)) int
+bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, bp_page *out)
 {
     uint32_t s = bp__htab_find(&p->wtab, pgno), f;
     struct bp__readers *blk = NULL;
@@ -257,10 +259,13 @@ static int bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan,
     if ((f = BP__LOAD(sl->sl_frame)) == BP__NONE)
         return BP__NOT_MAPPED;
     w = bp__word(p, f);
+    /* start the word's cache miss now: the fence below would otherwise
+     * serialize it after the store buffer drains */
+    __builtin_prefetch(w, 0, 3);
     if (!excl && (hz = bp__hz_publish(p, f, &blk)) >= 0) {
         /* scalable shared fix: our slot first, then the word (Dekker with
          * the exclusive/BUSY side, which sets the word then scans slots) */
-        v = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+        v = __atomic_load_n(w, __ATOMIC_SEQ_CST); /* a plain mov on x86 */
         if (bp_w_latch(v) > BP_LATCH_MAX_SHARED) {
             __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
             BP_STAT(p, latch_waits);
@@ -375,6 +380,14 @@ int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
 {
     if (!p || !out || (mode & ~(BP_EXCLUSIVE | BP_SCAN)))
         return -EINVAL;
+    /* The common case straight away: a shared hit in an open pool.  A page
+     * found in the window is below the end of the file, so the bounds
+     * check waits for the slow path. */
+    if (mode == BP_SHARED && BP__LOAD(p->state) == BP__OPEN &&
+        bp__fix_hit(p, pgno, 0, 0, out) == BP__FIXED) {
+        BP_STAT(p, window_hits);
+        return 0;
+    }
     return bp__fix(p, pgno, mode, 0, out);
 }
 
@@ -410,12 +423,6 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
         (f = BP__LOAD(sl->sl_frame)) == BP__NONE || hz >= BP__HZ ||
         (hz >= 0 && (excl || BP__LOAD(blk->rd_hz[hz]) != f)))
         goto notfixed;
-    w = bp__word(p, f);
-    v = bp_w_load(w);
-    if (hz < 0 && (excl ? bp_w_latch(v) != BP_LATCH_EXCL
-                        : (bp_w_latch(v) == 0 ||
-                           bp_w_latch(v) > BP_LATCH_MAX_SHARED)))
-        goto notfixed;
     if ((flags & BP_DIRTY) && !excl)
         return bp__fail(p, -EINVAL, "BP_DIRTY on page %" PRIu64 " fixed "
                         "shared: fix it BP_EXCLUSIVE to modify it", pg->pgno);
@@ -425,6 +432,11 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
         pg->bp_slot = BP__NONE;
         return 0;
     }
+    w = bp__word(p, f);
+    v = bp_w_load(w);
+    if (excl ? bp_w_latch(v) != BP_LATCH_EXCL
+             : (bp_w_latch(v) == 0 || bp_w_latch(v) > BP_LATCH_MAX_SHARED))
+        goto notfixed;
     copy = p->be->id == BP_BACKEND_COPY;
     if ((flags & BP_DIRTY) && copy)
         BP__STORE(sl->sl_dirty, 1);

@@ -39,6 +39,7 @@ static _Thread_local struct {
     struct bp__readers *blk;
 } bp__tls_rd[BP__TLS_POOLS];
 static _Thread_local uint32_t bp__tls_tid;
+BP__TLS struct bp__readers_last bp__tls_rd_last;
 static uint64_t bp__pool_ids;
 
 uint64_t bp__readers_new_id(void)
@@ -95,8 +96,11 @@ struct bp__readers *bp__readers_mine(bp_pool *p)
     int free_i = -1;
 
     for (int i = 0; i < BP__TLS_POOLS; i++) {
-        if (bp__tls_rd[i].pool == p && bp__tls_rd[i].id == p->id)
+        if (bp__tls_rd[i].pool == p && bp__tls_rd[i].id == p->id) {
+            bp__tls_rd_last = (struct bp__readers_last){p, p->id,
+                                                        bp__tls_rd[i].blk};
             return bp__tls_rd[i].blk;
+        }
         if (free_i < 0 && bp__tls_rd[i].pool == NULL)
             free_i = i;
     }
@@ -105,6 +109,8 @@ struct bp__readers *bp__readers_mine(bp_pool *p)
     bp__tls_rd[free_i].pool = p;
     bp__tls_rd[free_i].id = p->id;
     bp__tls_rd[free_i].blk = bp__claim(p);
+    bp__tls_rd_last = (struct bp__readers_last){p, p->id,
+                                                bp__tls_rd[free_i].blk};
     return bp__tls_rd[free_i].blk;
 }
 

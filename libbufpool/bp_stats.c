@@ -11,7 +11,7 @@
 
 #include "bp_internal.h"
 
-_Thread_local int bp__tls_shard = -1;
+BP__TLS int bp__tls_shard = -1;
 static unsigned bp__next_shard;
 
 int bp__shard_assign(void)

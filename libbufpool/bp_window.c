@@ -203,6 +203,7 @@ int bp__window_open(bp_pool *p)
     p->window_bytes = n * psz;
     p->slots = bp__alloc(p, (size_t)n * sizeof *p->slots);
     p->wtab.ht_mask = bp__htab_entries_for(n) - 1;
+    p->wtab.ht_shift = 64u - (unsigned)__builtin_popcountll(p->wtab.ht_mask);
     p->wtab_ent = bp__alloc(p, (size_t)(p->wtab.ht_mask + 1) * 4);
     if (!p->slots || !p->wtab_ent)
         return bp__fail(p, -ENOMEM, "no memory for %" PRIu64 " slots", n);
