@@ -1,0 +1,430 @@
+/*
+ * btree_node.c - the bytes of one node: search, insert, remove, compaction,
+ * split and merge (layout in btree_internal.h).
+ *
+ * Two kinds of callers:
+ *   - optimistic readers ("_opt" functions): the page may change under them
+ *     at any moment, so every count, offset and length is loaded once and
+ *     bounds-checked before use; garbage gives -1 / 0 / NULL, never a read
+ *     outside the page nor an endless loop.  The caller then validates.
+ *   - holders of a fix (everything else): the node is stable; functions
+ *     that change it need an exclusive fix and a node that passed
+ *     bt__node_sane() when it was fixed.
+ */
+#include "btree_internal.h"
+
+/* Page-sized scratch for compaction, split and merge (max page 64 KiB). */
+static _Thread_local unsigned char bt_scratch[65536] __attribute__((aligned(64)));
+
+static inline uint32_t slot_off(uint32_t meta)
+{
+    return meta & 0xffffu;
+}
+
+static inline uint32_t slot_klen(uint32_t meta)
+{
+    return meta >> 16;
+}
+
+/* Bytes of record header before the key. */
+static inline uint32_t rec_hdr(int type)
+{
+    return type == BT_LEAF ? 2u : 8u;
+}
+
+/* ---- optimistic reads ------------------------------------------------------ */
+
+/* Key of slot with meta m in a node of type, bounds-checked; NULL on garbage. */
+static const unsigned char *key_at(const bt_tree *t, const void *n, int type,
+                                   uint32_t m)
+{
+    uint32_t off = slot_off(m), kl = slot_klen(m);
+
+    if (off < BT_HDR || kl == 0 || kl > BT_MAX_KEY ||
+        off + rec_hdr(type) + kl > t->t_end)
+        return NULL;
+    return (const unsigned char *)n + off + rec_hdr(type);
+}
+
+int bt__node_search_opt(const bt_tree *t, const void *n, const void *key,
+                        size_t klen, int *eq)
+{
+    const bt_node *h = bt_nd(n);
+    const bt_slot *s = bt_slots(n);
+    uint32_t cnt = BT_LD(h->bn_count), kh = bt_head(key, klen), lo = 0;
+    uint32_t hi = cnt;
+    int type = BT_LD(h->bn_type);
+
+    *eq = 0;
+    if (BT_HDR + cnt * (uint32_t)sizeof(bt_slot) > t->t_end ||
+        (type != BT_LEAF && type != BT_INNER))
+        return -1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2, sh = BT_LD(s[mid].sl_head);
+        int c;
+
+        if (sh != kh) {
+            c = sh < kh ? -1 : 1;
+        } else {
+            uint32_t m = BT_LD(s[mid].sl_meta);
+            const unsigned char *k = key_at(t, n, type, m);
+
+            if (!k)
+                return -1;
+            c = bt_keycmp(k, slot_klen(m), key, klen);
+        }
+        if (c == 0) {
+            *eq = 1;
+            return (int)mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (int)lo;
+}
+
+uint64_t bt__node_child_at(const bt_tree *t, const void *n, int i)
+{
+    const bt_node *h = bt_nd(n);
+    uint32_t m, off;
+
+    if (i < 0)
+        return BT_LD(h->bn_first);
+    if ((uint32_t)i >= BT_LD(h->bn_count) ||
+        BT_HDR + ((uint32_t)i + 1) * (uint32_t)sizeof(bt_slot) > t->t_end)
+        return 0;
+    m = BT_LD(bt_slots(n)[i].sl_meta);
+    off = slot_off(m);
+    if (off < BT_HDR || off + 8 > t->t_end)
+        return 0;
+    return bt_rd64((const unsigned char *)n + off);
+}
+
+uint64_t bt__node_child_opt(const bt_tree *t, const void *n, const void *key,
+                            size_t klen)
+{
+    int eq, pos = bt__node_search_opt(t, n, key, klen, &eq);
+
+    if (pos < 0)
+        return 0;
+    return bt__node_child_at(t, n, eq ? pos : pos - 1);
+}
+
+const unsigned char *bt__node_key_opt(const bt_tree *t, const void *n,
+                                      uint32_t i, uint32_t *klen)
+{
+    const bt_node *h = bt_nd(n);
+    uint32_t cnt = BT_LD(h->bn_count), m;
+    int type = BT_LD(h->bn_type);
+
+    if (i >= cnt || BT_HDR + (i + 1) * (uint32_t)sizeof(bt_slot) > t->t_end ||
+        (type != BT_LEAF && type != BT_INNER))
+        return NULL;
+    m = BT_LD(bt_slots(n)[i].sl_meta);
+    *klen = slot_klen(m);
+    return key_at(t, n, type, m);
+}
+
+const unsigned char *bt__node_val_opt(const bt_tree *t, const void *n,
+                                      uint32_t i, uint32_t *vlen)
+{
+    const bt_node *h = bt_nd(n);
+    const unsigned char *k;
+    uint32_t kl, vl, off;
+
+    if (BT_LD(h->bn_type) != BT_LEAF || !(k = bt__node_key_opt(t, n, i, &kl)))
+        return NULL;
+    off = (uint32_t)(k - (const unsigned char *)n) - 2;
+    vl = bt_rd16((const unsigned char *)n + off);
+    if (vl > BT_MAX_VAL || off + 2 + kl + vl > t->t_end)
+        return NULL;
+    *vlen = vl;
+    return k + kl;
+}
+
+/* ---- fixed nodes ------------------------------------------------------------- */
+
+static uint32_t rec_len(const void *n, uint32_t i)
+{
+    const bt_node *h = bt_nd(n);
+    uint32_t m = bt_slots(n)[i].sl_meta;
+
+    if (h->bn_type == BT_LEAF)
+        return 2 + slot_klen(m) + bt_rd16((const unsigned char *)n + slot_off(m));
+    return 8 + slot_klen(m);
+}
+
+int bt__node_sane(const bt_tree *t, const void *n)
+{
+    const bt_node *h = bt_nd(n);
+    uint32_t low = BT_HDR + h->bn_count * (uint32_t)sizeof(bt_slot);
+
+    if (h->bn_magic != BT_NODE_MAGIC ||
+        (h->bn_type != BT_LEAF && h->bn_type != BT_INNER) ||
+        (h->bn_type == BT_LEAF) != (h->bn_level == 0) ||
+        h->bn_level >= BT_MAX_HEIGHT || low > h->bn_heap ||
+        h->bn_heap > t->t_end || h->bn_frag > t->t_end - h->bn_heap)
+        return 0;
+    for (uint32_t i = 0; i < h->bn_count; i++) {
+        uint32_t m = bt_slots(n)[i].sl_meta, off = slot_off(m);
+        const unsigned char *k = key_at(t, n, h->bn_type, m);
+
+        if (!k || off < h->bn_heap ||
+            bt_slots(n)[i].sl_head != bt_head(k, slot_klen(m)))
+            return 0;
+        if (h->bn_type == BT_LEAF &&
+            (bt_rd16(k - 2) > BT_MAX_VAL || off + rec_len(n, i) > t->t_end))
+            return 0;
+    }
+    return 1;
+}
+
+uint32_t bt__node_content(const bt_tree *t, const void *n)
+{
+    const bt_node *h = bt_nd(n);
+
+    return h->bn_count * (uint32_t)sizeof(bt_slot) +
+           (t->t_end - h->bn_heap - h->bn_frag);
+}
+
+uint32_t bt__leaf_need(size_t klen, size_t vlen)
+{
+    return (uint32_t)(sizeof(bt_slot) + 2 + klen + vlen);
+}
+
+uint32_t bt__inner_need(size_t klen)
+{
+    return (uint32_t)(sizeof(bt_slot) + 8 + klen);
+}
+
+void bt__node_init(const bt_tree *t, void *n, int type, int level)
+{
+    bt_node *h = bt_nd(n);
+
+    memset(h, 0, sizeof *h);
+    h->bn_magic = BT_NODE_MAGIC;
+    h->bn_type = (uint8_t)type;
+    h->bn_level = (uint8_t)level;
+    h->bn_heap = t->t_end;
+}
+
+/* Put a record (hdr, key, val) at slot pos; the caller made room. */
+static void put_rec(void *n, uint32_t pos, const void *key, size_t klen,
+                    const void *hdr, size_t hlen, const void *val, size_t vlen)
+{
+    bt_node *h = bt_nd(n);
+    bt_slot *s = bt_slots(n);
+    unsigned char *p = n;
+    uint32_t len = (uint32_t)(hlen + klen + vlen);
+
+    h->bn_heap -= len;
+    memcpy(p + h->bn_heap, hdr, hlen);
+    memcpy(p + h->bn_heap + hlen, key, klen);
+    if (vlen)
+        memcpy(p + h->bn_heap + hlen + klen, val, vlen);
+    memmove(s + pos + 1, s + pos, (h->bn_count - pos) * sizeof *s);
+    s[pos].sl_head = bt_head(key, klen);
+    s[pos].sl_meta = h->bn_heap | (uint32_t)klen << 16;
+    h->bn_count++;
+}
+
+/* Append slot i of src (a fixed node of the same type) to dst. */
+static void append_from(void *dst, const void *src, uint32_t i)
+{
+    uint32_t m = bt_slots(src)[i].sl_meta, len = rec_len(src, i);
+    const unsigned char *r = (const unsigned char *)src + slot_off(m);
+    uint32_t hl = rec_hdr(bt_nd(src)->bn_type);
+
+    put_rec(dst, bt_nd(dst)->bn_count, r + hl, slot_klen(m), r, hl,
+            r + hl + slot_klen(m), len - hl - slot_klen(m));
+}
+
+/* Copy n to the scratch page and return it. */
+static unsigned char *to_scratch(const bt_tree *t, const void *n)
+{
+    memcpy(bt_scratch, n, t->t_end);
+    return bt_scratch;
+}
+
+/* Rewrite the records of n without the dead bytes. */
+static void compact(const bt_tree *t, void *n)
+{
+    const unsigned char *old = to_scratch(t, n);
+    bt_node *h = bt_nd(n);
+    uint32_t cnt = h->bn_count;
+
+    h->bn_count = 0;
+    h->bn_heap = t->t_end;
+    h->bn_frag = 0;
+    for (uint32_t i = 0; i < cnt; i++)
+        append_from(n, old, i);
+}
+
+/* Make room for need bytes (slot + record); -1 if they cannot fit. */
+static int make_room(const bt_tree *t, void *n, uint32_t need)
+{
+    bt_node *h = bt_nd(n);
+    uint32_t gap = h->bn_heap - BT_HDR - h->bn_count * (uint32_t)sizeof(bt_slot);
+
+    if (gap >= need)
+        return 0;
+    if (gap + h->bn_frag < need)
+        return -1;
+    compact(t, n);
+    return 0;
+}
+
+int bt__leaf_insert(const bt_tree *t, void *n, uint32_t pos, const void *key,
+                    size_t klen, const void *val, size_t vlen)
+{
+    uint16_t vl = (uint16_t)vlen;
+
+    if (make_room(t, n, bt__leaf_need(klen, vlen)) != 0)
+        return -1;
+    put_rec(n, pos, key, klen, &vl, sizeof vl, val, vlen);
+    return 0;
+}
+
+int bt__inner_insert(const bt_tree *t, void *n, uint32_t pos, const void *key,
+                     size_t klen, uint64_t child)
+{
+    if (make_room(t, n, bt__inner_need(klen)) != 0)
+        return -1;
+    put_rec(n, pos, key, klen, &child, sizeof child, NULL, 0);
+    return 0;
+}
+
+void bt__node_remove(const bt_tree *t, void *n, uint32_t pos)
+{
+    bt_node *h = bt_nd(n);
+    bt_slot *s = bt_slots(n);
+
+    (void)t;
+    h->bn_frag += rec_len(n, pos);
+    memmove(s + pos, s + pos + 1, (h->bn_count - pos - 1) * sizeof *s);
+    h->bn_count--;
+}
+
+/* ---- split and merge ----------------------------------------------------------- */
+
+/* Leaf split point m in [1, count-1]: the left half keeps slots [0, m).
+ * The pending entry (size pending, at ppos, replacing ppos when prep) is
+ * counted on the side it will go to, so both halves are balanced after it
+ * goes in. */
+static uint32_t leaf_split_point(const void *n, uint32_t ppos,
+                                 uint32_t pending, int prep)
+{
+    uint32_t cnt = bt_nd(n)->bn_count, best = 1, total = pending, left = 0;
+    uint64_t bestd = UINT64_MAX;
+
+    for (uint32_t i = 0; i < cnt; i++)
+        if (!(prep && i == ppos))
+            total += (uint32_t)sizeof(bt_slot) + rec_len(n, i);
+    for (uint32_t m = 1; m < cnt; m++) {
+        uint32_t i = m - 1;
+        int64_t d;
+
+        if (!(prep && i == ppos))
+            left += (uint32_t)sizeof(bt_slot) + rec_len(n, i);
+        d = 2 * (int64_t)(left + (ppos < m ? pending : 0)) - total;
+        if ((uint64_t)(d < 0 ? -d : d) < bestd) {
+            bestd = (uint64_t)(d < 0 ? -d : d);
+            best = m;
+        }
+    }
+    return best;
+}
+
+/* Inner split point: the key at m moves up; halves balanced by bytes. */
+static uint32_t inner_split_point(const void *n)
+{
+    uint32_t cnt = bt_nd(n)->bn_count, total = 0, left = 0, best = cnt / 2;
+    uint64_t bestd = UINT64_MAX;
+
+    if (cnt < 3)
+        return best;
+    for (uint32_t i = 0; i < cnt; i++)
+        total += (uint32_t)sizeof(bt_slot) + rec_len(n, i);
+    for (uint32_t m = 1; m + 1 < cnt; m++) {
+        uint32_t me = (uint32_t)sizeof(bt_slot) + rec_len(n, m);
+        int64_t d;
+
+        left += (uint32_t)sizeof(bt_slot) + rec_len(n, m - 1);
+        d = 2 * (int64_t)left - (total - me);
+        if ((uint64_t)(d < 0 ? -d : d) < bestd) {
+            bestd = (uint64_t)(d < 0 ? -d : d);
+            best = m;
+        }
+    }
+    return best;
+}
+
+void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
+                    unsigned char *sep, uint32_t *seplen, uint32_t ppos,
+                    uint32_t pending, int prep)
+{
+    bt_node *h = bt_nd(n), *rh = bt_nd(r);
+    int type = h->bn_type, level = h->bn_level;
+    uint32_t cnt = h->bn_count, m, kl;
+    const unsigned char *old, *k;
+
+    m = type == BT_LEAF ? leaf_split_point(n, ppos, pending, prep)
+                        : inner_split_point(n);
+    old = to_scratch(t, n);
+    bt__node_init(t, n, type, level);
+    bt__node_init(t, r, type, level);
+    h->bn_first = bt_nd(old)->bn_first;
+    for (uint32_t i = 0; i < m; i++)
+        append_from(n, old, i);
+    if (type == BT_LEAF) {
+        /* shortest key above the left half's last and <= the right's first */
+        uint32_t al, cp = 0;
+        const unsigned char *a = bt__node_key_opt(t, old, m - 1, &al);
+
+        k = bt__node_key_opt(t, old, m, &kl);
+        while (cp < al && cp < kl && a[cp] == k[cp])
+            cp++;
+        *seplen = cp + 1;
+        memcpy(sep, k, *seplen);
+        for (uint32_t i = m; i < cnt; i++)
+            append_from(r, old, i);
+        rh->bn_right = bt_nd(old)->bn_right;
+        h->bn_right = rpgno;
+    } else {
+        k = bt__node_key_opt(t, old, m, &kl);
+        *seplen = kl;
+        memcpy(sep, k, kl);
+        rh->bn_first = bt__node_child_at(t, old, (int)m);
+        for (uint32_t i = m + 1; i < cnt; i++)
+            append_from(r, old, i);
+    }
+}
+
+int bt__node_can_merge(const bt_tree *t, const void *l, const void *r,
+                       uint32_t seplen)
+{
+    uint32_t sum = bt__node_content(t, l) + bt__node_content(t, r);
+
+    if (bt_nd(l)->bn_type == BT_INNER)
+        sum += bt__inner_need(seplen);
+    return sum <= t->t_end - BT_HDR;
+}
+
+void bt__node_merge(const bt_tree *t, void *l, const void *r,
+                    const unsigned char *sep, uint32_t seplen)
+{
+    bt_node *h = bt_nd(l);
+    const bt_node *rh = bt_nd(r);
+
+    compact(t, l);
+    if (h->bn_type == BT_INNER) {
+        uint64_t child = rh->bn_first;
+
+        put_rec(l, h->bn_count, sep, seplen, &child, sizeof child, NULL, 0);
+    }
+    for (uint32_t i = 0; i < rh->bn_count; i++)
+        append_from(l, r, i);
+    h->bn_right = rh->bn_right;
+}

@@ -1,0 +1,773 @@
+/*
+ * test_btree.c - the examples/btree.h B+tree against reference models.
+ *
+ * Keys come from a "universe": U distinct byte strings of 1..200 bytes
+ * (many short ones and many sharing their first 4 bytes, so key heads tie),
+ * sorted, so a key's id is its rank and the model of a tree is an array
+ * indexed by id (present, value length, value version).  Values are
+ * generated from (id, version, length), so the model stores no bytes.
+ *
+ * single_* (one thread, >= 1M ops for 4 KiB pages): random puts (insert
+ * and update), deletes, gets and scans (from a universe key or random
+ * bytes, limit 1..60) through a small cache and window, so pages are
+ * evicted and remapped all the time; bt_check every CHECK_EVERY ops; at the
+ * end every key compared both ways (get and a full scan); then bt_flush,
+ * bt_close, bp_close, reopen with another cache size and compare again,
+ * keep going a little and reopen once more.
+ *
+ * threads_disjoint: 4 threads, each owning the ids i % 4 == its number
+ * (interleaved, so threads share leaves), each with its own model: its
+ * gets must match exactly, and a scan must show exactly its own present
+ * keys in the range the scan covered.
+ *
+ * threads_overlap: 4 threads on the same few keys.  A value carries its
+ * key id and a writer tag, and its bytes follow from them, so every read
+ * checks "a value some thread wrote for this key"; scans check order.  At
+ * the end: bt_check, the scan count equals bt_info keys, every value
+ * valid, and the same after a reopen.
+ *
+ * Worker threads never call cmocka asserts: they count errors and print
+ * the first few; the test thread asserts.
+ */
+#include "util_test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "btree.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(UTIL_TSAN)
+#define SLOW_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLOW_BUILD 1
+#endif
+#endif
+#ifdef SLOW_BUILD
+#define MT_OPS 12000
+#else
+#define MT_OPS 100000
+#endif
+#define CHECK_EVERY 100000
+#define NTHREADS 4
+
+/* ---- the key universe -------------------------------------------------------- */
+
+typedef struct universe {
+    uint32_t n;
+    uint32_t *off; /* key i = blob[off[i] .. off[i] + len[i]) */
+    uint8_t *len;
+    unsigned char *blob;
+} universe;
+
+static const unsigned char *ukey(const universe *u, uint32_t id, size_t *len)
+{
+    *len = u->len[id];
+    return u->blob + u->off[id];
+}
+
+static int key_cmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+
+    return c ? c : (al < bl ? -1 : al > bl);
+}
+
+static const universe *sort_u;
+
+static int cmp_ids(const void *a, const void *b)
+{
+    size_t al, bl;
+    const unsigned char *ka = ukey(sort_u, *(const uint32_t *)a, &al);
+    const unsigned char *kb = ukey(sort_u, *(const uint32_t *)b, &bl);
+
+    return key_cmp(ka, al, kb, bl);
+}
+
+/* A random key: lengths skewed short, first bytes from a tiny alphabet. */
+static size_t random_key(uint64_t *rng, unsigned char *k)
+{
+    static const unsigned char alpha[4] = {0x00, 0x01, 'a', 0xff};
+    size_t len = util_rand_below(rng, 3) == 0 ? 1 + util_rand_below(rng, 200)
+                                              : 1 + util_rand_below(rng, 12);
+
+    for (size_t i = 0; i < len; i++)
+        k[i] = i < 3 ? alpha[util_rand_below(rng, 4)]
+                     : (unsigned char)util_rand(rng);
+    return len;
+}
+
+/* n distinct random keys, sorted (ids are ranks). */
+static void universe_make(universe *u, uint32_t n, uint64_t seed)
+{
+    universe raw = {.n = n};
+    uint32_t *ids = malloc(n * sizeof *ids), w = 0;
+    uint64_t rng = seed, pos = 0;
+
+    raw.off = malloc(n * sizeof *raw.off);
+    raw.len = malloc(n);
+    raw.blob = malloc((size_t)n * 200);
+    assert_non_null(ids);
+    assert_true(raw.off && raw.len && raw.blob);
+    for (uint32_t i = 0; i < n; i++) {
+        raw.off[i] = (uint32_t)pos;
+        raw.len[i] = (uint8_t)random_key(&rng, raw.blob + pos);
+        pos += raw.len[i];
+        ids[i] = i;
+    }
+    sort_u = &raw;
+    qsort(ids, n, sizeof *ids, cmp_ids);
+    u->off = malloc(n * sizeof *u->off);
+    u->len = malloc(n);
+    u->blob = malloc(pos);
+    assert_true(u->off && u->len && u->blob);
+    pos = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t l, pl = 0;
+        const unsigned char *k = ukey(&raw, ids[i], &l), *pk = NULL;
+
+        if (w)
+            pk = ukey(u, w - 1, &pl);
+        if (pk && key_cmp(k, l, pk, pl) == 0)
+            continue; /* duplicate */
+        u->off[w] = (uint32_t)pos;
+        u->len[w] = (uint8_t)l;
+        memcpy(u->blob + pos, k, l);
+        pos += l;
+        w++;
+    }
+    u->n = w;
+    free(ids);
+    free(raw.off);
+    free(raw.len);
+    free(raw.blob);
+}
+
+static void universe_free(universe *u)
+{
+    free(u->off);
+    free(u->len);
+    free(u->blob);
+}
+
+/* First id whose key is >= key. */
+static uint32_t lower_bound(const universe *u, const void *key, size_t klen)
+{
+    uint32_t lo = 0, hi = u->n;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        size_t l;
+        const unsigned char *k = ukey(u, mid, &l);
+
+        if (key_cmp(k, l, key, klen) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* ---- values ---------------------------------------------------------------------- */
+
+static void val_fill(unsigned char *v, size_t len, uint32_t id, uint32_t ver)
+{
+    uint32_t x = id * 2654435761u ^ ver * 2246822519u;
+
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        v[i] = (unsigned char)(x >> 24);
+    }
+}
+
+static int val_ok(const unsigned char *v, size_t len, uint32_t id,
+                  uint32_t ver)
+{
+    unsigned char want[BT_MAX_VAL];
+
+    val_fill(want, len, id, ver);
+    return memcmp(v, want, len) == 0;
+}
+
+/* ---- pools ------------------------------------------------------------------------- */
+
+static bp_pool *pool_open(const char *path, size_t psz, uint64_t frames,
+                          uint64_t slots, bp_backend b, int checksums)
+{
+    struct util_cfg cfg = {.backend = b, .page_size = psz, .frames = frames,
+                           .slots = slots, .flags = BP_CREATE,
+                           .checksums = checksums};
+    bp_pool *p;
+
+    assert_int_equal(util_pool_open(&p, path, &cfg), 0);
+    return p;
+}
+
+static void tree_check(bt_tree *t)
+{
+    char err[256];
+    int rc = bt_check(t, err, sizeof err);
+
+    if (rc != 0)
+        fail_msg("bt_check: %s (%d)", err, rc);
+}
+
+/* ---- single thread against a model ----------------------------------------------- */
+
+typedef struct model {
+    const universe *u;
+    uint8_t *present;
+    uint16_t *vlen;
+    uint32_t *ver;
+    uint64_t live;
+} model;
+
+/* Scan callback: pairs must be the model's present keys in order. */
+typedef struct scan_cmp {
+    const model *m;
+    uint32_t next; /* first id not yet matched */
+    int bad;
+} scan_cmp;
+
+static int scan_cmp_fn(void *ctx, const void *key, size_t klen,
+                       const void *val, size_t vlen)
+{
+    scan_cmp *s = ctx;
+    const model *m = s->m;
+    size_t l;
+
+    while (s->next < m->u->n && !m->present[s->next])
+        s->next++;
+    if (s->next >= m->u->n) {
+        s->bad = 1;
+        return 1;
+    }
+    const unsigned char *k = ukey(m->u, s->next, &l);
+    if (key_cmp(k, l, key, klen) != 0 || vlen != m->vlen[s->next] ||
+        !val_ok(val, vlen, s->next, m->ver[s->next])) {
+        s->bad = 1;
+        return 1;
+    }
+    s->next++;
+    return 0;
+}
+
+/* Scan from a start key with a limit; compare with the model. */
+static void scan_verify(bt_tree *t, const model *m, const void *start,
+                        size_t slen, uint64_t limit)
+{
+    scan_cmp s = {.m = m, .next = slen ? lower_bound(m->u, start, slen) : 0};
+    uint64_t count, want = 0;
+    uint32_t id = s.next;
+    int rc = bt_scan(t, start, slen, limit, scan_cmp_fn, &s, &count);
+
+    assert_int_equal(rc, 0);
+    if (s.bad)
+        fail_msg("scan: pair %" PRIu64 " differs from the model", count);
+    for (; id < m->u->n && (!limit || want < limit); id++)
+        want += m->present[id];
+    assert_int_equal(count, want);
+}
+
+static void get_verify(bt_tree *t, const model *m, uint32_t id)
+{
+    unsigned char v[BT_MAX_VAL];
+    size_t kl, vl = 99999;
+    const unsigned char *k = ukey(m->u, id, &kl);
+    int rc = bt_get(t, k, kl, v, sizeof v, &vl);
+
+    if (!m->present[id]) {
+        if (rc != BT_NOTFOUND)
+            fail_msg("get id %u: %d, the model has no such key", id, rc);
+        return;
+    }
+    if (rc != 0)
+        fail_msg("get id %u: %d (%s)", id, rc, bp_strerror(rc));
+    assert_int_equal(vl, m->vlen[id]);
+    if (!val_ok(v, vl, id, m->ver[id]))
+        fail_msg("get id %u: wrong value", id);
+}
+
+static void full_verify(bt_tree *t, const model *m)
+{
+    bt_info info;
+
+    for (uint32_t id = 0; id < m->u->n; id++)
+        get_verify(t, m, id);
+    scan_verify(t, m, NULL, 0, 0);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    assert_int_equal(info.keys, m->live);
+    tree_check(t);
+}
+
+static void model_op(bt_tree *t, model *m, uint64_t *rng, uint32_t op_no)
+{
+    const universe *u = m->u;
+    uint32_t id = (uint32_t)util_rand_below(rng, u->n), r;
+    unsigned char v[BT_MAX_VAL];
+    size_t kl;
+    const unsigned char *k = ukey(u, id, &kl);
+    int rc;
+
+    r = (uint32_t)util_rand_below(rng, 100);
+    if (r < 38) { /* put */
+        size_t vl = util_rand_below(rng, 4) == 0 ? util_rand_below(rng, 1001)
+                                                 : util_rand_below(rng, 160);
+
+        val_fill(v, vl, id, op_no);
+        rc = bt_put(t, k, kl, v, vl);
+        if (rc != 0)
+            fail_msg("put id %u: %d (%s)", id, rc, bp_strerror(rc));
+        m->live += !m->present[id];
+        m->present[id] = 1;
+        m->vlen[id] = (uint16_t)vl;
+        m->ver[id] = op_no;
+    } else if (r < 60) { /* delete */
+        rc = bt_del(t, k, kl);
+        assert_int_equal(rc, m->present[id] ? 0 : BT_NOTFOUND);
+        m->live -= m->present[id];
+        m->present[id] = 0;
+    } else if (r < 96) { /* get, sometimes into a short buffer */
+        if (r == 95 && m->present[id]) {
+            size_t vl = 0, cap = util_rand_below(rng, 8);
+
+            assert_int_equal(bt_get(t, k, kl, v, cap, &vl), 0);
+            assert_int_equal(vl, m->vlen[id]);
+        } else {
+            get_verify(t, m, id);
+        }
+    } else { /* scan */
+        unsigned char start[BT_MAX_KEY];
+        size_t sl;
+
+        if (r == 99) {
+            sl = random_key(rng, start);
+            scan_verify(t, m, start, sl, 1 + util_rand_below(rng, 60));
+        } else {
+            scan_verify(t, m, k, kl, 1 + util_rand_below(rng, 60));
+        }
+    }
+}
+
+static void model_init(model *m, const universe *u)
+{
+    m->u = u;
+    m->present = calloc(u->n, 1);
+    m->vlen = calloc(u->n, sizeof *m->vlen);
+    m->ver = calloc(u->n, sizeof *m->ver);
+    m->live = 0;
+    assert_true(m->present && m->vlen && m->ver);
+}
+
+static void model_free(model *m)
+{
+    free(m->present);
+    free(m->vlen);
+    free(m->ver);
+}
+
+typedef struct single_cfg {
+    size_t psz;
+    uint32_t keys;
+    uint32_t ops;
+    uint64_t frames, slots;
+    bp_backend backend;
+    int checksums;
+} single_cfg;
+
+static void run_single(const single_cfg *c)
+{
+    char path[512];
+    universe u;
+    model m;
+    bp_pool *p;
+    bt_tree *t;
+    bt_info info;
+    uint64_t rng = 0x5eed0000 + c->psz;
+    uint32_t op = 0;
+
+    util_tmp_path(path, sizeof path, "single.db");
+    remove(path);
+    universe_make(&u, c->keys, 42 + c->psz);
+    model_init(&m, &u);
+    p = pool_open(path, c->psz, c->frames, c->slots, c->backend, c->checksums);
+    assert_int_equal(bt_open(&t, p), 0);
+    for (; op < c->ops; op++) {
+        model_op(t, &m, &rng, op + 1);
+        if (op % CHECK_EVERY == CHECK_EVERY - 1)
+            tree_check(t);
+    }
+    full_verify(t, &m);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    printf("psz %zu: %u ops, %" PRIu64 " keys, height %" PRIu64 ", %" PRIu64
+           " leaves, %" PRIu64 " inner, %" PRIu64 " free pages\n",
+           c->psz, c->ops, info.keys, info.height, info.leaves, info.inners,
+           info.free_pages);
+
+    /* durability: flush, close everything, reopen with another cache */
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(bt_flush(t), 0);
+        assert_int_equal(bt_close(t), 0);
+        assert_int_equal(bp_close(p), 0);
+        p = pool_open(path, c->psz, c->frames * 2, c->slots, BP_BACKEND_AUTO,
+                      c->checksums);
+        assert_int_equal(bt_open(&t, p), 0);
+        full_verify(t, &m);
+        for (uint32_t i = 0; i < 20000; i++, op++)
+            model_op(t, &m, &rng, op + 1);
+        full_verify(t, &m);
+    }
+    /* empty it: every page must come back to the free list */
+    for (uint32_t id = 0; id < u.n; id++) {
+        size_t kl;
+        const unsigned char *k = ukey(&u, id, &kl);
+
+        assert_int_equal(bt_del(t, k, kl), m.present[id] ? 0 : BT_NOTFOUND);
+        m.live -= m.present[id];
+        m.present[id] = 0;
+    }
+    full_verify(t, &m);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    assert_int_equal(info.height, 1);
+    assert_int_equal(info.leaves, 1);
+    assert_int_equal(info.free_pages, bp_page_count(p) - 2);
+    assert_int_equal(bt_close(t), 0);
+    assert_int_equal(bp_close(p), 0);
+    model_free(&m);
+    universe_free(&u);
+    remove(path);
+}
+
+static void test_single_4k(void **state)
+{
+    single_cfg c = {.psz = 4096, .keys = 5000, .ops = 1000000, .frames = 192,
+                    .slots = 24, .backend = BP_BACKEND_AUTO};
+
+    (void)state;
+    run_single(&c);
+}
+
+static void test_single_8k(void **state)
+{
+    single_cfg c = {.psz = 8192, .keys = 3000, .ops = 200000, .frames = 96,
+                    .slots = 16, .backend = BP_BACKEND_COPY, .checksums = 1};
+
+    (void)state;
+    run_single(&c);
+}
+
+/* ---- API edges ---------------------------------------------------------------------- */
+
+static int count_fn(void *ctx, const void *key, size_t klen, const void *val,
+                    size_t vlen)
+{
+    (void)key, (void)klen, (void)val, (void)vlen;
+    return ++*(int *)ctx >= 3;
+}
+
+static void test_edges(void **state)
+{
+    char path[512];
+    unsigned char big[BT_MAX_KEY + 2] = {0}, v[BT_MAX_VAL + 1] = {0};
+    bp_pool *p;
+    bt_tree *t;
+    uint64_t count;
+    size_t vl;
+    int n = 0;
+
+    (void)state;
+    util_tmp_path(path, sizeof path, "edges.db");
+    remove(path);
+    p = pool_open(path, 4096, 64, 16, BP_BACKEND_AUTO, 0);
+    assert_int_equal(bt_open(&t, p), 0);
+    assert_int_equal(bt_put(t, big, 0, v, 1), -EINVAL);
+    assert_int_equal(bt_put(t, big, BT_MAX_KEY + 1, v, 1), -EINVAL);
+    assert_int_equal(bt_put(t, big, 1, v, BT_MAX_VAL + 1), -EINVAL);
+    assert_int_equal(bt_put(t, NULL, 1, v, 1), -EINVAL);
+    assert_int_equal(bt_get(t, big, 1, NULL, 0, NULL), BT_NOTFOUND);
+    assert_int_equal(bt_del(t, big, 1), BT_NOTFOUND);
+    /* largest key with largest value, empty value, prefix keys */
+    memset(big, 0xff, sizeof big);
+    assert_int_equal(bt_put(t, big, BT_MAX_KEY, v, BT_MAX_VAL), 0);
+    assert_int_equal(bt_put(t, big, 1, v, 0), 0);
+    assert_int_equal(bt_put(t, big, 2, "xy", 2), 0);
+    assert_int_equal(bt_get(t, big, 1, NULL, 0, &vl), 0);
+    assert_int_equal(vl, 0);
+    assert_int_equal(bt_get(t, big, BT_MAX_KEY, NULL, 0, &vl), 0);
+    assert_int_equal(vl, BT_MAX_VAL);
+    assert_int_equal(bt_scan(t, NULL, 0, 0, count_fn, &n, &count), 0);
+    assert_int_equal(count, 3);
+    n = 0;
+    assert_int_equal(bt_scan(t, big, 2, 0, count_fn, &n, &count), 0);
+    assert_int_equal(count, 2);
+    tree_check(t);
+    assert_int_equal(bt_close(t), 0);
+    assert_int_equal(bp_close(p), 0);
+    remove(path);
+}
+
+/* ---- threads ------------------------------------------------------------------------- */
+
+typedef struct mt_shared {
+    const universe *u;
+    bt_tree *t;
+    int overlap;
+    int errors;
+} mt_shared;
+
+typedef struct mt_worker {
+    mt_shared *sh;
+    int id;
+    model m;            /* disjoint: this thread's keys */
+    pthread_t th;
+} mt_worker;
+
+static void mt_error(mt_shared *sh, const char *fmt, uint32_t id, int rc)
+{
+    if (__atomic_add_fetch(&sh->errors, 1, __ATOMIC_RELAXED) <= 5) {
+        printf("thread error: ");
+        printf(fmt, id, rc);
+        printf("\n");
+    }
+}
+
+/* Overlap values: [u32 id][u32 tag][bytes from (id, tag)], length from tag. */
+static size_t ov_len(uint32_t tag)
+{
+    return 8 + (tag * 2654435761u >> 8) % 300;
+}
+
+static size_t ov_make(unsigned char *v, uint32_t id, uint32_t tag)
+{
+    size_t len = ov_len(tag);
+
+    memcpy(v, &id, 4);
+    memcpy(v + 4, &tag, 4);
+    val_fill(v + 8, len - 8, id, tag);
+    return len;
+}
+
+static int ov_ok(const unsigned char *v, size_t len, uint32_t id)
+{
+    uint32_t vid, tag;
+
+    if (len < 8)
+        return 0;
+    memcpy(&vid, v, 4);
+    memcpy(&tag, v + 4, 4);
+    return vid == id && len == ov_len(tag) && val_ok(v + 8, len - 8, id, tag);
+}
+
+typedef struct mt_scan {
+    mt_worker *w;
+    uint32_t next; /* disjoint: next own id expected at or after */
+    unsigned char prev[BT_MAX_KEY];
+    size_t prevlen;
+    int bad;
+} mt_scan;
+
+static int mt_scan_fn(void *ctx, const void *key, size_t klen,
+                      const void *val, size_t vlen)
+{
+    mt_scan *s = ctx;
+    mt_worker *w = s->w;
+    const universe *u = w->sh->u;
+    uint32_t id = lower_bound(u, key, klen);
+    size_t l = 0;
+    const unsigned char *uk = id < u->n ? ukey(u, id, &l) : NULL;
+
+    if (!uk || key_cmp(uk, l, key, klen) != 0 ||
+        (s->prevlen && key_cmp(s->prev, s->prevlen, key, klen) >= 0)) {
+        s->bad = 1;
+        return 1;
+    }
+    memcpy(s->prev, key, klen);
+    s->prevlen = klen;
+    if (w->sh->overlap) {
+        s->bad |= !ov_ok(val, vlen, id);
+        return s->bad;
+    }
+    /* own keys between the last one seen and this one must be absent */
+    for (; s->next < id; s->next++)
+        if ((int)(s->next % NTHREADS) == w->id && w->m.present[s->next])
+            s->bad = 1;
+    if ((int)(id % NTHREADS) == w->id &&
+        (!w->m.present[id] || vlen != w->m.vlen[id] ||
+         !val_ok(val, vlen, id, w->m.ver[id])))
+        s->bad = 1;
+    s->next = id + 1;
+    return s->bad;
+}
+
+static void *mt_main(void *arg)
+{
+    mt_worker *w = arg;
+    mt_shared *sh = w->sh;
+    const universe *u = sh->u;
+    uint64_t rng = 0x77 + (uint64_t)w->id * 0x9e3779b97f4a7c15ull;
+    unsigned char v[BT_MAX_VAL];
+
+    for (uint32_t op = 1; op <= MT_OPS && sh->errors == 0; op++) {
+        uint32_t id = (uint32_t)util_rand_below(&rng, u->n), r;
+        uint32_t tag = (uint32_t)w->id << 24 | op;
+        size_t kl, vl;
+        const unsigned char *k;
+        int rc;
+
+        if (!sh->overlap)
+            id = id - id % NTHREADS + (uint32_t)w->id < u->n
+                     ? id - id % NTHREADS + (uint32_t)w->id
+                     : (uint32_t)w->id;
+        k = ukey(u, id, &kl);
+        r = (uint32_t)util_rand_below(&rng, 100);
+        if (r < 40) {
+            if (sh->overlap) {
+                vl = ov_make(v, id, tag);
+            } else {
+                vl = util_rand_below(&rng, 4) ? util_rand_below(&rng, 200)
+                                              : util_rand_below(&rng, 1001);
+                val_fill(v, vl, id, tag);
+            }
+            if ((rc = bt_put(sh->t, k, kl, v, vl)) != 0) {
+                mt_error(sh, "put id %u: %d", id, rc);
+                continue;
+            }
+            if (!sh->overlap) {
+                w->m.live += !w->m.present[id];
+                w->m.present[id] = 1;
+                w->m.vlen[id] = (uint16_t)vl;
+                w->m.ver[id] = tag;
+            }
+        } else if (r < 65) {
+            rc = bt_del(sh->t, k, kl);
+            if (rc != 0 && rc != BT_NOTFOUND)
+                mt_error(sh, "del id %u: %d", id, rc);
+            else if (!sh->overlap && (rc == 0) != w->m.present[id])
+                mt_error(sh, "del id %u: %d disagrees with the model", id, rc);
+            if (!sh->overlap)
+                w->m.present[id] = 0;
+        } else if (r < 95) {
+            rc = bt_get(sh->t, k, kl, v, sizeof v, &vl);
+            if (rc != 0 && rc != BT_NOTFOUND)
+                mt_error(sh, "get id %u: %d", id, rc);
+            else if (sh->overlap ? rc == 0 && !ov_ok(v, vl, id)
+                                 : (rc == 0) != w->m.present[id] ||
+                                       (rc == 0 && (vl != w->m.vlen[id] ||
+                                                    !val_ok(v, vl, id,
+                                                            w->m.ver[id]))))
+                mt_error(sh, "get id %u: %d: wrong answer", id, rc);
+        } else {
+            mt_scan s = {.w = w, .next = id};
+            uint64_t count;
+
+            rc = bt_scan(sh->t, k, kl, 1 + util_rand_below(&rng, 40),
+                         mt_scan_fn, &s, &count);
+            if (rc != 0 || s.bad)
+                mt_error(sh, "scan from id %u: %d: wrong answer", id, rc);
+        }
+    }
+    return NULL;
+}
+
+static int ov_count_fn(void *ctx, const void *key, size_t klen,
+                       const void *val, size_t vlen)
+{
+    mt_scan *s = ctx;
+
+    s->bad |= mt_scan_fn(ctx, key, klen, val, vlen);
+    return 0;
+}
+
+static void run_threads(int overlap, size_t psz)
+{
+    char path[512];
+    universe u;
+    mt_shared sh = {.overlap = overlap};
+    mt_worker w[NTHREADS];
+    bp_pool *p;
+    bt_info info;
+    uint64_t count, live = 0;
+
+    util_tmp_path(path, sizeof path, "threads.db");
+    remove(path);
+    universe_make(&u, overlap ? 600 : 8000, 7 + (uint64_t)overlap);
+    sh.u = &u;
+    p = pool_open(path, psz, 256, 48, BP_BACKEND_AUTO, 0);
+    assert_int_equal(bt_open(&sh.t, p), 0);
+    util_watchdog_start(900, "btree threads");
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i].sh = &sh;
+        w[i].id = i;
+        model_init(&w[i].m, &u);
+        assert_int_equal(pthread_create(&w[i].th, NULL, mt_main, &w[i]), 0);
+    }
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(w[i].th, NULL);
+    util_watchdog_stop();
+    assert_int_equal(sh.errors, 0);
+    tree_check(sh.t);
+    for (int round = 0; round < 2; round++) {
+        mt_worker all = {.sh = &sh, .id = -1};
+        mt_scan s = {.w = &all};
+
+        all.m = w[0].m;
+        assert_int_equal(bt_scan(sh.t, NULL, 0, 0, ov_count_fn, &s, &count),
+                         0);
+        assert_false(s.bad && overlap);
+        assert_int_equal(bt_info_get(sh.t, &info), 0);
+        assert_int_equal(info.keys, count);
+        if (!overlap) {
+            live = 0;
+            for (int i = 0; i < NTHREADS; i++)
+                for (uint32_t id = 0; id < u.n; id++)
+                    if ((int)(id % NTHREADS) == i) {
+                        live += w[i].m.present[id];
+                        get_verify(sh.t, &w[i].m, id);
+                    }
+            assert_int_equal(count, live);
+        }
+        /* flush, close, reopen: the same again */
+        assert_int_equal(bt_flush(sh.t), 0);
+        assert_int_equal(bt_close(sh.t), 0);
+        assert_int_equal(bp_close(p), 0);
+        p = pool_open(path, psz, 128, 32, BP_BACKEND_AUTO, 0);
+        assert_int_equal(bt_open(&sh.t, p), 0);
+        tree_check(sh.t);
+    }
+    assert_int_equal(bt_close(sh.t), 0);
+    assert_int_equal(bp_close(p), 0);
+    for (int i = 0; i < NTHREADS; i++)
+        model_free(&w[i].m);
+    universe_free(&u);
+    remove(path);
+}
+
+static void test_threads_disjoint(void **state)
+{
+    (void)state;
+    run_threads(0, 4096);
+}
+
+static void test_threads_overlap(void **state)
+{
+    (void)state;
+    run_threads(1, 4096);
+    run_threads(1, 8192);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_single_4k),
+        cmocka_unit_test(test_single_8k),
+        cmocka_unit_test(test_threads_disjoint),
+        cmocka_unit_test(test_threads_overlap),
+    };
+
+    util_init();
+    return cmocka_run_group_tests_name("btree", tests, NULL, NULL);
+}
