@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "bp_internal.h"
+#include "bp_sys.h"
 
 static int bp__mmap_init(bp_pool *p)
 {
@@ -36,9 +37,9 @@ static int bp__mmap_map(bp_pool *p, uint32_t slot, uint32_t frame, int content)
     void *a = bp__slot_addr(p, slot);
 
     (void)content;
-    if (mmap(a, p->po_page_size, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_FIXED | p->prefault_flags_mmap, p->shm_fd,
-             (off_t)bp__frame_off(p, frame)) == MAP_FAILED)
+    if (bp__sys_mmap(a, p->po_page_size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_FIXED | p->prefault_flags_mmap,
+                     p->shm_fd, (off_t)bp__frame_off(p, frame)) == MAP_FAILED)
         return bp__window_remap_fail(p, errno, "mmap(MAP_FIXED)", slot, frame);
     BP_STAT(p, remaps_mmap);
     return 0;

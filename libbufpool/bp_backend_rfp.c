@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bp_internal.h"
+#include "bp_sys.h"
 
 static int bp__rfp_init(bp_pool *p)
 {
@@ -29,9 +30,9 @@ static int bp__rfp_init(bp_pool *p)
 static int bp__rfp_map(bp_pool *p, uint32_t slot, uint32_t frame, int content)
 {
     (void)content;
-    if (remap_file_pages(bp__slot_addr(p, slot), p->po_page_size, 0,
-                         (size_t)(bp__frame_off(p, frame) / 4096),
-                         p->prefault_flags_rfp) != 0)
+    if (bp__sys_remap_file_pages(bp__slot_addr(p, slot), p->po_page_size, 0,
+                                 (size_t)(bp__frame_off(p, frame) / 4096),
+                                 p->prefault_flags_rfp) != 0)
         return bp__window_remap_fail(p, errno, "remap_file_pages", slot, frame);
     BP_STAT(p, remaps_rfp);
     return 0;

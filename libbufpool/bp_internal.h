@@ -216,9 +216,10 @@ void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
 
 /* ---- data-file I/O engine ---------------------------------------------------
  * Every data-file I/O goes through these ops so that an engine can be
- * swapped; the engines make their system calls through bp_sys.h.  Calls return the byte
- * count or a negative errno; they never return short except at end of file
- * (read) and never retry EINTR themselves beyond what they document. */
+ * swapped; the engines make their system calls through bp_sys.h.  Calls
+ * return the byte count or a negative errno; they never return short except
+ * at end of file (read) and never retry EINTR themselves beyond what they
+ * document. */
 struct bp__io_ops {
     const char *name;
     ssize_t (*read)(bp_pool *p, void *buf, size_t len, uint64_t off);

@@ -4,8 +4,8 @@
  *
  * Owns: p->data_fd, p->direct_io, p->dio_align, p->data_pages/disk_pages
  * and the I/O counters.  Every data-file read or write goes through p->io
- * (bp__io_ops), so an engine can be swapped (io_uring in a later issue) and
- * failures injected.
+ * (bp__io_ops), so an engine can be swapped; the engines' system calls go
+ * through the fault table (bp_sys.h).
  *
  * Invariants:
  *  - O_DIRECT unless BP_BUFFERED_IO was asked for; a file system that
@@ -24,13 +24,13 @@
 #include <linux/stat.h>
 #include <sys/stat.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "bp_crc32c.h"
 #include "bp_internal.h"
+#include "bp_sys.h"
 #include "bp_testing.h"
 
 /* EINTR / EAGAIN from the engine are retried, but not forever: a device
@@ -46,7 +46,7 @@ static uint32_t bp__statx_dio_align(int fd, uint32_t *mem_align)
     struct statx stx;
 
     memset(&stx, 0, sizeof stx);
-    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0)
+    if (bp__sys_statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0)
         return 0;
     if (!(stx.stx_mask & STATX_DIOALIGN))
         return 0;
@@ -90,12 +90,12 @@ int bp__io_open(bp_pool *p, const char *path, unsigned flags)
 
     if (flags & BP_CREATE)
         oflags |= O_CREAT;
-    fd = open(path, oflags, 0644);
+    fd = bp__sys_open(path, oflags, 0644);
     if (fd < 0)
         return bp__open_fail(p, errno, path, direct);
     p->data_fd = fd;
     p->direct_io = direct;
-    if (fstat(fd, &st) != 0)
+    if (bp__sys_fstat(fd, &st) != 0)
         return bp__fail(p, -errno, "fstat of data file %s", path);
     if (!S_ISREG(st.st_mode))
         return bp__fail(p, -EINVAL, "data file %s is not a regular file", path);
@@ -172,87 +172,8 @@ static int bp__io_select(bp_pool *p)
     return 0;
 }
 
-/* ---- fault injection (bp_testing.h): a shim in front of the engine ---- */
-
-static int bp__fault_hit(bp_pool *p, unsigned op)
-{
-    struct bp__fault *fl = &p->fault;
-    uint64_t n;
-
-    if (!(__atomic_load_n(&fl->ops, __ATOMIC_ACQUIRE) & op))
-        return 0;
-    n = __atomic_add_fetch(&fl->count, 1, __ATOMIC_ACQ_REL);
-    return n == fl->nth || (fl->persistent && n > fl->nth);
-}
-
-/* A short transfer as a device makes one: half, in alignment units. */
-static size_t bp__fault_short(const bp_pool *p, size_t len)
-{
-    size_t a = p->dio_align ? p->dio_align : 1, half = len / 2 / a * a;
-
-    return half ? half : len;
-}
-
-static ssize_t bp__fault_read(bp_pool *p, void *buf, size_t len, uint64_t off)
-{
-    if (bp__fault_hit(p, BP__FAULT_READ))
-        return p->fault.err
-                   ? -p->fault.err
-                   : p->fault.real->read(p, buf, bp__fault_short(p, len), off);
-    return p->fault.real->read(p, buf, len, off);
-}
-
-static ssize_t bp__fault_write(bp_pool *p, const void *buf, size_t len,
-                               uint64_t off)
-{
-    if (bp__fault_hit(p, BP__FAULT_WRITE))
-        return p->fault.err
-                   ? -p->fault.err
-                   : p->fault.real->write(p, buf, bp__fault_short(p, len), off);
-    return p->fault.real->write(p, buf, len, off);
-}
-
-static int bp__fault_sync(bp_pool *p)
-{
-    if (bp__fault_hit(p, BP__FAULT_SYNC))
-        return p->fault.err ? -p->fault.err : -EIO;
-    return p->fault.real->sync(p);
-}
-
-static const struct bp__io_ops bp__io_fault = {
-    .name = "fault",
-    .read = bp__fault_read,
-    .write = bp__fault_write,
-    .sync = bp__fault_sync,
-};
-
-int bp__test_io_fault(bp_pool *p, unsigned ops, uint64_t nth, int err,
-                      int persistent)
-{
-    if (!p || !p->io)
-        return -EINVAL;
-    if (!p->fault.real)
-        p->fault.real = p->io;
-    __atomic_store_n(&p->fault.ops, 0, __ATOMIC_RELEASE);
-    p->fault.nth = nth;
-    p->fault.count = 0;
-    p->fault.err = err;
-    p->fault.persistent = persistent;
-    __atomic_store_n(&p->fault.ops, ops, __ATOMIC_RELEASE);
-    p->io = ops ? &bp__io_fault : p->fault.real;
-    return 0;
-}
-
-uint64_t bp__test_io_calls(bp_pool *p)
-{
-    return __atomic_load_n(&p->fault.count, __ATOMIC_ACQUIRE);
-}
-
 void bp__io_close(bp_pool *p)
 {
-    if (p->fault.real) /* the engine's own state goes with the real one */
-        p->io = p->fault.real;
-    memset(&p->fault, 0, sizeof p->fault);
 #ifdef BP_HAVE_URING
     if (p->io_priv)
         bp__io_uring_fini(p);

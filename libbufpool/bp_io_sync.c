@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include "bp_internal.h"
+#include "bp_sys.h"
 
 static ssize_t bp__sync_read(bp_pool *p, void *buf, size_t len, uint64_t off)
 {
-    ssize_t n = pread(p->data_fd, buf, len, (off_t)off);
+    ssize_t n = bp__sys_pread(p->data_fd, buf, len, (off_t)off,
+                              p->dio_align);
 
     return n < 0 ? -errno : n;
 }
@@ -19,14 +21,15 @@ static ssize_t bp__sync_read(bp_pool *p, void *buf, size_t len, uint64_t off)
 static ssize_t bp__sync_write(bp_pool *p, const void *buf, size_t len,
                               uint64_t off)
 {
-    ssize_t n = pwrite(p->data_fd, buf, len, (off_t)off);
+    ssize_t n = bp__sys_pwrite(p->data_fd, buf, len, (off_t)off,
+                               p->dio_align);
 
     return n < 0 ? -errno : n;
 }
 
 static int bp__sync_sync(bp_pool *p)
 {
-    return fdatasync(p->data_fd) == 0 ? 0 : -errno;
+    return bp__sys_fdatasync(p->data_fd) == 0 ? 0 : -errno;
 }
 
 const struct bp__io_ops bp__io_sync = {

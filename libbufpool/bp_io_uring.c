@@ -16,8 +16,14 @@
  * Life of one call (all of it under ur_lock):
  *
  *   get sqe -> prep (fixed file 0 if registered) -> tag
- *     -> submit_and_wait(1)   (-EINTR: again; only unconsumed sqes go)
- *     -> wait_cqe until the cqe carrying the tag -> res -> cqe_seen
+ *     -> submit_and_wait(1)   (-EINTR, -EAGAIN: again, up to
+ *                              BP__URING_RETRIES times; only unconsumed
+ *                              sqes go)
+ *     -> wait_cqe until the cqe carrying the tag (-EINTR, -EAGAIN: again,
+ *        as often) -> res -> cqe_seen
+ *
+ * Its system calls go through the fault table (bp_sys.h), completions
+ * included: a test can replace a cqe's res.
  *
  * Invariants:
  *  - ur_lock is a leaf: taken by any thread, with or without pool locks,
@@ -43,9 +49,11 @@
 #include <string.h>
 
 #include "bp_internal.h"
+#include "bp_sys.h"
 
 #define BP__URING_DEPTH 64u
 #define BP__URING_NOP_TAG 0u /* tags of real requests start at 1 */
+#define BP__URING_RETRIES 64 /* EINTR / EAGAIN in a row, then an error */
 
 struct bp__uring {
     struct io_uring ur_ring;
@@ -76,13 +84,14 @@ static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
                                 uint64_t tag, int *res)
 {
     struct io_uring_cqe *cqe;
+    unsigned again = 0;
     int rc;
 
     for (;;) {
-        rc = io_uring_submit_and_wait(&u->ur_ring, 1);
+        rc = bp__sys_uring_submit_and_wait(&u->ur_ring, 1);
         if (rc >= 0)
             break;
-        if (rc == -EINTR || rc == -EAGAIN)
+        if ((rc == -EINTR || rc == -EAGAIN) && ++again < BP__URING_RETRIES)
             continue; /* the sqe is still in the ring: submit it again */
         /* Not consumed by the kernel: neutralise it in place so a later
          * submit runs a NOP instead of I/O into a stale buffer. */
@@ -90,9 +99,9 @@ static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
         io_uring_sqe_set_data64(sqe, BP__URING_NOP_TAG);
         return rc;
     }
-    for (;;) {
-        rc = io_uring_wait_cqe(&u->ur_ring, &cqe);
-        if (rc == -EINTR || rc == -EAGAIN)
+    for (again = 0;;) {
+        rc = bp__sys_uring_wait_cqe(&u->ur_ring, &cqe);
+        if ((rc == -EINTR || rc == -EAGAIN) && ++again < BP__URING_RETRIES)
             continue;
         if (rc < 0) {
             u->ur_broken = rc; /* our request may still be in flight */
@@ -125,7 +134,7 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
     sqe = io_uring_get_sqe(&u->ur_ring);
     if (!sqe) {
         /* Only leftover NOPs can fill the ring: push them out and retry. */
-        io_uring_submit(&u->ur_ring);
+        (void)bp__sys_uring_submit(&u->ur_ring);
         sqe = io_uring_get_sqe(&u->ur_ring);
         if (!sqe) {
             rc = -EBUSY;
@@ -151,7 +160,10 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
     io_uring_sqe_set_data64(sqe, u->ur_tag);
     rc = bp__uring_run_locked(u, sqe, u->ur_tag, &res);
     if (rc == 0)
-        rc = res;
+        rc = bp__sys_uring_res(op == IORING_OP_READ    ? BP__SYS_URING_READ
+                               : op == IORING_OP_WRITE ? BP__SYS_URING_WRITE
+                                                       : BP__SYS_URING_FSYNC,
+                               res, p->dio_align);
 out:
     pthread_mutex_unlock(&u->ur_lock);
     return rc;
@@ -192,7 +204,7 @@ static int bp__uring_probe(bp_pool *p, struct io_uring *ring)
     } ops[] = {{IORING_OP_READ, "IORING_OP_READ"},
                {IORING_OP_WRITE, "IORING_OP_WRITE"},
                {IORING_OP_FSYNC, "IORING_OP_FSYNC"}};
-    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    struct io_uring_probe *probe = bp__sys_uring_get_probe_ring(ring);
     size_t i;
 
     if (!probe) {
@@ -223,7 +235,7 @@ int bp__io_uring_init(bp_pool *p)
                  "io_uring: out of memory for the engine state");
         return -ENOMEM;
     }
-    rc = io_uring_queue_init(BP__URING_DEPTH, &u->ur_ring, 0);
+    rc = bp__sys_uring_queue_init(BP__URING_DEPTH, &u->ur_ring, 0);
     if (rc < 0) {
         snprintf(p->io_reason, sizeof p->io_reason,
                  "io_uring_queue_init: %s%s", strerror(-rc),
@@ -239,7 +251,8 @@ int bp__io_uring_init(bp_pool *p)
         goto fail_ring;
     }
     /* Not fatal: without it each request looks the fd up again. */
-    u->ur_fixed = io_uring_register_files(&u->ur_ring, &p->data_fd, 1) == 0;
+    u->ur_fixed =
+        bp__sys_uring_register_files(&u->ur_ring, &p->data_fd, 1) == 0;
     p->io_priv = u;
     p->io = &bp__io_uring;
     snprintf(p->io_reason, sizeof p->io_reason,

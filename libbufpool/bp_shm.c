@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bp_internal.h"
+#include "bp_sys.h"
 
 #define BP__SHM_DIR "/dev/shm"
 
@@ -148,7 +149,8 @@ static int bp__shm_create(bp_pool *p, uint64_t size)
     if (!name) {
         if ((rc = bp__shm_space_check(p, size, NULL)) != 0)
             return rc;
-        fd = memfd_create("bufpool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        fd = bp__sys_memfd_create("bufpool",
+                                  MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
             return bp__fail(p, -errno, "memfd_create failed");
         p->shm_fd = fd;
@@ -181,7 +183,8 @@ static int bp__shm_create(bp_pool *p, uint64_t size)
             return rc;
         }
     }
-    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = bp__sys_open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0600);
     if (fd < 0) {
         rc = -errno;
         bp__fail(p, rc,
@@ -195,7 +198,7 @@ static int bp__shm_create(bp_pool *p, uint64_t size)
     p->shm_fd = fd;
     p->shm_path = path;
     p->shm_path_len = len;
-    if (fstat(fd, &st) != 0)
+    if (bp__sys_fstat(fd, &st) != 0)
         return bp__fail(p, -errno, "fstat of shm file %s failed", path);
     if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
         (st.st_mode & 077) != 0 || st.st_nlink != 1)
@@ -224,7 +227,7 @@ int bp__shm_open(bp_pool *p)
         return bp__fail(p, BP_EWINDOW, "cache metadata too large to map");
     if ((rc = bp__shm_create(p, size)) != 0)
         return rc;
-    rc = fallocate(p->shm_fd, 0, 0, (off_t)size);
+    rc = bp__sys_fallocate(p->shm_fd, 0, 0, (off_t)size);
     if (rc != 0) {
         rc = -errno;
         if (rc == -ENOSPC || rc == -ENOMEM)
@@ -234,9 +237,9 @@ int bp__shm_open(bp_pool *p)
         return bp__fail(p, rc, "fallocate of the shm file failed");
     }
     if (!p->shm_path)
-        (void)fcntl(p->shm_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
-    m = mmap(NULL, (size_t)frames_off, PROT_READ | PROT_WRITE, MAP_SHARED,
-             p->shm_fd, 0);
+        (void)bp__sys_add_seals(p->shm_fd, F_SEAL_SHRINK | F_SEAL_GROW);
+    m = bp__sys_mmap(NULL, (size_t)frames_off, PROT_READ | PROT_WRITE,
+                     MAP_SHARED, p->shm_fd, 0);
     if (m == MAP_FAILED)
         return bp__fail(p, -errno, "mmap of %" PRIu64 " bytes of metadata",
                         frames_off);

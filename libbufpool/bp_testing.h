@@ -7,6 +7,7 @@
 #ifndef BP_TESTING_H
 #define BP_TESTING_H
 
+#include "bp_sys.h"
 #include "bufpool.h"
 
 /* Before bp_open(): pretend the data file's direct-I/O alignment is align
@@ -33,18 +34,37 @@ int bp__test_check(bp_pool *p);
 uint64_t bp__test_lock_order_violations(void);
 int bp__test_lock_order_probe(bp_pool *p);
 
-/* Fault injection on the data file (an open pool): the nth call (1-based,
- * counted from now) of the kinds in ops fails with -err, or, with err == 0,
- * transfers only half the bytes asked (in direct-I/O alignment units, as a
- * device would; a sync fails with -EIO then); once, or with persistent != 0
- * from then on.  A later call replaces the setting; ops == 0 disarms. */
-#define BP__FAULT_READ 0x1u
-#define BP__FAULT_WRITE 0x2u
-#define BP__FAULT_SYNC 0x4u
-int bp__test_io_fault(bp_pool *p, unsigned ops, uint64_t nth, int err,
-                      int persistent);
-/* Calls of the armed kinds counted since bp__test_io_fault (arm with a
- * huge nth to count a scenario's calls without failing any). */
-uint64_t bp__test_io_calls(bp_pool *p);
+/* Fault injection through the system-call table (bp_sys.h: the call kinds
+ * BP__SYS_<ID>), process-wide, for every pool.  Compiled in unless
+ * BP_FAULT_INJECTION is off (Release builds): bp__test_faults_compiled()
+ * says 1 when it is; otherwise arming returns -ENOTSUP and tests skip.
+ *
+ * bp__test_fault_arm: of the calls whose kind is in kinds (a mask of
+ * BP__SYS_BIT(ID), or BP__SYS_ALL), the nth (1-based, counted from now)
+ * fails, once, or with persistent != 0 every one from then on.  It fails
+ * with errno err in the call's own convention (-1 and errno, MAP_FAILED,
+ * -errno from liburing, a cqe whose res is -err), or with err ==
+ * BP__SYS_SHORT as a short transfer: half the bytes, in direct-I/O
+ * alignment units (pread, pwrite, read/write completions); calls that move
+ * no bytes fail with EIO then.  Replaces any earlier arming and resets the
+ * counts; -EINVAL for nth == 0, err < 0 or unknown kinds.  Arm with a
+ * huge nth to count a scenario's calls without failing any.  Arm and
+ * disarm while no other thread is in the pool. */
+#define BP__SYS_BIT(id) (1u << BP__SYS_##id)
+#define BP__SYS_ALL ((1u << BP__SYS_NKINDS) - 1u)
+#define BP__SYS_SHORT 0
+/* data-file transfers and syncs through either engine */
+#define BP__SYS_DATA_READ (BP__SYS_BIT(PREAD) | BP__SYS_BIT(URING_READ))
+#define BP__SYS_DATA_WRITE (BP__SYS_BIT(PWRITE) | BP__SYS_BIT(URING_WRITE))
+#define BP__SYS_DATA_SYNC (BP__SYS_BIT(FDATASYNC) | BP__SYS_BIT(URING_FSYNC))
+int bp__test_faults_compiled(void);
+int bp__test_fault_arm(unsigned kinds, uint64_t nth, int err, int persistent);
+void bp__test_fault_disarm(void);
+/* Matching calls since arming (all, and of one kind), and how many failed. */
+uint64_t bp__test_fault_calls(void);
+uint64_t bp__test_fault_kind_calls(unsigned kind);
+uint64_t bp__test_fault_hits(void);
+/* "pread", "mmap(MAP_FIXED)", ... for messages. */
+const char *bp__test_fault_kind_name(unsigned kind);
 
 #endif

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "bp_internal.h"
+#include "bp_sys.h"
 
 #define BP__32BIT_WINDOW_MAX (256ull << 20) /* automatic window cap, 32-bit */
 #define BP__32BIT_WINDOW_LIMIT (1ull << 30) /* refused above this, 32-bit */
@@ -58,18 +59,19 @@ const struct bp__backend_ops *bp__backend_ops_of(bp_backend b)
 }
 
 /* pread/pwrite of a whole frame through the shm fd (tmpfs: never short but
- * for signals; retried). */
+ * for signals; retried, EINTR up to 64 times in a row, then returned). */
 static int bp__shm_xfer(bp_pool *p, void *buf, uint32_t frame, int write)
 {
     size_t psz = p->po_page_size, done = 0;
     off_t off = (off_t)bp__frame_off(p, frame);
+    unsigned again = 0;
 
     while (done < psz) {
-        ssize_t n = write ? pwrite(p->shm_fd, (char *)buf + done, psz - done,
-                                   off + (off_t)done)
-                          : pread(p->shm_fd, (char *)buf + done, psz - done,
-                                  off + (off_t)done);
-        if (n < 0 && errno == EINTR)
+        ssize_t n = write ? bp__sys_shm_pwrite(p->shm_fd, (char *)buf + done,
+                                               psz - done, off + (off_t)done)
+                          : bp__sys_shm_pread(p->shm_fd, (char *)buf + done,
+                                              psz - done, off + (off_t)done);
+        if (n < 0 && errno == EINTR && ++again < 64)
             continue;
         if (n < 0)
             return -errno;
@@ -100,14 +102,15 @@ int bp__window_reserve(bp_pool *p, int shared)
     if (p->po_prefault == BP_PREFAULT_POPULATE &&
         (linear || p->be->id == BP_BACKEND_COPY))
         flags |= MAP_POPULATE;
-    w = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, shared ? p->shm_fd : -1,
-             shared ? (off_t)p->meta->sh_frames_off : 0);
+    w = bp__sys_mmap(NULL, len, PROT_READ | PROT_WRITE, flags,
+                     shared ? p->shm_fd : -1,
+                     shared ? (off_t)p->meta->sh_frames_off : 0);
     if (w == MAP_FAILED)
         return bp__fail(p, errno == ENOMEM ? BP_EWINDOW : -errno,
                         "cannot map a window of %zu bytes: %s", len,
                         strerror(errno));
     p->window = w;
-    if (p->po_mlock && mlock(w, len) != 0) {
+    if (p->po_mlock && bp__sys_mlock(w, len) != 0) {
         struct rlimit rl = {0, 0};
         int err = errno;
 
@@ -120,8 +123,8 @@ int bp__window_reserve(bp_pool *p, int shared)
     }
     if (linear)
         return 0;
-    w = mmap(NULL, p->po_page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-             p->shm_fd, (off_t)p->meta->sh_frames_off);
+    w = bp__sys_mmap(NULL, p->po_page_size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED, p->shm_fd, (off_t)p->meta->sh_frames_off);
     if (w == MAP_FAILED)
         return bp__fail(p, -errno, "cannot map the I/O slot");
     p->io_slot = w;
@@ -454,9 +457,9 @@ int bp__window_write_frame(bp_pool *p, uint32_t f, uint64_t pgno)
     bp__lock(p, &p->io_lock, BP__RANK_IO);
     rc = 0;
     if (p->io_slot_frame != f) {
-        if (mmap(p->io_slot, p->po_page_size, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_FIXED, p->shm_fd,
-                 (off_t)bp__frame_off(p, f)) == MAP_FAILED)
+        if (bp__sys_mmap(p->io_slot, p->po_page_size, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_FIXED, p->shm_fd,
+                         (off_t)bp__frame_off(p, f)) == MAP_FAILED)
             rc = bp__fail(p, -errno, "cannot map frame %u for I/O", f);
         else
             p->io_slot_frame = f;

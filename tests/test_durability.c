@@ -1,7 +1,8 @@
 /*
  * test_durability.c - what a failed data-file write or sync does, with the
- * pool's fault-injection shim (bp__test_io_fault), for the copy and mmap
- * backends and both I/O engines the machine has.
+ * system-call fault table (bp__test_fault_arm, data-file kinds of either
+ * engine), for the copy and mmap backends and both I/O engines the machine
+ * has.  Skipped when the table is compiled out (Release builds).
  *
  *  - A failed fdatasync is returned once as its errno; from then on the
  *    pool is in a sticky state: bp_flush and bp_alloc_page return
@@ -38,6 +39,7 @@ static bp_pool *open_case(const struct dcase *c, const char *path)
     assert_int_equal(bp_create(&p, NULL), 0);
     assert_int_equal(util_pool_config(p, &cfg), 0);
     assert_int_equal(bp_set_io_engine(p, c->engine), 0);
+    bp__test_fault_disarm(); /* an earlier failed test may have armed it */
     rc = bp_open(p, path, 0);
     if (rc == -ENOSYS || (rc && c->engine == BP_IO_URING)) {
         print_message("io_uring unavailable here (%s): skipped\n",
@@ -73,9 +75,9 @@ static void test_sync_failure_is_sticky(void **state)
     assert_int_equal(bp_flush(p), 0); /* generation 1 acknowledged */
     for (uint32_t i = 0; i < 4; i++)
         util_fix_write(p, i, PSZ, 1, 2);
-    assert_int_equal(bp__test_io_fault(p, BP__FAULT_SYNC, 1, EIO, 0), 0);
+    assert_int_equal(bp__test_fault_arm(BP__SYS_DATA_SYNC, 1, EIO, 0), 0);
     assert_int_equal(bp_flush(p), -EIO);
-    assert_int_equal(bp__test_io_fault(p, 0, 0, 0, 0), 0); /* disk is fine */
+    bp__test_fault_disarm(); /* disk is fine */
     assert_int_equal(bp_flush(p), BP_ESYNC);              /* sticky */
     assert_non_null(strstr(bp_errmsg(p), "fdatasync"));
     assert_int_equal(bp_alloc_page(p, &pg), BP_ESYNC);
@@ -109,8 +111,11 @@ static void test_write_failure_retried(void **state)
         want[i] = 0;
     for (uint32_t i = 0; i < 8; i++)
         util_fix_write(p, i, PSZ, 0, want[i] = 3);
-    assert_int_equal(bp__test_io_fault(p, BP__FAULT_WRITE, 2, EIO, 0), 0);
-    assert_int_equal(bp_flush(p), -EIO); /* the second write failed */
+    /* from the second write on (a batched write that fails is tried
+     * again alone: that one must fail too) */
+    assert_int_equal(bp__test_fault_arm(BP__SYS_DATA_WRITE, 2, EIO, 1), 0);
+    assert_int_equal(bp_flush(p), -EIO);
+    bp__test_fault_disarm();
     assert_int_equal(bp_flush(p), 0);    /* written again, then synced */
     util_check(p);
     assert_int_equal(bp_close(p), 0);
@@ -133,8 +138,11 @@ static void test_short_write_completed(void **state)
     for (uint32_t i = 0; i < 8; i++)
         util_fix_write(p, i, PSZ, 0, want[i] = 4);
     /* every write transfers half: the pool must finish each page */
-    assert_int_equal(bp__test_io_fault(p, BP__FAULT_WRITE, 1, 0, 1), 0);
+    assert_int_equal(
+        bp__test_fault_arm(BP__SYS_DATA_WRITE, 1, BP__SYS_SHORT, 1), 0);
     assert_int_equal(bp_flush(p), 0);
+    assert_true(bp__test_fault_hits() >= 8);
+    bp__test_fault_disarm();
     assert_int_equal(bp_close(p), 0);
     util_datafile_verify(path, PSZ, NPAGES, want);
     unlink(path);
@@ -150,13 +158,16 @@ static void test_read_failure(void **state)
     fresh_file(path, sizeof path, "rfail.db");
     if (!(p = open_case(c, path)))
         skip();
-    assert_int_equal(bp__test_io_fault(p, BP__FAULT_READ, 1, EIO, 0), 0);
+    assert_int_equal(bp__test_fault_arm(BP__SYS_DATA_READ, 1, EIO, 0), 0);
     assert_int_equal(bp_fix(p, 5, BP_SHARED, &pg), -EIO);
+    bp__test_fault_disarm();
     util_check(p);
     util_fix_verify(p, 5, BP_SHARED, PSZ, 0); /* read again: fine */
     /* short reads are completed too */
-    assert_int_equal(bp__test_io_fault(p, BP__FAULT_READ, 1, 0, 1), 0);
+    assert_int_equal(
+        bp__test_fault_arm(BP__SYS_DATA_READ, 1, BP__SYS_SHORT, 1), 0);
     util_fix_verify(p, 6, BP_SHARED, PSZ, 0);
+    bp__test_fault_disarm();
     assert_int_equal(bp_close(p), 0);
     unlink(path);
 }
@@ -173,6 +184,8 @@ int main(void)
     size_t n = 0;
 
     util_init();
+    if (!bp__test_faults_compiled())
+        return util_skip("fault injection compiled out (BP_FAULT_INJECTION)");
     for (size_t i = 0; i < 4; i++) {
         void *st = (void *)&cases[i];
 
