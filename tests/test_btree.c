@@ -198,7 +198,9 @@ static bp_pool *pool_open(const char *path, size_t psz, uint64_t frames,
                           uint64_t slots, bp_backend b, int checksums)
 {
     struct util_cfg cfg = {.backend = b, .page_size = psz, .frames = frames,
-                           .slots = slots, .flags = BP_CREATE,
+                           .slots = slots,
+                           /* buffered: evictions cost no disk wait */
+                           .flags = BP_CREATE | BP_BUFFERED_IO,
                            .checksums = checksums};
     bp_pool *p;
 
@@ -402,6 +404,17 @@ static void run_single(const single_cfg *c)
     }
     full_verify(t, &m);
     assert_int_equal(bt_info_get(t, &info), 0);
+    {
+        bp_stats st;
+
+        util_stats(p, &st);
+        printf("pool (%s, %s): %" PRIu64 " fixes, %" PRIu64 " window misses, "
+               "%" PRIu64 " cache misses, %" PRIu64 " writes, %" PRIu64
+               " opt failures, %" PRIu64 " restarts\n",
+               bp_backend_name((bp_backend)st.backend), st.io_engine,
+               st.fixes, st.window_misses, st.cache_misses, st.writes,
+               st.opt_failures, info.restarts);
+    }
     printf("psz %zu: %u ops, %" PRIu64 " keys, height %" PRIu64 ", %" PRIu64
            " leaves, %" PRIu64 " inner, %" PRIu64 " free pages\n",
            c->psz, c->ops, info.keys, info.height, info.leaves, info.inners,
@@ -443,8 +456,8 @@ static void run_single(const single_cfg *c)
 
 static void test_single_4k(void **state)
 {
-    single_cfg c = {.psz = 4096, .keys = 5000, .ops = 1000000, .frames = 192,
-                    .slots = 24, .backend = BP_BACKEND_AUTO};
+    single_cfg c = {.psz = 4096, .keys = 5000, .ops = 1000000, .frames = 256,
+                    .slots = 40, .backend = BP_BACKEND_AUTO};
 
     (void)state;
     run_single(&c);
@@ -452,7 +465,7 @@ static void test_single_4k(void **state)
 
 static void test_single_8k(void **state)
 {
-    single_cfg c = {.psz = 8192, .keys = 3000, .ops = 200000, .frames = 96,
+    single_cfg c = {.psz = 8192, .keys = 3000, .ops = 200000, .frames = 64,
                     .slots = 16, .backend = BP_BACKEND_COPY, .checksums = 1};
 
     (void)state;
@@ -769,5 +782,7 @@ int main(void)
     };
 
     util_init();
+    if (getenv("BTREE_TEST_FILTER")) /* e.g. "test_single_*" */
+        cmocka_set_test_filter(getenv("BTREE_TEST_FILTER"));
     return cmocka_run_group_tests_name("btree", tests, NULL, NULL);
 }
