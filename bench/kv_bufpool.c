@@ -1,0 +1,203 @@
+/*
+ * kv_bufpool.c - the "bufpool" engine of kv.h: the examples/btree.h B+tree
+ * on a libbufpool pool whose data file is cfg->dir/bt.db (O_DIRECT; the
+ * cache is an anonymous memfd).
+ *
+ * Memory fairness rule: the engine's memory is the pool's cache plus, for
+ * the copy backend, its private window (the only backend whose window is
+ * memory of its own: rfp and mmap map cache frames, linear maps the whole
+ * cache).  cache + private window = cfg->mem_budget, so the bufpool engine
+ * gets exactly the memory LMDB gets from its cgroup limit:
+ *   rfp, mmap, linear: cache = budget (window: the library's default);
+ *   copy:              window = budget / 5, cache = the rest.
+ * For "auto" the pool is opened with cache = budget; when the calibration
+ * picks copy, it is reopened as copy with the split above.  The data file
+ * is read and written with O_DIRECT, so the kernel's page cache holds none
+ * of it.
+ *
+ * Transactions: none.  kv_begin hands out the one immutable kv_txn of the
+ * handle to every thread; commit is a no-op and abort cannot undo (no
+ * KV_CAP_TXN).
+ *
+ * Built without the tree (no examples/btree*.c yet: BENCH_HAVE_BTREE
+ * undefined), kv_open fails with -ENOSYS and says why.
+ */
+#include "kv_impl.h"
+
+#include "bench_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef BENCH_HAVE_BTREE
+#include "btree.h"
+
+typedef struct kb_kv {
+    struct kv base;
+    bp_pool *pool;
+    bt_tree *tree;
+    struct kv_txn txn;
+} kb_kv;
+
+static const char *const kb_files[] = {"bt.db", NULL};
+
+static int kb_code(int rc)
+{
+    return rc == BT_NOTFOUND ? KV_NOTFOUND : rc;
+}
+
+static void kb_close(kv *k)
+{
+    kb_kv *b = (kb_kv *)k;
+    bt_close(b->tree);
+    bp_close(b->pool);
+    free(b);
+}
+
+/* Open the pool with backend bk and the budget split of the header. */
+static int kb_pool_open(const kv_cfg *cfg, bp_backend bk, const char *path,
+                        bp_pool **out, char *err, size_t errsz)
+{
+    size_t psz = cfg->page_size ? cfg->page_size : 8192;
+    struct bu_pool_cfg pc = {
+        .path = path,
+        .open_flags = BP_CREATE,
+        .page_size = psz,
+        .cache_bytes = cfg->mem_budget,
+        .backend = bk,
+    };
+    if (bk == BP_BACKEND_COPY) {
+        uint64_t win = cfg->mem_budget / 5 / psz;
+        pc.window_slots = win ? win : 1;
+        pc.cache_bytes = cfg->mem_budget - pc.window_slots * psz;
+    }
+    return bu_pool_open(&pc, out, err, errsz);
+}
+
+static int kb_open(kv **out, const kv_cfg *cfg, char *err, size_t errsz)
+{
+    kb_kv *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errsz, "bufpool: out of memory");
+        return -ENOMEM;
+    }
+    b->base.ops = &kv_bufpool_ops;
+    b->txn.k = &b->base;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", cfg->dir, kb_files[0]);
+
+    int rc = kb_pool_open(cfg, cfg->backend, path, &b->pool, err, errsz);
+    bp_stats st;
+    if (!rc)
+        rc = bu_stats(b->pool, &st, err, errsz);
+    if (!rc && cfg->backend == BP_BACKEND_AUTO &&
+        st.backend == BP_BACKEND_COPY) {
+        bp_close(b->pool);
+        b->pool = NULL;
+        rc = kb_pool_open(cfg, BP_BACKEND_COPY, path, &b->pool, err, errsz);
+    }
+    if (!rc) {
+        rc = bt_open(&b->tree, b->pool);
+        if (rc)
+            snprintf(err, errsz, "bt_open: %s", kv_strerror(rc));
+    }
+    if (rc) {
+        kb_close(&b->base);
+        return rc;
+    }
+    if (cfg->backend == BP_BACKEND_AUTO)
+        snprintf(b->base.label, sizeof b->base.label, "bufpool/auto (%s)",
+                 bp_backend_name((bp_backend)st.backend));
+    else
+        snprintf(b->base.label, sizeof b->base.label, "bufpool/%s",
+                 bp_backend_name(cfg->backend));
+    *out = &b->base;
+    return 0;
+}
+
+static int kb_flush(kv *k) { return bt_flush(((kb_kv *)k)->tree); }
+
+static int kb_begin(kv *k, int write, kv_txn **out)
+{
+    (void)write;
+    *out = &((kb_kv *)k)->txn;
+    return 0;
+}
+
+static int kb_commit(kv_txn *t)
+{
+    (void)t;
+    return 0;
+}
+
+static void kb_abort(kv_txn *t) { (void)t; }
+
+static int kb_get(kv_txn *t, const void *key, size_t klen, void *val,
+                  size_t cap, size_t *vlen)
+{
+    return kb_code(bt_get(((kb_kv *)t->k)->tree, key, klen, val, cap, vlen));
+}
+
+static int kb_put(kv_txn *t, const void *key, size_t klen, const void *val,
+                  size_t vlen)
+{
+    return bt_put(((kb_kv *)t->k)->tree, key, klen, val, vlen);
+}
+
+static int kb_del(kv_txn *t, const void *key, size_t klen)
+{
+    return kb_code(bt_del(((kb_kv *)t->k)->tree, key, klen));
+}
+
+static int kb_scan(kv_txn *t, const void *start, size_t slen, uint64_t limit,
+                   kv_scan_fn fn, void *ctx)
+{
+    return bt_scan(((kb_kv *)t->k)->tree, start, slen, limit, fn, ctx, NULL);
+}
+
+static const char *kb_strerror(int rc)
+{
+    if (rc == BT_NOTFOUND)
+        return "BT_NOTFOUND: key not in the tree";
+    if (rc == BT_ECORRUPT)
+        return "BT_ECORRUPT: a page does not hold a valid node";
+    return NULL;
+}
+
+const kv_ops kv_bufpool_ops = {
+    .name = "bufpool",
+    .files = kb_files,
+    .open = kb_open,
+    .flush = kb_flush,
+    .close = kb_close,
+    .begin = kb_begin,
+    .commit = kb_commit,
+    .abort = kb_abort,
+    .get = kb_get,
+    .put = kb_put,
+    .del = kb_del,
+    .scan = kb_scan,
+    .strerror = kb_strerror,
+};
+
+#else /* !BENCH_HAVE_BTREE */
+
+static const char *const kb_files[] = {"bt.db", NULL};
+
+static int kb_open(kv **out, const kv_cfg *cfg, char *err, size_t errsz)
+{
+    (void)out;
+    (void)cfg;
+    snprintf(err, errsz, "bufpool: built without examples/btree*.c (the "
+                         "B+tree), so there is no bufpool engine");
+    return -ENOSYS;
+}
+
+const kv_ops kv_bufpool_ops = {
+    .name = "bufpool",
+    .files = kb_files,
+    .open = kb_open,
+};
+
+#endif /* BENCH_HAVE_BTREE */
