@@ -1,0 +1,481 @@
+/*
+ * bench_wl.c - wl_run_all: one workload on every engine, each in a forked
+ * child (so one engine's memory, threads and crashes never touch the next),
+ * then the report (bench_wl_report.c).
+ *
+ * Parent                                Child (one per engine)
+ *   temp dir + its files registered
+ *   for cleanup; result block mmap'ed
+ *   MAP_SHARED; fork ---------------->  kv_open, load (progress bar),
+ *                                       kv_flush, kv_close, size of files
+ *                                       (the load is not measured: the
+ *                                       bufpool cache may exceed the
+ *                                       budget there, as LMDB's page cache
+ *                                       is not limited while it loads)
+ *                                 <---  'L' on the pipe
+ *   out-of-memory mode: drop caches;
+ *   LMDB: cgroup limited to the budget,
+ *   child's pid into it  ----------->  'G'
+ *                                       kv_reopen, worker threads, sample the
+ *                                       counters every interval into the
+ *                                       result block until the duration is
+ *                                       over; stop, join, check, kv_close,
+ *                                       _exit (never exit: the parent's
+ *                                       atexit cleanup must not run twice)
+ *   waitpid; cgroup removed (process
+ *   moved out first); files and dir
+ *   removed; next engine
+ *
+ * A child that fails or dies leaves its reason in the result block (or the
+ * parent reports the signal); the other engines still run.
+ */
+#include "bench_wl_impl.h"
+
+#include "bench_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- Load progress bar ---------------------------------------------------- */
+
+static atomic_int wl_bar_last = -1; /* last percentage drawn */
+static char wl_bar_label[96];
+
+void wl_progress(uint64_t done, uint64_t total)
+{
+    if (bu_quiet || !isatty(2) || total == 0)
+        return;
+    int pct = (int)(done >= total ? 100 : done * 100 / total);
+    int last = atomic_load_explicit(&wl_bar_last, memory_order_relaxed);
+    if (pct <= last || !atomic_compare_exchange_strong(&wl_bar_last, &last,
+                                                       pct))
+        return;
+    char bar[41];
+    int fill = pct * 40 / 100;
+    for (int i = 0; i < 40; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[40] = '\0';
+    fprintf(stderr, "\r  load %-24s [%s] %3d%%%s", wl_bar_label, bar, pct,
+            pct == 100 ? "\n" : "");
+}
+
+/* ---- Engines ---------------------------------------------------------------- */
+
+const char *wl_engine_name(const wl_engine *e, char *buf, size_t n)
+{
+    if (e->kind == KV_LMDB)
+        snprintf(buf, n, "lmdb");
+    else
+        snprintf(buf, n, "bufpool:%s", bp_backend_name(e->backend));
+    return buf;
+}
+
+int wl_parse_engines(char *s, wl_opts *o)
+{
+    char *items[8];
+    int n = bu_split_list(s, items, 8);
+    if (n <= 0) {
+        fprintf(stderr, "bpbench: --engines: %s\n",
+                n < 0 ? "at most 8 engines" : "empty list");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        wl_engine e = {KV_BUFPOOL, BP_BACKEND_AUTO};
+        char *b = items[i];
+        if (strcmp(b, "lmdb") == 0) {
+            e.kind = KV_LMDB;
+        } else {
+            if (strncmp(b, "bufpool:", 8) == 0)
+                b += 8;
+            else if (strcmp(b, "bufpool") == 0)
+                b = (char *)"auto";
+            bp_backend bk;
+            int nbk;
+            char one[32];
+            snprintf(one, sizeof one, "%s", b);
+            if (bu_parse_backends(one, &bk, 1, &nbk) != 0) {
+                fprintf(stderr, "bpbench: --engines: '%s' is not lmdb or "
+                                "bufpool:<backend>\n", items[i]);
+                return -1;
+            }
+            e.backend = bk;
+        }
+        for (int j = 0; j < i; j++)
+            if (o->engines[j].kind == e.kind &&
+                (e.kind == KV_LMDB || o->engines[j].backend == e.backend)) {
+                fprintf(stderr, "bpbench: --engines: '%s' twice\n", items[i]);
+                return -1;
+            }
+        o->engines[i] = e;
+    }
+    o->nengines = n;
+    return 0;
+}
+
+uint64_t wl_counted(const wl_workload *w, const uint64_t *ops)
+{
+    if (w->main_kind >= 0)
+        return ops[w->main_kind];
+    uint64_t n = 0;
+    for (int k = 0; k < w->nkinds; k++)
+        n += ops[k];
+    return n;
+}
+
+/* ---- The child ---------------------------------------------------------------- */
+
+typedef struct wl_worker {
+    const wl_workload *w;
+    kv *k;
+    int tid;
+    wl_counters *c;
+    const int *stop;
+    int rc;
+    pthread_t th;
+} wl_worker;
+
+static void *wl_worker_main(void *arg)
+{
+    wl_worker *x = arg;
+    x->rc = x->w->run(x->k, x->w->arg, x->tid, x->c, x->stop);
+    return NULL;
+}
+
+/* Sum the workers' counters (each slot read atomically). */
+static void wl_sum(const wl_counters *c, int n, wl_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int t = 0; t < n; t++) {
+        for (int k = 0; k < WL_MAX_KINDS; k++)
+            out->ops[k] += __atomic_load_n(&c[t].ops[k], __ATOMIC_RELAXED);
+        out->aborts += __atomic_load_n(&c[t].aborts, __ATOMIC_RELAXED);
+        out->errors += __atomic_load_n(&c[t].errors, __ATOMIC_RELAXED);
+    }
+}
+
+static void wl_sleep_until(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000u),
+                          (long)(ns % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+           EINTR)
+        ;
+}
+
+/* Allocated bytes of the regular files in dir (LMDB's map file is sparse). */
+static uint64_t wl_dir_bytes(const char *dir)
+{
+    uint64_t n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    char path[4096];
+    struct stat st;
+    while ((e = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            n += (uint64_t)st.st_blocks * 512u;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Start the workers, sample until the duration is over, stop them. */
+static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
+                        wl_result *r)
+{
+    int nt = o->threads;
+    wl_counters *c = calloc((size_t)nt, sizeof *c);
+    wl_worker *x = calloc((size_t)nt, sizeof *x);
+    int stop = 0, started = 0, rc = 0;
+    if (!c || !x) {
+        snprintf(r->err, sizeof r->err, "out of memory");
+        free(c);
+        free(x);
+        return -ENOMEM;
+    }
+    uint64_t t0 = bu_now_ns();
+    for (; started < nt; started++) {
+        x[started] = (wl_worker){w, k, started, &c[started], &stop, 0, 0};
+        rc = pthread_create(&x[started].th, NULL, wl_worker_main,
+                            &x[started]);
+        if (rc) {
+            snprintf(r->err, sizeof r->err, "pthread_create: %s",
+                     strerror(rc));
+            rc = -rc;
+            break;
+        }
+    }
+    uint64_t step = (uint64_t)(o->interval * 1e9);
+    uint64_t end = t0 + (uint64_t)(o->seconds * 1e9);
+    wl_counters sum;
+    for (uint64_t next = t0 + step; !rc && next <= end; next += step) {
+        wl_sleep_until(next);
+        if (r->nsamples >= WL_MAX_SAMPLES)
+            continue;
+        wl_sum(c, started, &sum);
+        r->sample_t[r->nsamples] = (double)(bu_now_ns() - t0) / 1e9;
+        r->sample_ops[r->nsamples] = wl_counted(w, sum.ops);
+        r->nsamples++;
+    }
+    if (!rc)
+        wl_sleep_until(end);
+    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    for (int t = 0; t < started; t++) {
+        pthread_join(x[t].th, NULL);
+        if (x[t].rc && !rc) {
+            rc = x[t].rc;
+            snprintf(r->err, sizeof r->err, "worker %d: %s", t,
+                     kv_strerror(rc));
+        }
+    }
+    r->run_secs = (double)(bu_now_ns() - t0) / 1e9;
+    wl_sum(c, started, &sum);
+    memcpy(r->total, sum.ops, sizeof r->total);
+    r->errors = sum.errors;
+    r->aborts = sum.aborts;
+    free(c);
+    free(x);
+    return rc;
+}
+
+/* Everything the child does; returns its exit status. */
+static int wl_child(const wl_workload *w, const wl_opts *o, const kv_cfg *cfg,
+                    wl_result *r, int to_parent, int from_parent)
+{
+    kv *k = NULL;
+    char err[256];
+    /* The load is not measured and LMDB loads with all of the page cache,
+     * so the bufpool engine loads with a cache that holds the data too
+     * (twice the expected size, within half the available memory); the
+     * run reopens with the budget. */
+    kv_cfg lcfg = *cfg;
+    uint64_t avail = bu_mem_available() / 2, want = 2 * w->data_bytes;
+    if (want > avail && avail)
+        want = avail;
+    if (want > lcfg.mem_budget)
+        lcfg.mem_budget = want;
+    int rc = kv_open(&k, &lcfg, err, sizeof err);
+    if (rc) {
+        snprintf(r->err, sizeof r->err, "open: %s", err);
+        return 1;
+    }
+    snprintf(r->label, sizeof r->label, "%s", kv_label(k));
+    snprintf(wl_bar_label, sizeof wl_bar_label, "%s", kv_label(k));
+    uint64_t t0 = bu_now_ns();
+    rc = w->load(k, w->arg, o->threads);
+    if (!rc)
+        rc = kv_flush(k);
+    kv_close(k);
+    k = NULL;
+    if (rc) {
+        snprintf(r->err, sizeof r->err, "load: %s", kv_strerror(rc));
+        return 1;
+    }
+    r->load_secs = (double)(bu_now_ns() - t0) / 1e9;
+    r->data_bytes = wl_dir_bytes(cfg->dir);
+
+    /* Let the parent set up memory (it answers at once in memory mode). */
+    char b = 'L';
+    if (write(to_parent, &b, 1) != 1 || read(from_parent, &b, 1) != 1 ||
+        b != 'G') {
+        snprintf(r->err, sizeof r->err, "lost the parent's handshake");
+        return 1;
+    }
+    rc = kv_reopen(&k, cfg, err, sizeof err);
+    if (rc) {
+        snprintf(r->err, sizeof r->err, "reopen: %s", err);
+        return 1;
+    }
+    rc = wl_child_run(w, o, k, r);
+    if (!rc) {
+        r->ran = 1;
+        wl_counters tot;
+        memset(&tot, 0, sizeof tot);
+        memcpy(tot.ops, r->total, sizeof tot.ops);
+        tot.errors = r->errors;
+        tot.aborts = r->aborts;
+        r->check_ok = w->check(k, w->arg, &tot, r->check, sizeof r->check) == 0;
+    }
+    kv_close(k);
+    return rc ? 1 : 0;
+}
+
+/* ---- The parent ------------------------------------------------------------------ */
+
+/* Register (or, with forget, remove and unregister) the engine's files in
+ * dir. */
+static void wl_dir_files(const char *dir, kv_kind kind, int remove)
+{
+    char path[4200];
+    for (const char *const *f = kv_files(kind); *f; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, *f);
+        if (remove) {
+            unlink(path);
+            bu_cleanup_forget(path);
+        } else {
+            bu_cleanup_add(path, 0);
+        }
+    }
+}
+
+/* Parent's side of the handshake: out-of-memory set-up for the child. */
+static void wl_parent_memory(const wl_opts *o, const wl_engine *e, int pid,
+                             wl_cgroup *cg, char *note, size_t notesz)
+{
+    char why[256];
+    if (!o->out_of_memory)
+        return;
+    if (wl_drop_caches(why, sizeof why) != 0)
+        snprintf(note, notesz, "NOT EQUAL MEMORY: %.200s", why);
+    if (e->kind != KV_LMDB)
+        return;
+    if (wl_cgroup_create(cg, o->mem_budget, why, sizeof why) != 0 ||
+        wl_cgroup_enter(cg, pid, why, sizeof why) != 0) {
+        wl_cgroup_remove(cg);
+        snprintf(note, notesz,
+                 "NOT EQUAL MEMORY: LMDB ran without a memory limit: %.180s",
+                 why);
+    }
+}
+
+/* Run engine e; fill *r. */
+static void wl_run_engine(const wl_workload *w, const wl_opts *o,
+                          const wl_engine *e, wl_result *r)
+{
+    char dir[4096], name[64];
+    wl_engine_name(e, name, sizeof name);
+    snprintf(r->label, sizeof r->label, "%s", name);
+    int rc = bu_tempdir(o->tmp_parent ? o->tmp_parent : "/var/tmp", dir,
+                        sizeof dir);
+    if (rc) {
+        snprintf(r->err, sizeof r->err, "temp dir in %s: %s",
+                 o->tmp_parent ? o->tmp_parent : "/var/tmp", strerror(-rc));
+        return;
+    }
+    wl_dir_files(dir, e->kind, 0);
+    kv_cfg cfg = {
+        .kind = e->kind,
+        .backend = e->backend,
+        .dir = dir,
+        .mem_budget = o->mem_budget,
+        .page_size = o->page_size,
+        .max_bytes = w->data_bytes,
+        .threads = o->threads,
+    };
+    int up[2] = {-1, -1}, down[2] = {-1, -1};
+    wl_cgroup cg = {{0}, {0}, 0};
+    if (pipe(up) != 0 || pipe(down) != 0) {
+        snprintf(r->err, sizeof r->err, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(r->err, sizeof r->err, "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        _exit(wl_child(w, o, &cfg, r, up[1], down[0]));
+    }
+    close(up[1]);
+    close(down[0]);
+    up[1] = down[0] = -1;
+    char b;
+    if (read(up[0], &b, 1) == 1) {
+        wl_parent_memory(o, e, pid, &cg, r->memory_note,
+                         sizeof r->memory_note);
+        b = 'G';
+        if (write(down[1], &b, 1) != 1)
+            kill(pid, SIGKILL);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(st) && !r->err[0])
+        snprintf(r->err, sizeof r->err, "child killed by signal %d (%s)%s",
+                 WTERMSIG(st), strsignal(WTERMSIG(st)),
+                 cg.path[0] && WTERMSIG(st) == SIGKILL
+                     ? ": the memory cgroup's OOM killer?"
+                     : "");
+    else if (WIFEXITED(st) && WEXITSTATUS(st) && !r->err[0])
+        snprintf(r->err, sizeof r->err, "child exited with status %d",
+                 WEXITSTATUS(st));
+out:
+    for (int i = 0; i < 2; i++) {
+        if (up[i] >= 0)
+            close(up[i]);
+        if (down[i] >= 0)
+            close(down[i]);
+    }
+    wl_cgroup_remove(&cg);
+    wl_dir_files(dir, e->kind, 1);
+    rmdir(dir);
+    bu_cleanup_forget(dir);
+}
+
+int wl_run_all(const wl_workload *w, const wl_opts *o)
+{
+    return wl_run_all_summary(w, o, NULL);
+}
+
+int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
+                       wl_summary *out)
+{
+    if (o->nengines < 1 || o->nengines > 8 || o->threads < 1 ||
+        o->threads > WL_MAX_THREADS || o->seconds <= 0 || o->interval <= 0) {
+        fprintf(stderr, "bpbench: %s: bad harness options\n", w->name);
+        return 1;
+    }
+    /* The engines list picks the backends; the override would hide that. */
+    unsetenv("BUFPOOL_BACKEND");
+    wl_result *res = mmap(NULL, sizeof *res * (size_t)o->nengines,
+                          PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                          -1, 0);
+    if (res == MAP_FAILED) {
+        fprintf(stderr, "bpbench: mmap of the result block: %s\n",
+                strerror(errno));
+        return 1;
+    }
+    char note[256] = "";
+    int fail = 0;
+    for (int i = 0; i < o->nengines; i++) {
+        char name[64];
+        bu_progress("%s: %s", w->name,
+                    wl_engine_name(&o->engines[i], name, sizeof name));
+        atomic_store(&wl_bar_last, -1);
+        wl_run_engine(w, o, &o->engines[i], &res[i]);
+        if (res[i].memory_note[0] && !note[0])
+            snprintf(note, sizeof note, "%s (%s)", res[i].memory_note,
+                     res[i].label);
+        if (!o->out_of_memory && res[i].data_bytes > o->mem_budget &&
+            !note[0]) {
+            char a[32], bb[32];
+            snprintf(note, sizeof note,
+                     "NOT EQUAL MEMORY: the data (%s, %s) exceeds the budget "
+                     "(%s) without --oom, so LMDB may use all of the page "
+                     "cache",
+                     bu_fmt_bytes(res[i].data_bytes, a, sizeof a),
+                     res[i].label, bu_fmt_bytes(o->mem_budget, bb, sizeof bb));
+        }
+        fail |= !res[i].ran || !res[i].check_ok || res[i].err[0];
+    }
+    wl_report(w, o, res, note, out);
+    munmap(res, sizeof *res * (size_t)o->nengines);
+    return fail ? 1 : 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * bench_wl_impl.h - what the harness files share: the result block a
+ * forked engine child fills (MAP_SHARED), the memory set-up of
+ * out-of-memory mode, and the report.
+ *
+ * Files: bench_wl.c (wl_run_all: the child per engine, worker threads,
+ * sampling), bench_wl_mem.c (drop caches, memory cgroups),
+ * bench_wl_report.c (table, CSV, gnuplot plots).
+ */
+#ifndef BENCH_WL_IMPL_H
+#define BENCH_WL_IMPL_H
+
+#include "bench_wl.h"
+
+/* One engine's run, written by its child, read by the parent after
+ * waitpid. */
+typedef struct wl_result {
+    int ran;         /* the child got through the run */
+    int check_ok;    /* the workload's check held */
+    char label[96];  /* kv_label */
+    char err[320];   /* first failure, "" when none */
+    char check[320]; /* the check's summary line */
+    char memory_note[256]; /* parent: "" or why memory is not equal */
+    double load_secs;
+    double run_secs;
+    uint64_t data_bytes; /* allocated bytes of the files after the load */
+    uint64_t total[WL_MAX_KINDS];
+    uint64_t errors;
+    uint64_t aborts;
+    uint32_t nsamples;
+    double sample_t[WL_MAX_SAMPLES];     /* seconds since the run began */
+    uint64_t sample_ops[WL_MAX_SAMPLES]; /* counted ops so far */
+} wl_result;
+
+/* Operations that count for throughput: the main kind, or all kinds. */
+uint64_t wl_counted(const wl_workload *w, const uint64_t *ops);
+
+/* ---- bench_wl_mem.c ---------------------------------------------------- */
+
+/* sync() and drop the kernel's page cache.  0, or -errno with the reason
+ * in why. */
+int wl_drop_caches(char *why, size_t whysz);
+
+/* A memory cgroup made for one child. */
+typedef struct wl_cgroup {
+    char path[256];      /* the cgroup's directory, "" when none */
+    char home[256];      /* cgroup.procs of the cgroup we came from */
+    int v2;
+} wl_cgroup;
+
+/* Create a uniquely named memory cgroup (v2 when a cgroup2 hierarchy has
+ * the memory controller, else v1) limited to limit bytes, registered for
+ * cleanup.  0, or -errno with the reason in why (nothing left behind). */
+int wl_cgroup_create(wl_cgroup *cg, uint64_t limit, char *why, size_t whysz);
+
+/* Move process pid into the cgroup.  0 or -errno with why. */
+int wl_cgroup_enter(const wl_cgroup *cg, int pid, char *why, size_t whysz);
+
+/* Move every process still in the cgroup back home and remove it.
+ * Idempotent; 0 or -errno (printed). */
+int wl_cgroup_remove(wl_cgroup *cg);
+
+/* ---- bench_wl_report.c ------------------------------------------------- */
+
+/* Print the table, write <outdir>/<name>.csv and the plots, fill *sum
+ * (may be NULL).  res[i] belongs to o->engines[i].  note: "" or "NOT EQUAL
+ * MEMORY: ..." for the whole comparison. */
+void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
+               const char *note, wl_summary *sum);
+
+/* Name of an engine as the user wrote it ("lmdb", "bufpool:mmap"). */
+const char *wl_engine_name(const wl_engine *e, char *buf, size_t n);
+
+#endif /* BENCH_WL_IMPL_H */

@@ -1,0 +1,353 @@
+/*
+ * bench_wl_report.c - the report of one workload over every engine: the
+ * table on stdout (throughput, ratio to LMDB, mix, check), CSV rows in
+ * <outdir>/<name>.csv, and two PNG plots drawn by gnuplot when it is
+ * installed: throughput over time per engine (<name>-throughput.png, from
+ * <name>-throughput.dat) and the ratio of each engine to LMDB as bars
+ * (<name>-ratio.png, from <name>-ratio.dat).  Files are overwritten.
+ */
+#include "bench_wl_impl.h"
+
+#include "bench_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Run gnuplot with args (NULL-terminated, at most 3), output to /dev/null.
+ * Returns its exit status, 127 when it cannot be run. */
+static int wl_gnuplot(const char *a1, const char *a2)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 127;
+    if (pid == 0) {
+        FILE *n = freopen("/dev/null", "w", stdout);
+        (void)n;
+        if (a2)
+            execlp("gnuplot", "gnuplot", a1, a2, (char *)NULL);
+        else
+            execlp("gnuplot", "gnuplot", a1, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 126;
+}
+
+/* "set terminal pngcairo" when gnuplot knows it, else "png"; NULL when
+ * there is no gnuplot. */
+static const char *wl_terminal(void)
+{
+    static int probed;
+    static const char *term;
+    if (!probed) {
+        probed = 1;
+        int rc = wl_gnuplot("-e", "set terminal pngcairo");
+        term = rc == 0 ? "pngcairo" : rc == 127 ? NULL : "png";
+    }
+    return term;
+}
+
+/* File name base from the workload name: lower case, [a-z0-9-] only. */
+static void wl_base(const char *name, char *out, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; name[i] && j + 1 < n; i++)
+        out[j++] = isalnum((unsigned char)name[i])
+                       ? (char)tolower((unsigned char)name[i])
+                       : '-';
+    out[j] = '\0';
+}
+
+static double wl_ops_s(const wl_workload *w, const wl_result *r)
+{
+    return r->ran && r->run_secs > 0
+               ? (double)wl_counted(w, r->total) / r->run_secs
+               : 0.0;
+}
+
+static int wl_mkdir_p(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0755) != 0 && errno != EEXIST)
+                return -errno;
+            *s = '/';
+        }
+    return mkdir(p, 0755) != 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* "read 50.1%, update 49.9%" of the kinds that ran. */
+static void wl_mix(const wl_workload *w, const wl_result *r, char *out,
+                   size_t n)
+{
+    uint64_t all = 0;
+    for (int k = 0; k < w->nkinds; k++)
+        all += r->total[k];
+    out[0] = '\0';
+    for (int k = 0; k < w->nkinds && all; k++) {
+        if (!r->total[k])
+            continue;
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, "%s%s %.1f%%", len ? ", " : "",
+                 w->kind_names[k], 100.0 * (double)r->total[k] / (double)all);
+    }
+}
+
+static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
+                   const double *ops, const double *ratio, const char *note,
+                   const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bpbench: %s: %s\n", path, strerror(errno));
+        return;
+    }
+    static const char *const hdr[] = {
+        "workload", "engine", "threads", "seconds", "memory_budget",
+        "out_of_memory", "data_bytes", "load_s", "ops", "ops_per_s",
+        "ratio_to_lmdb", "kinds", "errors", "aborts", "check_ok", "check",
+        "error", "memory_note"};
+    bu_csv_row(f, hdr, sizeof hdr / sizeof hdr[0]);
+    for (int i = 0; i < o->nengines; i++) {
+        const wl_result *r = &res[i];
+        char c[12][64], kinds[512] = "";
+        for (int k = 0; k < w->nkinds; k++) {
+            size_t len = strlen(kinds);
+            snprintf(kinds + len, sizeof kinds - len, "%s%s=%llu",
+                     k ? ";" : "", w->kind_names[k],
+                     (unsigned long long)r->total[k]);
+        }
+        snprintf(c[0], 64, "%d", o->threads);
+        snprintf(c[1], 64, "%.3f", r->run_secs);
+        snprintf(c[2], 64, "%llu", (unsigned long long)o->mem_budget);
+        snprintf(c[3], 64, "%d", o->out_of_memory);
+        snprintf(c[4], 64, "%llu", (unsigned long long)r->data_bytes);
+        snprintf(c[5], 64, "%.3f", r->load_secs);
+        snprintf(c[6], 64, "%llu",
+                 (unsigned long long)wl_counted(w, r->total));
+        snprintf(c[7], 64, "%.1f", ops[i]);
+        snprintf(c[8], 64, "%.4f", ratio[i]);
+        snprintf(c[9], 64, "%llu", (unsigned long long)r->errors);
+        snprintf(c[10], 64, "%llu", (unsigned long long)r->aborts);
+        snprintf(c[11], 64, "%d", r->check_ok);
+        const char *row[] = {w->name, r->label, c[0], c[1], c[2], c[3], c[4],
+                             c[5], c[6], c[7], c[8], kinds, c[9], c[10],
+                             c[11], r->check, r->err,
+                             r->memory_note[0] ? r->memory_note : note};
+        bu_csv_row(f, row, sizeof row / sizeof row[0]);
+    }
+    fclose(f);
+}
+
+/* Data files, script and PNGs; the plot lines for the notes go to notes. */
+static void wl_plots(const wl_workload *w, const wl_opts *o,
+                     const wl_result *res, const double *ratio, int have_lmdb,
+                     const char *base, char ***notes, size_t *nnotes)
+{
+    char line[4608];
+    const char *term = wl_terminal();
+    if (!term) {
+        bu_note_add(notes, nnotes,
+                    "plots: skipped, gnuplot is not installed");
+        return;
+    }
+    char dat[1100], rdat[1100], gp[1100], png[1100], rpng[1100];
+    snprintf(dat, sizeof dat, "%s-throughput.dat", base);
+    snprintf(rdat, sizeof rdat, "%s-ratio.dat", base);
+    snprintf(gp, sizeof gp, "%s.gp", base);
+    snprintf(png, sizeof png, "%s-throughput.png", base);
+    snprintf(rpng, sizeof rpng, "%s-ratio.png", base);
+    FILE *d = fopen(dat, "w"), *rd = fopen(rdat, "w"), *g = fopen(gp, "w");
+    if (!d || !rd || !g) {
+        snprintf(line, sizeof line, "plots: cannot write %s: %s", base,
+                 strerror(errno));
+        bu_note_add(notes, nnotes, line);
+        if (d)
+            fclose(d);
+        if (rd)
+            fclose(rd);
+        if (g)
+            fclose(g);
+        return;
+    }
+    int blocks = 0;
+    for (int i = 0; i < o->nengines; i++) {
+        const wl_result *r = &res[i];
+        if (!r->nsamples)
+            continue;
+        fprintf(d, "%s# %s\n", blocks ? "\n\n" : "", r->label);
+        double pt = 0, po = 0;
+        for (uint32_t s = 0; s < r->nsamples; s++) {
+            double dt = r->sample_t[s] - pt;
+            double rate = dt > 0 ? (double)(r->sample_ops[s] - po) / dt : 0;
+            fprintf(d, "%.3f %.1f\n", r->sample_t[s], rate);
+            pt = r->sample_t[s];
+            po = (double)r->sample_ops[s];
+        }
+        blocks++;
+    }
+    for (int i = 0; i < o->nengines; i++)
+        if (ratio[i] > 0)
+            fprintf(rd, "\"%s\" %.4f\n", res[i].label, ratio[i]);
+    fclose(d);
+    fclose(rd);
+    const char *unit = w->main_kind >= 0 ? w->kind_names[w->main_kind]
+                                         : "operations";
+    fprintf(g, "set terminal %s size 900,500\n", term);
+    fprintf(g, "set output '%s'\nset title '%s: %s per second, %d threads'\n",
+            png, w->name, unit, o->threads);
+    fprintf(g, "set xlabel 'seconds'\nset ylabel '%s/s'\nset grid\n"
+               "set key outside right\nset yrange [0:*]\nplot ",
+            unit);
+    for (int i = 0, b = 0; i < o->nengines; i++) {
+        if (!res[i].nsamples)
+            continue;
+        fprintf(g, "%s'%s' index %d using 1:2 with linespoints title '%s'",
+                b ? ", " : "", dat, b, res[i].label);
+        b++;
+    }
+    fprintf(g, "%s\n", blocks ? "" : "0 notitle");
+    if (have_lmdb) {
+        fprintf(g, "set output '%s'\nset title '%s: throughput relative to "
+                   "LMDB (1.0 = LMDB)'\n", rpng, w->name);
+        fprintf(g, "unset xlabel\nset ylabel 'ratio to LMDB'\nset key off\n"
+                   "set style fill solid 0.6\nset boxwidth 0.6\n"
+                   "set xtics rotate by -20\nset yrange [0:*]\n"
+                   "plot '%s' using 0:2:xtic(1) with boxes, '' using "
+                   "0:2:(sprintf('%%.2f', $2)) with labels offset 0,1\n",
+                   rdat);
+    }
+    fclose(g);
+    int rc = wl_gnuplot(gp, NULL);
+    if (rc)
+        snprintf(line, sizeof line, "plots: gnuplot %s failed (exit %d)", gp,
+                 rc);
+    else if (have_lmdb)
+        snprintf(line, sizeof line, "plots: %s (throughput over time), %s "
+                 "(ratio to LMDB)", png, rpng);
+    else
+        snprintf(line, sizeof line, "plots: %s (throughput over time); no "
+                 "ratio plot without an lmdb engine", png);
+    bu_note_add(notes, nnotes, line);
+}
+
+/* Remove column col from a row of n cells (the optional column). */
+static void wl_drop_col(const char **row, int n, int col)
+{
+    for (int i = col; i + 1 < n; i++)
+        row[i] = row[i + 1];
+}
+
+void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
+               const char *note, wl_summary *sum)
+{
+    double ops[8] = {0}, ratio[8] = {0}, lmdb = 0;
+    for (int i = 0; i < o->nengines; i++) {
+        ops[i] = wl_ops_s(w, &res[i]);
+        if (o->engines[i].kind == KV_LMDB)
+            lmdb = ops[i];
+    }
+    for (int i = 0; i < o->nengines; i++)
+        ratio[i] = lmdb > 0 ? ops[i] / lmdb : 0;
+
+    char **notes = NULL;
+    size_t nnotes = 0;
+    char line[4608], unit[64];
+    snprintf(unit, sizeof unit, "%s/s",
+             w->main_kind >= 0 ? w->kind_names[w->main_kind] : "ops");
+    /* Column 5, every kind per second, only with w->all_unit. */
+    int all = w->main_kind >= 0 && w->all_unit;
+    const char *hdr[] = {"engine", "load s", "data", unit, "vs lmdb",
+                         w->all_unit, "mix", "errors", "check"};
+    bu_table t;
+    bu_table_init(&t, all ? 9 : 8);
+    if (!all)
+        wl_drop_col(hdr, 9, 5);
+    bu_table_add(&t, hdr);
+    for (int i = 0; i < o->nengines; i++) {
+        const wl_result *r = &res[i];
+        char c[6][48], mix[256];
+        snprintf(c[0], 48, "%.2f", r->load_secs);
+        bu_fmt_bytes(r->data_bytes, c[1], 48);
+        snprintf(c[2], 48, r->ran ? "%.0f" : "n/a", ops[i]);
+        snprintf(c[3], 48, ratio[i] > 0 ? "%.2fx" : "-", ratio[i]);
+        snprintf(c[4], 48, "%llu", (unsigned long long)r->errors);
+        wl_mix(w, r, mix, sizeof mix);
+        uint64_t every = 0;
+        for (int k = 0; k < w->nkinds; k++)
+            every += r->total[k];
+        snprintf(c[5], 48, r->ran && r->run_secs > 0 ? "%.0f" : "n/a",
+                 r->run_secs > 0 ? (double)every / r->run_secs : 0.0);
+        const char *row[] = {r->label, c[0], c[1], c[2], c[3], c[5], mix,
+                             c[4],
+                             r->ran ? (r->check_ok ? "ok" : "FAILED")
+                                    : "n/a"};
+        if (!all)
+            wl_drop_col(row, 9, 5);
+        bu_table_add(&t, row);
+        if (r->err[0]) {
+            snprintf(line, sizeof line, "%s: %s", r->label, r->err);
+            bu_note_add(&notes, &nnotes, line);
+        }
+        if (r->check[0]) {
+            snprintf(line, sizeof line, "%s check: %s", r->label, r->check);
+            bu_note_add(&notes, &nnotes, line);
+        }
+    }
+    char b1[32];
+    printf("\n%s: %d threads, %.1f s per engine, memory budget %s%s\n",
+           w->name, o->threads, o->seconds,
+           bu_fmt_bytes(o->mem_budget, b1, sizeof b1),
+           o->out_of_memory ? " (out-of-memory mode: data > budget, caches "
+                              "dropped, LMDB in a memory cgroup)"
+                            : " (in memory)");
+    if (note[0])
+        printf("  %s\n", note);
+    bu_table_print(&t, stdout, "  ", 1);
+    bu_table_free(&t);
+
+    char base[1024], file[64], csv[1100];
+    wl_base(w->name, file, sizeof file);
+    int rc = strlen(o->outdir) > 900 ? -ENAMETOOLONG : wl_mkdir_p(o->outdir);
+    if (rc) {
+        snprintf(line, sizeof line, "no CSV or plots: cannot create %s: %s",
+                 o->outdir, strerror(-rc));
+        bu_note_add(&notes, &nnotes, line);
+    } else {
+        snprintf(base, sizeof base, "%s/%s", o->outdir, file);
+        snprintf(csv, sizeof csv, "%s.csv", base);
+        wl_csv(w, o, res, ops, ratio, note, csv);
+        snprintf(line, sizeof line, "csv: %s", csv);
+        bu_note_add(&notes, &nnotes, line);
+        wl_plots(w, o, res, ratio, lmdb > 0, base, &notes, &nnotes);
+    }
+    for (size_t i = 0; i < nnotes; i++)
+        printf("  %s\n", notes[i]);
+    bu_note_free(notes, nnotes);
+    fflush(stdout);
+
+    if (sum) {
+        memset(sum, 0, sizeof *sum);
+        sum->n = o->nengines;
+        snprintf(sum->memory_note, sizeof sum->memory_note, "%s", note);
+        for (int i = 0; i < o->nengines; i++) {
+            snprintf(sum->label[i], sizeof sum->label[i], "%s", res[i].label);
+            sum->ops_per_s[i] = ops[i];
+            sum->ratio[i] = ratio[i];
+            sum->ok[i] = res[i].ran && res[i].check_ok && !res[i].err[0];
+        }
+    }
+}
