@@ -22,4 +22,7 @@ int bench_remap_main(int argc, char **argv);
  * to optimistic reads and a bare pointer dereference. */
 int bench_hit_main(int argc, char **argv);
 
+/* ycsb.c: YCSB workloads A-F on the bufpool B+tree and LMDB. */
+int bench_ycsb_main(int argc, char **argv);
+
 #endif

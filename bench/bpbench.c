@@ -22,6 +22,9 @@ static const bench_cmd bench_cmds[] = {
     {"hit", "window-hit shared fix+unfix on 1 and all cores, every backend, "
             "vs optimistic read and bare deref",
      bench_hit_main},
+    {"ycsb", "YCSB workloads A-F on the bufpool B+tree (per backend) vs "
+             "LMDB: throughput, ratio, plots",
+     bench_ycsb_main},
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 

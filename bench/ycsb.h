@@ -1,0 +1,89 @@
+/*
+ * ycsb.h - the YCSB core workloads A-F on the kv.h engines: the workload
+ * hooks for the bench_wl.h harness (`bpbench ycsb`, tests/test_ycsb.c) and
+ * the key generators, as in YCSB's CoreWorkload:
+ *
+ *   workload  mix                                          key choice
+ *   A         50% read, 50% update                         zipfian
+ *   B         95% read, 5% update                          zipfian
+ *   C         100% read                                    zipfian
+ *   D         95% read, 5% insert                          latest
+ *   E         95% scan (length uniform 1..100), 5% insert  zipfian
+ *   F         50% read, 50% read-modify-write              zipfian
+ *
+ * Records: key "user" + the decimal of FNV-1a-64(record number) (YCSB's
+ * hashed inserts, Utils.fnvhash64 with its Math.abs), one value of
+ * value_size bytes (YCSB's record is 10 fields x 100 B; here one field of
+ * value_size bytes: the first 8 bytes hold the record number, which every
+ * read checks, the rest is filler).
+ * zipfian: YCSB's ScrambledZipfianGenerator: a Zipfian(theta 0.99) draw over
+ * 10^10 items with YCSB's precomputed zeta, hashed with FNV-64, modulo the
+ * records inserted so far.  latest: SkewedLatestGenerator: newest record
+ * minus a Zipfian(0.99) draw over the records, so the newest are hottest.
+ * Inserts take the next record number from a shared counter; readers see a
+ * record only once it is acknowledged (all records below it inserted), as
+ * YCSB's AcknowledgedCounterGenerator does.
+ *
+ * Every operation is one kv transaction: read = read transaction with one
+ * get; update/insert = write transaction with one put; scan = read
+ * transaction with one kv_scan; read-modify-write = write transaction with
+ * a get, then a put of the changed value (atomic on LMDB, two atomic steps
+ * on the bufpool tree).
+ */
+#ifndef BENCH_YCSB_H
+#define BENCH_YCSB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bench_wl.h"
+#include "kv.h"
+
+enum ycsb_kind { YCSB_READ, YCSB_UPDATE, YCSB_INSERT, YCSB_SCAN, YCSB_RMW,
+                 YCSB_NKINDS };
+
+#define YCSB_MAX_SCAN 100u  /* scan length uniform in 1..YCSB_MAX_SCAN */
+#define YCSB_MIN_VALUE 8u   /* the record number */
+#define YCSB_MAX_VALUE 1024u /* BT_MAX_VAL */
+
+typedef struct ycsb ycsb;
+
+/* Workload letter 'a'..'f' (either case) over records records of
+ * value_size bytes (YCSB_MIN_VALUE..YCSB_MAX_VALUE).  Returns 0, -EINVAL
+ * or -ENOMEM. */
+int ycsb_create(ycsb **out, char letter, uint64_t records, size_t value_size,
+                uint64_t seed);
+void ycsb_free(ycsb *y);
+
+/* Fill *w ("ycsb-a" ..., the five kinds, throughput = every operation)
+ * with hooks running y. */
+void ycsb_workload(ycsb *y, wl_workload *w);
+
+/* The expected share of each kind for a workload letter (NULL if none). */
+const double *ycsb_mix(char letter);
+
+/* Estimated bytes of the loaded data (keys, values, tree overhead). */
+uint64_t ycsb_data_bytes(uint64_t records, size_t value_size);
+
+/* ---- Generators (exposed for the test) ------------------------------------ */
+
+/* YCSB's Utils.fnvhash64: FNV-1a over the 8 bytes of v, made non-negative
+ * as Java's Math.abs does. */
+uint64_t ycsb_fnv64(uint64_t v);
+
+/* The key of record n: "user<digits>" into buf (at least 24 bytes);
+ * returns its length. */
+size_t ycsb_key(uint64_t n, char *buf);
+
+/* Zipfian generator over [0, items) (YCSB's ZipfianGenerator); items may
+ * grow (zeta is extended incrementally). */
+typedef struct ycsb_zipf {
+    uint64_t items;
+    double theta, alpha, zetan, eta, half_pow_theta;
+} ycsb_zipf;
+/* zetan: zeta(items, theta), or 0 to compute it here. */
+void ycsb_zipf_init(ycsb_zipf *z, uint64_t items, double theta, double zetan);
+/* u uniform in [0, 1); items >= the current item count. */
+uint64_t ycsb_zipf_next(ycsb_zipf *z, uint64_t items, double u);
+
+#endif /* BENCH_YCSB_H */

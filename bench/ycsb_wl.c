@@ -1,0 +1,535 @@
+/*
+ * ycsb_wl.c - the YCSB workloads (ycsb.h): generators, load, the worker
+ * loop and the check.
+ *
+ * Shared state of a run (struct ycsb): the workload's mix, the insert
+ * counter and the acknowledged count (a ring of done flags under a mutex,
+ * advanced over contiguous inserts), the first error seen.  Everything else
+ * is per worker thread (random stream, "latest" Zipfian, buffers).
+ */
+#include "ycsb.h"
+
+#include "bench_util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define YCSB_THETA 0.99
+/* YCSB's ScrambledZipfianGenerator: item count and its precomputed zeta. */
+#define YCSB_SCRAMBLE_ITEMS 10000000000ull
+#define YCSB_SCRAMBLE_ZETAN 26.46902820178302
+#define YCSB_RING 65536u /* acknowledgement window (inserts in flight) */
+#define YCSB_BATCH 256u  /* puts per write transaction while loading */
+#define YCSB_MAX_ERRORS 100
+
+/* Shares per kind: read, update, insert, scan, read-modify-write. */
+static const double ycsb_mixes[6][YCSB_NKINDS] = {
+    {0.50, 0.50, 0, 0, 0},    /* A */
+    {0.95, 0.05, 0, 0, 0},    /* B */
+    {1.00, 0, 0, 0, 0},       /* C */
+    {0.95, 0, 0.05, 0, 0},    /* D */
+    {0, 0, 0.05, 0.95, 0},    /* E */
+    {0.50, 0, 0, 0, 0.50},    /* F */
+};
+
+static const char *const ycsb_kind_names[YCSB_NKINDS] = {
+    "read", "update", "insert", "scan", "rmw"};
+
+struct ycsb {
+    char letter; /* 'a'..'f' */
+    char name[8];
+    const double *mix;
+    int latest;  /* D: latest distribution */
+    uint64_t records;
+    size_t value_size;
+    uint64_t seed;
+    double zetan; /* zeta(records, theta) for "latest" */
+    atomic_uint_fast64_t next_insert; /* next record number to insert */
+    atomic_uint_fast64_t acked;       /* records 0..acked-1 all exist */
+    pthread_mutex_t ack_lock;
+    unsigned char *ring; /* done flags of inserts past acked */
+    atomic_uint_fast64_t loaded;      /* load progress */
+    atomic_int first_err;
+};
+
+const double *ycsb_mix(char letter)
+{
+    unsigned i = (unsigned)((letter | 0x20) - 'a');
+    return i < 6 ? ycsb_mixes[i] : NULL;
+}
+
+uint64_t ycsb_data_bytes(uint64_t records, size_t value_size)
+{
+    /* Key ~23 B, ~16 B of node overhead per pair, leaves ~70% full. */
+    return (uint64_t)((double)records * (double)(value_size + 23 + 16) / 0.7);
+}
+
+/* ---- Generators ---------------------------------------------------------------- */
+
+uint64_t ycsb_fnv64(uint64_t v)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (int i = 0; i < 8; i++) {
+        h ^= v & 0xff;
+        v >>= 8;
+        h *= 1099511628211ull;
+    }
+    int64_t s = (int64_t)h; /* Java's Math.abs on a long */
+    return s < 0 ? (uint64_t)0 - h : h;
+}
+
+size_t ycsb_key(uint64_t n, char *buf)
+{
+    char digits[24];
+    uint64_t h = ycsb_fnv64(n);
+    size_t d = 0;
+    do {
+        digits[d++] = (char)('0' + h % 10);
+        h /= 10;
+    } while (h);
+    memcpy(buf, "user", 4);
+    for (size_t i = 0; i < d; i++)
+        buf[4 + i] = digits[d - 1 - i];
+    return 4 + d;
+}
+
+static double ycsb_zeta(uint64_t from, uint64_t to, double theta, double sum)
+{
+    for (uint64_t i = from; i < to; i++)
+        sum += 1.0 / pow((double)(i + 1), theta);
+    return sum;
+}
+
+static void ycsb_zipf_eta(ycsb_zipf *z)
+{
+    double zeta2 = 1.0 + pow(0.5, z->theta);
+    z->eta = (1.0 - pow(2.0 / (double)z->items, 1.0 - z->theta)) /
+             (1.0 - zeta2 / z->zetan);
+}
+
+void ycsb_zipf_init(ycsb_zipf *z, uint64_t items, double theta, double zetan)
+{
+    z->items = items;
+    z->theta = theta;
+    z->alpha = 1.0 / (1.0 - theta);
+    z->zetan = zetan > 0 ? zetan : ycsb_zeta(0, items, theta, 0);
+    z->half_pow_theta = pow(0.5, theta);
+    ycsb_zipf_eta(z);
+}
+
+uint64_t ycsb_zipf_next(ycsb_zipf *z, uint64_t items, double u)
+{
+    if (items > z->items) {
+        z->zetan = ycsb_zeta(z->items, items, z->theta, z->zetan);
+        z->items = items;
+        ycsb_zipf_eta(z);
+    }
+    double uz = u * z->zetan;
+    if (uz < 1.0)
+        return 0;
+    if (uz < 1.0 + z->half_pow_theta)
+        return 1;
+    uint64_t r = (uint64_t)((double)z->items *
+                            pow(z->eta * u - z->eta + 1.0, z->alpha));
+    return r < z->items ? r : z->items - 1;
+}
+
+static double ycsb_unit(bu_rng *r)
+{
+    return (double)(bu_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+/* ---- Records --------------------------------------------------------------------- */
+
+/* Value of record n: its number, then filler from the stream. */
+static void ycsb_value(const ycsb *y, uint64_t n, bu_rng *r,
+                       unsigned char *v)
+{
+    memcpy(v, &n, 8);
+    uint64_t fill = bu_rng_next(r);
+    for (size_t i = 8; i < y->value_size; i += 8) {
+        size_t c = y->value_size - i < 8 ? y->value_size - i : 8;
+        memcpy(v + i, &fill, c);
+    }
+}
+
+static void ycsb_note_err(ycsb *y, int rc)
+{
+    int zero = 0;
+    atomic_compare_exchange_strong(&y->first_err, &zero, rc);
+}
+
+/* Mark record n inserted; advance acked over contiguous done inserts. */
+static void ycsb_ack(ycsb *y, uint64_t n)
+{
+    pthread_mutex_lock(&y->ack_lock);
+    y->ring[n % YCSB_RING] = 1;
+    uint64_t a = atomic_load(&y->acked);
+    while (y->ring[a % YCSB_RING]) {
+        y->ring[a % YCSB_RING] = 0;
+        a++;
+    }
+    atomic_store(&y->acked, a);
+    pthread_mutex_unlock(&y->ack_lock);
+}
+
+/* ---- Load ------------------------------------------------------------------------ */
+
+typedef struct ycsb_loader {
+    ycsb *y;
+    kv *k;
+    uint64_t from, to;
+    int rc;
+    pthread_t th;
+} ycsb_loader;
+
+static void *ycsb_load_range(void *arg)
+{
+    ycsb_loader *l = arg;
+    ycsb *y = l->y;
+    bu_rng r;
+    bu_rng_seed(&r, y->seed, l->from, 0x10ad);
+    unsigned char v[YCSB_MAX_VALUE];
+    char key[32];
+    for (uint64_t n = l->from; n < l->to;) {
+        uint64_t end = n + YCSB_BATCH < l->to ? n + YCSB_BATCH : l->to;
+        kv_txn *t;
+        int rc = kv_begin(l->k, 1, &t);
+        if (rc) {
+            l->rc = rc;
+            break;
+        }
+        for (uint64_t i = n; !rc && i < end; i++) {
+            ycsb_value(y, i, &r, v);
+            rc = kv_put(t, key, ycsb_key(i, key), v, y->value_size);
+        }
+        if (rc) {
+            kv_abort(t);
+            l->rc = rc;
+            break;
+        }
+        if ((l->rc = kv_commit(t)) != 0)
+            break;
+        wl_progress(atomic_fetch_add(&y->loaded, end - n) + (end - n),
+                    y->records);
+        n = end;
+    }
+    return NULL;
+}
+
+static int ycsb_load(kv *k, void *arg, int threads)
+{
+    ycsb *y = arg;
+    if (threads < 1)
+        threads = 1;
+    ycsb_loader *l = calloc((size_t)threads, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    atomic_store(&y->loaded, 0);
+    int started = 0, rc = 0;
+    for (; started < threads; started++) {
+        ycsb_loader *x = &l[started];
+        x->y = y;
+        x->k = k;
+        x->from = y->records * (uint64_t)started / (uint64_t)threads;
+        x->to = y->records * (uint64_t)(started + 1) / (uint64_t)threads;
+        int e = pthread_create(&x->th, NULL, ycsb_load_range, x);
+        if (e) {
+            rc = -e;
+            break;
+        }
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(l[i].th, NULL);
+        if (l[i].rc && !rc)
+            rc = l[i].rc;
+    }
+    free(l);
+    return rc;
+}
+
+/* ---- Run ------------------------------------------------------------------------- */
+
+typedef struct ycsb_worker {
+    ycsb *y;
+    kv *k;
+    bu_rng r;
+    ycsb_zipf latest;    /* D only */
+    ycsb_zipf scrambled; /* over YCSB_SCRAMBLE_ITEMS */
+    unsigned char v[YCSB_MAX_VALUE];
+    unsigned char got[YCSB_MAX_VALUE];
+    char key[32];
+} ycsb_worker;
+
+/* Record number of an existing record to operate on. */
+static uint64_t ycsb_pick(ycsb_worker *x)
+{
+    uint64_t have = atomic_load_explicit(&x->y->acked, memory_order_acquire);
+    double u = ycsb_unit(&x->r);
+    if (x->y->latest) /* newest record minus a zipfian offset */
+        return have - 1 - ycsb_zipf_next(&x->latest, have, u);
+    uint64_t z = ycsb_zipf_next(&x->scrambled, YCSB_SCRAMBLE_ITEMS, u);
+    return ycsb_fnv64(z) % have;
+}
+
+/* Check a value read for record n.  0 or -EBADMSG. */
+static int ycsb_value_ok(const ycsb *y, uint64_t n, const void *v,
+                         size_t vlen)
+{
+    uint64_t m;
+    if (vlen != y->value_size)
+        return -EBADMSG;
+    memcpy(&m, v, 8);
+    return m == n ? 0 : -EBADMSG;
+}
+
+typedef struct ycsb_scan_ctx {
+    uint64_t rows;
+    int bad;
+} ycsb_scan_ctx;
+
+static int ycsb_scan_row(void *ctx, const void *key, size_t klen,
+                         const void *val, size_t vlen)
+{
+    ycsb_scan_ctx *s = ctx;
+    s->rows++;
+    s->bad |= klen < 5 || memcmp(key, "user", 4) != 0 || vlen < 8 || !val;
+    return 0;
+}
+
+/* One operation of kind kind.  0, or a negative code. */
+static int ycsb_op(ycsb_worker *x, int kind)
+{
+    ycsb *y = x->y;
+    kv_txn *t;
+    int rc;
+    size_t vlen = 0;
+    uint64_t n = kind == YCSB_INSERT ? atomic_fetch_add(&y->next_insert, 1)
+                                     : ycsb_pick(x);
+    size_t klen = ycsb_key(n, x->key);
+    if ((rc = kv_begin(x->k, kind != YCSB_READ && kind != YCSB_SCAN, &t)))
+        return rc;
+    switch (kind) {
+    case YCSB_READ:
+        rc = kv_get(t, x->key, klen, x->got, sizeof x->got, &vlen);
+        if (!rc)
+            rc = ycsb_value_ok(y, n, x->got, vlen);
+        break;
+    case YCSB_UPDATE:
+    case YCSB_INSERT:
+        ycsb_value(y, n, &x->r, x->v);
+        rc = kv_put(t, x->key, klen, x->v, y->value_size);
+        break;
+    case YCSB_SCAN: {
+        ycsb_scan_ctx s = {0, 0};
+        uint64_t len = 1 + bu_rng_below(&x->r, YCSB_MAX_SCAN);
+        rc = kv_scan(t, x->key, klen, len, ycsb_scan_row, &s);
+        if (!rc && (s.bad || s.rows > len))
+            rc = -EBADMSG;
+        break;
+    }
+    default: /* YCSB_RMW */
+        rc = kv_get(t, x->key, klen, x->got, sizeof x->got, &vlen);
+        if (!rc)
+            rc = ycsb_value_ok(y, n, x->got, vlen);
+        if (!rc) {
+            /* modify: new filler, same record number */
+            ycsb_value(y, n, &x->r, x->v);
+            rc = kv_put(t, x->key, klen, x->v, y->value_size);
+        }
+        break;
+    }
+    if (rc) {
+        kv_abort(t);
+    } else {
+        rc = kv_commit(t);
+    }
+    if (kind == YCSB_INSERT)
+        ycsb_ack(y, n); /* even when it failed: readers must not stall */
+    return rc == KV_NOTFOUND ? -ENOENT : rc;
+}
+
+static int ycsb_run(kv *k, void *arg, int tid, wl_counters *c,
+                    const int *stop)
+{
+    ycsb *y = arg;
+    ycsb_worker *x = calloc(1, sizeof *x);
+    if (!x)
+        return -ENOMEM;
+    x->y = y;
+    x->k = k;
+    bu_rng_seed(&x->r, y->seed, (uint64_t)tid + 1, (uint64_t)y->letter);
+    ycsb_zipf_init(&x->scrambled, YCSB_SCRAMBLE_ITEMS, YCSB_THETA,
+                   YCSB_SCRAMBLE_ZETAN);
+    if (y->latest)
+        ycsb_zipf_init(&x->latest, y->records, YCSB_THETA, y->zetan);
+    /* Cumulative shares; the last kind in the mix ends at exactly 1. */
+    double cum[YCSB_NKINDS], sum = 0;
+    for (int i = 0; i < YCSB_NKINDS; i++)
+        cum[i] = sum += y->mix[i];
+    for (int i = YCSB_NKINDS - 1; i >= 0 && cum[i] >= 0.999; i--)
+        cum[i] = 1.0;
+    int rc = 0;
+    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
+        double u = ycsb_unit(&x->r);
+        int kind = 0;
+        while (kind < YCSB_NKINDS - 1 && (u >= cum[kind] || !y->mix[kind]))
+            kind++;
+        int e = ycsb_op(x, kind);
+        if (!e) {
+            __atomic_store_n(&c->ops[kind], c->ops[kind] + 1,
+                             __ATOMIC_RELAXED);
+            continue;
+        }
+        ycsb_note_err(y, e);
+        uint64_t errs = c->errors + 1;
+        __atomic_store_n(&c->errors, errs, __ATOMIC_RELAXED);
+        if (errs >= YCSB_MAX_ERRORS) {
+            rc = e;
+            break;
+        }
+    }
+    free(x);
+    return rc;
+}
+
+/* ---- Check ----------------------------------------------------------------------- */
+
+static int ycsb_count_row(void *ctx, const void *key, size_t klen,
+                          const void *val, size_t vlen)
+{
+    (void)key;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    ++*(uint64_t *)ctx;
+    return 0;
+}
+
+/* Largest deviation of a share allowed for n operations: 1 point plus
+ * 4.5 standard deviations of a binomial share (so a correct mix fails
+ * about once in 150000 checks, and a brief run is not held to 1%). */
+static double ycsb_tolerance(double p, uint64_t n)
+{
+    return 0.01 + 4.5 * sqrt(p * (1 - p) / (double)n);
+}
+
+static int ycsb_check(kv *k, void *arg, const wl_counters *total, char *out,
+                      size_t outsz)
+{
+    ycsb *y = arg;
+    uint64_t n = 0;
+    for (int i = 0; i < YCSB_NKINDS; i++)
+        n += total->ops[i];
+    int fe = atomic_load(&y->first_err);
+    if (total->errors) {
+        snprintf(out, outsz, "%" PRIu64 " failed operations (first: %s)",
+                 total->errors, kv_strerror(fe));
+        return 1;
+    }
+    if (n == 0) {
+        snprintf(out, outsz, "no operation completed");
+        return 1;
+    }
+    char mix[256] = "";
+    int bad = 0;
+    for (int i = 0; i < YCSB_NKINDS; i++) {
+        double p = y->mix[i], got = (double)total->ops[i] / (double)n;
+        int off = p == 0 ? total->ops[i] != 0
+                         : fabs(got - p) > ycsb_tolerance(p, n);
+        bad |= off;
+        if (p == 0 && !off)
+            continue;
+        size_t len = strlen(mix);
+        snprintf(mix + len, sizeof mix - len, "%s%s %.1f%% (%.0f%%)%s",
+                 len ? ", " : "", ycsb_kind_names[i], 100 * got, 100 * p,
+                 off ? " OFF" : "");
+    }
+    /* Every record loaded or inserted is there, and nothing else. */
+    uint64_t inserted = atomic_load(&y->next_insert) - y->records;
+    uint64_t keys = 0;
+    kv_txn *t;
+    int rc = kv_begin(k, 0, &t);
+    if (!rc) {
+        rc = kv_scan(t, NULL, 0, 0, ycsb_count_row, &keys);
+        if (rc)
+            kv_abort(t);
+        else
+            rc = kv_commit(t);
+    }
+    if (rc) {
+        snprintf(out, outsz, "mix %s; counting keys failed: %s", mix,
+                 kv_strerror(rc));
+        return 1;
+    }
+    int keys_bad = inserted != total->ops[YCSB_INSERT] ||
+                   keys != y->records + inserted;
+    snprintf(out, outsz, "%s: %s; %" PRIu64 " ops; %" PRIu64 " keys = %" PRIu64
+             " loaded + %" PRIu64 " inserted%s",
+             bad || keys_bad ? "FAILED" : "ok", mix, n, keys, y->records,
+             total->ops[YCSB_INSERT], keys_bad ? " MISMATCH" : "");
+    return bad || keys_bad;
+}
+
+/* ---- Set-up ---------------------------------------------------------------------- */
+
+int ycsb_create(ycsb **out, char letter, uint64_t records, size_t value_size,
+                uint64_t seed)
+{
+    const double *mix = ycsb_mix(letter);
+    *out = NULL;
+    if (!mix || records < 2 || value_size < YCSB_MIN_VALUE ||
+        value_size > YCSB_MAX_VALUE)
+        return -EINVAL;
+    ycsb *y = calloc(1, sizeof *y);
+    if (!y || !(y->ring = calloc(YCSB_RING, 1))) {
+        free(y);
+        return -ENOMEM;
+    }
+    y->letter = (char)(letter | 0x20);
+    snprintf(y->name, sizeof y->name, "ycsb-%c", y->letter);
+    y->mix = mix;
+    y->latest = y->letter == 'd';
+    y->records = records;
+    y->value_size = value_size;
+    y->seed = seed;
+    atomic_init(&y->next_insert, records);
+    atomic_init(&y->acked, records);
+    atomic_init(&y->loaded, 0);
+    atomic_init(&y->first_err, 0);
+    pthread_mutex_init(&y->ack_lock, NULL);
+    if (y->latest)
+        y->zetan = ycsb_zeta(0, records, YCSB_THETA, 0);
+    *out = y;
+    return 0;
+}
+
+void ycsb_free(ycsb *y)
+{
+    if (!y)
+        return;
+    pthread_mutex_destroy(&y->ack_lock);
+    free(y->ring);
+    free(y);
+}
+
+void ycsb_workload(ycsb *y, wl_workload *w)
+{
+    memset(w, 0, sizeof *w);
+    w->name = y->name;
+    w->nkinds = YCSB_NKINDS;
+    for (int i = 0; i < YCSB_NKINDS; i++)
+        w->kind_names[i] = ycsb_kind_names[i];
+    w->main_kind = -1;
+    w->data_bytes = ycsb_data_bytes(y->records, y->value_size);
+    w->arg = y;
+    w->load = ycsb_load;
+    w->run = ycsb_run;
+    w->check = ycsb_check;
+}
