@@ -638,7 +638,7 @@ int bt_scan(bt_tree *t, const void *start, size_t slen, uint64_t limit,
                 restart(t, &n);
                 break;
             }
-            if (!bt__node_sane(t, buf) || bt_nd(buf)->bn_type != BT_LEAF) {
+            if (!bt__node_sane_full(t, buf) || bt_nd(buf)->bn_type != BT_LEAF) {
                 rc = BT_ECORRUPT;
                 break;
             }

@@ -132,7 +132,7 @@ static int ck_node(bt_ck *c, uint64_t pgno, int level, bt_fence f,
     if ((rc = ck_read(c, pgno, n)) != 0)
         goto out;
     rc = BT_ECORRUPT;
-    if (!bt__node_sane(c->t, n)) {
+    if (!bt__node_sane_full(c->t, n)) {
         ck_fail(c, "page %" PRIu64 ": not a valid node", pgno);
         goto out;
     }

@@ -8,8 +8,9 @@
  *   0        32              32 + 8*count      heap            E      P
  *   | header | slot array --> |    free gap     | <-- records   | trailer |
  *
- * A slot is 8 bytes: the key head (first 4 key bytes as a big-endian
- * integer, zero padded) and meta = record offset | key length << 16.
+ * A slot is 8 bytes: the key head (the 4 key bytes after the node's common
+ * prefix of bn_pfx bytes, as a big-endian integer, zero padded) and
+ * meta = record offset | key length << 16.
  * Leaf record: u16 value length, key, value.  Inner record: u64 child, key
  * (child holds keys >= key; bn_first holds keys below the first key).
  * Records freed by a delete or an update count in bn_frag until the node is
@@ -37,8 +38,11 @@ typedef struct bt_node {
     uint8_t bn_type;
     uint8_t bn_level; /* 0 = leaf */
     uint16_t bn_count;
-    uint32_t bn_heap; /* lowest record byte */
-    uint32_t bn_frag; /* dead record bytes below E */
+    uint16_t bn_heap; /* lowest record byte */
+    uint16_t bn_frag; /* dead record bytes below E */
+    uint16_t bn_pfx;  /* every key of the node starts with the same bn_pfx
+                         bytes; heads are taken after them */
+    uint16_t bn_pad;
     uint64_t bn_right; /* leaf: right sibling, 0 = last leaf */
     uint64_t bn_first; /* inner: leftmost child; free page: next free */
 } bt_node;
@@ -175,8 +179,12 @@ const unsigned char *bt__node_val_opt(const bt_tree *t, const void *n,
 /* Inner slot i's child (i == -1: bn_first); 0 on garbage. */
 uint64_t bt__node_child_at(const bt_tree *t, const void *n, int i);
 
-/* 1 if the header and every slot are in bounds. */
+/* 1 if the header is in bounds (the check on every exclusive fix: O(1);
+ * slots are trusted, or caught by the pool's page checksums). */
 int bt__node_sane(const bt_tree *t, const void *n);
+/* The same and every slot and record in bounds, heads right (bt_check,
+ * validated scan copies). */
+int bt__node_sane_full(const bt_tree *t, const void *n);
 /* Slot and live record bytes. */
 uint32_t bt__node_content(const bt_tree *t, const void *n);
 /* Bytes a new entry costs: slot + record. */

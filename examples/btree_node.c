@@ -51,14 +51,31 @@ int bt__node_search_opt(const bt_tree *t, const void *n, const void *key,
 {
     const bt_node *h = bt_nd(n);
     const bt_slot *s = bt_slots(n);
-    uint32_t cnt = BT_LD(h->bn_count), kh = bt_head(key, klen), lo = 0;
+    const unsigned char *kb = key;
+    uint32_t cnt = BT_LD(h->bn_count), pfx = BT_LD(h->bn_pfx), kh, lo = 0;
     uint32_t hi = cnt;
     int type = BT_LD(h->bn_type);
 
     *eq = 0;
     if (BT_HDR + cnt * (uint32_t)sizeof(bt_slot) > t->t_end ||
-        (type != BT_LEAF && type != BT_INNER))
+        (type != BT_LEAF && type != BT_INNER) || pfx > BT_MAX_KEY)
         return -1;
+    if (cnt == 0)
+        return 0;
+    if (pfx > 0) { /* outside the prefix: before or after every key */
+        uint32_t m0 = BT_LD(s[0].sl_meta);
+        const unsigned char *k0 = key_at(t, n, type, m0);
+        int c;
+
+        if (!k0 || slot_klen(m0) < pfx)
+            return -1;
+        c = memcmp(kb, k0, klen < pfx ? klen : pfx);
+        if (c < 0 || (c == 0 && klen < pfx))
+            return 0;
+        if (c > 0)
+            return (int)cnt;
+    }
+    kh = bt_head(kb + pfx, klen - pfx);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2, sh = BT_LD(s[mid].sl_head);
         int c;
@@ -69,9 +86,9 @@ int bt__node_search_opt(const bt_tree *t, const void *n, const void *key,
             uint32_t m = BT_LD(s[mid].sl_meta);
             const unsigned char *k = key_at(t, n, type, m);
 
-            if (!k)
+            if (!k || slot_klen(m) < pfx)
                 return -1;
-            c = bt_keycmp(k, slot_klen(m), key, klen);
+            c = bt_keycmp(k + pfx, slot_klen(m) - pfx, kb + pfx, klen - pfx);
         }
         if (c == 0) {
             *eq = 1;
@@ -161,18 +178,28 @@ int bt__node_sane(const bt_tree *t, const void *n)
     const bt_node *h = bt_nd(n);
     uint32_t low = BT_HDR + h->bn_count * (uint32_t)sizeof(bt_slot);
 
-    if (h->bn_magic != BT_NODE_MAGIC ||
-        (h->bn_type != BT_LEAF && h->bn_type != BT_INNER) ||
-        (h->bn_type == BT_LEAF) != (h->bn_level == 0) ||
-        h->bn_level >= BT_MAX_HEIGHT || low > h->bn_heap ||
-        h->bn_heap > t->t_end || h->bn_frag > t->t_end - h->bn_heap)
+    return h->bn_magic == BT_NODE_MAGIC &&
+           (h->bn_type == BT_LEAF || h->bn_type == BT_INNER) &&
+           (h->bn_type == BT_LEAF) == (h->bn_level == 0) &&
+           h->bn_level < BT_MAX_HEIGHT && low <= h->bn_heap &&
+           h->bn_heap <= t->t_end && h->bn_frag <= t->t_end - h->bn_heap;
+}
+
+int bt__node_sane_full(const bt_tree *t, const void *n)
+{
+    const bt_node *h = bt_nd(n);
+
+    if (!bt__node_sane(t, n))
         return 0;
     for (uint32_t i = 0; i < h->bn_count; i++) {
         uint32_t m = bt_slots(n)[i].sl_meta, off = slot_off(m);
         const unsigned char *k = key_at(t, n, h->bn_type, m);
 
-        if (!k || off < h->bn_heap ||
-            bt_slots(n)[i].sl_head != bt_head(k, slot_klen(m)))
+        if (!k || off < h->bn_heap || slot_klen(m) < h->bn_pfx ||
+            memcmp(k, key_at(t, n, h->bn_type, bt_slots(n)[0].sl_meta),
+                   h->bn_pfx) != 0 ||
+            bt_slots(n)[i].sl_head !=
+                bt_head(k + h->bn_pfx, slot_klen(m) - h->bn_pfx))
             return 0;
         if (h->bn_type == BT_LEAF &&
             (bt_rd16(k - 2) > BT_MAX_VAL || off + rec_len(n, i) > t->t_end))
@@ -207,7 +234,7 @@ void bt__node_init(const bt_tree *t, void *n, int type, int level)
     h->bn_magic = BT_NODE_MAGIC;
     h->bn_type = (uint8_t)type;
     h->bn_level = (uint8_t)level;
-    h->bn_heap = t->t_end;
+    h->bn_heap = (uint16_t)t->t_end;
 }
 
 /* Put a record (hdr, key, val) at slot pos; the caller made room. */
@@ -225,9 +252,75 @@ static void put_rec(void *n, uint32_t pos, const void *key, size_t klen,
     if (vlen)
         memcpy(p + h->bn_heap + hlen + klen, val, vlen);
     memmove(s + pos + 1, s + pos, (h->bn_count - pos) * sizeof *s);
-    s[pos].sl_head = bt_head(key, klen);
+    s[pos].sl_head = bt_head((const unsigned char *)key + h->bn_pfx,
+                             klen - h->bn_pfx);
     s[pos].sl_meta = h->bn_heap | (uint32_t)klen << 16;
     h->bn_count++;
+}
+
+/* Key of slot i of a fixed node. */
+static const unsigned char *fixed_key(const void *n, uint32_t i, uint32_t *kl)
+{
+    uint32_t m = bt_slots(n)[i].sl_meta;
+
+    *kl = slot_klen(m);
+    return (const unsigned char *)n + slot_off(m) + rec_hdr(bt_nd(n)->bn_type);
+}
+
+static uint32_t common_prefix(const unsigned char *a, uint32_t al,
+                              const unsigned char *b, uint32_t bl)
+{
+    uint32_t i = 0;
+
+    while (i < al && i < bl && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Set the node's prefix to pfx and recompute every head. */
+static void set_prefix(void *n, uint32_t pfx)
+{
+    bt_node *h = bt_nd(n);
+
+    h->bn_pfx = (uint16_t)pfx;
+    for (uint32_t i = 0; i < h->bn_count; i++) {
+        uint32_t kl;
+        const unsigned char *k = fixed_key(n, i, &kl);
+
+        bt_slots(n)[i].sl_head = bt_head(k + pfx, kl - pfx);
+    }
+}
+
+/* After a node was rebuilt: the longest prefix its keys share (sorted, so
+ * that of the first and last key). */
+static void fit_prefix(void *n)
+{
+    uint32_t cnt = bt_nd(n)->bn_count, al, bl, pfx = 0;
+
+    if (cnt > 0) {
+        const unsigned char *a = fixed_key(n, 0, &al);
+        const unsigned char *b = fixed_key(n, cnt - 1, &bl);
+
+        pfx = common_prefix(a, al, b, bl);
+    }
+    set_prefix(n, pfx);
+}
+
+/* Before key goes into n: shorten the prefix if key does not share it. */
+static void admit_key(void *n, const void *key, size_t klen)
+{
+    bt_node *h = bt_nd(n);
+    uint32_t kl;
+
+    if (h->bn_count == 0) {
+        h->bn_pfx = 0;
+    } else if (h->bn_pfx > 0) {
+        const unsigned char *k0 = fixed_key(n, 0, &kl);
+        uint32_t c = common_prefix(k0, h->bn_pfx, key, (uint32_t)klen);
+
+        if (c < h->bn_pfx)
+            set_prefix(n, c);
+    }
 }
 
 /* Append slot i of src (a fixed node of the same type) to dst. */
@@ -256,10 +349,11 @@ static void compact(const bt_tree *t, void *n)
     uint32_t cnt = h->bn_count;
 
     h->bn_count = 0;
-    h->bn_heap = t->t_end;
+    h->bn_heap = (uint16_t)t->t_end;
     h->bn_frag = 0;
     for (uint32_t i = 0; i < cnt; i++)
         append_from(n, old, i);
+    fit_prefix(n);
 }
 
 /* Make room for need bytes (slot + record); -1 if they cannot fit. */
@@ -283,6 +377,7 @@ int bt__leaf_insert(const bt_tree *t, void *n, uint32_t pos, const void *key,
 
     if (make_room(t, n, bt__leaf_need(klen, vlen)) != 0)
         return -1;
+    admit_key(n, key, klen);
     put_rec(n, pos, key, klen, &vl, sizeof vl, val, vlen);
     return 0;
 }
@@ -292,6 +387,7 @@ int bt__inner_insert(const bt_tree *t, void *n, uint32_t pos, const void *key,
 {
     if (make_room(t, n, bt__inner_need(klen)) != 0)
         return -1;
+    admit_key(n, key, klen);
     put_rec(n, pos, key, klen, &child, sizeof child, NULL, 0);
     return 0;
 }
@@ -400,6 +496,8 @@ void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
         for (uint32_t i = m + 1; i < cnt; i++)
             append_from(r, old, i);
     }
+    fit_prefix(n);
+    fit_prefix(r);
 }
 
 int bt__node_can_merge(const bt_tree *t, const void *l, const void *r,
@@ -419,6 +517,7 @@ void bt__node_merge(const bt_tree *t, void *l, const void *r,
     const bt_node *rh = bt_nd(r);
 
     compact(t, l);
+    set_prefix(l, 0); /* r's keys and sep need not share l's prefix */
     if (h->bn_type == BT_INNER) {
         uint64_t child = rh->bn_first;
 
@@ -427,4 +526,5 @@ void bt__node_merge(const bt_tree *t, void *l, const void *r,
     for (uint32_t i = 0; i < rh->bn_count; i++)
         append_from(l, r, i);
     h->bn_right = rh->bn_right;
+    fit_prefix(l);
 }
