@@ -174,6 +174,22 @@ typedef enum bp_io_engine {
 } bp_io_engine;
 int bp_set_io_engine(bp_pool *p, bp_io_engine e);
 
+/* Asynchronous I/O (prefetch, read-ahead, batched write-back): at most
+ * depth requests in flight at once, 1..1024, default 32.  With io_uring
+ * the requests share one ring with the data file (and, where
+ * RLIMIT_MEMLOCK allows, depth page buffers) registered; on the sync engine
+ * a helper thread does the same work one request at a time. */
+int bp_set_io_depth(bp_pool *p, unsigned depth);
+
+/* Background flusher (default off): a thread that, every few milliseconds,
+ * writes the dirty unlatched frames among the next pct percent of frames
+ * ahead of the replacement hand in one batch, fdatasyncs, and marks them
+ * clean, so that a fix miss rarely has to write a victim first.  pct
+ * 1..100; 0 turns it off.  It follows bp_flush's rules (clean only after
+ * the write and a later fdatasync succeeded; the sticky sync error stops
+ * it). */
+int bp_set_flusher(bp_pool *p, unsigned pct);
+
 /* Page checksums (default off).  On: the last BP_PAGE_TRAILER bytes of
  * every page are the library's: CRC32C of the rest of the page and the
  * page number, set when the page is written and checked when it is read.
@@ -271,6 +287,23 @@ typedef struct bp_opt {
 int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o);
 int bp_opt_validate(bp_pool *p, const bp_opt *o);
 
+/* ---- Read-ahead -------------------------------------------------------------
+ * Start reading pages into the cache and return at once: each page of
+ * pgnos[] not cached yet gets a frame and a read in flight; a later bp_fix
+ * of a page still in flight waits for that read instead of issuing a second
+ * one.  Pages already cached or in flight are skipped; so are pages once
+ * depth reads are in flight (bp_set_io_depth), and pages beyond the end of
+ * the file on disk (allocated, never written).  A read that fails or does
+ * not pass its checksum is dropped silently: the later bp_fix reads the page
+ * itself and reports the error.  Returns the number of reads started
+ * (>= 0), or an error (BP_EPGNO for a page beyond bp_page_count, before
+ * anything is started; BP_ENOFRAME when no frame can be had).
+ *
+ * BP_SCAN fixes read ahead on their own: a scan that fixes page n also
+ * prefetches the pages that follow, a window of depth / 2 pages kept one step
+ * ahead. */
+int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n);
+
 #define BP_DIRTY 0x1u /* the page was modified while fixed exclusively */
 
 /* Unfix a page fixed by bp_fix() or bp_alloc_page(); flags BP_DIRTY marks it
@@ -355,6 +388,15 @@ typedef struct bp_stats {
     uint64_t checksum_failures; /* reads refused as corrupt */
     uint64_t wal_flushes;       /* log_flush callbacks made */
     uint64_t wal_durable;       /* the durable LSN the pool knows */
+    /* asynchronous I/O */
+    uint32_t io_depth;          /* bp_set_io_depth */
+    uint32_t io_registered;     /* bit 0: file, bit 1: buffers registered */
+    uint64_t prefetch_started;  /* reads started by bp_prefetch/read-ahead */
+    uint64_t prefetch_done;     /* of those, pages that arrived */
+    uint64_t prefetch_failed;   /* dropped: I/O error or checksum */
+    uint64_t batch_writes;      /* page writes issued in batches */
+    uint64_t flusher_rounds;    /* background flusher rounds that wrote */
+    uint64_t flusher_pages;     /* pages the flusher made clean */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

@@ -273,29 +273,65 @@ static int bp__flush_latch(bp_pool *p, uint32_t f)
     }
 }
 
-/* Write every dirty frame once (marking it WB), fdatasync, then mark the
- * written frames clean.  Holds no mutex while waiting for a writer's
- * latch.  A failure leaves every unsynced frame dirty. */
-int bp__cache_flush(bp_pool *p)
+/* Write the n frames of f[] (each latched shared by us) and release them
+ * marked WB when written: one io_uring batch when the engine has one, else
+ * one at a time.  A frame whose batched write failed or came back short is
+ * written again alone (that path continues short transfers).  Returns 0 or
+ * the first error; frames not written stay dirty. */
+static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n)
 {
-    int rc, err = __atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE);
+    int res[BP__AIO_MAX_DEPTH], rc = 0;
 
-    if (err)
-        return bp__fail(p, BP_ESYNC, "an earlier fdatasync failed (%s): no "
-                        "write is acknowledged any more; close, check the "
-                        "device and reopen", strerror(err));
-    rc = bp__window_writeback(p);
+    if (bp__aio_write_batch(p, f, res, n) != 0)
+        for (unsigned i = 0; i < n; i++)
+            res[i] = -ECANCELED;
+    for (unsigned i = 0; i < n; i++) {
+        if (res[i] != 0)
+            res[i] = bp__cache_write_frame(p, f[i]);
+        if (res[i] && !rc)
+            rc = res[i];
+        bp__latch_release(bp__word(p, f[i]), 0, res[i] ? 0 : BP_W_WB, 0);
+    }
+    __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
+    return rc;
+}
 
-    for (uint64_t i = 0; rc == 0 && i < p->nframes; i++) {
-        uint32_t f = (uint32_t)i;
+/* Write the dirty frames among n frames from start (wrapping), in batches
+ * of the I/O depth; *wrote counts them.  The caller holds flush_lock. */
+static int bp__cache_write_range(bp_pool *p, uint64_t start, uint64_t n,
+                                 uint64_t *wrote)
+{
+    uint32_t batch[BP__AIO_MAX_DEPTH];
+    unsigned nb = 0, depth = p->po_io_depth;
+    int rc = 0;
+
+    for (uint64_t i = 0; rc == 0 && i < n; i++) {
+        uint32_t f = (uint32_t)((start + i) % p->nframes);
 
         if (!(bp_w_load(bp__word(p, f)) & BP_W_DIRTY) ||
             !bp__flush_latch(p, f))
             continue;
-        rc = bp__cache_write_frame(p, f);
-        bp__latch_release(bp__word(p, f), 0, rc ? 0 : BP_W_WB, 0);
-        __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
+        batch[nb++] = f;
+        if (nb == depth) {
+            rc = bp__cache_write_some(p, batch, nb);
+            *wrote += nb;
+            nb = 0;
+        }
     }
+    if (nb) {
+        int rc2 = bp__cache_write_some(p, batch, nb);
+
+        *wrote += nb;
+        if (!rc)
+            rc = rc2;
+    }
+    return rc;
+}
+
+/* fdatasync if anything was written since the last one, then settle the
+ * WB frames: clean after a good sync, dirty again after a failed one. */
+static int bp__cache_sync_settle(bp_pool *p, int rc)
+{
     if (rc == 0 && __atomic_exchange_n(&p->needs_sync, 0, __ATOMIC_ACQ_REL)) {
         if ((rc = p->io->sync(p)) != 0) {
             /* the kernel may have dropped what was written: from now on no
@@ -315,5 +351,57 @@ int bp__cache_flush(bp_pool *p)
                !bp_w_cas(w, &v, v & ~(rc ? BP_W_WB : BP_W_WB | BP_W_DIRTY)))
             ;
     }
+    return rc;
+}
+
+static int bp__sync_failed(bp_pool *p, int err)
+{
+    return bp__fail(p, BP_ESYNC, "an earlier fdatasync failed (%s): no write "
+                    "is acknowledged any more; close, check the device and "
+                    "reopen", strerror(err));
+}
+
+/* Write every dirty frame once (marking it WB) in batches, fdatasync, then
+ * mark the written frames clean.  Holds no mutex but flush_lock while
+ * waiting for a writer's latch.  A failure leaves every unsynced frame
+ * dirty. */
+int bp__cache_flush(bp_pool *p)
+{
+    int rc, err = __atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE);
+    uint64_t wrote = 0;
+
+    if (err)
+        return bp__sync_failed(p, err);
+    bp__lock(p, &p->flush_lock, BP__RANK_FLUSH);
+    rc = bp__window_writeback(p);
+    if (rc == 0)
+        rc = bp__cache_write_range(p, 0, p->nframes, &wrote);
+    rc = bp__cache_sync_settle(p, rc);
+    bp__unlock(&p->flush_lock, BP__RANK_FLUSH);
+    return rc;
+}
+
+/* The background flusher's round: the dirty frames among the n ahead of
+ * the CLOCK hand are written in batches and synced, so the hand finds them
+ * clean.  Skipped while a bp_flush runs (it does the same) and after a
+ * sync error. */
+int bp__cache_flush_ahead(bp_pool *p, uint64_t start, uint64_t n)
+{
+    uint64_t wrote = 0;
+    int rc;
+
+    if (__atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
+        return 0;
+    if (pthread_mutex_trylock(&p->flush_lock) != 0)
+        return 0;
+    bp__rank_note(BP__RANK_FLUSH, 1);
+    rc = bp__cache_write_range(p, start, n, &wrote);
+    if (wrote) {
+        rc = bp__cache_sync_settle(p, rc);
+        BP_STAT(p, flusher_rounds);
+        if (rc == 0)
+            BP_STAT_ADD(p, flusher_pages, wrote);
+    }
+    bp__unlock(&p->flush_lock, BP__RANK_FLUSH);
     return rc;
 }

@@ -115,7 +115,9 @@ void bp__readers_drain(bp_pool *p, uint32_t frame);
     X(slot_evictions) X(frame_evictions) X(remaps_rfp) X(remaps_mmap)         \
     X(copies_in) X(copies_out) X(reads) X(writes) X(bytes_read)               \
     X(bytes_written) X(syncs) X(latch_waits) X(opt_begins) X(opt_failures)    \
-    X(scan_recycles) X(checksum_failures) X(wal_flushes)
+    X(scan_recycles) X(checksum_failures) X(wal_flushes)                     \
+    X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
+    X(flusher_rounds) X(flusher_pages)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -285,6 +287,8 @@ struct bp_pool {
     uint32_t po_dio_align_override;
     bp_io_engine po_io_engine;
     int po_checksums;
+    unsigned po_io_depth;      /* async requests in flight at most */
+    unsigned po_flusher_pct;   /* 0: no background flusher */
     size_t po_wal_offset;
     bp_log_flush_fn po_wal_fn;
     void *po_wal_ctx;
@@ -295,6 +299,9 @@ struct bp_pool {
     pthread_mutex_t lock;    /* the window lock: slot replacement, wtab */
     pthread_mutex_t parts[BP__PARTS]; /* page table partitions */
     pthread_mutex_t io_lock; /* the I/O slot */
+    pthread_mutex_t flush_lock;    /* bp_flush and the flusher, one at once */
+    pthread_mutex_t aio_init_lock; /* creating p->aio */
+    struct bp__aio *aio;           /* bp_aio.c; NULL until first used */
     pthread_mutex_t err_lock; /* errmsg (a leaf: taken under any lock) */
     char errmsg[512];
 
@@ -459,13 +466,40 @@ int bp__window_unmap_nothing(bp_pool *p, uint32_t slot, uint32_t frame);
 int bp__window_remap_fail(bp_pool *p, int err, const char *what,
                           uint32_t slot, uint32_t frame);
 
+/* ---- asynchronous I/O (bp_aio.c) ------------------------------------------ */
+#define BP__AIO_MAX_DEPTH 1024u
+#define BP__AIO_DEFAULT_DEPTH 32u
+/* Start reads of the pages not cached (see bp_prefetch): the number
+ * started, or an error. */
+int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan);
+/* Write frames[0..n) (each latched shared by the caller, n <= depth) in one
+ * batch: res[i] = 0 or the error of frame i.  -ENOTSUP (nothing done)
+ * when batches are not available (sync engine): write one at a time. */
+int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
+                        unsigned n);
+unsigned bp__aio_registered(const bp_pool *p);
+int bp__flusher_start(bp_pool *p);
+void bp__flusher_stop(bp_pool *p);
+void bp__aio_close(bp_pool *p);
+/* bp_cache.c: one flusher round over n frames from start */
+int bp__cache_flush_ahead(bp_pool *p, uint64_t start, uint64_t n);
+/* bp_io.c pieces shared with bp_aio.c */
+ssize_t bp__io_xfer_page(bp_pool *p, uint64_t pgno, void *buf, int write);
+int bp__io_verify(bp_pool *p, const void *buf, uint64_t pgno);
+void bp__io_stamp(bp_pool *p, void *buf, uint64_t pgno);
+int bp__io_wal_before(bp_pool *p, uint64_t lsn, uint64_t pgno);
+void bp__io_wrote(bp_pool *p, uint64_t pgno);
+
 /* lock-order checker (bp_lockorder.c); no-ops unless BP_DEBUG */
 enum bp__rank {
-    BP__RANK_ALLOC = 1,
+    BP__RANK_FLUSH = 0, /* p->flush_lock: outermost; latches may be waited
+                           for while holding it */
+    BP__RANK_ALLOC = 1, /* alloc_lock, aio_init_lock, the aio prep lock */
     BP__RANK_MISS = 2, /* the window lock, p->lock */
     BP__RANK_PART = 3,
     BP__RANK_BUSY = 4,
-    BP__RANK_IO = 5
+    BP__RANK_IO = 5,
+    BP__RANK_AIO = 6 /* the aio request lock: a leaf */
 };
 void bp__lock(bp_pool *p, pthread_mutex_t *m, enum bp__rank r);
 void bp__unlock(pthread_mutex_t *m, enum bp__rank r);

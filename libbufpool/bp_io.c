@@ -279,38 +279,69 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
     return p->po_checksums ? bp__trailer_check(p, buf, pgno) : 0;
 }
 
+/* WAL rule: the log first, durable up to lsn, before page pgno is written
+ * (a batch asks once for its highest LSN). */
+int bp__io_wal_before(bp_pool *p, uint64_t lsn, uint64_t pgno)
+{
+    int rc;
+
+    if (!p->po_wal_fn ||
+        lsn <= __atomic_load_n(&p->wal_durable, __ATOMIC_ACQUIRE))
+        return 0;
+    BP_STAT(p, wal_flushes);
+    if ((rc = p->po_wal_fn(p->po_wal_ctx, lsn)) != 0)
+        return bp__fail(p, rc, "log_flush(%" PRIu64 ") for page %" PRIu64
+                        " failed: page not written", lsn, pgno);
+    bp_wal_durable(p, lsn);
+    return 0;
+}
+
+/* The trailer of a page about to be written (checksums on). */
+void bp__io_stamp(bp_pool *p, void *buf, uint64_t pgno)
+{
+    if (p->po_checksums)
+        bp__trailer_set(p, buf, pgno);
+}
+
+/* A page just read: its trailer checked (checksums on). */
+int bp__io_verify(bp_pool *p, const void *buf, uint64_t pgno)
+{
+    return p->po_checksums ? bp__trailer_check(p, buf, pgno) : 0;
+}
+
+ssize_t bp__io_xfer_page(bp_pool *p, uint64_t pgno, void *buf, int write)
+{
+    return bp__io_page_xfer(p, pgno, buf, write);
+}
+
+/* Page pgno was written in full: count it, and the file now has it. */
+void bp__io_wrote(bp_pool *p, uint64_t pgno)
+{
+    uint64_t d = __atomic_load_n(&p->disk_pages, __ATOMIC_RELAXED);
+
+    while (pgno >= d &&
+           !__atomic_compare_exchange_n(&p->disk_pages, &d, pgno + 1, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        ;
+    BP_STAT(p, writes);
+    BP_STAT_ADD(p, bytes_written, p->po_page_size);
+}
+
 int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
 {
     ssize_t n;
+    int rc;
 
-    if (p->po_wal_fn) { /* WAL rule: the log first, up to the page LSN */
+    if (p->po_wal_fn) {
         uint64_t lsn;
-        int rc;
 
         memcpy(&lsn, (char *)buf + p->po_wal_offset, sizeof lsn);
-        if (lsn > __atomic_load_n(&p->wal_durable, __ATOMIC_ACQUIRE)) {
-            BP_STAT(p, wal_flushes);
-            if ((rc = p->po_wal_fn(p->po_wal_ctx, lsn)) != 0)
-                return bp__fail(p, rc, "log_flush(%" PRIu64 ") for page "
-                                "%" PRIu64 " failed: page not written",
-                                lsn, pgno);
-            bp_wal_durable(p, lsn);
-        }
+        if ((rc = bp__io_wal_before(p, lsn, pgno)) != 0)
+            return rc;
     }
-    if (p->po_checksums) /* the frame is latched (shared or BUSY) */
-        bp__trailer_set(p, buf, pgno);
-
+    bp__io_stamp(p, buf, pgno); /* the frame is latched (shared or BUSY) */
     if ((n = bp__io_page_xfer(p, pgno, buf, 1)) < 0)
         return (int)n;
-    {
-        uint64_t d = __atomic_load_n(&p->disk_pages, __ATOMIC_RELAXED);
-
-        while (pgno >= d && !__atomic_compare_exchange_n(
-                                &p->disk_pages, &d, pgno + 1, 0,
-                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-            ;
-    }
-    BP_STAT(p, writes);
-    BP_STAT_ADD(p, bytes_written, p->po_page_size);
+    bp__io_wrote(p, pgno);
     return 0;
 }

@@ -1,8 +1,8 @@
 /*
  * bp_lockorder.c - the debug-build lock-order checker.
  *
- * Every internal lock has a rank (bp_latch.h: alloc 1, window 2, page-table
- * partition 3, frame BUSY 4, I/O slot 5).  In debug builds (BP_DEBUG) each
+ * Every internal lock has a rank (bp_internal.h: flush 0, alloc 1, window 2,
+ * page-table partition 3, frame BUSY 4, I/O slot 5, aio requests 6).  In debug builds (BP_DEBUG) each
  * thread keeps a bit set of the ranks it holds; taking a lock whose rank is
  * not above every held rank, or sleeping on a latch while holding a mutex,
  * is a violation: it is
@@ -22,7 +22,8 @@ void bp__rank_note(enum bp__rank r, int acquire)
     if (acquire) {
         /* sleeping on a latch (rank BUSY) while holding any mutex, or
          * taking a lock at or below a held rank, inverts the order */
-        if (r == BP__RANK_BUSY ? bp__held != 0 : (bp__held >> r) != 0)
+        if (r == BP__RANK_BUSY ? (bp__held & ~(1u << BP__RANK_FLUSH)) != 0
+                               : (bp__held >> r) != 0)
             __atomic_add_fetch(&bp__violations, 1, __ATOMIC_RELAXED);
         bp__held |= 1u << r;
     } else {

@@ -36,6 +36,7 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     p->po_cache_bytes = BP__DEFAULT_CACHE;
     p->po_backend = BP_BACKEND_AUTO;
     p->po_prefault = BP_PREFAULT_POPULATE;
+    p->po_io_depth = BP__AIO_DEFAULT_DEPTH;
     p->data_fd = -1;
     p->shm_fd = -1;
     pthread_mutexattr_t ma;
@@ -52,6 +53,8 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     pthread_mutexattr_destroy(&ma);
     if (rc != 0 ||
         pthread_mutex_init(&p->io_lock, NULL) != 0 ||
+        pthread_mutex_init(&p->flush_lock, NULL) != 0 ||
+        pthread_mutex_init(&p->aio_init_lock, NULL) != 0 ||
         pthread_mutex_init(&p->err_lock, NULL) != 0) {
         alloc->free(alloc->ctx, p, sizeof *p);
         return -ENOMEM;
@@ -212,6 +215,31 @@ int bp_set_checksums(bp_pool *p, int on)
     if (rc)
         return rc;
     p->po_checksums = !!on;
+    return 0;
+}
+
+int bp_set_io_depth(bp_pool *p, unsigned depth)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if (depth < 1 || depth > BP__AIO_MAX_DEPTH)
+        return bp__fail(p, -EINVAL, "I/O depth %u out of range 1..%u", depth,
+                        BP__AIO_MAX_DEPTH);
+    p->po_io_depth = depth;
+    return 0;
+}
+
+int bp_set_flusher(bp_pool *p, unsigned pct)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if (pct > 100)
+        return bp__fail(p, -EINVAL, "flusher share %u%% above 100%%", pct);
+    p->po_flusher_pct = pct;
     return 0;
 }
 

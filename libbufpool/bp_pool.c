@@ -35,6 +35,7 @@ static BP__TLS int bp__tls_excl;
 
 static void bp__teardown(bp_pool *p, int failed)
 {
+    bp__aio_close(p); /* the flusher and reads in flight first */
     bp__window_close(p);
     bp__shm_close(p, failed);
     bp__io_close(p);
@@ -135,6 +136,8 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         if (rc == 0)
             rc = bp__window_open(p);
     }
+    if (rc == 0)
+        rc = bp__flusher_start(p);
     if (rc) {
         bp__teardown(p, 1);
         return rc;
@@ -151,6 +154,9 @@ int bp_close(bp_pool *p)
 
     if (!p)
         return 0;
+    /* the flusher and the reads in flight end first: they take the
+     * window lock, and a frame being read counts as fixed below */
+    bp__aio_close(p);
     bp__lock(p, &p->lock, BP__RANK_MISS);
     if (p->state != BP__CLOSED) {
         char pages[160] = "";
@@ -173,6 +179,7 @@ int bp_close(bp_pool *p)
                               fixed, pages, fixed > 8 ? " ..." : "");
 
             bp__unlock(&p->lock, BP__RANK_MISS);
+            (void)bp__flusher_start(p); /* the pool stays open and usable */
             return rc;
         }
         bp__teardown(p, 0);
@@ -183,6 +190,8 @@ int bp_close(bp_pool *p)
         pthread_mutex_destroy(&p->parts[i]);
     pthread_mutex_destroy(&p->alloc_lock);
     pthread_mutex_destroy(&p->io_lock);
+    pthread_mutex_destroy(&p->flush_lock);
+    pthread_mutex_destroy(&p->aio_init_lock);
     pthread_mutex_destroy(&p->err_lock);
     if (p->po_shm_name)
         bp__free(p, p->po_shm_name, strlen(p->po_shm_name) + 1);
@@ -346,6 +355,28 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     return BP__FIXED;
 }
 
+/* Read-ahead of a BP_SCAN fix of pgno: a window of depth / 2 pages (at
+ * most 64) kept one step ahead.  A scan that had to read pgno itself starts
+ * right after it; afterwards every step-th page asks for the next step, by
+ * when the window before it is (being) read.  Best effort: errors are the
+ * later fixes' to report. */
+static void bp__scan_ahead(bp_pool *p, uint64_t pgno, int missed)
+{
+    uint64_t list[64], pages = bp_page_count(p), from;
+    unsigned step = p->po_io_depth / 2, n = 0;
+
+    step = step < 1 ? 1 : step > 64 ? 64 : step;
+    if (missed)
+        from = pgno + 1;
+    else if (pgno % step == 0)
+        from = pgno + step;
+    else
+        return;
+    for (uint64_t q = from; q < pages && n < step; q++)
+        list[n++] = q;
+    (void)bp__aio_prefetch(p, list, n, 1);
+}
+
 static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
                    bp_page *out)
 {
@@ -364,12 +395,16 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
             if (rc == BP__FIXED) {
                 if (!missed)
                     BP_STAT(p, window_hits);
+                if (scan)
+                    bp__scan_ahead(p, pgno, missed);
                 return 0;
             }
             if (rc == BP__AGAIN)
                 continue;
         }
         rc = bp__fix_miss(p, pgno, excl, scan, fresh, out);
+        if (rc == BP__FIXED && scan && !fresh)
+            bp__scan_ahead(p, pgno, 1);
         if (rc != BP__AGAIN) /* a fresh page never comes back AGAIN */
             return rc;
         missed = 1;
@@ -449,6 +484,24 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
 notfixed:
     return bp__fail(p, BP_ENOTFIXED, "unfix of page %" PRIu64 " that this "
                     "handle does not hold fixed", pg->pgno);
+}
+
+int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n)
+{
+    uint64_t pages;
+    int rc;
+
+    if (!p || (!pgnos && n))
+        return -EINVAL;
+    if ((rc = bp__usable(p)) != 0)
+        return rc;
+    pages = bp_page_count(p);
+    for (size_t i = 0; i < n; i++)
+        if (pgnos[i] >= pages)
+            return bp__fail(p, BP_EPGNO, "prefetch of page %" PRIu64 " beyond "
+                            "the end of the data file (%" PRIu64 " pages)",
+                            pgnos[i], pages);
+    return bp__aio_prefetch(p, pgnos, n, 0);
 }
 
 int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)

@@ -63,6 +63,8 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     snprintf(st.io_reason, sizeof st.io_reason, "%s", p->io_reason);
     st.checksums = (uint32_t)p->po_checksums;
     st.wal_durable = __atomic_load_n(&p->wal_durable, __ATOMIC_ACQUIRE);
+    st.io_depth = p->po_io_depth;
+    st.io_registered = bp__aio_registered(p);
     st.dirty_frames = p->state == BP__CLOSED ? 0 : bp__cache_dirty_count(p);
     st.vmas_in_use = vmas;
     st.vma_limit = p->vma_limit;

@@ -1,0 +1,745 @@
+/*
+ * bp_aio.c - asynchronous data-file I/O: prefetch (read-ahead), batched
+ * write-back and the background flusher.
+ *
+ * Owns: p->aio (struct bp__aio), created at the first prefetch or batched
+ * flush and destroyed at close: a pool of `depth` requests, each with a
+ * page-sized bounce buffer; with io_uring its own ring (the data file and
+ * the buffers registered when the kernel and RLIMIT_MEMLOCK allow), and a
+ * completion thread ("reaper"); on the sync engine a worker thread that
+ * does the reads one at a time.  Also the flusher thread (bp_set_flusher).
+ *
+ * Why bounce buffers: a frame is reachable only through a mapping, and the
+ * cache may be far larger than the address space, so an asynchronous read
+ * cannot target the frame itself without a remap (a syscall and a VMA per
+ * request).  A read lands in its request's buffer (O_DIRECT, registered:
+ * READ_FIXED), is checked (checksum, page number), and is copied into the
+ * frame with one pwrite on the shm file by the reaper.  A batched write
+ * copies each frame into a buffer (pread on the shm file), stamps the
+ * trailer there, and submits all the writes before waiting once.
+ *
+ * Prefetch life of a page (the frame is BUSY throughout, so a bp_fix of
+ * the page finds it in the page table and waits on the latch word, which
+ * is the "wait for the read in flight instead of issuing a second one"):
+ *
+ *   bp_prefetch: cache_get -> frame BUSY, in the page table -> request
+ *     -> READ submitted                      (caller returns)
+ *   reaper: cqe -> full page and checksum ok -> pwrite into the frame
+ *     -> BUSY released (waiters woken)         [prefetch_done]
+ *     otherwise -> frame discarded, BUSY released [prefetch_failed]
+ *
+ * Invariants:
+ *  - a_lock (rank AIO, a leaf) guards the free list, the submission side of
+ *    the ring, the sync worker's queue and the counters; the completion
+ *    side of the ring belongs to the reaper alone.
+ *  - A request is free, or owned by exactly one of: a prefetch in flight
+ *    (its frame BUSY), a write batch (its frame latched shared by the
+ *    flushing thread, which waits for it).  close waits until none is in
+ *    flight before the ring and buffers go.
+ *  - Write batches run under p->flush_lock (bp_flush and the flusher never
+ *    overlap), so a frame's WB bit means "written, and the next sync of
+ *    this flush covers it".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bp_internal.h"
+#include "bp_sys.h"
+
+#ifdef BP_HAVE_URING
+#include <liburing.h>
+#endif
+
+enum { BP__AIO_READ = 1, BP__AIO_WRITE = 2 };
+#define BP__AIO_STOP_TAG UINT64_MAX /* NOP that wakes the reaper at close */
+#define BP__AIO_IGNORE_TAG (UINT64_MAX - 1) /* NOP in place of an unsent sqe */
+#define BP__FLUSHER_PERIOD_NS 5000000L
+
+struct bp__aio_batch {
+    unsigned pending; /* writes not completed yet (under a_lock) */
+};
+
+struct bp__aio_req {
+    uint64_t pgno;
+    uint32_t frame;
+    uint8_t op;
+    uint8_t scan;
+    int res;
+    struct bp__aio_batch *batch;
+};
+
+struct bp__aio {
+    pthread_mutex_t a_prep_lock; /* one prefetcher prepares sqes at a time */
+    pthread_mutex_t a_lock;
+    pthread_cond_t a_cond; /* a request freed, a batch done, work queued */
+    pthread_t a_reaper;
+    int a_reaper_on, a_stop;
+    int a_uring; /* 1: io_uring; 0: the sync worker */
+#ifdef BP_HAVE_URING
+    struct io_uring a_ring;
+#endif
+    unsigned a_registered; /* bit 0 file, bit 1 buffers */
+    unsigned a_depth;
+    char *a_bufs_raw, *a_bufs;
+    size_t a_bufs_size;
+    struct bp__aio_req *a_reqs;
+    uint32_t *a_free;
+    unsigned a_nfree;
+    unsigned a_inflight;
+    uint32_t *a_queue; /* sync worker: requests to do, FIFO */
+    unsigned a_qhead, a_qlen;
+    /* the flusher */
+    pthread_t a_flusher;
+    int a_flusher_on;
+    pthread_cond_t a_flusher_cond; /* close wakes it */
+};
+
+static char *bp__aio_buf(struct bp__aio *a, bp_pool *p, uint32_t r)
+{
+    return a->a_bufs + (size_t)r * p->po_page_size;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+/* A free request, or BP__NONE (wait: block until one is free). */
+static uint32_t bp__aio_get(bp_pool *p, struct bp__aio *a, int wait)
+{
+    uint32_t r = BP__NONE;
+
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    while (a->a_nfree == 0 && wait && !a->a_stop)
+        pthread_cond_wait(&a->a_cond, &a->a_lock);
+    if (a->a_nfree > 0) { /* a_nfree is peeked at without the lock */
+        r = a->a_free[a->a_nfree - 1];
+        __atomic_store_n(&a->a_nfree, a->a_nfree - 1, __ATOMIC_RELAXED);
+        a->a_inflight++;
+    }
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    return r;
+}
+
+static void bp__aio_put_locked(struct bp__aio *a, uint32_t r)
+{
+    a->a_reqs[r].op = 0;
+    a->a_reqs[r].batch = NULL;
+    a->a_free[a->a_nfree] = r;
+    __atomic_store_n(&a->a_nfree, a->a_nfree + 1, __ATOMIC_RELAXED);
+    a->a_inflight--;
+    pthread_cond_broadcast(&a->a_cond);
+}
+
+/* ---- prefetch completion (reaper or sync worker) ----------------------- */
+
+/* The read of request r finished with res: fill the frame or drop it. */
+static void bp__aio_read_done(bp_pool *p, struct bp__aio *a, uint32_t r,
+                              int res)
+{
+    struct bp__aio_req *q = &a->a_reqs[r];
+    uint32_t f = q->frame;
+    uint64_t *w = bp__word(p, f);
+    char *buf = bp__aio_buf(a, p, r);
+    int ok = res == (int)p->po_page_size &&
+             bp__io_verify(p, buf, q->pgno) == 0 &&
+             bp__shm_pwrite(p, buf, f) == 0;
+
+    if (ok) {
+        BP_STAT(p, reads);
+        BP_STAT_ADD(p, bytes_read, p->po_page_size);
+        BP_STAT(p, prefetch_done);
+        if (!q->scan) { /* it was asked for: give it a CLOCK round */
+            uint64_t v = bp_w_load(w);
+
+            while (bp_w_usage(v) == 0 && !bp_w_cas(w, &v, bp_w_set_usage(v, 1)))
+                ;
+        }
+    } else {
+        BP_STAT(p, prefetch_failed);
+        bp__cache_discard(p, f);
+    }
+    bp__latch_release(w, 2, 0, 0); /* BUSY -> free; fixes waiting retry */
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    bp__aio_put_locked(a, r);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+}
+
+#ifdef BP_HAVE_URING
+/* The reaper: every completion of the ring. */
+static void *bp__aio_reaper(void *arg)
+{
+    bp_pool *p = arg;
+    struct bp__aio *a = p->aio;
+
+    for (;;) {
+        struct io_uring_cqe *cqe;
+        uint64_t tag;
+        /* not through the fault table: the reaper waits at times of the
+         * scheduler's choosing, which would make "the Nth call" of a
+         * countdown random; completions' results go through it below */
+        int rc = io_uring_wait_cqe(&a->a_ring, &cqe), res;
+
+        if (rc == -EINTR || rc == -EAGAIN)
+            continue;
+        if (rc < 0) { /* never seen; stop only when told to */
+            bp__lock(p, &a->a_lock, BP__RANK_AIO);
+            int stop = a->a_stop && a->a_inflight == 0;
+            bp__unlock(&a->a_lock, BP__RANK_AIO);
+            if (stop)
+                return NULL;
+            continue;
+        }
+        tag = io_uring_cqe_get_data64(cqe);
+        res = cqe->res;
+        io_uring_cqe_seen(&a->a_ring, cqe);
+        if (tag == BP__AIO_STOP_TAG)
+            return NULL;
+        if (tag >= a->a_depth) /* BP__AIO_IGNORE_TAG: a request undone */
+            continue;
+        {
+            uint32_t r = (uint32_t)tag;
+            struct bp__aio_req *q = &a->a_reqs[r];
+            uint8_t op;
+
+            /* the request was filled before its sqe was queued under
+             * a_lock: taking it orders our reads after those writes for
+             * TSan too (the kernel's ordering through the ring it cannot
+             * see) */
+            bp__lock(p, &a->a_lock, BP__RANK_AIO);
+            op = q->op;
+            bp__unlock(&a->a_lock, BP__RANK_AIO);
+            if (op == BP__AIO_READ) {
+                res = bp__sys_uring_res(BP__SYS_URING_READ, res,
+                                        p->dio_align);
+                bp__aio_read_done(p, a, r, res);
+            } else if (op == BP__AIO_WRITE) {
+                res = bp__sys_uring_res(BP__SYS_URING_WRITE, res,
+                                        p->dio_align);
+                bp__lock(p, &a->a_lock, BP__RANK_AIO);
+                q->res = res;
+                if (--q->batch->pending == 0)
+                    pthread_cond_broadcast(&a->a_cond);
+                bp__unlock(&a->a_lock, BP__RANK_AIO);
+            }
+        }
+    }
+}
+
+/* An sqe (under a_lock); when the SQ ring is full of NOPs left by failed
+ * submits, send them first.  NULL only when that fails too. */
+static struct io_uring_sqe *bp__aio_sqe_locked(struct bp__aio *a)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&a->a_ring);
+
+    if (!sqe && bp__sys_uring_submit(&a->a_ring) >= 0)
+        sqe = io_uring_get_sqe(&a->a_ring);
+    return sqe;
+}
+
+/* Submit the n sqes prepared in sqes[] (under a_lock).  The kernel takes
+ * all or, on an error, none of them; then each is turned into a NOP in
+ * place with the ignore tag (sent by a later submit, its completion
+ * discarded), so the kernel never touches a buffer the caller takes back,
+ * and the error is returned: the caller undoes the requests itself. */
+static int bp__aio_submit_locked(struct bp__aio *a,
+                                 struct io_uring_sqe **sqes, unsigned n)
+{
+    int rc = 0;
+
+    for (int tries = 0; tries < 64; tries++) {
+        rc = bp__sys_uring_submit(&a->a_ring);
+        if (rc >= 0 || (rc != -EINTR && rc != -EAGAIN))
+            break;
+    }
+    if (rc >= 0)
+        return 0;
+    for (unsigned i = 0; i < n; i++) {
+        io_uring_prep_nop(sqes[i]);
+        io_uring_sqe_set_data64(sqes[i], BP__AIO_IGNORE_TAG);
+    }
+    return rc;
+}
+#endif /* BP_HAVE_URING */
+
+/* The sync engine's worker: reads queued requests one at a time. */
+static void *bp__aio_worker(void *arg)
+{
+    bp_pool *p = arg;
+    struct bp__aio *a = p->aio;
+
+    for (;;) {
+        uint32_t r;
+        ssize_t n;
+
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+        while (a->a_qlen == 0 && !a->a_stop)
+            pthread_cond_wait(&a->a_cond, &a->a_lock);
+        if (a->a_qlen == 0) { /* stopping, queue empty */
+            bp__unlock(&a->a_lock, BP__RANK_AIO);
+            return NULL;
+        }
+        r = a->a_queue[a->a_qhead];
+        a->a_qhead = (a->a_qhead + 1) % a->a_depth;
+        a->a_qlen--;
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+        n = bp__io_xfer_page(p, a->a_reqs[r].pgno, bp__aio_buf(a, p, r), 0);
+        bp__aio_read_done(p, a, r, n < 0 ? (int)n : (int)n);
+    }
+}
+
+/* ---- set-up and teardown -------------------------------------------------- */
+
+#ifdef BP_HAVE_URING
+static int bp__aio_ring_init(bp_pool *p, struct bp__aio *a)
+{
+    int rc = bp__sys_uring_queue_init(a->a_depth, &a->a_ring, 0);
+
+    if (rc < 0)
+        return rc;
+    if (bp__sys_uring_register_files(&a->a_ring, &p->data_fd, 1) == 0)
+        a->a_registered |= 1;
+    {
+        struct iovec iov = {a->a_bufs, a->a_bufs_size};
+
+        /* counts against RLIMIT_MEMLOCK (not for CAP_IPC_LOCK): without
+         * it, plain READ/WRITE on the same buffers */
+        if (bp__sys_uring_register_buffers(&a->a_ring, &iov, 1) == 0)
+            a->a_registered |= 2;
+    }
+    return 0;
+}
+#endif
+
+static void bp__aio_free(bp_pool *p, struct bp__aio *a)
+{
+    if (a->a_reqs)
+        bp__free(p, a->a_reqs, a->a_depth * sizeof *a->a_reqs);
+    if (a->a_free)
+        bp__free(p, a->a_free, a->a_depth * sizeof *a->a_free);
+    if (a->a_queue)
+        bp__free(p, a->a_queue, a->a_depth * sizeof *a->a_queue);
+    if (a->a_bufs_raw)
+        bp__free(p, a->a_bufs_raw, a->a_bufs_size + p->dio_align);
+    pthread_cond_destroy(&a->a_cond);
+    pthread_cond_destroy(&a->a_flusher_cond);
+    pthread_mutex_destroy(&a->a_lock);
+    pthread_mutex_destroy(&a->a_prep_lock);
+    bp__free(p, a, sizeof *a);
+}
+
+/* Create p->aio (under p->aio_init_lock).  0 or an error. */
+static int bp__aio_create(bp_pool *p)
+{
+    struct bp__aio *a = bp__alloc(p, sizeof *a);
+    size_t align = p->dio_align > 64 ? p->dio_align : 64;
+    int rc = 0;
+
+    if (!a)
+        return -ENOMEM;
+    memset(a, 0, sizeof *a);
+    a->a_depth = p->po_io_depth;
+    pthread_mutex_init(&a->a_lock, NULL);
+    pthread_mutex_init(&a->a_prep_lock, NULL);
+    pthread_cond_init(&a->a_cond, NULL);
+    pthread_cond_init(&a->a_flusher_cond, NULL);
+    a->a_bufs_size = (size_t)a->a_depth * p->po_page_size;
+    a->a_bufs_raw = bp__alloc(p, a->a_bufs_size + align);
+    a->a_reqs = bp__alloc(p, a->a_depth * sizeof *a->a_reqs);
+    a->a_free = bp__alloc(p, a->a_depth * sizeof *a->a_free);
+    a->a_queue = bp__alloc(p, a->a_depth * sizeof *a->a_queue);
+    if (!a->a_bufs_raw || !a->a_reqs || !a->a_free || !a->a_queue) {
+        bp__aio_free(p, a);
+        return -ENOMEM;
+    }
+    a->a_bufs = (char *)(((uintptr_t)a->a_bufs_raw + align - 1) &
+                         ~(uintptr_t)(align - 1));
+    memset(a->a_reqs, 0, a->a_depth * sizeof *a->a_reqs);
+    for (uint32_t r = 0; r < a->a_depth; r++)
+        a->a_free[r] = a->a_depth - 1 - r;
+    a->a_nfree = a->a_depth;
+#ifdef BP_HAVE_URING
+    if (strcmp(p->io->name, "io_uring") == 0 &&
+        bp__aio_ring_init(p, a) == 0)
+        a->a_uring = 1;
+#endif
+    p->aio = a;
+#ifdef BP_HAVE_URING
+    if (a->a_uring)
+        rc = pthread_create(&a->a_reaper, NULL, bp__aio_reaper, p);
+    else
+#endif
+        rc = pthread_create(&a->a_reaper, NULL, bp__aio_worker, p);
+    if (rc != 0) {
+        p->aio = NULL;
+#ifdef BP_HAVE_URING
+        if (a->a_uring)
+            io_uring_queue_exit(&a->a_ring);
+#endif
+        bp__aio_free(p, a);
+        return -rc;
+    }
+    a->a_reaper_on = 1;
+    return 0;
+}
+
+/* p->aio, created on first use; NULL with *err set when it cannot be. */
+static struct bp__aio *bp__aio_state(bp_pool *p, int *err)
+{
+    struct bp__aio *a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE);
+
+    *err = 0;
+    if (a)
+        return a;
+    bp__lock(p, &p->aio_init_lock, BP__RANK_ALLOC);
+    if (!p->aio)
+        *err = bp__aio_create(p);
+    a = p->aio;
+    bp__unlock(&p->aio_init_lock, BP__RANK_ALLOC);
+    return a;
+}
+
+unsigned bp__aio_registered(const bp_pool *p)
+{
+    const struct bp__aio *a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE);
+
+    return a ? a->a_registered : 0;
+}
+
+void bp__aio_close(bp_pool *p)
+{
+    struct bp__aio *a = p->aio;
+
+    if (!a)
+        return;
+    bp__flusher_stop(p);
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    while (a->a_inflight > 0) /* prefetches still reading */
+        pthread_cond_wait(&a->a_cond, &a->a_lock);
+    a->a_stop = 1;
+    pthread_cond_broadcast(&a->a_cond);
+#ifdef BP_HAVE_URING
+    if (a->a_uring) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&a->a_ring);
+
+        if (sqe) {
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, BP__AIO_STOP_TAG);
+            (void)io_uring_submit(&a->a_ring);
+        }
+    }
+#endif
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    if (a->a_reaper_on)
+        pthread_join(a->a_reaper, NULL);
+#ifdef BP_HAVE_URING
+    if (a->a_uring)
+        io_uring_queue_exit(&a->a_ring);
+#endif
+    p->aio = NULL;
+    bp__aio_free(p, a);
+}
+
+/* ---- prefetch ------------------------------------------------------------ */
+
+/* Give up a prefetch whose read was never sent: frame and request back. */
+static void bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
+{
+    uint32_t f = a->a_reqs[r].frame;
+
+    bp__cache_discard(p, f);
+    bp__latch_release(bp__word(p, f), 2, 0, 0);
+    BP_STAT(p, prefetch_failed);
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    bp__aio_put_locked(a, r);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+}
+
+/* Reserve a frame and a request for pgno and queue its read (io_uring: an
+ * sqe, sent by the caller; sync: the worker's queue).  1 queued (*req set),
+ * 0 skipped (cached, in flight, never written, or no request free), or an
+ * error. */
+static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
+                                int scan, uint32_t *req,
+                                void **sqe_out)
+{
+    enum bp__need need;
+    uint64_t *wait = NULL, seen;
+    uint32_t f, r;
+    int rc;
+
+    if (pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE))
+        return 0; /* never written: a fix makes it zeros, no I/O */
+    if (__atomic_load_n(&a->a_nfree, __ATOMIC_RELAXED) == 0)
+        return 0;
+    rc = bp__cache_get(p, pgno, 0, scan, &f, &need, &wait, &seen);
+    if (rc == BP__WAIT)
+        return 0; /* latched: in flight or in use */
+    if (rc < 0)
+        return rc;
+    if (need == BP__NEED_NOTHING) { /* cached already */
+        bp__latch_release(bp__word(p, f), 2, 0, 0);
+        return 0;
+    }
+    if ((r = bp__aio_get(p, a, 0)) == BP__NONE) {
+        bp__cache_discard(p, f);
+        bp__latch_release(bp__word(p, f), 2, 0, 0);
+        return 0;
+    }
+    a->a_reqs[r] = (struct bp__aio_req){.pgno = pgno, .frame = f,
+                                        .op = BP__AIO_READ,
+                                        .scan = (uint8_t)scan};
+    BP_STAT(p, prefetch_started);
+    *req = r;
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+#ifdef BP_HAVE_URING
+    if (a->a_uring) {
+        struct io_uring_sqe *sqe = bp__aio_sqe_locked(a);
+        size_t psz = p->po_page_size;
+        int fd = (a->a_registered & 1) ? 0 : p->data_fd;
+
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+        if (!sqe) {
+            bp__aio_undo_read(p, a, r);
+            return 0;
+        }
+        if (a->a_registered & 2)
+            io_uring_prep_read_fixed(sqe, fd, bp__aio_buf(a, p, r),
+                                     (unsigned)psz, pgno * psz, 0);
+        else
+            io_uring_prep_read(sqe, fd, bp__aio_buf(a, p, r), (unsigned)psz,
+                               pgno * psz);
+        if (a->a_registered & 1)
+            sqe->flags |= IOSQE_FIXED_FILE;
+        io_uring_sqe_set_data64(sqe, r);
+        *sqe_out = sqe;
+        return 1;
+    }
+#endif
+    (void)sqe_out;
+    a->a_queue[(a->a_qhead + a->a_qlen) % a->a_depth] = r;
+    a->a_qlen++;
+    pthread_cond_broadcast(&a->a_cond);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    return 1;
+}
+
+int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
+{
+    uint32_t reqs[BP__AIO_MAX_DEPTH];
+    void *sqes[BP__AIO_MAX_DEPTH];
+    struct bp__aio *a;
+    unsigned started = 0;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    if (!(a = bp__aio_state(p, &rc)))
+        return rc;
+    /* one thread at a time prepares and sends sqes, so the batch sent is
+     * exactly this call's (a second prefetcher waits its turn) */
+    bp__lock(p, &a->a_prep_lock, BP__RANK_ALLOC);
+    for (size_t i = 0; i < n && started < a->a_depth; i++) {
+        rc = bp__aio_prefetch_one(p, a, pgnos[i], scan, &reqs[started],
+                                  &sqes[started]);
+        if (rc < 0)
+            break;
+        started += (unsigned)rc;
+        rc = 0;
+    }
+#ifdef BP_HAVE_URING
+    if (a->a_uring && started > 0) {
+        int src;
+
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+        src = bp__aio_submit_locked(a, (struct io_uring_sqe **)sqes, started);
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+        if (src < 0) { /* none sent: take every reservation back */
+            for (unsigned i = 0; i < started; i++)
+                bp__aio_undo_read(p, a, reqs[i]);
+            started = 0;
+            if (rc == 0)
+                rc = bp__fail(p, src, "io_uring submit of read-ahead failed");
+        }
+    }
+#endif
+    bp__unlock(&a->a_prep_lock, BP__RANK_ALLOC);
+    return started > 0 ? (int)started : rc;
+}
+
+/* ---- batched writes --------------------------------------------------------- */
+
+int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
+                        unsigned n)
+{
+#ifdef BP_HAVE_URING
+    struct bp__aio_batch batch = {0};
+    uint32_t reqs[BP__AIO_MAX_DEPTH];
+    struct io_uring_sqe *sqes[BP__AIO_MAX_DEPTH];
+    uint64_t max_lsn = 0;
+    struct bp__aio *a;
+    unsigned got = 0, nsqe = 0;
+    size_t psz = p->po_page_size;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    if (!(a = bp__aio_state(p, &rc)) || !a->a_uring || n > a->a_depth)
+        return -ENOTSUP; /* the caller writes one at a time */
+    /* copy every frame into a buffer, stamp it, note the highest LSN */
+    for (; got < n; got++) {
+        uint32_t r = bp__aio_get(p, a, 1);
+        uint64_t pgno = BP__LOAD(p->frames[frames[got]].fr_pgno);
+        char *buf;
+
+        if (r == BP__NONE) {
+            rc = -ECANCELED;
+            break;
+        }
+        reqs[got] = r;
+        buf = bp__aio_buf(a, p, r);
+        a->a_reqs[r] = (struct bp__aio_req){.pgno = pgno,
+                                            .frame = frames[got],
+                                            .op = BP__AIO_WRITE,
+                                            .res = -ECANCELED,
+                                            .batch = &batch};
+        if ((rc = bp__shm_pread(p, buf, frames[got])) != 0) {
+            got++;
+            break;
+        }
+        if (p->po_wal_fn) {
+            uint64_t lsn;
+
+            memcpy(&lsn, buf + p->po_wal_offset, sizeof lsn);
+            if (lsn > max_lsn)
+                max_lsn = lsn;
+        }
+        bp__io_stamp(p, buf, pgno);
+    }
+    if (rc == 0 && max_lsn) /* the WAL rule, once for the whole batch */
+        rc = bp__io_wal_before(p, max_lsn, a->a_reqs[reqs[0]].pgno);
+    if (rc == 0) {
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+        for (unsigned i = 0; i < n; i++) {
+            struct io_uring_sqe *sqe = bp__aio_sqe_locked(a);
+            struct bp__aio_req *q = &a->a_reqs[reqs[i]];
+            char *buf = bp__aio_buf(a, p, reqs[i]);
+            int fd = (a->a_registered & 1) ? 0 : p->data_fd;
+
+            if (!sqe)
+                break; /* left -ECANCELED: the caller writes it singly */
+            if (a->a_registered & 2)
+                io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)psz,
+                                          q->pgno * psz, 0);
+            else
+                io_uring_prep_write(sqe, fd, buf, (unsigned)psz,
+                                    q->pgno * psz);
+            if (a->a_registered & 1)
+                sqe->flags |= IOSQE_FIXED_FILE;
+            io_uring_sqe_set_data64(sqe, reqs[i]);
+            sqes[nsqe++] = sqe;
+        }
+        batch.pending = nsqe;
+        if (nsqe && (rc = bp__aio_submit_locked(a, sqes, nsqe)) < 0)
+            batch.pending = 0; /* none sent: every page stays dirty */
+        while (batch.pending > 0)
+            pthread_cond_wait(&a->a_cond, &a->a_lock);
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+    }
+    for (unsigned i = 0; i < got; i++) {
+        struct bp__aio_req *q = &a->a_reqs[reqs[i]];
+
+        if (rc)
+            res[i] = rc;
+        else if (q->res == (int)psz)
+            res[i] = 0;
+        else
+            res[i] = q->res < 0 ? q->res : -EIO; /* short: written again */
+        if (res[i] == 0) {
+            bp__io_wrote(p, q->pgno);
+            BP_STAT(p, batch_writes);
+        }
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+        bp__aio_put_locked(a, reqs[i]);
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+    }
+    for (unsigned i = got; i < n; i++)
+        res[i] = rc ? rc : -ECANCELED;
+    return 0;
+#else
+    (void)p;
+    (void)frames;
+    (void)res;
+    (void)n;
+    return -ENOTSUP;
+#endif
+}
+
+/* ---- the background flusher ---------------------------------------------- */
+
+static void *bp__flusher_main(void *arg)
+{
+    bp_pool *p = arg;
+    struct bp__aio *a = p->aio;
+
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    while (!a->a_stop) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += BP__FLUSHER_PERIOD_NS;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->a_flusher_cond, &a->a_lock, &ts);
+        if (a->a_stop)
+            break;
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+        {
+            uint64_t n = p->nframes * p->po_flusher_pct / 100;
+            uint64_t start = __atomic_load_n(&p->meta->sh_clock,
+                                             __ATOMIC_RELAXED) % p->nframes;
+
+            if (n == 0)
+                n = 1;
+            (void)bp__cache_flush_ahead(p, start, n);
+        }
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    }
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    return NULL;
+}
+
+int bp__flusher_start(bp_pool *p)
+{
+    struct bp__aio *a;
+    int rc = 0;
+
+    if (!p->po_flusher_pct)
+        return 0;
+    if (!(a = bp__aio_state(p, &rc)))
+        return rc;
+    if ((rc = pthread_create(&a->a_flusher, NULL, bp__flusher_main, p)) != 0)
+        return bp__fail(p, -rc, "cannot start the flusher thread");
+    a->a_flusher_on = 1;
+    return 0;
+}
+
+void bp__flusher_stop(bp_pool *p)
+{
+    struct bp__aio *a = p->aio;
+
+    if (!a || !a->a_flusher_on)
+        return;
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    a->a_stop = 1;
+    pthread_cond_broadcast(&a->a_flusher_cond);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    pthread_join(a->a_flusher, NULL);
+    a->a_flusher_on = 0;
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    a->a_stop = 0; /* the reaper goes on until bp__aio_close */
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+}

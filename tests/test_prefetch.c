@@ -1,0 +1,270 @@
+/*
+ * test_prefetch.c - asynchronous read-ahead and the background flusher, on
+ * both I/O engines (io_uring, sync worker) and two backends.
+ *
+ *  - bp_prefetch returns before the pages arrive; every page then reads
+ *    back right, and the data file is read exactly once per page: a fix of
+ *    a page still in flight waits for that read (stats.reads == pages).
+ *  - pages beyond the end are refused before anything starts (BP_EPGNO);
+ *    cached pages are skipped.
+ *  - a prefetched page that fails its checksum is dropped; the fix reads it
+ *    again and reports BP_ECORRUPT naming it.
+ *  - a BP_SCAN pass over the file reads ahead on its own (prefetch_started
+ *    > 0) and still reads each page once.
+ *  - close with reads in flight waits for them (no leak, no hang).
+ *  - the flusher makes dirty pages clean and durable without bp_flush:
+ *    close without flushing and reopen, every page is there.
+ */
+#include "util_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PSZ 4096u
+#define NPAGES 96u
+
+struct pcase {
+    bp_backend backend;
+    bp_io_engine engine;
+};
+
+static bp_pool *open_case(const struct pcase *c, const char *path,
+                          int checksums, unsigned flusher, unsigned flags)
+{
+    struct util_cfg cfg = {.backend = c->backend, .page_size = PSZ,
+                           .frames = 64, .slots = 8, .engine = c->engine,
+                           .checksums = checksums, .flags = flags};
+    bp_pool *p;
+    int rc;
+
+    assert_int_equal(bp_create(&p, NULL), 0);
+    assert_int_equal(util_pool_config(p, &cfg), 0);
+    assert_int_equal(bp_set_io_depth(p, 16), 0);
+    assert_int_equal(bp_set_flusher(p, flusher), 0);
+    rc = bp_open(p, path, flags);
+    if (rc && c->engine == BP_IO_URING) {
+        print_message("io_uring unavailable here (%s): skipped\n",
+                      bp_errmsg(p));
+        bp_close(p);
+        return NULL;
+    }
+    if (rc)
+        util_print_rc(p, "bp_open", rc);
+    assert_int_equal(rc, 0);
+    return p;
+}
+
+/* Wait (bounded) until the pool has no read in flight: every prefetched
+ * page is started == done + failed. */
+static void settle(bp_pool *p)
+{
+    bp_stats st;
+
+    for (int i = 0; i < 5000; i++) {
+        util_stats(p, &st);
+        if (st.prefetch_started == st.prefetch_done + st.prefetch_failed)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("prefetches still in flight after 5 s");
+}
+
+static void test_prefetch_reads_once(void **state)
+{
+    const struct pcase *c = *state;
+    uint64_t list[NPAGES];
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+    int rc;
+
+    util_tmp_path(path, sizeof path, "pf.db");
+    util_datafile_create(path, PSZ, NPAGES, 5);
+    if (!(p = open_case(c, path, 0, 0, 0)))
+        skip();
+    for (uint64_t i = 0; i < 16; i++)
+        list[i] = i * 3;
+    assert_int_equal(bp_prefetch(p, NULL, 0), 0);
+    rc = bp_prefetch(p, list, 16);
+    assert_true(rc > 0 && rc <= 16);
+    /* fix at once: some are still in flight and must be waited for */
+    for (uint64_t i = 0; i < 16; i++)
+        util_fix_verify(p, list[i], BP_SHARED, PSZ, 5);
+    settle(p);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, 16);
+    assert_int_equal(st.prefetch_started, (uint64_t)rc);
+    assert_int_equal(st.prefetch_done, (uint64_t)rc);
+    assert_int_equal(st.prefetch_failed, 0);
+    assert_int_equal(st.io_depth, 16);
+    /* cached pages are skipped; a page beyond the end refuses the call */
+    assert_int_equal(bp_prefetch(p, list, 16), 0);
+    list[16] = NPAGES;
+    assert_int_equal(bp_prefetch(p, list, 17), BP_EPGNO);
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_started, (uint64_t)rc);
+    /* more than the depth: only depth start, the rest are skipped */
+    for (uint64_t i = 0; i < 48; i++)
+        list[i] = 48 + i;
+    rc = bp_prefetch(p, list, 48);
+    assert_true(rc > 0 && rc <= 16);
+    /* close with reads maybe in flight */
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+static void test_prefetch_corrupt(void **state)
+{
+    const struct pcase *c = *state;
+    unsigned char buf[PSZ];
+    uint64_t pg7 = 7;
+    char path[600];
+    bp_stats st;
+    bp_page pg;
+    bp_pool *p;
+    int fd;
+
+    util_tmp_path(path, sizeof path, "pfsum.db");
+    unlink(path);
+    util_set_stamp_tail(BP_PAGE_TRAILER);
+    if (!(p = open_case(c, path, 1, 0, BP_CREATE))) {
+        util_set_stamp_tail(0);
+        skip();
+    }
+    for (uint64_t i = 0; i < 16; i++) {
+        assert_int_equal(bp_alloc_page(p, &pg), 0);
+        util_stamp(pg.data, PSZ, i, 9);
+        assert_int_equal(bp_unfix(p, &pg, BP_DIRTY), 0);
+    }
+    assert_int_equal(bp_flush(p), 0);
+    assert_int_equal(bp_close(p), 0);
+    fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf, PSZ, 7 * PSZ), PSZ);
+    buf[200] ^= 0x04; /* one flipped bit */
+    assert_int_equal(pwrite(fd, buf, PSZ, 7 * PSZ), PSZ);
+    assert_int_equal(fsync(fd), 0);
+    close(fd);
+    p = open_case(c, path, 1, 0, 0);
+    assert_int_equal(bp_prefetch(p, &pg7, 1), 1);
+    settle(p);
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_failed, 1);
+    assert_int_equal(bp_fix(p, 7, BP_SHARED, &pg), BP_ECORRUPT);
+    assert_non_null(strstr(bp_errmsg(p), "page 7"));
+    util_fix_verify(p, 6, BP_SHARED, PSZ, 9);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    util_set_stamp_tail(0);
+    unlink(path);
+}
+
+static void test_scan_reads_ahead(void **state)
+{
+    const struct pcase *c = *state;
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+
+    util_tmp_path(path, sizeof path, "scan.db");
+    util_datafile_create(path, PSZ, NPAGES, 2);
+    if (!(p = open_case(c, path, 0, 0, 0)))
+        skip();
+    for (int pass = 0; pass < 2; pass++)
+        for (uint64_t i = 0; i < NPAGES; i++)
+            util_fix_verify(p, i, BP_SHARED | BP_SCAN, PSZ, 2);
+    settle(p);
+    util_stats(p, &st);
+    assert_true(st.prefetch_started > 0);
+    assert_true(st.prefetch_done > 0);
+    /* the cache (64 frames) holds less than the file: the second pass
+     * reads again, but no page is read twice within a pass */
+    assert_true(st.reads <= 2 * NPAGES);
+    assert_true(st.reads >= NPAGES);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+static void test_flusher(void **state)
+{
+    const struct pcase *c = *state;
+    uint32_t want[NPAGES];
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+
+    util_tmp_path(path, sizeof path, "flusher.db");
+    util_datafile_create(path, PSZ, NPAGES, 1);
+    if (!(p = open_case(c, path, 0, 100, 0)))
+        skip();
+    for (uint32_t i = 0; i < NPAGES; i++)
+        want[i] = 1;
+    for (uint32_t i = 0; i < 40; i++)
+        util_fix_write(p, i, PSZ, 1, want[i] = 4);
+    for (int i = 0; i < 5000; i++) { /* the copy backend's slots hold 8 */
+        util_stats(p, &st);
+        if (st.dirty_frames == 0 && st.flusher_pages >= 32)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    util_stats(p, &st);
+    if (c->backend == BP_BACKEND_COPY) {
+        /* dirty bytes still in window slots are not the flusher's: those
+         * reach the frames (and the flusher) when their slots are reused */
+        assert_true(st.flusher_pages >= 32);
+    } else {
+        assert_int_equal(st.dirty_frames, 0);
+        assert_true(st.flusher_pages >= 40);
+    }
+    assert_true(st.flusher_rounds > 0);
+    assert_true(st.syncs > 0);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0); /* no bp_flush */
+    if (c->backend != BP_BACKEND_COPY)
+        util_datafile_verify(path, PSZ, NPAGES, want);
+    unlink(path);
+}
+
+static const struct pcase cases[] = {
+    {BP_BACKEND_COPY, BP_IO_URING},
+    {BP_BACKEND_MMAP, BP_IO_URING},
+    {BP_BACKEND_COPY, BP_IO_SYNC},
+    {BP_BACKEND_MMAP, BP_IO_SYNC},
+};
+
+int main(void)
+{
+    struct CMUnitTest t[4 * 4];
+    static char names[4 * 4][64];
+    size_t n = 0;
+
+    util_init();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        static const struct {
+            const char *name;
+            CMUnitTestFunction fn;
+        } fns[] = {{"prefetch_reads_once", test_prefetch_reads_once},
+                   {"prefetch_corrupt", test_prefetch_corrupt},
+                   {"scan_reads_ahead", test_scan_reads_ahead},
+                   {"flusher", test_flusher}};
+
+        for (size_t k = 0; k < 4; k++, n++) {
+            snprintf(names[n], sizeof names[n], "%s/%s/%s",
+                     util_backend_name(cases[i].backend),
+                     cases[i].engine == BP_IO_URING ? "io_uring" : "sync",
+                     fns[k].name);
+            t[n] = (struct CMUnitTest){names[n], fns[k].fn, NULL, NULL,
+                                       (void *)&cases[i]};
+        }
+    }
+    return _cmocka_run_group_tests("prefetch", t, n, NULL, NULL);
+}
