@@ -48,8 +48,10 @@
 #endif
 #ifdef SLOW_BUILD
 #define MT_OPS 12000
+#define OPS_8K 100000
 #else
 #define MT_OPS 100000
+#define OPS_8K 200000
 #endif
 #define CHECK_EVERY 100000
 #define NTHREADS 4
@@ -465,7 +467,7 @@ static void test_single_4k(void **state)
 
 static void test_single_8k(void **state)
 {
-    single_cfg c = {.psz = 8192, .keys = 3000, .ops = 200000, .frames = 64,
+    single_cfg c = {.psz = 8192, .keys = 3000, .ops = OPS_8K, .frames = 64,
                     .slots = 16, .backend = BP_BACKEND_COPY, .checksums = 1};
 
     (void)state;
