@@ -444,7 +444,7 @@ void bp__aio_close(bp_pool *p)
 /* ---- prefetch ------------------------------------------------------------ */
 
 /* Give up a prefetch whose read was never sent: frame and request back. */
-static void bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
+static __attribute__((unused)) void bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
 {
     uint32_t f = a->a_reqs[r].frame;
 
