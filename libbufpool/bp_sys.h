@@ -66,7 +66,7 @@
     X(MLOCK, "mlock")                /* the window (bp_set_mlock) */          \
     X(URING_INIT, "io_uring_queue_init")                                       \
     X(URING_PROBE, "io_uring_get_probe_ring")                                  \
-    X(URING_REGISTER, "io_uring_register_files")                               \
+    X(URING_REGISTER, "io_uring_register")  /* files, buffers */              \
     X(URING_SUBMIT, "io_uring_submit")      /* also _submit_and_wait */       \
     X(URING_WAIT, "io_uring_wait_cqe")                                         \
     X(URING_READ, "io_uring read cqe")      /* completion of a page read */   \
@@ -282,6 +282,14 @@ static inline int bp__sys_uring_register_files(struct io_uring *ring,
 {
     BP__SYS_FAIL_URING(BP__SYS_URING_REGISTER);
     return io_uring_register_files(ring, fds, n);
+}
+
+static inline int bp__sys_uring_register_buffers(struct io_uring *ring,
+                                                 const struct iovec *iov,
+                                                 unsigned n)
+{
+    BP__SYS_FAIL_URING(BP__SYS_URING_REGISTER);
+    return io_uring_register_buffers(ring, iov, n);
 }
 
 static inline int bp__sys_uring_submit(struct io_uring *ring)
