@@ -25,4 +25,7 @@ int bench_hit_main(int argc, char **argv);
 /* ycsb.c: YCSB workloads A-F on the bufpool B+tree and LMDB. */
 int bench_ycsb_main(int argc, char **argv);
 
+/* tpcc.c: TPC-C-like transactions on every kv engine (bench_wl.h). */
+int bench_tpcc_main(int argc, char **argv);
+
 #endif

@@ -25,6 +25,9 @@ static const bench_cmd bench_cmds[] = {
     {"ycsb", "YCSB workloads A-F on the bufpool B+tree (per backend) vs "
              "LMDB: throughput, ratio, plots",
      bench_ycsb_main},
+    {"tpcc", "TPC-C-like New-Orders/s and transactions/s on every kv engine, "
+             "consistency checked",
+     bench_tpcc_main},
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 
