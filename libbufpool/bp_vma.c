@@ -54,7 +54,8 @@ int bp__vma_count(uint64_t *count)
 
 int bp__vma_check(bp_pool *p, uint64_t slots)
 {
-    uint64_t limit, used, reserve, avail;
+    /* initialised: gcc -O3 (Release) cannot tell -errno from 0 */
+    uint64_t limit = 0, used = 0, reserve, avail;
     int rc;
 
     if ((rc = bp__vma_limit(&limit)) != 0)
