@@ -1,17 +1,21 @@
 /*
- * bp_io_uring.c - the io_uring I/O engine: one ring, one request at a time.
+ * bp_io_uring.c - the io_uring I/O engine for the synchronous page I/O of
+ * fixes, single write-backs and fdatasync: one request per call, waited
+ * for, on the calling thread's lane (ring).
  *
- * Owns: p->io_priv while this engine runs (struct bp__uring: the ring, its
- * mutex, whether p->data_fd is registered as fixed file 0, the tag of the
- * request in flight).  Chosen by bp__io_select (bp_io.c), which falls back
- * to the sync engine when bp__io_uring_init refuses.
+ * Owns: p->io_priv while this engine runs (BP__URING_LANES lanes, each a
+ * ring, its mutex, whether p->data_fd is registered as fixed file 0, the
+ * tag of its request in flight).  Lane 0 is set up (and the kernel probed)
+ * at open; the others when a thread mapped to them first does I/O (a lane
+ * that cannot be set up sends its threads to lane 0).  Chosen by
+ * bp__io_select (bp_io.c), which falls back to the sync engine when
+ * bp__io_uring_init refuses.  Batches and read-ahead have a ring of their
+ * own (bp_aio.c).
  *
  * Each call is synchronous, with the same contract as bp_io_sync.c: read and
  * write return the byte count of cqe->res or a negative errno (-EINTR and
  * -EAGAIN from the kernel are passed up: bp__io_read_page/_write_page
- * retry), sync returns 0 or a negative errno.  Batching, a real queue depth
- * and per-thread rings come with read-ahead; until then this engine is
- * pread/pwrite through a ring, and its value is that the path is exercised.
+ * retry), sync returns 0 or a negative errno.
  *
  * Life of one call (all of it under ur_lock):
  *
@@ -55,13 +59,19 @@
 #define BP__URING_NOP_TAG 0u /* tags of real requests start at 1 */
 #define BP__URING_RETRIES 64 /* EINTR / EAGAIN in a row, then an error */
 
+/* One lane: a ring and its mutex.  Threads are spread over the lanes by
+ * their stats shard, so fix misses of different threads read in parallel
+ * (one shared ring held one request of the whole pool at a time). */
 struct bp__uring {
     struct io_uring ur_ring;
     pthread_mutex_t ur_lock;
+    int ur_ready;     /* 1: ring set up; 0: not yet; -1: set-up failed */
     int ur_fixed;     /* p->data_fd registered as fixed file 0 */
     int ur_broken;    /* 0, or the negative errno every call returns */
     uint64_t ur_tag;  /* user_data of the last request (never NOP_TAG) */
-};
+} __attribute__((aligned(64)));
+
+#define BP__URING_LANES 8 /* lane 0 at open (probed), the others on first use */
 
 static const char *bp__uring_hint(int err)
 {
@@ -119,14 +129,46 @@ static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
 
 /* One request of opcode op (READ, WRITE or FSYNC) on the data file, waited
  * for.  Returns cqe->res or a negative errno. */
+/* Set up lane u's ring (its mutex held).  0 or a negative errno. */
+static int bp__uring_lane_init(bp_pool *p, struct bp__uring *u)
+{
+    int rc = bp__sys_uring_queue_init(BP__URING_DEPTH, &u->ur_ring, 0);
+
+    if (rc < 0)
+        return rc;
+    /* Not fatal: without it each request looks the fd up again. */
+    u->ur_fixed =
+        bp__sys_uring_register_files(&u->ur_ring, &p->data_fd, 1) == 0;
+    u->ur_ready = 1;
+    return 0;
+}
+
+/* This thread's lane, locked and ready (lane 0 when its own could not be
+ * set up). */
+static struct bp__uring *bp__uring_lane(bp_pool *p)
+{
+    struct bp__uring *lanes = p->io_priv, *u;
+    int sh = bp__tls_shard >= 0 ? bp__tls_shard : bp__shard_assign();
+
+    u = &lanes[sh % BP__URING_LANES];
+    pthread_mutex_lock(&u->ur_lock);
+    if (u->ur_ready == 0 && bp__uring_lane_init(p, u) != 0)
+        u->ur_ready = -1;
+    if (u->ur_ready < 0) {
+        pthread_mutex_unlock(&u->ur_lock);
+        u = &lanes[0];
+        pthread_mutex_lock(&u->ur_lock);
+    }
+    return u;
+}
+
 static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
                         uint64_t off)
 {
-    struct bp__uring *u = p->io_priv;
+    struct bp__uring *u = bp__uring_lane(p);
     struct io_uring_sqe *sqe;
     int fd, res = 0, rc;
 
-    pthread_mutex_lock(&u->ur_lock);
     if (u->ur_broken) {
         rc = u->ur_broken;
         goto out;
@@ -224,59 +266,61 @@ static int bp__uring_probe(bp_pool *p, struct io_uring *ring)
     return 0;
 }
 
+static void bp__uring_free(bp_pool *p, struct bp__uring *lanes)
+{
+    for (int i = 0; i < BP__URING_LANES; i++) {
+        /* Nothing is in flight: every call reaps its request before
+         * returning (a broken lane may still own one; exiting the ring
+         * cancels it); exiting also drops the registered file. */
+        if (lanes[i].ur_ready > 0)
+            io_uring_queue_exit(&lanes[i].ur_ring);
+        pthread_mutex_destroy(&lanes[i].ur_lock);
+    }
+    bp__free(p, lanes, BP__URING_LANES * sizeof *lanes);
+}
+
 int bp__io_uring_init(bp_pool *p)
 {
-    struct bp__uring *u;
+    struct bp__uring *lanes;
     int rc;
 
-    u = bp__alloc(p, sizeof *u);
-    if (!u) {
+    /* the allocator hook promises no alignment beyond malloc's: the lanes
+     * are aligned for speed only, not for correctness */
+    lanes = bp__alloc(p, BP__URING_LANES * sizeof *lanes);
+    if (!lanes) {
         snprintf(p->io_reason, sizeof p->io_reason,
                  "io_uring: out of memory for the engine state");
         return -ENOMEM;
     }
-    rc = bp__sys_uring_queue_init(BP__URING_DEPTH, &u->ur_ring, 0);
+    memset(lanes, 0, BP__URING_LANES * sizeof *lanes);
+    for (int i = 0; i < BP__URING_LANES; i++)
+        pthread_mutex_init(&lanes[i].ur_lock, NULL);
+    rc = bp__uring_lane_init(p, &lanes[0]);
     if (rc < 0) {
         snprintf(p->io_reason, sizeof p->io_reason,
                  "io_uring_queue_init: %s%s", strerror(-rc),
                  bp__uring_hint(-rc));
-        bp__free(p, u, sizeof *u);
+        bp__uring_free(p, lanes);
         return rc;
     }
-    if ((rc = bp__uring_probe(p, &u->ur_ring)) != 0)
-        goto fail_ring;
-    if ((rc = -pthread_mutex_init(&u->ur_lock, NULL)) != 0) {
-        snprintf(p->io_reason, sizeof p->io_reason,
-                 "io_uring: pthread_mutex_init: %s", strerror(-rc));
-        goto fail_ring;
+    if ((rc = bp__uring_probe(p, &lanes[0].ur_ring)) != 0) {
+        bp__uring_free(p, lanes);
+        return rc;
     }
-    /* Not fatal: without it each request looks the fd up again. */
-    u->ur_fixed =
-        bp__sys_uring_register_files(&u->ur_ring, &p->data_fd, 1) == 0;
-    p->io_priv = u;
+    p->io_priv = lanes;
     p->io = &bp__io_uring;
     snprintf(p->io_reason, sizeof p->io_reason,
-             "io_uring available (ring depth %u, %s)", BP__URING_DEPTH,
-             u->ur_fixed ? "registered file" : "file not registered");
+             "io_uring available (%d lanes of depth %u, %s)", BP__URING_LANES,
+             BP__URING_DEPTH,
+             lanes[0].ur_fixed ? "registered file" : "file not registered");
     return 0;
-
-fail_ring:
-    io_uring_queue_exit(&u->ur_ring);
-    bp__free(p, u, sizeof *u);
-    return rc;
 }
 
 void bp__io_uring_fini(bp_pool *p)
 {
-    struct bp__uring *u = p->io_priv;
-
-    if (!u)
+    if (!p->io_priv)
         return;
-    /* Nothing is in flight: every call reaps its request before returning
-     * (a broken engine may still own one; exiting the ring cancels it). */
-    io_uring_queue_exit(&u->ur_ring); /* also drops the registered file */
-    pthread_mutex_destroy(&u->ur_lock);
-    bp__free(p, u, sizeof *u);
+    bp__uring_free(p, p->io_priv);
     p->io_priv = NULL;
 }
 
