@@ -68,9 +68,9 @@ static void tpcc_usage(FILE *f)
 "  --engines LIST   comma separated from bufpool:<backend> (or just\n"
 "                   <backend>: rfp,mmap,copy,linear,auto) and lmdb\n"
 "                   (" TPCC_DEFAULT_ENGINES ")\n"
-"  --memory BYTES   memory budget of each engine, k/m/g suffixes (in memory:\n"
-"                   twice the expected data, at least 256m; with --oom a\n"
-"                   quarter of it)\n"
+"  --memory BYTES   memory budget of each engine, k/m/g suffixes (default:\n"
+"                   4x the expected data, room for the orders the run\n"
+"                   adds; with --oom a quarter of the expected data)\n"
 "  --oom            out-of-memory mode: data >= 4x budget, page cache\n"
 "                   dropped before each run, LMDB in a memory cgroup\n"
 "  --out DIR        CSV and plots go here (bpbench-out)\n"
@@ -212,9 +212,8 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
     if (!o->mem_budget) {
         tpcc sz = tpcc_sizes((uint32_t)*wh);
         uint64_t data = tpcc_data_bytes(&sz);
-        o->mem_budget = o->out_of_memory ? data / 4 : 2 * data;
-        if (!o->out_of_memory && o->mem_budget < (256ull << 20))
-            o->mem_budget = 256ull << 20;
+        /* In memory: the run adds ~1 KiB per New-Order to the data. */
+        o->mem_budget = o->out_of_memory ? data / 4 : 4 * data;
     }
     return 0;
 }
