@@ -1,5 +1,6 @@
 # Makefile - wraps CMake.  make [build] | deps | test | test-tsan | demo | clean
-#   make test: normal build (build/), ASan+UBSan (build-asan/), TSan
+#   make test: normal build (build/, run twice: as is, then with io_uring
+#   forced off by BUFPOOL_IO=sync), ASan+UBSan (build-asan/), TSan
 #   (build-tsan/) and -m32 (build-m32/), ctest in each; any failure fails it.
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
@@ -24,6 +25,8 @@ test: test-normal test-asan test-tsan test-m32
 
 test-normal: build
 	$(CTEST) --test-dir build
+	@echo "== the whole suite again with io_uring forced off (BUFPOOL_IO=sync) =="
+	BUFPOOL_IO=sync $(CTEST) --test-dir build
 
 test-asan: deps
 	$(CONFIGURE) -B build-asan -DBP_SANITIZE=address,undefined $(TESTS_ONLY)
