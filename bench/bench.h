@@ -22,6 +22,9 @@ int bench_remap_main(int argc, char **argv);
  * to optimistic reads and a bare pointer dereference. */
 int bench_hit_main(int argc, char **argv);
 
+/* bench_io.c: cold random reads and write-back through the pool vs fio. */
+int bench_io_main(int argc, char **argv);
+
 /* ycsb.c: YCSB workloads A-F on the bufpool B+tree and LMDB. */
 int bench_ycsb_main(int argc, char **argv);
 

@@ -22,6 +22,9 @@ static const bench_cmd bench_cmds[] = {
     {"hit", "window-hit shared fix+unfix on 1 and all cores, every backend, "
             "vs optimistic read and bare deref",
      bench_hit_main},
+    {"io", "cold random reads (depth 1/8/32) and write-back through the "
+           "pool vs fio on the same file",
+     bench_io_main},
     {"ycsb", "YCSB workloads A-F on the bufpool B+tree (per backend) vs "
              "LMDB: throughput, ratio, plots",
      bench_ycsb_main},

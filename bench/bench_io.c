@@ -1,0 +1,507 @@
+/*
+ * bench_io.c - `bpbench io`: the pool's data-file I/O against fio on the
+ * same file, side by side in one run.
+ *
+ * Reads: cold random page reads through the pool at queue depths 1, 8 and
+ * 32 (--depths), for 4 KiB pages and the pool's page size (--page-sizes).
+ * One thread.  Depth 1 is what an engine does without read-ahead: bp_fix
+ * misses one after another.  Depth d keeps d reads in flight with
+ * bp_prefetch: the pages of a random sequence are prefetched d ahead of the
+ * fix that consumes them (pool io depth = d).  The figure is data-file
+ * reads per second from bp_stats (pages found in the cache do not count),
+ * over the wall time of the phase.  fio runs `--rw=randread --direct=1
+ * --ioengine=io_uring --iodepth=d --bs=<page>` on the same file for the
+ * same time; its read IOPS come from its terse output.
+ *
+ * Write-back: N random pages are dirtied in a pool whose cache holds them,
+ * then bp_flush writes them in batches of the depth and fdatasyncs once;
+ * pages per second over the flush's wall time, sync included.  fio runs
+ * `--rw=randwrite` at the same depth and block size for as many writes
+ * with `--end_fsync=1`; its IOPS (which leave the final fsync out) are the
+ * comparison, so the ratio errs against the pool.
+ *
+ * Each cell is the median of --reps runs; pool and fio alternate within a
+ * rep.  The data file lives in a fresh directory under --dir (/var/tmp: a
+ * real disk, not tmpfs) and is removed at exit.  When fio is not installed
+ * its column says n/a and a note says why.
+ */
+#include "bench.h"
+#include "bench_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define IO_MAXD 8
+#define IO_MAXP 4
+
+typedef struct io_opts {
+    uint64_t data_mb, cache_mb, seconds, reps, wpages, wdepth;
+    uint64_t depths[IO_MAXD], psz[IO_MAXP];
+    int nd, np, quick;
+    bp_backend backend;
+    const char *dir;
+} io_opts;
+
+static void io_usage(FILE *f)
+{
+    fprintf(f,
+"usage: bpbench io [options]\n"
+"\n"
+"Cold random page reads through the pool at queue depths 1, 8, 32 (bp_fix\n"
+"misses at depth 1, bp_prefetch keeping d reads in flight above) against\n"
+"fio's io_uring O_DIRECT random read on the same file at the same depths;\n"
+"then write-back: dirty pages flushed per second (batched writes + one\n"
+"fdatasync) against fio random write at the same depth.  Pool/fio ratios.\n"
+"\n"
+"options (default / --quick):\n"
+"  --data-mb N       data file size in MiB (1024 / 256)\n"
+"  --cache-mb N      pool cache in MiB, much smaller than the file (64)\n"
+"  --page-sizes LIST page sizes, comma separated (4096,8192)\n"
+"  --depths LIST     queue depths (1,8,32)\n"
+"  --seconds N       seconds per read cell (3 / 1)\n"
+"  --reps N          repetitions, median reported (3 / 1)\n"
+"  --write-pages N   pages dirtied and flushed per write cell (8192 / 2048)\n"
+"  --write-depth N   queue depth of the write cell (32)\n"
+"  --backend NAME    window backend (auto)\n"
+"  --dir DIR         where the data file's temp directory goes (/var/tmp)\n"
+"  --quick           smaller and shorter\n");
+}
+
+static int io_parse_list(const char *opt, char *s, uint64_t *out, int max,
+                         uint64_t lo, uint64_t hi)
+{
+    char *it[IO_MAXD];
+    int n = bu_split_list(s, it, max);
+
+    if (n <= 0) {
+        fprintf(stderr, "bpbench: --%s: 1 to %d values\n", opt, max);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (bu_parse_u64(opt, it[i], lo, hi, 0, &out[i]) != 0)
+            return -1;
+    return n;
+}
+
+static int io_options(int argc, char **argv, io_opts *o)
+{
+    enum { O_DATA = 256, O_CACHE, O_PS, O_DEP, O_SEC, O_REPS, O_WP, O_WD,
+           O_BK, O_DIR, O_QUICK, O_HELP };
+    static const struct option lo[] = {
+        {"data-mb", required_argument, NULL, O_DATA},
+        {"cache-mb", required_argument, NULL, O_CACHE},
+        {"page-sizes", required_argument, NULL, O_PS},
+        {"depths", required_argument, NULL, O_DEP},
+        {"seconds", required_argument, NULL, O_SEC},
+        {"reps", required_argument, NULL, O_REPS},
+        {"write-pages", required_argument, NULL, O_WP},
+        {"write-depth", required_argument, NULL, O_WD},
+        {"backend", required_argument, NULL, O_BK},
+        {"dir", required_argument, NULL, O_DIR},
+        {"quick", no_argument, NULL, O_QUICK},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0}};
+    int c;
+
+    memset(o, 0, sizeof *o);
+    o->backend = BP_BACKEND_AUTO;
+    o->dir = "/var/tmp";
+    o->cache_mb = 64;
+    o->wdepth = 32;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        int bad = 0;
+
+        switch (c) {
+        case O_DATA: bad = bu_parse_u64("data-mb", optarg, 16, 1u << 20, 0, &o->data_mb); break;
+        case O_CACHE: bad = bu_parse_u64("cache-mb", optarg, 4, 1u << 20, 0, &o->cache_mb); break;
+        case O_PS: bad = (o->np = io_parse_list("page-sizes", optarg, o->psz, IO_MAXP, 4096, 65536)) < 0; break;
+        case O_DEP: bad = (o->nd = io_parse_list("depths", optarg, o->depths, IO_MAXD, 1, 256)) < 0; break;
+        case O_SEC: bad = bu_parse_u64("seconds", optarg, 1, 3600, 0, &o->seconds); break;
+        case O_REPS: bad = bu_parse_u64("reps", optarg, 1, 100, 0, &o->reps); break;
+        case O_WP: bad = bu_parse_u64("write-pages", optarg, 16, 1u << 24, 0, &o->wpages); break;
+        case O_WD: bad = bu_parse_u64("write-depth", optarg, 1, 1024, 0, &o->wdepth); break;
+        case O_BK: {
+            bp_backend bk[1];
+            int n;
+
+            bad = bu_parse_backends(optarg, bk, 1, &n) != 0;
+            o->backend = bk[0];
+            break;
+        }
+        case O_DIR: o->dir = optarg; break;
+        case O_QUICK: o->quick = 1; break;
+        case 'h':
+        case O_HELP: io_usage(stdout); exit(0);
+        default: io_usage(stderr); return -1;
+        }
+        if (bad)
+            return -1;
+    }
+    if (!o->data_mb)
+        o->data_mb = o->quick ? 256 : 1024;
+    if (!o->seconds)
+        o->seconds = o->quick ? 1 : 3;
+    if (!o->reps)
+        o->reps = o->quick ? 1 : 3;
+    if (!o->wpages)
+        o->wpages = o->quick ? 2048 : 8192;
+    if (!o->np) {
+        o->psz[0] = 4096;
+        o->psz[1] = 8192;
+        o->np = 2;
+    }
+    if (!o->nd) {
+        o->depths[0] = 1;
+        o->depths[1] = 8;
+        o->depths[2] = 32;
+        o->nd = 3;
+    }
+    for (int i = 0; i < o->np; i++)
+        if (o->psz[i] & (o->psz[i] - 1)) {
+            fprintf(stderr, "bpbench: --page-sizes: %llu is not a power of "
+                    "two\n", (unsigned long long)o->psz[i]);
+            return -1;
+        }
+    if (o->cache_mb * 4 > o->data_mb) {
+        fprintf(stderr, "bpbench: --cache-mb must be at most a quarter of "
+                "--data-mb (reads must miss)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- fio ------------------------------------------------------------------- */
+
+static int io_have_fio(void)
+{
+    return system("command -v fio >/dev/null 2>&1") == 0;
+}
+
+/* Run fio; its IOPS (read or write) into *iops.  0 or -1 with why. */
+static int io_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
+                  int write, uint64_t seconds, uint64_t nios, double *iops,
+                  char *why, size_t whysz)
+{
+    char cmd[1024], line[8192];
+    FILE *f;
+    int st;
+
+    snprintf(cmd, sizeof cmd,
+             "fio --name=bpbench --filename=%s --size=%llu --rw=%s --bs=%llu "
+             "--direct=1 --ioengine=io_uring --iodepth=%llu --numjobs=1 "
+             "--randrepeat=0 --norandommap --output-format=terse "
+             "--terse-version=3 %s 2>&1",
+             path, (unsigned long long)size, write ? "randwrite" : "randread",
+             (unsigned long long)bs, (unsigned long long)depth,
+             write ? "--end_fsync=1 --number_ios=0" : "--time_based");
+    if (write) {
+        char extra[128];
+
+        snprintf(extra, sizeof extra, " --io_size=%llu",
+                 (unsigned long long)(nios * bs));
+        strncat(cmd, extra, sizeof cmd - strlen(cmd) - 1);
+    } else {
+        char extra[64];
+
+        snprintf(extra, sizeof extra, " --runtime=%llu",
+                 (unsigned long long)seconds);
+        strncat(cmd, extra, sizeof cmd - strlen(cmd) - 1);
+    }
+    if (!(f = popen(cmd, "r"))) {
+        snprintf(why, whysz, "popen(fio): %s", strerror(errno));
+        return -1;
+    }
+    line[0] = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "3;", 2) == 0)
+            break;
+    st = pclose(f);
+    if (strncmp(line, "3;", 2) != 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+        snprintf(why, whysz, "fio failed (status %d): %.200s", st, line);
+        return -1;
+    }
+    {
+        /* terse v3: field 8 read IOPS, field 49 write IOPS (1-based) */
+        int want = write ? 49 : 8, k = 1;
+        char *s = line;
+
+        while (k < want && (s = strchr(s, ';')) != NULL) {
+            s++;
+            k++;
+        }
+        if (!s) {
+            snprintf(why, whysz, "fio output has no field %d", want);
+            return -1;
+        }
+        *iops = strtod(s, NULL);
+    }
+    return 0;
+}
+
+/* ---- the pool ---------------------------------------------------------------- */
+
+static int io_open(const io_opts *o, const char *path, uint64_t psz,
+                   uint64_t depth, uint64_t cache_bytes, bp_pool **p,
+                   char *why, size_t whysz)
+{
+    struct bu_pool_cfg c = {.path = path, .page_size = psz,
+                            .cache_bytes = cache_bytes,
+                            .backend = o->backend};
+    bp_pool *q = NULL;
+    int rc;
+
+    /* bu_pool_open has no depth setting: configure by hand */
+    rc = bp_create(&q, NULL);
+    if (rc == 0) rc = bp_set_page_size(q, psz);
+    if (rc == 0) rc = bp_set_cache_size(q, cache_bytes);
+    if (rc == 0) rc = bp_set_backend(q, o->backend);
+    if (rc == 0) rc = bp_set_io_depth(q, (unsigned)depth);
+    if (rc == 0) rc = bp_open(q, path, 0);
+    if (rc) {
+        snprintf(why, whysz, "pool (page %llu, depth %llu): %s: %s",
+                 (unsigned long long)psz, (unsigned long long)depth,
+                 bp_strerror(rc), q ? bp_errmsg(q) : "");
+        bp_close(q);
+        return rc;
+    }
+    (void)c;
+    *p = q;
+    return 0;
+}
+
+/* Cold random reads for `seconds` at depth d: data-file reads per second. */
+static int io_pool_reads(const io_opts *o, const char *path, uint64_t psz,
+                         uint64_t npages, uint64_t d, uint64_t rep,
+                         double *iops, char *why, size_t whysz)
+{
+    enum { RING = 1024 };
+    uint64_t seq[RING], r0, head = 0, t0, tend, bad = 0, issued;
+    bp_stats st;
+    bu_rng rng;
+    bp_pool *p;
+    int rc;
+
+    if ((rc = io_open(o, path, psz, d, o->cache_mb << 20, &p, why, whysz)))
+        return rc;
+    bu_rng_seed(&rng, 77, psz, d * 1000 + rep);
+    for (uint64_t i = 0; i < RING; i++)
+        seq[i] = bu_rng_below(&rng, npages);
+    if ((rc = bu_stats(p, &st, why, whysz)) != 0)
+        goto out;
+    r0 = st.reads;
+    t0 = bu_now_ns();
+    tend = t0 + o->seconds * 1000000000ull;
+    if (d > 1) /* the first d ahead */
+        (void)bp_prefetch(p, seq, d);
+    issued = d;
+    for (uint64_t i = 0;; i++) {
+        bp_page pg;
+
+        if ((i & 15) == 0 && bu_now_ns() >= tend)
+            break;
+        if ((rc = bp_fix(p, seq[i % RING], BP_SHARED, &pg)) != 0) {
+            snprintf(why, whysz, "bp_fix(%llu): %s: %s",
+                     (unsigned long long)seq[i % RING], bp_strerror(rc),
+                     bp_errmsg(p));
+            goto out;
+        }
+        bad += bu_touch_check(pg.data, seq[i % RING], psz) != 0;
+        bp_unfix(p, &pg, 0);
+        seq[i % RING] = bu_rng_below(&rng, npages); /* next lap's page */
+        if (d > 1 && issued - (i + 1) <= d / 2) {
+            /* half the window consumed: send the next half in one call
+             * (one submit), keeping between d/2 and d reads in flight */
+            uint64_t list[RING / 2], n = 0;
+
+            for (; issued < i + 1 + d; issued++)
+                list[n++] = seq[issued % RING];
+            (void)bp_prefetch(p, list, n);
+        }
+        head = i;
+    }
+    (void)head;
+    if ((rc = bu_stats(p, &st, why, whysz)) != 0)
+        goto out;
+    *iops = (double)(st.reads - r0) * 1e9 / (double)(bu_now_ns() - t0);
+    if (bad) {
+        snprintf(why, whysz, "%llu pages read back wrong",
+                 (unsigned long long)bad);
+        rc = -EIO;
+    }
+out:
+    bp_close(p);
+    return rc;
+}
+
+/* Dirty n random distinct-ish pages in a cache that holds them, then time
+ * bp_flush: pages written per second, sync included. */
+static int io_pool_writes(const io_opts *o, const char *path, uint64_t psz,
+                          uint64_t npages, uint64_t rep, double *pps,
+                          char *why, size_t whysz)
+{
+    uint64_t n = o->wpages, t0, written;
+    bp_stats st;
+    bu_rng rng;
+    bp_pool *p;
+    int rc;
+
+    if ((rc = io_open(o, path, psz, o->wdepth, (n * 2 + 64) * psz, &p, why,
+                      whysz)))
+        return rc;
+    bu_rng_seed(&rng, 91, psz, rep);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t pg_no = bu_rng_below(&rng, npages);
+        bp_page pg;
+
+        if ((rc = bp_fix(p, pg_no, BP_EXCLUSIVE, &pg)) != 0) {
+            snprintf(why, whysz, "bp_fix(%llu, excl): %s: %s",
+                     (unsigned long long)pg_no, bp_strerror(rc), bp_errmsg(p));
+            goto out;
+        }
+        /* rewrite the stamp in place: the file stays valid for reads */
+        bp_unfix(p, &pg, BP_DIRTY);
+    }
+    if ((rc = bu_stats(p, &st, why, whysz)) != 0)
+        goto out;
+    written = st.writes;
+    t0 = bu_now_ns();
+    if ((rc = bp_flush(p)) != 0) {
+        snprintf(why, whysz, "bp_flush: %s: %s", bp_strerror(rc), bp_errmsg(p));
+        goto out;
+    }
+    *pps = 0;
+    if ((rc = bu_stats(p, &st, why, whysz)) != 0)
+        goto out;
+    *pps = (double)(st.writes - written) * 1e9 / (double)(bu_now_ns() - t0);
+out:
+    bp_close(p);
+    return rc;
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+static double io_med(double *v, uint64_t n)
+{
+    return bu_median(v, (size_t)n);
+}
+
+int bench_io_main(int argc, char **argv)
+{
+    char dir[512], path[600], why[512], cell[8][64], label[64];
+    double pool[IO_MAXP][IO_MAXD + 1][16], fio[IO_MAXP][IO_MAXD + 1][16];
+    int have_fio = io_have_fio(), failed = 0;
+    bu_table t;
+    io_opts o;
+    int rc;
+
+    if (io_options(argc, argv, &o) != 0)
+        return 2;
+    if (o.reps > 16)
+        o.reps = 16;
+    printf("bpbench io: cold random reads through the pool (bp_fix misses at "
+           "depth 1, bp_prefetch d ahead above) vs fio io_uring O_DIRECT "
+           "randread; write-back (bp_flush: batches + fdatasync) vs fio "
+           "randwrite; median of %llu reps\n",
+           (unsigned long long)o.reps);
+    bu_print_machine(stdout, "");
+    if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {
+        fprintf(stderr, "bpbench io: temp dir in %s: %s\n", o.dir,
+                strerror(-rc));
+        return 1;
+    }
+    bu_table_init(&t, 6);
+    {
+        const char *h[6] = {"test", "page", "depth", "pool IOPS", "fio IOPS",
+                            "pool/fio"};
+        bu_table_add(&t, h);
+    }
+    for (int pi = 0; pi < o.np && !failed; pi++) {
+        uint64_t psz = o.psz[pi], npages = (o.data_mb << 20) / psz;
+        double secs;
+        char fsbuf[32];
+
+        snprintf(path, sizeof path, "%s/io-%llu.db", dir,
+                 (unsigned long long)psz);
+        bu_progress("writing %llu MiB data file of %llu-byte pages",
+                    (unsigned long long)o.data_mb, (unsigned long long)psz);
+        if (bu_data_file_create(path, psz, npages, &secs, why, sizeof why)) {
+            fprintf(stderr, "bpbench io: %s\n", why);
+            failed = 1;
+            break;
+        }
+        if (pi == 0)
+            printf("data: %s on %s, %llu MiB; pool cache %llu MiB, backend "
+                   "%s\n", dir, bu_fs_name(path, fsbuf, sizeof fsbuf),
+                   (unsigned long long)o.data_mb,
+                   (unsigned long long)o.cache_mb, bp_backend_name(o.backend));
+        for (uint64_t rep = 0; rep < o.reps && !failed; rep++) {
+            for (int di = 0; di <= o.nd && !failed; di++) {
+                int w = di == o.nd; /* the last column: write-back */
+                uint64_t d = w ? o.wdepth : o.depths[di];
+
+                bu_progress("page %llu, %s depth %llu, rep %llu",
+                            (unsigned long long)psz, w ? "write" : "read",
+                            (unsigned long long)d,
+                            (unsigned long long)rep + 1);
+                rc = w ? io_pool_writes(&o, path, psz, npages, rep,
+                                        &pool[pi][di][rep], why, sizeof why)
+                       : io_pool_reads(&o, path, psz, npages, d, rep,
+                                       &pool[pi][di][rep], why, sizeof why);
+                if (rc) {
+                    fprintf(stderr, "bpbench io: %s\n", why);
+                    failed = 1;
+                    break;
+                }
+                fio[pi][di][rep] = 0;
+                if (have_fio &&
+                    io_fio(path, npages * psz, psz, d, w, o.seconds,
+                           o.wpages, &fio[pi][di][rep], why, sizeof why)) {
+                    fprintf(stderr, "bpbench io: %s\n", why);
+                    have_fio = 0;
+                }
+            }
+        }
+        for (int di = 0; di <= o.nd && !failed; di++) {
+            int w = di == o.nd;
+            double pm = io_med(pool[pi][di], o.reps),
+                   fm = have_fio ? io_med(fio[pi][di], o.reps) : 0;
+            const char *row[6];
+
+            snprintf(label, sizeof label, "%s", w ? "write-back" : "rand read");
+            snprintf(cell[0], sizeof cell[0], "%llu", (unsigned long long)psz);
+            snprintf(cell[1], sizeof cell[1], "%llu",
+                     (unsigned long long)(w ? o.wdepth : o.depths[di]));
+            snprintf(cell[2], sizeof cell[2], "%.0f", pm);
+            snprintf(cell[3], sizeof cell[3], have_fio ? "%.0f" : "n/a", fm);
+            snprintf(cell[4], sizeof cell[4], have_fio && fm > 0 ? "%.2f" : "n/a",
+                     fm > 0 ? pm / fm : 0);
+            row[0] = label;
+            row[1] = cell[0];
+            row[2] = cell[1];
+            row[3] = cell[2];
+            row[4] = cell[3];
+            row[5] = cell[4];
+            bu_table_add(&t, row);
+        }
+        unlink(path);
+        bu_cleanup_forget(path);
+    }
+    if (!failed) {
+        printf("\n");
+        bu_table_print(&t, stdout, "  ", 1);
+        printf("\nread IOPS = data-file reads per second (bp_stats.reads over "
+               "the phase's wall time); write-back = pages per second over "
+               "bp_flush's wall time including its fdatasync, fio's write "
+               "IOPS leave its end_fsync out\n");
+        if (!io_have_fio())
+            printf("fio is not installed (apt-get install fio): its column "
+                   "is n/a\n");
+    }
+    bu_table_free(&t);
+    return failed;
+}
