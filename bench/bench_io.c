@@ -17,8 +17,9 @@
  * then bp_flush writes them in batches of the depth and fdatasyncs once;
  * pages per second over the flush's wall time, sync included.  fio runs
  * `--rw=randwrite` at the same depth and block size for as many writes
- * with `--end_fsync=1`; its IOPS (which leave the final fsync out) are the
- * comparison, so the ratio errs against the pool.
+ * with `--end_fsync=1`, on a file of its own of the same size (its data
+ * would spoil the stamps the reads check); its IOPS (which leave the final
+ * fsync out) are the comparison, so the ratio errs against the pool.
  *
  * Each cell is the median of --reps runs; pool and fio alternate within a
  * rep.  The data file lives in a fresh directory under --dir (/var/tmp: a
@@ -313,9 +314,9 @@ static int io_pool_reads(const io_opts *o, const char *path, uint64_t psz,
         bad += bu_touch_check(pg.data, seq[i % RING], psz) != 0;
         bp_unfix(p, &pg, 0);
         seq[i % RING] = bu_rng_below(&rng, npages); /* next lap's page */
-        if (d > 1 && issued - (i + 1) <= d / 2) {
-            /* half the window consumed: send the next half in one call
-             * (one submit), keeping between d/2 and d reads in flight */
+        if (d > 1 && issued - (i + 1) <= d - (d >= 8 ? d / 8 : 1)) {
+            /* an eighth of the window consumed: send that many in one call
+             * (one submit), keeping between 7d/8 and d reads in flight */
             uint64_t list[RING / 2], n = 0;
 
             for (; issued < i + 1 + d; issued++)
@@ -392,7 +393,7 @@ static double io_med(double *v, uint64_t n)
 
 int bench_io_main(int argc, char **argv)
 {
-    char dir[512], path[600], why[512], cell[8][64], label[64];
+    char dir[512], path[600], wpath[600], why[512], cell[8][64], label[64];
     double pool[IO_MAXP][IO_MAXD + 1][16], fio[IO_MAXP][IO_MAXD + 1][16];
     int have_fio = io_have_fio(), failed = 0;
     bu_table t;
@@ -427,6 +428,9 @@ int bench_io_main(int argc, char **argv)
 
         snprintf(path, sizeof path, "%s/io-%llu.db", dir,
                  (unsigned long long)psz);
+        snprintf(wpath, sizeof wpath, "%s/fio-write-%llu.db", dir,
+                 (unsigned long long)psz);
+        bu_cleanup_add(wpath, 0);
         bu_progress("writing %llu MiB data file of %llu-byte pages",
                     (unsigned long long)o.data_mb, (unsigned long long)psz);
         if (bu_data_file_create(path, psz, npages, &secs, why, sizeof why)) {
@@ -458,9 +462,12 @@ int bench_io_main(int argc, char **argv)
                     break;
                 }
                 fio[pi][di][rep] = 0;
+                /* fio's writes go to a file of their own: its data would
+                 * overwrite the stamps the pool's reads check */
                 if (have_fio &&
-                    io_fio(path, npages * psz, psz, d, w, o.seconds,
-                           o.wpages, &fio[pi][di][rep], why, sizeof why)) {
+                    io_fio(w ? wpath : path, npages * psz, psz, d, w,
+                           o.seconds, o.wpages, &fio[pi][di][rep], why,
+                           sizeof why)) {
                     fprintf(stderr, "bpbench io: %s\n", why);
                     have_fio = 0;
                 }
@@ -490,6 +497,8 @@ int bench_io_main(int argc, char **argv)
         }
         unlink(path);
         bu_cleanup_forget(path);
+        unlink(wpath);
+        bu_cleanup_forget(wpath);
     }
     if (!failed) {
         printf("\n");
