@@ -33,7 +33,8 @@
  * Size: 32 operations and 4 flushes make some 110-225 calls per scenario
  * (mmap/sync the fewest, copy/io_uring the most), x 10 failures x 4
  * combinations: about 6,700 runs of a few ms each, 15 s of CPU; the wall
- * time is the disk's (fdatasync, O_DIRECT), 30-60 s on an idle machine.
+ * time is the disk's (fdatasync, O_DIRECT): 20 s on a quiet machine, up
+ * to 90 s while other tests load the disk.
  * Sanitizer builds (ASan, TSan) take every STRIDE-th N only, starting at
  * a different N for each failure, so every N (every kind, open included)
  * is still failed by some of the 10 failures; BP_COUNTDOWN_STRIDE
