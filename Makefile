@@ -49,7 +49,12 @@ test-tsan: deps
 	cmake --build build-tsan -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) --test-dir build-tsan
 
+# The main job: a small TPC-C-like and YCSB-C comparison of bufpool (auto),
+# the mmap-per-slot pool and LMDB (tables, CSV and PNG plots under
+# bpbench-out/), then the window backends' costs.  About two minutes.
 demo: build
+	./build/bpbench tpcc --seconds 10 --out bpbench-out
+	./build/bpbench ycsb --workloads c --seconds 5 --out bpbench-out
 	./build/bpbench remap --quick
 
 clean:
