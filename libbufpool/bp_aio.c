@@ -585,8 +585,10 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
 
     if (n == 0)
         return 0;
+    if (strcmp(p->io->name, "io_uring") != 0) /* no ring to batch on: */
+        return -ENOTSUP;       /* the caller writes one at a time */
     if (!(a = bp__aio_state(p, &rc)) || !a->a_uring || n > a->a_depth)
-        return -ENOTSUP; /* the caller writes one at a time */
+        return -ENOTSUP;
     /* copy every frame into a buffer, stamp it, note the highest LSN */
     for (; got < n; got++) {
         uint32_t r = bp__aio_get(p, a, 1);
