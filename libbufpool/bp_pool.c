@@ -228,7 +228,8 @@ static inline void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk,
     out->bp_gen = ((BP__LOAD(sl->sl_gen) & BP__GEN_MASK) << BP__GEN_SHIFT) |
                   ((uint32_t)blk << 5) | ((uint32_t)(hz + 1) << 1) |
                   (uint32_t)excl;
-    bp__tls_excl += excl;
+    if (excl) /* a shared hit writes no thread-local either */
+        bp__tls_excl++;
 }
 
 /* Publish frame f in a free slot of this thread's reader block; the slot
