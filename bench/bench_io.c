@@ -39,12 +39,13 @@
 
 #define IO_MAXD 8
 #define IO_MAXP 4
+#define IO_MAXBK 5
 
 typedef struct io_opts {
     uint64_t data_mb, cache_mb, seconds, reps, wpages, wdepth;
     uint64_t depths[IO_MAXD], psz[IO_MAXP];
-    int nd, np, quick;
-    bp_backend backend;
+    int nd, np, quick, nbk;
+    bp_backend bk[IO_MAXBK];
     const char *dir;
 } io_opts;
 
@@ -68,7 +69,9 @@ static void io_usage(FILE *f)
 "  --reps N          repetitions, median reported (3 / 1)\n"
 "  --write-pages N   pages dirtied and flushed per write cell (8192 / 2048)\n"
 "  --write-depth N   queue depth of the write cell (32)\n"
-"  --backend NAME    window backend (auto)\n"
+"  --backends LIST   window backends, one row each (auto,linear on 64-bit:\n"
+"                    linear reads straight into its frames, the others\n"
+"                    through bounce buffers)\n"
 "  --dir DIR         where the data file's temp directory goes (/var/tmp)\n"
 "  --quick           smaller and shorter\n");
 }
@@ -102,7 +105,7 @@ static int io_options(int argc, char **argv, io_opts *o)
         {"reps", required_argument, NULL, O_REPS},
         {"write-pages", required_argument, NULL, O_WP},
         {"write-depth", required_argument, NULL, O_WD},
-        {"backend", required_argument, NULL, O_BK},
+        {"backends", required_argument, NULL, O_BK},
         {"dir", required_argument, NULL, O_DIR},
         {"quick", no_argument, NULL, O_QUICK},
         {"help", no_argument, NULL, O_HELP},
@@ -110,7 +113,7 @@ static int io_options(int argc, char **argv, io_opts *o)
     int c;
 
     memset(o, 0, sizeof *o);
-    o->backend = BP_BACKEND_AUTO;
+    o->nbk = 0;
     o->dir = "/var/tmp";
     o->cache_mb = 64;
     o->wdepth = 32;
@@ -127,11 +130,7 @@ static int io_options(int argc, char **argv, io_opts *o)
         case O_WP: bad = bu_parse_u64("write-pages", optarg, 16, 1u << 24, 0, &o->wpages); break;
         case O_WD: bad = bu_parse_u64("write-depth", optarg, 1, 1024, 0, &o->wdepth); break;
         case O_BK: {
-            bp_backend bk[1];
-            int n;
-
-            bad = bu_parse_backends(optarg, bk, 1, &n) != 0;
-            o->backend = bk[0];
+            bad = bu_parse_backends(optarg, o->bk, IO_MAXBK, &o->nbk) != 0;
             break;
         }
         case O_DIR: o->dir = optarg; break;
@@ -151,6 +150,11 @@ static int io_options(int argc, char **argv, io_opts *o)
         o->reps = o->quick ? 1 : 3;
     if (!o->wpages)
         o->wpages = o->quick ? 2048 : 8192;
+    if (!o->nbk) {
+        o->bk[o->nbk++] = BP_BACKEND_AUTO;
+        if (sizeof(void *) == 8)
+            o->bk[o->nbk++] = BP_BACKEND_LINEAR;
+    }
     if (!o->np) {
         o->psz[0] = 4096;
         o->psz[1] = 8192;
@@ -246,13 +250,10 @@ static int io_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
 
 /* ---- the pool ---------------------------------------------------------------- */
 
-static int io_open(const io_opts *o, const char *path, uint64_t psz,
+static int io_open(bp_backend bk, const char *path, uint64_t psz,
                    uint64_t depth, uint64_t cache_bytes, bp_pool **p,
                    char *why, size_t whysz)
 {
-    struct bu_pool_cfg c = {.path = path, .page_size = psz,
-                            .cache_bytes = cache_bytes,
-                            .backend = o->backend};
     bp_pool *q = NULL;
     int rc;
 
@@ -260,7 +261,7 @@ static int io_open(const io_opts *o, const char *path, uint64_t psz,
     rc = bp_create(&q, NULL);
     if (rc == 0) rc = bp_set_page_size(q, psz);
     if (rc == 0) rc = bp_set_cache_size(q, cache_bytes);
-    if (rc == 0) rc = bp_set_backend(q, o->backend);
+    if (rc == 0) rc = bp_set_backend(q, bk);
     if (rc == 0) rc = bp_set_io_depth(q, (unsigned)depth);
     if (rc == 0) rc = bp_open(q, path, 0);
     if (rc) {
@@ -270,13 +271,13 @@ static int io_open(const io_opts *o, const char *path, uint64_t psz,
         bp_close(q);
         return rc;
     }
-    (void)c;
     *p = q;
     return 0;
 }
 
 /* Cold random reads for `seconds` at depth d: data-file reads per second. */
-static int io_pool_reads(const io_opts *o, const char *path, uint64_t psz,
+static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
+                         uint64_t psz,
                          uint64_t npages, uint64_t d, uint64_t rep,
                          double *iops, char *why, size_t whysz)
 {
@@ -287,7 +288,7 @@ static int io_pool_reads(const io_opts *o, const char *path, uint64_t psz,
     bp_pool *p;
     int rc;
 
-    if ((rc = io_open(o, path, psz, d, o->cache_mb << 20, &p, why, whysz)))
+    if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, &p, why, whysz)))
         return rc;
     bu_rng_seed(&rng, 77, psz, d * 1000 + rep);
     for (uint64_t i = 0; i < RING; i++)
@@ -341,7 +342,8 @@ out:
 
 /* Dirty n random distinct-ish pages in a cache that holds them, then time
  * bp_flush: pages written per second, sync included. */
-static int io_pool_writes(const io_opts *o, const char *path, uint64_t psz,
+static int io_pool_writes(const io_opts *o, bp_backend bk, const char *path,
+                          uint64_t psz,
                           uint64_t npages, uint64_t rep, double *pps,
                           char *why, size_t whysz)
 {
@@ -351,7 +353,7 @@ static int io_pool_writes(const io_opts *o, const char *path, uint64_t psz,
     bp_pool *p;
     int rc;
 
-    if ((rc = io_open(o, path, psz, o->wdepth, (n * 2 + 64) * psz, &p, why,
+    if ((rc = io_open(bk, path, psz, o->wdepth, (n * 2 + 64) * psz, &p, why,
                       whysz)))
         return rc;
     bu_rng_seed(&rng, 91, psz, rep);
@@ -394,7 +396,8 @@ static double io_med(double *v, uint64_t n)
 int bench_io_main(int argc, char **argv)
 {
     char dir[512], path[600], wpath[600], why[512], cell[8][64], label[64];
-    double pool[IO_MAXP][IO_MAXD + 1][16], fio[IO_MAXP][IO_MAXD + 1][16];
+    static double pool[IO_MAXBK][IO_MAXP][IO_MAXD + 1][16],
+        fio[IO_MAXP][IO_MAXD + 1][16];
     int have_fio = io_have_fio(), failed = 0;
     bu_table t;
     io_opts o;
@@ -415,10 +418,10 @@ int bench_io_main(int argc, char **argv)
                 strerror(-rc));
         return 1;
     }
-    bu_table_init(&t, 6);
+    bu_table_init(&t, 7);
     {
-        const char *h[6] = {"test", "page", "depth", "pool IOPS", "fio IOPS",
-                            "pool/fio"};
+        const char *h[7] = {"test", "page", "depth", "backend", "pool IOPS",
+                            "fio IOPS", "pool/fio"};
         bu_table_add(&t, h);
     }
     for (int pi = 0; pi < o.np && !failed; pi++) {
@@ -439,32 +442,37 @@ int bench_io_main(int argc, char **argv)
             break;
         }
         if (pi == 0)
-            printf("data: %s on %s, %llu MiB; pool cache %llu MiB, backend "
-                   "%s\n", dir, bu_fs_name(path, fsbuf, sizeof fsbuf),
+            printf("data: %s on %s, %llu MiB; pool cache %llu MiB\n", dir,
+                   bu_fs_name(path, fsbuf, sizeof fsbuf),
                    (unsigned long long)o.data_mb,
-                   (unsigned long long)o.cache_mb, bp_backend_name(o.backend));
+                   (unsigned long long)o.cache_mb);
         for (uint64_t rep = 0; rep < o.reps && !failed; rep++) {
             for (int di = 0; di <= o.nd && !failed; di++) {
                 int w = di == o.nd; /* the last column: write-back */
                 uint64_t d = w ? o.wdepth : o.depths[di];
 
-                bu_progress("page %llu, %s depth %llu, rep %llu",
-                            (unsigned long long)psz, w ? "write" : "read",
-                            (unsigned long long)d,
-                            (unsigned long long)rep + 1);
-                rc = w ? io_pool_writes(&o, path, psz, npages, rep,
-                                        &pool[pi][di][rep], why, sizeof why)
-                       : io_pool_reads(&o, path, psz, npages, d, rep,
-                                       &pool[pi][di][rep], why, sizeof why);
-                if (rc) {
-                    fprintf(stderr, "bpbench io: %s\n", why);
-                    failed = 1;
-                    break;
+                for (int b = 0; b < o.nbk && !failed; b++) {
+                    double *out = &pool[b][pi][di][rep];
+
+                    bu_progress("page %llu, %s depth %llu, %s, rep %llu",
+                                (unsigned long long)psz,
+                                w ? "write" : "read", (unsigned long long)d,
+                                bp_backend_name(o.bk[b]),
+                                (unsigned long long)rep + 1);
+                    rc = w ? io_pool_writes(&o, o.bk[b], path, psz, npages,
+                                            rep, out, why, sizeof why)
+                           : io_pool_reads(&o, o.bk[b], path, psz, npages, d,
+                                           rep, out, why, sizeof why);
+                    if (rc) {
+                        fprintf(stderr, "bpbench io: %s: %s\n",
+                                bp_backend_name(o.bk[b]), why);
+                        failed = 1;
+                    }
                 }
                 fio[pi][di][rep] = 0;
                 /* fio's writes go to a file of their own: its data would
                  * overwrite the stamps the pool's reads check */
-                if (have_fio &&
+                if (!failed && have_fio &&
                     io_fio(w ? wpath : path, npages * psz, psz, d, w,
                            o.seconds, o.wpages, &fio[pi][di][rep], why,
                            sizeof why)) {
@@ -475,25 +483,29 @@ int bench_io_main(int argc, char **argv)
         }
         for (int di = 0; di <= o.nd && !failed; di++) {
             int w = di == o.nd;
-            double pm = io_med(pool[pi][di], o.reps),
-                   fm = have_fio ? io_med(fio[pi][di], o.reps) : 0;
-            const char *row[6];
+            double fm = have_fio ? io_med(fio[pi][di], o.reps) : 0;
 
-            snprintf(label, sizeof label, "%s", w ? "write-back" : "rand read");
-            snprintf(cell[0], sizeof cell[0], "%llu", (unsigned long long)psz);
-            snprintf(cell[1], sizeof cell[1], "%llu",
-                     (unsigned long long)(w ? o.wdepth : o.depths[di]));
-            snprintf(cell[2], sizeof cell[2], "%.0f", pm);
-            snprintf(cell[3], sizeof cell[3], have_fio ? "%.0f" : "n/a", fm);
-            snprintf(cell[4], sizeof cell[4], have_fio && fm > 0 ? "%.2f" : "n/a",
-                     fm > 0 ? pm / fm : 0);
-            row[0] = label;
-            row[1] = cell[0];
-            row[2] = cell[1];
-            row[3] = cell[2];
-            row[4] = cell[3];
-            row[5] = cell[4];
-            bu_table_add(&t, row);
+            for (int b = 0; b < o.nbk; b++) {
+                double pm = io_med(pool[b][pi][di], o.reps);
+                const char *row[7] = {label,   cell[0], cell[1], cell[5],
+                                      cell[2], cell[3], cell[4]};
+
+                snprintf(label, sizeof label, "%s",
+                         w ? "write-back" : "rand read");
+                snprintf(cell[0], sizeof cell[0], "%llu",
+                         (unsigned long long)psz);
+                snprintf(cell[1], sizeof cell[1], "%llu",
+                         (unsigned long long)(w ? o.wdepth : o.depths[di]));
+                snprintf(cell[5], sizeof cell[5], "%s",
+                         bp_backend_name(o.bk[b]));
+                snprintf(cell[2], sizeof cell[2], "%.0f", pm);
+                snprintf(cell[3], sizeof cell[3], have_fio ? "%.0f" : "n/a",
+                         fm);
+                snprintf(cell[4], sizeof cell[4],
+                         have_fio && fm > 0 ? "%.2f" : "n/a",
+                         fm > 0 ? pm / fm : 0);
+                bu_table_add(&t, row);
+            }
         }
         unlink(path);
         bu_cleanup_forget(path);
@@ -503,6 +515,9 @@ int bench_io_main(int argc, char **argv)
     if (!failed) {
         printf("\n");
         bu_table_print(&t, stdout, "  ", 1);
+        printf("\nauto calibrates at open and picks copy on this kind of VM; "
+               "linear maps the whole cache (64-bit), so its reads land "
+               "straight in the frames\n");
         printf("\nread IOPS = data-file reads per second (bp_stats.reads over "
                "the phase's wall time); write-back = pages per second over "
                "bp_flush's wall time including its fdatasync, fio's write "

@@ -12,7 +12,9 @@
  * Why bounce buffers: a frame is reachable only through a mapping, and the
  * cache may be far larger than the address space, so an asynchronous read
  * cannot target the frame itself without a remap (a syscall and a VMA per
- * request).  A read lands in its request's buffer (O_DIRECT, registered:
+ * request).  The linear backend, which maps every frame for good, is the
+ * exception: its reads and batched writes go straight to and from the
+ * frames.  A read lands in its request's buffer (O_DIRECT, registered:
  * READ_FIXED), is checked (checksum, page number), and is copied into the
  * frame with one pwrite on the shm file by the reaper.  A batched write
  * copies each frame into a buffer (pread on the shm file), stamps the
@@ -103,6 +105,20 @@ static char *bp__aio_buf(struct bp__aio *a, bp_pool *p, uint32_t r)
     return a->a_bufs + (size_t)r * p->po_page_size;
 }
 
+/* The linear backend maps every frame for good: its I/O goes straight to
+ * and from the frame, no bounce buffer, no copy. */
+static int bp__aio_direct(const bp_pool *p)
+{
+    return p->be && p->be->id == BP_BACKEND_LINEAR;
+}
+
+/* Where request r's page is read into or written from. */
+static char *bp__aio_target(struct bp__aio *a, bp_pool *p, uint32_t r)
+{
+    return bp__aio_direct(p) ? bp__slot_addr(p, a->a_reqs[r].frame)
+                             : bp__aio_buf(a, p, r);
+}
+
 /* ---- requests --------------------------------------------------------- */
 
 /* A free request, or BP__NONE (wait: block until one is free). */
@@ -141,10 +157,10 @@ static void bp__aio_read_done(bp_pool *p, struct bp__aio *a, uint32_t r,
     struct bp__aio_req *q = &a->a_reqs[r];
     uint32_t f = q->frame;
     uint64_t *w = bp__word(p, f);
-    char *buf = bp__aio_buf(a, p, r);
+    char *buf = bp__aio_target(a, p, r);
     int ok = res == (int)p->po_page_size &&
              bp__io_verify(p, buf, q->pgno) == 0 &&
-             bp__shm_pwrite(p, buf, f) == 0;
+             (bp__aio_direct(p) || bp__shm_pwrite(p, buf, f) == 0);
 
     if (ok) {
         BP_STAT(p, reads);
@@ -284,7 +300,8 @@ static void *bp__aio_worker(void *arg)
         a->a_qhead = (a->a_qhead + 1) % a->a_depth;
         a->a_qlen--;
         bp__unlock(&a->a_lock, BP__RANK_AIO);
-        n = bp__io_xfer_page(p, a->a_reqs[r].pgno, bp__aio_buf(a, p, r), 0);
+        n = bp__io_xfer_page(p, a->a_reqs[r].pgno, bp__aio_target(a, p, r),
+                             0);
         bp__aio_read_done(p, a, r, n < 0 ? (int)n : (int)n);
     }
 }
@@ -504,12 +521,12 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
             bp__aio_undo_read(p, a, r);
             return 0;
         }
-        if (a->a_registered & 2)
+        if ((a->a_registered & 2) && !bp__aio_direct(p))
             io_uring_prep_read_fixed(sqe, fd, bp__aio_buf(a, p, r),
                                      (unsigned)psz, pgno * psz, 0);
         else
-            io_uring_prep_read(sqe, fd, bp__aio_buf(a, p, r), (unsigned)psz,
-                               pgno * psz);
+            io_uring_prep_read(sqe, fd, bp__aio_target(a, p, r),
+                               (unsigned)psz, pgno * psz);
         if (a->a_registered & 1)
             sqe->flags |= IOSQE_FIXED_FILE;
         io_uring_sqe_set_data64(sqe, r);
@@ -600,13 +617,14 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
             break;
         }
         reqs[got] = r;
-        buf = bp__aio_buf(a, p, r);
         a->a_reqs[r] = (struct bp__aio_req){.pgno = pgno,
                                             .frame = frames[got],
                                             .op = BP__AIO_WRITE,
                                             .res = -ECANCELED,
                                             .batch = &batch};
-        if ((rc = bp__shm_pread(p, buf, frames[got])) != 0) {
+        buf = bp__aio_target(a, p, r); /* linear: the frame, latched */
+        if (!bp__aio_direct(p) &&
+            (rc = bp__shm_pread(p, buf, frames[got])) != 0) {
             got++;
             break;
         }
@@ -626,12 +644,12 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
         for (unsigned i = 0; i < n; i++) {
             struct io_uring_sqe *sqe = bp__aio_sqe_locked(a);
             struct bp__aio_req *q = &a->a_reqs[reqs[i]];
-            char *buf = bp__aio_buf(a, p, reqs[i]);
+            char *buf = bp__aio_target(a, p, reqs[i]);
             int fd = (a->a_registered & 1) ? 0 : p->data_fd;
 
             if (!sqe)
                 break; /* left -ECANCELED: the caller writes it singly */
-            if (a->a_registered & 2)
+            if ((a->a_registered & 2) && !bp__aio_direct(p))
                 io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)psz,
                                           q->pgno * psz, 0);
             else
