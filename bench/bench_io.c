@@ -282,7 +282,7 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
                          double *iops, char *why, size_t whysz)
 {
     enum { RING = 1024 };
-    uint64_t seq[RING], r0, head = 0, t0, tend, bad = 0, issued;
+    uint64_t seq[RING], r0, t0, tend, bad = 0, issued;
     bp_stats st;
     bu_rng rng;
     bp_pool *p;
@@ -324,9 +324,7 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
                 list[n++] = seq[issued % RING];
             (void)bp_prefetch(p, list, n);
         }
-        head = i;
     }
-    (void)head;
     if ((rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
     *iops = (double)(st.reads - r0) * 1e9 / (double)(bu_now_ns() - t0);
