@@ -96,7 +96,7 @@ struct bp__aio {
     unsigned a_qhead, a_qlen;
     /* the flusher */
     pthread_t a_flusher;
-    int a_flusher_on;
+    int a_flusher_on, a_flusher_stop;
     pthread_cond_t a_flusher_cond; /* close wakes it */
 };
 
@@ -194,12 +194,20 @@ static void *bp__aio_reaper(void *arg)
         uint64_t tag;
         /* not through the fault table: the reaper waits at times of the
          * scheduler's choosing, which would make "the Nth call" of a
-         * countdown random; completions' results go through it below */
-        int rc = io_uring_wait_cqe(&a->a_ring, &cqe), res;
+         * countdown random; completions' results go through it below.
+         * The timeout lets it see a_stop even if close's NOP could not
+         * be queued. */
+        struct __kernel_timespec ts = {0, 100000000};
+        /* without EXT_ARG (before 5.11) liburing would take an sqe for the
+         * timeout behind a_lock's back: wait without one there */
+        int rc = (a->a_ring.features & IORING_FEAT_EXT_ARG)
+                     ? io_uring_wait_cqe_timeout(&a->a_ring, &cqe, &ts)
+                     : io_uring_wait_cqe(&a->a_ring, &cqe),
+            res;
 
         if (rc == -EINTR || rc == -EAGAIN)
             continue;
-        if (rc < 0) { /* never seen; stop only when told to */
+        if (rc < 0) { /* -ETIME (idle), or never seen: stop when told to */
             bp__lock(p, &a->a_lock, BP__RANK_AIO);
             int stop = a->a_stop && a->a_inflight == 0;
             bp__unlock(&a->a_lock, BP__RANK_AIO);
@@ -461,7 +469,8 @@ void bp__aio_close(bp_pool *p)
 /* ---- prefetch ------------------------------------------------------------ */
 
 /* Give up a prefetch whose read was never sent: frame and request back. */
-static __attribute__((unused)) void bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
+static __attribute__((unused)) void
+bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
 {
     uint32_t f = a->a_reqs[r].frame;
 
@@ -704,7 +713,7 @@ static void *bp__flusher_main(void *arg)
     struct bp__aio *a = p->aio;
 
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
-    while (!a->a_stop) {
+    while (!a->a_flusher_stop) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -714,7 +723,7 @@ static void *bp__flusher_main(void *arg)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&a->a_flusher_cond, &a->a_lock, &ts);
-        if (a->a_stop)
+        if (a->a_flusher_stop)
             break;
         bp__unlock(&a->a_lock, BP__RANK_AIO);
         {
@@ -754,12 +763,10 @@ void bp__flusher_stop(bp_pool *p)
     if (!a || !a->a_flusher_on)
         return;
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
-    a->a_stop = 1;
+    a->a_flusher_stop = 1;
     pthread_cond_broadcast(&a->a_flusher_cond);
     bp__unlock(&a->a_lock, BP__RANK_AIO);
     pthread_join(a->a_flusher, NULL);
     a->a_flusher_on = 0;
-    bp__lock(p, &a->a_lock, BP__RANK_AIO);
-    a->a_stop = 0; /* the reaper goes on until bp__aio_close */
-    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    a->a_flusher_stop = 0;
 }
