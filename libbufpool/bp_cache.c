@@ -305,6 +305,18 @@ static int bp__cache_write_range(bp_pool *p, uint64_t start, uint64_t n,
     unsigned nb = 0, depth = p->po_io_depth;
     int rc = 0;
 
+    /* A batch keeps its frames latched shared until it is written: at most
+     * a quarter of the window's slots (and an eighth of the cache), so the
+     * fixes of other threads still find slots and frames to replace (a
+     * batch of the whole depth made fixes fail with BP_ENOSLOT in small
+     * windows). */
+    if (depth > p->nslots / 4)
+        depth = p->nslots / 4;
+    if (depth > p->nframes / 8)
+        depth = (unsigned)(p->nframes / 8);
+    if (depth < 1)
+        depth = 1;
+
     for (uint64_t i = 0; rc == 0 && i < n; i++) {
         uint32_t f = (uint32_t)((start + i) % p->nframes);
 
