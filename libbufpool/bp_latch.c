@@ -24,6 +24,12 @@ void bp__latch_wait(uint64_t *w, uint64_t seen)
             return;
     }
     v = seen;
+    /* Nothing holds the latch: no release will come to wake a sleeper.
+     * (A caller whose CAS failed on an unlatched word, say one whose usage
+     * bits had just changed, passes such a value; sleeping on it hung a
+     * fix for good.)  Let the caller look again. */
+    if (bp_w_latch(v) == 0)
+        return;
     if (!(v & BP_W_WAITERS)) {
         if (!bp_w_cas(w, &v, v | BP_W_WAITERS))
             return; /* changed meanwhile: let the caller look again */
