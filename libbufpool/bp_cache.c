@@ -135,8 +135,16 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
          * theirs and we go on to the CLOCK ourselves */
         if (bp_w_latch(v) == 0 &&
             bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY))) {
-            *frame = f;
-            return 0;
+            /* Still never used?  Another thread's hand may have taken it,
+             * filled it and let it go before our load: then it holds that
+             * thread's page (in the page table, maybe in a slot), and
+             * taking it here as empty would leave a stale chain entry. */
+            if (BP__LOAD(p->frames[f].fr_pgno) == BP__NOPAGE &&
+                BP__LOAD(p->frames[f].fr_maps) == 0) {
+                *frame = f;
+                return 0;
+            }
+            bp__latch_release(w, 2, 0, 0); /* theirs: to the CLOCK */
         }
     }
     if (scan) { /* recycle the oldest frame of the scan ring */
