@@ -262,6 +262,38 @@ static struct io_uring_sqe *bp__aio_sqe_locked(struct bp__aio *a)
     return sqe;
 }
 
+/* Fill an sqe for request r's page: its read (write = 0) or write, with
+ * the registered file and buffers when there are.  Under a_lock, and sent
+ * in the same hold: any holder may submit, and must never send a
+ * half-filled sqe.  NULL when no sqe can be had. */
+static struct io_uring_sqe *bp__aio_queue_locked(bp_pool *p,
+                                                 struct bp__aio *a,
+                                                 uint32_t r, int write)
+{
+    struct io_uring_sqe *sqe = bp__aio_sqe_locked(a);
+    unsigned psz = (unsigned)p->po_page_size;
+    uint64_t off = a->a_reqs[r].pgno * psz;
+    int fd = (a->a_registered & 1) ? 0 : p->data_fd;
+    char *buf = bp__aio_target(a, p, r);
+
+    if (!sqe)
+        return NULL;
+    if ((a->a_registered & 2) && !bp__aio_direct(p)) {
+        if (write)
+            io_uring_prep_write_fixed(sqe, fd, buf, psz, off, 0);
+        else
+            io_uring_prep_read_fixed(sqe, fd, buf, psz, off, 0);
+    } else if (write) {
+        io_uring_prep_write(sqe, fd, buf, psz, off);
+    } else {
+        io_uring_prep_read(sqe, fd, buf, psz, off);
+    }
+    if (a->a_registered & 1)
+        sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, r);
+    return sqe;
+}
+
 /* Submit the n sqes prepared in sqes[] (under a_lock).  The kernel takes
  * all or, on an error, none of them; then each is turned into a NOP in
  * place with the ignore tag (sent by a later submit, its completion
@@ -482,13 +514,12 @@ bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
     bp__unlock(&a->a_lock, BP__RANK_AIO);
 }
 
-/* Reserve a frame and a request for pgno and queue its read (io_uring: an
- * sqe, sent by the caller; sync: the worker's queue).  1 queued (*req set),
+/* Reserve a frame and a request for pgno (io_uring: the caller queues the
+ * read; sync: it goes on the worker's queue here).  1 reserved (*req set),
  * 0 skipped (cached, in flight, never written, or no request free), or an
  * error. */
 static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
-                                int scan, uint32_t *req,
-                                void **sqe_out)
+                                int scan, uint32_t *req)
 {
     enum bp__need need;
     uint64_t *wait = NULL, seen;
@@ -518,43 +549,19 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
                                         .scan = (uint8_t)scan};
     BP_STAT(p, prefetch_started);
     *req = r;
-    bp__lock(p, &a->a_lock, BP__RANK_AIO);
-#ifdef BP_HAVE_URING
-    if (a->a_uring) {
-        struct io_uring_sqe *sqe = bp__aio_sqe_locked(a);
-        size_t psz = p->po_page_size;
-        int fd = (a->a_registered & 1) ? 0 : p->data_fd;
-
+    if (!a->a_uring) {
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+        a->a_queue[(a->a_qhead + a->a_qlen) % a->a_depth] = r;
+        a->a_qlen++;
+        pthread_cond_broadcast(&a->a_cond);
         bp__unlock(&a->a_lock, BP__RANK_AIO);
-        if (!sqe) {
-            bp__aio_undo_read(p, a, r);
-            return 0;
-        }
-        if ((a->a_registered & 2) && !bp__aio_direct(p))
-            io_uring_prep_read_fixed(sqe, fd, bp__aio_buf(a, p, r),
-                                     (unsigned)psz, pgno * psz, 0);
-        else
-            io_uring_prep_read(sqe, fd, bp__aio_target(a, p, r),
-                               (unsigned)psz, pgno * psz);
-        if (a->a_registered & 1)
-            sqe->flags |= IOSQE_FIXED_FILE;
-        io_uring_sqe_set_data64(sqe, r);
-        *sqe_out = sqe;
-        return 1;
     }
-#endif
-    (void)sqe_out;
-    a->a_queue[(a->a_qhead + a->a_qlen) % a->a_depth] = r;
-    a->a_qlen++;
-    pthread_cond_broadcast(&a->a_cond);
-    bp__unlock(&a->a_lock, BP__RANK_AIO);
     return 1;
 }
 
 int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
 {
     uint32_t reqs[BP__AIO_MAX_DEPTH];
-    void *sqes[BP__AIO_MAX_DEPTH];
     struct bp__aio *a;
     unsigned started = 0;
     int rc = 0;
@@ -567,8 +574,7 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
      * exactly this call's (a second prefetcher waits its turn) */
     bp__lock(p, &a->a_prep_lock, BP__RANK_ALLOC);
     for (size_t i = 0; i < n && started < a->a_depth; i++) {
-        rc = bp__aio_prefetch_one(p, a, pgnos[i], scan, &reqs[started],
-                                  &sqes[started]);
+        rc = bp__aio_prefetch_one(p, a, pgnos[i], scan, &reqs[started]);
         if (rc < 0)
             break;
         started += (unsigned)rc;
@@ -576,18 +582,27 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
     }
 #ifdef BP_HAVE_URING
     if (a->a_uring && started > 0) {
-        int src;
+        struct io_uring_sqe *sqes[BP__AIO_MAX_DEPTH];
+        unsigned nsqe = 0;
+        int src = 0;
 
+        /* filled and sent in one hold of a_lock: nobody else can submit
+         * a half-filled sqe of ours, and on failure none of them was
+         * consumed, so turning them into NOPs is safe */
         bp__lock(p, &a->a_lock, BP__RANK_AIO);
-        src = bp__aio_submit_locked(a, (struct io_uring_sqe **)sqes, started);
+        while (nsqe < started &&
+               (sqes[nsqe] = bp__aio_queue_locked(p, a, reqs[nsqe], 0)))
+            nsqe++;
+        if (nsqe)
+            src = bp__aio_submit_locked(a, sqes, nsqe);
         bp__unlock(&a->a_lock, BP__RANK_AIO);
-        if (src < 0) { /* none sent: take every reservation back */
-            for (unsigned i = 0; i < started; i++)
-                bp__aio_undo_read(p, a, reqs[i]);
-            started = 0;
-            if (rc == 0)
-                rc = bp__fail(p, src, "io_uring submit of read-ahead failed");
-        }
+        if (src < 0) /* none sent: take every reservation back */
+            nsqe = 0;
+        for (unsigned i = nsqe; i < started; i++)
+            bp__aio_undo_read(p, a, reqs[i]);
+        if (src < 0 && rc == 0)
+            rc = bp__fail(p, src, "io_uring submit of read-ahead failed");
+        started = nsqe;
     }
 #endif
     bp__unlock(&a->a_prep_lock, BP__RANK_ALLOC);
@@ -650,25 +665,10 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
         rc = bp__io_wal_before(p, max_lsn, a->a_reqs[reqs[0]].pgno);
     if (rc == 0) {
         bp__lock(p, &a->a_lock, BP__RANK_AIO);
-        for (unsigned i = 0; i < n; i++) {
-            struct io_uring_sqe *sqe = bp__aio_sqe_locked(a);
-            struct bp__aio_req *q = &a->a_reqs[reqs[i]];
-            char *buf = bp__aio_target(a, p, reqs[i]);
-            int fd = (a->a_registered & 1) ? 0 : p->data_fd;
-
-            if (!sqe)
-                break; /* left -ECANCELED: the caller writes it singly */
-            if ((a->a_registered & 2) && !bp__aio_direct(p))
-                io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)psz,
-                                          q->pgno * psz, 0);
-            else
-                io_uring_prep_write(sqe, fd, buf, (unsigned)psz,
-                                    q->pgno * psz);
-            if (a->a_registered & 1)
-                sqe->flags |= IOSQE_FIXED_FILE;
-            io_uring_sqe_set_data64(sqe, reqs[i]);
-            sqes[nsqe++] = sqe;
-        }
+        /* left -ECANCELED without an sqe: the caller writes it singly */
+        while (nsqe < n &&
+               (sqes[nsqe] = bp__aio_queue_locked(p, a, reqs[nsqe], 1)))
+            nsqe++;
         batch.pending = nsqe;
         if (nsqe && (rc = bp__aio_submit_locked(a, sqes, nsqe)) < 0)
             batch.pending = 0; /* none sent: every page stays dirty */
