@@ -74,6 +74,7 @@ typedef struct ht_ctx {
     ht_pool pool[HT_MAXBK];
     ht_cell cell[HT_MAXBK][HT_NMODE][HT_MAXTC];
     char auto_chose[220];
+    char fence[64]; /* bp_stats.reader_fence of the pools */
     char **note[HT_NOTE_KINDS];
     size_t nnote[HT_NOTE_KINDS];
     int data_error;

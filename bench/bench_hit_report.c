@@ -402,6 +402,9 @@ void ht_print_notes(ht_ctx *c)
     fprintf(f, "%sload average at the end: %s\n", pre, la);
     if (c->auto_chose[0])
         fprintf(f, "%sauto chose %s\n", pre, c->auto_chose);
+    if (c->fence[0])
+        fprintf(f, "%sshared fixes: %s (BUFPOOL_READER_FENCE=always: "
+                "fenced)\n", pre, c->fence);
     for (size_t i = 0; i < c->nnote[HT_NOTE_INFO]; i++)
         fprintf(f, "%snote: %s\n", pre, c->note[HT_NOTE_INFO][i]);
     for (size_t i = 0; i < c->nnote[HT_NOTE_NA]; i++)

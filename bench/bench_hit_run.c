@@ -491,6 +491,7 @@ static void ht_record_open(ht_ctx *c, int b)
     const bp_stats *st = &c->pool[b].st;
     bp_backend want = c->o.bk[b];
     const char *bn = bp_backend_name(want);
+    snprintf(c->fence, sizeof c->fence, "%s", st->reader_fence);
     if (want == BP_BACKEND_AUTO)
         snprintf(c->auto_chose, sizeof c->auto_chose, "%s (%.150s)",
                  bp_backend_name((bp_backend)st->backend), st->backend_reason);

@@ -397,6 +397,10 @@ typedef struct bp_stats {
     uint64_t batch_writes;      /* page writes issued in batches */
     uint64_t flusher_rounds;    /* background flusher rounds that wrote */
     uint64_t flusher_pages;     /* pages the flusher made clean */
+    /* shared fixes: "asymmetric (...)" when hot frames skip the reader's
+     * store-load fence, else "fenced (why)"; see libbufpool/README.md */
+    char reader_fence[64];
+    uint64_t reader_barriers;   /* membarrier calls that paid for it */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

@@ -69,7 +69,7 @@ static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
         (void)bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1));
         return 0;
     }
-    if (!bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY)))
+    if (!bp__take(p, w, &v, BP_LATCH_BUSY))
         return 0;
     if (bp__readers_hold(p, f)) /* a shared fix through a reader slot */
         goto give_back;
@@ -134,7 +134,7 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
          * CLOCK hand may reach this frame before we latch it; then it is
          * theirs and we go on to the CLOCK ourselves */
         if (bp_w_latch(v) == 0 &&
-            bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY))) {
+            bp__take(p, w, &v, BP_LATCH_BUSY)) {
             /* Still never used?  Another thread's hand may have taken it,
              * filled it and let it go before our load: then it holds that
              * thread's page (in the page table, maybe in a slot), and
@@ -197,7 +197,7 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, int fresh, int scan,
             /* cached: take it BUSY while it is mapped; latched (a flush,
              * another miss): wait and retry */
             rc = bp_w_latch(v) == 0 &&
-                 bp_w_cas(w, &v, bp_w_set_latch(v, BP_LATCH_BUSY));
+                 bp__take(p, w, &v, BP_LATCH_BUSY);
             bp__ptab_unlock(p, part);
             if (!rc) {
                 *wait = w;

@@ -6,7 +6,8 @@
  *    is not BUSY; every window-table entry points at such a slot;
  *  - every frame's fr_maps equals the number of slots mapping it;
  *  - every used frame is in the page table, and the table has no others;
- *  - a free frame is unlatched, clean and unmapped.
+ *  - a free frame is unlatched, clean and unmapped;
+ *  - no frame is UNFENCED while latched exclusive or BUSY.
  * Meant for quiescent moments (no fix in flight in another thread): it
  * holds the window lock and reads the page table without its partition
  * locks.
@@ -64,6 +65,9 @@ int bp__test_check(bp_pool *p)
 
         BP__CHECK(fr->fr_maps == maps[f], "frame %" PRIu64 ": fr_maps %u, "
                   "slots %u", f, fr->fr_maps, maps[f]);
+        BP__CHECK(!(w & BP_W_UNFENCED) ||
+                      bp_w_latch(w) <= BP_LATCH_MAX_SHARED,
+                  "frame %" PRIu64 " is UNFENCED while exclusive or BUSY", f);
         if (fr->fr_pgno == BP__NOPAGE) {
             BP__CHECK(bp_w_latch(w) == 0 && !(w & BP_W_DIRTY) &&
                           fr->fr_maps == 0,

@@ -88,7 +88,14 @@ _Static_assert(sizeof(struct bp__slot) == 16, "four slots per cache line");
 struct bp__readers {
     uint32_t rd_owner;       /* tid of the owning thread, 0 = free */
     uint32_t rd_hz[BP__HZ];  /* frames held shared, BP__NONE = unused */
+    uint32_t rd_tick;        /* xorshift state (owner only): sampling */
+    uint64_t rd_hits;        /* bp_fix's shared-hit path counts here, not in
+                              * a shard: summed by bp_stats_get (relaxed) */
 } __attribute__((aligned(64)));
+/* One fenced shared fix in BP__HOT_SAMPLE (a power of 2) counts toward
+ * making its frame UNFENCED (after 4 counts without an exclusive or BUSY
+ * take between; BUFPOOL_READER_FENCE=eager counts every one, for tests). */
+#define BP__HOT_SAMPLE 128u
 
 uint64_t bp__readers_new_id(void);
 struct bp__readers *bp__readers_mine(bp_pool *p);
@@ -98,8 +105,22 @@ struct bp__readers_last {
     uint64_t id;
     struct bp__readers *blk;
 };
+/* The next pseudo-random number of b's sampling: random rather than every
+ * Nth fix, so that a periodic access pattern cannot hide pages from it. */
+static inline uint32_t bp__readers_tick(struct bp__readers *b)
+{
+    uint32_t x = b->rd_tick ? b->rd_tick : 0x9e3779b9u; /* xorshift32 */
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return b->rd_tick = x;
+}
 int bp__readers_hold(bp_pool *p, uint32_t frame);
 void bp__readers_drain(bp_pool *p, uint32_t frame);
+/* Asymmetric fences (bp_readers.c): set up at open; the heavy side. */
+void bp__readers_open(bp_pool *p);
+void bp__readers_barrier(bp_pool *p);
 
 #define BP__LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define BP__STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
@@ -117,7 +138,7 @@ void bp__readers_drain(bp_pool *p, uint32_t frame);
     X(bytes_written) X(syncs) X(latch_waits) X(opt_begins) X(opt_failures)    \
     X(scan_recycles) X(checksum_failures) X(wal_flushes)                     \
     X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
-    X(flusher_rounds) X(flusher_pages)
+    X(flusher_rounds) X(flusher_pages) X(reader_barriers)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -359,6 +380,9 @@ struct bp_pool {
     /* reader slots: BP__READERS blocks (process-private for now) */
     struct bp__readers *readers; /* line aligned */
     void *readers_raw;
+    int rd_unfenced;      /* UNFENCED allowed: membarrier registered */
+    uint32_t rd_sample;   /* BP__HOT_SAMPLE - 1, or 0 (every hit counts) */
+    char rd_fence[64];    /* how shared fixes fence, and why */
     uint64_t id; /* unique per open, for threads' caches of their block */
 };
 
@@ -383,6 +407,19 @@ static inline struct bp__readers *bp__readers_get(bp_pool *p)
     if (bp__tls_rd_last.pool == p && bp__tls_rd_last.id == p->id)
         return bp__tls_rd_last.blk;
     return bp__readers_mine(p);
+}
+
+/* Take frame word w from *v to latch l (BP_LATCH_EXCL or BP_LATCH_BUSY) by
+ * one CAS (*v updated on failure, as bp_w_cas).  If the word was UNFENCED,
+ * the process-wide barrier runs before this returns, so the caller's scan
+ * of the reader slots sees every unfenced shared fix. */
+static inline int bp__take(bp_pool *p, uint64_t *w, uint64_t *v, unsigned l)
+{
+    if (!bp_w_cas(w, v, bp_w_take(*v, l)))
+        return 0;
+    if (*v & BP_W_UNFENCED)
+        bp__readers_barrier(p);
+    return 1;
 }
 
 static inline char *bp__slot_addr(const bp_pool *p, uint32_t slot)

@@ -22,8 +22,14 @@
  * The word (64 bits, in the shm file, so futexes on it work across
  * processes too):
  *
- *   bits  0..45  version: bumped whenever an exclusive or BUSY latch is
+ *   bits  0..42  version: bumped whenever an exclusive or BUSY latch is
  *                released, so optimistic readers see every change
+ *   bits 43..44  HOT    sampled shared hits since the last exclusive or
+ *                       BUSY latch, 0..3 (bp_readers.c)
+ *   bit  45      UNFENCED shared fixes through reader slots may skip their
+ *                       store-load fence; cleared by every exclusive or
+ *                       BUSY take, which then runs a process-wide barrier
+ *                       (bp__readers_barrier) before anything else
  *   bits 46..47  usage count for CLOCK, 0..3
  *   bit  48      DIRTY  page differs from the data file
  *   bit  49      WB     written by the flush in progress, awaiting fdatasync
@@ -46,7 +52,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define BP_W_VERSION_BITS 46
+#define BP_W_VERSION_BITS 43
+#define BP_W_HOT_SHIFT 43
+#define BP_W_HOT_MASK (3ull << BP_W_HOT_SHIFT)
+#define BP_W_UNFENCED (1ull << 45)
 #define BP_W_USAGE_SHIFT 46
 #define BP_W_USAGE_BITS 2
 #define BP_W_DIRTY (1ull << 48)
@@ -56,7 +65,8 @@
 #define BP_W_LATCH_SHIFT 52
 #define BP_W_LATCH_BITS 12
 
-_Static_assert(BP_W_VERSION_BITS == BP_W_USAGE_SHIFT, "version below usage");
+_Static_assert(BP_W_VERSION_BITS == BP_W_HOT_SHIFT, "version below HOT");
+_Static_assert(BP_W_HOT_SHIFT + 3 == BP_W_USAGE_SHIFT, "HOT, UNFENCED, usage");
 _Static_assert(BP_W_USAGE_SHIFT + BP_W_USAGE_BITS == 48, "usage below flags");
 _Static_assert(BP_W_LATCH_SHIFT + BP_W_LATCH_BITS == 64, "latch fills the top");
 _Static_assert(BP_W_LATCH_SHIFT >= 32, "the futex half must hold the latch");
@@ -95,6 +105,15 @@ static inline uint64_t bp_w_set_latch(uint64_t w, unsigned l)
     return (w & ~BP_W_LATCH_MASK) | ((uint64_t)l << BP_W_LATCH_SHIFT);
 }
 
+/* The word taken exclusive or BUSY (latch l): UNFENCED and HOT cleared.
+ * Every such take goes through here; when the word it replaced had
+ * UNFENCED, the taker calls bp__readers_barrier before it looks at reader
+ * slots or releases the latch (bp_readers.c says why). */
+static inline uint64_t bp_w_take(uint64_t w, unsigned l)
+{
+    return bp_w_set_latch(w & ~(BP_W_UNFENCED | BP_W_HOT_MASK), l);
+}
+
 /* Release to latch l with the version bumped (after exclusive or BUSY). */
 static inline uint64_t bp_w_release(uint64_t w, unsigned l)
 {
@@ -131,7 +150,7 @@ static inline uint64_t bp_w_latched(uint64_t w, int excl, int scan)
         w = bp_w_set_usage(w, u + 1);
     if (!scan)
         w &= ~BP_W_SCAN;
-    return excl ? bp_w_set_latch(w, BP_LATCH_EXCL) : w + BP_W_SHARED_ONE;
+    return excl ? bp_w_take(w, BP_LATCH_EXCL) : w + BP_W_SHARED_ONE;
 }
 
 /* The futex is the word's high half, which holds latch and WAITERS. */

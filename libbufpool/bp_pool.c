@@ -127,6 +127,7 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         for (int k = 0; k < BP__HZ; k++)
             p->readers[i].rd_hz[k] = BP__NONE;
     p->id = bp__readers_new_id();
+    bp__readers_open(p);
     if ((rc = bp__io_open(p, path, flags)) == 0 &&
         (rc = bp__backend_asked(p, &b)) == 0 && (rc = bp__shm_open(p)) == 0) {
         if (b == BP_BACKEND_AUTO)
@@ -232,30 +233,33 @@ static inline void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk,
         bp__tls_excl++;
 }
 
-/* Publish frame f in a free slot of this thread's reader block; the slot
- * index, or -1 (no block, or all slots busy: count in the word instead).
- * The seq_cst store (an xchg on x86) is the one fence of a shared hit. */
-static inline int bp__hz_publish(bp_pool *p, uint32_t f,
-                                 struct bp__readers **blk)
+/* Publish frame f in a free slot of reader block b; the slot index, or -1
+ * (all slots busy: count in the word instead).  A plain store: the caller
+ * fences after it unless the frame's word says UNFENCED (bp_readers.c:
+ * asymmetric fences). */
+static inline int bp__hz_publish(struct bp__readers *b, uint32_t f)
 {
-    struct bp__readers *b = bp__readers_get(p);
-
-    if (!b)
-        return -1;
     for (int k = 0; k < BP__HZ; k++)
         if (__atomic_load_n(&b->rd_hz[k], __ATOMIC_RELAXED) == BP__NONE) {
-            __atomic_store_n(&b->rd_hz[k], f, __ATOMIC_SEQ_CST);
-            *blk = b;
+            __atomic_store_n(&b->rd_hz[k], f, __ATOMIC_RELAXED);
+            /* the compiler keeps the store before the word's load; the CPU
+             * may not, which the barrier or the fence below answers for */
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
             return k;
         }
     return -1;
 }
 
-enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2 };
+enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2, BP__SLOW = 3 };
 
-/* The hit path.  BP__FIXED, BP__NOT_MAPPED, or BP__AGAIN after a wait. */
+/* The hit path.  BP__FIXED, BP__NOT_MAPPED, or BP__AGAIN after a wait.
+ * With fast (a constant: bp_fix's shared-hit path) it calls no function:
+ * whatever would need one (no reader block cached yet, no free reader
+ * slot, a latch to wait for) returns BP__SLOW with nothing held, and the
+ * hit is counted here, in the thread's own reader block. */
 static inline __attribute__((always_inline)) int
-bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, bp_page *out)
+bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
+            bp_page *out)
 {
     uint32_t s = bp__htab_find(&p->wtab, pgno), f;
     struct bp__readers *blk = NULL;
@@ -269,23 +273,52 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, bp_page *out)
     if ((f = BP__LOAD(sl->sl_frame)) == BP__NONE)
         return BP__NOT_MAPPED;
     w = bp__word(p, f);
-    /* start the word's cache miss now: the fence below would otherwise
+    /* start the word's cache miss now: a fence below would otherwise
      * serialize it after the store buffer drains */
     __builtin_prefetch(w, 0, 3);
-    if (!excl && (hz = bp__hz_publish(p, f, &blk)) >= 0) {
+    if (!excl) {
+        if (fast) {
+            if (bp__tls_rd_last.pool != p || bp__tls_rd_last.id != p->id)
+                return BP__SLOW;
+            blk = bp__tls_rd_last.blk;
+        } else
+            blk = bp__readers_get(p);
+        if (blk)
+            hz = bp__hz_publish(blk, f);
+        if (fast && hz < 0)
+            return BP__SLOW;
+    }
+    if (hz >= 0) {
+        uint64_t n;
+
         /* scalable shared fix: our slot first, then the word (Dekker with
          * the exclusive/BUSY side, which sets the word then scans slots) */
-        v = __atomic_load_n(w, __ATOMIC_SEQ_CST); /* a plain mov on x86 */
+        v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+        n = v;
+        if (!(v & BP_W_UNFENCED)) {
+            /* the store-load fence: the same store again, as an xchg */
+            (void)__atomic_exchange_n(&blk->rd_hz[hz], f, __ATOMIC_SEQ_CST);
+            n = v = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+            if ((bp__readers_tick(blk) & p->rd_sample) == 0 &&
+                __atomic_load_n(&p->rd_unfenced, __ATOMIC_RELAXED) &&
+                bp_w_latch(v) <= BP_LATCH_MAX_SHARED)
+                n = (v & BP_W_HOT_MASK) == BP_W_HOT_MASK
+                        ? v | BP_W_UNFENCED
+                        : v + (1ull << BP_W_HOT_SHIFT);
+        }
         if (bp_w_latch(v) > BP_LATCH_MAX_SHARED) {
             __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
+            if (fast)
+                return BP__SLOW;
             BP_STAT(p, latch_waits);
             bp__latch_wait(w, v);
             return BP__AGAIN;
         }
         /* keep CLOCK informed; once usage is saturated nothing is written */
         if (!scan && (bp_w_usage(v) < BP_W_USAGE_MAX || (v & BP_W_SCAN)))
-            (void)bp_w_cas(w, &v, bp_w_set_usage(v, BP_W_USAGE_MAX) &
-                                      ~BP_W_SCAN);
+            n = bp_w_set_usage(n, BP_W_USAGE_MAX) & ~BP_W_SCAN;
+        if (n != v) /* a failed CAS loses a usage bump or a HOT count only */
+            (void)bp_w_cas(w, &v, n);
     } else {
         v = bp_w_load(w);
         do {
@@ -295,8 +328,11 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, bp_page *out)
                 return BP__AGAIN;
             }
         } while (!bp_w_cas(w, &v, bp_w_latched(v, excl, scan)));
-        if (excl)
+        if (excl) {
+            if (v & BP_W_UNFENCED) /* bp_w_latched took it: see bp__take */
+                bp__readers_barrier(p);
             bp__readers_drain(p, f);
+        }
     }
     if (BP__LOAD(sl->sl_frame) != f || BP__LOAD(sl->sl_pgno) != pgno) {
         if (hz >= 0) /* remapped before we latched */
@@ -314,6 +350,10 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, bp_page *out)
     }
     bp__fill_handle(p, s, excl, hz >= 0 ? (int)(blk - p->readers) : 0, hz,
                     out);
+    if (fast) /* owner-only counter on the block's own line */
+        __atomic_store_n(&blk->rd_hits,
+                         __atomic_load_n(&blk->rd_hits, __ATOMIC_RELAXED) + 1,
+                         __ATOMIC_RELAXED);
     return BP__FIXED;
 }
 
@@ -392,7 +432,7 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
                         bp_page_count(p));
     for (;;) {
         if (!fresh) {
-            rc = bp__fix_hit(p, pgno, excl, scan, out);
+            rc = bp__fix_hit(p, pgno, excl, scan, 0, out);
             if (rc == BP__FIXED) {
                 if (!missed)
                     BP_STAT(p, window_hits);
@@ -412,19 +452,26 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
     }
 }
 
-int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
+/* Everything but a shared hit: argument checks, then bp__fix. */
+static __attribute__((noinline)) int
+bp__fix_slow(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
 {
     if (!p || !out || (mode & ~(BP_EXCLUSIVE | BP_SCAN)))
         return -EINVAL;
-    /* The common case straight away: a shared hit in an open pool.  A page
-     * found in the window is below the end of the file, so the bounds
-     * check waits for the slow path. */
-    if (mode == BP_SHARED && BP__LOAD(p->state) == BP__OPEN &&
-        bp__fix_hit(p, pgno, 0, 0, out) == BP__FIXED) {
-        BP_STAT(p, window_hits);
-        return 0;
-    }
     return bp__fix(p, pgno, mode, 0, out);
+}
+
+int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
+{
+    /* The common case straight away: a shared hit in an open pool, with no
+     * function call, so it needs no stack frame.  A page found in the
+     * window is below the end of the file, so the bounds check waits for
+     * the slow path. */
+    if (__builtin_expect(mode == BP_SHARED && p && out, 1) &&
+        BP__LOAD(p->state) == BP__OPEN &&
+        bp__fix_hit(p, pgno, 0, 0, 1, out) == BP__FIXED)
+        return 0;
+    return bp__fix_slow(p, pgno, mode, out);
 }
 
 int bp_alloc_page(bp_pool *p, bp_page *out)
@@ -437,7 +484,9 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
     return bp__fix(p, 0, BP_EXCLUSIVE, 1, out);
 }
 
-int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
+/* Everything but the unfix of a shared fix held in a reader slot. */
+static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
+                                                    unsigned flags)
 {
     struct bp__readers *blk;
     struct bp__slot *sl;
@@ -485,6 +534,35 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
 notfixed:
     return bp__fail(p, BP_ENOTFIXED, "unfix of page %" PRIu64 " that this "
                     "handle does not hold fixed", pg->pgno);
+}
+
+int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
+{
+    /* The common case first: a shared fix held in a reader slot, in an
+     * open pool; the same checks as bp__unfix_slow's, in a straight line. */
+    if (__builtin_expect(p && pg && flags == 0, 1) &&
+        BP__LOAD(p->state) != BP__CLOSED) {
+        uint32_t gen = pg->bp_gen, s = pg->bp_slot, f;
+        unsigned hz = ((gen >> 1) & 15) - 1u; /* (unsigned)-1: counted */
+
+        if (!(gen & 1) && hz < BP__HZ && s < p->nslots) {
+            struct bp__slot *sl = &p->slots[s];
+            struct bp__readers *blk = &p->readers[(gen >> 5) & 31];
+
+            f = BP__LOAD(sl->sl_frame);
+            if (f != BP__NONE && BP__LOAD(blk->rd_hz[hz]) == f &&
+                (BP__LOAD(sl->sl_gen) & BP__GEN_MASK) ==
+                    gen >> BP__GEN_SHIFT &&
+                BP__LOAD(sl->sl_pgno) == pg->pgno &&
+                pg->data == bp__slot_addr(p, s)) {
+                __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
+                pg->data = NULL;
+                pg->bp_slot = BP__NONE;
+                return 0;
+            }
+        }
+    }
+    return bp__unfix_slow(p, pg, flags);
 }
 
 int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n)

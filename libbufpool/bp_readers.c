@@ -21,15 +21,50 @@
  *
  * Invariant: a slot holds a frame index only while its thread holds a
  * shared fix on that frame obtained through the slot.
+ *
+ * Asymmetric fences.  The reader's store-load fence (an xchg) is about
+ * 40% of a window hit.  For frames that are read far more often than they
+ * are taken, the word carries UNFENCED and the reader skips the fence: it
+ * stores its slot, loads the word, and if the word says UNFENCED it is done.
+ * The other side pays instead: whoever takes such a word exclusive or BUSY
+ * clears UNFENCED in the same CAS (bp_w_take) and, before it scans the
+ * slots or releases the latch, runs membarrier(PRIVATE_EXPEDITED), which
+ * makes every thread of the process that is running execute a full barrier
+ * (bp__readers_barrier).  Why that is enough, for a reader R that loaded
+ * the word with UNFENCED set and no exclusive/BUSY latch, and the first
+ * taker T after that value (T saw UNFENCED, since only a take clears it):
+ *  - if R's barrier point falls after R's slot store, the store is visible
+ *    to T when membarrier returns, so T's scan finds R;
+ *  - if it falls before the store, R's load of the word comes after the
+ *    barrier and so sees T's take, which contradicts what R loaded.
+ * Later takers see UNFENCED clear and take no barrier: they acquire the
+ * word after T released it, so T's barrier is behind them too.  A reader
+ * that loads a word without UNFENCED fences (xchg) and loads again: the
+ * plain Dekker protocol above.
+ * UNFENCED is set only by a reader, by CAS on a word with no exclusive or
+ * BUSY latch, after the frame has collected 4 sampled fenced hits (one in
+ * BP__HOT_SAMPLE of a thread's fenced shared fixes counts, in the word's
+ * HOT bits) with no take in between; every take resets HOT.  So each
+ * membarrier follows some hundreds of fences saved, and a page that is
+ * written often stays fenced.  Without membarrier (refused, or
+ * BUFPOOL_READER_FENCE=always) UNFENCED is never set.  The barrier covers
+ * this process only, which is enough: reader slots are per process.
+ * BUFPOOL_READER_FENCE=eager makes every fenced hit count (tests reach
+ * UNFENCED frames and their takes quickly).
  */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bp_internal.h"
+#include "bp_sys.h"
 
 #define BP__TLS_POOLS 4
 
@@ -112,6 +147,41 @@ struct bp__readers *bp__readers_mine(bp_pool *p)
     bp__tls_rd_last = (struct bp__readers_last){p, p->id,
                                                 bp__tls_rd[free_i].blk};
     return bp__tls_rd[free_i].blk;
+}
+
+/* At open: may shared fixes go unfenced?  Says which in p->rd_fence. */
+void bp__readers_open(bp_pool *p)
+{
+    const char *env = getenv("BUFPOOL_READER_FENCE");
+
+    p->rd_unfenced = 0;
+    p->rd_sample = env && strcmp(env, "eager") == 0 ? 0 : BP__HOT_SAMPLE - 1;
+    if (env && strcmp(env, "always") == 0)
+        snprintf(p->rd_fence, sizeof p->rd_fence,
+                 "fenced (BUFPOOL_READER_FENCE=always)");
+    else if (bp__sys_membarrier_register() != 0)
+        snprintf(p->rd_fence, sizeof p->rd_fence,
+                 "fenced (membarrier refused: %s)", strerror(errno));
+    else {
+        p->rd_unfenced = 1;
+        snprintf(p->rd_fence, sizeof p->rd_fence,
+                 "asymmetric (membarrier on takes of hot frames%s)",
+                 p->rd_sample ? "" : ", eager");
+    }
+}
+
+/* The heavy side: after clearing UNFENCED from a word, before looking at
+ * the reader slots.  Registered at open, so membarrier(2) cannot fail
+ * (EINVAL and EPERM are its only errors); should it all the same, no frame
+ * becomes UNFENCED again and we wait out the store buffers (microseconds)
+ * a thousand times over. */
+void bp__readers_barrier(bp_pool *p)
+{
+    BP_STAT(p, reader_barriers);
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return;
+    __atomic_store_n(&p->rd_unfenced, 0, __ATOMIC_RELAXED);
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
 }
 
 /* Does any reader slot hold frame f? */

@@ -45,6 +45,9 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
 #define BP__SUM(name) st.name = bp__sum(p, BP_C_##name);
     BP__COUNTERS(BP__SUM)
 #undef BP__SUM
+    for (int i = 0; p->readers && i < BP__READERS; i++)
+        st.window_hits += __atomic_load_n(&p->readers[i].rd_hits,
+                                          __ATOMIC_RELAXED);
     st.fixes = st.window_hits + st.window_misses;
     st.version = BP_STATS_VERSION;
     st.size = (uint32_t)(size < sizeof st ? size : sizeof st);
@@ -61,6 +64,7 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     snprintf(st.io_engine, sizeof st.io_engine, "%s",
              p->io ? p->io->name : "none");
     snprintf(st.io_reason, sizeof st.io_reason, "%s", p->io_reason);
+    snprintf(st.reader_fence, sizeof st.reader_fence, "%s", p->rd_fence);
     st.checksums = (uint32_t)p->po_checksums;
     st.wal_durable = __atomic_load_n(&p->wal_durable, __ATOMIC_ACQUIRE);
     st.io_depth = p->po_io_depth;

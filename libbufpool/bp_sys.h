@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -76,7 +77,8 @@
     X(PWRITE, "pwrite")              /* data file (sync engine) */            \
     X(FDATASYNC, "fdatasync")        /* data file (sync engine) */            \
     X(SHM_PREAD, "pread(shm)")       /* frame -> slot (copy backend) */       \
-    X(SHM_PWRITE, "pwrite(shm)")     /* slot -> frame (copy backend) */
+    X(SHM_PWRITE, "pwrite(shm)")     /* slot -> frame (copy backend) */    \
+    X(MEMBARRIER, "membarrier(register)") /* unfenced shared fixes */
 
 enum bp__sys_kind {
 #define BP__SYS_ENUM(id, name) BP__SYS_##id,
@@ -202,6 +204,16 @@ static inline int bp__sys_mlock(const void *addr, size_t len)
 {
     BP__SYS_FAIL_LIBC(BP__SYS_MLOCK);
     return mlock(addr, len);
+}
+
+/* membarrier(2) registration for MEMBARRIER_CMD_PRIVATE_EXPEDITED.  The
+ * barriers themselves are not in the table: once registered they cannot
+ * fail (bp_readers.c). */
+static inline int bp__sys_membarrier_register(void)
+{
+    BP__SYS_FAIL_LIBC(BP__SYS_MEMBARRIER);
+    return (int)syscall(SYS_membarrier,
+                        MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
 }
 
 /* ---- transfers: unit is the file's direct-I/O alignment ------------------- */

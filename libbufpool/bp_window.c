@@ -248,7 +248,7 @@ static int bp__slot_take_locked(bp_pool *p, uint32_t s, int honour_usage)
     }
     w = bp_w_load(bp__word(p, f));
     if (bp_w_latch(w) != 0 ||
-        !bp_w_cas(bp__word(p, f), &w, bp_w_set_latch(w, BP_LATCH_BUSY)))
+        !bp__take(p, bp__word(p, f), &w, BP_LATCH_BUSY))
         return 0;
     if (bp__readers_hold(p, f)) { /* a shared fix through a reader slot */
         bp__latch_release(bp__word(p, f), 2, 0, 0);

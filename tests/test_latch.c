@@ -28,6 +28,14 @@
  *     bp__test_lock_order_violations grow; release builds (probe answers
  *     -ENOTSUP): skipped.
  *
+ * (e) asymmetric fences: with BUFPOOL_READER_FENCE=eager, a page read
+ *     shared a few times becomes UNFENCED; thread A then holds it shared
+ *     through an unfenced reader slot and B's exclusive fix must still wait
+ *     for A (as in (a)), having paid one membarrier (reader_barriers + 1);
+ *     a second exclusive fix right after pays none (the first take cleared
+ *     UNFENCED).  With BUFPOOL_READER_FENCE=always no barrier is ever paid.
+ *     Skipped, saying why, where membarrier(2) is refused.
+ *
  * Helper threads never call cmocka asserts: they record what they saw and
  * the test thread asserts after joining them.
  */
@@ -38,6 +46,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -458,6 +467,65 @@ static void test_lock_order(void **state)
     assert_int_equal(bp_close(p), 0);
 }
 
+/* ---- (e) asymmetric fences -------------------------------------------------------- */
+
+static bp_stats stats_of(bp_pool *p)
+{
+    bp_stats st;
+
+    util_stats(p, &st);
+    return st;
+}
+
+static void run_unfenced(const char *mode)
+{
+    bp_pool *p;
+    bp_stats st;
+    uint64_t b0, b1, b2;
+    int eager = strcmp(mode, "eager") == 0;
+
+    assert_int_equal(setenv("BUFPOOL_READER_FENCE", mode, 1), 0);
+    p = open_pool(BP_BACKEND_AUTO);
+    assert_int_equal(unsetenv("BUFPOOL_READER_FENCE"), 0);
+    st = stats_of(p);
+    printf("BUFPOOL_READER_FENCE=%s: reader_fence \"%s\"\n", mode,
+           st.reader_fence);
+    if (eager && strncmp(st.reader_fence, "asymmetric", 10) != 0) {
+        assert_int_equal(bp_close(p), 0);
+        printf("membarrier(2) is refused here: skipped\n");
+        skip();
+    }
+    assert_true(strncmp(st.reader_fence, eager ? "asymmetric" : "fenced",
+                        eager ? 10 : 6) == 0);
+    for (int i = 0; i < 16; i++) /* 4 counted hits make it UNFENCED */
+        util_fix_verify(p, PGNO_X, BP_SHARED, PSZ, 1);
+    b0 = stats_of(p).reader_barriers;
+    util_watchdog_start(WATCHDOG_S, "unfenced reader test (test_latch)");
+    excl_excludes(p, BP_SHARED, BP_EXCLUSIVE); /* A unfenced, B drains it */
+    b1 = stats_of(p).reader_barriers;
+    excl_excludes(p, BP_SHARED, BP_EXCLUSIVE); /* A fenced now: no barrier */
+    util_watchdog_stop();
+    b2 = stats_of(p).reader_barriers;
+    printf("reader_barriers %" PRIu64 " -> %" PRIu64 " -> %" PRIu64 "\n", b0,
+           b1, b2);
+    assert_int_equal(b1 - b0, eager ? 1 : 0);
+    assert_int_equal(b2, b1);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+}
+
+static void test_unfenced_eager(void **state)
+{
+    (void)state;
+    run_unfenced("eager");
+}
+
+static void test_unfenced_never(void **state)
+{
+    (void)state;
+    run_unfenced("always");
+}
+
 /* ---- cmocka -------------------------------------------------------------------- */
 
 #define BACKEND_TESTS(b, name)                                                 \
@@ -499,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_opt_evict_auto),
         cmocka_unit_test(test_close_busy),
         cmocka_unit_test(test_lock_order),
+        cmocka_unit_test_teardown(test_unfenced_eager, teardown_watchdog),
+        cmocka_unit_test_teardown(test_unfenced_never, teardown_watchdog),
     };
 
     util_init();

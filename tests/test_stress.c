@@ -421,11 +421,12 @@ static void run_mixed(bp_backend b)
            " exclusive fixes, %" PRIu64 " flushes; stats: fixes %" PRIu64
            ", latch_waits %" PRIu64 ", opt_begins %" PRIu64
            ", opt_failures %" PRIu64 ", slot_evictions %" PRIu64
-           ", frame_evictions %" PRIu64 "\n",
+           ", frame_evictions %" PRIu64 ", reader_barriers %" PRIu64
+           " (%s)\n",
            util_backend_name(b), bp_backend_name((bp_backend)st.backend),
            m.nthreads, m.ops, shared, excl, flushes, st.fixes, st.latch_waits,
            st.opt_begins, st.opt_failures, st.slot_evictions,
-           st.frame_evictions);
+           st.frame_evictions, st.reader_barriers, st.reader_fence);
     opt_counts_print(util_backend_name(b), &sum);
     assert_int_equal(errors, 0);
     /* (a) every failed validation was followed by a successful retry */
