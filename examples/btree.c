@@ -273,7 +273,8 @@ static int needs_split(const bt_tree *t, const void *n, const void *key,
 
 /* The root (page 1, fixed exclusively) moves into two new children. */
 static int split_root(bt_tree *t, bp_page *root, uint32_t ppos,
-                      uint32_t pending, int prep)
+                      uint32_t pending, int prep, const void *key,
+                      size_t klen)
 {
     bp_page a, b;
     unsigned char sep[BT_MAX_KEY];
@@ -289,7 +290,7 @@ static int split_root(bt_tree *t, bp_page *root, uint32_t ppos,
     }
     memcpy(a.data, root->data, t->t_end);
     bt__node_split(t, a.data, b.data, b.pgno, sep, &seplen, ppos, pending,
-                   prep);
+                   prep, key, (uint32_t)klen);
     bt__node_init(t, root->data, BT_INNER, level + 1);
     bt_nd(root->data)->bn_first = a.pgno;
     bt__inner_insert(t, root->data, 0, sep, seplen, b.pgno);
@@ -322,7 +323,7 @@ static int split_node(bt_tree *t, uint64_t pgno, unsigned level,
         rc = 0;
         if (bt_nd(node.data)->bn_level == level &&
             needs_split(t, node.data, key, klen, need, &ppos, &prep))
-            rc = split_root(t, &node, ppos, need, prep);
+            rc = split_root(t, &node, ppos, need, prep, key, klen);
         bp_unfix(t->t_pool, &node, rc == 0 ? BP_DIRTY : 0);
         return rc;
     }
@@ -357,7 +358,7 @@ static int split_node(bt_tree *t, uint64_t pgno, unsigned level,
         return rc;
     }
     bt__node_split(t, node.data, r.data, r.pgno, sep, &seplen, ppos, need,
-                   prep);
+                   prep, key, (uint32_t)klen);
     pos = bt__node_search_opt(t, par.data, sep, seplen, &eq);
     bt__inner_insert(t, par.data, (uint32_t)pos, sep, seplen, r.pgno);
     bt_count_nodes(t, (int)level, 1);
@@ -536,6 +537,8 @@ int bt_put(bt_tree *t, const void *key, size_t klen, const void *val,
             if (eq)
                 bt__node_remove(t, n, (uint32_t)pos);
             bt__leaf_insert(t, n, (uint32_t)pos, key, klen, val, vlen);
+            if (!eq) /* for bt__node_split's ascending-insert rule */
+                bt_nd(n)->bn_last = (uint16_t)(pos + 1);
             under = pg.pgno != BT_ROOT && bt__node_content(t, n) < t->t_min;
             bp_unfix(t->t_pool, &pg, BP_DIRTY);
             if (!eq)

@@ -42,7 +42,8 @@ typedef struct bt_node {
     uint16_t bn_frag; /* dead record bytes below E */
     uint16_t bn_pfx;  /* every key of the node starts with the same bn_pfx
                          bytes; heads are taken after them */
-    uint16_t bn_pad;
+    uint16_t bn_last; /* leaf: 1 + slot of the last new key put in, 0 none
+                         (spots ascending inserts: see bt__node_split) */
     uint64_t bn_right; /* leaf: right sibling, 0 = last leaf */
     uint64_t bn_first; /* inner: leftmost child; free page: next free */
 } bt_node;
@@ -202,11 +203,16 @@ void bt__node_remove(const bt_tree *t, void *n, uint32_t pos);
 
 /* Split n into n and the fresh page r (same type).  Leaves: the separator
  * (shortest key between the halves) goes to sep; pending is the size of
- * an entry about to go in at slot ppos (replacing slot ppos when prep) so
- * the halves balance with it.  Inner: the middle key moves up into sep. */
+ * an entry for key about to go in at slot ppos (replacing slot ppos when
+ * prep) so the halves balance with it.  When the leaf's last new key went
+ * in just before ppos (ascending inserts, as TPC-C's order keys within a
+ * district), the left half keeps as much as it can instead and the right
+ * one starts at the new key, holding at least t_min bytes.  Inner: the
+ * middle key moves up into sep. */
 void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
                     unsigned char *sep, uint32_t *seplen, uint32_t ppos,
-                    uint32_t pending, int prep);
+                    uint32_t pending, int prep, const void *key,
+                    uint32_t klen);
 /* Would l + (separator) + r fit in one node? */
 int bt__node_can_merge(const bt_tree *t, const void *l, const void *r,
                        uint32_t seplen);

@@ -457,17 +457,47 @@ static uint32_t inner_split_point(const void *n)
     return best;
 }
 
+/* Split point for ascending inserts into leaf n (the pending entry new, at
+ * ppos, right after the last key put in): the largest m <= ppos that
+ * leaves the right half (slots m.. and the pending entry) at least t_min
+ * bytes and fits it in a page; 0 when there is none. */
+static uint32_t leaf_append_point(const bt_tree *t, const void *n,
+                                  uint32_t ppos, uint32_t pending)
+{
+    uint32_t right = pending, room = t->t_end - BT_HDR;
+
+    if (ppos == 0 || ppos > bt_nd(n)->bn_count ||
+        bt_nd(n)->bn_last != ppos)
+        return 0;
+    for (uint32_t i = ppos; i < bt_nd(n)->bn_count; i++)
+        right += (uint32_t)sizeof(bt_slot) + rec_len(n, i);
+    for (uint32_t m = ppos; m >= 1; m--) {
+        if (right > room)
+            return 0;
+        /* m == count would leave no old key on the right: the separator
+         * comes from the pending key, see bt__node_split */
+        if (right >= t->t_min)
+            return m;
+        right += (uint32_t)sizeof(bt_slot) + rec_len(n, m - 1);
+    }
+    return 0;
+}
+
 void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
                     unsigned char *sep, uint32_t *seplen, uint32_t ppos,
-                    uint32_t pending, int prep)
+                    uint32_t pending, int prep, const void *key,
+                    uint32_t klen)
 {
     bt_node *h = bt_nd(n), *rh = bt_nd(r);
     int type = h->bn_type, level = h->bn_level;
-    uint32_t cnt = h->bn_count, m, kl;
+    uint32_t cnt = h->bn_count, m = 0, kl;
     const unsigned char *old, *k;
 
-    m = type == BT_LEAF ? leaf_split_point(n, ppos, pending, prep)
-                        : inner_split_point(n);
+    if (type == BT_LEAF && !prep)
+        m = leaf_append_point(t, n, ppos, pending);
+    if (m == 0)
+        m = type == BT_LEAF ? leaf_split_point(n, ppos, pending, prep)
+                            : inner_split_point(n);
     old = to_scratch(t, n);
     bt__node_init(t, n, type, level);
     bt__node_init(t, r, type, level);
@@ -475,11 +505,16 @@ void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
     for (uint32_t i = 0; i < m; i++)
         append_from(n, old, i);
     if (type == BT_LEAF) {
-        /* shortest key above the left half's last and <= the right's first */
+        /* shortest key above the left half's last and <= the right's first
+         * (the pending key's, when it will be the right half's first) */
         uint32_t al, cp = 0;
         const unsigned char *a = bt__node_key_opt(t, old, m - 1, &al);
 
-        k = bt__node_key_opt(t, old, m, &kl);
+        if (m == ppos) {
+            k = key;
+            kl = klen;
+        } else
+            k = bt__node_key_opt(t, old, m, &kl);
         while (cp < al && cp < kl && a[cp] == k[cp])
             cp++;
         *seplen = cp + 1;
