@@ -97,10 +97,10 @@ void *bp__alloc(bp_pool *p, size_t size)
 
 void *bp__alloc_lines(bp_pool *p, size_t size, void **raw)
 {
-    char *r = bp__alloc(p, size + 64);
+    char *r = bp__alloc(p, size + BP__APART);
 
     *raw = r;
-    return r ? r + (64 - (uintptr_t)r % 64) % 64 : NULL;
+    return r ? r + (BP__APART - (uintptr_t)r % BP__APART) % BP__APART : NULL;
 }
 
 void bp__free(bp_pool *p, void *ptr, size_t size)

@@ -82,6 +82,12 @@ _Static_assert(sizeof(struct bp__slot) == 16, "four slots per cache line");
 #define BP__REF_USED 0x1 /* CLOCK reference bit */
 #define BP__REF_SCAN 0x2 /* mapped by a BP_SCAN fix, not touched since */
 
+/* Per-thread data that one thread writes and others do not: this far
+ * apart, not just a cache line, because x86's L2 fetches lines in 128-byte
+ * pairs (the adjacent-line prefetcher), so two threads writing neighbouring
+ * lines still bounce them. */
+#define BP__APART 128
+
 /* ---- private: reader slots (bp_readers.c) --------------------------------- */
 #define BP__READERS 32 /* threads with scalable shared fixes, per pool */
 #define BP__HZ 8       /* shared fixes a thread holds that way at once */
@@ -91,7 +97,7 @@ struct bp__readers {
     uint32_t rd_tick;        /* xorshift state (owner only): sampling */
     uint64_t rd_hits;        /* bp_fix's shared-hit path counts here, not in
                               * a shard: summed by bp_stats_get (relaxed) */
-} __attribute__((aligned(64)));
+} __attribute__((aligned(BP__APART)));
 /* One fenced shared fix in BP__HOT_SAMPLE (a power of 2) counts toward
  * making its frame UNFENCED (after 4 counts without an exclusive or BUSY
  * take between; BUFPOOL_READER_FENCE=eager counts every one, for tests). */
@@ -150,7 +156,7 @@ enum bp__ctr {
 #define BP__SHARDS 64
 struct bp__shard {
     uint64_t c[BP__NCOUNTERS];
-} __attribute__((aligned(64)));
+} __attribute__((aligned(BP__APART)));
 
 /* Thread-locals of the hit path use the initial-exec model: a plain
  * %fs-relative access even in the shared library (no __tls_get_addr). */
@@ -434,7 +440,8 @@ int bp__fail(bp_pool *p, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 extern const bp_allocator bp__libc_allocator;
 void *bp__alloc(bp_pool *p, size_t size);
-/* cache-line-aligned zeroed memory; *raw is what bp__free takes back */
+/* BP__APART-aligned zeroed memory, size + BP__APART bytes allocated; *raw
+ * is what bp__free takes back */
 void *bp__alloc_lines(bp_pool *p, size_t size, void **raw);
 void bp__free(bp_pool *p, void *ptr, size_t size);
 

@@ -39,8 +39,8 @@ static void bp__teardown(bp_pool *p, int failed)
     bp__window_close(p);
     bp__shm_close(p, failed);
     bp__io_close(p);
-    bp__free(p, p->shards_raw, BP__SHARDS * sizeof *p->shards + 64);
-    bp__free(p, p->readers_raw, BP__READERS * sizeof *p->readers + 64);
+    bp__free(p, p->shards_raw, BP__SHARDS * sizeof *p->shards + BP__APART);
+    bp__free(p, p->readers_raw, BP__READERS * sizeof *p->readers + BP__APART);
     p->shards = p->shards_raw = NULL;
     p->readers = p->readers_raw = NULL;
     p->be = NULL;
