@@ -192,6 +192,22 @@ static uint64_t wl_dir_bytes(const char *dir)
     return n;
 }
 
+/* read_bytes of /proc/self/io, UINT64_MAX when it cannot be read. */
+static uint64_t wl_read_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    unsigned long long v;
+    uint64_t n = UINT64_MAX;
+    if (!f)
+        return n;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "read_bytes: %llu", &v) == 1)
+            n = v;
+    fclose(f);
+    return n;
+}
+
 /* Start the workers, sample until the duration is over, stop them. */
 static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
                         wl_result *r)
@@ -206,7 +222,7 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
         free(x);
         return -ENOMEM;
     }
-    uint64_t t0 = bu_now_ns();
+    uint64_t t0 = bu_now_ns(), rb0 = wl_read_bytes();
     for (; started < nt; started++) {
         x[started] = (wl_worker){w, k, started, &c[started], &stop, 0, 0};
         rc = pthread_create(&x[started].th, NULL, wl_worker_main,
@@ -242,6 +258,10 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
         }
     }
     r->run_secs = (double)(bu_now_ns() - t0) / 1e9;
+    uint64_t rb1 = wl_read_bytes();
+    r->run_read_bytes = rb0 == UINT64_MAX || rb1 == UINT64_MAX || rb1 < rb0
+                            ? UINT64_MAX
+                            : rb1 - rb0;
     wl_sum(c, started, &sum);
     memcpy(r->total, sum.ops, sizeof r->total);
     r->errors = sum.errors;

@@ -27,6 +27,10 @@ typedef struct wl_result {
     uint64_t total[WL_MAX_KINDS];
     uint64_t errors;
     uint64_t aborts;
+    /* bytes the child read from storage during the run (/proc/self/io
+     * read_bytes: every block read its threads submitted, O_DIRECT, page
+     * faults and io_uring alike); UINT64_MAX when unknown */
+    uint64_t run_read_bytes;
     uint32_t nsamples;
     double sample_t[WL_MAX_SAMPLES];     /* seconds since the run began */
     uint64_t sample_ops[WL_MAX_SAMPLES]; /* counted ops so far */

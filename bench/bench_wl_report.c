@@ -1,6 +1,7 @@
 /*
  * bench_wl_report.c - the report of one workload over every engine: the
- * table on stdout (throughput, ratio to LMDB, mix, check), CSV rows in
+ * table on stdout (throughput, ratio to LMDB, storage KiB read per
+ * operation during the run, mix, check), CSV rows in
  * <outdir>/<name>.csv, and two PNG plots drawn by gnuplot when it is
  * installed: throughput over time per engine (<name>-throughput.png, from
  * <name>-throughput.dat) and the ratio of each engine to LMDB as bars
@@ -119,11 +120,11 @@ static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
         "workload", "engine", "threads", "seconds", "memory_budget",
         "out_of_memory", "data_bytes", "load_s", "ops", "ops_per_s",
         "ratio_to_lmdb", "kinds", "errors", "aborts", "check_ok", "check",
-        "error", "memory_note"};
+        "error", "memory_note", "run_read_bytes"};
     bu_csv_row(f, hdr, sizeof hdr / sizeof hdr[0]);
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = &res[i];
-        char c[12][64], kinds[512] = "";
+        char c[13][64], kinds[512] = "";
         for (int k = 0; k < w->nkinds; k++) {
             size_t len = strlen(kinds);
             snprintf(kinds + len, sizeof kinds - len, "%s%s=%llu",
@@ -143,10 +144,16 @@ static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
         snprintf(c[9], 64, "%llu", (unsigned long long)r->errors);
         snprintf(c[10], 64, "%llu", (unsigned long long)r->aborts);
         snprintf(c[11], 64, "%d", r->check_ok);
+        if (r->run_read_bytes == UINT64_MAX)
+            snprintf(c[12], 64, "unknown");
+        else
+            snprintf(c[12], 64, "%llu",
+                     (unsigned long long)r->run_read_bytes);
         const char *row[] = {w->name, r->label, c[0], c[1], c[2], c[3], c[4],
                              c[5], c[6], c[7], c[8], kinds, c[9], c[10],
                              c[11], r->check, r->err,
-                             r->memory_note[0] ? r->memory_note : note};
+                             r->memory_note[0] ? r->memory_note : note,
+                             c[12]};
         bu_csv_row(f, row, sizeof row / sizeof row[0]);
     }
     fclose(f);
@@ -271,15 +278,16 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     /* Column 5, every kind per second, only with w->all_unit. */
     int all = w->main_kind >= 0 && w->all_unit;
     const char *hdr[] = {"engine", "load s", "data", unit, "vs lmdb",
-                         w->all_unit, "mix", "errors", "check"};
+                         w->all_unit, "disk KiB/op", "mix", "errors",
+                         "check"};
     bu_table t;
-    bu_table_init(&t, all ? 9 : 8);
+    bu_table_init(&t, all ? 10 : 9);
     if (!all)
-        wl_drop_col(hdr, 9, 5);
+        wl_drop_col(hdr, 10, 5);
     bu_table_add(&t, hdr);
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = &res[i];
-        char c[6][48], mix[256];
+        char c[7][48], mix[256];
         snprintf(c[0], 48, "%.2f", r->load_secs);
         bu_fmt_bytes(r->data_bytes, c[1], 48);
         snprintf(c[2], 48, r->ran ? "%.0f" : "n/a", ops[i]);
@@ -291,12 +299,18 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
             every += r->total[k];
         snprintf(c[5], 48, r->ran && r->run_secs > 0 ? "%.0f" : "n/a",
                  r->run_secs > 0 ? (double)every / r->run_secs : 0.0);
-        const char *row[] = {r->label, c[0], c[1], c[2], c[3], c[5], mix,
-                             c[4],
+        /* storage bytes read per operation of any kind during the run */
+        if (r->ran && every && r->run_read_bytes != UINT64_MAX)
+            snprintf(c[6], 48, "%.2f",
+                     (double)r->run_read_bytes / 1024.0 / (double)every);
+        else
+            snprintf(c[6], 48, "n/a");
+        const char *row[] = {r->label, c[0], c[1], c[2], c[3], c[5], c[6],
+                             mix, c[4],
                              r->ran ? (r->check_ok ? "ok" : "FAILED")
                                     : "n/a"};
         if (!all)
-            wl_drop_col(row, 9, 5);
+            wl_drop_col(row, 10, 5);
         bu_table_add(&t, row);
         if (r->err[0]) {
             snprintf(line, sizeof line, "%s: %s", r->label, r->err);
