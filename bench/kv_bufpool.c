@@ -15,6 +15,10 @@
  * is read and written with O_DIRECT, so the kernel's page cache holds none
  * of it.
  *
+ * BPBENCH_POOL_STATS=1 prints the pool's counters (fixes, window and
+ * cache misses, reads, writes, latch waits, reader barriers) on stderr
+ * when the engine closes: once after the load, once after the run.
+ *
  * Transactions: none.  kv_begin hands out the one immutable kv_txn of the
  * handle to every thread; commit is a no-op and abort cannot undo (no
  * KV_CAP_TXN).
@@ -50,6 +54,21 @@ static int kb_code(int rc)
 static void kb_close(kv *k)
 {
     kb_kv *b = (kb_kv *)k;
+    bp_stats st;
+    /* BPBENCH_POOL_STATS=1: the pool's counters at close, on stderr */
+    if (getenv("BPBENCH_POOL_STATS") && b->pool &&
+        bp_stats_get(b->pool, &st, sizeof st) == 0)
+        fprintf(stderr,
+                "pool %s: fixes %llu, window misses %llu, cache misses "
+                "%llu, reads %llu, writes %llu, latch waits %llu, opt "
+                "failures %llu, reader barriers %llu (%s)\n",
+                kv_label(k), (unsigned long long)st.fixes,
+                (unsigned long long)st.window_misses,
+                (unsigned long long)st.cache_misses,
+                (unsigned long long)st.reads, (unsigned long long)st.writes,
+                (unsigned long long)st.latch_waits,
+                (unsigned long long)st.opt_failures,
+                (unsigned long long)st.reader_barriers, st.reader_fence);
     bt_close(b->tree);
     bp_close(b->pool);
     free(b);
