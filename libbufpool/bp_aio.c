@@ -30,6 +30,16 @@
  *     -> BUSY released (waiters woken)         [prefetch_done]
  *     otherwise -> frame discarded, BUSY released [prefetch_failed]
  *
+ * Completion order (bp_io_seq, bp_io_wait): a_started counts the reads
+ * prefetches reserved, a_done those finished (arrived, dropped, or undone
+ * before they were sent), bumped only after the frame's BUSY is released
+ * and its request freed, so a thread woken by it finds the page fixable
+ * and a request free.  bp_io_wait sleeps on a_done's low half (a private
+ * futex); the completer wakes only when a_waiters says someone sleeps:
+ * each side does its seq_cst write before reading the other's word
+ * (Dekker), and the futex sleeps only while the half still reads seq, so
+ * no wake-up is lost.
+ *
  * Invariants:
  *  - a_lock (rank AIO, a leaf) guards the free list, the submission side of
  *    the ring, the sync worker's queue and the counters; the completion
@@ -44,13 +54,18 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bp_internal.h"
 #include "bp_sys.h"
+#include "bp_testing.h"
 
 #ifdef BP_HAVE_URING
 #include <liburing.h>
@@ -80,6 +95,7 @@ struct bp__aio {
     pthread_cond_t a_cond; /* a request freed, a batch done, work queued */
     pthread_t a_reaper;
     int a_reaper_on, a_stop;
+    int a_hold; /* tests (bp__test_aio_hold): finish no read meanwhile */
     int a_uring; /* 1: io_uring; 0: the sync worker */
 #ifdef BP_HAVE_URING
     struct io_uring a_ring;
@@ -94,6 +110,10 @@ struct bp__aio {
     unsigned a_inflight;
     uint32_t *a_queue; /* sync worker: requests to do, FIFO */
     unsigned a_qhead, a_qlen;
+    /* completion order: reads reserved and finished, sleepers (atomic) */
+    uint64_t a_started __attribute__((aligned(8)));
+    uint64_t a_done __attribute__((aligned(8)));
+    unsigned a_waiters;
     /* the flusher */
     pthread_t a_flusher;
     int a_flusher_on, a_flusher_stop;
@@ -148,6 +168,93 @@ static void bp__aio_put_locked(struct bp__aio *a, uint32_t r)
     pthread_cond_broadcast(&a->a_cond);
 }
 
+/* ---- completion order ------------------------------------------------------ */
+
+/* The futex: a_done's low half. */
+static uint32_t *bp__aio_seq_futex(struct bp__aio *a)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (uint32_t *)&a->a_done;
+#else
+    return (uint32_t *)&a->a_done + 1;
+#endif
+}
+
+/* A reserved read finished (arrived, dropped or undone): move the ticket
+ * and wake bp_io_wait's sleepers, if there are any. */
+static void bp__aio_seq_bump(struct bp__aio *a)
+{
+    __atomic_add_fetch(&a->a_done, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&a->a_waiters, __ATOMIC_SEQ_CST))
+        syscall(SYS_futex, bp__aio_seq_futex(a), FUTEX_WAKE_PRIVATE, INT_MAX,
+                NULL, NULL, 0);
+}
+
+uint64_t bp_io_seq(bp_pool *p)
+{
+    struct bp__aio *a = p ? __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE) : NULL;
+
+    return a ? __atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST) : 0;
+}
+
+int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns)
+{
+    struct timespec now, end = {0, 0};
+    struct bp__aio *a;
+    int st, rc;
+
+    if (!p)
+        return -EINVAL;
+    if ((st = BP__LOAD(p->state)) != BP__OPEN)
+        return st == BP__POISONED ? BP_EPOISONED
+                                  : bp__fail(p, BP_ESTATE, "pool is not open");
+    if (!(a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE)))
+        return BP_EIDLE; /* never read ahead */
+    if (timeout_ns > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += (time_t)(timeout_ns / 1000000000);
+        end.tv_nsec += (long)(timeout_ns % 1000000000);
+        if (end.tv_nsec >= 1000000000L) {
+            end.tv_sec++;
+            end.tv_nsec -= 1000000000L;
+        }
+    }
+    __atomic_add_fetch(&a->a_waiters, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        uint64_t d = __atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST);
+        struct timespec left, *tmo = NULL;
+
+        if (d != seq) {
+            rc = 0;
+            break;
+        }
+        if (__atomic_load_n(&a->a_started, __ATOMIC_SEQ_CST) == d) {
+            rc = BP_EIDLE; /* nothing in flight: nothing would wake us */
+            break;
+        }
+        if (timeout_ns > 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            left.tv_sec = end.tv_sec - now.tv_sec;
+            left.tv_nsec = end.tv_nsec - now.tv_nsec;
+            if (left.tv_nsec < 0) {
+                left.tv_sec--;
+                left.tv_nsec += 1000000000L;
+            }
+            tmo = &left;
+        }
+        if (timeout_ns == 0 || (tmo && left.tv_sec < 0)) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        bp__rank_note(BP__RANK_BUSY, 1); /* checks no mutex is held */
+        syscall(SYS_futex, bp__aio_seq_futex(a), FUTEX_WAIT_PRIVATE,
+                (uint32_t)d, tmo, NULL, 0);
+        bp__rank_note(BP__RANK_BUSY, 0);
+    }
+    __atomic_sub_fetch(&a->a_waiters, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
 /* ---- prefetch completion (reaper or sync worker) ----------------------- */
 
 /* The read of request r finished with res: fill the frame or drop it. */
@@ -180,6 +287,7 @@ static void bp__aio_read_done(bp_pool *p, struct bp__aio *a, uint32_t r,
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
     bp__aio_put_locked(a, r);
     bp__unlock(&a->a_lock, BP__RANK_AIO);
+    bp__aio_seq_bump(a);
 }
 
 #ifdef BP_HAVE_URING
@@ -232,6 +340,8 @@ static void *bp__aio_reaper(void *arg)
              * TSan too (the kernel's ordering through the ring it cannot
              * see) */
             bp__lock(p, &a->a_lock, BP__RANK_AIO);
+            while (q->op == BP__AIO_READ && a->a_hold && !a->a_stop)
+                pthread_cond_wait(&a->a_cond, &a->a_lock);
             op = q->op;
             bp__unlock(&a->a_lock, BP__RANK_AIO);
             if (op == BP__AIO_READ) {
@@ -330,7 +440,7 @@ static void *bp__aio_worker(void *arg)
         ssize_t n;
 
         bp__lock(p, &a->a_lock, BP__RANK_AIO);
-        while (a->a_qlen == 0 && !a->a_stop)
+        while ((a->a_qlen == 0 || a->a_hold) && !a->a_stop)
             pthread_cond_wait(&a->a_cond, &a->a_lock);
         if (a->a_qlen == 0) { /* stopping, queue empty */
             bp__unlock(&a->a_lock, BP__RANK_AIO);
@@ -472,6 +582,8 @@ void bp__aio_close(bp_pool *p)
         return;
     bp__flusher_stop(p);
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    a->a_hold = 0;
+    pthread_cond_broadcast(&a->a_cond);
     while (a->a_inflight > 0) /* prefetches still reading */
         pthread_cond_wait(&a->a_cond, &a->a_lock);
     a->a_stop = 1;
@@ -512,6 +624,7 @@ bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
     bp__aio_put_locked(a, r);
     bp__unlock(&a->a_lock, BP__RANK_AIO);
+    bp__aio_seq_bump(a);
 }
 
 /* Reserve a frame and a request for pgno (io_uring: the caller queues the
@@ -530,7 +643,7 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
         return 0; /* never written: a fix makes it zeros, no I/O */
     if (__atomic_load_n(&a->a_nfree, __ATOMIC_RELAXED) == 0)
         return 0;
-    rc = bp__cache_get(p, pgno, 0, scan, &f, &need, &wait, &seen);
+    rc = bp__cache_get(p, pgno, BP__GET_READ, scan, &f, &need, &wait, &seen);
     if (rc == BP__WAIT)
         return 0; /* latched: in flight or in use */
     if (rc < 0)
@@ -548,6 +661,7 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
                                         .op = BP__AIO_READ,
                                         .scan = (uint8_t)scan};
     BP_STAT(p, prefetch_started);
+    __atomic_add_fetch(&a->a_started, 1, __ATOMIC_SEQ_CST);
     *req = r;
     if (!a->a_uring) {
         bp__lock(p, &a->a_lock, BP__RANK_AIO);
@@ -607,6 +721,22 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
 #endif
     bp__unlock(&a->a_prep_lock, BP__RANK_ALLOC);
     return started > 0 ? (int)started : rc;
+}
+
+int bp__test_aio_hold(bp_pool *p, int on)
+{
+    struct bp__aio *a;
+    int rc;
+
+    if (!p || BP__LOAD(p->state) != BP__OPEN)
+        return -EINVAL;
+    if (!(a = bp__aio_state(p, &rc)))
+        return rc;
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    a->a_hold = on != 0;
+    pthread_cond_broadcast(&a->a_cond);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    return 0;
 }
 
 /* ---- batched writes --------------------------------------------------------- */
