@@ -35,13 +35,17 @@
  * a batch at a time.  The kernel posts a read's completion in the thread
  * that submitted it; if that thread then had to wait for the reaper to
  * wake, handle it and wake it in turn, every completion would cross two
- * threads.  So a thread in bp_io_wait takes the completions itself,
- * sleeping in the ring's own wait (fio's pattern: one wake-up per batch),
- * and the reaper steps aside (sleeps a millisecond instead of waking on
- * each completion) while such waiters keep coming.  The reaper takes the
- * rest: completions waited for by plain fixes (on the frame's latch), by
- * write batches and by close, at most a millisecond late while waiters
- * were reaping just before.
+ * threads.  So on the linear backend, where handling a completion is
+ * cheap, a thread in bp_io_wait takes the completions itself, sleeping in
+ * the ring's own wait (fio's pattern: one wake-up per batch), and the
+ * reaper steps aside (sleeps a millisecond instead of waking on each
+ * completion) while such waiters keep coming.  The reaper takes the rest:
+ * completions waited for by plain fixes (on the frame's latch), by write
+ * batches and by close, at most a millisecond late while waiters were
+ * reaping just before.  With bounce buffers each completion costs a copy
+ * into the frame: there the reaper keeps doing them on its own CPU while
+ * the waiter consumes and refills (done by the waiter, they measured
+ * slower at depth 32).
  *
  * Completion order (bp_io_seq, bp_io_wait): a_started counts the reads
  * prefetches reserved, a_done those finished (arrived, dropped, or undone
@@ -198,11 +202,11 @@ static uint32_t *bp__aio_seq_futex(struct bp__aio *a)
 #endif
 }
 
-/* n reserved reads finished (arrived, dropped or undone): move the ticket
+/* A reserved read finished (arrived, dropped or undone): move the ticket
  * and wake bp_io_wait's sleepers, if there are any. */
-static void bp__aio_seq_bump(struct bp__aio *a, unsigned n)
+static void bp__aio_seq_bump(struct bp__aio *a)
 {
-    __atomic_add_fetch(&a->a_done, n, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&a->a_done, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&a->a_waiters, __ATOMIC_SEQ_CST))
         syscall(SYS_futex, bp__aio_seq_futex(a), FUTEX_WAKE_PRIVATE, INT_MAX,
                 NULL, NULL, 0);
@@ -210,21 +214,18 @@ static void bp__aio_seq_bump(struct bp__aio *a, unsigned n)
 
 /* ---- prefetch completion (reaper or sync worker) ----------------------- */
 
-/* Free the requests of n finished reads (one hold of a_lock), then move
- * the ticket: a thread it wakes finds the pages fixable and room to
- * prefetch more. */
-static void bp__aio_reads_free(bp_pool *p, struct bp__aio *a,
-                               const uint32_t *r, unsigned n)
+/* Free the request of a finished read, then move the ticket: a thread it
+ * wakes finds the page fixable and room to prefetch more. */
+static void bp__aio_read_free(bp_pool *p, struct bp__aio *a, uint32_t r)
 {
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
-    for (unsigned i = 0; i < n; i++)
-        bp__aio_put_locked(a, r[i]);
+    bp__aio_put_locked(a, r);
     bp__unlock(&a->a_lock, BP__RANK_AIO);
-    bp__aio_seq_bump(a, n);
+    bp__aio_seq_bump(a);
 }
 
 /* The read of request r finished with res: fill the frame or drop it, and
- * release its BUSY (the caller frees the request: bp__aio_reads_free). */
+ * release its BUSY (the caller frees the request: bp__aio_read_free). */
 static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
                               int res)
 {
@@ -258,10 +259,11 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
 #define BP__AIO_ASIDE_NS 1000000L /* the reaper's pause while waiters reap */
 
 /* Take every completion the ring holds off it and handle it, a batch at
- * a time: one hold of a_lock for the batch's requests, then the reads'
- * frames filled with no lock held, one more hold to free their requests
- * and one move of the ticket.  a_reap_lock held (the completion side of
- * the ring is its holder's).  The number of completions taken. */
+ * a time: one hold of a_lock for the batch's requests, then each read's
+ * frame filled with no lock held and, at once, its request freed and the
+ * ticket moved (freeing them all at the end of the batch made its first
+ * pages wait for the last ones' copies).  a_reap_lock held (the completion
+ * side of the ring is its holder's).  The number of completions taken. */
 static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a)
 {
     struct io_uring_cqe *cqes[BP__AIO_REAP_BATCH];
@@ -306,10 +308,10 @@ static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a)
         while (nr > 0 && a->a_hold && !a->a_stop)
             pthread_cond_wait(&a->a_cond, &a->a_lock);
         bp__unlock(&a->a_lock, BP__RANK_AIO);
-        for (unsigned i = 0; i < nr; i++)
+        for (unsigned i = 0; i < nr; i++) { /* each page as soon as it is in */
             bp__aio_read_fill(p, a, reads[i], rres[i]);
-        if (nr > 0)
-            bp__aio_reads_free(p, a, reads, nr);
+            bp__aio_read_free(p, a, reads[i]);
+        }
     }
     return total;
 }
@@ -384,6 +386,7 @@ static int bp__aio_wait_reap(bp_pool *p, struct bp__aio *a, uint64_t seq,
     struct io_uring_cqe *cqe;
 
     if (!a->a_uring || !(a->a_ring.features & IORING_FEAT_EXT_ARG) ||
+        !bp__aio_direct(p) ||
         __atomic_load_n(&a->a_hold, __ATOMIC_ACQUIRE) ||
         pthread_mutex_trylock(&a->a_reap_lock) != 0)
         return 0;
@@ -494,7 +497,7 @@ static void *bp__aio_worker(void *arg)
         n = bp__io_xfer_page(p, a->a_reqs[r].pgno, bp__aio_target(a, p, r),
                              0);
         bp__aio_read_fill(p, a, r, (int)n);
-        bp__aio_reads_free(p, a, &r, 1);
+        bp__aio_read_free(p, a, r);
     }
 }
 
@@ -740,7 +743,7 @@ bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
     bp__cache_discard(p, f);
     bp__latch_release(bp__word(p, f), 2, 0, 0);
     BP_STAT(p, prefetch_failed);
-    bp__aio_reads_free(p, a, &r, 1);
+    bp__aio_read_free(p, a, r);
 }
 
 /* Reserve a frame and a request for pgno (io_uring: the caller queues the
