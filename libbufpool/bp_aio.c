@@ -131,11 +131,12 @@ struct bp__aio {
     unsigned a_inflight;
     uint32_t *a_queue; /* sync worker: requests to do, FIFO */
     unsigned a_qhead, a_qlen;
-    /* completion order: reads reserved and finished, sleepers (atomic) */
+    /* completion order (atomic): reads reserved and finished, sleepers on
+     * the ticket, waits that took cqes off the ring themselves */
     uint64_t a_started __attribute__((aligned(8)));
     uint64_t a_done __attribute__((aligned(8)));
     unsigned a_waiters;
-    uint64_t a_wait_reaps; /* waits that took cqes themselves (atomic) */
+    uint64_t a_wait_reaps __attribute__((aligned(8)));
     /* the flusher */
     pthread_t a_flusher;
     int a_flusher_on, a_flusher_stop;
