@@ -35,17 +35,14 @@
  * a batch at a time.  The kernel posts a read's completion in the thread
  * that submitted it; if that thread then had to wait for the reaper to
  * wake, handle it and wake it in turn, every completion would cross two
- * threads.  So on the linear backend, where handling a completion is
- * cheap, a thread in bp_io_wait takes the completions itself, sleeping in
- * the ring's own wait (fio's pattern: one wake-up per batch), and the
- * reaper steps aside (sleeps a millisecond instead of waking on each
- * completion) while such waiters keep coming.  The reaper takes the rest:
- * completions waited for by plain fixes (on the frame's latch), by write
- * batches and by close, at most a millisecond late while waiters were
- * reaping just before.  With bounce buffers each completion costs a copy
- * into the frame: there the reaper keeps doing them on its own CPU while
- * the waiter consumes and refills (done by the waiter, they measured
- * slower at depth 32).
+ * threads.  So a thread in bp_io_wait takes the completions itself,
+ * sleeping in the ring's own wait (fio's pattern: one wake-up per batch;
+ * with bounce buffers it also makes the copy into the frame, on the CPU
+ * that is about to read the page), and the reaper steps aside (sleeps a
+ * millisecond instead of waking on each completion) while such waiters
+ * keep coming.  The reaper takes the rest: completions waited for by
+ * plain fixes (on the frame's latch), by write batches and by close, at
+ * most a millisecond late while waiters were reaping just before.
  *
  * Completion order (bp_io_seq, bp_io_wait): a_started counts the reads
  * prefetches reserved, a_done those finished (arrived, dropped, or undone
@@ -387,7 +384,6 @@ static int bp__aio_wait_reap(bp_pool *p, struct bp__aio *a, uint64_t seq,
     struct io_uring_cqe *cqe;
 
     if (!a->a_uring || !(a->a_ring.features & IORING_FEAT_EXT_ARG) ||
-        !bp__aio_direct(p) ||
         __atomic_load_n(&a->a_hold, __ATOMIC_ACQUIRE) ||
         pthread_mutex_trylock(&a->a_reap_lock) != 0)
         return 0;
