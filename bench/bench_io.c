@@ -5,11 +5,19 @@
  * Reads: cold random page reads through the pool at queue depths 1, 8 and
  * 32 (--depths), for 4 KiB pages and the pool's page size (--page-sizes).
  * One thread.  Depth 1 is what an engine does without read-ahead: bp_fix
- * misses one after another.  Depth d keeps d reads in flight with
- * bp_prefetch: the pages of a random sequence are prefetched d ahead of the
- * fix that consumes them (pool io depth = d).  The figure is data-file
- * reads per second from bp_stats (pages found in the cache do not count),
- * over the wall time of the phase.  fio runs `--rw=randread --direct=1
+ * misses one after another.  Depth d keeps d pages asked for at all times,
+ * as fio keeps d reads in flight (pool io depth = d): each pass fixes with
+ * BP_NOWAIT whichever have arrived, in any order, checks and unfixes them,
+ * and asks for a new random page in each freed place, one bp_prefetch (one
+ * submit) per page as fio submits each read by itself
+ * (iodepth_batch_submit=1); a pass that found none sleeps in bp_io_wait
+ * until a read finishes.  --refill pass asks for all of a pass's pages in
+ * one bp_prefetch instead: on the VM this was written on, one submit of
+ * about 10 reads raised the disk's latency per read by a third (fio's too,
+ * with --iodepth_batch_submit=12), so it is not the default.  Every page
+ * read is fixed and its stamp checked.  The figure
+ * is data-file reads per second from bp_stats (pages found in the cache do
+ * not count), over the wall time of the phase.  fio runs `--rw=randread --direct=1
  * --ioengine=io_uring --iodepth=d --bs=<page>` on the same file for the
  * same time; its read IOPS come from its terse output.
  *
@@ -40,9 +48,11 @@
 #define IO_MAXD 8
 #define IO_MAXP 4
 #define IO_MAXBK 5
+#define IO_MAXDEPTH 1024 /* bp_set_io_depth's limit */
 
 typedef struct io_opts {
     uint64_t data_mb, cache_mb, seconds, reps, wpages, wdepth;
+    int refill_pass; /* --refill pass: one bp_prefetch per pass */
     uint64_t depths[IO_MAXD], psz[IO_MAXP];
     int nd, np, quick, nbk;
     bp_backend bk[IO_MAXBK];
@@ -55,8 +65,11 @@ static void io_usage(FILE *f)
 "usage: bpbench io [options]\n"
 "\n"
 "Cold random page reads through the pool at queue depths 1, 8, 32 (bp_fix\n"
-"misses at depth 1, bp_prefetch keeping d reads in flight above) against\n"
-"fio's io_uring O_DIRECT random read on the same file at the same depths;\n"
+"misses at depth 1; above, d pages asked for with bp_prefetch at all times,\n"
+"fixed with BP_NOWAIT in the order they arrive, each freed place refilled,\n"
+"one submit per read as fio)\n"
+"against fio's io_uring O_DIRECT random read on the same file at the same\n"
+"depths; every page read is fixed and its stamp checked;\n"
 "then write-back: dirty pages flushed per second (batched writes + one\n"
 "fdatasync) against fio random write at the same depth.  Pool/fio ratios.\n"
 "\n"
@@ -69,6 +82,9 @@ static void io_usage(FILE *f)
 "  --reps N          repetitions, median reported (3 / 1)\n"
 "  --write-pages N   pages dirtied and flushed per write cell (8192 / 2048)\n"
 "  --write-depth N   queue depth of the write cell (32)\n"
+"  --refill MODE     one: each freed place asked for by its own bp_prefetch\n"
+"                    (one submit per read, as fio); pass: all of a pass's\n"
+"                    places in one bp_prefetch (one submit) (one)\n"
 "  --backends LIST   window backends, one row each (auto,linear on 64-bit:\n"
 "                    linear reads straight into its frames, the others\n"
 "                    through bounce buffers)\n"
@@ -95,6 +111,7 @@ static int io_parse_list(const char *opt, char *s, uint64_t *out, int max,
 static int io_options(int argc, char **argv, io_opts *o)
 {
     enum { O_DATA = 256, O_CACHE, O_PS, O_DEP, O_SEC, O_REPS, O_WP, O_WD,
+           O_REFILL,
            O_BK, O_DIR, O_QUICK, O_HELP };
     static const struct option lo[] = {
         {"data-mb", required_argument, NULL, O_DATA},
@@ -105,6 +122,7 @@ static int io_options(int argc, char **argv, io_opts *o)
         {"reps", required_argument, NULL, O_REPS},
         {"write-pages", required_argument, NULL, O_WP},
         {"write-depth", required_argument, NULL, O_WD},
+        {"refill", required_argument, NULL, O_REFILL},
         {"backends", required_argument, NULL, O_BK},
         {"dir", required_argument, NULL, O_DIR},
         {"quick", no_argument, NULL, O_QUICK},
@@ -124,11 +142,18 @@ static int io_options(int argc, char **argv, io_opts *o)
         case O_DATA: bad = bu_parse_u64("data-mb", optarg, 16, 1u << 20, 0, &o->data_mb); break;
         case O_CACHE: bad = bu_parse_u64("cache-mb", optarg, 4, 1u << 20, 0, &o->cache_mb); break;
         case O_PS: bad = (o->np = io_parse_list("page-sizes", optarg, o->psz, IO_MAXP, 4096, 65536)) < 0; break;
-        case O_DEP: bad = (o->nd = io_parse_list("depths", optarg, o->depths, IO_MAXD, 1, 256)) < 0; break;
+        case O_DEP: bad = (o->nd = io_parse_list("depths", optarg, o->depths, IO_MAXD, 1, IO_MAXDEPTH)) < 0; break;
         case O_SEC: bad = bu_parse_u64("seconds", optarg, 1, 3600, 0, &o->seconds); break;
         case O_REPS: bad = bu_parse_u64("reps", optarg, 1, 100, 0, &o->reps); break;
         case O_WP: bad = bu_parse_u64("write-pages", optarg, 16, 1u << 24, 0, &o->wpages); break;
         case O_WD: bad = bu_parse_u64("write-depth", optarg, 1, 1024, 0, &o->wdepth); break;
+        case O_REFILL:
+            o->refill_pass = strcmp(optarg, "pass") == 0;
+            if (!o->refill_pass && strcmp(optarg, "one") != 0) {
+                fprintf(stderr, "bpbench: --refill: one or pass\n");
+                bad = 1;
+            }
+            break;
         case O_BK: {
             bad = bu_parse_backends(optarg, o->bk, IO_MAXBK, &o->nbk) != 0;
             break;
@@ -275,57 +300,117 @@ static int io_open(bp_backend bk, const char *path, uint64_t psz,
     return 0;
 }
 
-/* Cold random reads for `seconds` at depth d: data-file reads per second. */
-static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
-                         uint64_t psz,
-                         uint64_t npages, uint64_t d, uint64_t rep,
-                         double *iops, char *why, size_t whysz)
+/* Fix page pgno (whose read was asked for), check its stamp, unfix it.
+ * 0, or rc with why filled. */
+static int io_consume(bp_pool *p, uint64_t pgno, unsigned mode, uint64_t psz,
+                      uint64_t *bad, char *why, size_t whysz)
 {
-    enum { RING = 1024 };
-    uint64_t seq[RING], r0, t0, tend, bad = 0, issued;
+    bp_page pg;
+    int rc = bp_fix(p, pgno, mode, &pg);
+
+    if (rc == 0) {
+        *bad += bu_touch_check(pg.data, pgno, psz) != 0;
+        bp_unfix(p, &pg, 0);
+    } else if (rc != BP_EAGAIN && rc != BP_ENOTCACHED) {
+        snprintf(why, whysz, "bp_fix(%llu): %s: %s", (unsigned long long)pgno,
+                 bp_strerror(rc), bp_errmsg(p));
+    }
+    return rc;
+}
+
+/* Ask for pages[0..n): one bp_prefetch (one submit) each, or all in one. */
+static void io_ask(bp_pool *p, const uint64_t *pages, uint64_t n, int pass)
+{
+    if (pass) {
+        (void)bp_prefetch(p, pages, n);
+        return;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        (void)bp_prefetch(p, &pages[i], 1);
+}
+
+/* Depth d > 1, as fio keeps it: d pages asked for at all times.  Each pass
+ * fixes (BP_NOWAIT) whichever of them have arrived, in any order, and asks
+ * for a new random page in each freed place (io_ask); a pass that found
+ * nothing sleeps in bp_io_wait until a read finishes.  A page the pool did
+ * not start (BP_ENOTCACHED) is asked for again; with nothing at all in
+ * flight (BP_EIDLE) one page is fixed plainly, so the loop always moves
+ * on. */
+static int io_pool_reads_deep(bp_pool *p, uint64_t d, uint64_t npages,
+                              uint64_t psz, uint64_t tend, int pass,
+                              bu_rng *rng, uint64_t *bad, char *why,
+                              size_t whysz)
+{
+    uint64_t want[IO_MAXDEPTH], ask[IO_MAXDEPTH];
+    int rc;
+
+    for (uint64_t j = 0; j < d; j++)
+        want[j] = bu_rng_below(rng, npages);
+    io_ask(p, want, d, pass);
+    while (bu_now_ns() < tend) {
+        uint64_t seq = bp_io_seq(p), nask = 0, got = 0;
+
+        for (uint64_t j = 0; j < d; j++) {
+            rc = io_consume(p, want[j], BP_SHARED | BP_NOWAIT, psz, bad, why,
+                            whysz);
+            if (rc == 0) {
+                got++;
+                want[j] = bu_rng_below(rng, npages);
+            } else if (rc != BP_EAGAIN && rc != BP_ENOTCACHED) {
+                return rc;
+            }
+            if (rc != BP_EAGAIN)
+                ask[nask++] = want[j];
+        }
+        io_ask(p, ask, nask, pass);
+        if (got)
+            continue;
+        rc = bp_io_wait(p, seq, -1);
+        if (rc == BP_EIDLE) { /* nothing in flight: one plain fix */
+            if ((rc = io_consume(p, want[0], BP_SHARED, psz, bad, why,
+                                 whysz)) != 0)
+                return rc;
+            want[0] = bu_rng_below(rng, npages);
+        } else if (rc != 0) {
+            snprintf(why, whysz, "bp_io_wait: %s", bp_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Cold random reads for `seconds` at depth d: data-file reads per second.
+ * Depth 1: plain fix misses, one after another. */
+static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
+                         uint64_t psz, uint64_t npages, uint64_t d,
+                         uint64_t rep, double *iops, char *why, size_t whysz)
+{
+    uint64_t r0, t0, tend, bad = 0;
     bp_stats st;
     bu_rng rng;
     bp_pool *p;
-    int rc;
+    int rc = 0;
 
     if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, &p, why, whysz)))
         return rc;
     bu_rng_seed(&rng, 77, psz, d * 1000 + rep);
-    for (uint64_t i = 0; i < RING; i++)
-        seq[i] = bu_rng_below(&rng, npages);
     if ((rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
     r0 = st.reads;
     t0 = bu_now_ns();
     tend = t0 + o->seconds * 1000000000ull;
-    if (d > 1) /* the first d ahead */
-        (void)bp_prefetch(p, seq, d);
-    issued = d;
-    for (uint64_t i = 0;; i++) {
-        bp_page pg;
-
-        if ((i & 15) == 0 && bu_now_ns() >= tend)
-            break;
-        if ((rc = bp_fix(p, seq[i % RING], BP_SHARED, &pg)) != 0) {
-            snprintf(why, whysz, "bp_fix(%llu): %s: %s",
-                     (unsigned long long)seq[i % RING], bp_strerror(rc),
-                     bp_errmsg(p));
-            goto out;
-        }
-        bad += bu_touch_check(pg.data, seq[i % RING], psz) != 0;
-        bp_unfix(p, &pg, 0);
-        seq[i % RING] = bu_rng_below(&rng, npages); /* next lap's page */
-        if (d > 1 && issued - (i + 1) <= d - (d >= 8 ? d / 8 : 1)) {
-            /* an eighth of the window consumed: send that many in one call
-             * (one submit), keeping between 7d/8 and d reads in flight */
-            uint64_t list[RING / 2], n = 0;
-
-            for (; issued < i + 1 + d; issued++)
-                list[n++] = seq[issued % RING];
-            (void)bp_prefetch(p, list, n);
+    if (d > 1) {
+        rc = io_pool_reads_deep(p, d, npages, psz, tend, o->refill_pass, &rng,
+                                &bad, why, whysz);
+    } else {
+        for (uint64_t i = 0; rc == 0; i++) {
+            if ((i & 15) == 0 && bu_now_ns() >= tend)
+                break;
+            rc = io_consume(p, bu_rng_below(&rng, npages), BP_SHARED, psz,
+                            &bad, why, whysz);
         }
     }
-    if ((rc = bu_stats(p, &st, why, whysz)) != 0)
+    if (rc != 0 || (rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
     *iops = (double)(st.reads - r0) * 1e9 / (double)(bu_now_ns() - t0);
     if (bad) {
@@ -406,9 +491,10 @@ int bench_io_main(int argc, char **argv)
     if (o.reps > 16)
         o.reps = 16;
     printf("bpbench io: cold random reads through the pool (bp_fix misses at "
-           "depth 1, bp_prefetch d ahead above) vs fio io_uring O_DIRECT "
-           "randread; write-back (bp_flush: batches + fdatasync) vs fio "
-           "randwrite; median of %llu reps\n",
+           "depth 1, d pages in flight above, fixed as they arrive, refilled "
+           "%s) vs fio io_uring O_DIRECT randread; write-back (bp_flush: "
+           "batches + fdatasync) vs fio randwrite; median of %llu reps\n",
+           o.refill_pass ? "in one submit per pass" : "one submit per read",
            (unsigned long long)o.reps);
     bu_print_machine(stdout, "");
     if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {

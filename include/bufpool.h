@@ -98,7 +98,15 @@ extern "C" {
       "flipped or misdirected write)")                                        \
     X(BP_ESYNC, -30917,                                                        \
       "an fdatasync of the data file failed earlier: writes are no longer "    \
-      "acknowledged (reads still work); close, check the device, reopen")
+      "acknowledged (reads still work); close, check the device, reopen")     \
+    X(BP_EAGAIN, -30919,                                                       \
+      "page not ready (BP_NOWAIT): its read is in flight or another thread "   \
+      "holds it latched; bp_io_wait, then fix it again")                      \
+    X(BP_ENOTCACHED, -30920,                                                   \
+      "page not in the cache and no read of it in flight (BP_NOWAIT starts "   \
+      "none): bp_prefetch it, or fix it without BP_NOWAIT")                   \
+    X(BP_EIDLE, -30921,                                                        \
+      "no asynchronous read in flight: bp_io_wait has nothing to wait for")
 
 enum {
 #define BP__ERR_ENUM(name, val, msg) name = (val),
@@ -243,6 +251,16 @@ int bp_close(bp_pool *p);
  * data many times the cache does not wash out the hot set.  A later fix
  * without the hint promotes the page to normal replacement. */
 #define BP_SCAN 0x100u
+/* OR-ed into the mode: never sleep, never read.  A page that is not in the
+ * cache gives BP_ENOTCACHED (no read is started: bp_prefetch it); one whose
+ * asynchronous read is still in flight, or that another thread holds in a
+ * conflicting latch, gives BP_EAGAIN (wait with bp_io_wait, then fix it
+ * again; a latch taken in the very instant of the fix may still be waited
+ * for, as by a plain fix).  Neither sets bp_errmsg.  A page in the cache
+ * but not in the window is mapped as usual (a copy or a remap, no
+ * data-file I/O).  With bp_prefetch and bp_io_wait this lets an engine
+ * consume read-ahead in the order it arrives (see bp_io_wait). */
+#define BP_NOWAIT 0x200u
 
 /* A fixed page.  data points at the page in the window and stays valid until
  * bp_unfix().  The other fields belong to the library. */
@@ -254,9 +272,11 @@ typedef struct bp_page {
 } bp_page;
 
 /* Fix page pgno (< bp_page_count()) in mode BP_SHARED or BP_EXCLUSIVE
- * (optionally | BP_SCAN) and fill *out.  Waits while another thread holds a conflicting latch on that
- * page.  Errors: BP_EPGNO, BP_ENOSLOT, BP_ENOFRAME, -EIO and friends from the
- * data file, -EINVAL for a bad mode or NULL out. */
+ * (optionally | BP_SCAN, | BP_NOWAIT) and fill *out.  Waits while another
+ * thread holds a conflicting latch on that page or reads it (not with
+ * BP_NOWAIT: BP_EAGAIN, BP_ENOTCACHED).  Errors: BP_EPGNO, BP_ENOSLOT,
+ * BP_ENOFRAME, -EIO and friends from the data file, -EINVAL for a bad mode
+ * or NULL out. */
 int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out);
 
 /* ---- Optimistic reads ------------------------------------------------------
@@ -303,6 +323,39 @@ int bp_opt_validate(bp_pool *p, const bp_opt *o);
  * prefetches the pages that follow, a window of depth / 2 pages kept one step
  * ahead. */
 int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n);
+
+/* ---- Consuming read-ahead in completion order ------------------------------
+ * bp_io_seq is a ticket: the number of asynchronous reads (bp_prefetch,
+ * BP_SCAN read-ahead) finished since open, arrived or dropped; it grows
+ * once a finished page can be fixed (or, dropped, is no longer in flight).
+ * bp_io_wait(p, seq, timeout_ns) returns 0 as soon as the ticket differs
+ * from seq (at once if it already does), BP_EIDLE when no asynchronous read
+ * is in flight (nothing would move it: fix what is left without
+ * BP_NOWAIT, or prefetch it), -ETIMEDOUT after timeout_ns (0: do not
+ * sleep; negative: no limit).  Take the ticket before looking at the pages,
+ * so that a read finishing meanwhile is never missed.  A multi-get that
+ * does not care about order (a bitmap heap scan, a batch of index probes):
+ *
+ *     bp_prefetch(p, pgnos, n);                  // up to the io depth
+ *     while (left > 0) {
+ *         uint64_t seq = bp_io_seq(p);
+ *         int got = 0;
+ *         for (i in pages not done) {
+ *             rc = bp_fix(p, pgnos[i], BP_SHARED | BP_NOWAIT, &pg);
+ *             if (rc == 0) { use(pg); bp_unfix(p, &pg, 0); done i; got++; }
+ *             else if (rc == BP_ENOTCACHED) bp_prefetch(p, &pgnos[i], 1);
+ *             else if (rc != BP_EAGAIN) return rc;       // a real error
+ *         }
+ *         if (!got && (rc = bp_io_wait(p, seq, -1)) == BP_EIDLE)
+ *             ... fix one page of the rest without BP_NOWAIT ...
+ *     }
+ *
+ * Both wait without holding any pool lock; the ticket's futex is woken
+ * only while some thread sleeps in bp_io_wait.  Errors: -EINVAL (NULL
+ * pool), BP_ESTATE (not open).  bp_io_seq returns 0 for NULL or a pool
+ * that never read ahead. */
+uint64_t bp_io_seq(bp_pool *p);
+int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns);
 
 #define BP_DIRTY 0x1u /* the page was modified while fixed exclusively */
 

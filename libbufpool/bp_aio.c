@@ -26,14 +26,40 @@
  *
  *   bp_prefetch: cache_get -> frame BUSY, in the page table -> request
  *     -> READ submitted                      (caller returns)
- *   reaper: cqe -> full page and checksum ok -> pwrite into the frame
- *     -> BUSY released (waiters woken)         [prefetch_done]
+ *   reaper (or a thread in bp_io_wait): cqe -> full page and checksum ok
+ *     -> pwrite into the frame -> BUSY released (waiters woken)
+ *                                                [prefetch_done]
  *     otherwise -> frame discarded, BUSY released [prefetch_failed]
+ *
+ * Who takes completions off the ring (io_uring): whoever holds a_reap_lock,
+ * a batch at a time.  The kernel posts a read's completion in the thread
+ * that submitted it; if that thread then had to wait for the reaper to
+ * wake, handle it and wake it in turn, every completion would cross two
+ * threads.  So a thread in bp_io_wait takes the completions itself,
+ * sleeping in the ring's own wait (fio's pattern: one wake-up per batch;
+ * with bounce buffers it also makes the copy into the frame, on the CPU
+ * that is about to read the page), and the reaper steps aside (sleeps a
+ * millisecond instead of waking on each completion) while such waiters
+ * keep coming.  The reaper takes the rest: completions waited for by
+ * plain fixes (on the frame's latch), by write batches and by close, at
+ * most a millisecond late while waiters were reaping just before.
+ *
+ * Completion order (bp_io_seq, bp_io_wait): a_started counts the reads
+ * prefetches reserved, a_done those finished (arrived, dropped, or undone
+ * before they were sent), bumped only after the frame's BUSY is released
+ * and its request freed, so a thread woken by it finds the page fixable
+ * and a request free.  bp_io_wait sleeps on a_done's low half (a private
+ * futex); the completer wakes only when a_waiters says someone sleeps:
+ * each side does its seq_cst write before reading the other's word
+ * (Dekker), and the futex sleeps only while the half still reads seq, so
+ * no wake-up is lost.
  *
  * Invariants:
  *  - a_lock (rank AIO, a leaf) guards the free list, the submission side of
  *    the ring, the sync worker's queue and the counters; the completion
- *    side of the ring belongs to the reaper alone.
+ *    side of the ring belongs to the holder of a_reap_lock (rank ALLOC,
+ *    never nested with the prep lock: handling a completion takes
+ *    page-table partitions and a_lock below it).
  *  - A request is free, or owned by exactly one of: a prefetch in flight
  *    (its frame BUSY), a write batch (its frame latched shared by the
  *    flushing thread, which waits for it).  close waits until none is in
@@ -44,13 +70,18 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bp_internal.h"
 #include "bp_sys.h"
+#include "bp_testing.h"
 
 #ifdef BP_HAVE_URING
 #include <liburing.h>
@@ -76,10 +107,13 @@ struct bp__aio_req {
 
 struct bp__aio {
     pthread_mutex_t a_prep_lock; /* one prefetcher prepares sqes at a time */
+    pthread_mutex_t a_reap_lock; /* io_uring: one thread takes cqes at once */
     pthread_mutex_t a_lock;
     pthread_cond_t a_cond; /* a request freed, a batch done, work queued */
     pthread_t a_reaper;
     int a_reaper_on, a_stop;
+    int a_stop_seen; /* close's stop NOP came back (under a_lock) */
+    int a_hold; /* tests (bp__test_aio_hold): finish no read meanwhile */
     int a_uring; /* 1: io_uring; 0: the sync worker */
 #ifdef BP_HAVE_URING
     struct io_uring a_ring;
@@ -94,6 +128,12 @@ struct bp__aio {
     unsigned a_inflight;
     uint32_t *a_queue; /* sync worker: requests to do, FIFO */
     unsigned a_qhead, a_qlen;
+    /* completion order (atomic): reads reserved and finished, sleepers on
+     * the ticket, waits that took cqes off the ring themselves */
+    uint64_t a_started __attribute__((aligned(8)));
+    uint64_t a_done __attribute__((aligned(8)));
+    unsigned a_waiters;
+    uint64_t a_wait_reaps __attribute__((aligned(8)));
     /* the flusher */
     pthread_t a_flusher;
     int a_flusher_on, a_flusher_stop;
@@ -148,10 +188,43 @@ static void bp__aio_put_locked(struct bp__aio *a, uint32_t r)
     pthread_cond_broadcast(&a->a_cond);
 }
 
+/* ---- completion order ------------------------------------------------------ */
+
+/* The futex: a_done's low half. */
+static uint32_t *bp__aio_seq_futex(struct bp__aio *a)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (uint32_t *)&a->a_done;
+#else
+    return (uint32_t *)&a->a_done + 1;
+#endif
+}
+
+/* A reserved read finished (arrived, dropped or undone): move the ticket
+ * and wake bp_io_wait's sleepers, if there are any. */
+static void bp__aio_seq_bump(struct bp__aio *a)
+{
+    __atomic_add_fetch(&a->a_done, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&a->a_waiters, __ATOMIC_SEQ_CST))
+        syscall(SYS_futex, bp__aio_seq_futex(a), FUTEX_WAKE_PRIVATE, INT_MAX,
+                NULL, NULL, 0);
+}
+
 /* ---- prefetch completion (reaper or sync worker) ----------------------- */
 
-/* The read of request r finished with res: fill the frame or drop it. */
-static void bp__aio_read_done(bp_pool *p, struct bp__aio *a, uint32_t r,
+/* Free the request of a finished read, then move the ticket: a thread it
+ * wakes finds the page fixable and room to prefetch more. */
+static void bp__aio_read_free(bp_pool *p, struct bp__aio *a, uint32_t r)
+{
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    bp__aio_put_locked(a, r);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    bp__aio_seq_bump(a);
+}
+
+/* The read of request r finished with res: fill the frame or drop it, and
+ * release its BUSY (the caller frees the request: bp__aio_read_free). */
+static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
                               int res)
 {
     struct bp__aio_req *q = &a->a_reqs[r];
@@ -177,78 +250,156 @@ static void bp__aio_read_done(bp_pool *p, struct bp__aio *a, uint32_t r,
         bp__cache_discard(p, f);
     }
     bp__latch_release(w, 2, 0, 0); /* BUSY -> free; fixes waiting retry */
-    bp__lock(p, &a->a_lock, BP__RANK_AIO);
-    bp__aio_put_locked(a, r);
-    bp__unlock(&a->a_lock, BP__RANK_AIO);
 }
 
 #ifdef BP_HAVE_URING
-/* The reaper: every completion of the ring. */
+#define BP__AIO_REAP_BATCH 32u
+#define BP__AIO_ASIDE_NS 1000000L /* the reaper's pause while waiters reap */
+
+/* Take every completion the ring holds off it and handle it, a batch at
+ * a time: one hold of a_lock for the batch's requests, then each read's
+ * frame filled with no lock held and, at once, its request freed and the
+ * ticket moved (freeing them all at the end of the batch made its first
+ * pages wait for the last ones' copies).  a_reap_lock held (the completion
+ * side of the ring is its holder's).  The number of completions taken. */
+static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a)
+{
+    struct io_uring_cqe *cqes[BP__AIO_REAP_BATCH];
+    unsigned n, total = 0;
+
+    while ((n = io_uring_peek_batch_cqe(&a->a_ring, cqes,
+                                        BP__AIO_REAP_BATCH)) > 0) {
+        uint64_t tag[BP__AIO_REAP_BATCH];
+        uint32_t reads[BP__AIO_REAP_BATCH];
+        int res[BP__AIO_REAP_BATCH], rres[BP__AIO_REAP_BATCH];
+        unsigned nr = 0;
+
+        for (unsigned i = 0; i < n; i++) {
+            tag[i] = io_uring_cqe_get_data64(cqes[i]);
+            res[i] = cqes[i]->res;
+        }
+        io_uring_cq_advance(&a->a_ring, n);
+        total += n;
+        /* each request was filled before its sqe was queued under a_lock:
+         * taking it orders our reads after those writes for TSan too (the
+         * kernel's ordering through the ring it cannot see) */
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+        for (unsigned i = 0; i < n; i++) {
+            struct bp__aio_req *q;
+
+            if (tag[i] == BP__AIO_STOP_TAG)
+                a->a_stop_seen = 1;
+            if (tag[i] >= a->a_depth) /* stop, or a request undone */
+                continue;
+            q = &a->a_reqs[tag[i]];
+            if (q->op == BP__AIO_READ) {
+                reads[nr] = (uint32_t)tag[i];
+                rres[nr++] = bp__sys_uring_res(BP__SYS_URING_READ, res[i],
+                                               p->dio_align);
+            } else if (q->op == BP__AIO_WRITE) {
+                q->res = bp__sys_uring_res(BP__SYS_URING_WRITE, res[i],
+                                           p->dio_align);
+                if (--q->batch->pending == 0)
+                    pthread_cond_broadcast(&a->a_cond);
+            }
+        }
+        while (nr > 0 && a->a_hold && !a->a_stop)
+            pthread_cond_wait(&a->a_cond, &a->a_lock);
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+        for (unsigned i = 0; i < nr; i++) { /* each page as soon as it is in */
+            bp__aio_read_fill(p, a, reads[i], rres[i]);
+            bp__aio_read_free(p, a, reads[i]);
+        }
+    }
+    return total;
+}
+
+/* The reaper: completions nobody else takes (a thread in bp_io_wait takes
+ * them itself while it holds a_reap_lock). */
 static void *bp__aio_reaper(void *arg)
 {
     bp_pool *p = arg;
     struct bp__aio *a = p->aio;
+    uint64_t reaps_seen = 0;
 
     for (;;) {
         struct io_uring_cqe *cqe;
-        uint64_t tag;
+        uint64_t reaps = __atomic_load_n(&a->a_wait_reaps, __ATOMIC_RELAXED);
+
+        /* A thread in bp_io_wait took completions since we last looked:
+         * while such waiters keep coming they take every completion they
+         * wait for, and our own wake-up on each would only take a CPU from
+         * them (on a small VM, the one its interrupts arrive on) and the
+         * reap lock; look again in a millisecond. */
+        if (reaps != reaps_seen) {
+            struct timespec aside = {0, BP__AIO_ASIDE_NS};
+
+            reaps_seen = reaps;
+            nanosleep(&aside, NULL);
+            continue;
+        }
         /* not through the fault table: the reaper waits at times of the
          * scheduler's choosing, which would make "the Nth call" of a
-         * countdown random; completions' results go through it below.
-         * The timeout lets it see a_stop even if close's NOP could not
-         * be queued. */
+         * countdown random; completions' results go through it.  The
+         * timeout lets it see a_stop even if close's NOP could not be
+         * queued.  The wait only looks: the cqes are taken under
+         * a_reap_lock, maybe by a waiter first. */
         struct __kernel_timespec ts = {0, 100000000};
         /* without EXT_ARG (before 5.11) liburing would take an sqe for the
          * timeout behind a_lock's back: wait without one there */
         int rc = (a->a_ring.features & IORING_FEAT_EXT_ARG)
                      ? io_uring_wait_cqe_timeout(&a->a_ring, &cqe, &ts)
                      : io_uring_wait_cqe(&a->a_ring, &cqe),
-            res;
+            stop;
 
         if (rc == -EINTR || rc == -EAGAIN)
             continue;
-        if (rc < 0) { /* -ETIME (idle), or never seen: stop when told to */
-            bp__lock(p, &a->a_lock, BP__RANK_AIO);
-            int stop = a->a_stop && a->a_inflight == 0;
-            bp__unlock(&a->a_lock, BP__RANK_AIO);
-            if (stop)
-                return NULL;
-            continue;
+        if (rc == 0) {
+            bp__lock(p, &a->a_reap_lock, BP__RANK_ALLOC);
+            (void)bp__aio_reap_locked(p, a);
+            bp__unlock(&a->a_reap_lock, BP__RANK_ALLOC);
         }
-        tag = io_uring_cqe_get_data64(cqe);
-        res = cqe->res;
-        io_uring_cqe_seen(&a->a_ring, cqe);
-        if (tag == BP__AIO_STOP_TAG)
+        /* -ETIME (idle), or never seen: stop when told to */
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+        stop = a->a_stop_seen || (rc < 0 && a->a_stop && a->a_inflight == 0);
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+        if (stop)
             return NULL;
-        if (tag >= a->a_depth) /* BP__AIO_IGNORE_TAG: a request undone */
-            continue;
-        {
-            uint32_t r = (uint32_t)tag;
-            struct bp__aio_req *q = &a->a_reqs[r];
-            uint8_t op;
-
-            /* the request was filled before its sqe was queued under
-             * a_lock: taking it orders our reads after those writes for
-             * TSan too (the kernel's ordering through the ring it cannot
-             * see) */
-            bp__lock(p, &a->a_lock, BP__RANK_AIO);
-            op = q->op;
-            bp__unlock(&a->a_lock, BP__RANK_AIO);
-            if (op == BP__AIO_READ) {
-                res = bp__sys_uring_res(BP__SYS_URING_READ, res,
-                                        p->dio_align);
-                bp__aio_read_done(p, a, r, res);
-            } else if (op == BP__AIO_WRITE) {
-                res = bp__sys_uring_res(BP__SYS_URING_WRITE, res,
-                                        p->dio_align);
-                bp__lock(p, &a->a_lock, BP__RANK_AIO);
-                q->res = res;
-                if (--q->batch->pending == 0)
-                    pthread_cond_broadcast(&a->a_cond);
-                bp__unlock(&a->a_lock, BP__RANK_AIO);
-            }
-        }
     }
+}
+
+/* bp_io_wait on io_uring: rather than sleep until the reaper thread has
+ * handled a completion and woken it (the kernel posts a completion in the
+ * submitting thread, which wakes the reaper, which wakes the waiter), the
+ * waiter takes the completions off the ring itself, sleeping in the
+ * ring's own wait as fio does: one wake-up per batch.  Only with EXT_ARG
+ * (a timeout without an sqe), while no other thread holds a_reap_lock and
+ * no test hold is on; a slice of at most 20 ms, since a read undone before
+ * it was sent moves the ticket without a completion.  1 when it did (the
+ * caller looks again), 0 when the caller must sleep on the ticket. */
+static int bp__aio_wait_reap(bp_pool *p, struct bp__aio *a, uint64_t seq,
+                             const struct timespec *tmo)
+{
+    struct __kernel_timespec ts = {0, 20000000};
+    struct io_uring_cqe *cqe;
+
+    if (!a->a_uring || !(a->a_ring.features & IORING_FEAT_EXT_ARG) ||
+        __atomic_load_n(&a->a_hold, __ATOMIC_ACQUIRE) ||
+        pthread_mutex_trylock(&a->a_reap_lock) != 0)
+        return 0;
+    bp__rank_note(BP__RANK_ALLOC, 1);
+    if (tmo && (tmo->tv_sec < 0 ||
+                (tmo->tv_sec == 0 && tmo->tv_nsec < ts.tv_nsec))) {
+        ts.tv_sec = 0;
+        ts.tv_nsec = tmo->tv_sec < 0 ? 0 : tmo->tv_nsec;
+    }
+    __atomic_add_fetch(&a->a_wait_reaps, 1, __ATOMIC_RELAXED);
+    if (bp__aio_reap_locked(p, a) == 0 &&
+        __atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST) == seq &&
+        io_uring_wait_cqe_timeout(&a->a_ring, &cqe, &ts) == 0)
+        (void)bp__aio_reap_locked(p, a);
+    bp__unlock(&a->a_reap_lock, BP__RANK_ALLOC);
+    return 1;
 }
 
 /* An sqe (under a_lock); when the SQ ring is full of NOPs left by failed
@@ -330,7 +481,7 @@ static void *bp__aio_worker(void *arg)
         ssize_t n;
 
         bp__lock(p, &a->a_lock, BP__RANK_AIO);
-        while (a->a_qlen == 0 && !a->a_stop)
+        while ((a->a_qlen == 0 || a->a_hold) && !a->a_stop)
             pthread_cond_wait(&a->a_cond, &a->a_lock);
         if (a->a_qlen == 0) { /* stopping, queue empty */
             bp__unlock(&a->a_lock, BP__RANK_AIO);
@@ -342,8 +493,84 @@ static void *bp__aio_worker(void *arg)
         bp__unlock(&a->a_lock, BP__RANK_AIO);
         n = bp__io_xfer_page(p, a->a_reqs[r].pgno, bp__aio_target(a, p, r),
                              0);
-        bp__aio_read_done(p, a, r, n < 0 ? (int)n : (int)n);
+        bp__aio_read_fill(p, a, r, (int)n);
+        bp__aio_read_free(p, a, r);
     }
+}
+
+/* ---- waiting for completions (bp_io_seq, bp_io_wait) ------------------- */
+
+uint64_t bp_io_seq(bp_pool *p)
+{
+    struct bp__aio *a = p ? __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE) : NULL;
+
+    return a ? __atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST) : 0;
+}
+
+int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns)
+{
+    struct timespec now, end = {0, 0};
+    struct bp__aio *a;
+    int st, rc;
+
+    if (!p)
+        return -EINVAL;
+    if ((st = BP__LOAD(p->state)) != BP__OPEN)
+        return st == BP__POISONED ? BP_EPOISONED
+                                  : bp__fail(p, BP_ESTATE, "pool is not open");
+    if (!(a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE)))
+        return BP_EIDLE; /* never read ahead */
+    if (timeout_ns > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += (time_t)(timeout_ns / 1000000000);
+        end.tv_nsec += (long)(timeout_ns % 1000000000);
+        if (end.tv_nsec >= 1000000000L) {
+            end.tv_sec++;
+            end.tv_nsec -= 1000000000L;
+        }
+    }
+    for (;;) {
+        uint64_t d = __atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST);
+        struct timespec left, *tmo = NULL;
+
+        if (d != seq) {
+            rc = 0;
+            break;
+        }
+        if (__atomic_load_n(&a->a_started, __ATOMIC_SEQ_CST) == d) {
+            rc = BP_EIDLE; /* nothing in flight: nothing would wake us */
+            break;
+        }
+        if (timeout_ns > 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            left.tv_sec = end.tv_sec - now.tv_sec;
+            left.tv_nsec = end.tv_nsec - now.tv_nsec;
+            if (left.tv_nsec < 0) {
+                left.tv_sec--;
+                left.tv_nsec += 1000000000L;
+            }
+            tmo = &left;
+        }
+        if (timeout_ns == 0 || (tmo && left.tv_sec < 0)) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+#ifdef BP_HAVE_URING
+        if (bp__aio_wait_reap(p, a, seq, tmo))
+            continue;
+#endif
+        /* counted as a sleeper before the last look at the ticket: a
+         * completer that moves it after that look sees us and wakes us */
+        __atomic_add_fetch(&a->a_waiters, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST) == seq) {
+            bp__rank_note(BP__RANK_BUSY, 1); /* checks no mutex is held */
+            syscall(SYS_futex, bp__aio_seq_futex(a), FUTEX_WAIT_PRIVATE,
+                    (uint32_t)seq, tmo, NULL, 0);
+            bp__rank_note(BP__RANK_BUSY, 0);
+        }
+        __atomic_sub_fetch(&a->a_waiters, 1, __ATOMIC_SEQ_CST);
+    }
+    return rc;
 }
 
 /* ---- set-up and teardown -------------------------------------------------- */
@@ -383,6 +610,7 @@ static void bp__aio_free(bp_pool *p, struct bp__aio *a)
     pthread_cond_destroy(&a->a_flusher_cond);
     pthread_mutex_destroy(&a->a_lock);
     pthread_mutex_destroy(&a->a_prep_lock);
+    pthread_mutex_destroy(&a->a_reap_lock);
     bp__free(p, a, sizeof *a);
 }
 
@@ -399,6 +627,7 @@ static int bp__aio_create(bp_pool *p)
     a->a_depth = p->po_io_depth;
     pthread_mutex_init(&a->a_lock, NULL);
     pthread_mutex_init(&a->a_prep_lock, NULL);
+    pthread_mutex_init(&a->a_reap_lock, NULL);
     pthread_cond_init(&a->a_cond, NULL);
     pthread_cond_init(&a->a_flusher_cond, NULL);
     a->a_bufs_size = (size_t)a->a_depth * p->po_page_size;
@@ -472,6 +701,8 @@ void bp__aio_close(bp_pool *p)
         return;
     bp__flusher_stop(p);
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    __atomic_store_n(&a->a_hold, 0, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&a->a_cond);
     while (a->a_inflight > 0) /* prefetches still reading */
         pthread_cond_wait(&a->a_cond, &a->a_lock);
     a->a_stop = 1;
@@ -509,9 +740,7 @@ bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
     bp__cache_discard(p, f);
     bp__latch_release(bp__word(p, f), 2, 0, 0);
     BP_STAT(p, prefetch_failed);
-    bp__lock(p, &a->a_lock, BP__RANK_AIO);
-    bp__aio_put_locked(a, r);
-    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    bp__aio_read_free(p, a, r);
 }
 
 /* Reserve a frame and a request for pgno (io_uring: the caller queues the
@@ -530,7 +759,7 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
         return 0; /* never written: a fix makes it zeros, no I/O */
     if (__atomic_load_n(&a->a_nfree, __ATOMIC_RELAXED) == 0)
         return 0;
-    rc = bp__cache_get(p, pgno, 0, scan, &f, &need, &wait, &seen);
+    rc = bp__cache_get(p, pgno, BP__GET_READ, scan, &f, &need, &wait, &seen);
     if (rc == BP__WAIT)
         return 0; /* latched: in flight or in use */
     if (rc < 0)
@@ -548,6 +777,7 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
                                         .op = BP__AIO_READ,
                                         .scan = (uint8_t)scan};
     BP_STAT(p, prefetch_started);
+    __atomic_add_fetch(&a->a_started, 1, __ATOMIC_SEQ_CST);
     *req = r;
     if (!a->a_uring) {
         bp__lock(p, &a->a_lock, BP__RANK_AIO);
@@ -607,6 +837,22 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
 #endif
     bp__unlock(&a->a_prep_lock, BP__RANK_ALLOC);
     return started > 0 ? (int)started : rc;
+}
+
+int bp__test_aio_hold(bp_pool *p, int on)
+{
+    struct bp__aio *a;
+    int rc;
+
+    if (!p || BP__LOAD(p->state) != BP__OPEN)
+        return -EINVAL;
+    if (!(a = bp__aio_state(p, &rc)))
+        return rc;
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    __atomic_store_n(&a->a_hold, on != 0, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&a->a_cond);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    return 0;
 }
 
 /* ---- batched writes --------------------------------------------------------- */

@@ -181,7 +181,7 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
                     "or mapped: unfix pages or use a larger cache", n);
 }
 
-int bp__cache_get(bp_pool *p, uint64_t pgno, int fresh, int scan,
+int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
                   uint32_t *frame, enum bp__need *need, uint64_t **wait,
                   uint64_t *seen)
 {
@@ -189,7 +189,7 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, int fresh, int scan,
     unsigned part;
     int rc;
 
-    if (!fresh) {
+    if (how != BP__GET_FRESH) {
         part = bp__ptab_lock(p, pgno);
         if ((f = bp__ptab_find_locked(p, pgno)) != BP__NONE) {
             uint64_t *w = bp__word(p, f), v = bp_w_load(w);
@@ -210,12 +210,14 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, int fresh, int scan,
             return 0;
         }
         bp__ptab_unlock(p, part);
+        if (how == BP__GET_CACHED)
+            return BP_ENOTCACHED; /* BP_NOWAIT: no read started */
         BP_STAT(p, cache_misses);
     }
     if ((rc = bp__frame_victim(p, scan, &f, &ring)) != 0)
         return rc;
     part = bp__ptab_lock(p, pgno);
-    if (!fresh && bp__ptab_find_locked(p, pgno) != BP__NONE) {
+    if (how != BP__GET_FRESH && bp__ptab_find_locked(p, pgno) != BP__NONE) {
         /* another thread cached the page meanwhile: ours goes back */
         bp__ptab_unlock(p, part);
         bp__latch_release(bp__word(p, f), 2, 0, 0);
@@ -233,7 +235,7 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, int fresh, int scan,
         __atomic_store_n(&p->ring_frames[ring], f, __ATOMIC_RELEASE);
     }
     *frame = f;
-    *need = fresh ? BP__NEED_ZERO : BP__NEED_READ;
+    *need = how == BP__GET_FRESH ? BP__NEED_ZERO : BP__NEED_READ;
     return 0;
 }
 

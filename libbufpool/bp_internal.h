@@ -456,11 +456,15 @@ int bp__vma_check(bp_pool *p, uint64_t slots);
 
 /* cache tier (bp_cache.c); _locked functions need p->lock */
 enum bp__need { BP__NEED_NOTHING = 0, BP__NEED_READ, BP__NEED_ZERO };
+/* What a miss may do for its page: read it from the data file, make it
+ * new (zeroed, at the end), or only take the frame already caching it
+ * (BP_NOWAIT: BP_ENOTCACHED when there is none; nothing read). */
+enum bp__get { BP__GET_READ = 0, BP__GET_FRESH, BP__GET_CACHED };
 /* Find or make the frame for pgno and return it BUSY, with *need saying
  * how to fill it.  No lock held on entry or exit.  BP__WAIT when the cached
  * frame is latched (*wait and *seen say what to wait on; *wait == NULL:
  * another thread cached the page meanwhile, just retry). */
-int bp__cache_get(bp_pool *p, uint64_t pgno, int fresh, int scan,
+int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
                   uint32_t *frame, enum bp__need *need, uint64_t **wait,
                   uint64_t *seen);
 /* Forget a BUSY frame's page; it stays BUSY (caller releases). */
@@ -486,8 +490,8 @@ struct bp__mapping {
  * BP__WAIT when a frame the miss needs is latched (*wait set: wait on it,
  * retry; NULL: retry at once), or an error. */
 #define BP__WAIT 3
-int bp__window_map_begin(bp_pool *p, uint64_t pgno, int fresh, int scan,
-                         struct bp__mapping *m, uint64_t **wait,
+int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
+                         int scan, struct bp__mapping *m, uint64_t **wait,
                          uint64_t *seen);
 /* No lock held: copy the old page back (copy backend), remap the slot,
  * read or zero the page.  On failure the reservation is undone. */

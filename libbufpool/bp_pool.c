@@ -357,11 +357,13 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
     return BP__FIXED;
 }
 
-/* The miss path: map pgno (fresh: a new page at the end) and latch it.
- * BP__FIXED, BP__AGAIN (the hit path takes over), or an error. */
+/* The miss path: map pgno (how: read it, make it new at the end, or only
+ * if cached) and latch it.  BP__FIXED, BP__AGAIN (the hit path takes
+ * over), or an error (BP_ENOTCACHED, BP_EAGAIN: BP__GET_CACHED only). */
 static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
-                        int fresh, bp_page *out)
+                        enum bp__get how, bp_page *out)
 {
+    int fresh = how == BP__GET_FRESH;
     struct bp__mapping m;
     uint64_t *w = NULL, v = 0, n;
     int rc;
@@ -370,10 +372,12 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
         bp__lock(p, &p->alloc_lock, BP__RANK_ALLOC);
         pgno = p->data_pages;
     }
-    rc = bp__window_map_begin(p, pgno, fresh, scan, &m, &w, &v);
+    rc = bp__window_map_begin(p, pgno, how, scan, &m, &w, &v);
     if (fresh)
         bp__unlock(&p->alloc_lock, BP__RANK_ALLOC);
     if (rc == BP__WAIT) { /* the page's frame is busy: wait, then retry */
+        if (w && how == BP__GET_CACHED)
+            return BP_EAGAIN; /* being read, moved or fixed: no sleep */
         if (w) {
             BP_STAT(p, latch_waits);
             bp__latch_wait(w, v);
@@ -418,11 +422,27 @@ static void bp__scan_ahead(bp_pool *p, uint64_t pgno, int missed)
     (void)bp__aio_prefetch(p, list, n, 1);
 }
 
+/* BP_NOWAIT on a page the window shows: BP_EAGAIN when the hit path
+ * would have to wait for the latch (another thread's conflicting fix, or
+ * the library moving the page), else 0. */
+static int bp__fix_nowait_peek(bp_pool *p, uint64_t pgno, int excl)
+{
+    uint32_t s = bp__htab_find(&p->wtab, pgno), f;
+    uint64_t v;
+
+    if (s == BP__NONE || (f = BP__LOAD(p->slots[s].sl_frame)) == BP__NONE)
+        return 0;
+    v = bp_w_load(bp__word(p, f));
+    if (!bp_w_can_latch(v, excl) || (excl && bp__readers_hold(p, f)))
+        return BP_EAGAIN;
+    return 0;
+}
+
 static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
                    bp_page *out)
 {
     int excl = (mode & BP_EXCLUSIVE) != 0, scan = (mode & BP_SCAN) != 0;
-    int rc, missed = 0;
+    int nowait = (mode & BP_NOWAIT) != 0, rc, missed = 0;
 
     if ((rc = bp__usable(p)) != 0)
         return rc;
@@ -432,6 +452,8 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
                         bp_page_count(p));
     for (;;) {
         if (!fresh) {
+            if (nowait && (rc = bp__fix_nowait_peek(p, pgno, excl)) != 0)
+                return rc;
             rc = bp__fix_hit(p, pgno, excl, scan, 0, out);
             if (rc == BP__FIXED) {
                 if (!missed)
@@ -443,7 +465,11 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
             if (rc == BP__AGAIN)
                 continue;
         }
-        rc = bp__fix_miss(p, pgno, excl, scan, fresh, out);
+        rc = bp__fix_miss(p, pgno, excl, scan,
+                          fresh    ? BP__GET_FRESH
+                          : nowait ? BP__GET_CACHED
+                                   : BP__GET_READ,
+                          out);
         if (rc == BP__FIXED && scan && !fresh)
             bp__scan_ahead(p, pgno, 1);
         if (rc != BP__AGAIN) /* a fresh page never comes back AGAIN */
@@ -456,7 +482,7 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
 static __attribute__((noinline)) int
 bp__fix_slow(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
 {
-    if (!p || !out || (mode & ~(BP_EXCLUSIVE | BP_SCAN)))
+    if (!p || !out || (mode & ~(BP_EXCLUSIVE | BP_SCAN | BP_NOWAIT)))
         return -EINVAL;
     return bp__fix(p, pgno, mode, 0, out);
 }

@@ -34,6 +34,13 @@ int bp__test_check(bp_pool *p);
 uint64_t bp__test_lock_order_violations(void);
 int bp__test_lock_order_probe(bp_pool *p);
 
+/* Asynchronous reads (bp_prefetch) stay in flight while on != 0: their
+ * data may have arrived, but no completion is processed (frames stay BUSY,
+ * bp_io_seq does not move) until the hold is lifted (close lifts it).  0,
+ * or an error creating the pool's asynchronous I/O state; -EINVAL for a
+ * pool that is not open. */
+int bp__test_aio_hold(bp_pool *p, int on);
+
 /* Fault injection through the system-call table (bp_sys.h: the call kinds
  * BP__SYS_<ID>), process-wide, for every pool.  Compiled in unless
  * BP_FAULT_INJECTION is off (Release builds): bp__test_faults_compiled()

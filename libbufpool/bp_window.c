@@ -337,19 +337,19 @@ static void bp__slot_publish_locked(bp_pool *p, uint32_t s, uint32_t f,
     bp__htab_insert(&p->wtab, pgno, s);
 }
 
-int bp__window_map_begin(bp_pool *p, uint64_t pgno, int fresh, int scan,
-                         struct bp__mapping *m, uint64_t **wait,
+int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
+                         int scan, struct bp__mapping *m, uint64_t **wait,
                          uint64_t *seen)
 {
     int rc;
 
     m->old_frame = BP__NONE;
     m->old_dirty = 0;
-    rc = bp__cache_get(p, pgno, fresh, scan, &m->frame, &m->need, wait,
+    rc = bp__cache_get(p, pgno, how, scan, &m->frame, &m->need, wait,
                        seen);
     if (rc)
         return rc;
-    if (fresh) /* the new page exists once its frame is findable */
+    if (how == BP__GET_FRESH) /* the new page exists once findable */
         __atomic_store_n(&p->data_pages, pgno + 1, __ATOMIC_RELEASE);
     bp__lock(p, &p->lock, BP__RANK_MISS);
     if (bp__htab_find(&p->wtab, pgno) != BP__NONE) {

@@ -15,11 +15,25 @@
  *  - close with reads in flight waits for them (no leak, no hang).
  *  - the flusher makes dirty pages clean and durable without bp_flush:
  *    close without flushing and reopen, every page is there.
+ *  - BP_NOWAIT on a page whose read is in flight (held there by
+ *    bp__test_aio_hold) answers BP_EAGAIN at once, on a page never asked
+ *    for BP_ENOTCACHED, and starts no read; bp_io_wait times out while the
+ *    read is held, wakes a sleeping thread once it finishes, and says
+ *    BP_EIDLE with nothing in flight; NOWAIT also refuses to wait for a
+ *    latch this thread holds.
+ *  - pages prefetched and consumed with BP_NOWAIT in reverse order, the
+ *    pages not started asked for again, are each read exactly once and
+ *    read back right.
+ *  - bad input to both: NULL, a page beyond the end, unknown flags, a
+ *    pool not open.
  */
 #include "util_test.h"
 
+#include "bp_testing.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +61,11 @@ static bp_pool *open_case(const struct pcase *c, const char *path,
     assert_int_equal(util_pool_config(p, &cfg), 0);
     assert_int_equal(bp_set_io_depth(p, 16), 0);
     assert_int_equal(bp_set_flusher(p, flusher), 0);
+    if (c->backend == BP_BACKEND_RFP && !util_have_rfp()) {
+        print_message("remap_file_pages unavailable: skipped\n");
+        bp_close(p);
+        return NULL;
+    }
     rc = bp_open(p, path, flags);
     if (rc == BP_EBACKEND && c->backend == BP_BACKEND_LINEAR) {
         print_message("linear backend unavailable (32-bit): skipped\n");
@@ -81,6 +100,21 @@ static void settle(bp_pool *p)
     fail_msg("prefetches still in flight after 5 s");
 }
 
+/* A data file of NPAGES pages stamped gen at path (a name in the test
+ * directory), opened for case c with the flusher at flusher percent;
+ * skips the test when the case cannot run here. */
+static bp_pool *open_file(const struct pcase *c, char *path, size_t len,
+                          const char *name, uint32_t gen, unsigned flusher)
+{
+    bp_pool *p;
+
+    util_tmp_path(path, len, name);
+    util_datafile_create(path, PSZ, NPAGES, gen);
+    if (!(p = open_case(c, path, 0, flusher, 0)))
+        skip();
+    return p;
+}
+
 static void test_prefetch_reads_once(void **state)
 {
     const struct pcase *c = *state;
@@ -90,10 +124,7 @@ static void test_prefetch_reads_once(void **state)
     bp_pool *p;
     int rc;
 
-    util_tmp_path(path, sizeof path, "pf.db");
-    util_datafile_create(path, PSZ, NPAGES, 5);
-    if (!(p = open_case(c, path, 0, 0, 0)))
-        skip();
+    p = open_file(c, path, sizeof path, "pf.db", 5, 0);
     for (uint64_t i = 0; i < 16; i++)
         list[i] = i * 3;
     assert_int_equal(bp_prefetch(p, NULL, 0), 0);
@@ -179,10 +210,7 @@ static void test_scan_reads_ahead(void **state)
     bp_stats st;
     bp_pool *p;
 
-    util_tmp_path(path, sizeof path, "scan.db");
-    util_datafile_create(path, PSZ, NPAGES, 2);
-    if (!(p = open_case(c, path, 0, 0, 0)))
-        skip();
+    p = open_file(c, path, sizeof path, "scan.db", 2, 0);
     for (int pass = 0; pass < 2; pass++)
         for (uint64_t i = 0; i < NPAGES; i++)
             util_fix_verify(p, i, BP_SHARED | BP_SCAN, PSZ, 2);
@@ -206,11 +234,9 @@ static void test_flusher(void **state)
     char path[600];
     bp_stats st;
     bp_pool *p;
+    int copy;
 
-    util_tmp_path(path, sizeof path, "flusher.db");
-    util_datafile_create(path, PSZ, NPAGES, 1);
-    if (!(p = open_case(c, path, 0, 100, 0)))
-        skip();
+    p = open_file(c, path, sizeof path, "flusher.db", 1, 100);
     for (uint32_t i = 0; i < NPAGES; i++)
         want[i] = 1;
     for (uint32_t i = 0; i < 40; i++)
@@ -223,7 +249,8 @@ static void test_flusher(void **state)
         nanosleep(&ts, NULL);
     }
     util_stats(p, &st);
-    if (c->backend == BP_BACKEND_COPY) {
+    copy = st.backend == BP_BACKEND_COPY; /* auto may have chosen it */
+    if (copy) {
         /* dirty bytes still in window slots are not the flusher's: those
          * reach the frames (and the flusher) when their slots are reused */
         assert_true(st.flusher_pages >= 32);
@@ -235,8 +262,169 @@ static void test_flusher(void **state)
     assert_true(st.syncs > 0);
     util_check(p);
     assert_int_equal(bp_close(p), 0); /* no bp_flush */
-    if (c->backend != BP_BACKEND_COPY)
+    if (!copy)
         util_datafile_verify(path, PSZ, NPAGES, want);
+    unlink(path);
+}
+
+struct waiter {
+    bp_pool *p;
+    uint64_t seq;
+    int rc;
+};
+
+static void *wait_thread(void *arg)
+{
+    struct waiter *w = arg;
+
+    w->rc = bp_io_wait(w->p, w->seq, -1);
+    return NULL;
+}
+
+static void test_nowait_inflight(void **state)
+{
+    const struct pcase *c = *state;
+    uint64_t five = 5, seq;
+    struct waiter wt;
+    pthread_t th;
+    char path[600];
+    bp_stats st;
+    bp_page pg, pg2;
+    bp_pool *p;
+
+    p = open_file(c, path, sizeof path, "nowait.db", 6, 0);
+    assert_int_equal(bp_io_seq(p), 0);
+    assert_int_equal(bp_io_wait(p, 0, -1), BP_EIDLE); /* never read ahead */
+    assert_int_equal(bp__test_aio_hold(p, 1), 0);
+    seq = bp_io_seq(p);
+    assert_int_equal(bp_prefetch(p, &five, 1), 1);
+    /* in flight, held there: no sleep (the test would hang), no read */
+    assert_int_equal(bp_fix(p, 5, BP_SHARED | BP_NOWAIT, &pg), BP_EAGAIN);
+    assert_int_equal(bp_fix(p, 5, BP_EXCLUSIVE | BP_NOWAIT, &pg), BP_EAGAIN);
+    /* never asked for: nothing is started */
+    assert_int_equal(bp_fix(p, 6, BP_SHARED | BP_NOWAIT, &pg), BP_ENOTCACHED);
+    assert_int_equal(bp_fix(p, 6, BP_SHARED | BP_SCAN | BP_NOWAIT, &pg),
+                     BP_ENOTCACHED);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, 0);
+    assert_int_equal(st.prefetch_started, 1);
+    assert_int_equal(st.prefetch_done, 0);
+    /* a second prefetch of a page in flight starts nothing */
+    assert_int_equal(bp_prefetch(p, &five, 1), 0);
+    assert_int_equal(bp_io_seq(p), seq);
+    assert_int_equal(bp_io_wait(p, seq, 0), -ETIMEDOUT);
+    assert_int_equal(bp_io_wait(p, seq, 2000000), -ETIMEDOUT);
+    /* a thread asleep in bp_io_wait wakes when the read finishes */
+    wt = (struct waiter){p, seq, 1};
+    assert_int_equal(pthread_create(&th, NULL, wait_thread, &wt), 0);
+    assert_int_equal(bp__test_aio_hold(p, 0), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(wt.rc, 0);
+    assert_true(bp_io_seq(p) != seq);
+    util_fix_verify(p, 5, BP_SHARED | BP_NOWAIT, PSZ, 6);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, 1);
+    assert_int_equal(st.prefetch_done, 1);
+    assert_int_equal(bp_io_wait(p, seq, -1), 0); /* an old ticket: at once */
+    assert_int_equal(bp_io_wait(p, bp_io_seq(p), -1), BP_EIDLE);
+    /* latched by this very thread: reported, not waited for */
+    assert_int_equal(bp_fix(p, 5, BP_SHARED, &pg), 0);
+    assert_int_equal(bp_fix(p, 5, BP_EXCLUSIVE | BP_NOWAIT, &pg2), BP_EAGAIN);
+    assert_int_equal(bp_fix(p, 5, BP_SHARED | BP_NOWAIT, &pg2), 0);
+    assert_int_equal(bp_unfix(p, &pg2, 0), 0);
+    assert_int_equal(bp_unfix(p, &pg, 0), 0);
+    assert_int_equal(bp_fix(p, 5, BP_EXCLUSIVE, &pg), 0);
+    assert_int_equal(bp_fix(p, 5, BP_SHARED | BP_NOWAIT, &pg2), BP_EAGAIN);
+    assert_int_equal(bp_unfix(p, &pg, 0), 0);
+    /* the page not asked for is read by a plain fix, once */
+    util_fix_verify(p, 6, BP_SHARED, PSZ, 6);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, 2);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+static void test_nowait_any_order(void **state)
+{
+    enum { N = 48 };
+    const struct pcase *c = *state;
+    uint64_t want[N], ask[N];
+    int done[N] = {0}, left = N, rounds = 0, rc;
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+
+    p = open_file(c, path, sizeof path, "anyorder.db", 8, 0);
+    for (int i = 0; i < N; i++)
+        want[i] = (uint64_t)(2 * i + 1);
+    /* the first depth start together and arrive in any order */
+    assert_int_equal(bp__test_aio_hold(p, 1), 0);
+    assert_int_equal(bp_prefetch(p, want, N), 16);
+    assert_int_equal(bp__test_aio_hold(p, 0), 0);
+    while (left > 0) {
+        uint64_t seq = bp_io_seq(p);
+        size_t nask = 0;
+        int got = 0;
+
+        assert_true(++rounds < 100000);
+        for (int i = N - 1; i >= 0; i--) { /* newest first */
+            bp_page pg;
+
+            if (done[i])
+                continue;
+            rc = bp_fix(p, want[i], BP_SHARED | BP_NOWAIT, &pg);
+            if (rc == 0) {
+                util_assert_stamp(pg.data, PSZ, want[i], 8);
+                assert_int_equal(bp_unfix(p, &pg, 0), 0);
+                done[i] = 1;
+                left--;
+                got++;
+            } else if (rc == BP_ENOTCACHED) {
+                ask[nask++] = want[i]; /* not started (depth): again */
+            } else {
+                assert_int_equal(rc, BP_EAGAIN);
+            }
+        }
+        if (nask)
+            assert_true(bp_prefetch(p, ask, nask) >= 0);
+        if (!got) {
+            rc = bp_io_wait(p, seq, -1);
+            assert_true(rc == 0 || rc == BP_EIDLE);
+        }
+    }
+    settle(p);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, N); /* each page once, none by the fixes */
+    assert_int_equal(st.prefetch_started, N);
+    assert_int_equal(st.prefetch_done, N);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+static void test_nowait_bad_input(void **state)
+{
+    const struct pcase *c = *state;
+    char path[600];
+    bp_page pg;
+    bp_pool *p, *q;
+
+    p = open_file(c, path, sizeof path, "nowaitbad.db", 3, 0);
+    assert_int_equal(bp_fix(NULL, 0, BP_NOWAIT, &pg), -EINVAL);
+    assert_int_equal(bp_fix(p, 0, BP_SHARED | BP_NOWAIT, NULL), -EINVAL);
+    assert_int_equal(bp_fix(p, 0, BP_NOWAIT | 0x400u, &pg), -EINVAL);
+    assert_int_equal(bp_fix(p, NPAGES, BP_SHARED | BP_NOWAIT, &pg), BP_EPGNO);
+    assert_non_null(strstr(bp_errmsg(p), "beyond the end"));
+    assert_int_equal(bp_io_wait(NULL, 0, 0), -EINVAL);
+    assert_int_equal(bp_io_seq(NULL), 0);
+    assert_int_equal(bp_create(&q, NULL), 0); /* never opened */
+    assert_int_equal(bp_io_wait(q, 0, -1), BP_ESTATE);
+    assert_int_equal(bp_fix(q, 0, BP_SHARED | BP_NOWAIT, &pg), BP_ESTATE);
+    assert_int_equal(bp_io_seq(q), 0);
+    assert_int_equal(bp__test_aio_hold(q, 1), -EINVAL);
+    assert_int_equal(bp_close(q), 0);
+    assert_int_equal(bp_close(p), 0);
     unlink(path);
 }
 
@@ -247,13 +435,17 @@ static const struct pcase cases[] = {
     {BP_BACKEND_MMAP, BP_IO_SYNC},
     {BP_BACKEND_LINEAR, BP_IO_URING}, /* I/O straight into the frames */
     {BP_BACKEND_LINEAR, BP_IO_SYNC},
+    {BP_BACKEND_RFP, BP_IO_URING},
+    {BP_BACKEND_RFP, BP_IO_SYNC},
+    {BP_BACKEND_AUTO, BP_IO_URING},
+    {BP_BACKEND_AUTO, BP_IO_SYNC},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
 int main(void)
 {
-    struct CMUnitTest t[NCASES * 4];
-    static char names[NCASES * 4][64];
+    struct CMUnitTest t[NCASES * 7];
+    static char names[NCASES * 7][64];
     size_t n = 0;
 
     util_init();
@@ -264,9 +456,12 @@ int main(void)
         } fns[] = {{"prefetch_reads_once", test_prefetch_reads_once},
                    {"prefetch_corrupt", test_prefetch_corrupt},
                    {"scan_reads_ahead", test_scan_reads_ahead},
-                   {"flusher", test_flusher}};
+                   {"flusher", test_flusher},
+                   {"nowait_inflight", test_nowait_inflight},
+                   {"nowait_any_order", test_nowait_any_order},
+                   {"nowait_bad_input", test_nowait_bad_input}};
 
-        for (size_t k = 0; k < 4; k++, n++) {
+        for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++, n++) {
             snprintf(names[n], sizeof names[n], "%s/%s/%s",
                      util_backend_name(cases[i].backend),
                      cases[i].engine == BP_IO_URING ? "io_uring" : "sync",
