@@ -510,6 +510,24 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
     return bp__fix(p, 0, BP_EXCLUSIVE, 1, out);
 }
 
+/* The slot handle pg names, when the slot still shows pg's page in pg's
+ * generation (its frame in *f); NULL: pg holds no fix. */
+static inline struct bp__slot *bp__handle_slot(bp_pool *p, const bp_page *pg,
+                                               uint32_t *f)
+{
+    struct bp__slot *sl;
+
+    if (pg->bp_slot >= p->nslots)
+        return NULL;
+    sl = &p->slots[pg->bp_slot];
+    if (pg->data != bp__slot_addr(p, pg->bp_slot) ||
+        (BP__LOAD(sl->sl_gen) & BP__GEN_MASK) != pg->bp_gen >> BP__GEN_SHIFT ||
+        BP__LOAD(sl->sl_pgno) != pg->pgno ||
+        (*f = BP__LOAD(sl->sl_frame)) == BP__NONE)
+        return NULL;
+    return sl;
+}
+
 /* Everything but the unfix of a shared fix held in a reader slot. */
 static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
                                                     unsigned flags)
@@ -524,14 +542,10 @@ static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
         return -EINVAL;
     if (BP__LOAD(p->state) == BP__CLOSED)
         return bp__fail(p, BP_ESTATE, "pool is not open");
-    sl = pg->bp_slot < p->nslots ? &p->slots[pg->bp_slot] : NULL;
     excl = pg->bp_gen & 1;
     hz = (int)((pg->bp_gen >> 1) & 15) - 1;
     blk = &p->readers[(pg->bp_gen >> 5) & 31];
-    if (!sl || !pg->data || pg->data != bp__slot_addr(p, pg->bp_slot) ||
-        (BP__LOAD(sl->sl_gen) & BP__GEN_MASK) != pg->bp_gen >> BP__GEN_SHIFT ||
-        BP__LOAD(sl->sl_pgno) != pg->pgno ||
-        (f = BP__LOAD(sl->sl_frame)) == BP__NONE || hz >= BP__HZ ||
+    if (!(sl = bp__handle_slot(p, pg, &f)) || hz >= BP__HZ ||
         (hz >= 0 && (excl || BP__LOAD(blk->rd_hz[hz]) != f)))
         goto notfixed;
     if ((flags & BP_DIRTY) && !excl)
@@ -568,24 +582,16 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
      * open pool; the same checks as bp__unfix_slow's, in a straight line. */
     if (__builtin_expect(p && pg && flags == 0, 1) &&
         BP__LOAD(p->state) != BP__CLOSED) {
-        uint32_t gen = pg->bp_gen, s = pg->bp_slot, f;
+        uint32_t gen = pg->bp_gen, f;
         unsigned hz = ((gen >> 1) & 15) - 1u; /* (unsigned)-1: counted */
+        struct bp__readers *blk = &p->readers[(gen >> 5) & 31];
 
-        if (!(gen & 1) && hz < BP__HZ && s < p->nslots) {
-            struct bp__slot *sl = &p->slots[s];
-            struct bp__readers *blk = &p->readers[(gen >> 5) & 31];
-
-            f = BP__LOAD(sl->sl_frame);
-            if (f != BP__NONE && BP__LOAD(blk->rd_hz[hz]) == f &&
-                (BP__LOAD(sl->sl_gen) & BP__GEN_MASK) ==
-                    gen >> BP__GEN_SHIFT &&
-                BP__LOAD(sl->sl_pgno) == pg->pgno &&
-                pg->data == bp__slot_addr(p, s)) {
-                __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
-                pg->data = NULL;
-                pg->bp_slot = BP__NONE;
-                return 0;
-            }
+        if (!(gen & 1) && hz < BP__HZ && bp__handle_slot(p, pg, &f) &&
+            BP__LOAD(blk->rd_hz[hz]) == f) {
+            __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
+            pg->data = NULL;
+            pg->bp_slot = BP__NONE;
+            return 0;
         }
     }
     return bp__unfix_slow(p, pg, flags);
