@@ -31,4 +31,8 @@ int bench_ycsb_main(int argc, char **argv);
 /* tpcc.c: TPC-C-like transactions on every kv engine (bench_wl.h). */
 int bench_tpcc_main(int argc, char **argv);
 
+/* bench_cachesim.c: the fewest page reads per YCSB operation any cache of
+ * the budget could make (LRU, CLOCK, LFU bound, Belady's MIN). */
+int bench_cachesim_main(int argc, char **argv);
+
 #endif

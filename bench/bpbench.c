@@ -31,6 +31,9 @@ static const bench_cmd bench_cmds[] = {
     {"tpcc", "TPC-C-like New-Orders/s and transactions/s on every kv engine, "
              "consistency checked",
      bench_tpcc_main},
+    {"cachesim", "fewest page reads per YCSB operation any cache of the "
+                 "budget could make (LRU, CLOCK, MIN)",
+     bench_cachesim_main},
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 

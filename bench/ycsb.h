@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bench_util.h"
 #include "bench_wl.h"
 #include "kv.h"
 
@@ -85,5 +86,11 @@ typedef struct ycsb_zipf {
 void ycsb_zipf_init(ycsb_zipf *z, uint64_t items, double theta, double zetan);
 /* u uniform in [0, 1); items >= the current item count. */
 uint64_t ycsb_zipf_next(ycsb_zipf *z, uint64_t items, double u);
+/* YCSB's scrambled zipfian (A, B, C, E, F): a zipfian over 10^10 items,
+ * FNV-hashed onto [0, records).  Init once, then one draw per u. */
+void ycsb_scrambled_init(ycsb_zipf *z);
+uint64_t ycsb_scrambled_next(ycsb_zipf *z, uint64_t records, double u);
+/* Uniform in [0, 1) from r (53 bits). */
+double ycsb_unit(bu_rng *r);
 
 #endif /* BENCH_YCSB_H */

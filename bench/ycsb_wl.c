@@ -140,9 +140,19 @@ uint64_t ycsb_zipf_next(ycsb_zipf *z, uint64_t items, double u)
     return r < z->items ? r : z->items - 1;
 }
 
-static double ycsb_unit(bu_rng *r)
+double ycsb_unit(bu_rng *r)
 {
     return (double)(bu_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+void ycsb_scrambled_init(ycsb_zipf *z)
+{
+    ycsb_zipf_init(z, YCSB_SCRAMBLE_ITEMS, YCSB_THETA, YCSB_SCRAMBLE_ZETAN);
+}
+
+uint64_t ycsb_scrambled_next(ycsb_zipf *z, uint64_t records, double u)
+{
+    return ycsb_fnv64(ycsb_zipf_next(z, YCSB_SCRAMBLE_ITEMS, u)) % records;
 }
 
 /* ---- Records --------------------------------------------------------------------- */
@@ -274,8 +284,7 @@ static uint64_t ycsb_pick(ycsb_worker *x)
     double u = ycsb_unit(&x->r);
     if (x->y->latest) /* newest record minus a zipfian offset */
         return have - 1 - ycsb_zipf_next(&x->latest, have, u);
-    uint64_t z = ycsb_zipf_next(&x->scrambled, YCSB_SCRAMBLE_ITEMS, u);
-    return ycsb_fnv64(z) % have;
+    return ycsb_scrambled_next(&x->scrambled, have, u);
 }
 
 /* Check a value read for record n.  0 or -EBADMSG. */
@@ -365,8 +374,7 @@ static int ycsb_run(kv *k, void *arg, int tid, wl_counters *c,
     x->y = y;
     x->k = k;
     bu_rng_seed(&x->r, y->seed, (uint64_t)tid + 1, (uint64_t)y->letter);
-    ycsb_zipf_init(&x->scrambled, YCSB_SCRAMBLE_ITEMS, YCSB_THETA,
-                   YCSB_SCRAMBLE_ZETAN);
+    ycsb_scrambled_init(&x->scrambled);
     if (y->latest)
         ycsb_zipf_init(&x->latest, y->records, YCSB_THETA, y->zetan);
     /* Cumulative shares; the last kind in the mix ends at exactly 1. */

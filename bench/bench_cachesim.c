@@ -1,0 +1,438 @@
+/*
+ * bench_cachesim.c - `bpbench cachesim`: how few page reads per YCSB
+ * operation any page cache of a given size could make, so that an
+ * out-of-memory comparison can be judged against what is possible.
+ *
+ * Out of memory, both engines of `bpbench ycsb --oom` wait on the same disk
+ * with the same threads, and each YCSB A/B/C operation touches one B+tree
+ * leaf (inner nodes stay cached).  So an engine can only be k times faster
+ * than another if its cache misses k times less often.  This program replays
+ * the leaf sequence of YCSB's scrambled zipfian, drawn by the very code
+ * `bpbench ycsb` uses (ycsb_scrambled_next), against caches of the same
+ * size under four policies:
+ *
+ *   LRU        what the kernel's page cache approximates (LMDB's cache);
+ *   CLOCK      the pool's frame CLOCK: a hit sets the usage count to its
+ *              maximum (3), a fill to 1, the hand decrements;
+ *   LFU bound  the C leaves most used in the measured window, cached for
+ *              good: the best any frequency-based policy can do, even with
+ *              perfect knowledge of every leaf's popularity;
+ *   MIN        Belady's clairvoyant optimum (evict the leaf used furthest
+ *              in the future): no policy, online or not, misses less.
+ *
+ * Leaves: the records' keys ("user" + FNV-64 of the number, ycsb_key) in
+ * sorted order, cut into as many leaves as the data holds pages, with the
+ * harness's data estimate (ycsb_data_bytes, within a few % of the trees
+ * both engines build).  Cache sizes: the budget in pages, and the copy
+ * backend's cache share (budget - budget / 5, the rest is its window).
+ * The first third of the operations warms the cache and is not counted.
+ *
+ * Deterministic for given options: no files, no timing, no pool.
+ */
+#include "bench.h"
+
+#include "bench_util.h"
+#include "ycsb.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cs_opts {
+    uint64_t records, value_size, memory, page_size, ops, seed;
+} cs_opts;
+
+enum { CS_LRU, CS_CLOCK, CS_LFU, CS_MIN, CS_NPOL };
+static const char *const cs_pol_name[CS_NPOL] = {
+    "LRU (kernel page cache)", "CLOCK (the pool)",
+    "LFU bound (perfect popularity)", "MIN (Belady, clairvoyant)"};
+
+#define CS_NONE UINT32_MAX
+
+static void cs_usage(FILE *f)
+{
+    fprintf(f,
+"usage: bpbench cachesim [options]\n"
+"\n"
+"Replays the leaf accesses of YCSB's scrambled zipfian (A, B, C) against a\n"
+"cache of the memory budget under LRU, CLOCK, the best frequency policy and\n"
+"Belady's MIN, and prints leaf misses per operation: the fewest page reads\n"
+"per operation any cache of that size could make out of memory.\n"
+"\n"
+"options (default: what `bpbench ycsb --oom --page-size 4096` runs):\n"
+"  --records N      records (4x the budget of data, as ycsb --oom)\n"
+"  --value-size N   value bytes (100)\n"
+"  --memory N       memory budget, k/m/g suffix (32m)\n"
+"  --page-size N    page size (4096)\n"
+"  --ops N          operations replayed, the first third warms up (3000000)\n"
+"  --seed N         random seed (1)\n"
+"  -h, --help       this text\n");
+}
+
+static int cs_parse(cs_opts *o, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"records", required_argument, NULL, 'r'},
+        {"value-size", required_argument, NULL, 'v'},
+        {"memory", required_argument, NULL, 'm'},
+        {"page-size", required_argument, NULL, 'p'},
+        {"ops", required_argument, NULL, 'o'},
+        {"seed", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch, rc = 0;
+
+    *o = (cs_opts){.value_size = 100, .memory = 32ull << 20,
+                   .page_size = 4096, .ops = 3000000, .seed = 1};
+    optind = 0;
+    while (rc == 0 && (ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'h': return 1;
+        case 'r': rc = bu_parse_u64("records", optarg, 1000, 1u << 30, 1,
+                                    &o->records); break;
+        case 'v': rc = bu_parse_u64("value-size", optarg, 8, 1024, 0,
+                                    &o->value_size); break;
+        case 'm': rc = bu_parse_u64("memory", optarg, 1u << 20, 1ull << 40, 1,
+                                    &o->memory); break;
+        case 'p': rc = bu_parse_u64("page-size", optarg, 4096, 65536, 1,
+                                    &o->page_size); break;
+        case 'o': rc = bu_parse_u64("ops", optarg, 3000, 1u << 28, 1,
+                                    &o->ops); break;
+        case 's': rc = bu_parse_u64("seed", optarg, 0, UINT64_MAX, 0,
+                                    &o->seed); break;
+        default: return -1;
+        }
+    }
+    if (rc)
+        return -1;
+    if (optind < argc) {
+        fprintf(stderr, "bpbench cachesim: unexpected argument '%s'\n",
+                argv[optind]);
+        return -1;
+    }
+    if (!o->records)
+        o->records = 4 * o->memory /
+                     (ycsb_data_bytes(1000, o->value_size) / 1000);
+    return 0;
+}
+
+/* ---- The leaf sequence ---------------------------------------------------- */
+
+typedef struct cs_key {
+    char k[32];
+    uint32_t rec;
+} cs_key;
+
+static int cs_key_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cs_key *)a)->k, ((const cs_key *)b)->k);
+}
+
+/* leaf[rec]: the leaf holding record rec, with nleaves leaves in key order. */
+static uint32_t *cs_leaf_map(uint64_t records, uint32_t nleaves)
+{
+    cs_key *keys = malloc(records * sizeof *keys);
+    uint32_t *leaf = malloc(records * sizeof *leaf);
+
+    if (!keys || !leaf) {
+        free(keys);
+        free(leaf);
+        return NULL;
+    }
+    for (uint64_t r = 0; r < records; r++) {
+        keys[r].k[ycsb_key(r, keys[r].k)] = '\0';
+        keys[r].rec = (uint32_t)r;
+    }
+    qsort(keys, records, sizeof *keys, cs_key_cmp);
+    for (uint64_t i = 0; i < records; i++)
+        leaf[keys[i].rec] = (uint32_t)(i * nleaves / records);
+    free(keys);
+    return leaf;
+}
+
+/* ---- Policies: misses among seq[warm..n) ----------------------------------- */
+
+static uint64_t cs_lru(const uint32_t *seq, size_t n, size_t warm,
+                       uint32_t nleaves, uint32_t cap)
+{
+    uint32_t *prev = malloc(nleaves * sizeof *prev),
+             *next = malloc(nleaves * sizeof *next);
+    unsigned char *in = calloc(nleaves, 1);
+    uint32_t head = CS_NONE, tail = CS_NONE, used = 0;
+    uint64_t miss = 0;
+
+    if (!prev || !next || !in)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = seq[i];
+
+        if (in[x]) { /* unlink, then to the front below */
+            if (prev[x] != CS_NONE) next[prev[x]] = next[x];
+            else head = next[x];
+            if (next[x] != CS_NONE) prev[next[x]] = prev[x];
+            else tail = prev[x];
+        } else {
+            miss += i >= warm;
+            if (used == cap) { /* evict the least recently used */
+                uint32_t v = tail;
+
+                tail = prev[v];
+                if (tail != CS_NONE) next[tail] = CS_NONE;
+                else head = CS_NONE;
+                in[v] = 0;
+                used--;
+            }
+            in[x] = 1;
+            used++;
+        }
+        prev[x] = CS_NONE;
+        next[x] = head;
+        if (head != CS_NONE)
+            prev[head] = x;
+        head = x;
+        if (tail == CS_NONE)
+            tail = x;
+    }
+out:
+    free(prev);
+    free(next);
+    free(in);
+    return miss;
+}
+
+static uint64_t cs_clock(const uint32_t *seq, size_t n, size_t warm,
+                         uint32_t nleaves, uint32_t cap)
+{
+    uint32_t *slot = malloc(cap * sizeof *slot),
+             *where = malloc(nleaves * sizeof *where), hand = 0;
+    unsigned char *use = calloc(cap, 1);
+    uint64_t miss = 0;
+
+    if (!slot || !where || !use)
+        goto out;
+    memset(slot, 0xff, cap * sizeof *slot);
+    memset(where, 0xff, nleaves * sizeof *where);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = seq[i];
+
+        if (where[x] != CS_NONE) {
+            use[where[x]] = 3;
+            continue;
+        }
+        miss += i >= warm;
+        while (slot[hand] != CS_NONE && use[hand] > 0) {
+            use[hand]--;
+            hand = (hand + 1) % cap;
+        }
+        if (slot[hand] != CS_NONE)
+            where[slot[hand]] = CS_NONE;
+        slot[hand] = x;
+        use[hand] = 1;
+        where[x] = hand;
+        hand = (hand + 1) % cap;
+    }
+out:
+    free(slot);
+    free(where);
+    free(use);
+    return miss;
+}
+
+static int cs_u64_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static uint64_t cs_lfu_bound(const uint32_t *seq, size_t n, size_t warm,
+                             uint32_t nleaves, uint32_t cap)
+{
+    uint64_t *cnt = calloc(nleaves, sizeof *cnt), hit = 0;
+
+    if (!cnt)
+        return 0;
+    for (size_t i = warm; i < n; i++)
+        cnt[seq[i]]++;
+    qsort(cnt, nleaves, sizeof *cnt, cs_u64_desc);
+    for (uint32_t i = 0; i < cap && i < nleaves; i++)
+        hit += cnt[i];
+    free(cnt);
+    return (n - warm) - hit;
+}
+
+/* Belady's MIN with a max-heap of (next use, leaf), stale entries skipped. */
+typedef struct cs_he {
+    uint64_t next;
+    uint32_t leaf;
+} cs_he;
+
+static void cs_heap_push(cs_he *h, size_t *hn, cs_he e)
+{
+    size_t i = (*hn)++;
+
+    h[i] = e;
+    while (i > 0 && h[(i - 1) / 2].next < h[i].next) {
+        cs_he t = h[(i - 1) / 2];
+        h[(i - 1) / 2] = h[i];
+        h[i] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static cs_he cs_heap_pop(cs_he *h, size_t *hn)
+{
+    cs_he top = h[0];
+    size_t i = 0;
+
+    h[0] = h[--*hn];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+
+        if (l < *hn && h[l].next > h[m].next) m = l;
+        if (r < *hn && h[r].next > h[m].next) m = r;
+        if (m == i)
+            break;
+        cs_he t = h[m];
+        h[m] = h[i];
+        h[i] = t;
+        i = m;
+    }
+    return top;
+}
+
+static uint64_t cs_min(const uint32_t *seq, size_t n, size_t warm,
+                       uint32_t nleaves, uint32_t cap)
+{
+    uint64_t *nextuse = malloc(n * sizeof *nextuse),
+             *pending = malloc(nleaves * sizeof *pending), miss = 0;
+    cs_he *heap = malloc((n + 1) * sizeof *heap);
+    unsigned char *in = calloc(nleaves, 1);
+    size_t hn = 0;
+    uint32_t used = 0;
+
+    if (!nextuse || !pending || !heap || !in)
+        goto out;
+    memset(pending, 0xff, nleaves * sizeof *pending); /* never again */
+    for (size_t i = n; i-- > 0;) {
+        nextuse[i] = pending[seq[i]];
+        pending[seq[i]] = i;
+    }
+    /* pending[x] from here on: the next use the heap entry of x must show */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = seq[i];
+
+        if (!in[x]) {
+            miss += i >= warm;
+            while (used == cap) {
+                cs_he e = cs_heap_pop(heap, &hn);
+
+                if (in[e.leaf] && pending[e.leaf] == e.next) {
+                    in[e.leaf] = 0;
+                    used--;
+                }
+            }
+            in[x] = 1;
+            used++;
+        }
+        pending[x] = nextuse[i];
+        cs_heap_push(heap, &hn, (cs_he){nextuse[i], x});
+    }
+out:
+    free(nextuse);
+    free(pending);
+    free(heap);
+    free(in);
+    return miss;
+}
+
+/* ---- Main ------------------------------------------------------------------ */
+
+int bench_cachesim_main(int argc, char **argv)
+{
+    char b1[32], b2[32], cell[CS_NPOL + 1][4][48];
+    uint64_t miss[2][CS_NPOL];
+    cs_opts o;
+    int rc = cs_parse(&o, argc, argv);
+
+    if (rc) {
+        cs_usage(rc > 0 ? stdout : stderr);
+        return rc > 0 ? 0 : 2;
+    }
+    uint64_t data = ycsb_data_bytes(o.records, o.value_size);
+    uint32_t nleaves = (uint32_t)((data + o.page_size - 1) / o.page_size);
+    uint32_t cap[2] = {(uint32_t)(o.memory / o.page_size),
+                       (uint32_t)((o.memory - o.memory / 5) / o.page_size)};
+    size_t warm = o.ops / 3;
+    uint32_t *leaf = cs_leaf_map(o.records, nleaves);
+    uint32_t *seq = malloc(o.ops * sizeof *seq);
+    ycsb_zipf z;
+    bu_rng r;
+
+    if (!leaf || !seq) {
+        fprintf(stderr, "bpbench cachesim: out of memory\n");
+        free(leaf);
+        free(seq);
+        return 1;
+    }
+    ycsb_scrambled_init(&z);
+    bu_rng_seed(&r, o.seed, 1, 'c');
+    for (uint64_t i = 0; i < o.ops; i++)
+        seq[i] = leaf[ycsb_scrambled_next(&z, o.records, ycsb_unit(&r))];
+    free(leaf);
+
+    printf("bpbench cachesim: leaf misses per YCSB operation (scrambled "
+           "zipfian 0.99), %llu records of %llu B in ~%s (%u leaves of %llu "
+           "B), memory budget %s; %llu operations, the first %zu warm the "
+           "cache\n",
+           (unsigned long long)o.records, (unsigned long long)o.value_size,
+           bu_fmt_bytes(data, b1, sizeof b1), nleaves,
+           (unsigned long long)o.page_size,
+           bu_fmt_bytes(o.memory, b2, sizeof b2), (unsigned long long)o.ops,
+           warm);
+    for (int c = 0; c < 2; c++) {
+        if (cap[c] == 0 || cap[c] >= nleaves) {
+            fprintf(stderr, "bpbench cachesim: the cache (%u pages) must be "
+                    "smaller than the data (%u pages)\n", cap[c], nleaves);
+            free(seq);
+            return 2;
+        }
+        miss[c][CS_LRU] = cs_lru(seq, o.ops, warm, nleaves, cap[c]);
+        miss[c][CS_CLOCK] = cs_clock(seq, o.ops, warm, nleaves, cap[c]);
+        miss[c][CS_LFU] = cs_lfu_bound(seq, o.ops, warm, nleaves, cap[c]);
+        miss[c][CS_MIN] = cs_min(seq, o.ops, warm, nleaves, cap[c]);
+    }
+    free(seq);
+
+    bu_table t;
+    bu_table_init(&t, 5);
+    {
+        const char *h[5] = {"policy", "misses/op, whole budget",
+                            "LRU's / this", "misses/op, copy's cache",
+                            "LRU (whole budget)'s / this"};
+        bu_table_add(&t, h);
+    }
+    double lru = (double)miss[0][CS_LRU];
+    for (int p = 0; p < CS_NPOL; p++) {
+        const char *row[5] = {cs_pol_name[p], cell[p][0], cell[p][1],
+                              cell[p][2], cell[p][3]};
+        double n = (double)(o.ops - warm);
+
+        snprintf(cell[p][0], sizeof cell[p][0], "%.3f", miss[0][p] / n);
+        snprintf(cell[p][1], sizeof cell[p][1], "%.2fx",
+                 lru / (double)miss[0][p]);
+        snprintf(cell[p][2], sizeof cell[p][2], "%.3f", miss[1][p] / n);
+        snprintf(cell[p][3], sizeof cell[p][3], "%.2fx",
+                 lru / (double)miss[1][p]);
+        bu_table_add(&t, row);
+    }
+    printf("caches: whole budget %u pages, copy backend's cache share %u "
+           "pages (its window holds the rest)\n", cap[0], cap[1]);
+    bu_table_print(&t, stdout, "  ", 1);
+    bu_table_free(&t);
+    printf("A disk-bound engine with the same threads on the same disk is at "
+           "most \"LRU's / this\" times as fast as one whose cache is an "
+           "LRU of the whole budget.\n");
+    return 0;
+}
