@@ -24,7 +24,8 @@
  * sorted order, cut into as many leaves as the data holds pages, with the
  * harness's data estimate (ycsb_data_bytes, within a few % of the trees
  * both engines build).  Cache sizes: the budget in pages, and the copy
- * backend's cache share (budget - budget / 5, the rest is its window).
+ * backend's cache share out of memory (budget - budget / 16, the rest is
+ * its window: bench/kv_bufpool.c).
  * The first third of the operations warms the cache and is not counted.
  *
  * Deterministic for given options: no files, no timing, no pool.
@@ -363,7 +364,8 @@ int bench_cachesim_main(int argc, char **argv)
     uint64_t data = ycsb_data_bytes(o.records, o.value_size);
     uint32_t nleaves = (uint32_t)((data + o.page_size - 1) / o.page_size);
     uint32_t cap[2] = {(uint32_t)(o.memory / o.page_size),
-                       (uint32_t)((o.memory - o.memory / 5) / o.page_size)};
+                       (uint32_t)(o.memory / o.page_size -
+                                  o.memory / 16 / o.page_size)};
     size_t warm = o.ops / 3;
     uint32_t *leaf = cs_leaf_map(o.records, nleaves);
     uint32_t *seq = malloc(o.ops * sizeof *seq);

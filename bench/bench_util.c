@@ -205,6 +205,8 @@ int bu_pool_open(const struct bu_pool_cfg *c, bp_pool **out, char *why,
     if (c->set_prefault)
         BU_TRY("bp_set_prefault", bp_set_prefault(p, c->prefault));
     BU_TRY("bp_set_shm", bp_set_shm(p, c->shm_name, 0));
+    if (c->flusher_pct)
+        BU_TRY("bp_set_flusher", bp_set_flusher(p, c->flusher_pct));
     BU_TRY("bp_open", bp_open(p, c->path, c->open_flags));
 #undef BU_TRY
     *out = p;

@@ -121,6 +121,7 @@ struct bu_pool_cfg {
     int set_prefault;      /* 1: bp_set_prefault(prefault) */
     bp_prefault prefault;
     const char *shm_name;  /* NULL: memfd */
+    unsigned flusher_pct;  /* bp_set_flusher when not 0 */
 };
 
 /* Create a pool, configure it from c and open it into *out.  Returns 0, or

@@ -394,6 +394,7 @@ static void wl_run_engine(const wl_workload *w, const wl_opts *o,
         .page_size = o->page_size,
         .max_bytes = w->data_bytes,
         .threads = o->threads,
+        .out_of_memory = o->out_of_memory,
     };
     int up[2] = {-1, -1}, down[2] = {-1, -1};
     wl_cgroup cg = {{0}, {0}, 0};

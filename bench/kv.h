@@ -40,6 +40,8 @@ typedef struct kv_cfg {
     uint64_t max_bytes;   /* expected data size (lmdb map size is set to
                              4x this, at least 1 GiB) */
     int threads;          /* worker threads that will use the handle */
+    int out_of_memory;    /* the data is >= 4x mem_budget (bufpool copy:
+                             a smaller private window, more cache) */
 } kv_cfg;
 
 typedef struct kv kv;

@@ -9,7 +9,19 @@
  * cache).  cache + private window = cfg->mem_budget, so the bufpool engine
  * gets exactly the memory LMDB gets from its cgroup limit:
  *   rfp, mmap, linear: cache = budget (window: the library's default);
- *   copy:              window = budget / 5, cache = the rest.
+ *   copy:              window = budget / 5, cache = the rest; out of
+ *                      memory (cfg->out_of_memory) window = budget / 16:
+ *                      a window slot holds a copy of a cached page, so
+ *                      every slot is a page the cache cannot hold, and a
+ *                      window miss (a copy from the frame, ~1 us) is cheap
+ *                      next to the disk read a cache miss costs (~100 us).
+ *                      `bpbench cachesim` shows the cost of the split.
+ * Out of memory the pool's background flusher runs too (bp_set_flusher,
+ * KB_OOM_FLUSHER_PCT of the frames ahead of the CLOCK hand), as an engine
+ * whose data exceeds its memory would run it: a fix miss then seldom has to
+ * write a dirty victim before its read.  LMDB's counterpart is the
+ * kernel's writeback of its dirty page-cache pages.  BPBENCH_FLUSHER=pct
+ * overrides it (0: off), to see the difference.
  * For "auto" the pool is opened with cache = budget; when the calibration
  * picks copy, it is reopened as copy with the split above.  The data file
  * is read and written with O_DIRECT, so the kernel's page cache holds none
@@ -74,6 +86,8 @@ static void kb_close(kv *k)
     free(b);
 }
 
+#define KB_OOM_FLUSHER_PCT 10u
+
 /* Open the pool with backend bk and the budget split of the header. */
 static int kb_pool_open(const kv_cfg *cfg, bp_backend bk, const char *path,
                         bp_pool **out, char *err, size_t errsz)
@@ -86,8 +100,13 @@ static int kb_pool_open(const kv_cfg *cfg, bp_backend bk, const char *path,
         .cache_bytes = cfg->mem_budget,
         .backend = bk,
     };
+    const char *fl = getenv("BPBENCH_FLUSHER");
+    if (fl)
+        pc.flusher_pct = (unsigned)atoi(fl);
+    else if (cfg->out_of_memory)
+        pc.flusher_pct = KB_OOM_FLUSHER_PCT;
     if (bk == BP_BACKEND_COPY) {
-        uint64_t win = cfg->mem_budget / 5 / psz;
+        uint64_t win = cfg->mem_budget / (cfg->out_of_memory ? 16 : 5) / psz;
         pc.window_slots = win ? win : 1;
         pc.cache_bytes = cfg->mem_budget - pc.window_slots * psz;
     }

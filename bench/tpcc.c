@@ -75,7 +75,7 @@ static void tpcc_usage(FILE *f)
 "                   dropped before each run, LMDB in a memory cgroup\n"
 "  --out DIR        CSV and plots go here (bpbench-out)\n"
 "  --dir DIR        where the databases' temp directories go (/var/tmp)\n"
-"  --page-size N    bufpool page size (8192)\n"
+"  --page-size N    bufpool page size (8192; --oom: 4096, see README)\n"
 "  --interval S     throughput sampling interval for the plot (1)\n"
 "  --seed N         random seed of the load and the run (1)\n"
 "  --quiet          no progress on stderr\n"
@@ -141,7 +141,7 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
     memset(o, 0, sizeof *o);
     o->seconds = 15;
     o->interval = 1;
-    o->page_size = 8192;
+    o->page_size = 0; /* 8192, or 4096 with --oom: below */
     o->outdir = "bpbench-out";
     o->tmp_parent = "/var/tmp";
     *wh = 1;
@@ -209,6 +209,8 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
         if (o->threads > WL_MAX_THREADS)
             o->threads = WL_MAX_THREADS;
     }
+    if (!o->page_size) /* out of memory, small pages miss less */
+        o->page_size = o->out_of_memory ? 4096 : 8192;
     if (!o->mem_budget) {
         tpcc sz = tpcc_sizes((uint32_t)*wh);
         uint64_t data = tpcc_data_bytes(&sz);

@@ -57,7 +57,7 @@ static void ycsb_usage(FILE *f)
 "                     bufpool cache + private window; LMDB's cgroup limit\n"
 "  --oom              out-of-memory mode: data ~4x the budget, page cache\n"
 "                     dropped before each run, LMDB in a memory cgroup\n"
-"  --page-size N      bufpool page size (8192)\n"
+"  --page-size N      bufpool page size (8192; --oom: 4096, see README)\n"
 "  --out DIR          CSV, plot data and PNGs (./bpbench-out)\n"
 "  --dir DIR          where the data directories go (/var/tmp)\n"
 "  --seed N           random seed (1)\n"
@@ -154,7 +154,7 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
     o->wl.threads = ncpu < WL_MAX_THREADS ? ncpu : WL_MAX_THREADS;
     o->wl.seconds = 2;
     o->wl.mem_budget = 256ull << 20;
-    o->wl.page_size = 8192;
+    o->wl.page_size = 0; /* 8192, or 4096 with --oom: below */
     o->wl.outdir = "bpbench-out";
     o->wl.tmp_parent = "/var/tmp";
     if (wl_parse_engines(engines, &o->wl) != 0)
@@ -234,6 +234,8 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
                 argv[optind]);
         return -1;
     }
+    if (!o->wl.page_size) /* out of memory, small pages miss less */
+        o->wl.page_size = o->wl.out_of_memory ? 4096 : 8192;
     if (o->wl.out_of_memory) {
         if (!o->memory_set)
             o->wl.mem_budget = 32ull << 20;
