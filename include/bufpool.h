@@ -254,9 +254,9 @@ int bp_close(bp_pool *p);
 /* OR-ed into the mode: never sleep, never read.  A page that is not in the
  * cache gives BP_ENOTCACHED (no read is started: bp_prefetch it); one whose
  * asynchronous read is still in flight, or that another thread holds in a
- * conflicting latch, gives BP_EAGAIN (wait with bp_io_wait, then fix it
- * again; a latch taken in the very instant of the fix may still be waited
- * for, as by a plain fix).  Neither sets bp_errmsg.  A page in the cache
+ * conflicting latch (or, for BP_EXCLUSIVE, still reads it through a
+ * shared fix), gives BP_EAGAIN (wait with bp_io_wait, then fix it again).
+ * Neither sets bp_errmsg.  A page in the cache
  * but not in the window is mapped as usual (a copy or a remap, no
  * data-file I/O).  With bp_prefetch and bp_io_wait this lets an engine
  * consume read-ahead in the order it arrives (see bp_io_wait). */

@@ -256,10 +256,12 @@ enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2, BP__SLOW = 3 };
  * With fast (a constant: bp_fix's shared-hit path) it calls no function:
  * whatever would need one (no reader block cached yet, no free reader
  * slot, a latch to wait for) returns BP__SLOW with nothing held, and the
- * hit is counted here, in the thread's own reader block. */
+ * hit is counted here, in the thread's own reader block.  With nowait
+ * (BP_NOWAIT) it never waits: where it would, it lets go of what it took
+ * and returns BP_EAGAIN. */
 static inline __attribute__((always_inline)) int
 bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
-            bp_page *out)
+            int nowait, bp_page *out)
 {
     uint32_t s = bp__htab_find(&p->wtab, pgno), f;
     struct bp__readers *blk = NULL;
@@ -310,6 +312,8 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
             __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
             if (fast)
                 return BP__SLOW;
+            if (nowait)
+                return BP_EAGAIN;
             BP_STAT(p, latch_waits);
             bp__latch_wait(w, v);
             return BP__AGAIN;
@@ -323,6 +327,8 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
         v = bp_w_load(w);
         do {
             if (!bp_w_can_latch(v, excl)) {
+                if (nowait)
+                    return BP_EAGAIN;
                 BP_STAT(p, latch_waits);
                 bp__latch_wait(w, v);
                 return BP__AGAIN;
@@ -331,6 +337,10 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
         if (excl) {
             if (v & BP_W_UNFENCED) /* bp_w_latched took it: see bp__take */
                 bp__readers_barrier(p);
+            if (nowait && bp__readers_hold(p, f)) { /* readers still in */
+                bp__latch_release(w, 1, 0, 0);
+                return BP_EAGAIN;
+            }
             bp__readers_drain(p, f);
         }
     }
@@ -422,22 +432,6 @@ static void bp__scan_ahead(bp_pool *p, uint64_t pgno, int missed)
     (void)bp__aio_prefetch(p, list, n, 1);
 }
 
-/* BP_NOWAIT on a page the window shows: BP_EAGAIN when the hit path
- * would have to wait for the latch (another thread's conflicting fix, or
- * the library moving the page), else 0. */
-static int bp__fix_nowait_peek(bp_pool *p, uint64_t pgno, int excl)
-{
-    uint32_t s = bp__htab_find(&p->wtab, pgno), f;
-    uint64_t v;
-
-    if (s == BP__NONE || (f = BP__LOAD(p->slots[s].sl_frame)) == BP__NONE)
-        return 0;
-    v = bp_w_load(bp__word(p, f));
-    if (!bp_w_can_latch(v, excl) || (excl && bp__readers_hold(p, f)))
-        return BP_EAGAIN;
-    return 0;
-}
-
 static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
                    bp_page *out)
 {
@@ -452,9 +446,9 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
                         bp_page_count(p));
     for (;;) {
         if (!fresh) {
-            if (nowait && (rc = bp__fix_nowait_peek(p, pgno, excl)) != 0)
+            rc = bp__fix_hit(p, pgno, excl, scan, 0, nowait, out);
+            if (rc == BP_EAGAIN)
                 return rc;
-            rc = bp__fix_hit(p, pgno, excl, scan, 0, out);
             if (rc == BP__FIXED) {
                 if (!missed)
                     BP_STAT(p, window_hits);
@@ -495,7 +489,7 @@ int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
      * the slow path. */
     if (__builtin_expect(mode == BP_SHARED && p && out, 1) &&
         BP__LOAD(p->state) == BP__OPEN &&
-        bp__fix_hit(p, pgno, 0, 0, 1, out) == BP__FIXED)
+        bp__fix_hit(p, pgno, 0, 0, 1, 0, out) == BP__FIXED)
         return 0;
     return bp__fix_slow(p, pgno, mode, out);
 }

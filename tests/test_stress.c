@@ -259,13 +259,28 @@ struct mworker {
     uint64_t seen[M_NPAGES];     /* highest counter it validated */
     struct opt_counts oc;
     uint64_t shared_fixes, excl_fixes, flushes;
+    uint64_t not_now; /* BP_NOWAIT fixes that got BP_EAGAIN/BP_ENOTCACHED */
 };
 
-static void mixed_shared(struct mworker *w, uint64_t pgno)
+/* BP_NOWAIT fixes may answer "not now" (BP_EAGAIN: a conflicting latch,
+ * readers still in for an exclusive fix, a read in flight; BP_ENOTCACHED:
+ * not cached) with nothing held: counted, not errors. */
+static int mixed_not_now(struct mworker *w, unsigned mode, int rc)
+{
+    if ((mode & BP_NOWAIT) && (rc == BP_EAGAIN || rc == BP_ENOTCACHED)) {
+        w->not_now++;
+        return 1;
+    }
+    return 0;
+}
+
+static void mixed_shared(struct mworker *w, uint64_t pgno, unsigned mode)
 {
     bp_page pg;
-    int rc = bp_fix(w->m->p, pgno, BP_SHARED, &pg);
+    int rc = bp_fix(w->m->p, pgno, BP_SHARED | mode, &pg);
 
+    if (mixed_not_now(w, mode, rc))
+        return;
     if (rc != 0) {
         worker_error("bp_fix(%" PRIu64 ", shared): %s (%d)\n", pgno,
                      bp_strerror(rc), rc);
@@ -280,11 +295,14 @@ static void mixed_shared(struct mworker *w, uint64_t pgno)
     w->shared_fixes++;
 }
 
-static void mixed_excl(struct mworker *w, uint64_t pgno, int yield)
+static void mixed_excl(struct mworker *w, uint64_t pgno, int yield,
+                       unsigned mode)
 {
     bp_page pg;
-    int rc = bp_fix(w->m->p, pgno, BP_EXCLUSIVE, &pg);
+    int rc = bp_fix(w->m->p, pgno, BP_EXCLUSIVE | mode, &pg);
 
+    if (mixed_not_now(w, mode, rc))
+        return;
     if (rc != 0) {
         worker_error("bp_fix(%" PRIu64 ", excl): %s (%d)\n", pgno,
                      bp_strerror(rc), rc);
@@ -334,11 +352,12 @@ static void *mixed_main(void *arg)
                             ? util_rand_below(&rng, M_HOT_PAGES)
                             : util_rand_below(&rng, M_NPAGES);
         uint64_t r = util_rand_below(&rng, 100);
+        unsigned mode = i % 8 == 3 ? BP_NOWAIT : 0; /* some never wait */
 
         if (r < 35)
-            mixed_shared(w, pgno);
+            mixed_shared(w, pgno, mode);
         else if (r < 60)
-            mixed_excl(w, pgno, r % 4 == 0);
+            mixed_excl(w, pgno, r % 4 == 0, mode);
         else
             mixed_opt(w, pgno);
         if (w->id == 0 && i % M_FLUSH_EVERY == M_FLUSH_EVERY - 1) {
@@ -379,7 +398,7 @@ static void run_mixed(bp_backend b)
     struct opt_counts sum;
     bp_stats st;
     char path[512];
-    uint64_t excl = 0, shared = 0, flushes = 0;
+    uint64_t excl = 0, shared = 0, flushes = 0, not_now = 0;
     int fd;
 
     if (skip_backend(b))
@@ -415,16 +434,19 @@ static void run_mixed(bp_backend b)
         excl += ws[t].excl_fixes;
         shared += ws[t].shared_fixes;
         flushes += ws[t].flushes;
+        not_now += ws[t].not_now;
     }
     util_stats(m.p, &st);
     printf("%s (%s): %d threads x %d ops: %" PRIu64 " shared fixes, %" PRIu64
-           " exclusive fixes, %" PRIu64 " flushes; stats: fixes %" PRIu64
+           " exclusive fixes, %" PRIu64 " flushes, %" PRIu64 " BP_NOWAIT "
+           "fixes not ready; stats: fixes %" PRIu64
            ", latch_waits %" PRIu64 ", opt_begins %" PRIu64
            ", opt_failures %" PRIu64 ", slot_evictions %" PRIu64
            ", frame_evictions %" PRIu64 ", reader_barriers %" PRIu64
            " (%s)\n",
            util_backend_name(b), bp_backend_name((bp_backend)st.backend),
-           m.nthreads, m.ops, shared, excl, flushes, st.fixes, st.latch_waits,
+           m.nthreads, m.ops, shared, excl, flushes, not_now, st.fixes,
+           st.latch_waits,
            st.opt_begins, st.opt_failures, st.slot_evictions,
            st.frame_evictions, st.reader_barriers, st.reader_fence);
     opt_counts_print(util_backend_name(b), &sum);
