@@ -72,12 +72,15 @@ static void kb_close(kv *k)
         bp_stats_get(b->pool, &st, sizeof st) == 0)
         fprintf(stderr,
                 "pool %s: fixes %llu, window misses %llu, cache misses "
-                "%llu, reads %llu, writes %llu, latch waits %llu, opt "
+                "%llu, reads %llu, writes %llu (batched %llu, by the "
+                "flusher %llu), latch waits %llu, opt "
                 "failures %llu, reader barriers %llu (%s)\n",
                 kv_label(k), (unsigned long long)st.fixes,
                 (unsigned long long)st.window_misses,
                 (unsigned long long)st.cache_misses,
                 (unsigned long long)st.reads, (unsigned long long)st.writes,
+                (unsigned long long)st.batch_writes,
+                (unsigned long long)st.flusher_pages,
                 (unsigned long long)st.latch_waits,
                 (unsigned long long)st.opt_failures,
                 (unsigned long long)st.reader_barriers, st.reader_fence);
