@@ -206,9 +206,11 @@ void bt__node_remove(const bt_tree *t, void *n, uint32_t pos);
  * an entry for key about to go in at slot ppos (replacing slot ppos when
  * prep) so the halves balance with it.  When the leaf's last new key went
  * in just before ppos (ascending inserts, as TPC-C's order keys within a
- * district), the left half keeps as much as it can instead and the right
- * one starts at the new key, holding at least t_min bytes.  Inner: the
- * middle key moves up into sep. */
+ * district), the split follows the run instead (leaf_append_point): in
+ * front of at least t_min bytes of older keys it is at ppos with the new
+ * key going left; otherwise the left half keeps as much as it can and the
+ * right one starts at the new key, holding at least t_min bytes.  Inner:
+ * the middle key moves up into sep. */
 void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
                     unsigned char *sep, uint32_t *seplen, uint32_t ppos,
                     uint32_t pending, int prep, const void *key,

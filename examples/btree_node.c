@@ -458,19 +458,38 @@ static uint32_t inner_split_point(const void *n)
 }
 
 /* Split point for ascending inserts into leaf n (the pending entry new, at
- * ppos, right after the last key put in): the largest m <= ppos that
- * leaves the right half (slots m.. and the pending entry) at least t_min
- * bytes and fits it in a page; 0 when there is none. */
+ * ppos, right after the last key put in); 0 when the rule does not apply.
+ *  - Inside the leaf, with at least t_min bytes of older keys after ppos
+ *    (a run of keys growing in front of keys loaded earlier, as TPC-C's
+ *    tables loaded one after another in one key space): split at ppos and
+ *    let the pending entry go LEFT (*pend_left).  The old keys keep their
+ *    own leaf and the run appends at the end of the left one, so the next
+ *    split is the end case below.  Sending the entry right with the old
+ *    keys instead left behind leaves only as full as the room the old keys
+ *    left free, side by side and underfull (a TPC-C-like load at 4 KiB
+ *    pages made 195 MiB of data instead of 125).
+ *  - At the end, or with fewer old keys after ppos: the largest m <= ppos
+ *    that leaves the right half (slots m.. and the pending entry) at least
+ *    t_min bytes and fits it in a page. */
 static uint32_t leaf_append_point(const bt_tree *t, const void *n,
-                                  uint32_t ppos, uint32_t pending)
+                                  uint32_t ppos, uint32_t pending,
+                                  int *pend_left)
 {
-    uint32_t right = pending, room = t->t_end - BT_HDR;
+    uint32_t right = pending, room = t->t_end - BT_HDR, tail = 0, left = 0;
 
+    *pend_left = 0;
     if (ppos == 0 || ppos > bt_nd(n)->bn_count ||
         bt_nd(n)->bn_last != ppos)
         return 0;
     for (uint32_t i = ppos; i < bt_nd(n)->bn_count; i++)
-        right += (uint32_t)sizeof(bt_slot) + rec_len(n, i);
+        tail += (uint32_t)sizeof(bt_slot) + rec_len(n, i);
+    for (uint32_t i = 0; i < ppos; i++)
+        left += (uint32_t)sizeof(bt_slot) + rec_len(n, i);
+    if (tail >= t->t_min && left + pending <= room) {
+        *pend_left = 1;
+        return ppos;
+    }
+    right += tail;
     for (uint32_t m = ppos; m >= 1; m--) {
         if (right > room)
             return 0;
@@ -492,9 +511,10 @@ void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
     int type = h->bn_type, level = h->bn_level;
     uint32_t cnt = h->bn_count, m = 0, kl;
     const unsigned char *old, *k;
+    int pend_left = 0;
 
     if (type == BT_LEAF && !prep)
-        m = leaf_append_point(t, n, ppos, pending);
+        m = leaf_append_point(t, n, ppos, pending, &pend_left);
     if (m == 0)
         m = type == BT_LEAF ? leaf_split_point(n, ppos, pending, prep)
                             : inner_split_point(n);
@@ -506,11 +526,17 @@ void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
         append_from(n, old, i);
     if (type == BT_LEAF) {
         /* shortest key above the left half's last and <= the right's first
-         * (the pending key's, when it will be the right half's first) */
+         * (the pending key is the left's last when it goes left, the
+         * right's first when it goes right at ppos) */
         uint32_t al, cp = 0;
-        const unsigned char *a = bt__node_key_opt(t, old, m - 1, &al);
+        const unsigned char *a;
 
-        if (m == ppos) {
+        if (pend_left) {
+            a = key;
+            al = klen;
+        } else
+            a = bt__node_key_opt(t, old, m - 1, &al);
+        if (m == ppos && !pend_left) {
             k = key;
             kl = klen;
         } else
