@@ -144,7 +144,8 @@ void bp__readers_barrier(bp_pool *p);
     X(bytes_written) X(syncs) X(latch_waits) X(opt_begins) X(opt_failures)    \
     X(scan_recycles) X(checksum_failures) X(wal_flushes)                     \
     X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
-    X(flusher_rounds) X(flusher_pages) X(reader_barriers)
+    X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
+    X(prefetch_direct)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -541,6 +542,9 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan);
 int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
                         unsigned n);
 unsigned bp__aio_registered(const bp_pool *p);
+/* Is a read-ahead in flight into window slot s (its frame BUSY for it)?
+ * For the invariant walker; takes the aio request lock. */
+int bp__aio_reading_into(bp_pool *p, uint32_t slot);
 int bp__flusher_start(bp_pool *p);
 void bp__flusher_stop(bp_pool *p);
 void bp__aio_close(bp_pool *p);
