@@ -135,6 +135,7 @@ struct bp__aio_req {
 };
 
 struct bp__aio {
+    bp_pool *a_pool; /* for the reaper or worker thread (its argument) */
     pthread_mutex_t a_prep_lock; /* one prefetcher prepares sqes at a time */
     pthread_mutex_t a_reap_lock; /* io_uring: one thread takes cqes at once */
     pthread_mutex_t a_lock;
@@ -392,8 +393,8 @@ static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a)
  * them itself while it holds a_reap_lock). */
 static void *bp__aio_reaper(void *arg)
 {
-    bp_pool *p = arg;
-    struct bp__aio *a = p->aio;
+    struct bp__aio *a = arg;
+    bp_pool *p = a->a_pool;
     uint64_t reaps_seen = 0;
 
     for (;;) {
@@ -550,8 +551,8 @@ static int bp__aio_submit_locked(struct bp__aio *a,
 /* The sync engine's worker: reads queued requests one at a time. */
 static void *bp__aio_worker(void *arg)
 {
-    bp_pool *p = arg;
-    struct bp__aio *a = p->aio;
+    struct bp__aio *a = arg;
+    bp_pool *p = a->a_pool;
 
     for (;;) {
         uint32_t r;
@@ -729,15 +730,14 @@ static int bp__aio_create(bp_pool *p)
         bp__aio_ring_init(p, a) == 0)
         a->a_uring = 1;
 #endif
-    p->aio = a;
+    a->a_pool = p;
 #ifdef BP_HAVE_URING
     if (a->a_uring)
-        rc = pthread_create(&a->a_reaper, NULL, bp__aio_reaper, p);
+        rc = pthread_create(&a->a_reaper, NULL, bp__aio_reaper, a);
     else
 #endif
-        rc = pthread_create(&a->a_reaper, NULL, bp__aio_worker, p);
+        rc = pthread_create(&a->a_reaper, NULL, bp__aio_worker, a);
     if (rc != 0) {
-        p->aio = NULL;
 #ifdef BP_HAVE_URING
         if (a->a_uring)
             io_uring_queue_exit(&a->a_ring);
@@ -746,6 +746,8 @@ static int bp__aio_create(bp_pool *p)
         return -rc;
     }
     a->a_reaper_on = 1;
+    /* published whole, thread running: other threads load it lock-free */
+    __atomic_store_n(&p->aio, a, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -818,7 +820,7 @@ void bp__aio_close(bp_pool *p)
     if (a->a_uring)
         io_uring_queue_exit(&a->a_ring);
 #endif
-    p->aio = NULL;
+    __atomic_store_n(&p->aio, NULL, __ATOMIC_RELEASE);
     bp__aio_free(p, a);
 }
 
