@@ -87,7 +87,7 @@ static void io_usage(FILE *f)
 "                    places in one bp_prefetch (one submit) (one)\n"
 "  --backends LIST   window backends, one row each (auto,linear on 64-bit:\n"
 "                    linear reads straight into its frames, the others\n"
-"                    through bounce buffers)\n"
+"                    into the window slot the page is fixed in)\n"
 "  --dir DIR         where the data file's temp directory goes (/var/tmp)\n"
 "  --quick           smaller and shorter\n");
 }
@@ -601,7 +601,8 @@ int bench_io_main(int argc, char **argv)
         bu_table_print(&t, stdout, "  ", 1);
         printf("\nauto calibrates at open and picks copy on this kind of VM; "
                "linear maps the whole cache (64-bit), so its reads land "
-               "straight in the frames\n");
+               "straight in the frames; the others read ahead into the "
+               "window slot the page is then fixed in\n");
         printf("\nread IOPS = data-file reads per second (bp_stats.reads over "
                "the phase's wall time); write-back = pages per second over "
                "bp_flush's wall time including its fdatasync, fio's write "

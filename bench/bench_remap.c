@@ -389,9 +389,15 @@ static int rm_setup(rm_ctx *c)
         perm[i] = perm[j];
         perm[j] = t;
     }
-    c->set = realloc(perm, c->nset[RM_CHIT] * sizeof *perm);
-    if (!c->set)
-        c->set = perm;
+    /* shrunk to the prefix; kept whole if realloc fails (perm still
+     * valid then, which GCC 12's -Wuse-after-free does not see through) */
+    {
+        uint64_t *shrunk = realloc(perm, c->nset[RM_CHIT] * sizeof *perm);
+
+        c->set = shrunk;
+        if (!shrunk)
+            c->set = perm;
+    }
 
     for (int lv = 0; lv < RM_NLEVEL; lv++) {
         c->seq[lv] = malloc(o->reps * c->nops[lv] * sizeof *c->seq[lv]);

@@ -473,7 +473,7 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
                 strerror(errno));
         return 1;
     }
-    char note[256] = "";
+    char note[384] = ""; /* a memory_note (256) and a label (96) */
     int fail = 0;
     for (int i = 0; i < o->nengines; i++) {
         char name[64];

@@ -454,6 +454,9 @@ typedef struct bp_stats {
      * store-load fence, else "fenced (why)"; see libbufpool/README.md */
     char reader_fence[64];
     uint64_t reader_barriers;   /* membarrier calls that paid for it */
+    uint64_t prefetch_direct;   /* of prefetch_started, reads that landed
+                                   straight in a window slot (linear: in
+                                   the frame), not in a bounce buffer */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

@@ -9,27 +9,48 @@
  * completion thread ("reaper"); on the sync engine a worker thread that
  * does the reads one at a time.  Also the flusher thread (bp_set_flusher).
  *
- * Why bounce buffers: a frame is reachable only through a mapping, and the
- * cache may be far larger than the address space, so an asynchronous read
- * cannot target the frame itself without a remap (a syscall and a VMA per
- * request).  The linear backend, which maps every frame for good, is the
- * exception: its reads and batched writes go straight to and from the
- * frames.  A read lands in its request's buffer (O_DIRECT, registered:
- * READ_FIXED), is checked (checksum, page number), and is copied into the
- * frame with one pwrite on the shm file by the reaper.  A batched write
- * copies each frame into a buffer (pread on the shm file), stamps the
- * trailer there, and submits all the writes before waiting once.
+ * Where a read lands: in a window slot.  A frame is reachable only through
+ * a mapping, and the cache may be far larger than the address space, so a
+ * read needs a slot that shows its frame; the page is about to be fixed,
+ * which needs that very slot, so read-ahead reserves it at once, as a fix
+ * miss would (bp__window_map_begin / bp__window_map_slot, BP__GET_AHEAD:
+ * the slot's old page released, a dirty copy-backend slot copied home, the
+ * slot published for the page), and the O_DIRECT read (plain READ) goes
+ * to the slot's address:
+ *   - rfp, mmap: the slot is remapped to the frame, so the read lands in
+ *     the shm frame itself: no copy, and the fix is a window hit;
+ *   - copy: the slot is private memory, filled by the read; on completion
+ *     one pwrite copies it into the frame (a copy slot's bytes equal its
+ *     frame's unless dirty); the fix is a window hit, no copy in;
+ *   - linear: every frame is mapped for good; the read goes to the frame
+ *     (no slot is reserved: a fix maps it for free).
+ * Bounce buffers remain for what cannot have a slot: reads beyond a
+ * quarter of the window in flight at once (bp__aio_slot_cap: fixes of
+ * other threads must still find slots to replace), or when every slot's
+ * frame is latched or BUSY (read-ahead never evicts those, nor fails for
+ * want of a slot: the page goes through a bounce buffer instead).  Such a
+ * read lands in its request's buffer (registered: READ_FIXED), and its
+ * completion copies it into the frame with one pwrite on the shm file.  A
+ * batched write copies each frame into a buffer (pread on the shm file;
+ * linear: straight from the frame), stamps the trailer there, and submits
+ * all the writes before waiting once.
  *
  * Prefetch life of a page (the frame is BUSY throughout, so a bp_fix of
- * the page finds it in the page table and waits on the latch word, which
- * is the "wait for the read in flight instead of issuing a second one"):
+ * the page finds it in the window, or in the page table, and waits on the
+ * latch word, which is the "wait for the read in flight instead of issuing
+ * a second one"; BP_NOWAIT answers BP_EAGAIN):
  *
- *   bp_prefetch: cache_get -> frame BUSY, in the page table -> request
- *     -> READ submitted                      (caller returns)
+ *   bp_prefetch (a_prep_lock): request -> map_begin(AHEAD): frame BUSY in
+ *     the page table, slot published -> map_slot: old page released,
+ *     slot remapped (rfp/mmap) -> READ into the slot submitted
+ *     [prefetch_started, prefetch_direct]    (caller returns)
+ *       (no slot: cache_get: frame BUSY -> READ into the bounce buffer)
  *   reaper (or a thread in bp_io_wait): cqe -> full page and checksum ok
- *     -> pwrite into the frame -> BUSY released (waiters woken)
+ *     -> copy and bounce only: pwrite into the frame
+ *     -> BUSY released (waiters woken; the fix is a window hit)
  *                                                [prefetch_done]
- *     otherwise -> frame discarded, BUSY released [prefetch_failed]
+ *     otherwise -> slot evicted as by a failed miss (bp__window_map_undo),
+ *     frame discarded, BUSY released             [prefetch_failed]
  *
  * Who takes completions off the ring (io_uring): whoever holds a_reap_lock,
  * a batch at a time.  The kernel posts a read's completion in the thread
@@ -37,10 +58,9 @@
  * wake, handle it and wake it in turn, every completion would cross two
  * threads.  So a thread in bp_io_wait takes the completions itself,
  * sleeping in the ring's own wait (fio's pattern: one wake-up per batch;
- * with bounce buffers it also makes the copy into the frame, on the CPU
- * that is about to read the page), and the reaper steps aside (sleeps a
- * millisecond instead of waking on each completion) while such waiters
- * keep coming.  The reaper takes the rest: completions waited for by
+ * with the copy backend it also makes the copy into the frame), and the
+ * reaper steps aside (sleeps a millisecond instead of waking on each
+ * completion) while such waiters keep coming.  The reaper takes the rest: completions waited for by
  * plain fixes (on the frame's latch), by write batches and by close, at
  * most a millisecond late while waiters were reaping just before.
  *
@@ -58,12 +78,18 @@
  *  - a_lock (rank AIO, a leaf) guards the free list, the submission side of
  *    the ring, the sync worker's queue and the counters; the completion
  *    side of the ring belongs to the holder of a_reap_lock (rank ALLOC,
- *    never nested with the prep lock: handling a completion takes
- *    page-table partitions and a_lock below it).
+ *    never nested with the prep lock: handling a completion takes the
+ *    window lock, page-table partitions and a_lock below it).  The prep
+ *    lock (rank ALLOC) is held while read-ahead reserves slots and frames:
+ *    the window lock (MISS) and the partitions (PART) rank below it, and
+ *    nothing there sleeps on a latch (a latched page is skipped).
  *  - A request is free, or owned by exactly one of: a prefetch in flight
- *    (its frame BUSY), a write batch (its frame latched shared by the
+ *    (its frame BUSY; with a slot, the slot published for the page and
+ *    showing that frame), a write batch (its frame latched shared by the
  *    flushing thread, which waits for it).  close waits until none is in
- *    flight before the ring and buffers go.
+ *    flight before the ring, the buffers and the window go.
+ *  - Reads in flight into slots (a_slot_reads) are at most
+ *    bp__aio_slot_cap; the prep lock's holder alone adds to it.
  *  - Write batches run under p->flush_lock (bp_flush and the flusher never
  *    overlap), so a frame's WB bit means "written, and the next sync of
  *    this flush covers it".
@@ -99,6 +125,9 @@ struct bp__aio_batch {
 struct bp__aio_req {
     uint64_t pgno;
     uint32_t frame;
+    uint32_t slot; /* read-ahead into this window slot (published for the
+                      page, its frame BUSY), or BP__NONE: a bounce buffer,
+                      or the frame itself (linear) */
     uint8_t op;
     uint8_t scan;
     int res;
@@ -106,6 +135,7 @@ struct bp__aio_req {
 };
 
 struct bp__aio {
+    bp_pool *a_pool; /* for the reaper or worker thread (its argument) */
     pthread_mutex_t a_prep_lock; /* one prefetcher prepares sqes at a time */
     pthread_mutex_t a_reap_lock; /* io_uring: one thread takes cqes at once */
     pthread_mutex_t a_lock;
@@ -126,6 +156,9 @@ struct bp__aio {
     uint32_t *a_free;
     unsigned a_nfree;
     unsigned a_inflight;
+    unsigned a_slot_reads; /* reads in flight into window slots (atomic:
+                              the prefetcher adds, their completions
+                              take away) */
     uint32_t *a_queue; /* sync worker: requests to do, FIFO */
     unsigned a_qhead, a_qlen;
     /* completion order (atomic): reads reserved and finished, sleepers on
@@ -155,8 +188,21 @@ static int bp__aio_direct(const bp_pool *p)
 /* Where request r's page is read into or written from. */
 static char *bp__aio_target(struct bp__aio *a, bp_pool *p, uint32_t r)
 {
-    return bp__aio_direct(p) ? bp__slot_addr(p, a->a_reqs[r].frame)
+    const struct bp__aio_req *q = &a->a_reqs[r];
+
+    if (q->slot != BP__NONE)
+        return bp__slot_addr(p, q->slot);
+    return bp__aio_direct(p) ? bp__slot_addr(p, q->frame)
                              : bp__aio_buf(a, p, r);
+}
+
+/* Reads in flight into window slots at most: a quarter of the window, so
+ * other threads' fixes still find slots to replace (write batches keep
+ * the same share, bp_cache.c); the rest use bounce buffers.  0 on linear,
+ * whose reads land in the frames anyway. */
+static unsigned bp__aio_slot_cap(const bp_pool *p)
+{
+    return bp__aio_direct(p) ? 0 : p->nslots / 4;
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -181,6 +227,7 @@ static uint32_t bp__aio_get(bp_pool *p, struct bp__aio *a, int wait)
 static void bp__aio_put_locked(struct bp__aio *a, uint32_t r)
 {
     a->a_reqs[r].op = 0;
+    a->a_reqs[r].slot = BP__NONE;
     a->a_reqs[r].batch = NULL;
     a->a_free[a->a_nfree] = r;
     __atomic_store_n(&a->a_nfree, a->a_nfree + 1, __ATOMIC_RELAXED);
@@ -217,13 +264,40 @@ static void bp__aio_seq_bump(struct bp__aio *a)
 static void bp__aio_read_free(bp_pool *p, struct bp__aio *a, uint32_t r)
 {
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    if (a->a_reqs[r].slot != BP__NONE)
+        __atomic_sub_fetch(&a->a_slot_reads, 1, __ATOMIC_RELAXED);
     bp__aio_put_locked(a, r);
     bp__unlock(&a->a_lock, BP__RANK_AIO);
     bp__aio_seq_bump(a);
 }
 
-/* The read of request r finished with res: fill the frame or drop it, and
- * release its BUSY (the caller frees the request: bp__aio_read_free). */
+/* Give up request r's page (its read failed, or was never sent): no slot
+ * shows it any more (the slot's reservation undone as a failed miss's),
+ * its frame forgets it, BUSY released: fixes waiting on it retry and read
+ * the page themselves. */
+static void bp__aio_drop(bp_pool *p, struct bp__aio *a, uint32_t r)
+{
+    struct bp__aio_req *q = &a->a_reqs[r];
+
+    BP_STAT(p, prefetch_failed);
+    if (q->slot != BP__NONE) {
+        struct bp__mapping m = {.slot = q->slot, .frame = q->frame,
+                                .old_frame = BP__NONE,
+                                .need = BP__NEED_READ};
+
+        bp__window_map_undo(p, &m);
+        return;
+    }
+    bp__cache_discard(p, q->frame);
+    bp__latch_release(bp__word(p, q->frame), 2, 0, 0);
+}
+
+/* The read of request r finished with res: check the page and release its
+ * frame's BUSY, or drop it (the caller frees the request:
+ * bp__aio_read_free).  The frame holds the page already when the read
+ * landed in it (through an rfp/mmap slot, or linear's); from a bounce
+ * buffer or the copy backend's private slot it is copied in with one
+ * pwrite (a copy slot's bytes must equal its frame's unless dirty). */
 static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
                               int res)
 {
@@ -231,23 +305,24 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
     uint32_t f = q->frame;
     uint64_t *w = bp__word(p, f);
     char *buf = bp__aio_target(a, p, r);
+    int copy = q->slot != BP__NONE ? p->be->id == BP_BACKEND_COPY
+                                   : !bp__aio_direct(p);
     int ok = res == (int)p->po_page_size &&
              bp__io_verify(p, buf, q->pgno) == 0 &&
-             (bp__aio_direct(p) || bp__shm_pwrite(p, buf, f) == 0);
+             (!copy || bp__shm_pwrite(p, buf, f) == 0);
 
-    if (ok) {
-        BP_STAT(p, reads);
-        BP_STAT_ADD(p, bytes_read, p->po_page_size);
-        BP_STAT(p, prefetch_done);
-        if (!q->scan) { /* it was asked for: give it a CLOCK round */
-            uint64_t v = bp_w_load(w);
+    if (!ok) {
+        bp__aio_drop(p, a, r);
+        return;
+    }
+    BP_STAT(p, reads);
+    BP_STAT_ADD(p, bytes_read, p->po_page_size);
+    BP_STAT(p, prefetch_done);
+    if (!q->scan) { /* it was asked for: give it a CLOCK round */
+        uint64_t v = bp_w_load(w);
 
-            while (bp_w_usage(v) == 0 && !bp_w_cas(w, &v, bp_w_set_usage(v, 1)))
-                ;
-        }
-    } else {
-        BP_STAT(p, prefetch_failed);
-        bp__cache_discard(p, f);
+        while (bp_w_usage(v) == 0 && !bp_w_cas(w, &v, bp_w_set_usage(v, 1)))
+            ;
     }
     bp__latch_release(w, 2, 0, 0); /* BUSY -> free; fixes waiting retry */
 }
@@ -318,8 +393,8 @@ static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a)
  * them itself while it holds a_reap_lock). */
 static void *bp__aio_reaper(void *arg)
 {
-    bp_pool *p = arg;
-    struct bp__aio *a = p->aio;
+    struct bp__aio *a = arg;
+    bp_pool *p = a->a_pool;
     uint64_t reaps_seen = 0;
 
     for (;;) {
@@ -429,7 +504,10 @@ static struct io_uring_sqe *bp__aio_queue_locked(bp_pool *p,
 
     if (!sqe)
         return NULL;
-    if ((a->a_registered & 2) && !bp__aio_direct(p)) {
+    /* registered buffers are the bounce buffers: reads into a slot or a
+     * linear frame are plain reads */
+    if ((a->a_registered & 2) && !bp__aio_direct(p) &&
+        a->a_reqs[r].slot == BP__NONE) {
         if (write)
             io_uring_prep_write_fixed(sqe, fd, buf, psz, off, 0);
         else
@@ -473,8 +551,8 @@ static int bp__aio_submit_locked(struct bp__aio *a,
 /* The sync engine's worker: reads queued requests one at a time. */
 static void *bp__aio_worker(void *arg)
 {
-    bp_pool *p = arg;
-    struct bp__aio *a = p->aio;
+    struct bp__aio *a = arg;
+    bp_pool *p = a->a_pool;
 
     for (;;) {
         uint32_t r;
@@ -642,23 +720,24 @@ static int bp__aio_create(bp_pool *p)
     a->a_bufs = (char *)(((uintptr_t)a->a_bufs_raw + align - 1) &
                          ~(uintptr_t)(align - 1));
     memset(a->a_reqs, 0, a->a_depth * sizeof *a->a_reqs);
-    for (uint32_t r = 0; r < a->a_depth; r++)
+    for (uint32_t r = 0; r < a->a_depth; r++) {
+        a->a_reqs[r].slot = BP__NONE;
         a->a_free[r] = a->a_depth - 1 - r;
+    }
     a->a_nfree = a->a_depth;
 #ifdef BP_HAVE_URING
     if (strcmp(p->io->name, "io_uring") == 0 &&
         bp__aio_ring_init(p, a) == 0)
         a->a_uring = 1;
 #endif
-    p->aio = a;
+    a->a_pool = p;
 #ifdef BP_HAVE_URING
     if (a->a_uring)
-        rc = pthread_create(&a->a_reaper, NULL, bp__aio_reaper, p);
+        rc = pthread_create(&a->a_reaper, NULL, bp__aio_reaper, a);
     else
 #endif
-        rc = pthread_create(&a->a_reaper, NULL, bp__aio_worker, p);
+        rc = pthread_create(&a->a_reaper, NULL, bp__aio_worker, a);
     if (rc != 0) {
-        p->aio = NULL;
 #ifdef BP_HAVE_URING
         if (a->a_uring)
             io_uring_queue_exit(&a->a_ring);
@@ -667,6 +746,8 @@ static int bp__aio_create(bp_pool *p)
         return -rc;
     }
     a->a_reaper_on = 1;
+    /* published whole, thread running: other threads load it lock-free */
+    __atomic_store_n(&p->aio, a, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -691,6 +772,20 @@ unsigned bp__aio_registered(const bp_pool *p)
     const struct bp__aio *a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE);
 
     return a ? a->a_registered : 0;
+}
+
+int bp__aio_reading_into(bp_pool *p, uint32_t slot)
+{
+    struct bp__aio *a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE);
+    int found = 0;
+
+    if (!a)
+        return 0;
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    for (uint32_t r = 0; r < a->a_depth && !found; r++)
+        found = a->a_reqs[r].op == BP__AIO_READ && a->a_reqs[r].slot == slot;
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    return found;
 }
 
 void bp__aio_close(bp_pool *p)
@@ -725,7 +820,7 @@ void bp__aio_close(bp_pool *p)
     if (a->a_uring)
         io_uring_queue_exit(&a->a_ring);
 #endif
-    p->aio = NULL;
+    __atomic_store_n(&p->aio, NULL, __ATOMIC_RELEASE);
     bp__aio_free(p, a);
 }
 
@@ -735,47 +830,96 @@ void bp__aio_close(bp_pool *p)
 static __attribute__((unused)) void
 bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
 {
-    uint32_t f = a->a_reqs[r].frame;
-
-    bp__cache_discard(p, f);
-    bp__latch_release(bp__word(p, f), 2, 0, 0);
-    BP_STAT(p, prefetch_failed);
+    bp__aio_drop(p, a, r);
     bp__aio_read_free(p, a, r);
 }
 
-/* Reserve a frame and a request for pgno (io_uring: the caller queues the
- * read; sync: it goes on the worker's queue here).  1 reserved (*req set),
- * 0 skipped (cached, in flight, never written, or no request free), or an
- * error. */
-static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
-                                int scan, uint32_t *req)
+/* Read-ahead straight into a window slot (rfp, mmap, copy): the page's
+ * frame and a slot reserved and published as a fix miss does them (fixers
+ * of the page find the slot and wait on the frame's BUSY), the slot's old
+ * page released (copy: its dirty bytes copied home first) and the slot
+ * made to show the frame (rfp/mmap remap it; copy copies nothing in, the
+ * read overwrites it).  1 reserved (*frame, *slot), 0 skipped (cached, or
+ * latched: in flight or in use), BP_ENOSLOT when every slot's frame is
+ * latched or BUSY (none is evicted for read-ahead), or an error (the
+ * reservation undone). */
+static int bp__aio_reserve_slot(bp_pool *p, uint64_t pgno, int scan,
+                                uint32_t *frame, uint32_t *slot)
+{
+    struct bp__mapping m;
+    uint64_t *wait = NULL, seen;
+    int rc = bp__window_map_begin(p, pgno, BP__GET_AHEAD, scan, &m, &wait,
+                                  &seen);
+
+    if (rc == BP__WAIT)
+        return 0;
+    if (rc == 0)
+        rc = bp__window_map_slot(p, &m);
+    if (rc)
+        return rc;
+    *frame = m.frame;
+    *slot = m.slot;
+    return 1;
+}
+
+/* Read-ahead into a bounce buffer (or linear's frame): only the page's
+ * frame reserved, BUSY in the page table.  1 reserved, 0 skipped (cached,
+ * or latched), or an error. */
+static int bp__aio_reserve_frame(bp_pool *p, uint64_t pgno, int scan,
+                                 uint32_t *frame)
 {
     enum bp__need need;
     uint64_t *wait = NULL, seen;
-    uint32_t f, r;
-    int rc;
+    int rc = bp__cache_get(p, pgno, BP__GET_READ, scan, frame, &need, &wait,
+                           &seen);
 
-    if (pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE))
-        return 0; /* never written: a fix makes it zeros, no I/O */
-    if (__atomic_load_n(&a->a_nfree, __ATOMIC_RELAXED) == 0)
-        return 0;
-    rc = bp__cache_get(p, pgno, BP__GET_READ, scan, &f, &need, &wait, &seen);
     if (rc == BP__WAIT)
         return 0; /* latched: in flight or in use */
     if (rc < 0)
         return rc;
     if (need == BP__NEED_NOTHING) { /* cached already */
-        bp__latch_release(bp__word(p, f), 2, 0, 0);
+        bp__latch_release(bp__word(p, *frame), 2, 0, 0);
         return 0;
     }
-    if ((r = bp__aio_get(p, a, 0)) == BP__NONE) {
-        bp__cache_discard(p, f);
-        bp__latch_release(bp__word(p, f), 2, 0, 0);
+    return 1;
+}
+
+/* Reserve a request, and a slot or a frame, for pgno (io_uring: the caller
+ * queues the read; sync: it goes on the worker's queue here).  Windowed
+ * backends read into a slot while fewer than bp__aio_slot_cap reads do;
+ * beyond that, or when no slot can be had, the page still goes, through a
+ * bounce buffer (read-ahead is best effort, but a busy window is no reason
+ * to read less).  1 reserved (*req set), 0 skipped (cached, in flight,
+ * never written, or no request free), or an error. */
+static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
+                                int scan, uint32_t *req)
+{
+    uint32_t f = BP__NONE, s = BP__NONE, r;
+    int rc = BP_ENOSLOT;
+
+    if (pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE))
+        return 0; /* never written: a fix makes it zeros, no I/O */
+    if (__atomic_load_n(&a->a_nfree, __ATOMIC_RELAXED) == 0 ||
+        (r = bp__aio_get(p, a, 0)) == BP__NONE)
         return 0;
+    if (__atomic_load_n(&a->a_slot_reads, __ATOMIC_RELAXED) <
+        bp__aio_slot_cap(p))
+        rc = bp__aio_reserve_slot(p, pgno, scan, &f, &s);
+    if (rc == BP_ENOSLOT)
+        rc = bp__aio_reserve_frame(p, pgno, scan, &f);
+    if (rc <= 0) { /* the request goes back unused */
+        bp__lock(p, &a->a_lock, BP__RANK_AIO);
+        bp__aio_put_locked(a, r);
+        bp__unlock(&a->a_lock, BP__RANK_AIO);
+        return rc;
     }
-    a->a_reqs[r] = (struct bp__aio_req){.pgno = pgno, .frame = f,
+    a->a_reqs[r] = (struct bp__aio_req){.pgno = pgno, .frame = f, .slot = s,
                                         .op = BP__AIO_READ,
                                         .scan = (uint8_t)scan};
+    if (s != BP__NONE) /* the prep lock's holder alone adds */
+        __atomic_add_fetch(&a->a_slot_reads, 1, __ATOMIC_RELAXED);
+    if (s != BP__NONE || bp__aio_direct(p))
+        BP_STAT(p, prefetch_direct);
     BP_STAT(p, prefetch_started);
     __atomic_add_fetch(&a->a_started, 1, __ATOMIC_SEQ_CST);
     *req = r;
@@ -889,6 +1033,7 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
         reqs[got] = r;
         a->a_reqs[r] = (struct bp__aio_req){.pgno = pgno,
                                             .frame = frames[got],
+                                            .slot = BP__NONE,
                                             .op = BP__AIO_WRITE,
                                             .res = -ECANCELED,
                                             .batch = &batch};

@@ -3,7 +3,8 @@
  *
  * Checks, under p->lock, that the tables and states agree:
  *  - every mapped slot is in the window table, its frame holds its page and
- *    is not BUSY; every window-table entry points at such a slot;
+ *    is not BUSY unless a read-ahead is in flight into that slot; every
+ *    window-table entry points at such a slot;
  *  - every frame's fr_maps equals the number of slots mapping it;
  *  - every used frame is in the page table, and the table has no others;
  *  - a free frame is unlatched, clean and unmapped;
@@ -51,11 +52,18 @@ int bp__test_check(bp_pool *p)
                   sl->sl_pgno);
         BP__CHECK(sl->sl_frame < p->nframes, "slot %u has no frame", s);
         fr = &p->frames[sl->sl_frame];
-        BP__CHECK(fr->fr_pgno == sl->sl_pgno &&
-                      bp_w_latch(bp_w_load(bp__word(p, sl->sl_frame))) !=
-                          BP_LATCH_BUSY,
+        BP__CHECK(fr->fr_pgno == sl->sl_pgno,
                   "slot %u shows page %" PRIu64 " but frame %u holds %" PRIu64,
                   s, sl->sl_pgno, sl->sl_frame, fr->fr_pgno);
+        /* a read that ends meanwhile frees its request only after it
+         * released BUSY: so the word is looked at again after the requests */
+        BP__CHECK(bp_w_latch(bp_w_load(bp__word(p, sl->sl_frame))) !=
+                          BP_LATCH_BUSY ||
+                      bp__aio_reading_into(p, s) ||
+                      bp_w_latch(bp_w_load(bp__word(p, sl->sl_frame))) !=
+                          BP_LATCH_BUSY,
+                  "slot %u (page %" PRIu64 ") has its frame %u BUSY with no "
+                  "read-ahead into it", s, sl->sl_pgno, sl->sl_frame);
         maps[sl->sl_frame]++;
         in_wtab++;
     }

@@ -144,7 +144,8 @@ void bp__readers_barrier(bp_pool *p);
     X(bytes_written) X(syncs) X(latch_waits) X(opt_begins) X(opt_failures)    \
     X(scan_recycles) X(checksum_failures) X(wal_flushes)                     \
     X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
-    X(flusher_rounds) X(flusher_pages) X(reader_barriers)
+    X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
+    X(prefetch_direct)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -458,8 +459,11 @@ int bp__vma_check(bp_pool *p, uint64_t slots);
 enum bp__need { BP__NEED_NOTHING = 0, BP__NEED_READ, BP__NEED_ZERO };
 /* What a miss may do for its page: read it from the data file, make it
  * new (zeroed, at the end), or only take the frame already caching it
- * (BP_NOWAIT: BP_ENOTCACHED when there is none; nothing read). */
-enum bp__get { BP__GET_READ = 0, BP__GET_FRESH, BP__GET_CACHED };
+ * (BP_NOWAIT: BP_ENOTCACHED when there is none; nothing read).  AHEAD is
+ * read-ahead's reservation of a slot for a page it is about to read
+ * (bp__window_map_begin only; the cache treats it as READ). */
+enum bp__get { BP__GET_READ = 0, BP__GET_FRESH, BP__GET_CACHED,
+               BP__GET_AHEAD };
 /* Find or make the frame for pgno and return it BUSY, with *need saying
  * how to fill it.  No lock held on entry or exit.  BP__WAIT when the cached
  * frame is latched (*wait and *seen say what to wait on; *wait == NULL:
@@ -486,16 +490,28 @@ struct bp__mapping {
     int old_dirty;        /* copy backend: the old private copy goes back */
     enum bp__need need;
 };
-/* No lock held (bp_alloc_page: alloc_lock).  Returns 0 with *m reserved,
- * BP__WAIT when a frame the miss needs is latched (*wait set: wait on it,
- * retry; NULL: retry at once), or an error. */
+/* No lock held (bp_alloc_page: alloc_lock; read-ahead: the aio prep
+ * lock).  Returns 0 with *m reserved, BP__WAIT when a frame the miss needs
+ * is latched (*wait set: wait on it, retry; NULL: retry at once), or an
+ * error (BP_ENOSLOT: every slot's frame latched).  With BP__GET_AHEAD a
+ * cached page is not reserved (BP__WAIT, *wait NULL), BP_ENOSLOT leaves
+ * no error message, and window_misses is not counted. */
 #define BP__WAIT 3
 int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
                          int scan, struct bp__mapping *m, uint64_t **wait,
                          uint64_t *seen);
-/* No lock held: copy the old page back (copy backend), remap the slot,
- * read or zero the page.  On failure the reservation is undone. */
+/* No lock held: copy the slot's old page back (copy backend), release its
+ * old frame, make the slot show m->frame (copy backend: its bytes copied
+ * in only when the page is cached, need NOTHING).  On failure the
+ * reservation is undone. */
+int bp__window_map_slot(bp_pool *p, struct bp__mapping *m);
+/* bp__window_map_slot, then read or zero the page.  On failure the
+ * reservation is undone. */
 int bp__window_map_finish(bp_pool *p, struct bp__mapping *m);
+/* Undo a reservation whose old frame is released (map_slot done or
+ * failed): the slot evicted, the frame discarded unless it was cached
+ * (need NOTHING), its BUSY released.  No lock held. */
+void bp__window_map_undo(bp_pool *p, struct bp__mapping *m);
 /* Evict slot s whose frame the caller holds BUSY (p->lock held).  With
  * dirty != NULL the copy backend's copy-back is left to the caller (*dirty
  * says whether it is needed). */
@@ -526,6 +542,9 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan);
 int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
                         unsigned n);
 unsigned bp__aio_registered(const bp_pool *p);
+/* Is a read-ahead in flight into window slot s (its frame BUSY for it)?
+ * For the invariant walker; takes the aio request lock. */
+int bp__aio_reading_into(bp_pool *p, uint32_t slot);
 int bp__flusher_start(bp_pool *p);
 void bp__flusher_stop(bp_pool *p);
 void bp__aio_close(bp_pool *p);

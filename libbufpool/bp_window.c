@@ -13,6 +13,11 @@
  *     ^                     |  ^                            |
  *     +--evict (frame BUSY)-+  +---------unfix--------------+
  *
+ * Misses map a slot for their fix (map_begin, then map_finish); read-ahead
+ * (bp_aio.c) maps one for the page it is about to read (map_begin with
+ * BP__GET_AHEAD, then map_slot) and keeps the frame BUSY until the read
+ * completes, or undoes the reservation (map_undo) as a failed miss does.
+ *
  * Invariants:
  *  - A slot is in wtab iff sl_pgno != BP__NOPAGE, and then sl_frame is the
  *    frame holding sl_pgno and counts in that frame's fr_maps.
@@ -281,9 +286,8 @@ static int bp__slot_victim_locked(bp_pool *p, int scan, uint32_t *slot,
         if (bp__slot_take_locked(p, c, 1))
             s = c;
     }
-    if (s == BP__NONE)
-        return bp__fail(p, BP_ENOSLOT, "all %u window slots are fixed: unfix "
-                        "pages or use a larger window", p->nslots);
+    if (s == BP__NONE) /* the caller says so (read-ahead: quietly) */
+        return BP_ENOSLOT;
     *old = BP__LOAD(p->slots[s].sl_frame);
     *dirty = 0;
     if (*old != BP__NONE &&
@@ -349,6 +353,12 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
                        seen);
     if (rc)
         return rc;
+    if (how == BP__GET_AHEAD && m->need == BP__NEED_NOTHING) {
+        /* read-ahead of a cached page: nothing to read */
+        bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
+        *wait = NULL;
+        return BP__WAIT;
+    }
     if (how == BP__GET_FRESH) /* the new page exists once findable */
         __atomic_store_n(&p->data_pages, pgno + 1, __ATOMIC_RELEASE);
     bp__lock(p, &p->lock, BP__RANK_MISS);
@@ -369,16 +379,19 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
         if (m->need != BP__NEED_NOTHING)
             bp__cache_discard(p, m->frame);
         bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
+        if (rc == BP_ENOSLOT && how != BP__GET_AHEAD)
+            rc = bp__fail(p, rc, "all %u window slots are fixed: unfix "
+                          "pages or use a larger window", p->nslots);
         return rc;
     }
-    BP_STAT(p, window_misses);
+    if (how != BP__GET_AHEAD) /* read-ahead is no fix */
+        BP_STAT(p, window_misses);
     bp__slot_publish_locked(p, m->slot, m->frame, pgno, scan);
     bp__unlock(&p->lock, BP__RANK_MISS);
     return 0;
 }
 
-/* Undo a reservation whose remap or fill failed. */
-static void bp__map_undo(bp_pool *p, struct bp__mapping *m)
+void bp__window_map_undo(bp_pool *p, struct bp__mapping *m)
 {
     bp__lock(p, &p->lock, BP__RANK_MISS);
     BP__STORE(p->slots[m->slot].sl_dirty, 0); /* nothing to copy back */
@@ -389,7 +402,7 @@ static void bp__map_undo(bp_pool *p, struct bp__mapping *m)
     bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
 }
 
-int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
+int bp__window_map_slot(bp_pool *p, struct bp__mapping *m)
 {
     uint32_t s = m->slot, f = m->frame;
     void *a = bp__slot_addr(p, s);
@@ -413,13 +426,26 @@ int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
     }
     if (rc == 0)
         rc = p->be->map(p, s, f, m->need == BP__NEED_NOTHING);
-    if (rc == 0 && m->need == BP__NEED_ZERO) {
+    if (rc)
+        bp__window_map_undo(p, m);
+    return rc;
+}
+
+int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
+{
+    uint32_t s = m->slot, f = m->frame;
+    void *a = bp__slot_addr(p, s);
+    int rc = bp__window_map_slot(p, m);
+
+    if (rc)
+        return rc; /* undone */
+    if (m->need == BP__NEED_ZERO) {
         memset(a, 0, p->po_page_size);
         if (p->be->id == BP_BACKEND_COPY)
             BP__STORE(p->slots[s].sl_dirty, 1);
         else
             bp_w_mark_dirty(bp__word(p, f));
-    } else if (rc == 0 && m->need == BP__NEED_READ) {
+    } else if (m->need == BP__NEED_READ) {
         if ((rc = bp__io_read_page(p, p->slots[s].sl_pgno, a)) != 0)
             bp__fail(p, rc, "read of page %" PRIu64 " failed",
                      p->slots[s].sl_pgno);
@@ -427,7 +453,7 @@ int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
             rc = bp__shm_pwrite(p, a, f);
     }
     if (rc)
-        bp__map_undo(p, m);
+        bp__window_map_undo(p, m);
     return rc;
 }
 

@@ -9,7 +9,21 @@
  *  - pages beyond the end are refused before anything starts (BP_EPGNO);
  *    cached pages are skipped.
  *  - a prefetched page that fails its checksum is dropped; the fix reads it
- *    again and reports BP_ECORRUPT naming it.
+ *    again and reports BP_ECORRUPT naming it.  No slot is left showing it
+ *    (the invariant walker agrees), and every slot can be fixed at once
+ *    afterwards: the slot its read used was given back.
+ *  - rfp, mmap, copy: a page prefetched and waited for (bp_io_wait) is in
+ *    a window slot already: its fix is a window hit (no window miss, no
+ *    copy into the slot, no read), and it reads back right; so does it
+ *    after its slot was reused (the frame holds the page too).  Linear
+ *    reads into the frame (a trivial window miss, no read either).
+ *  - a read-ahead whose read fails (fault table: EIO, once, and for good;
+ *    a short read) leaves no slot and no frame for the page, also while a
+ *    fix of the page waits for that read; the fixes read it again right.
+ *  - two threads prefetching and fixing random pages (plain and
+ *    BP_NOWAIT) while a third rewrites a quarter of them exclusively, in
+ *    a 16-slot window: every page reads back whole, the writer sees its
+ *    own last write, and no lock is taken out of order.
  *  - a BP_SCAN pass over the file reads ahead on its own (prefetch_started
  *    > 0) and still reads each page once.
  *  - close with reads in flight waits for them (no leak, no hang).
@@ -48,11 +62,12 @@ struct pcase {
     bp_io_engine engine;
 };
 
-static bp_pool *open_case(const struct pcase *c, const char *path,
-                          int checksums, unsigned flusher, unsigned flags)
+static bp_pool *open_case_slots(const struct pcase *c, const char *path,
+                                int checksums, unsigned flusher,
+                                unsigned flags, unsigned slots)
 {
     struct util_cfg cfg = {.backend = c->backend, .page_size = PSZ,
-                           .frames = 64, .slots = 8, .engine = c->engine,
+                           .frames = 64, .slots = slots, .engine = c->engine,
                            .checksums = checksums, .flags = flags};
     bp_pool *p;
     int rc;
@@ -82,6 +97,12 @@ static bp_pool *open_case(const struct pcase *c, const char *path,
         util_print_rc(p, "bp_open", rc);
     assert_int_equal(rc, 0);
     return p;
+}
+
+static bp_pool *open_case(const struct pcase *c, const char *path,
+                          int checksums, unsigned flusher, unsigned flags)
+{
+    return open_case_slots(c, path, checksums, flusher, flags, 8);
 }
 
 /* Wait (bounded) until the pool has no read in flight: every prefetched
@@ -157,6 +178,28 @@ static void test_prefetch_reads_once(void **state)
     unlink(path);
 }
 
+/* Fix as many good pages at once as the window has slots (all 8; every
+ * page below 16 but skip), check their stamps (gen), unfix them: fails
+ * with BP_ENOSLOT if a slot was left held. */
+static void hold_all_slots(bp_pool *p, uint64_t skip, uint32_t gen)
+{
+    bp_page pg[8];
+    bp_stats st;
+    uint64_t n = 0;
+
+    util_stats(p, &st);
+    assert_true(st.slots == 8 || st.backend == BP_BACKEND_LINEAR);
+    for (uint64_t i = 0; n < 8; i++) {
+        if (i == skip)
+            continue;
+        assert_int_equal(bp_fix(p, i, BP_SHARED, &pg[n]), 0);
+        util_assert_stamp(pg[n].data, PSZ, i, gen);
+        n++;
+    }
+    while (n > 0)
+        assert_int_equal(bp_unfix(p, &pg[--n], 0), 0);
+}
+
 static void test_prefetch_corrupt(void **state)
 {
     const struct pcase *c = *state;
@@ -194,10 +237,15 @@ static void test_prefetch_corrupt(void **state)
     settle(p);
     util_stats(p, &st);
     assert_int_equal(st.prefetch_failed, 1);
+    assert_int_equal(st.prefetch_direct, 1); /* it was read into a slot */
+    assert_null(bp__test_slot_addr(p, 7));   /* which shows it no more */
+    assert_int_equal(bp__test_frame_offset(p, 7), UINT64_MAX);
+    util_check(p);
     assert_int_equal(bp_fix(p, 7, BP_SHARED, &pg), BP_ECORRUPT);
     assert_non_null(strstr(bp_errmsg(p), "page 7"));
     util_fix_verify(p, 6, BP_SHARED, PSZ, 9);
     util_check(p);
+    hold_all_slots(p, 7, 9);
     assert_int_equal(bp_close(p), 0);
     util_set_stamp_tail(0);
     unlink(path);
@@ -428,6 +476,272 @@ static void test_nowait_bad_input(void **state)
     unlink(path);
 }
 
+/* Prefetch pgno alone and wait until its read has finished. */
+static void prefetch_wait(bp_pool *p, uint64_t pgno)
+{
+    uint64_t seq = bp_io_seq(p);
+
+    assert_int_equal(bp_prefetch(p, &pgno, 1), 1);
+    assert_int_equal(bp_io_wait(p, seq, -1), 0);
+}
+
+static void test_prefetch_window_hit(void **state)
+{
+    const struct pcase *c = *state;
+    char path[600];
+    bp_stats st, st2;
+    bp_pool *p;
+    int linear;
+
+    p = open_file(c, path, sizeof path, "pfhit.db", 4, 0);
+    util_stats(p, &st);
+    linear = st.backend == BP_BACKEND_LINEAR;
+    for (uint64_t k = 0; k < 3; k++) {
+        uint64_t pgno = 10 + 7 * k;
+
+        prefetch_wait(p, pgno);
+        if (!linear) /* the read landed in the slot the fix will use */
+            assert_non_null(bp__test_slot_addr(p, pgno));
+        util_stats(p, &st);
+        util_fix_verify(p, pgno, BP_SHARED, PSZ, 4);
+        util_stats(p, &st2);
+        assert_int_equal(st2.reads, st.reads); /* read once, ahead */
+        if (!linear) {
+            assert_int_equal(st2.window_hits, st.window_hits + 1);
+            assert_int_equal(st2.window_misses, st.window_misses);
+            assert_int_equal(st2.copies_in, st.copies_in);
+            assert_int_equal(st2.remaps_rfp, st.remaps_rfp);
+            assert_int_equal(st2.remaps_mmap, st.remaps_mmap);
+        }
+    }
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_started, 3);
+    assert_int_equal(st.prefetch_done, 3);
+    assert_int_equal(st.prefetch_direct, 3);
+    assert_int_equal(st.reads, 3);
+    util_check(p);
+    /* the frames hold the pages too: reuse every slot (8 other pages),
+     * then the three come back from the cache, no read */
+    for (uint64_t i = 40; i < 48; i++)
+        util_fix_verify(p, i, BP_SHARED, PSZ, 4);
+    for (uint64_t k = 0; k < 3; k++)
+        util_fix_verify(p, 10 + 7 * k, BP_EXCLUSIVE, PSZ, 4);
+    util_stats(p, &st2);
+    assert_int_equal(st2.reads, st.reads + 8);
+    if (!linear)
+        assert_int_equal(st2.window_misses, st.window_misses + 11);
+    assert_int_equal(bp__test_lock_order_violations(), 0);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+struct fixer {
+    bp_pool *p;
+    uint64_t pgno;
+    uint32_t gen;
+    int rc, ok;
+};
+
+static void *fix_thread(void *arg)
+{
+    struct fixer *x = arg;
+    bp_page pg;
+
+    x->rc = bp_fix(x->p, x->pgno, BP_SHARED, &pg);
+    if (x->rc == 0) {
+        x->ok = util_page_gen(pg.data, PSZ, x->pgno) == x->gen;
+        x->rc = bp_unfix(x->p, &pg, 0);
+    }
+    return NULL;
+}
+
+/* The read of pgno fails as the fault table says (kinds, err, persistent):
+ * afterwards neither a slot nor a frame holds the page; the fix after
+ * reads it right.  *failed counts the failures so far. */
+static void prefetch_fail_one(bp_pool *p, uint64_t pgno, int err,
+                              uint64_t *failed)
+{
+    bp_stats st, st2;
+
+    util_stats(p, &st);
+    assert_int_equal(bp__test_fault_arm(BP__SYS_DATA_READ, 1, err, 0), 0);
+    prefetch_wait(p, pgno);
+    bp__test_fault_disarm();
+    util_stats(p, &st2);
+    /* a short read on the sync engine is completed: then it arrives */
+    if (err == BP__SYS_SHORT && st2.prefetch_done == st.prefetch_done + 1) {
+        util_fix_verify(p, pgno, BP_SHARED, PSZ, 3);
+        return;
+    }
+    assert_int_equal(st2.prefetch_failed, ++*failed);
+    assert_int_equal(st2.reads, st.reads);
+    assert_null(bp__test_slot_addr(p, pgno));
+    assert_int_equal(bp__test_frame_offset(p, pgno), UINT64_MAX);
+    util_check(p);
+    util_fix_verify(p, pgno, BP_SHARED, PSZ, 3);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, st2.reads + 1);
+}
+
+static void test_prefetch_read_fails(void **state)
+{
+    const struct pcase *c = *state;
+    uint64_t failed = 0, list[4] = {30, 31, 32, 33};
+    struct fixer fx;
+    pthread_t th;
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+
+    if (!bp__test_faults_compiled())
+        skip();
+    p = open_file(c, path, sizeof path, "pffail.db", 3, 0);
+    prefetch_fail_one(p, 20, EIO, &failed);
+    prefetch_fail_one(p, 21, BP__SYS_SHORT, &failed);
+    /* failing for good: every page of a batch dropped, none left held */
+    assert_int_equal(bp__test_fault_arm(BP__SYS_DATA_READ, 1, EIO, 1), 0);
+    assert_int_equal(bp_prefetch(p, list, 4), 4);
+    settle(p);
+    bp__test_fault_disarm();
+    failed += 4;
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_failed, failed);
+    util_check(p);
+    for (int i = 0; i < 4; i++) {
+        assert_null(bp__test_slot_addr(p, list[i]));
+        util_fix_verify(p, list[i], BP_SHARED, PSZ, 3);
+    }
+    hold_all_slots(p, UINT64_MAX, 3);
+    /* a fix waiting for the read when it fails reads the page itself */
+    assert_int_equal(bp__test_aio_hold(p, 1), 0);
+    assert_int_equal(bp__test_fault_arm(BP__SYS_DATA_READ, 1, EIO, 0), 0);
+    list[0] = 50;
+    assert_int_equal(bp_prefetch(p, list, 1), 1);
+    fx = (struct fixer){p, 50, 3, -1, 0};
+    assert_int_equal(pthread_create(&th, NULL, fix_thread, &fx), 0);
+    {
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL); /* let it find the page in flight */
+    }
+    assert_int_equal(bp__test_aio_hold(p, 0), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    settle(p);
+    bp__test_fault_disarm();
+    assert_int_equal(fx.rc, 0);
+    assert_true(fx.ok);
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_failed, failed + 1);
+    assert_int_equal(bp__test_lock_order_violations(), 0);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+/* ---- prefetching, fixing and writing threads at once ------------------ */
+
+#define WPAGES 24u /* pages 0..WPAGES-1 rewritten by the writer */
+#define ROUNDS 300
+
+struct mixed {
+    bp_pool *p;
+    uint64_t seed;
+    int bad;
+};
+
+static int mixed_check(bp_pool *p, uint64_t pgno, unsigned mode)
+{
+    bp_page pg;
+    uint32_t gen;
+    int rc = bp_fix(p, pgno, mode, &pg);
+
+    if (rc)
+        return rc;
+    gen = util_page_gen(pg.data, PSZ, pgno);
+    rc = bp_unfix(p, &pg, 0);
+    /* the writer's pages move on; the others stay at 1 */
+    if (gen == UTIL_GEN_BAD || gen == UTIL_GEN_ZERO ||
+        (pgno >= WPAGES && gen != 1))
+        return -EUCLEAN;
+    return rc;
+}
+
+static void *mixed_reader(void *arg)
+{
+    struct mixed *m = arg;
+    uint64_t rng = m->seed;
+
+    for (int r = 0; r < ROUNDS && !m->bad; r++) {
+        uint64_t list[6];
+        unsigned mode = r & 1 ? BP_SHARED : BP_SHARED | BP_SCAN;
+
+        for (int i = 0; i < 6; i++)
+            list[i] = util_rand_below(&rng, NPAGES);
+        if (bp_prefetch(m->p, list, 6) < 0)
+            m->bad = 1;
+        for (int i = 0; i < 6 && !m->bad; i++) {
+            int rc = mixed_check(m->p, list[i], mode | BP_NOWAIT);
+
+            if (rc == BP_EAGAIN || rc == BP_ENOTCACHED)
+                rc = mixed_check(m->p, list[i], mode);
+            if (rc) {
+                print_error("page %llu: %s\n", (unsigned long long)list[i],
+                            bp_strerror(rc));
+                m->bad = 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_prefetch_threads(void **state)
+{
+    const struct pcase *c = *state;
+    uint32_t gens[NPAGES];
+    struct mixed rd[2];
+    pthread_t th[2];
+    uint64_t rng = 99;
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+
+    /* 16 slots: the three threads' fixes and misses, the flush's batch
+     * and the reads into slots (a quarter) leave some to replace */
+    util_tmp_path(path, sizeof path, "pfthreads.db");
+    util_datafile_create(path, PSZ, NPAGES, 1);
+    if (!(p = open_case_slots(c, path, 0, 0, 0, 16)))
+        skip();
+    for (uint32_t i = 0; i < NPAGES; i++)
+        gens[i] = 1;
+    for (int t = 0; t < 2; t++) {
+        rd[t] = (struct mixed){p, 1000u + (uint64_t)t, 0};
+        assert_int_equal(pthread_create(&th[t], NULL, mixed_reader, &rd[t]),
+                         0);
+    }
+    for (int r = 0; r < 2 * ROUNDS; r++) { /* the writer: this thread */
+        uint64_t pgno = util_rand_below(&rng, WPAGES);
+
+        util_fix_write(p, pgno, PSZ, gens[pgno], gens[pgno] + 1);
+        gens[pgno]++;
+        if (r % 100 == 99)
+            assert_int_equal(bp_flush(p), 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+        assert_false(rd[t].bad);
+    }
+    settle(p);
+    for (uint64_t i = 0; i < NPAGES; i++)
+        util_fix_verify(p, i, BP_SHARED, PSZ, gens[i]);
+    util_stats(p, &st);
+    assert_true(st.prefetch_started > 0);
+    assert_true(st.prefetch_direct > 0);
+    assert_int_equal(bp__test_lock_order_violations(), 0);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
 static const struct pcase cases[] = {
     {BP_BACKEND_COPY, BP_IO_URING},
     {BP_BACKEND_MMAP, BP_IO_URING},
@@ -444,8 +758,8 @@ static const struct pcase cases[] = {
 
 int main(void)
 {
-    struct CMUnitTest t[NCASES * 7];
-    static char names[NCASES * 7][64];
+    struct CMUnitTest t[NCASES * 10];
+    static char names[NCASES * 10][64];
     size_t n = 0;
 
     util_init();
@@ -459,7 +773,10 @@ int main(void)
                    {"flusher", test_flusher},
                    {"nowait_inflight", test_nowait_inflight},
                    {"nowait_any_order", test_nowait_any_order},
-                   {"nowait_bad_input", test_nowait_bad_input}};
+                   {"nowait_bad_input", test_nowait_bad_input},
+                   {"prefetch_window_hit", test_prefetch_window_hit},
+                   {"prefetch_read_fails", test_prefetch_read_fails},
+                   {"prefetch_threads", test_prefetch_threads}};
 
         for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++, n++) {
             snprintf(names[n], sizeof names[n], "%s/%s/%s",
