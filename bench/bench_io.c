@@ -30,7 +30,10 @@
  * fsync out) are the comparison, so the ratio errs against the pool.
  *
  * Each cell is the median of --reps runs; pool and fio alternate within a
- * rep.  The data file lives in a fresh directory under --dir (/var/tmp: a
+ * rep, fio last in even reps and first in odd ones, and pool/fio is the
+ * median of the reps' own ratios (the runs of a rep are seconds apart,
+ * while this VM's disk drifts two- to three-fold over a minute: a ratio of
+ * the two medians would compare different moments).  The data file lives in a fresh directory under --dir (/var/tmp: a
  * real disk, not tmpfs) and is removed at exit.  When fio is not installed
  * its column says n/a and a note says why.
  */
@@ -476,6 +479,25 @@ static double io_med(double *v, uint64_t n)
     return bu_median(v, (size_t)n);
 }
 
+/* fio's run of one cell into *out (0 when fio is absent).  fio's writes go
+ * to a file of their own: its data would overwrite the stamps the pool's
+ * reads check.  A failing fio leaves the fio column n/a (*have_fio = 0)
+ * and the run goes on; returns 0. */
+static int io_fio_cell(const io_opts *o, int *have_fio, int w,
+                       const char *path, const char *wpath, uint64_t npages,
+                       uint64_t psz, uint64_t d, double *out)
+{
+    char why[512];
+
+    *out = 0;
+    if (*have_fio && io_fio(w ? wpath : path, npages * psz, psz, d, w,
+                            o->seconds, o->wpages, out, why, sizeof why)) {
+        fprintf(stderr, "bpbench io: %s\n", why);
+        *have_fio = 0;
+    }
+    return 0;
+}
+
 int bench_io_main(int argc, char **argv)
 {
     char dir[512], path[600], wpath[600], why[512], cell[8][64], label[64];
@@ -535,6 +557,13 @@ int bench_io_main(int argc, char **argv)
                 int w = di == o.nd; /* the last column: write-back */
                 uint64_t d = w ? o.wdepth : o.depths[di];
 
+                /* fio first in odd reps, last in even ones */
+                int fio_first = (int)(rep & 1);
+
+                if (fio_first && io_fio_cell(&o, &have_fio, w, path, wpath,
+                                             npages, psz, d,
+                                             &fio[pi][di][rep]))
+                    failed = 1;
                 for (int b = 0; b < o.nbk && !failed; b++) {
                     double *out = &pool[b][pi][di][rep];
 
@@ -553,16 +582,10 @@ int bench_io_main(int argc, char **argv)
                         failed = 1;
                     }
                 }
-                fio[pi][di][rep] = 0;
-                /* fio's writes go to a file of their own: its data would
-                 * overwrite the stamps the pool's reads check */
-                if (!failed && have_fio &&
-                    io_fio(w ? wpath : path, npages * psz, psz, d, w,
-                           o.seconds, o.wpages, &fio[pi][di][rep], why,
-                           sizeof why)) {
-                    fprintf(stderr, "bpbench io: %s\n", why);
-                    have_fio = 0;
-                }
+                if (!fio_first && !failed &&
+                    io_fio_cell(&o, &have_fio, w, path, wpath, npages, psz,
+                                d, &fio[pi][di][rep]))
+                    failed = 1;
             }
         }
         for (int di = 0; di <= o.nd && !failed; di++) {
@@ -570,7 +593,12 @@ int bench_io_main(int argc, char **argv)
             double fm = have_fio ? io_med(fio[pi][di], o.reps) : 0;
 
             for (int b = 0; b < o.nbk; b++) {
-                double pm = io_med(pool[b][pi][di], o.reps);
+                double pm = io_med(pool[b][pi][di], o.reps), ratio[16];
+
+                for (uint64_t r = 0; r < o.reps; r++)
+                    ratio[r] = fio[pi][di][r] > 0
+                                   ? pool[b][pi][di][r] / fio[pi][di][r]
+                                   : 0;
                 const char *row[7] = {label,   cell[0], cell[1], cell[5],
                                       cell[2], cell[3], cell[4]};
 
@@ -587,7 +615,7 @@ int bench_io_main(int argc, char **argv)
                          fm);
                 snprintf(cell[4], sizeof cell[4],
                          have_fio && fm > 0 ? "%.2f" : "n/a",
-                         fm > 0 ? pm / fm : 0);
+                         fm > 0 ? io_med(ratio, o.reps) : 0);
                 bu_table_add(&t, row);
             }
         }
