@@ -3,7 +3,9 @@
  * (see util_test.h for the list).
  *
  * Cleanup: the temp dir and every /dev/shm entry named "bptest-<pid>-*" are
- * removed by an atexit handler and by a handler for fatal signals.  The
+ * removed by an atexit handler, by a sanitizer's death callback (its
+ * reports end the process with _exit) and by a handler for fatal signals.
+ * The
  * signal handler is best effort (it calls nftw/opendir, which are not
  * async-signal-safe); it then restores the previous action (ASan's, or the
  * default) so the crash is still reported as such.  Only the process that
@@ -26,6 +28,13 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A sanitizer's report ends the process with _exit, past atexit and any
+ * signal: its death callback cleans up instead. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include <sanitizer/common_interface_defs.h>
+#define UT_SANITIZED 1
+#endif
 
 static pid_t ut_owner;
 static char ut_tmpdir[512];
@@ -98,6 +107,9 @@ void util_init(void)
              (long)ut_owner);
     unsetenv("BUFPOOL_BACKEND");
     atexit(ut_cleanup);
+#ifdef UT_SANITIZED
+    __sanitizer_set_death_callback(ut_cleanup);
+#endif
     for (size_t i = 0; i < UT_NSIG; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
