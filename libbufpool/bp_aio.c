@@ -857,6 +857,9 @@ static int bp__aio_reserve_slot(bp_pool *p, uint64_t pgno, int scan,
         rc = bp__window_map_slot(p, &m);
     if (rc)
         return rc;
+    /* counted here, not by the lookup: without a slot the page is looked up
+     * again for a bounce buffer, which counts it */
+    BP_STAT(p, cache_misses);
     *frame = m.frame;
     *slot = m.slot;
     return 1;

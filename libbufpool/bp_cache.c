@@ -212,7 +212,8 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
         bp__ptab_unlock(p, part);
         if (how == BP__GET_CACHED)
             return BP_ENOTCACHED; /* BP_NOWAIT: no read started */
-        BP_STAT(p, cache_misses);
+        if (how != BP__GET_AHEAD) /* read-ahead counts once it has a slot */
+            BP_STAT(p, cache_misses);
     }
     if ((rc = bp__frame_victim(p, scan, &f, &ring)) != 0)
         return rc;

@@ -742,6 +742,71 @@ static void test_prefetch_threads(void **state)
     unlink(path);
 }
 
+/* Each page read ahead is one cache miss, whether it went into a window
+ * slot or through a bounce buffer: past the quarter of the window that may
+ * be in flight into slots, or when every slot is fixed (then the page was
+ * looked up once for a slot and again for the bounce buffer). */
+static void test_prefetch_counts(void **state)
+{
+    const struct pcase *c = *state;
+    uint64_t pgnos[6] = {0, 1, 2, 3, 4, 5};
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+
+    util_tmp_path(path, sizeof path, "pfcount.db");
+    util_datafile_create(path, PSZ, NPAGES, 3);
+    if (!(p = open_case_slots(c, path, 0, 0, 0, 8)))
+        skip();
+    assert_int_equal(bp_prefetch(p, pgnos, 6), 6);
+    settle(p);
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_started, 6);
+    assert_int_equal(st.prefetch_done, 6);
+    assert_int_equal(st.reads, 6);
+    assert_int_equal(st.cache_misses, 6);
+    /* 8 slots: 2 reads into slots, 4 bounced; linear reads all 6 into
+     * their frames */
+    assert_int_equal(st.prefetch_direct,
+                     st.backend == BP_BACKEND_LINEAR ? 6 : 2);
+    for (uint64_t i = 0; i < 6; i++)
+        util_fix_verify(p, i, BP_SHARED, PSZ, 3);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, 6);
+    assert_int_equal(st.cache_misses, 6);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+
+    /* every slot fixed: the reads that try a slot find none and bounce */
+    {
+        uint64_t more[6] = {10, 11, 12, 13, 14, 15};
+        bp_page held[8];
+
+        p = open_case_slots(c, path, 0, 0, 0, 8);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(bp_fix(p, 88 + (uint64_t)i, BP_SHARED,
+                                    &held[i]), 0);
+        assert_int_equal(bp_prefetch(p, more, 6), 6);
+        settle(p);
+        util_stats(p, &st);
+        assert_int_equal(st.prefetch_done, 6);
+        assert_int_equal(st.reads, 14);
+        assert_int_equal(st.cache_misses, 14);
+        assert_int_equal(st.prefetch_direct,
+                         st.backend == BP_BACKEND_LINEAR ? 6 : 0);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(bp_unfix(p, &held[i], 0), 0);
+        for (uint64_t i = 10; i < 16; i++)
+            util_fix_verify(p, i, BP_SHARED, PSZ, 3);
+        util_stats(p, &st);
+        assert_int_equal(st.reads, 14);
+        assert_int_equal(st.cache_misses, 14);
+        util_check(p);
+        assert_int_equal(bp_close(p), 0);
+    }
+    unlink(path);
+}
+
 static const struct pcase cases[] = {
     {BP_BACKEND_COPY, BP_IO_URING},
     {BP_BACKEND_MMAP, BP_IO_URING},
@@ -758,8 +823,8 @@ static const struct pcase cases[] = {
 
 int main(void)
 {
-    struct CMUnitTest t[NCASES * 10];
-    static char names[NCASES * 10][64];
+    struct CMUnitTest t[NCASES * 11];
+    static char names[NCASES * 11][64];
     size_t n = 0;
 
     util_init();
@@ -776,7 +841,8 @@ int main(void)
                    {"nowait_bad_input", test_nowait_bad_input},
                    {"prefetch_window_hit", test_prefetch_window_hit},
                    {"prefetch_read_fails", test_prefetch_read_fails},
-                   {"prefetch_threads", test_prefetch_threads}};
+                   {"prefetch_threads", test_prefetch_threads},
+                   {"prefetch_counts", test_prefetch_counts}};
 
         for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++, n++) {
             snprintf(names[n], sizeof names[n], "%s/%s/%s",
