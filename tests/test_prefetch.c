@@ -746,64 +746,60 @@ static void test_prefetch_threads(void **state)
  * slot or through a bounce buffer: past the quarter of the window that may
  * be in flight into slots, or when every slot is fixed (then the page was
  * looked up once for a slot and again for the bounce buffer). */
+static void counts_check(bp_pool *p, uint64_t reads, uint64_t direct)
+{
+    bp_stats st;
+
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_done, 6);
+    assert_int_equal(st.reads, reads);
+    assert_int_equal(st.cache_misses, reads);
+    if (direct != UINT64_MAX) /* linear reads all 6 into their frames */
+        assert_int_equal(st.prefetch_direct,
+                         st.backend == BP_BACKEND_LINEAR ? 6 : direct);
+}
+
+/* Prefetch pages first..first+5 into a pool of 8 slots, 8 - free of them
+ * fixed (pages 88..), and check the counts before and after fixing them. */
+static void counts_run(const struct pcase *c, const char *path,
+                       uint64_t first, int fixed, uint64_t direct)
+{
+    uint64_t pgnos[6];
+    bp_page held[8];
+    bp_pool *p = open_case_slots(c, path, 0, 0, 0, 8);
+
+    for (int i = 0; i < fixed; i++)
+        assert_int_equal(bp_fix(p, 88 + (uint64_t)i, BP_SHARED, &held[i]),
+                         0);
+    for (int i = 0; i < 6; i++)
+        pgnos[i] = first + (uint64_t)i;
+    assert_int_equal(bp_prefetch(p, pgnos, 6), 6);
+    settle(p);
+    counts_check(p, (uint64_t)fixed + 6, direct);
+    for (int i = 0; i < fixed; i++)
+        assert_int_equal(bp_unfix(p, &held[i], 0), 0);
+    for (int i = 0; i < 6; i++)
+        util_fix_verify(p, pgnos[i], BP_SHARED, PSZ, 3);
+    counts_check(p, (uint64_t)fixed + 6, UINT64_MAX);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+}
+
 static void test_prefetch_counts(void **state)
 {
     const struct pcase *c = *state;
-    uint64_t pgnos[6] = {0, 1, 2, 3, 4, 5};
     char path[600];
-    bp_stats st;
     bp_pool *p;
 
     util_tmp_path(path, sizeof path, "pfcount.db");
     util_datafile_create(path, PSZ, NPAGES, 3);
     if (!(p = open_case_slots(c, path, 0, 0, 0, 8)))
         skip();
-    assert_int_equal(bp_prefetch(p, pgnos, 6), 6);
-    settle(p);
-    util_stats(p, &st);
-    assert_int_equal(st.prefetch_started, 6);
-    assert_int_equal(st.prefetch_done, 6);
-    assert_int_equal(st.reads, 6);
-    assert_int_equal(st.cache_misses, 6);
-    /* 8 slots: 2 reads into slots, 4 bounced; linear reads all 6 into
-     * their frames */
-    assert_int_equal(st.prefetch_direct,
-                     st.backend == BP_BACKEND_LINEAR ? 6 : 2);
-    for (uint64_t i = 0; i < 6; i++)
-        util_fix_verify(p, i, BP_SHARED, PSZ, 3);
-    util_stats(p, &st);
-    assert_int_equal(st.reads, 6);
-    assert_int_equal(st.cache_misses, 6);
-    util_check(p);
     assert_int_equal(bp_close(p), 0);
-
+    /* 8 slots: 2 reads into slots (the quarter), 4 bounced */
+    counts_run(c, path, 0, 0, 2);
     /* every slot fixed: the reads that try a slot find none and bounce */
-    {
-        uint64_t more[6] = {10, 11, 12, 13, 14, 15};
-        bp_page held[8];
-
-        p = open_case_slots(c, path, 0, 0, 0, 8);
-        for (int i = 0; i < 8; i++)
-            assert_int_equal(bp_fix(p, 88 + (uint64_t)i, BP_SHARED,
-                                    &held[i]), 0);
-        assert_int_equal(bp_prefetch(p, more, 6), 6);
-        settle(p);
-        util_stats(p, &st);
-        assert_int_equal(st.prefetch_done, 6);
-        assert_int_equal(st.reads, 14);
-        assert_int_equal(st.cache_misses, 14);
-        assert_int_equal(st.prefetch_direct,
-                         st.backend == BP_BACKEND_LINEAR ? 6 : 0);
-        for (int i = 0; i < 8; i++)
-            assert_int_equal(bp_unfix(p, &held[i], 0), 0);
-        for (uint64_t i = 10; i < 16; i++)
-            util_fix_verify(p, i, BP_SHARED, PSZ, 3);
-        util_stats(p, &st);
-        assert_int_equal(st.reads, 14);
-        assert_int_equal(st.cache_misses, 14);
-        util_check(p);
-        assert_int_equal(bp_close(p), 0);
-    }
+    counts_run(c, path, 10, 8, 0);
     unlink(path);
 }
 
