@@ -746,7 +746,8 @@ static void test_prefetch_threads(void **state)
  * slot or through a bounce buffer: past the quarter of the window that may
  * be in flight into slots, or when every slot is fixed (then the page was
  * looked up once for a slot and again for the bounce buffer). */
-static void counts_check(bp_pool *p, uint64_t reads, uint64_t direct)
+static void counts_check(bp_pool *p, uint64_t reads, uint64_t dmin,
+                         uint64_t dmax)
 {
     bp_stats st;
 
@@ -754,15 +755,20 @@ static void counts_check(bp_pool *p, uint64_t reads, uint64_t direct)
     assert_int_equal(st.prefetch_done, 6);
     assert_int_equal(st.reads, reads);
     assert_int_equal(st.cache_misses, reads);
-    if (direct != UINT64_MAX) /* linear reads all 6 into their frames */
-        assert_int_equal(st.prefetch_direct,
-                         st.backend == BP_BACKEND_LINEAR ? 6 : direct);
+    if (dmin == UINT64_MAX)
+        return;
+    if (st.backend == BP_BACKEND_LINEAR) /* all 6 into their frames */
+        assert_int_equal(st.prefetch_direct, 6);
+    else
+        assert_true(st.prefetch_direct >= dmin && st.prefetch_direct <= dmax);
 }
 
-/* Prefetch pages first..first+5 into a pool of 8 slots, 8 - free of them
- * fixed (pages 88..), and check the counts before and after fixing them. */
+/* Prefetch pages first..first+5 into a pool of 8 slots, fixed of them
+ * held (pages 88..), and check the counts (dmin..dmax reads into slots)
+ * before and after fixing them. */
 static void counts_run(const struct pcase *c, const char *path,
-                       uint64_t first, int fixed, uint64_t direct)
+                       uint64_t first, int fixed, uint64_t dmin,
+                       uint64_t dmax)
 {
     uint64_t pgnos[6];
     bp_page held[8];
@@ -775,12 +781,12 @@ static void counts_run(const struct pcase *c, const char *path,
         pgnos[i] = first + (uint64_t)i;
     assert_int_equal(bp_prefetch(p, pgnos, 6), 6);
     settle(p);
-    counts_check(p, (uint64_t)fixed + 6, direct);
+    counts_check(p, (uint64_t)fixed + 6, dmin, dmax);
     for (int i = 0; i < fixed; i++)
         assert_int_equal(bp_unfix(p, &held[i], 0), 0);
     for (int i = 0; i < 6; i++)
         util_fix_verify(p, pgnos[i], BP_SHARED, PSZ, 3);
-    counts_check(p, (uint64_t)fixed + 6, UINT64_MAX);
+    counts_check(p, (uint64_t)fixed + 6, UINT64_MAX, 0);
     util_check(p);
     assert_int_equal(bp_close(p), 0);
 }
@@ -796,10 +802,12 @@ static void test_prefetch_counts(void **state)
     if (!(p = open_case_slots(c, path, 0, 0, 0, 8)))
         skip();
     assert_int_equal(bp_close(p), 0);
-    /* 8 slots: 2 reads into slots (the quarter), 4 bounced */
-    counts_run(c, path, 0, 0, 2);
+    /* 8 slots: 2 reads into slots at a time (the quarter), the rest
+     * bounced; more than 2 when a read into a slot finished before the
+     * later pages were reserved (the sync engine's worker is that quick) */
+    counts_run(c, path, 0, 0, 2, 6);
     /* every slot fixed: the reads that try a slot find none and bounce */
-    counts_run(c, path, 10, 8, 0);
+    counts_run(c, path, 10, 8, 0, 0);
     unlink(path);
 }
 
