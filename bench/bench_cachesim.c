@@ -50,6 +50,7 @@ static const char *const cs_pol_name[CS_NPOL] = {
     "LFU bound (perfect popularity)", "MIN (Belady, clairvoyant)"};
 
 #define CS_NONE UINT32_MAX
+#define CS_NOMEM UINT64_MAX /* a policy's result when it had no memory */
 
 static void cs_usage(FILE *f)
 {
@@ -162,10 +163,11 @@ static uint64_t cs_lru(const uint32_t *seq, size_t n, size_t warm,
              *next = malloc(nleaves * sizeof *next);
     unsigned char *in = calloc(nleaves, 1);
     uint32_t head = CS_NONE, tail = CS_NONE, used = 0;
-    uint64_t miss = 0;
+    uint64_t miss = CS_NOMEM;
 
     if (!prev || !next || !in)
         goto out;
+    miss = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t x = seq[i];
 
@@ -209,10 +211,11 @@ static uint64_t cs_clock(const uint32_t *seq, size_t n, size_t warm,
     uint32_t *slot = malloc(cap * sizeof *slot),
              *where = malloc(nleaves * sizeof *where), hand = 0;
     unsigned char *use = calloc(cap, 1);
-    uint64_t miss = 0;
+    uint64_t miss = CS_NOMEM;
 
     if (!slot || !where || !use)
         goto out;
+    miss = 0;
     memset(slot, 0xff, cap * sizeof *slot);
     memset(where, 0xff, nleaves * sizeof *where);
     for (size_t i = 0; i < n; i++) {
@@ -253,7 +256,7 @@ static uint64_t cs_lfu_bound(const uint32_t *seq, size_t n, size_t warm,
     uint64_t *cnt = calloc(nleaves, sizeof *cnt), hit = 0;
 
     if (!cnt)
-        return 0;
+        return CS_NOMEM;
     for (size_t i = warm; i < n; i++)
         cnt[seq[i]]++;
     qsort(cnt, nleaves, sizeof *cnt, cs_u64_desc);
@@ -307,7 +310,7 @@ static uint64_t cs_min(const uint32_t *seq, size_t n, size_t warm,
                        uint32_t nleaves, uint32_t cap)
 {
     uint64_t *nextuse = malloc(n * sizeof *nextuse),
-             *pending = malloc(nleaves * sizeof *pending), miss = 0;
+             *pending = malloc(nleaves * sizeof *pending), miss = CS_NOMEM;
     cs_he *heap = malloc((n + 1) * sizeof *heap);
     unsigned char *in = calloc(nleaves, 1);
     size_t hn = 0;
@@ -315,6 +318,7 @@ static uint64_t cs_min(const uint32_t *seq, size_t n, size_t warm,
 
     if (!nextuse || !pending || !heap || !in)
         goto out;
+    miss = 0;
     memset(pending, 0xff, nleaves * sizeof *pending); /* never again */
     for (size_t i = n; i-- > 0;) {
         nextuse[i] = pending[seq[i]];
@@ -404,6 +408,12 @@ int bench_cachesim_main(int argc, char **argv)
         miss[c][CS_CLOCK] = cs_clock(seq, o.ops, warm, nleaves, cap[c]);
         miss[c][CS_LFU] = cs_lfu_bound(seq, o.ops, warm, nleaves, cap[c]);
         miss[c][CS_MIN] = cs_min(seq, o.ops, warm, nleaves, cap[c]);
+        for (int q = 0; q < CS_NPOL; q++)
+            if (miss[c][q] == CS_NOMEM) {
+                fprintf(stderr, "bpbench cachesim: out of memory\n");
+                free(seq);
+                return 1;
+            }
     }
     free(seq);
 
