@@ -90,6 +90,7 @@ _Static_assert(sizeof(struct bp__slot) == 16, "four slots per cache line");
 
 /* ---- private: reader slots (bp_readers.c) --------------------------------- */
 #define BP__READERS 32 /* threads with scalable shared fixes, per pool */
+#define BP__H_BLK_SHIFT 5 /* where bp_page.bp_gen holds the block (bp_pool.c) */
 #define BP__HZ 8       /* shared fixes a thread holds that way at once */
 struct bp__readers {
     uint32_t rd_owner;       /* tid of the owning thread, 0 = free */
@@ -105,11 +106,12 @@ struct bp__readers {
 
 uint64_t bp__readers_new_id(void);
 struct bp__readers *bp__readers_mine(bp_pool *p);
-/* The block this thread used last, and in which pool (generation id). */
+/* The block this thread used last, and in which open of a pool (ids are
+ * unique over all opens in the process, so the id alone names the pool). */
 struct bp__readers_last {
-    const bp_pool *pool;
     uint64_t id;
     struct bp__readers *blk;
+    uint32_t handle_bits; /* the block's index as bp_page.bp_gen holds it */
 };
 /* The next pseudo-random number of b's sampling: random rather than every
  * Nth fix, so that a periodic access pattern cannot hide pages from it. */
@@ -174,16 +176,16 @@ int bp__shard_assign(void);
     } while (0)
 #define BP_STAT(p, name) BP_STAT_ADD(p, name, 1)
 
-/* ---- open-addressing hash of uint32 indexes keyed by a uint64 pgno -------
- * Entries hold index + 1 (0 = empty); the key of an entry is read from an
- * array of records (frames or slots) at a fixed stride.  Linear probing with
- * backward-shift deletion: no tombstones, so lookups stay short. */
+/* ---- open-addressing hash of window slot indexes keyed by pgno ----------
+ * Entries hold slot index + 1 (0 = empty); the key of an entry is the slot's
+ * sl_pgno (a fixed record type, so a probe is a shift and a load).  Linear
+ * probing with backward-shift deletion: no tombstones, so lookups stay
+ * short. */
 struct bp__htab {
     uint32_t *ht_ent;
     uint64_t ht_mask;
-    const char *ht_keys; /* &records[0].pgno */
-    size_t ht_stride;    /* sizeof(record) */
-    unsigned ht_shift;   /* 64 - log2(entries): see bp__htab_home */
+    struct bp__slot *ht_slots; /* the records whose sl_pgno are the keys */
+    unsigned ht_shift;         /* 64 - log2(entries): see bp__htab_home */
 };
 
 uint64_t bp__htab_entries_for(uint64_t items);
@@ -209,9 +211,7 @@ static inline uint64_t bp__hash(uint64_t key)
 
 static inline uint64_t bp__key_of(const struct bp__htab *h, uint32_t idx)
 {
-    return __atomic_load_n((const uint64_t *)(h->ht_keys +
-                                              (size_t)idx * h->ht_stride),
-                           __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&h->ht_slots[idx].sl_pgno, __ATOMIC_ACQUIRE);
 }
 
 /* Home position of key: Fibonacci hashing (one multiply, the top bits), so
@@ -221,22 +221,32 @@ static inline uint64_t bp__htab_home(const struct bp__htab *h, uint64_t key)
     return (key * 0x9E3779B97F4A7C15ull) >> h->ht_shift;
 }
 
-/* The record index holding key, or BP__NONE (lock-free; see bp_htab.c).
- * Inline: it is the first step of every window hit. */
-static inline uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key)
+/* The slot index holding key, or BP__NONE (lock-free; see bp_htab.c), with
+ * slots == h->ht_slots already loaded by the caller (the hit path goes on
+ * to the slot).  Inline: it is the first step of every window hit. */
+static inline uint32_t bp__htab_find_in(const struct bp__htab *h,
+                                        const struct bp__slot *slots,
+                                        uint64_t key)
 {
     uint64_t i = bp__htab_home(h, key);
+    uint32_t e = __atomic_load_n(&h->ht_ent[i], __ATOMIC_ACQUIRE);
 
-    for (uint64_t n = 0; n <= h->ht_mask; n++) {
-        uint32_t e = __atomic_load_n(&h->ht_ent[i], __ATOMIC_ACQUIRE);
-
-        if (e == 0)
-            return BP__NONE;
-        if (bp__key_of(h, e - 1) == key)
+    if (e == 0)
+        return BP__NONE;
+    for (uint64_t n = 1, mask = h->ht_mask;; n++) {
+        if (__atomic_load_n(&slots[e - 1].sl_pgno, __ATOMIC_ACQUIRE) == key)
             return e - 1;
-        i = (i + 1) & h->ht_mask;
+        if (n > mask)
+            return BP__NONE;
+        i = (i + 1) & mask;
+        if ((e = __atomic_load_n(&h->ht_ent[i], __ATOMIC_ACQUIRE)) == 0)
+            return BP__NONE;
     }
-    return BP__NONE;
+}
+
+static inline uint32_t bp__htab_find(const struct bp__htab *h, uint64_t key)
+{
+    return bp__htab_find_in(h, h->ht_slots, key);
 }
 unsigned bp__ptab_lock(bp_pool *p, uint64_t pgno);
 void bp__ptab_unlock(bp_pool *p, unsigned part);
@@ -411,7 +421,7 @@ extern BP__TLS struct bp__readers_last bp__tls_rd_last;
  * used, else bp__readers_mine's lookup. */
 static inline struct bp__readers *bp__readers_get(bp_pool *p)
 {
-    if (bp__tls_rd_last.pool == p && bp__tls_rd_last.id == p->id)
+    if (bp__tls_rd_last.id == p->id) /* ids are unique: the pool is p */
         return bp__tls_rd_last.blk;
     return bp__readers_mine(p);
 }

@@ -217,18 +217,26 @@ static int bp__usable(bp_pool *p)
 #define BP__GEN_SHIFT 10
 #define BP__GEN_MASK 0xffffu /* sl_gen's width */
 _Static_assert(BP__HZ + 1 <= 16 && BP__READERS <= 32, "handle bit budget");
+_Static_assert(BP__H_BLK_SHIFT == 5, "the block sits at bits 5..9");
 
-static inline void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk,
-                                   int hz, bp_page *out)
+/* Fill out for a fix of pgno in slot s, in two steps: the hit path does
+ * the first as soon as it has found the slot (fewer values stay live in
+ * registers); what a failed fix left there is cleared by bp__fix_slow. */
+static inline void bp__fill_where(bp_pool *p, uint32_t s, uint64_t pgno,
+                                  bp_page *out)
 {
-    struct bp__slot *sl = &p->slots[s];
-
     out->data = bp__slot_addr(p, s);
-    out->pgno = BP__LOAD(sl->sl_pgno);
+    out->pgno = pgno;
     out->bp_slot = s;
+}
+
+/* The second step: blk_bits is the reader block's index <<
+ * BP__H_BLK_SHIFT (0 when hz < 0). */
+static inline void bp__fill_gen(const struct bp__slot *sl, int excl,
+                                uint32_t blk_bits, int hz, bp_page *out)
+{
     out->bp_gen = ((BP__LOAD(sl->sl_gen) & BP__GEN_MASK) << BP__GEN_SHIFT) |
-                  ((uint32_t)blk << 5) | ((uint32_t)(hz + 1) << 1) |
-                  (uint32_t)excl;
+                  blk_bits | ((uint32_t)(hz + 1) << 1) | (uint32_t)excl;
     if (excl) /* a shared hit writes no thread-local either */
         bp__tls_excl++;
 }
@@ -239,6 +247,7 @@ static inline void bp__fill_handle(bp_pool *p, uint32_t s, int excl, int blk,
  * asymmetric fences). */
 static inline int bp__hz_publish(struct bp__readers *b, uint32_t f)
 {
+#pragma GCC unroll 8
     for (int k = 0; k < BP__HZ; k++)
         if (__atomic_load_n(&b->rd_hz[k], __ATOMIC_RELAXED) == BP__NONE) {
             __atomic_store_n(&b->rd_hz[k], f, __ATOMIC_RELAXED);
@@ -263,30 +272,34 @@ static inline __attribute__((always_inline)) int
 bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
             int nowait, bp_page *out)
 {
-    uint32_t s = bp__htab_find(&p->wtab, pgno), f;
+    struct bp__slot *slots = p->wtab.ht_slots, *sl;
+    uint32_t s = bp__htab_find_in(&p->wtab, slots, pgno), f;
     struct bp__readers *blk = NULL;
-    struct bp__slot *sl;
+    uint32_t blk_bits = 0;
     uint64_t *w, v;
     int hz = -1;
 
     if (s == BP__NONE)
         return BP__NOT_MAPPED;
-    sl = &p->slots[s];
+    sl = &slots[s];
     if ((f = BP__LOAD(sl->sl_frame)) == BP__NONE)
         return BP__NOT_MAPPED;
     w = bp__word(p, f);
     /* start the word's cache miss now: a fence below would otherwise
      * serialize it after the store buffer drains */
     __builtin_prefetch(w, 0, 3);
+    bp__fill_where(p, s, pgno, out);
     if (!excl) {
         if (fast) {
-            if (bp__tls_rd_last.pool != p || bp__tls_rd_last.id != p->id)
+            if (bp__tls_rd_last.id != p->id) /* ids are unique per open */
                 return BP__SLOW;
             blk = bp__tls_rd_last.blk;
         } else
             blk = bp__readers_get(p);
-        if (blk)
+        if (blk) {
             hz = bp__hz_publish(blk, f);
+            blk_bits = bp__tls_rd_last.handle_bits; /* set with blk */
+        }
         if (fast && hz < 0)
             return BP__SLOW;
     }
@@ -319,7 +332,9 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
             return BP__AGAIN;
         }
         /* keep CLOCK informed; once usage is saturated nothing is written */
-        if (!scan && (bp_w_usage(v) < BP_W_USAGE_MAX || (v & BP_W_SCAN)))
+        if (!scan && ((v >> BP_W_USAGE_SHIFT) &
+                      (BP_W_USAGE_MAX | BP_W_SCAN >> BP_W_USAGE_SHIFT)) !=
+                         BP_W_USAGE_MAX)
             n = bp_w_set_usage(n, BP_W_USAGE_MAX) & ~BP_W_SCAN;
         if (n != v) /* a failed CAS loses a usage bump or a HOT count only */
             (void)bp_w_cas(w, &v, n);
@@ -358,8 +373,7 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
         if (r != want) /* written only when it changes: hits stay reads */
             BP__STORE(sl->sl_ref, want);
     }
-    bp__fill_handle(p, s, excl, hz >= 0 ? (int)(blk - p->readers) : 0, hz,
-                    out);
+    bp__fill_gen(sl, excl, hz >= 0 ? blk_bits : 0, hz, out);
     if (fast) /* owner-only counter on the block's own line */
         __atomic_store_n(&blk->rd_hits,
                          __atomic_load_n(&blk->rd_hits, __ATOMIC_RELAXED) + 1,
@@ -406,7 +420,8 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     } while (!bp_w_cas(w, &v, n));
     if (v & BP_W_WAITERS)
         bp_w_wake(w);
-    bp__fill_handle(p, m.slot, excl, 0, -1, out);
+    bp__fill_where(p, m.slot, pgno, out);
+    bp__fill_gen(&p->slots[m.slot], excl, 0, -1, out);
     return BP__FIXED;
 }
 
@@ -476,9 +491,15 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
 static __attribute__((noinline)) int
 bp__fix_slow(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
 {
+    int rc;
+
     if (!p || !out || (mode & ~(BP_EXCLUSIVE | BP_SCAN | BP_NOWAIT)))
         return -EINVAL;
-    return bp__fix(p, pgno, mode, 0, out);
+    if ((rc = bp__fix(p, pgno, mode, 0, out)) != 0) {
+        out->data = NULL; /* the hit path may have begun to fill it */
+        out->bp_slot = BP__NONE;
+    }
+    return rc;
 }
 
 int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
@@ -488,9 +509,12 @@ int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
      * window is below the end of the file, so the bounds check waits for
      * the slow path. */
     if (__builtin_expect(mode == BP_SHARED && p && out, 1) &&
-        BP__LOAD(p->state) == BP__OPEN &&
-        bp__fix_hit(p, pgno, 0, 0, 1, 0, out) == BP__FIXED)
-        return 0;
+        BP__LOAD(p->state) == BP__OPEN) {
+        if (bp__fix_hit(p, pgno, 0, 0, 1, 0, out) == BP__FIXED)
+            return 0;
+        return bp__fix_slow(p, pgno, BP_SHARED, out); /* mode: one less
+                                                          register live */
+    }
     return bp__fix_slow(p, pgno, mode, out);
 }
 

@@ -125,6 +125,12 @@ static struct bp__readers *bp__claim(bp_pool *p)
     return NULL;
 }
 
+static void bp__readers_remember(bp_pool *p, struct bp__readers *blk)
+{
+    bp__tls_rd_last = (struct bp__readers_last){
+        p->id, blk, blk ? (uint32_t)(blk - p->readers) << BP__H_BLK_SHIFT : 0};
+}
+
 /* This thread's block in pool p, or NULL (fall back to counting). */
 struct bp__readers *bp__readers_mine(bp_pool *p)
 {
@@ -132,8 +138,7 @@ struct bp__readers *bp__readers_mine(bp_pool *p)
 
     for (int i = 0; i < BP__TLS_POOLS; i++) {
         if (bp__tls_rd[i].pool == p && bp__tls_rd[i].id == p->id) {
-            bp__tls_rd_last = (struct bp__readers_last){p, p->id,
-                                                        bp__tls_rd[i].blk};
+            bp__readers_remember(p, bp__tls_rd[i].blk);
             return bp__tls_rd[i].blk;
         }
         if (free_i < 0 && bp__tls_rd[i].pool == NULL)
@@ -144,8 +149,7 @@ struct bp__readers *bp__readers_mine(bp_pool *p)
     bp__tls_rd[free_i].pool = p;
     bp__tls_rd[free_i].id = p->id;
     bp__tls_rd[free_i].blk = bp__claim(p);
-    bp__tls_rd_last = (struct bp__readers_last){p, p->id,
-                                                bp__tls_rd[free_i].blk};
+    bp__readers_remember(p, bp__tls_rd[free_i].blk);
     return bp__tls_rd[free_i].blk;
 }
 

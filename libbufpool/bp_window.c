@@ -220,8 +220,7 @@ int bp__window_open(bp_pool *p)
         p->slots[i].sl_frame = BP__NONE;
     }
     p->wtab.ht_ent = p->wtab_ent;
-    p->wtab.ht_keys = (const char *)&p->slots[0].sl_pgno;
-    p->wtab.ht_stride = sizeof(struct bp__slot);
+    p->wtab.ht_slots = p->slots;
     return p->be->init(p);
 }
 
