@@ -52,6 +52,7 @@ typedef struct ht_cell {
     int na;
     uint64_t fixes, wm, opt_begins, opt_failures, latch_waits;
     uint64_t bad, retries;
+    uint64_t ticks, steal; /* bu_cpu_ticks deltas around the phases */
 } ht_cell;
 
 typedef struct ht_pool {

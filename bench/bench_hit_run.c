@@ -396,9 +396,14 @@ static void ht_timed(ht_ctx *c, int b, int m, int ti)
         return;
     }
     double wall = 0.0;
-    uint64_t bad = 0, re = 0;
+    uint64_t bad = 0, re = 0, t0, st0, t1, st1;
+    int ticks = bu_cpu_ticks(&t0, &st0);
     int rc = ht_run_threads(c, &ph, c->tc[ti], &wall, &bad, &re, why,
                             sizeof why);
+    if (ticks && bu_cpu_ticks(&t1, &st1) && t1 >= t0 && st1 >= st0) {
+        cl->ticks += t1 - t0;
+        cl->steal += st1 - st0;
+    }
     cl->bad += bad;
     cl->retries += re;
     if (rc) {

@@ -633,6 +633,27 @@ uint64_t bu_mem_available(void)
     return avail;
 }
 
+int bu_cpu_ticks(uint64_t *total, uint64_t *steal)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    int n = 0;
+
+    *total = *steal = 0;
+    if (!f)
+        return 0;
+    /* user nice system idle iowait irq softirq steal */
+    n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n != 8)
+        return 0;
+    for (int i = 0; i < 8; i++)
+        *total += v[i];
+    *steal = v[7];
+    return 1;
+}
+
 void bu_print_machine(FILE *f, const char *prefix)
 {
     struct utsname u;

@@ -244,4 +244,9 @@ uint64_t bu_read_u64_file(const char *path, uint64_t dflt);
  * memory lock limit, memory), each prefixed by prefix. */
 void bu_print_machine(FILE *f, const char *prefix);
 
+/* The machine's CPU time so far, in clock ticks summed over all CPUs
+ * (/proc/stat's "cpu" line): *total of every kind, *steal the time the
+ * hypervisor ran something else on this VM's CPUs.  0 when unknown. */
+int bu_cpu_ticks(uint64_t *total, uint64_t *steal);
+
 #endif
