@@ -276,7 +276,9 @@ typedef struct bp_page {
  * thread holds a conflicting latch on that page or reads it (not with
  * BP_NOWAIT: BP_EAGAIN, BP_ENOTCACHED).  Errors: BP_EPGNO, BP_ENOSLOT,
  * BP_ENOFRAME, -EIO and friends from the data file, -EINVAL for a bad mode
- * or NULL out. */
+ * or NULL out.  On any other error *out is cleared (data NULL): a failed
+ * fix never leaves a pointer into the window behind, so keep a handle you
+ * still hold fixed out of it. */
 int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out);
 
 /* ---- Optimistic reads ------------------------------------------------------
@@ -366,7 +368,8 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags);
 
 /* Append a new zeroed page at the end of the data file and return it fixed
  * exclusively (already dirty).  The page counts in bp_page_count() at once;
- * it reaches the disk at the next bp_flush() or eviction. */
+ * it reaches the disk at the next bp_flush() or eviction.  On error *out is
+ * cleared, as by bp_fix. */
 int bp_alloc_page(bp_pool *p, bp_page *out);
 
 /* Number of pages in the data file, including pages allocated and not yet

@@ -241,6 +241,13 @@ static inline void bp__fill_gen(const struct bp__slot *sl, int excl,
         bp__tls_excl++;
 }
 
+/* A handle that holds no fix: unfixed, or what a failed fix leaves. */
+static inline void bp__handle_clear(bp_page *pg)
+{
+    pg->data = NULL;
+    pg->bp_slot = BP__NONE;
+}
+
 /* Publish frame f in a free slot of reader block b; the slot index, or -1
  * (all slots busy: count in the word instead).  A plain store: the caller
  * fences after it unless the frame's word says UNFENCED (bp_readers.c:
@@ -495,10 +502,8 @@ bp__fix_slow(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
 
     if (!p || !out || (mode & ~(BP_EXCLUSIVE | BP_SCAN | BP_NOWAIT)))
         return -EINVAL;
-    if ((rc = bp__fix(p, pgno, mode, 0, out)) != 0) {
-        out->data = NULL; /* the hit path may have begun to fill it */
-        out->bp_slot = BP__NONE;
-    }
+    if ((rc = bp__fix(p, pgno, mode, 0, out)) != 0)
+        bp__handle_clear(out); /* the hit path may have begun to fill it */
     return rc;
 }
 
@@ -520,12 +525,18 @@ int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
 
 int bp_alloc_page(bp_pool *p, bp_page *out)
 {
+    int rc;
+
     if (!p || !out)
         return -EINVAL;
     if (__atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
-        return bp__fail(p, BP_ESYNC, "an earlier fdatasync failed: no new "
-                        "page can be made durable");
-    return bp__fix(p, 0, BP_EXCLUSIVE, 1, out);
+        rc = bp__fail(p, BP_ESYNC, "an earlier fdatasync failed: no new "
+                      "page can be made durable");
+    else
+        rc = bp__fix(p, 0, BP_EXCLUSIVE, 1, out);
+    if (rc)
+        bp__handle_clear(out);
+    return rc;
 }
 
 /* The slot handle pg names, when the slot still shows pg's page in pg's
@@ -571,8 +582,7 @@ static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
                         "shared: fix it BP_EXCLUSIVE to modify it", pg->pgno);
     if (hz >= 0) { /* a shared fix held in a reader slot: no word write */
         __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
-        pg->data = NULL;
-        pg->bp_slot = BP__NONE;
+        bp__handle_clear(pg);
         return 0;
     }
     w = bp__word(p, f);
@@ -586,8 +596,7 @@ static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
     bp__latch_release(w, excl, (flags & BP_DIRTY) && !copy ? BP_W_DIRTY : 0,
                       (flags & BP_DIRTY) ? BP_W_WB : 0);
     bp__tls_excl -= excl;
-    pg->data = NULL;
-    pg->bp_slot = BP__NONE;
+    bp__handle_clear(pg);
     return 0;
 notfixed:
     return bp__fail(p, BP_ENOTFIXED, "unfix of page %" PRIu64 " that this "
@@ -607,8 +616,7 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
         if (!(gen & 1) && hz < BP__HZ && bp__handle_slot(p, pg, &f) &&
             BP__LOAD(blk->rd_hz[hz]) == f) {
             __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
-            pg->data = NULL;
-            pg->bp_slot = BP__NONE;
+            bp__handle_clear(pg);
             return 0;
         }
     }

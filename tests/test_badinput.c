@@ -396,6 +396,31 @@ static void test_bad_modes(void **state)
     assert_int_equal(bp_close(p), 0); /* no pin leaked */
 }
 
+/* A failed fix leaves no pointer into the window behind (bufpool.h), also
+ * when it failed after the hit path found the page's slot. */
+static void test_failed_fix_clears(void **state)
+{
+    (void)state;
+    bp_pool *p = open_small("clears.db");
+    bp_page held, pg;
+    char junk;
+
+    assert_int_equal(bp_fix(p, 1, BP_EXCLUSIVE, &held), 0);
+    pg = (bp_page){.data = &junk, .pgno = 9, .bp_slot = 3, .bp_gen = 5};
+    assert_int_equal(bp_fix(p, 1, BP_SHARED | BP_NOWAIT, &pg), BP_EAGAIN);
+    assert_null(pg.data);
+    assert_int_equal(bp_unfix(p, &pg, 0), BP_ENOTFIXED);
+    pg = (bp_page){.data = &junk, .pgno = 9, .bp_slot = 3, .bp_gen = 5};
+    assert_int_equal(bp_fix(p, 1, BP_EXCLUSIVE | BP_NOWAIT, &pg), BP_EAGAIN);
+    assert_null(pg.data);
+    pg = (bp_page){.data = &junk};
+    assert_int_equal(bp_fix(p, NPAGES, BP_SHARED, &pg), BP_EPGNO);
+    assert_null(pg.data);
+    assert_int_equal(bp_unfix(p, &held, 0), 0);
+    usable(p, PSZ);
+    assert_int_equal(bp_close(p), 0);
+}
+
 static void test_close_busy(void **state)
 {
     (void)state;
@@ -716,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_pgno_beyond),
         cmocka_unit_test(test_bad_unfix),
         cmocka_unit_test(test_bad_modes),
+        cmocka_unit_test(test_failed_fix_clears),
         cmocka_unit_test(test_close_busy),
         {"test_all_pinned/copy", test_all_pinned, NULL, NULL, &be_copy},
         {"test_all_pinned/mmap", test_all_pinned, NULL, NULL, &be_mmap},
