@@ -33,11 +33,20 @@
  * rep, fio last in even reps and first in odd ones, and pool/fio is the
  * median of the reps' own ratios (the runs of a rep are seconds apart,
  * while this VM's disk drifts two- to three-fold over a minute: a ratio of
- * the two medians would compare different moments).  The data file lives in a fresh directory under --dir (/var/tmp: a
+ * the two medians would compare different moments).
+ *
+ * --vs-raw measures the pool's own cost with less of the disk's drift:
+ * instead of fio (a process of its own, seconds away) the reference is
+ * fio's loop on bare liburing in this process (bench_io_raw.c), and the
+ * pool and it alternate in 250 ms slices on one file, each slice waiting
+ * for its own reads, so adjacent slices see nearly the same disk.
+ *
+ * The data file lives in a fresh directory under --dir (/var/tmp: a
  * real disk, not tmpfs) and is removed at exit.  When fio is not installed
  * its column says n/a and a note says why.
  */
 #include "bench.h"
+#include "bench_io_raw.h"
 #include "bench_util.h"
 
 #include <errno.h>
@@ -56,6 +65,7 @@
 typedef struct io_opts {
     uint64_t data_mb, cache_mb, seconds, reps, wpages, wdepth;
     int refill_pass; /* --refill pass: one bp_prefetch per pass */
+    int vs_raw;      /* --vs-raw: the pool against bench_io_raw.c instead */
     uint64_t depths[IO_MAXD], psz[IO_MAXP];
     int nd, np, quick, nbk;
     bp_backend bk[IO_MAXBK];
@@ -91,6 +101,19 @@ static void io_usage(FILE *f)
 "  --backends LIST   window backends, one row each (auto,linear on 64-bit:\n"
 "                    linear reads straight into its frames, the others\n"
 "                    into the window slot the page is fixed in)\n"
+"  --vs-raw          instead of fio: the same reads through the pool and\n"
+"                    through fio's loop written on bare liburing in this\n"
+"                    process, alternating in 250 ms slices on the same\n"
+"                    file (each slice waits for its reads in flight); the\n"
+"                    median of the slice pairs' ratios is the pool's own\n"
+"                    cost, with the disk's drift between slices small\n"
+"  --vs-raw          instead of fio and write-back: the same reads through\n"
+"                    the pool and through fio's loop written on bare\n"
+"                    liburing in this process, alternating in 250 ms\n"
+"                    slices on the same file (each slice waits for its\n"
+"                    reads in flight); pool/raw is the median of the slice\n"
+"                    pairs' ratios: the pool's own cost, with little of the\n"
+"                    disk's drift between the two\n"
 "  --dir DIR         where the data file's temp directory goes (/var/tmp)\n"
 "  --quick           smaller and shorter\n");
 }
@@ -114,7 +137,7 @@ static int io_parse_list(const char *opt, char *s, uint64_t *out, int max,
 static int io_options(int argc, char **argv, io_opts *o)
 {
     enum { O_DATA = 256, O_CACHE, O_PS, O_DEP, O_SEC, O_REPS, O_WP, O_WD,
-           O_REFILL,
+           O_REFILL, O_RAW,
            O_BK, O_DIR, O_QUICK, O_HELP };
     static const struct option lo[] = {
         {"data-mb", required_argument, NULL, O_DATA},
@@ -126,6 +149,7 @@ static int io_options(int argc, char **argv, io_opts *o)
         {"write-pages", required_argument, NULL, O_WP},
         {"write-depth", required_argument, NULL, O_WD},
         {"refill", required_argument, NULL, O_REFILL},
+        {"vs-raw", no_argument, NULL, O_RAW},
         {"backends", required_argument, NULL, O_BK},
         {"dir", required_argument, NULL, O_DIR},
         {"quick", no_argument, NULL, O_QUICK},
@@ -161,6 +185,7 @@ static int io_options(int argc, char **argv, io_opts *o)
             bad = bu_parse_backends(optarg, o->bk, IO_MAXBK, &o->nbk) != 0;
             break;
         }
+        case O_RAW: o->vs_raw = 1; break;
         case O_DIR: o->dir = optarg; break;
         case O_QUICK: o->quick = 1; break;
         case 'h':
@@ -341,8 +366,8 @@ static void io_ask(bp_pool *p, const uint64_t *pages, uint64_t n, int pass)
  * on. */
 static int io_pool_reads_deep(bp_pool *p, uint64_t d, uint64_t npages,
                               uint64_t psz, uint64_t tend, int pass,
-                              bu_rng *rng, uint64_t *bad, char *why,
-                              size_t whysz)
+                              int drain, bu_rng *rng, uint64_t *bad,
+                              char *why, size_t whysz)
 {
     uint64_t want[IO_MAXDEPTH], ask[IO_MAXDEPTH];
     int rc;
@@ -379,7 +404,28 @@ static int io_pool_reads_deep(bp_pool *p, uint64_t d, uint64_t npages,
             return rc;
         }
     }
+    /* drain: wait for (or read) every page still asked for */
+    for (uint64_t j = 0; drain && j < d; j++)
+        if ((rc = io_consume(p, want[j], BP_SHARED, psz, bad, why,
+                             whysz)) != 0)
+            return rc;
     return 0;
+}
+
+/* Depth 1: plain fix misses, one after another, until tend. */
+static int io_pool_reads_one(bp_pool *p, uint64_t npages, uint64_t psz,
+                             uint64_t tend, bu_rng *rng, uint64_t *bad,
+                             char *why, size_t whysz)
+{
+    int rc = 0;
+
+    for (uint64_t i = 0; rc == 0; i++) {
+        if ((i & 15) == 0 && bu_now_ns() >= tend)
+            break;
+        rc = io_consume(p, bu_rng_below(rng, npages), BP_SHARED, psz, bad,
+                        why, whysz);
+    }
+    return rc;
 }
 
 /* Cold random reads for `seconds` at depth d: data-file reads per second.
@@ -402,17 +448,11 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
     r0 = st.reads;
     t0 = bu_now_ns();
     tend = t0 + o->seconds * 1000000000ull;
-    if (d > 1) {
-        rc = io_pool_reads_deep(p, d, npages, psz, tend, o->refill_pass, &rng,
-                                &bad, why, whysz);
-    } else {
-        for (uint64_t i = 0; rc == 0; i++) {
-            if ((i & 15) == 0 && bu_now_ns() >= tend)
-                break;
-            rc = io_consume(p, bu_rng_below(&rng, npages), BP_SHARED, psz,
-                            &bad, why, whysz);
-        }
-    }
+    if (d > 1)
+        rc = io_pool_reads_deep(p, d, npages, psz, tend, o->refill_pass, 0,
+                                &rng, &bad, why, whysz);
+    else
+        rc = io_pool_reads_one(p, npages, psz, tend, &rng, &bad, why, whysz);
     if (rc != 0 || (rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
     *iops = (double)(st.reads - r0) * 1e9 / (double)(bu_now_ns() - t0);
@@ -423,6 +463,78 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
     }
 out:
     bp_close(p);
+    return rc;
+}
+
+static double io_med(double *v, uint64_t n);
+
+/* --vs-raw: one pool and one raw loop on the same file, alternating in
+ * slices of IO_SLICE_NS (who goes first alternates too), --seconds of each
+ * in all.  Each slice ends with its reads done, so the two never share the
+ * disk.  *piops and *riops are the medians of the slices' reads per
+ * second, *ratio the median of the pairs' own pool/raw. */
+#define IO_SLICE_NS 250000000ull
+static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
+                          uint64_t psz, uint64_t npages, uint64_t d,
+                          double *piops, double *riops, double *ratio,
+                          uint64_t *npairs, char *why, size_t whysz)
+{
+    uint64_t pairs = o->seconds * 1000000000ull / IO_SLICE_NS, bad = 0;
+    double *v = calloc(3 * pairs, sizeof *v), *rp = v, *rr = v + pairs,
+           *rat = v + 2 * pairs;
+    io_raw *raw = NULL;
+    bp_pool *p = NULL;
+    bp_stats st;
+    bu_rng rng;
+    int rc;
+
+    if (!v) {
+        snprintf(why, whysz, "out of memory");
+        return -ENOMEM;
+    }
+    if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, &p, why, whysz)) ||
+        (rc = io_raw_open(&raw, path, psz, d, why, whysz)))
+        goto out;
+    bu_rng_seed(&rng, 78, psz, d);
+    for (uint64_t k = 0; k < pairs && rc == 0; k++) {
+        for (int side = 0; side < 2 && rc == 0; side++) {
+            int pool_side = (side == 0) == (k % 2 == 0);
+            uint64_t t0 = bu_now_ns(), until = t0 + IO_SLICE_NS, n = 0, r0;
+
+            if (pool_side) {
+                if ((rc = bu_stats(p, &st, why, whysz)) != 0)
+                    break;
+                r0 = st.reads;
+                rc = d > 1 ? io_pool_reads_deep(p, d, npages, psz, until,
+                                                o->refill_pass, 1, &rng, &bad,
+                                                why, whysz)
+                           : io_pool_reads_one(p, npages, psz, until, &rng,
+                                               &bad, why, whysz);
+                if (rc == 0 && (rc = bu_stats(p, &st, why, whysz)) == 0)
+                    n = st.reads - r0;
+            } else {
+                rc = io_raw_slice(raw, npages, until, &rng, &n, why, whysz);
+            }
+            (pool_side ? rp : rr)[k] =
+                (double)n * 1e9 / (double)(bu_now_ns() - t0);
+        }
+        rat[k] = rr[k] > 0 ? rp[k] / rr[k] : 0;
+    }
+    if (rc == 0 && bad) {
+        snprintf(why, whysz, "%llu pages read back wrong",
+                 (unsigned long long)bad);
+        rc = -EIO;
+    }
+    if (rc == 0) {
+        *piops = io_med(rp, pairs);
+        *riops = io_med(rr, pairs);
+        *ratio = io_med(rat, pairs);
+        *npairs = pairs;
+    }
+out:
+    io_raw_close(raw);
+    bp_close(p);
+    free(v);
     return rc;
 }
 
@@ -498,6 +610,46 @@ static int io_fio_cell(const io_opts *o, int *have_fio, int w,
     return 0;
 }
 
+/* --vs-raw: every depth and backend of one page size, a table row each.
+ * 0, or 1 after printing why. */
+static int io_vs_raw_rows(const io_opts *o, bu_table *t, const char *path,
+                          uint64_t psz, uint64_t npages)
+{
+    char why[512], c[7][48];
+    const char *row[8] = {"rand read", c[0], c[1], c[2], c[3], c[4], c[5],
+                          c[6]};
+
+    for (int di = 0; di < o->nd; di++)
+        for (int b = 0; b < o->nbk; b++) {
+            double pi = 0, ri = 0, ratio = 0;
+            uint64_t pairs = 0;
+            int rc;
+
+            bu_progress("page %llu, read depth %llu, %s vs raw liburing",
+                        (unsigned long long)psz,
+                        (unsigned long long)o->depths[di],
+                        bp_backend_name(o->bk[b]));
+            rc = io_vs_raw_cell(o, o->bk[b], path, psz, npages,
+                                o->depths[di], &pi, &ri, &ratio, &pairs, why,
+                                sizeof why);
+            if (rc) {
+                fprintf(stderr, "bpbench io: %s vs raw: %s\n",
+                        bp_backend_name(o->bk[b]), why);
+                return 1;
+            }
+            snprintf(c[0], sizeof c[0], "%llu", (unsigned long long)psz);
+            snprintf(c[1], sizeof c[1], "%llu",
+                     (unsigned long long)o->depths[di]);
+            snprintf(c[2], sizeof c[2], "%s", bp_backend_name(o->bk[b]));
+            snprintf(c[3], sizeof c[3], "%.0f", pi);
+            snprintf(c[4], sizeof c[4], "%.0f", ri);
+            snprintf(c[5], sizeof c[5], "%.2f", ratio);
+            snprintf(c[6], sizeof c[6], "%llu", (unsigned long long)pairs);
+            bu_table_add(t, row);
+        }
+    return 0;
+}
+
 int bench_io_main(int argc, char **argv)
 {
     char dir[512], path[600], wpath[600], why[512], cell[8][64], label[64];
@@ -512,20 +664,35 @@ int bench_io_main(int argc, char **argv)
         return 2;
     if (o.reps > 16)
         o.reps = 16;
-    printf("bpbench io: cold random reads through the pool (bp_fix misses at "
-           "depth 1, d pages in flight above, fixed as they arrive, refilled "
-           "%s) vs fio io_uring O_DIRECT randread; write-back (bp_flush: "
-           "batches + fdatasync) vs fio randwrite; median of %llu reps\n",
-           o.refill_pass ? "in one submit per pass" : "one submit per read",
-           (unsigned long long)o.reps);
+    if (o.vs_raw)
+        printf("bpbench io --vs-raw: cold random reads through the pool "
+               "(bp_fix misses at depth 1, d pages in flight above, fixed as "
+               "they arrive, refilled %s) against fio's loop on bare liburing "
+               "in this process, alternating in %llu ms slices, %llu s of "
+               "each; medians over the slice pairs\n",
+               o.refill_pass ? "in one submit per pass" : "one submit per read",
+               (unsigned long long)(IO_SLICE_NS / 1000000),
+               (unsigned long long)o.seconds);
+    else
+        printf("bpbench io: cold random reads through the pool (bp_fix misses "
+               "at depth 1, d pages in flight above, fixed as they arrive, "
+               "refilled %s) vs fio io_uring O_DIRECT randread; write-back "
+               "(bp_flush: batches + fdatasync) vs fio randwrite; median of "
+               "%llu reps\n",
+               o.refill_pass ? "in one submit per pass" : "one submit per read",
+               (unsigned long long)o.reps);
     bu_print_machine(stdout, "");
     if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {
         fprintf(stderr, "bpbench io: temp dir in %s: %s\n", o.dir,
                 strerror(-rc));
         return 1;
     }
-    bu_table_init(&t, 7);
-    {
+    bu_table_init(&t, o.vs_raw ? 8 : 7);
+    if (o.vs_raw) {
+        const char *h[8] = {"test",      "page",     "depth",    "backend",
+                            "pool IOPS", "raw IOPS", "pool/raw", "pairs"};
+        bu_table_add(&t, h);
+    } else {
         const char *h[7] = {"test", "page", "depth", "backend", "pool IOPS",
                             "fio IOPS", "pool/fio"};
         bu_table_add(&t, h);
@@ -552,6 +719,13 @@ int bench_io_main(int argc, char **argv)
                    bu_fs_name(path, fsbuf, sizeof fsbuf),
                    (unsigned long long)o.data_mb,
                    (unsigned long long)o.cache_mb);
+        if (o.vs_raw) {
+            failed = io_vs_raw_rows(&o, &t, path, psz, npages);
+            unlink(path);
+            bu_cleanup_forget(path);
+            bu_cleanup_forget(wpath);
+            continue;
+        }
         for (uint64_t rep = 0; rep < o.reps && !failed; rep++) {
             for (int di = 0; di <= o.nd && !failed; di++) {
                 int w = di == o.nd; /* the last column: write-back */
@@ -631,11 +805,17 @@ int bench_io_main(int argc, char **argv)
                "linear maps the whole cache (64-bit), so its reads land "
                "straight in the frames; the others read ahead into the "
                "window slot the page is then fixed in\n");
-        printf("\nread IOPS = data-file reads per second (bp_stats.reads over "
-               "the phase's wall time); write-back = pages per second over "
-               "bp_flush's wall time including its fdatasync, fio's write "
-               "IOPS leave its end_fsync out\n");
-        if (!io_have_fio())
+        if (o.vs_raw)
+            printf("\npool IOPS = data-file reads per second of a pool slice "
+                   "(bp_stats.reads over its wall time, waiting for its last "
+                   "reads included); raw IOPS = the same for the raw loop's "
+                   "slice; pool/raw = median of the pairs' own ratios\n");
+        else
+            printf("\nread IOPS = data-file reads per second (bp_stats.reads "
+                   "over the phase's wall time); write-back = pages per "
+                   "second over bp_flush's wall time including its "
+                   "fdatasync, fio's write IOPS leave its end_fsync out\n");
+        if (!o.vs_raw && !io_have_fio())
             printf("fio is not installed (apt-get install fio): its column "
                    "is n/a\n");
     }
