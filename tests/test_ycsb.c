@@ -74,7 +74,8 @@ static void yt_rmdir(const char *dir, kv_kind kind)
 {
     char path[4096];
     for (const char *const *f = kv_files(kind); *f; f++) {
-        snprintf(path, sizeof path, "%s/%s", dir, *f);
+        int len = snprintf(path, sizeof path, "%s/%s", dir, *f);
+        assert_true(len > 0 && (size_t)len < sizeof path);
         unlink(path);
     }
     assert_int_equal(rmdir(dir), 0);
