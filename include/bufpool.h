@@ -106,7 +106,11 @@ extern "C" {
       "page not in the cache and no read of it in flight (BP_NOWAIT starts "   \
       "none): bp_prefetch it, or fix it without BP_NOWAIT")                   \
     X(BP_EIDLE, -30921,                                                        \
-      "no asynchronous read in flight: bp_io_wait has nothing to wait for")
+      "no asynchronous read in flight: bp_io_wait has nothing to wait for")   \
+    X(BP_ELAGGED, -30922,                                                      \
+      "the finished-read log no longer holds every read finished since the "  \
+      "ticket (read it more often, or raise the io depth): look at the pages "\
+      "with BP_NOWAIT fixes")
 
 enum {
 #define BP__ERR_ENUM(name, val, msg) name = (val),
@@ -335,8 +339,35 @@ int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n);
  * is in flight (nothing would move it: fix what is left without
  * BP_NOWAIT, or prefetch it), -ETIMEDOUT after timeout_ns (0: do not
  * sleep; negative: no limit).  Take the ticket before looking at the pages,
- * so that a read finishing meanwhile is never missed.  A multi-get that
- * does not care about order (a bitmap heap scan, a batch of index probes):
+ * so that a read finishing meanwhile is never missed.
+ *
+ * bp_io_finished(p, &seq, pgnos, max) says which: it copies into pgnos the
+ * page numbers of the reads finished after ticket seq, at most max, in the
+ * order they finished, moves seq past them and returns how many (0: none
+ * yet).  A finished page was either read (a fix finds it cached, unless
+ * it was evicted meanwhile) or dropped (its read failed: a fix reads it
+ * itself and reports the error); either way it is no longer in flight.
+ * The log is the pool's, shared by all threads (a thread takes the pages
+ * it asked for and skips the rest), and holds the last 4 x io depth
+ * finished reads (256 at least); a caller that falls further behind gets
+ * BP_ELAGGED, with seq moved to the present, and looks at its pages with
+ * BP_NOWAIT fixes.  Pages bp_prefetch did not start (it returns how many
+ * it did: cached ones are skipped) never appear.  A stream of reads kept
+ * d deep, each page consumed as it arrives (what an index nested-loop
+ * join or a bitmap heap scan does):
+ *
+ *     uint64_t seq = bp_io_seq(p), fin[64];
+ *     ... bp_prefetch d pages, one call each; fix at once any it skips ...
+ *     for (;;) {
+ *         int n = bp_io_finished(p, &seq, fin, 64);
+ *         if (n == 0) { rc = bp_io_wait(p, seq, -1); ...; continue; }
+ *         ... bp_prefetch the next n pages first (the disk stays busy),
+ *         ... then for each fin[i]: bp_fix(p, fin[i], BP_SHARED, &pg),
+ *             use it, bp_unfix
+ *     }
+ *
+ * A multi-get that does not care about order (a batch of index probes)
+ * can also poll its pages instead of reading the log:
  *
  *     bp_prefetch(p, pgnos, n);                  // up to the io depth
  *     while (left > 0) {
@@ -352,12 +383,14 @@ int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n);
  *             ... fix one page of the rest without BP_NOWAIT ...
  *     }
  *
- * Both wait without holding any pool lock; the ticket's futex is woken
- * only while some thread sleeps in bp_io_wait.  Errors: -EINVAL (NULL
- * pool), BP_ESTATE (not open).  bp_io_seq returns 0 for NULL or a pool
- * that never read ahead. */
+ * None of them holds a pool lock while it waits; the ticket's futex is
+ * woken only while some thread sleeps in bp_io_wait.  Errors: -EINVAL
+ * (NULL pool; bp_io_finished: NULL seq, or NULL pgnos with max > 0),
+ * BP_ESTATE (not open).  bp_io_seq returns 0 for NULL or a pool that never
+ * read ahead, and bp_io_finished 0 for a pool that never read ahead. */
 uint64_t bp_io_seq(bp_pool *p);
 int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns);
+int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max);
 
 #define BP_DIRTY 0x1u /* the page was modified while fixed exclusively */
 

@@ -52,23 +52,29 @@
  *     otherwise -> slot evicted as by a failed miss (bp__window_map_undo),
  *     frame discarded, BUSY released             [prefetch_failed]
  *
- * Who takes completions off the ring (io_uring): whoever holds a_reap_lock,
- * a batch at a time.  The kernel posts a read's completion in the thread
- * that submitted it; if that thread then had to wait for the reaper to
- * wake, handle it and wake it in turn, every completion would cross two
- * threads.  So a thread in bp_io_wait takes the completions itself,
- * sleeping in the ring's own wait (fio's pattern: one wake-up per batch;
- * with the copy backend it also makes the copy into the frame), and the
- * reaper steps aside (sleeps a millisecond instead of waking on each
- * completion) while such waiters keep coming.  The reaper takes the rest: completions waited for by
- * plain fixes (on the frame's latch), by write batches and by close, at
- * most a millisecond late while waiters were reaping just before.
+ * Who takes completions off the ring (io_uring): whoever holds a_reap_lock.
+ * The kernel posts a read's completion in the thread that submitted it;
+ * if that thread then had to wait for the reaper to wake, handle it and
+ * wake it in turn, every completion would cross two threads.  So a thread
+ * in bp_io_wait takes completions itself, sleeping in the ring's own wait
+ * (fio's pattern), and handles one per call (BP__AIO_WAIT_REAP; with the
+ * copy backend that includes the copy into the frame), so that its caller
+ * can start the next read before the rest of a burst is handled; the next
+ * call finds the rest waiting in the ring.  The reaper steps aside (sleeps
+ * a millisecond instead of waking on each completion) while such waiters
+ * keep coming.  The reaper takes the rest: completions waited for by plain
+ * fixes (on the frame's latch), by write batches and by close, at most a
+ * millisecond late while waiters were reaping just before.
  *
  * Completion order (bp_io_seq, bp_io_wait): a_started counts the reads
  * prefetches reserved, a_done those finished (arrived, dropped, or undone
  * before they were sent), bumped only after the frame's BUSY is released
  * and its request freed, so a thread woken by it finds the page fixable
- * and a request free.  bp_io_wait sleeps on a_done's low half (a private
+ * and a request free.  The bump is made under a_lock together with the
+ * finished-read log's entry for the page (a_log, read lock-free by
+ * bp_io_finished, which checks afterwards that what it copied was not
+ * overwritten, as a seqlock reader does), so entries land in ticket
+ * order.  bp_io_wait sleeps on a_done's low half (a private
  * futex); the completer wakes only when a_waiters says someone sleeps:
  * each side does its seq_cst write before reading the other's word
  * (Dekker), and the futex sleeps only while the half still reads seq, so
@@ -117,6 +123,7 @@ enum { BP__AIO_READ = 1, BP__AIO_WRITE = 2 };
 #define BP__AIO_STOP_TAG UINT64_MAX /* NOP that wakes the reaper at close */
 #define BP__AIO_IGNORE_TAG (UINT64_MAX - 1) /* NOP in place of an unsent sqe */
 #define BP__FLUSHER_PERIOD_NS 5000000L
+#define BP__AIO_LOG_MIN 256 /* finished-read log entries, at least */
 
 struct bp__aio_batch {
     unsigned pending; /* writes not completed yet (under a_lock) */
@@ -166,6 +173,12 @@ struct bp__aio {
     uint64_t a_started __attribute__((aligned(8)));
     uint64_t a_done __attribute__((aligned(8)));
     unsigned a_waiters;
+    /* the finished-read log (bp_io_finished): the page of the t-th read
+     * finished is a_log[t & a_log_mask], written under a_lock just before
+     * a_done passes t (entries are atomics: readers copy them lock-free
+     * and check afterwards that none was overwritten meanwhile) */
+    uint64_t *a_log;
+    uint64_t a_log_mask;
     uint64_t a_wait_reaps __attribute__((aligned(8)));
     /* the flusher */
     pthread_t a_flusher;
@@ -247,11 +260,22 @@ static uint32_t *bp__aio_seq_futex(struct bp__aio *a)
 #endif
 }
 
-/* A reserved read finished (arrived, dropped or undone): move the ticket
- * and wake bp_io_wait's sleepers, if there are any. */
-static void bp__aio_seq_bump(struct bp__aio *a)
+/* A reserved read of pgno finished (arrived, dropped or undone): log it
+ * and move the ticket (under a_lock: one writer at a time, so the ticket
+ * passes t only once entry t is written). */
+static void bp__aio_seq_log_locked(struct bp__aio *a, uint64_t pgno)
 {
-    __atomic_add_fetch(&a->a_done, 1, __ATOMIC_SEQ_CST);
+    uint64_t t = __atomic_load_n(&a->a_done, __ATOMIC_RELAXED);
+
+    __atomic_store_n(&a->a_log[t & a->a_log_mask], pgno, __ATOMIC_RELAXED);
+    __atomic_store_n(&a->a_done, t + 1, __ATOMIC_SEQ_CST);
+}
+
+/* After bp__aio_seq_log_locked, with a_lock dropped: wake bp_io_wait's
+ * sleepers, if there are any (seq_cst: the ticket's store before this
+ * load, Dekker with the sleeper). */
+static void bp__aio_seq_wake(struct bp__aio *a)
+{
     if (__atomic_load_n(&a->a_waiters, __ATOMIC_SEQ_CST))
         syscall(SYS_futex, bp__aio_seq_futex(a), FUTEX_WAKE_PRIVATE, INT_MAX,
                 NULL, NULL, 0);
@@ -266,9 +290,10 @@ static void bp__aio_read_free(bp_pool *p, struct bp__aio *a, uint32_t r)
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
     if (a->a_reqs[r].slot != BP__NONE)
         __atomic_sub_fetch(&a->a_slot_reads, 1, __ATOMIC_RELAXED);
+    bp__aio_seq_log_locked(a, a->a_reqs[r].pgno);
     bp__aio_put_locked(a, r);
     bp__unlock(&a->a_lock, BP__RANK_AIO);
-    bp__aio_seq_bump(a);
+    bp__aio_seq_wake(a);
 }
 
 /* Give up request r's page (its read failed, or was never sent): no slot
@@ -330,20 +355,30 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
 #ifdef BP_HAVE_URING
 #define BP__AIO_REAP_BATCH 32u
 #define BP__AIO_ASIDE_NS 1000000L /* the reaper's pause while waiters reap */
+/* completions a thread in bp_io_wait handles before it returns: one, so
+ * its caller starts the next read as soon as one page is in (the disk
+ * here completes reads in bursts: handling a burst of 30 first, with a
+ * copy into the frame each, kept the disk idle for 30 copies) */
+#define BP__AIO_WAIT_REAP 1u
 
-/* Take every completion the ring holds off it and handle it, a batch at
- * a time: one hold of a_lock for the batch's requests, then each read's
- * frame filled with no lock held and, at once, its request freed and the
- * ticket moved (freeing them all at the end of the batch made its first
- * pages wait for the last ones' copies).  a_reap_lock held (the completion
- * side of the ring is its holder's).  The number of completions taken. */
-static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a)
+/* Take up to max completions off the ring (all there are, if fewer) and
+ * handle them, a batch at a time: one hold of a_lock for the batch's
+ * requests, then each read's frame filled with no lock held and, at once,
+ * its request freed and the ticket moved (freeing them all at the end of
+ * the batch made its first pages wait for the last ones' copies).
+ * a_reap_lock held (the completion side of the ring is its holder's).
+ * The number of completions taken. */
+static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a,
+                                    unsigned max)
 {
     struct io_uring_cqe *cqes[BP__AIO_REAP_BATCH];
     unsigned n, total = 0;
 
-    while ((n = io_uring_peek_batch_cqe(&a->a_ring, cqes,
-                                        BP__AIO_REAP_BATCH)) > 0) {
+    while (total < max &&
+           (n = io_uring_peek_batch_cqe(&a->a_ring, cqes,
+                                        max - total < BP__AIO_REAP_BATCH
+                                            ? max - total
+                                            : BP__AIO_REAP_BATCH)) > 0) {
         uint64_t tag[BP__AIO_REAP_BATCH];
         uint32_t reads[BP__AIO_REAP_BATCH];
         int res[BP__AIO_REAP_BATCH], rres[BP__AIO_REAP_BATCH];
@@ -431,7 +466,7 @@ static void *bp__aio_reaper(void *arg)
             continue;
         if (rc == 0) {
             bp__lock(p, &a->a_reap_lock, BP__RANK_ALLOC);
-            (void)bp__aio_reap_locked(p, a);
+            (void)bp__aio_reap_locked(p, a, UINT_MAX);
             bp__unlock(&a->a_reap_lock, BP__RANK_ALLOC);
         }
         /* -ETIME (idle), or never seen: stop when told to */
@@ -446,12 +481,12 @@ static void *bp__aio_reaper(void *arg)
 /* bp_io_wait on io_uring: rather than sleep until the reaper thread has
  * handled a completion and woken it (the kernel posts a completion in the
  * submitting thread, which wakes the reaper, which wakes the waiter), the
- * waiter takes the completions off the ring itself, sleeping in the
- * ring's own wait as fio does: one wake-up per batch.  Only with EXT_ARG
- * (a timeout without an sqe), while no other thread holds a_reap_lock and
- * no test hold is on; a slice of at most 20 ms, since a read undone before
- * it was sent moves the ticket without a completion.  1 when it did (the
- * caller looks again), 0 when the caller must sleep on the ticket. */
+ * waiter takes a completion off the ring itself, sleeping in the ring's
+ * own wait as fio does when none is there.  Only with EXT_ARG (a timeout
+ * without an sqe), while no other thread holds a_reap_lock and no test
+ * hold is on; a slice of at most 20 ms, since a read undone before it was
+ * sent moves the ticket without a completion.  1 when it did (the caller
+ * looks again), 0 when the caller must sleep on the ticket. */
 static int bp__aio_wait_reap(bp_pool *p, struct bp__aio *a, uint64_t seq,
                              const struct timespec *tmo)
 {
@@ -469,10 +504,10 @@ static int bp__aio_wait_reap(bp_pool *p, struct bp__aio *a, uint64_t seq,
         ts.tv_nsec = tmo->tv_sec < 0 ? 0 : tmo->tv_nsec;
     }
     __atomic_add_fetch(&a->a_wait_reaps, 1, __ATOMIC_RELAXED);
-    if (bp__aio_reap_locked(p, a) == 0 &&
+    if (bp__aio_reap_locked(p, a, BP__AIO_WAIT_REAP) == 0 &&
         __atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST) == seq &&
         io_uring_wait_cqe_timeout(&a->a_ring, &cqe, &ts) == 0)
-        (void)bp__aio_reap_locked(p, a);
+        (void)bp__aio_reap_locked(p, a, BP__AIO_WAIT_REAP);
     bp__unlock(&a->a_reap_lock, BP__RANK_ALLOC);
     return 1;
 }
@@ -585,6 +620,42 @@ uint64_t bp_io_seq(bp_pool *p)
     return a ? __atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST) : 0;
 }
 
+int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max)
+{
+    struct bp__aio *a;
+    uint64_t s, d, n;
+    int st;
+
+    if (!p || !seq || (!pgnos && max))
+        return -EINVAL;
+    if ((st = BP__LOAD(p->state)) != BP__OPEN)
+        return st == BP__POISONED ? BP_EPOISONED
+                                  : bp__fail(p, BP_ESTATE, "pool is not open");
+    if (!(a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE)))
+        return 0; /* never read ahead: nothing finished */
+    s = *seq;
+    d = __atomic_load_n(&a->a_done, __ATOMIC_ACQUIRE);
+    if (d - s > a->a_log_mask + 1) {
+        *seq = d;
+        return BP_ELAGGED;
+    }
+    n = d - s < max ? d - s : max;
+    if (n > INT_MAX)
+        n = INT_MAX;
+    for (uint64_t i = 0; i < n; i++)
+        pgnos[i] = __atomic_load_n(&a->a_log[(s + i) & a->a_log_mask],
+                                   __ATOMIC_RELAXED);
+    /* seqlock check: were the entries copied overwritten meanwhile? */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    d = __atomic_load_n(&a->a_done, __ATOMIC_RELAXED);
+    if (d - s > a->a_log_mask + 1) {
+        *seq = d;
+        return BP_ELAGGED;
+    }
+    *seq = s + n;
+    return (int)n;
+}
+
 int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns)
 {
     struct timespec now, end = {0, 0};
@@ -684,6 +755,8 @@ static void bp__aio_free(bp_pool *p, struct bp__aio *a)
         bp__free(p, a->a_queue, a->a_depth * sizeof *a->a_queue);
     if (a->a_bufs_raw)
         bp__free(p, a->a_bufs_raw, a->a_bufs_size + p->dio_align);
+    if (a->a_log)
+        bp__free(p, a->a_log, (a->a_log_mask + 1) * sizeof *a->a_log);
     pthread_cond_destroy(&a->a_cond);
     pthread_cond_destroy(&a->a_flusher_cond);
     pthread_mutex_destroy(&a->a_lock);
@@ -713,7 +786,13 @@ static int bp__aio_create(bp_pool *p)
     a->a_reqs = bp__alloc(p, a->a_depth * sizeof *a->a_reqs);
     a->a_free = bp__alloc(p, a->a_depth * sizeof *a->a_free);
     a->a_queue = bp__alloc(p, a->a_depth * sizeof *a->a_queue);
-    if (!a->a_bufs_raw || !a->a_reqs || !a->a_free || !a->a_queue) {
+    /* the log: a power of two, at least 4 x depth and 256 entries */
+    a->a_log_mask = BP__AIO_LOG_MIN - 1;
+    while (a->a_log_mask + 1 < 4ull * a->a_depth)
+        a->a_log_mask = a->a_log_mask * 2 + 1;
+    a->a_log = bp__alloc(p, (a->a_log_mask + 1) * sizeof *a->a_log);
+    if (!a->a_bufs_raw || !a->a_reqs || !a->a_free || !a->a_queue ||
+        !a->a_log) {
         bp__aio_free(p, a);
         return -ENOMEM;
     }

@@ -40,6 +40,12 @@
  *    read back right.
  *  - bad input to both: NULL, a page beyond the end, unknown flags, a
  *    pool not open.
+ *  - bp_io_finished names each page whose read finished exactly once, in
+ *    pieces of at most max, and the ticket ends where bp_io_seq is; a
+ *    named page is fixable with BP_NOWAIT at once; a read that failed is
+ *    named too (the fix reads the page itself); a caller that fell more
+ *    than the log behind gets BP_ELAGGED and the present ticket; bad
+ *    input and a pool not open are refused.
  */
 #include "util_test.h"
 
@@ -50,6 +56,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -451,6 +458,93 @@ static void test_nowait_any_order(void **state)
     unlink(path);
 }
 
+/* Take n pages off the finished-read log into got[], waiting when none is
+ * there; at most `piece` per call. */
+static void finished_take(bp_pool *p, uint64_t *seq, uint64_t *got, int n,
+                          int piece)
+{
+    uint64_t fin[8];
+    int have = 0;
+
+    while (have < n) {
+        int k = bp_io_finished(p, seq, fin, (size_t)piece);
+
+        assert_true(k >= 0 && k <= piece && have + k <= n);
+        for (int i = 0; i < k; i++)
+            got[have++] = fin[i];
+        if (k == 0)
+            assert_int_equal(bp_io_wait(p, *seq, 5000000000LL), 0);
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void test_finished_log(void **state)
+{
+    const struct pcase *c = *state;
+    uint64_t list[3] = {3, 5, 7}, got[3], fin[8], seq, seq0, old;
+    char path[600];
+    bp_pool *p, *q;
+
+    p = open_file(c, path, sizeof path, "finlog.db", 9, 0);
+    seq = bp_io_seq(p);
+    assert_int_equal(bp_io_finished(p, &seq, fin, 8), 0); /* never read */
+    assert_int_equal(bp__test_aio_hold(p, 1), 0);
+    assert_int_equal(bp_prefetch(p, list, 3), 3);
+    assert_int_equal(bp_io_finished(p, &seq, fin, 8), 0); /* held */
+    assert_int_equal(bp__test_aio_hold(p, 0), 0);
+    finished_take(p, &seq, got, 3, 2);
+    assert_int_equal(seq, bp_io_seq(p));
+    qsort(got, 3, sizeof got[0], cmp_u64);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(got[i], list[i]);
+        util_fix_verify(p, got[i], BP_SHARED | BP_NOWAIT, PSZ, 9);
+    }
+    assert_int_equal(bp_io_finished(p, &seq, fin, 8), 0);
+    assert_int_equal(bp_io_finished(p, &seq, NULL, 0), 0);
+    /* a read that fails is named too; the fix reads the page itself */
+    if (bp__test_faults_compiled()) {
+        list[0] = 40;
+        assert_int_equal(bp__test_fault_arm(BP__SYS_DATA_READ, 1, EIO, 0),
+                         0);
+        assert_int_equal(bp_prefetch(p, list, 1), 1);
+        finished_take(p, &seq, got, 1, 8);
+        bp__test_fault_disarm();
+        assert_int_equal(got[0], 40);
+        util_fix_verify(p, 40, BP_SHARED, PSZ, 9);
+    }
+    /* more reads finish than the log holds (256) while nobody reads it */
+    seq0 = old = bp_io_seq(p);
+    for (uint64_t k = 0; bp_io_seq(p) - seq0 <= 300 && k < 2000; k++) {
+        uint64_t b[16];
+
+        for (uint64_t j = 0; j < 16; j++)
+            b[j] = (k * 16 + j) % NPAGES;
+        assert_true(bp_prefetch(p, b, 16) >= 0);
+        settle(p);
+    }
+    assert_true(bp_io_seq(p) - seq0 > 300);
+    assert_int_equal(bp_io_finished(p, &old, fin, 8), BP_ELAGGED);
+    assert_int_equal(old, bp_io_seq(p));
+    assert_int_equal(bp_io_finished(p, &old, fin, 8), 0);
+    /* bad input */
+    assert_int_equal(bp_io_finished(NULL, &seq, fin, 1), -EINVAL);
+    assert_int_equal(bp_io_finished(p, NULL, fin, 1), -EINVAL);
+    assert_int_equal(bp_io_finished(p, &seq, NULL, 1), -EINVAL);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    assert_int_equal(bp_create(&q, NULL), 0);
+    seq = 0;
+    assert_int_equal(bp_io_finished(q, &seq, fin, 1), BP_ESTATE);
+    assert_int_equal(bp_close(q), 0);
+    unlink(path);
+}
+
 static void test_nowait_bad_input(void **state)
 {
     const struct pcase *c = *state;
@@ -827,8 +921,8 @@ static const struct pcase cases[] = {
 
 int main(void)
 {
-    struct CMUnitTest t[NCASES * 11];
-    static char names[NCASES * 11][64];
+    struct CMUnitTest t[NCASES * 12];
+    static char names[NCASES * 12][64];
     size_t n = 0;
 
     util_init();
@@ -843,6 +937,7 @@ int main(void)
                    {"nowait_inflight", test_nowait_inflight},
                    {"nowait_any_order", test_nowait_any_order},
                    {"nowait_bad_input", test_nowait_bad_input},
+                   {"finished_log", test_finished_log},
                    {"prefetch_window_hit", test_prefetch_window_hit},
                    {"prefetch_read_fails", test_prefetch_read_fails},
                    {"prefetch_threads", test_prefetch_threads},
