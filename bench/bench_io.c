@@ -5,17 +5,19 @@
  * Reads: cold random page reads through the pool at queue depths 1, 8 and
  * 32 (--depths), for 4 KiB pages and the pool's page size (--page-sizes).
  * One thread.  Depth 1 is what an engine does without read-ahead: bp_fix
- * misses one after another.  Depth d keeps d pages asked for at all times,
- * as fio keeps d reads in flight (pool io depth = d): each pass fixes with
- * BP_NOWAIT whichever have arrived, in any order, checks and unfixes them,
- * and asks for a new random page in each freed place, one bp_prefetch (one
- * submit) per page as fio submits each read by itself
- * (iodepth_batch_submit=1); a pass that found none sleeps in bp_io_wait
- * until a read finishes.  --refill pass asks for all of a pass's pages in
- * one bp_prefetch instead: on the VM this was written on, one submit of
- * about 10 reads raised the disk's latency per read by a third (fio's too,
- * with --iodepth_batch_submit=12), so it is not the default.  Every page
- * read is fixed and its stamp checked.  The figure
+ * misses one after another.  Depth d keeps d reads in flight, as fio does
+ * (pool io depth = d): whenever some finish (bp_io_finished names them;
+ * bp_io_wait sleeps until one does), as many new random pages are asked
+ * for first, one bp_prefetch (one submit) each as fio submits each read by
+ * itself (iodepth_batch_submit=1), and then the finished pages are fixed,
+ * their stamps checked and unfixed.  --consume poll is the older loop:
+ * each pass fixes with BP_NOWAIT whichever of the d pages asked for have
+ * arrived and asks for a new page in each freed place; a pass that found
+ * none sleeps in bp_io_wait.  With it, --refill pass asks for all of a
+ * pass's pages in one bp_prefetch instead: on the VM this was written on,
+ * one submit of about 10 reads raised the disk's latency per read by a
+ * third (fio's too, with --iodepth_batch_submit=12), so it is not the
+ * default.  Every page read is fixed and its stamp checked.  The figure
  * is data-file reads per second from bp_stats (pages found in the cache do
  * not count), over the wall time of the phase.  fio runs `--rw=randread --direct=1
  * --ioengine=io_uring --iodepth=d --bs=<page>` on the same file for the
@@ -65,6 +67,7 @@
 typedef struct io_opts {
     uint64_t data_mb, cache_mb, seconds, reps, wpages, wdepth;
     int refill_pass; /* --refill pass: one bp_prefetch per pass */
+    int consume_poll; /* --consume poll: BP_NOWAIT fixes, not the log */
     int vs_raw;      /* --vs-raw: the pool against bench_io_raw.c instead */
     uint64_t depths[IO_MAXD], psz[IO_MAXP];
     int nd, np, quick, nbk;
@@ -78,9 +81,9 @@ static void io_usage(FILE *f)
 "usage: bpbench io [options]\n"
 "\n"
 "Cold random page reads through the pool at queue depths 1, 8, 32 (bp_fix\n"
-"misses at depth 1; above, d pages asked for with bp_prefetch at all times,\n"
-"fixed with BP_NOWAIT in the order they arrive, each freed place refilled,\n"
-"one submit per read as fio)\n"
+"misses at depth 1; above, d reads kept in flight with bp_prefetch, one\n"
+"submit per read as fio: each read that finishes (bp_io_finished) is\n"
+"replaced first, then its page is fixed)\n"
 "against fio's io_uring O_DIRECT random read on the same file at the same\n"
 "depths; every page read is fixed and its stamp checked;\n"
 "then write-back: dirty pages flushed per second (batched writes + one\n"
@@ -95,9 +98,12 @@ static void io_usage(FILE *f)
 "  --reps N          repetitions, median reported (3 / 1)\n"
 "  --write-pages N   pages dirtied and flushed per write cell (8192 / 2048)\n"
 "  --write-depth N   queue depth of the write cell (32)\n"
-"  --refill MODE     one: each freed place asked for by its own bp_prefetch\n"
-"                    (one submit per read, as fio); pass: all of a pass's\n"
-"                    places in one bp_prefetch (one submit) (one)\n"
+"  --consume MODE    log: pages taken as bp_io_finished names them; poll:\n"
+"                    each pass fixes the d pages asked for with BP_NOWAIT\n"
+"                    and takes those that arrived (log)\n"
+"  --refill MODE     with --consume poll: one: each freed place asked for\n"
+"                    by its own bp_prefetch (one submit per read, as fio);\n"
+"                    pass: all of a pass's places in one bp_prefetch (one)\n"
 "  --backends LIST   window backends, one row each (auto,linear on 64-bit:\n"
 "                    linear reads straight into its frames, the others\n"
 "                    into the window slot the page is fixed in)\n"
@@ -131,7 +137,7 @@ static int io_parse_list(const char *opt, char *s, uint64_t *out, int max,
 static int io_options(int argc, char **argv, io_opts *o)
 {
     enum { O_DATA = 256, O_CACHE, O_PS, O_DEP, O_SEC, O_REPS, O_WP, O_WD,
-           O_REFILL, O_RAW,
+           O_REFILL, O_CONSUME, O_RAW,
            O_BK, O_DIR, O_QUICK, O_HELP };
     static const struct option lo[] = {
         {"data-mb", required_argument, NULL, O_DATA},
@@ -143,6 +149,7 @@ static int io_options(int argc, char **argv, io_opts *o)
         {"write-pages", required_argument, NULL, O_WP},
         {"write-depth", required_argument, NULL, O_WD},
         {"refill", required_argument, NULL, O_REFILL},
+        {"consume", required_argument, NULL, O_CONSUME},
         {"vs-raw", no_argument, NULL, O_RAW},
         {"backends", required_argument, NULL, O_BK},
         {"dir", required_argument, NULL, O_DIR},
@@ -172,6 +179,13 @@ static int io_options(int argc, char **argv, io_opts *o)
             o->refill_pass = strcmp(optarg, "pass") == 0;
             if (!o->refill_pass && strcmp(optarg, "one") != 0) {
                 fprintf(stderr, "bpbench: --refill: one or pass\n");
+                bad = 1;
+            }
+            break;
+        case O_CONSUME:
+            o->consume_poll = strcmp(optarg, "poll") == 0;
+            if (!o->consume_poll && strcmp(optarg, "log") != 0) {
+                fprintf(stderr, "bpbench: --consume: log or poll\n");
                 bad = 1;
             }
             break;
@@ -219,6 +233,11 @@ static int io_options(int argc, char **argv, io_opts *o)
                     "two\n", (unsigned long long)o->psz[i]);
             return -1;
         }
+    if (o->refill_pass && !o->consume_poll) {
+        fprintf(stderr, "bpbench: --refill pass needs --consume poll (the "
+                "log is read one started page at a time)\n");
+        return -1;
+    }
     if (o->cache_mb * 4 > o->data_mb) {
         fprintf(stderr, "bpbench: --cache-mb must be at most a quarter of "
                 "--data-mb (reads must miss)\n");
@@ -358,7 +377,7 @@ static void io_ask(bp_pool *p, const uint64_t *pages, uint64_t n, int pass)
  * not start (BP_ENOTCACHED) is asked for again; with nothing at all in
  * flight (BP_EIDLE) one page is fixed plainly, so the loop always moves
  * on. */
-static int io_pool_reads_deep(bp_pool *p, uint64_t d, uint64_t npages,
+static int io_pool_reads_poll(bp_pool *p, uint64_t d, uint64_t npages,
                               uint64_t psz, uint64_t tend, int pass,
                               int drain, bu_rng *rng, uint64_t *bad,
                               char *why, size_t whysz)
@@ -406,6 +425,89 @@ static int io_pool_reads_deep(bp_pool *p, uint64_t d, uint64_t npages,
     return 0;
 }
 
+/* Start k reads of random pages, one bp_prefetch (one submit) each, *out
+ * counting those started.  A page the pool skips (cached, or in flight
+ * already) is fixed at once instead and another one drawn, at most 8
+ * times a place.  0, or rc with why filled. */
+static int io_start(bp_pool *p, uint64_t k, uint64_t npages, uint64_t psz,
+                    bu_rng *rng, uint64_t *out, uint64_t *bad, char *why,
+                    size_t whysz)
+{
+    for (uint64_t i = 0; i < k; i++) {
+        for (int tries = 0; tries < 8; tries++) {
+            uint64_t pg = bu_rng_below(rng, npages);
+            int rc = bp_prefetch(p, &pg, 1);
+
+            if (rc == 1) {
+                (*out)++;
+                break;
+            }
+            if (rc < 0) {
+                snprintf(why, whysz, "bp_prefetch(%llu): %s: %s",
+                         (unsigned long long)pg, bp_strerror(rc),
+                         bp_errmsg(p));
+                return rc;
+            }
+            if ((rc = io_consume(p, pg, BP_SHARED, psz, bad, why, whysz)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Depth d > 1 as fio keeps it, from the pool's finished-read log: d reads
+ * started; each time some finish (bp_io_finished, or bp_io_wait until
+ * they do), as many new ones are started first, one submit each, then the
+ * finished pages are fixed (plain: a dropped read is read again and its
+ * error reported), checked and unfixed.  drain: at tend, the reads still
+ * in flight are consumed too. */
+static int io_pool_reads_log(bp_pool *p, uint64_t d, uint64_t npages,
+                             uint64_t psz, uint64_t tend, int drain,
+                             bu_rng *rng, uint64_t *bad, char *why,
+                             size_t whysz)
+{
+    uint64_t seq = bp_io_seq(p), fin[IO_MAXDEPTH], out = 0;
+    int rc = io_start(p, d, npages, psz, rng, &out, bad, why, whysz), n;
+
+    while (rc == 0 && out > 0) {
+        int more = bu_now_ns() < tend;
+
+        if (!more && !drain)
+            break;
+        if ((n = bp_io_finished(p, &seq, fin, IO_MAXDEPTH)) < 0) {
+            snprintf(why, whysz, "bp_io_finished: %s", bp_strerror(n));
+            return n;
+        }
+        if (n == 0) {
+            if ((rc = bp_io_wait(p, seq, -1)) != 0) {
+                snprintf(why, whysz, "bp_io_wait with %llu reads started: "
+                         "%s", (unsigned long long)out, bp_strerror(rc));
+                return rc;
+            }
+            continue;
+        }
+        out -= (uint64_t)n < out ? (uint64_t)n : out;
+        if (more)
+            rc = io_start(p, (uint64_t)n, npages, psz, rng, &out, bad, why,
+                          whysz);
+        for (int i = 0; i < n && rc == 0; i++)
+            rc = io_consume(p, fin[i], BP_SHARED, psz, bad, why, whysz);
+    }
+    return rc;
+}
+
+static int io_pool_reads_deep(const io_opts *o, bp_pool *p, uint64_t d,
+                              uint64_t npages, uint64_t psz, uint64_t tend,
+                              int drain, bu_rng *rng, uint64_t *bad,
+                              char *why, size_t whysz)
+{
+    if (o->consume_poll)
+        return io_pool_reads_poll(p, d, npages, psz, tend, o->refill_pass,
+                                  drain, rng, bad, why, whysz);
+    return io_pool_reads_log(p, d, npages, psz, tend, drain, rng, bad, why,
+                             whysz);
+}
+
 /* Depth 1: plain fix misses, one after another, until tend. */
 static int io_pool_reads_one(bp_pool *p, uint64_t npages, uint64_t psz,
                              uint64_t tend, bu_rng *rng, uint64_t *bad,
@@ -443,8 +545,8 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
     t0 = bu_now_ns();
     tend = t0 + o->seconds * 1000000000ull;
     if (d > 1)
-        rc = io_pool_reads_deep(p, d, npages, psz, tend, o->refill_pass, 0,
-                                &rng, &bad, why, whysz);
+        rc = io_pool_reads_deep(o, p, d, npages, psz, tend, 0, &rng, &bad,
+                                why, whysz);
     else
         rc = io_pool_reads_one(p, npages, psz, tend, &rng, &bad, why, whysz);
     if (rc != 0 || (rc = bu_stats(p, &st, why, whysz)) != 0)
@@ -458,6 +560,18 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
 out:
     bp_close(p);
     return rc;
+}
+
+/* How the deep loop runs, for the report's first line. */
+static const char *io_mode(const io_opts *o)
+{
+    if (!o->consume_poll)
+        return "each finished read replaced first (one submit each), then "
+               "its page fixed";
+    return o->refill_pass ? "pages polled with BP_NOWAIT, refilled in one "
+                            "submit per pass"
+                          : "pages polled with BP_NOWAIT, refilled one "
+                            "submit per read";
 }
 
 static double io_med(double *v, uint64_t n);
@@ -499,9 +613,8 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
                 if ((rc = bu_stats(p, &st, why, whysz)) != 0)
                     break;
                 r0 = st.reads;
-                rc = d > 1 ? io_pool_reads_deep(p, d, npages, psz, until,
-                                                o->refill_pass, 1, &rng, &bad,
-                                                why, whysz)
+                rc = d > 1 ? io_pool_reads_deep(o, p, d, npages, psz, until,
+                                                1, &rng, &bad, why, whysz)
                            : io_pool_reads_one(p, npages, psz, until, &rng,
                                                &bad, why, whysz);
                 if (rc == 0 && (rc = bu_stats(p, &st, why, whysz)) == 0)
@@ -660,20 +773,18 @@ int bench_io_main(int argc, char **argv)
         o.reps = 16;
     if (o.vs_raw)
         printf("bpbench io --vs-raw: cold random reads through the pool "
-               "(bp_fix misses at depth 1, d pages in flight above, fixed as "
-               "they arrive, refilled %s) against fio's loop on bare liburing "
-               "in this process, alternating in %llu ms slices, %llu s of "
-               "each; medians over the slice pairs\n",
-               o.refill_pass ? "in one submit per pass" : "one submit per read",
+               "(bp_fix misses at depth 1, d reads in flight above, %s) "
+               "against fio's loop on bare liburing in this process, "
+               "alternating in %llu ms slices, %llu s of each; medians over "
+               "the slice pairs\n", io_mode(&o),
                (unsigned long long)(IO_SLICE_NS / 1000000),
                (unsigned long long)o.seconds);
     else
         printf("bpbench io: cold random reads through the pool (bp_fix misses "
-               "at depth 1, d pages in flight above, fixed as they arrive, "
-               "refilled %s) vs fio io_uring O_DIRECT randread; write-back "
-               "(bp_flush: batches + fdatasync) vs fio randwrite; median of "
-               "%llu reps\n",
-               o.refill_pass ? "in one submit per pass" : "one submit per read",
+               "at depth 1, d reads in flight above, %s) vs fio io_uring "
+               "O_DIRECT randread; write-back (bp_flush: batches + "
+               "fdatasync) vs fio randwrite; median of %llu reps\n",
+               io_mode(&o),
                (unsigned long long)o.reps);
     bu_print_machine(stdout, "");
     if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {
