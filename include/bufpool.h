@@ -348,8 +348,9 @@ int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n);
  * it was evicted meanwhile) or dropped (its read failed: a fix reads it
  * itself and reports the error); either way it is no longer in flight.
  * The log is the pool's, shared by all threads (a thread takes the pages
- * it asked for and skips the rest), and holds the last 4 x io depth
- * finished reads (256 at least); a caller that falls further behind gets
+ * it asked for and skips the rest), and holds the last 255 finished
+ * reads, or 4 x io depth if that is more; a caller that falls further
+ * behind gets
  * BP_ELAGGED, with seq moved to the present, and looks at its pages with
  * BP_NOWAIT fixes.  Pages bp_prefetch did not start (it returns how many
  * it did: cached ones are skipped) never appear.  A stream of reads kept

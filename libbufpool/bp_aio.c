@@ -267,7 +267,9 @@ static void bp__aio_seq_log_locked(struct bp__aio *a, uint64_t pgno)
 {
     uint64_t t = __atomic_load_n(&a->a_done, __ATOMIC_RELAXED);
 
-    __atomic_store_n(&a->a_log[t & a->a_log_mask], pgno, __ATOMIC_RELAXED);
+    /* release: a bp_io_finished that copies this entry over an older one
+     * then sees (its loads are acquire) a_done >= t, and knows it lagged */
+    __atomic_store_n(&a->a_log[t & a->a_log_mask], pgno, __ATOMIC_RELEASE);
     __atomic_store_n(&a->a_done, t + 1, __ATOMIC_SEQ_CST);
 }
 
@@ -633,22 +635,27 @@ int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max)
                                   : bp__fail(p, BP_ESTATE, "pool is not open");
     if (!(a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE)))
         return 0; /* never read ahead: nothing finished */
+    /* entry s + i is overwritten by ticket s + i + size, written only once
+     * a_done has reached it: so lagging is a_done - s >= size (the log
+     * holds size - 1 finished reads behind the present) */
     s = *seq;
     d = __atomic_load_n(&a->a_done, __ATOMIC_ACQUIRE);
-    if (d - s > a->a_log_mask + 1) {
+    if (d - s > a->a_log_mask) {
         *seq = d;
         return BP_ELAGGED;
     }
     n = d - s < max ? d - s : max;
     if (n > INT_MAX)
         n = INT_MAX;
+    /* acquire loads (plain loads on x86): an overwriting entry we read
+     * was stored (release) after a_done reached its ticket >= s + size, so
+     * the load of a_done below sees that (no fence: TSan has none) */
     for (uint64_t i = 0; i < n; i++)
         pgnos[i] = __atomic_load_n(&a->a_log[(s + i) & a->a_log_mask],
-                                   __ATOMIC_RELAXED);
+                                   __ATOMIC_ACQUIRE);
     /* seqlock check: were the entries copied overwritten meanwhile? */
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     d = __atomic_load_n(&a->a_done, __ATOMIC_RELAXED);
-    if (d - s > a->a_log_mask + 1) {
+    if (d - s > a->a_log_mask) {
         *seq = d;
         return BP_ELAGGED;
     }
@@ -786,9 +793,10 @@ static int bp__aio_create(bp_pool *p)
     a->a_reqs = bp__alloc(p, a->a_depth * sizeof *a->a_reqs);
     a->a_free = bp__alloc(p, a->a_depth * sizeof *a->a_free);
     a->a_queue = bp__alloc(p, a->a_depth * sizeof *a->a_queue);
-    /* the log: a power of two, at least 4 x depth and 256 entries */
+    /* the log: a power of two, more than 4 x depth, 256 entries at least
+     * (it holds one less finished read than its size) */
     a->a_log_mask = BP__AIO_LOG_MIN - 1;
-    while (a->a_log_mask + 1 < 4ull * a->a_depth)
+    while (a->a_log_mask < 4ull * a->a_depth)
         a->a_log_mask = a->a_log_mask * 2 + 1;
     a->a_log = bp__alloc(p, (a->a_log_mask + 1) * sizeof *a->a_log);
     if (!a->a_bufs_raw || !a->a_reqs || !a->a_free || !a->a_queue ||
