@@ -134,6 +134,19 @@ static int io_parse_list(const char *opt, char *s, uint64_t *out, int max,
     return n;
 }
 
+/* An option with two values: *flag = 0 for off, 1 for on; -1 (said why)
+ * for anything else. */
+static int io_two_way(const char *opt, const char *arg, const char *off,
+                      const char *on, int *flag)
+{
+    if (strcmp(arg, off) != 0 && strcmp(arg, on) != 0) {
+        fprintf(stderr, "bpbench: --%s: %s or %s\n", opt, off, on);
+        return -1;
+    }
+    *flag = strcmp(arg, on) == 0;
+    return 0;
+}
+
 static int io_options(int argc, char **argv, io_opts *o)
 {
     enum { O_DATA = 256, O_CACHE, O_PS, O_DEP, O_SEC, O_REPS, O_WP, O_WD,
@@ -175,20 +188,8 @@ static int io_options(int argc, char **argv, io_opts *o)
         case O_REPS: bad = bu_parse_u64("reps", optarg, 1, 100, 0, &o->reps); break;
         case O_WP: bad = bu_parse_u64("write-pages", optarg, 16, 1u << 24, 0, &o->wpages); break;
         case O_WD: bad = bu_parse_u64("write-depth", optarg, 1, 1024, 0, &o->wdepth); break;
-        case O_REFILL:
-            o->refill_pass = strcmp(optarg, "pass") == 0;
-            if (!o->refill_pass && strcmp(optarg, "one") != 0) {
-                fprintf(stderr, "bpbench: --refill: one or pass\n");
-                bad = 1;
-            }
-            break;
-        case O_CONSUME:
-            o->consume_poll = strcmp(optarg, "poll") == 0;
-            if (!o->consume_poll && strcmp(optarg, "log") != 0) {
-                fprintf(stderr, "bpbench: --consume: log or poll\n");
-                bad = 1;
-            }
-            break;
+        case O_REFILL: bad = io_two_way("refill", optarg, "one", "pass", &o->refill_pass); break;
+        case O_CONSUME: bad = io_two_way("consume", optarg, "log", "poll", &o->consume_poll); break;
         case O_BK: {
             bad = bu_parse_backends(optarg, o->bk, IO_MAXBK, &o->nbk) != 0;
             break;
