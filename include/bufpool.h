@@ -480,7 +480,12 @@ typedef struct bp_stats {
     uint64_t wal_durable;       /* the durable LSN the pool knows */
     /* asynchronous I/O */
     uint32_t io_depth;          /* bp_set_io_depth */
-    uint32_t io_registered;     /* bit 0: file, bit 1: buffers registered */
+    uint32_t io_registered;     /* registered with io_uring: bit 0 the file
+                                   (read-ahead ring), bit 1 its bounce
+                                   buffers, bit 2 the frames (linear) or
+                                   the window (copy) for fix misses, bit 3
+                                   the same for read-ahead and write-back;
+                                   BUFPOOL_IO_REGBUF=0 leaves 2 and 3 off */
     uint64_t prefetch_started;  /* reads started by bp_prefetch/read-ahead */
     uint64_t prefetch_done;     /* of those, pages that arrived */
     uint64_t prefetch_failed;   /* dropped: I/O error or checksum */

@@ -155,7 +155,8 @@ struct bp__aio {
 #ifdef BP_HAVE_URING
     struct io_uring a_ring;
 #endif
-    unsigned a_registered; /* bit 0 file, bit 1 buffers */
+    unsigned a_registered; /* bit 0 file, bit 1 bounce buffers, bit 3 the
+                              region (bp_uring_reg.c) */
     unsigned a_depth;
     char *a_bufs_raw, *a_bufs;
     size_t a_bufs_size;
@@ -536,19 +537,23 @@ static struct io_uring_sqe *bp__aio_queue_locked(bp_pool *p,
     struct io_uring_sqe *sqe = bp__aio_sqe_locked(a);
     unsigned psz = (unsigned)p->po_page_size;
     uint64_t off = a->a_reqs[r].pgno * psz;
-    int fd = (a->a_registered & 1) ? 0 : p->data_fd;
+    int fd = (a->a_registered & 1) ? 0 : p->data_fd, k = -1;
     char *buf = bp__aio_target(a, p, r);
 
     if (!sqe)
         return NULL;
-    /* registered buffers are the bounce buffers: reads into a slot or a
-     * linear frame are plain reads */
+    /* registered buffer 0 is the bounce buffers, 1.. the region's chunks
+     * (a linear frame, a copy slot); the rest are plain reads */
     if ((a->a_registered & 2) && !bp__aio_direct(p) &&
-        a->a_reqs[r].slot == BP__NONE) {
+        a->a_reqs[r].slot == BP__NONE)
+        k = 0;
+    else if ((a->a_registered & 8) && (k = bp__reg_index(p, buf, psz)) >= 0)
+        k++;
+    if (k >= 0) {
         if (write)
-            io_uring_prep_write_fixed(sqe, fd, buf, psz, off, 0);
+            io_uring_prep_write_fixed(sqe, fd, buf, psz, off, k);
         else
-            io_uring_prep_read_fixed(sqe, fd, buf, psz, off, 0);
+            io_uring_prep_read_fixed(sqe, fd, buf, psz, off, k);
     } else if (write) {
         io_uring_prep_write(sqe, fd, buf, psz, off);
     } else {
@@ -741,11 +746,21 @@ static int bp__aio_ring_init(bp_pool *p, struct bp__aio *a)
     if (bp__sys_uring_register_files(&a->a_ring, &p->data_fd, 1) == 0)
         a->a_registered |= 1;
     {
-        struct iovec iov = {a->a_bufs, a->a_bufs_size};
+        struct iovec iov[1 + BP__REG_MAX_CHUNKS];
+        unsigned n = 0;
 
-        /* counts against RLIMIT_MEMLOCK (not for CAP_IPC_LOCK): without
-         * it, plain READ/WRITE on the same buffers */
-        if (bp__sys_uring_register_buffers(&a->a_ring, &iov, 1) == 0)
+        /* buffer 0: the bounce buffers; 1..n: the region (linear frames
+         * or the copy window, bp_uring_reg.c).  Counts against
+         * RLIMIT_MEMLOCK (not for CAP_IPC_LOCK): without the region, the
+         * bounce buffers alone; without those, plain READ/WRITE */
+        iov[0].iov_base = a->a_bufs;
+        iov[0].iov_len = a->a_bufs_size;
+        if (p->io_reg_len &&
+            bp__reg_memlock_ok(p->io_reg_len + a->a_bufs_size))
+            n = bp__reg_iovecs(p, iov + 1, BP__REG_MAX_CHUNKS);
+        if (n && bp__sys_uring_register_buffers(&a->a_ring, iov, 1 + n) == 0)
+            a->a_registered |= 2 | 8;
+        else if (bp__sys_uring_register_buffers(&a->a_ring, iov, 1) == 0)
             a->a_registered |= 2;
     }
     return 0;

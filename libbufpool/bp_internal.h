@@ -274,6 +274,34 @@ int bp__io_uring_init(bp_pool *p);
 void bp__io_uring_fini(bp_pool *p);
 #endif
 
+/* bp_uring_reg.c: the region rings register as fixed buffers, split in
+ * chunks of BP__REG_CHUNK bytes.  bp__reg_setup after the window opens
+ * (registers it on the fix-miss lane 0 too);
+ * bp__reg_iovecs fills at most max iovecs (0 if more are needed);
+ * bp__reg_index is the chunk holding [buf, buf+len) or -1;
+ * bp__reg_memlock_ok says whether registering bytes can pass
+ * RLIMIT_MEMLOCK. */
+#define BP__REG_CHUNK (1ull << 30)  /* the kernel's limit per buffer */
+#define BP__REG_MAX_CHUNKS 256u     /* 256 GiB; the kernel takes 16K */
+void bp__reg_setup(bp_pool *p);
+unsigned bp__reg_chunks_of(uint64_t len);
+unsigned bp__reg_chunks(const bp_pool *p);
+struct iovec;
+unsigned bp__reg_iovecs(const bp_pool *p, struct iovec *iov, unsigned max);
+int bp__reg_index(const bp_pool *p, const void *buf, size_t len);
+int bp__reg_memlock_ok(uint64_t bytes);
+#ifdef BP_HAVE_URING
+struct io_uring;
+/* Clone src's registered buffers into dst (which has none): 0 or -errno
+ * (-EINVAL before Linux 6.12). */
+int bp__reg_clone(struct io_uring *dst, int src_ring_fd);
+/* bp_io_uring.c: register the region on lane 0 (after the window opens);
+ * not fatal, plain reads without it. */
+void bp__io_uring_reg_region(bp_pool *p);
+/* bits 2 (lane 0) of io_registered from the fix-miss lanes */
+unsigned bp__io_uring_registered(const bp_pool *p);
+#endif
+
 int bp__io_open(bp_pool *p, const char *path, unsigned flags);
 void bp__io_close(bp_pool *p);
 int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf);
@@ -376,6 +404,8 @@ struct bp_pool {
     uint64_t window_bytes;
     char *window;   /* slot i at window + i * page_size (linear: frames) */
     char *io_slot;  /* one page mapping used to write frames not in a slot */
+    char *io_reg_base;   /* memory rings register as buffers (bp_uring_reg.c) */
+    uint64_t io_reg_len; /* 0: none */
     uint32_t io_slot_frame;
     struct bp__slot *slots;
     struct bp__htab wtab; /* pgno -> slot */

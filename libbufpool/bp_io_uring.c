@@ -51,6 +51,7 @@
 #include <liburing.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "bp_internal.h"
 #include "bp_sys.h"
@@ -67,6 +68,8 @@ struct bp__uring {
     pthread_mutex_t ur_lock;
     int ur_ready;     /* 1: ring set up; 0: not yet; -1: set-up failed */
     int ur_fixed;     /* p->data_fd registered as fixed file 0 */
+    int ur_bufs;      /* 1: the region registered as buffers 0..n-1
+                         (bp_uring_reg.c); 0: not (yet); -1: refused */
     int ur_broken;    /* 0, or the negative errno every call returns */
     uint64_t ur_tag;  /* user_data of the last request (never NOP_TAG) */
 } __attribute__((aligned(64)));
@@ -129,6 +132,52 @@ static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
 
 /* One request of opcode op (READ, WRITE or FSYNC) on the data file, waited
  * for.  Returns cqe->res or a negative errno. */
+/* Register the region on lane u (its mutex held, ring ready), once: lanes
+ * other than 0 clone lane 0's table (no second pin, nothing counted
+ * against RLIMIT_MEMLOCK again), or register their own when the kernel
+ * cannot clone (before 6.12).  Refused: plain reads, as before. */
+static void bp__uring_lane_reg(bp_pool *p, struct bp__uring *u)
+{
+    struct bp__uring *lane0 = p->io_priv;
+    struct iovec iov[BP__REG_MAX_CHUNKS];
+    unsigned n;
+
+    if (u->ur_bufs != 0 || !p->io_reg_len)
+        return;
+    u->ur_bufs = -1;
+    if (lane0 && u != lane0 && lane0->ur_bufs > 0 &&
+        bp__reg_clone(&u->ur_ring, lane0->ur_ring.ring_fd) == 0) {
+        u->ur_bufs = 1;
+        return;
+    }
+    if (!bp__reg_memlock_ok(p->io_reg_len) ||
+        (n = bp__reg_iovecs(p, iov, BP__REG_MAX_CHUNKS)) == 0)
+        return;
+    if (bp__sys_uring_register_buffers(&u->ur_ring, iov, n) == 0)
+        u->ur_bufs = 1;
+}
+
+void bp__io_uring_reg_region(bp_pool *p)
+{
+    struct bp__uring *lane0 = p->io_priv;
+
+    if (!lane0) /* io_priv is the lanes while io_uring runs */
+        return;
+    pthread_mutex_lock(&lane0->ur_lock);
+    if (lane0->ur_ready > 0)
+        bp__uring_lane_reg(p, lane0);
+    pthread_mutex_unlock(&lane0->ur_lock);
+}
+
+unsigned bp__io_uring_registered(const bp_pool *p)
+{
+    const struct bp__uring *lane0 = p->io_priv;
+
+    if (!lane0) /* io_priv is the lanes while io_uring runs */
+        return 0;
+    return __atomic_load_n(&lane0->ur_bufs, __ATOMIC_RELAXED) > 0 ? 4u : 0u;
+}
+
 /* Set up lane u's ring (its mutex held).  0 or a negative errno. */
 static int bp__uring_lane_init(bp_pool *p, struct bp__uring *u)
 {
@@ -140,6 +189,7 @@ static int bp__uring_lane_init(bp_pool *p, struct bp__uring *u)
     u->ur_fixed =
         bp__sys_uring_register_files(&u->ur_ring, &p->data_fd, 1) == 0;
     u->ur_ready = 1;
+    bp__uring_lane_reg(p, u); /* lane 0 at open: no region yet */
     return 0;
 }
 
@@ -167,7 +217,7 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
 {
     struct bp__uring *u = bp__uring_lane(p);
     struct io_uring_sqe *sqe;
-    int fd, res = 0, rc;
+    int fd, k, res = 0, rc;
 
     if (u->ur_broken) {
         rc = u->ur_broken;
@@ -184,12 +234,22 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
         }
     }
     fd = u->ur_fixed ? 0 : p->data_fd;
+    if (op != IORING_OP_FSYNC && u->ur_bufs == 0)
+        bp__uring_lane_reg(p, u); /* a lane set up before the window */
+    k = op != IORING_OP_FSYNC && u->ur_bufs > 0 ? bp__reg_index(p, buf, len)
+                                                : -1;
     switch (op) {
     case IORING_OP_READ:
-        io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
+        if (k >= 0)
+            io_uring_prep_read_fixed(sqe, fd, buf, (unsigned)len, off, k);
+        else
+            io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
         break;
     case IORING_OP_WRITE:
-        io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+        if (k >= 0)
+            io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)len, off, k);
+        else
+            io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
         break;
     default:
         io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);

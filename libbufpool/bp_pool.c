@@ -136,6 +136,8 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
             p->be = bp__backend_ops_of(b);
         if (rc == 0)
             rc = bp__window_open(p);
+        if (rc == 0)
+            bp__reg_setup(p);
     }
     if (rc == 0)
         rc = bp__flusher_start(p);

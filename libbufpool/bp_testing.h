@@ -41,6 +41,16 @@ int bp__test_lock_order_probe(bp_pool *p);
  * pool that is not open. */
 int bp__test_aio_hold(bp_pool *p, int on);
 
+/* bp_uring_reg.c's arithmetic for a region (the memory rings register as
+ * buffers) of len bytes at base, nothing mapped or registered: the chunk
+ * (registered buffer) holding [addr, addr + n), or -1 when that is not
+ * wholly inside one; and the length of chunk k when the caller has room
+ * for max chunks (0 past the last chunk, or when max is too few). */
+int bp__test_reg_index(uintptr_t base, uint64_t len, uintptr_t addr,
+                       size_t n);
+uint64_t bp__test_reg_chunk_len(uintptr_t base, uint64_t len, unsigned k,
+                                unsigned max);
+
 /* Fault injection through the system-call table (bp_sys.h: the call kinds
  * BP__SYS_<ID>), process-wide, for every pool.  Compiled in unless
  * BP_FAULT_INJECTION is off (Release builds): bp__test_faults_compiled()

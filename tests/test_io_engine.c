@@ -27,6 +27,8 @@
  */
 #include "util_test.h"
 
+#include "bp_testing.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -55,6 +57,8 @@ static struct eng_case c_sync_copy = {BP_IO_SYNC, BP_BACKEND_COPY};
 static struct eng_case c_sync_mmap = {BP_IO_SYNC, BP_BACKEND_MMAP};
 static struct eng_case c_uring_copy = {BP_IO_URING, BP_BACKEND_COPY};
 static struct eng_case c_uring_mmap = {BP_IO_URING, BP_BACKEND_MMAP};
+static struct eng_case c_sync_linear = {BP_IO_SYNC, BP_BACKEND_LINEAR};
+static struct eng_case c_uring_linear = {BP_IO_URING, BP_BACKEND_LINEAR};
 
 static const char *engine_stat_name(bp_io_engine e)
 {
@@ -108,6 +112,16 @@ static void need_engine(bp_io_engine e)
     }
 }
 
+/* need_engine, and a 64-bit process for linear. */
+static void need_case(const struct eng_case *c)
+{
+    if (c->backend == BP_BACKEND_LINEAR && sizeof(void *) < 8) {
+        print_message("  linear needs a 64-bit process, skipped\n");
+        skip();
+    }
+    need_engine(c->engine);
+}
+
 static void case_path(char *buf, size_t len, const char *what,
                       const struct eng_case *c)
 {
@@ -132,7 +146,7 @@ static void check_engine(bp_pool *p, bp_io_engine e)
 static void test_matrix(void **state)
 {
     const struct eng_case *c = *state;
-    need_engine(c->engine);
+    need_case(c);
     char path[600];
     case_path(path, sizeof path, "matrix", c);
     util_datafile_create(path, PSZ, NPAGES, 0);
@@ -250,7 +264,7 @@ static void *th_main(void *arg)
 static void test_threads(void **state)
 {
     const struct eng_case *c = *state;
-    need_engine(c->engine);
+    need_case(c);
     char path[600];
     case_path(path, sizeof path, "threads", c);
     util_datafile_create(path, PSZ, NPAGES, 0);
@@ -291,6 +305,126 @@ static void test_threads(void **state)
     assert_true(st.reads > 0);
     assert_int_equal(bp_close(sh.p), 0);
     util_datafile_verify(path, PSZ, NPAGES, sh.gen);
+}
+
+/* ---- registered buffers (bp_uring_reg.c) ------------------------------- */
+
+enum reg_how { REG_ON, REG_ENV_OFF, REG_REFUSED };
+
+/* On io_uring with backend b: fix misses (the lanes; test_threads takes
+ * several lanes at once), read-ahead and a flush of restamped pages go
+ * through the registered region when it is on (io_registered bits 2 and
+ * 3), through plain reads and writes when BUFPOOL_IO_REGBUF=0 or
+ * io_uring_register fails (bits clear); the pages come back right either
+ * way and the data file holds the new stamps. */
+static void region_run(bp_backend b, enum reg_how how)
+{
+    need_engine(BP_IO_URING);
+    if (b == BP_BACKEND_LINEAR && sizeof(void *) < 8) {
+        print_message("  linear needs a 64-bit process, skipped\n");
+        skip();
+    }
+    if (how == REG_REFUSED &&
+        bp__test_fault_arm(BP__SYS_BIT(URING_REGISTER), 1, ENOMEM, 1) != 0) {
+        print_message("  fault injection compiled out, skipped\n");
+        skip();
+    }
+    char path[600], why[600];
+    util_tmp_path(path, sizeof path, "region.db");
+    util_datafile_create(path, PSZ, NPAGES, 0);
+    struct util_cfg cfg = small_cfg(b);
+    bp_pool *p;
+    if (how == REG_ENV_OFF)
+        setenv("BUFPOOL_IO_REGBUF", "0", 1);
+    int rc = open_engine(&p, path, &cfg, BP_IO_URING, why, sizeof why);
+    unsetenv("BUFPOOL_IO_REGBUF");
+    if (rc != 0) {
+        bp__test_fault_disarm();
+        print_error("bp_open: %s\n", why);
+        fail();
+    }
+    static uint32_t gen[NPAGES];
+    memset(gen, 0, sizeof gen);
+    for (uint64_t pg = 0; pg < FRAMES; pg++) /* fix misses */
+        util_fix_verify(p, pg, BP_SHARED, PSZ, 0);
+    uint64_t ahead[8];
+    for (int i = 0; i < 8; i++)
+        ahead[i] = 100 + 3 * (uint64_t)i;
+    assert_true(bp_prefetch(p, ahead, 8) >= 0);
+    for (int i = 0; i < 8; i++) /* waits for its read if still in flight */
+        util_fix_verify(p, ahead[i], BP_SHARED, PSZ, 0);
+    for (uint64_t pg = 40; pg < 40 + FRAMES / 2; pg++) {
+        util_fix_write(p, pg, PSZ, 0, 1);
+        gen[pg] = 1;
+    }
+    rc = bp_flush(p);
+    bp_stats st;
+    util_stats(p, &st);
+    bp__test_fault_disarm();
+    if (rc != 0) {
+        util_print_rc(p, "bp_flush", rc);
+        fail();
+    }
+    print_message("  %s, %s: io_registered 0x%x, %" PRIu64 " reads, %" PRIu64
+                  " writes\n", util_backend_name(b),
+                  how == REG_ON        ? "on"
+                  : how == REG_ENV_OFF ? "BUFPOOL_IO_REGBUF=0"
+                                       : "register refused",
+                  st.io_registered, st.reads, st.writes);
+    if (how == REG_ON)
+        assert_int_equal(st.io_registered & 12u, 12u);
+    else
+        assert_int_equal(st.io_registered & 12u, 0);
+    for (uint64_t pg = 0; pg < NPAGES; pg += 7) /* misses again, and hits */
+        util_fix_verify(p, pg, BP_SHARED, PSZ, gen[pg]);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    util_datafile_verify(path, PSZ, NPAGES, gen);
+}
+
+/* The split of a region into registered buffers of at most 1 GiB, and the
+ * lookup of a page's buffer, at the chunk edges (arithmetic only: a 2.5
+ * GiB region would cost 2.5 GiB of shm to test end to end). */
+static void test_region_chunks(void **state)
+{
+    (void)state;
+    if (sizeof(void *) < 8) {
+        print_message("  a 2.5 GiB region needs a 64-bit process, skipped\n");
+        skip();
+    }
+    const uint64_t G = 1ull << 30, len = 2 * G + G / 2;
+    const uintptr_t base = (uintptr_t)1 << 40;
+    assert_int_equal(bp__test_reg_index(base, len, base, 4096), 0);
+    assert_int_equal(bp__test_reg_index(base, len, base + G - 4096, 4096), 0);
+    assert_int_equal(bp__test_reg_index(base, len, base + G, 65536), 1);
+    assert_int_equal(bp__test_reg_index(base, len, base + G - 2048, 4096), -1);
+    assert_int_equal(bp__test_reg_index(base, len, base + 2 * G + 4096, 8192),
+                     2);
+    assert_int_equal(bp__test_reg_index(base, len, base + len - 4096, 4096),
+                     2);
+    assert_int_equal(bp__test_reg_index(base, len, base + len - 4096, 8192),
+                     -1);
+    assert_int_equal(bp__test_reg_index(base, len, base + len, 4096), -1);
+    assert_int_equal(bp__test_reg_index(base, len, base - 4096, 4096), -1);
+    assert_int_equal(bp__test_reg_index(base, 0, base, 4096), -1);
+    assert_true(bp__test_reg_chunk_len(base, len, 0, 3) == G);
+    assert_true(bp__test_reg_chunk_len(base, len, 1, 3) == G);
+    assert_true(bp__test_reg_chunk_len(base, len, 2, 3) == G / 2);
+    assert_true(bp__test_reg_chunk_len(base, len, 3, 3) == 0);
+    assert_true(bp__test_reg_chunk_len(base, len, 0, 2) == 0); /* no room */
+    assert_true(bp__test_reg_chunk_len(base, 64 << 20, 0, 1) == 64 << 20);
+}
+
+static void test_region_copy(void **state)
+{
+    enum reg_how *how = *state;
+    region_run(BP_BACKEND_COPY, *how);
+}
+
+static void test_region_linear(void **state)
+{
+    enum reg_how *how = *state;
+    region_run(BP_BACKEND_LINEAR, *how);
 }
 
 /* ---- selection ------------------------------------------------------------ */
@@ -425,7 +559,12 @@ static void probe_uring(void)
     cmocka_unit_test_prestate(fn, &c_sync_copy),                               \
         cmocka_unit_test_prestate(fn, &c_sync_mmap),                           \
         cmocka_unit_test_prestate(fn, &c_uring_copy),                          \
-        cmocka_unit_test_prestate(fn, &c_uring_mmap)
+        cmocka_unit_test_prestate(fn, &c_uring_mmap),                          \
+        cmocka_unit_test_prestate(fn, &c_sync_linear),                         \
+        cmocka_unit_test_prestate(fn, &c_uring_linear)
+
+static enum reg_how r_on = REG_ON, r_env = REG_ENV_OFF,
+                    r_refused = REG_REFUSED;
 
 int main(void)
 {
@@ -435,6 +574,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         ENGINE_CASES(test_matrix),
         ENGINE_CASES(test_threads),
+        cmocka_unit_test(test_region_chunks),
+        cmocka_unit_test_prestate(test_region_copy, &r_on),
+        cmocka_unit_test_prestate(test_region_copy, &r_env),
+        cmocka_unit_test_prestate(test_region_copy, &r_refused),
+        cmocka_unit_test_prestate(test_region_linear, &r_on),
+        cmocka_unit_test_prestate(test_region_linear, &r_env),
+        cmocka_unit_test_prestate(test_region_linear, &r_refused),
         cmocka_unit_test(test_env_overrides_option),
         cmocka_unit_test(test_env_bogus),
         cmocka_unit_test(test_env_uring),
