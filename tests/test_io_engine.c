@@ -393,7 +393,7 @@ static void test_region_chunks(void **state)
         skip();
     }
     const uint64_t G = 1ull << 30, len = 2 * G + G / 2;
-    const uintptr_t base = (uintptr_t)1 << 40;
+    const uintptr_t base = (uintptr_t)(UINT64_C(1) << 40); /* 64-bit */
     assert_int_equal(bp__test_reg_index(base, len, base, 4096), 0);
     assert_int_equal(bp__test_reg_index(base, len, base + G - 4096, 4096), 0);
     assert_int_equal(bp__test_reg_index(base, len, base + G, 65536), 1);
