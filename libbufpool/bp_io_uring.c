@@ -4,10 +4,12 @@
  * for, on the calling thread's lane (ring).
  *
  * Owns: p->io_priv while this engine runs (BP__URING_LANES lanes, each a
- * ring, its mutex, whether p->data_fd is registered as fixed file 0, the
- * tag of its request in flight).  Lane 0 is set up (and the kernel probed)
- * at open; the others when a thread mapped to them first does I/O (a lane
- * that cannot be set up sends its threads to lane 0).  Chosen by
+ * ring, its mutex, whether p->data_fd is registered as fixed file 0 and
+ * the region (bp_uring_reg.c) as buffers, the tag of its request in
+ * flight).  Lane 0 is set up (and the kernel probed) at open, and
+ * registers the region once the window is open; the others when a thread
+ * mapped to them first does I/O (a lane that cannot be set up sends its
+ * threads to lane 0), cloning lane 0's buffers.  Chosen by
  * bp__io_select (bp_io.c), which falls back to the sync engine when
  * bp__io_uring_init refuses.  Batches and read-ahead have a ring of their
  * own (bp_aio.c).
@@ -130,8 +132,6 @@ static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
     }
 }
 
-/* One request of opcode op (READ, WRITE or FSYNC) on the data file, waited
- * for.  Returns cqe->res or a negative errno. */
 /* Register the region on lane u (its mutex held, ring ready), once: lanes
  * other than 0 clone lane 0's table (no second pin, nothing counted
  * against RLIMIT_MEMLOCK again), or register their own when the kernel
@@ -212,6 +212,9 @@ static struct bp__uring *bp__uring_lane(bp_pool *p)
     return u;
 }
 
+/* One request of opcode op (READ, WRITE or FSYNC) on the data file, waited
+ * for; READ_FIXED / WRITE_FIXED when buf lies in the registered region.
+ * Returns cqe->res or a negative errno. */
 static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
                         uint64_t off)
 {
