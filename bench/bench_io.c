@@ -69,6 +69,7 @@ typedef struct io_opts {
     int refill_pass; /* --refill pass: one bp_prefetch per pass */
     int consume_poll; /* --consume poll: BP_NOWAIT fixes, not the log */
     int vs_raw;      /* --vs-raw: the pool against bench_io_raw.c instead */
+    int coop_off;    /* --coop off: rings set up without COOP_TASKRUN */
     uint64_t depths[IO_MAXD], psz[IO_MAXP];
     int nd, np, quick, nbk;
     bp_backend bk[IO_MAXBK];
@@ -104,6 +105,10 @@ static void io_usage(FILE *f)
 "  --refill MODE     with --consume poll: one: each freed place asked for\n"
 "                    by its own bp_prefetch (one submit per read, as fio);\n"
 "                    pass: all of a pass's places in one bp_prefetch (one)\n"
+"  --coop MODE       on: the pool's read-ahead ring (bp_set_io_coop) and\n"
+"                    the raw loop's ring complete cooperatively\n"
+"                    (IORING_SETUP_COOP_TASKRUN), as fio's io_uring\n"
+"                    engine sets up its ring; off: neither (on)\n"
 "  --backends LIST   window backends, one row each (auto,linear on 64-bit:\n"
 "                    linear reads straight into its frames, the others\n"
 "                    into the window slot the page is fixed in)\n"
@@ -150,7 +155,7 @@ static int io_two_way(const char *opt, const char *arg, const char *off,
 static int io_options(int argc, char **argv, io_opts *o)
 {
     enum { O_DATA = 256, O_CACHE, O_PS, O_DEP, O_SEC, O_REPS, O_WP, O_WD,
-           O_REFILL, O_CONSUME, O_RAW,
+           O_REFILL, O_CONSUME, O_COOP, O_RAW,
            O_BK, O_DIR, O_QUICK, O_HELP };
     static const struct option lo[] = {
         {"data-mb", required_argument, NULL, O_DATA},
@@ -163,6 +168,7 @@ static int io_options(int argc, char **argv, io_opts *o)
         {"write-depth", required_argument, NULL, O_WD},
         {"refill", required_argument, NULL, O_REFILL},
         {"consume", required_argument, NULL, O_CONSUME},
+        {"coop", required_argument, NULL, O_COOP},
         {"vs-raw", no_argument, NULL, O_RAW},
         {"backends", required_argument, NULL, O_BK},
         {"dir", required_argument, NULL, O_DIR},
@@ -190,6 +196,7 @@ static int io_options(int argc, char **argv, io_opts *o)
         case O_WD: bad = bu_parse_u64("write-depth", optarg, 1, 1024, 0, &o->wdepth); break;
         case O_REFILL: bad = io_two_way("refill", optarg, "one", "pass", &o->refill_pass); break;
         case O_CONSUME: bad = io_two_way("consume", optarg, "log", "poll", &o->consume_poll); break;
+        case O_COOP: bad = io_two_way("coop", optarg, "on", "off", &o->coop_off); break;
         case O_BK: {
             bad = bu_parse_backends(optarg, o->bk, IO_MAXBK, &o->nbk) != 0;
             break;
@@ -318,8 +325,8 @@ static int io_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
 /* ---- the pool ---------------------------------------------------------------- */
 
 static int io_open(bp_backend bk, const char *path, uint64_t psz,
-                   uint64_t depth, uint64_t cache_bytes, bp_pool **p,
-                   char *why, size_t whysz)
+                   uint64_t depth, uint64_t cache_bytes, int coop,
+                   bp_pool **p, char *why, size_t whysz)
 {
     bp_pool *q = NULL;
     int rc;
@@ -330,6 +337,7 @@ static int io_open(bp_backend bk, const char *path, uint64_t psz,
     if (rc == 0) rc = bp_set_cache_size(q, cache_bytes);
     if (rc == 0) rc = bp_set_backend(q, bk);
     if (rc == 0) rc = bp_set_io_depth(q, (unsigned)depth);
+    if (rc == 0) rc = bp_set_io_coop(q, coop);
     if (rc == 0) rc = bp_open(q, path, 0);
     if (rc) {
         snprintf(why, whysz, "pool (page %llu, depth %llu): %s: %s",
@@ -537,7 +545,8 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
     bp_pool *p;
     int rc = 0;
 
-    if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, &p, why, whysz)))
+    if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, !o->coop_off,
+                      &p, why, whysz)))
         return rc;
     bu_rng_seed(&rng, 77, psz, d * 1000 + rep);
     if ((rc = bu_stats(p, &st, why, whysz)) != 0)
@@ -601,8 +610,9 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
         snprintf(why, whysz, "out of memory");
         return -ENOMEM;
     }
-    if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, &p, why, whysz)) ||
-        (rc = io_raw_open(&raw, path, psz, d, why, whysz)))
+    if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, !o->coop_off,
+                      &p, why, whysz)) ||
+        (rc = io_raw_open(&raw, path, psz, d, !o->coop_off, why, whysz)))
         goto out;
     bu_rng_seed(&rng, 78, psz, d);
     for (uint64_t k = 0; k < pairs && rc == 0; k++) {
@@ -659,8 +669,8 @@ static int io_pool_writes(const io_opts *o, bp_backend bk, const char *path,
     bp_pool *p;
     int rc;
 
-    if ((rc = io_open(bk, path, psz, o->wdepth, (n * 2 + 64) * psz, &p, why,
-                      whysz)))
+    if ((rc = io_open(bk, path, psz, o->wdepth, (n * 2 + 64) * psz,
+                      !o->coop_off, &p, why, whysz)))
         return rc;
     bu_rng_seed(&rng, 91, psz, rep);
     for (uint64_t i = 0; i < n; i++) {
@@ -777,16 +787,20 @@ int bench_io_main(int argc, char **argv)
                "(bp_fix misses at depth 1, d reads in flight above, %s) "
                "against fio's loop on bare liburing in this process, "
                "alternating in %llu ms slices, %llu s of each; medians over "
-               "the slice pairs\n", io_mode(&o),
+               "the slice pairs; rings %s\n", io_mode(&o),
                (unsigned long long)(IO_SLICE_NS / 1000000),
-               (unsigned long long)o.seconds);
+               (unsigned long long)o.seconds,
+               o.coop_off ? "without COOP_TASKRUN (--coop off)"
+                          : "with COOP_TASKRUN (bp_set_io_coop), as fio's");
     else
         printf("bpbench io: cold random reads through the pool (bp_fix misses "
                "at depth 1, d reads in flight above, %s) vs fio io_uring "
                "O_DIRECT randread; write-back (bp_flush: batches + "
-               "fdatasync) vs fio randwrite; median of %llu reps\n",
-               io_mode(&o),
-               (unsigned long long)o.reps);
+               "fdatasync) vs fio randwrite; median of %llu reps; the "
+               "pool's ring %s\n",
+               io_mode(&o), (unsigned long long)o.reps,
+               o.coop_off ? "without COOP_TASKRUN (--coop off)"
+                          : "with COOP_TASKRUN (bp_set_io_coop), as fio's");
     bu_print_machine(stdout, "");
     if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {
         fprintf(stderr, "bpbench io: temp dir in %s: %s\n", o.dir,

@@ -6,8 +6,11 @@
  * d reads in flight, wait for at least one completion, take all that are
  * there, refill each freed place with a read of its own (one submit
  * each).  Plain IORING_OP_READ of whole pages at random page-aligned
- * offsets into page-aligned buffers, file not registered, ring set up with
- * no flags (as the pool's own rings).  A slice ends by waiting for every
+ * offsets into page-aligned buffers, file not registered, ring set up as
+ * the pool's read-ahead ring: COOP_TASKRUN or no flags.  (fio 3.33 sets
+ * COOP_TASKRUN too, and SINGLE_ISSUER | DEFER_TASKRUN, which a ring
+ * shared by the pool's threads cannot have: this loop measures the pool's
+ * own cost, the fio column the rest.)  A slice ends by waiting for every
  * read still in flight, so slices of the pool and of this loop can
  * alternate on the same disk without overlapping.
  */
@@ -31,7 +34,7 @@ struct io_raw {
 };
 
 int io_raw_open(io_raw **out, const char *path, uint64_t psz, uint64_t depth,
-                char *why, size_t whysz)
+                int coop, char *why, size_t whysz)
 {
     io_raw *r = calloc(1, sizeof *r);
     int rc;
@@ -58,7 +61,14 @@ int io_raw_open(io_raw **out, const char *path, uint64_t psz, uint64_t depth,
         return -ENOMEM;
     }
     memset(r->bufs, 0, (size_t)(psz * depth)); /* faulted in before timing */
-    if ((rc = io_uring_queue_init((unsigned)depth, &r->ring, 0)) < 0) {
+    rc = -EINVAL;
+    if (coop)
+        rc = io_uring_queue_init((unsigned)depth, &r->ring,
+                                 IORING_SETUP_COOP_TASKRUN |
+                                     IORING_SETUP_TASKRUN_FLAG);
+    if (rc == -EINVAL)
+        rc = io_uring_queue_init((unsigned)depth, &r->ring, 0);
+    if (rc < 0) {
         io_raw_close(r);
         snprintf(why, whysz, "raw loop: io_uring_queue_init: %s",
                  strerror(-rc));
@@ -148,9 +158,9 @@ void io_raw_close(io_raw *r)
 #else /* !BP_HAVE_URING */
 
 int io_raw_open(io_raw **out, const char *path, uint64_t psz, uint64_t depth,
-                char *why, size_t whysz)
+                int coop, char *why, size_t whysz)
 {
-    (void)path, (void)psz, (void)depth;
+    (void)path, (void)psz, (void)depth, (void)coop;
     *out = NULL;
     snprintf(why, whysz, "built without liburing: no raw io_uring loop");
     return -ENOSYS;

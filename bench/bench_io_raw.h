@@ -14,10 +14,11 @@
 typedef struct io_raw io_raw;
 
 /* Open path with O_DIRECT and a ring of depth entries with depth buffers
- * of psz bytes.  0, or -errno with why filled (-ENOSYS: built without
- * liburing). */
+ * of psz bytes, set up with COOP_TASKRUN when coop is set (and the kernel
+ * has it: Linux 5.19), as the pool's ring with bp_set_io_coop.  0, or
+ * -errno with why filled (-ENOSYS: built without liburing). */
 int io_raw_open(io_raw **out, const char *path, uint64_t psz, uint64_t depth,
-                char *why, size_t whysz);
+                int coop, char *why, size_t whysz);
 
 /* One slice: keep depth random reads of whole pages below npages in
  * flight, each refilled by its own submit as it completes (fio's

@@ -193,6 +193,19 @@ int bp_set_io_engine(bp_pool *p, bp_io_engine e);
  * a helper thread does the same work one request at a time. */
 int bp_set_io_depth(bp_pool *p, unsigned depth);
 
+/* Cooperative completions for the asynchronous ring (default off; io_uring
+ * only, Linux 5.19+; the ring is set up without it where the kernel
+ * refuses, and bp_stats.io_coop says which).  A finished read or write is
+ * then completed when the thread that started it next enters the kernel
+ * (any system call, a sleep in bp_io_wait or on a page in flight, a
+ * scheduler tick) instead of by an interrupt sent to that thread while it
+ * runs: one interrupt (a VM exit, on a virtual machine) saved per request
+ * when the threads that read ahead also wait for their reads, as fio's
+ * io_uring engine does.  The price: a page read ahead by a thread that
+ * then computes without system calls arrives for other threads only at
+ * that thread's next tick (a few milliseconds at most). */
+int bp_set_io_coop(bp_pool *p, int on);
+
 /* Background flusher (default off): a thread that, every few milliseconds,
  * writes the dirty unlatched frames among the next pct percent of frames
  * ahead of the replacement hand in one batch, fdatasyncs, and marks them
@@ -499,6 +512,8 @@ typedef struct bp_stats {
     uint64_t prefetch_direct;   /* of prefetch_started, reads that landed
                                    straight in a window slot (linear: in
                                    the frame), not in a bounce buffer */
+    uint32_t io_coop;           /* 1: the asynchronous ring completes
+                                   cooperatively (bp_set_io_coop) */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

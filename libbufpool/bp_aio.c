@@ -155,6 +155,7 @@ struct bp__aio {
 #ifdef BP_HAVE_URING
     struct io_uring a_ring;
 #endif
+    int a_coop; /* the ring was set up with COOP_TASKRUN */
     unsigned a_registered; /* bit 0 file, bit 1 bounce buffers, bit 3 the
                               region (bp_uring_reg.c) */
     unsigned a_depth;
@@ -739,8 +740,18 @@ int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns)
 #ifdef BP_HAVE_URING
 static int bp__aio_ring_init(bp_pool *p, struct bp__aio *a)
 {
-    int rc = bp__sys_uring_queue_init(a->a_depth, &a->a_ring, 0);
+    /* cooperative (bp_set_io_coop): no interrupt to a running submitter;
+     * the flags came in Linux 5.19, earlier kernels refuse them */
+    int rc = -EINVAL;
 
+    if (p->po_io_coop) {
+        rc = bp__sys_uring_queue_init(a->a_depth, &a->a_ring,
+                                      IORING_SETUP_COOP_TASKRUN |
+                                          IORING_SETUP_TASKRUN_FLAG);
+        a->a_coop = rc == 0;
+    }
+    if (rc == -EINVAL)
+        rc = bp__sys_uring_queue_init(a->a_depth, &a->a_ring, 0);
     if (rc < 0)
         return rc;
     if (bp__sys_uring_register_files(&a->a_ring, &p->data_fd, 1) == 0)
@@ -867,6 +878,13 @@ static struct bp__aio *bp__aio_state(bp_pool *p, int *err)
     a = p->aio;
     bp__unlock(&p->aio_init_lock, BP__RANK_ALLOC);
     return a;
+}
+
+int bp__aio_coop(const bp_pool *p)
+{
+    const struct bp__aio *a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE);
+
+    return a && a->a_coop;
 }
 
 unsigned bp__aio_registered(const bp_pool *p)

@@ -354,6 +354,7 @@ struct bp_pool {
     bp_io_engine po_io_engine;
     int po_checksums;
     unsigned po_io_depth;      /* async requests in flight at most */
+    int po_io_coop;            /* bp_set_io_coop */
     unsigned po_flusher_pct;   /* 0: no background flusher */
     size_t po_wal_offset;
     bp_log_flush_fn po_wal_fn;
@@ -582,6 +583,7 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan);
 int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
                         unsigned n);
 unsigned bp__aio_registered(const bp_pool *p);
+int bp__aio_coop(const bp_pool *p); /* ring set up cooperatively */
 /* Is a read-ahead in flight into window slot s (its frame BUSY for it)?
  * For the invariant walker; takes the aio request lock. */
 int bp__aio_reading_into(bp_pool *p, uint32_t slot);

@@ -231,6 +231,19 @@ int bp_set_io_depth(bp_pool *p, unsigned depth)
     return 0;
 }
 
+int bp_set_io_coop(bp_pool *p, int on)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if (on != 0 && on != 1)
+        return bp__fail(p, -EINVAL, "bp_set_io_coop: %d is neither 0 nor 1",
+                        on);
+    p->po_io_coop = on;
+    return 0;
+}
+
 int bp_set_flusher(bp_pool *p, unsigned pct)
 {
     int rc = bp__closed(p);

@@ -46,6 +46,9 @@
  *    named too (the fix reads the page itself); a caller that fell more
  *    than the log behind gets BP_ELAGGED and the present ticket; bad
  *    input and a pool not open are refused.
+ *  - all of it again on cooperative rings (bp_set_io_coop; stats say so
+ *    on Linux 5.19+), and pages read ahead by a thread that then spins
+ *    without system calls reach another thread's fixes, each read once.
  */
 #include "util_test.h"
 
@@ -59,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define PSZ 4096u
@@ -67,6 +71,7 @@
 struct pcase {
     bp_backend backend;
     bp_io_engine engine;
+    int coop; /* bp_set_io_coop */
 };
 
 static bp_pool *open_case_slots(const struct pcase *c, const char *path,
@@ -82,6 +87,9 @@ static bp_pool *open_case_slots(const struct pcase *c, const char *path,
     assert_int_equal(bp_create(&p, NULL), 0);
     assert_int_equal(util_pool_config(p, &cfg), 0);
     assert_int_equal(bp_set_io_depth(p, 16), 0);
+    assert_int_equal(bp_set_io_coop(p, 2), -EINVAL); /* 0 or 1 only */
+    assert_int_equal(bp_set_io_coop(NULL, 1), -EINVAL);
+    assert_int_equal(bp_set_io_coop(p, c->coop), 0);
     assert_int_equal(bp_set_flusher(p, flusher), 0);
     if (c->backend == BP_BACKEND_RFP && !util_have_rfp()) {
         print_message("remap_file_pages unavailable: skipped\n");
@@ -103,6 +111,7 @@ static bp_pool *open_case_slots(const struct pcase *c, const char *path,
     if (rc)
         util_print_rc(p, "bp_open", rc);
     assert_int_equal(rc, 0);
+    assert_int_not_equal(bp_set_io_coop(p, 1), 0); /* open: too late */
     return p;
 }
 
@@ -143,6 +152,17 @@ static bp_pool *open_file(const struct pcase *c, char *path, size_t len,
     return p;
 }
 
+/* Linux 5.19 or later: IORING_SETUP_COOP_TASKRUN exists. */
+static int kernel_has_coop(void)
+{
+    struct utsname u;
+    int maj = 0, min = 0;
+
+    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &maj, &min) != 2)
+        return 0;
+    return maj > 5 || (maj == 5 && min >= 19);
+}
+
 static void test_prefetch_reads_once(void **state)
 {
     const struct pcase *c = *state;
@@ -168,6 +188,11 @@ static void test_prefetch_reads_once(void **state)
     assert_int_equal(st.prefetch_done, (uint64_t)rc);
     assert_int_equal(st.prefetch_failed, 0);
     assert_int_equal(st.io_depth, 16);
+    /* cooperative completions where asked for on io_uring (Linux 5.19+;
+     * BUFPOOL_IO=sync runs the sync engine whatever the case asks) */
+    assert_int_equal(st.io_coop,
+                     (uint32_t)(c->coop && kernel_has_coop() &&
+                                strcmp(st.io_engine, "io_uring") == 0));
     /* cached pages are skipped; a page beyond the end refuses the call */
     assert_int_equal(bp_prefetch(p, list, 16), 0);
     list[16] = NPAGES;
@@ -905,24 +930,80 @@ static void test_prefetch_counts(void **state)
     unlink(path);
 }
 
+/* Pages read ahead by a thread that then computes without system calls
+ * (cooperative rings complete its reads only when it enters the kernel,
+ * or at its next scheduler tick) reach another thread anyway: the other
+ * thread's fixes of all of them return, right, while the first still
+ * spins.  Bounded by a watchdog. */
+struct spin_arg {
+    bp_pool *p;
+    int started;          /* atomic: the prefetch went out */
+    int stop;             /* atomic: the fixer is done */
+    int rc;
+};
+
+static void *spin_reader(void *v)
+{
+    struct spin_arg *a = v;
+    uint64_t list[16];
+
+    for (uint64_t i = 0; i < 16; i++)
+        list[i] = 5 + 4 * i;
+    a->rc = bp_prefetch(a->p, list, 16);
+    __atomic_store_n(&a->started, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
+        ; /* no system call */
+    return NULL;
+}
+
+static void test_prefetch_other_thread(void **state)
+{
+    const struct pcase *c = *state;
+    struct spin_arg a = {0};
+    char path[600];
+    pthread_t t;
+    bp_stats st;
+
+    a.p = open_file(c, path, sizeof path, "spin.db", 3, 0);
+    util_watchdog_start(60, "read-ahead by a spinning thread");
+    assert_int_equal(pthread_create(&t, NULL, spin_reader, &a), 0);
+    while (!__atomic_load_n(&a.started, __ATOMIC_ACQUIRE))
+        sched_yield();
+    assert_true(a.rc > 0);
+    for (uint64_t i = 0; i < 16; i++) /* waits for the reads in flight */
+        util_fix_verify(a.p, 5 + 4 * i, BP_SHARED, PSZ, 3);
+    __atomic_store_n(&a.stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    util_watchdog_stop();
+    settle(a.p);
+    util_stats(a.p, &st);
+    assert_int_equal(st.reads, 16); /* each page read once */
+    util_check(a.p);
+    assert_int_equal(bp_close(a.p), 0);
+    unlink(path);
+}
+
 static const struct pcase cases[] = {
-    {BP_BACKEND_COPY, BP_IO_URING},
-    {BP_BACKEND_MMAP, BP_IO_URING},
-    {BP_BACKEND_COPY, BP_IO_SYNC},
-    {BP_BACKEND_MMAP, BP_IO_SYNC},
-    {BP_BACKEND_LINEAR, BP_IO_URING}, /* I/O straight into the frames */
-    {BP_BACKEND_LINEAR, BP_IO_SYNC},
-    {BP_BACKEND_RFP, BP_IO_URING},
-    {BP_BACKEND_RFP, BP_IO_SYNC},
-    {BP_BACKEND_AUTO, BP_IO_URING},
-    {BP_BACKEND_AUTO, BP_IO_SYNC},
+    {BP_BACKEND_COPY, BP_IO_URING, 0},
+    {BP_BACKEND_MMAP, BP_IO_URING, 0},
+    {BP_BACKEND_COPY, BP_IO_SYNC, 0},
+    {BP_BACKEND_MMAP, BP_IO_SYNC, 0},
+    {BP_BACKEND_LINEAR, BP_IO_URING, 0}, /* I/O straight into the frames */
+    {BP_BACKEND_LINEAR, BP_IO_SYNC, 0},
+    {BP_BACKEND_RFP, BP_IO_URING, 0},
+    {BP_BACKEND_RFP, BP_IO_SYNC, 0},
+    {BP_BACKEND_AUTO, BP_IO_URING, 0},
+    {BP_BACKEND_AUTO, BP_IO_SYNC, 0},
+    {BP_BACKEND_LINEAR, BP_IO_URING, 1}, /* cooperative completions */
+    {BP_BACKEND_COPY, BP_IO_URING, 1},
+    {BP_BACKEND_COPY, BP_IO_SYNC, 1},  /* no ring: no effect */
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
 int main(void)
 {
-    struct CMUnitTest t[NCASES * 12];
-    static char names[NCASES * 12][64];
+    struct CMUnitTest t[NCASES * 13];
+    static char names[NCASES * 13][64];
     size_t n = 0;
 
     util_init();
@@ -941,13 +1022,14 @@ int main(void)
                    {"prefetch_window_hit", test_prefetch_window_hit},
                    {"prefetch_read_fails", test_prefetch_read_fails},
                    {"prefetch_threads", test_prefetch_threads},
-                   {"prefetch_counts", test_prefetch_counts}};
+                   {"prefetch_counts", test_prefetch_counts},
+                   {"prefetch_other_thread", test_prefetch_other_thread}};
 
         for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++, n++) {
-            snprintf(names[n], sizeof names[n], "%s/%s/%s",
+            snprintf(names[n], sizeof names[n], "%s/%s%s/%s",
                      util_backend_name(cases[i].backend),
                      cases[i].engine == BP_IO_URING ? "io_uring" : "sync",
-                     fns[k].name);
+                     cases[i].coop ? "+coop" : "", fns[k].name);
             t[n] = (struct CMUnitTest){names[n], fns[k].fn, NULL, NULL,
                                        (void *)&cases[i]};
         }
