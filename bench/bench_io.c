@@ -584,6 +584,13 @@ static const char *io_mode(const io_opts *o)
                             "submit per read";
 }
 
+/* How the rings are set up, for the report's first line. */
+static const char *io_rings(const io_opts *o)
+{
+    return o->coop_off ? "without COOP_TASKRUN (--coop off)"
+                       : "with COOP_TASKRUN (bp_set_io_coop), as fio's";
+}
+
 static double io_med(double *v, uint64_t n);
 
 /* --vs-raw: one pool and one raw loop on the same file, alternating in
@@ -789,18 +796,14 @@ int bench_io_main(int argc, char **argv)
                "alternating in %llu ms slices, %llu s of each; medians over "
                "the slice pairs; rings %s\n", io_mode(&o),
                (unsigned long long)(IO_SLICE_NS / 1000000),
-               (unsigned long long)o.seconds,
-               o.coop_off ? "without COOP_TASKRUN (--coop off)"
-                          : "with COOP_TASKRUN (bp_set_io_coop), as fio's");
+               (unsigned long long)o.seconds, io_rings(&o));
     else
         printf("bpbench io: cold random reads through the pool (bp_fix misses "
                "at depth 1, d reads in flight above, %s) vs fio io_uring "
                "O_DIRECT randread; write-back (bp_flush: batches + "
                "fdatasync) vs fio randwrite; median of %llu reps; the "
                "pool's ring %s\n",
-               io_mode(&o), (unsigned long long)o.reps,
-               o.coop_off ? "without COOP_TASKRUN (--coop off)"
-                          : "with COOP_TASKRUN (bp_set_io_coop), as fio's");
+               io_mode(&o), (unsigned long long)o.reps, io_rings(&o));
     bu_print_machine(stdout, "");
     if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {
         fprintf(stderr, "bpbench io: temp dir in %s: %s\n", o.dir,
