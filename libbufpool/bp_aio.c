@@ -628,6 +628,17 @@ uint64_t bp_io_seq(bp_pool *p)
     return a ? __atomic_load_n(&a->a_done, __ATOMIC_SEQ_CST) : 0;
 }
 
+/* A bp_io_finished caller at ticket s when a_done is d has lagged when
+ * the log no longer holds entry s: then *seq moves to the present. */
+static int bp__aio_lagged(const struct bp__aio *a, uint64_t s, uint64_t d,
+                          uint64_t *seq)
+{
+    if (d - s <= a->a_log_mask)
+        return 0;
+    *seq = d;
+    return 1;
+}
+
 int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max)
 {
     struct bp__aio *a;
@@ -646,10 +657,8 @@ int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max)
      * holds size - 1 finished reads behind the present) */
     s = *seq;
     d = __atomic_load_n(&a->a_done, __ATOMIC_ACQUIRE);
-    if (d - s > a->a_log_mask) {
-        *seq = d;
+    if (bp__aio_lagged(a, s, d, seq))
         return BP_ELAGGED;
-    }
     n = d - s < max ? d - s : max;
     if (n > INT_MAX)
         n = INT_MAX;
@@ -660,11 +669,9 @@ int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max)
         pgnos[i] = __atomic_load_n(&a->a_log[(s + i) & a->a_log_mask],
                                    __ATOMIC_ACQUIRE);
     /* seqlock check: were the entries copied overwritten meanwhile? */
-    d = __atomic_load_n(&a->a_done, __ATOMIC_RELAXED);
-    if (d - s > a->a_log_mask) {
-        *seq = d;
+    if (bp__aio_lagged(a, s, __atomic_load_n(&a->a_done, __ATOMIC_RELAXED),
+                       seq))
         return BP_ELAGGED;
-    }
     *seq = s + n;
     return (int)n;
 }
@@ -757,21 +764,15 @@ static int bp__aio_ring_init(bp_pool *p, struct bp__aio *a)
     if (bp__sys_uring_register_files(&a->a_ring, &p->data_fd, 1) == 0)
         a->a_registered |= 1;
     {
-        struct iovec iov[1 + BP__REG_MAX_CHUNKS];
-        unsigned n = 0;
+        struct iovec bounce = {a->a_bufs, a->a_bufs_size};
 
-        /* buffer 0: the bounce buffers; 1..n: the region (linear frames
-         * or the copy window, bp_uring_reg.c).  Counts against
+        /* buffer 0: the bounce buffers; 1..: the region (linear frames or
+         * the copy window, bp_uring_reg.c).  Counts against
          * RLIMIT_MEMLOCK (not for CAP_IPC_LOCK): without the region, the
          * bounce buffers alone; without those, plain READ/WRITE */
-        iov[0].iov_base = a->a_bufs;
-        iov[0].iov_len = a->a_bufs_size;
-        if (p->io_reg_len &&
-            bp__reg_memlock_ok(p->io_reg_len + a->a_bufs_size))
-            n = bp__reg_iovecs(p, iov + 1, BP__REG_MAX_CHUNKS);
-        if (n && bp__sys_uring_register_buffers(&a->a_ring, iov, 1 + n) == 0)
+        if (bp__reg_register(p, &a->a_ring, &bounce, 1) == 0)
             a->a_registered |= 2 | 8;
-        else if (bp__sys_uring_register_buffers(&a->a_ring, iov, 1) == 0)
+        else if (bp__sys_uring_register_buffers(&a->a_ring, &bounce, 1) == 0)
             a->a_registered |= 2;
     }
     return 0;

@@ -292,6 +292,13 @@ int bp__reg_index(const bp_pool *p, const void *buf, size_t len);
 int bp__reg_memlock_ok(uint64_t bytes);
 #ifdef BP_HAVE_URING
 struct io_uring;
+/* Register head[0..nhead) (at most BP__REG_HEAD_MAX) and then the
+ * region's chunks as ring's buffers, the region's first chunk at index
+ * nhead: 0, or -errno (-ENOMEM without trying when RLIMIT_MEMLOCK would
+ * refuse; -EINVAL with no region). */
+#define BP__REG_HEAD_MAX 1u
+int bp__reg_register(bp_pool *p, struct io_uring *ring,
+                     const struct iovec *head, unsigned nhead);
 /* Clone src's registered buffers into dst (which has none): 0 or -errno
  * (-EINVAL before Linux 6.12). */
 int bp__reg_clone(struct io_uring *dst, int src_ring_fd);

@@ -139,34 +139,31 @@ static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
 static void bp__uring_lane_reg(bp_pool *p, struct bp__uring *u)
 {
     struct bp__uring *lane0 = p->io_priv;
-    struct iovec iov[BP__REG_MAX_CHUNKS];
-    unsigned n;
 
     if (u->ur_bufs != 0 || !p->io_reg_len)
         return;
-    u->ur_bufs = -1;
     if (lane0 && u != lane0 && lane0->ur_bufs > 0 &&
-        bp__reg_clone(&u->ur_ring, lane0->ur_ring.ring_fd) == 0) {
+        bp__reg_clone(&u->ur_ring, lane0->ur_ring.ring_fd) == 0)
         u->ur_bufs = 1;
-        return;
-    }
-    if (!bp__reg_memlock_ok(p->io_reg_len) ||
-        (n = bp__reg_iovecs(p, iov, BP__REG_MAX_CHUNKS)) == 0)
-        return;
-    if (bp__sys_uring_register_buffers(&u->ur_ring, iov, n) == 0)
-        u->ur_bufs = 1;
+    else
+        u->ur_bufs = bp__reg_register(p, &u->ur_ring, NULL, 0) == 0 ? 1 : -1;
 }
 
+/* At open, once the region is known: every lane set up by then (lane 0
+ * first, for the others to clone); lanes set up later register in
+ * bp__uring_lane_init.  One lane lock at a time (ur_lock is a leaf). */
 void bp__io_uring_reg_region(bp_pool *p)
 {
-    struct bp__uring *lane0 = p->io_priv;
+    struct bp__uring *lanes = p->io_priv;
 
-    if (!lane0) /* io_priv is the lanes while io_uring runs */
+    if (!lanes) /* io_priv is the lanes while io_uring runs */
         return;
-    pthread_mutex_lock(&lane0->ur_lock);
-    if (lane0->ur_ready > 0)
-        bp__uring_lane_reg(p, lane0);
-    pthread_mutex_unlock(&lane0->ur_lock);
+    for (int i = 0; i < BP__URING_LANES; i++) {
+        pthread_mutex_lock(&lanes[i].ur_lock);
+        if (lanes[i].ur_ready > 0)
+            bp__uring_lane_reg(p, &lanes[i]);
+        pthread_mutex_unlock(&lanes[i].ur_lock);
+    }
 }
 
 unsigned bp__io_uring_registered(const bp_pool *p)
@@ -189,7 +186,7 @@ static int bp__uring_lane_init(bp_pool *p, struct bp__uring *u)
     u->ur_fixed =
         bp__sys_uring_register_files(&u->ur_ring, &p->data_fd, 1) == 0;
     u->ur_ready = 1;
-    bp__uring_lane_reg(p, u); /* lane 0 at open: no region yet */
+    bp__uring_lane_reg(p, u); /* at open: no region yet (reg_region) */
     return 0;
 }
 
@@ -237,8 +234,6 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
         }
     }
     fd = u->ur_fixed ? 0 : p->data_fd;
-    if (op != IORING_OP_FSYNC && u->ur_bufs == 0)
-        bp__uring_lane_reg(p, u); /* a lane set up before the window */
     k = op != IORING_OP_FSYNC && u->ur_bufs > 0 ? bp__reg_index(p, buf, len)
                                                 : -1;
     switch (op) {

@@ -132,6 +132,25 @@ struct bp__clone_buffers {
     uint32_t pad[3];
 };
 
+int bp__reg_register(bp_pool *p, struct io_uring *ring,
+                     const struct iovec *head, unsigned nhead)
+{
+    struct iovec iov[BP__REG_HEAD_MAX + BP__REG_MAX_CHUNKS];
+    uint64_t bytes = p->io_reg_len;
+    unsigned n;
+
+    if (!p->io_reg_len || nhead > BP__REG_HEAD_MAX)
+        return -EINVAL;
+    for (unsigned i = 0; i < nhead; i++) {
+        iov[i] = head[i];
+        bytes += head[i].iov_len;
+    }
+    if (!bp__reg_memlock_ok(bytes) ||
+        (n = bp__reg_iovecs(p, iov + nhead, BP__REG_MAX_CHUNKS)) == 0)
+        return -ENOMEM;
+    return bp__sys_uring_register_buffers(ring, iov, nhead + n);
+}
+
 int bp__reg_clone(struct io_uring *dst, int src_ring_fd)
 {
     struct bp__clone_buffers arg;
