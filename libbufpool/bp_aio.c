@@ -23,7 +23,10 @@
  *     one pwrite copies it into the frame (a copy slot's bytes equal its
  *     frame's unless dirty); the fix is a window hit, no copy in;
  *   - linear: every frame is mapped for good; the read goes to the frame
- *     (no slot is reserved: a fix maps it for free).
+ *     (no slot is reserved: a fix maps it for free), or, staged
+ *     (bp_iomem.c, io_stage bit 0), to the request's buffer, and the
+ *     completion copies it into the frame with memcpy.
+ * Request buffers are huge-page backed where THP allows (bp_iomem.c).
  * Bounce buffers remain for what cannot have a slot: reads beyond a
  * quarter of the window in flight at once (bp__aio_slot_cap: fixes of
  * other threads must still find slots to replace), or when every slot's
@@ -107,6 +110,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,8 +163,8 @@ struct bp__aio {
     unsigned a_registered; /* bit 0 file, bit 1 bounce buffers, bit 3 the
                               region (bp_uring_reg.c) */
     unsigned a_depth;
-    char *a_bufs_raw, *a_bufs;
-    size_t a_bufs_size;
+    char *a_bufs_raw, *a_bufs; /* a_bufs_map bytes from bp__iomem_map */
+    size_t a_bufs_size, a_bufs_map;
     struct bp__aio_req *a_reqs;
     uint32_t *a_free;
     unsigned a_nfree;
@@ -194,10 +198,17 @@ static char *bp__aio_buf(struct bp__aio *a, bp_pool *p, uint32_t r)
 }
 
 /* The linear backend maps every frame for good: its I/O goes straight to
- * and from the frame, no bounce buffer, no copy. */
+ * and from the frame, no bounce buffer, no copy (reads: unless staged). */
 static int bp__aio_direct(const bp_pool *p)
 {
     return p->be && p->be->id == BP_BACKEND_LINEAR;
+}
+
+/* A staged read (bp_iomem.c): linear's read lands in the request's buffer
+ * and is copied into the frame with memcpy. */
+static int bp__aio_staged(const bp_pool *p, const struct bp__aio_req *q)
+{
+    return q->op == BP__AIO_READ && (p->io_stage & BP__STAGE_AHEAD);
 }
 
 /* Where request r's page is read into or written from. */
@@ -207,8 +218,9 @@ static char *bp__aio_target(struct bp__aio *a, bp_pool *p, uint32_t r)
 
     if (q->slot != BP__NONE)
         return bp__slot_addr(p, q->slot);
-    return bp__aio_direct(p) ? bp__slot_addr(p, q->frame)
-                             : bp__aio_buf(a, p, r);
+    return bp__aio_direct(p) && !bp__aio_staged(p, q)
+               ? bp__slot_addr(p, q->frame)
+               : bp__aio_buf(a, p, r);
 }
 
 /* Reads in flight into window slots at most: a quarter of the window, so
@@ -344,6 +356,8 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
         bp__aio_drop(p, a, r);
         return;
     }
+    if (q->slot == BP__NONE && bp__aio_direct(p) && bp__aio_staged(p, q))
+        memcpy(bp__slot_addr(p, f), buf, p->po_page_size); /* frame BUSY */
     BP_STAT(p, reads);
     BP_STAT_ADD(p, bytes_read, p->po_page_size);
     BP_STAT(p, prefetch_done);
@@ -545,8 +559,8 @@ static struct io_uring_sqe *bp__aio_queue_locked(bp_pool *p,
         return NULL;
     /* registered buffer 0 is the bounce buffers, 1.. the region's chunks
      * (a linear frame, a copy slot); the rest are plain reads */
-    if ((a->a_registered & 2) && !bp__aio_direct(p) &&
-        a->a_reqs[r].slot == BP__NONE)
+    if ((a->a_registered & 2) && buf >= a->a_bufs &&
+        buf < a->a_bufs + a->a_bufs_size)
         k = 0;
     else if ((a->a_registered & 8) && (k = bp__reg_index(p, buf, psz)) >= 0)
         k++;
@@ -788,7 +802,7 @@ static void bp__aio_free(bp_pool *p, struct bp__aio *a)
     if (a->a_queue)
         bp__free(p, a->a_queue, a->a_depth * sizeof *a->a_queue);
     if (a->a_bufs_raw)
-        bp__free(p, a->a_bufs_raw, a->a_bufs_size + p->dio_align);
+        munmap(a->a_bufs_raw, a->a_bufs_map);
     if (a->a_log)
         bp__free(p, a->a_log, (a->a_log_mask + 1) * sizeof *a->a_log);
     pthread_cond_destroy(&a->a_cond);
@@ -804,7 +818,8 @@ static int bp__aio_create(bp_pool *p)
 {
     struct bp__aio *a = bp__alloc(p, sizeof *a);
     size_t align = p->dio_align > 64 ? p->dio_align : 64;
-    int rc = 0;
+    void *bufs;
+    int rc = 0, huge;
 
     if (!a)
         return -ENOMEM;
@@ -816,7 +831,9 @@ static int bp__aio_create(bp_pool *p)
     pthread_cond_init(&a->a_cond, NULL);
     pthread_cond_init(&a->a_flusher_cond, NULL);
     a->a_bufs_size = (size_t)a->a_depth * p->po_page_size;
-    a->a_bufs_raw = bp__alloc(p, a->a_bufs_size + align);
+    a->a_bufs_map = a->a_bufs_size + align;
+    if (bp__iomem_map(p, &a->a_bufs_map, 1, 1, &bufs, &huge) == 0)
+        a->a_bufs_raw = bufs; /* huge-page backed: bp_iomem.c */
     a->a_reqs = bp__alloc(p, a->a_depth * sizeof *a->a_reqs);
     a->a_free = bp__alloc(p, a->a_depth * sizeof *a->a_free);
     a->a_queue = bp__alloc(p, a->a_depth * sizeof *a->a_queue);
@@ -1042,7 +1059,7 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
                                         .scan = (uint8_t)scan};
     if (s != BP__NONE) /* the prep lock's holder alone adds */
         __atomic_add_fetch(&a->a_slot_reads, 1, __ATOMIC_RELAXED);
-    if (s != BP__NONE || bp__aio_direct(p))
+    if (s != BP__NONE || (bp__aio_direct(p) && !bp__aio_staged(p, &a->a_reqs[r])))
         BP_STAT(p, prefetch_direct);
     BP_STAT(p, prefetch_started);
     __atomic_add_fetch(&a->a_started, 1, __ATOMIC_SEQ_CST);

@@ -309,6 +309,22 @@ void bp__io_uring_reg_region(bp_pool *p);
 unsigned bp__io_uring_registered(const bp_pool *p);
 #endif
 
+/* bp_iomem.c: where reads land.  bp__iomem_setup, at open before the
+ * window is mapped, decides io_thp and io_stage (and maps the fix-miss
+ * lanes' landing area): 0 or an error.  bp__iomem_map maps *len bytes of
+ * private anonymous memory (populated when asked), aligned to and advised
+ * into huge pages of io_thp bytes when that is not 0 (*huge: advised;
+ * round: *len grows to one huge page when smaller); 0 or -errno. */
+#define BP__STAGE_AHEAD 1u /* read-ahead lands in its request's buffer */
+#define BP__STAGE_MISS 2u  /* a fix miss lands in its lane's page */
+#define BP__STAGE_THP 8u   /* I/O buffers advised into huge pages */
+#define BP__STAGE_HV 16u   /* a hypervisor was seen (auto's input) */
+#define BP__URING_LANES 8  /* fix-miss lanes (bp_io_uring.c) */
+int bp__iomem_map(bp_pool *p, size_t *len, int round, int populate,
+                  void **out, int *huge);
+int bp__iomem_setup(bp_pool *p);
+void bp__iomem_close(bp_pool *p);
+
 int bp__io_open(bp_pool *p, const char *path, unsigned flags);
 void bp__io_close(bp_pool *p);
 int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf);
@@ -362,6 +378,7 @@ struct bp_pool {
     int po_checksums;
     unsigned po_io_depth;      /* async requests in flight at most */
     int po_io_coop;            /* bp_set_io_coop */
+    bp_io_stage po_io_stage;   /* bp_set_io_stage */
     unsigned po_flusher_pct;   /* 0: no background flusher */
     size_t po_wal_offset;
     bp_log_flush_fn po_wal_fn;
@@ -413,6 +430,10 @@ struct bp_pool {
     char *window;   /* slot i at window + i * page_size (linear: frames) */
     char *io_slot;  /* one page mapping used to write frames not in a slot */
     char *io_reg_base;   /* memory rings register as buffers (bp_uring_reg.c) */
+    unsigned io_stage;   /* BP__STAGE_* bits, set at open (bp_iomem.c) */
+    size_t io_thp;       /* huge page size I/O buffers align to, or 0 */
+    char *io_land;       /* staged fix misses: one page per lane */
+    size_t io_land_len;
     uint64_t io_reg_len; /* 0: none */
     uint32_t io_slot_frame;
     struct bp__slot *slots;

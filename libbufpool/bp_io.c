@@ -179,6 +179,7 @@ void bp__io_close(bp_pool *p)
         bp__io_uring_fini(p);
 #endif
     p->io = NULL;
+    bp__iomem_close(p);
     if (p->data_fd >= 0)
         close(p->data_fd);
     p->data_fd = -1;

@@ -27,6 +27,9 @@
  *                              sqes go)
  *     -> wait_cqe until the cqe carrying the tag (-EINTR, -EAGAIN: again,
  *        as often) -> res -> cqe_seen
+ *     -> staged read (bp_iomem.c, io_stage bit 1): it landed in the lane's
+ *        page of p->io_land; the bytes that arrived are copied to the
+ *        caller's buffer (the frame) before the lock is dropped
  *
  * Its system calls go through the fault table (bp_sys.h), completions
  * included: a test can replace a cqe's res.
@@ -76,7 +79,8 @@ struct bp__uring {
     uint64_t ur_tag;  /* user_data of the last request (never NOP_TAG) */
 } __attribute__((aligned(64)));
 
-#define BP__URING_LANES 8 /* lane 0 at open (probed), the others on first use */
+/* BP__URING_LANES (bp_internal.h): lane 0 at open (probed), the others on
+ * first use */
 
 static const char *bp__uring_hint(int err)
 {
@@ -217,6 +221,7 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
 {
     struct bp__uring *u = bp__uring_lane(p);
     struct io_uring_sqe *sqe;
+    char *dst = buf; /* a staged read lands in the lane's landing page */
     int fd, k, res = 0, rc;
 
     if (u->ur_broken) {
@@ -234,6 +239,10 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
         }
     }
     fd = u->ur_fixed ? 0 : p->data_fd;
+    if (op == IORING_OP_READ && (p->io_stage & BP__STAGE_MISS) &&
+        len <= p->po_page_size)
+        buf = p->io_land + (size_t)(u - (struct bp__uring *)p->io_priv) *
+                               p->po_page_size;
     k = op != IORING_OP_FSYNC && u->ur_bufs > 0 ? bp__reg_index(p, buf, len)
                                                 : -1;
     switch (op) {
@@ -264,6 +273,8 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
                                : op == IORING_OP_WRITE ? BP__SYS_URING_WRITE
                                                        : BP__SYS_URING_FSYNC,
                                res, p->dio_align);
+    if (rc > 0 && buf != dst)
+        memcpy(dst, buf, (size_t)rc); /* staged: into the frame */
 out:
     pthread_mutex_unlock(&u->ur_lock);
     return rc;

@@ -244,6 +244,19 @@ int bp_set_io_coop(bp_pool *p, int on)
     return 0;
 }
 
+int bp_set_io_stage(bp_pool *p, bp_io_stage s)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if (s != BP_STAGE_AUTO && s != BP_STAGE_OFF && s != BP_STAGE_ON)
+        return bp__fail(p, -EINVAL, "bp_set_io_stage: %d is not a "
+                        "bp_io_stage", (int)s);
+    p->po_io_stage = s;
+    return 0;
+}
+
 int bp_set_flusher(bp_pool *p, unsigned pct)
 {
     int rc = bp__closed(p);

@@ -135,6 +135,8 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         else
             p->be = bp__backend_ops_of(b);
         if (rc == 0)
+            rc = bp__iomem_setup(p); /* before the window: copy's is one */
+        if (rc == 0)
             rc = bp__window_open(p);
         if (rc == 0)
             bp__reg_setup(p);

@@ -70,6 +70,7 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     st.io_depth = p->po_io_depth;
     st.io_registered = bp__aio_registered(p);
     st.io_coop = (uint32_t)bp__aio_coop(p);
+    st.io_staged = p->io_stage;
 #ifdef BP_HAVE_URING
     st.io_registered |= bp__io_uring_registered(p);
 #endif

@@ -309,6 +309,24 @@ static void test_threads(void **state)
 
 /* ---- registered buffers (bp_uring_reg.c) ------------------------------- */
 
+/* Read 8 pages ahead (100, 100 + step, ...) and fix each, waiting for its
+ * read if still in flight; restamp pages 40.. (FRAMES / 2 of them, gen 1);
+ * bp_flush's result. */
+static int ahead_and_flush(bp_pool *p, uint32_t *gen, uint64_t step)
+{
+    uint64_t ahead[8];
+    for (int i = 0; i < 8; i++)
+        ahead[i] = 100 + step * (uint64_t)i;
+    assert_true(bp_prefetch(p, ahead, 8) >= 0);
+    for (int i = 0; i < 8; i++)
+        util_fix_verify(p, ahead[i], BP_SHARED, PSZ, 0);
+    for (uint64_t pg = 40; pg < 40 + FRAMES / 2; pg++) {
+        util_fix_write(p, pg, PSZ, 0, 1);
+        gen[pg] = 1;
+    }
+    return bp_flush(p);
+}
+
 enum reg_how { REG_ON, REG_ENV_OFF, REG_REFUSED };
 
 /* On io_uring with backend b: fix misses (the lanes; test_threads takes
@@ -347,17 +365,7 @@ static void region_run(bp_backend b, enum reg_how how)
     memset(gen, 0, sizeof gen);
     for (uint64_t pg = 0; pg < FRAMES; pg++) /* fix misses */
         util_fix_verify(p, pg, BP_SHARED, PSZ, 0);
-    uint64_t ahead[8];
-    for (int i = 0; i < 8; i++)
-        ahead[i] = 100 + 3 * (uint64_t)i;
-    assert_true(bp_prefetch(p, ahead, 8) >= 0);
-    for (int i = 0; i < 8; i++) /* waits for its read if still in flight */
-        util_fix_verify(p, ahead[i], BP_SHARED, PSZ, 0);
-    for (uint64_t pg = 40; pg < 40 + FRAMES / 2; pg++) {
-        util_fix_write(p, pg, PSZ, 0, 1);
-        gen[pg] = 1;
-    }
-    rc = bp_flush(p);
+    rc = ahead_and_flush(p, gen, 3);
     bp_stats st;
     util_stats(p, &st);
     bp__test_fault_disarm();
@@ -425,6 +433,168 @@ static void test_region_linear(void **state)
 {
     enum reg_how *how = *state;
     region_run(BP_BACKEND_LINEAR, *how);
+}
+
+/* ---- staged reads (bp_iomem.c) ----------------------------------------- */
+
+static void sel_path_staged(char *buf, size_t len)
+{
+    util_tmp_path(buf, len, "stagebad.db");
+    util_datafile_create(buf, PSZ, 16, 0);
+}
+
+struct stage_case {
+    bp_backend backend;
+    bp_io_engine engine;
+    bp_io_stage option;
+    const char *env;   /* BUFPOOL_IO_STAGE, or NULL */
+    unsigned want;     /* io_staged & 3 after open */
+    int short_reads;   /* every data-file read comes back half done */
+};
+
+/* Reads land where the case says (io_staged bits 0: read-ahead, 1: fix
+ * misses), and either way every page comes back right: fix misses (with
+ * short_reads, each continued from where the last half stopped, through
+ * the landing page again), read-ahead, and a flush of restamped pages
+ * (writes go from the frames) that the data file then holds. */
+static void test_staged(void **state)
+{
+    const struct stage_case *c = *state;
+    need_engine(c->engine);
+    if (c->backend == BP_BACKEND_LINEAR && sizeof(void *) < 8) {
+        print_message("  linear needs a 64-bit process, skipped\n");
+        skip();
+    }
+    char path[600];
+    util_tmp_path(path, sizeof path, "staged.db");
+    util_datafile_create(path, PSZ, NPAGES, 0);
+    struct util_cfg cfg = small_cfg(c->backend);
+    bp_pool *p;
+    assert_int_equal(bp_create(&p, NULL), 0);
+    assert_int_equal(util_pool_config(p, &cfg), 0);
+    assert_int_equal(bp_set_io_engine(p, c->engine), 0);
+    assert_int_equal(bp_set_io_stage(p, (bp_io_stage)7), -EINVAL);
+    assert_int_equal(bp_set_io_stage(NULL, BP_STAGE_ON), -EINVAL);
+    assert_int_equal(bp_set_io_stage(p, c->option), 0);
+    if (c->env)
+        setenv("BUFPOOL_IO_STAGE", c->env, 1);
+    int rc = bp_open(p, path, 0);
+    unsetenv("BUFPOOL_IO_STAGE");
+    assert_int_equal(rc, 0);
+    assert_int_not_equal(bp_set_io_stage(p, BP_STAGE_ON), 0); /* too late */
+    bp_stats st;
+    util_stats(p, &st);
+    print_message("  %s/%s, option %d, env %s: io_staged 0x%x\n",
+                  st.io_engine, util_backend_name(st.backend), (int)c->option,
+                  c->env ? c->env : "-", st.io_staged);
+    assert_int_equal(st.io_staged & 3u, c->want);
+    if (c->short_reads &&
+        bp__test_fault_arm(BP__SYS_DATA_READ, 1, BP__SYS_SHORT, 1) != 0) {
+        bp_close(p);
+        print_message("  fault injection compiled out, skipped\n");
+        skip();
+    }
+    static uint32_t gen[NPAGES];
+    memset(gen, 0, sizeof gen);
+    for (uint64_t pg = 0; pg < 2 * FRAMES; pg++) /* fix misses, evictions */
+        util_fix_verify(p, pg, BP_SHARED, PSZ, 0);
+    if (c->short_reads) {
+        assert_true(bp__test_fault_hits() >= 2 * FRAMES);
+        bp__test_fault_disarm();
+    }
+    assert_int_equal(ahead_and_flush(p, gen, 5), 0);
+    for (uint64_t pg = 0; pg < NPAGES; pg += 7) /* misses again, and hits */
+        util_fix_verify(p, pg, BP_SHARED, PSZ, gen[pg]);
+    util_stats(p, &st);
+    if (c->want & 1) /* staged read-ahead never lands in a frame directly */
+        assert_int_equal(st.prefetch_direct, 0);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    util_datafile_verify(path, PSZ, NPAGES, gen);
+}
+
+/* "THPeligible:" of the mapping holding addr in /proc/self/smaps: 0 or 1,
+ * or -1 when the kernel does not say. */
+static int thp_eligible(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0, r = -1;
+    uintptr_t a = (uintptr_t)addr;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        int v;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { /* a mapping */
+            in = a >= lo && a < hi;
+            continue;
+        }
+        if (in && sscanf(line, "THPeligible: %d", &v) == 1) {
+            r = v;
+            break;
+        }
+    }
+    fclose(f);
+    return r;
+}
+
+/* The copy backend's window (where its reads land) is advised into huge
+ * pages when io_staged bit 3 says I/O buffers are, and
+ * BUFPOOL_IO_HUGEPAGE=0 turns that off. */
+static void test_hugepage_window(void **state)
+{
+    (void)state;
+    char path[600];
+    util_tmp_path(path, sizeof path, "thp.db");
+    util_datafile_create(path, PSZ, 2048, 0);
+    for (int off = 0; off < 2; off++) {
+        struct util_cfg cfg = small_cfg(BP_BACKEND_COPY);
+        cfg.frames = 2048;
+        cfg.slots = 1024; /* a 4 MiB window: two huge pages at least */
+        bp_pool *p;
+        char why[600];
+        if (off)
+            setenv("BUFPOOL_IO_HUGEPAGE", "0", 1);
+        int rc = open_engine(&p, path, &cfg, BP_IO_AUTO, why, sizeof why);
+        unsetenv("BUFPOOL_IO_HUGEPAGE");
+        if (rc != 0) {
+            print_error("bp_open: %s\n", why);
+            fail();
+        }
+        bp_stats st;
+        util_stats(p, &st);
+        util_fix_verify(p, 5, BP_SHARED, PSZ, 0);
+        bp_page pg;
+        assert_int_equal(bp_fix(p, 5, BP_SHARED, &pg), 0);
+        int e = thp_eligible(pg.data);
+        bp_unfix(p, &pg, 0);
+        print_message("  BUFPOOL_IO_HUGEPAGE %s: io_staged 0x%x, window "
+                      "THPeligible %d\n", off ? "0" : "unset", st.io_staged,
+                      e);
+        if (off)
+            assert_int_equal(st.io_staged & 8u, 0);
+        else if ((st.io_staged & 8u) && e >= 0)
+            assert_int_equal(e, 1);
+        assert_int_equal(bp_close(p), 0);
+    }
+}
+
+/* BUFPOOL_IO_STAGE=bogus: the open fails with -EINVAL and says why. */
+static void test_stage_env_bogus(void **state)
+{
+    (void)state;
+    char path[600];
+    sel_path_staged(path, sizeof path);
+    bp_pool *p;
+    assert_int_equal(bp_create(&p, NULL), 0);
+    setenv("BUFPOOL_IO_STAGE", "sometimes", 1);
+    int rc = bp_open(p, path, 0);
+    unsetenv("BUFPOOL_IO_STAGE");
+    assert_int_equal(rc, -EINVAL);
+    assert_non_null(strstr(bp_errmsg(p), "BUFPOOL_IO_STAGE"));
+    bp_close(p);
 }
 
 /* ---- selection ------------------------------------------------------------ */
@@ -563,6 +733,14 @@ static void probe_uring(void)
         cmocka_unit_test_prestate(fn, &c_sync_linear),                         \
         cmocka_unit_test_prestate(fn, &c_uring_linear)
 
+static struct stage_case
+    s_on = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 3, 0},
+    s_off = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_OFF, NULL, 0, 0},
+    s_env_off = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, "off", 0, 0},
+    s_env_on = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_OFF, "on", 3, 0},
+    s_short = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 3, 1},
+    s_sync = {BP_BACKEND_LINEAR, BP_IO_SYNC, BP_STAGE_ON, NULL, 1, 0},
+    s_copy = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_ON, NULL, 0, 0};
 static enum reg_how r_on = REG_ON, r_env = REG_ENV_OFF,
                     r_refused = REG_REFUSED;
 
@@ -581,6 +759,15 @@ int main(void)
         cmocka_unit_test_prestate(test_region_linear, &r_on),
         cmocka_unit_test_prestate(test_region_linear, &r_env),
         cmocka_unit_test_prestate(test_region_linear, &r_refused),
+        cmocka_unit_test_prestate(test_staged, &s_on),
+        cmocka_unit_test_prestate(test_staged, &s_off),
+        cmocka_unit_test_prestate(test_staged, &s_env_off),
+        cmocka_unit_test_prestate(test_staged, &s_env_on),
+        cmocka_unit_test_prestate(test_staged, &s_short),
+        cmocka_unit_test_prestate(test_staged, &s_sync),
+        cmocka_unit_test_prestate(test_staged, &s_copy),
+        cmocka_unit_test(test_stage_env_bogus),
+        cmocka_unit_test(test_hugepage_window),
         cmocka_unit_test(test_env_overrides_option),
         cmocka_unit_test(test_env_bogus),
         cmocka_unit_test(test_env_uring),

@@ -72,7 +72,15 @@ struct pcase {
     bp_backend backend;
     bp_io_engine engine;
     int coop; /* bp_set_io_coop */
+    int staged; /* bp_set_io_stage ON (else OFF): linear's reads staged */
 };
+
+/* Reads ahead that land in their window slot or frame: with staged reads
+ * (linear, bp_set_io_stage) none do, they land in request buffers. */
+static uint64_t direct_of(const struct pcase *c, uint64_t n)
+{
+    return c->staged && c->backend == BP_BACKEND_LINEAR ? 0 : n;
+}
 
 static bp_pool *open_case_slots(const struct pcase *c, const char *path,
                                 int checksums, unsigned flusher,
@@ -90,6 +98,8 @@ static bp_pool *open_case_slots(const struct pcase *c, const char *path,
     assert_int_equal(bp_set_io_coop(p, 2), -EINVAL); /* 0 or 1 only */
     assert_int_equal(bp_set_io_coop(NULL, 1), -EINVAL);
     assert_int_equal(bp_set_io_coop(p, c->coop), 0);
+    assert_int_equal(bp_set_io_stage(p, c->staged ? BP_STAGE_ON
+                                                  : BP_STAGE_OFF), 0);
     assert_int_equal(bp_set_flusher(p, flusher), 0);
     if (c->backend == BP_BACKEND_RFP && !util_have_rfp()) {
         print_message("remap_file_pages unavailable: skipped\n");
@@ -112,6 +122,12 @@ static bp_pool *open_case_slots(const struct pcase *c, const char *path,
         util_print_rc(p, "bp_open", rc);
     assert_int_equal(rc, 0);
     assert_int_not_equal(bp_set_io_coop(p, 1), 0); /* open: too late */
+    {
+        bp_stats st;
+
+        util_stats(p, &st);
+        assert_int_equal(st.io_staged & 1u, direct_of(c, 1) ? 0 : 1);
+    }
     return p;
 }
 
@@ -269,7 +285,7 @@ static void test_prefetch_corrupt(void **state)
     settle(p);
     util_stats(p, &st);
     assert_int_equal(st.prefetch_failed, 1);
-    assert_int_equal(st.prefetch_direct, 1); /* it was read into a slot */
+    assert_int_equal(st.prefetch_direct, direct_of(c, 1)); /* into a slot */
     assert_null(bp__test_slot_addr(p, 7));   /* which shows it no more */
     assert_int_equal(bp__test_frame_offset(p, 7), UINT64_MAX);
     util_check(p);
@@ -636,7 +652,7 @@ static void test_prefetch_window_hit(void **state)
     util_stats(p, &st);
     assert_int_equal(st.prefetch_started, 3);
     assert_int_equal(st.prefetch_done, 3);
-    assert_int_equal(st.prefetch_direct, 3);
+    assert_int_equal(st.prefetch_direct, direct_of(c, 3));
     assert_int_equal(st.reads, 3);
     util_check(p);
     /* the frames hold the pages too: reuse every slot (8 other pages),
@@ -854,7 +870,7 @@ static void test_prefetch_threads(void **state)
         util_fix_verify(p, i, BP_SHARED, PSZ, gens[i]);
     util_stats(p, &st);
     assert_true(st.prefetch_started > 0);
-    assert_true(st.prefetch_direct > 0);
+    assert_true(st.prefetch_direct > 0 || !direct_of(c, 1));
     assert_int_equal(bp__test_lock_order_violations(), 0);
     util_check(p);
     assert_int_equal(bp_close(p), 0);
@@ -876,8 +892,9 @@ static void counts_check(bp_pool *p, uint64_t reads, uint64_t dmin,
     assert_int_equal(st.cache_misses, reads);
     if (dmin == UINT64_MAX)
         return;
-    if (st.backend == BP_BACKEND_LINEAR) /* all 6 into their frames */
-        assert_int_equal(st.prefetch_direct, 6);
+    if (st.backend == BP_BACKEND_LINEAR) /* all 6 into their frames, or
+                                            all staged (io_staged bit 0) */
+        assert_int_equal(st.prefetch_direct, (st.io_staged & 1u) ? 0 : 6);
     else
         assert_true(st.prefetch_direct >= dmin && st.prefetch_direct <= dmax);
 }
@@ -984,19 +1001,23 @@ static void test_prefetch_other_thread(void **state)
 }
 
 static const struct pcase cases[] = {
-    {BP_BACKEND_COPY, BP_IO_URING, 0},
-    {BP_BACKEND_MMAP, BP_IO_URING, 0},
-    {BP_BACKEND_COPY, BP_IO_SYNC, 0},
-    {BP_BACKEND_MMAP, BP_IO_SYNC, 0},
-    {BP_BACKEND_LINEAR, BP_IO_URING, 0}, /* I/O straight into the frames */
-    {BP_BACKEND_LINEAR, BP_IO_SYNC, 0},
-    {BP_BACKEND_RFP, BP_IO_URING, 0},
-    {BP_BACKEND_RFP, BP_IO_SYNC, 0},
-    {BP_BACKEND_AUTO, BP_IO_URING, 0},
-    {BP_BACKEND_AUTO, BP_IO_SYNC, 0},
-    {BP_BACKEND_LINEAR, BP_IO_URING, 1}, /* cooperative completions */
-    {BP_BACKEND_COPY, BP_IO_URING, 1},
-    {BP_BACKEND_COPY, BP_IO_SYNC, 1},  /* no ring: no effect */
+    {BP_BACKEND_COPY, BP_IO_URING, 0, 0},
+    {BP_BACKEND_MMAP, BP_IO_URING, 0, 0},
+    {BP_BACKEND_COPY, BP_IO_SYNC, 0, 0},
+    {BP_BACKEND_MMAP, BP_IO_SYNC, 0, 0},
+    {BP_BACKEND_LINEAR, BP_IO_URING, 0, 0}, /* I/O straight into the frames */
+    {BP_BACKEND_LINEAR, BP_IO_SYNC, 0, 0},
+    {BP_BACKEND_RFP, BP_IO_URING, 0, 0},
+    {BP_BACKEND_RFP, BP_IO_SYNC, 0, 0},
+    {BP_BACKEND_AUTO, BP_IO_URING, 0, 0},
+    {BP_BACKEND_AUTO, BP_IO_SYNC, 0, 0},
+    {BP_BACKEND_LINEAR, BP_IO_URING, 1, 0}, /* cooperative completions */
+    {BP_BACKEND_COPY, BP_IO_URING, 1, 0},
+    {BP_BACKEND_COPY, BP_IO_SYNC, 1, 0},  /* no ring: no effect */
+    {BP_BACKEND_LINEAR, BP_IO_URING, 0, 1}, /* staged reads */
+    {BP_BACKEND_LINEAR, BP_IO_SYNC, 0, 1},
+    {BP_BACKEND_LINEAR, BP_IO_URING, 1, 1},
+    {BP_BACKEND_COPY, BP_IO_URING, 0, 1},   /* not linear: no effect */
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -1026,10 +1047,11 @@ int main(void)
                    {"prefetch_other_thread", test_prefetch_other_thread}};
 
         for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++, n++) {
-            snprintf(names[n], sizeof names[n], "%s/%s%s/%s",
+            snprintf(names[n], sizeof names[n], "%s/%s%s%s/%s",
                      util_backend_name(cases[i].backend),
                      cases[i].engine == BP_IO_URING ? "io_uring" : "sync",
-                     cases[i].coop ? "+coop" : "", fns[k].name);
+                     cases[i].coop ? "+coop" : "",
+                     cases[i].staged ? "+staged" : "", fns[k].name);
             t[n] = (struct CMUnitTest){names[n], fns[k].fn, NULL, NULL,
                                        (void *)&cases[i]};
         }
