@@ -324,6 +324,11 @@ static int io_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
 
 /* ---- the pool ---------------------------------------------------------------- */
 
+/* bp_stats.io_staged of the last pool opened per backend asked for, and
+ * the backend auto chose, for the report's notes. */
+static unsigned io_staged_seen[BP_BACKEND_LINEAR + 1];
+static int io_auto_chose = -1;
+
 static int io_open(bp_backend bk, const char *path, uint64_t psz,
                    uint64_t depth, uint64_t cache_bytes, int coop,
                    bp_pool **p, char *why, size_t whysz)
@@ -345,6 +350,15 @@ static int io_open(bp_backend bk, const char *path, uint64_t psz,
                  bp_strerror(rc), q ? bp_errmsg(q) : "");
         bp_close(q);
         return rc;
+    }
+    {
+        bp_stats st;
+
+        if (bp_stats_get(q, &st, sizeof st) == 0) {
+            io_staged_seen[bk] = st.io_staged | 0x100u; /* 0x100: seen */
+            if (bk == BP_BACKEND_AUTO)
+                io_auto_chose = (int)st.backend;
+        }
     }
     *p = q;
     return 0;
@@ -570,6 +584,34 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
 out:
     bp_close(p);
     return rc;
+}
+
+/* Where the reads landed, from the pools' bp_stats.io_staged. */
+static void io_notes_where(void)
+{
+    unsigned a = io_staged_seen[BP_BACKEND_AUTO],
+             l = io_staged_seen[BP_BACKEND_LINEAR];
+
+    if (a & 0x100u)
+        printf("\nauto calibrates at open and chose %s; its reads land in "
+               "the window slot the page is then fixed in%s\n",
+               io_auto_chose >= 0 ? bp_backend_name((bp_backend)io_auto_chose)
+                                  : "?",
+               (a & 8u) ? " (copy: a private window advised into huge pages, "
+                          "bp_stats.io_staged bit 3)"
+                        : "");
+    if (l & 0x100u)
+        printf("linear maps the whole cache (64-bit); %s (io_staged 0x%x; "
+               "BUFPOOL_IO_STAGE=on|off and BUFPOOL_IO_HUGEPAGE=0 to "
+               "compare)\n",
+               (l & 3u) == 3u ? "its reads are staged: they land in "
+                                "buffers in huge pages and are copied "
+                                "into the frames (bp_set_io_stage, AUTO "
+                                "on a hypervisor)"
+               : (l & 1u) ? "its read-ahead is staged, its fix misses "
+                            "land in the frames"
+                          : "its reads land straight in the frames",
+               l & 0xffu);
 }
 
 /* How the deep loop runs, for the report's first line. */
@@ -924,10 +966,7 @@ int bench_io_main(int argc, char **argv)
     if (!failed) {
         printf("\n");
         bu_table_print(&t, stdout, "  ", 1);
-        printf("\nauto calibrates at open and picks copy on this kind of VM; "
-               "linear maps the whole cache (64-bit), so its reads land "
-               "straight in the frames; the others read ahead into the "
-               "window slot the page is then fixed in\n");
+        io_notes_where();
         if (o.vs_raw)
             printf("\npool IOPS = data-file reads per second of a pool slice "
                    "(bp_stats.reads over its wall time, waiting for its last "
