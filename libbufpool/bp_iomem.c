@@ -15,7 +15,7 @@
  *  - reading 8 KiB pages into buffers made of two physically separate
  *    4 KiB pages (two segments per request) ran 8% slower than into
  *    physically contiguous ones;
- *  - reading into random frames of a 64 MiB shm mapping ran 9-20% slower
+ *  - reading into random frames of a 64 MiB shm mapping ran 7-18% slower
  *    than into the same few buffers each time, even with nothing touching
  *    the data afterwards;
  *  - reading into a few buffers inside one transparent huge page, then
