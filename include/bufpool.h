@@ -212,9 +212,10 @@ int bp_set_io_coop(bp_pool *p, int on);
  * (README) that was 4-22% faster at depths 8 and 32 (neutral at depth 1):
  * the frames are spread over the whole cache and each is made of separate
  * 4 KiB pages, and there each segment and each distinct page a read lands
- * in costs.  On bare metal the copy is pure cost.  AUTO (default) stages under a hypervisor only; the
- * environment variable BUFPOOL_IO_STAGE (auto|on|off) overrides this at
- * open; bp_stats.io_staged says what runs.  Read-ahead stages on either
+ * in costs.  On bare metal the copy is pure cost.  AUTO (default) stages
+ * under a hypervisor only; the environment variable BUFPOOL_IO_STAGE
+ * (auto|on|off) overrides this at open; bp_stats.io_staged says what
+ * runs.  Read-ahead stages on either
  * engine, fix misses on io_uring.  Other backends read into their window
  * slots; the copy backend's window and all read buffers are huge-page
  * backed wherever THP is not "never". */

@@ -1059,7 +1059,8 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
                                         .scan = (uint8_t)scan};
     if (s != BP__NONE) /* the prep lock's holder alone adds */
         __atomic_add_fetch(&a->a_slot_reads, 1, __ATOMIC_RELAXED);
-    if (s != BP__NONE || (bp__aio_direct(p) && !bp__aio_staged(p, &a->a_reqs[r])))
+    if (s != BP__NONE ||
+        (bp__aio_direct(p) && !bp__aio_staged(p, &a->a_reqs[r])))
         BP_STAT(p, prefetch_direct);
     BP_STAT(p, prefetch_started);
     __atomic_add_fetch(&a->a_started, 1, __ATOMIC_SEQ_CST);

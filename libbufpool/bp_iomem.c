@@ -3,11 +3,10 @@
  * buffers, and staged reads.
  *
  * Owns: the choices of p->io_stage and p->io_thp at open
- * (bp__iomem_setup), the fix-miss
- * lanes' landing area (p->io_land, p->io_land_len; one page per lane), and
- * the mapping helper every private I/O buffer goes through
- * (bp__iomem_map): the copy backend's window, read-ahead's request
- * buffers, the landing area.
+ * (bp__iomem_setup), the fix-miss lanes' landing area (p->io_land,
+ * p->io_land_len; one page per lane), and the mapping helper every private
+ * I/O buffer goes through (bp__iomem_map): the copy backend's window,
+ * read-ahead's request buffers, the landing area.
  *
  * Why: on the virtual machine this was measured on (Firecracker,
  * virtio-blk, THP "madvise", README), where an O_DIRECT read lands costs
@@ -71,7 +70,7 @@
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-#define BP__THP_MAX (32u << 20) /* larger huge pages (arm64 64K: 512 MiB) */
+#define BP__THP_MAX (32u << 20) /* no aligning to larger (arm64 64K: 512 MiB) */
 
 /* The huge page size THP would use for an madvised mapping, or 0 when THP
  * is "never", absent, or its pages are too large to align buffers to. */

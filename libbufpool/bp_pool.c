@@ -95,6 +95,8 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         return bp__fail(p, -EINVAL, "unknown bp_open flags %#x", flags);
     p->errmsg[0] = '\0';
     p->needs_sync = p->sync_err = 0;
+    p->io_stage = 0; /* bp__iomem_setup decides; calibration windows are */
+    p->io_thp = 0;   /* mapped before it, plainly */
     if (p->po_wal_fn &&
         p->po_wal_offset + 8 > p->po_page_size -
                                    (p->po_checksums ? BP_PAGE_TRAILER : 0))
