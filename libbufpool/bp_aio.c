@@ -819,7 +819,7 @@ static int bp__aio_create(bp_pool *p)
     struct bp__aio *a = bp__alloc(p, sizeof *a);
     size_t align = p->dio_align > 64 ? p->dio_align : 64;
     void *bufs;
-    int rc = 0, huge;
+    int rc = 0;
 
     if (!a)
         return -ENOMEM;
@@ -832,7 +832,7 @@ static int bp__aio_create(bp_pool *p)
     pthread_cond_init(&a->a_flusher_cond, NULL);
     a->a_bufs_size = (size_t)a->a_depth * p->po_page_size;
     a->a_bufs_map = a->a_bufs_size + align;
-    if (bp__iomem_map(p, &a->a_bufs_map, 1, 1, &bufs, &huge) == 0)
+    if (bp__iomem_map(p, &a->a_bufs_map, 1, 1, &bufs) == 0)
         a->a_bufs_raw = bufs; /* huge-page backed: bp_iomem.c */
     a->a_reqs = bp__alloc(p, a->a_depth * sizeof *a->a_reqs);
     a->a_free = bp__alloc(p, a->a_depth * sizeof *a->a_free);

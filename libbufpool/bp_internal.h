@@ -313,15 +313,15 @@ unsigned bp__io_uring_registered(const bp_pool *p);
  * window is mapped, decides io_thp and io_stage (and maps the fix-miss
  * lanes' landing area): 0 or an error.  bp__iomem_map maps *len bytes of
  * private anonymous memory (populated when asked), aligned to and advised
- * into huge pages of io_thp bytes when that is not 0 (*huge: advised;
- * round: *len grows to one huge page when smaller); 0 or -errno. */
+ * into huge pages of io_thp bytes when that is not 0 (round: *len grows
+ * to one huge page when smaller); 0 or -errno. */
 #define BP__STAGE_AHEAD 1u /* read-ahead lands in its request's buffer */
 #define BP__STAGE_MISS 2u  /* a fix miss lands in its lane's page */
 #define BP__STAGE_THP 8u   /* I/O buffers advised into huge pages */
 #define BP__STAGE_HV 16u   /* a hypervisor was seen (auto's input) */
 #define BP__URING_LANES 8  /* fix-miss lanes (bp_io_uring.c) */
 int bp__iomem_map(bp_pool *p, size_t *len, int round, int populate,
-                  void **out, int *huge);
+                  void **out);
 int bp__iomem_setup(bp_pool *p);
 void bp__iomem_close(bp_pool *p);
 

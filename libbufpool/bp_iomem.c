@@ -103,12 +103,11 @@ static size_t bp__iomem_thp_size(void)
 }
 
 int bp__iomem_map(bp_pool *p, size_t *lenp, int round, int populate,
-                  void **out, int *huge)
+                  void **out)
 {
     size_t h = p->io_thp, len = *lenp;
     char *m, *a;
 
-    *huge = 0;
     if (round && h && len < h)
         *lenp = len = h; /* a huge page needs h aligned bytes mapped */
     if (h == 0 || len > SIZE_MAX - h) {
@@ -131,7 +130,7 @@ int bp__iomem_map(bp_pool *p, size_t *lenp, int round, int populate,
     if (a > m)
         munmap(m, (size_t)(a - m));
     munmap(a + len, (size_t)(m + h - a));
-    *huge = madvise(a, len, MADV_HUGEPAGE) == 0;
+    (void)madvise(a, len, MADV_HUGEPAGE); /* advice: plain pages if not */
     if (populate && madvise(a, len, MADV_POPULATE_WRITE) != 0) {
         long pg = sysconf(_SC_PAGESIZE);
 
@@ -157,7 +156,7 @@ static int bp__iomem_hypervisor(void)
 int bp__iomem_setup(bp_pool *p)
 {
     const char *env = getenv("BUFPOOL_IO_STAGE");
-    int mode = p->po_io_stage, hv = bp__iomem_hypervisor(), huge, rc;
+    int mode = p->po_io_stage, hv = bp__iomem_hypervisor(), rc;
     size_t len;
     void *m;
 
@@ -181,7 +180,7 @@ int bp__iomem_setup(bp_pool *p)
     if (!p->io || strcmp(p->io->name, "io_uring") != 0)
         return 0;
     len = (size_t)BP__URING_LANES * p->po_page_size;
-    if ((rc = bp__iomem_map(p, &len, 1, 1, &m, &huge)) != 0)
+    if ((rc = bp__iomem_map(p, &len, 1, 1, &m)) != 0)
         return bp__fail(p, rc, "cannot map %zu bytes for staged reads: %s "
                         "(BUFPOOL_IO_STAGE=off reads into the frames)",
                         len, strerror(-rc));

@@ -101,33 +101,27 @@ int bp__window_reserve(bp_pool *p, int shared)
 {
     size_t len = (size_t)p->window_bytes;
     int flags = shared ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS;
-    int linear = p->be->id == BP_BACKEND_LINEAR;
+    int linear = p->be->id == BP_BACKEND_LINEAR, err = 0;
     void *w;
 
     if (p->po_prefault == BP_PREFAULT_POPULATE &&
         (linear || p->be->id == BP_BACKEND_COPY))
         flags |= MAP_POPULATE;
-    if (!shared) { /* copy's slots: reads land there (bp_iomem.c) */
-        int huge, rc = bp__iomem_map(p, &len, 0, (flags & MAP_POPULATE) != 0,
-                                     &w, &huge);
-
-        if (rc)
-            return bp__fail(p, rc == -ENOMEM ? BP_EWINDOW : rc,
-                            "cannot map a window of %zu bytes: %s", len,
-                            strerror(-rc));
-    } else {
-        w = bp__sys_mmap(NULL, len, PROT_READ | PROT_WRITE, flags,
-                         p->shm_fd, (off_t)p->meta->sh_frames_off);
-        if (w == MAP_FAILED)
-            return bp__fail(p, errno == ENOMEM ? BP_EWINDOW : -errno,
-                            "cannot map a window of %zu bytes: %s", len,
-                            strerror(errno));
-    }
+    if (!shared) /* copy's slots: reads land there (bp_iomem.c) */
+        err = bp__iomem_map(p, &len, 0, (flags & MAP_POPULATE) != 0, &w);
+    else if ((w = bp__sys_mmap(NULL, len, PROT_READ | PROT_WRITE, flags,
+                               p->shm_fd, (off_t)p->meta->sh_frames_off)) ==
+             MAP_FAILED)
+        err = -errno;
+    if (err)
+        return bp__fail(p, err == -ENOMEM ? BP_EWINDOW : err,
+                        "cannot map a window of %zu bytes: %s", len,
+                        strerror(-err));
     p->window = w;
     if (p->po_mlock && bp__sys_mlock(w, len) != 0) {
         struct rlimit rl = {0, 0};
-        int err = errno;
 
+        err = errno;
         getrlimit(RLIMIT_MEMLOCK, &rl);
         return bp__fail(p, BP_EMEMLOCK,
                         "mlock of a %zu-byte window failed (%s); "

@@ -437,11 +437,7 @@ static void test_region_linear(void **state)
 
 /* ---- staged reads (bp_iomem.c) ----------------------------------------- */
 
-static void sel_path_staged(char *buf, size_t len)
-{
-    util_tmp_path(buf, len, "stagebad.db");
-    util_datafile_create(buf, PSZ, 16, 0);
-}
+static void sel_path(char *buf, size_t len); /* selection, below */
 
 struct stage_case {
     bp_backend backend;
@@ -586,7 +582,7 @@ static void test_stage_env_bogus(void **state)
 {
     (void)state;
     char path[600];
-    sel_path_staged(path, sizeof path);
+    sel_path(path, sizeof path);
     bp_pool *p;
     assert_int_equal(bp_create(&p, NULL), 0);
     setenv("BUFPOOL_IO_STAGE", "sometimes", 1);
