@@ -535,11 +535,16 @@ typedef struct bp_stats {
     uint32_t io_coop;           /* 1: the asynchronous ring completes
                                    cooperatively (bp_set_io_coop) */
     uint32_t io_staged;         /* bp_set_io_stage: bit 0 read-ahead and
-                                   bit 1 fix misses are staged; bit 3 I/O
+                                   bit 1 fix misses are staged; bit 2 a
+                                   staged fix miss submits its read before
+                                   it takes a frame (reads_early; not with
+                                   BUFPOOL_IO_EARLY=0); bit 3 I/O
                                    buffers are advised into huge pages
                                    (THP not "never", no
                                    BUFPOOL_IO_HUGEPAGE=0); bit 4 a
                                    hypervisor was seen (AUTO's input) */
+    uint64_t reads_early;       /* fix-miss reads submitted as soon as the
+                                   page was missed (io_staged bit 2) */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

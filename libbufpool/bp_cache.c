@@ -186,11 +186,13 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
                   uint64_t *seen)
 {
     uint32_t f, ring = BP__NONE;
+    uint64_t gen = 0;
     unsigned part;
     int rc;
 
     if (how != BP__GET_FRESH) {
         part = bp__ptab_lock(p, pgno);
+        gen = bp__ptab_gen_locked(p, part);
         if ((f = bp__ptab_find_locked(p, pgno)) != BP__NONE) {
             uint64_t *w = bp__word(p, f), v = bp_w_load(w);
 
@@ -214,6 +216,8 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
             return BP_ENOTCACHED; /* BP_NOWAIT: no read started */
         if (how != BP__GET_AHEAD) /* read-ahead counts once it has a slot */
             BP_STAT(p, cache_misses);
+        if (how == BP__GET_READ) /* a fix miss: its read can start now */
+            bp__io_early_start(p, pgno, gen);
     }
     if ((rc = bp__frame_victim(p, scan, &f, &ring)) != 0)
         return rc;
@@ -225,6 +229,8 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
         *wait = NULL;
         return BP__WAIT;
     }
+    if (how == BP__GET_READ)
+        bp__io_early_insert(p, bp__ptab_gen_locked(p, part));
     BP__STORE(p->frames[f].fr_pgno, pgno);
     bp__ptab_insert_locked(p, pgno, f);
     bp__ptab_unlock(p, part);

@@ -147,7 +147,7 @@ void bp__readers_barrier(bp_pool *p);
     X(scan_recycles) X(checksum_failures) X(wal_flushes)                     \
     X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
     X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
-    X(prefetch_direct)
+    X(prefetch_direct) X(reads_early)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -253,6 +253,9 @@ void bp__ptab_unlock(bp_pool *p, unsigned part);
 uint32_t bp__ptab_find_locked(bp_pool *p, uint64_t pgno);
 void bp__ptab_insert_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
 void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
+/* Pages ever inserted into partition part (its lock held): a page missing
+ * at two lookups with the same count was not cached in between. */
+uint64_t bp__ptab_gen_locked(const bp_pool *p, unsigned part);
 
 /* ---- data-file I/O engine ---------------------------------------------------
  * Every data-file I/O goes through these ops so that an engine can be
@@ -260,11 +263,21 @@ void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
  * return the byte count or a negative errno; they never return short except
  * at end of file (read) and never retry EINTR themselves beyond what they
  * document. */
+struct bp__early;
 struct bp__io_ops {
     const char *name;
     ssize_t (*read)(bp_pool *p, void *buf, size_t len, uint64_t off);
     ssize_t (*write)(bp_pool *p, const void *buf, size_t len, uint64_t off);
     int (*sync)(bp_pool *p);
+    /* Early reads (bp_io_early.c; NULL: the engine has none).  start:
+     * submit a read of len bytes at off into a landing page and return
+     * without waiting: 0 (e->lane and e->tag set), or a negative errno with
+     * nothing in flight.  take: wait for it, copy the bytes that arrived to
+     * dst (none when dst is NULL) and give the landing page back: the byte
+     * count or a negative errno. */
+    int (*early_start)(bp_pool *p, uint64_t off, size_t len,
+                       struct bp__early *e);
+    ssize_t (*early_take)(bp_pool *p, struct bp__early *e, void *dst);
 };
 extern const struct bp__io_ops bp__io_sync;
 #ifdef BP_HAVE_URING
@@ -317,9 +330,12 @@ unsigned bp__io_uring_registered(const bp_pool *p);
  * to one huge page when smaller); 0 or -errno. */
 #define BP__STAGE_AHEAD 1u /* read-ahead lands in its request's buffer */
 #define BP__STAGE_MISS 2u  /* a fix miss lands in its lane's page */
+#define BP__STAGE_EARLY 4u /* ... and is submitted before its frame is
+                              taken (bp_io_early.c) */
 #define BP__STAGE_THP 8u   /* I/O buffers advised into huge pages */
 #define BP__STAGE_HV 16u   /* a hypervisor was seen (auto's input) */
-#define BP__URING_LANES 8  /* fix-miss lanes (bp_io_uring.c) */
+#define BP__URING_LANES 8  /* fix-miss lanes (bp_io_uring.c), and as
+                              many early lanes after them */
 int bp__iomem_map(bp_pool *p, size_t *len, int round, int populate,
                   void **out);
 int bp__iomem_setup(bp_pool *p);
@@ -328,6 +344,28 @@ void bp__iomem_close(bp_pool *p);
 int bp__io_open(bp_pool *p, const char *path, unsigned flags);
 void bp__io_close(bp_pool *p);
 int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf);
+/* bp_io_early.c: a fix miss's read submitted as soon as the page is known
+ * to be missing from the cache, while the miss takes a frame (io_stage bit
+ * 2).  arm before the miss looks the page up; start where the lookup
+ * fails (gen: the partition's insert count then; no pool lock held);
+ * insert where the miss inserts its page (gen: the count just before);
+ * end on every way out of the miss (before any sleep on a latch); take, in
+ * bp__io_read_page: the bytes of pgno that an early read brought into buf
+ * (0 if none: read them). */
+struct bp__early {
+    bp_pool *p;       /* armed or in flight for this pool, else NULL */
+    int flight;       /* a read is in flight */
+    uint64_t pgno;    /* its page */
+    uint64_t gen;     /* its partition's insert count when pgno was missing */
+    int stale;        /* the page was cached since: drop the bytes */
+    void *lane;       /* the engine's: where it is in flight */
+    uint64_t tag;
+};
+void bp__io_early_arm(bp_pool *p);
+void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen);
+void bp__io_early_insert(bp_pool *p, uint64_t gen);
+void bp__io_early_end(bp_pool *p);
+ssize_t bp__io_early_take(bp_pool *p, uint64_t pgno, void *buf);
 int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf); /* sets the trailer */
 
 /* ---- window backends --------------------------------------------------------
@@ -389,6 +427,7 @@ struct bp_pool {
     pthread_mutex_t alloc_lock; /* bp_alloc_page (bp_latch.h: lock order) */
     pthread_mutex_t lock;    /* the window lock: slot replacement, wtab */
     pthread_mutex_t parts[BP__PARTS]; /* page table partitions */
+    uint64_t part_gen[BP__PARTS];     /* inserts per partition (its lock) */
     pthread_mutex_t io_lock; /* the I/O slot */
     pthread_mutex_t flush_lock;    /* bp_flush and the flusher, one at once */
     pthread_mutex_t aio_init_lock; /* creating p->aio */

@@ -243,9 +243,9 @@ static int bp__trailer_check(bp_pool *p, const void *buf, uint64_t pgno)
  * times.  Returns the bytes moved (a read stops early at the end of the
  * file on disk) or a negative errno. */
 static ssize_t bp__io_page_xfer(bp_pool *p, uint64_t pgno, void *buf,
-                                int write)
+                                int write, size_t done)
 {
-    size_t psz = p->po_page_size, done = 0;
+    size_t psz = p->po_page_size;
     uint64_t off = pgno * psz;
     unsigned again = 0;
 
@@ -272,7 +272,8 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
 
     /* past the end of the file on disk: allocated, never (fully) written */
     if (pgno < __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE) &&
-        (n = bp__io_page_xfer(p, pgno, buf, 0)) < 0)
+        (n = bp__io_page_xfer(p, pgno, buf, 0,
+                              (size_t)bp__io_early_take(p, pgno, buf))) < 0)
         return (int)n;
     memset((char *)buf + n, 0, psz - (size_t)n);
     BP_STAT(p, reads);
@@ -312,7 +313,7 @@ int bp__io_verify(bp_pool *p, const void *buf, uint64_t pgno)
 
 ssize_t bp__io_xfer_page(bp_pool *p, uint64_t pgno, void *buf, int write)
 {
-    return bp__io_page_xfer(p, pgno, buf, write);
+    return bp__io_page_xfer(p, pgno, buf, write, 0);
 }
 
 /* Page pgno was written in full: count it, and the file now has it. */
@@ -341,7 +342,7 @@ int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
             return rc;
     }
     bp__io_stamp(p, buf, pgno); /* the frame is latched (shared or BUSY) */
-    if ((n = bp__io_page_xfer(p, pgno, buf, 1)) < 0)
+    if ((n = bp__io_page_xfer(p, pgno, buf, 1, 0)) < 0)
         return (int)n;
     bp__io_wrote(p, pgno);
     return 0;

@@ -9,7 +9,10 @@
  * flight).  Lane 0 is set up (and the kernel probed) at open, and
  * registers the region once the window is open; the others when a thread
  * mapped to them first does I/O (a lane that cannot be set up sends its
- * threads to lane 0), cloning lane 0's buffers.  Chosen by
+ * threads to lane 0), cloning lane 0's buffers.  After them as many early
+ * lanes (bp_io_early.c: a fix miss's read submitted before the miss takes
+ * its frame, landing in the lane's page of p->io_land), set up on first
+ * use and never registering the region.  Chosen by
  * bp__io_select (bp_io.c), which falls back to the sync engine when
  * bp__io_uring_init refuses.  Batches and read-ahead have a ring of their
  * own (bp_aio.c).
@@ -35,9 +38,13 @@
  * included: a test can replace a cqe's res.
  *
  * Invariants:
- *  - ur_lock is a leaf: taken by any thread, with or without pool locks,
- *    and nothing is taken under it.  Several threads call read/write at
- *    once (pages are read outside the pool's locks); they queue on it.
+ *  - ur_lock of a fix-miss lane is a leaf: taken by any thread, with or
+ *    without pool locks, and nothing is taken under it.  Several threads
+ *    call read/write at once (pages are read outside the pool's locks);
+ *    they queue on it.
+ *  - ur_lock of an early lane is only ever try-locked, never waited for,
+ *    so its holder may keep it from the early read's submission to its
+ *    completion while it takes pool locks and sleeps on latches.
  *  - At most one request of ours is in flight, and it is reaped before
  *    ur_lock is released, so the kernel never touches a caller's buffer
  *    after the call returns.  A completion whose user_data is not the
@@ -64,6 +71,7 @@
 #define BP__URING_DEPTH 64u
 #define BP__URING_NOP_TAG 0u /* tags of real requests start at 1 */
 #define BP__URING_RETRIES 64 /* EINTR / EAGAIN in a row, then an error */
+#define BP__URING_ALL (2 * BP__URING_LANES) /* fix-miss and early lanes */
 
 /* One lane: a ring and its mutex.  Threads are spread over the lanes by
  * their stats shard, so fix misses of different threads read in parallel
@@ -96,20 +104,20 @@ static const char *bp__uring_hint(int err)
     }
 }
 
-/* Submit what the SQ ring holds and wait for the completion tagged tag;
- * its res in *res.  Returns 0, or a negative errno when submission failed
- * (nothing of ours is in flight then) or the engine broke.  ur_lock held. */
-static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
-                                uint64_t tag, int *res)
+/* Submit sqe (tagged tag), waiting for one completion when wait is set.
+ * 0, or a negative errno when submission failed: nothing of ours is in
+ * flight then.  ur_lock held. */
+static int bp__uring_submit_locked(struct bp__uring *u,
+                                   struct io_uring_sqe *sqe, unsigned wait)
 {
-    struct io_uring_cqe *cqe;
     unsigned again = 0;
     int rc;
 
     for (;;) {
-        rc = bp__sys_uring_submit_and_wait(&u->ur_ring, 1);
+        rc = wait ? bp__sys_uring_submit_and_wait(&u->ur_ring, 1)
+                  : bp__sys_uring_submit(&u->ur_ring);
         if (rc >= 0)
-            break;
+            return 0;
         if ((rc == -EINTR || rc == -EAGAIN) && ++again < BP__URING_RETRIES)
             continue; /* the sqe is still in the ring: submit it again */
         /* Not consumed by the kernel: neutralise it in place so a later
@@ -118,7 +126,17 @@ static int bp__uring_run_locked(struct bp__uring *u, struct io_uring_sqe *sqe,
         io_uring_sqe_set_data64(sqe, BP__URING_NOP_TAG);
         return rc;
     }
-    for (again = 0;;) {
+}
+
+/* Wait for the completion of our request tag and put its res in *res.  0,
+ * or a negative errno when the engine broke.  ur_lock held. */
+static int bp__uring_reap_locked(struct bp__uring *u, uint64_t tag, int *res)
+{
+    struct io_uring_cqe *cqe;
+    unsigned again = 0;
+    int rc;
+
+    for (;;) {
         rc = bp__sys_uring_wait_cqe(&u->ur_ring, &cqe);
         if ((rc == -EINTR || rc == -EAGAIN) && ++again < BP__URING_RETRIES)
             continue;
@@ -162,7 +180,7 @@ void bp__io_uring_reg_region(bp_pool *p)
 
     if (!lanes) /* io_priv is the lanes while io_uring runs */
         return;
-    for (int i = 0; i < BP__URING_LANES; i++) {
+    for (int i = 0; i < BP__URING_LANES; i++) { /* early lanes: never */
         pthread_mutex_lock(&lanes[i].ur_lock);
         if (lanes[i].ur_ready > 0)
             bp__uring_lane_reg(p, &lanes[i]);
@@ -179,6 +197,14 @@ unsigned bp__io_uring_registered(const bp_pool *p)
     return __atomic_load_n(&lane0->ur_bufs, __ATOMIC_RELAXED) > 0 ? 4u : 0u;
 }
 
+/* 1 if u is an early lane (lane 0 is set up before io_priv is set). */
+static int bp__uring_is_early(const bp_pool *p, const struct bp__uring *u)
+{
+    const struct bp__uring *lanes = p->io_priv;
+
+    return lanes && u >= lanes + BP__URING_LANES;
+}
+
 /* Set up lane u's ring (its mutex held).  0 or a negative errno. */
 static int bp__uring_lane_init(bp_pool *p, struct bp__uring *u)
 {
@@ -190,7 +216,8 @@ static int bp__uring_lane_init(bp_pool *p, struct bp__uring *u)
     u->ur_fixed =
         bp__sys_uring_register_files(&u->ur_ring, &p->data_fd, 1) == 0;
     u->ur_ready = 1;
-    bp__uring_lane_reg(p, u); /* at open: no region yet (reg_region) */
+    if (!bp__uring_is_early(p, u)) /* early reads land in the landing area */
+        bp__uring_lane_reg(p, u); /* at open: no region yet (reg_region) */
     return 0;
 }
 
@@ -213,36 +240,38 @@ static struct bp__uring *bp__uring_lane(bp_pool *p)
     return u;
 }
 
-/* One request of opcode op (READ, WRITE or FSYNC) on the data file, waited
- * for; READ_FIXED / WRITE_FIXED when buf lies in the registered region.
- * Returns cqe->res or a negative errno. */
-static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
-                        uint64_t off)
+/* Lane u's page of the landing area (staged reads). */
+static char *bp__uring_land(bp_pool *p, const struct bp__uring *u)
 {
-    struct bp__uring *u = bp__uring_lane(p);
+    return p->io_land + (size_t)(u - (struct bp__uring *)p->io_priv) *
+                            p->po_page_size;
+}
+
+/* A request of opcode op (READ, WRITE or FSYNC) on the data file queued
+ * on lane u (ur_lock held): READ_FIXED / WRITE_FIXED when buf lies in the
+ * registered region; its tag is u->ur_tag.  NULL (*rc set) when the lane
+ * is broken or its ring full. */
+static struct io_uring_sqe *bp__uring_prep(bp_pool *p, struct bp__uring *u,
+                                           int op, void *buf, size_t len,
+                                           uint64_t off, int *rc)
+{
     struct io_uring_sqe *sqe;
-    char *dst = buf; /* a staged read lands in the lane's landing page */
-    int fd, k, res = 0, rc;
+    int fd, k;
 
     if (u->ur_broken) {
-        rc = u->ur_broken;
-        goto out;
+        *rc = u->ur_broken;
+        return NULL;
     }
     sqe = io_uring_get_sqe(&u->ur_ring);
     if (!sqe) {
         /* Only leftover NOPs can fill the ring: push them out and retry. */
         (void)bp__sys_uring_submit(&u->ur_ring);
-        sqe = io_uring_get_sqe(&u->ur_ring);
-        if (!sqe) {
-            rc = -EBUSY;
-            goto out;
+        if (!(sqe = io_uring_get_sqe(&u->ur_ring))) {
+            *rc = -EBUSY;
+            return NULL;
         }
     }
     fd = u->ur_fixed ? 0 : p->data_fd;
-    if (op == IORING_OP_READ && (p->io_stage & BP__STAGE_MISS) &&
-        len <= p->po_page_size)
-        buf = p->io_land + (size_t)(u - (struct bp__uring *)p->io_priv) *
-                               p->po_page_size;
     k = op != IORING_OP_FSYNC && u->ur_bufs > 0 ? bp__reg_index(p, buf, len)
                                                 : -1;
     switch (op) {
@@ -267,7 +296,27 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
     if (++u->ur_tag == BP__URING_NOP_TAG)
         ++u->ur_tag;
     io_uring_sqe_set_data64(sqe, u->ur_tag);
-    rc = bp__uring_run_locked(u, sqe, u->ur_tag, &res);
+    return sqe;
+}
+
+/* One request of opcode op on the data file, waited for.  Returns
+ * cqe->res or a negative errno. */
+static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
+                        uint64_t off)
+{
+    struct bp__uring *u = bp__uring_lane(p);
+    struct io_uring_sqe *sqe;
+    char *dst = buf; /* a staged read lands in the lane's landing page */
+    int res = 0, rc = 0;
+
+    if (op == IORING_OP_READ && (p->io_stage & BP__STAGE_MISS) &&
+        len <= p->po_page_size)
+        buf = bp__uring_land(p, u);
+    if (!(sqe = bp__uring_prep(p, u, op, buf, len, off, &rc)))
+        goto out;
+    rc = bp__uring_submit_locked(u, sqe, 1);
+    if (rc == 0)
+        rc = bp__uring_reap_locked(u, u->ur_tag, &res);
     if (rc == 0)
         rc = bp__sys_uring_res(op == IORING_OP_READ    ? BP__SYS_URING_READ
                                : op == IORING_OP_WRITE ? BP__SYS_URING_WRITE
@@ -276,6 +325,51 @@ static int bp__uring_do(bp_pool *p, int op, void *buf, size_t len,
     if (rc > 0 && buf != dst)
         memcpy(dst, buf, (size_t)rc); /* staged: into the frame */
 out:
+    pthread_mutex_unlock(&u->ur_lock);
+    return rc;
+}
+
+/* Early reads (bp_io_early.c): on the early lanes, BP__URING_LANES +
+ * shard % BP__URING_LANES, each with its page of the landing area.  An
+ * early lane is only ever try-locked (busy: the miss reads as always), so
+ * its holder may keep it while it takes pool locks and sleeps on latches:
+ * no thread ever waits for it, so it closes no cycle. */
+static int bp__uring_early_start(bp_pool *p, uint64_t off, size_t len,
+                                 struct bp__early *e)
+{
+    struct bp__uring *u = p->io_priv;
+    int sh = bp__tls_shard >= 0 ? bp__tls_shard : bp__shard_assign(), rc;
+    struct io_uring_sqe *sqe;
+
+    u += BP__URING_LANES + sh % BP__URING_LANES;
+    if (pthread_mutex_trylock(&u->ur_lock) != 0)
+        return -EBUSY;
+    if (u->ur_ready == 0 && bp__uring_lane_init(p, u) != 0)
+        u->ur_ready = -1;
+    rc = u->ur_ready < 0 ? -EAGAIN : 0;
+    if (rc == 0 && (sqe = bp__uring_prep(p, u, IORING_OP_READ,
+                                         bp__uring_land(p, u), len, off,
+                                         &rc)) != NULL)
+        rc = bp__uring_submit_locked(u, sqe, 0);
+    if (rc) {
+        pthread_mutex_unlock(&u->ur_lock);
+        return rc;
+    }
+    e->lane = u;
+    e->tag = u->ur_tag;
+    return 0;
+}
+
+static ssize_t bp__uring_early_take(bp_pool *p, struct bp__early *e,
+                                    void *dst)
+{
+    struct bp__uring *u = e->lane;
+    int res = 0, rc = bp__uring_reap_locked(u, e->tag, &res);
+
+    if (rc == 0)
+        rc = bp__sys_uring_res(BP__SYS_URING_READ, res, p->dio_align);
+    if (rc > 0 && dst)
+        memcpy(dst, bp__uring_land(p, u), (size_t)rc);
     pthread_mutex_unlock(&u->ur_lock);
     return rc;
 }
@@ -303,6 +397,8 @@ const struct bp__io_ops bp__io_uring = {
     .read = bp__uring_read,
     .write = bp__uring_write,
     .sync = bp__uring_sync,
+    .early_start = bp__uring_early_start,
+    .early_take = bp__uring_early_take,
 };
 
 /* 0 if the kernel has every opcode we use, else -EOPNOTSUPP with the
@@ -337,7 +433,7 @@ static int bp__uring_probe(bp_pool *p, struct io_uring *ring)
 
 static void bp__uring_free(bp_pool *p, struct bp__uring *lanes)
 {
-    for (int i = 0; i < BP__URING_LANES; i++) {
+    for (int i = 0; i < BP__URING_ALL; i++) {
         /* Nothing is in flight: every call reaps its request before
          * returning (a broken lane may still own one; exiting the ring
          * cancels it); exiting also drops the registered file. */
@@ -345,7 +441,7 @@ static void bp__uring_free(bp_pool *p, struct bp__uring *lanes)
             io_uring_queue_exit(&lanes[i].ur_ring);
         pthread_mutex_destroy(&lanes[i].ur_lock);
     }
-    bp__free(p, lanes, BP__URING_LANES * sizeof *lanes);
+    bp__free(p, lanes, BP__URING_ALL * sizeof *lanes);
 }
 
 int bp__io_uring_init(bp_pool *p)
@@ -355,14 +451,14 @@ int bp__io_uring_init(bp_pool *p)
 
     /* the allocator hook promises no alignment beyond malloc's: the lanes
      * are aligned for speed only, not for correctness */
-    lanes = bp__alloc(p, BP__URING_LANES * sizeof *lanes);
+    lanes = bp__alloc(p, BP__URING_ALL * sizeof *lanes);
     if (!lanes) {
         snprintf(p->io_reason, sizeof p->io_reason,
                  "io_uring: out of memory for the engine state");
         return -ENOMEM;
     }
-    memset(lanes, 0, BP__URING_LANES * sizeof *lanes);
-    for (int i = 0; i < BP__URING_LANES; i++)
+    memset(lanes, 0, BP__URING_ALL * sizeof *lanes);
+    for (int i = 0; i < BP__URING_ALL; i++)
         pthread_mutex_init(&lanes[i].ur_lock, NULL);
     rc = bp__uring_lane_init(p, &lanes[0]);
     if (rc < 0) {

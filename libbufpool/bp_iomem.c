@@ -3,8 +3,8 @@
  * buffers, and staged reads.
  *
  * Owns: the choices of p->io_stage and p->io_thp at open
- * (bp__iomem_setup), the fix-miss lanes' landing area (p->io_land,
- * p->io_land_len; one page per lane), and the mapping helper every private
+ * (bp__iomem_setup), the fix-miss and early lanes' landing area
+ * (p->io_land, p->io_land_len; one page per lane), and the mapping helper every private
  * I/O buffer goes through (bp__iomem_map): the copy backend's window,
  * read-ahead's request buffers, the landing area.
  *
@@ -46,7 +46,8 @@
  *    the window is mapped, and never change until close; readers take
  *    them without a lock.
  *  - Lane i uses bytes [i * page, (i + 1) * page) of the landing area, and
- *    only while it holds lane i's lock.
+ *    only while it holds lane i's lock: the fix-miss lanes, then (early
+ *    reads, io_stage bit 2, unless BUFPOOL_IO_EARLY=0) the early lanes.
  *  - A mapping from bp__iomem_map is exactly *len bytes at the returned
  *    address, aligned to the page size at least (munmap(addr, *len) undoes
  *    it); round lets it grow a buffer smaller than a huge page to one.
@@ -156,7 +157,7 @@ static int bp__iomem_hypervisor(void)
 int bp__iomem_setup(bp_pool *p)
 {
     const char *env = getenv("BUFPOOL_IO_STAGE");
-    int mode = p->po_io_stage, hv = bp__iomem_hypervisor(), rc;
+    int mode = p->po_io_stage, hv = bp__iomem_hypervisor(), early, rc;
     size_t len;
     void *m;
 
@@ -179,14 +180,17 @@ int bp__iomem_setup(bp_pool *p)
     p->io_stage |= BP__STAGE_AHEAD;
     if (!p->io || strcmp(p->io->name, "io_uring") != 0)
         return 0;
-    len = (size_t)BP__URING_LANES * p->po_page_size;
+    env = getenv("BUFPOOL_IO_EARLY"); /* early reads (bp_io_early.c) */
+    early = !(env && strcmp(env, "0") == 0);
+    /* a page per lane: fix-miss lanes, then early lanes */
+    len = (size_t)BP__URING_LANES * (early ? 2u : 1u) * p->po_page_size;
     if ((rc = bp__iomem_map(p, &len, 1, 1, &m)) != 0)
         return bp__fail(p, rc, "cannot map %zu bytes for staged reads: %s "
                         "(BUFPOOL_IO_STAGE=off reads into the frames)",
                         len, strerror(-rc));
     p->io_land = m;
     p->io_land_len = len;
-    p->io_stage |= BP__STAGE_MISS;
+    p->io_stage |= BP__STAGE_MISS | (early ? BP__STAGE_EARLY : 0);
     return 0;
 }
 

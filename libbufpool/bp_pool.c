@@ -409,10 +409,13 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
         bp__lock(p, &p->alloc_lock, BP__RANK_ALLOC);
         pgno = p->data_pages;
     }
+    if (how == BP__GET_READ)
+        bp__io_early_arm(p); /* the read may start once the page is missed */
     rc = bp__window_map_begin(p, pgno, how, scan, &m, &w, &v);
     if (fresh)
         bp__unlock(&p->alloc_lock, BP__RANK_ALLOC);
     if (rc == BP__WAIT) { /* the page's frame is busy: wait, then retry */
+        bp__io_early_end(p); /* before any sleep */
         if (w && how == BP__GET_CACHED)
             return BP_EAGAIN; /* being read, moved or fixed: no sleep */
         if (w) {
@@ -421,7 +424,10 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
         }
         return BP__AGAIN;
     }
-    if (rc || (rc = bp__window_map_finish(p, &m)) != 0)
+    if (rc == 0)
+        rc = bp__window_map_finish(p, &m);
+    bp__io_early_end(p);
+    if (rc)
         return rc;
     /* BUSY -> the caller's latch, straight away */
     w = bp__word(p, m.frame);

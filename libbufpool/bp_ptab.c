@@ -9,8 +9,10 @@
  *
  * Invariants: a frame is on the chain of bucket(fr_pgno) iff fr_pgno !=
  * BP__NOPAGE; a page is on at most one chain once; a frame is linked or
- * unlinked only while BUSY.  The partition locks are process-private for
- * now (several processes attaching is a later issue).
+ * unlinked only while BUSY.  part_gen[i] counts the inserts into
+ * partition i (early reads use it: bp_io_early.c).  The partition locks and
+ * counts are process-private for now (several processes attaching is a
+ * later issue).
  */
 #include "bp_internal.h"
 
@@ -50,6 +52,12 @@ void bp__ptab_insert_locked(bp_pool *p, uint64_t pgno, uint32_t f)
 
     BP__STORE(p->frames[f].fr_next, BP__LOAD(*head));
     BP__STORE(*head, f + 1);
+    p->part_gen[bp__bucket(p, pgno) % BP__PARTS]++;
+}
+
+uint64_t bp__ptab_gen_locked(const bp_pool *p, unsigned part)
+{
+    return p->part_gen[part];
 }
 
 void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t f)

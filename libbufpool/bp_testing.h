@@ -41,6 +41,12 @@ int bp__test_lock_order_probe(bp_pool *p);
  * pool that is not open. */
 int bp__test_aio_hold(bp_pool *p, int on);
 
+/* Early reads (bp_io_early.c): fn(arg, pgno) is called in the missing
+ * thread right after each early read of pgno was submitted, before the
+ * miss takes a frame (no pool lock held), so a test can change the page
+ * meanwhile; NULL removes it.  Process-wide; set while no other thread is
+ * in a pool.  -ENOTSUP where fault injection is compiled out. */
+int bp__test_early_hook(void (*fn)(void *arg, uint64_t pgno), void *arg);
 /* bp_uring_reg.c's arithmetic for a region (the memory rings register as
  * buffers) of len bytes at base, nothing mapped or registered: the chunk
  * (registered buffer) holding [addr, addr + n), or -1 when that is not

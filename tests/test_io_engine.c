@@ -444,15 +444,19 @@ struct stage_case {
     bp_io_engine engine;
     bp_io_stage option;
     const char *env;   /* BUFPOOL_IO_STAGE, or NULL */
-    unsigned want;     /* io_staged & 3 after open */
+    unsigned want;     /* io_staged & 7 after open */
     int short_reads;   /* every data-file read comes back half done */
+    const char *early; /* BUFPOOL_IO_EARLY, or NULL */
+    int eio;           /* the first data-file read fails with EIO */
 };
 
 /* Reads land where the case says (io_staged bits 0: read-ahead, 1: fix
- * misses), and either way every page comes back right: fix misses (with
- * short_reads, each continued from where the last half stopped, through
- * the landing page again), read-ahead, and a flush of restamped pages
- * (writes go from the frames) that the data file then holds. */
+ * misses, 2: fix misses read early, counted in reads_early), and either
+ * way every page comes back right: fix misses (with short_reads, each
+ * continued from where the last half stopped, through the landing page
+ * again; with eio, the first one's read fails and the page is read again
+ * the plain way), read-ahead, and a flush of restamped pages (writes go
+ * from the frames) that the data file then holds. */
 static void test_staged(void **state)
 {
     const struct stage_case *c = *state;
@@ -474,8 +478,11 @@ static void test_staged(void **state)
     assert_int_equal(bp_set_io_stage(p, c->option), 0);
     if (c->env)
         setenv("BUFPOOL_IO_STAGE", c->env, 1);
+    if (c->early)
+        setenv("BUFPOOL_IO_EARLY", c->early, 1);
     int rc = bp_open(p, path, 0);
     unsetenv("BUFPOOL_IO_STAGE");
+    unsetenv("BUFPOOL_IO_EARLY");
     assert_int_equal(rc, 0);
     assert_int_not_equal(bp_set_io_stage(p, BP_STAGE_ON), 0); /* too late */
     bp_stats st;
@@ -483,9 +490,10 @@ static void test_staged(void **state)
     print_message("  %s/%s, option %d, env %s: io_staged 0x%x\n",
                   st.io_engine, util_backend_name(st.backend), (int)c->option,
                   c->env ? c->env : "-", st.io_staged);
-    assert_int_equal(st.io_staged & 3u, c->want);
-    if (c->short_reads &&
-        bp__test_fault_arm(BP__SYS_DATA_READ, 1, BP__SYS_SHORT, 1) != 0) {
+    assert_int_equal(st.io_staged & 7u, c->want);
+    if ((c->short_reads &&
+         bp__test_fault_arm(BP__SYS_DATA_READ, 1, BP__SYS_SHORT, 1) != 0) ||
+        (c->eio && bp__test_fault_arm(BP__SYS_DATA_READ, 1, EIO, 0) != 0)) {
         bp_close(p);
         print_message("  fault injection compiled out, skipped\n");
         skip();
@@ -494,10 +502,16 @@ static void test_staged(void **state)
     memset(gen, 0, sizeof gen);
     for (uint64_t pg = 0; pg < 2 * FRAMES; pg++) /* fix misses, evictions */
         util_fix_verify(p, pg, BP_SHARED, PSZ, 0);
-    if (c->short_reads) {
+    if (c->short_reads)
         assert_true(bp__test_fault_hits() >= 2 * FRAMES);
-        bp__test_fault_disarm();
-    }
+    if (c->eio)
+        assert_int_equal(bp__test_fault_hits(), 1);
+    bp__test_fault_disarm();
+    util_stats(p, &st);
+    if (c->want & 4) /* every miss above read early */
+        assert_true(st.reads_early >= 2 * FRAMES);
+    else
+        assert_int_equal(st.reads_early, 0);
     assert_int_equal(ahead_and_flush(p, gen, 5), 0);
     for (uint64_t pg = 0; pg < NPAGES; pg += 7) /* misses again, and hits */
         util_fix_verify(p, pg, BP_SHARED, PSZ, gen[pg]);
@@ -506,6 +520,88 @@ static void test_staged(void **state)
         assert_int_equal(st.prefetch_direct, 0);
     util_check(p);
     assert_int_equal(bp_close(p), 0);
+    util_datafile_verify(path, PSZ, NPAGES, gen);
+}
+
+/* Early reads against a page changed meanwhile: the first early read of
+ * page EARLY_PG is held up (bp__test_early_hook) while another thread fixes
+ * the page, restamps it, flushes it and pushes it out of the cache again.
+ * The early bytes are then older than the data file's, and the fix must
+ * drop them and read the page again: it sees the new stamp. */
+#define EARLY_PG 3u
+
+struct early_race {
+    bp_pool *p;
+    int fired;
+    uint64_t pushed; /* EARLY_PG out of the cache afterwards */
+};
+
+static void *early_changer(void *arg)
+{
+    struct early_race *r = arg;
+    bp_page pg;
+
+    if (bp_fix(r->p, EARLY_PG, BP_EXCLUSIVE, &pg) != 0)
+        return NULL;
+    util_stamp(pg.data, PSZ, EARLY_PG, 1);
+    if (bp_unfix(r->p, &pg, BP_DIRTY) != 0 || bp_flush(r->p) != 0)
+        return NULL;
+    for (uint64_t q = EARLY_PG + 1; q < EARLY_PG + 1 + 3 * FRAMES; q++)
+        if (bp_fix(r->p, q, BP_SHARED, &pg) == 0)
+            (void)bp_unfix(r->p, &pg, 0);
+    r->pushed = bp__test_frame_offset(r->p, EARLY_PG) == UINT64_MAX;
+    return NULL;
+}
+
+static void early_hook(void *arg, uint64_t pgno)
+{
+    struct early_race *r = arg;
+    pthread_t t;
+
+    if (pgno != EARLY_PG || r->fired) /* the changer's own miss too */
+        return;
+    r->fired = 1;
+    if (pthread_create(&t, NULL, early_changer, r) == 0)
+        pthread_join(t, NULL);
+}
+
+static void test_early_stale(void **state)
+{
+    (void)state;
+    need_engine(BP_IO_URING);
+    if (sizeof(void *) < 8) {
+        print_message("  linear needs a 64-bit process, skipped\n");
+        skip();
+    }
+    char path[600];
+    util_tmp_path(path, sizeof path, "early.db");
+    util_datafile_create(path, PSZ, NPAGES, 0);
+    struct util_cfg cfg = small_cfg(BP_BACKEND_LINEAR);
+    struct early_race r = {0};
+    bp_pool *p;
+    assert_int_equal(bp_create(&p, NULL), 0);
+    assert_int_equal(util_pool_config(p, &cfg), 0);
+    assert_int_equal(bp_set_io_engine(p, BP_IO_URING), 0);
+    assert_int_equal(bp_set_io_stage(p, BP_STAGE_ON), 0);
+    assert_int_equal(bp_open(p, path, 0), 0);
+    bp_stats st;
+    util_stats(p, &st);
+    assert_int_equal(st.io_staged & 4u, 4u);
+    r.p = p;
+    if (bp__test_early_hook(early_hook, &r) != 0) {
+        bp_close(p);
+        print_message("  test hooks compiled out, skipped\n");
+        skip();
+    }
+    util_fix_verify(p, EARLY_PG, BP_SHARED, PSZ, 1);
+    bp__test_early_hook(NULL, NULL);
+    assert_int_equal(r.fired, 1);
+    assert_true(r.pushed); /* the race really happened */
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    static uint32_t gen[NPAGES];
+    memset(gen, 0, sizeof gen);
+    gen[EARLY_PG] = 1;
     util_datafile_verify(path, PSZ, NPAGES, gen);
 }
 
@@ -730,13 +826,20 @@ static void probe_uring(void)
         cmocka_unit_test_prestate(fn, &c_uring_linear)
 
 static struct stage_case
-    s_on = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 3, 0},
-    s_off = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_OFF, NULL, 0, 0},
-    s_env_off = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, "off", 0, 0},
-    s_env_on = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_OFF, "on", 3, 0},
-    s_short = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 3, 1},
-    s_sync = {BP_BACKEND_LINEAR, BP_IO_SYNC, BP_STAGE_ON, NULL, 1, 0},
-    s_copy = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_ON, NULL, 0, 0};
+    s_on = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 7, 0, NULL, 0},
+    s_off = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_OFF, NULL, 0, 0, NULL, 0},
+    s_env_off = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, "off", 0, 0,
+                 NULL, 0},
+    s_env_on = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_OFF, "on", 7, 0,
+                NULL, 0},
+    s_short = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 7, 1, NULL,
+               0},
+    s_early_off = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 3, 0,
+                   "0", 0},
+    s_early_eio = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 7, 0,
+                   NULL, 1},
+    s_sync = {BP_BACKEND_LINEAR, BP_IO_SYNC, BP_STAGE_ON, NULL, 1, 0, NULL, 0},
+    s_copy = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_ON, NULL, 0, 0, NULL, 0};
 static enum reg_how r_on = REG_ON, r_env = REG_ENV_OFF,
                     r_refused = REG_REFUSED;
 
@@ -760,6 +863,9 @@ int main(void)
         cmocka_unit_test_prestate(test_staged, &s_env_off),
         cmocka_unit_test_prestate(test_staged, &s_env_on),
         cmocka_unit_test_prestate(test_staged, &s_short),
+        cmocka_unit_test_prestate(test_staged, &s_early_off),
+        cmocka_unit_test_prestate(test_staged, &s_early_eio),
+        cmocka_unit_test(test_early_stale),
         cmocka_unit_test_prestate(test_staged, &s_sync),
         cmocka_unit_test_prestate(test_staged, &s_copy),
         cmocka_unit_test(test_stage_env_bogus),
