@@ -41,7 +41,9 @@
  * instead of fio (a process of its own, seconds away) the reference is
  * fio's loop on bare liburing in this process (bench_io_raw.c), and the
  * pool and it alternate in 250 ms slices on one file, each slice waiting
- * for its own reads, so adjacent slices see nearly the same disk.
+ * for its own reads, so adjacent slices see nearly the same disk.  At
+ * depth 1 they alternate read by read (one miss, one raw read), since
+ * there the disk's rate swings within 250 ms.
  *
  * The data file lives in a fresh directory under --dir (/var/tmp: a
  * real disk, not tmpfs) and is removed at exit.  When fio is not installed
@@ -63,12 +65,14 @@
 #define IO_MAXP 4
 #define IO_MAXBK 5
 #define IO_MAXDEPTH 1024 /* bp_set_io_depth's limit */
+#define IO_SLICE_MS 250ull /* --vs-raw's slices above depth 1 (--slice-ms) */
 
 typedef struct io_opts {
     uint64_t data_mb, cache_mb, seconds, reps, wpages, wdepth;
     int refill_pass; /* --refill pass: one bp_prefetch per pass */
     int consume_poll; /* --consume poll: BP_NOWAIT fixes, not the log */
     int vs_raw;      /* --vs-raw: the pool against bench_io_raw.c instead */
+    uint64_t slice_ms; /* --slice-ms: its slices above depth 1 */
     int coop_off;    /* --coop off: rings set up without COOP_TASKRUN */
     uint64_t depths[IO_MAXD], psz[IO_MAXP];
     int nd, np, quick, nbk;
@@ -118,7 +122,11 @@ static void io_usage(FILE *f)
 "                    slices on the same file (each slice waits for its\n"
 "                    reads in flight); pool/raw is the median of the slice\n"
 "                    pairs' ratios: the pool's own cost, with little of the\n"
-"                    disk's drift between the two\n"
+"                    disk's drift between the two.  Depth 1 alternates\n"
+"                    read by read: pool/raw is the quotient of the two\n"
+"                    sides' reads per second of their own time (a read\n"
+"                    over 1 ms counts as 1 ms on either side)\n"
+"  --slice-ms N      with --vs-raw: the slices' length above depth 1 (250)\n"
 "  --dir DIR         where the data file's temp directory goes (/var/tmp)\n"
 "  --quick           smaller and shorter\n");
 }
@@ -155,7 +163,7 @@ static int io_two_way(const char *opt, const char *arg, const char *off,
 static int io_options(int argc, char **argv, io_opts *o)
 {
     enum { O_DATA = 256, O_CACHE, O_PS, O_DEP, O_SEC, O_REPS, O_WP, O_WD,
-           O_REFILL, O_CONSUME, O_COOP, O_RAW,
+           O_REFILL, O_CONSUME, O_COOP, O_RAW, O_SLICE,
            O_BK, O_DIR, O_QUICK, O_HELP };
     static const struct option lo[] = {
         {"data-mb", required_argument, NULL, O_DATA},
@@ -170,6 +178,7 @@ static int io_options(int argc, char **argv, io_opts *o)
         {"consume", required_argument, NULL, O_CONSUME},
         {"coop", required_argument, NULL, O_COOP},
         {"vs-raw", no_argument, NULL, O_RAW},
+        {"slice-ms", required_argument, NULL, O_SLICE},
         {"backends", required_argument, NULL, O_BK},
         {"dir", required_argument, NULL, O_DIR},
         {"quick", no_argument, NULL, O_QUICK},
@@ -202,6 +211,7 @@ static int io_options(int argc, char **argv, io_opts *o)
             break;
         }
         case O_RAW: o->vs_raw = 1; break;
+        case O_SLICE: bad = bu_parse_u64("slice-ms", optarg, 5, 10000, 0, &o->slice_ms); break;
         case O_DIR: o->dir = optarg; break;
         case O_QUICK: o->quick = 1; break;
         case 'h':
@@ -217,6 +227,8 @@ static int io_options(int argc, char **argv, io_opts *o)
         o->seconds = o->quick ? 1 : 3;
     if (!o->reps)
         o->reps = o->quick ? 1 : 3;
+    if (!o->slice_ms)
+        o->slice_ms = IO_SLICE_MS;
     if (!o->wpages)
         o->wpages = o->quick ? 2048 : 8192;
     if (!o->nbk) {
@@ -635,18 +647,73 @@ static const char *io_rings(const io_opts *o)
 
 static double io_med(double *v, uint64_t n);
 
+/* --vs-raw at depth 1: one pool miss and one raw read at a time, who goes
+ * first alternating, for --seconds of each.  At depth 1 this disk's rate
+ * swings 2-5x between 250 ms windows (fio's own IOPS log), so slices do
+ * not cancel it; single reads side by side do.  *piops and *riops are
+ * reads per second of each side's own time (the pool's fixes that hit its
+ * cache count in its time, not in its reads), *ratio their quotient.  A
+ * single read or fix over IO_ONE_CAP_NS counts as that long on either
+ * side: the disk stalls now and then for milliseconds, a few dozen times
+ * a run, and those few made the quotient swing by several percent from
+ * run to run; capped, it stays within about 2% (the notes say how many). */
+#define IO_ONE_CAP_NS 1000000ull
+static uint64_t io_one_reads[2], io_one_capped[2]; /* [pool, raw], notes */
+static int io_vs_raw_one(bp_pool *p, io_raw *raw, uint64_t npages,
+                         uint64_t psz, uint64_t seconds, bu_rng *rng,
+                         uint64_t *bad, double *piops, double *riops,
+                         double *ratio, uint64_t *npairs, char *why,
+                         size_t whysz)
+{
+    uint64_t tp = 0, tr = 0, nr = 0, k = 0, r0, lim = seconds * 1000000000ull;
+    bp_stats st;
+    int rc;
+
+    if ((rc = bu_stats(p, &st, why, whysz)) != 0)
+        return rc;
+    r0 = st.reads;
+    for (; rc == 0 && (tp < lim || tr < lim); k++) {
+        for (int side = 0; side < 2 && rc == 0; side++) {
+            int pool_side = (side == 0) == (k % 2 == 0);
+            uint64_t t0 = bu_now_ns(), n = 0;
+
+            if (pool_side)
+                rc = io_consume(p, bu_rng_below(rng, npages), BP_SHARED, psz,
+                                bad, why, whysz);
+            else
+                rc = io_raw_slice(raw, npages, 0, rng, &n, why, whysz);
+            t0 = bu_now_ns() - t0;
+            if (t0 > IO_ONE_CAP_NS) { /* a stall of the disk's */
+                t0 = IO_ONE_CAP_NS;
+                io_one_capped[!pool_side]++;
+            }
+            *(pool_side ? &tp : &tr) += t0;
+            io_one_reads[!pool_side]++;
+            nr += n;
+        }
+    }
+    if (rc == 0 && (rc = bu_stats(p, &st, why, whysz)) == 0) {
+        *piops = (double)(st.reads - r0) * 1e9 / (double)(tp ? tp : 1);
+        *riops = (double)nr * 1e9 / (double)(tr ? tr : 1);
+        *ratio = *riops > 0 ? *piops / *riops : 0;
+        *npairs = k;
+    }
+    return rc;
+}
+
 /* --vs-raw: one pool and one raw loop on the same file, alternating in
- * slices of IO_SLICE_NS (who goes first alternates too), --seconds of each
+ * slices of --slice-ms (who goes first alternates too), --seconds of each
  * in all.  Each slice ends with its reads done, so the two never share the
  * disk.  *piops and *riops are the medians of the slices' reads per
- * second, *ratio the median of the pairs' own pool/raw. */
-#define IO_SLICE_NS 250000000ull
+ * second, *ratio the median of the pairs' own pool/raw.  Depth 1 goes
+ * read by read instead (io_vs_raw_one). */
 static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
                           uint64_t psz, uint64_t npages, uint64_t d,
                           double *piops, double *riops, double *ratio,
                           uint64_t *npairs, char *why, size_t whysz)
 {
-    uint64_t pairs = o->seconds * 1000000000ull / IO_SLICE_NS, bad = 0;
+    uint64_t slice = o->slice_ms * 1000000ull, bad = 0,
+             pairs = o->seconds * 1000000000ull / slice;
     double *v = calloc(3 * pairs, sizeof *v), *rp = v, *rr = v + pairs,
            *rat = v + 2 * pairs;
     io_raw *raw = NULL;
@@ -664,10 +731,15 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
         (rc = io_raw_open(&raw, path, psz, d, !o->coop_off, why, whysz)))
         goto out;
     bu_rng_seed(&rng, 78, psz, d);
+    if (d == 1) {
+        rc = io_vs_raw_one(p, raw, npages, psz, o->seconds, &rng, &bad,
+                           piops, riops, ratio, npairs, why, whysz);
+        pairs = 0; /* nothing below */
+    }
     for (uint64_t k = 0; k < pairs && rc == 0; k++) {
         for (int side = 0; side < 2 && rc == 0; side++) {
             int pool_side = (side == 0) == (k % 2 == 0);
-            uint64_t t0 = bu_now_ns(), until = t0 + IO_SLICE_NS, n = 0, r0;
+            uint64_t t0 = bu_now_ns(), until = t0 + slice, n = 0, r0;
 
             if (pool_side) {
                 if ((rc = bu_stats(p, &st, why, whysz)) != 0)
@@ -692,7 +764,7 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
                  (unsigned long long)bad);
         rc = -EIO;
     }
-    if (rc == 0) {
+    if (rc == 0 && pairs) {
         *piops = io_med(rp, pairs);
         *riops = io_med(rr, pairs);
         *ratio = io_med(rat, pairs);
@@ -835,9 +907,10 @@ int bench_io_main(int argc, char **argv)
         printf("bpbench io --vs-raw: cold random reads through the pool "
                "(bp_fix misses at depth 1, d reads in flight above, %s) "
                "against fio's loop on bare liburing in this process, "
-               "alternating in %llu ms slices, %llu s of each; medians over "
-               "the slice pairs; rings %s\n", io_mode(&o),
-               (unsigned long long)(IO_SLICE_NS / 1000000),
+               "alternating in %llu ms slices (depth 1: read by read), %llu s "
+               "of each; medians over the slice pairs; rings %s\n",
+               io_mode(&o),
+               (unsigned long long)o.slice_ms,
                (unsigned long long)o.seconds, io_rings(&o));
     else
         printf("bpbench io: cold random reads through the pool (bp_fix misses "
@@ -971,7 +1044,17 @@ int bench_io_main(int argc, char **argv)
             printf("\npool IOPS = data-file reads per second of a pool slice "
                    "(bp_stats.reads over its wall time, waiting for its last "
                    "reads included); raw IOPS = the same for the raw loop's "
-                   "slice; pool/raw = median of the pairs' own ratios\n");
+                   "slice; pool/raw = median of the pairs' own ratios; at "
+                   "depth 1 (pairs = single reads) reads per second of each "
+                   "side's own time and their quotient\n");
+        if (o.vs_raw && io_one_reads[0])
+            printf("depth 1: of %llu pool fixes and %llu raw reads, %llu "
+                   "and %llu took over %llu ms and count as that long\n",
+                   (unsigned long long)io_one_reads[0],
+                   (unsigned long long)io_one_reads[1],
+                   (unsigned long long)io_one_capped[0],
+                   (unsigned long long)io_one_capped[1],
+                   (unsigned long long)(IO_ONE_CAP_NS / 1000000));
         else
             printf("\nread IOPS = data-file reads per second (bp_stats.reads "
                    "over the phase's wall time); write-back = pages per "
