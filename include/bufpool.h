@@ -544,7 +544,8 @@ typedef struct bp_stats {
                                    BUFPOOL_IO_HUGEPAGE=0); bit 4 a
                                    hypervisor was seen (AUTO's input) */
     uint64_t reads_early;       /* fix-miss reads submitted as soon as the
-                                   page was missed (io_staged bit 2) */
+                                   page was missed, whose bytes were used
+                                   (io_staged bit 2) */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

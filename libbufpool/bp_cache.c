@@ -230,7 +230,7 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
         return BP__WAIT;
     }
     if (how == BP__GET_READ)
-        bp__io_early_insert(p, bp__ptab_gen_locked(p, part));
+        bp__io_early_insert(p, pgno, bp__ptab_gen_locked(p, part));
     BP__STORE(p->frames[f].fr_pgno, pgno);
     bp__ptab_insert_locked(p, pgno, f);
     bp__ptab_unlock(p, part);

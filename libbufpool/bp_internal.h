@@ -354,6 +354,7 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf);
  * (0 if none: read them). */
 struct bp__early {
     bp_pool *p;       /* armed or in flight for this pool, else NULL */
+    unsigned nested;  /* misses armed inside the one that armed p */
     int flight;       /* a read is in flight */
     uint64_t pgno;    /* its page */
     uint64_t gen;     /* its partition's insert count when pgno was missing */
@@ -361,9 +362,9 @@ struct bp__early {
     void *lane;       /* the engine's: where it is in flight */
     uint64_t tag;
 };
-void bp__io_early_arm(bp_pool *p);
+int bp__io_early_arm(bp_pool *p); /* 1: call end on the way out */
 void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen);
-void bp__io_early_insert(bp_pool *p, uint64_t gen);
+void bp__io_early_insert(bp_pool *p, uint64_t pgno, uint64_t gen);
 void bp__io_early_end(bp_pool *p);
 ssize_t bp__io_early_take(bp_pool *p, uint64_t pgno, void *buf);
 int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf); /* sets the trailer */

@@ -21,19 +21,21 @@
  * Life of an early read (one per thread at a time):
  *   bp__fix_miss, BP__GET_READ: arm
  *     -> bp__cache_get: the page table has no pgno (no pool lock held)
- *        -> start: the engine submits a read of pgno into a landing page
- *           [reads_early]; not started (lane busy, failed): nothing
+ *        -> start: the engine submits a read of pgno into a landing page;
+ *           not started (lane busy, failed): nothing
  *     -> frame taken, window slot published
  *     -> bp__io_read_page(pgno): take: wait, copy the bytes that arrived
- *        into the frame; the rest (a short read; everything after a failed
- *        one) is read there as always
+ *        into the frame [reads_early]; the rest (a short read; everything
+ *        after a failed one) is read there as always
  *   any way out of bp__fix_miss: end: a read still in flight (the page was
  *   cached by another thread meanwhile, or the miss failed) is waited for
  *   and dropped, before the miss sleeps on any latch.
  *
  * Invariants:
  *  - A read in flight belongs to the thread that started it and is taken
- *    or dropped before that thread leaves bp__fix_miss.
+ *    or dropped before that thread leaves the bp__fix_miss that armed it.
+ *    A miss inside another (a WAL callback that fixes pages) reads the
+ *    plain way and leaves the outer miss's state alone (e->nested).
  *  - Its bytes are used only if they are what a plain read would return
  *    now.  It starts after the page was found missing with its partition's
  *    insert count at g (bp_ptab.c), and the bytes are copied only if the
@@ -72,17 +74,25 @@ int bp__test_early_hook(void (*fn)(void *arg, uint64_t pgno), void *arg)
 }
 #endif
 
-void bp__io_early_arm(bp_pool *p)
+int bp__io_early_arm(bp_pool *p)
 {
-    if (p->io_stage & BP__STAGE_EARLY)
-        bp__tls_early.p = p;
+    struct bp__early *e = &bp__tls_early;
+
+    if (e->p) { /* a miss inside a miss (a WAL callback's fix): no early */
+        e->nested++; /* read for it, the outer one's state left alone */
+        return 1;
+    }
+    if (!(p->io_stage & BP__STAGE_EARLY))
+        return 0;
+    e->p = p;
+    return 1;
 }
 
 void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen)
 {
     struct bp__early *e = &bp__tls_early;
 
-    if (e->p != p || e->flight ||
+    if (e->p != p || e->flight || e->nested ||
         pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE))
         return; /* not armed here, or nothing on disk to read */
     if (p->io->early_start(p, pgno * p->po_page_size, p->po_page_size, e))
@@ -91,7 +101,6 @@ void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen)
     e->pgno = pgno;
     e->gen = gen;
     e->stale = 0;
-    BP_STAT(p, reads_early);
 #if BP_FAULTS
     void (*fn)(void *, uint64_t) =
         __atomic_load_n(&bp__early_fn, __ATOMIC_ACQUIRE);
@@ -101,11 +110,11 @@ void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen)
 #endif
 }
 
-void bp__io_early_insert(bp_pool *p, uint64_t gen)
+void bp__io_early_insert(bp_pool *p, uint64_t pgno, uint64_t gen)
 {
     struct bp__early *e = &bp__tls_early;
 
-    if (e->p == p && e->flight && gen != e->gen)
+    if (e->p == p && e->flight && e->pgno == pgno && gen != e->gen)
         e->stale = 1; /* a page of the partition was cached meanwhile:
                          maybe ours, maybe written since our read */
 }
@@ -114,6 +123,10 @@ void bp__io_early_end(bp_pool *p)
 {
     struct bp__early *e = &bp__tls_early;
 
+    if (e->nested) {
+        e->nested--;
+        return;
+    }
     if (e->p != p)
         return;
     if (e->flight)
@@ -127,11 +140,12 @@ ssize_t bp__io_early_take(bp_pool *p, uint64_t pgno, void *buf)
     struct bp__early *e = &bp__tls_early;
     ssize_t n;
 
-    if (e->p != p || !e->flight || e->pgno != pgno)
+    if (e->p != p || !e->flight || e->pgno != pgno || e->nested)
         return 0;
     e->flight = 0;
     n = p->io->early_take(p, e, e->stale ? NULL : buf);
-    if (e->stale)
-        return 0;
-    return n > 0 ? n : 0; /* failed: the plain read tries (and reports) */
+    if (e->stale || n <= 0)
+        return 0; /* dropped, or failed: the plain read tries (and reports) */
+    BP_STAT(p, reads_early);
+    return n;
 }

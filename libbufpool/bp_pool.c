@@ -400,7 +400,7 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
 static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
                         enum bp__get how, bp_page *out)
 {
-    int fresh = how == BP__GET_FRESH;
+    int fresh = how == BP__GET_FRESH, early = 0;
     struct bp__mapping m;
     uint64_t *w = NULL, v = 0, n;
     int rc;
@@ -409,13 +409,14 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
         bp__lock(p, &p->alloc_lock, BP__RANK_ALLOC);
         pgno = p->data_pages;
     }
-    if (how == BP__GET_READ)
-        bp__io_early_arm(p); /* the read may start once the page is missed */
+    if (how == BP__GET_READ) /* the read may start once the page misses */
+        early = bp__io_early_arm(p);
     rc = bp__window_map_begin(p, pgno, how, scan, &m, &w, &v);
     if (fresh)
         bp__unlock(&p->alloc_lock, BP__RANK_ALLOC);
     if (rc == BP__WAIT) { /* the page's frame is busy: wait, then retry */
-        bp__io_early_end(p); /* before any sleep */
+        if (early)
+            bp__io_early_end(p); /* before any sleep */
         if (w && how == BP__GET_CACHED)
             return BP_EAGAIN; /* being read, moved or fixed: no sleep */
         if (w) {
@@ -426,7 +427,8 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     }
     if (rc == 0)
         rc = bp__window_map_finish(p, &m);
-    bp__io_early_end(p);
+    if (early)
+        bp__io_early_end(p);
     if (rc)
         return rc;
     /* BUSY -> the caller's latch, straight away */

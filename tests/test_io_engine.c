@@ -508,8 +508,8 @@ static void test_staged(void **state)
         assert_int_equal(bp__test_fault_hits(), 1);
     bp__test_fault_disarm();
     util_stats(p, &st);
-    if (c->want & 4) /* every miss above read early */
-        assert_true(st.reads_early >= 2 * FRAMES);
+    if (c->want & 4) /* every miss above read early (but the failed) */
+        assert_true(st.reads_early >= 2 * FRAMES - (c->eio ? 1 : 0));
     else
         assert_int_equal(st.reads_early, 0);
     assert_int_equal(ahead_and_flush(p, gen, 5), 0);
@@ -565,28 +565,41 @@ static void early_hook(void *arg, uint64_t pgno)
         pthread_join(t, NULL);
 }
 
-static void test_early_stale(void **state)
+/* A linear pool on io_uring with staged, early reads over a fresh data
+ * file at path (named name), its WAL callback fn when not NULL; skips
+ * where io_uring or linear cannot run. */
+static bp_pool *open_early(char *path, size_t len, const char *name,
+                           bp_log_flush_fn fn, void *ctx)
 {
-    (void)state;
     need_engine(BP_IO_URING);
     if (sizeof(void *) < 8) {
         print_message("  linear needs a 64-bit process, skipped\n");
         skip();
     }
-    char path[600];
-    util_tmp_path(path, sizeof path, "early.db");
+    util_tmp_path(path, len, name);
     util_datafile_create(path, PSZ, NPAGES, 0);
     struct util_cfg cfg = small_cfg(BP_BACKEND_LINEAR);
-    struct early_race r = {0};
     bp_pool *p;
     assert_int_equal(bp_create(&p, NULL), 0);
     assert_int_equal(util_pool_config(p, &cfg), 0);
     assert_int_equal(bp_set_io_engine(p, BP_IO_URING), 0);
     assert_int_equal(bp_set_io_stage(p, BP_STAGE_ON), 0);
+    /* the "LSN" is whatever the stamp holds there: always beyond 0 */
+    if (fn)
+        assert_int_equal(bp_set_wal(p, 64, fn, ctx), 0);
     assert_int_equal(bp_open(p, path, 0), 0);
     bp_stats st;
     util_stats(p, &st);
     assert_int_equal(st.io_staged & 4u, 4u);
+    return p;
+}
+
+static void test_early_stale(void **state)
+{
+    (void)state;
+    char path[600];
+    struct early_race r = {0};
+    bp_pool *p = open_early(path, sizeof path, "early.db", NULL, NULL);
     r.p = p;
     if (bp__test_early_hook(early_hook, &r) != 0) {
         bp_close(p);
@@ -602,6 +615,75 @@ static void test_early_stale(void **state)
     static uint32_t gen[NPAGES];
     memset(gen, 0, sizeof gen);
     gen[EARLY_PG] = 1;
+    util_datafile_verify(path, PSZ, NPAGES, gen);
+}
+
+/* A miss inside a miss: evicting a dirty page calls the WAL callback,
+ * which fixes pages of the same pool (misses of their own, read the plain
+ * way) while the outer miss's early read is in flight.  Every page comes
+ * back right, each outer miss read early exactly once, and the nested
+ * misses read once each. */
+struct nest_log {
+    bp_pool *p;
+    uint64_t next, fixed;
+    int bad, inside; /* no fix from a callback inside a callback's fix */
+};
+
+static int nest_flush(void *ctx, uint64_t lsn)
+{
+    struct nest_log *l = ctx;
+    uint64_t pg = NPAGES - 1 - l->next % 64;
+    bp_page h;
+    int rc;
+
+    (void)lsn;
+    if (l->inside)
+        return 0;
+    l->inside = 1;
+    l->next++;
+    rc = bp_fix(l->p, pg, BP_SHARED, &h);
+    l->inside = 0;
+    if (rc != 0) {
+        print_message("  nested fix of %llu: %s: %s\n",
+                      (unsigned long long)pg, bp_strerror(rc),
+                      bp_errmsg(l->p));
+        l->bad++;
+    } else {
+        l->bad += util_page_gen(h.data, PSZ, pg) != 0;
+        l->fixed++;
+        (void)bp_unfix(l->p, &h, 0);
+    }
+    return 0;
+}
+
+static void test_early_nested(void **state)
+{
+    (void)state;
+    char path[600];
+    struct nest_log log = {0};
+    bp_pool *p = open_early(path, sizeof path, "nested.db", nest_flush, &log);
+    log.p = p;
+    bp_stats st;
+    for (uint64_t pg = 0; pg < FRAMES; pg++) { /* dirty, unchanged */
+        bp_page h;
+        assert_int_equal(bp_fix(p, pg, BP_EXCLUSIVE, &h), 0);
+        assert_int_equal(bp_unfix(p, &h, BP_DIRTY), 0);
+    }
+    for (uint64_t pg = FRAMES; pg < 2 * FRAMES; pg++) /* evict them */
+        util_fix_verify(p, pg, BP_SHARED, PSZ, 0);
+    util_stats(p, &st);
+    print_message("  %llu nested fixes, reads %llu, early %llu\n",
+                  (unsigned long long)log.fixed,
+                  (unsigned long long)st.reads,
+                  (unsigned long long)st.reads_early);
+    assert_int_equal(log.bad, 0);
+    assert_true(log.fixed > 0);
+    assert_int_equal(st.reads_early, 2 * FRAMES);
+    assert_true(st.reads >= 2 * FRAMES);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    static uint32_t gen[NPAGES];
+    memset(gen, 0, sizeof gen);
     util_datafile_verify(path, PSZ, NPAGES, gen);
 }
 
@@ -866,6 +948,7 @@ int main(void)
         cmocka_unit_test_prestate(test_staged, &s_early_off),
         cmocka_unit_test_prestate(test_staged, &s_early_eio),
         cmocka_unit_test(test_early_stale),
+        cmocka_unit_test(test_early_nested),
         cmocka_unit_test_prestate(test_staged, &s_sync),
         cmocka_unit_test_prestate(test_staged, &s_copy),
         cmocka_unit_test(test_stage_env_bogus),
