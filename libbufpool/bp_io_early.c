@@ -82,7 +82,7 @@ int bp__io_early_arm(bp_pool *p)
         e->nested++; /* read for it, the outer one's state left alone */
         return 1;
     }
-    if (!(p->io_stage & BP__STAGE_EARLY))
+    if (!(p->io_stage & BP__STAGE_EARLY) || !p->io->early_start)
         return 0;
     e->p = p;
     return 1;
