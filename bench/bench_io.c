@@ -616,10 +616,16 @@ static void io_notes_where(void)
         printf("linear maps the whole cache (64-bit); %s (io_staged 0x%x; "
                "BUFPOOL_IO_STAGE=on|off and BUFPOOL_IO_HUGEPAGE=0 to "
                "compare)\n",
-               (l & 3u) == 3u ? "its reads are staged: they land in "
+               (l & 7u) == 7u ? "its reads are staged: they land in "
                                 "buffers in huge pages and are copied "
                                 "into the frames (bp_set_io_stage, AUTO "
-                                "on a hypervisor)"
+                                "on a hypervisor), and fix misses read "
+                                "early, before they take a frame "
+                                "(BUFPOOL_IO_EARLY=0 to compare)"
+               : (l & 3u) == 3u ? "its reads are staged: they land in "
+                                  "buffers in huge pages and are copied "
+                                  "into the frames (bp_set_io_stage, AUTO "
+                                  "on a hypervisor)"
                : (l & 1u) ? "its read-ahead is staged, its fix misses "
                             "land in the frames"
                           : "its reads land straight in the frames",
@@ -731,11 +737,10 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
         (rc = io_raw_open(&raw, path, psz, d, !o->coop_off, why, whysz)))
         goto out;
     bu_rng_seed(&rng, 78, psz, d);
-    if (d == 1) {
-        rc = io_vs_raw_one(p, raw, npages, psz, o->seconds, &rng, &bad,
-                           piops, riops, ratio, npairs, why, whysz);
-        pairs = 0; /* nothing below */
-    }
+    if (d == 1) /* read by read: no slices */
+        pairs = 0, rc = io_vs_raw_one(p, raw, npages, psz, o->seconds, &rng,
+                                      &bad, piops, riops, ratio, npairs, why,
+                                      whysz);
     for (uint64_t k = 0; k < pairs && rc == 0; k++) {
         for (int side = 0; side < 2 && rc == 0; side++) {
             int pool_side = (side == 0) == (k % 2 == 0);

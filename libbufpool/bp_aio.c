@@ -356,7 +356,7 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
         bp__aio_drop(p, a, r);
         return;
     }
-    if (q->slot == BP__NONE && bp__aio_direct(p) && bp__aio_staged(p, q))
+    if (q->slot == BP__NONE && bp__aio_staged(p, q)) /* linear only */
         memcpy(bp__slot_addr(p, f), buf, p->po_page_size); /* frame BUSY */
     BP_STAT(p, reads);
     BP_STAT_ADD(p, bytes_read, p->po_page_size);
