@@ -219,8 +219,10 @@ int bp_set_io_coop(bp_pool *p, int on);
  * staged fix miss also submits its read before it takes a frame (2-3%
  * at depth 1 there; bp_stats.reads_early, BUFPOOL_IO_EARLY=0 turns it
  * off).  Other backends read into their window slots; the copy backend's
- * window and all read buffers are huge-page backed wherever THP is not
- * "never". */
+ * fix misses on io_uring also read early unless staging is OFF (into a
+ * landing page, then copied into the slot: io_staged bit 2 without bit
+ * 1).  The copy backend's window and all read buffers are huge-page
+ * backed wherever THP is not "never". */
 typedef enum bp_io_stage {
     BP_STAGE_AUTO = 0,
     BP_STAGE_OFF,
@@ -538,8 +540,9 @@ typedef struct bp_stats {
                                    cooperatively (bp_set_io_coop) */
     uint32_t io_staged;         /* bp_set_io_stage: bit 0 read-ahead and
                                    bit 1 fix misses are staged; bit 2 a
-                                   staged fix miss submits its read before
-                                   it takes a frame (reads_early; not with
+                                   fix miss (staged, or copy's) submits its
+                                   read before it takes a frame and slot
+                                   (reads_early; not with
                                    BUFPOOL_IO_EARLY=0); bit 3 I/O
                                    buffers are advised into huge pages
                                    (THP not "never", no
@@ -548,6 +551,10 @@ typedef struct bp_stats {
     uint64_t reads_early;       /* fix-miss reads submitted as soon as the
                                    page was missed, whose bytes were used
                                    (io_staged bit 2) */
+    uint64_t copies_home;       /* copy backend: a page read into its slot
+                                   copied into its clean frame when the
+                                   slot let it go (none when the frame
+                                   went too) */
 } bp_stats;
 
 /* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older

@@ -20,8 +20,9 @@
  *   - rfp, mmap: the slot is remapped to the frame, so the read lands in
  *     the shm frame itself: no copy, and the fix is a window hit;
  *   - copy: the slot is private memory, filled by the read; on completion
- *     one pwrite copies it into the frame (a copy slot's bytes equal its
- *     frame's unless dirty); the fix is a window hit, no copy in;
+ *     it is marked BP__SL_HOME, and one pwrite copies it into the frame
+ *     when the slot lets the page go (bp_backend_copy.c); the fix is a
+ *     window hit, no copy in;
  *   - linear: every frame is mapped for good; the read goes to the frame
  *     (no slot is reserved: a fix maps it for free), or, staged
  *     (bp_iomem.c, io_stage bit 0), to the request's buffer, and the
@@ -49,7 +50,7 @@
  *     [prefetch_started, prefetch_direct]    (caller returns)
  *       (no slot: cache_get: frame BUSY -> READ into the bounce buffer)
  *   reaper (or a thread in bp_io_wait): cqe -> full page and checksum ok
- *     -> copy and bounce only: pwrite into the frame
+ *     -> bounce only: pwrite into the frame (copy: slot BP__SL_HOME)
  *     -> BUSY released (waiters woken; the fix is a window hit)
  *                                                [prefetch_done]
  *     otherwise -> slot evicted as by a failed miss (bp__window_map_undo),
@@ -337,8 +338,9 @@ static void bp__aio_drop(bp_pool *p, struct bp__aio *a, uint32_t r)
  * frame's BUSY, or drop it (the caller frees the request:
  * bp__aio_read_free).  The frame holds the page already when the read
  * landed in it (through an rfp/mmap slot, or linear's); from a bounce
- * buffer or the copy backend's private slot it is copied in with one
- * pwrite (a copy slot's bytes must equal its frame's unless dirty). */
+ * buffer it is copied in with one pwrite; the copy backend's private slot
+ * is marked BP__SL_HOME, copied in when the slot lets the page go
+ * (bp_backend_copy.c). */
 static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
                               int res)
 {
@@ -346,8 +348,8 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
     uint32_t f = q->frame;
     uint64_t *w = bp__word(p, f);
     char *buf = bp__aio_target(a, p, r);
-    int copy = q->slot != BP__NONE ? p->be->id == BP_BACKEND_COPY
-                                   : !bp__aio_direct(p);
+    int home = q->slot != BP__NONE && p->be->id == BP_BACKEND_COPY;
+    int copy = q->slot == BP__NONE && !bp__aio_direct(p);
     int ok = res == (int)p->po_page_size &&
              bp__io_verify(p, buf, q->pgno) == 0 &&
              (!copy || bp__shm_pwrite(p, buf, f) == 0);
@@ -356,6 +358,8 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
         bp__aio_drop(p, a, r);
         return;
     }
+    if (home) /* frame BUSY, the slot published for the page: ours */
+        BP__STORE(p->slots[q->slot].sl_dirty, BP__SL_HOME);
     if (q->slot == BP__NONE && bp__aio_staged(p, q)) /* linear only */
         memcpy(bp__slot_addr(p, f), buf, p->po_page_size); /* frame BUSY */
     BP_STAT(p, reads);

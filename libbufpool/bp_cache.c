@@ -54,7 +54,8 @@ int bp__cache_write_frame(bp_pool *p, uint32_t f)
 
 /* Try to take frame f for eviction: latch 0 -> BUSY, no reader slot on it,
  * and no window slot maps it but possibly one of ours, which is evicted here
- * (under the window lock).  Returns 1 with the frame BUSY and unmapped.
+ * (under the window lock).  Returns 1 with the frame BUSY and unmapped;
+ * the caller then evicts it (bp__frame_evict).
  * With honour_usage a usage count above 0 is lowered instead (CLOCK). */
 static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
 {
@@ -79,6 +80,11 @@ static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
 
         bp__lock(p, &p->lock, BP__RANK_MISS);
         s = bp__window_slot_of_frame(p, f);
+        if (s != BP__NONE && !(bp_w_load(w) & BP_W_DIRTY) &&
+            BP__LOAD(p->slots[s].sl_dirty) == BP__SL_HOME)
+            /* copy: bytes read into the slot, never copied into this
+             * clean frame, which the caller now discards: no copy */
+            BP__STORE(p->slots[s].sl_dirty, 0);
         rc = s == BP__NONE ? -1 /* another process maps it */
                            : bp__window_evict_busy_locked(p, s, NULL);
         bp__unlock(&p->lock, BP__RANK_MISS);

@@ -76,11 +76,17 @@ struct bp__slot {
     uint16_t sl_gen;   /* bumped whenever the slot changes page */
     uint8_t sl_ref;    /* BP__REF_*: replacement hints, a lost update is
                           harmless (written racily, atomically) */
-    uint8_t sl_dirty;  /* copy backend: private copy modified */
+    uint8_t sl_dirty;  /* copy backend: BP__SL_* bits, 0 when the slot's
+                          bytes equal its frame's */
 };
 _Static_assert(sizeof(struct bp__slot) == 16, "four slots per cache line");
 #define BP__REF_USED 0x1 /* CLOCK reference bit */
 #define BP__REF_SCAN 0x2 /* mapped by a BP_SCAN fix, not touched since */
+/* sl_dirty (copy backend, bp_backend_copy.c): what the frame lacks */
+#define BP__SL_DIRTY 0x1 /* changed by the engine: copied home, frame dirty */
+#define BP__SL_HOME 0x2  /* read from disk into the slot, not yet copied
+                            into its (clean) frame: copied home when the
+                            slot is let go, unless the frame goes too */
 
 /* Per-thread data that one thread writes and others do not: this far
  * apart, not just a cache line, because x86's L2 fetches lines in 128-byte
@@ -147,7 +153,7 @@ void bp__readers_barrier(bp_pool *p);
     X(scan_recycles) X(checksum_failures) X(wal_flushes)                     \
     X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
     X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
-    X(prefetch_direct) X(reads_early)
+    X(prefetch_direct) X(reads_early) X(copies_home)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -368,6 +374,8 @@ void bp__io_early_insert(bp_pool *p, uint64_t pgno, uint64_t gen);
 void bp__io_early_end(bp_pool *p);
 ssize_t bp__io_early_take(bp_pool *p, uint64_t pgno, void *buf);
 int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf); /* sets the trailer */
+/* The same once the caller has applied the WAL rule (bp__io_wal_before). */
+int bp__io_write_page_logged(bp_pool *p, uint64_t pgno, void *buf);
 
 /* ---- window backends --------------------------------------------------------
  * Chosen at open.  init() reserves p->window for p->nslots slots; map()
@@ -596,7 +604,8 @@ void bp__window_close(bp_pool *p);
 struct bp__mapping {
     uint32_t slot, frame; /* frame is BUSY, slot published for the page */
     uint32_t old_frame;   /* BUSY frame the slot showed before, or NONE */
-    int old_dirty;        /* copy backend: the old private copy goes back */
+    int old_dirty;        /* copy backend: the old slot's sl_dirty (its
+                             bytes go back; BP__SL_DIRTY: frame dirty) */
     enum bp__need need;
 };
 /* No lock held (bp_alloc_page: alloc_lock; read-ahead: the aio prep

@@ -331,7 +331,6 @@ void bp__io_wrote(bp_pool *p, uint64_t pgno)
 
 int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
 {
-    ssize_t n;
     int rc;
 
     if (p->po_wal_fn) {
@@ -341,6 +340,13 @@ int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf)
         if ((rc = bp__io_wal_before(p, lsn, pgno)) != 0)
             return rc;
     }
+    return bp__io_write_page_logged(p, pgno, buf);
+}
+
+int bp__io_write_page_logged(bp_pool *p, uint64_t pgno, void *buf)
+{
+    ssize_t n;
+
     bp__io_stamp(p, buf, pgno); /* the frame is latched (shared or BUSY) */
     if ((n = bp__io_page_xfer(p, pgno, buf, 1, 0)) < 0)
         return (int)n;

@@ -13,10 +13,11 @@
  * bare liburing read at a time, the pool took 3.5-4 us more per 4 KiB
  * read than the bare loop's ~45 us, of which about 1.5 us came before the
  * read was submitted (bp__window_map_begin).  Submitting first overlaps
- * that with the disk.  Only staged misses read early (io_stage bit 1,
- * bp_iomem.c): their bytes land in a landing page, never in the frame, so
- * the read needs no frame yet and is copied in once the frame is taken.
- * BUFPOOL_IO_EARLY=0 turns it off (for comparisons).
+ * that with the disk.  Only staged misses read early (linear, io_stage
+ * bit 1; copy, whose slot's old page is copied home meanwhile: bp_iomem.c,
+ * bp_backend_copy.c): their bytes land in a landing page, never in the
+ * frame or slot, so the read needs neither yet and is copied in once they
+ * are taken.  BUFPOOL_IO_EARLY=0 turns it off (for comparisons).
  *
  * Life of an early read (one per thread at a time):
  *   bp__fix_miss, BP__GET_READ: arm

@@ -35,7 +35,10 @@
  *    (io_uring engine; the sync engine reads into the frame).  The other
  *    backends read into their window slots as before: copy's window is
  *    huge-page backed now, rfp and mmap slots show shm frames (not staged:
- *    not measured).
+ *    not measured).  Copy's fix misses stage only as early reads (io_uring,
+ *    io_stage bit 2 without bit 1): the read lands in the early lane's page
+ *    and is copied into the slot, so that it can be submitted before the
+ *    slot is chosen and the slot's old page copied home (bp_io_early.c).
  *  - When to stage: bp_set_io_stage or BUFPOOL_IO_STAGE=auto|on|off; auto
  *    stages under a hypervisor (CPUID's hypervisor bit) and not on bare
  *    metal, where the copy would be pure cost (not measured here: no bare
@@ -157,7 +160,8 @@ static int bp__iomem_hypervisor(void)
 int bp__iomem_setup(bp_pool *p)
 {
     const char *env = getenv("BUFPOOL_IO_STAGE");
-    int mode = p->po_io_stage, hv = bp__iomem_hypervisor(), early, rc;
+    int mode = p->po_io_stage, hv = bp__iomem_hypervisor(), early, linear,
+        rc;
     size_t len;
     void *m;
 
@@ -175,14 +179,19 @@ int bp__iomem_setup(bp_pool *p)
                             "on or off", env);
     }
     if (mode == BP_STAGE_OFF || (mode == BP_STAGE_AUTO && !hv) || !p->be ||
-        p->be->id != BP_BACKEND_LINEAR)
+        (p->be->id != BP_BACKEND_LINEAR && p->be->id != BP_BACKEND_COPY))
         return 0;
-    p->io_stage |= BP__STAGE_AHEAD;
+    linear = p->be->id == BP_BACKEND_LINEAR;
+    if (linear)
+        p->io_stage |= BP__STAGE_AHEAD;
     if (!p->io || strcmp(p->io->name, "io_uring") != 0)
         return 0;
     env = getenv("BUFPOOL_IO_EARLY"); /* early reads (bp_io_early.c) */
     early = !(env && strcmp(env, "0") == 0);
-    /* a page per lane: fix-miss lanes, then early lanes */
+    if (!linear && !early) /* copy: fix misses read into the slot itself */
+        return 0;
+    /* a page per lane: fix-miss lanes, then early lanes (copy uses only
+     * the early lanes' half: its fix misses land in the private slot) */
     len = (size_t)BP__URING_LANES * (early ? 2u : 1u) * p->po_page_size;
     if ((rc = bp__iomem_map(p, &len, 1, 1, &m)) != 0)
         return bp__fail(p, rc, "cannot map %zu bytes for staged reads: %s "
@@ -190,7 +199,8 @@ int bp__iomem_setup(bp_pool *p)
                         len, strerror(-rc));
     p->io_land = m;
     p->io_land_len = len;
-    p->io_stage |= BP__STAGE_MISS | (early ? BP__STAGE_EARLY : 0);
+    p->io_stage |= (linear ? BP__STAGE_MISS : 0) |
+                   (early ? BP__STAGE_EARLY : 0);
     return 0;
 }
 

@@ -411,20 +411,28 @@ int bp__window_map_slot(bp_pool *p, struct bp__mapping *m)
     int rc = 0;
 
     if (m->old_frame != BP__NONE) {
+        int changed = (m->old_dirty & BP__SL_DIRTY) != 0;
+
         if (m->old_dirty) { /* copy backend: the old page's bytes go home */
             rc = bp__shm_pwrite(p, a, m->old_frame);
-            if (rc) { /* its changes would be lost: stop the pool */
+            if (rc == 0) {
+                if (changed)
+                    BP_STAT(p, copies_out);
+                else
+                    BP_STAT(p, copies_home);
+            } else if (changed) { /* its changes would be lost: stop */
                 BP__STORE(p->state, BP__POISONED);
                 bp__fail(p, rc, "copy of slot %u back to frame %u failed; "
                          "the pool is poisoned", s, m->old_frame);
-            } else {
-                bp__latch_release(bp__word(p, m->old_frame), 2,
-                                  BP_W_DIRTY, BP_W_WB);
-                BP_STAT(p, copies_out);
+            } else { /* a clean page's frame never got its bytes: the
+                        page leaves the cache (a later fix reads it) */
+                bp__cache_discard(p, m->old_frame);
+                rc = 0;
             }
         }
-        if (!m->old_dirty || rc)
-            bp__latch_release(bp__word(p, m->old_frame), 2, 0, 0);
+        bp__latch_release(bp__word(p, m->old_frame), 2,
+                          changed && rc == 0 ? BP_W_DIRTY : 0,
+                          changed && rc == 0 ? BP_W_WB : 0);
     }
     if (rc == 0)
         rc = p->be->map(p, s, f, m->need == BP__NEED_NOTHING);
@@ -444,15 +452,15 @@ int bp__window_map_finish(bp_pool *p, struct bp__mapping *m)
     if (m->need == BP__NEED_ZERO) {
         memset(a, 0, p->po_page_size);
         if (p->be->id == BP_BACKEND_COPY)
-            BP__STORE(p->slots[s].sl_dirty, 1);
+            BP__STORE(p->slots[s].sl_dirty, BP__SL_DIRTY);
         else
             bp_w_mark_dirty(bp__word(p, f));
     } else if (m->need == BP__NEED_READ) {
         if ((rc = bp__io_read_page(p, p->slots[s].sl_pgno, a)) != 0)
             bp__fail(p, rc, "read of page %" PRIu64 " failed",
                      p->slots[s].sl_pgno);
-        else if (p->be->id == BP_BACKEND_COPY) /* the frame holds it too */
-            rc = bp__shm_pwrite(p, a, f);
+        else if (p->be->id == BP_BACKEND_COPY) /* the frame gets it later */
+            BP__STORE(p->slots[s].sl_dirty, BP__SL_HOME);
     }
     if (rc)
         bp__window_map_undo(p, m);
@@ -482,6 +490,20 @@ int bp__window_write_frame(bp_pool *p, uint32_t f, uint64_t pgno)
     if (p->be->id != BP_BACKEND_COPY &&
         (s = bp__window_slot_of_frame(p, f)) != BP__NONE)
         return bp__io_write_page(p, pgno, bp__slot_addr(p, s));
+    if (p->po_wal_fn) {
+        /* The WAL rule before the I/O slot's lock: the engine's callback
+         * may fix pages, whose misses may write frames through the I/O
+         * slot too.  The frame is latched: its LSN stays put. */
+        uint64_t lsn;
+        off_t at = (off_t)(bp__frame_off(p, f) + p->po_wal_offset);
+
+        if (bp__sys_shm_pread(p->shm_fd, &lsn, sizeof lsn, at) !=
+            (ssize_t)sizeof lsn)
+            return bp__fail(p, errno ? -errno : -EIO, "cannot read the LSN "
+                            "of frame %u", f);
+        if ((rc = bp__io_wal_before(p, lsn, pgno)) != 0)
+            return rc;
+    }
     bp__lock(p, &p->io_lock, BP__RANK_IO);
     rc = 0;
     if (p->io_slot_frame != f) {
@@ -493,7 +515,7 @@ int bp__window_write_frame(bp_pool *p, uint32_t f, uint64_t pgno)
             p->io_slot_frame = f;
     }
     if (rc == 0)
-        rc = bp__io_write_page(p, pgno, p->io_slot);
+        rc = bp__io_write_page_logged(p, pgno, p->io_slot);
     bp__unlock(&p->io_lock, BP__RANK_IO);
     return rc;
 }
@@ -511,8 +533,8 @@ int bp__window_writeback(bp_pool *p)
         uint64_t *w, v;
         int rc;
 
-        if (!BP__LOAD(sl->sl_dirty) || f == BP__NONE)
-            continue;
+        if (!(BP__LOAD(sl->sl_dirty) & BP__SL_DIRTY) || f == BP__NONE)
+            continue; /* BP__SL_HOME alone: the frame is clean */
         w = bp__word(p, f);
         v = bp_w_load(w);
         if (bp_w_latch(v) >= BP_LATCH_MAX_SHARED) {
@@ -525,7 +547,8 @@ int bp__window_writeback(bp_pool *p)
             continue;
         }
         rc = 0;
-        if (BP__LOAD(sl->sl_frame) == f && BP__LOAD(sl->sl_dirty)) {
+        if (BP__LOAD(sl->sl_frame) == f &&
+            (BP__LOAD(sl->sl_dirty) & BP__SL_DIRTY)) {
             rc = bp__shm_pwrite(p, bp__slot_addr(p, s), f);
             if (rc == 0) {
                 BP__STORE(sl->sl_dirty, 0);

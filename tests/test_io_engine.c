@@ -568,17 +568,17 @@ static void early_hook(void *arg, uint64_t pgno)
 /* A linear pool on io_uring with staged, early reads over a fresh data
  * file at path (named name), its WAL callback fn when not NULL; skips
  * where io_uring or linear cannot run. */
-static bp_pool *open_early(char *path, size_t len, const char *name,
-                           bp_log_flush_fn fn, void *ctx)
+static bp_pool *open_early(bp_backend b, char *path, size_t len,
+                           const char *name, bp_log_flush_fn fn, void *ctx)
 {
     need_engine(BP_IO_URING);
-    if (sizeof(void *) < 8) {
+    if (b == BP_BACKEND_LINEAR && sizeof(void *) < 8) {
         print_message("  linear needs a 64-bit process, skipped\n");
         skip();
     }
     util_tmp_path(path, len, name);
     util_datafile_create(path, PSZ, NPAGES, 0);
-    struct util_cfg cfg = small_cfg(BP_BACKEND_LINEAR);
+    struct util_cfg cfg = small_cfg(b);
     bp_pool *p;
     assert_int_equal(bp_create(&p, NULL), 0);
     assert_int_equal(util_pool_config(p, &cfg), 0);
@@ -596,10 +596,10 @@ static bp_pool *open_early(char *path, size_t len, const char *name,
 
 static void test_early_stale(void **state)
 {
-    (void)state;
+    bp_backend b = *(const bp_backend *)*state;
     char path[600];
     struct early_race r = {0};
-    bp_pool *p = open_early(path, sizeof path, "early.db", NULL, NULL);
+    bp_pool *p = open_early(b, path, sizeof path, "early.db", NULL, NULL);
     r.p = p;
     if (bp__test_early_hook(early_hook, &r) != 0) {
         bp_close(p);
@@ -658,10 +658,11 @@ static int nest_flush(void *ctx, uint64_t lsn)
 
 static void test_early_nested(void **state)
 {
-    (void)state;
+    bp_backend b = *(const bp_backend *)*state;
     char path[600];
     struct nest_log log = {0};
-    bp_pool *p = open_early(path, sizeof path, "nested.db", nest_flush, &log);
+    bp_pool *p =
+        open_early(b, path, sizeof path, "nested.db", nest_flush, &log);
     log.p = p;
     bp_stats st;
     for (uint64_t pg = 0; pg < FRAMES; pg++) { /* dirty, unchanged */
@@ -921,7 +922,18 @@ static struct stage_case
     s_early_eio = {BP_BACKEND_LINEAR, BP_IO_URING, BP_STAGE_ON, NULL, 7, 0,
                    NULL, 1},
     s_sync = {BP_BACKEND_LINEAR, BP_IO_SYNC, BP_STAGE_ON, NULL, 1, 0, NULL, 0},
-    s_copy = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_ON, NULL, 0, 0, NULL, 0};
+    s_copy = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_ON, NULL, 4, 0, NULL, 0},
+    s_copy_off = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_OFF, NULL, 0, 0,
+                  NULL, 0},
+    s_copy_early_off = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_ON, NULL, 0, 0,
+                        "0", 0},
+    s_copy_short = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_ON, NULL, 4, 1,
+                    NULL, 0},
+    s_copy_eio = {BP_BACKEND_COPY, BP_IO_URING, BP_STAGE_ON, NULL, 4, 0, NULL,
+                  1},
+    s_copy_sync = {BP_BACKEND_COPY, BP_IO_SYNC, BP_STAGE_ON, NULL, 0, 0, NULL,
+                   0};
+static bp_backend bk_linear = BP_BACKEND_LINEAR, bk_copy = BP_BACKEND_COPY;
 static enum reg_how r_on = REG_ON, r_env = REG_ENV_OFF,
                     r_refused = REG_REFUSED;
 
@@ -947,10 +959,18 @@ int main(void)
         cmocka_unit_test_prestate(test_staged, &s_short),
         cmocka_unit_test_prestate(test_staged, &s_early_off),
         cmocka_unit_test_prestate(test_staged, &s_early_eio),
-        cmocka_unit_test(test_early_stale),
-        cmocka_unit_test(test_early_nested),
+        {"test_early_stale/linear", test_early_stale, NULL, NULL, &bk_linear},
+        {"test_early_stale/copy", test_early_stale, NULL, NULL, &bk_copy},
+        {"test_early_nested/linear", test_early_nested, NULL, NULL,
+         &bk_linear},
+        {"test_early_nested/copy", test_early_nested, NULL, NULL, &bk_copy},
         cmocka_unit_test_prestate(test_staged, &s_sync),
         cmocka_unit_test_prestate(test_staged, &s_copy),
+        cmocka_unit_test_prestate(test_staged, &s_copy_off),
+        cmocka_unit_test_prestate(test_staged, &s_copy_early_off),
+        cmocka_unit_test_prestate(test_staged, &s_copy_short),
+        cmocka_unit_test_prestate(test_staged, &s_copy_eio),
+        cmocka_unit_test_prestate(test_staged, &s_copy_sync),
         cmocka_unit_test(test_stage_env_bogus),
         cmocka_unit_test(test_hugepage_window),
         cmocka_unit_test(test_env_overrides_option),

@@ -15,7 +15,16 @@
  *   pushed out of the window by fixing others; two more dirty pages stay in
  *   the window.  bp_flush must write all of them: the copy backend copies an
  *   evicted dirty slot back into its frame (copies_out) and must also pick
- *   up dirty slots still in the window at flush.
+ *   up dirty slots still in the window at flush.  The pages only read were
+ *   read into their slots and reach their frames when pushed out
+ *   (copies_home, one each): a later window miss copies them back in.
+ *
+ * copy home (copy backend only, both engines where present): a page read
+ *   from disk has its bytes only in its slot until the slot lets it go.
+ *   When the frame is evicted with it, nothing is copied (copies_home
+ *   counts only the pages whose frames stayed); when the copy fails, the
+ *   page leaves the cache (the pool is not poisoned: nothing was lost) and
+ *   the next fix reads it again.  Every page reads back right either way.
  *
  * Both run for every backend with O_DIRECT, and for mmap and copy also with
  * BP_BUFFERED_IO.
@@ -225,9 +234,13 @@ static void test_window_eviction(void **state)
     if (st.backend != BP_BACKEND_LINEAR)
         assert_true(st.slot_evictions >= WE_PAGES - WE_SLOTS);
     if (st.backend == BP_BACKEND_COPY) {
-        /* every dirty page pushed out was copied back, clean ones were not */
+        /* every dirty page pushed out was copied back, clean ones were not
+         * (their frames stay clean) but went home once each */
         assert_true(st.copies_out >= WE_DIRTY_EVICTED);
         assert_true(st.copies_out <= WE_DIRTY_EVICTED + 2);
+        assert_int_equal(st.copies_home, WE_READ_END - WE_DIRTY_EVICTED);
+    } else {
+        assert_int_equal(st.copies_home, 0);
     }
 
     int rc = bp_flush(p);
@@ -253,6 +266,101 @@ static void test_window_eviction(void **state)
     assert_int_equal(bp_close(p), 0);
 }
 
+/* ---- copy home ----------------------------------------------------------- */
+
+#define CH_PAGES 48u
+
+static bp_pool *open_home(char *path, size_t len, const char *what,
+                          bp_io_engine eng, uint64_t frames, uint64_t slots)
+{
+    char name[64];
+    snprintf(name, sizeof name, "home-%s-%s.db", what,
+             eng == BP_IO_SYNC ? "sync" : "uring");
+    util_tmp_path(path, len, name);
+    util_datafile_create(path, PSZ, CH_PAGES, 0);
+    struct util_cfg cfg = {.backend = BP_BACKEND_COPY,
+                           .page_size = PSZ,
+                           .frames = frames,
+                           .slots = slots,
+                           .engine = eng};
+    bp_pool *p;
+    assert_int_equal(bp_create(&p, NULL), 0);
+    assert_int_equal(util_pool_config(p, &cfg), 0);
+    int rc = bp_open(p, path, 0);
+    if (rc != 0 && eng == BP_IO_URING) { /* asked for, refused here */
+        print_message("  io_uring unavailable, skipped: %s\n", bp_errmsg(p));
+        bp_close(p);
+        unlink(path);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    bp_stats st;
+    util_stats(p, &st);
+    print_message("  %s engine (%s)\n", st.io_engine, st.io_reason);
+    return p;
+}
+
+static void test_copy_home(void **state)
+{
+    bp_io_engine eng = *(const bp_io_engine *)state[0];
+    char path[600];
+    bp_stats st;
+
+    /* frames evicted together with their slots: 8 frames, 8 slots */
+    bp_pool *p = open_home(path, sizeof path, "evict", eng, 8, 8);
+    for (uint64_t i = 0; i < CH_PAGES; i++)
+        util_fix_verify(p, i, BP_SHARED, PSZ, 0);
+    util_stats(p, &st);
+    print_message("  frames with slots: %" PRIu64 " slot evictions, %" PRIu64
+                  " frame evictions, %" PRIu64 " copies home\n",
+                  st.slot_evictions, st.frame_evictions, st.copies_home);
+    assert_true(st.frame_evictions >= CH_PAGES - 8);
+    /* a copy home only for a page whose slot went while its frame stayed */
+    assert_true(st.copies_home < st.slot_evictions);
+    assert_true(st.copies_home + st.frame_evictions <= CH_PAGES);
+    assert_int_equal(st.copies_out, 0);
+    for (uint64_t i = 0; i < CH_PAGES; i++) /* again: reads and hits */
+        util_fix_verify(p, i, BP_SHARED, PSZ, 0);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+
+    /* a failed copy home: page 0 leaves the cache and is read again */
+    p = open_home(path, sizeof path, "fail", eng, 32, 2);
+    util_fix_verify(p, 0, BP_SHARED, PSZ, 0);
+    util_fix_verify(p, 1, BP_SHARED, PSZ, 0);
+    if (bp__test_fault_arm(BP__SYS_BIT(SHM_PWRITE), 1, EIO, 0) != 0) {
+        bp_close(p);
+        unlink(path);
+        print_message("  fault injection compiled out, skipped\n");
+        skip();
+    }
+    util_fix_verify(p, 2, BP_SHARED, PSZ, 0); /* pushes page 0 out */
+    assert_int_equal(bp__test_fault_hits(), 1);
+    bp__test_fault_disarm();
+    util_stats(p, &st);
+    uint64_t reads = st.reads;
+    assert_int_equal(st.copies_home, 0);
+    assert_int_equal(bp__test_frame_offset(p, 0), UINT64_MAX);
+    /* page 0 is read again (the pool is not poisoned), pushing page 1 out
+     * of the window, whose copy home works; page 1 then comes from its
+     * frame, pushing page 2 out (copied home too) */
+    util_fix_verify(p, 0, BP_SHARED, PSZ, 0);
+    util_fix_verify(p, 1, BP_SHARED, PSZ, 0);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, reads + 1);
+    assert_int_equal(st.copies_home, 2);
+    for (uint64_t i = 3; i < CH_PAGES; i++)
+        util_fix_verify(p, i, BP_SHARED, PSZ, 0);
+    for (uint64_t i = 0; i < CH_PAGES; i++)
+        util_fix_verify(p, i, BP_SHARED, PSZ, 0);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+}
+
+static bp_io_engine eng_sync = BP_IO_SYNC, eng_uring = BP_IO_URING;
+
 #define CASES(fn)                                                              \
     {#fn "/rfp", fn, NULL, NULL, &wb_rfp},                                     \
         {#fn "/mmap", fn, NULL, NULL, &wb_mmap},                               \
@@ -267,6 +375,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         CASES(test_cache_eviction),
         CASES(test_window_eviction),
+        {"test_copy_home/sync", test_copy_home, NULL, NULL, &eng_sync},
+        {"test_copy_home/io_uring", test_copy_home, NULL, NULL, &eng_uring},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
