@@ -606,11 +606,17 @@ static void io_notes_where(void)
 
     if (a & 0x100u)
         printf("\nauto calibrates at open and chose %s; its reads land in "
-               "the window slot the page is then fixed in%s\n",
+               "the window slot the page is then fixed in%s%s\n",
                io_auto_chose >= 0 ? bp_backend_name((bp_backend)io_auto_chose)
                                   : "?",
                (a & 8u) ? " (copy: a private window advised into huge pages, "
                           "bp_stats.io_staged bit 3)"
+                        : "",
+               (a & 4u) ? "; fix misses read early, into a landing page "
+                          "copied into the slot, and a page reaches its "
+                          "frame when its slot lets it go "
+                          "(bp_stats.copies_home; BUFPOOL_IO_EARLY=0 to "
+                          "compare)"
                         : "");
     if (l & 0x100u)
         printf("linear maps the whole cache (64-bit); %s (io_staged 0x%x; "
