@@ -1147,16 +1147,46 @@ int bp__test_aio_hold(bp_pool *p, int on)
 
 /* ---- batched writes --------------------------------------------------------- */
 
+#ifdef BP_HAVE_URING
+/* Pages of a write batch sent to the disk at once: the first chunk's
+ * writes run while the next chunk's pages are copied into buffers. */
+#define BP__AIO_WRITE_CHUNK 8u
+
+/* Queue and submit the batch's requests reqs[from, to) (a_lock taken
+ * here): *sent becomes to, or stays when the submit failed (none of them
+ * went: the caller gives up).  A request left without an sqe keeps res
+ * -ECANCELED and is written singly by the caller. */
+static int bp__aio_write_send(bp_pool *p, struct bp__aio *a,
+                              struct bp__aio_batch *batch,
+                              const uint32_t *reqs, unsigned from,
+                              unsigned to, unsigned *sent)
+{
+    struct io_uring_sqe *sqes[BP__AIO_MAX_DEPTH];
+    unsigned nsqe = 0;
+    int rc = 0;
+
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    while (from + nsqe < to &&
+           (sqes[nsqe] = bp__aio_queue_locked(p, a, reqs[from + nsqe], 1)))
+        nsqe++;
+    if (nsqe && (rc = bp__aio_submit_locked(a, sqes, nsqe)) == 0)
+        batch->pending += nsqe;
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
+    if (rc == 0)
+        *sent = to;
+    return rc;
+}
+#endif
+
 int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
                         unsigned n)
 {
 #ifdef BP_HAVE_URING
     struct bp__aio_batch batch = {0};
     uint32_t reqs[BP__AIO_MAX_DEPTH];
-    struct io_uring_sqe *sqes[BP__AIO_MAX_DEPTH];
     uint64_t max_lsn = 0;
     struct bp__aio *a;
-    unsigned got = 0, nsqe = 0;
+    unsigned got = 0, sent = 0;
     size_t psz = p->po_page_size;
     int rc = 0;
 
@@ -1166,7 +1196,10 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
         return -ENOTSUP;       /* the caller writes one at a time */
     if (!(a = bp__aio_state(p, &rc)) || !a->a_uring || n > a->a_depth)
         return -ENOTSUP;
-    /* copy every frame into a buffer, stamp it, note the highest LSN */
+    /* copy every frame into a buffer, stamp it, note the highest LSN; each
+     * BP__AIO_WRITE_CHUNK pages go to the disk at once (after the WAL rule
+     * for their highest LSN), so the disk works while the rest are copied
+     * (copy backend: one pread from the shm file each) */
     for (; got < n; got++) {
         uint32_t r = bp__aio_get(p, a, 1);
         uint64_t pgno = BP__LOAD(p->frames[frames[got]].fr_pgno);
@@ -1197,31 +1230,32 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
                 max_lsn = lsn;
         }
         bp__io_stamp(p, buf, pgno);
+        if (got + 1 - sent < BP__AIO_WRITE_CHUNK && got + 1 < n)
+            continue;
+        if (max_lsn) /* the WAL rule, once per chunk */
+            rc = bp__io_wal_before(p, max_lsn, a->a_reqs[reqs[sent]].pgno);
+        max_lsn = 0;
+        if (rc == 0)
+            rc = bp__aio_write_send(p, a, &batch, reqs, sent, got + 1,
+                                    &sent);
+        if (rc) {
+            got++;
+            break;
+        }
     }
-    if (rc == 0 && max_lsn) /* the WAL rule, once for the whole batch */
-        rc = bp__io_wal_before(p, max_lsn, a->a_reqs[reqs[0]].pgno);
-    if (rc == 0) {
-        bp__lock(p, &a->a_lock, BP__RANK_AIO);
-        /* left -ECANCELED without an sqe: the caller writes it singly */
-        while (nsqe < n &&
-               (sqes[nsqe] = bp__aio_queue_locked(p, a, reqs[nsqe], 1)))
-            nsqe++;
-        batch.pending = nsqe;
-        if (nsqe && (rc = bp__aio_submit_locked(a, sqes, nsqe)) < 0)
-            batch.pending = 0; /* none sent: every page stays dirty */
-        while (batch.pending > 0)
-            pthread_cond_wait(&a->a_cond, &a->a_lock);
-        bp__unlock(&a->a_lock, BP__RANK_AIO);
-    }
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    while (batch.pending > 0)
+        pthread_cond_wait(&a->a_cond, &a->a_lock);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
     for (unsigned i = 0; i < got; i++) {
         struct bp__aio_req *q = &a->a_reqs[reqs[i]];
 
-        if (rc)
-            res[i] = rc;
+        if (i >= sent) /* never sent: every such page stays dirty */
+            res[i] = rc ? rc : -ECANCELED;
         else if (q->res == (int)psz)
             res[i] = 0;
-        else
-            res[i] = q->res < 0 ? q->res : -EIO; /* short: written again */
+        else /* short: written again; no sqe: -ECANCELED, written singly */
+            res[i] = q->res < 0 ? q->res : -EIO;
         if (res[i] == 0) {
             bp__io_wrote(p, q->pgno);
             BP_STAT(p, batch_writes);
