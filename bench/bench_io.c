@@ -31,11 +31,15 @@
  * would spoil the stamps the reads check); its IOPS (which leave the final
  * fsync out) are the comparison, so the ratio errs against the pool.
  *
- * Each cell is the median of --reps runs; pool and fio alternate within a
- * rep, fio last in even reps and first in odd ones, and pool/fio is the
- * median of the reps' own ratios (the runs of a rep are seconds apart,
- * while this VM's disk drifts two- to three-fold over a minute: a ratio of
- * the two medians would compare different moments).
+ * Each cell is the median of --reps runs.  Within a rep fio runs before
+ * and after every pool run (fio, backend 1, fio, backend 2, fio), and a
+ * pool run's ratio is to the mean of the two fio runs beside it, so a
+ * drift of the disk's rate over those seconds cancels to first order;
+ * pool/fio is the median of the reps' own ratios (this VM's disk drifts
+ * two- to three-fold over a minute: a ratio of two medians would compare
+ * different moments, and one fio run on one side of the pool's, as before
+ * session 10, put single cells 0.1-0.2 off).  The fio column is the
+ * median of all of fio's runs of the cell.
  *
  * --vs-raw measures the pool's own cost with less of the disk's drift:
  * instead of fio (a process of its own, seconds away) the reference is
@@ -904,7 +908,7 @@ int bench_io_main(int argc, char **argv)
 {
     char dir[512], path[600], wpath[600], why[512], cell[8][64], label[64];
     static double pool[IO_MAXBK][IO_MAXP][IO_MAXD + 1][16],
-        fio[IO_MAXP][IO_MAXD + 1][16];
+        fio[IO_MAXP][IO_MAXD + 1][16 * (IO_MAXBK + 1)];
     int have_fio = io_have_fio(), failed = 0;
     bu_table t;
     io_opts o;
@@ -927,8 +931,9 @@ int bench_io_main(int argc, char **argv)
         printf("bpbench io: cold random reads through the pool (bp_fix misses "
                "at depth 1, d reads in flight above, %s) vs fio io_uring "
                "O_DIRECT randread; write-back (bp_flush: batches + "
-               "fdatasync) vs fio randwrite; median of %llu reps; the "
-               "pool's ring %s\n",
+               "fdatasync) vs fio randwrite; fio runs before and after "
+               "each pool run, whose ratio is to their mean; median of "
+               "%llu reps; the pool's ring %s\n",
                io_mode(&o), (unsigned long long)o.reps, io_rings(&o));
     bu_print_machine(stdout, "");
     if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {
@@ -980,12 +985,11 @@ int bench_io_main(int argc, char **argv)
                 int w = di == o.nd; /* the last column: write-back */
                 uint64_t d = w ? o.wdepth : o.depths[di];
 
-                /* fio first in odd reps, last in even ones */
-                int fio_first = (int)(rep & 1);
+                /* fio before and after each backend's run */
+                double *fr = &fio[pi][di][rep * (uint64_t)(o.nbk + 1)];
 
-                if (fio_first && io_fio_cell(&o, &have_fio, w, path, wpath,
-                                             npages, psz, d,
-                                             &fio[pi][di][rep]))
+                if (io_fio_cell(&o, &have_fio, w, path, wpath, npages, psz, d,
+                                &fr[0]))
                     failed = 1;
                 for (int b = 0; b < o.nbk && !failed; b++) {
                     double *out = &pool[b][pi][di][rep];
@@ -1004,24 +1008,28 @@ int bench_io_main(int argc, char **argv)
                                 bp_backend_name(o.bk[b]), why);
                         failed = 1;
                     }
+                    if (!failed && io_fio_cell(&o, &have_fio, w, path, wpath,
+                                               npages, psz, d, &fr[b + 1]))
+                        failed = 1;
                 }
-                if (!fio_first && !failed &&
-                    io_fio_cell(&o, &have_fio, w, path, wpath, npages, psz,
-                                d, &fio[pi][di][rep]))
-                    failed = 1;
             }
         }
         for (int di = 0; di <= o.nd && !failed; di++) {
             int w = di == o.nd;
-            double fm = have_fio ? io_med(fio[pi][di], o.reps) : 0;
+            uint64_t nf = o.reps * (uint64_t)(o.nbk + 1);
+            double fm = have_fio ? io_med(fio[pi][di], nf) : 0;
 
             for (int b = 0; b < o.nbk; b++) {
                 double pm = io_med(pool[b][pi][di], o.reps), ratio[16];
 
-                for (uint64_t r = 0; r < o.reps; r++)
-                    ratio[r] = fio[pi][di][r] > 0
-                                   ? pool[b][pi][di][r] / fio[pi][di][r]
+                for (uint64_t r = 0; r < o.reps; r++) {
+                    const double *fr = &fio[pi][di][r * (uint64_t)(o.nbk + 1)];
+                    double beside = (fr[b] + fr[b + 1]) / 2;
+
+                    ratio[r] = fr[b] > 0 && fr[b + 1] > 0
+                                   ? pool[b][pi][di][r] / beside
                                    : 0;
+                }
                 const char *row[7] = {label,   cell[0], cell[1], cell[5],
                                       cell[2], cell[3], cell[4]};
 
