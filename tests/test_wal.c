@@ -71,6 +71,22 @@ static void check_file(const char *path, uint64_t durable)
     close(fd);
 }
 
+/* A fresh data file of NPAGES zero pages in path, and a pool on it with
+ * the WAL hook reporting to *log. */
+static bp_pool *open_wal(char *path, size_t len, const char *name,
+                         const struct util_cfg *cfg, struct log *log)
+{
+    bp_pool *p;
+
+    util_tmp_path(path, len, name);
+    util_datafile_create(path, PSZ, NPAGES, UTIL_GEN_ZERO);
+    assert_int_equal(bp_create(&p, NULL), 0);
+    assert_int_equal(util_pool_config(p, cfg), 0);
+    assert_int_equal(bp_set_wal(p, LSN_OFF, log_flush, log), 0);
+    assert_int_equal(bp_open(p, path, 0), 0);
+    return p;
+}
+
 static void run(bp_backend b)
 {
     struct util_cfg cfg = {.backend = b, .page_size = PSZ, .frames = 8,
@@ -78,14 +94,7 @@ static void run(bp_backend b)
     struct log log = {0, 0, 0, 0};
     char path[600];
     bp_stats st;
-    bp_pool *p;
-
-    util_tmp_path(path, sizeof path, "wal.db");
-    util_datafile_create(path, PSZ, NPAGES, UTIL_GEN_ZERO);
-    assert_int_equal(bp_create(&p, NULL), 0);
-    assert_int_equal(util_pool_config(p, &cfg), 0);
-    assert_int_equal(bp_set_wal(p, LSN_OFF, log_flush, &log), 0);
-    assert_int_equal(bp_open(p, path, 0), 0);
+    bp_pool *p = open_wal(path, sizeof path, "wal.db", &cfg, &log);
 
     /* below the durable LSN: written without a call */
     bp_wal_durable(p, 100);
@@ -133,14 +142,8 @@ static void test_chunks(void **state)
     struct log log = {0, 0, 0, 486};
     char path[600];
     bp_stats st;
-    bp_pool *p;
+    bp_pool *p = open_wal(path, sizeof path, "walchunks.db", &cfg, &log);
 
-    util_tmp_path(path, sizeof path, "walchunks.db");
-    util_datafile_create(path, PSZ, NPAGES, UTIL_GEN_ZERO);
-    assert_int_equal(bp_create(&p, NULL), 0);
-    assert_int_equal(util_pool_config(p, &cfg), 0);
-    assert_int_equal(bp_set_wal(p, LSN_OFF, log_flush, &log), 0);
-    assert_int_equal(bp_open(p, path, 0), 0);
     for (uint64_t i = 0; i < NPAGES; i++)
         set_lsn(p, i, 500 - i);
     assert_int_equal(bp_flush(p), -EIO);
