@@ -496,10 +496,10 @@ int bp__window_write_frame(bp_pool *p, uint32_t f, uint64_t pgno)
          * slot too.  The frame is latched: its LSN stays put. */
         uint64_t lsn;
         off_t at = (off_t)(bp__frame_off(p, f) + p->po_wal_offset);
+        ssize_t n = bp__sys_shm_pread(p->shm_fd, &lsn, sizeof lsn, at);
 
-        if (bp__sys_shm_pread(p->shm_fd, &lsn, sizeof lsn, at) !=
-            (ssize_t)sizeof lsn)
-            return bp__fail(p, errno ? -errno : -EIO, "cannot read the LSN "
+        if (n != (ssize_t)sizeof lsn)
+            return bp__fail(p, n < 0 ? -errno : -EIO, "cannot read the LSN "
                             "of frame %u", f);
         if ((rc = bp__io_wal_before(p, lsn, pgno)) != 0)
             return rc;
