@@ -948,7 +948,7 @@ int bench_io_main(int argc, char **argv)
         bu_table_add(&t, h);
     } else {
         const char *h[7] = {"test", "page", "depth", "backend", "pool IOPS",
-                            "fio IOPS", "pool/fio"};
+                            "fio IOPS", "pool/fio (reps)"};
         bu_table_add(&t, h);
     }
     for (int pi = 0; pi < o.np && !failed; pi++) {
@@ -1047,6 +1047,17 @@ int bench_io_main(int argc, char **argv)
                 snprintf(cell[4], sizeof cell[4],
                          have_fio && fm > 0 ? "%.2f" : "n/a",
                          fm > 0 ? io_med(ratio, o.reps) : 0);
+                if (have_fio && fm > 0 && o.reps > 1) { /* the reps' spread */
+                    double lo = ratio[0], hi = ratio[0];
+                    size_t at = strlen(cell[4]);
+
+                    for (uint64_t r = 1; r < o.reps; r++) {
+                        lo = ratio[r] < lo ? ratio[r] : lo;
+                        hi = ratio[r] > hi ? ratio[r] : hi;
+                    }
+                    snprintf(cell[4] + at, sizeof cell[4] - at,
+                             " (%.2f-%.2f)", lo, hi);
+                }
                 bu_table_add(&t, row);
             }
         }
@@ -1078,7 +1089,11 @@ int bench_io_main(int argc, char **argv)
             printf("\nread IOPS = data-file reads per second (bp_stats.reads "
                    "over the phase's wall time); write-back = pages per "
                    "second over bp_flush's wall time including its "
-                   "fdatasync, fio's write IOPS leave its end_fsync out\n");
+                   "fdatasync, fio's write IOPS leave its end_fsync out; "
+                   "pool/fio = median of the reps' ratios (each to the mean "
+                   "of the fio runs before and after it), the lowest and "
+                   "highest in brackets; fio IOPS = median of all its "
+                   "runs\n");
         if (!o.vs_raw && !io_have_fio())
             printf("fio is not installed (apt-get install fio): its column "
                    "is n/a\n");
