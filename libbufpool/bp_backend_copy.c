@@ -48,26 +48,31 @@ static int bp__copy_map(bp_pool *p, uint32_t slot, uint32_t frame, int content)
     return 0;
 }
 
+int bp__copy_home(bp_pool *p, const void *a, uint32_t frame, unsigned d)
+{
+    int rc = bp__shm_pwrite(p, a, frame);
+
+    if (rc == 0 && (d & BP__SL_DIRTY))
+        BP_STAT(p, copies_out);
+    else if (rc == 0)
+        BP_STAT(p, copies_home);
+    return rc;
+}
+
 static int bp__copy_unmap(bp_pool *p, uint32_t slot, uint32_t frame)
 {
     struct bp__slot *sl = &p->slots[slot];
-    int rc;
-
     unsigned d = BP__LOAD(sl->sl_dirty);
+    int rc;
 
     if (!d)
         return 0;
-    rc = bp__shm_pwrite(p, bp__slot_addr(p, slot), frame);
-    if (rc)
+    if ((rc = bp__copy_home(p, bp__slot_addr(p, slot), frame, d)) != 0)
         return bp__fail(p, rc, "copy of slot %u back to frame %u failed",
                         slot, frame);
     BP__STORE(sl->sl_dirty, 0);
-    if (d & BP__SL_DIRTY) {
+    if (d & BP__SL_DIRTY)
         bp_w_mark_dirty(bp__word(p, frame));
-        BP_STAT(p, copies_out);
-    } else {
-        BP_STAT(p, copies_home);
-    }
     return 0;
 }
 

@@ -400,6 +400,10 @@ extern const struct bp__backend_ops bp__backend_rfp;
 extern const struct bp__backend_ops bp__backend_mmap;
 extern const struct bp__backend_ops bp__backend_copy;
 extern const struct bp__backend_ops bp__backend_linear;
+/* Copy backend: a slot's bytes at a into frame (one pwrite); d is the
+ * slot's sl_dirty (BP__SL_*), counted as copies_out or copies_home.  0 or
+ * -errno; the caller marks the frame dirty and clears sl_dirty. */
+int bp__copy_home(bp_pool *p, const void *a, uint32_t frame, unsigned d);
 
 /* ---- the pool ------------------------------------------------------------ */
 

@@ -413,14 +413,11 @@ int bp__window_map_slot(bp_pool *p, struct bp__mapping *m)
     if (m->old_frame != BP__NONE) {
         int changed = (m->old_dirty & BP__SL_DIRTY) != 0;
 
-        if (m->old_dirty) { /* copy backend: the old page's bytes go home */
-            rc = bp__shm_pwrite(p, a, m->old_frame);
-            if (rc == 0) {
-                if (changed)
-                    BP_STAT(p, copies_out);
-                else
-                    BP_STAT(p, copies_home);
-            } else if (changed) { /* its changes would be lost: stop */
+        /* copy backend: the old page's bytes go home */
+        if (m->old_dirty &&
+            (rc = bp__copy_home(p, a, m->old_frame,
+                                (unsigned)m->old_dirty)) != 0) {
+            if (changed) { /* its changes would be lost: stop */
                 BP__STORE(p->state, BP__POISONED);
                 bp__fail(p, rc, "copy of slot %u back to frame %u failed; "
                          "the pool is poisoned", s, m->old_frame);
@@ -549,11 +546,9 @@ int bp__window_writeback(bp_pool *p)
         rc = 0;
         if (BP__LOAD(sl->sl_frame) == f &&
             (BP__LOAD(sl->sl_dirty) & BP__SL_DIRTY)) {
-            rc = bp__shm_pwrite(p, bp__slot_addr(p, s), f);
-            if (rc == 0) {
+            rc = bp__copy_home(p, bp__slot_addr(p, s), f, BP__SL_DIRTY);
+            if (rc == 0)
                 BP__STORE(sl->sl_dirty, 0);
-                BP_STAT(p, copies_out);
-            }
         }
         bp__latch_release(w, 0, rc ? 0 : BP_W_DIRTY, rc ? 0 : BP_W_WB);
         if (rc)
