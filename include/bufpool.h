@@ -218,10 +218,12 @@ int bp_set_io_coop(bp_pool *p, int on);
  * runs.  Read-ahead stages on either engine, fix misses on io_uring; a
  * staged fix miss also submits its read before it takes a frame (2-3%
  * at depth 1 there; bp_stats.reads_early, BUFPOOL_IO_EARLY=0 turns it
- * off).  Other backends read into their window slots; the copy backend's
- * fix misses on io_uring also read early unless staging is OFF (into a
+ * off).  Other backends read into their window slots; on io_uring, unless
+ * staging is OFF, the copy backend's fix misses also read early (into a
  * landing page, then copied into the slot: io_staged bit 2 without bit
- * 1).  The copy backend's window and all read buffers are huge-page
+ * 1), and its read-ahead lands in its request's buffer, sent before the
+ * slot's old page is copied home, then copied into the slot (io_staged
+ * bit 0).  The copy backend's window and all read buffers are huge-page
  * backed wherever THP is not "never". */
 typedef enum bp_io_stage {
     BP_STAGE_AUTO = 0,
@@ -535,7 +537,8 @@ typedef struct bp_stats {
     uint64_t reader_barriers;   /* membarrier calls that paid for it */
     uint64_t prefetch_direct;   /* of prefetch_started, reads that landed
                                    straight in a window slot (linear: in
-                                   the frame), not in a bounce buffer */
+                                   the frame), not in a bounce buffer nor
+                                   staged (io_staged bit 0) */
     uint32_t io_coop;           /* 1: the asynchronous ring completes
                                    cooperatively (bp_set_io_coop) */
     uint32_t io_staged;         /* bp_set_io_stage: bit 0 read-ahead and

@@ -22,7 +22,13 @@
  *   - copy: the slot is private memory, filled by the read; on completion
  *     it is marked BP__SL_HOME, and one pwrite copies it into the frame
  *     when the slot lets the page go (bp_backend_copy.c); the fix is a
- *     window hit, no copy in;
+ *     window hit, no copy in.  Staged (io_uring, io_stage bit 0, as on a
+ *     hypervisor by default): the read lands in its request's buffer and
+ *     is sent before the slot's old page is copied home, which then runs
+ *     while the disk works (bp__aio_slot_ready; with read-ahead in
+ *     flight, a refill's copy home used to delay its read); the
+ *     completion waits for that copy (pend) and copies the buffer into
+ *     the slot with memcpy;
  *   - linear: every frame is mapped for good; the read goes to the frame
  *     (no slot is reserved: a fix maps it for free), or, staged
  *     (bp_iomem.c, io_stage bit 0), to the request's buffer, and the
@@ -49,8 +55,12 @@
  *     slot remapped (rfp/mmap) -> READ into the slot submitted
  *     [prefetch_started, prefetch_direct]    (caller returns)
  *       (no slot: cache_get: frame BUSY -> READ into the bounce buffer)
- *   reaper (or a thread in bp_io_wait): cqe -> full page and checksum ok
- *     -> bounce only: pwrite into the frame (copy: slot BP__SL_HOME)
+ *       (copy, staged: READ into the request's buffer submitted ->
+ *        map_slot: the old page copied home -> pend 1)
+ *   reaper (or a thread in bp_io_wait): cqe -> (staged copy: wait for
+ *     pend 1) full page and checksum ok -> staged: memcpy into the slot
+ *     or linear's frame; bounce only: pwrite into the frame
+ *     (copy: slot BP__SL_HOME)
  *     -> BUSY released (waiters woken; the fix is a window hit)
  *                                                [prefetch_done]
  *     otherwise -> slot evicted as by a failed miss (bp__window_map_undo),
@@ -95,7 +105,9 @@
  *    nothing there sleeps on a latch (a latched page is skipped).
  *  - A request is free, or owned by exactly one of: a prefetch in flight
  *    (its frame BUSY; with a slot, the slot published for the page and
- *    showing that frame), a write batch (its frame latched shared by the
+ *    showing that frame, or, a staged copy read with pend 2, still
+ *    holding the old page, whose frame is BUSY too, until its prefetcher
+ *    has copied it home), a write batch (its frame latched shared by the
  *    flushing thread, which waits for it).  close waits until none is in
  *    flight before the ring, the buffers and the window go.
  *  - Reads in flight into slots (a_slot_reads) are at most
@@ -142,6 +154,16 @@ struct bp__aio_req {
                       or the frame itself (linear) */
     uint8_t op;
     uint8_t scan;
+    /* a staged read into a copy slot, sent before the slot's old page
+     * went home (bp__aio_slot_ready): that page's frame (BUSY) and its
+     * sl_dirty; pend 2 until the copy home is done, then 1 (under a_lock:
+     * the completion waits for 1 before it fills the slot); undone: the
+     * copy home failed and the slot's reservation was undone, the read's
+     * bytes go nowhere */
+    uint32_t old_frame;
+    uint8_t old_dirty;
+    uint8_t pend;
+    uint8_t undone;
     int res;
     struct bp__aio_batch *batch;
 };
@@ -205,8 +227,9 @@ static int bp__aio_direct(const bp_pool *p)
     return p->be && p->be->id == BP_BACKEND_LINEAR;
 }
 
-/* A staged read (bp_iomem.c): linear's read lands in the request's buffer
- * and is copied into the frame with memcpy. */
+/* A staged read (bp_iomem.c, io_stage bit 0): the read lands in the
+ * request's buffer and is copied with memcpy into linear's frame, or into
+ * the copy slot it was asked into. */
 static int bp__aio_staged(const bp_pool *p, const struct bp__aio_req *q)
 {
     return q->op == BP__AIO_READ && (p->io_stage & BP__STAGE_AHEAD);
@@ -217,11 +240,12 @@ static char *bp__aio_target(struct bp__aio *a, bp_pool *p, uint32_t r)
 {
     const struct bp__aio_req *q = &a->a_reqs[r];
 
+    if (bp__aio_staged(p, q))
+        return bp__aio_buf(a, p, r);
     if (q->slot != BP__NONE)
         return bp__slot_addr(p, q->slot);
-    return bp__aio_direct(p) && !bp__aio_staged(p, q)
-               ? bp__slot_addr(p, q->frame)
-               : bp__aio_buf(a, p, r);
+    return bp__aio_direct(p) ? bp__slot_addr(p, q->frame)
+                             : bp__aio_buf(a, p, r);
 }
 
 /* Reads in flight into window slots at most: a quarter of the window, so
@@ -256,6 +280,9 @@ static void bp__aio_put_locked(struct bp__aio *a, uint32_t r)
 {
     a->a_reqs[r].op = 0;
     a->a_reqs[r].slot = BP__NONE;
+    a->a_reqs[r].old_frame = BP__NONE;
+    a->a_reqs[r].pend = 0;
+    a->a_reqs[r].undone = 0;
     a->a_reqs[r].batch = NULL;
     a->a_free[a->a_nfree] = r;
     __atomic_store_n(&a->a_nfree, a->a_nfree + 1, __ATOMIC_RELAXED);
@@ -337,10 +364,12 @@ static void bp__aio_drop(bp_pool *p, struct bp__aio *a, uint32_t r)
 /* The read of request r finished with res: check the page and release its
  * frame's BUSY, or drop it (the caller frees the request:
  * bp__aio_read_free).  The frame holds the page already when the read
- * landed in it (through an rfp/mmap slot, or linear's); from a bounce
- * buffer it is copied in with one pwrite; the copy backend's private slot
- * is marked BP__SL_HOME, copied in when the slot lets the page go
- * (bp_backend_copy.c). */
+ * landed in it (through an rfp/mmap slot, or linear's); a staged read is
+ * copied from the request's buffer into linear's frame or the copy slot
+ * with memcpy; from a bounce buffer it goes into the frame with one
+ * pwrite; the copy backend's private slot is marked BP__SL_HOME, copied
+ * in when the slot lets the page go (bp_backend_copy.c).  A read whose
+ * slot reservation was undone meanwhile (undone) fills nothing. */
 static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
                               int res)
 {
@@ -350,18 +379,24 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
     char *buf = bp__aio_target(a, p, r);
     int home = q->slot != BP__NONE && p->be->id == BP_BACKEND_COPY;
     int copy = q->slot == BP__NONE && !bp__aio_direct(p);
-    int ok = res == (int)p->po_page_size &&
-             bp__io_verify(p, buf, q->pgno) == 0 &&
-             (!copy || bp__shm_pwrite(p, buf, f) == 0);
+    int ok;
 
+    if (q->undone) { /* frame and slot no longer ours */
+        BP_STAT(p, prefetch_failed);
+        return;
+    }
+    ok = res == (int)p->po_page_size && bp__io_verify(p, buf, q->pgno) == 0 &&
+         (!copy || bp__shm_pwrite(p, buf, f) == 0);
     if (!ok) {
         bp__aio_drop(p, a, r);
         return;
     }
-    if (home) /* frame BUSY, the slot published for the page: ours */
+    if (bp__aio_staged(p, q) && q->slot != BP__NONE) /* copy; frame BUSY */
+        memcpy(bp__slot_addr(p, q->slot), buf, p->po_page_size);
+    else if (bp__aio_staged(p, q) && bp__aio_direct(p)) /* linear */
+        memcpy(bp__slot_addr(p, f), buf, p->po_page_size);
+    if (home)
         BP__STORE(p->slots[q->slot].sl_dirty, BP__SL_HOME);
-    if (q->slot == BP__NONE && bp__aio_staged(p, q)) /* linear only */
-        memcpy(bp__slot_addr(p, f), buf, p->po_page_size); /* frame BUSY */
     BP_STAT(p, reads);
     BP_STAT_ADD(p, bytes_read, p->po_page_size);
     BP_STAT(p, prefetch_done);
@@ -425,9 +460,16 @@ static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a,
                 continue;
             q = &a->a_reqs[tag[i]];
             if (q->op == BP__AIO_READ) {
+                int rr = bp__sys_uring_res(BP__SYS_URING_READ, res[i],
+                                           p->dio_align);
+
+                /* a slot whose old page is still going home: a copy's
+                 * while (bp__aio_slot_ready) */
+                while (q->pend > 1)
+                    pthread_cond_wait(&a->a_cond, &a->a_lock);
+                q->pend = 0;
                 reads[nr] = (uint32_t)tag[i];
-                rres[nr++] = bp__sys_uring_res(BP__SYS_URING_READ, res[i],
-                                               p->dio_align);
+                rres[nr++] = rr;
             } else if (q->op == BP__AIO_WRITE) {
                 q->res = bp__sys_uring_res(BP__SYS_URING_WRITE, res[i],
                                            p->dio_align);
@@ -986,25 +1028,59 @@ bp__aio_undo_read(bp_pool *p, struct bp__aio *a, uint32_t r)
  * latched or BUSY (none is evicted for read-ahead), or an error (the
  * reservation undone). */
 static int bp__aio_reserve_slot(bp_pool *p, uint64_t pgno, int scan,
-                                uint32_t *frame, uint32_t *slot)
+                                int defer, struct bp__mapping *m)
 {
-    struct bp__mapping m;
     uint64_t *wait = NULL, seen;
-    int rc = bp__window_map_begin(p, pgno, BP__GET_AHEAD, scan, &m, &wait,
+    int rc = bp__window_map_begin(p, pgno, BP__GET_AHEAD, scan, m, &wait,
                                   &seen);
 
     if (rc == BP__WAIT)
         return 0;
-    if (rc == 0)
-        rc = bp__window_map_slot(p, &m);
+    if (rc == 0 && !defer)
+        rc = bp__window_map_slot(p, m);
     if (rc)
         return rc;
     /* counted here, not by the lookup: without a slot the page is looked up
      * again for a bounce buffer, which counts it */
     BP_STAT(p, cache_misses);
-    *frame = m.frame;
-    *slot = m.slot;
     return 1;
+}
+
+
+/* The slot of request r (a staged copy read, reserved with defer) lets its
+ * old page go, after r's read was sent (sent) or given up (!sent): the
+ * old page's bytes go home while the disk reads the new one into r's
+ * buffer, off the read's critical path; the completion waits for this
+ * (pend) before it copies the buffer into the slot.  When the copy home
+ * fails, bp__window_map_slot undoes the reservation (the pool poisoned if
+ * the old page was modified): the read, if sent, ends with nothing to
+ * fill (undone). */
+static __attribute__((unused)) void
+bp__aio_slot_ready(bp_pool *p, struct bp__aio *a, uint32_t r, int sent)
+{
+    struct bp__aio_req *q = &a->a_reqs[r];
+    struct bp__mapping m = {.slot = q->slot, .frame = q->frame,
+                            .old_frame = q->old_frame,
+                            .old_dirty = q->old_dirty,
+                            .need = BP__NEED_READ};
+    int rc;
+
+    if (sent)
+        bp__sys_hook_call(BP__HOOK_AHEAD, q->pgno); /* tests */
+    rc = bp__window_map_slot(p, &m);
+    if (!sent) { /* as bp__aio_undo_read, the slot's undo done already */
+        if (rc == 0)
+            bp__aio_drop(p, a, r);
+        else
+            BP_STAT(p, prefetch_failed);
+        bp__aio_read_free(p, a, r);
+        return;
+    }
+    bp__lock(p, &a->a_lock, BP__RANK_AIO);
+    q->undone = rc != 0;
+    q->pend = 1;
+    pthread_cond_broadcast(&a->a_cond);
+    bp__unlock(&a->a_lock, BP__RANK_AIO);
 }
 
 /* Read-ahead into a bounce buffer (or linear's frame): only the page's
@@ -1034,12 +1110,18 @@ static int bp__aio_reserve_frame(bp_pool *p, uint64_t pgno, int scan,
  * backends read into a slot while fewer than bp__aio_slot_cap reads do;
  * beyond that, or when no slot can be had, the page still goes, through a
  * bounce buffer (read-ahead is best effort, but a busy window is no reason
- * to read less).  1 reserved (*req set), 0 skipped (cached, in flight,
- * never written, or no request free), or an error. */
+ * to read less).  1 reserved (*req set; *deferred: a staged copy read
+ * whose slot still holds its old page, for bp__aio_slot_ready once the
+ * read is sent), 0 skipped (cached, in flight, never written, or no
+ * request free), or an error. */
 static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
-                                int scan, uint32_t *req)
+                                int scan, uint32_t *req, uint8_t *deferred)
 {
+    struct bp__mapping m = {.slot = BP__NONE, .old_frame = BP__NONE};
     uint32_t f = BP__NONE, s = BP__NONE, r;
+    /* a staged copy read goes before its slot's old page goes home */
+    int defer = a->a_uring && (p->io_stage & BP__STAGE_AHEAD) &&
+                !bp__aio_direct(p);
     int rc = BP_ENOSLOT;
 
     if (pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE))
@@ -1049,7 +1131,11 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
         return 0;
     if (__atomic_load_n(&a->a_slot_reads, __ATOMIC_RELAXED) <
         bp__aio_slot_cap(p))
-        rc = bp__aio_reserve_slot(p, pgno, scan, &f, &s);
+        rc = bp__aio_reserve_slot(p, pgno, scan, defer, &m);
+    if (rc == 1) {
+        f = m.frame;
+        s = m.slot;
+    }
     if (rc == BP_ENOSLOT)
         rc = bp__aio_reserve_frame(p, pgno, scan, &f);
     if (rc <= 0) { /* the request goes back unused */
@@ -1058,17 +1144,21 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
         bp__unlock(&a->a_lock, BP__RANK_AIO);
         return rc;
     }
-    a->a_reqs[r] = (struct bp__aio_req){.pgno = pgno, .frame = f, .slot = s,
-                                        .op = BP__AIO_READ,
-                                        .scan = (uint8_t)scan};
+    a->a_reqs[r] = (struct bp__aio_req){
+        .pgno = pgno, .frame = f, .slot = s, .op = BP__AIO_READ,
+        .scan = (uint8_t)scan,
+        .old_frame = s != BP__NONE && defer ? m.old_frame : BP__NONE,
+        .old_dirty = (uint8_t)m.old_dirty,
+        .pend = s != BP__NONE && defer ? 2 : 0};
     if (s != BP__NONE) /* the prep lock's holder alone adds */
         __atomic_add_fetch(&a->a_slot_reads, 1, __ATOMIC_RELAXED);
-    if (s != BP__NONE ||
-        (bp__aio_direct(p) && !bp__aio_staged(p, &a->a_reqs[r])))
+    if (!bp__aio_staged(p, &a->a_reqs[r]) &&
+        (s != BP__NONE || bp__aio_direct(p)))
         BP_STAT(p, prefetch_direct);
     BP_STAT(p, prefetch_started);
     __atomic_add_fetch(&a->a_started, 1, __ATOMIC_SEQ_CST);
     *req = r;
+    *deferred = s != BP__NONE && defer;
     if (!a->a_uring) {
         bp__lock(p, &a->a_lock, BP__RANK_AIO);
         a->a_queue[(a->a_qhead + a->a_qlen) % a->a_depth] = r;
@@ -1082,6 +1172,7 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
 int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
 {
     uint32_t reqs[BP__AIO_MAX_DEPTH];
+    uint8_t deferred[BP__AIO_MAX_DEPTH]; /* bp__aio_slot_ready after send */
     struct bp__aio *a;
     unsigned started = 0;
     int rc = 0;
@@ -1094,7 +1185,8 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
      * exactly this call's (a second prefetcher waits its turn) */
     bp__lock(p, &a->a_prep_lock, BP__RANK_ALLOC);
     for (size_t i = 0; i < n && started < a->a_depth; i++) {
-        rc = bp__aio_prefetch_one(p, a, pgnos[i], scan, &reqs[started]);
+        rc = bp__aio_prefetch_one(p, a, pgnos[i], scan, &reqs[started],
+                                  &deferred[started]);
         if (rc < 0)
             break;
         started += (unsigned)rc;
@@ -1118,8 +1210,12 @@ int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan)
         bp__unlock(&a->a_lock, BP__RANK_AIO);
         if (src < 0) /* none sent: take every reservation back */
             nsqe = 0;
-        for (unsigned i = nsqe; i < started; i++)
-            bp__aio_undo_read(p, a, reqs[i]);
+        for (unsigned i = 0; i < started; i++) {
+            if (deferred[i]) /* copy: the old pages go home */
+                bp__aio_slot_ready(p, a, reqs[i], i < nsqe);
+            else if (i >= nsqe)
+                bp__aio_undo_read(p, a, reqs[i]);
+        }
         if (src < 0 && rc == 0)
             rc = bp__fail(p, src, "io_uring submit of read-ahead failed");
         started = nsqe;

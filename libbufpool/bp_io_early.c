@@ -52,28 +52,9 @@
 #include <errno.h>
 
 #include "bp_internal.h"
-#include "bp_testing.h"
+#include "bp_sys.h"
 
 static BP__TLS struct bp__early bp__tls_early;
-
-#if BP_FAULTS
-static void (*bp__early_fn)(void *arg, uint64_t pgno);
-static void *bp__early_arg;
-
-int bp__test_early_hook(void (*fn)(void *arg, uint64_t pgno), void *arg)
-{
-    __atomic_store_n(&bp__early_arg, arg, __ATOMIC_RELAXED);
-    __atomic_store_n(&bp__early_fn, fn, __ATOMIC_RELEASE);
-    return 0;
-}
-#else
-int bp__test_early_hook(void (*fn)(void *arg, uint64_t pgno), void *arg)
-{
-    (void)fn;
-    (void)arg;
-    return -ENOTSUP;
-}
-#endif
 
 int bp__io_early_arm(bp_pool *p)
 {
@@ -102,13 +83,7 @@ void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen)
     e->pgno = pgno;
     e->gen = gen;
     e->stale = 0;
-#if BP_FAULTS
-    void (*fn)(void *, uint64_t) =
-        __atomic_load_n(&bp__early_fn, __ATOMIC_ACQUIRE);
-
-    if (fn)
-        fn(__atomic_load_n(&bp__early_arg, __ATOMIC_RELAXED), pgno);
-#endif
+    bp__sys_hook_call(BP__HOOK_EARLY, pgno); /* tests */
 }
 
 void bp__io_early_insert(bp_pool *p, uint64_t pgno, uint64_t gen)

@@ -1,6 +1,7 @@
 /*
  * bp_sys.c - the arming state of the system-call table (bp_sys.h) and its
- * test hooks (bp_testing.h: bp__test_fault_*).
+ * test hooks (bp_testing.h: bp__test_fault_*), and the library's other
+ * test hooks (bp__test_early_hook, bp__test_ahead_hook: bp__sys_hook_call).
  *
  * Owns: one process-wide arming: a mask of call kinds, the Nth matching
  * call to fail (1-based, counted from arming), once or from then on, with
@@ -35,6 +36,28 @@ const char *bp__test_fault_kind_name(unsigned kind)
 }
 
 #if BP_FAULTS
+
+static struct {
+    void (*fn)(void *arg, uint64_t pgno);
+    void *arg;
+} bp__sys_hooks[BP__HOOK_N];
+
+static int bp__sys_hook_set(enum bp__sys_hook h,
+                            void (*fn)(void *arg, uint64_t pgno), void *arg)
+{
+    __atomic_store_n(&bp__sys_hooks[h].arg, arg, __ATOMIC_RELAXED);
+    __atomic_store_n(&bp__sys_hooks[h].fn, fn, __ATOMIC_RELEASE);
+    return 0;
+}
+
+void bp__sys_hook_call(enum bp__sys_hook h, uint64_t pgno)
+{
+    void (*fn)(void *, uint64_t) =
+        __atomic_load_n(&bp__sys_hooks[h].fn, __ATOMIC_ACQUIRE);
+
+    if (fn)
+        fn(__atomic_load_n(&bp__sys_hooks[h].arg, __ATOMIC_RELAXED), pgno);
+}
 
 unsigned bp__sys_armed;
 
@@ -109,6 +132,13 @@ uint64_t bp__test_fault_kind_calls(unsigned kind)
 
 #else /* !BP_FAULTS */
 
+static int bp__sys_hook_set(enum bp__sys_hook h,
+                            void (*fn)(void *arg, uint64_t pgno), void *arg)
+{
+    (void)h, (void)fn, (void)arg;
+    return -ENOTSUP;
+}
+
 int bp__test_faults_compiled(void)
 {
     return 0;
@@ -141,3 +171,13 @@ uint64_t bp__test_fault_kind_calls(unsigned kind)
 }
 
 #endif
+
+int bp__test_early_hook(void (*fn)(void *arg, uint64_t pgno), void *arg)
+{
+    return bp__sys_hook_set(BP__HOOK_EARLY, fn, arg);
+}
+
+int bp__test_ahead_hook(void (*fn)(void *arg, uint64_t pgno), void *arg)
+{
+    return bp__sys_hook_set(BP__HOOK_AHEAD, fn, arg);
+}

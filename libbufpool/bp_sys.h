@@ -112,6 +112,23 @@ static inline int bp__sys_check(enum bp__sys_kind k)
 }
 #endif
 
+/* Test hooks (bp_testing.h): fn(arg, pgno) called at a chosen point of the
+ * library, set by a test; nothing at all with BP_FAULTS 0. */
+enum bp__sys_hook {
+    BP__HOOK_EARLY, /* an early read was sent (bp_io_early.c) */
+    BP__HOOK_AHEAD, /* a staged copy read-ahead was sent (bp_aio.c) */
+    BP__HOOK_N
+};
+#if BP_FAULTS
+void bp__sys_hook_call(enum bp__sys_hook h, uint64_t pgno);
+#else
+static inline void bp__sys_hook_call(enum bp__sys_hook h, uint64_t pgno)
+{
+    (void)h;
+    (void)pgno;
+}
+#endif
+
 /* The errno of a hit on a call that moves no bytes ("short" -> EIO). */
 static inline int bp__sys_errno(int hit)
 {

@@ -47,6 +47,12 @@ int bp__test_aio_hold(bp_pool *p, int on);
  * meanwhile; NULL removes it.  Process-wide; set while no other thread is
  * in a pool.  -ENOTSUP where fault injection is compiled out. */
 int bp__test_early_hook(void (*fn)(void *arg, uint64_t pgno), void *arg);
+/* Read-ahead of the copy backend (io_uring, staged: io_staged bit 0):
+ * fn(arg, pgno) is called in the prefetching thread after the read of pgno
+ * was sent and before its slot's old page is copied home (a_prep_lock
+ * held, pgno's frame BUSY), so a test can let the read complete first.
+ * As bp__test_early_hook otherwise. */
+int bp__test_ahead_hook(void (*fn)(void *arg, uint64_t pgno), void *arg);
 /* bp_uring_reg.c's arithmetic for a region (the memory rings register as
  * buffers) of len bytes at base, nothing mapped or registered: the chunk
  * (registered buffer) holding [addr, addr + n), or -1 when that is not

@@ -46,6 +46,13 @@
  *    named too (the fix reads the page itself); a caller that fell more
  *    than the log behind gets BP_ELAGGED and the present ticket; bad
  *    input and a pool not open are refused.
+ *  - copy on io_uring, staged (io_staged bit 0): a read-ahead lands in its
+ *    request's buffer and is sent before its slot's old page is copied
+ *    home; when the read arrives first (a test hook holds the copy home
+ *    back), the completion waits for it, so the old page's frame gets the
+ *    old page (ahead_home).  A failed copy home drops a clean old page
+ *    (read again later, the pool fine) or poisons the pool for a modified
+ *    one; the read then ends filling nothing (prefetch_failed).
  *  - all of it again on cooperative rings (bp_set_io_coop; stats say so
  *    on Linux 5.19+), and pages read ahead by a thread that then spins
  *    without system calls reach another thread's fixes, each read once.
@@ -76,10 +83,17 @@ struct pcase {
 };
 
 /* Reads ahead that land in their window slot or frame: with staged reads
- * (linear, bp_set_io_stage) none do, they land in request buffers. */
+ * (bp_set_io_stage: linear, and copy on io_uring) none do, they land in
+ * request buffers. */
 static uint64_t direct_of(const struct pcase *c, uint64_t n)
 {
-    return c->staged && c->backend == BP_BACKEND_LINEAR ? 0 : n;
+    const char *env = getenv("BUFPOOL_IO"); /* sync: the fallback suite */
+    int uring = c->engine == BP_IO_URING && !(env && !strcmp(env, "sync"));
+
+    return c->staged && (c->backend == BP_BACKEND_LINEAR ||
+                         (c->backend == BP_BACKEND_COPY && uring))
+               ? 0
+               : n;
 }
 
 static bp_pool *open_case_slots(const struct pcase *c, const char *path,
@@ -895,6 +909,8 @@ static void counts_check(bp_pool *p, uint64_t reads, uint64_t dmin,
     if (st.backend == BP_BACKEND_LINEAR) /* all 6 into their frames, or
                                             all staged (io_staged bit 0) */
         assert_int_equal(st.prefetch_direct, (st.io_staged & 1u) ? 0 : 6);
+    else if (st.io_staged & 1u) /* copy: staged, into slots or not */
+        assert_int_equal(st.prefetch_direct, 0);
     else
         assert_true(st.prefetch_direct >= dmin && st.prefetch_direct <= dmax);
 }
@@ -1000,6 +1016,130 @@ static void test_prefetch_other_thread(void **state)
     unlink(path);
 }
 
+/* ---- copy: read-ahead sent before the slot's old page goes home -------- */
+
+static void ahead_sleep(void *arg, uint64_t pgno)
+{
+    struct timespec ts = {0, 20000000};
+
+    (void)pgno;
+    (*(int *)arg)++;
+    nanosleep(&ts, NULL); /* the read completes meanwhile */
+}
+
+/* Pages 0..7 fixed into the 8 slots of a copy pool (dirty: rewritten from
+ * gen 4 to 5), then pages 40, 41 read ahead into two of those slots. */
+static bp_pool *ahead_setup(const struct pcase *c, char *path, size_t len,
+                            const char *name, int dirty, bp_stats *st0)
+{
+    bp_pool *p = open_file(c, path, len, name, 4, 0);
+
+    for (uint64_t pg = 0; pg < 8; pg++) {
+        if (dirty)
+            util_fix_write(p, pg, PSZ, 4, 5);
+        else
+            util_fix_verify(p, pg, BP_SHARED, PSZ, 4);
+    }
+    util_stats(p, st0);
+    return p;
+}
+
+/* Copy backend, io_uring, staged (io_staged bit 0): a read-ahead into a
+ * slot is sent first, and the slot's old page is copied home while the
+ * disk reads; the completion copies the page into the slot only after
+ * that (here it arrives first: bp__test_ahead_hook sleeps before the copy
+ * home), so the old page's frame gets the old page, not the new one.
+ * When the copy home fails, a clean old page leaves the cache (read again
+ * later, the pool fine), and a modified one poisons the pool; the read
+ * then ends with nothing filled (prefetch_failed). */
+static void test_copy_ahead_home(void **state)
+{
+    const struct pcase *c = *state;
+    uint64_t list[2] = {40, 41};
+    char path[600];
+    bp_stats st0, st;
+    int calls = 0, gone = 0;
+    bp_pool *p;
+
+    p = ahead_setup(c, path, sizeof path, "ahead-home.db", 0, &st0);
+    if (!(st0.io_staged & 1u)) { /* BUFPOOL_IO=sync */
+        bp_close(p);
+        unlink(path);
+        print_message("  %s engine: read-ahead not staged, skipped\n",
+                      st0.io_engine);
+        skip();
+    }
+    util_fix_write(p, 0, PSZ, 4, 5); /* two of the slots modified */
+    util_fix_write(p, 1, PSZ, 4, 5);
+    if (bp__test_ahead_hook(ahead_sleep, &calls) != 0) {
+        bp_close(p);
+        unlink(path);
+        print_message("  test hooks compiled out, skipped\n");
+        skip();
+    }
+    assert_int_equal(bp_prefetch(p, list, 2), 2);
+    settle(p);
+    bp__test_ahead_hook(NULL, NULL);
+    assert_int_equal(calls, 2);
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_done - st0.prefetch_done, 2);
+    assert_int_equal(st.prefetch_direct, 0); /* staged */
+    assert_int_equal(st.copies_home + st.copies_out -
+                         (st0.copies_home + st0.copies_out), 2);
+    util_fix_verify(p, 40, BP_SHARED, PSZ, 4);
+    util_fix_verify(p, 41, BP_SHARED, PSZ, 4);
+    for (uint64_t pg = 0; pg < 8; pg++) /* from their frames */
+        util_fix_verify(p, pg, BP_SHARED, PSZ, pg < 2 ? 5 : 4);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, st0.reads + 2);
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+
+    /* a clean old page whose copy home fails leaves the cache */
+    p = ahead_setup(c, path, sizeof path, "ahead-fail.db", 0, &st0);
+    if (bp__test_fault_arm(BP__SYS_BIT(SHM_PWRITE), 1, EIO, 0) != 0) {
+        bp_close(p);
+        unlink(path);
+        print_message("  fault injection compiled out, skipped\n");
+        skip();
+    }
+    assert_int_equal(bp_prefetch(p, list, 1), 1);
+    settle(p);
+    assert_int_equal(bp__test_fault_hits(), 1);
+    bp__test_fault_disarm();
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_done - st0.prefetch_done, 1);
+    assert_int_equal(st.prefetch_failed, st0.prefetch_failed);
+    for (uint64_t pg = 0; pg < 8; pg++)
+        gone += bp__test_frame_offset(p, pg) == UINT64_MAX;
+    assert_int_equal(gone, 1);
+    util_fix_verify(p, 40, BP_SHARED, PSZ, 4);
+    for (uint64_t pg = 0; pg < 8; pg++)
+        util_fix_verify(p, pg, BP_SHARED, PSZ, 4);
+    util_stats(p, &st);
+    assert_int_equal(st.reads, st0.reads + 2); /* page 40, the one gone */
+    assert_int_equal(bp_flush(p), 0); /* not poisoned */
+    util_check(p);
+    assert_int_equal(bp_close(p), 0);
+    unlink(path);
+
+    /* a modified one: its changes are lost, the pool is poisoned */
+    p = ahead_setup(c, path, sizeof path, "ahead-poison.db", 1, &st0);
+    assert_int_equal(bp__test_fault_arm(BP__SYS_BIT(SHM_PWRITE), 1, EIO, 0),
+                     0);
+    assert_int_equal(bp_prefetch(p, list, 1), 1);
+    settle(p);
+    assert_int_equal(bp__test_fault_hits(), 1);
+    bp__test_fault_disarm();
+    util_stats(p, &st);
+    assert_int_equal(st.prefetch_done, st0.prefetch_done);
+    assert_int_equal(st.prefetch_failed - st0.prefetch_failed, 1);
+    assert_int_equal(bp_flush(p), BP_EPOISONED);
+    (void)bp_close(p);
+    unlink(path);
+}
+
 static const struct pcase cases[] = {
     {BP_BACKEND_COPY, BP_IO_URING, 0, 0},
     {BP_BACKEND_MMAP, BP_IO_URING, 0, 0},
@@ -1017,13 +1157,14 @@ static const struct pcase cases[] = {
     {BP_BACKEND_LINEAR, BP_IO_URING, 0, 1}, /* staged reads */
     {BP_BACKEND_LINEAR, BP_IO_SYNC, 0, 1},
     {BP_BACKEND_LINEAR, BP_IO_URING, 1, 1},
-    {BP_BACKEND_COPY, BP_IO_URING, 0, 1},   /* not linear: no effect */
+    {BP_BACKEND_COPY, BP_IO_URING, 0, 1},   /* staged into the slots */
+    {BP_BACKEND_COPY, BP_IO_SYNC, 0, 1},    /* no ring: no effect */
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
 int main(void)
 {
-    struct CMUnitTest t[NCASES * 13];
+    struct CMUnitTest t[NCASES * 13 + 1];
     static char names[NCASES * 13][64];
     size_t n = 0;
 
@@ -1056,5 +1197,13 @@ int main(void)
                                        (void *)&cases[i]};
         }
     }
+    for (size_t i = 0; i < NCASES; i++) /* copy's staged read-ahead */
+        if (cases[i].backend == BP_BACKEND_COPY &&
+            cases[i].engine == BP_IO_URING && cases[i].staged) {
+            t[n++] = (struct CMUnitTest){"copy/io_uring+staged/ahead_home",
+                                         test_copy_ahead_home, NULL, NULL,
+                                         (void *)&cases[i]};
+            break;
+        }
     return _cmocka_run_group_tests("prefetch", t, n, NULL, NULL);
 }
