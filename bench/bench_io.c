@@ -609,12 +609,17 @@ static void io_notes_where(void)
              l = io_staged_seen[BP_BACKEND_LINEAR];
 
     if (a & 0x100u)
-        printf("\nauto calibrates at open and chose %s; its reads land in "
-               "the window slot the page is then fixed in%s%s\n",
+        printf("\nauto calibrates at open and chose %s; its reads are for "
+               "the window slot the page is then fixed in%s%s%s\n",
                io_auto_chose >= 0 ? bp_backend_name((bp_backend)io_auto_chose)
                                   : "?",
                (a & 8u) ? " (copy: a private window advised into huge pages, "
                           "bp_stats.io_staged bit 3)"
+                        : "",
+               (a & 1u) ? "; read-ahead lands in its request's buffer, sent "
+                          "before the slot's old page is copied home, and "
+                          "is copied into the slot (io_staged bit 0; "
+                          "BUFPOOL_IO_STAGE=off to compare)"
                         : "",
                (a & 4u) ? "; fix misses read early, into a landing page "
                           "copied into the slot, and a page reaches its "
