@@ -463,8 +463,8 @@ static unsigned bp__aio_reap_locked(bp_pool *p, struct bp__aio *a,
                 int rr = bp__sys_uring_res(BP__SYS_URING_READ, res[i],
                                            p->dio_align);
 
-                /* a slot whose old page is still going home: a copy's
-                 * while (bp__aio_slot_ready) */
+                /* a staged copy read whose slot's old page is still
+                 * being copied home (bp__aio_slot_ready): wait for it */
                 while (q->pend > 1)
                     pthread_cond_wait(&a->a_cond, &a->a_lock);
                 q->pend = 0;
@@ -1045,7 +1045,6 @@ static int bp__aio_reserve_slot(bp_pool *p, uint64_t pgno, int scan,
     BP_STAT(p, cache_misses);
     return 1;
 }
-
 
 /* The slot of request r (a staged copy read, reserved with defer) lets its
  * old page go, after r's read was sent (sent) or given up (!sent): the

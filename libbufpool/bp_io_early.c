@@ -49,8 +49,6 @@
  *    perhaps this one, changed and written back) the bytes are dropped and
  *    the page is read as always.
  */
-#include <errno.h>
-
 #include "bp_internal.h"
 #include "bp_sys.h"
 
