@@ -1067,11 +1067,12 @@ bp__aio_slot_ready(bp_pool *p, struct bp__aio *a, uint32_t r, int sent)
     if (sent)
         bp__sys_hook_call(BP__HOOK_AHEAD, q->pgno); /* tests */
     rc = bp__window_map_slot(p, &m);
-    if (!sent) { /* as bp__aio_undo_read, the slot's undo done already */
-        if (rc == 0)
-            bp__aio_drop(p, a, r);
-        else
-            BP_STAT(p, prefetch_failed);
+    if (!sent && rc == 0) {
+        bp__aio_undo_read(p, a, r);
+        return;
+    }
+    if (!sent) { /* map_slot undid the slot's reservation already */
+        BP_STAT(p, prefetch_failed);
         bp__aio_read_free(p, a, r);
         return;
     }

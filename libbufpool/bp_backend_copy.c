@@ -84,7 +84,8 @@ static void bp__copy_fini(bp_pool *p)
         struct bp__slot *sl = &p->slots[s];
 
         if (sl->sl_dirty && sl->sl_frame != BP__NONE)
-            (void)bp__shm_pwrite(p, bp__slot_addr(p, s), sl->sl_frame);
+            (void)bp__copy_home(p, bp__slot_addr(p, s), sl->sl_frame,
+                                sl->sl_dirty);
     }
     bp__window_release(p);
 }

@@ -166,7 +166,7 @@ int bp__iomem_setup(bp_pool *p)
 {
     const char *env = getenv("BUFPOOL_IO_STAGE");
     int mode = p->po_io_stage, hv = bp__iomem_hypervisor(), early, linear,
-        rc;
+        uring, rc;
     size_t len;
     void *m;
 
@@ -187,13 +187,13 @@ int bp__iomem_setup(bp_pool *p)
         (p->be->id != BP_BACKEND_LINEAR && p->be->id != BP_BACKEND_COPY))
         return 0;
     linear = p->be->id == BP_BACKEND_LINEAR;
-    if (linear)
+    uring = p->io && strcmp(p->io->name, "io_uring") == 0;
+    /* read-ahead: linear's on either engine; copy's on io_uring, where it
+     * is sent before its slot's old page goes home (bp_aio.c) */
+    if (linear || uring)
         p->io_stage |= BP__STAGE_AHEAD;
-    if (!p->io || strcmp(p->io->name, "io_uring") != 0)
+    if (!uring)
         return 0;
-    if (!linear) /* copy: read-ahead into a slot is sent before the slot's
-                    old page goes home (bp_aio.c, bp__aio_slot_ready) */
-        p->io_stage |= BP__STAGE_AHEAD;
     env = getenv("BUFPOOL_IO_EARLY"); /* early reads (bp_io_early.c) */
     early = !(env && strcmp(env, "0") == 0);
     if (!linear && !early) /* copy: fix misses read into the slot itself */

@@ -133,8 +133,9 @@ static void run(bp_backend b)
  * for its own highest LSN (bp_aio.c): a log that can reach only part of
  * the batch's LSNs lets the chunks below its reach be written and no page
  * beyond it.  128 frames, 64 slots: batches of 16 (a quarter of the
- * window, an eighth of the cache), chunks of 8; pages get LSN 500 - pgno, and the log stops at
- * 486, so some chunk after a batch's first is the first to fail. */
+ * window, an eighth of the cache), chunks of 8; pages get LSN 500 - pgno,
+ * and the log stops at 486, so some chunk after a batch's first is the
+ * first to fail. */
 static void test_chunks(void **state)
 {
     struct util_cfg cfg = {.backend = *(const bp_backend *)*state,
