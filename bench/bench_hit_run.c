@@ -234,14 +234,16 @@ static int ht_run_threads(ht_ctx *c, ht_phase *ph, int nt, double *wall_ns,
 /* ---- Pools --------------------------------------------------------------- */
 
 /* Open the pool of backend b into c->pool[b]; 0, or an error with why.
- * The data file is opened with O_DIRECT, or buffered where the file system
- * refuses it (window hits do no I/O either way). */
+ * Every backend's pool is open on the one data file at once, so they open
+ * it read-only (BP_RDONLY: read-only pools share a data file).  The data
+ * file is opened with O_DIRECT, or buffered where the file system refuses
+ * it (window hits do no I/O either way). */
 static int ht_open(ht_ctx *c, int b, char *why, size_t whysz)
 {
     ht_pool *pl = &c->pool[b];
     struct bu_pool_cfg cfg = {
         .path = c->path,
-        .open_flags = 0,
+        .open_flags = BP_RDONLY,
         .page_size = c->o.page_size,
         .cache_frames = c->frames,
         .window_slots = c->o.window_slots,
@@ -255,9 +257,9 @@ static int ht_open(ht_ctx *c, int b, char *why, size_t whysz)
             pl->open_flags = cfg.open_flags;
             return bu_stats(p, &pl->st, why, whysz);
         }
-        if (rc != BP_ENODIRECT || cfg.open_flags)
+        if (rc != BP_ENODIRECT || (cfg.open_flags & BP_BUFFERED_IO))
             return rc;
-        cfg.open_flags = BP_BUFFERED_IO;
+        cfg.open_flags |= BP_BUFFERED_IO;
     }
 }
 

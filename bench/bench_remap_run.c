@@ -15,14 +15,16 @@
 
 /* ---- Pools --------------------------------------------------------------- */
 
-/* Open one pool for backend b and prefault pf; 0, or an error with why. */
+/* Open one pool for backend b and prefault pf; 0, or an error with why.
+ * Several pools are open on the one data file at once, so they open it
+ * read-only (BP_RDONLY: read-only pools share a data file). */
 static int rm_open(rm_ctx *c, bp_backend b, bp_prefault pf, bp_pool **out,
                    char *why, size_t whysz)
 {
     char shm[128];
     struct bu_pool_cfg cfg = {
         .path = c->path,
-        .open_flags = c->open_flags,
+        .open_flags = c->open_flags | BP_RDONLY,
         .page_size = c->o.page_size,
         .cache_bytes = c->o.cache_mb << 20,
         .window_slots = c->o.window_slots,

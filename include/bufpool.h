@@ -13,32 +13,140 @@
  * window slot with one of four backends (remap_file_pages, mmap MAP_FIXED per
  * slot, copy into a private slot, or one linear map of the whole cache).
  *
- * Life cycle (LMDB style):
+ * Life cycle (LMDB style): bp_create, bp_set_* options, bp_open, then
+ * bp_fix / bp_unfix / bp_alloc_page / bp_flush from any number of threads,
+ * bp_close (which also frees a handle whose bp_open failed).  This program
+ * creates its data file, appends a page, writes it and makes it durable:
  *
+ * Example (compiled and run by the test suite):
+ * #include <stdio.h>
+ * #include <string.h>
+ * #include "bufpool.h"
+ *
+ * int main(int argc, char **argv)
+ * {
+ *     const char *path = argc > 1 ? argv[1] : "example.db";
  *     bp_pool *p;
- *     bp_create(&p, NULL);                 // NULL: libc malloc/free
- *     bp_set_page_size(p, 16384);
- *     bp_set_cache_size(p, 1u << 30);
- *     bp_set_window_size(p, 64u << 20);
- *     int rc = bp_open(p, "table.db", BP_CREATE);
- *     if (rc) { fprintf(stderr, "%s: %s\n", bp_strerror(rc), bp_errmsg(p)); }
  *     bp_page pg;
- *     bp_fix(p, 7, BP_EXCLUSIVE, &pg);     // pg.data -> page 7 in the window
- *     memcpy(pg.data, "hello", 5);
- *     bp_unfix(p, &pg, BP_DIRTY);
- *     bp_flush(p);                          // write + fdatasync
- *     bp_close(p);                          // -EBUSY while pages are fixed
+ *     int rc = bp_create(&p, NULL);             // NULL: libc malloc/free
+ *
+ *     if (rc == 0) rc = bp_set_page_size(p, 16384);
+ *     if (rc == 0) rc = bp_set_cache_size(p, 64u << 20);  // shm frames
+ *     if (rc == 0) rc = bp_set_window_size(p, 4u << 20);  // mapped window
+ *     if (rc == 0) rc = bp_open(p, path, BP_CREATE);
+ *     if (rc == 0) rc = bp_alloc_page(p, &pg);  // a new page, fixed exclusive
+ *     if (rc == 0) {
+ *         strcpy(pg.data, "hello");
+ *         rc = bp_unfix(p, &pg, BP_DIRTY);
+ *     }
+ *     if (rc == 0) rc = bp_flush(p);            // O_DIRECT write + fdatasync
+ *     if (rc) fprintf(stderr, "%s: %s\n", bp_strerror(rc), bp_errmsg(p));
+ *     bp_close(p);                              // also after a failed open
+ *     return rc != 0;
+ * }
+ * (end of example)
  *
  * Errors: every function that can fail returns an int: 0 on success, a
- * negative errno, or a negative library code (BP_E*, below).  bp_strerror()
- * names every code; bp_errmsg() gives the detail of the last failure on a
- * pool (which numbers, which file, what to change).  Nothing is printed and
- * nothing aborts on bad input.
+ * negative errno, or a negative library code (BP_E*, below); each
+ * function's comment lists the codes it returns and when.  bp_strerror()
+ * names every code; bp_errmsg() gives the detail of the calling thread's
+ * last failure (which numbers, which file, what to change).  Nothing is
+ * printed and nothing aborts on bad input.
  *
  * Threads: a pool may be used by many threads at once.  A page fixed
  * shared by one thread may be unfixed by another; an exclusive fix is
  * unfixed by the thread that took it (see bp_flush).  The pool handle itself
- * must not be closed while other threads use it.
+ * must not be closed while other threads use it.  Options are set by one
+ * thread before bp_open.  bp_errmsg is per thread: a thread sees the
+ * message of its own last failure only.
+ *
+ * Requirements and environment variables
+ * --------------------------------------
+ * Linux only, a C11 compiler (or C++: the header compiles as both), glibc
+ * 2.32 or later; liburing at build time for the io_uring engine
+ * (optional: without it the pool reads and writes with pread/pwrite).
+ *
+ * Minimum: Linux 3.17.  Tested on Linux 6.18 (x86-64).  The pool looks for
+ * each newer feature at run time; what a kernel older than each version
+ * loses (the first two lines fail bp_open; the others fall back, or fail
+ * only an open that asked for the feature by name):
+ *
+ *   3.15  OFD locks (F_OFD_SETLK), which keep a data file to one pool:
+ *         bp_open fails with -EINVAL.
+ *   3.17  memfd_create: bp_open fails with -ENOSYS for the default
+ *         anonymous backing file; a named one (bp_set_shm) still works.
+ *   4.0   remap_file_pages emulated by mmap: before it the rfp backend
+ *         uses the kernel's nonlinear mappings, and the VMA budget, which
+ *         counts one VMA per slot, is only too cautious.
+ *   4.14  membarrier MEMBARRIER_CMD_PRIVATE_EXPEDITED: every shared fix
+ *         pays its store-load fence (bp_stats.reader_fence "fenced
+ *         (membarrier refused: ...)"); the same where seccomp refuses it.
+ *   5.6   io_uring with IORING_OP_READ, IORING_OP_WRITE, IORING_OP_FSYNC
+ *         and the opcode probe (io_uring itself came in 5.1): BP_IO_AUTO
+ *         runs pread/pwrite (bp_stats.io_reason says why), BP_IO_URING
+ *         and BUFPOOL_IO=uring fail bp_open.  The same where io_uring is
+ *         refused (kernel.io_uring_disabled, seccomp, RLIMIT_MEMLOCK).
+ *   5.11  IORING_FEAT_EXT_ARG: the read-ahead reaper waits without a
+ *         timeout, and bp_io_wait sleeps on the ticket instead of taking
+ *         completions off the ring itself.
+ *   5.14  MADV_POPULATE_WRITE: I/O buffers are populated by touching
+ *         each page.
+ *   5.19  IORING_SETUP_COOP_TASKRUN and IORING_SETUP_TASKRUN_FLAG:
+ *         bp_set_io_coop(p, 1) gets a plain ring (bp_stats.io_coop 0).
+ *   6.1   statx STATX_DIOALIGN (statx itself: 4.11): the data file's
+ *         direct-I/O alignment is taken to be st_blksize, an upper bound
+ *         (a page size below it is refused with BP_EPAGESIZE).
+ *   6.6   O_DIRECT on tmpfs: a data file on tmpfs needs BP_BUFFERED_IO
+ *         (else BP_ENODIRECT).
+ *   6.12  IORING_REGISTER_CLONE_BUFFERS: each io_uring lane registers the
+ *         frames (linear) or the window (copy) itself, each time counted
+ *         against RLIMIT_MEMLOCK; a lane refused reads without them.
+ * Transparent huge pages "never" (or absent): I/O buffers are 4 KiB pages.
+ *
+ * Environment variables.  bp_open reads them, anew at each open; no other
+ * call does.  Unset or empty: no effect.  Any other value must be one of
+ * the values listed, spelled exactly; else bp_open fails with -EINVAL
+ * before it opens or creates anything, and bp_errmsg names the variable,
+ * its value and the valid values, e.g. "BUFPOOL_IO="uring2": valid values
+ * are auto, sync, uring, io_uring (or unset)".  A mistyped override is
+ * never ignored.
+ *
+ * Precedence: the API wins over the environment, except for the three
+ * variables marked "beats the API" below.  Those exist to run an unchanged
+ * program (an engine, a benchmark, this library's test suite, which runs
+ * whole a second time with BUFPOOL_IO=sync) on another backend, engine or
+ * read path without rebuilding it, so they must beat what the program
+ * sets; bp_stats says what runs and, in backend_reason ("set by
+ * BUFPOOL_BACKEND") and io_reason ("(BUFPOOL_IO)"), that the environment
+ * chose it.  The other four have no API: each turns one mechanism off (or,
+ * for tests, forces it).
+ *
+ *   BUFPOOL_BACKEND=auto|rfp|mmap|copy|linear     beats bp_set_backend
+ *       the window backend, as bp_set_backend's values.
+ *   BUFPOOL_IO=auto|sync|uring|io_uring           beats bp_set_io_engine
+ *       the data-file I/O engine: BP_IO_AUTO, BP_IO_SYNC, BP_IO_URING
+ *       (uring and io_uring are the same; bp_open fails when io_uring
+ *       cannot be had, as with BP_IO_URING).
+ *   BUFPOOL_IO_STAGE=auto|off|on                  beats bp_set_io_stage
+ *       staged reads, as bp_set_io_stage's values.
+ *   BUFPOOL_IO_EARLY=0|1                          no API; default 1
+ *       0: a staged fix miss (and the copy backend's fix miss on
+ *       io_uring) no longer submits its read before it takes a frame
+ *       (bp_stats.reads_early stays 0, io_staged bit 2 is clear).
+ *   BUFPOOL_IO_HUGEPAGE=0|1                       no API; default 1
+ *       0: I/O buffers and the copy backend's window are not advised into
+ *       transparent huge pages (io_staged bit 3 is clear).
+ *   BUFPOOL_IO_REGBUF=0|1                         no API; default 1
+ *       0: on io_uring the frames (linear) or the window (copy) are not
+ *       registered as fixed buffers: plain reads and writes
+ *       (io_registered bits 2 and 3 are clear).
+ *   BUFPOOL_READER_FENCE=auto|always|eager        no API; default auto
+ *       auto: shared fixes of hot frames skip their store-load fence and
+ *       whoever takes such a frame exclusively pays one membarrier
+ *       instead (where membarrier is allowed); always: every shared fix
+ *       pays its fence, no membarrier; eager: as auto, but every fenced
+ *       hit counts toward skipping the fence (tests reach such frames
+ *       quickly).  bp_stats.reader_fence says which runs.
  */
 #ifndef BUFPOOL_H
 #define BUFPOOL_H
@@ -50,9 +158,26 @@
 extern "C" {
 #endif
 
-#define BP_VERSION_MAJOR 0
-#define BP_VERSION_MINOR 1
-#define BP_VERSION_PATCH 0
+/* ---- Version ---------------------------------------------------------------
+ * The version of this header.  CMake's project() reads these three lines,
+ * so the shared library's version and soname (libbufpool.so.MAJOR) are
+ * theirs.  BP_VERSION_* are the same numbers under a shorter name. */
+#define BUFPOOL_VERSION_MAJOR 0
+#define BUFPOOL_VERSION_MINOR 1
+#define BUFPOOL_VERSION_PATCH 0
+#define BP_VERSION_MAJOR BUFPOOL_VERSION_MAJOR
+#define BP_VERSION_MINOR BUFPOOL_VERSION_MINOR
+#define BP_VERSION_PATCH BUFPOOL_VERSION_PATCH
+
+/* The version of the library linked (compare it with BUFPOOL_VERSION_* to
+ * see whether it matches the header compiled against; LMDB's
+ * mdb_version).
+ *
+ * @param major  if not NULL, receives the major version
+ * @param minor  if not NULL, receives the minor version
+ * @param patch  if not NULL, receives the patch level
+ * @return "libbufpool MAJOR.MINOR.PATCH", a static string.  Cannot fail. */
+const char *bp_version(int *major, int *minor, int *patch);
 
 /* ---- Error codes -------------------------------------------------------
  * Library codes live in [-30999, -30900] so they never collide with a
@@ -118,13 +243,42 @@ enum {
 #undef BP__ERR_ENUM
 };
 
-/* Name of any return code: 0, a negative errno or a BP_E* code.  The
- * string is static; never NULL. */
+/* The name and meaning of any return code.
+ *
+ * @param err  0, a negative errno or a BP_E* code
+ * @return a static string, never NULL: "success" for 0, "BP_E...: what it
+ *         means" for a library code, the errno's description for a negative
+ *         errno, "unknown error code" for anything else.  Cannot fail. */
 const char *bp_strerror(int err);
 
 /* ---- Handles and options ------------------------------------------------ */
 
 typedef struct bp_pool bp_pool;
+
+/* The detail of the calling thread's last failure on pool p: which file,
+ * which numbers, what to change (bp_strerror(rc) names the code itself).
+ *
+ * The message is thread-local: each thread sees the message of its own
+ * last failing call, never another thread's, so threads that fail at the
+ * same time on one pool do not mix their messages.  It stays until the
+ * same thread's next failing call (on any pool) and is not cleared by
+ * calls that succeed, except bp_open, which clears it when it starts.
+ * Failures inside the library's own threads (read-ahead completions, the
+ * background flusher) are not reported here; the calls that meet their
+ * consequences report those.  A call given a NULL pool fails with -EINVAL
+ * and records no message; BP_NOWAIT's BP_EAGAIN and BP_ENOTCACHED,
+ * BP_ERETRY, BP_EIDLE, BP_ELAGGED, -ETIMEDOUT and a poisoned pool's
+ * BP_EPOISONED record none either (they are states, not faults).
+ *
+ * @param p  a pool handle that has not been closed, or NULL
+ * @return never NULL.  For a pool: this thread's message if its last
+ *         failing call was on p, else "" (its last failure was on another
+ *         pool, or it has none).  For NULL: this thread's last message,
+ *         whatever it was about, including a failed bp_create's (made
+ *         without a pool), or "".  The string belongs to the calling
+ *         thread and is valid until its next failing call or its exit.
+ *         Cannot fail. */
+const char *bp_errmsg(const bp_pool *p);
 
 /* Allocator hook: the library allocates its private memory (the pool
  * struct, the window's slot table) only through these.  NULL in bp_create()
@@ -151,46 +305,139 @@ typedef enum bp_prefault {
     BP_PREFAULT_LAZY          /* no populate flag at all: fault on touch */
 } bp_prefault;
 
-/* Create an empty pool handle with default options.  alloc may be NULL. */
+/* Create an empty pool handle with default options (page 8192 bytes, cache
+ * 64 MiB, automatic window and backend, memfd backing file, I/O engine
+ * AUTO, depth 32, no checksums, no WAL rule, no flusher).  Free it with
+ * bp_close, opened or not.
+ *
+ * @param out    receives the handle (NULL on failure)
+ * @param alloc  the allocator hook, copied; NULL: libc malloc/free
+ * @return 0, or
+ *   -EINVAL  out is NULL, or alloc lacks its alloc or free function
+ *   -ENOMEM  the allocator returned NULL for the handle, or its mutexes
+ *            could not be initialised
+ * A failure has no pool: bp_errmsg(NULL) gives its detail. */
 int bp_create(bp_pool **out, const bp_allocator *alloc);
 
-/* Options: valid only before bp_open() (else BP_ESTATE). */
-int bp_set_page_size(bp_pool *p, size_t bytes);     /* default 8192 */
-int bp_set_cache_size(bp_pool *p, uint64_t bytes);  /* default 64 MiB */
+/* ---- Options ----------------------------------------------------------------
+ * Every bp_set_* takes a pool that is not open (just created, or whose
+ * bp_open failed), checks what it can alone, and leaves combinations to
+ * bp_open.  Each returns 0, or
+ *   -EINVAL     p is NULL, or (where said) the value is out of range
+ *   BP_ESTATE   the pool is open: options are set before bp_open
+ * and the other codes named with it. */
+
+/* Page size in bytes (default 8192).  bp_open also needs it to be a
+ * multiple of the data file's direct-I/O alignment (BP_EPAGESIZE there).
+ *
+ * @param p      a pool that is not open
+ * @param bytes  a power of two from 4096 to 65536
+ * @return 0, -EINVAL, BP_ESTATE, or
+ *   BP_EPAGESIZE  bytes is not a power of two in 4096..65536 */
+int bp_set_page_size(bp_pool *p, size_t bytes);
+
+/* Cache size in bytes (default 64 MiB): bp_open makes bytes / page size
+ * frames (at least 1, fewer than 2^32 - 1, else -EINVAL there).  Replaces
+ * an earlier bp_set_cache_frames.
+ *
+ * @param p      a pool that is not open
+ * @param bytes  > 0
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, bytes 0) */
+int bp_set_cache_size(bp_pool *p, uint64_t bytes);
+
+/* Cache size in frames of the page size.  Replaces an earlier
+ * bp_set_cache_size.
+ *
+ * @param p       a pool that is not open
+ * @param frames  1 to 2^32 - 2
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, frames out of range) */
 int bp_set_cache_frames(bp_pool *p, uint64_t frames);
-/* Window size in bytes; 0 = automatic (a quarter of the cache, kept inside
- * the VMA budget and, on 32-bit, at most 256 MiB). */
+
+/* Window size in bytes; 0 (default) = automatic: a quarter of the cache,
+ * kept inside the VMA budget (rfp, mmap) and, on 32-bit, at most 256 MiB.
+ * The linear backend ignores it.  bp_open checks it (BP_EWINDOW: not a
+ * multiple of the page size, larger than the cache, beyond 1 GiB on
+ * 32-bit; BP_EVMABUDGET).  Replaces an earlier bp_set_window_slots.
+ *
+ * @param p      a pool that is not open
+ * @param bytes  0, or a multiple of the page size
+ * @return 0, -EINVAL (NULL p), BP_ESTATE */
 int bp_set_window_size(bp_pool *p, uint64_t bytes);
+
+/* Window size in slots (pages).  Replaces an earlier bp_set_window_size;
+ * bp_open checks it as that.
+ *
+ * @param p      a pool that is not open
+ * @param slots  >= 1
+ * @return 0, -EINVAL (NULL p), BP_ESTATE, or
+ *   BP_EWINDOW  slots is 0 */
 int bp_set_window_slots(bp_pool *p, uint64_t slots);
-/* The environment variable BUFPOOL_BACKEND (auto|rfp|mmap|copy|linear)
- * overrides this at open. */
+
+/* The window backend (default BP_BACKEND_AUTO).  BUFPOOL_BACKEND beats it
+ * (top of this file).  bp_open fails with BP_EBACKEND for linear on
+ * 32-bit.
+ *
+ * @param p  a pool that is not open
+ * @param b  a bp_backend
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, b not a bp_backend) */
 int bp_set_backend(bp_pool *p, bp_backend b);
+
+/* When a slot's page tables are filled (default BP_PREFAULT_POPULATE).
+ *
+ * @param p   a pool that is not open
+ * @param pf  a bp_prefault
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, pf not a bp_prefault) */
 int bp_set_prefault(bp_pool *p, bp_prefault pf);
-/* Lock the window in memory (mlock / MAP_LOCKED).  Default off. */
+
+/* Lock the window in memory (mlock; the mmap backend also passes
+ * MAP_LOCKED to every remap).  Default off.  bp_open fails with
+ * BP_EMEMLOCK when RLIMIT_MEMLOCK is too small.
+ *
+ * @param p   a pool that is not open
+ * @param on  nonzero: lock
+ * @return 0, -EINVAL (NULL p), BP_ESTATE */
 int bp_set_mlock(bp_pool *p, int on);
+
 /* Backing file: name == NULL (default) uses an anonymous memfd.  A name
  * without '/' is created in /dev/shm; a name with '/' is used as a path.
- * The file must not exist (O_EXCL: an existing name is refused, never
- * reused or followed).  keep != 0 leaves the file in place at close. */
+ * The file must not exist (O_EXCL: an existing name is refused at
+ * bp_open with -EEXIST, never reused or followed).
+ *
+ * @param p     a pool that is not open
+ * @param name  NULL, or 1 to 200 bytes, not "." nor ".." (copied)
+ * @param keep  nonzero: leave the file in place at bp_close
+ * @return 0, BP_ESTATE, or
+ *   -EINVAL  p is NULL, or name is empty, longer than 200, "." or ".."
+ *   -ENOMEM  the allocator gave no memory for the copy of name */
 int bp_set_shm(bp_pool *p, const char *name, int keep);
 
 /* Data-file I/O engine.  AUTO (default) uses io_uring when the kernel
  * allows it and falls back to pread/pwrite when it refuses (EPERM, ENOSYS,
- * ENOMEM, a missing opcode); bp_stats says which runs and why.  The
- * environment variable BUFPOOL_IO (auto|sync|uring) overrides this at open.
- * URING fails the open when io_uring cannot be had. */
+ * ENOMEM, a missing opcode); bp_stats says which runs and why.  URING
+ * fails bp_open when io_uring cannot be had.  BUFPOOL_IO beats it (top of
+ * this file). */
 typedef enum bp_io_engine {
     BP_IO_AUTO = 0,
     BP_IO_SYNC,
     BP_IO_URING
 } bp_io_engine;
+
+/* Choose the data-file I/O engine (default BP_IO_AUTO, above).
+ *
+ * @param p  a pool that is not open
+ * @param e  a bp_io_engine
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, e not a bp_io_engine) */
 int bp_set_io_engine(bp_pool *p, bp_io_engine e);
 
 /* Asynchronous I/O (prefetch, read-ahead, batched write-back): at most
- * depth requests in flight at once, 1..1024, default 32.  With io_uring
- * the requests share one ring with the data file (and, where
- * RLIMIT_MEMLOCK allows, depth page buffers) registered; on the sync engine
- * a helper thread does the same work one request at a time. */
+ * depth requests in flight at once, default 32.  With io_uring the
+ * requests share one ring with the data file (and, where RLIMIT_MEMLOCK
+ * allows, depth page buffers) registered; on the sync engine a helper
+ * thread does the same work one request at a time.
+ *
+ * @param p      a pool that is not open
+ * @param depth  1..1024
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, depth out of range) */
 int bp_set_io_depth(bp_pool *p, unsigned depth);
 
 /* Cooperative completions for the asynchronous ring (default off; io_uring
@@ -203,7 +450,11 @@ int bp_set_io_depth(bp_pool *p, unsigned depth);
  * when the threads that read ahead also wait for their reads, as fio's
  * io_uring engine does.  The price: a page read ahead by a thread that
  * then computes without system calls arrives for other threads only at
- * that thread's next tick (a few milliseconds at most). */
+ * that thread's next tick (a few milliseconds at most).
+ *
+ * @param p   a pool that is not open
+ * @param on  0 or 1
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, on neither 0 nor 1) */
 int bp_set_io_coop(bp_pool *p, int on);
 
 /* Staged reads (linear backend): a data-file read lands in a small buffer
@@ -213,32 +464,43 @@ int bp_set_io_coop(bp_pool *p, int on);
  * the frames are spread over the whole cache and each is made of separate
  * 4 KiB pages, and there each segment and each distinct page a read lands
  * in costs.  On bare metal the copy is pure cost.  AUTO (default) stages
- * under a hypervisor only; the environment variable BUFPOOL_IO_STAGE
- * (auto|on|off) overrides this at open; bp_stats.io_staged says what
- * runs.  Read-ahead stages on either engine, fix misses on io_uring; a
- * staged fix miss also submits its read before it takes a frame (2-3%
- * at depth 1 there; bp_stats.reads_early, BUFPOOL_IO_EARLY=0 turns it
- * off).  Other backends read into their window slots; on io_uring, unless
- * staging is OFF, the copy backend's fix misses also read early (into a
- * landing page, then copied into the slot: io_staged bit 2 without bit
- * 1), and its read-ahead lands in its request's buffer, sent before the
- * slot's old page is copied home, then copied into the slot (io_staged
- * bit 0).  The copy backend's window and all read buffers are huge-page
- * backed wherever THP is not "never". */
+ * under a hypervisor only; BUFPOOL_IO_STAGE beats this option (top of this
+ * file); bp_stats.io_staged says what runs.  Read-ahead stages on either
+ * engine, fix misses on io_uring; a staged fix miss also submits its read
+ * before it takes a frame (2-3% at depth 1 there; bp_stats.reads_early,
+ * BUFPOOL_IO_EARLY=0 turns it off).  Other backends read into their window
+ * slots; on io_uring, unless staging is OFF, the copy backend's fix misses
+ * also read early (into a landing page, then copied into the slot:
+ * io_staged bit 2 without bit 1), and its read-ahead lands in its
+ * request's buffer, sent before the slot's old page is copied home, then
+ * copied into the slot (io_staged bit 0).  The copy backend's window and
+ * all read buffers are huge-page backed wherever THP is not "never"
+ * (BUFPOOL_IO_HUGEPAGE=0 turns that off). */
 typedef enum bp_io_stage {
     BP_STAGE_AUTO = 0,
     BP_STAGE_OFF,
     BP_STAGE_ON
 } bp_io_stage;
+
+/* Choose when reads are staged (default BP_STAGE_AUTO, above).
+ *
+ * @param p  a pool that is not open
+ * @param s  a bp_io_stage
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, s not a bp_io_stage) */
 int bp_set_io_stage(bp_pool *p, bp_io_stage s);
 
 /* Background flusher (default off): a thread that, every few milliseconds,
  * writes the dirty unlatched frames among the next pct percent of frames
  * ahead of the replacement hand in one batch, fdatasyncs, and marks them
- * clean, so that a fix miss rarely has to write a victim first.  pct
- * 1..100; 0 turns it off.  It follows bp_flush's rules (clean only after
- * the write and a later fdatasync succeeded; the sticky sync error stops
- * it). */
+ * clean, so that a fix miss rarely has to write a victim first.  It
+ * follows bp_flush's rules (clean only after the write and a later
+ * fdatasync succeeded; the sticky sync error stops it) and runs the WAL
+ * callback on its own thread.  bp_open starts it (an error there if the
+ * thread cannot be created).
+ *
+ * @param p    a pool that is not open
+ * @param pct  1..100; 0 turns it off
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, pct above 100) */
 int bp_set_flusher(bp_pool *p, unsigned pct);
 
 /* Page checksums (default off).  On: the last BP_PAGE_TRAILER bytes of
@@ -247,41 +509,193 @@ int bp_set_flusher(bp_pool *p, unsigned pct);
  * A mismatch, or another page's number (a misdirected or torn write, a
  * flipped bit), fails the fix with BP_ECORRUPT naming the page; the frame
  * is not handed out.  A page of zeros (allocated, never written) passes.
- * Engines must not write into the trailer. */
+ * Engines must not write into the trailer.
+ *
+ * @param p   a pool that is not open
+ * @param on  nonzero: checksums on
+ * @return 0, -EINVAL (NULL p), BP_ESTATE */
 #define BP_PAGE_TRAILER 16u
 int bp_set_checksums(bp_pool *p, int on);
 
-/* Write-ahead-log rule (optional, as PostgreSQL's XLogFlush before a
- * buffer write).  The page LSN is a uint64_t in host byte order at byte
- * lsn_offset of every page.  Before writing a dirty page whose LSN is
- * beyond the last durable LSN it knows, the pool calls log_flush(ctx, lsn),
- * which must make the log durable up to lsn and return 0; a nonzero return
- * fails that write (the page stays dirty, the code comes back from the
- * flush or the fix that needed the frame).  The callback runs on the thread
- * that writes, holding no pool mutex; it must not fix pages of this pool.
- * Set before bp_open; lsn_offset + 8 must fit the page (and its trailer). */
+/* ---- The write-ahead-log rule -----------------------------------------------
+ * Optional, as PostgreSQL's XLogFlush before a buffer write.  The page LSN
+ * is a uint64_t in host byte order at byte lsn_offset of every page.
+ *
+ * When: before the pool writes a dirty page whose LSN is above the durable
+ * LSN it knows, it calls log_flush(ctx, lsn) with that page's LSN; a
+ * batched write (bp_flush and the flusher, on io_uring) calls it once per
+ * group of up to 8 pages, with the group's highest LSN.  Pages at or
+ * below the durable LSN are written without a call.  The durable LSN only
+ * grows: bp_wal_durable raises it, and so does every call that returns 0
+ * (to its lsn).
+ *
+ * Return: 0 promises the log is durable up to lsn; the page (or group) is
+ * then written.  Any other value (a negative errno or a BP_E* code) means
+ * it is not: that page (group) is not written and stays dirty, and the
+ * value comes back unchanged, with bp_errmsg naming the page ("write of
+ * page N failed"), from the call that needed the write: bp_flush, or the
+ * bp_fix, bp_alloc_page, bp_opt_begin or bp_prefetch whose cache miss had
+ * to evict that dirty page (bp_prefetch only when it started no read); the
+ * flusher tries again at its next round.
+ *
+ * Where it runs: on the thread that writes the page: a thread in bp_flush,
+ * the background flusher's thread (bp_set_flusher), or a thread whose
+ * bp_fix, bp_alloc_page, bp_opt_begin, bp_prefetch or BP_SCAN read-ahead
+ * evicts a dirty page.  So it runs on several threads at once, with LSNs
+ * in no order: it must be thread-safe.
+ *
+ * Held while it runs: no window, page-table or I/O-slot mutex.  The
+ * writing thread may hold the flush lock (bp_flush, the flusher), the
+ * allocation lock (bp_alloc_page) or the read-ahead lock (bp_prefetch, a
+ * BP_SCAN fix), the latch of the page(s) being written (shared during a
+ * flush; BUSY during an eviction, so the page being evicted cannot be
+ * fixed until its write ends), the frames its read-ahead has reserved
+ * (BUSY), and the engine's own fixes.
+ *
+ * So, from the callback: bp_wal_durable may be called (lock-free; a log
+ * that made more durable than asked can say so).  Other pages may be
+ * fixed BP_SHARED (without BP_SCAN) and must be unfixed before it returns;
+ * such a fix may miss and evict another dirty page, which calls log_flush
+ * again on the same thread (re-entry: allow it).  A shared fix made while
+ * the callback runs inside bp_alloc_page or bp_prefetch waits with that
+ * call's lock held, so it must not fix a page that a thread waiting for
+ * bp_alloc_page or bp_prefetch holds exclusively (pages the log itself
+ * owns are the safe choice).  It must not: fix the page an eviction is
+ * writing (the one whose LSN it was given: BUSY until written), fix
+ * BP_EXCLUSIVE (a flush holds its batch's pages shared), fix with BP_SCAN,
+ * or call bp_flush, bp_alloc_page, bp_prefetch or bp_close: each waits for
+ * a lock or latch its own thread holds. */
 typedef int (*bp_log_flush_fn)(void *ctx, uint64_t lsn);
+
+/* Set the WAL rule (above), before bp_open; bp_open fails with -EINVAL when
+ * lsn_offset + 8 does not fit the page (before its trailer, with
+ * checksums).
+ *
+ * @param p           a pool that is not open
+ * @param lsn_offset  byte offset of the page LSN in every page
+ * @param log_flush   the callback; NULL turns the rule off
+ * @param ctx         passed to log_flush as is
+ * @return 0, -EINVAL (NULL p), BP_ESTATE */
 int bp_set_wal(bp_pool *p, size_t lsn_offset, bp_log_flush_fn log_flush,
                void *ctx);
+
 /* The log is durable up to lsn (after the engine's own log fsync): pages
- * whose LSN is at most this need no callback.  Callable any time. */
+ * whose LSN is at most this need no callback.  Raises the durable LSN,
+ * never lowers it.  Callable any time, from any thread, and from the
+ * log_flush callback itself: lock-free, never waits.  It is kept across a
+ * failed bp_open.
+ *
+ * @param p    the pool; NULL is ignored
+ * @param lsn  the durable LSN */
 void bp_wal_durable(bp_pool *p, uint64_t lsn);
 
-/* bp_open flags */
+/* ---- Open and close ------------------------------------------------------ */
+
 #define BP_CREATE 0x1u      /* create the data file if it does not exist */
 #define BP_BUFFERED_IO 0x2u /* buffered I/O instead of O_DIRECT */
+#define BP_RDONLY 0x4u      /* read-only: no page is ever written */
+
+/* One pool per data file.  bp_open locks the data file (an OFD lock,
+ * fcntl F_OFD_SETLK, dropped by the kernel if the process dies): a pool
+ * that may write holds it exclusively, so a second pool on the same file,
+ * in this process or another, would read stale pages and lose updates and
+ * is refused with -EBUSY.  Pools opened BP_RDONLY share the lock: several
+ * may read one file at once, and none while a writable pool has it open.
+ * A BP_RDONLY pool opens the file O_RDONLY (a file without write
+ * permission is accepted), and refuses what would write: BP_DIRTY at
+ * unfix and bp_alloc_page (BP_EREADONLY); bp_flush has nothing to do. */
 
 /* Open the data file at path (its size must be a multiple of the page size),
- * create the shm cache and the window.  On failure the pool stays closed,
- * everything it made is released, and options may be changed and bp_open
- * called again. */
+ * create the shm cache and the window.  BUFPOOL_* environment variables are
+ * read here (top of this file).  On failure the pool stays closed,
+ * everything it made is released (a data file it created stays), and
+ * options may be changed and bp_open called again.
+ *
+ * @param p      a pool that is not open
+ * @param path   the data file (created mode 0644 with BP_CREATE)
+ * @param flags  0, or BP_CREATE, BP_BUFFERED_IO and/or BP_RDONLY (not
+ *               with BP_CREATE)
+ * @return 0, or
+ *   -EINVAL         p or path is NULL; flags has other bits or BP_RDONLY
+ *                   with BP_CREATE; a BUFPOOL_*
+ *                   variable has a value not listed; the page LSN does not
+ *                   fit the page (bp_set_wal); the cache has no frame or
+ *                   2^32 - 1 frames or more; the data file is not a regular
+ *                   file
+ *   BP_ESTATE       the pool is open already (or poisoned, not closed)
+ *   BP_EWINDOW      the window asked for has more slots than the cache has
+ *                   frames, is not a positive multiple of the page size, is
+ *                   above 1 GiB on 32-bit, or finds no room in the address
+ *                   space (its mmap failed with ENOMEM), or the cache's
+ *                   metadata is too large to map
+ *   -ENOMEM         the allocator gave no memory (counters, reader slots,
+ *                   window tables)
+ *   -ENOENT         the data file does not exist and BP_CREATE was not
+ *                   given (or a directory of path does not exist)
+ *   BP_EREADONLY    without BP_RDONLY: the data file cannot be opened
+ *                   read-write (EACCES, EROFS, EPERM), or its mode has no
+ *                   write permission
+ *   BP_ENODIRECT    its file system refuses O_DIRECT (open fails with
+ *                   EINVAL) and BP_BUFFERED_IO was not given
+ *   other -errno    from open(2) or fstat(2) of the data file: -EISDIR,
+ *                   -ENOTDIR, -ELOOP, -ENAMETOOLONG, -EMFILE, -ENFILE,
+ *                   -ENOSPC or -EDQUOT (creating it), -EIO, ...
+ *   -EBUSY          the data file is open in another pool, of this process
+ *                   or another, and one of the two may write (bp_errmsg
+ *                   names the process when it can)
+ *   other -errno    from its lock, fcntl(F_OFD_SETLK): -EINVAL before
+ *                   Linux 3.15, -ENOLCK, ...
+ *   BP_EFILESIZE    the data file's size is not a multiple of the page size
+ *   BP_EPAGESIZE    the page size is not a multiple of the data file's
+ *                   direct-I/O alignment
+ *   io_uring asked for (BP_IO_URING, BUFPOOL_IO=uring) but unavailable:
+ *                   the -errno of io_uring_queue_init (-EPERM: disabled by
+ *                   sysctl or seccomp; -ENOSYS: no io_uring; -ENOMEM:
+ *                   RLIMIT_MEMLOCK), -EOPNOTSUPP (the kernel lacks an
+ *                   opcode, or the probe: before 5.6), -ENOMEM, -ENOSYS
+ *                   (built without liburing)
+ *   BP_EBACKEND     the linear backend on a 32-bit process
+ *   BP_EVMABUDGET   rfp or mmap: the window needs more mappings than
+ *                   vm.max_map_count leaves free (bp_errmsg says how many
+ *                   slots fit)
+ *   -errno          rfp or mmap: /proc/sys/vm/max_map_count or
+ *                   /proc/self/maps cannot be read (-ENOENT without /proc;
+ *                   -EIO when unreadable as a number)
+ *   BP_ESHMSPACE    the shm file system, MemAvailable (memfd) or the memory
+ *                   cgroup has less room than the cache, or fallocate found
+ *                   none (ENOSPC, ENOMEM)
+ *   -EEXIST         the shm file named by bp_set_shm exists (or is a
+ *                   symlink): never reused
+ *   BP_ESHMUNSAFE   the shm file created is not a regular file of ours,
+ *                   mode 0600, one link
+ *   -ENOSYS         memfd_create is missing (kernel before 3.17)
+ *   other -errno    creating the shm file (open(2): -EACCES, -ENOENT for a
+ *                   missing directory, ...; memfd_create: -EMFILE, ...),
+ *                   statvfs(2) of its directory, fstat(2), fallocate(2)
+ *                   (-EOPNOTSUPP, -EFBIG, ...), pwrite(2), mmap(2) of the cache
+ *                   metadata, of the staged-read buffers, of the window or
+ *                   of the I/O slot (-ENOMEM, ...)
+ *   -EOVERFLOW      a cache reaching beyond 4 GiB on a system that cuts
+ *                   mmap offsets to 32 bits (qemu-user running i386 code)
+ *   BP_EMEMLOCK     bp_set_mlock: mlock of the window failed
+ *                   (RLIMIT_MEMLOCK too small)
+ *   -EAGAIN,
+ *   -ENOMEM         bp_set_flusher: its thread (or the asynchronous-I/O
+ *                   state it needs) could not be created */
 int bp_open(bp_pool *p, const char *path, unsigned flags);
 
 /* Close: with pages still fixed returns -EBUSY and leaves the pool open and
  * usable.  Otherwise writes nothing (call bp_flush() first to make dirty
  * pages durable: close does not flush, so a crash-consistent engine decides
- * when pages reach the disk), releases everything and frees the handle.
- * NULL is accepted.  A pool that was never opened is just freed. */
+ * when pages reach the disk), waits for reads in flight, stops the flusher,
+ * releases everything and frees the handle.  A pool that was never opened,
+ * or whose bp_open failed, is just freed.  No other thread may use the pool
+ * during or after the call.
+ *
+ * @param p  the pool; NULL is accepted (0)
+ * @return 0 (the handle is freed), or
+ *   -EBUSY  pages are still fixed (bp_errmsg names up to eight of them);
+ *           the pool stays open and usable */
 int bp_close(bp_pool *p);
 
 /* ---- Pages --------------------------------------------------------------- */
@@ -314,14 +728,42 @@ typedef struct bp_page {
     uint32_t bp_gen;
 } bp_page;
 
-/* Fix page pgno (< bp_page_count()) in mode BP_SHARED or BP_EXCLUSIVE
- * (optionally | BP_SCAN, | BP_NOWAIT) and fill *out.  Waits while another
- * thread holds a conflicting latch on that page or reads it (not with
- * BP_NOWAIT: BP_EAGAIN, BP_ENOTCACHED).  Errors: BP_EPGNO, BP_ENOSLOT,
- * BP_ENOFRAME, -EIO and friends from the data file, -EINVAL for a bad mode
- * or NULL out.  On any other error *out is cleared (data NULL): a failed
- * fix never leaves a pointer into the window behind, so keep a handle you
- * still hold fixed out of it. */
+/* Fix page pgno and fill *out.  Waits while another thread holds a
+ * conflicting latch on that page or reads it (not with BP_NOWAIT).  A miss
+ * may evict a page (writing it first if dirty: the WAL rule applies) and
+ * reads the page from the data file.  A shared fix of a page in the window
+ * makes no system call, takes no lock and allocates nothing.  On any error
+ * *out is cleared (data NULL): a failed fix never leaves a pointer into the
+ * window behind, so keep a handle you still hold fixed out of it.
+ *
+ * @param p     an open pool
+ * @param pgno  the page, below bp_page_count(p)
+ * @param mode  BP_SHARED or BP_EXCLUSIVE, optionally | BP_SCAN, | BP_NOWAIT
+ * @param out   receives the fixed page
+ * @return 0, or
+ *   -EINVAL        p or out is NULL, or mode has other bits
+ *   BP_ESTATE      the pool is not open
+ *   BP_EPOISONED   the pool is poisoned (close it)
+ *   BP_EPGNO       pgno is at or beyond bp_page_count(p)
+ *   BP_ENOTCACHED  BP_NOWAIT: the page is not in the cache, no read of it
+ *                  in flight (no message)
+ *   BP_EAGAIN      BP_NOWAIT: its read is in flight, or it is latched in a
+ *                  conflicting mode (no message)
+ *   BP_ENOSLOT     every window slot holds a fixed page (or one being read)
+ *   BP_ENOFRAME    every cache frame is fixed or mapped by a fixed slot,
+ *                  or, after a failed fdatasync, dirty
+ *   BP_ECORRUPT    checksums on: the page read failed its checksum or
+ *                  holds another page's number
+ *   -errno         reading the page from the data file (-EIO, ...; -EINTR
+ *                  or -EAGAIN after 64 retries in a row); writing the dirty
+ *                  page it evicts (as bp_flush: -EIO, -ENOSPC, -EDQUOT,
+ *                  ...), or the WAL callback's nonzero return for it;
+ *                  remapping the slot (rfp, mmap: -ENOMEM at
+ *                  vm.max_map_count); the copy backend's copies through
+ *                  the shm file (-EIO, ...).  When the copy of a modified
+ *                  page back into its frame fails, its error is returned
+ *                  once and the pool is poisoned: the change would be
+ *                  lost. */
 int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out);
 
 /* ---- Optimistic reads ------------------------------------------------------
@@ -339,8 +781,7 @@ int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out);
  * exclusive fix of the page and no eviction of it from the window happened
  * since bp_opt_begin().  Read the bytes as untrusted until then (bounds-check
  * any offsets found in them).  A page not in the window is brought in by a
- * shared fix and unfix inside bp_opt_begin (it may do I/O).
- * bp_opt_begin returns BP_ERETRY while the page is exclusively fixed. */
+ * shared fix and unfix inside bp_opt_begin (it may do I/O). */
 typedef struct bp_opt {
     const void *data;
     uint64_t pgno;
@@ -349,7 +790,34 @@ typedef struct bp_opt {
     uint32_t bp_pad;
 } bp_opt;
 
+/* Start an optimistic read of page pgno: o->data points at the page in
+ * the window.
+ *
+ * @param p     an open pool
+ * @param pgno  the page, below bp_page_count(p)
+ * @param o     receives the read's state
+ * @return 0, or
+ *   -EINVAL       p or o is NULL
+ *   BP_ESTATE     the pool is not open
+ *   BP_EPOISONED  the pool is poisoned
+ *   BP_ERETRY     the page is fixed exclusively, or being remapped or
+ *                 evicted, right now (or moved four times meanwhile): try
+ *                 again (no message)
+ *   any error of bp_fix(p, pgno, BP_SHARED, ...) when the page is not in
+ *   the window (BP_EPGNO, BP_ENOSLOT, BP_ENOFRAME, BP_ECORRUPT, -errno) */
 int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o);
+
+/* End an optimistic read: were the bytes read since bp_opt_begin
+ * consistent?  Cheap (one load of the frame's word); may be called more
+ * than once.
+ *
+ * @param p  the open pool the read began on
+ * @param o  filled by a bp_opt_begin that returned 0
+ * @return 0: consistent, or
+ *   BP_ERETRY  the page was fixed exclusively, remapped or evicted since
+ *              bp_opt_begin: read again (no message)
+ *   BP_ESTATE  the pool is not open (no message)
+ *   -EINVAL    p or o is NULL, or o does not come from bp_opt_begin */
 int bp_opt_validate(bp_pool *p, const bp_opt *o);
 
 /* ---- Read-ahead -------------------------------------------------------------
@@ -360,13 +828,26 @@ int bp_opt_validate(bp_pool *p, const bp_opt *o);
  * depth reads are in flight (bp_set_io_depth), and pages beyond the end of
  * the file on disk (allocated, never written).  A read that fails or does
  * not pass its checksum is dropped silently: the later bp_fix reads the page
- * itself and reports the error.  Returns the number of reads started
- * (>= 0), or an error (BP_EPGNO for a page beyond bp_page_count, before
- * anything is started; BP_ENOFRAME when no frame can be had).
+ * itself and reports the error.  The first call creates the pool's
+ * asynchronous-I/O state (request buffers, a ring, a reaper thread).
  *
  * BP_SCAN fixes read ahead on their own: a scan that fixes page n also
  * prefetches the pages that follow, a window of depth / 2 pages kept one step
- * ahead. */
+ * ahead (its errors are left to the later fixes).
+ *
+ * @param p      an open pool
+ * @param pgnos  the pages, each below bp_page_count(p)
+ * @param n      how many (0: nothing to do)
+ * @return the number of reads started (>= 0), or
+ *   -EINVAL       p is NULL, or pgnos is NULL with n > 0
+ *   BP_ESTATE     the pool is not open
+ *   BP_EPOISONED  the pool is poisoned
+ *   BP_EPGNO      a page is at or beyond bp_page_count(p) (nothing started)
+ * and, only when no read was started: -ENOMEM or -EAGAIN (the
+ * asynchronous-I/O state or its thread could not be created), BP_ENOFRAME,
+ * the -errno or WAL-callback code of writing an evicted dirty page, of a
+ * remap or of the copy backend's copies (as bp_fix), or the -errno of
+ * io_uring_submit. */
 int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n);
 
 /* ---- Consuming read-ahead in completion order ------------------------------
@@ -424,29 +905,88 @@ int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n);
  *     }
  *
  * None of them holds a pool lock while it waits; the ticket's futex is
- * woken only while some thread sleeps in bp_io_wait.  Errors: -EINVAL
- * (NULL pool; bp_io_finished: NULL seq, or NULL pgnos with max > 0),
- * BP_ESTATE (not open).  bp_io_seq returns 0 for NULL or a pool that never
- * read ahead, and bp_io_finished 0 for a pool that never read ahead. */
+ * woken only while some thread sleeps in bp_io_wait. */
+
+/* The completion ticket.
+ *
+ * @param p  the pool, or NULL
+ * @return the ticket; 0 for NULL or a pool that never read ahead.  Cannot
+ *         fail. */
 uint64_t bp_io_seq(bp_pool *p);
+
+/* Wait until the ticket differs from seq.
+ *
+ * @param p           an open pool
+ * @param seq         a ticket from bp_io_seq
+ * @param timeout_ns  0: do not sleep; negative: no limit
+ * @return 0: the ticket differs from seq, or
+ *   BP_EIDLE      no asynchronous read is in flight (or none ever was):
+ *                 nothing would move the ticket (no message)
+ *   -ETIMEDOUT    timeout_ns passed (at once for 0) (no message)
+ *   -EINVAL       p is NULL
+ *   BP_ESTATE     the pool is not open
+ *   BP_EPOISONED  the pool is poisoned */
 int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns);
+
+/* Which reads finished after ticket *seq.
+ *
+ * @param p      an open pool
+ * @param seq    in: a ticket; out: moved past the pages returned (or, with
+ *               BP_ELAGGED, to the present)
+ * @param pgnos  receives up to max page numbers, in completion order
+ * @param max    room in pgnos
+ * @return the number of pages copied (0: none yet, or the pool never read
+ *         ahead), or
+ *   BP_ELAGGED    the log no longer holds every read since *seq (no
+ *                 message)
+ *   -EINVAL       p or seq is NULL, or pgnos is NULL with max > 0
+ *   BP_ESTATE     the pool is not open
+ *   BP_EPOISONED  the pool is poisoned */
 int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max);
 
 #define BP_DIRTY 0x1u /* the page was modified while fixed exclusively */
 
-/* Unfix a page fixed by bp_fix() or bp_alloc_page(); flags BP_DIRTY marks it
- * modified (only allowed with an exclusive fix: -EINVAL otherwise).  The
- * handle is cleared; unfixing it again returns BP_ENOTFIXED. */
+/* Unfix a page fixed by bp_fix() or bp_alloc_page(); the handle is cleared
+ * (data NULL).  A shared fix may be unfixed by any thread, an exclusive one
+ * by the thread that took it.  Also works on a poisoned pool.
+ *
+ * @param p      the pool the page was fixed in
+ * @param pg     the handle filled by the fix
+ * @param flags  0, or BP_DIRTY: the page was modified (exclusive fixes
+ *               only)
+ * @return 0, or
+ *   -EINVAL       p or pg is NULL; flags has other bits; BP_DIRTY on a
+ *                 shared fix (the page stays fixed)
+ *   BP_ESTATE     the pool is not open
+ *   BP_ENOTFIXED  pg holds no fix: unfixed already, cleared by a failed
+ *                 fix, or never filled */
 int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags);
 
 /* Append a new zeroed page at the end of the data file and return it fixed
  * exclusively (already dirty).  The page counts in bp_page_count() at once;
- * it reaches the disk at the next bp_flush() or eviction.  On error *out is
- * cleared, as by bp_fix. */
+ * it reaches the disk at the next bp_flush() or eviction.  New pages are
+ * made one at a time, in file order.  On error *out is cleared, as by
+ * bp_fix.
+ *
+ * @param p    an open pool
+ * @param out  receives the new page, fixed exclusively
+ * @return 0, or
+ *   -EINVAL       p or out is NULL
+ *   BP_ESTATE     the pool is not open
+ *   BP_EPOISONED  the pool is poisoned
+ *   BP_ESYNC      an earlier fdatasync failed: no new page can be made
+ *                 durable
+ *   BP_ENOSLOT, BP_ENOFRAME, -errno  as bp_fix: no slot or frame free, or
+ *                 evicting a dirty page failed (its write, the WAL
+ *                 callback's return, a remap, a copy) */
 int bp_alloc_page(bp_pool *p, bp_page *out);
 
 /* Number of pages in the data file, including pages allocated and not yet
- * written. */
+ * written.
+ *
+ * @param p  the pool, or NULL
+ * @return the page count; 0 for NULL or a pool never opened.  Cannot
+ *         fail. */
 uint64_t bp_page_count(const bp_pool *p);
 
 /* Write every dirty page to the data file and fdatasync it.  When it returns
@@ -455,17 +995,28 @@ uint64_t bp_page_count(const bp_pool *p);
  * once as its errno and then puts the pool in a sticky state, as PostgreSQL
  * does: the kernel may have dropped the written pages, so no later flush
  * can vouch for them; bp_flush and bp_alloc_page then return BP_ESYNC,
- * dirty frames are no longer written or evicted, and reads keep working.  A page fixed
- * exclusively by another thread is waited for (its bytes may be half
- * written); a thread that itself holds an exclusive fix gets -EDEADLK.  An
- * exclusive fix must therefore be unfixed by the thread that took it. */
+ * dirty frames are no longer written or evicted, and reads keep working.  A
+ * page fixed exclusively by another thread is waited for (its bytes may be
+ * half written); a thread that itself holds an exclusive fix gets -EDEADLK.
+ * An exclusive fix must therefore be unfixed by the thread that took it.
+ * The WAL rule applies to every page written.
+ *
+ * @param p  an open pool
+ * @return 0, or
+ *   -EINVAL       p is NULL
+ *   BP_ESTATE     the pool is not open
+ *   BP_EPOISONED  the pool is poisoned
+ *   -EDEADLK      the calling thread holds exclusive fixes
+ *   BP_ESYNC      an earlier fdatasync failed (sticky)
+ *   -errno        the first failed page write (-EIO, -ENOSPC, -EDQUOT,
+ *                 ...; -EINTR or -EAGAIN after 64 retries in a row); the
+ *                 fdatasync's error, once; the copy backend's copy of a
+ *                 modified slot into its frame, or the mapping of a frame
+ *                 for writing (-ENOMEM, ...)
+ *   the WAL callback's nonzero return (bp_set_wal), unchanged */
 int bp_flush(bp_pool *p);
 
-/* Detail of the last error on this pool (which numbers, what to change), or
- * "" when there was none.  Valid until the next call on the pool. */
-const char *bp_errmsg(const bp_pool *p);
-
-/* ---- Statistics ------------------------------------------------------------ */
+/* ---- Statistics ---------------------------------------------------------- */
 
 #define BP_STATS_VERSION 1
 
@@ -560,11 +1111,26 @@ typedef struct bp_stats {
                                    went too) */
 } bp_stats;
 
-/* Fill *st with a snapshot; size = sizeof *st (a smaller size from an older
- * caller gets the fields that fit). */
+/* Fill *st with a snapshot of the configuration and the counters.  Each
+ * counter is exact; their sum at one instant is not.  Works in any state
+ * (a pool never opened reports its options and zero counters).  Takes the
+ * window lock briefly and reads /proc/self/maps: not for hot paths.
+ *
+ * @param p     the pool
+ * @param st    receives the snapshot
+ * @param size  sizeof *st as the caller knows it: a smaller size (a
+ *              caller built against an older bp_stats) gets the fields
+ *              that fit, and st->size says how many bytes were filled
+ * @return 0, or
+ *   -EINVAL  p or st is NULL, or size is below 8 (version and size) */
 int bp_stats_get(bp_pool *p, bp_stats *st, size_t size);
 
-/* Name of a backend ("rfp", "mmap", "copy", "linear", "auto"). */
+/* Name of a backend.
+ *
+ * @param b  a bp_backend
+ * @return "auto", "rfp", "mmap", "copy" or "linear" (bp_stats.backend's
+ *         names, BUFPOOL_BACKEND's values), "unknown" for anything else;
+ *         static, never NULL.  Cannot fail. */
 const char *bp_backend_name(bp_backend b);
 
 #ifdef __cplusplus

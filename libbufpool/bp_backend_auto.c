@@ -100,7 +100,7 @@ int bp__backend_choose(bp_pool *p)
     p->nslots = 0;
     p->window_bytes = 0;
     p->be = win;
-    p->errmsg[0] = '\0';
+    bp__errmsg_clear(p); /* calibration's failed trials are no error */
     snprintf(p->be_reason, sizeof p->be_reason,
              "auto: map+touch per slot rfp %.1f us, mmap %.1f us, copy %.1f "
              "us%s -> %s",

@@ -30,8 +30,8 @@
  *
  * Replacement: CLOCK with usage counts 0..3 (a fix raises the count, the
  * hand lowers it; the first evictable frame at 0 goes).  Scan resistance:
- * a BP_SCAN cache miss takes its frame from a ring of the last BP__RING
- * frames scans brought in, as long as they are still unlatched and not
+ * a BP_SCAN cache miss takes its frame from a ring of the last frames
+ * scans brought in (BP__RING plus room for the scan's read-ahead in flight), as long as they are still unlatched and not
  * promoted (SCAN bit, cleared by any normal fix), and scan-loaded frames
  * start at usage 0, so a scan many times the cache cycles through a few
  * frames instead of washing out the hot set.
@@ -153,12 +153,18 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
             bp__latch_release(w, 2, 0, 0); /* theirs: to the CLOCK */
         }
     }
-    if (scan) { /* recycle the oldest frame of the scan ring */
-        uint32_t f;
+    /* recycle the oldest frame of the scan ring that can be taken: frames
+     * still being read ahead (BUSY) or fixed are passed over, so that a
+     * read-ahead window in flight does not send the scan to the CLOCK,
+     * whose hand would take hot frames */
+    for (unsigned k = 0; scan && k < p->ring_frames_len; k++) {
+        uint32_t pos = __atomic_fetch_add(&p->ring_frame_pos, 1,
+                                          __ATOMIC_RELAXED) %
+                       p->ring_frames_len;
+        uint32_t f = __atomic_load_n(&p->ring_frames[pos], __ATOMIC_ACQUIRE);
 
-        *ring = __atomic_fetch_add(&p->ring_frame_pos, 1, __ATOMIC_RELAXED) %
-                BP__RING;
-        f = __atomic_load_n(&p->ring_frames[*ring], __ATOMIC_ACQUIRE);
+        if (k == 0)
+            *ring = pos; /* where a frame from the CLOCK is recorded */
         if (f < n && (bp_w_load(bp__word(p, f)) & BP_W_SCAN) &&
             bp__frame_take(p, f, 0)) {
             if ((rc = bp__frame_evict(p, f)) != 0) {
@@ -166,6 +172,7 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
                 return rc;
             }
             BP_STAT(p, scan_recycles);
+            *ring = pos;
             *frame = f;
             return 0;
         }
@@ -244,7 +251,7 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
         __atomic_or_fetch(bp__word(p, f), BP_W_SCAN, __ATOMIC_ACQ_REL);
         if (ring == BP__NONE)
             ring = __atomic_fetch_add(&p->ring_frame_pos, 1,
-                                      __ATOMIC_RELAXED) % BP__RING;
+                                      __ATOMIC_RELAXED) % p->ring_frames_len;
         __atomic_store_n(&p->ring_frames[ring], f, __ATOMIC_RELEASE);
     }
     *frame = f;

@@ -1,11 +1,18 @@
 /*
- * bp_error.c - return codes, their names, and per-pool error details.
+ * bp_error.c - return codes, their names, error details, the version, and
+ * the allocator hook wrappers.
  *
- * Owns: bp_strerror()'s table (built from BP_ERRNO_MAP in bufpool.h), the
- * pool's last-error message (p->errmsg, written by bp__fail under whatever
- * lock the failing path holds), and the allocator hook wrappers.
- * Invariant: every library code has exactly one message; the library never
- * prints and never aborts on bad input.
+ * Owns: bp_strerror()'s table (built from BP_ERRNO_MAP in bufpool.h),
+ * bp_version(), and the last-error message: one buffer per thread
+ * (bp__tls_err), written by bp__fail on the failing thread and read by
+ * bp_errmsg on the same thread, so two threads failing at once never see
+ * each other's message and no lock is needed.  The buffer says which pool
+ * it is about by pointer and by the pool's err_id, a number never given to
+ * two handles, so a message about a closed pool never shows for a new one
+ * allocated at the same address.
+ * Invariants: every library code has exactly one message; the library never
+ * prints and never aborts on bad input; only failure paths (and bp_open's
+ * start) write the buffer, never fix or unfix.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -37,20 +44,61 @@ const char *bp_strerror(int err)
     return "unknown error code";
 }
 
+#define BP__STR_(x) #x
+#define BP__STR(x) BP__STR_(x)
+
+const char *bp_version(int *major, int *minor, int *patch)
+{
+    if (major)
+        *major = BUFPOOL_VERSION_MAJOR;
+    if (minor)
+        *minor = BUFPOOL_VERSION_MINOR;
+    if (patch)
+        *patch = BUFPOOL_VERSION_PATCH;
+    return "libbufpool " BP__STR(BUFPOOL_VERSION_MAJOR) "." BP__STR(
+        BUFPOOL_VERSION_MINOR) "." BP__STR(BUFPOOL_VERSION_PATCH);
+}
+
+/* The calling thread's last failure.  The default TLS model, not
+ * BP__TLS's initial-exec: the buffer is touched only on failures, and a
+ * shared library loaded by dlopen should not take 500 bytes of the
+ * static TLS surplus. */
+static _Thread_local struct {
+    const bp_pool *pool; /* NULL: a call without a pool (bp_create) */
+    uint64_t id;         /* pool->err_id when written */
+    char msg[512];
+} bp__tls_err;
+
+static uint64_t bp__err_ids;
+
+uint64_t bp__err_new_id(void)
+{
+    return __atomic_add_fetch(&bp__err_ids, 1, __ATOMIC_RELAXED);
+}
+
 const char *bp_errmsg(const bp_pool *p)
 {
-    return p ? p->errmsg : "";
+    if (p && (bp__tls_err.pool != p || bp__tls_err.id != p->err_id))
+        return ""; /* this thread's last failure was not on p */
+    return bp__tls_err.msg;
+}
+
+void bp__errmsg_clear(const bp_pool *p)
+{
+    bp__tls_err.pool = p;
+    bp__tls_err.id = p ? p->err_id : 0;
+    bp__tls_err.msg[0] = '\0';
 }
 
 int bp__fail(bp_pool *p, int rc, const char *fmt, ...)
 {
     va_list ap;
 
-    pthread_mutex_lock(&p->err_lock); /* a leaf lock: any thread may fail */
+    bp__tls_err.pool = p;
+    bp__tls_err.id = p ? p->err_id : 0;
     va_start(ap, fmt);
-    vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
+    vsnprintf(bp__tls_err.msg, sizeof bp__tls_err.msg, fmt, ap);
     va_end(ap);
-    pthread_mutex_unlock(&p->err_lock);
     return rc;
 }
 

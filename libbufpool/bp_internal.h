@@ -410,6 +410,10 @@ int bp__copy_home(bp_pool *p, const void *a, uint32_t frame, unsigned d);
 enum bp__state { BP__CLOSED = 0, BP__OPEN, BP__POISONED };
 
 #define BP__RING 32 /* pages a scan cycles through (PostgreSQL: 256 KiB) */
+/* The frame ring also holds the scan's read-ahead in flight (up to two
+ * windows of bp__scan_ahead's step, at most 64 pages each): its length is
+ * BP__RING + 2 * step, at most a quarter of the cache (bp_open). */
+#define BP__RING_FRAMES_MAX (BP__RING + 2 * 64)
 
 struct bp_pool {
     /* options */
@@ -445,12 +449,13 @@ struct bp_pool {
     pthread_mutex_t flush_lock;    /* bp_flush and the flusher, one at once */
     pthread_mutex_t aio_init_lock; /* creating p->aio */
     struct bp__aio *aio;           /* bp_aio.c; NULL until first used */
-    pthread_mutex_t err_lock; /* errmsg (a leaf: taken under any lock) */
-    char errmsg[512];
+    uint64_t err_id; /* this handle's number, never reused: bp_errmsg's
+                        thread-local message names the pool by it */
 
     /* data file */
     int data_fd;
     int direct_io;
+    int rdonly; /* opened BP_RDONLY: no page is ever written */
     uint32_t dio_align;
     uint64_t data_pages;      /* logical size, pages */
     uint64_t disk_pages;      /* pages known to exist on disk */
@@ -497,15 +502,16 @@ struct bp_pool {
 
     /* scan rings (BP_SCAN): recently scanned frames and slots, reused
      * first by the next scan miss; under p->lock */
-    uint32_t ring_frames[BP__RING];
+    uint32_t ring_frames[BP__RING_FRAMES_MAX];
     uint32_t ring_slots[BP__RING];
     uint32_t ring_frame_pos, ring_slot_pos;
+    uint32_t ring_frames_len; /* frames in the ring: set at open */
 
     /* statistics */
     struct bp__shard *shards; /* BP__SHARDS of them, line aligned */
     void *shards_raw;
 
-    /* reader slots: BP__READERS blocks (process-private for now) */
+    /* reader slots: BP__READERS blocks (process-private) */
     struct bp__readers *readers; /* line aligned */
     void *readers_raw;
     int rd_unfenced;      /* UNFENCED allowed: membarrier registered */
@@ -557,9 +563,33 @@ static inline char *bp__slot_addr(const bp_pool *p, uint32_t slot)
 
 /* ---- cross-module functions ----------------------------------------------- */
 
-/* errors: record a detail message and return rc. */
+/* errors (bp_error.c): record the calling thread's detail message for
+ * pool p (NULL: a call without a pool, bp_create) and return rc.  Only on
+ * failure paths: the message is a thread-local buffer, no lock. */
 int bp__fail(bp_pool *p, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Empty the calling thread's message, now about p (bp_open's start). */
+void bp__errmsg_clear(const bp_pool *p);
+/* A number for a new handle's err_id (bp_create). */
+uint64_t bp__err_new_id(void);
+
+/* BUFPOOL_* environment variables (bp_env.c; bufpool.h lists them). */
+enum bp__env {
+    BP__ENV_BACKEND,      /* auto rfp mmap copy linear: bp_backend order */
+    BP__ENV_IO,           /* auto sync uring io_uring */
+    BP__ENV_IO_STAGE,     /* auto off on: bp_io_stage order */
+    BP__ENV_IO_EARLY,     /* 0 1 */
+    BP__ENV_IO_HUGEPAGE,  /* 0 1 */
+    BP__ENV_IO_REGBUF,    /* 0 1 */
+    BP__ENV_READER_FENCE, /* auto always eager */
+    BP__ENV_COUNT
+};
+/* Every variable unset, empty or valid: 0; else -EINVAL through bp__fail
+ * naming the variable, its value and the valid values. */
+int bp__env_check(bp_pool *p);
+/* The variable's value as an index into its valid values, or dflt when
+ * it is unset or empty (or invalid: bp__env_check refuses that first). */
+int bp__env_get(enum bp__env which, int dflt);
 extern const bp_allocator bp__libc_allocator;
 void *bp__alloc(bp_pool *p, size_t size);
 /* BP__APART-aligned zeroed memory, size + BP__APART bytes allocated; *raw

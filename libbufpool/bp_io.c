@@ -2,7 +2,8 @@
  * bp_io.c - the data file: opening it, its direct-I/O alignment, and page
  * reads and writes through the pool's I/O engine.
  *
- * Owns: p->data_fd, p->direct_io, p->dio_align, p->data_pages/disk_pages
+ * Owns: p->data_fd and its lock (one pool per data file; read-only pools
+ * share it), p->rdonly, p->direct_io, p->dio_align, p->data_pages/disk_pages
  * and the I/O counters.  Every data-file read or write goes through p->io
  * (bp__io_ops), so an engine can be swapped; the engines' system calls go
  * through the fault table (bp_sys.h).
@@ -18,11 +19,13 @@
  *    transfer that makes no progress is -EIO.  EINTR and EAGAIN are retried
  *    up to BP__IO_RETRIES times in a row, then returned.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <linux/stat.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +68,8 @@ static int bp__open_fail(bp_pool *p, int err, const char *path, int direct)
     case EACCES:
     case EROFS:
     case EPERM:
+        if (p->rdonly)
+            break;
         return bp__fail(p, BP_EREADONLY, "data file %s cannot be opened "
                         "read-write: %s", path, strerror(err));
     case EINVAL:
@@ -80,16 +85,101 @@ static int bp__open_fail(bp_pool *p, int err, const char *path, int direct)
     return bp__fail(p, -err, "cannot open data file %s", path);
 }
 
+/* The pid of a process holding an OFD lock on the file dev:ino, found in
+ * /proc/<pid>/fdinfo/<fd> "lock:" lines (an OFD lock itself shows no pid):
+ * another process if one shows it (a child forked after the holder's open
+ * shares its lock), else this one, else 0.  Error path only. */
+static pid_t bp__io_lock_holder(dev_t dev, ino_t ino)
+{
+    char want[64], path[600], line[256];
+    DIR *procs = opendir("/proc");
+    struct dirent *pe;
+    pid_t found = 0, self = 0, me = getpid();
+
+    if (!procs)
+        return 0;
+    snprintf(want, sizeof want, " %02x:%02x:%llu ", major(dev), minor(dev),
+             (unsigned long long)ino);
+    while (!found && (pe = readdir(procs)) != NULL) {
+        DIR *fds;
+        struct dirent *fe;
+
+        if (pe->d_name[0] < '1' || pe->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/fdinfo", pe->d_name);
+        if (!(fds = opendir(path)))
+            continue;
+        while (!found && (fe = readdir(fds)) != NULL) {
+            FILE *f;
+
+            if (fe->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "/proc/%s/fdinfo/%s", pe->d_name,
+                     fe->d_name);
+            if (!(f = fopen(path, "re")))
+                continue;
+            while (fgets(line, sizeof line, f))
+                if (strncmp(line, "lock:", 5) == 0 && strstr(line, "OFDLCK") &&
+                    strstr(line, want)) {
+                    pid_t pid = (pid_t)atol(pe->d_name);
+
+                    if (pid == me)
+                        self = me;
+                    else
+                        found = pid;
+                }
+            fclose(f);
+        }
+        closedir(fds);
+    }
+    closedir(procs);
+    return found ? found : self;
+}
+
+/* One pool per data file: an exclusive OFD lock (fcntl F_OFD_SETLK) on the
+ * whole file, held by the pool's open file description until bp_close.
+ * Two pools on one file would each cache its pages and lose the other's
+ * updates; the second, in this process or another, gets -EBUSY naming the
+ * holder.  The kernel drops the lock when the holder dies. */
+static int bp__io_lock_file(bp_pool *p, const char *path,
+                            const struct stat *st)
+{
+    struct flock fl = {.l_type = p->rdonly ? F_RDLCK : F_WRLCK,
+                       .l_whence = SEEK_SET};
+    pid_t who;
+
+    if (fcntl(p->data_fd, F_OFD_SETLK, &fl) == 0)
+        return 0;
+    if (errno != EAGAIN && errno != EACCES)
+        return bp__fail(p, -errno, "cannot lock data file %s (F_OFD_SETLK)",
+                        path);
+    who = bp__io_lock_holder(st->st_dev, st->st_ino);
+    if (who == getpid())
+        return bp__fail(p, -EBUSY, "data file %s is open in another pool of "
+                        "this process: one pool per data file (only "
+                        "read-only pools share one)", path);
+    if (who > 0)
+        return bp__fail(p, -EBUSY, "data file %s is open in a pool of "
+                        "process %ld: one pool per data file (only "
+                        "read-only pools share one)", path, (long)who);
+    return bp__fail(p, -EBUSY, "data file %s is open in another pool (its "
+                    "lock's holder is not visible here): one pool per data "
+                    "file (only read-only pools share one)", path);
+}
+
 int bp__io_open(bp_pool *p, const char *path, unsigned flags)
 {
     int direct = !(flags & BP_BUFFERED_IO);
-    int oflags = O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0);
+    int rdonly = (flags & BP_RDONLY) != 0;
+    int oflags = (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+                 (direct ? O_DIRECT : 0);
     uint32_t align, mem_align = 0;
     struct stat st;
-    int fd;
+    int fd, rc;
 
     if (flags & BP_CREATE)
         oflags |= O_CREAT;
+    p->rdonly = rdonly;
     fd = bp__sys_open(path, oflags, 0644);
     if (fd < 0)
         return bp__open_fail(p, errno, path, direct);
@@ -99,7 +189,9 @@ int bp__io_open(bp_pool *p, const char *path, unsigned flags)
         return bp__fail(p, -errno, "fstat of data file %s", path);
     if (!S_ISREG(st.st_mode))
         return bp__fail(p, -EINVAL, "data file %s is not a regular file", path);
-    if ((st.st_mode & 0222) == 0)
+    if ((rc = bp__io_lock_file(p, path, &st)) != 0)
+        return rc;
+    if ((st.st_mode & 0222) == 0 && !rdonly)
         return bp__fail(p, BP_EREADONLY,
                         "data file %s has mode %03o (no write permission): "
                         "the pool writes pages back, so it refuses it even "
@@ -126,26 +218,18 @@ int bp__io_open(bp_pool *p, const char *path, unsigned flags)
     return bp__io_select(p);
 }
 
-/* The engine: option or BUFPOOL_IO; auto tries io_uring, then sync. */
+/* The engine: BUFPOOL_IO, which beats the option (bufpool.h says why),
+ * else the option; auto tries io_uring, then sync. */
 static int bp__io_select(bp_pool *p)
 {
-    static const char *names[] = {"auto", "sync", "uring"};
-    const char *env = getenv("BUFPOOL_IO");
-    bp_io_engine e = p->po_io_engine;
-    const char *by = "option";
+    /* auto, sync, uring, io_uring (bp_env.c): the last two are URING */
+    int env = bp__env_get(BP__ENV_IO, -1);
+    bp_io_engine e = env < 0    ? p->po_io_engine
+                     : env >= 2 ? BP_IO_URING
+                                : (bp_io_engine)env;
+    const char *by = env < 0 ? "option" : "BUFPOOL_IO";
     int rc = -ENOSYS;
 
-    if (env && *env) {
-        unsigned i;
-
-        for (i = 0; i < 3 && strcmp(env, names[i]) != 0; i++)
-            ;
-        if (i == 3)
-            return bp__fail(p, -EINVAL, "BUFPOOL_IO=%s: use auto, sync or "
-                            "uring", env);
-        e = (bp_io_engine)i;
-        by = "BUFPOOL_IO";
-    }
     p->io = &bp__io_sync;
     if (e == BP_IO_SYNC) {
         snprintf(p->io_reason, sizeof p->io_reason, "sync asked for (%s)", by);
@@ -180,8 +264,15 @@ void bp__io_close(bp_pool *p)
 #endif
     p->io = NULL;
     bp__iomem_close(p);
-    if (p->data_fd >= 0)
+    if (p->data_fd >= 0) {
+        /* An io_uring ring that registered the file drops its reference
+         * later, from a kernel worker; the lock goes with the explicit
+         * unlock, so the file can be opened again at once. */
+        struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+
+        (void)fcntl(p->data_fd, F_OFD_SETLK, &fl);
         close(p->data_fd);
+    }
     p->data_fd = -1;
 }
 

@@ -87,10 +87,9 @@ static size_t bp__iomem_thp_size(void)
 {
     char buf[64] = "";
     unsigned long long sz = 0;
-    const char *env = getenv("BUFPOOL_IO_HUGEPAGE");
     FILE *f;
 
-    if (env && strcmp(env, "0") == 0)
+    if (bp__env_get(BP__ENV_IO_HUGEPAGE, 1) == 0)
         return 0;
     if (!(f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re")))
         return 0;
@@ -164,25 +163,15 @@ static int bp__iomem_hypervisor(void)
 
 int bp__iomem_setup(bp_pool *p)
 {
-    const char *env = getenv("BUFPOOL_IO_STAGE");
-    int mode = p->po_io_stage, hv = bp__iomem_hypervisor(), early, linear,
-        uring, rc;
+    /* BUFPOOL_IO_STAGE (auto, off, on: bp_io_stage's order) beats the
+     * option (bufpool.h says why) */
+    int mode = bp__env_get(BP__ENV_IO_STAGE, (int)p->po_io_stage),
+        hv = bp__iomem_hypervisor(), early, linear, uring, rc;
     size_t len;
     void *m;
 
     p->io_thp = bp__iomem_thp_size();
     p->io_stage = (hv ? BP__STAGE_HV : 0) | (p->io_thp ? BP__STAGE_THP : 0);
-    if (env && *env) {
-        if (strcmp(env, "auto") == 0)
-            mode = BP_STAGE_AUTO;
-        else if (strcmp(env, "on") == 0)
-            mode = BP_STAGE_ON;
-        else if (strcmp(env, "off") == 0)
-            mode = BP_STAGE_OFF;
-        else
-            return bp__fail(p, -EINVAL, "BUFPOOL_IO_STAGE=%.20s: use auto, "
-                            "on or off", env);
-    }
     if (mode == BP_STAGE_OFF || (mode == BP_STAGE_AUTO && !hv) || !p->be ||
         (p->be->id != BP_BACKEND_LINEAR && p->be->id != BP_BACKEND_COPY))
         return 0;
@@ -194,8 +183,7 @@ int bp__iomem_setup(bp_pool *p)
         p->io_stage |= BP__STAGE_AHEAD;
     if (!uring)
         return 0;
-    env = getenv("BUFPOOL_IO_EARLY"); /* early reads (bp_io_early.c) */
-    early = !(env && strcmp(env, "0") == 0);
+    early = bp__env_get(BP__ENV_IO_EARLY, 1); /* bp_io_early.c */
     if (!linear && !early) /* copy: fix misses read into the slot itself */
         return 0;
     /* a page per lane: fix-miss lanes, then early lanes (copy uses only

@@ -12,7 +12,8 @@
  *                     with a CAS, never waited for while holding a mutex)
  *   5. p->io_lock     the one-page I/O slot
  *
- * p->err_lock and the io_uring engine's ring mutex are leaves.
+ * The io_uring engine's ring mutex is a leaf (the error message is
+ * thread-local: no lock).
  *
  * Page latches taken by bp_fix (shared / exclusive) are never waited for
  * while p->lock is held: the miss path tries them with one CAS and, on a

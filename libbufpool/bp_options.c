@@ -21,16 +21,19 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     int rc;
 
     if (!out)
-        return -EINVAL;
+        return bp__fail(NULL, -EINVAL, "bp_create: out is NULL");
     *out = NULL;
     if (alloc && (!alloc->alloc || !alloc->free))
-        return -EINVAL;
+        return bp__fail(NULL, -EINVAL, "bp_create: the allocator hook has "
+                        "no %s function", alloc->alloc ? "free" : "alloc");
     if (!alloc)
         alloc = &bp__libc_allocator;
     p = alloc->alloc(alloc->ctx, sizeof *p);
     if (!p)
-        return -ENOMEM;
+        return bp__fail(NULL, -ENOMEM, "bp_create: the allocator gave no "
+                        "memory for the pool handle (%zu bytes)", sizeof *p);
     memset(p, 0, sizeof *p);
+    p->err_id = bp__err_new_id();
     p->po_alloc = *alloc;
     p->po_page_size = BP__DEFAULT_PAGE;
     p->po_cache_bytes = BP__DEFAULT_CACHE;
@@ -54,10 +57,10 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     if (rc != 0 ||
         pthread_mutex_init(&p->io_lock, NULL) != 0 ||
         pthread_mutex_init(&p->flush_lock, NULL) != 0 ||
-        pthread_mutex_init(&p->aio_init_lock, NULL) != 0 ||
-        pthread_mutex_init(&p->err_lock, NULL) != 0) {
+        pthread_mutex_init(&p->aio_init_lock, NULL) != 0) {
         alloc->free(alloc->ctx, p, sizeof *p);
-        return -ENOMEM;
+        return bp__fail(NULL, -ENOMEM, "bp_create: cannot initialise the "
+                        "pool's mutexes");
     }
     *out = p;
     return 0;
@@ -186,7 +189,7 @@ int bp_set_shm(bp_pool *p, const char *name, int keep)
             return bp__fail(p, -EINVAL, "bad shm name '%s'", name);
         copy = bp__alloc(p, n + 1);
         if (!copy)
-            return -ENOMEM;
+            return bp__fail(p, -ENOMEM, "no memory for the shm name");
         memcpy(copy, name, n + 1);
     }
     if (p->po_shm_name)

@@ -33,6 +33,15 @@
  * holding one would wait for itself. */
 static BP__TLS int bp__tls_excl;
 
+/* Pages a BP_SCAN fix reads ahead at a time (bp__scan_ahead): half the
+ * I/O depth, 1 to 64; the scan ring makes room for two such windows. */
+static unsigned bp__scan_step(const bp_pool *p)
+{
+    unsigned step = p->po_io_depth / 2;
+
+    return step < 1 ? 1 : step > 64 ? 64 : step;
+}
+
 static void bp__teardown(bp_pool *p, int failed)
 {
     bp__aio_close(p); /* the flusher and reads in flight first */
@@ -47,30 +56,18 @@ static void bp__teardown(bp_pool *p, int failed)
     BP__STORE(p->state, BP__CLOSED);
 }
 
-/* The backend asked for (option or BUFPOOL_BACKEND), checked for this
- * platform and, for rfp and mmap, against the VMA budget before any memory
- * is committed. */
+/* The backend asked for (BUFPOOL_BACKEND, which beats the option: see
+ * bufpool.h), checked for this platform and, for rfp and mmap, against
+ * the VMA budget before any memory is committed. */
 static int bp__backend_asked(bp_pool *p, bp_backend *out)
 {
-    const char *env = getenv("BUFPOOL_BACKEND");
-    bp_backend b = p->po_backend;
+    int env = bp__env_get(BP__ENV_BACKEND, -1);
+    bp_backend b = env >= 0 ? (bp_backend)env : p->po_backend;
     uint64_t slots = bp__window_slots_asked(p);
     int rc;
 
-    snprintf(p->be_reason, sizeof p->be_reason, "set by bp_set_backend");
-    if (env && *env) {
-        unsigned i;
-
-        for (i = 0; i <= BP_BACKEND_LINEAR &&
-                    strcmp(env, bp_backend_name((bp_backend)i)) != 0;
-             i++)
-            ;
-        if (i > BP_BACKEND_LINEAR)
-            return bp__fail(p, -EINVAL, "BUFPOOL_BACKEND=%s: use auto, rfp, "
-                            "mmap, copy or linear", env);
-        b = (bp_backend)i;
-        snprintf(p->be_reason, sizeof p->be_reason, "set by BUFPOOL_BACKEND");
-    }
+    snprintf(p->be_reason, sizeof p->be_reason, "set by %s",
+             env >= 0 ? "BUFPOOL_BACKEND" : "bp_set_backend");
     if (b == BP_BACKEND_LINEAR && sizeof(void *) < 8)
         return bp__fail(p, BP_EBACKEND,
                         "the linear backend needs a 64-bit address space");
@@ -91,9 +88,14 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         return -EINVAL;
     if (p->state != BP__CLOSED)
         return bp__fail(p, BP_ESTATE, "pool is already open");
-    if (flags & ~(BP_CREATE | BP_BUFFERED_IO))
+    if (flags & ~(BP_CREATE | BP_BUFFERED_IO | BP_RDONLY))
         return bp__fail(p, -EINVAL, "unknown bp_open flags %#x", flags);
-    p->errmsg[0] = '\0';
+    if ((flags & BP_CREATE) && (flags & BP_RDONLY))
+        return bp__fail(p, -EINVAL, "BP_CREATE with BP_RDONLY: a read-only "
+                        "pool cannot create its data file");
+    bp__errmsg_clear(p);
+    if ((rc = bp__env_check(p)) != 0) /* BUFPOOL_*: before anything exists */
+        return rc;
     p->needs_sync = p->sync_err = 0;
     p->io_stage = 0; /* bp__iomem_setup decides; calibration windows are */
     p->io_thp = 0;   /* mapped before it, plainly */
@@ -116,7 +118,12 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
                         "of %" PRIu64 " frames",
                         bp__window_slots_asked(p), n);
     for (int i = 0; i < BP__RING; i++)
-        p->ring_frames[i] = p->ring_slots[i] = BP__NONE;
+        p->ring_slots[i] = BP__NONE;
+    for (int i = 0; i < BP__RING_FRAMES_MAX; i++)
+        p->ring_frames[i] = BP__NONE;
+    p->ring_frames_len = BP__RING + 2 * bp__scan_step(p);
+    if (p->ring_frames_len > BP__RING && p->ring_frames_len > n / 4)
+        p->ring_frames_len = n / 4 > BP__RING ? (uint32_t)(n / 4) : BP__RING;
     p->shards = bp__alloc_lines(p, BP__SHARDS * sizeof *p->shards,
                                 &p->shards_raw);
     p->readers = bp__alloc_lines(p, BP__READERS * sizeof *p->readers,
@@ -199,7 +206,6 @@ int bp_close(bp_pool *p)
     pthread_mutex_destroy(&p->io_lock);
     pthread_mutex_destroy(&p->flush_lock);
     pthread_mutex_destroy(&p->aio_init_lock);
-    pthread_mutex_destroy(&p->err_lock);
     if (p->po_shm_name)
         bp__free(p, p->po_shm_name, strlen(p->po_shm_name) + 1);
     a = p->po_alloc;
@@ -454,9 +460,8 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
 static void bp__scan_ahead(bp_pool *p, uint64_t pgno, int missed)
 {
     uint64_t list[64], pages = bp_page_count(p), from;
-    unsigned step = p->po_io_depth / 2, n = 0;
+    unsigned step = bp__scan_step(p), n = 0;
 
-    step = step < 1 ? 1 : step > 64 ? 64 : step;
     if (missed)
         from = pgno + 1;
     else if (pgno % step == 0)
@@ -543,7 +548,10 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
 
     if (!p || !out)
         return -EINVAL;
-    if (__atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
+    if (p->rdonly && BP__LOAD(p->state) != BP__CLOSED)
+        rc = bp__fail(p, BP_EREADONLY, "bp_alloc_page on a pool opened "
+                      "BP_RDONLY");
+    else if (__atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
         rc = bp__fail(p, BP_ESYNC, "an earlier fdatasync failed: no new "
                       "page can be made durable");
     else
@@ -591,6 +599,10 @@ static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
     if (!(sl = bp__handle_slot(p, pg, &f)) || hz >= BP__HZ ||
         (hz >= 0 && (excl || BP__LOAD(blk->rd_hz[hz]) != f)))
         goto notfixed;
+    if ((flags & BP_DIRTY) && p->rdonly)
+        return bp__fail(p, BP_EREADONLY, "BP_DIRTY on page %" PRIu64 " of a "
+                        "pool opened BP_RDONLY (the page stays fixed: unfix "
+                        "it with 0)", pg->pgno);
     if ((flags & BP_DIRTY) && !excl)
         return bp__fail(p, -EINVAL, "BP_DIRTY on page %" PRIu64 " fixed "
                         "shared: fix it BP_EXCLUSIVE to modify it", pg->pgno);
@@ -693,7 +705,11 @@ int bp_opt_validate(bp_pool *p, const bp_opt *o)
 {
     uint64_t v;
 
-    if (!p || !o || o->bp_frame >= p->nframes)
+    if (!p || !o)
+        return -EINVAL;
+    if (BP__LOAD(p->state) == BP__CLOSED)
+        return BP_ESTATE;
+    if (o->bp_frame >= p->nframes)
         return -EINVAL;
     /* the caller's reads of the page must happen before the re-read */
 #if defined(__SANITIZE_THREAD__)

@@ -156,11 +156,12 @@ struct bp__readers *bp__readers_mine(bp_pool *p)
 /* At open: may shared fixes go unfenced?  Says which in p->rd_fence. */
 void bp__readers_open(bp_pool *p)
 {
-    const char *env = getenv("BUFPOOL_READER_FENCE");
+    /* BUFPOOL_READER_FENCE: 0 auto, 1 always, 2 eager (bp_env.c) */
+    int env = bp__env_get(BP__ENV_READER_FENCE, 0);
 
     p->rd_unfenced = 0;
-    p->rd_sample = env && strcmp(env, "eager") == 0 ? 0 : BP__HOT_SAMPLE - 1;
-    if (env && strcmp(env, "always") == 0)
+    p->rd_sample = env == 2 ? 0 : BP__HOT_SAMPLE - 1;
+    if (env == 1)
         snprintf(p->rd_fence, sizeof p->rd_fence,
                  "fenced (BUFPOOL_READER_FENCE=always)");
     else if (bp__sys_membarrier_register() != 0)

@@ -47,12 +47,11 @@
 
 void bp__reg_setup(bp_pool *p)
 {
-    const char *env = getenv("BUFPOOL_IO_REGBUF");
     int kind = p->be ? (int)p->be->id : -1;
 
     p->io_reg_base = NULL;
     p->io_reg_len = 0;
-    if (env && strcmp(env, "0") == 0)
+    if (bp__env_get(BP__ENV_IO_REGBUF, 1) == 0)
         return;
     if ((kind != (int)BP_BACKEND_LINEAR && kind != (int)BP_BACKEND_COPY) ||
         !p->window)

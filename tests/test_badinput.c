@@ -7,7 +7,9 @@
  * 1 GiB on 32-bit (BP_EWINDOW); a cache larger than /dev/shm
  * (BP_ESHMSPACE); bad bp_open arguments (-EINVAL); a missing (-ENOENT,
  * then BP_CREATE), read-only (BP_EREADONLY) or odd-sized (BP_EFILESIZE)
- * data file; a page number beyond the file (BP_EPGNO); stray, double and
+ * data file; a second pool on a data file already open, in this process
+ * or another (-EBUSY), read-only pools sharing one (BP_RDONLY: writes
+ * refused with BP_EREADONLY); a page number beyond the file (BP_EPGNO); stray, double and
  * stale unfixes (BP_ENOTFIXED); BP_DIRTY on a shared fix and bad modes
  * (-EINVAL); close with pages fixed (-EBUSY); every slot pinned
  * (BP_ENOSLOT/BP_ENOFRAME); a window needing more mappings than
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PSZ (16u * 1024) /* data files are a multiple of 4, 8 and 16 KiB */
@@ -321,6 +324,94 @@ static void test_odd_file_size(void **state)
     assert_true(bp_page_count(p) == 3);
     usable(p, PSZ);
     assert_int_equal(bp_close(p), 0);
+}
+
+/* One pool per data file: a second pool on the same file, in this process
+ * or another, is refused with -EBUSY naming the holder, and the file opens
+ * again once the first pool is closed (with the first pool's pages). */
+static void test_second_pool(void **state)
+{
+    (void)state;
+    char path[600], want[64];
+    data_file(path, sizeof path, "twopools.db");
+    bp_pool *p = fresh(), *q = fresh();
+    small_pool(p, PSZ);
+    small_pool(q, PSZ);
+    must_open(p, path, 0);
+    util_fix_write(p, 0, PSZ, 0, 5);
+    assert_int_equal(bp_open(q, path, 0), -EBUSY);
+    print_message("  same process: %s\n", bp_errmsg(q));
+    assert_non_null(strstr(bp_errmsg(q), "this process"));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) { /* a fresh pool in another process */
+        bp_pool *c = NULL;
+        int rc = bp_create(&c, NULL);
+        if (rc == 0)
+            rc = bp_open(c, path, 0);
+        snprintf(want, sizeof want, "process %ld", (long)getppid());
+        int ok = rc == -EBUSY && strstr(bp_errmsg(c), want) != NULL;
+        if (!ok)
+            fprintf(stderr, "child: bp_open %d: %s\n", rc, bp_errmsg(c));
+        bp_close(c);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(bp_flush(p), 0);
+    assert_int_equal(bp_close(p), 0);
+    must_open(q, path, 0);
+    util_fix_verify(q, 0, BP_SHARED, PSZ, 5);
+    assert_int_equal(bp_close(q), 0);
+}
+
+/* BP_RDONLY: read-only pools share a data file (also one without write
+ * permission), none opens beside a writable pool nor a writable one beside
+ * them, and what would write is refused with BP_EREADONLY. */
+static void test_rdonly(void **state)
+{
+    (void)state;
+    char path[600];
+    data_file(path, sizeof path, "rdonly.db");
+    bp_pool *w = fresh(), *r1 = fresh(), *r2 = fresh();
+    small_pool(w, PSZ);
+    small_pool(r1, PSZ);
+    small_pool(r2, PSZ);
+    assert_int_equal(bp_open(r1, path, BP_RDONLY | BP_CREATE), -EINVAL);
+    must_open(w, path, 0);
+    util_fix_write(w, 1, PSZ, 0, 3);
+    assert_int_equal(bp_open(r1, path, BP_RDONLY), -EBUSY);
+    print_message("  read-only beside writable: %s\n", bp_errmsg(r1));
+    assert_int_equal(bp_flush(w), 0);
+    assert_int_equal(bp_close(w), 0);
+
+    assert_int_equal(chmod(path, 0444), 0);
+    must_open(r1, path, BP_RDONLY);
+    must_open(r2, path, BP_RDONLY);
+    util_fix_verify(r1, 1, BP_SHARED, PSZ, 3);
+    util_fix_verify(r2, 1, BP_SHARED, PSZ, 3);
+    assert_int_equal(chmod(path, 0644), 0);
+    w = fresh();
+    small_pool(w, PSZ);
+    assert_int_equal(bp_open(w, path, 0), -EBUSY);
+    print_message("  writable beside read-only: %s\n", bp_errmsg(w));
+
+    bp_page pg;
+    memset(&pg, 0, sizeof pg);
+    assert_int_equal(bp_fix(r1, 2, BP_EXCLUSIVE, &pg), 0);
+    assert_int_equal(bp_unfix(r1, &pg, BP_DIRTY), BP_EREADONLY);
+    assert_int_equal(bp_unfix(r1, &pg, 0), 0); /* still fixed: unfix clean */
+    assert_int_equal(bp_alloc_page(r1, &pg), BP_EREADONLY);
+    assert_int_equal(bp_flush(r1), 0);
+    assert_true(bp_page_count(r1) == NPAGES);
+    util_check(r1);
+    assert_int_equal(bp_close(r1), 0);
+    assert_int_equal(bp_close(r2), 0);
+    must_open(w, path, 0);
+    assert_int_equal(bp_close(w), 0);
+    uint32_t want[NPAGES] = {0, 3, 0, 0};
+    util_datafile_verify(path, PSZ, NPAGES, want);
 }
 
 /* ---- pages --------------------------------------------------------------- */
@@ -673,6 +764,9 @@ static void test_not_open(void **state)
     assert_int_equal(bp_fix(p, 0, BP_SHARED, &pg), BP_ESTATE);
     assert_int_equal(bp_alloc_page(p, &pg), BP_ESTATE);
     assert_int_equal(bp_flush(p), BP_ESTATE);
+    bp_opt o;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(bp_opt_validate(p, &o), BP_ESTATE);
     assert_true(bp_page_count(p) == 0);
     assert_non_null(bp_errmsg(p));
     assert_int_equal(bp_open(p, NULL, 0), -EINVAL);
@@ -680,6 +774,10 @@ static void test_not_open(void **state)
     data_file(path, sizeof path, "notopen.db");
     small_pool(p, PSZ);
     assert_int_equal(bp_open(p, path, 0x80), -EINVAL); /* unknown flag */
+    assert_int_equal(bp_set_cache_frames(p, 2), 0); /* < the 4 slots */
+    assert_int_equal(bp_open(p, path, 0), BP_EWINDOW);
+    assert_int_equal(bp_opt_validate(p, &o), BP_ESTATE);
+    assert_int_equal(bp_set_cache_frames(p, 16), 0);
     must_open(p, path, 0);
     assert_true(bp_page_count(p) == NPAGES);
     assert_int_equal(bp_close(p), 0);
@@ -738,6 +836,8 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_readonly_file),
         cmocka_unit_test(test_odd_file_size),
+        cmocka_unit_test(test_second_pool),
+        cmocka_unit_test(test_rdonly),
         cmocka_unit_test(test_pgno_beyond),
         cmocka_unit_test(test_bad_unfix),
         cmocka_unit_test(test_bad_modes),

@@ -11,7 +11,9 @@
  *     hit ratio = (window_hits + cache_hits) /
  *                 (window_hits + cache_hits + cache_misses)  >= 0.90
  *
- * and scan_recycles > 0 over the run; scan pages promoted by a normal fix
+ * and scan_recycles > 0 over the run; the scan's read-ahead is not recycled
+ * before it is fixed (pages read at most 1.10 x the hot set once plus each
+ * scan page once per scan); scan pages promoted by a normal fix
  * then survive another hinted scan like the hot set.  A scan that writes
  * (BP_EXCLUSIVE | BP_SCAN, unfix dirty) makes the ring recycle dirty frames:
  * every page must reach the data file.  The same run without the hint is
@@ -79,7 +81,7 @@ static void touch_page(bp_pool *p, uint64_t pgno, unsigned mode)
 }
 
 struct result {
-    uint64_t hits, misses, scan_recycles;
+    uint64_t hits, misses, scan_recycles, cache_misses;
     double ratio;
     uint64_t promo_hits, promo_misses; /* with the hint: promoted pages */
 };
@@ -131,6 +133,7 @@ static void run(bp_backend b, unsigned scan_hint, struct result *res)
     util_check(p);
     util_stats(p, &end);
     res->scan_recycles = end.scan_recycles;
+    res->cache_misses = end.cache_misses;
     res->ratio = res->hits + res->misses == 0
                      ? 0.0
                      : (double)res->hits / (double)(res->hits + res->misses);
@@ -170,6 +173,14 @@ static void run_backend(bp_backend b)
         fail_msg("%s: hot-set hit ratio %.3f with BP_SCAN, below %.2f",
                  util_backend_name(b), hint.ratio, MIN_RATIO);
     assert_true(hint.scan_recycles > 0);
+    /* the scan's read-ahead is used, not recycled before its fix: the run
+     * reads little more than the hot set once and every scan page once
+     * per scan */
+    uint64_t once = HOT + (uint64_t)(ROUNDS + 1) * SCAN;
+    if ((double)hint.cache_misses > 1.10 * (double)once)
+        fail_msg("%s: %" PRIu64 " pages read with BP_SCAN, more than 1.10 x "
+                 "%" PRIu64 ": read-ahead recycled before it was used",
+                 util_backend_name(b), hint.cache_misses, once);
     assert_true(hint.promo_hits + hint.promo_misses == PROMO);
     if ((double)hint.promo_hits < MIN_RATIO * PROMO)
         fail_msg("%s: %" PRIu64 " of %u scan pages promoted by a normal fix "
