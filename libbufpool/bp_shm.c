@@ -209,6 +209,46 @@ static int bp__shm_create(bp_pool *p, uint64_t size)
     return 0;
 }
 
+/* A frame at or beyond 4 GiB must map the bytes that pread/pwrite see at
+ * its offset.  A system that cuts mmap offsets to 32 bits (qemu-user 7.2
+ * running an i386 program: its mmap2 shifts the page offset in 32 bits)
+ * would map another frame there and lose data without a word; one page of
+ * the highest frame, written, mapped and compared at open, refuses that.
+ * The frame is fresh (the file was just created) and is zeroed again. */
+static int bp__shm_check_high_map(bp_pool *p, uint64_t off)
+{
+    const uint64_t mark = BP__SHM_MAGIC ^ off, zero = 0;
+    size_t kp = (size_t)sysconf(_SC_PAGESIZE);
+    ssize_t n;
+    int same;
+    void *m;
+
+    if (off <= UINT32_MAX)
+        return 0;
+    if ((n = bp__sys_shm_pwrite(p->shm_fd, &mark, sizeof mark,
+                                (off_t)off)) != (ssize_t)sizeof mark)
+        return bp__fail(p, n < 0 ? -errno : -EIO,
+                        "write of shm offset %" PRIu64 " failed", off);
+    m = bp__sys_mmap(NULL, kp, PROT_READ, MAP_SHARED, p->shm_fd, (off_t)off);
+    if (m == MAP_FAILED)
+        return bp__fail(p, -errno, "mmap of shm offset %" PRIu64 " failed",
+                        off);
+    same = memcmp(m, &mark, sizeof mark) == 0;
+    munmap(m, kp);
+    if (!same)
+        return bp__fail(p, -EOVERFLOW,
+                        "a mapping of shm offset %" PRIu64 " shows other "
+                        "bytes than were written there: this system cuts "
+                        "mmap offsets to 32 bits (as qemu-user's i386 "
+                        "emulation does); use a cache below 4 GiB",
+                        off);
+    if ((n = bp__sys_shm_pwrite(p->shm_fd, &zero, sizeof zero,
+                                (off_t)off)) != (ssize_t)sizeof zero)
+        return bp__fail(p, n < 0 ? -errno : -EIO,
+                        "write of shm offset %" PRIu64 " failed", off);
+    return 0;
+}
+
 int bp__shm_open(bp_pool *p)
 {
     uint32_t psz = p->po_page_size;
@@ -262,7 +302,7 @@ int bp__shm_open(bp_pool *p)
         p->frames[i].fr_pgno = BP__NOPAGE;
     p->ptab = (uint32_t *)((char *)m + ptab_off);
     p->ptab_mask = ptab_n - 1;
-    return 0;
+    return n ? bp__shm_check_high_map(p, frames_off + (n - 1) * psz) : 0;
 }
 
 void bp__shm_close(bp_pool *p, int unlink_anyway)

@@ -279,13 +279,138 @@ int util_have_rfp(void)
         void *a = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (a != MAP_FAILED) {
             ok = remap_file_pages(a, pg, 0, 1, 0) == 0;
-            if (!ok)
+            if (!ok && errno == ENOSYS)
+                print_message("remap_file_pages not available under "
+                              "emulation: %s\n", strerror(errno));
+            else if (!ok)
                 print_message("remap_file_pages: %s\n", strerror(errno));
             munmap(a, 2 * pg);
         }
     }
     close(fd);
     return ok;
+}
+
+/* pagemap entry of addr: bit 63 present; ~0 when it cannot be read. */
+static uint64_t util_pagemap_entry(int fd, const void *addr)
+{
+    uint64_t e = 0, vpn = (uint64_t)(uintptr_t)addr / util_sys_page();
+
+    if (pread(fd, &e, sizeof e, (off_t)(vpn * sizeof e)) != (ssize_t)sizeof e)
+        return ~(uint64_t)0;
+    return e;
+}
+
+const char *util_pagemap_unfaithful(void)
+{
+    static const char why[] =
+        "/proc/self/pagemap does not describe this process's mappings (a "
+        "touched page reads as absent or an untouched one as present: "
+        "qemu-user maps the guest at an offset in its own address space)";
+    size_t pg = util_sys_page();
+    const uint64_t present = UINT64_C(1) << 63;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    char *a;
+    int ok;
+
+    if (fd < 0)
+        return "cannot open /proc/self/pagemap";
+    a = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (a == MAP_FAILED) {
+        close(fd);
+        return "cannot map two scratch pages";
+    }
+    *(volatile char *)a = 1;
+    ok = (util_pagemap_entry(fd, a) & present) &&
+         !(util_pagemap_entry(fd, a + pg) & present);
+    munmap(a, 2 * pg);
+    close(fd);
+    return ok ? NULL : why;
+}
+
+int util_thp_eligible(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "re");
+    char line[512];
+    int in = 0, r = -1;
+    uintptr_t a = (uintptr_t)addr;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        int v;
+
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in = a >= lo && a < hi;
+            continue;
+        }
+        if (in && sscanf(line, "THPeligible: %d", &v) == 1) {
+            r = v;
+            break;
+        }
+    }
+    fclose(f);
+    return r;
+}
+
+const char *util_smaps_thp_unfaithful(void)
+{
+    const size_t huge = 2 * UTIL_MiB, len = 3 * huge;
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+    char line[160] = "";
+    char *a, *h;
+    int e;
+
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+    }
+    if (!strstr(line, "[always]") && !strstr(line, "[madvise]"))
+        return "transparent huge pages are off "
+               "(/sys/kernel/mm/transparent_hugepage/enabled)";
+    a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (a == MAP_FAILED)
+        return "cannot map a scratch range";
+    h = (char *)(((uintptr_t)a + huge - 1) & ~(uintptr_t)(huge - 1));
+    (void)madvise(h, huge, MADV_HUGEPAGE);
+    *(volatile char *)h = 1;
+    e = util_thp_eligible(h);
+    munmap(a, len);
+    return e == 1 ? NULL
+                  : "/proc/self/smaps does not show THPeligible 1 for a range "
+                    "advised MADV_HUGEPAGE (qemu-user ignores madvise and "
+                    "writes its own smaps)";
+}
+
+const char *util_mmap_high_unfaithful(void)
+{
+    const off_t high = (off_t)4 << 30;
+    size_t pg = util_sys_page();
+    const char *why = NULL;
+    int fd = memfd_create("bptest-high-probe", MFD_CLOEXEC);
+    char *m;
+
+    if (fd < 0)
+        return "memfd_create failed";
+    if (ftruncate(fd, high + (off_t)pg) != 0 ||
+        pwrite(fd, "high", 4, high) != 4 || pwrite(fd, "low!", 4, 0) != 4) {
+        close(fd);
+        return "cannot write a sparse 4 GiB memfd";
+    }
+    m = mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, high);
+    if (m == MAP_FAILED)
+        why = "mmap at a file offset of 4 GiB fails";
+    else if (memcmp(m, "high", 4) != 0)
+        why = "mmap at a file offset of 4 GiB maps the bytes at offset 0: "
+              "the offset is cut to 32 bits (qemu-user 7.2 i386 mmap2)";
+    if (m != MAP_FAILED)
+        munmap(m, pg);
+    close(fd);
+    return why;
 }
 
 size_t util_sys_page(void)

@@ -16,7 +16,8 @@
  *   - opening a pool from a small config struct, printing bp_strerror() and
  *     bp_errmsg() on failure;
  *   - machine probes (free /dev/shm space, memory cgroup limit,
- *     remap_file_pages availability) and util_skip() (exit code 77).
+ *     remap_file_pages availability, what an emulator does differently)
+ *     and util_skip() (exit code 77).
  *
  * Every test program calls util_init() first thing in main().
  */
@@ -77,8 +78,28 @@ uint64_t util_mem_limit(void);
 /* MemAvailable from /proc/meminfo in bytes, or UINT64_MAX if unknown. */
 uint64_t util_mem_available(void);
 
-/* 1 if remap_file_pages() works on a shared memfd mapping, 0 if not. */
+/* 1 if remap_file_pages() works on a shared memfd mapping, 0 if not (and
+ * prints why: qemu-user, which runs the 32-bit suite where the kernel
+ * refuses i386 programs, does not implement it). */
 int util_have_rfp(void);
+
+/* Emulation probes: NULL when the mechanism behaves here as on a native
+ * kernel, else a one-line reason for util_skip() or a skipped check.  They
+ * tell an emulator's limits from real bugs (docs/platform.md):
+ *   pagemap:   /proc/self/pagemap describes this process's own mappings (a
+ *              touched page present, an untouched one not);
+ *   smaps_thp: /proc/self/smaps shows THPeligible 1 for an anonymous range
+ *              advised MADV_HUGEPAGE while transparent huge pages are on;
+ *   mmap_high: a MAP_SHARED mapping at a file offset of 4 GiB shows the
+ *              bytes pwrite() put there (not those at the offset modulo
+ *              4 GiB). */
+const char *util_pagemap_unfaithful(void);
+const char *util_smaps_thp_unfaithful(void);
+const char *util_mmap_high_unfaithful(void);
+
+/* "THPeligible:" of the mapping holding addr in /proc/self/smaps: 0 or 1,
+ * or -1 when smaps does not say. */
+int util_thp_eligible(const void *addr);
 
 /* Size of a kernel page (sysconf). */
 size_t util_sys_page(void);

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# test-legs.sh - build and run the test suite in one or more legs, then print
+# one summary line per leg.  Called by `make test` (all legs) and by the
+# Makefile's single-leg targets.
+#
+#   scripts/test-legs.sh LEG...     LEG: native sync asan tsan m32
+#
+#   native  build/ (RelWithDebInfo), ctest as is
+#   sync    the same build again with io_uring forced off (BUFPOOL_IO=sync)
+#   asan    build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan    build-tsan/, ThreadSanitizer
+#   m32     build-m32/, everything built with -m32, run as M32 says:
+#             auto      natively where the kernel runs i386 programs, else
+#                       under qemu-user (qemu-i386), else skipped (one line)
+#             native    natively; fails where the kernel refuses i386
+#             emulated  under qemu-i386 (CMAKE_CROSSCOMPILING_EMULATOR);
+#                       fails without qemu-user
+#             skip      not run
+#           A native run also runs two programs under qemu-i386 when it is
+#           installed, so the emulated path is exercised on every host.
+#
+# Environment: M32 (auto), BUILD_TYPE (RelWithDebInfo), JOBS (2).
+# Exit status: 0 when no leg failed (a skipped leg is not a failure).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+M32=${M32:-auto}
+BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
+JOBS=${JOBS:-2}
+TESTS_ONLY=(-DBP_BUILD_BENCH=OFF -DBP_BUILD_EXAMPLES=OFF)
+LEGDIR=build/legs
+mkdir -p "$LEGDIR"
+
+summary=()   # one line per leg
+details=()   # skip reasons, printed under the summary
+failed=0
+
+configure_build() {   # DIR CMAKE-ARGS...
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "$@" &&
+        cmake --build "$dir" -j"$JOBS"
+}
+
+# count_junit FILE: prints "total failed skipped" and, one per line after
+# it, the skip reasons: a whole program that exited 77 ("SKIP: why"), and
+# the line a program printed before each of its skipped cases.
+count_junit() {
+    awk '
+    function unxml(s) {
+        gsub(/&lt;/, "<", s); gsub(/&gt;/, ">", s); gsub(/&quot;/, "\"", s)
+        gsub(/&apos;/, "\047", s); gsub(/&amp;/, "\\&", s); return s
+    }
+    /^[ \t]*<testcase name="/ {
+        name = $0; sub(/^[^"]*"/, "", name); sub(/".*/, "", name)
+        st = $0; sub(/.*status="/, "", st); sub(/".*/, "", st)
+        total++; if (st == "fail") nfail++; else if (st == "notrun") nskip++
+        prev = ""; cur = name; next
+    }
+    {
+        line = $0; sub(/^[ \t]*<system-out>/, "", line); line = unxml(line)
+        if (st == "notrun" && line ~ /^SKIP: / && !(cur in why)) {
+            why[cur] = substr(line, 7); order[++nw] = cur
+        }
+        if (line ~ /^\[  SKIPPED \] [^0-9]/ && prev !~ /^\[/ && prev != "") {
+            r = prev; sub(/^[ \t]+/, "", r)
+            if (!(r in cases)) corder[++nc] = r
+            cases[r]++
+        }
+        prev = line
+    }
+    END {
+        printf "%d %d %d\n", total, nfail, nskip
+        for (i = 1; i <= nw; i++)
+            printf "skipped %s: %s\n", order[i], why[order[i]]
+        for (i = 1; i <= nc && i <= 8; i++)
+            printf "%d case(s) skipped: %s\n", cases[corder[i]], corder[i]
+        if (nc > 8) printf "(%d more skip reasons in the log)\n", nc - 8
+    }' "$1"
+}
+
+# run_ctest LEG HOW DIR [ENV=VAL...]: run ctest in DIR, record the leg's line.
+run_ctest() {
+    local leg=$1 how=$2 dir=$3 rc counts total nfail nskip
+    shift 3
+    local junit=$PWD/$LEGDIR/$leg.xml
+    rm -f "$junit"
+    env "$@" ctest --test-dir "$dir" --output-on-failure -j"$JOBS" \
+        --output-junit "$junit"
+    rc=$?
+    if [ ! -s "$junit" ]; then
+        summary+=("$leg ($how): ctest did not run (exit $rc)")
+        failed=1
+        return
+    fi
+    mapfile -t counts < <(count_junit "$junit")
+    read -r total nfail nskip <<<"${counts[0]}"
+    summary+=("$leg ($how): $((total - nfail - nskip)) passed, $nfail failed, $nskip skipped")
+    local l
+    for l in "${counts[@]:1}"; do details+=("  $leg: $l"); done
+    if [ "$rc" -ne 0 ] || [ "$nfail" -ne 0 ] || [ "$total" -eq 0 ]; then
+        failed=1
+    fi
+}
+
+build_failed() {   # LEG HOW
+    summary+=("$1 ($2): BUILD FAILED")
+    failed=1
+}
+
+leg_native() {
+    configure_build build -DBP_BUILD_BENCH=ON -DBP_BUILD_EXAMPLES=ON ||
+        { build_failed native "io_uring or its fallback"; return; }
+    run_ctest native "engine as probed" build
+}
+
+leg_sync() {
+    [ -f build/CTestTestfile.cmake ] || configure_build build ||
+        { build_failed sync "BUFPOOL_IO=sync"; return; }
+    run_ctest sync "io_uring forced off: BUFPOOL_IO=sync" build BUFPOOL_IO=sync
+}
+
+leg_asan() {
+    configure_build build-asan -DBP_SANITIZE=address,undefined "${TESTS_ONLY[@]}" ||
+        { build_failed asan "ASan+UBSan"; return; }
+    run_ctest asan "ASan+UBSan" build-asan ASAN_OPTIONS=detect_leaks=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+}
+
+leg_tsan() {
+    configure_build build-tsan -DBP_SANITIZE=thread "${TESTS_ONLY[@]}" ||
+        { build_failed tsan "TSan"; return; }
+    run_ctest tsan "TSan" build-tsan \
+        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+}
+
+# The 32-bit leg: probe, choose native / emulated / skip, run.
+leg_m32() {
+    local tmp native=0 qemu="" qver how emu="" smoke=""
+    case "$M32" in
+    auto | native | emulated) ;;
+    skip)
+        summary+=("32-bit: skipped (M32=skip)")
+        return ;;
+    *)
+        summary+=("32-bit: M32=$M32 is not one of auto, native, emulated, skip")
+        failed=1
+        return ;;
+    esac
+    local need_fail=0
+    [ "$M32" != auto ] && need_fail=1   # a forced path that cannot run fails
+    m32_skip() {
+        summary+=("32-bit: skipped: $1")
+        [ "$need_fail" -eq 1 ] && { summary[-1]+=" (M32=$M32 asked for it)"; failed=1; }
+    }
+    if [ ! -e /usr/lib/i386-linux-gnu/libcmocka.so ]; then
+        m32_skip "libcmocka-dev:i386 not installed (dpkg --add-architecture i386; apt-get install libcmocka-dev:i386)"
+        return
+    fi
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/bp-m32probe.XXXXXX") || return
+    # shellcheck disable=SC2064
+    trap "rm -rf '$tmp'" RETURN
+    if ! printf 'int main(void) { return 0; }\n' |
+        cc -m32 -x c - -o "$tmp/probe32" 2>"$tmp/cc.err"; then
+        m32_skip "cc -m32 cannot build a program (install gcc-multilib): $(head -n 1 "$tmp/cc.err")"
+        return
+    fi
+    "$tmp/probe32" 2>/dev/null && native=1
+    if command -v qemu-i386 >/dev/null && qemu-i386 "$tmp/probe32"; then
+        qemu=$(command -v qemu-i386)
+        qver=$(qemu-i386 --version | head -n 1 | awk '{print $3}')
+    fi
+    case "$M32" in
+    auto) if [ "$native" -eq 1 ]; then how=native
+          elif [ -n "$qemu" ]; then how=emulated
+          else how=none; fi ;;
+    *) how=$M32 ;;
+    esac
+    if [ "$how" = native ] && [ "$native" -eq 0 ]; then
+        m32_skip "this kernel does not run i386 programs (IA-32 emulation off: exec gives ENOEXEC)"
+        return
+    fi
+    if [ "$how" = emulated ] && [ -z "$qemu" ]; then
+        m32_skip "qemu-user is not installed (apt-get install qemu-user)"
+        return
+    fi
+    if [ "$how" = none ]; then
+        m32_skip "this kernel does not run i386 programs (IA-32 emulation off) and qemu-user is not installed: apt-get install qemu-user, or boot with ia32_emulation=1"
+        return
+    fi
+    if [ "$how" = emulated ]; then
+        emu=$qemu
+        how="emulated: qemu-i386 $qver"
+        [ "$native" -eq 0 ] && how+=", the kernel refuses i386 programs"
+    else
+        smoke=$qemu
+        how="native"
+        [ -n "$qemu" ] && how+=", and two programs under qemu-i386 $qver"
+    fi
+    configure_build build-m32 -DBP_M32=ON \
+        -DCMAKE_CROSSCOMPILING_EMULATOR="$emu" -DBP_M32_EMULATOR_SMOKE="$smoke" ||
+        { build_failed 32-bit "$how"; return; }
+    run_ctest 32-bit "$how" build-m32
+}
+
+[ $# -gt 0 ] || set -- native sync asan tsan m32
+for leg in "$@"; do
+    case "$leg" in
+    native | sync | asan | tsan | m32)
+        echo "== test leg: $leg =="
+        "leg_$leg" ;;
+    *)
+        echo "test-legs.sh: unknown leg '$leg' (native sync asan tsan m32)" >&2
+        exit 2 ;;
+    esac
+done
+
+echo
+echo "== test summary =="
+printf '%s\n' "${summary[@]}"
+[ ${#details[@]} -eq 0 ] || printf '%s\n' "${details[@]}"
+exit "$failed"
