@@ -33,7 +33,7 @@
  * optimistic-vs-fix targets) are medians of per-rep ratios of phases that
  * ran back to back, which cancels most of a VM's slow drift between reps.
  * Thread counts: 1, N (--threads, default the CPUs this process may run
- * on) and 2 (the issue's scaling target).  Each phase has threads of its
+ * on) and 2 (the two-thread scaling target).  Each phase has threads of its
  * own that touch one pool only (the library keeps a thread's reader slot
  * block for a few pools at a time).
  *
@@ -47,7 +47,7 @@
  * the reason under the tables; a failing optimistic read makes only that
  * mode n/a.  The others go on.
  *
- * Last, the issue's targets are computed from the medians and printed as
+ * Last, the hit-path targets are computed from the medians and printed as
  * met or missed: reports, not pass/fail exits.
  *
  * Files: this one (options, set-up, main), bench_hit_run.c (pools, threads,
@@ -79,7 +79,7 @@ static void ht_usage(FILE *f)
 "backend side by side, next to an optimistic read (bp_opt_begin + read +\n"
 "bp_opt_validate) and a bare pointer dereference of the same pages (the\n"
 "floor).  Repetitions are interleaved round-robin; cells show the median.\n"
-"Then the issue's targets, met or missed (reports, not an exit status).\n"
+"Then the hit-path targets, met or missed (reports, not an exit status).\n"
 "\n"
 "options (full-run default / --quick default):\n"
 "  --threads N         the \"all cores\" thread count (the CPUs this process\n"

@@ -1,7 +1,7 @@
 /*
  * bench_hit_report.c - what `bpbench hit` prints: the header (machine,
  * sizes, threads, load), the window-hit table (ns/op, reps min-max, Mops/s,
- * scaling, x bare), the CSV rows, the issue's target lines (met or MISSED,
+ * scaling, x bare), the CSV rows, the hit-path target lines (met or MISSED,
  * reports only), and the notes (auto's choice, n/a reasons, warnings, the
  * checks line).  Every number is a median over the reps; ratios are medians
  * of per-rep ratios (ht_paired).
@@ -281,7 +281,7 @@ void ht_print_csv(ht_ctx *c)
             }
 }
 
-/* The issue's targets: one row per backend, one column per target, each
+/* The hit-path targets: one row per backend, one column per target, each
  * cell the measured value and "met" or "MISSED"; then per target how many
  * backends meet it. */
 enum { HT_T_NS, HT_T_BARE, HT_T_SCALE2, HT_T_OPT1, HT_T_OPTN, HT_NT };
@@ -417,7 +417,7 @@ void ht_print_targets(ht_ctx *c)
         }
         bu_table_add(&t, row);
     }
-    fprintf(f, "\n%sThe issue's targets, computed from the medians above "
+    fprintf(f, "\n%sThe hit-path targets, computed from the medians above "
                "(reports, not pass/fail):\n", pre);
     bu_table_print(&t, f, c->o.csv ? "#   " : "  ", 1);
     bu_table_free(&t);

@@ -37,8 +37,8 @@
  * drift of the disk's rate over those seconds cancels to first order;
  * pool/fio is the median of the reps' own ratios (this VM's disk drifts
  * two- to three-fold over a minute: a ratio of two medians would compare
- * different moments, and one fio run on one side of the pool's, as before
- * session 10, put single cells 0.1-0.2 off).  The fio column is the
+ * different moments, and one fio run on one side of the pool's puts single
+ * cells 0.1-0.2 off).  The fio column is the
  * median of all of fio's runs of the cell.
  *
  * --vs-raw measures the pool's own cost with less of the disk's drift:
@@ -1100,8 +1100,8 @@ int bench_io_main(int argc, char **argv)
                    "highest in brackets; fio IOPS = median of all its "
                    "runs\n");
         if (!o.vs_raw && !io_have_fio())
-            printf("fio is not installed (apt-get install fio): its column "
-                   "is n/a\n");
+            printf("fio column skipped: fio not installed (apt-get install fio); "
+                   "its cells are n/a\n");
     }
     bu_table_free(&t);
     return failed;

@@ -168,7 +168,7 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
     const char *term = wl_terminal();
     if (!term) {
         bu_note_add(notes, nnotes,
-                    "plots: skipped, gnuplot is not installed");
+                    "plots skipped: gnuplot not installed (apt-get install gnuplot-nox)");
         return;
     }
     char dat[1100], rdat[1100], gp[1100], png[1100], rpng[1100];

@@ -35,7 +35,7 @@ static int print_pair(void *ctx, const void *key, size_t klen,
     return 0; /* nonzero would stop the scan */
 }
 
-/* Session 1: create the tree, put, scan, flush. */
+/* First run: create the tree, put, scan, flush. */
 static int write_some(bt_tree *t)
 {
     static const char *const kv[][2] = {
@@ -57,7 +57,7 @@ static int write_some(bt_tree *t)
     return rc;
 }
 
-/* Session 2: after a reopen, everything is there. */
+/* Second run: after a reopen, everything is there. */
 static int read_back(bt_tree *t)
 {
     char val[64];

@@ -11,8 +11,7 @@
  * BP__NOPAGE; a page is on at most one chain once; a frame is linked or
  * unlinked only while BUSY.  part_gen[i] counts the inserts into
  * partition i (early reads use it: bp_io_early.c).  The partition locks and
- * counts are process-private for now (several processes attaching is a
- * later issue).
+ * counts are process-private: one process attaches to a cache.
  */
 #include "bp_internal.h"
 
