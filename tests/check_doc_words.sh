@@ -1,7 +1,7 @@
 #!/bin/sh
 # check_doc_words.sh SRCDIR - the project speaks of what it is, not of how it
 # was made: fails when a tracked file names a work session, a tracker item or
-# a temporary state ("for now").  History belongs in git log and
+# a temporary state.  History belongs in git log and
 # CHANGELOG.md, which is held to the same rule.  The patterns are spelled
 # with brackets so that this file does not match itself.
 # Exit 77 (skipped) outside a git checkout or without git.
