@@ -45,10 +45,12 @@
 int bp__cache_write_frame(bp_pool *p, uint32_t f)
 {
     uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
-    int rc = bp__window_write_frame(p, f, pgno);
+    int rc;
 
-    if (rc)
-        return bp__fail(p, rc, "write of page %" PRIu64 " failed", pgno);
+    bp__errmsg_clear(p);
+    if ((rc = bp__window_write_frame(p, f, pgno)) != 0)
+        return bp__fail_wrap(p, rc, "write of page %" PRIu64 " failed",
+                             pgno);
     return 0;
 }
 

@@ -83,6 +83,27 @@ const char *bp_errmsg(const bp_pool *p)
     return bp__tls_err.msg;
 }
 
+int bp__fail_wrap(bp_pool *p, int rc, const char *fmt, ...)
+{
+    char inner[sizeof bp__tls_err.msg];
+    size_t n;
+    va_list ap;
+
+    inner[0] = '\0';
+    if (bp__tls_err.pool == p && bp__tls_err.id == (p ? p->err_id : 0))
+        memcpy(inner, bp__tls_err.msg, sizeof inner);
+    va_start(ap, fmt);
+    vsnprintf(bp__tls_err.msg, sizeof bp__tls_err.msg, fmt, ap);
+    va_end(ap);
+    n = strlen(bp__tls_err.msg);
+    if (inner[0] && n < sizeof bp__tls_err.msg)
+        snprintf(bp__tls_err.msg + n, sizeof bp__tls_err.msg - n, ": %s",
+                 inner);
+    bp__tls_err.pool = p;
+    bp__tls_err.id = p ? p->err_id : 0;
+    return rc;
+}
+
 void bp__errmsg_clear(const bp_pool *p)
 {
     bp__tls_err.pool = p;

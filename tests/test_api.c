@@ -574,6 +574,7 @@ static void test_wal_refused(void **state)
     assert_int_equal(w.off_thread, 0);
     assert_true(w.last_lsn >= 100 && w.last_lsn <= 107);
     assert_non_null(strstr(bp_errmsg(p), "write of page "));
+    assert_non_null(strstr(bp_errmsg(p), "log_flush(")); /* the cause */
     w.ret = BP_EREADONLY; /* any code comes back as is */
     assert_int_equal(bp_flush(p), BP_EREADONLY);
     util_stats(p, &st);
