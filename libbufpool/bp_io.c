@@ -137,10 +137,11 @@ static pid_t bp__io_lock_holder(dev_t dev, ino_t ino)
 }
 
 /* One pool per data file: an exclusive OFD lock (fcntl F_OFD_SETLK) on the
- * whole file, held by the pool's open file description until bp_close.
- * Two pools on one file would each cache its pages and lose the other's
- * updates; the second, in this process or another, gets -EBUSY naming the
- * holder.  The kernel drops the lock when the holder dies. */
+ * whole file, held by the pool's open file description until bp_close
+ * (BP_RDONLY pools take it shared: they never write).  Two pools on one
+ * file would each cache its pages and lose the other's updates; the
+ * second, in this process or another, gets -EBUSY naming the holder.  The
+ * kernel drops the lock when the holder dies. */
 static int bp__io_lock_file(bp_pool *p, const char *path,
                             const struct stat *st)
 {
