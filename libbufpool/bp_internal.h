@@ -24,6 +24,7 @@
 #define BP_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -66,6 +67,32 @@ struct bp__shm_hdr {
     uint64_t sh_free_top;    /* frames [0, free_top) never used yet */
     uint64_t sh_clock;       /* frame CLOCK hand */
 };
+
+/* The shared layout is the same for 32-bit and 64-bit processes: fixed-width
+ * fields at 8-byte-aligned offsets (an i386 struct aligns uint64_t to 4
+ * only, so every offset is pinned here), and 8-byte atomics that are
+ * lock-free on both ABIs (cmpxchg8b on i386).  The arrays that follow the
+ * header start at offsets rounded up to 64 (bp_shm.c). */
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
+               "shared 8-byte words must be lock-free");
+_Static_assert(offsetof(struct bp__frame, fr_pgno) == 0 &&
+                   offsetof(struct bp__frame, fr_maps) == 8 &&
+                   offsetof(struct bp__frame, fr_next) == 12,
+               "frame descriptor layout");
+_Static_assert(offsetof(struct bp__shm_hdr, sh_magic) == 0 &&
+                   offsetof(struct bp__shm_hdr, sh_version) == 8 &&
+                   offsetof(struct bp__shm_hdr, sh_page_size) == 12 &&
+                   offsetof(struct bp__shm_hdr, sh_nframes) == 16 &&
+                   offsetof(struct bp__shm_hdr, sh_frames_desc) == 24 &&
+                   offsetof(struct bp__shm_hdr, sh_words) == 32 &&
+                   offsetof(struct bp__shm_hdr, sh_ptab) == 40 &&
+                   offsetof(struct bp__shm_hdr, sh_ptab_mask) == 48 &&
+                   offsetof(struct bp__shm_hdr, sh_frames_off) == 56 &&
+                   offsetof(struct bp__shm_hdr, sh_file_size) == 64 &&
+                   offsetof(struct bp__shm_hdr, sh_free_top) == 72 &&
+                   offsetof(struct bp__shm_hdr, sh_clock) == 80 &&
+                   sizeof(struct bp__shm_hdr) == 88,
+               "shm header layout");
 
 /* ---- private: window slots --------------------------------------------------
  * Written under p->lock while the slot's frame is BUSY (or the slot is
