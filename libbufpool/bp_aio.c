@@ -343,22 +343,23 @@ static void bp__aio_read_free(bp_pool *p, struct bp__aio *a, uint32_t r)
 /* Give up request r's page (its read failed, or was never sent): no slot
  * shows it any more (the slot's reservation undone as a failed miss's),
  * its frame forgets it, BUSY released: fixes waiting on it retry and read
- * the page themselves. */
+ * the page themselves.  Counted once all that is done, so that a thread
+ * that sees prefetch_failed sees the page gone. */
 static void bp__aio_drop(bp_pool *p, struct bp__aio *a, uint32_t r)
 {
     struct bp__aio_req *q = &a->a_reqs[r];
 
-    BP_STAT(p, prefetch_failed);
     if (q->slot != BP__NONE) {
         struct bp__mapping m = {.slot = q->slot, .frame = q->frame,
                                 .old_frame = BP__NONE,
                                 .need = BP__NEED_READ};
 
         bp__window_map_undo(p, &m);
-        return;
+    } else {
+        bp__cache_discard(p, q->frame);
+        bp__latch_release(bp__word(p, q->frame), 2, 0, 0);
     }
-    bp__cache_discard(p, q->frame);
-    bp__latch_release(bp__word(p, q->frame), 2, 0, 0);
+    BP_STAT(p, prefetch_failed);
 }
 
 /* The read of request r finished with res: check the page and release its
