@@ -400,7 +400,6 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
         BP__STORE(p->slots[q->slot].sl_dirty, BP__SL_HOME);
     BP_STAT(p, reads);
     BP_STAT_ADD(p, bytes_read, p->po_page_size);
-    BP_STAT(p, prefetch_done);
     if (!q->scan) { /* it was asked for: give it a CLOCK round */
         uint64_t v = bp_w_load(w);
 
@@ -408,6 +407,7 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
             ;
     }
     bp__latch_release(w, 2, 0, 0); /* BUSY -> free; fixes waiting retry */
+    BP_STAT(p, prefetch_done); /* after: whoever sees it finds the page */
 }
 
 #ifdef BP_HAVE_URING
