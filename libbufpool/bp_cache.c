@@ -31,10 +31,11 @@
  * Replacement: CLOCK with usage counts 0..3 (a fix raises the count, the
  * hand lowers it; the first evictable frame at 0 goes).  Scan resistance:
  * a BP_SCAN cache miss takes its frame from a ring of the last frames
- * scans brought in (BP__RING plus room for the scan's read-ahead in flight), as long as they are still unlatched and not
- * promoted (SCAN bit, cleared by any normal fix), and scan-loaded frames
- * start at usage 0, so a scan many times the cache cycles through a few
- * frames instead of washing out the hot set.
+ * scans brought in (BP__RING, plus room for the scan's read-ahead in
+ * flight), as long as they are still unlatched and not promoted (SCAN
+ * bit, cleared by any normal fix), and scan-loaded frames start at usage
+ * 0, so a scan many times the cache cycles through a few frames instead
+ * of washing out the hot set.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,11 +46,11 @@
 int bp__cache_write_frame(bp_pool *p, uint32_t f)
 {
     uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
+    unsigned mark = bp__err_mark();
     int rc;
 
-    bp__errmsg_clear(p);
     if ((rc = bp__window_write_frame(p, f, pgno)) != 0)
-        return bp__fail_wrap(p, rc, "write of page %" PRIu64 " failed",
+        return bp__fail_wrap(p, rc, mark, "write of page %" PRIu64 " failed",
                              pgno);
     return 0;
 }

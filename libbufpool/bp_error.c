@@ -66,6 +66,7 @@ const char *bp_version(int *major, int *minor, int *patch)
 static _Thread_local struct {
     const bp_pool *pool; /* NULL: a call without a pool (bp_create) */
     uint64_t id;         /* pool->err_id when written */
+    unsigned seq;        /* failures recorded (bp__err_mark) */
     char msg[512];
 } bp__tls_err;
 
@@ -83,25 +84,24 @@ const char *bp_errmsg(const bp_pool *p)
     return bp__tls_err.msg;
 }
 
-int bp__fail_wrap(bp_pool *p, int rc, const char *fmt, ...)
+unsigned bp__err_mark(void)
 {
-    char inner[sizeof bp__tls_err.msg];
-    size_t n;
+    return bp__tls_err.seq;
+}
+
+int bp__fail_wrap(bp_pool *p, int rc, unsigned mark, const char *fmt, ...)
+{
+    char head[160], inner[sizeof bp__tls_err.msg] = "";
     va_list ap;
 
-    inner[0] = '\0';
-    if (bp__tls_err.pool == p && bp__tls_err.id == (p ? p->err_id : 0))
+    if (bp__tls_err.seq != mark && bp__tls_err.pool == p &&
+        bp__tls_err.id == (p ? p->err_id : 0))
         memcpy(inner, bp__tls_err.msg, sizeof inner);
     va_start(ap, fmt);
-    vsnprintf(bp__tls_err.msg, sizeof bp__tls_err.msg, fmt, ap);
+    vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
-    n = strlen(bp__tls_err.msg);
-    if (inner[0] && n < sizeof bp__tls_err.msg)
-        snprintf(bp__tls_err.msg + n, sizeof bp__tls_err.msg - n, ": %s",
-                 inner);
-    bp__tls_err.pool = p;
-    bp__tls_err.id = p ? p->err_id : 0;
-    return rc;
+    return inner[0] ? bp__fail(p, rc, "%s: %s", head, inner)
+                    : bp__fail(p, rc, "%s", head);
 }
 
 void bp__errmsg_clear(const bp_pool *p)
@@ -117,6 +117,7 @@ int bp__fail(bp_pool *p, int rc, const char *fmt, ...)
 
     bp__tls_err.pool = p;
     bp__tls_err.id = p ? p->err_id : 0;
+    bp__tls_err.seq++;
     va_start(ap, fmt);
     vsnprintf(bp__tls_err.msg, sizeof bp__tls_err.msg, fmt, ap);
     va_end(ap);

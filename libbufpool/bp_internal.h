@@ -595,11 +595,13 @@ static inline char *bp__slot_addr(const bp_pool *p, uint32_t slot)
  * failure paths: the message is a thread-local buffer, no lock. */
 int bp__fail(bp_pool *p, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* The same, keeping the detail a callee left for p after the new text
- * ("write of page 7 failed: log_flush(107) ... returned ..."); clear the
- * message with bp__errmsg_clear before the callee so none is stale. */
-int bp__fail_wrap(bp_pool *p, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* The same, keeping after the new text the detail a callee recorded for
+ * p since mark = bp__err_mark() was taken before the call ("write of page
+ * 7 failed: log_flush(107) for page 7 failed: ..."); an older message is
+ * not appended.  bp__err_mark only reads the thread's failure count. */
+unsigned bp__err_mark(void);
+int bp__fail_wrap(bp_pool *p, int rc, unsigned mark, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Empty the calling thread's message, now about p (bp_open's start). */
 void bp__errmsg_clear(const bp_pool *p);
 /* A number for a new handle's err_id (bp_create). */

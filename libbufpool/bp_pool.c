@@ -121,8 +121,10 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         p->ring_slots[i] = BP__NONE;
     for (int i = 0; i < BP__RING_FRAMES_MAX; i++)
         p->ring_frames[i] = BP__NONE;
+    /* 32 frames plus two read-ahead windows, at most a quarter of the
+     * cache (but never below 32) */
     p->ring_frames_len = BP__RING + 2 * bp__scan_step(p);
-    if (p->ring_frames_len > BP__RING && p->ring_frames_len > n / 4)
+    if (p->ring_frames_len > n / 4)
         p->ring_frames_len = n / 4 > BP__RING ? (uint32_t)(n / 4) : BP__RING;
     p->shards = bp__alloc_lines(p, BP__SHARDS * sizeof *p->shards,
                                 &p->shards_raw);
