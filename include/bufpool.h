@@ -235,7 +235,10 @@ const char *bp_version(int *major, int *minor, int *patch);
     X(BP_ELAGGED, -30922,                                                      \
       "the finished-read log no longer holds every read finished since the "  \
       "ticket (read it more often, or raise the io depth): look at the pages "\
-      "with BP_NOWAIT fixes")
+      "with BP_NOWAIT fixes")                                              \
+    X(BP_EFORKED, -30923,                                                      \
+      "pool handle used in a child process after fork(): bp_close it there "  \
+      "(that releases nothing the parent uses) and open the pool again")
 
 enum {
 #define BP__ERR_ENUM(name, val, msg) name = (val),

@@ -709,8 +709,7 @@ int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max)
     if (!p || !seq || (!pgnos && max))
         return -EINVAL;
     if ((st = BP__LOAD(p->state)) != BP__OPEN)
-        return st == BP__POISONED ? BP_EPOISONED
-                                  : bp__fail(p, BP_ESTATE, "pool is not open");
+        return bp__state_error(p, st);
     if (!(a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE)))
         return 0; /* never read ahead: nothing finished */
     /* entry s + i is overwritten by ticket s + i + size, written only once
@@ -746,8 +745,7 @@ int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns)
     if (!p)
         return -EINVAL;
     if ((st = BP__LOAD(p->state)) != BP__OPEN)
-        return st == BP__POISONED ? BP_EPOISONED
-                                  : bp__fail(p, BP_ESTATE, "pool is not open");
+        return bp__state_error(p, st);
     if (!(a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE)))
         return BP_EIDLE; /* never read ahead */
     if (timeout_ns > 0) {
@@ -852,11 +850,13 @@ static void bp__aio_free(bp_pool *p, struct bp__aio *a)
         munmap(a->a_bufs_raw, a->a_bufs_map);
     if (a->a_log)
         bp__free(p, a->a_log, (a->a_log_mask + 1) * sizeof *a->a_log);
-    pthread_cond_destroy(&a->a_cond);
-    pthread_cond_destroy(&a->a_flusher_cond);
-    pthread_mutex_destroy(&a->a_lock);
-    pthread_mutex_destroy(&a->a_prep_lock);
-    pthread_mutex_destroy(&a->a_reap_lock);
+    if (!p->forked) { /* a child's copies may show the parent's waiters */
+        pthread_cond_destroy(&a->a_cond);
+        pthread_cond_destroy(&a->a_flusher_cond);
+        pthread_mutex_destroy(&a->a_lock);
+        pthread_mutex_destroy(&a->a_prep_lock);
+        pthread_mutex_destroy(&a->a_reap_lock);
+    }
     bp__free(p, a, sizeof *a);
 }
 
@@ -979,6 +979,15 @@ void bp__aio_close(bp_pool *p)
 
     if (!a)
         return;
+    if (p->forked) { /* bp_fork.c: no thread, no lock, nothing in flight */
+#ifdef BP_HAVE_URING
+        if (a->a_uring)
+            io_uring_queue_exit(&a->a_ring);
+#endif
+        p->aio = NULL;
+        bp__aio_free(p, a);
+        return;
+    }
     bp__flusher_stop(p);
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
     __atomic_store_n(&a->a_hold, 0, __ATOMIC_RELEASE);

@@ -80,7 +80,9 @@ static int bp__copy_unmap(bp_pool *p, uint32_t slot, uint32_t frame)
  * frame lacks, so that it shows what this process saw; errors are moot. */
 static void bp__copy_fini(bp_pool *p)
 {
-    for (uint32_t s = 0; p->po_shm_keep && p->slots && s < p->nslots; s++) {
+    for (uint32_t s = 0; p->po_shm_keep && !p->forked && p->slots &&
+                         s < p->nslots;
+         s++) {
         struct bp__slot *sl = &p->slots[s];
 
         if (sl->sl_dirty && sl->sl_frame != BP__NONE)

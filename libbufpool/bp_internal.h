@@ -434,7 +434,15 @@ int bp__copy_home(bp_pool *p, const void *a, uint32_t frame, unsigned d);
 
 /* ---- the pool ------------------------------------------------------------ */
 
-enum bp__state { BP__CLOSED = 0, BP__OPEN, BP__POISONED };
+/* FORKED: the child's copy of a pool open when its process forked
+ * (bp_fork.c): every call but bp_close is refused with BP_EFORKED. */
+enum bp__state { BP__CLOSED = 0, BP__OPEN, BP__POISONED, BP__FORKED };
+/* The error for a call on a pool in state st (not OPEN): BP_EPOISONED
+ * (no message: a state), BP_EFORKED or BP_ESTATE. */
+int bp__state_error(bp_pool *p, int st);
+/* bp_fork.c: the process's open pools, for its fork handler. */
+void bp__fork_register(bp_pool *p);
+void bp__fork_unregister(bp_pool *p);
 
 #define BP__RING 32 /* pages a scan cycles through (PostgreSQL: 256 KiB) */
 /* The frame ring also holds the scan's read-ahead in flight (up to two
@@ -478,6 +486,9 @@ struct bp_pool {
     struct bp__aio *aio;           /* bp_aio.c; NULL until first used */
     uint64_t err_id; /* this handle's number, never reused: bp_errmsg's
                         thread-local message names the pool by it */
+    int forked;      /* a child's copy (bp_fork.c): close touches nothing
+                        shared, joins no thread, takes no lock */
+    bp_pool *fork_next, *fork_prev; /* open pools (bp_fork.c) */
 
     /* data file */
     int data_fd;

@@ -271,7 +271,8 @@ void bp__io_close(bp_pool *p)
          * unlock, so the file can be opened again at once. */
         struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
 
-        (void)fcntl(p->data_fd, F_OFD_SETLK, &fl);
+        if (!p->forked) /* a forked child's description is its parent's */
+            (void)fcntl(p->data_fd, F_OFD_SETLK, &fl);
         close(p->data_fd);
     }
     p->data_fd = -1;

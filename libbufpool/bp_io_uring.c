@@ -439,7 +439,8 @@ static void bp__uring_free(bp_pool *p, struct bp__uring *lanes)
          * cancels it); exiting also drops the registered file. */
         if (lanes[i].ur_ready > 0)
             io_uring_queue_exit(&lanes[i].ur_ring);
-        pthread_mutex_destroy(&lanes[i].ur_lock);
+        if (!p->forked) /* bp_fork.c: maybe held by a parent's thread */
+            pthread_mutex_destroy(&lanes[i].ur_lock);
     }
     bp__free(p, lanes, BP__URING_ALL * sizeof *lanes);
 }

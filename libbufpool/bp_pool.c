@@ -159,7 +159,19 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         return rc;
     }
     BP__STORE(p->state, BP__OPEN);
+    bp__fork_register(p);
     return 0;
+}
+
+/* A child's copy of an open pool (bp_fork.c): its private memory and
+ * mappings go, and nothing else.  No lock is taken (another thread of the
+ * parent may have held it at fork()), no thread joined (none was copied),
+ * the data file's lock is not released (its open file description is the
+ * parent's too) and the shm file is not removed. */
+static void bp__close_forked(bp_pool *p)
+{
+    bp__fork_unregister(p);
+    bp__teardown(p, 0); /* each step checks p->forked */
 }
 
 /* Close refuses while frames are latched, naming the first few pages
@@ -170,6 +182,10 @@ int bp_close(bp_pool *p)
 
     if (!p)
         return 0;
+    if (p->forked) {
+        bp__close_forked(p);
+        goto free_handle;
+    }
     /* the flusher and the reads in flight end first: they take the
      * window lock, and a frame being read counts as fixed below */
     bp__aio_close(p);
@@ -198,6 +214,7 @@ int bp_close(bp_pool *p)
             (void)bp__flusher_start(p); /* the pool stays open and usable */
             return rc;
         }
+        bp__fork_unregister(p);
         bp__teardown(p, 0);
     }
     bp__unlock(&p->lock, BP__RANK_MISS);
@@ -208,6 +225,7 @@ int bp_close(bp_pool *p)
     pthread_mutex_destroy(&p->io_lock);
     pthread_mutex_destroy(&p->flush_lock);
     pthread_mutex_destroy(&p->aio_init_lock);
+free_handle:
     if (p->po_shm_name)
         bp__free(p, p->po_shm_name, strlen(p->po_shm_name) + 1);
     a = p->po_alloc;
@@ -215,15 +233,22 @@ int bp_close(bp_pool *p)
     return 0;
 }
 
+int bp__state_error(bp_pool *p, int st)
+{
+    if (st == BP__POISONED)
+        return BP_EPOISONED;
+    if (st == BP__FORKED)
+        return bp__fail(p, BP_EFORKED, "this pool was opened by the parent "
+                        "process before fork(): bp_close it in the child and "
+                        "open it again there");
+    return bp__fail(p, BP_ESTATE, "pool is not open");
+}
+
 static int bp__usable(bp_pool *p)
 {
     int st = BP__LOAD(p->state);
 
-    if (st == BP__OPEN)
-        return 0;
-    if (st == BP__POISONED)
-        return BP_EPOISONED;
-    return bp__fail(p, BP_ESTATE, "pool is not open");
+    return st == BP__OPEN ? 0 : bp__state_error(p, st);
 }
 
 /* bp_page.bp_gen: bit 0 exclusive, bits 1..4 reader slot + 1 (0: counted
@@ -589,12 +614,12 @@ static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
     struct bp__slot *sl;
     uint64_t *w, v;
     uint32_t f;
-    int excl, copy, hz;
+    int excl, copy, hz, st;
 
     if (!p || !pg || (flags & ~BP_DIRTY))
         return -EINVAL;
-    if (BP__LOAD(p->state) == BP__CLOSED)
-        return bp__fail(p, BP_ESTATE, "pool is not open");
+    if ((st = BP__LOAD(p->state)) == BP__CLOSED || st == BP__FORKED)
+        return bp__state_error(p, st);
     excl = pg->bp_gen & 1;
     hz = (int)((pg->bp_gen >> 1) & 15) - 1;
     blk = &p->readers[(pg->bp_gen >> 5) & 31];
@@ -636,7 +661,7 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags)
     /* The common case first: a shared fix held in a reader slot, in an
      * open pool; the same checks as bp__unfix_slow's, in a straight line. */
     if (__builtin_expect(p && pg && flags == 0, 1) &&
-        BP__LOAD(p->state) != BP__CLOSED) {
+        (unsigned)BP__LOAD(p->state) - BP__OPEN <= BP__POISONED - BP__OPEN) {
         uint32_t gen = pg->bp_gen, f;
         unsigned hz = ((gen >> 1) & 15) - 1u; /* (unsigned)-1: counted */
         struct bp__readers *blk = &p->readers[(gen >> 5) & 31];
@@ -711,6 +736,8 @@ int bp_opt_validate(bp_pool *p, const bp_opt *o)
         return -EINVAL;
     if (BP__LOAD(p->state) == BP__CLOSED)
         return BP_ESTATE;
+    if (BP__LOAD(p->state) == BP__FORKED)
+        return bp__state_error(p, BP__FORKED);
     if (o->bp_frame >= p->nframes)
         return -EINVAL;
     /* the caller's reads of the page must happen before the re-read */

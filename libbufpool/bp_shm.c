@@ -316,7 +316,7 @@ void bp__shm_close(bp_pool *p, int unlink_anyway)
         close(p->shm_fd);
     p->shm_fd = -1;
     if (p->shm_path) {
-        if (!p->po_shm_keep || unlink_anyway)
+        if ((!p->po_shm_keep || unlink_anyway) && !p->forked)
             unlink(p->shm_path);
         bp__free(p, p->shm_path, p->shm_path_len);
     }
