@@ -238,7 +238,11 @@ const char *bp_version(int *major, int *minor, int *patch);
       "with BP_NOWAIT fixes")                                              \
     X(BP_EFORKED, -30923,                                                      \
       "pool handle used in a child process after fork(): bp_close it there "  \
-      "(that releases nothing the parent uses) and open the pool again")
+      "(that releases nothing the parent uses) and open the pool again")     \
+    X(BP_ESHMMISMATCH, -30924,                                                 \
+      "the shared cache exists with other options (page size, cache size, "   \
+      "data file, checksums, WAL offset or library layout): bp_errmsg names " \
+      "the field; open with the same options or another shm name")
 
 enum {
 #define BP__ERR_ENUM(name, val, msg) name = (val),
@@ -597,6 +601,7 @@ void bp_wal_durable(bp_pool *p, uint64_t lsn);
 #define BP_CREATE 0x1u      /* create the data file if it does not exist */
 #define BP_BUFFERED_IO 0x2u /* buffered I/O instead of O_DIRECT */
 #define BP_RDONLY 0x4u      /* read-only: no page is ever written */
+#define BP_ATTACH 0x8u      /* create or attach the named shared cache */
 
 /* One pool per data file.  bp_open locks the data file (an OFD lock,
  * fcntl F_OFD_SETLK, dropped by the kernel if the process dies): a pool

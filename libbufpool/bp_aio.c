@@ -1134,7 +1134,7 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
                 !bp__aio_direct(p);
     int rc = BP_ENOSLOT;
 
-    if (pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE))
+    if (pgno >= BP__LOAD(p->meta->sh_disk_pages))
         return 0; /* never written: a fix makes it zeros, no I/O */
     if (__atomic_load_n(&a->a_nfree, __ATOMIC_RELAXED) == 0 ||
         (r = bp__aio_get(p, a, 0)) == BP__NONE)

@@ -86,11 +86,19 @@ int bp__backend_choose(bp_pool *p)
         return 0;
     }
     if (asked && bp__vma_check(p, asked) != 0) {
+        if (p->shared) /* copy is no choice for a shared cache */
+            return bp__vma_check(p, asked);
         fits = 0;
         snprintf(vma_note, sizeof vma_note, " (rfp/mmap: over VMA budget)");
     }
+    if (p->shared) {
+        win = &bp__backend_mmap;
+        snprintf(vma_note, sizeof vma_note, " (shared cache: not copy)");
+    }
     for (int i = 0; i < 3; i++) {
-        ns[i] = (fits || i == 2) ? bp__calibrate(p, cand[i]) : 0;
+        ns[i] = (fits || i == 2) && !(p->shared && i == 2)
+                    ? bp__calibrate(p, cand[i])
+                    : 0;
         if (ns[i] && ns[i] < best) {
             best = ns[i];
             win = cand[i];

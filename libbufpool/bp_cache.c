@@ -22,8 +22,10 @@
  *  - Frames [0, sh_free_top) were never used; they are handed out from the
  *    top down, so a cache larger than 4 GiB puts its first pages above the
  *    4 GiB offset at once (the 32-bit tests rely on it).
- *  - A frame is evicted only from latch 0 (CAS to BUSY), and only when no
- *    slot maps it, or one slot of this process does (evicted first).
+ *  - A frame is evicted only from latch 0 (CAS to BUSY).  In a private
+ *    pool only when no slot maps it, or one slot of this process does
+ *    (evicted first); in a shared cache other processes' slots on it do
+ *    not hold it (they are hints, checked at every fix: bp_window.c).
  *  - A dirty frame is clean only after its write completed in full and a
  *    later fdatasync succeeded (WB marks "written, not yet synced";
  *    dirtying the frame again clears WB).
@@ -65,9 +67,10 @@ static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
     uint64_t *w = bp__word(p, f), v = bp_w_load(w);
     int rc = 0;
 
-    if (bp_w_latch(v) != 0 || BP__LOAD(p->frames[f].fr_maps) > 1)
+    if (bp_w_latch(v) != 0 ||
+        (!p->shared && BP__LOAD(p->frames[f].fr_maps) > 1))
         return 0;
-    if ((v & BP_W_DIRTY) && __atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
+    if ((v & BP_W_DIRTY) && BP__LOAD(p->meta->sh_sync_err))
         return 0; /* sticky sync error: dirty pages are no longer written */
     if (honour_usage && bp_w_usage(v) > 0) {
         (void)bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1));
@@ -77,8 +80,24 @@ static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
         return 0;
     if (bp__readers_hold(p, f)) /* a shared fix through a reader slot */
         goto give_back;
-    /* BUSY: nobody maps or unmaps the frame now, fr_maps is stable */
-    if (BP__LOAD(p->frames[f].fr_maps) == 1) {
+    /* BUSY: nobody maps or unmaps the frame now, fr_maps is stable.  A
+     * shared cache keeps no fr_maps: our slot for the frame's page is
+     * looked up (a slot is published only while its frame is BUSY, so no
+     * slot of ours can start showing it now); other processes' slots
+     * become stale hints, which their fixes detect (bp_window.c). */
+    if (p->shared) {
+        if (bp__window_slot_of_frame(p, f) != BP__NONE) {
+            uint32_t s;
+
+            bp__lock(p, &p->lock, BP__RANK_MISS);
+            s = bp__window_slot_of_frame(p, f);
+            rc = s == BP__NONE ? 0
+                               : bp__window_evict_busy_locked(p, s, NULL);
+            bp__unlock(&p->lock, BP__RANK_MISS);
+            if (rc)
+                goto give_back;
+        }
+    } else if (BP__LOAD(p->frames[f].fr_maps) == 1) {
         uint32_t s;
 
         bp__lock(p, &p->lock, BP__RANK_MISS);
@@ -113,7 +132,7 @@ static int bp__frame_evict(bp_pool *p, uint32_t f)
             return rc;
         __atomic_and_fetch(bp__word(p, f), ~(BP_W_DIRTY | BP_W_WB),
                            __ATOMIC_ACQ_REL);
-        __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
     }
     bp__cache_discard(p, f);
     BP_STAT(p, frame_evictions);
@@ -149,7 +168,7 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
              * thread's page (in the page table, maybe in a slot), and
              * taking it here as empty would leave a stale chain entry. */
             if (BP__LOAD(p->frames[f].fr_pgno) == BP__NOPAGE &&
-                BP__LOAD(p->frames[f].fr_maps) == 0) {
+                (p->shared || BP__LOAD(p->frames[f].fr_maps) == 0)) {
                 *frame = f;
                 return 0;
             }
@@ -325,7 +344,7 @@ static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n)
             rc = res[i];
         bp__latch_release(bp__word(p, f[i]), 0, res[i] ? 0 : BP_W_WB, 0);
     }
-    __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
     return rc;
 }
 
@@ -377,12 +396,13 @@ static int bp__cache_write_range(bp_pool *p, uint64_t start, uint64_t n,
  * WB frames: clean after a good sync, dirty again after a failed one. */
 static int bp__cache_sync_settle(bp_pool *p, int rc)
 {
-    if (rc == 0 && __atomic_exchange_n(&p->needs_sync, 0, __ATOMIC_ACQ_REL)) {
+    if (rc == 0 &&
+        __atomic_exchange_n(&p->meta->sh_needs_sync, 0, __ATOMIC_ACQ_REL)) {
         if ((rc = p->io->sync(p)) != 0) {
             /* the kernel may have dropped what was written: from now on no
              * flush can vouch for those pages (PostgreSQL PANICs here) */
-            __atomic_store_n(&p->needs_sync, 1, __ATOMIC_RELEASE);
-            __atomic_store_n(&p->sync_err, -rc, __ATOMIC_RELEASE);
+            __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&p->meta->sh_sync_err, -rc, __ATOMIC_RELEASE);
             bp__fail(p, rc, "fdatasync of the data file failed; pages stay "
                      "dirty and the pool refuses further writes (BP_ESYNC)");
         } else {
@@ -412,17 +432,17 @@ static int bp__sync_failed(bp_pool *p, int err)
  * dirty. */
 int bp__cache_flush(bp_pool *p)
 {
-    int rc, err = __atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE);
+    int rc, err = BP__LOAD(p->meta->sh_sync_err);
     uint64_t wrote = 0;
 
     if (err)
         return bp__sync_failed(p, err);
-    bp__lock(p, &p->flush_lock, BP__RANK_FLUSH);
+    bp__shlock(p, &p->meta->sh_flush_lock, BP__RANK_FLUSH);
     rc = bp__window_writeback(p);
     if (rc == 0)
         rc = bp__cache_write_range(p, 0, p->nframes, &wrote);
     rc = bp__cache_sync_settle(p, rc);
-    bp__unlock(&p->flush_lock, BP__RANK_FLUSH);
+    bp__shunlock(p, &p->meta->sh_flush_lock, BP__RANK_FLUSH);
     return rc;
 }
 
@@ -435,11 +455,10 @@ int bp__cache_flush_ahead(bp_pool *p, uint64_t start, uint64_t n)
     uint64_t wrote = 0;
     int rc;
 
-    if (__atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
+    if (BP__LOAD(p->meta->sh_sync_err))
         return 0;
-    if (pthread_mutex_trylock(&p->flush_lock) != 0)
+    if (!bp__shtrylock(p, &p->meta->sh_flush_lock, BP__RANK_FLUSH))
         return 0;
-    bp__rank_note(BP__RANK_FLUSH, 1);
     rc = bp__cache_write_range(p, start, n, &wrote);
     if (wrote) {
         rc = bp__cache_sync_settle(p, rc);
@@ -447,6 +466,6 @@ int bp__cache_flush_ahead(bp_pool *p, uint64_t start, uint64_t n)
         if (rc == 0)
             BP_STAT_ADD(p, flusher_pages, wrote);
     }
-    bp__unlock(&p->flush_lock, BP__RANK_FLUSH);
+    bp__shunlock(p, &p->meta->sh_flush_lock, BP__RANK_FLUSH);
     return rc;
 }

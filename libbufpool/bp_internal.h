@@ -1,20 +1,11 @@
 /*
  * bp_internal.h - the pool's internal state, shared by the library's modules.
  *
- * Memory layout of the shm backing file (all positions are byte offsets from
- * the start of the file; shared metadata holds offsets and indexes, never
- * pointers, so several processes may later attach at different addresses):
- *
- *   0             struct bp__shm_hdr
- *   frames_desc   struct bp__frame[nframes]        frame descriptors
- *   words         uint64_t[nframes]                frame state words
- *   ptab          uint32_t[ptab_mask + 1]          page table buckets: first
- *                                                  frame + 1 of each chain
- *   frames_off    nframes * page_size bytes        cache frames (page aligned)
- *
- * The metadata part [0, frames_off) is mapped once per process (p->meta).
- * Frames are reached only through the window (bp_window.c) or by I/O on the
- * shm fd; the linear backend maps all of them at once.
+ * The shm file's layout (what every attached process shares) is declared
+ * in bp_shared.h; the metadata part [0, frames_off) is mapped once per
+ * process (p->meta).  Frames are reached only through the window
+ * (bp_window.c) or by I/O on the shm fd; the linear backend maps all of
+ * them at once.
  *
  * Process-private state: the window (slots), its pgno -> slot table, the
  * I/O engine, the locks (bp_latch.h: lock order).  See libbufpool/README.md
@@ -29,6 +20,7 @@
 #include <sys/types.h>
 
 #include "bp_latch.h"
+#include "bp_shared.h"
 #include "bufpool.h"
 
 #ifndef BP_DEBUG
@@ -37,62 +29,6 @@
 
 #define BP__NONE UINT32_MAX      /* no frame / no slot */
 #define BP__NOPAGE UINT64_MAX    /* frame or slot holds no page */
-#define BP__SHM_MAGIC 0x4250534d48444231ull /* "BPSMHDB1" */
-
-/* ---- shared: frame descriptors and state words ----------------------------
- * Each frame has a state word (bp_latch.h: latch, version, usage,
- * DIRTY/WB/SCAN), packed 8 bytes apart in their own array like vmcache's
- * page states: the hit path reads only the word, and shared fixes do not
- * write it (reader slots), so packing costs little sharing and saves cache
- * footprint.  fr_pgno and fr_maps change only under p->lock (with the frame
- * BUSY for fr_pgno) but are read without it, so all accesses are atomic. */
-struct bp__frame {
-    uint64_t fr_pgno;  /* BP__NOPAGE when free */
-    uint32_t fr_maps;  /* window slots mapping this frame (all processes) */
-    uint32_t fr_next;  /* page table chain: next frame + 1, 0 = end */
-};
-_Static_assert(sizeof(struct bp__frame) == 16, "frame descriptor size");
-
-struct bp__shm_hdr {
-    uint64_t sh_magic;
-    uint32_t sh_version;
-    uint32_t sh_page_size;
-    uint64_t sh_nframes;
-    uint64_t sh_frames_desc; /* offset of struct bp__frame[] */
-    uint64_t sh_words;       /* offset of the uint64_t state words */
-    uint64_t sh_ptab;        /* offset of the page table */
-    uint64_t sh_ptab_mask;   /* page table buckets - 1 (power of two) */
-    uint64_t sh_frames_off;  /* offset of frame 0 */
-    uint64_t sh_file_size;   /* whole shm file */
-    uint64_t sh_free_top;    /* frames [0, free_top) never used yet */
-    uint64_t sh_clock;       /* frame CLOCK hand */
-};
-
-/* The shared layout is the same for 32-bit and 64-bit processes: fixed-width
- * fields at 8-byte-aligned offsets (an i386 struct aligns uint64_t to 4
- * only, so every offset is pinned here), and 8-byte atomics that are
- * lock-free on both ABIs (cmpxchg8b on i386).  The arrays that follow the
- * header start at offsets rounded up to 64 (bp_shm.c). */
-_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
-               "shared 8-byte words must be lock-free");
-_Static_assert(offsetof(struct bp__frame, fr_pgno) == 0 &&
-                   offsetof(struct bp__frame, fr_maps) == 8 &&
-                   offsetof(struct bp__frame, fr_next) == 12,
-               "frame descriptor layout");
-_Static_assert(offsetof(struct bp__shm_hdr, sh_magic) == 0 &&
-                   offsetof(struct bp__shm_hdr, sh_version) == 8 &&
-                   offsetof(struct bp__shm_hdr, sh_page_size) == 12 &&
-                   offsetof(struct bp__shm_hdr, sh_nframes) == 16 &&
-                   offsetof(struct bp__shm_hdr, sh_frames_desc) == 24 &&
-                   offsetof(struct bp__shm_hdr, sh_words) == 32 &&
-                   offsetof(struct bp__shm_hdr, sh_ptab) == 40 &&
-                   offsetof(struct bp__shm_hdr, sh_ptab_mask) == 48 &&
-                   offsetof(struct bp__shm_hdr, sh_frames_off) == 56 &&
-                   offsetof(struct bp__shm_hdr, sh_file_size) == 64 &&
-                   offsetof(struct bp__shm_hdr, sh_free_top) == 72 &&
-                   offsetof(struct bp__shm_hdr, sh_clock) == 80 &&
-                   sizeof(struct bp__shm_hdr) == 88,
-               "shm header layout");
 
 /* ---- private: window slots --------------------------------------------------
  * Written under p->lock while the slot's frame is BUSY (or the slot is
@@ -231,7 +167,6 @@ void bp__htab_remove(struct bp__htab *h, uint64_t key);
  * other.  Chains link frames through fr_next.  A frame joins or leaves a
  * chain only while BUSY, so a frame found under the partition lock and
  * then taken BUSY stays that page's frame. */
-#define BP__PARTS 64
 static inline uint64_t bp__hash(uint64_t key)
 {
     key ^= key >> 30; /* splitmix64 finalizer: neighbours spread out */
@@ -375,6 +310,11 @@ int bp__iomem_setup(bp_pool *p);
 void bp__iomem_close(bp_pool *p);
 
 int bp__io_open(bp_pool *p, const char *path, unsigned flags);
+/* bp_io.c: the data file's locks for a shared cache.  claim: its creator
+ * checks no other pool or cache has the file and marks it a shared
+ * cache's; join: a later process marks it too.  0 or -EBUSY. */
+int bp__io_claim_shared(bp_pool *p);
+int bp__io_join_shared(bp_pool *p);
 void bp__io_close(bp_pool *p);
 int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf);
 /* bp_io_early.c: a fix miss's read submitted as soon as the page is known
@@ -462,6 +402,7 @@ struct bp_pool {
     bp_prefault po_prefault;
     int po_mlock;
     char *po_shm_name; /* NULL: memfd */
+    unsigned po_shm_mode; /* 0600 (0) or a group mode (bp_set_shm_mode) */
     int po_shm_keep;
     uint32_t po_dio_align_override;
     bp_io_engine po_io_engine;
@@ -476,12 +417,8 @@ struct bp_pool {
 
     /* state */
     int state; /* enum bp__state */
-    pthread_mutex_t alloc_lock; /* bp_alloc_page (bp_latch.h: lock order) */
     pthread_mutex_t lock;    /* the window lock: slot replacement, wtab */
-    pthread_mutex_t parts[BP__PARTS]; /* page table partitions */
-    uint64_t part_gen[BP__PARTS];     /* inserts per partition (its lock) */
     pthread_mutex_t io_lock; /* the I/O slot */
-    pthread_mutex_t flush_lock;    /* bp_flush and the flusher, one at once */
     pthread_mutex_t aio_init_lock; /* creating p->aio */
     struct bp__aio *aio;           /* bp_aio.c; NULL until first used */
     uint64_t err_id; /* this handle's number, never reused: bp_errmsg's
@@ -495,17 +432,28 @@ struct bp_pool {
     int direct_io;
     int rdonly; /* opened BP_RDONLY: no page is ever written */
     uint32_t dio_align;
-    uint64_t data_pages;      /* logical size, pages */
-    uint64_t disk_pages;      /* pages known to exist on disk */
+    uint64_t data_dev, data_ino; /* the data file's identity */
+    const char *io_path; /* the data file's path: bp_open's argument, for
+                            messages during bp_open only */
+    uint64_t file_pages;      /* the data file's size at open, pages (the
+                                 shared sh_data_pages/sh_disk_pages track
+                                 it from then on) */
     const struct bp__io_ops *io;
     void *io_priv;            /* the engine's own state (io_uring ring) */
     char io_reason[96];       /* why this engine */
-    int needs_sync;           /* a write since the last fdatasync */
-    uint64_t wal_durable;     /* log durable up to here (atomic, grows) */
-    int sync_err;             /* sticky: errno of a failed fdatasync */
 
     /* shm cache */
     int shm_fd;
+    int shared;          /* BP_ATTACH: a cache other processes may share */
+    int shm_created;     /* this open created (or rebuilt) the file */
+    int shm_init_held;   /* holds the init lock byte (bp_shm.c) */
+    int proc_held;       /* holds its process table entry's lock byte */
+    struct bp__proc *procs; /* the process table (in p->meta) */
+    uint32_t proc_slot;  /* this process's entry in the process table */
+    uint32_t proc_tag;   /* proc_slot + 1: what this process writes into
+                            the shared locks it holds */
+    int futex_private;   /* FUTEX_PRIVATE_FLAG: only this process maps
+                            the shm file (a private pool) */
     char *shm_path; /* NULL for memfd */
     size_t shm_path_len;
     struct bp__shm_hdr *meta;
@@ -644,6 +592,9 @@ void bp__free(bp_pool *p, void *ptr, size_t size);
 
 /* shm backing file (bp_shm.c) */
 int bp__shm_open(bp_pool *p);
+/* An OFD lock on byte at of fd (F_RDLCK, F_WRLCK, F_UNLCK): 0 or -errno,
+ * -EAGAIN when another open file description holds a conflicting one. */
+int bp__ofd_lock(int fd, short type, long at);
 void bp__shm_close(bp_pool *p, int unlink_anyway);
 
 /* VMA budget (bp_vma.c) */
@@ -714,6 +665,9 @@ void bp__window_map_undo(bp_pool *p, struct bp__mapping *m);
  * says whether it is needed). */
 int bp__window_evict_busy_locked(bp_pool *p, uint32_t slot, int *dirty);
 uint32_t bp__window_slot_of_frame(bp_pool *p, uint32_t frame);
+/* Shared cache: empty slot s if it still stands for pgno but its frame
+ * holds another page now (takes p->lock). */
+void bp__window_drop_stale(bp_pool *p, uint32_t s, uint64_t pgno);
 /* Write frame f through its slot or the I/O slot. */
 int bp__window_write_frame(bp_pool *p, uint32_t frame, uint64_t pgno);
 int bp__window_writeback(bp_pool *p);
@@ -768,6 +722,16 @@ enum bp__rank {
 };
 void bp__lock(bp_pool *p, pthread_mutex_t *m, enum bp__rank r);
 void bp__unlock(pthread_mutex_t *m, enum bp__rank r);
+
+/* Locks in the shm file (bp_shlock.c): 32-bit futex words that every
+ * attached process takes (page-table partitions, allocation, flush).  The
+ * word holds the holder's process slot + 1 (BP__SHL_WAITERS set while
+ * someone sleeps); a waiter sleeps with a timeout and looks again, so no
+ * wait is unbounded by construction. */
+#define BP__SHL_WAITERS 0x80000000u
+void bp__shlock(bp_pool *p, uint32_t *w, enum bp__rank r);
+int bp__shtrylock(bp_pool *p, uint32_t *w, enum bp__rank r); /* 1: taken */
+void bp__shunlock(bp_pool *p, uint32_t *w, enum bp__rank r);
 void bp__rank_note(enum bp__rank r, int acquire);
 
 /* backend choice (bp_backend_auto.c) */

@@ -3,8 +3,8 @@
  * reads and writes through the pool's I/O engine.
  *
  * Owns: p->data_fd and its lock (one pool per data file; read-only pools
- * share it), p->rdonly, p->direct_io, p->dio_align, p->data_pages/disk_pages
- * and the I/O counters.  Every data-file read or write goes through p->io
+ * share it), p->rdonly, p->direct_io, p->dio_align, p->file_pages (the data file's
+ * size at open) and the I/O counters.  Every data-file read or write goes through p->io
  * (bp__io_ops), so an engine can be swapped; the engines' system calls go
  * through the fault table (bp_sys.h).
  *
@@ -136,36 +136,75 @@ static pid_t bp__io_lock_holder(dev_t dev, ino_t ino)
     return found ? found : self;
 }
 
-/* One pool per data file: an exclusive OFD lock (fcntl F_OFD_SETLK) on the
- * whole file, held by the pool's open file description until bp_close
- * (BP_RDONLY pools take it shared: they never write).  Two pools on one
- * file would each cache its pages and lose the other's updates; the
- * second, in this process or another, gets -EBUSY naming the holder.  The
- * kernel drops the lock when the holder dies. */
-static int bp__io_lock_file(bp_pool *p, const char *path,
-                            const struct stat *st)
+/* -EBUSY for the data file at path, naming the holder of its lock. */
+static int bp__io_busy(bp_pool *p, const char *what)
 {
-    struct flock fl = {.l_type = p->rdonly ? F_RDLCK : F_WRLCK,
-                       .l_whence = SEEK_SET};
-    pid_t who;
+    pid_t who = bp__io_lock_holder((dev_t)p->data_dev, (ino_t)p->data_ino);
+    const char *rule = "one pool per data file (only read-only pools, or "
+                       "the processes of one shared cache, share one)";
 
-    if (fcntl(p->data_fd, F_OFD_SETLK, &fl) == 0)
-        return 0;
-    if (errno != EAGAIN && errno != EACCES)
-        return bp__fail(p, -errno, "cannot lock data file %s (F_OFD_SETLK)",
-                        path);
-    who = bp__io_lock_holder(st->st_dev, st->st_ino);
     if (who == getpid())
         return bp__fail(p, -EBUSY, "data file %s is open in another pool of "
-                        "this process: one pool per data file (only "
-                        "read-only pools share one)", path);
+                        "this process%s: %s", p->io_path, what, rule);
     if (who > 0)
         return bp__fail(p, -EBUSY, "data file %s is open in a pool of "
-                        "process %ld: one pool per data file (only "
-                        "read-only pools share one)", path, (long)who);
+                        "process %ld%s: %s", p->io_path, (long)who, what,
+                        rule);
     return bp__fail(p, -EBUSY, "data file %s is open in another pool (its "
-                    "lock's holder is not visible here): one pool per data "
-                    "file (only read-only pools share one)", path);
+                    "lock's holder is not visible here)%s: %s", p->io_path,
+                    what, rule);
+}
+
+/* One pool per data file: an OFD lock (fcntl F_OFD_SETLK) on byte
+ * BP__DLOCKB_OPEN, held by the pool's open file description until
+ * bp_close, exclusive for a pool that may write.  Two pools on one file
+ * would each cache its pages and lose the other's updates; the second, in
+ * this process or another, gets -EBUSY naming the holder.  BP_RDONLY pools
+ * take it shared, and stay away from a file whose BP__DLOCKB_SHARED byte
+ * a shared cache holds; the processes of a shared cache take it shared
+ * too, and its creator checks that it alone has the file
+ * (bp__io_claim_shared).  The kernel drops the locks when the holder
+ * dies. */
+static int bp__io_lock_file(bp_pool *p)
+{
+    short type = p->rdonly || p->shared ? F_RDLCK : F_WRLCK;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                       .l_start = BP__DLOCKB_SHARED, .l_len = 1};
+    int rc = bp__ofd_lock(p->data_fd, type, BP__DLOCKB_OPEN);
+
+    if (rc == -EAGAIN)
+        return bp__io_busy(p, "");
+    if (rc)
+        return bp__fail(p, rc, "cannot lock data file %s (F_OFD_SETLK)",
+                        p->io_path);
+    if (!p->rdonly)
+        return 0;
+    if (fcntl(p->data_fd, F_OFD_GETLK, &fl) != 0)
+        return bp__fail(p, -errno, "cannot test the lock of data file %s "
+                        "(F_OFD_GETLK)", p->io_path);
+    if (fl.l_type != F_UNLCK)
+        return bp__io_busy(p, " as a shared cache's (BP_ATTACH)");
+    return 0;
+}
+
+int bp__io_claim_shared(bp_pool *p)
+{
+    int rc = bp__ofd_lock(p->data_fd, F_WRLCK, BP__DLOCKB_OPEN);
+
+    if (rc == -EAGAIN)
+        return bp__io_busy(p, " (read-only, or by another shared cache)");
+    if (rc == 0)
+        rc = bp__ofd_lock(p->data_fd, F_RDLCK, BP__DLOCKB_SHARED);
+    if (rc == 0) /* back to shared, now that the mark is set */
+        rc = bp__ofd_lock(p->data_fd, F_RDLCK, BP__DLOCKB_OPEN);
+    return rc ? bp__fail(p, rc, "cannot lock data file %s", p->io_path) : 0;
+}
+
+int bp__io_join_shared(bp_pool *p)
+{
+    int rc = bp__ofd_lock(p->data_fd, F_RDLCK, BP__DLOCKB_SHARED);
+
+    return rc ? bp__fail(p, rc, "cannot lock data file %s", p->io_path) : 0;
 }
 
 int bp__io_open(bp_pool *p, const char *path, unsigned flags)
@@ -190,7 +229,10 @@ int bp__io_open(bp_pool *p, const char *path, unsigned flags)
         return bp__fail(p, -errno, "fstat of data file %s", path);
     if (!S_ISREG(st.st_mode))
         return bp__fail(p, -EINVAL, "data file %s is not a regular file", path);
-    if ((rc = bp__io_lock_file(p, path, &st)) != 0)
+    p->data_dev = (uint64_t)st.st_dev;
+    p->data_ino = (uint64_t)st.st_ino;
+    p->io_path = path;
+    if ((rc = bp__io_lock_file(p)) != 0)
         return rc;
     if ((st.st_mode & 0222) == 0 && !rdonly)
         return bp__fail(p, BP_EREADONLY,
@@ -215,7 +257,7 @@ int bp__io_open(bp_pool *p, const char *path, unsigned flags)
                         "page size %u is not a multiple of the data file's "
                         "direct I/O alignment %u: use a page size of at "
                         "least %u", p->po_page_size, align, align);
-    p->data_pages = p->disk_pages = (uint64_t)st.st_size / p->po_page_size;
+    p->file_pages = (uint64_t)st.st_size / p->po_page_size;
     return bp__io_select(p);
 }
 
@@ -272,7 +314,7 @@ void bp__io_close(bp_pool *p)
         struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
 
         if (!p->forked) /* a forked child's description is its parent's */
-            (void)fcntl(p->data_fd, F_OFD_SETLK, &fl);
+            (void)fcntl(p->data_fd, F_OFD_SETLK, &fl); /* every byte */
         close(p->data_fd);
     }
     p->data_fd = -1;
@@ -364,7 +406,7 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)
     ssize_t n = 0;
 
     /* past the end of the file on disk: allocated, never (fully) written */
-    if (pgno < __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE) &&
+    if (pgno < BP__LOAD(p->meta->sh_disk_pages) &&
         (n = bp__io_page_xfer(p, pgno, buf, 0,
                               (size_t)bp__io_early_take(p, pgno, buf))) < 0)
         return (int)n;
@@ -381,7 +423,7 @@ int bp__io_wal_before(bp_pool *p, uint64_t lsn, uint64_t pgno)
     int rc;
 
     if (!p->po_wal_fn ||
-        lsn <= __atomic_load_n(&p->wal_durable, __ATOMIC_ACQUIRE))
+        lsn <= BP__LOAD(p->meta->sh_wal_durable))
         return 0;
     BP_STAT(p, wal_flushes);
     if ((rc = p->po_wal_fn(p->po_wal_ctx, lsn)) != 0)
@@ -412,10 +454,10 @@ ssize_t bp__io_xfer_page(bp_pool *p, uint64_t pgno, void *buf, int write)
 /* Page pgno was written in full: count it, and the file now has it. */
 void bp__io_wrote(bp_pool *p, uint64_t pgno)
 {
-    uint64_t d = __atomic_load_n(&p->disk_pages, __ATOMIC_RELAXED);
+    uint64_t d = __atomic_load_n(&p->meta->sh_disk_pages, __ATOMIC_RELAXED);
 
     while (pgno >= d &&
-           !__atomic_compare_exchange_n(&p->disk_pages, &d, pgno + 1, 0,
+           !__atomic_compare_exchange_n(&p->meta->sh_disk_pages, &d, pgno + 1, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         ;
     BP_STAT(p, writes);

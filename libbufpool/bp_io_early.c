@@ -73,7 +73,7 @@ void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen)
     struct bp__early *e = &bp__tls_early;
 
     if (e->p != p || e->flight || e->nested ||
-        pgno >= __atomic_load_n(&p->disk_pages, __ATOMIC_ACQUIRE))
+        pgno >= BP__LOAD(p->meta->sh_disk_pages))
         return; /* not armed here, or nothing on disk to read */
     if (p->io->early_start(p, pgno * p->po_page_size, p->po_page_size, e))
         return; /* the miss reads as always */

@@ -44,19 +44,15 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     p->shm_fd = -1;
     pthread_mutexattr_t ma;
 
-    /* the window and partition locks guard table work only: spin a bit
-     * before sleeping, a context switch costs more than the wait */
+    /* the window lock guards table work only: spin a bit before
+     * sleeping, a context switch costs more than the wait (the shared
+     * locks are in the shm file: bp_shlock.c) */
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
     rc = pthread_mutex_init(&p->lock, &ma);
-    for (int i = 0; rc == 0 && i < BP__PARTS; i++)
-        rc = pthread_mutex_init(&p->parts[i], &ma);
-    if (rc == 0)
-        rc = pthread_mutex_init(&p->alloc_lock, NULL);
     pthread_mutexattr_destroy(&ma);
     if (rc != 0 ||
         pthread_mutex_init(&p->io_lock, NULL) != 0 ||
-        pthread_mutex_init(&p->flush_lock, NULL) != 0 ||
         pthread_mutex_init(&p->aio_init_lock, NULL) != 0) {
         alloc->free(alloc->ctx, p, sizeof *p);
         return bp__fail(NULL, -ENOMEM, "bp_create: cannot initialise the "
@@ -289,12 +285,12 @@ void bp_wal_durable(bp_pool *p, uint64_t lsn)
 {
     uint64_t d;
 
-    if (!p)
+    if (!p || !p->meta) /* not open: nothing to remember it in */
         return;
-    d = __atomic_load_n(&p->wal_durable, __ATOMIC_RELAXED);
-    while (lsn > d && !__atomic_compare_exchange_n(&p->wal_durable, &d, lsn,
-                                                   0, __ATOMIC_ACQ_REL,
-                                                   __ATOMIC_RELAXED))
+    d = __atomic_load_n(&p->meta->sh_wal_durable, __ATOMIC_RELAXED);
+    while (lsn > d &&
+           !__atomic_compare_exchange_n(&p->meta->sh_wal_durable, &d, lsn, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         ;
 }
 

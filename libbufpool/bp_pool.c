@@ -68,6 +68,11 @@ static int bp__backend_asked(bp_pool *p, bp_backend *out)
 
     snprintf(p->be_reason, sizeof p->be_reason, "set by %s",
              env >= 0 ? "BUFPOOL_BACKEND" : "bp_set_backend");
+    if (b == BP_BACKEND_COPY && p->shared)
+        return bp__fail(p, BP_EBACKEND, "the copy backend keeps private "
+                        "copies of pages, which other processes of a shared "
+                        "cache (BP_ATTACH) would not see: use rfp, mmap or "
+                        "linear");
     if (b == BP_BACKEND_LINEAR && sizeof(void *) < 8)
         return bp__fail(p, BP_EBACKEND,
                         "the linear backend needs a 64-bit address space");
@@ -88,15 +93,20 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         return -EINVAL;
     if (p->state != BP__CLOSED)
         return bp__fail(p, BP_ESTATE, "pool is already open");
-    if (flags & ~(BP_CREATE | BP_BUFFERED_IO | BP_RDONLY))
+    if (flags & ~(BP_CREATE | BP_BUFFERED_IO | BP_RDONLY | BP_ATTACH))
         return bp__fail(p, -EINVAL, "unknown bp_open flags %#x", flags);
     if ((flags & BP_CREATE) && (flags & BP_RDONLY))
         return bp__fail(p, -EINVAL, "BP_CREATE with BP_RDONLY: a read-only "
                         "pool cannot create its data file");
+    if ((flags & BP_ATTACH) && !p->po_shm_name)
+        return bp__fail(p, -EINVAL, "BP_ATTACH needs the shared cache's name: "
+                        "bp_set_shm(p, name, keep) first");
+    if ((flags & BP_ATTACH) && (flags & BP_RDONLY))
+        return bp__fail(p, -EINVAL, "BP_ATTACH with BP_RDONLY: a shared "
+                        "cache's processes may all write");
     bp__errmsg_clear(p);
     if ((rc = bp__env_check(p)) != 0) /* BUFPOOL_*: before anything exists */
         return rc;
-    p->needs_sync = p->sync_err = 0;
     p->io_stage = 0; /* bp__iomem_setup decides; calibration windows are */
     p->io_thp = 0;   /* mapped before it, plainly */
     if (p->po_wal_fn &&
@@ -112,6 +122,7 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         return bp__fail(p, -EINVAL, "cache of %" PRIu64 " frames: use 1 to "
                         "2^32-2 frames of %u bytes", n, p->po_page_size);
     p->nframes = n;
+    p->shared = (flags & BP_ATTACH) != 0;
     if (bp__window_slots_asked(p) > n)
         return bp__fail(p, BP_EWINDOW,
                         "window of %" PRIu64 " slots is larger than the cache "
@@ -219,11 +230,7 @@ int bp_close(bp_pool *p)
     }
     bp__unlock(&p->lock, BP__RANK_MISS);
     pthread_mutex_destroy(&p->lock);
-    for (int i = 0; i < BP__PARTS; i++)
-        pthread_mutex_destroy(&p->parts[i]);
-    pthread_mutex_destroy(&p->alloc_lock);
     pthread_mutex_destroy(&p->io_lock);
-    pthread_mutex_destroy(&p->flush_lock);
     pthread_mutex_destroy(&p->aio_init_lock);
 free_handle:
     if (p->po_shm_name)
@@ -305,7 +312,8 @@ static inline int bp__hz_publish(struct bp__readers *b, uint32_t f)
     return -1;
 }
 
-enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2, BP__SLOW = 3 };
+enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2, BP__SLOW = 3,
+       BP__STALE = 4 };
 
 /* The hit path.  BP__FIXED, BP__NOT_MAPPED, or BP__AGAIN after a wait.
  * With fast (a constant: bp_fix's shared-hit path) it calls no function:
@@ -412,6 +420,12 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
             bp__latch_release(w, excl, 0, 0);
         return BP__AGAIN;
     }
+    if (!fast && p->shared && BP__LOAD(p->frames[f].fr_pgno) != pgno) {
+        /* another process gave the frame to another page: the slot is a
+         * stale hint (shared fixes never use reader slots here) */
+        bp__latch_release(w, excl, 0, 0);
+        return BP__STALE;
+    }
     {
         uint8_t r = BP__LOAD(sl->sl_ref),
                 want = scan ? r | BP__REF_USED : BP__REF_USED;
@@ -439,14 +453,14 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     int rc;
 
     if (fresh) { /* new pages are made one at a time, in file order */
-        bp__lock(p, &p->alloc_lock, BP__RANK_ALLOC);
-        pgno = p->data_pages;
+        bp__shlock(p, &p->meta->sh_alloc_lock, BP__RANK_ALLOC);
+        pgno = BP__LOAD(p->meta->sh_data_pages);
     }
     if (how == BP__GET_READ) /* the read may start once the page misses */
         early = bp__io_early_arm(p);
     rc = bp__window_map_begin(p, pgno, how, scan, &m, &w, &v);
     if (fresh)
-        bp__unlock(&p->alloc_lock, BP__RANK_ALLOC);
+        bp__shunlock(p, &p->meta->sh_alloc_lock, BP__RANK_ALLOC);
     if (rc == BP__WAIT) { /* the page's frame is busy: wait, then retry */
         if (early)
             bp__io_early_end(p); /* before any sleep */
@@ -508,7 +522,7 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
 
     if ((rc = bp__usable(p)) != 0)
         return rc;
-    if (!fresh && pgno >= __atomic_load_n(&p->data_pages, __ATOMIC_ACQUIRE))
+    if (!fresh && pgno >= BP__LOAD(p->meta->sh_data_pages))
         return bp__fail(p, BP_EPGNO, "page %" PRIu64 " is beyond the end of "
                         "the data file (%" PRIu64 " pages)", pgno,
                         bp_page_count(p));
@@ -526,6 +540,10 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
             }
             if (rc == BP__AGAIN)
                 continue;
+            if (rc == BP__STALE) {
+                bp__window_drop_stale(p, out->bp_slot, pgno);
+                continue;
+            }
         }
         rc = bp__fix_miss(p, pgno, excl, scan,
                           fresh    ? BP__GET_FRESH
@@ -578,7 +596,7 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
     if (p->rdonly && BP__LOAD(p->state) != BP__CLOSED)
         rc = bp__fail(p, BP_EREADONLY, "bp_alloc_page on a pool opened "
                       "BP_RDONLY");
-    else if (__atomic_load_n(&p->sync_err, __ATOMIC_ACQUIRE))
+    else if (p->meta && BP__LOAD(p->meta->sh_sync_err))
         rc = bp__fail(p, BP_ESYNC, "an earlier fdatasync failed: no new "
                       "page can be made durable");
     else
@@ -714,6 +732,10 @@ int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
             if (BP__LOAD(p->slots[s].sl_frame) != f ||
                 BP__LOAD(p->slots[s].sl_pgno) != pgno)
                 continue;
+            if (p->shared && BP__LOAD(p->frames[f].fr_pgno) != pgno) {
+                bp__window_drop_stale(p, s, pgno); /* a stale hint */
+                continue;
+            }
             o->data = bp__slot_addr(p, s);
             o->pgno = pgno;
             o->bp_version = bp_w_version(v);
@@ -758,7 +780,7 @@ int bp_opt_validate(bp_pool *p, const bp_opt *o)
 
 uint64_t bp_page_count(const bp_pool *p)
 {
-    return p ? __atomic_load_n(&p->data_pages, __ATOMIC_ACQUIRE) : 0;
+    return p && p->meta ? BP__LOAD(p->meta->sh_data_pages) : 0;
 }
 
 int bp_flush(bp_pool *p)

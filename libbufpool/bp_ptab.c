@@ -10,8 +10,10 @@
  * Invariants: a frame is on the chain of bucket(fr_pgno) iff fr_pgno !=
  * BP__NOPAGE; a page is on at most one chain once; a frame is linked or
  * unlinked only while BUSY.  part_gen[i] counts the inserts into
- * partition i (early reads use it: bp_io_early.c).  The partition locks and
- * counts are process-private: one process attaches to a cache.
+ * partition i (early reads use it: bp_io_early.c).  Locks and counts are
+ * in the shm file (bp_shared.h), so the processes of a shared cache
+ * exclude each other as threads do; the locks are futex words
+ * (bp_shlock.c).
  */
 #include "bp_internal.h"
 
@@ -24,13 +26,13 @@ unsigned bp__ptab_lock(bp_pool *p, uint64_t pgno)
 {
     unsigned part = (unsigned)(bp__bucket(p, pgno) % BP__PARTS);
 
-    bp__lock(p, &p->parts[part], BP__RANK_PART);
+    bp__shlock(p, &p->meta->sh_parts[part].sp_lock, BP__RANK_PART);
     return part;
 }
 
 void bp__ptab_unlock(bp_pool *p, unsigned part)
 {
-    bp__unlock(&p->parts[part], BP__RANK_PART);
+    bp__shunlock(p, &p->meta->sh_parts[part].sp_lock, BP__RANK_PART);
 }
 
 uint32_t bp__ptab_find_locked(bp_pool *p, uint64_t pgno)
@@ -51,12 +53,14 @@ void bp__ptab_insert_locked(bp_pool *p, uint64_t pgno, uint32_t f)
 
     BP__STORE(p->frames[f].fr_next, BP__LOAD(*head));
     BP__STORE(*head, f + 1);
-    p->part_gen[bp__bucket(p, pgno) % BP__PARTS]++;
+    uint64_t *gen = &p->meta->sh_parts[bp__bucket(p, pgno) % BP__PARTS].sp_gen;
+
+    BP__STORE(*gen, BP__LOAD(*gen) + 1);
 }
 
 uint64_t bp__ptab_gen_locked(const bp_pool *p, unsigned part)
 {
-    return p->part_gen[part];
+    return BP__LOAD(p->meta->sh_parts[part].sp_gen);
 }
 
 void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t f)

@@ -136,6 +136,8 @@ struct bp__readers *bp__readers_mine(bp_pool *p)
 {
     int free_i = -1;
 
+    if (p->shared) /* other processes cannot see our slots: the word */
+        return NULL;
     for (int i = 0; i < BP__TLS_POOLS; i++) {
         if (bp__tls_rd[i].pool == p && bp__tls_rd[i].id == p->id) {
             bp__readers_remember(p, bp__tls_rd[i].blk);
@@ -161,7 +163,10 @@ void bp__readers_open(bp_pool *p)
 
     p->rd_unfenced = 0;
     p->rd_sample = env == 2 ? 0 : BP__HOT_SAMPLE - 1;
-    if (env == 1)
+    if (p->shared)
+        snprintf(p->rd_fence, sizeof p->rd_fence,
+                 "counted in the frame word (shared cache)");
+    else if (env == 1)
         snprintf(p->rd_fence, sizeof p->rd_fence,
                  "fenced (BUFPOOL_READER_FENCE=always)");
     else if (bp__sys_membarrier_register() != 0)
@@ -192,6 +197,8 @@ void bp__readers_barrier(bp_pool *p)
 /* Does any reader slot hold frame f? */
 int bp__readers_hold(bp_pool *p, uint32_t f)
 {
+    if (p->shared) /* no reader slots: every shared fix is in the word */
+        return 0;
     for (int i = 0; i < BP__READERS; i++) {
         struct bp__readers *b = &p->readers[i];
 

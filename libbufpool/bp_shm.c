@@ -138,15 +138,71 @@ static int bp__shm_space_check(bp_pool *p, uint64_t size, const char *dir)
     return 0;
 }
 
-static int bp__shm_create(bp_pool *p, uint64_t size)
+/* p->shm_path from the name: in /dev/shm unless it holds a '/'. */
+static int bp__shm_path(bp_pool *p)
 {
     const char *name = p->po_shm_name;
+    size_t len = strlen(name) + sizeof BP__SHM_DIR + 1;
+    char *path = bp__alloc(p, len);
+
+    if (!path)
+        return -ENOMEM;
+    if (strchr(name, '/'))
+        memcpy(path, name, strlen(name) + 1);
+    else
+        snprintf(path, len, "%s/%s", BP__SHM_DIR, name);
+    p->shm_path = path;
+    p->shm_path_len = len;
+    return 0;
+}
+
+/* The space check for a named file: the file system holding it. */
+static int bp__shm_space_named(bp_pool *p, uint64_t size)
+{
+    size_t len = p->shm_path_len;
+    char *dir = bp__alloc(p, len), *slash;
+    int rc;
+
+    if (!dir)
+        return -ENOMEM;
+    memcpy(dir, p->shm_path, len);
+    slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    rc = bp__shm_space_check(p, size, dir);
+    bp__free(p, dir, len);
+    return rc;
+}
+
+/* A named file is ours to use: a regular file with one link and exactly
+ * the mode asked for, owned by us (or, with a group mode, by our group). */
+static int bp__shm_safe(bp_pool *p, const struct stat *st)
+{
+    mode_t mode = p->po_shm_mode ? p->po_shm_mode : 0600;
+    int owner = st->st_uid == geteuid() ||
+                ((mode & 060) && st->st_gid == getegid());
+
+    if (!S_ISREG(st->st_mode) || !owner || (st->st_mode & 0777) != mode ||
+        st->st_nlink != 1)
+        return bp__fail(p, BP_ESHMUNSAFE,
+                        "shm file %s: mode %o uid %u links %u (wanted a "
+                        "regular file of mode %o, ours, one link)",
+                        p->shm_path, (unsigned)st->st_mode,
+                        (unsigned)st->st_uid, (unsigned)st->st_nlink,
+                        (unsigned)mode);
+    return 0;
+}
+
+/* A private pool's file: a new memfd, or a new named file (O_EXCL). */
+static int bp__shm_create(bp_pool *p, uint64_t size)
+{
+    mode_t mode = p->po_shm_mode ? p->po_shm_mode : 0600;
     struct stat st;
-    char *path;
-    size_t len;
     int fd, rc;
 
-    if (!name) {
+    if (!p->po_shm_name) {
         if ((rc = bp__shm_space_check(p, size, NULL)) != 0)
             return rc;
         fd = bp__sys_memfd_create("bufpool",
@@ -156,57 +212,30 @@ static int bp__shm_create(bp_pool *p, uint64_t size)
         p->shm_fd = fd;
         return 0;
     }
-    len = strlen(name) + sizeof BP__SHM_DIR + 1;
-    if (!(path = bp__alloc(p, len)))
-        return -ENOMEM;
-    if (strchr(name, '/'))
-        memcpy(path, name, strlen(name) + 1);
-    else
-        snprintf(path, len, "%s/%s", BP__SHM_DIR, name);
-    {
-        char *dir = bp__alloc(p, len), *slash;
-
-        if (!dir) {
-            bp__free(p, path, len);
-            return -ENOMEM;
-        }
-        memcpy(dir, path, len);
-        slash = strrchr(dir, '/');
-        if (slash == dir)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-        rc = bp__shm_space_check(p, size, dir);
-        bp__free(p, dir, len);
-        if (rc) {
-            bp__free(p, path, len);
-            return rc;
-        }
-    }
-    fd = bp__sys_open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                      0600);
+    if ((rc = bp__shm_path(p)) != 0 ||
+        (rc = bp__shm_space_named(p, size)) != 0)
+        return rc;
+    fd = bp__sys_open(p->shm_path,
+                      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      mode);
     if (fd < 0) {
         rc = -errno;
         bp__fail(p, rc,
                  rc == -EEXIST ? "shm file %s already exists (never reused or "
                                  "followed): pick another name or remove it"
                                : "cannot create shm file %s",
-                 path);
-        bp__free(p, path, len);
+                 p->shm_path);
+        bp__free(p, p->shm_path, p->shm_path_len);
+        p->shm_path = NULL; /* not ours: bp__shm_close leaves it */
         return rc;
     }
     p->shm_fd = fd;
-    p->shm_path = path;
-    p->shm_path_len = len;
+    p->shm_created = 1;
+    (void)fchmod(fd, mode); /* the umask may have taken group bits */
     if (bp__sys_fstat(fd, &st) != 0)
-        return bp__fail(p, -errno, "fstat of shm file %s failed", path);
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077) != 0 || st.st_nlink != 1)
-        return bp__fail(p, BP_ESHMUNSAFE,
-                        "shm file %s: mode %o uid %u links %u", path,
-                        (unsigned)st.st_mode, (unsigned)st.st_uid,
-                        (unsigned)st.st_nlink);
-    return 0;
+        return bp__fail(p, -errno, "fstat of shm file %s failed",
+                        p->shm_path);
+    return bp__shm_safe(p, &st);
 }
 
 /* A frame at or beyond 4 GiB must map the bytes that pread/pwrite see at
@@ -249,76 +278,384 @@ static int bp__shm_check_high_map(bp_pool *p, uint64_t off)
     return 0;
 }
 
-int bp__shm_open(bp_pool *p)
+/* Where each part of the file goes for this pool's options. */
+struct bp__geom {
+    uint64_t procs_off, desc_off, words_off, ptab_off, ptab_n, frames_off,
+        size;
+};
+
+static void bp__shm_geom(const bp_pool *p, struct bp__geom *g)
 {
     uint32_t psz = p->po_page_size;
-    uint64_t n = p->nframes, ptab_n = bp__htab_entries_for(n);
-    uint64_t desc_off = bp__round_up(sizeof(struct bp__shm_hdr), 64);
-    uint64_t words_off = bp__round_up(desc_off + n * sizeof(struct bp__frame),
-                                      64);
-    uint64_t ptab_off = bp__round_up(words_off + n * sizeof(uint64_t), 64);
-    uint64_t frames_off = bp__round_up(ptab_off + ptab_n * 4, psz);
-    uint64_t size = frames_off + n * psz;
+    uint64_t n = p->nframes;
+
+    g->ptab_n = bp__htab_entries_for(n);
+    g->procs_off = bp__round_up(sizeof(struct bp__shm_hdr), 64);
+    g->desc_off = bp__round_up(g->procs_off + BP__PROCS *
+                                                  sizeof(struct bp__proc),
+                               64);
+    g->words_off = bp__round_up(g->desc_off + n * sizeof(struct bp__frame),
+                                64);
+    g->ptab_off = bp__round_up(g->words_off + n * sizeof(uint64_t), 64);
+    g->frames_off = bp__round_up(g->ptab_off + g->ptab_n * 4, psz);
+    g->size = g->frames_off + n * psz;
+}
+
+static uint32_t bp__wal_word(const bp_pool *p)
+{
+    return p->po_wal_fn ? (uint32_t)p->po_wal_offset : UINT32_MAX;
+}
+
+/* Point the pool at the mapped metadata. */
+static void bp__shm_bind(bp_pool *p, const struct bp__geom *g)
+{
+    char *m = (char *)p->meta;
+
+    p->frames = (struct bp__frame *)(m + g->desc_off);
+    p->words = (uint64_t *)(m + g->words_off);
+    p->ptab = (uint32_t *)(m + g->ptab_off);
+    p->ptab_mask = g->ptab_n - 1;
+    p->procs = (struct bp__proc *)(m + g->procs_off);
+}
+
+/* Size the (new or emptied) file, map its metadata and build it; the
+ * magic goes in last, so an attacher never trusts a half-built header. */
+static int bp__shm_build(bp_pool *p, const struct bp__geom *g)
+{
     struct bp__shm_hdr *h;
     void *m;
     int rc;
 
-    if (frames_off > SIZE_MAX / 2)
-        return bp__fail(p, BP_EWINDOW, "cache metadata too large to map");
-    if ((rc = bp__shm_create(p, size)) != 0)
-        return rc;
-    rc = bp__sys_fallocate(p->shm_fd, 0, 0, (off_t)size);
+    rc = bp__sys_fallocate(p->shm_fd, 0, 0, (off_t)g->size);
     if (rc != 0) {
         rc = -errno;
         if (rc == -ENOSPC || rc == -ENOMEM)
             return bp__fail(p, BP_ESHMSPACE,
-                            "fallocate of %" PRIu64 " bytes of shm: %s", size,
-                            strerror(-rc));
+                            "fallocate of %" PRIu64 " bytes of shm: %s",
+                            g->size, strerror(-rc));
         return bp__fail(p, rc, "fallocate of the shm file failed");
     }
     if (!p->shm_path)
         (void)bp__sys_add_seals(p->shm_fd, F_SEAL_SHRINK | F_SEAL_GROW);
-    m = bp__sys_mmap(NULL, (size_t)frames_off, PROT_READ | PROT_WRITE,
+    m = bp__sys_mmap(NULL, (size_t)g->frames_off, PROT_READ | PROT_WRITE,
                      MAP_SHARED, p->shm_fd, 0);
     if (m == MAP_FAILED)
         return bp__fail(p, -errno, "mmap of %" PRIu64 " bytes of metadata",
-                        frames_off);
+                        g->frames_off);
     p->meta = h = m;
-    p->meta_len = (size_t)frames_off;
-    h->sh_magic = BP__SHM_MAGIC;
-    h->sh_version = 1;
-    h->sh_page_size = psz;
-    h->sh_nframes = n;
-    h->sh_frames_desc = desc_off;
-    h->sh_words = words_off;
-    h->sh_ptab = ptab_off;
-    h->sh_ptab_mask = ptab_n - 1;
-    h->sh_frames_off = frames_off;
-    h->sh_file_size = size;
-    h->sh_free_top = n;
-    p->frames = (struct bp__frame *)((char *)m + desc_off);
-    p->words = (uint64_t *)((char *)m + words_off);
-    for (uint64_t i = 0; i < n; i++)
+    p->meta_len = (size_t)g->frames_off;
+    bp__shm_bind(p, g);
+    h->sh_version = BP__LAYOUT_VERSION;
+    h->sh_page_size = p->po_page_size;
+    h->sh_nframes = p->nframes;
+    h->sh_frames_desc = g->desc_off;
+    h->sh_words = g->words_off;
+    h->sh_ptab = g->ptab_off;
+    h->sh_ptab_mask = g->ptab_n - 1;
+    h->sh_frames_off = g->frames_off;
+    h->sh_file_size = g->size;
+    h->sh_layout = BP__LAYOUT_SIG;
+    h->sh_data_dev = p->data_dev;
+    h->sh_data_ino = p->data_ino;
+    h->sh_procs_off = g->procs_off;
+    h->sh_nprocs = BP__PROCS;
+    h->sh_shared = (uint32_t)p->shared;
+    h->sh_checksums = (uint32_t)!!p->po_checksums;
+    h->sh_wal_offset = bp__wal_word(p);
+    h->sh_free_top = p->nframes;
+    h->sh_data_pages = h->sh_disk_pages = p->file_pages;
+    for (uint64_t i = 0; i < p->nframes; i++)
         p->frames[i].fr_pgno = BP__NOPAGE;
-    p->ptab = (uint32_t *)((char *)m + ptab_off);
-    p->ptab_mask = ptab_n - 1;
-    return n ? bp__shm_check_high_map(p, frames_off + (n - 1) * psz) : 0;
+    if (p->nframes &&
+        (rc = bp__shm_check_high_map(p, g->frames_off + (p->nframes - 1) *
+                                                           p->po_page_size)))
+        return rc;
+    __atomic_store_n(&h->sh_magic, BP__SHM_MAGIC, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* An OFD lock on byte `at` of fd (type F_RDLCK, F_WRLCK or F_UNLCK):
+ * 0, or -errno (-EAGAIN: held by another open file description). */
+int bp__ofd_lock(int fd, short type, long at)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)at,
+                       .l_len = 1};
+
+    return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0
+           : errno == EACCES                ? -EAGAIN
+                                            : -errno;
+}
+
+#define BP__ATTACH_WAIT_MS 10000 /* the init lock: creators fallocate */
+
+/* The cache's init lock, waited for in 1 ms naps up to
+ * BP__ATTACH_WAIT_MS: 0, or an error naming the wait. */
+static int bp__shm_init_lock(bp_pool *p)
+{
+    const struct timespec ms = {0, 1000000};
+    int rc;
+
+    for (int i = 0; i < BP__ATTACH_WAIT_MS; i++) {
+        if ((rc = bp__ofd_lock(p->shm_fd, F_WRLCK, BP__LOCKB_INIT)) != -EAGAIN)
+            break;
+        nanosleep(&ms, NULL);
+    }
+    if (rc == -EAGAIN)
+        return bp__fail(p, -ETIMEDOUT, "shm cache %s: another process held "
+                        "its init lock for %d s (creating or checking it)",
+                        p->shm_path, BP__ATTACH_WAIT_MS / 1000);
+    if (rc)
+        return bp__fail(p, rc, "cannot lock shm file %s (F_OFD_SETLK)",
+                        p->shm_path);
+    p->shm_init_held = 1;
+    return 0;
+}
+
+static void bp__shm_init_unlock(bp_pool *p)
+{
+    if (p->shm_init_held)
+        (void)bp__ofd_lock(p->shm_fd, F_UNLCK, BP__LOCKB_INIT);
+    p->shm_init_held = 0;
+}
+
+#define BP__CHECK_FIELD(name, have, want, fmt)                                 \
+    do {                                                                       \
+        if ((have) != (want))                                                  \
+            return bp__fail(p, BP_ESHMMISMATCH, "shm cache %s differs in "   \
+                            name ": the cache has " fmt ", this pool "        \
+                            "asks for " fmt, p->shm_path, have, want);        \
+    } while (0)
+
+/* An existing cache's header against this pool's options. */
+static int bp__shm_verify(bp_pool *p, const struct bp__shm_hdr *h,
+                          const struct bp__geom *g)
+{
+    if (__atomic_load_n(&h->sh_magic, __ATOMIC_ACQUIRE) != BP__SHM_MAGIC)
+        return bp__fail(p, BP_ESHMMISMATCH, "shm file %s is not a libbufpool "
+                        "cache of this layout (magic %#" PRIx64 ")",
+                        p->shm_path, h->sh_magic);
+    BP__CHECK_FIELD("layout version", h->sh_version, BP__LAYOUT_VERSION,
+                    "%u");
+    BP__CHECK_FIELD("layout signature", h->sh_layout, BP__LAYOUT_SIG,
+                    "%#" PRIx64);
+    BP__CHECK_FIELD("sharing (1: BP_ATTACH)", h->sh_shared, 1u, "%u");
+    BP__CHECK_FIELD("data file device", h->sh_data_dev, p->data_dev,
+                    "%" PRIu64);
+    BP__CHECK_FIELD("data file inode", h->sh_data_ino, p->data_ino,
+                    "%" PRIu64);
+    BP__CHECK_FIELD("page size", h->sh_page_size, p->po_page_size, "%u");
+    BP__CHECK_FIELD("cache frames", h->sh_nframes, p->nframes, "%" PRIu64);
+    BP__CHECK_FIELD("checksums", h->sh_checksums,
+                    (uint32_t)!!p->po_checksums, "%u");
+    BP__CHECK_FIELD("WAL page LSN offset", h->sh_wal_offset, bp__wal_word(p),
+                    "%u");
+    BP__CHECK_FIELD("file size", h->sh_file_size, g->size, "%" PRIu64);
+    BP__CHECK_FIELD("frames offset", h->sh_frames_off, g->frames_off,
+                    "%" PRIu64);
+    if (__atomic_load_n(&h->sh_poisoned, __ATOMIC_ACQUIRE))
+        return bp__fail(p, BP_EPOISONED, "shm cache %s is poisoned: every "
+                        "process must close it before it can be used again",
+                        p->shm_path);
+    return 0;
+}
+
+/* Join the cache that other processes hold (the init lock held). */
+static int bp__shm_join(bp_pool *p, const struct bp__geom *g)
+{
+    struct stat st;
+    void *m;
+    int rc;
+
+    if (bp__sys_fstat(p->shm_fd, &st) != 0)
+        return bp__fail(p, -errno, "fstat of shm file %s", p->shm_path);
+    if ((uint64_t)st.st_size < sizeof(struct bp__shm_hdr))
+        return bp__fail(p, BP_ESHMMISMATCH, "shm file %s is %" PRIu64 " bytes:"
+                        " not a libbufpool cache", p->shm_path,
+                        (uint64_t)st.st_size);
+    m = bp__sys_mmap(NULL, sizeof(struct bp__shm_hdr), PROT_READ, MAP_SHARED,
+                     p->shm_fd, 0);
+    if (m == MAP_FAILED)
+        return bp__fail(p, -errno, "mmap of shm file %s", p->shm_path);
+    rc = bp__shm_verify(p, m, g);
+    munmap(m, sizeof(struct bp__shm_hdr));
+    if (rc)
+        return rc;
+    if ((uint64_t)st.st_size != g->size)
+        return bp__fail(p, BP_ESHMMISMATCH, "shm file %s is %" PRIu64 " bytes,"
+                        " its header says %" PRIu64, p->shm_path,
+                        (uint64_t)st.st_size, g->size);
+    m = bp__sys_mmap(NULL, (size_t)g->frames_off, PROT_READ | PROT_WRITE,
+                     MAP_SHARED, p->shm_fd, 0);
+    if (m == MAP_FAILED)
+        return bp__fail(p, -errno, "mmap of %" PRIu64 " bytes of metadata",
+                        g->frames_off);
+    p->meta = m;
+    p->meta_len = (size_t)g->frames_off;
+    bp__shm_bind(p, g);
+    return bp__io_join_shared(p);
+}
+
+/* Open the named cache, creating it when no live process holds it. */
+static int bp__shm_attach(bp_pool *p, const struct bp__geom *g)
+{
+    mode_t mode = p->po_shm_mode ? p->po_shm_mode : 0600;
+    struct stat st, now;
+    int rc;
+
+    if ((rc = bp__shm_path(p)) != 0)
+        return rc;
+    for (int tries = 0;; tries++) {
+        int fd = bp__sys_open(p->shm_path, O_RDWR | O_CREAT | O_NOFOLLOW |
+                                               O_CLOEXEC, mode);
+
+        if (fd < 0)
+            return bp__fail(p, -errno, "cannot open shm file %s",
+                            p->shm_path);
+        p->shm_fd = fd;
+        if (bp__sys_fstat(fd, &st) != 0)
+            return bp__fail(p, -errno, "fstat of shm file %s", p->shm_path);
+        if (st.st_size == 0)
+            (void)fchmod(fd, mode); /* new: the umask may have taken bits */
+        if (bp__sys_fstat(fd, &st) != 0)
+            return bp__fail(p, -errno, "fstat of shm file %s", p->shm_path);
+        if ((rc = bp__shm_safe(p, &st)) != 0 ||
+            (rc = bp__shm_init_lock(p)) != 0)
+            return rc;
+        /* the last process may have removed the name meanwhile: then this
+         * file is nobody's cache, open the name again */
+        if (stat(p->shm_path, &now) == 0 && now.st_dev == st.st_dev &&
+            now.st_ino == st.st_ino)
+            break;
+        bp__shm_init_unlock(p);
+        close(fd);
+        p->shm_fd = -1;
+        if (tries == 100)
+            return bp__fail(p, -EAGAIN, "shm file %s keeps being replaced",
+                            p->shm_path);
+    }
+    rc = bp__ofd_lock(p->shm_fd, F_WRLCK, BP__LOCKB_ATTACH);
+    if (rc == -EAGAIN) { /* live processes hold it: join them */
+        if ((rc = bp__shm_join(p, g)) != 0)
+            return rc;
+        if ((rc = bp__ofd_lock(p->shm_fd, F_RDLCK, BP__LOCKB_ATTACH)) != 0)
+            return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
+        return 0;
+    }
+    if (rc)
+        return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
+    /* nobody holds the cache: what is in the file (left by processes that
+     * died, or half built by a creator that died) is not trusted; the
+     * cache is built again from nothing */
+    p->shm_created = 1;
+    if ((rc = bp__io_claim_shared(p)) != 0)
+        return rc;
+    if (ftruncate(p->shm_fd, 0) != 0)
+        return bp__fail(p, -errno, "cannot empty shm file %s", p->shm_path);
+    if ((rc = bp__shm_space_named(p, g->size)) != 0 ||
+        (rc = bp__shm_build(p, g)) != 0)
+        return rc;
+    if ((rc = bp__ofd_lock(p->shm_fd, F_RDLCK, BP__LOCKB_ATTACH)) != 0)
+        return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
+    return 0;
+}
+
+/* This process's entry in the process table (the init lock held). */
+static int bp__shm_proc_claim(bp_pool *p)
+{
+    struct bp__shm_hdr *h = p->meta;
+
+    for (uint32_t i = 0; i < BP__PROCS; i++) {
+        int rc = bp__ofd_lock(p->shm_fd, F_WRLCK, BP__LOCKB_PROC + i);
+
+        if (rc == -EAGAIN)
+            continue;
+        if (rc)
+            return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
+        p->proc_slot = i;
+        p->proc_tag = i + 1;
+        p->procs[i].pr_bits = (uint32_t)(sizeof(void *) * 8);
+        p->procs[i].pr_epoch =
+            __atomic_add_fetch(&h->sh_attaches, 1, __ATOMIC_ACQ_REL);
+        BP__STORE(p->procs[i].pr_pid, (uint32_t)getpid());
+        p->proc_held = 1;
+        return 0;
+    }
+    return bp__fail(p, -EUSERS, "shm cache %s: %u processes are attached "
+                    "already (the most one cache takes)", p->shm_path,
+                    BP__PROCS);
+}
+
+int bp__shm_open(bp_pool *p)
+{
+    struct bp__geom g;
+    int rc;
+
+    bp__shm_geom(p, &g);
+    if (g.frames_off > SIZE_MAX / 2)
+        return bp__fail(p, BP_EWINDOW, "cache metadata too large to map");
+    p->futex_private = !p->shared;
+    if (!p->shared) { /* one process: a new file, built here */
+        if ((rc = bp__shm_create(p, g.size)) != 0 ||
+            (rc = bp__shm_build(p, &g)) != 0)
+            return rc;
+        if (p->shm_path && /* BP_ATTACH openers find it taken */
+            (rc = bp__ofd_lock(p->shm_fd, F_WRLCK, BP__LOCKB_ATTACH)) != 0)
+            return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
+        p->proc_slot = 0;
+        p->proc_tag = 1;
+        p->procs[0].pr_pid = (uint32_t)getpid();
+        p->procs[0].pr_bits = (uint32_t)(sizeof(void *) * 8);
+        return 0;
+    }
+    if ((rc = bp__shm_attach(p, &g)) == 0)
+        rc = bp__shm_proc_claim(p);
+    bp__shm_init_unlock(p);
+    return rc;
+}
+
+/* A shared cache's detach: the process entry goes, and the last process
+ * removes the name (unless kept; a failed open that was alone removes
+ * it anyway). */
+static void bp__shm_detach(bp_pool *p, int unlink_anyway)
+{
+    if (p->proc_held) {
+        BP__STORE(p->procs[p->proc_slot].pr_pid, 0);
+        (void)bp__ofd_lock(p->shm_fd, F_UNLCK, BP__LOCKB_PROC + p->proc_slot);
+        p->proc_held = 0;
+    }
+    if (!p->shm_init_held && bp__shm_init_lock(p) != 0)
+        return; /* a creator stuck for 10 s: leave the name to it */
+    if ((!p->po_shm_keep || unlink_anyway) &&
+        bp__ofd_lock(p->shm_fd, F_WRLCK, BP__LOCKB_ATTACH) == 0) {
+        struct stat st, now;
+
+        if (bp__sys_fstat(p->shm_fd, &st) == 0 &&
+            stat(p->shm_path, &now) == 0 && now.st_dev == st.st_dev &&
+            now.st_ino == st.st_ino)
+            unlink(p->shm_path);
+    }
+    bp__shm_init_unlock(p);
 }
 
 void bp__shm_close(bp_pool *p, int unlink_anyway)
 {
+    if (p->shared && p->shm_fd >= 0 && p->shm_path && !p->forked)
+        bp__shm_detach(p, unlink_anyway);
     if (p->meta)
         munmap(p->meta, p->meta_len);
     p->meta = NULL;
     p->frames = NULL;
     p->words = NULL;
+    p->procs = NULL;
     if (p->shm_fd >= 0)
         close(p->shm_fd);
     p->shm_fd = -1;
     if (p->shm_path) {
-        if ((!p->po_shm_keep || unlink_anyway) && !p->forked)
+        if (!p->shared && p->shm_created &&
+            (!p->po_shm_keep || unlink_anyway) && !p->forked)
             unlink(p->shm_path);
         bp__free(p, p->shm_path, p->shm_path_len);
     }
     p->shm_path = NULL;
+    p->shm_created = p->shm_init_held = p->proc_held = 0;
 }

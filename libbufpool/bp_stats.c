@@ -59,14 +59,14 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     st.dio_align = p->dio_align;
     st.frames = p->state == BP__CLOSED ? 0 : p->nframes;
     st.slots = p->nslots;
-    st.data_pages = p->data_pages;
+    st.data_pages = p->meta ? BP__LOAD(p->meta->sh_data_pages) : 0;
     snprintf(st.backend_reason, sizeof st.backend_reason, "%s", p->be_reason);
     snprintf(st.io_engine, sizeof st.io_engine, "%s",
              p->io ? p->io->name : "none");
     snprintf(st.io_reason, sizeof st.io_reason, "%s", p->io_reason);
     snprintf(st.reader_fence, sizeof st.reader_fence, "%s", p->rd_fence);
     st.checksums = (uint32_t)p->po_checksums;
-    st.wal_durable = __atomic_load_n(&p->wal_durable, __ATOMIC_ACQUIRE);
+    st.wal_durable = p->meta ? BP__LOAD(p->meta->sh_wal_durable) : 0;
     st.io_depth = p->po_io_depth;
     st.io_registered = bp__aio_registered(p);
     st.io_coop = (uint32_t)bp__aio_coop(p);

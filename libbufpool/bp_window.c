@@ -19,8 +19,13 @@
  * completes, or undoes the reservation (map_undo) as a failed miss does.
  *
  * Invariants:
- *  - A slot is in wtab iff sl_pgno != BP__NOPAGE, and then sl_frame is the
- *    frame holding sl_pgno and counts in that frame's fr_maps.
+ *  - A slot is in wtab iff sl_pgno != BP__NOPAGE.  In a private pool
+ *    sl_frame is then the frame holding sl_pgno and counts in that frame's
+ *    fr_maps.  In a shared cache the slot is a hint: another process may
+ *    have evicted sl_frame and given it to another page (its fr_pgno no
+ *    longer sl_pgno: the slot is stale).  Every fix checks fr_pgno once it
+ *    holds the frame's latch, and a stale slot is emptied without taking
+ *    its frame (bp__window_drop_stale, slot replacement).
  *  - A slot changes page only while its frame is BUSY, so a fix (which
  *    holds a latch on the frame) pins the slot too.  Readers on the hit
  *    path re-check sl_pgno / sl_frame after latching.
@@ -239,6 +244,30 @@ void bp__window_close(bp_pool *p)
     p->nslots = 0;
 }
 
+/* Shared cache: does slot sl show a frame (f) that another process has
+ * since given to another page?  Then no fix of ours holds f through it (a
+ * fix checks the frame's page after latching, and a latched frame keeps
+ * its page), and the slot may be emptied without the frame. */
+static int bp__slot_stale(const bp_pool *p, const struct bp__slot *sl,
+                          uint32_t f)
+{
+    return p->shared &&
+           BP__LOAD(p->frames[f].fr_pgno) != BP__LOAD(sl->sl_pgno);
+}
+
+void bp__window_drop_stale(bp_pool *p, uint32_t s, uint64_t pgno)
+{
+    struct bp__slot *sl = &p->slots[s];
+    uint32_t f;
+
+    bp__lock(p, &p->lock, BP__RANK_MISS);
+    f = BP__LOAD(sl->sl_frame);
+    if (f != BP__NONE && BP__LOAD(sl->sl_pgno) == pgno &&
+        bp__slot_stale(p, sl, f))
+        (void)bp__window_evict_busy_locked(p, s, NULL);
+    bp__unlock(&p->lock, BP__RANK_MISS);
+}
+
 /* Take slot s for reuse: empty, or its frame latch 0 -> BUSY.  With
  * honour_usage a set reference bit is cleared instead (second chance). */
 static int bp__slot_take_locked(bp_pool *p, uint32_t s, int honour_usage)
@@ -249,6 +278,10 @@ static int bp__slot_take_locked(bp_pool *p, uint32_t s, int honour_usage)
 
     if (f == BP__NONE)
         return 1;
+    if (bp__slot_stale(p, sl, f)) { /* its frame moved on: free to take */
+        (void)bp__window_evict_busy_locked(p, s, NULL);
+        return 1;
+    }
     if (honour_usage && (BP__LOAD(sl->sl_ref) & BP__REF_USED)) {
         BP__STORE(sl->sl_ref, (uint8_t)(BP__LOAD(sl->sl_ref) & ~BP__REF_USED));
         return 0;
@@ -322,7 +355,8 @@ int bp__window_evict_busy_locked(bp_pool *p, uint32_t s, int *dirty)
     BP__STORE(sl->sl_frame, BP__NONE);
     BP__STORE(sl->sl_gen, (uint16_t)(sl->sl_gen + 1));
     BP__STORE(sl->sl_ref, 0);
-    __atomic_sub_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
+    if (!p->shared)
+        __atomic_sub_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
     BP_STAT(p, slot_evictions);
     return 0;
 }
@@ -339,7 +373,8 @@ static void bp__slot_publish_locked(bp_pool *p, uint32_t s, uint32_t f,
     BP__STORE(sl->sl_gen, (uint16_t)(sl->sl_gen + 1));
     BP__STORE(sl->sl_ref, (uint8_t)(BP__REF_USED | (scan ? BP__REF_SCAN : 0)));
     BP__STORE(sl->sl_dirty, 0);
-    __atomic_add_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
+    if (!p->shared)
+        __atomic_add_fetch(&p->frames[f].fr_maps, 1, __ATOMIC_ACQ_REL);
     bp__htab_insert(&p->wtab, pgno, s);
 }
 
@@ -362,7 +397,7 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
         return BP__WAIT;
     }
     if (how == BP__GET_FRESH) /* the new page exists once findable */
-        __atomic_store_n(&p->data_pages, pgno + 1, __ATOMIC_RELEASE);
+        BP__STORE(p->meta->sh_data_pages, pgno + 1);
     bp__lock(p, &p->lock, BP__RANK_MISS);
     if (bp__htab_find(&p->wtab, pgno) != BP__NONE) {
         /* mapped by another thread since our window probe: use that */
@@ -374,7 +409,10 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
         return BP__WAIT;
     }
     if (p->be->id == BP_BACKEND_LINEAR) {
-        m->slot = m->frame; /* slot f was emptied with its frame */
+        m->slot = m->frame; /* slot f was emptied with its frame, or (in a
+                               shared cache) still shows its old page */
+        if (p->shared && p->slots[m->slot].sl_frame != BP__NONE)
+            (void)bp__window_evict_busy_locked(p, m->slot, NULL);
     } else if ((rc = bp__slot_victim_locked(p, scan, &m->slot, &m->old_frame,
                                             &m->old_dirty)) != 0) {
         bp__unlock(&p->lock, BP__RANK_MISS);
