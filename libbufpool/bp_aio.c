@@ -351,7 +351,7 @@ static void bp__aio_drop(bp_pool *p, struct bp__aio *a, uint32_t r)
 
     if (q->slot != BP__NONE) {
         struct bp__mapping m = {.slot = q->slot, .frame = q->frame,
-                                .old_frame = BP__NONE,
+                                .old_frame = BP__NONE, .held = 2,
                                 .need = BP__NEED_READ};
 
         bp__window_map_undo(p, &m);
@@ -1069,7 +1069,7 @@ bp__aio_slot_ready(bp_pool *p, struct bp__aio *a, uint32_t r, int sent)
 {
     struct bp__aio_req *q = &a->a_reqs[r];
     struct bp__mapping m = {.slot = q->slot, .frame = q->frame,
-                            .old_frame = q->old_frame,
+                            .old_frame = q->old_frame, .held = 2,
                             .old_dirty = q->old_dirty,
                             .need = BP__NEED_READ};
     int rc;
@@ -1102,7 +1102,7 @@ static int bp__aio_reserve_frame(bp_pool *p, uint64_t pgno, int scan,
     enum bp__need need;
     uint64_t *wait = NULL, seen;
     int rc = bp__cache_get(p, pgno, BP__GET_READ, scan, frame, &need, &wait,
-                           &seen);
+                           &seen, NULL);
 
     if (rc == BP__WAIT)
         return 0; /* latched: in flight or in use */
@@ -1127,7 +1127,8 @@ static int bp__aio_reserve_frame(bp_pool *p, uint64_t pgno, int scan,
 static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
                                 int scan, uint32_t *req, uint8_t *deferred)
 {
-    struct bp__mapping m = {.slot = BP__NONE, .old_frame = BP__NONE};
+    struct bp__mapping m = {.slot = BP__NONE, .old_frame = BP__NONE,
+                            .held = 2};
     uint32_t f = BP__NONE, s = BP__NONE, r;
     /* a staged copy read goes before its slot's old page goes home */
     int defer = a->a_uring && (p->io_stage & BP__STAGE_AHEAD) &&

@@ -218,7 +218,7 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
 
 int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
                   uint32_t *frame, enum bp__need *need, uint64_t **wait,
-                  uint64_t *seen)
+                  uint64_t *seen, int *held)
 {
     uint32_t f, ring = BP__NONE;
     uint64_t gen = 0;
@@ -232,7 +232,25 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
             uint64_t *w = bp__word(p, f), v = bp_w_load(w);
 
             /* cached: take it BUSY while it is mapped; latched (a flush,
-             * another miss): wait and retry */
+             * another miss): wait and retry.  In a shared cache a frame
+             * latched shared may be another process's fix, held for long:
+             * a shared latch of ours keeps it just as well while our slot
+             * is mapped to it (held 0). */
+            if (held && p->shared && bp_w_latch(v) != 0 &&
+                bp_w_latch(v) < BP_LATCH_MAX_SHARED) {
+                while ((rc = bp_w_latch(v) != 0 &&
+                             bp_w_latch(v) < BP_LATCH_MAX_SHARED) &&
+                       !bp_w_cas(w, &v, v + BP_W_SHARED_ONE))
+                    ;
+                if (rc) {
+                    bp__ptab_unlock(p, part);
+                    BP_STAT(p, cache_hits);
+                    *frame = f;
+                    *need = BP__NEED_NOTHING;
+                    *held = 0;
+                    return 0;
+                }
+            }
             rc = bp_w_latch(v) == 0 &&
                  bp__take(p, w, &v, BP_LATCH_BUSY);
             bp__ptab_unlock(p, part);
@@ -244,6 +262,8 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
             BP_STAT(p, cache_hits);
             *frame = f;
             *need = BP__NEED_NOTHING;
+            if (held)
+                *held = 2;
             return 0;
         }
         bp__ptab_unlock(p, part);
@@ -278,6 +298,8 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
     }
     *frame = f;
     *need = how == BP__GET_FRESH ? BP__NEED_ZERO : BP__NEED_READ;
+    if (held)
+        *held = 2;
     return 0;
 }
 

@@ -128,7 +128,15 @@ enum bp__ctr {
 #define BP__SHARDS 64
 struct bp__shard {
     uint64_t c[BP__NCOUNTERS];
+    int64_t held; /* shared cache: fixes taken minus released here (the
+                     latch words cannot say whose a fix is; bp_close sums
+                     these to refuse closing with fixes held) */
 } __attribute__((aligned(BP__APART)));
+
+/* A shared cache's fix count of this process: n is +1 or -1 (an atomic
+ * add on the thread's own shard: a fix and its unfix may be in different
+ * threads sharing one). */
+static inline void bp__held_add(bp_pool *p, int64_t n);
 
 /* Thread-locals of the hit path use the initial-exec model: a plain
  * %fs-relative access even in the shared library (no __tls_get_addr). */
@@ -506,6 +514,13 @@ struct bp_pool {
     uint64_t id; /* unique per open, for threads' caches of their block */
 };
 
+static inline void bp__held_add(bp_pool *p, int64_t n)
+{
+    int sh = bp__tls_shard >= 0 ? bp__tls_shard : bp__shard_assign();
+
+    __atomic_add_fetch(&p->shards[sh].held, n, __ATOMIC_RELAXED);
+}
+
 /* Frame f's state word. */
 static inline uint64_t *bp__word(const bp_pool *p, uint32_t f)
 {
@@ -614,10 +629,12 @@ enum bp__get { BP__GET_READ = 0, BP__GET_FRESH, BP__GET_CACHED,
 /* Find or make the frame for pgno and return it BUSY, with *need saying
  * how to fill it.  No lock held on entry or exit.  BP__WAIT when the cached
  * frame is latched (*wait and *seen say what to wait on; *wait == NULL:
- * another thread cached the page meanwhile, just retry). */
+ * another thread cached the page meanwhile, just retry).  With held (a
+ * shared cache's window miss): a cached frame latched shared is latched
+ * shared once more instead (*held 0; else 2, BUSY). */
 int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
                   uint32_t *frame, enum bp__need *need, uint64_t **wait,
-                  uint64_t *seen);
+                  uint64_t *seen, int *held);
 /* Forget a BUSY frame's page; it stays BUSY (caller releases). */
 void bp__cache_discard(bp_pool *p, uint32_t frame);
 /* Write frame (latched by the caller: shared or BUSY) to the data file. */
@@ -637,6 +654,9 @@ struct bp__mapping {
     int old_dirty;        /* copy backend: the old slot's sl_dirty (its
                              bytes go back; BP__SL_DIRTY: frame dirty) */
     enum bp__need need;
+    int held;             /* how frame is latched: 2 BUSY, 0 shared (a
+                             shared cache's page fixed shared elsewhere:
+                             bp__cache_get; need is NOTHING then) */
 };
 /* No lock held (bp_alloc_page: alloc_lock; read-ahead: the aio prep
  * lock).  Returns 0 with *m reserved, BP__WAIT when a frame the miss needs

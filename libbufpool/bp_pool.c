@@ -206,7 +206,13 @@ int bp_close(bp_pool *p)
         uint64_t fixed = 0;
         size_t len = 0;
 
-        for (uint64_t f = 0; f < p->nframes; f++) {
+        for (int i = 0; p->shared && i < BP__SHARDS; i++)
+            fixed += (uint64_t)__atomic_load_n(&p->shards[i].held,
+                                               __ATOMIC_RELAXED);
+        if (p->shared && fixed) /* other processes' latches are theirs */
+            len = (size_t)snprintf(pages, sizeof pages, " held by this "
+                                   "process");
+        for (uint64_t f = 0; !p->shared && f < p->nframes; f++) {
             unsigned l = bp_w_latch(bp_w_load(bp__word(p, f)));
 
             if (l == 0 && !bp__readers_hold(p, (uint32_t)f))
@@ -478,8 +484,17 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
         bp__io_early_end(p);
     if (rc)
         return rc;
-    /* BUSY -> the caller's latch, straight away */
     w = bp__word(p, m.frame);
+    if (m.held == 0) { /* latched shared already (bp__cache_get) */
+        if (excl) { /* the hit path takes it exclusive, waiting its turn */
+            bp__latch_release(w, 0, 0, 0);
+            return BP__AGAIN;
+        }
+        bp__fill_where(p, m.slot, pgno, out);
+        bp__fill_gen(&p->slots[m.slot], 0, 0, -1, out);
+        return BP__FIXED;
+    }
+    /* BUSY -> the caller's latch, straight away */
     v = bp_w_load(w);
     do {
         n = bp_w_release(v, excl ? BP_LATCH_EXCL : 1);
@@ -568,6 +583,8 @@ bp__fix_slow(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
         return -EINVAL;
     if ((rc = bp__fix(p, pgno, mode, 0, out)) != 0)
         bp__handle_clear(out); /* the hit path may have begun to fill it */
+    else if (p->shared)
+        bp__held_add(p, 1);
     return rc;
 }
 
@@ -603,6 +620,8 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
         rc = bp__fix(p, 0, BP_EXCLUSIVE, 1, out);
     if (rc)
         bp__handle_clear(out);
+    else if (p->shared)
+        bp__held_add(p, 1);
     return rc;
 }
 
@@ -661,6 +680,8 @@ static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
     if (excl ? bp_w_latch(v) != BP_LATCH_EXCL
              : (bp_w_latch(v) == 0 || bp_w_latch(v) > BP_LATCH_MAX_SHARED))
         goto notfixed;
+    if (p->shared)
+        bp__held_add(p, -1);
     copy = p->be->id == BP_BACKEND_COPY;
     if ((flags & BP_DIRTY) && copy)
         BP__STORE(sl->sl_dirty, 1);

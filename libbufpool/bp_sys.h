@@ -30,7 +30,9 @@
  *  - Calls that release resources (close, munmap, unlink,
  *    io_uring_queue_exit) are not in the table: the pool cannot act on
  *    their failure, and a faked one would only leak in the test process.
- *    ftruncate, mprotect and madvise are not called by the pool.
+ *    mprotect and madvise are not called by the pool; ftruncate only
+ *    empties a shared cache that no live process holds before it is
+ *    built again (a failure fails that bp_open).
  */
 #ifndef BP_SYS_H
 #define BP_SYS_H

@@ -387,12 +387,12 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
     m->old_frame = BP__NONE;
     m->old_dirty = 0;
     rc = bp__cache_get(p, pgno, how, scan, &m->frame, &m->need, wait,
-                       seen);
+                       seen, &m->held);
     if (rc)
         return rc;
     if (how == BP__GET_AHEAD && m->need == BP__NEED_NOTHING) {
         /* read-ahead of a cached page: nothing to read */
-        bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
+        bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
         *wait = NULL;
         return BP__WAIT;
     }
@@ -404,7 +404,7 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
         bp__unlock(&p->lock, BP__RANK_MISS);
         if (m->need != BP__NEED_NOTHING)
             bp__cache_discard(p, m->frame);
-        bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
+        bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
         *wait = NULL;
         return BP__WAIT;
     }
@@ -418,7 +418,7 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
         bp__unlock(&p->lock, BP__RANK_MISS);
         if (m->need != BP__NEED_NOTHING)
             bp__cache_discard(p, m->frame);
-        bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
+        bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
         if (rc == BP_ENOSLOT && how != BP__GET_AHEAD)
             rc = bp__fail(p, rc, "all %u window slots are fixed: unfix "
                           "pages or use a larger window", p->nslots);
@@ -439,7 +439,7 @@ void bp__window_map_undo(bp_pool *p, struct bp__mapping *m)
     bp__unlock(&p->lock, BP__RANK_MISS);
     if (m->need != BP__NEED_NOTHING)
         bp__cache_discard(p, m->frame);
-    bp__latch_release(bp__word(p, m->frame), 2, 0, 0);
+    bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
 }
 
 int bp__window_map_slot(bp_pool *p, struct bp__mapping *m)

@@ -197,8 +197,12 @@ leg_m32() {
         how="native"
         [ -n "$qemu" ] && how+=", and two programs under qemu-i386 $qver"
     fi
+    # the 64-bit test_shared of the native leg runs beside the 32-bit one
+    local peer=""
+    [ -x build/test_shared ] && peer=$PWD/build/test_shared
     configure_build build-m32 -DBP_M32=ON \
-        -DCMAKE_CROSSCOMPILING_EMULATOR="$emu" -DBP_M32_EMULATOR_SMOKE="$smoke" ||
+        -DCMAKE_CROSSCOMPILING_EMULATOR="$emu" -DBP_M32_EMULATOR_SMOKE="$smoke" \
+        -DBP_PEER_WORKER="$peer" ||
         { build_failed 32-bit "$how"; return; }
     run_ctest 32-bit "$how" build-m32
 }
