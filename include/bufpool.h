@@ -596,6 +596,25 @@ int bp_set_wal(bp_pool *p, size_t lsn_offset, bp_log_flush_fn log_flush,
  * @param lsn  the durable LSN */
 void bp_wal_durable(bp_pool *p, uint64_t lsn);
 
+/* Shared cache (bp_open with BP_ATTACH): how long a fix, flush or
+ * allocation waits for a latch or lock that a live process holds before
+ * it fails with -ETIMEDOUT (the holder may be stopped, SIGSTOP, or stuck;
+ * what a live process holds is never taken from it).  A holder found dead
+ * is not waited for: what it held is taken back (bp_reap).
+ *
+ * @param p   a pool that is not open
+ * @param ms  1 to 86400000, or 0: wait as long as it takes (default 30000)
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, ms too large) */
+int bp_set_wait_limit(bp_pool *p, unsigned ms);
+
+/* Shared cache: the file mode of the shm file when this process creates
+ * it (group members of the creator may then attach).
+ *
+ * @param p     a pool that is not open
+ * @param mode  0600 (default), 0640 or 0660
+ * @return 0, BP_ESTATE, or -EINVAL */
+int bp_set_shm_mode(bp_pool *p, unsigned mode);
+
 /* ---- Open and close ------------------------------------------------------ */
 
 #define BP_CREATE 0x1u      /* create the data file if it does not exist */
@@ -705,6 +724,23 @@ int bp_open(bp_pool *p, const char *path, unsigned flags);
  *   -EBUSY  pages are still fixed (bp_errmsg names up to eight of them);
  *           the pool stays open and usable */
 int bp_close(bp_pool *p);
+
+/* Shared cache: clean up after a process that died while attached (its
+ * exclusive and BUSY latches and its shared locks taken back, pages it was
+ * changing dropped from the cache; when it may have held shared latches
+ * that nothing names, the cache is poisoned: every process gets
+ * BP_EPOISONED and reopens).  Survivors do this by themselves when a wait
+ * finds the holder dead; an engine that learns of a death first (SIGCHLD)
+ * may call it at once.
+ *
+ * @param p    an open pool
+ * @param pid  the dead process, or 0: every attached process found dead
+ * @return the number of processes cleaned up (0: none was attached, or
+ *         another process cleaned it), or
+ *   -EBUSY   pid is alive
+ *   -EINVAL  p is NULL or pid negative
+ *   BP_ESTATE, BP_EFORKED */
+int bp_reap(bp_pool *p, long pid);
 
 /* ---- Pages --------------------------------------------------------------- */
 
@@ -1117,6 +1153,14 @@ typedef struct bp_stats {
                                    copied into its clean frame when the
                                    slot let it go (none when the frame
                                    went too) */
+    /* a shared cache (BP_ATTACH); 0 in a private pool */
+    uint32_t shared;            /* 1: opened BP_ATTACH */
+    uint32_t procs_attached;    /* processes attached now (this one too) */
+    uint64_t peer_reaps;        /* dead processes' entries this process
+                                   cleaned (bp_reap, a wait that found the
+                                   holder dead, an attach) */
+    uint64_t peer_frames;       /* frames a dead process held exclusive or
+                                   BUSY that this process took back */
 } bp_stats;
 
 /* Fill *st with a snapshot of the configuration and the counters.  Each

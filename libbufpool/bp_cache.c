@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "bp_internal.h"
+#include "bp_testing.h"
 
 int bp__cache_write_frame(bp_pool *p, uint32_t f)
 {
@@ -128,11 +129,14 @@ static int bp__frame_evict(bp_pool *p, uint32_t f)
     if (BP__LOAD(p->frames[f].fr_pgno) == BP__NOPAGE)
         return 0;
     if (bp_w_load(bp__word(p, f)) & BP_W_DIRTY) {
+        /* needs_sync before DIRTY goes: should this process die between
+         * the two, a later flush still syncs what was written */
+        __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
+        bp__park(BP__PARK_EVICT);
         if ((rc = bp__cache_write_frame(p, f)) != 0)
             return rc;
         __atomic_and_fetch(bp__word(p, f), ~(BP_W_DIRTY | BP_W_WB),
                            __ATOMIC_ACQ_REL);
-        __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
     }
     bp__cache_discard(p, f);
     BP_STAT(p, frame_evictions);
@@ -238,10 +242,13 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
              * is mapped to it (held 0). */
             if (held && p->shared && bp_w_latch(v) != 0 &&
                 bp_w_latch(v) < BP_LATCH_MAX_SHARED) {
+                bp__anon_add(p, 1); /* an unnamed latch (bp_shared.h) */
                 while ((rc = bp_w_latch(v) != 0 &&
                              bp_w_latch(v) < BP_LATCH_MAX_SHARED) &&
                        !bp_w_cas(w, &v, v + BP_W_SHARED_ONE))
                     ;
+                if (!rc)
+                    bp__anon_add(p, -1);
                 if (rc) {
                     bp__ptab_unlock(p, part);
                     BP_STAT(p, cache_hits);
@@ -328,23 +335,34 @@ uint64_t bp__cache_dirty_count(bp_pool *p)
     return n;
 }
 
-/* Latch frame f shared for writing it out; 0 = not dirty any more. */
+/* Latch frame f shared for writing it out: 1, 0 = not dirty any more, or
+ * an error of the wait.  Counted in this process's unnamed latches (a
+ * shared cache: bp_shared.h pr_anon) until bp__cache_write_some lets it
+ * go. */
 static int bp__flush_latch(bp_pool *p, uint32_t f)
 {
     uint64_t *w = bp__word(p, f);
+    int rc;
 
+    bp__anon_add(p, 1);
     for (;;) {
         uint64_t v = bp_w_load(w);
 
         if ((v & (BP_W_DIRTY | BP_W_WB)) != BP_W_DIRTY)
-            return 0;
+            break;
         if (bp_w_latch(v) < BP_LATCH_MAX_SHARED) {
             if (bp_w_cas(w, &v, v + BP_W_SHARED_ONE))
                 return 1;
             continue;
         }
-        bp__latch_wait(w, v); /* a writer or I/O: wait for it */
+        /* a writer or I/O: wait for it */
+        if ((rc = bp__latch_wait(p, w, v)) != 0) {
+            bp__anon_add(p, -1);
+            return rc;
+        }
     }
+    bp__anon_add(p, -1);
+    return 0;
 }
 
 /* Write the n frames of f[] (each latched shared by us) and release them
@@ -356,6 +374,10 @@ static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n)
 {
     int res[BP__AIO_MAX_DEPTH], rc = 0;
 
+    /* needs_sync first: a flush that finds these frames WB (written) syncs
+     * even if this process dies before it would have set it */
+    __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
+    bp__park(BP__PARK_FLUSH);
     if (bp__aio_write_batch(p, f, res, n) != 0)
         for (unsigned i = 0; i < n; i++)
             res[i] = -ECANCELED;
@@ -365,8 +387,8 @@ static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n)
         if (res[i] && !rc)
             rc = res[i];
         bp__latch_release(bp__word(p, f[i]), 0, res[i] ? 0 : BP_W_WB, 0);
+        bp__anon_add(p, -1);
     }
-    __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
     return rc;
 }
 
@@ -394,9 +416,14 @@ static int bp__cache_write_range(bp_pool *p, uint64_t start, uint64_t n,
     for (uint64_t i = 0; rc == 0 && i < n; i++) {
         uint32_t f = (uint32_t)((start + i) % p->nframes);
 
-        if (!(bp_w_load(bp__word(p, f)) & BP_W_DIRTY) ||
-            !bp__flush_latch(p, f))
+        if (!(bp_w_load(bp__word(p, f)) & BP_W_DIRTY))
             continue;
+        if ((rc = bp__flush_latch(p, f)) <= 0) {
+            if (rc == 0)
+                continue;
+            break; /* the batch so far is still written below */
+        }
+        rc = 0;
         batch[nb++] = f;
         if (nb == depth) {
             rc = bp__cache_write_some(p, batch, nb);
@@ -459,7 +486,9 @@ int bp__cache_flush(bp_pool *p)
 
     if (err)
         return bp__sync_failed(p, err);
-    bp__shlock(p, &p->meta->sh_flush_lock, BP__RANK_FLUSH);
+    if ((rc = bp__shlock_for(p, &p->meta->sh_flush_lock, BP__RANK_FLUSH,
+                             p->po_wait_ms)) != 0)
+        return rc;
     rc = bp__window_writeback(p);
     if (rc == 0)
         rc = bp__cache_write_range(p, 0, p->nframes, &wrote);

@@ -116,7 +116,8 @@ void bp__readers_barrier(bp_pool *p);
     X(scan_recycles) X(checksum_failures) X(wal_flushes)                     \
     X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
     X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
-    X(prefetch_direct) X(reads_early) X(copies_home)
+    X(prefetch_direct) X(reads_early) X(copies_home) X(peer_reaps)           \
+    X(peer_frames)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -232,6 +233,10 @@ void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
 /* Pages ever inserted into partition part (its lock held): a page missing
  * at two lookups with the same count was not cached in between. */
 uint64_t bp__ptab_gen_locked(const bp_pool *p, unsigned part);
+/* Relink partition part's chains from the frames' fr_pgno (its lock
+ * taken over from a dead process, which may have been halfway through a
+ * change): bp_reap.c. */
+void bp__ptab_rebuild_locked(bp_pool *p, unsigned part);
 
 /* ---- data-file I/O engine ---------------------------------------------------
  * Every data-file I/O goes through these ops so that an engine can be
@@ -411,6 +416,7 @@ struct bp_pool {
     int po_mlock;
     char *po_shm_name; /* NULL: memfd */
     unsigned po_shm_mode; /* 0600 (0) or a group mode (bp_set_shm_mode) */
+    unsigned po_wait_ms;  /* bp_set_wait_limit: 0 no limit */
     int po_shm_keep;
     uint32_t po_dio_align_override;
     bp_io_engine po_io_engine;
@@ -550,7 +556,7 @@ static inline struct bp__readers *bp__readers_get(bp_pool *p)
  * of the reader slots sees every unfenced shared fix. */
 static inline int bp__take(bp_pool *p, uint64_t *w, uint64_t *v, unsigned l)
 {
-    if (!bp_w_cas(w, v, bp_w_take(*v, l)))
+    if (!bp_w_cas(w, v, bp_w_take(*v, l, p->proc_tag)))
         return 0;
     if (*v & BP_W_UNFENCED)
         bp__readers_barrier(p);
@@ -560,6 +566,49 @@ static inline int bp__take(bp_pool *p, uint64_t *w, uint64_t *v, unsigned l)
 static inline char *bp__slot_addr(const bp_pool *p, uint32_t slot)
 {
     return p->window + (size_t)slot * p->po_page_size;
+}
+
+/* ---- park points for the multi-process tests (bp_sys.c, bp_testing.h) ---- */
+extern int bp__park_armed;
+void bp__park_here(int point);
+static inline void bp__park(int point)
+{
+#if BP_FAULTS
+    if (__builtin_expect(__atomic_load_n(&bp__park_armed, __ATOMIC_RELAXED) ==
+                             point,
+                         0))
+        bp__park_here(point);
+#else
+    (void)point;
+#endif
+}
+
+/* ---- dead processes (bp_reap.c) ------------------------------------------- */
+/* 1 when process-table entry slot has a live owner (always in a private
+ * pool, and for our own entry). */
+int bp__proc_alive(bp_pool *p, uint32_t slot);
+/* Clean entry slot if its process is dead: 1 cleaned, 0 not (alive, free,
+ * ours, or being cleaned by another survivor). */
+int bp__reap_slot(bp_pool *p, uint32_t slot);
+/* Clean every dead process's entry: how many. */
+int bp__reap_all(bp_pool *p);
+/* Clean entry slot, whose lock byte the caller has just taken (claiming
+ * it at attach). */
+void bp__reap_claimed(bp_pool *p, uint32_t slot);
+/* Mark the shared cache poisoned for every process (message: why). */
+void bp__poison(bp_pool *p, const char *why);
+/* The count of this process's latches that no word names (bp_shared.h:
+ * pr_anon), by n; nothing in a private pool. */
+static inline void bp__anon_add(bp_pool *p, int64_t n)
+{
+    if (p->shared) {
+        int sh = bp__tls_shard >= 0 ? bp__tls_shard : bp__shard_assign();
+
+        __atomic_add_fetch(&p->procs[p->proc_slot]
+                                .pr_anon[sh % BP__ANON_SHARDS]
+                                .pa_n,
+                           n, __ATOMIC_RELAXED);
+    }
 }
 
 /* ---- cross-module functions ----------------------------------------------- */
@@ -750,6 +799,10 @@ void bp__unlock(pthread_mutex_t *m, enum bp__rank r);
  * wait is unbounded by construction. */
 #define BP__SHL_WAITERS 0x80000000u
 void bp__shlock(bp_pool *p, uint32_t *w, enum bp__rank r);
+/* The same, giving up after limit_ms (0: never) of a live holder: 0 or
+ * -ETIMEDOUT (message names the holder). */
+int bp__shlock_for(bp_pool *p, uint32_t *w, enum bp__rank r,
+                   unsigned limit_ms);
 int bp__shtrylock(bp_pool *p, uint32_t *w, enum bp__rank r); /* 1: taken */
 void bp__shunlock(bp_pool *p, uint32_t *w, enum bp__rank r);
 void bp__rank_note(enum bp__rank r, int acquire);

@@ -161,16 +161,21 @@ static int bp__io_busy(bp_pool *p, const char *what)
  * would each cache its pages and lose the other's updates; the second, in
  * this process or another, gets -EBUSY naming the holder.  BP_RDONLY pools
  * take it shared, and stay away from a file whose BP__DLOCKB_SHARED byte
- * a shared cache holds; the processes of a shared cache take it shared
- * too, and its creator checks that it alone has the file
- * (bp__io_claim_shared).  The kernel drops the locks when the holder
- * dies. */
+ * a shared cache holds.  The processes of a shared cache take both bytes
+ * shared, while they hold the cache's init lock (so two of them starting
+ * at once never see each other's half-taken locks), and its creator first
+ * checks that it alone has the file (bp__io_claim_shared).  The kernel
+ * drops the locks when the holder dies. */
 static int bp__io_lock_file(bp_pool *p)
 {
-    short type = p->rdonly || p->shared ? F_RDLCK : F_WRLCK;
+    short type = p->rdonly ? F_RDLCK : F_WRLCK;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
                        .l_start = BP__DLOCKB_SHARED, .l_len = 1};
-    int rc = bp__ofd_lock(p->data_fd, type, BP__DLOCKB_OPEN);
+    int rc;
+
+    if (p->shared) /* under the cache's init lock: bp__io_claim_shared */
+        return 0;
+    rc = bp__ofd_lock(p->data_fd, type, BP__DLOCKB_OPEN);
 
     if (rc == -EAGAIN)
         return bp__io_busy(p, "");
@@ -202,8 +207,12 @@ int bp__io_claim_shared(bp_pool *p)
 
 int bp__io_join_shared(bp_pool *p)
 {
-    int rc = bp__ofd_lock(p->data_fd, F_RDLCK, BP__DLOCKB_SHARED);
+    int rc = bp__ofd_lock(p->data_fd, F_RDLCK, BP__DLOCKB_OPEN);
 
+    if (rc == -EAGAIN)
+        return bp__io_busy(p, "");
+    if (rc == 0)
+        rc = bp__ofd_lock(p->data_fd, F_RDLCK, BP__DLOCKB_SHARED);
     return rc ? bp__fail(p, rc, "cannot lock data file %s", p->io_path) : 0;
 }
 

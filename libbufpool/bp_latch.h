@@ -23,8 +23,11 @@
  * The word (64 bits, in the shm file, so futexes on it work across
  * processes too):
  *
- *   bits  0..42  version: bumped whenever an exclusive or BUSY latch is
+ *   bits  0..34  version: bumped whenever an exclusive or BUSY latch is
  *                released, so optimistic readers see every change
+ *   bits 35..42  OWNER  the process-table slot + 1 of the exclusive or BUSY
+ *                       holder (0 otherwise): a waiter that finds the
+ *                       holder dead recovers the frame (bp_reap.c)
  *   bits 43..44  HOT    sampled shared hits since the last exclusive or
  *                       BUSY latch, 0..3 (bp_readers.c)
  *   bit  45      UNFENCED shared fixes through reader slots may skip their
@@ -53,7 +56,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define BP_W_VERSION_BITS 43
+#define BP_W_VERSION_BITS 35
+#define BP_W_OWNER_SHIFT 35
+#define BP_W_OWNER_BITS 8
 #define BP_W_HOT_SHIFT 43
 #define BP_W_HOT_MASK (3ull << BP_W_HOT_SHIFT)
 #define BP_W_UNFENCED (1ull << 45)
@@ -66,13 +71,16 @@
 #define BP_W_LATCH_SHIFT 52
 #define BP_W_LATCH_BITS 12
 
-_Static_assert(BP_W_VERSION_BITS == BP_W_HOT_SHIFT, "version below HOT");
+_Static_assert(BP_W_VERSION_BITS == BP_W_OWNER_SHIFT &&
+                   BP_W_OWNER_SHIFT + BP_W_OWNER_BITS == BP_W_HOT_SHIFT,
+               "version, then owner, below HOT");
 _Static_assert(BP_W_HOT_SHIFT + 3 == BP_W_USAGE_SHIFT, "HOT, UNFENCED, usage");
 _Static_assert(BP_W_USAGE_SHIFT + BP_W_USAGE_BITS == 48, "usage below flags");
 _Static_assert(BP_W_LATCH_SHIFT + BP_W_LATCH_BITS == 64, "latch fills the top");
 _Static_assert(BP_W_LATCH_SHIFT >= 32, "the futex half must hold the latch");
 
 #define BP_W_VERSION_MASK ((1ull << BP_W_VERSION_BITS) - 1)
+#define BP_W_OWNER_MASK (((1ull << BP_W_OWNER_BITS) - 1) << BP_W_OWNER_SHIFT)
 #define BP_W_USAGE_MASK (((1ull << BP_W_USAGE_BITS) - 1) << BP_W_USAGE_SHIFT)
 #define BP_W_USAGE_MAX ((1u << BP_W_USAGE_BITS) - 1)
 #define BP_W_LATCH_MASK (~0ull << BP_W_LATCH_SHIFT)
@@ -91,6 +99,12 @@ static inline uint64_t bp_w_version(uint64_t w)
     return w & BP_W_VERSION_MASK;
 }
 
+/* The exclusive or BUSY holder's process slot + 1, 0 if none is named. */
+static inline unsigned bp_w_owner(uint64_t w)
+{
+    return (unsigned)((w & BP_W_OWNER_MASK) >> BP_W_OWNER_SHIFT);
+}
+
 static inline unsigned bp_w_usage(uint64_t w)
 {
     return (unsigned)((w & BP_W_USAGE_MASK) >> BP_W_USAGE_SHIFT);
@@ -106,21 +120,25 @@ static inline uint64_t bp_w_set_latch(uint64_t w, unsigned l)
     return (w & ~BP_W_LATCH_MASK) | ((uint64_t)l << BP_W_LATCH_SHIFT);
 }
 
-/* The word taken exclusive or BUSY (latch l): UNFENCED and HOT cleared.
- * Every such take goes through here; when the word it replaced had
- * UNFENCED, the taker calls bp__readers_barrier before it looks at reader
- * slots or releases the latch (bp_readers.c says why). */
-static inline uint64_t bp_w_take(uint64_t w, unsigned l)
+/* The word taken exclusive or BUSY (latch l) by the process whose tag
+ * (slot + 1) is owner: UNFENCED and HOT cleared.  Every such take goes
+ * through here; when the word it replaced had UNFENCED, the taker calls
+ * bp__readers_barrier before it looks at reader slots or releases the
+ * latch (bp_readers.c says why). */
+static inline uint64_t bp_w_take(uint64_t w, unsigned l, unsigned owner)
 {
-    return bp_w_set_latch(w & ~(BP_W_UNFENCED | BP_W_HOT_MASK), l);
+    w &= ~(BP_W_UNFENCED | BP_W_HOT_MASK | BP_W_OWNER_MASK);
+    return bp_w_set_latch(w | (uint64_t)owner << BP_W_OWNER_SHIFT, l);
 }
 
-/* Release to latch l with the version bumped (after exclusive or BUSY). */
+/* Release to latch l with the version bumped and no owner (after
+ * exclusive or BUSY). */
 static inline uint64_t bp_w_release(uint64_t w, unsigned l)
 {
     uint64_t v = (bp_w_version(w) + 1) & BP_W_VERSION_MASK;
 
-    return bp_w_set_latch((w & ~BP_W_VERSION_MASK & ~BP_W_WAITERS) | v, l);
+    return bp_w_set_latch(
+        (w & ~BP_W_VERSION_MASK & ~BP_W_WAITERS & ~BP_W_OWNER_MASK) | v, l);
 }
 
 static inline uint64_t bp_w_load(const uint64_t *w)
@@ -142,8 +160,10 @@ static inline int bp_w_can_latch(uint64_t w, int excl)
     return excl ? l == 0 : l < BP_LATCH_MAX_SHARED;
 }
 
-/* The latched word for a fix (usage bumped unless scan). */
-static inline uint64_t bp_w_latched(uint64_t w, int excl, int scan)
+/* The latched word for a fix (usage bumped unless scan) by the process
+ * tagged owner. */
+static inline uint64_t bp_w_latched(uint64_t w, int excl, int scan,
+                                    unsigned owner)
 {
     unsigned u = bp_w_usage(w);
 
@@ -151,7 +171,7 @@ static inline uint64_t bp_w_latched(uint64_t w, int excl, int scan)
         w = bp_w_set_usage(w, u + 1);
     if (!scan)
         w &= ~BP_W_SCAN;
-    return excl ? bp_w_take(w, BP_LATCH_EXCL) : w + BP_W_SHARED_ONE;
+    return excl ? bp_w_take(w, BP_LATCH_EXCL, owner) : w + BP_W_SHARED_ONE;
 }
 
 /* The futex is the word's high half, which holds latch and WAITERS. */
@@ -169,11 +189,14 @@ static inline void bp_w_wake(uint64_t *w)
     syscall(SYS_futex, bp_w_futex(w), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-/* Sleep until the word changes from w (which has WAITERS set). */
-static inline void bp_w_sleep(uint64_t *w, uint64_t seen)
+/* Sleep until the word changes from w (which has WAITERS set), or for
+ * nap at most (NULL: no limit). */
+struct timespec;
+static inline void bp_w_sleep(uint64_t *w, uint64_t seen,
+                              const struct timespec *nap)
 {
     syscall(SYS_futex, bp_w_futex(w), FUTEX_WAIT, (uint32_t)(seen >> 32),
-            NULL, NULL, 0);
+            nap, NULL, 0);
 }
 
 /* Mark the frame dirty: DIRTY set, WB cleared (written after the flush in
@@ -186,8 +209,13 @@ static inline void bp_w_mark_dirty(uint64_t *w)
         ;
 }
 
-/* Wait (spin briefly, then sleep) until the word differs from seen. */
-void bp__latch_wait(uint64_t *w, uint64_t seen);
+/* Wait (spin briefly, then sleep) until the word differs from seen: 0
+ * (look again).  In a shared cache the sleep is bounded: a holder found
+ * dead is reaped (bp_reap.c) and the caller looks again; a live one is
+ * waited for up to the pool's wait limit, then -ETIMEDOUT; a poisoned
+ * cache gives BP_EPOISONED. */
+struct bp_pool;
+int bp__latch_wait(struct bp_pool *p, uint64_t *w, uint64_t seen);
 
 /* Release a latch held in mode excl (0 shared, 1 exclusive, 2 BUSY), OR-ing
  * set_bits into the word (e.g. DIRTY) and clearing clear_bits. */

@@ -14,6 +14,7 @@
 
 #define BP__DEFAULT_PAGE 8192u
 #define BP__DEFAULT_CACHE (64ull << 20)
+#define BP__WAIT_MS_DEFAULT 30000u /* bp_set_wait_limit */
 
 int bp_create(bp_pool **out, const bp_allocator *alloc)
 {
@@ -40,6 +41,7 @@ int bp_create(bp_pool **out, const bp_allocator *alloc)
     p->po_backend = BP_BACKEND_AUTO;
     p->po_prefault = BP_PREFAULT_POPULATE;
     p->po_io_depth = BP__AIO_DEFAULT_DEPTH;
+    p->po_wait_ms = BP__WAIT_MS_DEFAULT;
     p->data_fd = -1;
     p->shm_fd = -1;
     pthread_mutexattr_t ma;
@@ -167,6 +169,35 @@ int bp_set_mlock(bp_pool *p, int on)
     if (rc)
         return rc;
     p->po_mlock = !!on;
+    return 0;
+}
+
+int bp_set_wait_limit(bp_pool *p, unsigned ms)
+{
+    int rc;
+
+    if (!p)
+        return -EINVAL;
+    if ((rc = bp__closed(p)) != 0)
+        return rc;
+    if (ms > 86400000u)
+        return bp__fail(p, -EINVAL, "wait limit %u ms is above a day", ms);
+    p->po_wait_ms = ms;
+    return 0;
+}
+
+int bp_set_shm_mode(bp_pool *p, unsigned mode)
+{
+    int rc;
+
+    if (!p)
+        return -EINVAL;
+    if ((rc = bp__closed(p)) != 0)
+        return rc;
+    if (mode != 0600 && mode != 0640 && mode != 0660)
+        return bp__fail(p, -EINVAL, "shm mode %o: use 0600, 0640 or 0660",
+                        mode);
+    p->po_shm_mode = mode;
     return 0;
 }
 

@@ -46,8 +46,10 @@ static void bp__teardown(bp_pool *p, int failed)
 {
     bp__aio_close(p); /* the flusher and reads in flight first */
     bp__window_close(p);
-    bp__shm_close(p, failed);
+    /* the data file's locks before the cache's: once the last process is
+     * gone from a shared cache, a new one may claim the file at once */
     bp__io_close(p);
+    bp__shm_close(p, failed);
     bp__free(p, p->shards_raw, BP__SHARDS * sizeof *p->shards + BP__APART);
     bp__free(p, p->readers_raw, BP__READERS * sizeof *p->readers + BP__APART);
     p->shards = p->shards_raw = NULL;
@@ -261,6 +263,13 @@ static int bp__usable(bp_pool *p)
 {
     int st = BP__LOAD(p->state);
 
+    if (st == BP__OPEN && p->shared &&
+        __atomic_load_n(&p->meta->sh_poisoned, __ATOMIC_ACQUIRE)) {
+        BP__STORE(p->state, BP__POISONED); /* another process found why */
+        return bp__fail(p, BP_EPOISONED, "the shared cache was poisoned "
+                        "(a process died holding latches that cannot be "
+                        "found): close it and open it again");
+    }
     return st == BP__OPEN ? 0 : bp__state_error(p, st);
 }
 
@@ -388,8 +397,8 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
             if (nowait)
                 return BP_EAGAIN;
             BP_STAT(p, latch_waits);
-            bp__latch_wait(w, v);
-            return BP__AGAIN;
+            int wrc = bp__latch_wait(p, w, v);
+            return wrc ? wrc : BP__AGAIN;
         }
         /* keep CLOCK informed; once usage is saturated nothing is written */
         if (!scan && ((v >> BP_W_USAGE_SHIFT) &
@@ -399,16 +408,22 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
         if (n != v) /* a failed CAS loses a usage bump or a HOT count only */
             (void)bp_w_cas(w, &v, n);
     } else {
+        /* a shared cache counts a shared latch among this process's
+         * unnamed ones from before it may be taken (bp_shared.h) */
+        if (!fast && !excl)
+            bp__anon_add(p, 1);
         v = bp_w_load(w);
         do {
             if (!bp_w_can_latch(v, excl)) {
+                if (!fast && !excl)
+                    bp__anon_add(p, -1);
                 if (nowait)
                     return BP_EAGAIN;
                 BP_STAT(p, latch_waits);
-                bp__latch_wait(w, v);
-                return BP__AGAIN;
+                int wrc = bp__latch_wait(p, w, v);
+                return wrc ? wrc : BP__AGAIN;
             }
-        } while (!bp_w_cas(w, &v, bp_w_latched(v, excl, scan)));
+        } while (!bp_w_cas(w, &v, bp_w_latched(v, excl, scan, p->proc_tag)));
         if (excl) {
             if (v & BP_W_UNFENCED) /* bp_w_latched took it: see bp__take */
                 bp__readers_barrier(p);
@@ -424,12 +439,16 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
             __atomic_store_n(&blk->rd_hz[hz], BP__NONE, __ATOMIC_RELEASE);
         else
             bp__latch_release(w, excl, 0, 0);
+        if (hz < 0 && !excl && !fast)
+            bp__anon_add(p, -1);
         return BP__AGAIN;
     }
     if (!fast && p->shared && BP__LOAD(p->frames[f].fr_pgno) != pgno) {
         /* another process gave the frame to another page: the slot is a
          * stale hint (shared fixes never use reader slots here) */
         bp__latch_release(w, excl, 0, 0);
+        if (!excl)
+            bp__anon_add(p, -1);
         return BP__STALE;
     }
     {
@@ -459,12 +478,16 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     int rc;
 
     if (fresh) { /* new pages are made one at a time, in file order */
-        bp__shlock(p, &p->meta->sh_alloc_lock, BP__RANK_ALLOC);
+        if ((rc = bp__shlock_for(p, &p->meta->sh_alloc_lock, BP__RANK_ALLOC,
+                                 p->po_wait_ms)) != 0)
+            return rc;
         pgno = BP__LOAD(p->meta->sh_data_pages);
     }
     if (how == BP__GET_READ) /* the read may start once the page misses */
         early = bp__io_early_arm(p);
     rc = bp__window_map_begin(p, pgno, how, scan, &m, &w, &v);
+    if (fresh && rc == 0)
+        bp__park(BP__PARK_ALLOC);
     if (fresh)
         bp__shunlock(p, &p->meta->sh_alloc_lock, BP__RANK_ALLOC);
     if (rc == BP__WAIT) { /* the page's frame is busy: wait, then retry */
@@ -474,7 +497,8 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
             return BP_EAGAIN; /* being read, moved or fixed: no sleep */
         if (w) {
             BP_STAT(p, latch_waits);
-            bp__latch_wait(w, v);
+            if ((rc = bp__latch_wait(p, w, v)) != 0)
+                return rc;
         }
         return BP__AGAIN;
     }
@@ -488,16 +512,22 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     if (m.held == 0) { /* latched shared already (bp__cache_get) */
         if (excl) { /* the hit path takes it exclusive, waiting its turn */
             bp__latch_release(w, 0, 0, 0);
+            bp__anon_add(p, -1);
             return BP__AGAIN;
         }
         bp__fill_where(p, m.slot, pgno, out);
         bp__fill_gen(&p->slots[m.slot], 0, 0, -1, out);
         return BP__FIXED;
     }
-    /* BUSY -> the caller's latch, straight away */
+    /* BUSY -> the caller's latch, straight away (a shared one is unnamed
+     * from now on: counted first) */
+    if (!excl)
+        bp__anon_add(p, 1);
     v = bp_w_load(w);
     do {
         n = bp_w_release(v, excl ? BP_LATCH_EXCL : 1);
+        if (excl) /* BUSY -> exclusive: still ours */
+            n |= (uint64_t)p->proc_tag << BP_W_OWNER_SHIFT;
         if (!scan)
             n = bp_w_set_usage(n, 1);
     } while (!bp_w_cas(w, &v, n));
@@ -544,7 +574,7 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
     for (;;) {
         if (!fresh) {
             rc = bp__fix_hit(p, pgno, excl, scan, 0, nowait, out);
-            if (rc == BP_EAGAIN)
+            if (rc < 0) /* BP_EAGAIN, or a wait that failed */
                 return rc;
             if (rc == BP__FIXED) {
                 if (!missed)
@@ -687,6 +717,8 @@ static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
         BP__STORE(sl->sl_dirty, 1);
     bp__latch_release(w, excl, (flags & BP_DIRTY) && !copy ? BP_W_DIRTY : 0,
                       (flags & BP_DIRTY) ? BP_W_WB : 0);
+    if (!excl)
+        bp__anon_add(p, -1); /* after the latch went */
     bp__tls_excl -= excl;
     bp__handle_clear(pg);
     return 0;

@@ -73,3 +73,22 @@ void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t f)
         BP__STORE(*link, BP__LOAD(p->frames[f].fr_next));
     BP__STORE(p->frames[f].fr_next, 0);
 }
+
+void bp__ptab_rebuild_locked(bp_pool *p, unsigned part)
+{
+    uint64_t *gen = &p->meta->sh_parts[part].sp_gen;
+
+    for (uint64_t b = part; b <= p->ptab_mask; b += BP__PARTS)
+        BP__STORE(p->ptab[b], 0);
+    for (uint64_t f = 0; f < p->nframes; f++) {
+        uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
+        uint32_t *head;
+
+        if (pgno == BP__NOPAGE || bp__bucket(p, pgno) % BP__PARTS != part)
+            continue;
+        head = &p->ptab[bp__bucket(p, pgno)];
+        BP__STORE(p->frames[f].fr_next, BP__LOAD(*head));
+        BP__STORE(*head, (uint32_t)f + 1);
+    }
+    BP__STORE(*gen, BP__LOAD(*gen) + 1); /* early reads of it are stale */
+}

@@ -78,12 +78,26 @@ struct bp__frame {
  * Slot i belongs to the process holding lock byte BP__LOCKB_PROC + i
  * exclusive; pr_pid is written after the lock is taken and cleared before
  * it is let go, so a slot whose lock is free has no live owner whatever
- * pr_pid says. */
+ * pr_pid says (a dead process's entry is cleaned by whoever takes the
+ * lock next: bp_reap.c).
+ *
+ * pr_anon counts the latches of the process that no latch word names:
+ * shared latches (a shared fix, a flush's write-out).  It is raised before
+ * such a latch is taken and lowered after it is let go, so it is never
+ * below the number held: a dead process whose count is 0 held none, and
+ * one whose count is not 0 may have (its cache is then poisoned).  Split
+ * in lines by thread shard, so threads of one process do not share one. */
+#define BP__ANON_SHARDS 8
+struct bp__proc_anon {
+    int64_t pa_n;
+    uint8_t pa_pad[56];
+};
 struct bp__proc {
     uint32_t pr_pid;    /* 0: free */
     uint32_t pr_bits;   /* 32 or 64: the owner's ABI */
     uint64_t pr_epoch;  /* attaches so far when it attached */
     uint8_t pr_pad[48];
+    struct bp__proc_anon pr_anon[BP__ANON_SHARDS];
 };
 
 /* ---- page-table partitions -------------------------------------------------
@@ -149,7 +163,7 @@ struct bp__shm_hdr {
 #define BP__LAYOUT_SIG                                                        \
     (((uint64_t)sizeof(struct bp__shm_hdr) << 40) |                           \
      ((uint64_t)sizeof(struct bp__frame) << 32) |                             \
-     ((uint64_t)sizeof(struct bp__proc) << 24) |                              \
+     ((uint64_t)(sizeof(struct bp__proc) / 64) << 24) |                       \
      ((uint64_t)BP__PARTS << 16) | ((uint64_t)BP__PROCS << 4) |               \
      (uint64_t)(BP_W_LATCH_SHIFT - 48))
 
@@ -162,10 +176,12 @@ _Static_assert(sizeof(struct bp__frame) == 16 &&
                    offsetof(struct bp__frame, fr_maps) == 8 &&
                    offsetof(struct bp__frame, fr_next) == 12,
                "frame descriptor layout");
-_Static_assert(sizeof(struct bp__proc) == 64 &&
+_Static_assert(sizeof(struct bp__proc) == 64 + 64 * BP__ANON_SHARDS &&
+                   sizeof(struct bp__proc_anon) == 64 &&
                    offsetof(struct bp__proc, pr_pid) == 0 &&
                    offsetof(struct bp__proc, pr_bits) == 4 &&
-                   offsetof(struct bp__proc, pr_epoch) == 8,
+                   offsetof(struct bp__proc, pr_epoch) == 8 &&
+                   offsetof(struct bp__proc, pr_anon) == 64,
                "process table layout");
 _Static_assert(sizeof(struct bp__shpart) == 64 &&
                    offsetof(struct bp__shpart, sp_lock) == 0 &&

@@ -14,10 +14,15 @@
  * the lock with WAITERS set again, since it cannot know whether others
  * still sleep (Drepper's "futexes are tricky", mutex 3).  Releasing:
  * exchange with 0, and wake one sleeper if WAITERS was set.  Sleeps end
- * after BP__SHL_NAP at most and look again: a wait never depends on one
- * wake-up arriving.
+ * after BP__SHL_NAP_NS at most and look again: a wait never depends on one
+ * wake-up arriving, and a holder found dead is reaped (bp_reap.c), which
+ * frees the lock.  Page-table partitions are held for table work only,
+ * never across I/O or a wait, so their waits have no limit; the
+ * allocation and flush locks are waited for up to the pool's wait limit
+ * (bp_set_wait_limit) when their holder lives.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -45,15 +50,16 @@ int bp__shtrylock(bp_pool *p, uint32_t *w, enum bp__rank r)
     return 1;
 }
 
-void bp__shlock(bp_pool *p, uint32_t *w, enum bp__rank r)
+int bp__shlock_for(bp_pool *p, uint32_t *w, enum bp__rank r,
+                   unsigned limit_ms)
 {
     const struct timespec nap = {0, BP__SHL_NAP_NS};
+    uint64_t waited_ms = 0;
     uint32_t v = 0;
 
-    bp__rank_note(r, 1);
     if (__atomic_compare_exchange_n(w, &v, p->proc_tag, 0, __ATOMIC_ACQUIRE,
                                     __ATOMIC_RELAXED))
-        return;
+        goto taken;
     for (int i = 0; i < BP__SHL_SPINS; i++) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
@@ -62,7 +68,7 @@ void bp__shlock(bp_pool *p, uint32_t *w, enum bp__rank r)
         if (v == 0 &&
             __atomic_compare_exchange_n(w, &v, p->proc_tag, 0,
                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-            return;
+            goto taken;
     }
     for (;;) {
         v = __atomic_load_n(w, __ATOMIC_RELAXED);
@@ -71,16 +77,42 @@ void bp__shlock(bp_pool *p, uint32_t *w, enum bp__rank r)
                                             p->proc_tag | BP__SHL_WAITERS, 0,
                                             __ATOMIC_ACQUIRE,
                                             __ATOMIC_RELAXED))
-                return;
+                goto taken;
             continue;
         }
         if (!(v & BP__SHL_WAITERS) &&
             !__atomic_compare_exchange_n(w, &v, v | BP__SHL_WAITERS, 0,
                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             continue;
-        (void)syscall(SYS_futex, w, bp__shl_op(p, FUTEX_WAIT),
-                      v | BP__SHL_WAITERS, &nap, NULL, 0);
+        v |= BP__SHL_WAITERS;
+        if (syscall(SYS_futex, w, bp__shl_op(p, FUTEX_WAIT), v, &nap, NULL,
+                    0) == 0 ||
+            errno != ETIMEDOUT || !p->shared)
+            continue;
+        /* a nap went by: is the holder dead (then its entry is cleaned,
+         * which frees this lock), or too long alive? */
+        if (bp__reap_slot(p, (v & ~BP__SHL_WAITERS) - 1))
+            continue;
+        waited_ms += BP__SHL_NAP_NS / 1000000;
+        if (limit_ms && waited_ms >= limit_ms) {
+            uint32_t o = (v & ~BP__SHL_WAITERS) - 1;
+
+            return bp__fail(p, -ETIMEDOUT, "a lock of the shared cache has "
+                            "been held by process %u, alive, for %" PRIu64
+                            " ms (stopped or stuck?): what a live process "
+                            "holds is not taken from it",
+                            o < BP__PROCS ? BP__LOAD(p->procs[o].pr_pid) : 0u,
+                            waited_ms);
+        }
     }
+taken:
+    bp__rank_note(r, 1);
+    return 0;
+}
+
+void bp__shlock(bp_pool *p, uint32_t *w, enum bp__rank r)
+{
+    (void)bp__shlock_for(p, w, r, 0);
 }
 
 void bp__shunlock(bp_pool *p, uint32_t *w, enum bp__rank r)

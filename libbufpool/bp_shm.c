@@ -573,11 +573,18 @@ static int bp__shm_proc_claim(bp_pool *p)
             return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
         p->proc_slot = i;
         p->proc_tag = i + 1;
+        p->proc_held = 1;
+        /* a dead process's entry: what it held goes back first (its
+         * latches carry this same tag) */
+        bp__reap_claimed(p, i);
+        if (BP__LOAD(h->sh_poisoned))
+            return bp__fail(p, BP_EPOISONED, "shm cache %s is poisoned: "
+                            "every process must close it before it can be "
+                            "used again", p->shm_path);
         p->procs[i].pr_bits = (uint32_t)(sizeof(void *) * 8);
         p->procs[i].pr_epoch =
             __atomic_add_fetch(&h->sh_attaches, 1, __ATOMIC_ACQ_REL);
         BP__STORE(p->procs[i].pr_pid, (uint32_t)getpid());
-        p->proc_held = 1;
         return 0;
     }
     return bp__fail(p, -EUSERS, "shm cache %s: %u processes are attached "
@@ -609,7 +616,9 @@ int bp__shm_open(bp_pool *p)
     }
     if ((rc = bp__shm_attach(p, &g)) == 0)
         rc = bp__shm_proc_claim(p);
-    bp__shm_init_unlock(p);
+    if (rc == 0) /* on failure bp__shm_close lets it go, after deciding
+                    whether the file goes too: nobody joins it meanwhile */
+        bp__shm_init_unlock(p);
     return rc;
 }
 

@@ -66,6 +66,10 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     snprintf(st.io_reason, sizeof st.io_reason, "%s", p->io_reason);
     snprintf(st.reader_fence, sizeof st.reader_fence, "%s", p->rd_fence);
     st.checksums = (uint32_t)p->po_checksums;
+    st.shared = (uint32_t)p->shared;
+    for (uint32_t s = 0; p->shared && p->procs && s < BP__PROCS; s++)
+        st.procs_attached += BP__LOAD(p->procs[s].pr_pid) != 0 &&
+                             bp__proc_alive(p, s);
     st.wal_durable = p->meta ? BP__LOAD(p->meta->sh_wal_durable) : 0;
     st.io_depth = p->po_io_depth;
     st.io_registered = bp__aio_registered(p);

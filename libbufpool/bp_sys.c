@@ -181,3 +181,35 @@ int bp__test_ahead_hook(void (*fn)(void *arg, uint64_t pgno), void *arg)
 {
     return bp__sys_hook_set(BP__HOOK_AHEAD, fn, arg);
 }
+
+/* ---- park points (bp_testing.h) --------------------------------------------
+ * A multi-process test kills a worker while it is at a chosen place inside
+ * the library: the worker arms a point, and the first thread to reach it
+ * writes "parked" to the armed fd and sleeps until the process is killed.
+ * Compiled with the fault table only. */
+int bp__park_armed;
+static int bp__park_fd = -1;
+
+void bp__park_here(int point)
+{
+    static const char msg[] = "parked\n";
+    int expect = point;
+
+    if (!__atomic_compare_exchange_n(&bp__park_armed, &expect, 0, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return;
+    if (write(bp__park_fd, msg, sizeof msg - 1) < 0) {
+        /* the test reads the line; without it, it times out and fails */
+    }
+    for (;;)
+        pause();
+}
+
+int bp__test_park_arm(int point, int fd)
+{
+    if (!BP_FAULTS)
+        return -ENOTSUP;
+    bp__park_fd = fd;
+    __atomic_store_n(&bp__park_armed, point, __ATOMIC_RELEASE);
+    return 0;
+}

@@ -87,6 +87,15 @@ uint64_t bp__test_reg_chunk_len(uintptr_t base, uint64_t len, unsigned k,
 #define BP__SYS_DATA_WRITE (BP__SYS_BIT(PWRITE) | BP__SYS_BIT(URING_WRITE))
 #define BP__SYS_DATA_SYNC (BP__SYS_BIT(FDATASYNC) | BP__SYS_BIT(URING_FSYNC))
 int bp__test_faults_compiled(void);
+/* Park points: arm point (BP__PARK_*) and the first thread of this process
+ * to reach it writes "parked\n" to fd and sleeps until the process is
+ * killed (the multi-process tests kill it there).  -ENOTSUP without the
+ * fault table. */
+#define BP__PARK_EVICT 1 /* a dirty frame BUSY, about to be written back */
+#define BP__PARK_FLUSH 2 /* frames latched shared by a flush, not written */
+#define BP__PARK_ALLOC 3 /* the allocation lock held and the new page's
+                            frame BUSY */
+int bp__test_park_arm(int point, int fd);
 int bp__test_fault_arm(unsigned kinds, uint64_t nth, int err, int persistent);
 void bp__test_fault_disarm(void);
 /* Matching calls since arming (all, and of one kind), and how many failed. */

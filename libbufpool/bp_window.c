@@ -378,6 +378,15 @@ static void bp__slot_publish_locked(bp_pool *p, uint32_t s, uint32_t f,
     bp__htab_insert(&p->wtab, pgno, s);
 }
 
+/* Let go of a reservation's frame latch: BUSY, or a shared latch counted
+ * among this process's unnamed ones (bp__cache_get's held 0). */
+static void bp__mapping_let_go(bp_pool *p, const struct bp__mapping *m)
+{
+    bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
+    if (m->held == 0)
+        bp__anon_add(p, -1);
+}
+
 int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
                          int scan, struct bp__mapping *m, uint64_t **wait,
                          uint64_t *seen)
@@ -392,7 +401,7 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
         return rc;
     if (how == BP__GET_AHEAD && m->need == BP__NEED_NOTHING) {
         /* read-ahead of a cached page: nothing to read */
-        bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
+        bp__mapping_let_go(p, m);
         *wait = NULL;
         return BP__WAIT;
     }
@@ -404,7 +413,7 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
         bp__unlock(&p->lock, BP__RANK_MISS);
         if (m->need != BP__NEED_NOTHING)
             bp__cache_discard(p, m->frame);
-        bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
+        bp__mapping_let_go(p, m);
         *wait = NULL;
         return BP__WAIT;
     }
@@ -418,7 +427,7 @@ int bp__window_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
         bp__unlock(&p->lock, BP__RANK_MISS);
         if (m->need != BP__NEED_NOTHING)
             bp__cache_discard(p, m->frame);
-        bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
+        bp__mapping_let_go(p, m);
         if (rc == BP_ENOSLOT && how != BP__GET_AHEAD)
             rc = bp__fail(p, rc, "all %u window slots are fixed: unfix "
                           "pages or use a larger window", p->nslots);
@@ -439,7 +448,7 @@ void bp__window_map_undo(bp_pool *p, struct bp__mapping *m)
     bp__unlock(&p->lock, BP__RANK_MISS);
     if (m->need != BP__NEED_NOTHING)
         bp__cache_discard(p, m->frame);
-    bp__latch_release(bp__word(p, m->frame), m->held, 0, 0);
+    bp__mapping_let_go(p, m);
 }
 
 int bp__window_map_slot(bp_pool *p, struct bp__mapping *m)
@@ -573,7 +582,7 @@ int bp__window_writeback(bp_pool *p)
         w = bp__word(p, f);
         v = bp_w_load(w);
         if (bp_w_latch(v) >= BP_LATCH_MAX_SHARED) {
-            bp__latch_wait(w, v);
+            (void)bp__latch_wait(p, w, v); /* copy: a private pool */
             s--; /* look at this slot again */
             continue;
         }

@@ -6,8 +6,11 @@
 #include "util_test.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -68,6 +71,7 @@ void sw_start_prog(struct sw *w, const char *prog, const char *emu,
                     (char *)data, (char *)shm, (char *)extra, NULL};
     char **args = emu ? argv : argv + 1;
 
+    signal(SIGPIPE, SIG_IGN); /* a killed worker's pipe: EPIPE, no signal */
     assert_int_equal(pipe(in), 0);
     assert_int_equal(pipe(out), 0);
     posix_spawn_file_actions_init(&fa);
@@ -285,6 +289,118 @@ static int sw_stamp(struct sw_state *s, unsigned iters, unsigned npages,
     return 0;
 }
 
+/* Arm a park point and walk into it: evict (dirty pages from base on
+ * until a dirty frame is written back), flush (page base dirty, then
+ * bp_flush), alloc. */
+static int sw_park(struct sw_state *s, const char *point, uint64_t base)
+{
+    int which = strcmp(point, "evict") == 0   ? BP__PARK_EVICT
+                : strcmp(point, "flush") == 0 ? BP__PARK_FLUSH
+                : strcmp(point, "alloc") == 0 ? BP__PARK_ALLOC
+                                              : 0;
+    uint64_t n = bp_page_count(s->p);
+    bp_page h;
+    int rc;
+
+    if (!which)
+        return -EINVAL;
+    fflush(stdout);
+    if ((rc = bp__test_park_arm(which, 1)) != 0) {
+        printf("skip\n");
+        return 0;
+    }
+    if (which == BP__PARK_ALLOC) {
+        if ((rc = bp_alloc_page(s->p, &h)) == 0)
+            rc = bp_unfix(s->p, &h, BP_DIRTY);
+        return rc ? rc : -ENOENT;
+    }
+    for (uint64_t pg = base; pg < n; pg++) {
+        if ((rc = bp_fix(s->p, pg, BP_EXCLUSIVE, &h)) != 0)
+            return rc;
+        util_stamp(h.data, SW_PSZ, pg, 50);
+        if ((rc = bp_unfix(s->p, &h, BP_DIRTY)) != 0)
+            return rc;
+        if (which == BP__PARK_FLUSH)
+            return bp_flush(s->p) ? -EIO : -ENOENT;
+    }
+    return -ENOENT; /* never parked */
+}
+
+/* Reopen after the cache was poisoned: once every process has closed it,
+ * an open builds it again.  0, or the last error after 60 s. */
+static int sw_reopen(struct sw_state *s)
+{
+    const struct timespec ms = {0, 5000000};
+    int rc = 0;
+
+    if (s->p)
+        bp_close(s->p);
+    s->p = NULL;
+    for (int i = 0; i < 12000; i++) {
+        if ((rc = sw_open(&s->p, s->data, s->shm, 0, BP_BACKEND_AUTO, 0)) ==
+            0)
+            return 0;
+        bp_close(s->p);
+        s->p = NULL;
+        nanosleep(&ms, NULL);
+    }
+    return rc;
+}
+
+/* The kill loop's workload, until killed: stamp page base + (g % n) with
+ * generation g for g = gen0, gen0 + 1, ...; every 8 pages bp_flush, and
+ * once it succeeded, g is acknowledged: written at offset 0 of ackfile
+ * (and the longest any call took, in microseconds, at offset 8).  A
+ * poisoned cache is closed and opened again. */
+static int sw_loop(struct sw_state *s, const char *ackfile, uint64_t base,
+                   uint64_t n, uint64_t gen0)
+{
+    int fd = open(ackfile, O_WRONLY | O_CREAT, 0600);
+    uint64_t worst = 0, rec[2] = {gen0 - 1, 0};
+    struct timespec t0, t1;
+
+    if (fd < 0)
+        return -errno;
+    if (!s->p) { /* its open failed: the cache was poisoned, and not every
+                    process has closed it yet */
+        int rc = sw_reopen(s);
+
+        if (rc)
+            return rc;
+    }
+    for (uint64_t g = gen0;; g++) {
+        uint64_t pg = base + g % n, us;
+        bp_page h;
+        int rc;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((rc = bp_fix(s->p, pg, BP_EXCLUSIVE, &h)) == 0) {
+            util_stamp(h.data, SW_PSZ, pg, (uint32_t)g);
+            rc = bp_unfix(s->p, &h, BP_DIRTY);
+        }
+        if (rc == 0 && g % 8 == 7 && (rc = bp_flush(s->p)) == 0) {
+            rec[0] = g;
+            rec[1] = worst;
+            if (pwrite(fd, rec, sizeof rec, 0) != (ssize_t)sizeof rec)
+                return -EIO;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        us = (uint64_t)(((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 +
+                         (t1.tv_nsec - t0.tv_nsec)) /
+                        1000);
+        if (us > worst)
+            worst = us;
+        if (rc == BP_EPOISONED) {
+            if ((rc = sw_reopen(s)) != 0)
+                return rc;
+            g = rec[0]; /* redo what was not acknowledged */
+            continue;
+        }
+        if (rc)
+            return rc;
+    }
+}
+
 static int sw_do(struct sw_state *s, char *line)
 {
     char *cmd = strtok(line, " \n"), *a1 = strtok(NULL, " \n"),
@@ -355,6 +471,18 @@ static int sw_do(struct sw_state *s, char *line)
                       strtoull(a4, NULL, 10));
         if (rc == 0)
             return 0;
+    } else if (strcmp(cmd, "scribble") == 0) { /* exclusive, half changed */
+        if ((rc = bp_fix(s->p, n1, BP_EXCLUSIVE, &s->held[n1])) == 0) {
+            memset(s->held[n1].data, 0xA5, SW_PSZ / 2);
+            s->holds[n1] = 1;
+        }
+    } else if (strcmp(cmd, "park") == 0 && a1) {
+        rc = sw_park(s, a1, n2);
+        if (rc == 0)
+            return 0; /* the library said "parked" (or this is unreached) */
+    } else if (strcmp(cmd, "loop") == 0 && a4) {
+        rc = sw_loop(s, a1, strtoull(a2, NULL, 10), strtoull(a3, NULL, 10),
+                     strtoull(a4, NULL, 10));
     } else if (strcmp(cmd, "bits") == 0) {
         printf("%zu\n", sizeof(void *) * 8);
         return 0;
@@ -382,6 +510,7 @@ int sw_main(int argc, char **argv)
 
     if (argc < 2)
         return 2;
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves none */
     s.data = argv[0];
     s.shm = argv[1];
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -21,6 +21,17 @@
  *                           page's counter of worker id (sw_counter_*)
  *   failsync                the next fdatasync fails with EIO ("skip"
  *                           without a fault table)
+ *   scribble <pgno>         fix exclusive, overwrite half the page, hold
+ *   park evict|flush|alloc [base]
+ *                           walk into that park point (bp_testing.h),
+ *                           writing pages from base on: the library
+ *                           answers "parked" and the worker waits to be
+ *                           killed ("skip" without a fault table)
+ *   loop <ackfile> <base> <n> <gen0>
+ *                           until killed: stamp page base + g % n with g,
+ *                           g = gen0, gen0 + 1, ...; flush every 8 pages
+ *                           and write the acknowledged g (and the longest
+ *                           call in us) to ackfile; reopen when poisoned
  *   quit                    exit 0
  *
  * Answers are "ok", "err <rc>" (and the message on stderr), or the value.
