@@ -1,4 +1,4 @@
-# Makefile - wraps CMake.  make [build] | deps | test | demo | clean
+# Makefile - wraps CMake.  make [build] | deps | test | soak | demo | clean
 #   make test: the suite in five legs (scripts/test-legs.sh): native build/,
 #   the same again with io_uring forced off (BUFPOOL_IO=sync), ASan+UBSan
 #   (build-asan/), TSan (build-tsan/) and 32-bit (build-m32/); one summary
@@ -14,7 +14,7 @@ CONFIGURE = cmake -S . -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 MAKEFLAGS += --no-print-directory
 
 .PHONY: all build deps test test-normal test-sync test-asan test-tsan test-m32 \
-        demo clean
+        soak demo clean
 
 all: build
 
@@ -42,6 +42,12 @@ test-tsan: deps
 
 test-m32: deps
 	@scripts/test-legs.sh m32
+
+# The kill loop of tests/test_reap.c with 1,000 kills (the suite runs 200):
+# 4 processes write and flush a shared cache while one is killed at random
+# moments; every acknowledged page is checked at the end.
+soak: build
+	BP_KILL_LOOP_KILLS=1000 ./build/test_reap
 
 # The main job: a small TPC-C-like and YCSB-C comparison of bufpool (auto),
 # the mmap-per-slot pool and LMDB (tables, CSV and PNG plots under

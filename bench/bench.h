@@ -34,5 +34,6 @@ int bench_tpcc_main(int argc, char **argv);
 /* bench_cachesim.c: the fewest page reads per YCSB operation any cache of
  * the budget could make (LRU, CLOCK, LFU bound, Belady's MIN). */
 int bench_cachesim_main(int argc, char **argv);
+int bench_share_main(int argc, char **argv);
 
 #endif

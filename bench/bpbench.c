@@ -34,6 +34,9 @@ static const bench_cmd bench_cmds[] = {
     {"cachesim", "fewest page reads per YCSB operation any cache of the "
                  "budget could make (LRU, CLOCK, MIN)",
      bench_cachesim_main},
+    {"share", "one shared cache: N threads vs N processes (and LMDB by N "
+              "processes), warm, reads and updates",
+     bench_share_main},
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 

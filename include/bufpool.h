@@ -407,8 +407,11 @@ int bp_set_mlock(bp_pool *p, int on);
 
 /* Backing file: name == NULL (default) uses an anonymous memfd.  A name
  * without '/' is created in /dev/shm; a name with '/' is used as a path.
- * The file must not exist (O_EXCL: an existing name is refused at
- * bp_open with -EEXIST, never reused or followed).
+ * A private pool's file must not exist (O_EXCL: an existing name is
+ * refused at bp_open with -EEXIST, never reused or followed).  With
+ * BP_ATTACH the name is the shared cache's: created by the first process,
+ * attached by the others (never through a symlink: O_NOFOLLOW), removed by
+ * the last to close unless keep.
  *
  * @param p     a pool that is not open
  * @param name  NULL, or 1 to 200 bytes, not "." nor ".." (copied)
@@ -627,7 +630,21 @@ int bp_set_shm_mode(bp_pool *p, unsigned mode);
  * that may write holds it exclusively, so a second pool on the same file,
  * in this process or another, would read stale pages and lose updates and
  * is refused with -EBUSY.  Pools opened BP_RDONLY share the lock: several
- * may read one file at once, and none while a writable pool has it open.
+ * may read one file at once, and none while a writable pool or a shared
+ * cache has it open.
+ *
+ * BP_ATTACH: one cache shared by many processes (up to 128), each through
+ * its own window; bp_set_shm names it.  The first process creates it, the
+ * others attach: the page size, cache size, data file, checksums and WAL
+ * offset must be the same (else BP_ESHMMISMATCH naming the field); window
+ * size and backend are each process's own, but not the copy backend
+ * (BP_EBACKEND).  Shared fixes count in the frame's state word (a shared
+ * hit writes it).  A process that dies holding latches does not block the
+ * others (bp_reap); a live holder is waited for up to bp_set_wait_limit.
+ * After a death that leaves shared latches unaccounted for, every call
+ * returns BP_EPOISONED: close and open again (flushed pages are in the
+ * data file; the cache is built again once every process has closed).
+ *
  * A BP_RDONLY pool opens the file O_RDONLY (a file without write
  * permission is accepted), and refuses what would write: BP_DIRTY at
  * unfix and bp_alloc_page (BP_EREADONLY); bp_flush has nothing to do. */
@@ -640,11 +657,12 @@ int bp_set_shm_mode(bp_pool *p, unsigned mode);
  *
  * @param p      a pool that is not open
  * @param path   the data file (created mode 0644 with BP_CREATE)
- * @param flags  0, or BP_CREATE, BP_BUFFERED_IO and/or BP_RDONLY (not
- *               with BP_CREATE)
+ * @param flags  0, or BP_CREATE, BP_BUFFERED_IO, BP_RDONLY (not with
+ *               BP_CREATE nor BP_ATTACH) and/or BP_ATTACH
  * @return 0, or
- *   -EINVAL         p or path is NULL; flags has other bits or BP_RDONLY
- *                   with BP_CREATE; a BUFPOOL_*
+ *   -EINVAL         p or path is NULL; flags has other bits, BP_RDONLY
+ *                   with BP_CREATE or BP_ATTACH, or BP_ATTACH without a
+ *                   shm name; a BUFPOOL_*
  *                   variable has a value not listed; the page LSN does not
  *                   fit the page (bp_set_wal); the cache has no frame or
  *                   2^32 - 1 frames or more; the data file is not a regular
@@ -704,6 +722,16 @@ int bp_set_shm_mode(bp_pool *p, unsigned mode);
  *                   of the I/O slot (-ENOMEM, ...)
  *   -EOVERFLOW      a cache reaching beyond 4 GiB on a system that cuts
  *                   mmap offsets to 32 bits (qemu-user running i386 code)
+ *   BP_ATTACH:
+ *   BP_ESHMMISMATCH the cache exists with other options or layout
+ *                   (bp_errmsg names the field)
+ *   BP_EPOISONED    the cache is poisoned and some process still has it
+ *                   open
+ *   BP_EBACKEND     the copy backend asked for
+ *   -EBUSY          the data file is open in a private or read-only pool,
+ *                   or another shared cache
+ *   -ETIMEDOUT      another process held the cache's init lock for 10 s
+ *   -EUSERS         128 processes are attached already
  *   BP_EMEMLOCK     bp_set_mlock: mlock of the window failed
  *                   (RLIMIT_MEMLOCK too small)
  *   -EAGAIN,

@@ -1,0 +1,443 @@
+/*
+ * bench_share.c - `bpbench share`: one shared cache (bp_open BP_ATTACH)
+ * used by N threads of one process, then by N processes of one thread
+ * each, on the same work; LMDB opened by N processes as the comparison.
+ *
+ * Work (identical for every row): R records of 64 bytes, record r at byte
+ * (r % per_page) * 64 of page r / per_page of an 8 KiB-page data file.
+ * Each worker does ops operations on records drawn uniformly with its own
+ * seed (the same seeds for threads and processes): "read" fixes the page
+ * shared and reads the record; "update" (--writes percent of them) fixes
+ * it exclusive, increments the record's counter and unfixes it dirty.
+ * LMDB does mdb_get in a read transaction per read and a put in a write
+ * transaction per update (MDB_NOSYNC: neither side syncs per operation).
+ *
+ * Start state: warm.  The parent attaches the cache and reads every page
+ * (and LMDB's file is read once) before any timed row, and stays attached,
+ * so the cache stays warm between rows.  The cache holds every page; the
+ * window (per process) holds a quarter of them, so window misses remap.
+ * A row's time runs from a shared start flag to the last worker's end;
+ * rows alternate threads and processes, --reps times, median reported.
+ */
+#include "bench.h"
+#include "bench_util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SH_PSZ 8192u
+#define SH_REC 64u
+#define SH_PER (SH_PSZ / SH_REC)
+
+typedef struct sh_opts {
+    uint64_t records, ops, writes, reps, nmax;
+    const char *dir;
+} sh_opts;
+
+typedef struct sh_ctx {
+    sh_opts o;
+    uint64_t range, writes; /* this workload: records drawn, update % */
+    char dir[512], data[600], lmdb_dir[600], shm[96];
+    uint64_t pages;
+    _Atomic int *go; /* shared start flag (MAP_SHARED | MAP_ANONYMOUS) */
+    _Atomic int *ready; /* workers warmed up, waiting for go */
+} sh_ctx;
+
+/* ---- one worker's loop -------------------------------------------------- */
+
+static int sh_open(const sh_ctx *c, bp_pool **out)
+{
+    bp_pool *p = NULL;
+    int rc = bp_create(&p, NULL);
+
+    if (rc == 0 && (rc = bp_set_page_size(p, SH_PSZ)) == 0 &&
+        (rc = bp_set_cache_frames(p, c->pages + 64)) == 0 &&
+        (rc = bp_set_window_slots(p, c->pages / 4 + 16)) == 0 &&
+        (rc = bp_set_shm(p, c->shm, 0)) == 0)
+        rc = bp_open(p, c->data, BP_ATTACH);
+    if (rc) {
+        fprintf(stderr, "bpbench share: bp_open: %s: %s\n", bp_strerror(rc),
+                p ? bp_errmsg(p) : "");
+        bp_close(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+static int sh_work_pool(const sh_ctx *c, bp_pool *p, uint64_t seed)
+{
+    bu_rng r;
+    bp_page pg;
+
+    bu_rng_seed(&r, c->o.records ^ 0x5eed, seed, 1);
+    /* untimed: this process's window shows the range (as far as it can) */
+    for (uint64_t pgno = 0; pgno * SH_PER < c->range; pgno++) {
+        int rc = bp_fix(p, pgno, BP_SHARED, &pg);
+        if (rc)
+            return rc;
+        bp_unfix(p, &pg, 0);
+    }
+    atomic_fetch_add(c->ready, 1);
+    while (!atomic_load_explicit(c->go, memory_order_acquire))
+        ;
+    for (uint64_t i = 0; i < c->o.ops; i++) {
+        uint64_t rec = bu_rng_below(&r, c->range);
+        int upd = bu_rng_below(&r, 100) < c->writes, rc;
+        uint64_t *v;
+
+        rc = bp_fix(p, rec / SH_PER, upd ? BP_EXCLUSIVE : BP_SHARED, &pg);
+        if (rc)
+            return rc;
+        v = (uint64_t *)((char *)pg.data + (rec % SH_PER) * SH_REC);
+        if (upd)
+            (*v)++;
+        else
+            __asm__ volatile("" : : "r"(*v));
+        if ((rc = bp_unfix(p, &pg, upd ? BP_DIRTY : 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int sh_work_lmdb(const sh_ctx *c, MDB_env *env, MDB_dbi dbi,
+                        uint64_t seed)
+{
+    bu_rng r;
+
+    bu_rng_seed(&r, c->o.records ^ 0x5eed, seed, 1);
+    { /* untimed: this process's map shows the range */
+        MDB_txn *t;
+        int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &t);
+        if (rc)
+            return -rc;
+        for (uint64_t rec = 0; rec < c->range && rc == 0; rec += SH_PER / 2) {
+            MDB_val k = {sizeof rec, &rec}, d;
+            rc = mdb_get(t, dbi, &k, &d);
+        }
+        mdb_txn_abort(t);
+        if (rc)
+            return -rc;
+    }
+    atomic_fetch_add(c->ready, 1);
+    while (!atomic_load_explicit(c->go, memory_order_acquire))
+        ;
+    for (uint64_t i = 0; i < c->o.ops; i++) {
+        uint64_t rec = bu_rng_below(&r, c->range), v;
+        int upd = bu_rng_below(&r, 100) < c->writes, rc;
+        MDB_val k = {sizeof rec, &rec}, d;
+        MDB_txn *t;
+
+        if ((rc = mdb_txn_begin(env, NULL, upd ? 0 : MDB_RDONLY, &t)) != 0)
+            return -rc;
+        if ((rc = mdb_get(t, dbi, &k, &d)) != 0) {
+            mdb_txn_abort(t);
+            return -rc;
+        }
+        memcpy(&v, d.mv_data, sizeof v);
+        if (upd) {
+            char buf[SH_REC] = {0};
+            v++;
+            memcpy(buf, &v, sizeof v);
+            d.mv_data = buf;
+            d.mv_size = SH_REC;
+            if ((rc = mdb_put(t, dbi, &k, &d, 0)) != 0 ||
+                (rc = mdb_txn_commit(t)) != 0)
+                return -rc;
+        } else {
+            mdb_txn_abort(t);
+        }
+    }
+    return 0;
+}
+
+static int sh_lmdb_open(const sh_ctx *c, MDB_env **env, MDB_dbi *dbi,
+                        int create)
+{
+    MDB_txn *t;
+    int rc;
+
+    if ((rc = mdb_env_create(env)) != 0 ||
+        (rc = mdb_env_set_mapsize(*env, (c->o.records * SH_REC * 4) +
+                                            (256ull << 20))) != 0 ||
+        (rc = mdb_env_set_maxreaders(*env, 256)) != 0 ||
+        (rc = mdb_env_open(*env, c->lmdb_dir, MDB_NOSYNC | MDB_NOTLS,
+                           0600)) != 0 ||
+        (rc = mdb_txn_begin(*env, NULL, 0, &t)) != 0)
+        return -rc;
+    if ((rc = mdb_dbi_open(t, NULL, MDB_INTEGERKEY | (create ? MDB_CREATE : 0),
+                           dbi)) != 0 ||
+        (rc = mdb_txn_commit(t)) != 0)
+        return -rc;
+    return 0;
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+enum { SH_THREADS, SH_PROCS, SH_LMDB };
+static const char *const sh_kind[] = {"threads", "processes", "lmdb procs"};
+
+struct sh_thr {
+    const sh_ctx *c;
+    bp_pool *p;
+    uint64_t seed;
+    int rc;
+};
+
+static void *sh_thread(void *arg)
+{
+    struct sh_thr *t = arg;
+
+    t->rc = sh_work_pool(t->c, t->p, t->seed);
+    return NULL;
+}
+
+/* One row: n workers of kind; the wall time in ns, or 0 on failure. */
+static double sh_row(sh_ctx *c, int kind, int n)
+{
+    pid_t pids[256];
+    uint64_t t0;
+    int ok = 1;
+
+    atomic_store(c->go, 0);
+    atomic_store(c->ready, 0);
+    if (kind == SH_THREADS) {
+        struct sh_thr th[256];
+        pthread_t tid[256];
+        bp_pool *p;
+
+        if (sh_open(c, &p) != 0)
+            return 0;
+        for (int i = 0; i < n; i++) {
+            th[i] = (struct sh_thr){c, p, (uint64_t)i + 1, 0};
+            pthread_create(&tid[i], NULL, sh_thread, &th[i]);
+        }
+        while (atomic_load(c->ready) < n)
+            usleep(1000);
+        t0 = bu_now_ns();
+        atomic_store_explicit(c->go, 1, memory_order_release);
+        for (int i = 0; i < n; i++) {
+            pthread_join(tid[i], NULL);
+            ok &= th[i].rc == 0;
+        }
+        uint64_t t1 = bu_now_ns();
+        bp_close(p);
+        return ok ? (double)(t1 - t0) : 0;
+    }
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+
+        if (pid == 0) {
+            int rc;
+            if (kind == SH_PROCS) {
+                bp_pool *p;
+                if ((rc = sh_open(c, &p)) == 0) {
+                    rc = sh_work_pool(c, p, (uint64_t)i + 1);
+                    bp_close(p);
+                }
+            } else {
+                MDB_env *env;
+                MDB_dbi dbi;
+                if ((rc = sh_lmdb_open(c, &env, &dbi, 0)) == 0) {
+                    rc = sh_work_lmdb(c, env, dbi, (uint64_t)i + 1);
+                    mdb_env_close(env);
+                }
+            }
+            _exit(rc ? 1 : 0);
+        }
+        pids[i] = pid;
+    }
+    for (int waited = 0; atomic_load(c->ready) < n && waited < 600000;
+         waited++) /* every worker attached and warm (or 10 min) */
+        usleep(1000);
+    t0 = bu_now_ns();
+    atomic_store_explicit(c->go, 1, memory_order_release);
+    for (int i = 0; i < n; i++) {
+        int st = 0;
+        waitpid(pids[i], &st, 0);
+        ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    return ok ? (double)(bu_now_ns() - t0) : 0;
+}
+
+/* ---- set-up and main --------------------------------------------------------- */
+
+static int sh_load(sh_ctx *c, bp_pool **keeper)
+{
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_txn *t;
+    bp_page pg;
+    int rc;
+
+    double secs;
+    char err[256];
+
+    if ((rc = bu_data_file_create(c->data, SH_PSZ, c->pages, &secs, err,
+                                  sizeof err)) != 0) {
+        fprintf(stderr, "bpbench share: %s\n", err);
+        return rc;
+    }
+    if ((rc = sh_open(c, keeper)) != 0)
+        return rc;
+    for (uint64_t i = 0; i < c->pages; i++) { /* zero counters, warm */
+        if ((rc = bp_fix(*keeper, i, BP_EXCLUSIVE, &pg)) != 0)
+            return rc;
+        memset(pg.data, 0, SH_PSZ);
+        bp_unfix(*keeper, &pg, BP_DIRTY);
+    }
+    if ((rc = bp_flush(*keeper)) != 0)
+        return rc;
+    if ((rc = sh_lmdb_open(c, &env, &dbi, 1)) != 0)
+        return rc;
+    if ((rc = mdb_txn_begin(env, NULL, 0, &t)) != 0)
+        return -rc;
+    for (uint64_t r = 0; r < c->o.records && rc == 0; r++) {
+        char buf[SH_REC] = {0};
+        MDB_val k = {sizeof r, &r}, d = {SH_REC, buf};
+        rc = mdb_put(t, dbi, &k, &d, MDB_APPEND);
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(t);
+    else
+        mdb_txn_abort(t);
+    if (rc == 0)
+        rc = mdb_env_sync(env, 1);
+    mdb_env_close(env);
+    return -rc;
+}
+
+static int sh_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int bench_share_main(int argc, char **argv)
+{
+    sh_ctx c = {.o = {.records = 10000000, .ops = 2000000, .writes = 10,
+                      .reps = 3, .nmax = 0, .dir = NULL}};
+    bp_pool *keeper = NULL;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int counts[3], nc = 0, rc;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--quick") == 0) {
+            c.o.records = 200000;
+            c.o.ops = 200000;
+            c.o.reps = 1;
+        } else if (strcmp(a, "--records") == 0 && v) {
+            if (bu_parse_u64(a, v, SH_PER, 1ull << 32, 1, &c.o.records))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--ops") == 0 && v) {
+            if (bu_parse_u64(a, v, 1000, 1ull << 40, 1, &c.o.ops))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--writes") == 0 && v) {
+            if (bu_parse_u64(a, v, 0, 100, 1, &c.o.writes))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--reps") == 0 && v) {
+            if (bu_parse_u64(a, v, 1, 100, 1, &c.o.reps))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--procs") == 0 && v) {
+            if (bu_parse_u64(a, v, 1, 256, 1, &c.o.nmax))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--dir") == 0 && v) {
+            c.o.dir = v;
+            i++;
+        } else {
+            fprintf(stderr,
+                    "usage: bpbench share [--quick] [--records N] [--ops N "
+                    "per worker] [--writes PCT] [--reps N] [--procs N] "
+                    "[--dir D]\n  N threads of one process vs N processes "
+                    "on one shared cache (BP_ATTACH), and LMDB by N "
+                    "processes; N = 1, 2 and --procs (the core count)\n");
+            return strcmp(a, "--help") == 0 ? 0 : 2;
+        }
+    }
+    if (!c.o.nmax)
+        c.o.nmax = (uint64_t)(ncpu > 0 ? ncpu : 1);
+    counts[nc++] = 1;
+    if (c.o.nmax >= 2)
+        counts[nc++] = 2;
+    if (c.o.nmax > 2)
+        counts[nc++] = (int)c.o.nmax;
+    c.pages = (c.o.records + SH_PER - 1) / SH_PER;
+    if (bu_cleanup_init() != 0 ||
+        bu_tempdir(c.o.dir ? c.o.dir : "/var/tmp", c.dir, sizeof c.dir) != 0 ||
+        bu_shm_name(c.shm, sizeof c.shm) != 0)
+        return 1;
+    snprintf(c.data, sizeof c.data, "%s/share.db", c.dir);
+    snprintf(c.lmdb_dir, sizeof c.lmdb_dir, "%s", c.dir);
+    c.go = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c.go == MAP_FAILED)
+        return 1;
+    c.ready = c.go + 16;
+    bu_print_machine(stdout, "# ");
+    printf("# bpbench share: %" PRIu64 " records of %u bytes (%" PRIu64
+           " pages of %u), %" PRIu64 " ops per worker, %" PRIu64
+           "%% updates, warm cache, window a quarter of the pages, "
+           "median of %" PRIu64 "\n",
+           c.o.records, SH_REC, c.pages, SH_PSZ, c.o.ops, c.o.writes,
+           c.o.reps);
+    if ((rc = sh_load(&c, &keeper)) != 0) {
+        fprintf(stderr, "bpbench share: load failed: %d\n", rc);
+        bp_close(keeper);
+        return 1;
+    }
+    for (int wl = 0; wl < 2; wl++) {
+        /* hit: reads of the records on the pages a window holds; kv: every
+         * record, --writes % updates (window misses remap) */
+        c.range = wl == 0 ? (c.pages / 4) * SH_PER : c.o.records;
+        c.writes = wl == 0 ? 0 : c.o.writes;
+        printf("# %s: %" PRIu64 " records, %" PRIu64 "%% updates\n",
+               wl == 0 ? "hit (window hits)" : "kv (window misses too)",
+               c.range, c.writes);
+        printf("# %-4s %14s %14s %14s %12s %12s\n", "N", "threads Mop/s",
+               "procs Mop/s", "lmdb Mop/s", "procs/thr", "procs/lmdb");
+        for (int k = 0; k < nc; k++) {
+            double w[3][100], med[3], mops[3];
+            int n = counts[k];
+
+            for (uint64_t r = 0; r < c.o.reps; r++)
+                for (int kind = 0; kind < 3; kind++)
+                    w[kind][r] = sh_row(&c, kind, n);
+            for (int kind = 0; kind < 3; kind++) {
+                qsort(w[kind], c.o.reps, sizeof w[kind][0], sh_cmp);
+                med[kind] = w[kind][c.o.reps / 2];
+                if (med[kind] == 0) {
+                    fprintf(stderr, "bpbench share: %s, N = %d failed\n",
+                            sh_kind[kind], n);
+                    bp_close(keeper);
+                    return 1;
+                }
+                mops[kind] = (double)c.o.ops * n / med[kind] * 1e3;
+            }
+            printf("  %-4d %14.2f %14.2f %14.2f %11.2fx %11.2fx\n", n,
+                   mops[0], mops[1], mops[2], mops[1] / mops[0],
+                   mops[1] / mops[2]);
+        }
+    }
+    bp_stats st;
+    if (bp_stats_get(keeper, &st, sizeof st) == 0)
+        printf("# backend %s (%s); reader fence: %s\n",
+               bp_backend_name((bp_backend)st.backend), st.backend_reason,
+               st.reader_fence);
+    bp_close(keeper);
+    return 0;
+}
