@@ -1350,6 +1350,7 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
             break;
         }
     }
+    bp__park(BP__PARK_FLUSH); /* O_DIRECT writes in flight */
     bp__lock(p, &a->a_lock, BP__RANK_AIO);
     while (batch.pending > 0)
         pthread_cond_wait(&a->a_cond, &a->a_lock);

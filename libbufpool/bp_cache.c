@@ -377,10 +377,11 @@ static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n)
     /* needs_sync first: a flush that finds these frames WB (written) syncs
      * even if this process dies before it would have set it */
     __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
-    bp__park(BP__PARK_FLUSH);
-    if (bp__aio_write_batch(p, f, res, n) != 0)
+    if (bp__aio_write_batch(p, f, res, n) != 0) { /* parks after sending */
+        bp__park(BP__PARK_FLUSH);
         for (unsigned i = 0; i < n; i++)
             res[i] = -ECANCELED;
+    }
     for (unsigned i = 0; i < n; i++) {
         if (res[i] != 0)
             res[i] = bp__cache_write_frame(p, f[i]);

@@ -92,7 +92,9 @@ int bp__test_faults_compiled(void);
  * killed (the multi-process tests kill it there).  -ENOTSUP without the
  * fault table. */
 #define BP__PARK_EVICT 1 /* a dirty frame BUSY, about to be written back */
-#define BP__PARK_FLUSH 2 /* frames latched shared by a flush, not written */
+#define BP__PARK_FLUSH 2 /* frames latched shared by a flush, their
+                            writes sent (io_uring: in flight) or not yet
+                            made (pread/pwrite) */
 #define BP__PARK_ALLOC 3 /* the allocation lock held and the new page's
                             frame BUSY */
 int bp__test_park_arm(int point, int fd);

@@ -14,8 +14,9 @@
  *                      BP_EPOISONED, and after all closed it opens again
  *                      with the flushed pages
  *   killed_parked      killed inside the library: a dirty frame being
- *                      written back, frames latched by a flush, an
- *                      allocation (lock and new frame held)
+ *                      written back, a flush whose O_DIRECT writes are in
+ *                      flight (io_uring), an allocation (lock and new frame
+ *                      held)
  *   kill_loop          4 processes write and flush pages while one is
  *                      killed at random moments (200 kills, some at park
  *                      points); at the end every page holds at least the
