@@ -85,7 +85,10 @@ run_ctest() {
     shift 3
     local junit=$PWD/$LEGDIR/$leg.xml
     rm -f "$junit"
+    # whole outputs in the junit file (ctest keeps 1 KiB of a passed
+    # test's by default), so every skipped case's reason reaches the summary
     env "$@" ctest --test-dir "$dir" --output-on-failure -j"$JOBS" \
+        --test-output-size-passed 1048576 --test-output-size-failed 1048576 \
         --output-junit "$junit"
     rc=$?
     if [ ! -s "$junit" ]; then
