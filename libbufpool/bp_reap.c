@@ -102,8 +102,9 @@ static void bp__reap_frame(bp_pool *p, uint32_t f, unsigned tag)
     bp__latch_release(w, 2, 0, 0);
 }
 
-/* Clean entry s of a dead process (its lock byte held by the caller). */
-static void bp__reap_entry(bp_pool *p, uint32_t s)
+/* Clean entry s of a dead process (its lock byte held by the caller:
+ * bp__reap_slot, or a process claiming the entry at attach). */
+void bp__reap_claimed(bp_pool *p, uint32_t s)
 {
     struct bp__shm_hdr *h = p->meta;
     struct bp__proc *pr = &p->procs[s];
@@ -153,14 +154,9 @@ int bp__reap_slot(bp_pool *p, uint32_t s)
      * ours while we clean (no other survivor, no new process, takes it) */
     if (bp__ofd_lock(p->shm_fd, F_WRLCK, BP__LOCKB_PROC + s) != 0)
         return 0;
-    bp__reap_entry(p, s);
+    bp__reap_claimed(p, s);
     (void)bp__ofd_lock(p->shm_fd, F_UNLCK, BP__LOCKB_PROC + s);
     return 1;
-}
-
-void bp__reap_claimed(bp_pool *p, uint32_t s)
-{
-    bp__reap_entry(p, s);
 }
 
 int bp__reap_all(bp_pool *p)

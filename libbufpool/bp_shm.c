@@ -514,10 +514,10 @@ static int bp__shm_attach(bp_pool *p, const struct bp__geom *g)
         p->shm_fd = fd;
         if (bp__sys_fstat(fd, &st) != 0)
             return bp__fail(p, -errno, "fstat of shm file %s", p->shm_path);
-        if (st.st_size == 0)
-            (void)fchmod(fd, mode); /* new: the umask may have taken bits */
-        if (bp__sys_fstat(fd, &st) != 0)
-            return bp__fail(p, -errno, "fstat of shm file %s", p->shm_path);
+        /* new (empty): the umask may have taken mode bits */
+        if (st.st_size == 0 && (st.st_mode & 0777) != mode &&
+            fchmod(fd, mode) == 0)
+            st.st_mode = (st.st_mode & ~(mode_t)0777) | mode;
         if ((rc = bp__shm_safe(p, &st)) != 0 ||
             (rc = bp__shm_init_lock(p)) != 0)
             return rc;
