@@ -11,12 +11,20 @@
  * it exclusive, increments the record's counter and unfixes it dirty.
  * LMDB does mdb_get in a read transaction per read and a put in a write
  * transaction per update (MDB_NOSYNC: neither side syncs per operation).
+ * The hit workload has two more rows.  "thr-own": N threads of one
+ * process, each with its own pool on the cache, so its own window, as
+ * each process has: procs/thr-own is what a process costs beyond its
+ * window.  "mem": the same reads without any library, one access at a
+ * time, from one plain MAP_SHARED mapping of a tmpfs file (memfd) of the
+ * hot pages, by N threads and by N processes: what separate address
+ * spaces cost on the machine for the same memory accesses.
  *
  * Start state: warm.  The parent attaches the cache and reads every page
  * (and LMDB's file is read once) before any timed row, and stays attached,
  * so the cache stays warm between rows.  The cache holds every page; the
  * window (per process) holds a quarter of them, so window misses remap.
- * A row's time runs from a shared start flag to the last worker's end;
+ * A row's time runs from a shared start flag to the last worker's end of
+ * its loop (closing the pool or the process is not timed, for any kind);
  * rows alternate threads and processes, --reps times, median reported.
  */
 #include "bench.h"
@@ -40,6 +48,7 @@
 
 typedef struct sh_opts {
     uint64_t records, ops, writes, reps, nmax;
+    int workloads; /* bit 0: hit, bit 1: kv */
     const char *dir;
 } sh_opts;
 
@@ -50,6 +59,9 @@ typedef struct sh_ctx {
     uint64_t pages;
     _Atomic int *go; /* shared start flag (MAP_SHARED | MAP_ANONYMOUS) */
     _Atomic int *ready; /* workers warmed up, waiting for go */
+    _Atomic uint64_t *ends; /* worker i's end of timed loop (monotonic ns) */
+    int memfd;              /* the baseline's hot pages (tmpfs) */
+    uint64_t mem_bytes;
 } sh_ctx;
 
 /* ---- one worker's loop -------------------------------------------------- */
@@ -74,7 +86,8 @@ static int sh_open(const sh_ctx *c, bp_pool **out)
     return 0;
 }
 
-static int sh_work_pool(const sh_ctx *c, bp_pool *p, uint64_t seed)
+static int sh_work_pool(const sh_ctx *c, bp_pool *p, uint64_t seed,
+                        int idx)
 {
     bu_rng r;
     bp_page pg;
@@ -106,11 +119,12 @@ static int sh_work_pool(const sh_ctx *c, bp_pool *p, uint64_t seed)
         if ((rc = bp_unfix(p, &pg, upd ? BP_DIRTY : 0)) != 0)
             return rc;
     }
+    atomic_store(&c->ends[idx], bu_now_ns());
     return 0;
 }
 
 static int sh_work_lmdb(const sh_ctx *c, MDB_env *env, MDB_dbi dbi,
-                        uint64_t seed)
+                        uint64_t seed, int idx)
 {
     bu_rng r;
 
@@ -157,7 +171,46 @@ static int sh_work_lmdb(const sh_ctx *c, MDB_env *env, MDB_dbi dbi,
             mdb_txn_abort(t);
         }
     }
+    atomic_store(&c->ends[idx], bu_now_ns());
     return 0;
+}
+
+/* The baseline: the reads of sh_work_pool from a plain mapping of the hot
+ * pages (record rec at the same page and offset as in the data file). */
+static int sh_work_mem(const sh_ctx *c, const char *base, uint64_t seed,
+                       int idx)
+{
+    uint64_t sum = 0;
+    bu_rng r;
+
+    bu_rng_seed(&r, c->o.records ^ 0x5eed, seed, 1);
+    for (uint64_t off = 0; off < c->mem_bytes; off += 4096) /* untimed */
+        sum += *(const volatile char *)(base + off);
+    atomic_fetch_add(c->ready, 1);
+    while (!atomic_load_explicit(c->go, memory_order_acquire))
+        ;
+    for (uint64_t i = 0, last = 0; i < c->o.ops; i++) {
+        /* last is 0 (the file is zeroes), but the next address waits for
+         * it: one access at a time, as a fix's chain of loads is */
+        uint64_t rec = bu_rng_below(&r, c->range) ^ last;
+        int upd = bu_rng_below(&r, 100) < c->writes;
+        const uint64_t *v = (const uint64_t *)(base + (rec / SH_PER) * SH_PSZ +
+                                               (rec % SH_PER) * SH_REC);
+        (void)upd; /* drawn as the pool's loop does: the same records */
+        last = __atomic_load_n(v, __ATOMIC_RELAXED);
+        sum += last;
+    }
+    atomic_store(&c->ends[idx], bu_now_ns());
+    __asm__ volatile("" : : "r"(sum));
+    return 0;
+}
+
+static const char *sh_mem_map(const sh_ctx *c)
+{
+    void *m = mmap(NULL, c->mem_bytes, PROT_READ, MAP_SHARED | MAP_POPULATE,
+                   c->memfd, 0);
+
+    return m == MAP_FAILED ? NULL : m;
 }
 
 static int sh_lmdb_open(const sh_ctx *c, MDB_env **env, MDB_dbi *dbi,
@@ -183,22 +236,42 @@ static int sh_lmdb_open(const sh_ctx *c, MDB_env **env, MDB_dbi *dbi,
 
 /* ---- rows ------------------------------------------------------------------ */
 
-enum { SH_THREADS, SH_PROCS, SH_LMDB };
-static const char *const sh_kind[] = {"threads", "processes", "lmdb procs"};
+enum { SH_THREADS, SH_PROCS, SH_LMDB, SH_OWN, SH_MEM_THREADS, SH_MEM_PROCS,
+       SH_KINDS };
+static const char *const sh_kind[] = {"threads",          "processes",
+                                      "lmdb procs",       "threads (own windows)",
+                                      "memory threads",   "memory processes"};
 
 struct sh_thr {
     const sh_ctx *c;
     bp_pool *p;
+    const char *mem; /* the baseline's mapping, or NULL */
     uint64_t seed;
-    int rc;
+    int idx, rc;
 };
 
 static void *sh_thread(void *arg)
 {
     struct sh_thr *t = arg;
 
-    t->rc = sh_work_pool(t->c, t->p, t->seed);
+    t->rc = t->mem ? sh_work_mem(t->c, t->mem, t->seed, t->idx)
+                   : sh_work_pool(t->c, t->p, t->seed, t->idx);
     return NULL;
+}
+
+/* The time from t0 to the last worker's end of its timed loop: closing a
+ * pool or a process is outside the time, for every kind alike. */
+static double sh_span(const sh_ctx *c, int n, uint64_t t0)
+{
+    uint64_t end = 0;
+
+    for (int i = 0; i < n; i++) {
+        uint64_t e = atomic_load(&c->ends[i]);
+        if (e < t0)
+            return 0;
+        end = e > end ? e : end;
+    }
+    return (double)(end - t0);
 }
 
 /* One row: n workers of kind; the wall time in ns, or 0 on failure. */
@@ -210,15 +283,29 @@ static double sh_row(sh_ctx *c, int kind, int n)
 
     atomic_store(c->go, 0);
     atomic_store(c->ready, 0);
-    if (kind == SH_THREADS) {
+    for (int i = 0; i < n; i++)
+        atomic_store(&c->ends[i], 0);
+    if (kind == SH_THREADS || kind == SH_OWN || kind == SH_MEM_THREADS) {
         struct sh_thr th[256];
         pthread_t tid[256];
-        bp_pool *p;
+        const char *mem = NULL;
+        bp_pool *p[256] = {NULL};
+        int np = kind == SH_OWN ? n : kind == SH_THREADS;
 
-        if (sh_open(c, &p) != 0)
+        /* SH_OWN: a pool (so a window) per thread, all on the one cache */
+        for (int i = 0; i < np; i++)
+            if (sh_open(c, &p[i]) != 0)
+                ok = 0;
+        if (kind == SH_MEM_THREADS && (mem = sh_mem_map(c)) == NULL)
+            ok = 0;
+        if (!ok) {
+            for (int i = 0; i < np; i++)
+                bp_close(p[i]);
             return 0;
+        }
         for (int i = 0; i < n; i++) {
-            th[i] = (struct sh_thr){c, p, (uint64_t)i + 1, 0};
+            th[i] = (struct sh_thr){c, p[kind == SH_OWN ? i : 0], mem,
+                                    (uint64_t)i + 1, i, 0};
             pthread_create(&tid[i], NULL, sh_thread, &th[i]);
         }
         while (atomic_load(c->ready) < n)
@@ -229,9 +316,11 @@ static double sh_row(sh_ctx *c, int kind, int n)
             pthread_join(tid[i], NULL);
             ok &= th[i].rc == 0;
         }
-        uint64_t t1 = bu_now_ns();
-        bp_close(p);
-        return ok ? (double)(t1 - t0) : 0;
+        for (int i = 0; i < np; i++)
+            bp_close(p[i]);
+        if (mem)
+            munmap((void *)mem, c->mem_bytes);
+        return ok ? sh_span(c, n, t0) : 0;
     }
     for (int i = 0; i < n; i++) {
         pid_t pid = fork();
@@ -241,14 +330,17 @@ static double sh_row(sh_ctx *c, int kind, int n)
             if (kind == SH_PROCS) {
                 bp_pool *p;
                 if ((rc = sh_open(c, &p)) == 0) {
-                    rc = sh_work_pool(c, p, (uint64_t)i + 1);
+                    rc = sh_work_pool(c, p, (uint64_t)i + 1, i);
                     bp_close(p);
                 }
+            } else if (kind == SH_MEM_PROCS) {
+                const char *mem = sh_mem_map(c);
+                rc = mem ? sh_work_mem(c, mem, (uint64_t)i + 1, i) : -errno;
             } else {
                 MDB_env *env;
                 MDB_dbi dbi;
                 if ((rc = sh_lmdb_open(c, &env, &dbi, 0)) == 0) {
-                    rc = sh_work_lmdb(c, env, dbi, (uint64_t)i + 1);
+                    rc = sh_work_lmdb(c, env, dbi, (uint64_t)i + 1, i);
                     mdb_env_close(env);
                 }
             }
@@ -266,7 +358,7 @@ static double sh_row(sh_ctx *c, int kind, int n)
         waitpid(pids[i], &st, 0);
         ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
     }
-    return ok ? (double)(bu_now_ns() - t0) : 0;
+    return ok ? sh_span(c, n, t0) : 0;
 }
 
 /* ---- set-up and main --------------------------------------------------------- */
@@ -316,6 +408,32 @@ static int sh_load(sh_ctx *c, bp_pool **keeper)
     return -rc;
 }
 
+/* The pages of the hit workload: as many as a window holds. */
+static uint64_t sh_hot_pages(const sh_ctx *c)
+{
+    return c->pages / 4 ? c->pages / 4 : 1;
+}
+
+/* The baseline's tmpfs file: the hot pages of the hit workload, written
+ * once so that every page exists before any mapping. */
+static int sh_mem_create(sh_ctx *c)
+{
+    char *m;
+
+    c->mem_bytes = sh_hot_pages(c) * SH_PSZ;
+    if ((c->memfd = memfd_create("bpbench-share", MFD_CLOEXEC)) < 0)
+        return -errno;
+    if (ftruncate(c->memfd, (off_t)c->mem_bytes) != 0)
+        return -errno;
+    m = mmap(NULL, c->mem_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+             c->memfd, 0);
+    if (m == MAP_FAILED)
+        return -errno;
+    memset(m, 0, c->mem_bytes);
+    munmap(m, c->mem_bytes);
+    return 0;
+}
+
 static int sh_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -325,7 +443,8 @@ static int sh_cmp(const void *a, const void *b)
 int bench_share_main(int argc, char **argv)
 {
     sh_ctx c = {.o = {.records = 10000000, .ops = 2000000, .writes = 10,
-                      .reps = 3, .nmax = 0, .dir = NULL}};
+                      .reps = 3, .nmax = 0, .workloads = 3,
+                      .dir = NULL}};
     bp_pool *keeper = NULL;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int counts[3], nc = 0, rc;
@@ -356,6 +475,11 @@ int bench_share_main(int argc, char **argv)
             if (bu_parse_u64(a, v, 1, 256, 1, &c.o.nmax))
                 return 2;
             i++;
+        } else if (strcmp(a, "--workload") == 0 && v &&
+                   (strcmp(v, "hit") == 0 || strcmp(v, "kv") == 0 ||
+                    strcmp(v, "both") == 0)) {
+            c.o.workloads = v[0] == 'h' ? 1 : v[0] == 'k' ? 2 : 3;
+            i++;
         } else if (strcmp(a, "--dir") == 0 && v) {
             c.o.dir = v;
             i++;
@@ -363,7 +487,7 @@ int bench_share_main(int argc, char **argv)
             fprintf(stderr,
                     "usage: bpbench share [--quick] [--records N] [--ops N "
                     "per worker] [--writes PCT] [--reps N] [--procs N] "
-                    "[--dir D]\n  N threads of one process vs N processes "
+                    "[--workload hit|kv|both] [--dir D]\n  N threads of one process vs N processes "
                     "on one shared cache (BP_ATTACH), and LMDB by N "
                     "processes; N = 1, 2 and --procs (the core count)\n");
             return strcmp(a, "--help") == 0 ? 0 : 2;
@@ -388,6 +512,7 @@ int bench_share_main(int argc, char **argv)
     if (c.go == MAP_FAILED)
         return 1;
     c.ready = c.go + 16;
+    c.ends = (_Atomic uint64_t *)((char *)c.go + 128); /* 256 of them */
     bu_print_machine(stdout, "# ");
     printf("# bpbench share: %" PRIu64 " records of %u bytes (%" PRIu64
            " pages of %u), %" PRIu64 " ops per worker, %" PRIu64
@@ -400,24 +525,40 @@ int bench_share_main(int argc, char **argv)
         bp_close(keeper);
         return 1;
     }
+    if ((rc = sh_mem_create(&c)) != 0) {
+        fprintf(stderr, "bpbench share: memfd for the baseline: %s\n",
+                strerror(-rc));
+        bp_close(keeper);
+        return 1;
+    }
     for (int wl = 0; wl < 2; wl++) {
+        int kinds = wl == 0 ? SH_KINDS : SH_OWN; /* kv: the first three */
+
+        if (!(c.o.workloads & (1 << wl)))
+            continue;
         /* hit: reads of the records on the pages a window holds; kv: every
          * record, --writes % updates (window misses remap) */
-        c.range = wl == 0 ? (c.pages / 4) * SH_PER : c.o.records;
+        c.range = wl == 0 ? sh_hot_pages(&c) * SH_PER : c.o.records;
         c.writes = wl == 0 ? 0 : c.o.writes;
-        printf("# %s: %" PRIu64 " records, %" PRIu64 "%% updates\n",
+        printf("# %s: %" PRIu64 " records, %" PRIu64 "%% updates; "
+               "Mop/s of all N workers\n",
                wl == 0 ? "hit (window hits)" : "kv (window misses too)",
                c.range, c.writes);
-        printf("# %-4s %14s %14s %14s %12s %12s\n", "N", "threads Mop/s",
-               "procs Mop/s", "lmdb Mop/s", "procs/thr", "procs/lmdb");
+        if (kinds == SH_KINDS)
+            printf("# %-3s %8s %8s %8s %8s  %9s %9s %9s %9s\n", "N", "thr",
+                   "thr-own", "procs", "lmdb", "proc/thr", "proc/own",
+                   "proc/lmdb", "mem p/t");
+        else
+            printf("# %-3s %8s %8s %8s  %9s %9s\n", "N", "thr", "procs",
+                   "lmdb", "proc/thr", "proc/lmdb");
         for (int k = 0; k < nc; k++) {
-            double w[3][100], med[3], mops[3];
+            double w[SH_KINDS][100], med[SH_KINDS], m[SH_KINDS];
             int n = counts[k];
 
             for (uint64_t r = 0; r < c.o.reps; r++)
-                for (int kind = 0; kind < 3; kind++)
+                for (int kind = 0; kind < kinds; kind++)
                     w[kind][r] = sh_row(&c, kind, n);
-            for (int kind = 0; kind < 3; kind++) {
+            for (int kind = 0; kind < kinds; kind++) {
                 qsort(w[kind], c.o.reps, sizeof w[kind][0], sh_cmp);
                 med[kind] = w[kind][c.o.reps / 2];
                 if (med[kind] == 0) {
@@ -426,13 +567,22 @@ int bench_share_main(int argc, char **argv)
                     bp_close(keeper);
                     return 1;
                 }
-                mops[kind] = (double)c.o.ops * n / med[kind] * 1e3;
+                m[kind] = (double)c.o.ops * n / med[kind] * 1e3;
             }
-            printf("  %-4d %14.2f %14.2f %14.2f %11.2fx %11.2fx\n", n,
-                   mops[0], mops[1], mops[2], mops[1] / mops[0],
-                   mops[1] / mops[2]);
+            if (kinds == SH_KINDS)
+                printf("  %-3d %8.2f %8.2f %8.2f %8.2f  %8.2fx %8.2fx %8.2fx "
+                       "%8.2fx\n",
+                       n, m[SH_THREADS], m[SH_OWN], m[SH_PROCS], m[SH_LMDB],
+                       m[SH_PROCS] / m[SH_THREADS], m[SH_PROCS] / m[SH_OWN],
+                       m[SH_PROCS] / m[SH_LMDB],
+                       m[SH_MEM_PROCS] / m[SH_MEM_THREADS]);
+            else
+                printf("  %-3d %8.2f %8.2f %8.2f  %8.2fx %8.2fx\n", n,
+                       m[SH_THREADS], m[SH_PROCS], m[SH_LMDB],
+                       m[SH_PROCS] / m[SH_THREADS], m[SH_PROCS] / m[SH_LMDB]);
         }
     }
+    close(c.memfd);
     bp_stats st;
     if (bp_stats_get(keeper, &st, sizeof st) == 0)
         printf("# backend %s (%s); reader fence: %s\n",
