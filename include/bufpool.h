@@ -411,7 +411,10 @@ int bp_set_mlock(bp_pool *p, int on);
  * refused at bp_open with -EEXIST, never reused or followed).  With
  * BP_ATTACH the name is the shared cache's: created by the first process,
  * attached by the others (never through a symlink: O_NOFOLLOW), removed by
- * the last to close unless keep.
+ * the last to close unless keep.  A shared cache that no process holds
+ * (kept, or left by processes that died) is revived by the next attach:
+ * its clean pages serve again without a read, if the data file is
+ * unchanged since the cache's last synced write (bp_stats.cache_origin).
  *
  * @param p     a pool that is not open
  * @param name  NULL, or 1 to 200 bytes, not "." nor ".." (copied)
@@ -1189,6 +1192,15 @@ typedef struct bp_stats {
                                    holder dead, an attach) */
     uint64_t peer_frames;       /* frames a dead process held exclusive or
                                    BUSY that this process took back */
+    /* a shared cache that no process held at this open (all closed it or
+     * died) is revived instead of built anew when the data file is
+     * unchanged since its last synced write: its clean, unlatched frames
+     * (whose checksums hold) serve again without a read */
+    uint64_t revived_frames;    /* frames this open kept that way */
+    uint64_t revive_dropped;    /* frames it dropped: dirty (never
+                                   flushed), mid-write, latched or torn */
+    char cache_origin[160];     /* "built new", "joined", "revived: ..." or
+                                   "built new: ... not trusted (why)" */
 } bp_stats;
 
 /* Fill *st with a snapshot of the configuration and the counters.  Each

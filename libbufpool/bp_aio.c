@@ -1285,6 +1285,20 @@ static int bp__aio_write_send(bp_pool *p, struct bp__aio *a,
 }
 #endif
 
+/* The trailer just stamped into a copy of frame f goes into the frame
+ * too, so that a clean frame's checksum holds (a revived cache checks it:
+ * bp_shm_revive.c).  The trailer is the library's part of the page; a
+ * failure leaves the old trailer, and that frame is dropped, not served. */
+#ifdef BP_HAVE_URING
+static void bp__aio_trailer_home(bp_pool *p, const char *buf, uint32_t f)
+{
+    size_t at = p->po_page_size - BP_PAGE_TRAILER;
+
+    (void)bp__sys_shm_pwrite(p->shm_fd, buf + at, BP_PAGE_TRAILER,
+                             (off_t)(bp__frame_off(p, f) + at));
+}
+#endif
+
 int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
                         unsigned n)
 {
@@ -1337,6 +1351,8 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
                 max_lsn = lsn;
         }
         bp__io_stamp(p, buf, pgno);
+        if (p->po_checksums && !bp__aio_direct(p))
+            bp__aio_trailer_home(p, buf, frames[got]);
         if (got + 1 - sent < BP__AIO_WRITE_CHUNK && got + 1 < n)
             continue;
         if (max_lsn) /* the WAL rule, once per chunk */

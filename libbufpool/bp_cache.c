@@ -131,7 +131,7 @@ static int bp__frame_evict(bp_pool *p, uint32_t f)
     if (bp_w_load(bp__word(p, f)) & BP_W_DIRTY) {
         /* needs_sync before DIRTY goes: should this process die between
          * the two, a later flush still syncs what was written */
-        __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
+        bp__data_will_write(p);
         bp__park(BP__PARK_EVICT);
         if ((rc = bp__cache_write_frame(p, f)) != 0)
             return rc;
@@ -376,7 +376,7 @@ static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n)
 
     /* needs_sync first: a flush that finds these frames WB (written) syncs
      * even if this process dies before it would have set it */
-    __atomic_store_n(&p->meta->sh_needs_sync, 1, __ATOMIC_RELEASE);
+    bp__data_will_write(p);
     if (bp__aio_write_batch(p, f, res, n) != 0) { /* parks after sending */
         bp__park(BP__PARK_FLUSH);
         for (unsigned i = 0; i < n; i++)
@@ -457,6 +457,8 @@ static int bp__cache_sync_settle(bp_pool *p, int rc)
                      "dirty and the pool refuses further writes (BP_ESYNC)");
         } else {
             BP_STAT(p, syncs);
+            if (p->shared) /* what a later revival compares with */
+                bp__data_stat_note(p);
         }
     }
     for (uint64_t i = 0; i < p->nframes; i++) {

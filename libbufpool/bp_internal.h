@@ -117,7 +117,7 @@ void bp__readers_barrier(bp_pool *p);
     X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
     X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
     X(prefetch_direct) X(reads_early) X(copies_home) X(peer_reaps)           \
-    X(peer_frames)
+    X(peer_frames) X(revived_frames) X(revive_dropped)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -460,6 +460,7 @@ struct bp_pool {
     int shm_fd;
     int shared;          /* BP_ATTACH: a cache other processes may share */
     int shm_created;     /* this open created (or rebuilt) the file */
+    char cache_origin[160]; /* built new, joined, or revived (and why) */
     int shm_init_held;   /* holds the init lock byte (bp_shm.c) */
     int proc_held;       /* holds its process table entry's lock byte */
     struct bp__proc *procs; /* the process table (in p->meta) */
@@ -660,6 +661,16 @@ int bp__shm_open(bp_pool *p);
  * -EAGAIN when another open file description holds a conflicting one. */
 int bp__ofd_lock(int fd, short type, long at);
 void bp__shm_close(bp_pool *p, int unlink_anyway);
+
+/* the data file as the cache knows it, and a left cache trusted again
+ * (bp_shm_revive.c) */
+void bp__data_will_write(bp_pool *p);
+void bp__data_stat_note(bp_pool *p);
+void bp__data_stamp(bp_pool *p);
+/* The left shared cache mapped at p->meta (its header checked), with no
+ * process attached: 0 when it serves again (what could not be proven
+ * current dropped), else -ESTALE or -ENOMEM and the caller builds anew. */
+int bp__shm_revive(bp_pool *p);
 
 /* VMA budget (bp_vma.c) */
 int bp__vma_count(uint64_t *count);

@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 #define BP__SHM_MAGIC 0x4250534d48444232ull /* "BPSMHDB2" */
-#define BP__LAYOUT_VERSION 2u
+#define BP__LAYOUT_VERSION 3u
 #define BP__PARTS 64   /* page-table partitions */
 #define BP__PROCS 128  /* processes attached at once, at most */
 
@@ -150,7 +150,19 @@ struct bp__shm_hdr {
     uint32_t sh_poisoned;    /* 1: no process may trust the cache */
     uint32_t sh_alloc_lock;  /* bp_alloc_page: one new page at a time */
     uint32_t sh_flush_lock;  /* one flush or flusher round at a time */
-    uint8_t sh_pad3[76];
+    uint32_t sh_pad3;
+
+    /* what the cache knows of the data file, so that a cache left by
+     * processes that are gone can be trusted again (bp_shm_revive.c) */
+    uint64_t sh_writes;      /* data-file writes started (bumped before) */
+    uint64_t sh_stat_writes; /* sh_writes when the stat below was taken
+                                after an fdatasync; UINT64_MAX: none */
+    uint64_t sh_data_size;   /* the data file's size, mtime and ctime (ns) */
+    uint64_t sh_data_mtime;
+    uint64_t sh_data_ctime;
+    uint64_t sh_data_stamp;  /* the data file's stamp (an xattr) this cache
+                                wrote; 0: none could be written */
+    uint8_t sh_pad4[24];
 
     struct bp__shpart sh_parts[BP__PARTS];
 };
@@ -216,7 +228,13 @@ _Static_assert(offsetof(struct bp__shm_hdr, sh_free_top) == 128 &&
                    offsetof(struct bp__shm_hdr, sh_sync_err) == 292 &&
                    offsetof(struct bp__shm_hdr, sh_poisoned) == 296 &&
                    offsetof(struct bp__shm_hdr, sh_alloc_lock) == 300 &&
-                   offsetof(struct bp__shm_hdr, sh_flush_lock) == 304,
+                   offsetof(struct bp__shm_hdr, sh_flush_lock) == 304 &&
+                   offsetof(struct bp__shm_hdr, sh_writes) == 312 &&
+                   offsetof(struct bp__shm_hdr, sh_stat_writes) == 320 &&
+                   offsetof(struct bp__shm_hdr, sh_data_size) == 328 &&
+                   offsetof(struct bp__shm_hdr, sh_data_mtime) == 336 &&
+                   offsetof(struct bp__shm_hdr, sh_data_ctime) == 344 &&
+                   offsetof(struct bp__shm_hdr, sh_data_stamp) == 352,
                "shm header control layout");
 _Static_assert(offsetof(struct bp__shm_hdr, sh_parts) == 384 &&
                    sizeof(struct bp__shm_hdr) == BP__SHM_HDR_SIZE,

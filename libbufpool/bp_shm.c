@@ -370,6 +370,8 @@ static int bp__shm_build(bp_pool *p, const struct bp__geom *g)
         (rc = bp__shm_check_high_map(p, g->frames_off + (p->nframes - 1) *
                                                            p->po_page_size)))
         return rc;
+    h->sh_stat_writes = UINT64_MAX;
+    bp__data_stamp(p); /* this life's generation, and the file's stat */
     __atomic_store_n(&h->sh_magic, BP__SHM_MAGIC, __ATOMIC_RELEASE);
     return 0;
 }
@@ -459,8 +461,9 @@ static int bp__shm_verify(bp_pool *p, const struct bp__shm_hdr *h,
     return 0;
 }
 
-/* Join the cache that other processes hold (the init lock held). */
-static int bp__shm_join(bp_pool *p, const struct bp__geom *g)
+/* Map the cache in the file after checking its header against this
+ * pool's options (the init lock held). */
+static int bp__shm_map_existing(bp_pool *p, const struct bp__geom *g)
 {
     struct stat st;
     void *m;
@@ -492,7 +495,49 @@ static int bp__shm_join(bp_pool *p, const struct bp__geom *g)
     p->meta = m;
     p->meta_len = (size_t)g->frames_off;
     bp__shm_bind(p, g);
-    return bp__io_join_shared(p);
+    return 0;
+}
+
+static void bp__shm_unmap(bp_pool *p)
+{
+    if (p->meta)
+        munmap(p->meta, p->meta_len);
+    p->meta = NULL;
+    p->frames = NULL;
+    p->words = NULL;
+    p->procs = NULL;
+}
+
+/* Join the cache that other processes hold (the init lock held). */
+static int bp__shm_join(bp_pool *p, const struct bp__geom *g)
+{
+    int rc = bp__shm_map_existing(p, g);
+
+    if (rc == 0) {
+        snprintf(p->cache_origin, sizeof p->cache_origin,
+                 "joined: other processes hold the cache");
+        rc = bp__io_join_shared(p);
+    }
+    return rc;
+}
+
+/* The cache left in the file by processes that are all gone, trusted
+ * again when it can be (bp_shm_revive.c): 0, or nonzero with nothing
+ * mapped and the reason in p->cache_origin. */
+static int bp__shm_try_revive(bp_pool *p, const struct bp__geom *g)
+{
+    int rc = bp__shm_map_existing(p, g);
+
+    if (rc != 0) {
+        snprintf(p->cache_origin, sizeof p->cache_origin,
+                 "built new: the file left in %s did not match (%.96s)",
+                 p->shm_path, bp_errmsg(p));
+        bp__errmsg_clear(p);
+    } else if ((rc = bp__shm_revive(p)) == 0) {
+        return 0;
+    }
+    bp__shm_unmap(p);
+    return rc;
 }
 
 /* Open the named cache, creating it when no live process holds it. */
@@ -544,16 +589,27 @@ static int bp__shm_attach(bp_pool *p, const struct bp__geom *g)
     if (rc)
         return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
     /* nobody holds the cache: what is in the file (left by processes that
-     * died, or half built by a creator that died) is not trusted; the
-     * cache is built again from nothing */
-    p->shm_created = 1;
+     * closed it or died, or half built by a creator that died) serves
+     * again only as far as it can be proven current (bp_shm_revive.c);
+     * otherwise the cache is built again from nothing */
+    /* a failed open removes the file it made (empty: nothing to keep),
+     * but not a left cache it did not touch: a later open may revive it */
+    p->shm_created = st.st_size == 0;
     if ((rc = bp__io_claim_shared(p)) != 0)
         return rc;
+    p->shm_created = 1;
+    if (st.st_size != 0 && bp__shm_try_revive(p, g) == 0) {
+        if ((rc = bp__ofd_lock(p->shm_fd, F_RDLCK, BP__LOCKB_ATTACH)) != 0)
+            return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
+        return 0;
+    }
     if (ftruncate(p->shm_fd, 0) != 0)
         return bp__fail(p, -errno, "cannot empty shm file %s", p->shm_path);
     if ((rc = bp__shm_space_named(p, g->size)) != 0 ||
         (rc = bp__shm_build(p, g)) != 0)
         return rc;
+    if (st.st_size == 0)
+        snprintf(p->cache_origin, sizeof p->cache_origin, "built new");
     if ((rc = bp__ofd_lock(p->shm_fd, F_RDLCK, BP__LOCKB_ATTACH)) != 0)
         return bp__fail(p, rc, "cannot lock shm file %s", p->shm_path);
     return 0;
@@ -602,6 +658,8 @@ int bp__shm_open(bp_pool *p)
         return bp__fail(p, BP_EWINDOW, "cache metadata too large to map");
     p->futex_private = !p->shared;
     if (!p->shared) { /* one process: a new file, built here */
+        snprintf(p->cache_origin, sizeof p->cache_origin,
+                 "built new (a private pool)");
         if ((rc = bp__shm_create(p, g.size)) != 0 ||
             (rc = bp__shm_build(p, &g)) != 0)
             return rc;
@@ -623,10 +681,13 @@ int bp__shm_open(bp_pool *p)
 }
 
 /* A shared cache's detach: the process entry goes, and the last process
- * removes the name (unless kept; a failed open that was alone removes
- * it anyway). */
+ * removes the name (unless kept; a failed open that was alone removes it
+ * anyway once it built or revived the cache, and leaves it untouched
+ * otherwise). */
 static void bp__shm_detach(bp_pool *p, int unlink_anyway)
 {
+    int remove = unlink_anyway ? p->shm_created : !p->po_shm_keep;
+
     if (p->proc_held) {
         BP__STORE(p->procs[p->proc_slot].pr_pid, 0);
         (void)bp__ofd_lock(p->shm_fd, F_UNLCK, BP__LOCKB_PROC + p->proc_slot);
@@ -634,8 +695,7 @@ static void bp__shm_detach(bp_pool *p, int unlink_anyway)
     }
     if (!p->shm_init_held && bp__shm_init_lock(p) != 0)
         return; /* a creator stuck for 10 s: leave the name to it */
-    if ((!p->po_shm_keep || unlink_anyway) &&
-        bp__ofd_lock(p->shm_fd, F_WRLCK, BP__LOCKB_ATTACH) == 0) {
+    if (remove && bp__ofd_lock(p->shm_fd, F_WRLCK, BP__LOCKB_ATTACH) == 0) {
         struct stat st, now;
 
         if (bp__sys_fstat(p->shm_fd, &st) == 0 &&
@@ -650,12 +710,7 @@ void bp__shm_close(bp_pool *p, int unlink_anyway)
 {
     if (p->shared && p->shm_fd >= 0 && p->shm_path && !p->forked)
         bp__shm_detach(p, unlink_anyway);
-    if (p->meta)
-        munmap(p->meta, p->meta_len);
-    p->meta = NULL;
-    p->frames = NULL;
-    p->words = NULL;
-    p->procs = NULL;
+    bp__shm_unmap(p);
     if (p->shm_fd >= 0)
         close(p->shm_fd);
     p->shm_fd = -1;

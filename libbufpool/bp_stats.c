@@ -61,6 +61,7 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     st.slots = p->nslots;
     st.data_pages = p->meta ? BP__LOAD(p->meta->sh_data_pages) : 0;
     snprintf(st.backend_reason, sizeof st.backend_reason, "%s", p->be_reason);
+    snprintf(st.cache_origin, sizeof st.cache_origin, "%s", p->cache_origin);
     snprintf(st.io_engine, sizeof st.io_engine, "%s",
              p->io ? p->io->name : "none");
     snprintf(st.io_reason, sizeof st.io_reason, "%s", p->io_reason);

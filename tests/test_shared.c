@@ -9,7 +9,7 @@
  *
  *   attach_smoke       create, attach, each sees the other's writes without
  *                      a flush, detach, the last detach removes the name
- *                      (kept with keep, and rebuilt when attached again)
+ *                      (kept with keep, and revived when attached again)
  *   stamp_counters     4 processes increment per-process counters in
  *                      shared pages under exclusive fixes; every page's
  *                      counts add up and its checksum holds
@@ -123,8 +123,9 @@ static void test_attach_smoke(void **state)
         want[i] = i == 3 ? 7 : i == 4 ? 9 : 1;
     util_datafile_verify(e.data, SW_PSZ, 16, want);
 
-    /* kept: the name stays, and the next attach rebuilds the cache from
-     * the data file (nothing left in it is trusted) */
+    /* kept: the name stays, and the next attach revives the cache
+     * (test_revive.c): the never-flushed page 5 is dropped and read from
+     * the data file again */
     p = attach(&e, 1);
     util_fix_write(p, 5, SW_PSZ, 1, 11); /* never flushed */
     assert_int_equal(bp_close(p), 0);
