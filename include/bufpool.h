@@ -380,6 +380,17 @@ int bp_set_window_size(bp_pool *p, uint64_t bytes);
  *   BP_EWINDOW  slots is 0 */
 int bp_set_window_slots(bp_pool *p, uint64_t slots);
 
+/* The most address space this process's window may take (default 0: no
+ * budget of its own; RLIMIT_AS still counts).  On 64-bit, with no window
+ * size set, AUTO maps the whole cache linearly when it fits the budget and
+ * half of what RLIMIT_AS leaves; otherwise an automatic window is at most
+ * the budget.  An explicit window size is checked against it (BP_EWINDOW).
+ *
+ * @param p      a pool that is not open
+ * @param bytes  0, or the budget in bytes
+ * @return 0, -EINVAL (NULL p), BP_ESTATE */
+int bp_set_address_budget(bp_pool *p, uint64_t bytes);
+
 /* The window backend (default BP_BACKEND_AUTO).  BUFPOOL_BACKEND beats it
  * (top of this file).  bp_open fails with BP_EBACKEND for linear on
  * 32-bit.

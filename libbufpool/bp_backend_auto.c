@@ -2,8 +2,9 @@
  * bp_backend_auto.c - the "auto" backend: pick a real backend at open.
  *
  * Rule (documented in README.md):
- *  1. On 64-bit, when the window asked for covers the whole cache, take
- *     linear: nothing beats no remapping at all.
+ *  1. On 64-bit, when the window asked for covers the whole cache, or no
+ *     window size was set and the whole cache fits the address budget
+ *     (bp__addr_room), take linear: nothing beats no remapping at all.
  *  2. Otherwise calibrate: for rfp, mmap and copy, set up a scratch window
  *     of BP__CAL_SLOTS slots and time BP__CAL_OPS cycles of "map a frame
  *     into a slot, touch every 4 KiB of it" (copy also copies every other
@@ -17,7 +18,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bp_internal.h"
 
@@ -69,13 +72,39 @@ static uint64_t bp__calibrate(bp_pool *p, const struct bp__backend_ops *b)
     return rc ? 0 : (best ? best : 1);
 }
 
+/* Bytes of address space the window may take: the pool's budget, and
+ * half of what RLIMIT_AS leaves beside what the process maps already. */
+uint64_t bp__addr_room(const bp_pool *p)
+{
+    uint64_t room = p->po_addr_budget ? p->po_addr_budget : UINT64_MAX;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        unsigned long long vm_pages = 0;
+        uint64_t used, free_as;
+        FILE *f = fopen("/proc/self/statm", "re");
+
+        if (f) {
+            if (fscanf(f, "%llu", &vm_pages) != 1)
+                vm_pages = 0;
+            fclose(f);
+        }
+        used = (uint64_t)vm_pages * (uint64_t)sysconf(_SC_PAGESIZE);
+        free_as = (uint64_t)rl.rlim_cur > used ? (uint64_t)rl.rlim_cur - used
+                                               : 0;
+        if (free_as / 2 < room)
+            room = free_as / 2;
+    }
+    return room;
+}
+
 int bp__backend_choose(bp_pool *p)
 {
     static const struct bp__backend_ops *const cand[] = {
         &bp__backend_rfp, &bp__backend_mmap, &bp__backend_copy};
     uint64_t asked = bp__window_slots_asked(p), ns[3], best = UINT64_MAX;
     const struct bp__backend_ops *win = &bp__backend_copy;
-    char vma_note[48] = "";
+    char vma_note[48] = "", addr_note[64] = "";
     int fits = 1;
 
     if (sizeof(void *) >= 8 && asked >= p->nframes) {
@@ -84,6 +113,21 @@ int bp__backend_choose(bp_pool *p)
                  "auto: the window covers the whole cache on 64-bit, so one "
                  "linear map");
         return 0;
+    }
+    if (sizeof(void *) >= 8 && asked == 0) {
+        uint64_t bytes = p->nframes * p->po_page_size, room = bp__addr_room(p);
+
+        if (bytes <= room) {
+            p->be = &bp__backend_linear;
+            snprintf(p->be_reason, sizeof p->be_reason,
+                     "auto: no window size set and the whole cache (%" PRIu64
+                     " MiB) fits the address budget on 64-bit, so one linear "
+                     "map", bytes >> 20);
+            return 0;
+        }
+        snprintf(addr_note, sizeof addr_note,
+                 " (cache over the address budget of %" PRIu64 " KiB)",
+                 room >> 10);
     }
     if (asked && bp__vma_check(p, asked) != 0) {
         if (p->shared) /* copy is no choice for a shared cache */
@@ -111,8 +155,8 @@ int bp__backend_choose(bp_pool *p)
     bp__errmsg_clear(p); /* calibration's failed trials are no error */
     snprintf(p->be_reason, sizeof p->be_reason,
              "auto: map+touch per slot rfp %.1f us, mmap %.1f us, copy %.1f "
-             "us%s -> %s",
-             ns[0] / 1000.0, ns[1] / 1000.0, ns[2] / 1000.0, vma_note,
-             win->name);
+             "us%s%s -> %s",
+             ns[0] / 1000.0, ns[1] / 1000.0, ns[2] / 1000.0, addr_note,
+             vma_note, win->name);
     return 0;
 }

@@ -410,6 +410,7 @@ struct bp_pool {
     uint64_t po_cache_bytes;  /* 0 when frames given */
     uint64_t po_cache_frames; /* 0 when bytes given */
     uint64_t po_window_bytes;
+    uint64_t po_addr_budget; /* bp_set_address_budget; 0: none of its own */
     uint64_t po_window_slots;
     bp_backend po_backend;
     bp_prefault po_prefault;
@@ -820,5 +821,7 @@ void bp__rank_note(enum bp__rank r, int acquire);
 
 /* backend choice (bp_backend_auto.c) */
 int bp__backend_choose(bp_pool *p);
+/* Bytes of address space the window may take (bp_backend_auto.c). */
+uint64_t bp__addr_room(const bp_pool *p);
 
 #endif

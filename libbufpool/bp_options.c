@@ -125,6 +125,16 @@ int bp_set_window_size(bp_pool *p, uint64_t bytes)
     return 0;
 }
 
+int bp_set_address_budget(bp_pool *p, uint64_t bytes)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    p->po_addr_budget = bytes;
+    return 0;
+}
+
 int bp_set_window_slots(bp_pool *p, uint64_t slots)
 {
     int rc = bp__closed(p);

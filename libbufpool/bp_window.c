@@ -185,8 +185,10 @@ int bp__window_open(bp_pool *p)
 
     if (p->be->id == BP_BACKEND_LINEAR) {
         n = p->nframes;
-    } else if (n == 0) { /* automatic: a quarter of the cache */
+    } else if (n == 0) { /* automatic: a quarter of the cache, in budget */
         n = p->nframes / 4 ? p->nframes / 4 : 1;
+        if (p->po_addr_budget && n > p->po_addr_budget / psz)
+            n = p->po_addr_budget / psz ? p->po_addr_budget / psz : 1;
         if (sizeof(void *) < 8 && n * psz > BP__32BIT_WINDOW_MAX)
             n = BP__32BIT_WINDOW_MAX / psz;
         if (p->be->id != BP_BACKEND_COPY) {
@@ -199,6 +201,11 @@ int bp__window_open(bp_pool *p)
                         "positive multiple of the page size %" PRIu64,
                         p->po_window_bytes, psz);
     }
+    if (p->po_addr_budget && n * psz > p->po_addr_budget)
+        return bp__fail(p, BP_EWINDOW, "window of %" PRIu64 " bytes is over "
+                        "the address budget of %" PRIu64 " bytes "
+                        "(bp_set_address_budget)", n * psz,
+                        p->po_addr_budget);
     if (n > p->nframes)
         return bp__fail(p, BP_EWINDOW,
                         "window of %" PRIu64 " slots is larger than the cache "

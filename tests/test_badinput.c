@@ -220,6 +220,65 @@ static void test_window_32bit(void **state)
     assert_int_equal(bp_close(p), 0);
 }
 
+/* A pool of 256 frames of 4 KiB with an address budget (0: none). */
+static bp_pool *budget_pool(uint64_t budget)
+{
+    bp_pool *p = fresh();
+
+    assert_int_equal(bp_set_page_size(p, 4096), 0);
+    assert_int_equal(bp_set_cache_frames(p, 256), 0);
+    assert_int_equal(bp_set_address_budget(p, budget), 0);
+    return p;
+}
+
+/* The address budget: on 64-bit AUTO maps the whole cache when no window
+ * is set and the cache fits the budget; below it the automatic window is
+ * held to the budget, and an explicit window over it is refused. */
+static void test_address_budget(void **state)
+{
+    char path[600];
+    bp_stats st;
+    bp_pool *p;
+    int rc;
+
+    (void)state;
+    data_file(path, sizeof path, "budget.db");
+    p = budget_pool(0);
+    must_open(p, path, 0);
+    util_stats(p, &st);
+    print_message("  no budget: %s\n", st.backend_reason);
+    if (sizeof(void *) >= 8) {
+        assert_int_equal(st.backend, BP_BACKEND_LINEAR);
+        assert_non_null(strstr(st.backend_reason, "address budget"));
+    } else {
+        assert_int_not_equal(st.backend, BP_BACKEND_LINEAR);
+    }
+    usable(p, 4096);
+    assert_int_equal(bp_close(p), 0);
+
+    p = budget_pool(32 * 4096);
+    must_open(p, path, 0);
+    util_stats(p, &st);
+    print_message("  budget of 32 pages: %s, %" PRIu64 " slots\n",
+                  st.backend_reason, st.slots);
+    assert_int_not_equal(st.backend, BP_BACKEND_LINEAR);
+    assert_true(st.slots >= 1 && st.slots <= 32);
+    if (sizeof(void *) >= 8)
+        assert_non_null(strstr(st.backend_reason, "over the address budget"));
+    usable(p, 4096);
+    assert_int_equal(bp_close(p), 0);
+
+    p = budget_pool(32 * 4096);
+    assert_int_equal(bp_set_window_slots(p, 64), 0);
+    rc = bp_open(p, path, 0);
+    if (rc != BP_EWINDOW)
+        util_print_rc(p, "64-slot window in a 32-page budget", rc);
+    assert_int_equal(rc, BP_EWINDOW);
+    print_message("  %s\n", bp_errmsg(p));
+    assert_non_null(strstr(bp_errmsg(p), "address budget"));
+    assert_int_equal(bp_close(p), 0);
+}
+
 static void test_shm_space(void **state)
 {
     (void)state;
@@ -832,6 +891,7 @@ int main(void)
         {"test_window_larger_than_cache/auto", test_window_larger_than_cache,
          NULL, NULL, &be_auto},
         cmocka_unit_test(test_window_32bit),
+        cmocka_unit_test(test_address_budget),
         cmocka_unit_test(test_shm_space),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_readonly_file),
