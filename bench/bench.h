@@ -36,4 +36,8 @@ int bench_tpcc_main(int argc, char **argv);
 int bench_cachesim_main(int argc, char **argv);
 int bench_share_main(int argc, char **argv);
 
+/* bench_restart.c: a kept shared cache revived at open against one built
+ * anew, at the first lookups and in steady state. */
+int bench_restart_main(int argc, char **argv);
+
 #endif

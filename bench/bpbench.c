@@ -37,6 +37,9 @@ static const bench_cmd bench_cmds[] = {
     {"share", "one shared cache: N threads vs N processes (and LMDB by N "
               "processes), warm, reads and updates",
      bench_share_main},
+    {"restart", "a kept cache revived at open vs one built anew: open time, "
+                "first and steady lookups, disk reads",
+     bench_restart_main},
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 

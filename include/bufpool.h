@@ -309,7 +309,14 @@ typedef enum bp_backend {
 typedef enum bp_prefault {
     BP_PREFAULT_POPULATE = 0, /* page tables filled when a slot is mapped */
     BP_PREFAULT_NONBLOCK,     /* MAP_NONBLOCK: not populated, fault on touch */
-    BP_PREFAULT_LAZY          /* no populate flag at all: fault on touch */
+    BP_PREFAULT_LAZY,         /* no populate flag at all: fault on touch */
+    BP_PREFAULT_TOUCH         /* populate, then read every 4 KiB once when
+                                 mapped (linear: at open): under a
+                                 shadow-paging hypervisor MAP_POPULATE fills
+                                 the guest's page tables only, and each
+                                 first touch still faults into the
+                                 hypervisor; the touch takes that cost when
+                                 mapping instead of at the first access */
 } bp_prefault;
 
 /* Create an empty pool handle with default options (page 8192 bytes, cache

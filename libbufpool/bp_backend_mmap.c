@@ -8,7 +8,8 @@
  *   populate  -> MAP_POPULATE: page tables filled at map time;
  *   nonblock  -> MAP_POPULATE|MAP_NONBLOCK: since 2.6.23 this populates
  *                nothing; pages fault on first touch;
- *   lazy      -> no flag: pages fault on first touch.
+ *   lazy      -> no flag: pages fault on first touch;
+ *   touch     -> MAP_POPULATE, then every 4 KiB read once (bp_window.c).
  * A MAP_FIXED remap silently drops mlock on the slot, so a locked window
  * passes MAP_LOCKED on every remap.
  */
@@ -22,7 +23,8 @@ static int bp__mmap_init(bp_pool *p)
 {
     int f = 0;
 
-    if (p->po_prefault == BP_PREFAULT_POPULATE)
+    if (p->po_prefault == BP_PREFAULT_POPULATE ||
+        p->po_prefault == BP_PREFAULT_TOUCH)
         f = MAP_POPULATE;
     else if (p->po_prefault == BP_PREFAULT_NONBLOCK)
         f = MAP_POPULATE | MAP_NONBLOCK;

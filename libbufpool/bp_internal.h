@@ -821,6 +821,7 @@ void bp__rank_note(enum bp__rank r, int acquire);
 
 /* backend choice (bp_backend_auto.c) */
 int bp__backend_choose(bp_pool *p);
+void bp__window_touch(const bp_pool *p, const void *a, size_t len);
 /* Bytes of address space the window may take (bp_backend_auto.c). */
 uint64_t bp__addr_room(const bp_pool *p);
 

@@ -166,7 +166,7 @@ int bp_set_prefault(bp_pool *p, bp_prefault pf)
 
     if (rc)
         return rc;
-    if ((unsigned)pf > BP_PREFAULT_LAZY)
+    if ((unsigned)pf > BP_PREFAULT_TOUCH)
         return bp__fail(p, -EINVAL, "unknown prefault policy %d", (int)pf);
     p->po_prefault = pf;
     return 0;

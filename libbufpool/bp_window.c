@@ -102,6 +102,21 @@ int bp__shm_pwrite(bp_pool *p, const void *buf, uint32_t frame)
     return bp__shm_xfer(p, (void *)buf, frame, 1);
 }
 
+/* BP_PREFAULT_TOUCH: read every 4 KiB of [a, a + len) once, so that the
+ * first access of the engine does not fault (under a shadow-paging
+ * hypervisor populated page tables are the guest's only). */
+void bp__window_touch(const bp_pool *p, const void *a, size_t len)
+{
+    const volatile char *b = a;
+    char sink = 0;
+
+    if (p->po_prefault != BP_PREFAULT_TOUCH)
+        return;
+    for (size_t off = 0; off < len; off += 4096)
+        sink = (char)(sink + b[off]);
+    (void)sink;
+}
+
 int bp__window_reserve(bp_pool *p, int shared)
 {
     size_t len = (size_t)p->window_bytes;
@@ -109,7 +124,8 @@ int bp__window_reserve(bp_pool *p, int shared)
     int linear = p->be->id == BP_BACKEND_LINEAR, err = 0;
     void *w;
 
-    if (p->po_prefault == BP_PREFAULT_POPULATE &&
+    if ((p->po_prefault == BP_PREFAULT_POPULATE ||
+         p->po_prefault == BP_PREFAULT_TOUCH) &&
         (linear || p->be->id == BP_BACKEND_COPY))
         flags |= MAP_POPULATE;
     if (!shared) /* copy's slots: reads land there (bp_iomem.c) */
@@ -134,8 +150,10 @@ int bp__window_reserve(bp_pool *p, int shared)
                         "turn mlock off",
                         len, strerror(err), (unsigned long long)rl.rlim_cur);
     }
-    if (linear)
+    if (linear) {
+        bp__window_touch(p, w, len);
         return 0;
+    }
     w = bp__sys_mmap(NULL, p->po_page_size, PROT_READ | PROT_WRITE,
                      MAP_SHARED, p->shm_fd, (off_t)p->meta->sh_frames_off);
     if (w == MAP_FAILED)
@@ -177,6 +195,8 @@ uint64_t bp__window_slots_asked(const bp_pool *p)
         return p->po_window_slots;
     return p->po_window_bytes / p->po_page_size;
 }
+
+static void bp__window_adopt_locked(bp_pool *p);
 
 int bp__window_open(bp_pool *p)
 {
@@ -236,7 +256,30 @@ int bp__window_open(bp_pool *p)
     }
     p->wtab.ht_ent = p->wtab_ent;
     p->wtab.ht_slots = p->slots;
-    return p->be->init(p);
+    if ((rc = p->be->init(p)) == 0 && p->be->id == BP_BACKEND_LINEAR &&
+        p->shared) {
+        bp__lock(p, &p->lock, BP__RANK_MISS);
+        bp__window_adopt_locked(p);
+        bp__unlock(&p->lock, BP__RANK_MISS);
+    }
+    return rc;
+}
+
+static void bp__slot_publish_locked(bp_pool *p, uint32_t s, uint32_t f,
+                                    uint64_t pgno, int scan);
+
+/* A linear window over a shared cache shows at open every frame that
+ * holds a page (cached by other processes, or by a revived cache), so a
+ * process that joins starts with window hits.  Its slots are hints like
+ * any other: a fix checks the frame's page after latching it. */
+static void bp__window_adopt_locked(bp_pool *p)
+{
+    for (uint32_t f = 0; f < p->nframes; f++) {
+        uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
+
+        if (pgno != BP__NOPAGE && bp__htab_find(&p->wtab, pgno) == BP__NONE)
+            bp__slot_publish_locked(p, f, f, pgno, 0);
+    }
 }
 
 void bp__window_close(bp_pool *p)
@@ -487,6 +530,9 @@ int bp__window_map_slot(bp_pool *p, struct bp__mapping *m)
     }
     if (rc == 0)
         rc = p->be->map(p, s, f, m->need == BP__NEED_NOTHING);
+    if (rc == 0 && p->be->id != BP_BACKEND_LINEAR &&
+        p->be->id != BP_BACKEND_COPY) /* linear: at open; copy: copies */
+        bp__window_touch(p, a, p->po_page_size);
     if (rc)
         bp__window_map_undo(p, m);
     return rc;

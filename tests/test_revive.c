@@ -4,6 +4,9 @@
  *
  *   warm_reopen        flushed and read pages of a kept cache are served
  *                      after close and reattach with zero reads
+ *   warm_reopen_linear the linear backend's window shows every revived
+ *                      page at open (and a joining process's too): the
+ *                      first fixes are window hits
  *   changed_behind     the data file written by someone else after the
  *                      close: the cache is built new and serves the file's
  *                      bytes; a private pool that opened the file writable
@@ -38,6 +41,7 @@ struct env {
     char shm[64];
     char shm_path[128];
     int checksums;
+    bp_backend backend;
 };
 
 /* A data file of NPAGES pages: stamped generation 1, or zero pages with
@@ -46,6 +50,7 @@ static void env_make(struct env *e, const char *name, int checksums)
 {
     util_tmp_path(e->data, sizeof e->data, name);
     e->checksums = checksums;
+    e->backend = BP_BACKEND_MMAP;
     util_set_stamp_tail(0); /* whole pages: zero trailers too */
     util_datafile_create(e->data, PSZ, NPAGES,
                          checksums ? UTIL_GEN_ZERO : 1);
@@ -56,7 +61,7 @@ static void env_make(struct env *e, const char *name, int checksums)
 
 static int env_open(const struct env *e, bp_pool **out)
 {
-    struct util_cfg c = {.backend = BP_BACKEND_MMAP, .page_size = PSZ,
+    struct util_cfg c = {.backend = e->backend, .page_size = PSZ,
                          .frames = 2 * NPAGES, .slots = NPAGES / 2,
                          .flags = BP_ATTACH, .shm_name = e->shm,
                          .shm_keep = 1, .checksums = e->checksums};
@@ -146,6 +151,47 @@ static void test_warm_reopen(void **state)
     util_check(p);
     assert_int_equal(bp_close(p), 0);
     util_datafile_verify(e.data, PSZ, NPAGES, gen);
+    env_end(&e);
+}
+
+/* The linear backend shows every revived page in the window at open:
+ * the first fixes are window hits, and a page another process changed
+ * meanwhile is seen through its frame's check. */
+static void test_warm_reopen_linear(void **state)
+{
+    struct env e;
+    uint32_t gen[NPAGES];
+    bp_stats a, b;
+    bp_pool *p, *q;
+
+    (void)state;
+    if (sizeof(void *) < 8)
+        skip(); /* linear is 64-bit only */
+    env_make(&e, "linear.db", 0);
+    e.backend = BP_BACKEND_LINEAR;
+    p = attach(&e);
+    fill(p, gen);
+    assert_int_equal(bp_close(p), 0);
+
+    p = attach(&e);
+    util_stats(p, &a);
+    if (!starts_with(a.cache_origin, "revived"))
+        fail_msg("cache_origin: %s", a.cache_origin);
+    assert_int_equal(verify_all(p, gen, NPAGES), 0);
+    util_stats(p, &b);
+    assert_int_equal(b.window_misses - a.window_misses, 0);
+    assert_int_equal(b.window_hits - a.window_hits, NPAGES);
+    /* a second process joins with the window shown too, and sees a
+     * change made by the first */
+    util_fix_write(p, 5, PSZ, 2, 4);
+    gen[5] = 4;
+    q = attach(&e);
+    util_stats(q, &a);
+    assert_int_equal(verify_all(q, gen, NPAGES), 0);
+    util_stats(q, &b);
+    assert_int_equal(b.window_misses - a.window_misses, 0);
+    assert_int_equal(bp_close(q), 0);
+    assert_int_equal(bp_close(p), 0);
     env_end(&e);
 }
 
@@ -332,6 +378,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_warm_reopen),
+        cmocka_unit_test(test_warm_reopen_linear),
         cmocka_unit_test(test_changed_behind),
         cmocka_unit_test(test_crash_dirty),
         cmocka_unit_test(test_unsynced_write),
