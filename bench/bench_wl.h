@@ -17,6 +17,12 @@
  * The child reports through a MAP_SHARED result block; the parent prints the
  * table (throughput, ratio to LMDB), appends CSV rows, and draws the PNG
  * plots with gnuplot when it is installed (else it says so).
+ *
+ * Before the engines, when the workload has a driver hook, the parent times
+ * the driver alone (the workload's own per-operation work without kv calls,
+ * one thread, best of WL_DRIVER_REPS runs of driver_ops operations) and the
+ * report gives it in ns per operation and as a share of each engine's time
+ * per operation.
  */
 #ifndef BENCH_WL_H
 #define BENCH_WL_H
@@ -29,6 +35,7 @@
 #define WL_MAX_THREADS 64
 #define WL_MAX_SAMPLES 3600
 #define WL_MAX_KINDS 8 /* operation kinds counted per workload */
+#define WL_DRIVER_REPS 5 /* timed runs of the driver; the fastest counts */
 
 /* Per-thread counters a worker updates (relaxed atomics or plain stores of
  * its own slot; the sampler reads them racily-but-atomically). */
@@ -41,6 +48,9 @@ typedef struct wl_counters {
 
 typedef struct wl_workload {
     const char *name; /* "ycsb-c", "tpcc" */
+    /* How the workload is set up, one line for the report's heading and
+     * the CSV ("keys int8, distribution uniform"); NULL: nothing to say. */
+    const char *setup;
     int nkinds;
     const char *kind_names[WL_MAX_KINDS]; /* "read", "update", "new-order" */
     int main_kind; /* -1: throughput counts every kind; else e.g. New-Order */
@@ -59,6 +69,12 @@ typedef struct wl_workload {
     /* With main_kind >= 0: heading of an extra report column giving every
      * kind per second ("tx/s" for TPC-C-like); NULL: no such column. */
     const char *all_unit;
+    /* Optional: run nops operations (of any kind, as run draws them) of the
+     * driver alone: the draws, keys and checks run makes, every kv call
+     * left out; arg is left as it was.  0 or error.  Timed by the harness
+     * in the parent, before the engines run. */
+    int (*driver)(void *arg, uint64_t nops);
+    uint64_t driver_ops; /* nops of one timed driver run */
 } wl_workload;
 
 /* Progress of the load, drawn as a bar on stderr (no-op when not a tty or
@@ -96,6 +112,7 @@ typedef struct wl_summary {
     double ratio[8];        /* ops_per_s / LMDB's; 0 without an LMDB run */
     int ok[8];              /* ran and its check held */
     char memory_note[256];  /* "" or "NOT EQUAL MEMORY: why" */
+    double driver_ns;       /* the driver alone, ns per operation; 0: none */
 } wl_summary;
 
 /* wl_run_all, also filling *out (may be NULL). */

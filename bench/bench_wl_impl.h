@@ -68,9 +68,10 @@ int wl_cgroup_remove(wl_cgroup *cg);
 
 /* Print the table, write <outdir>/<name>.csv and the plots, fill *sum
  * (may be NULL).  res[i] belongs to o->engines[i].  note: "" or "NOT EQUAL
- * MEMORY: ..." for the whole comparison. */
+ * MEMORY: ..." for the whole comparison.  driver_ns: the driver alone in
+ * ns per operation, 0 when not measured. */
 void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
-               const char *note, wl_summary *sum);
+               const char *note, double driver_ns, wl_summary *sum);
 
 /* Name of an engine as the user wrote it ("lmdb", "bufpool:mmap"). */
 const char *wl_engine_name(const wl_engine *e, char *buf, size_t n);

@@ -1,7 +1,8 @@
 /*
  * bench_wl_report.c - the report of one workload over every engine: the
  * table on stdout (throughput, ratio to LMDB, storage KiB read per
- * operation during the run, mix, check), CSV rows in
+ * operation during the run, the driver's share of the time per operation,
+ * mix, check), CSV rows in
  * <outdir>/<name>.csv, and two PNG plots drawn by gnuplot when it is
  * installed: throughput over time per engine (<name>-throughput.png, from
  * <name>-throughput.dat) and the ratio of each engine to LMDB as bars
@@ -13,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,31 @@ static double wl_ops_s(const wl_workload *w, const wl_result *r)
                : 0.0;
 }
 
+/* Every kind's operations of r. */
+static uint64_t wl_every(const wl_workload *w, const wl_result *r)
+{
+    uint64_t n = 0;
+    for (int k = 0; k < w->nkinds; k++)
+        n += r->total[k];
+    return n;
+}
+
+/* The driver's share (percent) of r's time per operation: one worker's
+ * time per operation is min(threads, CPUs) x run time / every kind's
+ * operations.  0 when either is unknown. */
+static double wl_driver_pct(const wl_workload *w, const wl_opts *o,
+                            const wl_result *r, double driver_ns)
+{
+    uint64_t every = wl_every(w, r);
+    if (!r->ran || !every || r->run_secs <= 0 || driver_ns <= 0)
+        return 0;
+    cpu_set_t cs;
+    int cpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 0;
+    int busy = cpus > 0 && cpus < o->threads ? cpus : o->threads;
+    double op_ns = (double)busy * r->run_secs * 1e9 / (double)every;
+    return 100.0 * driver_ns / op_ns;
+}
+
 static int wl_mkdir_p(const char *dir)
 {
     char p[4096];
@@ -109,7 +136,7 @@ static void wl_mix(const wl_workload *w, const wl_result *r, char *out,
 
 static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
                    const double *ops, const double *ratio, const char *note,
-                   const char *path)
+                   double driver_ns, const char *path)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -120,11 +147,12 @@ static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
         "workload", "engine", "threads", "seconds", "memory_budget",
         "out_of_memory", "data_bytes", "load_s", "ops", "ops_per_s",
         "ratio_to_lmdb", "kinds", "errors", "aborts", "check_ok", "check",
-        "error", "memory_note", "run_read_bytes"};
+        "error", "memory_note", "run_read_bytes", "driver_ns_per_op",
+        "driver_pct", "setup"};
     bu_csv_row(f, hdr, sizeof hdr / sizeof hdr[0]);
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = &res[i];
-        char c[13][64], kinds[512] = "";
+        char c[15][64], kinds[512] = "";
         for (int k = 0; k < w->nkinds; k++) {
             size_t len = strlen(kinds);
             snprintf(kinds + len, sizeof kinds - len, "%s%s=%llu",
@@ -149,11 +177,14 @@ static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
         else
             snprintf(c[12], 64, "%llu",
                      (unsigned long long)r->run_read_bytes);
+        snprintf(c[13], 64, "%.1f", driver_ns);
+        snprintf(c[14], 64, "%.3f", wl_driver_pct(w, o, r, driver_ns));
         const char *row[] = {w->name, r->label, c[0], c[1], c[2], c[3], c[4],
                              c[5], c[6], c[7], c[8], kinds, c[9], c[10],
                              c[11], r->check, r->err,
                              r->memory_note[0] ? r->memory_note : note,
-                             c[12]};
+                             c[12], c[13], c[14],
+                             w->setup ? w->setup : ""};
         bu_csv_row(f, row, sizeof row / sizeof row[0]);
     }
     fclose(f);
@@ -251,15 +282,19 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
     bu_note_add(notes, nnotes, line);
 }
 
-/* Remove column col from a row of n cells (the optional column). */
-static void wl_drop_col(const char **row, int n, int col)
+/* Keep the cells of row (n of them) whose keep flag is set, in order;
+ * returns how many. */
+static int wl_keep_cols(const char **row, int n, const int *keep)
 {
-    for (int i = col; i + 1 < n; i++)
-        row[i] = row[i + 1];
+    int j = 0;
+    for (int i = 0; i < n; i++)
+        if (keep[i])
+            row[j++] = row[i];
+    return j;
 }
 
 void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
-               const char *note, wl_summary *sum)
+               const char *note, double driver_ns, wl_summary *sum)
 {
     double ops[8] = {0}, ratio[8] = {0}, lmdb = 0;
     for (int i = 0; i < o->nengines; i++) {
@@ -275,28 +310,26 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     char line[4608], unit[64];
     snprintf(unit, sizeof unit, "%s/s",
              w->main_kind >= 0 ? w->kind_names[w->main_kind] : "ops");
-    /* Column 5, every kind per second, only with w->all_unit. */
-    int all = w->main_kind >= 0 && w->all_unit;
-    const char *hdr[] = {"engine", "load s", "data", unit, "vs lmdb",
-                         w->all_unit, "disk KiB/op", "mix", "errors",
-                         "check"};
+    /* Column 5, every kind per second, only with w->all_unit; column 7,
+     * the driver's share of the time per operation, only when measured. */
+    const int keep[11] = {1, 1, 1, 1, 1, w->main_kind >= 0 && w->all_unit,
+                          1, driver_ns > 0, 1, 1, 1};
+    const char *hdr[11] = {"engine", "load s", "data", unit, "vs lmdb",
+                           w->all_unit, "disk KiB/op", "driver %", "mix",
+                           "errors", "check"};
     bu_table t;
-    bu_table_init(&t, all ? 10 : 9);
-    if (!all)
-        wl_drop_col(hdr, 10, 5);
+    bu_table_init(&t, (size_t)wl_keep_cols(hdr, 11, keep));
     bu_table_add(&t, hdr);
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = &res[i];
-        char c[7][48], mix[256];
+        char c[8][48], mix[256];
         snprintf(c[0], 48, "%.2f", r->load_secs);
         bu_fmt_bytes(r->data_bytes, c[1], 48);
         snprintf(c[2], 48, r->ran ? "%.0f" : "n/a", ops[i]);
         snprintf(c[3], 48, ratio[i] > 0 ? "%.2fx" : "-", ratio[i]);
         snprintf(c[4], 48, "%llu", (unsigned long long)r->errors);
         wl_mix(w, r, mix, sizeof mix);
-        uint64_t every = 0;
-        for (int k = 0; k < w->nkinds; k++)
-            every += r->total[k];
+        uint64_t every = wl_every(w, r);
         snprintf(c[5], 48, r->ran && r->run_secs > 0 ? "%.0f" : "n/a",
                  r->run_secs > 0 ? (double)every / r->run_secs : 0.0);
         /* storage bytes read per operation of any kind during the run */
@@ -305,12 +338,13 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
                      (double)r->run_read_bytes / 1024.0 / (double)every);
         else
             snprintf(c[6], 48, "n/a");
-        const char *row[] = {r->label, c[0], c[1], c[2], c[3], c[5], c[6],
-                             mix, c[4],
-                             r->ran ? (r->check_ok ? "ok" : "FAILED")
-                                    : "n/a"};
-        if (!all)
-            wl_drop_col(row, 10, 5);
+        double pct = wl_driver_pct(w, o, r, driver_ns);
+        snprintf(c[7], 48, pct > 0 ? "%.1f%%" : "n/a", pct);
+        const char *row[11] = {r->label, c[0], c[1], c[2], c[3], c[5], c[6],
+                               c[7], mix, c[4],
+                               r->ran ? (r->check_ok ? "ok" : "FAILED")
+                                      : "n/a"};
+        wl_keep_cols(row, 11, keep);
         bu_table_add(&t, row);
         if (r->err[0]) {
             snprintf(line, sizeof line, "%s: %s", r->label, r->err);
@@ -322,14 +356,20 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
         }
     }
     char b1[32];
-    printf("\n%s: %d threads, %.1f s per engine, memory budget %s%s\n",
-           w->name, o->threads, o->seconds,
+    printf("\n%s%s%s%s: %d threads, %.1f s per engine, memory budget %s%s\n",
+           w->name, w->setup ? " (" : "", w->setup ? w->setup : "",
+           w->setup ? ")" : "", o->threads, o->seconds,
            bu_fmt_bytes(o->mem_budget, b1, sizeof b1),
            o->out_of_memory ? " (out-of-memory mode: data > budget, caches "
                               "dropped, LMDB in a memory cgroup)"
                             : " (in memory)");
     if (note[0])
         printf("  %s\n", note);
+    if (driver_ns > 0)
+        printf("  driver: %.1f ns/op (the bench's own work per operation "
+               "without kv calls, 1 thread, best of %d x %llu ops); driver "
+               "%% = its share of one worker's time per operation\n",
+               driver_ns, WL_DRIVER_REPS, (unsigned long long)w->driver_ops);
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
 
@@ -343,7 +383,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     } else {
         snprintf(base, sizeof base, "%s/%s", o->outdir, file);
         snprintf(csv, sizeof csv, "%s.csv", base);
-        wl_csv(w, o, res, ops, ratio, note, csv);
+        wl_csv(w, o, res, ops, ratio, note, driver_ns, csv);
         snprintf(line, sizeof line, "csv: %s", csv);
         bu_note_add(&notes, &nnotes, line);
         wl_plots(w, o, res, ratio, lmdb > 0, base, &notes, &nnotes);
@@ -357,6 +397,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
         memset(sum, 0, sizeof *sum);
         sum->n = o->nengines;
         snprintf(sum->memory_note, sizeof sum->memory_note, "%s", note);
+        sum->driver_ns = driver_ns;
         for (int i = 0; i < o->nengines; i++) {
             snprintf(sum->label[i], sizeof sum->label[i], "%s", res[i].label);
             sum->ops_per_s[i] = ops[i];

@@ -5,9 +5,12 @@
  * fresh database of --warehouses warehouses is loaded, reopened cold, run
  * closed-loop for --seconds on --threads workers, then checked against the
  * consistency conditions 1-4.  The report gives New-Orders per second (the
- * measured transaction, with the ratio to LMDB) and all transactions per
- * second.  It is TPC-C-like, not TPC-C: no terminals, keying or think time,
- * no durability per commit, no response-time limits, so the numbers are
+ * measured transaction, with the ratio to LMDB), all transactions per
+ * second, and the driver's own cost per transaction (tpcc_driver) with its
+ * share of each engine's time per transaction.  Each transaction's home
+ * warehouse is drawn uniformly (--home-warehouse: fixed per worker).  It
+ * is TPC-C-like, not TPC-C: no terminals, keying or think time, no
+ * durability per commit, no response-time limits, so the numbers are
  * never tpmC.
  */
 #include "tpcc.h"
@@ -27,6 +30,8 @@ void tpcc_workload(tpcc *tp, wl_workload *w)
 {
     memset(w, 0, sizeof *w);
     w->name = "TPC-C-like";
+    w->setup = tp->home_fixed ? "home warehouse fixed per worker thread"
+                              : "home warehouse drawn per transaction";
     w->nkinds = TPCC_NKINDS;
     for (int i = 0; i < TPCC_NKINDS; i++)
         w->kind_names[i] = tpcc_kind_names[i];
@@ -37,6 +42,8 @@ void tpcc_workload(tpcc *tp, wl_workload *w)
     w->run = tpcc_run;
     w->check = tpcc_check;
     w->all_unit = "tx/s";
+    w->driver = tpcc_driver;
+    w->driver_ops = TPCC_DRIVER_OPS;
 }
 
 /* The standard cardinalities for w warehouses, for sizes only (no locks). */
@@ -59,10 +66,20 @@ static void tpcc_usage(FILE *f)
 "each on a freshly loaded database: New-Orders per second, all\n"
 "transactions per second, the ratio to LMDB, and TPC-C's consistency\n"
 "conditions 1-4 checked after the run.  Not tpmC: no terminals, keying or\n"
-"think time, no durable commits.\n"
+"think time, no durable commits.  Each transaction's home warehouse is drawn\n"
+"uniformly over all warehouses (Stock-Level's district too), unless\n"
+"--home-warehouse.  Before the engines run, the driver alone (%u\n"
+"transactions' draws and lock sets, no kv calls, one thread) is timed: the\n"
+"report gives \"driver: X ns/op\" and its share of each engine's time per\n"
+"transaction (\"driver %%\").\n"
 "\n"
 "options:\n"
 "  --warehouses N   warehouses (1), each ~%" PRIu64 " rows, ~%" PRIu64 " MiB\n"
+"  --home-warehouse\n"
+"                   each worker thread is a TPC-C terminal with a fixed\n"
+"                   home warehouse (thread t: t %% N + 1) and Stock-Level\n"
+"                   district ((t / N) %% 10 + 1) (off: both drawn per\n"
+"                   transaction, uniform)\n"
 "  --threads N      worker threads, also loader threads (the CPUs)\n"
 "  --seconds S      run time per engine (15)\n"
 "  --engines LIST   comma separated from bufpool:<backend> (or just\n"
@@ -83,13 +100,14 @@ static void tpcc_usage(FILE *f)
 "\n"
 "Exit status: 0, 1 when an engine failed or a consistency check did not\n"
 "hold, 2 on a usage error.\n",
-            tpcc_load_rows(&one) - TPCC_ITEMS, tpcc_data_bytes(&one) >> 20);
+            TPCC_DRIVER_OPS, tpcc_load_rows(&one) - TPCC_ITEMS,
+            tpcc_data_bytes(&one) >> 20);
 }
 
 enum {
     OPT_WAREHOUSES = 256, OPT_THREADS, OPT_SECONDS, OPT_ENGINES, OPT_MEMORY,
     OPT_OOM, OPT_OUT, OPT_DIR, OPT_PAGE_SIZE, OPT_INTERVAL, OPT_SEED,
-    OPT_QUIET
+    OPT_QUIET, OPT_HOME_WAREHOUSE
 };
 
 static int tpcc_ncpu(void)
@@ -118,10 +136,11 @@ static int tpcc_parse_secs(const char *opt, const char *s, double min,
 
 /* Returns 0, 1 for --help, -1 on a usage error. */
 static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
-                      uint64_t *seed)
+                      uint64_t *seed, int *home_fixed)
 {
     static const struct option lo[] = {
         {"warehouses", required_argument, NULL, OPT_WAREHOUSES},
+        {"home-warehouse", no_argument, NULL, OPT_HOME_WAREHOUSE},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"seconds", required_argument, NULL, OPT_SECONDS},
         {"engines", required_argument, NULL, OPT_ENGINES},
@@ -146,6 +165,7 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
     o->tmp_parent = "/var/tmp";
     *wh = 1;
     *seed = 1;
+    *home_fixed = 0;
     if (wl_parse_engines(engines, o) != 0)
         return -1;
 
@@ -174,6 +194,7 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
             rc = bu_parse_u64("memory", optarg, 1u << 20, UINT64_MAX / 2, 1,
                               &o->mem_budget);
             break;
+        case OPT_HOME_WAREHOUSE: *home_fixed = 1; break;
         case OPT_OOM: o->out_of_memory = 1; break;
         case OPT_OUT: o->outdir = optarg; break;
         case OPT_DIR: o->tmp_parent = optarg; break;
@@ -224,7 +245,8 @@ int bench_tpcc_main(int argc, char **argv)
 {
     wl_opts o;
     uint64_t wh, seed;
-    int rc = tpcc_parse(argc, argv, &o, &wh, &seed);
+    int home_fixed;
+    int rc = tpcc_parse(argc, argv, &o, &wh, &seed, &home_fixed);
     if (rc) {
         if (rc > 0)
             tpcc_usage(stdout);
@@ -238,6 +260,7 @@ int bench_tpcc_main(int argc, char **argv)
         fprintf(stderr, "bpbench tpcc: set-up: %s\n", strerror(-rc));
         return 1;
     }
+    tp.home_fixed = home_fixed;
     wl_workload w;
     tpcc_workload(&tp, &w);
 
@@ -245,13 +268,16 @@ int bench_tpcc_main(int argc, char **argv)
     printf("TPC-C-like: %" PRIu64 " warehouse%s, ~%" PRIu64
            " rows loaded per engine (%s expected), mix New-Order 45%%, "
            "Payment 43%%, Order-Status 4%%, Delivery 4%%, Stock-Level 4%%\n"
-           "  closed loop, no think time; NURand C: C_LAST load %u run %u, "
-           "C_ID %u, OL_I_ID %u; seed %" PRIu64 "\n"
+           "  closed loop, no think time; home warehouse %s; NURand C: "
+           "C_LAST load %u run %u, C_ID %u, OL_I_ID %u; seed %" PRIu64 "\n"
            "  concurrency control: the driver's sorted striped locks for "
            "every engine, plus an LMDB transaction per TPC-C transaction on "
            "lmdb\n",
            wh, wh == 1 ? "" : "s", tpcc_load_rows(&tp),
-           bu_fmt_bytes(w.data_bytes, b1, sizeof b1), tp.c_load.c_last,
+           bu_fmt_bytes(w.data_bytes, b1, sizeof b1),
+           home_fixed ? "fixed per worker thread (t % W + 1)"
+                      : "drawn per transaction, uniform",
+           tp.c_load.c_last,
            tp.c_run.c_last, tp.c_run.c_id, tp.c_run.ol_i_id, seed);
     bu_print_machine(stdout, "  ");
     fflush(stdout);

@@ -4,9 +4,10 @@
  * the three wl_workload hooks (load, run, check).
  *
  * Files: tpcc.c (the subcommand: options, wl_run_all), tpcc_load.c (the
- * initial database, multi-threaded), tpcc_txn.c (the five transactions and
- * the worker loop), tpcc_check.c (consistency conditions 1-4), tpcc_lock.c
- * (striped mutexes taken in sorted order), this header (rows, keys, NURand).
+ * initial database, multi-threaded), tpcc_txn.c (the five transactions,
+ * the worker loop and the driver alone), tpcc_check.c (consistency
+ * conditions 1-4), tpcc_lock.c (striped mutexes taken in sorted order),
+ * this header (rows, keys, NURand).
  *
  * Schema: the nine TPC-C tables plus two read-mostly indexes live in ONE kv
  * store; every key starts with a table id byte followed by the primary key
@@ -346,6 +347,8 @@ typedef struct tpcc {
     uint32_t items, customers, orders, new_orders;
     uint32_t last_names; /* C_LAST numbers in use: 1000, fewer if scaled */
     uint64_t seed;
+    int home_fixed; /* 1: worker tid's home warehouse is tid % W + 1;
+                       0 (tpcc_init's): drawn per transaction */
     uint64_t load_date; /* entry/since dates of the loaded rows */
     tpcc_consts c_load, c_run;
     tpcc_locks locks;
@@ -374,6 +377,13 @@ int tpcc_load(kv *k, void *arg, int threads);
 int tpcc_run(kv *k, void *arg, int tid, wl_counters *c, const int *stop);
 int tpcc_check(kv *k, void *arg, const wl_counters *total, char *out,
                size_t outsz);
+/* The driver alone (wl_workload.driver): nops transactions' kind, home
+ * warehouse and inputs drawn as tpcc_run draws them, and the lock sets
+ * they name taken and released (a customer chosen by last name needs the
+ * engine: a stand-in is locked); no kv call, no row built or changed.
+ * Single-threaded; tp is left as it was.  Returns 0. */
+int tpcc_driver(void *arg, uint64_t nops);
+#define TPCC_DRIVER_OPS 100000u /* transactions of one timed driver run */
 
 extern const char *const tpcc_kind_names[TPCC_NKINDS];
 

@@ -3,9 +3,16 @@
  * loop: closed loop, no keying or think time, mix New-Order 45, Payment 43,
  * Order-Status 4, Delivery 4, Stock-Level 4 (drawn per transaction).
  *
- * Terminals: worker tid has home warehouse tid % W + 1 and, for
- * Stock-Level, the fixed district (tid / W) % 10 + 1; other transactions
- * draw their district per transaction.
+ * Home warehouse: by default drawn per transaction, uniform over the W
+ * warehouses, and so is Stock-Level's district.  With tp->home_fixed each
+ * worker is a terminal as in TPC-C: worker tid has home warehouse
+ * tid % W + 1 and, for Stock-Level, the fixed district (tid / W) % 10 + 1.
+ * Other transactions draw their district per transaction in both modes.
+ *
+ * Each transaction first draws all of its inputs (tx_*_input: clause
+ * 2.x.1's random choices, in the order the transaction uses them), then
+ * runs.  The driver alone (tpcc_driver) draws the same inputs and takes
+ * and releases the lock sets they name, without kv calls.
  *
  * Concurrency control, the same for every engine:
  *   1. Anything that can be known without locks is found first: the
@@ -48,7 +55,8 @@ typedef struct tx_ctx {
     tpcc *tp;
     kv *k;
     bu_rng rng;
-    uint32_t w_home, d_home;
+    uint32_t w_home;  /* this transaction's home warehouse */
+    uint32_t w_fixed, d_fixed; /* tp->home_fixed: the terminal's */
     uint32_t src;  /* HISTORY key source: tid + 1 */
     uint64_t hseq; /* next HISTORY sequence number */
 } tx_ctx;
@@ -129,6 +137,16 @@ static int tx_names_fn(void *ctx, const void *key, size_t klen,
     return 0;
 }
 
+/* The CUST_NAME prefix of (w, d, last name number lastno) into s. */
+static void tx_names_prefix(tx_names *s, uint32_t w, uint32_t d,
+                            uint32_t lastno)
+{
+    char last[TPCC_NAME_LEN];
+    tpcc_last_name(lastno, last);
+    s->plen = tk_cust_name(s->prefix, w, d, last, NULL, 0);
+    s->n = 0;
+}
+
 /* Clause 2.5.2.2: the customers of (w, d) with last name number lastno,
  * sorted by C_FIRST (the index order); take the one at position n/2
  * rounded up.  Runs in a read transaction of its own (the index is never
@@ -137,11 +155,8 @@ static int tx_customer_by_name(tx_ctx *x, uint32_t w, uint32_t d,
                                uint32_t lastno, uint32_t *c_id)
 {
     tx_names s;
-    char last[TPCC_NAME_LEN];
     kv_txn *t;
-    tpcc_last_name(lastno, last);
-    s.plen = tk_cust_name(s.prefix, w, d, last, NULL, 0);
-    s.n = 0;
+    tx_names_prefix(&s, w, d, lastno);
     int rc = kv_begin(x->k, 0, &t);
     if (rc)
         return rc;
@@ -157,48 +172,82 @@ static int tx_customer_by_name(tx_ctx *x, uint32_t w, uint32_t d,
     return 0;
 }
 
+/* A customer as the input names it: by last name number or by id. */
+typedef struct tx_cust {
+    int by_name;
+    uint32_t lastno; /* by_name */
+    uint32_t c;      /* !by_name */
+} tx_cust;
+
 /* 60% by last name (NURand(255, 0, 999)), else by id (NURand(1023, 1,
  * 3000)). */
-static int tx_pick_customer(tx_ctx *x, uint32_t w, uint32_t d, uint32_t *c)
+static void tx_cust_input(tx_ctx *x, tx_cust *in)
 {
     const tpcc_consts *cr = &x->tp->c_run;
-    if (tpcc_rand(&x->rng, 1, 100) <= 60)
-        return tx_customer_by_name(
-            x, w, d,
-            tpcc_nurand(&x->rng, 255, 0, x->tp->last_names - 1, cr->c_last),
-            c);
-    *c = tpcc_nurand(&x->rng, 1023, 1, x->tp->customers, cr->c_id);
+    in->by_name = tpcc_rand(&x->rng, 1, 100) <= 60;
+    if (in->by_name)
+        in->lastno =
+            tpcc_nurand(&x->rng, 255, 0, x->tp->last_names - 1, cr->c_last);
+    else
+        in->c = tpcc_nurand(&x->rng, 1023, 1, x->tp->customers, cr->c_id);
+}
+
+/* The customer id of in in (w, d): looked up by name, or in->c. */
+static int tx_cust_find(tx_ctx *x, uint32_t w, uint32_t d, const tx_cust *in,
+                        uint32_t *c)
+{
+    if (in->by_name)
+        return tx_customer_by_name(x, w, d, in->lastno, c);
+    *c = in->c;
     return 0;
 }
 
 /* ---- New-Order (clause 2.4) ------------------------------------------------ */
 
-static int tx_new_order(tx_ctx *x, int *rolled_back)
+typedef struct tx_no_in {
+    uint32_t d, c, ol_cnt, all_local;
+    uint32_t i_id[TPCC_MAX_OL], sup_w[TPCC_MAX_OL], qty[TPCC_MAX_OL];
+    tpcc_lockset ls; /* D(w,d) C(c) S(each supply warehouse, item) */
+} tx_no_in;
+
+static void tx_new_order_input(tx_ctx *x, tx_no_in *in)
 {
     tpcc *tp = x->tp;
-    uint32_t w = x->w_home, d = tpcc_rand(&x->rng, 1, TPCC_DISTRICTS);
-    uint32_t c = tpcc_nurand(&x->rng, 1023, 1, tp->customers, tp->c_run.c_id);
-    uint32_t ol_cnt = tpcc_rand(&x->rng, 5, 15);
+    uint32_t w = x->w_home;
+    in->d = tpcc_rand(&x->rng, 1, TPCC_DISTRICTS);
+    in->c = tpcc_nurand(&x->rng, 1023, 1, tp->customers, tp->c_run.c_id);
+    in->ol_cnt = tpcc_rand(&x->rng, 5, 15);
     int rbk = tpcc_rand(&x->rng, 1, 100) == 1;
-    uint32_t i_id[TPCC_MAX_OL], sup_w[TPCC_MAX_OL], qty[TPCC_MAX_OL];
-    uint32_t all_local = 1;
-    tpcc_lockset ls = {.n = 0};
-    tl_add_d(&tp->locks, &ls, w, d);
-    tl_add_c(&tp->locks, &ls, w, d, c);
-    for (uint32_t i = 0; i < ol_cnt; i++) {
-        i_id[i] = tpcc_nurand(&x->rng, 8191, 1, tp->items, tp->c_run.ol_i_id);
-        if (rbk && i == ol_cnt - 1)
-            i_id[i] = tp->items + 1; /* unused: the transaction rolls back */
-        sup_w[i] = tpcc_rand(&x->rng, 1, 100) == 1 ? tx_other_w(x, w) : w;
-        if (sup_w[i] != w)
-            all_local = 0;
-        qty[i] = tpcc_rand(&x->rng, 1, 10);
-        tl_add_s(&tp->locks, &ls, sup_w[i], i_id[i]);
+    in->all_local = 1;
+    in->ls.n = 0;
+    tl_add_d(&tp->locks, &in->ls, w, in->d);
+    tl_add_c(&tp->locks, &in->ls, w, in->d, in->c);
+    for (uint32_t i = 0; i < in->ol_cnt; i++) {
+        in->i_id[i] =
+            tpcc_nurand(&x->rng, 8191, 1, tp->items, tp->c_run.ol_i_id);
+        if (rbk && i == in->ol_cnt - 1)
+            in->i_id[i] = tp->items + 1; /* unused: it rolls back */
+        in->sup_w[i] =
+            tpcc_rand(&x->rng, 1, 100) == 1 ? tx_other_w(x, w) : w;
+        if (in->sup_w[i] != w)
+            in->all_local = 0;
+        in->qty[i] = tpcc_rand(&x->rng, 1, 10);
+        tl_add_s(&tp->locks, &in->ls, in->sup_w[i], in->i_id[i]);
     }
+}
+
+static int tx_new_order(tx_ctx *x, int *rolled_back)
+{
+    tx_no_in in;
+    tx_new_order_input(x, &in);
+    uint32_t w = x->w_home, d = in.d, c = in.c, ol_cnt = in.ol_cnt;
+    uint32_t all_local = in.all_local;
+    const uint32_t *i_id = in.i_id, *sup_w = in.sup_w, *qty = in.qty;
+    tpcc_lockset *ls = &in.ls;
     *rolled_back = 0;
 
     kv_txn *t;
-    int rc = tx_begin_locked(x, &ls, 1, &t);
+    int rc = tx_begin_locked(x, ls, 1, &t);
     if (rc)
         return rc;
     uint8_t key[TPCC_KEY_MAX];
@@ -213,7 +262,7 @@ static int tx_new_order(tx_ctx *x, int *rolled_back)
             /* Nothing written yet: kv_abort (LMDB discards the empty write
              * transaction; bufpool has nothing to discard). */
             *rolled_back = 1;
-            tx_end_locked(x, &ls, t, KV_NOTFOUND);
+            tx_end_locked(x, ls, t, KV_NOTFOUND);
             return 0;
         }
         if (rc == 0 && vlen != sizeof items[i])
@@ -285,24 +334,40 @@ static int tx_new_order(tx_ctx *x, int *rolled_back)
         total = total * (10000 - cu.discount) / 10000 *
                 (10000 + wh.tax + di.tax) / 10000;
     (void)total;
-    return tx_end_locked(x, &ls, t, rc);
+    return tx_end_locked(x, ls, t, rc);
 }
 
 /* ---- Payment (clause 2.5) -------------------------------------------------- */
 
+typedef struct tx_pay_in {
+    uint32_t d, c_w, c_d;
+    tx_cust cust;
+    int64_t amount;
+} tx_pay_in;
+
+static void tx_payment_input(tx_ctx *x, tx_pay_in *in)
+{
+    in->d = tpcc_rand(&x->rng, 1, TPCC_DISTRICTS);
+    in->c_w = x->w_home;
+    in->c_d = in->d;
+    if (x->tp->warehouses > 1 && tpcc_rand(&x->rng, 1, 100) > 85) {
+        in->c_w = tx_other_w(x, x->w_home);
+        in->c_d = tpcc_rand(&x->rng, 1, TPCC_DISTRICTS);
+    }
+    tx_cust_input(x, &in->cust);
+    in->amount = tpcc_rand(&x->rng, 100, 500000);
+}
+
 static int tx_payment(tx_ctx *x)
 {
     tpcc *tp = x->tp;
-    uint32_t w = x->w_home, d = tpcc_rand(&x->rng, 1, TPCC_DISTRICTS);
-    uint32_t c_w = w, c_d = d, c;
-    if (tp->warehouses > 1 && tpcc_rand(&x->rng, 1, 100) > 85) {
-        c_w = tx_other_w(x, w);
-        c_d = tpcc_rand(&x->rng, 1, TPCC_DISTRICTS);
-    }
-    int rc = tx_pick_customer(x, c_w, c_d, &c);
+    tx_pay_in in;
+    tx_payment_input(x, &in);
+    uint32_t w = x->w_home, d = in.d, c_w = in.c_w, c_d = in.c_d, c;
+    int64_t amount = in.amount;
+    int rc = tx_cust_find(x, c_w, c_d, &in.cust, &c);
     if (rc)
         return rc;
-    int64_t amount = tpcc_rand(&x->rng, 100, 500000);
 
     tpcc_lockset ls = {.n = 0};
     tl_add_w(&tp->locks, &ls, w);
@@ -438,11 +503,24 @@ static int tx_first_key(kv_txn *t, tx_first *s)
 
 /* ---- Order-Status (clause 2.6) --------------------------------------------- */
 
+typedef struct tx_os_in {
+    uint32_t d;
+    tx_cust cust;
+} tx_os_in;
+
+static void tx_order_status_input(tx_ctx *x, tx_os_in *in)
+{
+    in->d = tpcc_rand(&x->rng, 1, TPCC_DISTRICTS);
+    tx_cust_input(x, &in->cust);
+}
+
 static int tx_order_status(tx_ctx *x)
 {
     tpcc *tp = x->tp;
-    uint32_t w = x->w_home, d = tpcc_rand(&x->rng, 1, TPCC_DISTRICTS), c;
-    int rc = tx_pick_customer(x, w, d, &c);
+    tx_os_in in;
+    tx_order_status_input(x, &in);
+    uint32_t w = x->w_home, d = in.d, c;
+    int rc = tx_cust_find(x, w, d, &in.cust, &c);
     if (rc)
         return rc;
     tpcc_lockset ls = {.n = 0};
@@ -589,11 +667,26 @@ static int tx_cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+typedef struct tx_sl_in {
+    uint32_t d;
+    int32_t threshold;
+} tx_sl_in;
+
+/* The terminal's district, or one drawn per transaction; the threshold. */
+static void tx_stock_level_input(tx_ctx *x, tx_sl_in *in)
+{
+    in->d = x->tp->home_fixed ? x->d_fixed
+                              : tpcc_rand(&x->rng, 1, TPCC_DISTRICTS);
+    in->threshold = (int32_t)tpcc_rand(&x->rng, 10, 20);
+}
+
 static int tx_stock_level(tx_ctx *x)
 {
     tpcc *tp = x->tp;
-    uint32_t w = x->w_home, d = x->d_home;
-    int32_t threshold = (int32_t)tpcc_rand(&x->rng, 10, 20);
+    tx_sl_in in;
+    tx_stock_level_input(x, &in);
+    uint32_t w = x->w_home, d = in.d;
+    int32_t threshold = in.threshold;
     tpcc_lockset ls = {.n = 0};
     tl_add_d(&tp->locks, &ls, w, d);
     kv_txn *t;
@@ -635,35 +728,45 @@ static int tx_stock_level(tx_ctx *x)
 
 /* ---- Worker ---------------------------------------------------------------- */
 
+/* Worker tid's context on k (NULL for the driver alone). */
+static void tx_init(tx_ctx *x, tpcc *tp, kv *k, int tid)
+{
+    memset(x, 0, sizeof *x);
+    x->tp = tp;
+    x->k = k;
+    bu_rng_seed(&x->rng, tp->seed, 0x70a1, (uint64_t)tid);
+    x->w_fixed = (uint32_t)tid % tp->warehouses + 1;
+    x->d_fixed = (uint32_t)tid / tp->warehouses % TPCC_DISTRICTS + 1;
+    x->w_home = x->w_fixed;
+    x->src = (uint32_t)tid + 1;
+}
+
+/* The next transaction's kind (clause 5.2.3's mix) and home warehouse. */
+static int tx_next(tx_ctx *x)
+{
+    uint32_t r = tpcc_rand(&x->rng, 1, 100);
+    uint32_t nw = x->tp->warehouses;
+    if (!x->tp->home_fixed)
+        x->w_home = nw == 1 ? 1 : tpcc_rand(&x->rng, 1, nw);
+    return r <= 45   ? TPCC_NEW_ORDER
+           : r <= 88 ? TPCC_PAYMENT
+           : r <= 92 ? TPCC_ORDER_STATUS
+           : r <= 96 ? TPCC_DELIVERY
+                     : TPCC_STOCK_LEVEL;
+}
+
 int tpcc_run(kv *k, void *arg, int tid, wl_counters *c, const int *stop)
 {
     tx_ctx x;
-    memset(&x, 0, sizeof x);
-    x.tp = arg;
-    x.k = k;
-    bu_rng_seed(&x.rng, x.tp->seed, 0x70a1, (uint64_t)tid);
-    x.w_home = (uint32_t)tid % x.tp->warehouses + 1;
-    x.d_home = (uint32_t)tid / x.tp->warehouses % TPCC_DISTRICTS + 1;
-    x.src = (uint32_t)tid + 1;
-
+    tx_init(&x, arg, k, tid);
     while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
-        uint32_t r = tpcc_rand(&x.rng, 1, 100);
-        int kind, rc, rolled_back = 0;
-        if (r <= 45) {
-            kind = TPCC_NEW_ORDER;
-            rc = tx_new_order(&x, &rolled_back);
-        } else if (r <= 88) {
-            kind = TPCC_PAYMENT;
-            rc = tx_payment(&x);
-        } else if (r <= 92) {
-            kind = TPCC_ORDER_STATUS;
-            rc = tx_order_status(&x);
-        } else if (r <= 96) {
-            kind = TPCC_DELIVERY;
-            rc = tx_delivery(&x);
-        } else {
-            kind = TPCC_STOCK_LEVEL;
-            rc = tx_stock_level(&x);
+        int kind = tx_next(&x), rc, rolled_back = 0;
+        switch (kind) {
+        case TPCC_NEW_ORDER: rc = tx_new_order(&x, &rolled_back); break;
+        case TPCC_PAYMENT: rc = tx_payment(&x); break;
+        case TPCC_ORDER_STATUS: rc = tx_order_status(&x); break;
+        case TPCC_DELIVERY: rc = tx_delivery(&x); break;
+        default: rc = tx_stock_level(&x); break;
         }
         if (rc) {
             __atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
@@ -673,5 +776,97 @@ int tpcc_run(kv *k, void *arg, int tid, wl_counters *c, const int *stop)
             __atomic_fetch_add(&c->aborts, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&c->ops[kind], 1, __ATOMIC_RELAXED);
     }
+    return 0;
+}
+
+/* ---- The driver alone ------------------------------------------------------ */
+
+/* What the driver computed, kept so that none of it is optimized away. */
+static volatile uint64_t tx_driver_sink;
+
+/* Take and release the lock set s. */
+static void tx_lock_cycle(tx_ctx *x, tpcc_lockset *s)
+{
+    tl_acquire(&x->tp->locks, s);
+    tl_release(&x->tp->locks, s);
+}
+
+/* The customer of in for a lock set.  By last name: the key the index
+ * scan would start at is built (into *sink), and since the customer it
+ * finds needs the engine, customer lastno + 1 stands in (taking a stripe
+ * costs the same whichever it is). */
+static uint32_t tx_cust_stand_in(tx_ctx *x, uint32_t w, uint32_t d,
+                                 const tx_cust *in, uint64_t *sink)
+{
+    if (!in->by_name)
+        return in->c;
+    tx_names s;
+    tx_names_prefix(&s, w, d, in->lastno);
+    *sink += s.plen + s.prefix[s.plen - 1];
+    return in->lastno % x->tp->customers + 1;
+}
+
+int tpcc_driver(void *arg, uint64_t nops)
+{
+    tpcc *tp = arg;
+    tx_ctx x;
+    tx_init(&x, tp, NULL, 0);
+    uint64_t sink = 0;
+    for (uint64_t i = 0; i < nops; i++) {
+        int kind = tx_next(&x);
+        uint32_t w = x.w_home;
+        tpcc_lockset ls = {.n = 0};
+        switch (kind) {
+        case TPCC_NEW_ORDER: {
+            tx_no_in in;
+            tx_new_order_input(&x, &in);
+            tx_lock_cycle(&x, &in.ls);
+            sink += in.ol_cnt;
+            break;
+        }
+        case TPCC_PAYMENT: {
+            tx_pay_in in;
+            tx_payment_input(&x, &in);
+            uint32_t c =
+                tx_cust_stand_in(&x, in.c_w, in.c_d, &in.cust, &sink);
+            tl_add_w(&tp->locks, &ls, w);
+            tl_add_d(&tp->locks, &ls, w, in.d);
+            tl_add_c(&tp->locks, &ls, in.c_w, in.c_d, c);
+            tx_lock_cycle(&x, &ls);
+            sink += (uint64_t)in.amount;
+            break;
+        }
+        case TPCC_ORDER_STATUS: {
+            tx_os_in in;
+            tx_order_status_input(&x, &in);
+            tl_add_c(&tp->locks, &ls, w, in.d,
+                     tx_cust_stand_in(&x, w, in.d, &in.cust, &sink));
+            tx_lock_cycle(&x, &ls);
+            break;
+        }
+        case TPCC_DELIVERY: {
+            /* per district: D(w,d) around C(the order's customer) */
+            sink += tpcc_rand(&x.rng, 1, 10);
+            for (uint32_t d = 1; d <= TPCC_DISTRICTS; d++) {
+                tpcc_lockset ld = {.n = 0}, lc = {.n = 0};
+                tl_add_d(&tp->locks, &ld, w, d);
+                tl_acquire(&tp->locks, &ld);
+                tl_add_c(&tp->locks, &lc, w, d, d);
+                tx_lock_cycle(&x, &lc);
+                tl_release(&tp->locks, &ld);
+            }
+            break;
+        }
+        default: {
+            tx_sl_in in;
+            tx_stock_level_input(&x, &in);
+            tl_add_d(&tp->locks, &ls, w, in.d);
+            tx_lock_cycle(&x, &ls);
+            sink += (uint64_t)in.threshold;
+            break;
+        }
+        }
+    }
+    tx_driver_sink = sink;
     return 0;
 }

@@ -14,6 +14,9 @@
  * the page cache is dropped before each run and LMDB runs in a memory
  * cgroup limited to the budget (see bench_wl_mem.c, kv_bufpool.c for the
  * equal-memory rule).
+ * --distribution and --keys set the request distribution of every workload
+ * and the key format (ycsb.h): `--distribution uniform --keys int8
+ * --value-size 120 --workloads c` is vmcache's lookup shape.
  */
 #include "bench.h"
 #include "bench_util.h"
@@ -42,12 +45,21 @@ static void ycsb_usage(FILE *f)
 "  A 50%% read/50%% update   B 95%% read/5%% update   C 100%% read\n"
 "  D 95%% read/5%% insert, latest distribution\n"
 "  E 95%% scan (1..100 records)/5%% insert          F 50%% read/50%% rmw\n"
-"  keys: \"user\" + FNV-64 of the record number; choice: scrambled zipfian 0.99\n"
+"  keys: \"user\" + FNV-64 of the record number; records chosen by a scrambled\n"
+"  zipfian 0.99 (D: latest); --keys and --distribution change either\n"
 "\n"
 "options (default):\n"
 "  --workloads LIST   letters from a..f, comma separated or not (abcdef)\n"
 "  --records N        records loaded (100000; --oom: 4x the budget of data)\n"
 "  --value-size N     value bytes, 8..1024 (100: one YCSB field)\n"
+"  --distribution D   records read, updated, scanned from and read-modify-\n"
+"                     written, for every workload: uniform (all records\n"
+"                     inserted so far alike), zipfian (YCSB's scrambled\n"
+"                     zipfian 0.99) or latest (newest minus a zipfian 0.99\n"
+"                     offset) (each workload's own: D latest, else zipfian)\n"
+"  --keys K           string (\"user\" + decimal FNV-64 of the record number)\n"
+"                     or int8 (the record number, 8 bytes big-endian: keys\n"
+"                     sort in record order) (string)\n"
 "  --threads N        worker and loader threads (CPUs available)\n"
 "  --seconds S        run time per engine and workload (2)\n"
 "  --interval S       throughput sampling interval (seconds / 20, >= 0.05)\n"
@@ -64,8 +76,15 @@ static void ycsb_usage(FILE *f)
 "  --quiet            no progress on stderr\n"
 "  -h, --help         this text\n"
 "\n"
+"Every engine gets the same keys and, per worker thread, the same sequence\n"
+"of operations.  Before the engines run, the driver alone (the draws, keys\n"
+"and checks of %u operations without kv calls, one thread) is timed: the\n"
+"report gives it as \"driver: X ns/op\" and as a share of each engine's time\n"
+"per operation (\"driver %%\").  vmcache's shape: --workloads c --distribution\n"
+"uniform --keys int8 --value-size 120.\n"
+"\n"
 "Exit status: 0, 1 when an engine failed or a check did not hold, 2 on a\n"
-"usage error.\n");
+"usage error.\n", YCSB_DRIVER_OPS);
 }
 
 typedef struct ycsb_opts {
@@ -73,6 +92,8 @@ typedef struct ycsb_opts {
     uint64_t records;
     uint64_t value_size;
     uint64_t seed;
+    ycsb_dist dist;
+    ycsb_keys keys;
     int records_set;
     int memory_set;
     double interval_set;
@@ -82,7 +103,7 @@ typedef struct ycsb_opts {
 enum {
     YO_WORKLOADS = 256, YO_RECORDS, YO_VALUE_SIZE, YO_THREADS, YO_SECONDS,
     YO_INTERVAL, YO_ENGINES, YO_MEMORY, YO_OOM, YO_PAGE_SIZE, YO_OUT, YO_DIR,
-    YO_SEED, YO_QUIET
+    YO_SEED, YO_QUIET, YO_DISTRIBUTION, YO_KEYS
 };
 
 static int ycsb_parse_seconds(const char *opt, const char *s, double *out)
@@ -128,6 +149,8 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
         {"workloads", required_argument, NULL, YO_WORKLOADS},
         {"records", required_argument, NULL, YO_RECORDS},
         {"value-size", required_argument, NULL, YO_VALUE_SIZE},
+        {"distribution", required_argument, NULL, YO_DISTRIBUTION},
+        {"keys", required_argument, NULL, YO_KEYS},
         {"threads", required_argument, NULL, YO_THREADS},
         {"seconds", required_argument, NULL, YO_SECONDS},
         {"interval", required_argument, NULL, YO_INTERVAL},
@@ -178,6 +201,20 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
             if (bu_parse_u64("value-size", optarg, YCSB_MIN_VALUE,
                              YCSB_MAX_VALUE, 1, &o->value_size))
                 return -1;
+            break;
+        case YO_DISTRIBUTION:
+            if (ycsb_dist_parse(optarg, &o->dist)) {
+                fprintf(stderr, "bpbench: --distribution: '%s' is not "
+                                "uniform, zipfian or latest\n", optarg);
+                return -1;
+            }
+            break;
+        case YO_KEYS:
+            if (ycsb_keys_parse(optarg, &o->keys)) {
+                fprintf(stderr, "bpbench: --keys: '%s' is not int8 or "
+                                "string\n", optarg);
+                return -1;
+            }
             break;
         case YO_THREADS:
             if (bu_parse_u64("threads", optarg, 1, WL_MAX_THREADS, 0, &v))
@@ -241,7 +278,8 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
             o->wl.mem_budget = 32ull << 20;
         if (!o->records_set)
             o->records = 4 * o->wl.mem_budget /
-                         (ycsb_data_bytes(1000, o->value_size) / 1000);
+                         (ycsb_data_bytes_keys(1000, o->value_size, o->keys) /
+                          1000);
     }
     double iv = o->interval_set ? o->interval_set : o->wl.seconds / 20;
     o->wl.interval = iv < 0.05 ? 0.05 : iv;
@@ -255,10 +293,11 @@ static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
 {
     bu_table t;
     const wl_opts *w = &o->wl;
-    bu_table_init(&t, (size_t)w->nengines + 1);
-    const char *hdr[9] = {"workload"};
+    bu_table_init(&t, (size_t)w->nengines + 2);
+    const char *hdr[10] = {"workload"};
     for (int e = 0; e < w->nengines; e++)
         hdr[e + 1] = s[0].label[e];
+    hdr[w->nengines + 1] = "driver ns/op";
     bu_table_add(&t, hdr);
     char path[4096];
     snprintf(path, sizeof path, "%s/ycsb-summary.csv", w->outdir);
@@ -266,12 +305,13 @@ static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
     if (f) {
         static const char *const ch[] = {"workload", "engine", "ops_per_s",
                                          "ratio_to_lmdb", "ok",
-                                         "memory_note"};
-        bu_csv_row(f, ch, 6);
+                                         "memory_note", "keys",
+                                         "distribution", "driver_ns_per_op"};
+        bu_csv_row(f, ch, 9);
     }
     for (int i = 0; i < n; i++) {
-        char cell[8][64], wname[16];
-        const char *row[9];
+        char cell[8][64], wname[16], drv[32];
+        const char *row[10];
         snprintf(wname, sizeof wname, "ycsb-%c", o->letters[i]);
         row[0] = wname;
         for (int e = 0; e < w->nengines; e++) {
@@ -284,21 +324,30 @@ static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
                 snprintf(cell[e], 64, "%.0f", s[i].ops_per_s[e]);
             row[e + 1] = cell[e];
             if (f) {
-                char ops[32], ratio[32];
+                char ops[32], ratio[32], dns[32];
                 snprintf(ops, sizeof ops, "%.1f", s[i].ops_per_s[e]);
                 snprintf(ratio, sizeof ratio, "%.4f", s[i].ratio[e]);
+                snprintf(dns, sizeof dns, "%.1f", s[i].driver_ns);
                 const char *r[] = {wname, s[i].label[e], ops, ratio,
                                    s[i].ok[e] ? "1" : "0",
-                                   s[i].memory_note};
-                bu_csv_row(f, r, 6);
+                                   s[i].memory_note, ycsb_keys_name(o->keys),
+                                   o->dist ? ycsb_dist_name(o->dist)
+                                   : o->letters[i] == 'd' ? "latest"
+                                                          : "zipfian",
+                                   dns};
+                bu_csv_row(f, r, 9);
             }
         }
+        snprintf(drv, sizeof drv, s[i].driver_ns > 0 ? "%.1f" : "n/a",
+                 s[i].driver_ns);
+        row[w->nengines + 1] = drv;
         bu_table_add(&t, row);
     }
     printf("\nYCSB summary: operations/s (ratio to LMDB), %d threads, "
-           "%llu records of %llu B\n",
+           "%llu records of %llu B, %s keys, distribution %s\n",
            w->threads, (unsigned long long)o->records,
-           (unsigned long long)o->value_size);
+           (unsigned long long)o->value_size, ycsb_keys_name(o->keys),
+           o->dist ? ycsb_dist_name(o->dist) : "each workload's own");
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
     for (int i = 0; i < n; i++)
@@ -323,10 +372,17 @@ int bench_ycsb_main(int argc, char **argv)
            "memory budget %s%s\n",
            o.letters, (unsigned long long)o.records,
            (unsigned long long)o.value_size,
-           bu_fmt_bytes(ycsb_data_bytes(o.records, o.value_size), b1,
-                        sizeof b1),
+           bu_fmt_bytes(ycsb_data_bytes_keys(o.records, o.value_size, o.keys),
+                        b1, sizeof b1),
            bu_fmt_bytes(o.wl.mem_budget, b2, sizeof b2),
            o.wl.out_of_memory ? ", out-of-memory mode" : "");
+    printf("  keys %s (%s); request distribution %s\n",
+           ycsb_keys_name(o.keys),
+           o.keys == YCSB_KEYS_INT8
+               ? "the record number, 8 bytes big-endian"
+               : "\"user\" + decimal FNV-64 of the record number",
+           o.dist ? ycsb_dist_name(o.dist)
+                  : "each workload's own (D latest, else zipfian)");
     bu_print_machine(stdout, "# ");
     wl_summary sum[6];
     int n = (int)strlen(o.letters), fail = 0;
@@ -334,7 +390,10 @@ int bench_ycsb_main(int argc, char **argv)
         ycsb *y;
         rc = ycsb_create(&y, o.letters[i], o.records, (size_t)o.value_size,
                          o.seed);
+        if (!rc && !(rc = ycsb_set_keys(y, o.keys)))
+            rc = ycsb_set_distribution(y, o.dist);
         if (rc) {
+            ycsb_free(y);
             fprintf(stderr, "bpbench: ycsb: %s\n", strerror(-rc));
             return 1;
         }

@@ -2,10 +2,16 @@
  * ycsb_wl.c - the YCSB workloads (ycsb.h): generators, load, the worker
  * loop and the check.
  *
- * Shared state of a run (struct ycsb): the workload's mix, the insert
- * counter and the acknowledged count (a ring of done flags under a mutex,
- * advanced over contiguous inserts), the first error seen.  Everything else
- * is per worker thread (random stream, "latest" Zipfian, buffers).
+ * Shared state of a run (struct ycsb): the workload's mix, key format and
+ * request distribution, the insert counter and the acknowledged count (a
+ * ring of done flags under a mutex, advanced over contiguous inserts), the
+ * first error seen.  Everything else is per worker thread (random stream,
+ * Zipfian generators, buffers).
+ *
+ * The worker loop (ycsb_loop) serves both the run and the driver
+ * measurement (ycsb_driver): a worker without a kv handle does everything
+ * but the kv calls, then ycsb_driver puts the shared state back as the load
+ * left it.
  */
 #include "ycsb.h"
 
@@ -44,12 +50,14 @@ static const char *const ycsb_kind_names[YCSB_NKINDS] = {
 struct ycsb {
     char letter; /* 'a'..'f' */
     char name[8];
+    char setup[64]; /* "keys int8, distribution uniform" */
     const double *mix;
-    int latest;  /* D: latest distribution */
+    ycsb_dist dist; /* resolved: never YCSB_DIST_DEFAULT */
+    ycsb_keys keys;
     uint64_t records;
     size_t value_size;
     uint64_t seed;
-    double zetan; /* zeta(records, theta) for "latest" */
+    double zetan; /* zeta(records, theta) for "latest", else 0 */
     atomic_uint_fast64_t next_insert; /* next record number to insert */
     atomic_uint_fast64_t acked;       /* records 0..acked-1 all exist */
     pthread_mutex_t ack_lock;
@@ -64,10 +72,55 @@ const double *ycsb_mix(char letter)
     return i < 6 ? ycsb_mixes[i] : NULL;
 }
 
+uint64_t ycsb_data_bytes_keys(uint64_t records, size_t value_size,
+                              ycsb_keys keys)
+{
+    /* Key ~23 B (string) or 8 B, ~16 B of node overhead per pair, leaves
+     * ~70% full. */
+    size_t klen = keys == YCSB_KEYS_INT8 ? 8 : 23;
+    return (uint64_t)((double)records * (double)(value_size + klen + 16) /
+                      0.7);
+}
+
 uint64_t ycsb_data_bytes(uint64_t records, size_t value_size)
 {
-    /* Key ~23 B, ~16 B of node overhead per pair, leaves ~70% full. */
-    return (uint64_t)((double)records * (double)(value_size + 23 + 16) / 0.7);
+    return ycsb_data_bytes_keys(records, value_size, YCSB_KEYS_STRING);
+}
+
+/* ---- Key formats and distributions ----------------------------------------- */
+
+static const char *const ycsb_keys_names[] = {"string", "int8"};
+static const char *const ycsb_dist_names[] = {"default", "uniform", "zipfian",
+                                              "latest"};
+
+const char *ycsb_keys_name(ycsb_keys keys)
+{
+    return (unsigned)keys < 2 ? ycsb_keys_names[keys] : "?";
+}
+
+const char *ycsb_dist_name(ycsb_dist dist)
+{
+    return (unsigned)dist < 4 ? ycsb_dist_names[dist] : "?";
+}
+
+int ycsb_keys_parse(const char *s, ycsb_keys *out)
+{
+    for (unsigned i = 0; i < 2; i++)
+        if (strcmp(s, ycsb_keys_names[i]) == 0) {
+            *out = (ycsb_keys)i;
+            return 0;
+        }
+    return -1;
+}
+
+int ycsb_dist_parse(const char *s, ycsb_dist *out)
+{
+    for (unsigned i = 1; i < 4; i++) /* "default" is not a choice */
+        if (strcmp(s, ycsb_dist_names[i]) == 0) {
+            *out = (ycsb_dist)i;
+            return 0;
+        }
+    return -1;
 }
 
 /* ---- Generators ---------------------------------------------------------------- */
@@ -84,19 +137,33 @@ uint64_t ycsb_fnv64(uint64_t v)
     return s < 0 ? (uint64_t)0 - h : h;
 }
 
+/* "00" .. "99": the decimal is written two digits per division. */
+static const char ycsb_digit_pairs[201] =
+        "0001020304050607080910111213141516171819"
+        "2021222324252627282930313233343536373839"
+        "4041424344454647484950515253545556575859"
+        "6061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+
 size_t ycsb_key(uint64_t n, char *buf)
 {
-    char digits[24];
+    char digits[20]; /* FNV-64 made non-negative: at most 19 digits */
     uint64_t h = ycsb_fnv64(n);
-    size_t d = 0;
-    do {
-        digits[d++] = (char)('0' + h % 10);
-        h /= 10;
-    } while (h);
+    size_t d = sizeof digits;
+    while (h >= 100) {
+        d -= 2;
+        memcpy(digits + d, ycsb_digit_pairs + 2 * (h % 100), 2);
+        h /= 100;
+    }
+    if (h >= 10) {
+        d -= 2;
+        memcpy(digits + d, ycsb_digit_pairs + 2 * h, 2);
+    } else {
+        digits[--d] = (char)('0' + h);
+    }
     memcpy(buf, "user", 4);
-    for (size_t i = 0; i < d; i++)
-        buf[4 + i] = digits[d - 1 - i];
-    return 4 + d;
+    memcpy(buf + 4, digits + d, sizeof digits - d);
+    return 4 + sizeof digits - d;
 }
 
 static double ycsb_zeta(uint64_t from, uint64_t to, double theta, double sum)
@@ -120,7 +187,25 @@ void ycsb_zipf_init(ycsb_zipf *z, uint64_t items, double theta, double zetan)
     z->alpha = 1.0 / (1.0 - theta);
     z->zetan = zetan > 0 ? zetan : ycsb_zeta(0, items, theta, 0);
     z->half_pow_theta = pow(0.5, theta);
+    double ia = nearbyint(z->alpha);
+    z->ialpha = ia >= 1 && ia <= 1024 && fabs(z->alpha - ia) < 1e-9
+                    ? (unsigned)ia
+                    : 0;
     ycsb_zipf_eta(z);
+}
+
+/* b to the power e >= 1, by squaring. */
+static inline double ycsb_powi(double b, unsigned e)
+{
+    double r = 1.0;
+    for (;;) {
+        if (e & 1)
+            r *= b;
+        e >>= 1;
+        if (!e)
+            return r;
+        b *= b;
+    }
 }
 
 uint64_t ycsb_zipf_next(ycsb_zipf *z, uint64_t items, double u)
@@ -135,8 +220,9 @@ uint64_t ycsb_zipf_next(ycsb_zipf *z, uint64_t items, double u)
         return 0;
     if (uz < 1.0 + z->half_pow_theta)
         return 1;
-    uint64_t r = (uint64_t)((double)z->items *
-                            pow(z->eta * u - z->eta + 1.0, z->alpha));
+    double base = z->eta * u - z->eta + 1.0;
+    double p = z->ialpha ? ycsb_powi(base, z->ialpha) : pow(base, z->alpha);
+    uint64_t r = (uint64_t)((double)z->items * p);
     return r < z->items ? r : z->items - 1;
 }
 
@@ -156,6 +242,13 @@ uint64_t ycsb_scrambled_next(ycsb_zipf *z, uint64_t records, double u)
 }
 
 /* ---- Records --------------------------------------------------------------------- */
+
+/* The key of record n in y's format into buf; returns its length. */
+static inline size_t ycsb_make_key(const ycsb *y, uint64_t n, char *buf)
+{
+    return y->keys == YCSB_KEYS_INT8 ? ycsb_key_int8(n, buf)
+                                     : ycsb_key(n, buf);
+}
 
 /* Value of record n: its number, then filler from the stream. */
 static void ycsb_value(const ycsb *y, uint64_t n, bu_rng *r,
@@ -206,7 +299,7 @@ static void *ycsb_load_range(void *arg)
     bu_rng r;
     bu_rng_seed(&r, y->seed, l->from, 0x10ad);
     unsigned char v[YCSB_MAX_VALUE];
-    char key[32];
+    char key[YCSB_KEY_MAX];
     for (uint64_t n = l->from; n < l->to;) {
         uint64_t end = n + YCSB_BATCH < l->to ? n + YCSB_BATCH : l->to;
         kv_txn *t;
@@ -217,7 +310,7 @@ static void *ycsb_load_range(void *arg)
         }
         for (uint64_t i = n; !rc && i < end; i++) {
             ycsb_value(y, i, &r, v);
-            rc = kv_put(t, key, ycsb_key(i, key), v, y->value_size);
+            rc = kv_put(t, key, ycsb_make_key(y, i, key), v, y->value_size);
         }
         if (rc) {
             kv_abort(t);
@@ -268,23 +361,46 @@ static int ycsb_load(kv *k, void *arg, int threads)
 
 typedef struct ycsb_worker {
     ycsb *y;
-    kv *k;
+    kv *k;               /* NULL: the driver alone, no kv call */
     bu_rng r;
-    ycsb_zipf latest;    /* D only */
-    ycsb_zipf scrambled; /* over YCSB_SCRAMBLE_ITEMS */
+    ycsb_zipf latest;    /* the latest distribution */
+    ycsb_zipf scrambled; /* zipfian: over YCSB_SCRAMBLE_ITEMS */
+    double cum[YCSB_NKINDS]; /* cumulative shares of the mix */
     unsigned char v[YCSB_MAX_VALUE];
     unsigned char got[YCSB_MAX_VALUE];
-    char key[32];
+    char key[YCSB_KEY_MAX];
 } ycsb_worker;
+
+/* Set up worker tid of y on k (NULL for the driver alone). */
+static void ycsb_worker_init(ycsb_worker *x, ycsb *y, kv *k, int tid)
+{
+    x->y = y;
+    x->k = k;
+    bu_rng_seed(&x->r, y->seed, (uint64_t)tid + 1, (uint64_t)y->letter);
+    if (y->dist == YCSB_DIST_ZIPFIAN)
+        ycsb_scrambled_init(&x->scrambled);
+    if (y->dist == YCSB_DIST_LATEST)
+        ycsb_zipf_init(&x->latest, y->records, YCSB_THETA, y->zetan);
+    /* Cumulative shares; the last kind in the mix ends at exactly 1. */
+    double sum = 0;
+    for (int i = 0; i < YCSB_NKINDS; i++)
+        x->cum[i] = sum += y->mix[i];
+    for (int i = YCSB_NKINDS - 1; i >= 0 && x->cum[i] >= 0.999; i--)
+        x->cum[i] = 1.0;
+}
 
 /* Record number of an existing record to operate on. */
 static uint64_t ycsb_pick(ycsb_worker *x)
 {
     uint64_t have = atomic_load_explicit(&x->y->acked, memory_order_acquire);
-    double u = ycsb_unit(&x->r);
-    if (x->y->latest) /* newest record minus a zipfian offset */
-        return have - 1 - ycsb_zipf_next(&x->latest, have, u);
-    return ycsb_scrambled_next(&x->scrambled, have, u);
+    switch (x->y->dist) {
+    case YCSB_DIST_UNIFORM:
+        return bu_rng_below(&x->r, have);
+    case YCSB_DIST_LATEST: /* newest record minus a zipfian offset */
+        return have - 1 - ycsb_zipf_next(&x->latest, have, ycsb_unit(&x->r));
+    default:
+        return ycsb_scrambled_next(&x->scrambled, have, ycsb_unit(&x->r));
+    }
 }
 
 /* Check a value read for record n.  0 or -EBADMSG. */
@@ -299,6 +415,7 @@ static int ycsb_value_ok(const ycsb *y, uint64_t n, const void *v,
 }
 
 typedef struct ycsb_scan_ctx {
+    ycsb_keys keys;
     uint64_t rows;
     int bad;
 } ycsb_scan_ctx;
@@ -308,8 +425,47 @@ static int ycsb_scan_row(void *ctx, const void *key, size_t klen,
 {
     ycsb_scan_ctx *s = ctx;
     s->rows++;
-    s->bad |= klen < 5 || memcmp(key, "user", 4) != 0 || vlen < 8 || !val;
+    if (s->keys == YCSB_KEYS_INT8)
+        s->bad |= klen != 8 || vlen < 8 || !val;
+    else
+        s->bad |= klen < 5 || memcmp(key, "user", 4) != 0 || vlen < 8 ||
+                  !val;
     return 0;
+}
+
+/* Operation kind for u uniform in [0, 1). */
+static inline int ycsb_kind_of(const ycsb_worker *x, double u)
+{
+    int kind = 0;
+    while (kind < YCSB_NKINDS - 1 &&
+           (u >= x->cum[kind] || !x->y->mix[kind]))
+        kind++;
+    return kind;
+}
+
+/* The driver's part of an operation of kind kind on record n without its
+ * kv calls: the value written, the check of a value read (the record's
+ * number as the engine would return it), the scan length. */
+static int ycsb_op_alone(ycsb_worker *x, int kind, uint64_t n)
+{
+    ycsb *y = x->y;
+    switch (kind) {
+    case YCSB_READ:
+        memcpy(x->got, &n, 8);
+        return ycsb_value_ok(y, n, x->got, y->value_size);
+    case YCSB_SCAN: /* the length drawn; no rows to check */
+        (void)bu_rng_below(&x->r, YCSB_MAX_SCAN);
+        return 0;
+    case YCSB_RMW:
+        memcpy(x->got, &n, 8);
+        if (ycsb_value_ok(y, n, x->got, y->value_size))
+            return -EBADMSG;
+        ycsb_value(y, n, &x->r, x->v);
+        return 0;
+    default: /* update, insert */
+        ycsb_value(y, n, &x->r, x->v);
+        return 0;
+    }
 }
 
 /* One operation of kind kind.  0, or a negative code. */
@@ -321,7 +477,13 @@ static int ycsb_op(ycsb_worker *x, int kind)
     size_t vlen = 0;
     uint64_t n = kind == YCSB_INSERT ? atomic_fetch_add(&y->next_insert, 1)
                                      : ycsb_pick(x);
-    size_t klen = ycsb_key(n, x->key);
+    size_t klen = ycsb_make_key(y, n, x->key);
+    if (!x->k) {
+        rc = ycsb_op_alone(x, kind, n);
+        if (kind == YCSB_INSERT)
+            ycsb_ack(y, n);
+        return rc;
+    }
     if ((rc = kv_begin(x->k, kind != YCSB_READ && kind != YCSB_SCAN, &t)))
         return rc;
     switch (kind) {
@@ -336,7 +498,7 @@ static int ycsb_op(ycsb_worker *x, int kind)
         rc = kv_put(t, x->key, klen, x->v, y->value_size);
         break;
     case YCSB_SCAN: {
-        ycsb_scan_ctx s = {0, 0};
+        ycsb_scan_ctx s = {y->keys, 0, 0};
         uint64_t len = 1 + bu_rng_below(&x->r, YCSB_MAX_SCAN);
         rc = kv_scan(t, x->key, klen, len, ycsb_scan_row, &s);
         if (!rc && (s.bad || s.rows > len))
@@ -364,32 +526,18 @@ static int ycsb_op(ycsb_worker *x, int kind)
     return rc == KV_NOTFOUND ? -ENOENT : rc;
 }
 
-static int ycsb_run(kv *k, void *arg, int tid, wl_counters *c,
-                    const int *stop)
+/* The worker loop: until *stop becomes nonzero or limit operations (0: no
+ * limit) are done, counting into *c.  0, or the error that ended it. */
+static int ycsb_loop(ycsb_worker *x, wl_counters *c, const int *stop,
+                     uint64_t limit)
 {
-    ycsb *y = arg;
-    ycsb_worker *x = calloc(1, sizeof *x);
-    if (!x)
-        return -ENOMEM;
-    x->y = y;
-    x->k = k;
-    bu_rng_seed(&x->r, y->seed, (uint64_t)tid + 1, (uint64_t)y->letter);
-    ycsb_scrambled_init(&x->scrambled);
-    if (y->latest)
-        ycsb_zipf_init(&x->latest, y->records, YCSB_THETA, y->zetan);
-    /* Cumulative shares; the last kind in the mix ends at exactly 1. */
-    double cum[YCSB_NKINDS], sum = 0;
-    for (int i = 0; i < YCSB_NKINDS; i++)
-        cum[i] = sum += y->mix[i];
-    for (int i = YCSB_NKINDS - 1; i >= 0 && cum[i] >= 0.999; i--)
-        cum[i] = 1.0;
-    int rc = 0;
-    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
-        double u = ycsb_unit(&x->r);
-        int kind = 0;
-        while (kind < YCSB_NKINDS - 1 && (u >= cum[kind] || !y->mix[kind]))
-            kind++;
+    ycsb *y = x->y;
+    uint64_t done = 0;
+    while (!__atomic_load_n(stop, __ATOMIC_RELAXED) &&
+           (!limit || done < limit)) {
+        int kind = ycsb_kind_of(x, ycsb_unit(&x->r));
         int e = ycsb_op(x, kind);
+        done++;
         if (!e) {
             __atomic_store_n(&c->ops[kind], c->ops[kind] + 1,
                              __ATOMIC_RELAXED);
@@ -398,12 +546,49 @@ static int ycsb_run(kv *k, void *arg, int tid, wl_counters *c,
         ycsb_note_err(y, e);
         uint64_t errs = c->errors + 1;
         __atomic_store_n(&c->errors, errs, __ATOMIC_RELAXED);
-        if (errs >= YCSB_MAX_ERRORS) {
-            rc = e;
-            break;
-        }
+        if (errs >= YCSB_MAX_ERRORS)
+            return e;
     }
+    return 0;
+}
+
+static int ycsb_run(kv *k, void *arg, int tid, wl_counters *c,
+                    const int *stop)
+{
+    ycsb *y = arg;
+    ycsb_worker *x = calloc(1, sizeof *x);
+    if (!x)
+        return -ENOMEM;
+    ycsb_worker_init(x, y, k, tid);
+    int rc = ycsb_loop(x, c, stop, 0);
     free(x);
+    return rc;
+}
+
+/* The shared state of a run as the load leaves it. */
+static void ycsb_reset(ycsb *y)
+{
+    atomic_store(&y->next_insert, y->records);
+    atomic_store(&y->acked, y->records);
+    atomic_store(&y->first_err, 0);
+    memset(y->ring, 0, YCSB_RING);
+}
+
+/* The driver alone: worker 0's loop for nops operations without kv calls;
+ * the shared state is put back as it was. */
+static int ycsb_driver(void *arg, uint64_t nops)
+{
+    ycsb *y = arg;
+    ycsb_worker *x = calloc(1, sizeof *x);
+    wl_counters *c = calloc(1, sizeof *c);
+    int stop = 0, rc = -ENOMEM;
+    if (x && c) {
+        ycsb_worker_init(x, y, NULL, 0);
+        rc = ycsb_loop(x, c, &stop, nops);
+    }
+    ycsb_reset(y);
+    free(x);
+    free(c);
     return rc;
 }
 
@@ -503,7 +688,7 @@ int ycsb_create(ycsb **out, char letter, uint64_t records, size_t value_size,
     y->letter = (char)(letter | 0x20);
     snprintf(y->name, sizeof y->name, "ycsb-%c", y->letter);
     y->mix = mix;
-    y->latest = y->letter == 'd';
+    y->keys = YCSB_KEYS_STRING;
     y->records = records;
     y->value_size = value_size;
     y->seed = seed;
@@ -512,10 +697,34 @@ int ycsb_create(ycsb **out, char letter, uint64_t records, size_t value_size,
     atomic_init(&y->loaded, 0);
     atomic_init(&y->first_err, 0);
     pthread_mutex_init(&y->ack_lock, NULL);
-    if (y->latest)
-        y->zetan = ycsb_zeta(0, records, YCSB_THETA, 0);
+    ycsb_set_distribution(y, YCSB_DIST_DEFAULT);
     *out = y;
     return 0;
+}
+
+int ycsb_set_keys(ycsb *y, ycsb_keys keys)
+{
+    if (keys != YCSB_KEYS_STRING && keys != YCSB_KEYS_INT8)
+        return -EINVAL;
+    y->keys = keys;
+    return 0;
+}
+
+int ycsb_set_distribution(ycsb *y, ycsb_dist dist)
+{
+    if ((unsigned)dist > YCSB_DIST_LATEST)
+        return -EINVAL;
+    if (dist == YCSB_DIST_DEFAULT)
+        dist = y->letter == 'd' ? YCSB_DIST_LATEST : YCSB_DIST_ZIPFIAN;
+    y->dist = dist;
+    if (dist == YCSB_DIST_LATEST && y->zetan == 0)
+        y->zetan = ycsb_zeta(0, y->records, YCSB_THETA, 0);
+    return 0;
+}
+
+ycsb_dist ycsb_distribution(const ycsb *y)
+{
+    return y->dist;
 }
 
 void ycsb_free(ycsb *y)
@@ -530,14 +739,19 @@ void ycsb_free(ycsb *y)
 void ycsb_workload(ycsb *y, wl_workload *w)
 {
     memset(w, 0, sizeof *w);
+    snprintf(y->setup, sizeof y->setup, "keys %s, distribution %s",
+             ycsb_keys_name(y->keys), ycsb_dist_name(y->dist));
     w->name = y->name;
+    w->setup = y->setup;
     w->nkinds = YCSB_NKINDS;
     for (int i = 0; i < YCSB_NKINDS; i++)
         w->kind_names[i] = ycsb_kind_names[i];
     w->main_kind = -1;
-    w->data_bytes = ycsb_data_bytes(y->records, y->value_size);
+    w->data_bytes = ycsb_data_bytes_keys(y->records, y->value_size, y->keys);
     w->arg = y;
     w->load = ycsb_load;
     w->run = ycsb_run;
     w->check = ycsb_check;
+    w->driver = ycsb_driver;
+    w->driver_ops = YCSB_DRIVER_OPS;
 }

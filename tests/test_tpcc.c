@@ -8,6 +8,13 @@
  * B+tree that misplaces a key under concurrency, or a hole in the
  * driver's locking shows up as a broken condition.
  *
+ * Two more cases run 2 warehouses (a tenth of the items, customers and
+ * orders per district, half the run time), so that remote payments and
+ * remote supply warehouses happen: on bufpool:mmap with the home warehouse
+ * drawn per transaction (the default), on LMDB with a fixed home warehouse
+ * per worker (`--home-warehouse`).  test_driver runs the driver alone
+ * (tpcc_driver) in both modes and requires every lock free afterwards.
+ *
  * Debug and sanitizer builds (BP_DEBUG=1), where everything is many times
  * slower, load a database with a tenth of the items, customers and orders
  * per district (tpcc_init_scaled) and run 5 s; the checks are the same.
@@ -50,6 +57,9 @@ typedef struct tt_engine {
     const char *name;
     kv_kind kind;
     bp_backend backend;
+    uint32_t warehouses; /* 0: 1 warehouse, tt_scale(), tt_seconds();
+                            else a tenth of the rows, half the time */
+    int home_fixed;
 } tt_engine;
 
 typedef struct tt_worker {
@@ -111,13 +121,17 @@ static void tt_run_engine(void **state)
     char dir[4096], name[64], err[256], what[128];
     snprintf(name, sizeof name, "tpcc-%s", e->name);
     for (char *p = name; *p; p++)
-        if (*p == ':')
+        if (*p == ':' || *p == '/')
             *p = '-';
     util_tmp_path(dir, sizeof dir, name);
     assert_int_equal(mkdir(dir, 0700), 0);
 
     tpcc tp;
-    assert_int_equal(tpcc_init_scaled(&tp, 1, 42, tt_scale()), 0);
+    uint32_t nw = e->warehouses ? e->warehouses : 1;
+    uint32_t scale = e->warehouses ? 10 : tt_scale();
+    double secs = e->warehouses ? tt_seconds() / 2 : tt_seconds();
+    assert_int_equal(tpcc_init_scaled(&tp, nw, 42, scale), 0);
+    tp.home_fixed = e->home_fixed;
     /* The data estimate is below what the B+tree grows to: evictions. */
     uint64_t budget = tpcc_data_bytes(&tp);
     if (budget < 16 * UTIL_MiB)
@@ -171,7 +185,7 @@ static void tt_run_engine(void **state)
         assert_int_equal(pthread_create(&w[t].th, NULL, tt_worker_main, &w[t]),
                          0);
     }
-    tt_sleep(tt_seconds());
+    tt_sleep(secs);
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     wl_counters total;
     memset(&total, 0, sizeof total);
@@ -189,10 +203,10 @@ static void tt_run_engine(void **state)
         total.errors += w[t].c.errors;
     }
     free(w);
-    printf("%s: 1 warehouse / %u, %d threads, %.0f s: new-order %llu (rolled back %llu), "
-           "payment %llu, order-status %llu, delivery %llu, stock-level "
-           "%llu\n",
-           e->name, tt_scale(), nthreads, tt_seconds(),
+    printf("%s: %u warehouse(s) / %u, %d threads, %.1f s: new-order %llu "
+           "(rolled back %llu), payment %llu, order-status %llu, delivery "
+           "%llu, stock-level %llu\n",
+           e->name, nw, scale, nthreads, secs,
            (unsigned long long)total.ops[TPCC_NEW_ORDER],
            (unsigned long long)total.aborts,
            (unsigned long long)total.ops[TPCC_PAYMENT],
@@ -213,21 +227,42 @@ static void tt_run_engine(void **state)
     tt_rmdir(dir, e->kind);
 }
 
+/* The driver alone in both home-warehouse modes: it returns 0 and leaves
+ * every lock free. */
+static void test_driver(void **state)
+{
+    (void)state;
+    for (int fixed = 0; fixed < 2; fixed++) {
+        tpcc tp;
+        assert_int_equal(tpcc_init_scaled(&tp, 3, 5, 10), 0);
+        tp.home_fixed = fixed;
+        assert_int_equal(tpcc_driver(&tp, 20000), 0);
+        for (uint32_t i = 0; i < tp.locks.n; i++) {
+            assert_int_equal(pthread_mutex_trylock(&tp.locks.m[i]), 0);
+            pthread_mutex_unlock(&tp.locks.m[i]);
+        }
+        tpcc_destroy(&tp);
+    }
+}
+
 int main(void)
 {
     util_init();
     const char *only = getenv("TPCC_TEST_ENGINE");
     static tt_engine engines[] = {
-        {"bufpool:auto", KV_BUFPOOL, BP_BACKEND_AUTO},
-        {"bufpool:rfp", KV_BUFPOOL, BP_BACKEND_RFP},
-        {"bufpool:mmap", KV_BUFPOOL, BP_BACKEND_MMAP},
-        {"bufpool:copy", KV_BUFPOOL, BP_BACKEND_COPY},
-        {"bufpool:linear", KV_BUFPOOL, BP_BACKEND_LINEAR},
-        {"lmdb", KV_LMDB, BP_BACKEND_AUTO},
+        {"bufpool:auto", KV_BUFPOOL, BP_BACKEND_AUTO, 0, 0},
+        {"bufpool:rfp", KV_BUFPOOL, BP_BACKEND_RFP, 0, 0},
+        {"bufpool:mmap", KV_BUFPOOL, BP_BACKEND_MMAP, 0, 0},
+        {"bufpool:copy", KV_BUFPOOL, BP_BACKEND_COPY, 0, 0},
+        {"bufpool:linear", KV_BUFPOOL, BP_BACKEND_LINEAR, 0, 0},
+        {"lmdb", KV_LMDB, BP_BACKEND_AUTO, 0, 0},
+        {"bufpool:mmap/2w", KV_BUFPOOL, BP_BACKEND_MMAP, 2, 0},
+        {"lmdb/2w/home-warehouse", KV_LMDB, BP_BACKEND_AUTO, 2, 1},
     };
-    struct CMUnitTest tests[sizeof engines / sizeof engines[0]];
+    struct CMUnitTest tests[sizeof engines / sizeof engines[0] + 1];
     size_t n = 0;
     memset(tests, 0, sizeof tests);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_driver);
     for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++) {
         if (only && *only && !strstr(engines[i].name, only))
             continue;

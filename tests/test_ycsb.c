@@ -9,11 +9,15 @@
  * right record number), each kind's share within the tolerance of the
  * workload's mix and no operation of a kind outside it, and the keys in the
  * store = loaded + inserted.  The test asserts the counts too.  No time is
- * asserted (runs stop on an operation count).
+ * asserted (runs stop on an operation count).  Before the load each case
+ * runs the driver alone (the wl_workload.driver hook, as the harness does),
+ * which must leave the workload as it was: the check after the run would
+ * count its inserts otherwise.  Workloads C, D and E run again with int8
+ * keys (C and E with the uniform distribution, D with its own latest).
  *
- * Also: the generators (key format, FNV hash, Zipfian shares) and one
- * end-to-end run of the harness (wl_run_all: forked children, CSV, plots)
- * on workload D.
+ * Also: the generators (key formats, FNV hash, Zipfian shares, the names
+ * of the options) and one end-to-end run of the harness (wl_run_all:
+ * forked children, CSV, plots) on workload D.
  *
  * A bufpool engine built without the B+tree (no examples/btree*.c) is
  * skipped.  Under TSan the calls made from inside liblmdb are not checked
@@ -57,7 +61,9 @@ const char *__tsan_default_suppressions(void)
 typedef struct yt_case {
     wl_engine e;
     char letter;
-    char name[40];
+    ycsb_keys keys;
+    ycsb_dist dist;
+    char name[64];
 } yt_case;
 
 /* A fresh directory under the test's temp dir (removed at exit). */
@@ -170,9 +176,13 @@ static void test_workload(void **state)
 
     ycsb *y;
     assert_int_equal(ycsb_create(&y, tc->letter, YT_RECORDS, YT_VALUE, 7), 0);
+    assert_int_equal(ycsb_set_keys(y, tc->keys), 0);
+    assert_int_equal(ycsb_set_distribution(y, tc->dist), 0);
     wl_workload w;
     ycsb_workload(y, &w);
     util_watchdog_start(300, tc->name);
+    assert_non_null(w.driver);
+    assert_int_equal(w.driver(w.arg, 20000), 0);
     assert_int_equal(w.load(k, w.arg, YT_THREADS), 0);
     assert_int_equal(kv_flush(k), 0);
     kv_close(k);
@@ -241,6 +251,74 @@ static void test_generators(void **state)
     double before = z.zetan;
     (void)ycsb_zipf_next(&z, 1100, 0.5);
     assert_true(z.zetan > before && z.items == 1100);
+
+    /* theta 0.99: the draw's power is the integer 100, by squaring; it
+     * gives pow()'s draws (but where a product lands on an integer). */
+    assert_int_equal(z.ialpha, 100);
+    ycsb_zipf zp = z;
+    zp.ialpha = 0;
+    uint64_t differ = 0;
+    for (uint64_t i = 0; i < 100000; i++) {
+        double u = (double)(bu_rng_next(&r) >> 11) * 0x1.0p-53;
+        differ += ycsb_zipf_next(&z, 1100, u) != ycsb_zipf_next(&zp, 1100, u);
+    }
+    assert_true(differ <= 10);
+    ycsb_zipf_init(&zp, 1000, 0.5, 0);
+    assert_int_equal(zp.ialpha, 2);
+    ycsb_zipf_init(&zp, 1000, 0.7, 0);
+    assert_int_equal(zp.ialpha, 0);
+
+    /* int8 keys: 8 bytes big-endian, so memcmp order is record order. */
+    char k1[YCSB_KEY_MAX], k2[YCSB_KEY_MAX];
+    assert_int_equal(ycsb_key_int8(0x0102030405060708ull, k1), 8);
+    assert_memory_equal(k1, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+    for (uint64_t v = 0; v < 5000; v++) {
+        uint64_t a = v * 0x9E3779B97F4A7C15ull, b = a + 1 + v % 300;
+        if (b < a)
+            continue;
+        ycsb_key_int8(a, k1);
+        ycsb_key_int8(b, k2);
+        assert_true(memcmp(k1, k2, 8) < 0);
+    }
+
+    /* The string key is "user" + the decimal of the FNV hash. */
+    for (uint64_t v = 0; v < 5000; v++) {
+        char expect[32];
+        n = ycsb_key(v, key);
+        int wn = snprintf(expect, sizeof expect, "user%llu",
+                          (unsigned long long)ycsb_fnv64(v));
+        assert_int_equal(n, (size_t)wn);
+        assert_memory_equal(key, expect, n);
+    }
+
+    /* Option names round-trip; the default is not a choice. */
+    ycsb_keys kk;
+    ycsb_dist dd;
+    assert_int_equal(ycsb_keys_parse("int8", &kk), 0);
+    assert_int_equal(kk, YCSB_KEYS_INT8);
+    assert_int_equal(ycsb_keys_parse("string", &kk), 0);
+    assert_int_equal(kk, YCSB_KEYS_STRING);
+    assert_int_equal(ycsb_keys_parse("int4", &kk), -1);
+    static const char *const dn[] = {"uniform", "zipfian", "latest"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ycsb_dist_parse(dn[i], &dd), 0);
+        assert_string_equal(ycsb_dist_name(dd), dn[i]);
+    }
+    assert_int_equal(ycsb_dist_parse("default", &dd), -1);
+    assert_int_equal(ycsb_dist_parse("hotspot", &dd), -1);
+
+    /* The default distribution resolves to the workload's own. */
+    ycsb *y;
+    assert_int_equal(ycsb_create(&y, 'd', 100, 8, 1), 0);
+    assert_int_equal(ycsb_distribution(y), YCSB_DIST_LATEST);
+    assert_int_equal(ycsb_set_distribution(y, YCSB_DIST_UNIFORM), 0);
+    assert_int_equal(ycsb_distribution(y), YCSB_DIST_UNIFORM);
+    assert_int_equal(ycsb_set_distribution(y, (ycsb_dist)9), -EINVAL);
+    assert_int_equal(ycsb_set_keys(y, (ycsb_keys)9), -EINVAL);
+    ycsb_free(y);
+    assert_int_equal(ycsb_create(&y, 'a', 100, 8, 1), 0);
+    assert_int_equal(ycsb_distribution(y), YCSB_DIST_ZIPFIAN);
+    ycsb_free(y);
 }
 
 /* The harness end to end: forked children, report, CSV. */
@@ -296,8 +374,9 @@ int main(void)
     util_init();
     static const bp_backend bks[] = {BP_BACKEND_RFP, BP_BACKEND_MMAP,
                                      BP_BACKEND_COPY, BP_BACKEND_LINEAR};
-    static yt_case cases[(1 + 4) * 6];
-    static struct CMUnitTest tests[(1 + 4) * 6 + 2];
+    /* per engine: a..f, then c, d, e with int8 keys */
+    static yt_case cases[(1 + 4) * 9];
+    static struct CMUnitTest tests[(1 + 4) * 9 + 2];
     size_t nt = 0, nc = 0;
     tests[nt++] = (struct CMUnitTest)cmocka_unit_test(test_generators);
     for (int e = -1; e < 4; e++) {
@@ -307,13 +386,18 @@ int main(void)
             if (bks[e] == BP_BACKEND_RFP && !util_have_rfp())
                 continue;
         }
-        for (char l = 'a'; l <= 'f'; l++) {
+        for (int i = 0; i < 9; i++) {
             yt_case *c = &cases[nc++];
             c->e = eng;
-            c->letter = l;
-            snprintf(c->name, sizeof c->name, "%s%s/ycsb-%c",
+            c->letter = i < 6 ? (char)('a' + i) : "cde"[i - 6];
+            c->keys = i < 6 ? YCSB_KEYS_STRING : YCSB_KEYS_INT8;
+            c->dist = i < 6 || c->letter == 'd' ? YCSB_DIST_DEFAULT
+                                                : YCSB_DIST_UNIFORM;
+            snprintf(c->name, sizeof c->name, "%s%s/ycsb-%c%s%s",
                      e < 0 ? "lmdb" : "bufpool:",
-                     e < 0 ? "" : util_backend_name(bks[e]), l);
+                     e < 0 ? "" : util_backend_name(bks[e]), c->letter,
+                     i < 6 ? "" : "/int8",
+                     c->dist == YCSB_DIST_UNIFORM ? "/uniform" : "");
             tests[nt++] = (struct CMUnitTest){c->name, test_workload, NULL,
                                               NULL, c};
         }
