@@ -204,10 +204,11 @@ int bu_pool_open(const struct bu_pool_cfg *c, bp_pool **out, char *why,
     BU_TRY("bp_set_backend", bp_set_backend(p, c->backend));
     if (c->set_prefault)
         BU_TRY("bp_set_prefault", bp_set_prefault(p, c->prefault));
-    BU_TRY("bp_set_shm", bp_set_shm(p, c->shm_name, 0));
+    BU_TRY("bp_set_shm", bp_set_shm(p, c->shm_name, c->shm_keep));
     if (c->flusher_pct)
         BU_TRY("bp_set_flusher", bp_set_flusher(p, c->flusher_pct));
-    BU_TRY("bp_open", bp_open(p, c->path, c->open_flags));
+    BU_TRY("bp_open", bp_open(p, c->path, c->open_flags |
+                                              (c->shm_keep ? BP_ATTACH : 0)));
 #undef BU_TRY
     *out = p;
     return 0;

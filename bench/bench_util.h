@@ -121,6 +121,8 @@ struct bu_pool_cfg {
     int set_prefault;      /* 1: bp_set_prefault(prefault) */
     bp_prefault prefault;
     const char *shm_name;  /* NULL: memfd */
+    int shm_keep;          /* 1: a shared cache (BP_ATTACH) kept at close
+                              in shm_name, revived by the next open */
     unsigned flusher_pct;  /* bp_set_flusher when not 0 */
 };
 

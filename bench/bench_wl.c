@@ -288,8 +288,8 @@ static int wl_child(const wl_workload *w, const wl_opts *o, const kv_cfg *cfg,
     uint64_t avail = bu_mem_available() / 2, want = 2 * w->data_bytes;
     if (want > avail && avail)
         want = avail;
-    if (want > lcfg.mem_budget)
-        lcfg.mem_budget = want;
+    if (want > lcfg.mem_budget && !cfg->keep_shm) /* a kept cache is */
+        lcfg.mem_budget = want; /* revived only with the run's options */
     int rc = kv_open(&k, &lcfg, err, sizeof err);
     if (rc) {
         snprintf(r->err, sizeof r->err, "open: %s", err);
@@ -354,13 +354,17 @@ static void wl_dir_files(const char *dir, kv_kind kind, int remove)
     }
 }
 
-/* Parent's side of the handshake: out-of-memory set-up for the child. */
+/* Parent's side of the handshake: out-of-memory set-up for the child, and
+ * the page cache dropped for a cold start. */
 static void wl_parent_memory(const wl_opts *o, const wl_engine *e, int pid,
                              wl_cgroup *cg, char *note, size_t notesz)
 {
     char why[256];
-    if (!o->out_of_memory)
+    if (!o->out_of_memory) {
+        if (o->cold && wl_drop_caches(why, sizeof why) != 0)
+            snprintf(note, notesz, "NOT EQUALLY COLD: %.200s", why);
         return;
+    }
     if (wl_drop_caches(why, sizeof why) != 0)
         snprintf(note, notesz, "NOT EQUAL MEMORY: %.200s", why);
     if (e->kind != KV_LMDB)
@@ -389,6 +393,11 @@ static void wl_run_engine(const wl_workload *w, const wl_opts *o,
         return;
     }
     wl_dir_files(dir, e->kind, 0);
+    /* warm start: the bufpool cache is kept from the load to the run */
+    char shm[96] = "", shm_path[128] = "";
+    if (e->kind == KV_BUFPOOL && !o->cold && !o->out_of_memory &&
+        bu_shm_name(shm, sizeof shm) == 0)
+        snprintf(shm_path, sizeof shm_path, "/dev/shm/%s", shm);
     kv_cfg cfg = {
         .kind = e->kind,
         .backend = e->backend,
@@ -398,6 +407,7 @@ static void wl_run_engine(const wl_workload *w, const wl_opts *o,
         .max_bytes = w->data_bytes,
         .threads = o->threads,
         .out_of_memory = o->out_of_memory,
+        .keep_shm = shm[0] ? shm : NULL,
     };
     int up[2] = {-1, -1}, down[2] = {-1, -1};
     wl_cgroup cg = {{0}, {0}, 0};
@@ -448,6 +458,10 @@ out:
             close(down[i]);
     }
     wl_cgroup_remove(&cg);
+    if (shm_path[0]) {
+        unlink(shm_path);
+        bu_cleanup_forget(shm_path);
+    }
     wl_dir_files(dir, e->kind, 1);
     rmdir(dir);
     bu_cleanup_forget(dir);

@@ -92,6 +92,9 @@ typedef struct wl_opts {
     double interval;      /* sampling interval, seconds */
     uint64_t mem_budget;  /* bytes */
     int out_of_memory;    /* 1: data >= 4x budget mode (drop caches, cgroup) */
+    int cold;             /* 1: the run starts cold (the bufpool cache is
+                             not kept from the load, the page cache is
+                             dropped); 0: warm, as the load left it */
     size_t page_size;
     const char *outdir;   /* CSV and PNGs go here (created) */
     const char *tmp_parent; /* where data directories are made (/var/tmp) */

@@ -362,7 +362,9 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
            bu_fmt_bytes(o->mem_budget, b1, sizeof b1),
            o->out_of_memory ? " (out-of-memory mode: data > budget, caches "
                               "dropped, LMDB in a memory cgroup)"
-                            : " (in memory)");
+           : o->cold ? " (in memory, cold start: bufpool cache built anew, "
+                       "page cache dropped)"
+                     : " (in memory, warm start: the caches the load left)");
     if (note[0])
         printf("  %s\n", note);
     if (driver_ns > 0)

@@ -42,6 +42,10 @@ typedef struct kv_cfg {
     int threads;          /* worker threads that will use the handle */
     int out_of_memory;    /* the data is >= 4x mem_budget (bufpool copy:
                              a smaller private window, more cache) */
+    const char *keep_shm; /* bufpool: keep the cache in this /dev/shm name
+                             from close to reopen (a shared cache, kept),
+                             so a reopen revives it warm; NULL: a memfd,
+                             and a reopen starts cold */
 } kv_cfg;
 
 typedef struct kv kv;
@@ -54,8 +58,8 @@ int kv_open(kv **out, const kv_cfg *cfg, char *err, size_t errsz);
 int kv_flush(kv *k);
 /* Close and free (no flush).  NULL is accepted. */
 void kv_close(kv *k);
-/* Reopen the files (after kv_close) with the same cfg: used to start a run
- * from a cold cache after the load. */
+/* Reopen the files (after kv_close) with the same cfg: the run starts
+ * warm (keep_shm, and LMDB's page cache) or cold. */
 int kv_reopen(kv **out, const kv_cfg *cfg, char *err, size_t errsz);
 unsigned kv_caps(const kv *k);
 /* Names of the files an engine of this kind creates in cfg->dir

@@ -16,6 +16,10 @@
  *                      window miss (a copy from the frame, ~1 us) is cheap
  *                      next to the disk read a cache miss costs (~100 us).
  *                      `bpbench cachesim` shows the cost of the split.
+ * Warm start (cfg->keep_shm, in-memory runs): the pool is a shared cache
+ * kept in that /dev/shm name, so the reopen after the load revives it and
+ * the run reads nothing the load already cached (LMDB keeps the kernel's
+ * page cache likewise).
  * Out of memory the pool's background flusher runs too (bp_set_flusher,
  * KB_OOM_FLUSHER_PCT of the frames ahead of the CLOCK hand), as an engine
  * whose data exceeds its memory would run it: a fix miss then seldom has to
@@ -108,6 +112,11 @@ static int kb_pool_open(const kv_cfg *cfg, bp_backend bk, const char *path,
         pc.flusher_pct = (unsigned)atoi(fl);
     else if (cfg->out_of_memory)
         pc.flusher_pct = KB_OOM_FLUSHER_PCT;
+    if (cfg->keep_shm && bk != BP_BACKEND_COPY) { /* copy keeps no shared
+                                                      cache: cold */
+        pc.shm_name = cfg->keep_shm;
+        pc.shm_keep = 1;
+    }
     if (bk == BP_BACKEND_COPY) {
         uint64_t win = cfg->mem_budget / (cfg->out_of_memory ? 16 : 5) / psz;
         pc.window_slots = win ? win : 1;

@@ -2,9 +2,9 @@
  * tpcc.c - `bpbench tpcc`: a TPC-C-like run (tpcc.h has the schema,
  * tpcc_txn.c the transactions and the concurrency control) on every engine
  * of --engines through the workload harness (bench_wl.h): per engine a
- * fresh database of --warehouses warehouses is loaded, reopened cold, run
- * closed-loop for --seconds on --threads workers, then checked against the
- * consistency conditions 1-4.  The report gives New-Orders per second (the
+ * fresh database of --warehouses warehouses is loaded, reopened (warm, or
+ * cold with --cold), run closed-loop for --seconds on --threads workers,
+ * then checked against the consistency conditions 1-4.  The report gives New-Orders per second (the
  * measured transaction, with the ratio to LMDB), all transactions per
  * second, and the driver's own cost per transaction (tpcc_driver) with its
  * share of each engine's time per transaction.  Each transaction's home
@@ -88,6 +88,9 @@ static void tpcc_usage(FILE *f)
 "  --memory BYTES   memory budget of each engine, k/m/g suffixes (default:\n"
 "                   4x the expected data, room for the orders the run\n"
 "                   adds; with --oom a quarter of the expected data)\n"
+"  --cold           start each run cold: the bufpool cache is not kept\n"
+"                   from the load, the page cache is dropped (default:\n"
+"                   warm, as the load left both)\n"
 "  --oom            out-of-memory mode: data >= 4x budget, page cache\n"
 "                   dropped before each run, LMDB in a memory cgroup\n"
 "  --out DIR        CSV and plots go here (bpbench-out)\n"
@@ -106,7 +109,7 @@ static void tpcc_usage(FILE *f)
 
 enum {
     OPT_WAREHOUSES = 256, OPT_THREADS, OPT_SECONDS, OPT_ENGINES, OPT_MEMORY,
-    OPT_OOM, OPT_OUT, OPT_DIR, OPT_PAGE_SIZE, OPT_INTERVAL, OPT_SEED,
+    OPT_OOM, OPT_COLD, OPT_OUT, OPT_DIR, OPT_PAGE_SIZE, OPT_INTERVAL, OPT_SEED,
     OPT_QUIET, OPT_HOME_WAREHOUSE
 };
 
@@ -146,6 +149,7 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
         {"engines", required_argument, NULL, OPT_ENGINES},
         {"memory", required_argument, NULL, OPT_MEMORY},
         {"oom", no_argument, NULL, OPT_OOM},
+        {"cold", no_argument, NULL, OPT_COLD},
         {"out", required_argument, NULL, OPT_OUT},
         {"dir", required_argument, NULL, OPT_DIR},
         {"page-size", required_argument, NULL, OPT_PAGE_SIZE},
@@ -196,6 +200,7 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
             break;
         case OPT_HOME_WAREHOUSE: *home_fixed = 1; break;
         case OPT_OOM: o->out_of_memory = 1; break;
+        case OPT_COLD: o->cold = 1; break;
         case OPT_OUT: o->outdir = optarg; break;
         case OPT_DIR: o->tmp_parent = optarg; break;
         case OPT_PAGE_SIZE:

@@ -40,7 +40,8 @@ static void ycsb_usage(FILE *f)
 "window backend) and on LMDB, side by side: throughput (operations/s), ratio\n"
 "to LMDB, the operation mix, and a check that the mix matches the workload\n"
 "and every record is there.  Each engine runs in its own process: load\n"
-"(progress bar), close, reopen cold, run, check.\n"
+"(progress bar), close, reopen (warm: the caches the load left; --cold),\n"
+"run, check.\n"
 "\n"
 "  A 50%% read/50%% update   B 95%% read/5%% update   C 100%% read\n"
 "  D 95%% read/5%% insert, latest distribution\n"
@@ -67,6 +68,9 @@ static void ycsb_usage(FILE *f)
 "                     (bufpool:auto,bufpool:mmap,lmdb)\n"
 "  --memory N         memory budget, k/m/g suffix (256m; --oom: 32m):\n"
 "                     bufpool cache + private window; LMDB's cgroup limit\n"
+"  --cold             start each run cold: the bufpool cache is not kept\n"
+"                     from the load, the page cache is dropped (default:\n"
+"                     warm, as the load left both)\n"
 "  --oom              out-of-memory mode: data ~4x the budget, page cache\n"
 "                     dropped before each run, LMDB in a memory cgroup\n"
 "  --page-size N      bufpool page size (8192; --oom: 4096, see README)\n"
@@ -102,7 +106,7 @@ typedef struct ycsb_opts {
 
 enum {
     YO_WORKLOADS = 256, YO_RECORDS, YO_VALUE_SIZE, YO_THREADS, YO_SECONDS,
-    YO_INTERVAL, YO_ENGINES, YO_MEMORY, YO_OOM, YO_PAGE_SIZE, YO_OUT, YO_DIR,
+    YO_INTERVAL, YO_ENGINES, YO_MEMORY, YO_OOM, YO_COLD, YO_PAGE_SIZE, YO_OUT, YO_DIR,
     YO_SEED, YO_QUIET, YO_DISTRIBUTION, YO_KEYS
 };
 
@@ -157,6 +161,7 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
         {"engines", required_argument, NULL, YO_ENGINES},
         {"memory", required_argument, NULL, YO_MEMORY},
         {"oom", no_argument, NULL, YO_OOM},
+        {"cold", no_argument, NULL, YO_COLD},
         {"page-size", required_argument, NULL, YO_PAGE_SIZE},
         {"out", required_argument, NULL, YO_OUT},
         {"dir", required_argument, NULL, YO_DIR},
@@ -241,6 +246,9 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
             break;
         case YO_OOM:
             o->wl.out_of_memory = 1;
+            break;
+        case YO_COLD:
+            o->wl.cold = 1;
             break;
         case YO_PAGE_SIZE:
             if (bu_parse_u64("page-size", optarg, 4096, 65536, 1, &v))
