@@ -211,6 +211,44 @@ static uint64_t wl_read_bytes(void)
     return n;
 }
 
+/* The counted operations at time t (seconds), interpolated between the
+ * samples of r (0 before the first). */
+static double wl_ops_at(const wl_result *r, double t)
+{
+    double t0 = 0, o0 = 0;
+
+    for (uint32_t i = 0; i < r->nsamples; i++) {
+        double t1 = r->sample_t[i], o1 = (double)r->sample_ops[i];
+        if (t1 >= t)
+            return t1 > t0 ? o0 + (o1 - o0) * (t - t0) / (t1 - t0) : o1;
+        t0 = t1;
+        o0 = o1;
+    }
+    return o0;
+}
+
+/* A run until steady may end: past WL_STEADY_MIN_S, and the last three
+ * windows went at rates within WL_STEADY_BAND of their mean. */
+static int wl_steady_now(const wl_result *r)
+{
+    double t = r->nsamples ? r->sample_t[r->nsamples - 1] : 0, rate[3],
+           mean = 0;
+
+    if (t < WL_STEADY_MIN_S || t < 3 * WL_STEADY_WINDOW_S)
+        return 0;
+    for (int k = 0; k < 3; k++) {
+        double b = t - (double)k * WL_STEADY_WINDOW_S;
+        rate[k] = (wl_ops_at(r, b) - wl_ops_at(r, b - WL_STEADY_WINDOW_S)) /
+                  WL_STEADY_WINDOW_S;
+        mean += rate[k] / 3;
+    }
+    for (int k = 0; k < 3; k++)
+        if (rate[k] < mean * (1 - WL_STEADY_BAND) ||
+            rate[k] > mean * (1 + WL_STEADY_BAND))
+            return 0;
+    return mean > 0;
+}
+
 /* Start the workers, sample until the duration is over, stop them. */
 static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
                         wl_result *r)
@@ -238,7 +276,9 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
         }
     }
     uint64_t step = (uint64_t)(o->interval * 1e9);
-    uint64_t end = t0 + (uint64_t)(o->seconds * 1e9);
+    int until_steady = o->seconds == 0;
+    uint64_t end = t0 + (uint64_t)((until_steady ? WL_STEADY_MAX_S
+                                                 : o->seconds) * 1e9);
     wl_counters sum;
     for (uint64_t next = t0 + step; !rc && next <= end; next += step) {
         wl_sleep_until(next);
@@ -248,6 +288,10 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
         r->sample_t[r->nsamples] = (double)(bu_now_ns() - t0) / 1e9;
         r->sample_ops[r->nsamples] = wl_counted(w, sum.ops);
         r->nsamples++;
+        if (until_steady && wl_steady_now(r)) {
+            end = next;
+            break;
+        }
     }
     if (!rc)
         wl_sleep_until(end);
@@ -501,7 +545,7 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
                        wl_summary *out)
 {
     if (o->nengines < 1 || o->nengines > 8 || o->threads < 1 ||
-        o->threads > WL_MAX_THREADS || o->seconds <= 0 || o->interval <= 0) {
+        o->threads > WL_MAX_THREADS || o->seconds < 0 || o->interval <= 0) {
         fprintf(stderr, "bpbench: %s: bad harness options\n", w->name);
         return 1;
     }

@@ -34,6 +34,14 @@
 
 #define WL_MAX_THREADS 64
 #define WL_MAX_SAMPLES 3600
+/* A run "until steady" lasts at least WL_STEADY_MIN_S and at most
+ * WL_STEADY_MAX_S seconds, and ends once its last three windows of
+ * WL_STEADY_WINDOW_S each went at rates within WL_STEADY_BAND of their
+ * mean. */
+#define WL_STEADY_MIN_S 5.0
+#define WL_STEADY_MAX_S 60.0
+#define WL_STEADY_WINDOW_S 1.0
+#define WL_STEADY_BAND 0.10
 #define WL_MAX_KINDS 8 /* operation kinds counted per workload */
 #define WL_DRIVER_REPS 5 /* timed runs of the driver; the fastest counts */
 
@@ -88,7 +96,7 @@ typedef struct wl_engine {
 
 typedef struct wl_opts {
     int threads;
-    double seconds;       /* run duration */
+    double seconds;       /* run duration; 0: until steady (WL_STEADY_*) */
     double interval;      /* sampling interval, seconds */
     uint64_t mem_budget;  /* bytes */
     int out_of_memory;    /* 1: data >= 4x budget mode (drop caches, cgroup) */

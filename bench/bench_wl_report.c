@@ -78,6 +78,45 @@ static double wl_ops_s(const wl_workload *w, const wl_result *r)
                : 0.0;
 }
 
+/* Counted operations per second from sample i (-1: the start) to the last
+ * sample. */
+static double wl_rate_from(const wl_result *r, int i)
+{
+    uint32_t n = r->nsamples;
+    double t0 = i < 0 ? 0 : r->sample_t[i];
+    uint64_t o0 = i < 0 ? 0 : r->sample_ops[i];
+    double dt = r->sample_t[n - 1] - t0;
+
+    return dt > 0 ? (double)(r->sample_ops[n - 1] - o0) / dt : 0;
+}
+
+/* Steady throughput: the rate over the last third of the run (the whole
+ * run's without samples). */
+static double wl_steady_ops_s(const wl_workload *w, const wl_result *r)
+{
+    uint32_t n = r->nsamples, i = 0;
+
+    if (!r->ran || n < 3)
+        return wl_ops_s(w, r);
+    while (i + 1 < n && r->sample_t[i] < r->sample_t[n - 1] * 2 / 3)
+        i++;
+    return i + 1 < n ? wl_rate_from(r, (int)i - 1) : wl_ops_s(w, r);
+}
+
+/* Time to steady state: the first moment from which the rest of the run
+ * goes at >= 90% of the steady rate (0: from the start). */
+static double wl_to_steady_s(const wl_workload *w, const wl_result *r)
+{
+    double steady = wl_steady_ops_s(w, r);
+
+    if (!r->ran || r->nsamples < 3 || steady <= 0)
+        return 0;
+    for (int i = -1; i + 2 < (int)r->nsamples; i++)
+        if (wl_rate_from(r, i) >= 0.9 * steady)
+            return i < 0 ? 0 : r->sample_t[i];
+    return r->sample_t[r->nsamples - 1];
+}
+
 /* Every kind's operations of r. */
 static uint64_t wl_every(const wl_workload *w, const wl_result *r)
 {
@@ -148,11 +187,11 @@ static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
         "out_of_memory", "data_bytes", "load_s", "ops", "ops_per_s",
         "ratio_to_lmdb", "kinds", "errors", "aborts", "check_ok", "check",
         "error", "memory_note", "run_read_bytes", "driver_ns_per_op",
-        "driver_pct", "setup"};
+        "driver_pct", "setup", "to_steady_s", "start"};
     bu_csv_row(f, hdr, sizeof hdr / sizeof hdr[0]);
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = &res[i];
-        char c[15][64], kinds[512] = "";
+        char c[16][64], kinds[512] = "";
         for (int k = 0; k < w->nkinds; k++) {
             size_t len = strlen(kinds);
             snprintf(kinds + len, sizeof kinds - len, "%s%s=%llu",
@@ -179,12 +218,14 @@ static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
                      (unsigned long long)r->run_read_bytes);
         snprintf(c[13], 64, "%.1f", driver_ns);
         snprintf(c[14], 64, "%.3f", wl_driver_pct(w, o, r, driver_ns));
+        snprintf(c[15], 64, "%.2f", wl_to_steady_s(w, r));
         const char *row[] = {w->name, r->label, c[0], c[1], c[2], c[3], c[4],
                              c[5], c[6], c[7], c[8], kinds, c[9], c[10],
                              c[11], r->check, r->err,
                              r->memory_note[0] ? r->memory_note : note,
                              c[12], c[13], c[14],
-                             w->setup ? w->setup : ""};
+                             w->setup ? w->setup : "", c[15],
+                             o->out_of_memory || o->cold ? "cold" : "warm"};
         bu_csv_row(f, row, sizeof row / sizeof row[0]);
     }
     fclose(f);
@@ -298,7 +339,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
 {
     double ops[8] = {0}, ratio[8] = {0}, lmdb = 0;
     for (int i = 0; i < o->nengines; i++) {
-        ops[i] = wl_ops_s(w, &res[i]);
+        ops[i] = wl_steady_ops_s(w, &res[i]);
         if (o->engines[i].kind == KV_LMDB)
             lmdb = ops[i];
     }
@@ -312,17 +353,17 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
              w->main_kind >= 0 ? w->kind_names[w->main_kind] : "ops");
     /* Column 5, every kind per second, only with w->all_unit; column 7,
      * the driver's share of the time per operation, only when measured. */
-    const int keep[11] = {1, 1, 1, 1, 1, w->main_kind >= 0 && w->all_unit,
+    const int keep[12] = {1, 1, 1, 1, 1, 1, w->main_kind >= 0 && w->all_unit,
                           1, driver_ns > 0, 1, 1, 1};
-    const char *hdr[11] = {"engine", "load s", "data", unit, "vs lmdb",
-                           w->all_unit, "disk KiB/op", "driver %", "mix",
-                           "errors", "check"};
+    const char *hdr[12] = {"engine", "load s", "data", unit, "to steady s",
+                           "vs lmdb", w->all_unit, "disk KiB/op", "driver %",
+                           "mix", "errors", "check"};
     bu_table t;
-    bu_table_init(&t, (size_t)wl_keep_cols(hdr, 11, keep));
+    bu_table_init(&t, (size_t)wl_keep_cols(hdr, 12, keep));
     bu_table_add(&t, hdr);
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = &res[i];
-        char c[8][48], mix[256];
+        char c[9][48], mix[256];
         snprintf(c[0], 48, "%.2f", r->load_secs);
         bu_fmt_bytes(r->data_bytes, c[1], 48);
         snprintf(c[2], 48, r->ran ? "%.0f" : "n/a", ops[i]);
@@ -340,11 +381,12 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
             snprintf(c[6], 48, "n/a");
         double pct = wl_driver_pct(w, o, r, driver_ns);
         snprintf(c[7], 48, pct > 0 ? "%.1f%%" : "n/a", pct);
-        const char *row[11] = {r->label, c[0], c[1], c[2], c[3], c[5], c[6],
-                               c[7], mix, c[4],
+        snprintf(c[8], 48, r->ran ? "%.1f" : "n/a", wl_to_steady_s(w, r));
+        const char *row[12] = {r->label, c[0], c[1], c[2], c[8], c[3], c[5],
+                               c[6], c[7], mix, c[4],
                                r->ran ? (r->check_ok ? "ok" : "FAILED")
                                       : "n/a"};
-        wl_keep_cols(row, 11, keep);
+        wl_keep_cols(row, 12, keep);
         bu_table_add(&t, row);
         if (r->err[0]) {
             snprintf(line, sizeof line, "%s: %s", r->label, r->err);
@@ -356,9 +398,15 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
         }
     }
     char b1[32];
-    printf("\n%s%s%s%s: %d threads, %.1f s per engine, memory budget %s%s\n",
+    char secs[64];
+    if (o->seconds > 0)
+        snprintf(secs, sizeof secs, "%.1f s per engine", o->seconds);
+    else
+        snprintf(secs, sizeof secs, "until steady (%.0f-%.0f s) per engine",
+                 WL_STEADY_MIN_S, WL_STEADY_MAX_S);
+    printf("\n%s%s%s%s: %d threads, %s, memory budget %s%s\n",
            w->name, w->setup ? " (" : "", w->setup ? w->setup : "",
-           w->setup ? ")" : "", o->threads, o->seconds,
+           w->setup ? ")" : "", o->threads, secs,
            bu_fmt_bytes(o->mem_budget, b1, sizeof b1),
            o->out_of_memory ? " (out-of-memory mode: data > budget, caches "
                               "dropped, LMDB in a memory cgroup)"

@@ -81,7 +81,9 @@ static void tpcc_usage(FILE *f)
 "                   district ((t / N) %% 10 + 1) (off: both drawn per\n"
 "                   transaction, uniform)\n"
 "  --threads N      worker threads, also loader threads (the CPUs)\n"
-"  --seconds S      run time per engine (15)\n"
+"  --seconds S      run time per engine (default: until steady, 5 to 60 s;\n"
+"                   the report gives the steady rate and the time it took\n"
+"                   to reach it)\n"
 "  --engines LIST   comma separated from bufpool:<backend> (or just\n"
 "                   <backend>: rfp,mmap,copy,linear,auto) and lmdb\n"
 "                   (" TPCC_DEFAULT_ENGINES ")\n"
@@ -162,7 +164,7 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
     char engines[] = TPCC_DEFAULT_ENGINES;
     uint64_t v;
     memset(o, 0, sizeof *o);
-    o->seconds = 15;
+    o->seconds = 0; /* until steady */
     o->interval = 1;
     o->page_size = 0; /* 8192, or 4096 with --oom: below */
     o->outdir = "bpbench-out";

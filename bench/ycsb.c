@@ -62,7 +62,9 @@ static void ycsb_usage(FILE *f)
 "                     or int8 (the record number, 8 bytes big-endian: keys\n"
 "                     sort in record order) (string)\n"
 "  --threads N        worker and loader threads (CPUs available)\n"
-"  --seconds S        run time per engine and workload (2)\n"
+"  --seconds S        run time per engine and workload (default: until\n"
+"                     steady, 5 to 60 s; the report gives the steady rate\n"
+"                     and the time it took to reach it)\n"
 "  --interval S       throughput sampling interval (seconds / 20, >= 0.05)\n"
 "  --engines LIST     lmdb and bufpool:<rfp|mmap|copy|linear|auto>\n"
 "                     (bufpool:auto,bufpool:mmap,lmdb)\n"
@@ -180,7 +182,7 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
     o->value_size = 100;
     o->seed = 1;
     o->wl.threads = ncpu < WL_MAX_THREADS ? ncpu : WL_MAX_THREADS;
-    o->wl.seconds = 2;
+    o->wl.seconds = 0; /* until steady */
     o->wl.mem_budget = 256ull << 20;
     o->wl.page_size = 0; /* 8192, or 4096 with --oom: below */
     o->wl.outdir = "bpbench-out";
@@ -289,7 +291,9 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
                          (ycsb_data_bytes_keys(1000, o->value_size, o->keys) /
                           1000);
     }
-    double iv = o->interval_set ? o->interval_set : o->wl.seconds / 20;
+    double iv = o->interval_set ? o->interval_set
+                : o->wl.seconds > 0 ? o->wl.seconds / 20
+                                    : 0.1;
     o->wl.interval = iv < 0.05 ? 0.05 : iv;
     if (o->wl.seconds / o->wl.interval > WL_MAX_SAMPLES)
         o->wl.interval = o->wl.seconds / WL_MAX_SAMPLES;
