@@ -73,6 +73,13 @@ static void bt_count_nodes(bt_tree *t, int level, int64_t d)
                        __ATOMIC_RELAXED);
 }
 
+void bt__add_counts(bt_tree *t, int64_t keys, int64_t leaves, int64_t inners)
+{
+    bt_count_keys(t, keys);
+    bt_count_nodes(t, 0, leaves);
+    bt_count_nodes(t, 1, inners);
+}
+
 static int bt_room(const bt_tree *t, const void *n, uint32_t need)
 {
     return bt__node_content(t, n) + need <= t->t_end - BT_HDR;
@@ -237,8 +244,7 @@ static int alloc_page(bt_tree *t, bp_page *pg)
     return rc;
 }
 
-/* Turn the exclusively fixed page pg into a free page on the list. */
-static void free_page(bt_tree *t, bp_page *pg)
+void bt__free_page(bt_tree *t, bp_page *pg)
 {
     bt_node *h = bt_nd(pg->data);
 
@@ -284,7 +290,7 @@ static int split_root(bt_tree *t, bp_page *root, uint32_t ppos,
     if ((rc = alloc_page(t, &a)) != 0)
         return rc;
     if ((rc = alloc_page(t, &b)) != 0) {
-        free_page(t, &a);
+        bt__free_page(t, &a);
         bp_unfix(t->t_pool, &a, BP_DIRTY);
         return rc;
     }
@@ -430,12 +436,12 @@ static int merge_once(bt_tree *t, uint64_t *pgno, unsigned *level,
     *pgno = 0;
     if (dead) {
         bt_count_nodes(t, (int)*level, -1);
-        free_page(t, dead);
+        bt__free_page(t, dead);
         if (par.pgno == BT_ROOT && bt_nd(p)->bn_count == 0) {
             /* the root has one child left: it takes the child's place */
             memcpy(p, keep->data, t->t_end);
             bt_count_nodes(t, 1, -1);
-            free_page(t, keep);
+            bt__free_page(t, keep);
         } else if (bt__node_content(t, keep->data) < t->t_min) {
             *pgno = keep->pgno;
         }

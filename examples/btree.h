@@ -21,7 +21,9 @@
  *
  * Errors: 0 or a negative code: the pool's codes (bp_strerror names them),
  * -EINVAL for a bad argument (key length 0 or > BT_MAX_KEY, value longer
- * than BT_MAX_VAL, NULL pointers), BT_NOTFOUND, BT_ECORRUPT.
+ * than BT_MAX_VAL, NULL pointers), BT_NOTFOUND, BT_ECORRUPT, and for the
+ * bulk load BT_EORDER, -ENOTEMPTY, -EBUSY.  Codes in the BT_ range are the
+ * tree's own (bp_strerror does not name them).
  */
 #ifndef BTREE_H
 #define BTREE_H
@@ -36,6 +38,7 @@
 
 #define BT_NOTFOUND (-30800) /* key not in the tree (get, del) */
 #define BT_ECORRUPT (-30801) /* a page does not hold a valid node */
+#define BT_EORDER (-30802)   /* bulk load: key not above the previous key */
 
 typedef struct bt_tree bt_tree;
 
@@ -96,5 +99,67 @@ int bt_info_get(bt_tree *t, bt_info *out);
  * pages not reachable from the root.  Returns 0, or BT_ECORRUPT with a
  * one-line description of the first problem in err. */
 int bt_check(bt_tree *t, char *err, size_t errsz);
+
+/* ---- Sorted bulk load ------------------------------------------------------
+ * Builds a tree bottom-up from pairs whose keys arrive in strictly
+ * ascending order, into an EMPTY tree: each leaf is filled to `fill` of a
+ * node and then left for good, its separator goes to the inner node being
+ * filled above it, and so on up; bt_bulk_end writes the last nodes and
+ * installs the root.  Much faster than bt_put one pair at a time (no
+ * descent, no search, no split), and the leaves come out full instead of
+ * 50-75%.  New pages come from bp_alloc_page in file order (the free list
+ * is left as it is), so the data file is written mostly sequentially.
+ * Each page is fixed exclusively only while it is filled: the open leaf,
+ * briefly its successor, and the previous leaf once more at bt_bulk_end;
+ * inner nodes are built in memory and written when complete.
+ *
+ * The result is an ordinary tree: every other call works on it, bt_check
+ * passes, bt_info counts its keys and nodes.  Every node is full but the
+ * last one of each level; when that one would be underfull, it is merged
+ * with or balanced against its left neighbour, so the merge rule holds.
+ *
+ * Rules: one load per tree at a time, driven by one thread at a time;
+ * while it is open, the tree is empty to every other call and must not be
+ * changed (bt_bulk_end checks that it is still empty).  End or abort the
+ * load before bt_close: the load holds a page of the pool fixed.
+ *
+ *   bt_bulk_begin -> bt_bulk_add ... -> bt_bulk_end    (keys installed)
+ *                                    -> bt_bulk_abort  (tree left empty)
+ *
+ * A refused pair (BT_EORDER, -EINVAL) changes nothing: the load goes on.
+ * Any other error from bt_bulk_add (a pool error: no slot or frame, I/O)
+ * is sticky: every later bt_bulk_add returns it and the load can only be
+ * ended (which aborts it and returns the error) or aborted. */
+typedef struct bt_bulk bt_bulk;
+
+/* Start a bulk load into t, which must hold no key and have a leaf root.
+ * fill: fraction of each node to fill, in [0.5, 1.0] (0 means 1.0); below
+ * 1.0 leaves room for later inserts without splits.
+ * Returns 0 with *out set, or -EINVAL (NULL t or out, fill out of range),
+ * -ENOTEMPTY (t holds keys), -EBUSY (a load is open on t), -ENOMEM, or a
+ * pool error reading the root. */
+int bt_bulk_begin(bt_tree *t, double fill, bt_bulk **out);
+
+/* Append a pair; key must be above every key added before (memcmp order).
+ * Returns 0, BT_EORDER (key not above the previous key, refused),
+ * -EINVAL (as bt_put, refused), or a sticky pool error. */
+int bt_bulk_add(bt_bulk *b, const void *key, size_t klen, const void *val,
+                size_t vlen);
+
+/* Finish the load: write the last node of every level, install the root,
+ * count the keys; frees b in every case.  Returns 0 (the pairs are in the
+ * tree; make them durable with bt_flush), or an error: the sticky error
+ * of the load, -ENOTEMPTY (the tree was changed while the load was open),
+ * a pool error; the load is then aborted as by bt_bulk_abort.  A load
+ * with no pair leaves the tree as it was. */
+int bt_bulk_end(bt_bulk *b);
+
+/* Drop the load and free b (NULL accepted): the tree stays empty and
+ * valid, and every page the load took goes to the free list (lowest page
+ * first, so later splits take them in file order).  Returns 0, or the
+ * first pool error fixing one of those pages; a page that could not be
+ * fixed is neither in the tree nor free (bt_check reports it), the others
+ * are freed all the same. */
+int bt_bulk_abort(bt_bulk *b);
 
 #endif /* BTREE_H */

@@ -1,7 +1,8 @@
 /*
  * btree_internal.h - page layout and helpers shared by btree.c (the tree
- * protocols), btree_node.c (one node's bytes) and btree_check.c (the
- * invariant walker).  The design is in examples/README.md.
+ * protocols), btree_node.c (one node's bytes), btree_bulk.c (the sorted
+ * bulk load) and btree_check.c (the invariant walker).  The design is in
+ * examples/README.md.
  *
  * Node page (page size P, usable end E = P - BP_PAGE_TRAILER):
  *
@@ -88,6 +89,7 @@ struct bt_tree {
     int64_t t_inners;        /* atomic */
     uint64_t t_restarts;     /* atomic */
     int64_t t_keys_base;     /* from meta at open */
+    int t_bulk;              /* atomic: 1 while a bulk load is open */
     bt_stripe t_keys[BT_STRIPES];
 };
 
@@ -215,6 +217,9 @@ void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
                     unsigned char *sep, uint32_t *seplen, uint32_t ppos,
                     uint32_t pending, int prep, const void *key,
                     uint32_t klen);
+/* Set the node's prefix to the longest one its keys share and recompute
+ * every head (after a node was built or rebuilt). */
+void bt__node_fit_prefix(void *n);
 /* Would l + (separator) + r fit in one node? */
 int bt__node_can_merge(const bt_tree *t, const void *l, const void *r,
                        uint32_t seplen);
@@ -222,7 +227,22 @@ int bt__node_can_merge(const bt_tree *t, const void *l, const void *r,
 void bt__node_merge(const bt_tree *t, void *l, const void *r,
                     const unsigned char *sep, uint32_t seplen);
 
-/* ---- btree.c helpers used by btree_check.c ------------------------------- */
+/* Spread the entries of the adjacent nodes l and r (r right of l, same
+ * type and level, both fixed exclusively or private) over both, balanced
+ * by bytes: the halves differ by at most one entry.  Inner nodes: *sep is
+ * the separator between them on entry (r's bn_first its child) and the
+ * one that moves up on return; leaves: the new shortest separator goes to
+ * sep.  tmp: page-sized scratch.  Nothing happens when there are too few
+ * entries to give each node one. */
+void bt__node_balance(const bt_tree *t, void *l, void *r, unsigned char *sep,
+                      uint32_t *seplen, void *tmp);
+
+/* ---- btree.c helpers used by btree_check.c and btree_bulk.c ------------- */
 int64_t bt__keys(bt_tree *t);
+/* Add to the key, leaf and inner node counters. */
+void bt__add_counts(bt_tree *t, int64_t keys, int64_t leaves, int64_t inners);
+/* Turn the exclusively fixed page pg into a free page on the list (unfix
+ * it BP_DIRTY). */
+void bt__free_page(bt_tree *t, bp_page *pg);
 
 #endif /* BTREE_INTERNAL_H */

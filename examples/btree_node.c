@@ -1,6 +1,6 @@
 /*
  * btree_node.c - the bytes of one node: search, insert, remove, compaction,
- * split and merge (layout in btree_internal.h).
+ * split, merge and balance (layout in btree_internal.h).
  *
  * Two kinds of callers:
  *   - optimistic readers ("_opt" functions): the page may change under them
@@ -293,7 +293,7 @@ static void set_prefix(void *n, uint32_t pfx)
 
 /* After a node was rebuilt: the longest prefix its keys share (sorted, so
  * that of the first and last key). */
-static void fit_prefix(void *n)
+void bt__node_fit_prefix(void *n)
 {
     uint32_t cnt = bt_nd(n)->bn_count, al, bl, pfx = 0;
 
@@ -353,7 +353,7 @@ static void compact(const bt_tree *t, void *n)
     h->bn_frag = 0;
     for (uint32_t i = 0; i < cnt; i++)
         append_from(n, old, i);
-    fit_prefix(n);
+    bt__node_fit_prefix(n);
 }
 
 /* Make room for need bytes (slot + record); -1 if they cannot fit. */
@@ -557,8 +557,8 @@ void bt__node_split(const bt_tree *t, void *n, void *r, uint64_t rpgno,
         for (uint32_t i = m + 1; i < cnt; i++)
             append_from(r, old, i);
     }
-    fit_prefix(n);
-    fit_prefix(r);
+    bt__node_fit_prefix(n);
+    bt__node_fit_prefix(r);
 }
 
 int bt__node_can_merge(const bt_tree *t, const void *l, const void *r,
@@ -587,5 +587,135 @@ void bt__node_merge(const bt_tree *t, void *l, const void *r,
     for (uint32_t i = 0; i < rh->bn_count; i++)
         append_from(l, r, i);
     h->bn_right = rh->bn_right;
-    fit_prefix(l);
+    bt__node_fit_prefix(l);
+}
+
+/* ---- balancing two built nodes --------------------------------------------------- */
+
+/* The entries of two adjacent nodes as one run: l's slots, then (inner
+ * nodes) the separator between them with r's leftmost child, then r's
+ * slots.  l and r are copies. */
+typedef struct bt_run {
+    const unsigned char *ru_l, *ru_r;
+    uint32_t ru_lc, ru_rc, ru_inner;
+    const unsigned char *ru_sep;
+    uint32_t ru_seplen;
+    uint64_t ru_child;
+} bt_run;
+
+static uint32_t run_size(const bt_run *q, uint32_t j)
+{
+    if (j < q->ru_lc)
+        return (uint32_t)sizeof(bt_slot) + rec_len(q->ru_l, j);
+    if (q->ru_inner && j == q->ru_lc)
+        return bt__inner_need(q->ru_seplen);
+    return (uint32_t)sizeof(bt_slot) +
+           rec_len(q->ru_r, j - q->ru_lc - q->ru_inner);
+}
+
+static const unsigned char *run_key(const bt_run *q, uint32_t j, uint32_t *kl)
+{
+    if (j < q->ru_lc)
+        return fixed_key(q->ru_l, j, kl);
+    if (q->ru_inner && j == q->ru_lc) {
+        *kl = q->ru_seplen;
+        return q->ru_sep;
+    }
+    return fixed_key(q->ru_r, j - q->ru_lc - q->ru_inner, kl);
+}
+
+/* Inner runs: the child of entry j. */
+static uint64_t run_child(const bt_run *q, uint32_t j)
+{
+    const unsigned char *n = q->ru_l;
+
+    if (j == q->ru_lc)
+        return q->ru_child;
+    if (j > q->ru_lc) {
+        n = q->ru_r;
+        j -= q->ru_lc + 1;
+    }
+    return bt_rd64(n + slot_off(bt_slots(n)[j].sl_meta));
+}
+
+static void run_append(void *dst, const bt_run *q, uint32_t j)
+{
+    if (j < q->ru_lc) {
+        append_from(dst, q->ru_l, j);
+    } else if (q->ru_inner && j == q->ru_lc) {
+        put_rec(dst, bt_nd(dst)->bn_count, q->ru_sep, q->ru_seplen,
+                &q->ru_child, sizeof q->ru_child, NULL, 0);
+    } else {
+        append_from(dst, q->ru_r, j - q->ru_lc - q->ru_inner);
+    }
+}
+
+void bt__node_balance(const bt_tree *t, void *l, void *r, unsigned char *sep,
+                      uint32_t *seplen, void *tmp)
+{
+    bt_node *lh = bt_nd(l), *rh = bt_nd(r);
+    int type = lh->bn_type, level = lh->bn_level;
+    uint32_t inner = type == BT_INNER, total = 0, left = 0, m, e, kl, al;
+    uint64_t lfirst = lh->bn_first, rright = rh->bn_right, bestd = UINT64_MAX;
+    unsigned char oldsep[BT_MAX_KEY];
+    const unsigned char *k, *a;
+    bt_run q = {0};
+
+    q.ru_lc = lh->bn_count;
+    q.ru_rc = rh->bn_count;
+    q.ru_inner = inner;
+    e = q.ru_lc + q.ru_rc + inner;
+    if (e < 2 + inner)
+        return;
+    if (inner) {
+        memcpy(oldsep, sep, *seplen);
+        q.ru_sep = oldsep;
+        q.ru_seplen = *seplen;
+        q.ru_child = rh->bn_first;
+    }
+    q.ru_l = to_scratch(t, l);
+    memcpy(tmp, r, t->t_end);
+    q.ru_r = tmp;
+    for (uint32_t j = 0; j < e; j++)
+        total += run_size(&q, j);
+    /* leaves: l keeps [0, m); inner: entry m moves up (1 <= m <= e - 2) */
+    m = 1;
+    for (uint32_t j = 1; j + inner < e; j++) {
+        uint32_t up = inner ? run_size(&q, j) : 0;
+        int64_t d;
+
+        left += run_size(&q, j - 1);
+        d = 2 * (int64_t)left - (int64_t)(total - up);
+        if ((uint64_t)(d < 0 ? -d : d) < bestd) {
+            bestd = (uint64_t)(d < 0 ? -d : d);
+            m = j;
+        }
+    }
+    bt__node_init(t, l, type, level);
+    bt__node_init(t, r, type, level);
+    for (uint32_t j = 0; j < m; j++)
+        run_append(l, &q, j);
+    k = run_key(&q, m, &kl);
+    if (inner) {
+        lh->bn_first = lfirst;
+        rh->bn_first = run_child(&q, m);
+        *seplen = kl;
+        memcpy(sep, k, kl);
+        for (uint32_t j = m + 1; j < e; j++)
+            run_append(r, &q, j);
+    } else {
+        uint32_t cp = 0;
+
+        a = run_key(&q, m - 1, &al);
+        while (cp < al && cp < kl && a[cp] == k[cp])
+            cp++;
+        *seplen = cp + 1;
+        memcpy(sep, k, *seplen);
+        for (uint32_t j = m; j < e; j++)
+            run_append(r, &q, j);
+        lh->bn_right = bt_nd(q.ru_l)->bn_right;
+        rh->bn_right = rright;
+    }
+    bt__node_fit_prefix(l);
+    bt__node_fit_prefix(r);
 }

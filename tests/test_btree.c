@@ -35,6 +35,23 @@
  * inserts keeps the left half full but for t_min (a 50/50 split leaves
  * them near half full for good).
  *
+ * bulk_*: the sorted bulk load (bt_bulk_*).  bulk_load loads a few 100k
+ * pairs (8-byte big-endian integer keys and universe string keys, small
+ * and 120-byte values, fill 1.0 and below) leaving every fifth key of the
+ * universe out, and checks: the key count, the leaves filled to the fill
+ * asked for (a load through bt_put leaves them 50-75% full), every key
+ * with bt_get, a full scan in order, bt_check; then random puts (into the
+ * gaps: splits of full leaves) and deletes (merges) against the model,
+ * bt_check, flush, close, reopen, the same again.  bulk_sizes loads every
+ * small count and many around node boundaries (big keys with long
+ * separators, so inner levels fill quickly), each one checked and then
+ * deleted key by key: the last node of each level, merged or balanced
+ * with its neighbour, must keep the merge rule.  bulk_refused: bad
+ * arguments, keys out of order or repeated (refused, the load goes on),
+ * a non-empty tree, a second load, a tree changed during the load.
+ * bulk_abort: an aborted load leaves an empty valid tree whose pages are
+ * all on the free list, and the tree takes a new load after it.
+ *
  * Worker threads never call cmocka asserts: they count errors and print
  * the first few; the test thread asserts.
  */
@@ -47,7 +64,7 @@
 #include <string.h>
 
 #include "btree.h"
-#include "btree_internal.h" /* bt__leaf_need, BT_HDR: leaf fill */
+#include "btree_internal.h" /* bt__leaf_need, BT_HDR: leaf fill; node walk */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(UTIL_TSAN)
 #define SLOW_BUILD 1
@@ -59,9 +76,11 @@
 #ifdef SLOW_BUILD
 #define MT_OPS 12000
 #define OPS_8K 100000
+#define BULK_SCALE 4 /* bulk tests: a quarter of the keys */
 #else
 #define MT_OPS 100000
 #define OPS_8K 200000
+#define BULK_SCALE 1
 #endif
 #define CHECK_EVERY 100000
 #define NTHREADS 4
@@ -493,6 +512,13 @@ static int count_fn(void *ctx, const void *key, size_t klen, const void *val,
     return ++*(int *)ctx >= 3;
 }
 
+static int all_fn(void *ctx, const void *key, size_t klen, const void *val,
+                  size_t vlen)
+{
+    (void)ctx, (void)key, (void)klen, (void)val, (void)vlen;
+    return 0;
+}
+
 static void test_edges(void **state)
 {
     char path[512];
@@ -620,6 +646,485 @@ static void test_ascending(void **state)
      * the merge rule (bt_check failed here) */
     run_ascending(4096, 2, 3000, 120, 0.70, 1);
     run_ascending(8192, 3, 4000, 300, 0.70, 1);
+}
+
+/* ---- sorted bulk load ------------------------------------------------------------ */
+
+static void be64(unsigned char *k, uint64_t x)
+{
+    for (int i = 7; i >= 0; i--, x >>= 8)
+        k[i] = (unsigned char)x;
+}
+
+/* n keys: 8-byte big-endian integers 1000 + 3 * id (sorted by id). */
+static void universe_ints(universe *u, uint32_t n)
+{
+    u->n = n;
+    u->off = malloc(n * sizeof *u->off);
+    u->len = malloc(n);
+    u->blob = malloc((size_t)n * 8);
+    assert_true(u->off && u->len && u->blob);
+    for (uint32_t i = 0; i < n; i++) {
+        u->off[i] = 8 * i;
+        u->len[i] = 8;
+        be64(u->blob + (size_t)8 * i, 1000 + 3 * (uint64_t)i);
+    }
+}
+
+/* Leaf fill: live leaf bytes over the leaves' room. */
+static double leaf_fill(bt_tree *t, size_t psz, uint64_t bytes)
+{
+    bt_info info;
+
+    assert_int_equal(bt_info_get(t, &info), 0);
+    return (double)bytes /
+           ((double)info.leaves * (double)(psz - BP_PAGE_TRAILER - BT_HDR));
+}
+
+typedef struct bulk_cfg {
+    const char *name;
+    size_t psz;
+    int strings;   /* universe_make keys, else universe_ints */
+    uint32_t keys; /* universe size; every fifth id is left out */
+    size_t vlen;   /* 0: small values of 0..23 bytes */
+    double fill;
+    uint64_t frames, slots;
+    bp_backend backend;
+    int checksums;
+} bulk_cfg;
+
+static size_t bulk_vlen(const bulk_cfg *c, uint32_t id)
+{
+    return c->vlen ? c->vlen : id % 24;
+}
+
+static void run_bulk(const bulk_cfg *c)
+{
+    char path[512];
+    unsigned char v[BT_MAX_VAL];
+    uint32_t n = c->keys / BULK_SCALE;
+    uint64_t rng = 0xb0b0 + n, bytes = 0;
+    universe u;
+    model m;
+    bp_pool *p;
+    bt_tree *t;
+    bt_bulk *b;
+    bt_info info;
+    double fill;
+
+    util_tmp_path(path, sizeof path, "bulk.db");
+    remove(path);
+    if (c->strings)
+        universe_make(&u, n, 99 + n);
+    else
+        universe_ints(&u, n);
+    model_init(&m, &u);
+    p = pool_open(path, c->psz, c->frames, c->slots, c->backend, c->checksums);
+    assert_int_equal(bt_open(&t, p), 0);
+    assert_int_equal(bt_bulk_begin(t, c->fill, &b), 0);
+    for (uint32_t id = 0; id < u.n; id++) {
+        size_t kl, vl = bulk_vlen(c, id);
+        const unsigned char *k = ukey(&u, id, &kl);
+        int rc;
+
+        if (id % 5 == 2)
+            continue;
+        val_fill(v, vl, id, 1);
+        if ((rc = bt_bulk_add(b, k, kl, v, vl)) != 0)
+            fail_msg("bulk add id %u: %d (%s)", id, rc, bp_strerror(rc));
+        m.present[id] = 1;
+        m.vlen[id] = (uint16_t)vl;
+        m.ver[id] = 1;
+        m.live++;
+        bytes += bt__leaf_need(kl, vl);
+    }
+    assert_int_equal(bt_bulk_end(b), 0);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    assert_int_equal(info.keys, m.live);
+    fill = leaf_fill(t, c->psz, bytes);
+    printf("bulk %s: %" PRIu64 " keys, height %" PRIu64 ", %" PRIu64
+           " leaves, %" PRIu64 " inner, leaf fill %.1f%% (asked %.0f%%)\n",
+           c->name, info.keys, info.height, info.leaves, info.inners,
+           fill * 100, (c->fill ? c->fill : 1.0) * 100);
+    /* every leaf but the last holds more than fill minus one entry */
+    assert_true(fill >= (c->fill ? c->fill : 1.0) - 0.07);
+    assert_true(fill <= (c->fill ? c->fill : 1.0) + 0.001);
+    full_verify(t, &m);
+
+    /* an ordinary tree: puts into the gaps split full leaves, deletes merge */
+    for (uint32_t op = 0; op < 60000 / BULK_SCALE; op++)
+        model_op(t, &m, &rng, op + 2);
+    full_verify(t, &m);
+    assert_int_equal(bt_flush(t), 0);
+    assert_int_equal(bt_close(t), 0);
+    assert_int_equal(bp_close(p), 0);
+    p = pool_open(path, c->psz, c->frames, c->slots, BP_BACKEND_AUTO,
+                  c->checksums);
+    assert_int_equal(bt_open(&t, p), 0);
+    full_verify(t, &m);
+    assert_int_equal(bt_close(t), 0);
+    assert_int_equal(bp_close(p), 0);
+    model_free(&m);
+    universe_free(&u);
+    remove(path);
+}
+
+static void test_bulk_load(void **state)
+{
+    /* caches that hold the tree (the single_* tests evict all the time);
+     * after the reopen every page comes from the file */
+    static const bulk_cfg cfgs[] = {
+        {"int keys, small values, 4 KiB", 4096, 0, 375000, 0, 1.0, 8192, 4096,
+         BP_BACKEND_AUTO, 0},
+        {"int keys, 120 B values, 8 KiB, fill 0.9", 8192, 0, 250000, 120, 0.9,
+         8192, 4096, BP_BACKEND_AUTO, 0},
+        {"string keys, 120 B values, 4 KiB", 4096, 1, 250000, 120, 0, 8192,
+         4096, BP_BACKEND_AUTO, 0},
+        {"string keys, small values, 8 KiB, fill 0.6, copy, checksums", 8192,
+         1, 375000, 0, 0.6, 8192, 2048, BP_BACKEND_COPY, 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
+        run_bulk(&cfgs[i]);
+}
+
+/* Key i of the size sweep: 195 bytes shared, the number last, so the
+ * separators are long and inner nodes hold few of them. */
+static void sweep_key(unsigned char *k, uint32_t i)
+{
+    memset(k, 'x', 195);
+    k[195] = (unsigned char)(i >> 24);
+    k[196] = (unsigned char)(i >> 16);
+    k[197] = (unsigned char)(i >> 8);
+    k[198] = (unsigned char)i;
+}
+
+static size_t sweep_vlen(uint32_t i, int mode)
+{
+    return mode == 0 ? 300 : mode == 1 ? (i * 2654435761u >> 7) % 1025 : 10;
+}
+
+/* Nodes under t_min content bytes below node pgno (white box: reads the
+ * pages; pgno itself not counted when it is the root). */
+static uint64_t underfull_nodes(bt_tree *t, uint64_t pgno)
+{
+    unsigned char *n = malloc(t->t_psz);
+    uint64_t under = 0;
+    bp_page pg;
+
+    assert_non_null(n);
+    assert_int_equal(bp_fix(t->t_pool, pgno, BP_SHARED, &pg), 0);
+    memcpy(n, pg.data, t->t_psz);
+    assert_int_equal(bp_unfix(t->t_pool, &pg, 0), 0);
+    if (pgno != BT_ROOT && bt__node_content(t, n) < t->t_min)
+        under++;
+    if (bt_nd(n)->bn_type == BT_INNER)
+        for (int i = -1; i < (int)bt_nd(n)->bn_count; i++)
+            under += underfull_nodes(t, bt__node_child_at(t, n, i));
+    free(n);
+    return under;
+}
+
+/* Load n keys, check everything, then delete them all (merging).  With
+ * entries of one size (modes 0 and 2) every node but the root holds at
+ * least t_min: the last node of each level was merged or balanced. */
+static void sweep_one(bt_tree *t, uint32_t n, double fill, int mode)
+{
+    unsigned char k[199], v[BT_MAX_VAL], got[BT_MAX_VAL];
+    char err[256];
+    bt_bulk *b;
+    bt_info info;
+    uint64_t count;
+    size_t gl;
+
+    assert_int_equal(bt_bulk_begin(t, fill, &b), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t vl = sweep_vlen(i, mode);
+
+        sweep_key(k, i);
+        val_fill(v, vl, i, 3);
+        assert_int_equal(bt_bulk_add(b, k, sizeof k, v, vl), 0);
+    }
+    assert_int_equal(bt_bulk_end(b), 0);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    if (info.keys != n)
+        fail_msg("%u keys loaded, bt_info counts %" PRIu64, n, info.keys);
+    if (bt_check(t, err, sizeof err) != 0)
+        fail_msg("load of %u (fill %.2f, values %d): bt_check: %s", n, fill,
+                 mode, err);
+    if (mode != 1 && underfull_nodes(t, BT_ROOT) != 0)
+        fail_msg("load of %u (fill %.2f, values %d): %" PRIu64 " underfull "
+                 "nodes", n, fill, mode, underfull_nodes(t, BT_ROOT));
+    for (uint32_t i = 0; i < n; i++) {
+        sweep_key(k, i);
+        assert_int_equal(bt_get(t, k, sizeof k, got, sizeof got, &gl), 0);
+        assert_int_equal(gl, sweep_vlen(i, mode));
+        assert_true(val_ok(got, gl, i, 3));
+    }
+    assert_int_equal(bt_scan(t, NULL, 0, 0, all_fn, NULL, &count), 0);
+    assert_int_equal(count, n);
+    /* delete from the right end first: the last nodes merge first */
+    for (uint32_t i = n; i-- > 0;) {
+        sweep_key(k, i);
+        assert_int_equal(bt_del(t, k, sizeof k), 0);
+        if (i == n / 2)
+            tree_check(t);
+    }
+    tree_check(t);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    assert_int_equal(info.keys, 0);
+    assert_int_equal(info.height, 1);
+}
+
+static void test_bulk_sizes(void **state)
+{
+    /* fill 1.0, 300 B values: 7 pairs a leaf, 19 children an inner node,
+     * so a new level starts above 133 and 2527 pairs; fill 0.5 with values
+     * of 0..1024 bytes: entries up to most of the fill; fill 0.8, 10 B
+     * values: 14 pairs a leaf, 16 children */
+    static const struct {
+        double fill;
+        int mode;
+        uint32_t big[6];
+    } runs[] = {
+        {1.0, 0, {267, 2528, 2534, 2661, 5055, 5062}},
+        {0.5, 1, {500, 1200, 2500, 3001, 4000, 6000}},
+        {0.8, 2, {449, 3585, 3586, 3599, 3600, 7169}},
+    };
+    char path[512];
+    bp_pool *p = NULL;
+    bt_tree *t = NULL;
+
+    (void)state;
+    util_tmp_path(path, sizeof path, "bulksizes.db");
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        /* a load takes new pages, so the free list grows with each size:
+         * a fresh file every 16 sizes keeps bt_check's walk of it short */
+        for (uint32_t n = 0; n <= 160 / BULK_SCALE; n++) {
+            if (n % 16 == 0) {
+                remove(path);
+                p = pool_open(path, 4096, 1024, 1024, BP_BACKEND_AUTO, 0);
+                assert_int_equal(bt_open(&t, p), 0);
+            }
+            sweep_one(t, n, runs[r].fill, runs[r].mode);
+            if (n % 16 == 15 || n == 160 / BULK_SCALE) {
+                assert_int_equal(bt_close(t), 0);
+                assert_int_equal(bp_close(p), 0);
+            }
+        }
+        for (size_t i = 0; i < 6; i++) {
+            remove(path);
+            p = pool_open(path, 4096, 3072, 1024, BP_BACKEND_AUTO, 0);
+            assert_int_equal(bt_open(&t, p), 0);
+            sweep_one(t, runs[r].big[i], runs[r].fill, runs[r].mode);
+            assert_int_equal(bt_close(t), 0);
+            assert_int_equal(bp_close(p), 0);
+        }
+    }
+    remove(path);
+}
+
+static void test_bulk_refused(void **state)
+{
+    char path[512];
+    unsigned char k[8], big[BT_MAX_VAL + 1] = {0};
+    bt_bulk *b, *b2 = (bt_bulk *)&b;
+    bt_info info;
+    bp_pool *p;
+    bt_tree *t;
+    uint64_t count;
+    size_t vl;
+
+    (void)state;
+    util_tmp_path(path, sizeof path, "bulkrefused.db");
+    remove(path);
+    p = pool_open(path, 4096, 256, 32, BP_BACKEND_AUTO, 0);
+    assert_int_equal(bt_open(&t, p), 0);
+
+    /* arguments */
+    assert_int_equal(bt_bulk_begin(NULL, 1.0, &b), -EINVAL);
+    assert_null(b);
+    assert_int_equal(bt_bulk_begin(t, 1.0, NULL), -EINVAL);
+    assert_int_equal(bt_bulk_begin(t, 0.3, &b), -EINVAL);
+    assert_int_equal(bt_bulk_begin(t, 1.01, &b), -EINVAL);
+    assert_int_equal(bt_bulk_begin(t, -1.0, &b), -EINVAL);
+    assert_int_equal(bt_bulk_end(NULL), -EINVAL);
+    assert_int_equal(bt_bulk_abort(NULL), 0);
+
+    /* out of order and repeated keys are refused; the load goes on */
+    assert_int_equal(bt_bulk_begin(t, 0, &b), 0);
+    assert_int_equal(bt_bulk_begin(t, 1.0, &b2), -EBUSY);
+    assert_null(b2);
+    be64(k, 5);
+    assert_int_equal(bt_bulk_add(b, k, 8, "five", 4), 0);
+    be64(k, 3);
+    assert_int_equal(bt_bulk_add(b, k, 8, "three", 5), BT_EORDER);
+    be64(k, 5);
+    assert_int_equal(bt_bulk_add(b, k, 8, "again", 5), BT_EORDER);
+    assert_int_equal(bt_bulk_add(b, k, 0, "x", 1), -EINVAL);
+    assert_int_equal(bt_bulk_add(b, k, BT_MAX_KEY + 1, "x", 1), -EINVAL);
+    assert_int_equal(bt_bulk_add(b, k, 8, big, BT_MAX_VAL + 1), -EINVAL);
+    assert_int_equal(bt_bulk_add(b, NULL, 8, "x", 1), -EINVAL);
+    assert_int_equal(bt_bulk_add(b, k, 8, NULL, 1), -EINVAL);
+    assert_int_equal(bt_bulk_add(NULL, k, 8, "x", 1), -EINVAL);
+    /* a key that is the previous one plus a byte is above it, its prefix
+     * is below */
+    assert_int_equal(bt_bulk_add(b, "\0\0\0\0\0\0\0\5\0", 9, "", 0), 0);
+    assert_int_equal(bt_bulk_add(b, k, 8, "x", 1), BT_EORDER);
+    be64(k, 7);
+    assert_int_equal(bt_bulk_add(b, k, 8, "seven", 5), 0);
+    assert_int_equal(bt_bulk_end(b), 0);
+    tree_check(t);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    assert_int_equal(info.keys, 3);
+    assert_int_equal(bt_get(t, k, 8, big, sizeof big, &vl), 0);
+    assert_int_equal(vl, 5);
+    assert_memory_equal(big, "seven", 5);
+    be64(k, 5);
+    assert_int_equal(bt_get(t, k, 8, big, sizeof big, &vl), 0);
+    assert_memory_equal(big, "five", 4);
+    be64(k, 3);
+    assert_int_equal(bt_get(t, k, 8, NULL, 0, NULL), BT_NOTFOUND);
+
+    /* not empty: refused, and nothing changes */
+    b = (bt_bulk *)&b;
+    assert_int_equal(bt_bulk_begin(t, 1.0, &b), -ENOTEMPTY);
+    assert_null(b);
+    assert_int_equal(bt_scan(t, NULL, 0, 0, all_fn, NULL, &count), 0);
+    assert_int_equal(count, 3);
+
+    /* emptied by deletes: a load is taken again; one with no pair leaves
+     * the tree as it was */
+    be64(k, 5);
+    assert_int_equal(bt_del(t, k, 8), 0);
+    be64(k, 7);
+    assert_int_equal(bt_del(t, k, 8), 0);
+    assert_int_equal(bt_del(t, "\0\0\0\0\0\0\0\5\0", 9), 0);
+    assert_int_equal(bt_bulk_begin(t, 1.0, &b), 0);
+    assert_int_equal(bt_bulk_end(b), 0);
+    tree_check(t);
+
+    /* the tree changed while a load was open: the end refuses, the load's
+     * pages go to the free list, the put stays */
+    assert_int_equal(bt_bulk_begin(t, 1.0, &b), 0);
+    for (uint32_t i = 0; i < 5000; i++) {
+        be64(k, 100 + i);
+        assert_int_equal(bt_bulk_add(b, k, 8, big, 100), 0);
+    }
+    be64(k, 1);
+    assert_int_equal(bt_put(t, k, 8, "one", 3), 0);
+    assert_int_equal(bt_bulk_end(b), -ENOTEMPTY);
+    tree_check(t);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    assert_int_equal(info.keys, 1);
+    assert_int_equal(info.height, 1);
+    assert_int_equal(info.free_pages, bp_page_count(p) - 2);
+    assert_int_equal(bt_get(t, k, 8, NULL, 0, NULL), 0);
+    be64(k, 100);
+    assert_int_equal(bt_get(t, k, 8, NULL, 0, NULL), BT_NOTFOUND);
+
+    assert_int_equal(bt_close(t), 0);
+    assert_int_equal(bp_close(p), 0);
+    remove(path);
+}
+
+/* Bulk-load keys first, first + step, ... (n of them) and check them. */
+static void bulk_ints_verify(bt_tree *t, uint64_t first, uint64_t step,
+                              uint32_t n)
+{
+    unsigned char k[8], v[64], got[64];
+    bt_bulk *b;
+    uint64_t count;
+    size_t gl;
+
+    assert_int_equal(bt_bulk_begin(t, 1.0, &b), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        be64(k, first + step * i);
+        val_fill(v, sizeof v, i, 7);
+        assert_int_equal(bt_bulk_add(b, k, 8, v, sizeof v), 0);
+    }
+    assert_int_equal(bt_bulk_end(b), 0);
+    tree_check(t);
+    for (uint32_t i = 0; i < n; i++) {
+        be64(k, first + step * i);
+        assert_int_equal(bt_get(t, k, 8, got, sizeof got, &gl), 0);
+        assert_int_equal(gl, sizeof v);
+        assert_true(val_ok(got, gl, i, 7));
+    }
+    assert_int_equal(bt_scan(t, NULL, 0, 0, all_fn, NULL, &count), 0);
+    assert_int_equal(count, n);
+}
+
+static void test_bulk_abort(void **state)
+{
+    char path[512];
+    unsigned char k[8], v[64] = {0};
+    bt_bulk *b;
+    bt_info info;
+    bp_pool *p;
+    bt_tree *t;
+    uint64_t count, pages;
+    uint32_t n = 50000 / BULK_SCALE;
+
+    (void)state;
+    util_tmp_path(path, sizeof path, "bulkabort.db");
+    remove(path);
+    p = pool_open(path, 4096, 256, 32, BP_BACKEND_AUTO, 0);
+    assert_int_equal(bt_open(&t, p), 0);
+
+    /* nothing added */
+    assert_int_equal(bt_bulk_begin(t, 1.0, &b), 0);
+    assert_int_equal(bt_bulk_abort(b), 0);
+    assert_int_equal(bp_page_count(p), 2);
+
+    /* a load of several levels, and a refused key, then abort */
+    assert_int_equal(bt_bulk_begin(t, 1.0, &b), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        be64(k, 10 + 2 * (uint64_t)i);
+        assert_int_equal(bt_bulk_add(b, k, 8, v, sizeof v), 0);
+    }
+    be64(k, 10);
+    assert_int_equal(bt_bulk_add(b, k, 8, v, sizeof v), BT_EORDER);
+    assert_int_equal(bt_bulk_abort(b), 0);
+    pages = bp_page_count(p);
+    assert_true(pages >= 2 + n / 50); /* a leaf holds 49 of these pairs */
+    tree_check(t);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    assert_int_equal(info.keys, 0);
+    assert_int_equal(info.height, 1);
+    assert_int_equal(info.leaves, 1);
+    assert_int_equal(info.inners, 0);
+    assert_int_equal(info.free_pages, pages - 2);
+    assert_int_equal(bt_get(t, k, 8, NULL, 0, NULL), BT_NOTFOUND);
+    assert_int_equal(bt_scan(t, NULL, 0, 0, all_fn, NULL, &count), 0);
+    assert_int_equal(count, 0);
+
+    /* the tree works: puts (taking free pages) and deletes */
+    for (uint32_t i = 0; i < 2000; i++) {
+        be64(k, i * 7919 % 2000);
+        assert_int_equal(bt_put(t, k, 8, v, sizeof v), 0);
+    }
+    tree_check(t);
+    for (uint32_t i = 0; i < 2000; i++) {
+        be64(k, i);
+        assert_int_equal(bt_del(t, k, 8), 0);
+    }
+    tree_check(t);
+
+    /* and a new load, beside the free list, survives a reopen */
+    bulk_ints_verify(t, 5, 3, n);
+    assert_int_equal(bt_flush(t), 0);
+    assert_int_equal(bt_close(t), 0);
+    assert_int_equal(bp_close(p), 0);
+    p = pool_open(path, 4096, 128, 32, BP_BACKEND_AUTO, 0);
+    assert_int_equal(bt_open(&t, p), 0);
+    tree_check(t);
+    assert_int_equal(bt_info_get(t, &info), 0);
+    assert_int_equal(info.keys, n);
+    assert_int_equal(bt_close(t), 0);
+    assert_int_equal(bp_close(p), 0);
+    remove(path);
 }
 
 /* ---- threads ------------------------------------------------------------------------- */
@@ -876,6 +1381,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_ascending),
+        cmocka_unit_test(test_bulk_load),
+        cmocka_unit_test(test_bulk_sizes),
+        cmocka_unit_test(test_bulk_refused),
+        cmocka_unit_test(test_bulk_abort),
         cmocka_unit_test(test_single_4k),
         cmocka_unit_test(test_single_8k),
         cmocka_unit_test(test_threads_disjoint),
