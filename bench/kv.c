@@ -44,6 +44,22 @@ void kv_close(kv *k)
 
 unsigned kv_caps(const kv *k) { return k->caps; }
 
+int kv_load_sorted_begin(kv *k)
+{
+    return k->ops->load_begin ? k->ops->load_begin(k) : -ENOTSUP;
+}
+
+int kv_load_sorted_add(kv *k, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    return k->ops->load_add(k, key, klen, val, vlen);
+}
+
+int kv_load_sorted_end(kv *k, int abort)
+{
+    return k->ops->load_end(k, abort);
+}
+
 const char *kv_label(const kv *k) { return k->label; }
 
 const char *const *kv_files(kv_kind kind) { return kv_ops_of(kind)->files; }

@@ -62,6 +62,14 @@ void kv_close(kv *k);
  * warm (keep_shm, and LMDB's page cache) or cold. */
 int kv_reopen(kv **out, const kv_cfg *cfg, char *err, size_t errsz);
 unsigned kv_caps(const kv *k);
+/* A load of strictly ascending keys into an empty store by one thread,
+ * through the engine's sorted path (bufpool: bt_bulk_*, LMDB: MDB_APPEND
+ * puts).  begin returns -ENOTSUP when the engine has none; end with
+ * abort set gives up the load. */
+int kv_load_sorted_begin(kv *k);
+int kv_load_sorted_add(kv *k, const void *key, size_t klen, const void *val,
+                       size_t vlen);
+int kv_load_sorted_end(kv *k, int abort);
 /* Names of the files an engine of this kind creates in cfg->dir
  * (NULL-terminated), so a harness can register them for cleanup. */
 const char *const *kv_files(kv_kind kind);

@@ -57,6 +57,7 @@ typedef struct kb_kv {
     struct kv base;
     bp_pool *pool;
     bt_tree *tree;
+    bt_bulk *bulk; /* a sorted load in progress */
     struct kv_txn txn;
 } kb_kv;
 
@@ -206,10 +207,32 @@ static int kb_scan(kv_txn *t, const void *start, size_t slen, uint64_t limit,
     return bt_scan(((kb_kv *)t->k)->tree, start, slen, limit, fn, ctx, NULL);
 }
 
+static int kb_load_begin(kv *k)
+{
+    kb_kv *b = (kb_kv *)k;
+    return bt_bulk_begin(b->tree, 1.0, &b->bulk);
+}
+
+static int kb_load_add(kv *k, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    return bt_bulk_add(((kb_kv *)k)->bulk, key, klen, val, vlen);
+}
+
+static int kb_load_end(kv *k, int abort)
+{
+    kb_kv *b = (kb_kv *)k;
+    int rc = abort ? bt_bulk_abort(b->bulk) : bt_bulk_end(b->bulk);
+    b->bulk = NULL;
+    return rc;
+}
+
 static const char *kb_strerror(int rc)
 {
     if (rc == BT_NOTFOUND)
         return "BT_NOTFOUND: key not in the tree";
+    if (rc == BT_EORDER)
+        return "BT_EORDER: a bulk-loaded key not above the previous one";
     if (rc == BT_ECORRUPT)
         return "BT_ECORRUPT: a page does not hold a valid node";
     return NULL;
@@ -229,6 +252,9 @@ const kv_ops kv_bufpool_ops = {
     .del = kb_del,
     .scan = kb_scan,
     .strerror = kb_strerror,
+    .load_begin = kb_load_begin,
+    .load_add = kb_load_add,
+    .load_end = kb_load_end,
 };
 
 #else /* !BENCH_HAVE_BTREE */

@@ -30,6 +30,12 @@ typedef struct kv_ops {
                 kv_scan_fn fn, void *ctx);
     /* Name of one of the engine's own codes, NULL for any other code. */
     const char *(*strerror)(int rc);
+    /* A load of strictly ascending keys into an empty store, one thread
+     * (kv_load_sorted_*); NULL when the engine has no such path. */
+    int (*load_begin)(kv *k);
+    int (*load_add)(kv *k, const void *key, size_t klen, const void *val,
+                    size_t vlen);
+    int (*load_end)(kv *k, int abort);
 } kv_ops;
 
 /* First member of every engine's handle. */

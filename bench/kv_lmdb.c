@@ -65,6 +65,8 @@ typedef struct kl_kv {
     struct kv base;
     MDB_env *env;
     MDB_dbi dbi;
+    MDB_txn *load;     /* a sorted load's write transaction */
+    uint64_t load_n;   /* puts in it */
     uint64_t id; /* tells a thread's cached slot of a closed kv apart */
     atomic_uint nslots;
     kl_slot slots[KL_SLOTS];
@@ -304,6 +306,46 @@ static const char *kl_strerror(int rc)
                                                         : NULL;
 }
 
+/* A sorted load: MDB_APPEND puts (LMDB's path for keys in order: no
+ * search, full pages), committed every KL_LOAD_BATCH records. */
+#define KL_LOAD_BATCH 100000u
+
+static int kl_load_begin(kv *k)
+{
+    kl_kv *l = (kl_kv *)k;
+    l->load_n = 0;
+    return kl_code(mdb_txn_begin(l->env, NULL, 0, &l->load));
+}
+
+static int kl_load_add(kv *k, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    kl_kv *l = (kl_kv *)k;
+    MDB_val kk = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_put(l->load, l->dbi, &kk, &v, MDB_APPEND);
+
+    if (rc == 0 && ++l->load_n % KL_LOAD_BATCH == 0) {
+        rc = mdb_txn_commit(l->load);
+        l->load = NULL;
+        if (rc == 0)
+            rc = mdb_txn_begin(l->env, NULL, 0, &l->load);
+    }
+    return kl_code(rc);
+}
+
+static int kl_load_end(kv *k, int abort)
+{
+    kl_kv *l = (kl_kv *)k;
+    int rc = 0;
+
+    if (l->load && abort)
+        mdb_txn_abort(l->load);
+    else if (l->load)
+        rc = mdb_txn_commit(l->load);
+    l->load = NULL;
+    return kl_code(rc);
+}
+
 const kv_ops kv_lmdb_ops = {
     .name = "lmdb",
     .files = kl_files,
@@ -318,4 +360,7 @@ const kv_ops kv_lmdb_ops = {
     .del = kl_del,
     .scan = kl_scan,
     .strerror = kl_strerror,
+    .load_begin = kl_load_begin,
+    .load_add = kl_load_add,
+    .load_end = kl_load_end,
 };

@@ -326,9 +326,38 @@ static void *ycsb_load_range(void *arg)
     return NULL;
 }
 
+/* int8 keys arrive in record order: every engine takes its sorted path
+ * (kv_load_sorted_*), one thread, the values of a one-thread load. */
+static int ycsb_load_sorted(kv *k, ycsb *y)
+{
+    unsigned char v[YCSB_MAX_VALUE];
+    char key[YCSB_KEY_MAX];
+    int rc = 0;
+    bu_rng r;
+
+    atomic_store(&y->loaded, 0);
+    bu_rng_seed(&r, y->seed, 0, 0x10ad);
+    for (uint64_t i = 0; !rc && i < y->records; i++) {
+        ycsb_value(y, i, &r, v);
+        rc = kv_load_sorted_add(k, key, ycsb_make_key(y, i, key), v,
+                                y->value_size);
+        if ((i + 1) % YCSB_BATCH == 0 || i + 1 == y->records)
+            wl_progress(i + 1, y->records);
+    }
+    int e = kv_load_sorted_end(k, rc != 0);
+    return rc ? rc : e;
+}
+
 static int ycsb_load(kv *k, void *arg, int threads)
 {
     ycsb *y = arg;
+    if (y->keys == YCSB_KEYS_INT8) {
+        int rc = kv_load_sorted_begin(k);
+        if (rc == 0)
+            return ycsb_load_sorted(k, y);
+        if (rc != -ENOTSUP)
+            return rc;
+    }
     if (threads < 1)
         threads = 1;
     ycsb_loader *l = calloc((size_t)threads, sizeof *l);
