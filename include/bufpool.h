@@ -297,7 +297,9 @@ typedef struct bp_allocator {
 } bp_allocator;
 
 typedef enum bp_backend {
-    BP_BACKEND_AUTO = 0, /* calibrate at open among the allowed backends */
+    BP_BACKEND_AUTO = 0, /* at open: linear on 64-bit when no window size
+                            is set and the cache fits the address budget,
+                            else calibrate among the allowed backends */
     BP_BACKEND_RFP,      /* remap_file_pages() inside one shared window */
     BP_BACKEND_MMAP,     /* mmap(MAP_SHARED|MAP_FIXED) of the frame per slot */
     BP_BACKEND_COPY,     /* private window, copy in on map, copy back dirty */
@@ -367,8 +369,10 @@ int bp_set_cache_size(bp_pool *p, uint64_t bytes);
  * @return 0, BP_ESTATE, or -EINVAL (NULL p, frames out of range) */
 int bp_set_cache_frames(bp_pool *p, uint64_t frames);
 
-/* Window size in bytes; 0 (default) = automatic: a quarter of the cache,
- * kept inside the VMA budget (rfp, mmap) and, on 32-bit, at most 256 MiB.
+/* Window size in bytes; 0 (default) = automatic: with BP_BACKEND_AUTO on
+ * 64-bit the whole cache when it fits the address budget (linear, see
+ * bp_set_address_budget); else a quarter of the cache, kept inside the
+ * address and VMA budgets (rfp, mmap) and, on 32-bit, at most 256 MiB.
  * The linear backend ignores it.  bp_open checks it (BP_EWINDOW: not a
  * multiple of the page size, larger than the cache, beyond 1 GiB on
  * 32-bit; BP_EVMABUDGET).  Replaces an earlier bp_set_window_slots.
