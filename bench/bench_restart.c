@@ -153,18 +153,6 @@ static int rs_phase(const rs_ctx *c, int phase, uint64_t seed, rs_result *r)
     return rs_warm_close(p, c);
 }
 
-static int rs_cmp(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
-static double rs_med(double *v, uint64_t n)
-{
-    qsort(v, n, sizeof *v, rs_cmp);
-    return v[n / 2];
-}
-
 static int rs_usage(const char *bad)
 {
     fprintf(bad ? stderr : stdout,
@@ -246,7 +234,7 @@ int bench_restart_main(int argc, char **argv)
     printf("# %-16s %9s %12s %12s %12s %13s\n", "phase", "open ms",
            "first Mop/s", "steady Mop/s", "first/steady", "reads/lookup");
     for (int ph = 0; ph < RS_PHASES; ph++) {
-        double v[5][100];
+        double v[5][100], m[5];
 
         for (uint64_t r = 0; r < c.o.reps; r++) {
             v[0][r] = res[ph][r].open_ms;
@@ -256,10 +244,9 @@ int bench_restart_main(int argc, char **argv)
             v[4][r] = res[ph][r].reads_per_lookup;
         }
         for (int k = 0; k < 5; k++)
-            (void)rs_med(v[k], c.o.reps);
+            m[k] = bu_median(v[k], c.o.reps);
         printf("  %-16s %9.1f %12.2f %12.2f %11.2fx %13.4f\n",
-               rs_phase_name[ph], v[0][c.o.reps / 2], v[1][c.o.reps / 2],
-               v[2][c.o.reps / 2], v[3][c.o.reps / 2], v[4][c.o.reps / 2]);
+               rs_phase_name[ph], m[0], m[1], m[2], m[3], m[4]);
     }
     for (int ph = 0; ph < RS_PHASES; ph++)
         printf("# %s: %s\n", rs_phase_name[ph], res[ph][0].origin);

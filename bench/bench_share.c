@@ -441,12 +441,6 @@ static int sh_mem_create(sh_ctx *c)
     return 0;
 }
 
-static int sh_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int bench_share_main(int argc, char **argv)
 {
     sh_ctx c = {.o = {.records = 10000000, .ops = 2000000, .writes = 10,
@@ -566,8 +560,10 @@ int bench_share_main(int argc, char **argv)
                 for (int kind = 0; kind < kinds; kind++)
                     w[kind][r] = sh_row(&c, kind, n);
             for (int kind = 0; kind < kinds; kind++) {
-                qsort(w[kind], c.o.reps, sizeof w[kind][0], sh_cmp);
-                med[kind] = w[kind][c.o.reps / 2];
+                med[kind] = bu_median(w[kind], c.o.reps);
+                for (uint64_t r = 0; r < c.o.reps; r++)
+                    if (w[kind][r] == 0) /* a failed row */
+                        med[kind] = 0;
                 if (med[kind] == 0) {
                     fprintf(stderr, "bpbench share: %s, N = %d failed\n",
                             sh_kind[kind], n);

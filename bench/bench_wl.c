@@ -439,8 +439,8 @@ static void wl_run_engine(const wl_workload *w, const wl_opts *o,
     wl_dir_files(dir, e->kind, 0);
     /* warm start: the bufpool cache is kept from the load to the run */
     char shm[96] = "", shm_path[128] = "";
-    if (e->kind == KV_BUFPOOL && !o->cold && !o->out_of_memory &&
-        bu_shm_name(shm, sizeof shm) == 0)
+    if (e->kind == KV_BUFPOOL && e->backend != BP_BACKEND_COPY &&
+        !o->cold && !o->out_of_memory && bu_shm_name(shm, sizeof shm) == 0)
         snprintf(shm_path, sizeof shm_path, "/dev/shm/%s", shm);
     kv_cfg cfg = {
         .kind = e->kind,

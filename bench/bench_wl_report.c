@@ -415,6 +415,12 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
                      : " (in memory, warm start: the caches the load left)");
     if (note[0])
         printf("  %s\n", note);
+    for (int i = 0; i < o->nengines && !o->cold && !o->out_of_memory; i++)
+        if (o->engines[i].kind == KV_BUFPOOL &&
+            o->engines[i].backend == BP_BACKEND_COPY)
+            printf("  %s starts cold: the copy backend keeps no shared "
+                   "cache to carry from the load to the run\n",
+                   res[i].label);
     if (driver_ns > 0)
         printf("  driver: %.1f ns/op (the bench's own work per operation "
                "without kv calls, 1 thread, best of %d x %llu ops); driver "
