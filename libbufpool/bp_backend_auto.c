@@ -74,7 +74,7 @@ static uint64_t bp__calibrate(bp_pool *p, const struct bp__backend_ops *b)
 
 /* Bytes of address space the window may take: the pool's budget, and
  * half of what RLIMIT_AS leaves beside what the process maps already. */
-uint64_t bp__addr_room(const bp_pool *p)
+static uint64_t bp__addr_room(const bp_pool *p)
 {
     uint64_t room = p->po_addr_budget ? p->po_addr_budget : UINT64_MAX;
     struct rlimit rl;

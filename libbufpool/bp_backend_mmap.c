@@ -23,8 +23,7 @@ static int bp__mmap_init(bp_pool *p)
 {
     int f = 0;
 
-    if (p->po_prefault == BP_PREFAULT_POPULATE ||
-        p->po_prefault == BP_PREFAULT_TOUCH)
+    if (bp__prefault_populates(p))
         f = MAP_POPULATE;
     else if (p->po_prefault == BP_PREFAULT_NONBLOCK)
         f = MAP_POPULATE | MAP_NONBLOCK;

@@ -22,10 +22,7 @@
 
 static int bp__rfp_init(bp_pool *p)
 {
-    p->prefault_flags_rfp = p->po_prefault == BP_PREFAULT_POPULATE ||
-                                    p->po_prefault == BP_PREFAULT_TOUCH
-                                ? 0
-                                : MAP_NONBLOCK;
+    p->prefault_flags_rfp = bp__prefault_populates(p) ? 0 : MAP_NONBLOCK;
     return bp__window_reserve(p, 1);
 }
 

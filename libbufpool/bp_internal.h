@@ -529,6 +529,14 @@ static inline void bp__held_add(bp_pool *p, int64_t n)
     __atomic_add_fetch(&p->shards[sh].held, n, __ATOMIC_RELAXED);
 }
 
+/* The prefault policy fills page tables at map time (POPULATE, and TOUCH
+ * which reads the pages afterwards too). */
+static inline int bp__prefault_populates(const bp_pool *p)
+{
+    return p->po_prefault == BP_PREFAULT_POPULATE ||
+           p->po_prefault == BP_PREFAULT_TOUCH;
+}
+
 /* Frame f's state word. */
 static inline uint64_t *bp__word(const bp_pool *p, uint32_t f)
 {
@@ -822,7 +830,5 @@ void bp__rank_note(enum bp__rank r, int acquire);
 /* backend choice (bp_backend_auto.c) */
 int bp__backend_choose(bp_pool *p);
 void bp__window_touch(const bp_pool *p, const void *a, size_t len);
-/* Bytes of address space the window may take (bp_backend_auto.c). */
-uint64_t bp__addr_room(const bp_pool *p);
 
 #endif

@@ -175,14 +175,11 @@ int bp__shm_revive(bp_pool *p)
     memset(p->procs, 0, BP__PROCS * sizeof *p->procs);
     for (uint64_t f = 0; f < p->nframes; f++) {
         uint64_t *w = bp__word(p, f), v = bp_w_load(w);
+        int has_page = BP__LOAD(p->frames[f].fr_pgno) != BP__NOPAGE;
 
-        if (BP__LOAD(p->frames[f].fr_pgno) == BP__NOPAGE) {
-            BP__STORE(*w, v & BP_W_VERSION_MASK);
-            continue;
-        }
-        if (bp__revive_frame_ok(p, (uint32_t)f, page)) {
-            BP__STORE(*w, v & BP_W_VERSION_MASK);
-            kept++;
+        if (!has_page || bp__revive_frame_ok(p, (uint32_t)f, page)) {
+            BP__STORE(*w, v & BP_W_VERSION_MASK); /* unlatched, clean */
+            kept += (uint64_t)has_page;
         } else { /* a new version: whatever saw the old one is stale */
             BP__STORE(p->frames[f].fr_pgno, BP__NOPAGE);
             BP__STORE(*w, (bp_w_version(v) + 1) & BP_W_VERSION_MASK);

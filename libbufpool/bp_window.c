@@ -124,8 +124,7 @@ int bp__window_reserve(bp_pool *p, int shared)
     int linear = p->be->id == BP_BACKEND_LINEAR, err = 0;
     void *w;
 
-    if ((p->po_prefault == BP_PREFAULT_POPULATE ||
-         p->po_prefault == BP_PREFAULT_TOUCH) &&
+    if (bp__prefault_populates(p) &&
         (linear || p->be->id == BP_BACKEND_COPY))
         flags |= MAP_POPULATE;
     if (!shared) /* copy's slots: reads land there (bp_iomem.c) */
