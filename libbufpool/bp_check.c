@@ -6,7 +6,8 @@
  *    is not BUSY unless a read-ahead is in flight into that slot; every
  *    window-table entry points at such a slot;
  *  - every frame's fr_maps equals the number of slots mapping it;
- *  - every used frame is in the page table, and the table has no others;
+ *  - every used frame is in the page table (and, below dmap_n, in the
+ *    direct page index), and neither has others;
  *  - a free frame is unlatched, clean and unmapped;
  *  - no frame is UNFENCED while latched exclusive or BUSY.
  * In a shared cache a slot is a hint (its frame may hold another page
@@ -88,7 +89,17 @@ int bp__test_check(bp_pool *p)
         BP__CHECK(bp__ptab_find_locked(p, fr->fr_pgno) == f,
                   "frame %" PRIu64 " (page %" PRIu64 ") not in the page table",
                   f, fr->fr_pgno);
+        BP__CHECK(fr->fr_pgno >= p->dmap_n || p->dmap[fr->fr_pgno] == f + 1,
+                  "frame %" PRIu64 " (page %" PRIu64 ") not in the direct "
+                  "page index", f, fr->fr_pgno);
         in_ptab++;
+    }
+    for (uint64_t pg = 0; pg < p->dmap_n; pg++) { /* no stale entry */
+        uint32_t e = p->dmap[pg];
+
+        BP__CHECK(e == 0 || (e <= p->nframes && p->frames[e - 1].fr_pgno == pg),
+                  "direct page index: page %" PRIu64 " names frame %u, which "
+                  "holds another page", pg, e - 1);
     }
     for (uint64_t i = 0; i <= p->ptab_mask; i++) /* every chained frame */
         for (uint32_t e = p->ptab[i]; e != 0; e = p->frames[e - 1].fr_next)

@@ -478,6 +478,8 @@ struct bp_pool {
     uint64_t *words; /* frame state words (bp_latch.h) */
     uint32_t *ptab;       /* bucket heads (bp_ptab.c) */
     uint64_t ptab_mask;
+    uint32_t *dmap;       /* direct page index (bp_ptab.c) */
+    uint64_t dmap_n;      /* pages it covers: [0, dmap_n) */
     uint64_t nframes;
 
     /* window */

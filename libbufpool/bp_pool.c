@@ -327,6 +327,24 @@ static inline int bp__hz_publish(struct bp__readers *b, uint32_t f)
     return -1;
 }
 
+/* The window slot showing pgno, or BP__NONE.  A linear window shows frame
+ * i in slot i, so the direct page index names the slot (one line, where
+ * the window table's probe reads two); the table decides when the index
+ * does not show the page in a slot that holds it. */
+static inline uint32_t bp__linear_slot(const bp_pool *p,
+                                       const struct bp__slot *slots,
+                                       uint64_t pgno)
+{
+    if (p->be == &bp__backend_linear && pgno < p->dmap_n) {
+        uint32_t e = __atomic_load_n(&p->dmap[pgno], __ATOMIC_ACQUIRE);
+
+        if (e != 0 && e <= p->nslots &&
+            __atomic_load_n(&slots[e - 1].sl_pgno, __ATOMIC_ACQUIRE) == pgno)
+            return e - 1;
+    }
+    return bp__htab_find_in(&p->wtab, slots, pgno);
+}
+
 enum { BP__FIXED = 0, BP__NOT_MAPPED = 1, BP__AGAIN = 2, BP__SLOW = 3,
        BP__STALE = 4 };
 
@@ -342,7 +360,7 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
             int nowait, bp_page *out)
 {
     struct bp__slot *slots = p->wtab.ht_slots, *sl;
-    uint32_t s = bp__htab_find_in(&p->wtab, slots, pgno), f;
+    uint32_t s = bp__linear_slot(p, slots, pgno), f;
     struct bp__readers *blk = NULL;
     uint32_t blk_bits = 0;
     uint64_t *w, v;
@@ -765,6 +783,19 @@ int bp_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n)
     return bp__aio_prefetch(p, pgnos, n, 0);
 }
 
+/* An optimistic read of pgno begun: slot s shows frame f, whose word read
+ * v. */
+static inline int bp__opt_begun(bp_pool *p, bp_opt *o, uint32_t s,
+                                uint64_t pgno, uint32_t f, uint64_t v)
+{
+    o->data = bp__slot_addr(p, s);
+    o->pgno = pgno;
+    o->bp_version = bp_w_version(v);
+    o->bp_frame = f;
+    BP_STAT(p, opt_begins);
+    return 0;
+}
+
 int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
 {
     int rc;
@@ -773,6 +804,25 @@ int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
         return -EINVAL;
     if ((rc = bp__usable(p)) != 0)
         return rc;
+    if (p->be == &bp__backend_linear && pgno < p->dmap_n) {
+        /* every frame is mapped: the direct page index names the frame
+         * and the frame is the address (the protocol: bp_ptab.c) */
+        uint32_t e = __atomic_load_n(&p->dmap[pgno], __ATOMIC_ACQUIRE), f;
+
+        if (e != 0 && e <= p->nframes) {
+            uint64_t v;
+
+            /* the caller reads the page next: its first line (and TLB
+             * entry) comes in while the state word does */
+            __builtin_prefetch(bp__slot_addr(p, f = e - 1));
+            v = bp_w_load(bp__word(p, f));
+
+            if (bp_w_latch(v) > BP_LATCH_MAX_SHARED)
+                return BP_ERETRY;
+            if (__atomic_load_n(&p->dmap[pgno], __ATOMIC_ACQUIRE) == e)
+                return bp__opt_begun(p, o, f, pgno, f, v);
+        }
+    }
     for (int tries = 0; tries < 4; tries++) {
         uint32_t s = bp__htab_find(&p->wtab, pgno), f;
         bp_page pg;
@@ -789,12 +839,7 @@ int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
                 bp__window_drop_stale(p, s, pgno); /* a stale hint */
                 continue;
             }
-            o->data = bp__slot_addr(p, s);
-            o->pgno = pgno;
-            o->bp_version = bp_w_version(v);
-            o->bp_frame = f;
-            BP_STAT(p, opt_begins);
-            return 0;
+            return bp__opt_begun(p, o, s, pgno, f, v);
         }
         if ((rc = bp_fix(p, pgno, BP_SHARED, &pg)) != 0) /* bring it in */
             return rc;

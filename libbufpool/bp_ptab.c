@@ -14,6 +14,15 @@
  * in the shm file (bp_shared.h), so the processes of a shared cache
  * exclude each other as threads do; the locks are futex words
  * (bp_shlock.c).
+ *
+ * Also owns the direct page index (p->dmap): for a page below p->dmap_n,
+ * dmap[pgno] is its frame + 1 while the page is on a chain, else 0.  It
+ * is written with the chain (same lock, frame BUSY) and read with no lock
+ * at all: a reader that loads f = dmap[pgno] - 1, then f's state word,
+ * then dmap[pgno] again and finds f + 1 both times with the word not BUSY
+ * or exclusive holds f as pgno's frame at that word's version (a frame
+ * changes page only while BUSY, and leaving BUSY bumps the version), so
+ * an optimistic read needs no chain walk (bp_opt_begin, linear window).
  */
 #include "bp_internal.h"
 
@@ -53,6 +62,8 @@ void bp__ptab_insert_locked(bp_pool *p, uint64_t pgno, uint32_t f)
 
     BP__STORE(p->frames[f].fr_next, BP__LOAD(*head));
     BP__STORE(*head, f + 1);
+    if (pgno < p->dmap_n)
+        __atomic_store_n(&p->dmap[pgno], f + 1, __ATOMIC_RELEASE);
     uint64_t *gen = &p->meta->sh_parts[bp__bucket(p, pgno) % BP__PARTS].sp_gen;
 
     BP__STORE(*gen, BP__LOAD(*gen) + 1);
@@ -72,6 +83,8 @@ void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t f)
     if (BP__LOAD(*link) == f + 1)
         BP__STORE(*link, BP__LOAD(p->frames[f].fr_next));
     BP__STORE(p->frames[f].fr_next, 0);
+    if (pgno < p->dmap_n && BP__LOAD(p->dmap[pgno]) == f + 1)
+        __atomic_store_n(&p->dmap[pgno], 0, __ATOMIC_RELEASE);
 }
 
 void bp__ptab_rebuild_locked(bp_pool *p, unsigned part)
@@ -80,6 +93,9 @@ void bp__ptab_rebuild_locked(bp_pool *p, unsigned part)
 
     for (uint64_t b = part; b <= p->ptab_mask; b += BP__PARTS)
         BP__STORE(p->ptab[b], 0);
+    for (uint64_t pg = 0; pg < p->dmap_n; pg++)
+        if (BP__LOAD(p->dmap[pg]) != 0 && bp__bucket(p, pg) % BP__PARTS == part)
+            __atomic_store_n(&p->dmap[pg], 0, __ATOMIC_RELEASE);
     for (uint64_t f = 0; f < p->nframes; f++) {
         uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
         uint32_t *head;
@@ -89,6 +105,9 @@ void bp__ptab_rebuild_locked(bp_pool *p, unsigned part)
         head = &p->ptab[bp__bucket(p, pgno)];
         BP__STORE(p->frames[f].fr_next, BP__LOAD(*head));
         BP__STORE(*head, (uint32_t)f + 1);
+        if (pgno < p->dmap_n)
+            __atomic_store_n(&p->dmap[pgno], (uint32_t)f + 1,
+                             __ATOMIC_RELEASE);
     }
     BP__STORE(*gen, BP__LOAD(*gen) + 1); /* early reads of it are stale */
 }

@@ -19,6 +19,8 @@
  *   words         uint64_t[nframes]                frame state words
  *   ptab          uint32_t[ptab_mask + 1]          page table buckets: first
  *                                                  frame + 1 of each chain
+ *   dmap          uint32_t[BP__DMAP_SPAN*nframes]  direct page index: frame
+ *                                                  + 1 of page pgno, 0 none
  *   frames_off    nframes * page_size bytes        cache frames (page aligned)
  *
  * The same layout for 32-bit and 64-bit processes: fixed-width fields at
@@ -40,7 +42,9 @@
 #include <stdint.h>
 
 #define BP__SHM_MAGIC 0x4250534d48444232ull /* "BPSMHDB2" */
-#define BP__LAYOUT_VERSION 3u
+#define BP__LAYOUT_VERSION 4u
+#define BP__DMAP_SPAN 2u /* the direct page index covers pages below
+                            BP__DMAP_SPAN * nframes (bp_ptab.c) */
 #define BP__PARTS 64   /* page-table partitions */
 #define BP__PROCS 128  /* processes attached at once, at most */
 
@@ -132,7 +136,7 @@ struct bp__shm_hdr {
     uint32_t sh_shared;      /* 1: a shared cache (BP_ATTACH) */
     uint32_t sh_checksums;   /* pages carry the checksum trailer */
     uint32_t sh_wal_offset;  /* page LSN offset, UINT32_MAX: no WAL rule */
-    uint8_t sh_pad0[8];
+    uint64_t sh_dmap;        /* offset of the direct page index */
 
     /* frame allocation (own lines: touched by every miss) */
     uint64_t sh_free_top;    /* frames [0, free_top) never used yet */
@@ -177,6 +181,7 @@ struct bp__shm_hdr {
      ((uint64_t)sizeof(struct bp__frame) << 32) |                             \
      ((uint64_t)(sizeof(struct bp__proc) / 64) << 24) |                       \
      ((uint64_t)BP__PARTS << 16) | ((uint64_t)BP__PROCS << 4) |               \
+     ((uint64_t)BP__DMAP_SPAN << 12) |                                        \
      (uint64_t)(BP_W_LATCH_SHIFT - 48))
 
 _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
@@ -216,7 +221,8 @@ _Static_assert(offsetof(struct bp__shm_hdr, sh_magic) == 0 &&
                    offsetof(struct bp__shm_hdr, sh_nprocs) == 104 &&
                    offsetof(struct bp__shm_hdr, sh_shared) == 108 &&
                    offsetof(struct bp__shm_hdr, sh_checksums) == 112 &&
-                   offsetof(struct bp__shm_hdr, sh_wal_offset) == 116,
+                   offsetof(struct bp__shm_hdr, sh_wal_offset) == 116 &&
+                   offsetof(struct bp__shm_hdr, sh_dmap) == 120,
                "shm header identity layout");
 _Static_assert(offsetof(struct bp__shm_hdr, sh_free_top) == 128 &&
                    offsetof(struct bp__shm_hdr, sh_clock) == 192 &&

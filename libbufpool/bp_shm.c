@@ -280,8 +280,8 @@ static int bp__shm_check_high_map(bp_pool *p, uint64_t off)
 
 /* Where each part of the file goes for this pool's options. */
 struct bp__geom {
-    uint64_t procs_off, desc_off, words_off, ptab_off, ptab_n, frames_off,
-        size;
+    uint64_t procs_off, desc_off, words_off, ptab_off, ptab_n, dmap_off,
+        dmap_n, frames_off, size;
 };
 
 static void bp__shm_geom(const bp_pool *p, struct bp__geom *g)
@@ -297,7 +297,9 @@ static void bp__shm_geom(const bp_pool *p, struct bp__geom *g)
     g->words_off = bp__round_up(g->desc_off + n * sizeof(struct bp__frame),
                                 64);
     g->ptab_off = bp__round_up(g->words_off + n * sizeof(uint64_t), 64);
-    g->frames_off = bp__round_up(g->ptab_off + g->ptab_n * 4, psz);
+    g->dmap_off = bp__round_up(g->ptab_off + g->ptab_n * 4, 64);
+    g->dmap_n = n * BP__DMAP_SPAN;
+    g->frames_off = bp__round_up(g->dmap_off + g->dmap_n * 4, psz);
     g->size = g->frames_off + n * psz;
 }
 
@@ -315,6 +317,8 @@ static void bp__shm_bind(bp_pool *p, const struct bp__geom *g)
     p->words = (uint64_t *)(m + g->words_off);
     p->ptab = (uint32_t *)(m + g->ptab_off);
     p->ptab_mask = g->ptab_n - 1;
+    p->dmap = (uint32_t *)(m + g->dmap_off);
+    p->dmap_n = g->dmap_n;
     p->procs = (struct bp__proc *)(m + g->procs_off);
 }
 
@@ -352,6 +356,7 @@ static int bp__shm_build(bp_pool *p, const struct bp__geom *g)
     h->sh_words = g->words_off;
     h->sh_ptab = g->ptab_off;
     h->sh_ptab_mask = g->ptab_n - 1;
+    h->sh_dmap = g->dmap_off;
     h->sh_frames_off = g->frames_off;
     h->sh_file_size = g->size;
     h->sh_layout = BP__LAYOUT_SIG;

@@ -190,6 +190,7 @@ int bp__shm_revive(bp_pool *p)
     bp__errmsg_clear(p); /* trailer checks of dropped frames */
     if (page)
         bp__free(p, page, p->po_page_size);
+    memset(p->dmap, 0, p->dmap_n * sizeof *p->dmap); /* rebuilt below */
     for (unsigned part = 0; part < BP__PARTS; part++) {
         BP__STORE(h->sh_parts[part].sp_lock, 0);
         bp__ptab_rebuild_locked(p, part);

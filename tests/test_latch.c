@@ -14,6 +14,9 @@
  *     both holders meet at a barrier inside the held section; a library
  *     that blocks the second one deadlocks, which a watchdog turns into a
  *     failure.  Afterwards latch_waits > 0.
+ * Every backend, linear too (its optimistic reads and fix hits find the
+ * frame through the cache's direct page index, not the window table).
+ *
  * (b) per backend: bp_opt_begin on a page another thread holds exclusively
  *     returns BP_ERETRY; after that thread's unfix with BP_DIRTY, an
  *     optimistic read begun before the exclusive fix fails validation
@@ -90,6 +93,10 @@ static int skip_backend(bp_backend b)
 {
     if (b == BP_BACKEND_RFP && !util_have_rfp()) {
         printf("rfp: remap_file_pages is not available here\n");
+        return 1;
+    }
+    if (b == BP_BACKEND_LINEAR && sizeof(void *) < 8) {
+        printf("linear: needs a 64-bit address space\n");
         return 1;
     }
     return 0;
@@ -549,6 +556,7 @@ BACKEND_TESTS(BP_BACKEND_RFP, rfp)
 BACKEND_TESTS(BP_BACKEND_MMAP, mmap)
 BACKEND_TESTS(BP_BACKEND_COPY, copy)
 BACKEND_TESTS(BP_BACKEND_AUTO, auto)
+BACKEND_TESTS(BP_BACKEND_LINEAR, linear)
 
 int main(void)
 {
@@ -557,14 +565,17 @@ int main(void)
         cmocka_unit_test_teardown(test_excludes_mmap, teardown_watchdog),
         cmocka_unit_test_teardown(test_excludes_copy, teardown_watchdog),
         cmocka_unit_test_teardown(test_excludes_auto, teardown_watchdog),
+        cmocka_unit_test_teardown(test_excludes_linear, teardown_watchdog),
         cmocka_unit_test_teardown(test_opt_rfp, teardown_watchdog),
         cmocka_unit_test_teardown(test_opt_mmap, teardown_watchdog),
         cmocka_unit_test_teardown(test_opt_copy, teardown_watchdog),
         cmocka_unit_test_teardown(test_opt_auto, teardown_watchdog),
+        cmocka_unit_test_teardown(test_opt_linear, teardown_watchdog),
         cmocka_unit_test(test_opt_evict_rfp),
         cmocka_unit_test(test_opt_evict_mmap),
         cmocka_unit_test(test_opt_evict_copy),
         cmocka_unit_test(test_opt_evict_auto),
+        cmocka_unit_test(test_opt_evict_linear),
         cmocka_unit_test(test_close_busy),
         cmocka_unit_test(test_lock_order),
         cmocka_unit_test_teardown(test_unfenced_eager, teardown_watchdog),
