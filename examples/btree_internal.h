@@ -6,7 +6,7 @@
  *
  * Node page (page size P, usable end E = P - BP_PAGE_TRAILER):
  *
- *   0        32              32 + 8*count      heap            E      P
+ *   0        48              48 + 8*count      heap            E      P
  *   | header | slot array --> |    free gap     | <-- records   | trailer |
  *
  * A slot is 8 bytes: the key head (the 4 key bytes after the node's common
@@ -28,11 +28,13 @@
 
 #define BT_META_MAGIC 0x3145455254504231ull /* "1BPTREE1" */
 #define BT_NODE_MAGIC 0x4e425442u           /* "BTBN" */
+#define BT_FORMAT 2u /* bm_version: the node layout below */
 #define BT_META_PGNO 0u
 #define BT_ROOT 1u        /* the root never moves */
 #define BT_MAX_HEIGHT 24u /* deeper than any real tree: garbage guard */
 
 enum { BT_LEAF = 1, BT_INNER = 2, BT_FREE = 3 };
+#define BT_PFX_INLINE 16u
 
 typedef struct bt_node {
     uint32_t bn_magic;
@@ -47,6 +49,9 @@ typedef struct bt_node {
                          (spots ascending inserts: see bt__node_split) */
     uint64_t bn_right; /* leaf: right sibling, 0 = last leaf */
     uint64_t bn_first; /* inner: leftmost child; free page: next free */
+    unsigned char bn_pfxb[BT_PFX_INLINE]; /* the prefix's first bytes (up
+                         to BT_PFX_INLINE), zeros after: a search compares
+                         the prefix in the header's line, not in a key */
 } bt_node;
 
 typedef struct bt_slot {
@@ -55,7 +60,7 @@ typedef struct bt_slot {
 } bt_slot;
 
 #define BT_HDR ((uint32_t)sizeof(bt_node))
-_Static_assert(sizeof(bt_node) == 32, "node header is 32 bytes");
+_Static_assert(sizeof(bt_node) == 48, "node header is 48 bytes");
 _Static_assert(sizeof(bt_slot) == 8, "slot is 8 bytes");
 
 typedef struct bt_meta {

@@ -62,14 +62,27 @@ int bt__node_search_opt(const bt_tree *t, const void *n, const void *key,
         return -1;
     if (cnt == 0)
         return 0;
+    /* the lines the search will probe are fetched together, not one miss
+     * after another: all of a small node's slots, the first four probe
+     * levels of a large one's */
+    if (cnt * (uint32_t)sizeof(bt_slot) <= 1024)
+        for (uint32_t b = 0; b < cnt * (uint32_t)sizeof(bt_slot); b += 64)
+            __builtin_prefetch((const char *)s + b);
+    else
+        for (uint32_t k = 1; k < 16; k++)
+            __builtin_prefetch(&s[cnt * k / 16]);
     if (pfx > 0) { /* outside the prefix: before or after every key */
-        uint32_t m0 = BT_LD(s[0].sl_meta);
-        const unsigned char *k0 = key_at(t, n, type, m0);
+        const unsigned char *pb = h->bn_pfxb;
+        uint32_t n0 = klen < pfx ? (uint32_t)klen : pfx;
         int c;
 
-        if (!k0 || slot_klen(m0) < pfx)
-            return -1;
-        c = memcmp(kb, k0, klen < pfx ? klen : pfx);
+        if (pfx > BT_PFX_INLINE) { /* the prefix is whole in key 0 only */
+            uint32_t m0 = BT_LD(s[0].sl_meta);
+
+            if (!(pb = key_at(t, n, type, m0)) || slot_klen(m0) < pfx)
+                return -1;
+        }
+        c = memcmp(kb, pb, n0);
         if (c < 0 || (c == 0 && klen < pfx))
             return 0;
         if (c > 0)
@@ -83,12 +96,22 @@ int bt__node_search_opt(const bt_tree *t, const void *n, const void *key,
         if (sh != kh) {
             c = sh < kh ? -1 : 1;
         } else {
-            uint32_t m = BT_LD(s[mid].sl_meta);
-            const unsigned char *k = key_at(t, n, type, m);
+            uint32_t m = BT_LD(s[mid].sl_meta), sl = slot_klen(m);
 
-            if (!k || slot_klen(m) < pfx)
+            if (sl < pfx)
                 return -1;
-            c = bt_keycmp(k + pfx, slot_klen(m) - pfx, kb + pfx, klen - pfx);
+            if (sl - pfx <= 4 || klen - pfx <= 4) {
+                /* equal heads hold every byte of the shorter key: it is
+                 * the longer one's prefix (or both are the same key) */
+                c = sl < klen ? -1 : sl > klen;
+            } else {
+                const unsigned char *k = key_at(t, n, type, m);
+
+                if (!k)
+                    return -1;
+                c = bt_keycmp(k + pfx + 4, sl - pfx - 4, kb + pfx + 4,
+                              klen - pfx - 4);
+            }
         }
         if (c == 0) {
             *eq = 1;
@@ -185,6 +208,18 @@ int bt__node_sane(const bt_tree *t, const void *n)
            h->bn_heap <= t->t_end && h->bn_frag <= t->t_end - h->bn_heap;
 }
 
+/* The header's copy of the prefix matches key k (slot 0's) and is zero
+ * past the prefix. */
+static int inline_prefix_ok(const bt_node *h, const unsigned char *k)
+{
+    uint32_t in = h->bn_pfx < BT_PFX_INLINE ? h->bn_pfx : BT_PFX_INLINE;
+
+    for (uint32_t i = 0; i < BT_PFX_INLINE; i++)
+        if (h->bn_pfxb[i] != (i < in ? k[i] : 0))
+            return 0;
+    return 1;
+}
+
 int bt__node_sane_full(const bt_tree *t, const void *n)
 {
     const bt_node *h = bt_nd(n);
@@ -198,6 +233,7 @@ int bt__node_sane_full(const bt_tree *t, const void *n)
         if (!k || off < h->bn_heap || slot_klen(m) < h->bn_pfx ||
             memcmp(k, key_at(t, n, h->bn_type, bt_slots(n)[0].sl_meta),
                    h->bn_pfx) != 0 ||
+            (i == 0 && !inline_prefix_ok(h, k)) ||
             bt_slots(n)[i].sl_head !=
                 bt_head(k + h->bn_pfx, slot_klen(m) - h->bn_pfx))
             return 0;
@@ -283,6 +319,13 @@ static void set_prefix(void *n, uint32_t pfx)
     bt_node *h = bt_nd(n);
 
     h->bn_pfx = (uint16_t)pfx;
+    memset(h->bn_pfxb, 0, sizeof h->bn_pfxb);
+    if (pfx > 0) {
+        uint32_t kl;
+        const unsigned char *k0 = fixed_key(n, 0, &kl);
+
+        memcpy(h->bn_pfxb, k0, pfx < BT_PFX_INLINE ? pfx : BT_PFX_INLINE);
+    }
     for (uint32_t i = 0; i < h->bn_count; i++) {
         uint32_t kl;
         const unsigned char *k = fixed_key(n, i, &kl);
@@ -313,7 +356,7 @@ static void admit_key(void *n, const void *key, size_t klen)
     uint32_t kl;
 
     if (h->bn_count == 0) {
-        h->bn_pfx = 0;
+        set_prefix(n, 0);
     } else if (h->bn_pfx > 0) {
         const unsigned char *k0 = fixed_key(n, 0, &kl);
         uint32_t c = common_prefix(k0, h->bn_pfx, key, (uint32_t)klen);

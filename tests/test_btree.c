@@ -560,6 +560,130 @@ static void test_edges(void **state)
     remove(path);
 }
 
+/* ---- long common prefixes and keys that are prefixes of each other ------------- */
+
+#define PFX_SUFFIX_MAX 6u
+#define PFX_KEYS 1093u /* 3^0 + 3^1 + ... + 3^6 suffixes */
+
+typedef struct pfx_key {
+    unsigned char k[64];
+    size_t len;
+} pfx_key;
+
+static int pfx_cmp(const void *a, const void *b)
+{
+    const pfx_key *x = a, *y = b;
+
+    return key_cmp(x->k, x->len, y->k, y->len);
+}
+
+/* Every key plen bytes of 'p' then 0..6 bytes from {0x00, 0x01, 0xff}:
+ * nodes whose keys share more than BT_PFX_INLINE bytes (plen 30) or
+ * fewer (plen 10), and keys equal in their heads that differ only in
+ * trailing zero bytes ("p..p", "p..p\0", "p..p\0\0"). */
+static uint32_t pfx_keys(pfx_key *keys, size_t plen)
+{
+    static const unsigned char alpha[3] = {0x00, 0x01, 0xff};
+    uint32_t n = 0;
+
+    for (uint32_t sl = 0; sl <= PFX_SUFFIX_MAX; sl++) {
+        uint32_t combos = 1;
+
+        for (uint32_t i = 0; i < sl; i++)
+            combos *= 3;
+        for (uint32_t c = 0; c < combos; c++, n++) {
+            memset(keys[n].k, 'p', plen);
+            for (uint32_t i = 0, x = c; i < sl; i++, x /= 3)
+                keys[n].k[plen + i] = alpha[x % 3];
+            keys[n].len = plen + sl;
+        }
+    }
+    return n;
+}
+
+typedef struct pfx_scan {
+    const pfx_key *keys;
+    uint32_t next, n;
+    int bad;
+} pfx_scan;
+
+static int pfx_scan_fn(void *ctx, const void *key, size_t klen,
+                       const void *val, size_t vlen)
+{
+    pfx_scan *s = ctx;
+
+    if (s->next >= s->n || vlen != 4 ||
+        key_cmp(key, klen, s->keys[s->next].k, s->keys[s->next].len) != 0 ||
+        memcmp(val, &s->next, 4) != 0)
+        s->bad = 1;
+    s->next++;
+    return s->bad;
+}
+
+static void run_prefixes(size_t plen)
+{
+    pfx_key *keys = calloc(PFX_KEYS, sizeof *keys);
+    uint32_t *order = malloc(PFX_KEYS * sizeof *order), n;
+    uint64_t rng = 7 + plen, count;
+    char path[512];
+    bp_pool *p;
+    bt_tree *t;
+
+    assert_true(keys && order);
+    n = pfx_keys(keys, plen);
+    assert_int_equal(n, PFX_KEYS);
+    qsort(keys, n, sizeof *keys, pfx_cmp); /* value = rank */
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = i;
+    for (uint32_t i = n - 1; i > 0; i--) { /* inserted in random order */
+        uint32_t j = (uint32_t)util_rand_below(&rng, i + 1), x = order[i];
+
+        order[i] = order[j];
+        order[j] = x;
+    }
+    util_tmp_path(path, sizeof path, "prefixes.db");
+    remove(path);
+    p = pool_open(path, 4096, 64, 16, BP_BACKEND_AUTO, 0);
+    assert_int_equal(bt_open(&t, p), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        const pfx_key *k = &keys[order[i]];
+
+        assert_int_equal(bt_put(t, k->k, k->len, &order[i], 4), 0);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v = UINT32_MAX;
+        size_t vl = 0;
+        unsigned char absent[64];
+
+        if (bt_get(t, keys[i].k, keys[i].len, &v, sizeof v, &vl) != 0 ||
+            vl != 4 || v != i)
+            fail_msg("prefix %zu: key of rank %u (%zu bytes) reads as rank "
+                     "%u", plen, i, keys[i].len, v);
+        memcpy(absent, keys[i].k, keys[i].len); /* no key has a 0x02 */
+        absent[keys[i].len] = 0x02;
+        assert_int_equal(bt_get(t, absent, keys[i].len + 1, NULL, 0, NULL),
+                         BT_NOTFOUND);
+    }
+    pfx_scan sc = {.keys = keys, .n = n};
+    assert_int_equal(bt_scan(t, NULL, 0, 0, pfx_scan_fn, &sc, &count), 0);
+    if (sc.bad || count != n)
+        fail_msg("prefix %zu: the scan differs from the sorted keys at pair "
+                 "%u of %u", plen, sc.next, n);
+    tree_check(t);
+    assert_int_equal(bt_close(t), 0);
+    assert_int_equal(bp_close(p), 0);
+    remove(path);
+    free(keys);
+    free(order);
+}
+
+static void test_prefixes(void **state)
+{
+    (void)state;
+    run_prefixes(10); /* the prefix fits in the node header */
+    run_prefixes(30); /* it does not: compared in the first key */
+}
+
 /* ---- ascending inserts ------------------------------------------------------------ */
 
 static void asc_key(unsigned char *k, uint32_t stream, uint32_t seq)
@@ -1380,6 +1504,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_ascending),
         cmocka_unit_test(test_bulk_load),
         cmocka_unit_test(test_bulk_sizes),
