@@ -26,6 +26,9 @@
  *   moved out first); files and dir
  *   removed; next engine
  *
+ * With o->rounds > 1 the whole sequence of engines runs that many times
+ * (round 1: A B, round 2: A B, ...), every run in its own child.
+ *
  * A child that fails or dies leaves its reason in the result block (or the
  * parent reports the signal); the other engines still run.
  *
@@ -134,6 +137,11 @@ uint64_t wl_counted(const wl_workload *w, const uint64_t *ops)
     for (int k = 0; k < w->nkinds; k++)
         n += ops[k];
     return n;
+}
+
+int wl_rounds(const wl_opts *o)
+{
+    return o->rounds > 1 ? o->rounds : 1;
 }
 
 /* ---- The child ---------------------------------------------------------------- */
@@ -541,19 +549,39 @@ int wl_run_all(const wl_workload *w, const wl_opts *o)
     return wl_run_all_summary(w, o, NULL);
 }
 
+/* The first reason the comparison is not on equal memory into note (""
+ * while there is none), from result r. */
+static void wl_memory_note(const wl_opts *o, const wl_result *r, char *note,
+                           size_t notesz)
+{
+    if (r->memory_note[0] && !note[0])
+        snprintf(note, notesz, "%s (%s)", r->memory_note, r->label);
+    if (!o->out_of_memory && r->data_bytes > o->mem_budget && !note[0]) {
+        char a[32], b[32];
+        snprintf(note, notesz,
+                 "NOT EQUAL MEMORY: the data (%s, %s) exceeds the budget "
+                 "(%s) without --oom, so LMDB may use all of the page "
+                 "cache",
+                 bu_fmt_bytes(r->data_bytes, a, sizeof a), r->label,
+                 bu_fmt_bytes(o->mem_budget, b, sizeof b));
+    }
+}
+
 int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
                        wl_summary *out)
 {
     if (o->nengines < 1 || o->nengines > 8 || o->threads < 1 ||
-        o->threads > WL_MAX_THREADS || o->seconds < 0 || o->interval <= 0) {
+        o->threads > WL_MAX_THREADS || o->seconds < 0 || o->interval <= 0 ||
+        o->rounds > WL_MAX_ROUNDS) {
         fprintf(stderr, "bpbench: %s: bad harness options\n", w->name);
         return 1;
     }
     /* The engines list picks the backends; the override would hide that. */
     unsetenv("BUFPOOL_BACKEND");
-    wl_result *res = mmap(NULL, sizeof *res * (size_t)o->nengines,
-                          PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                          -1, 0);
+    int nr = wl_rounds(o);
+    size_t nres = (size_t)nr * (size_t)o->nengines;
+    wl_result *res = mmap(NULL, sizeof *res * nres, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (res == MAP_FAILED) {
         fprintf(stderr, "bpbench: mmap of the result block: %s\n",
                 strerror(errno));
@@ -566,28 +594,21 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
         fail = 1;
         driver_ns = 0;
     }
-    for (int i = 0; i < o->nengines; i++) {
-        char name[64];
-        bu_progress("%s: %s", w->name,
-                    wl_engine_name(&o->engines[i], name, sizeof name));
-        atomic_store(&wl_bar_last, -1);
-        wl_run_engine(w, o, &o->engines[i], &res[i]);
-        if (res[i].memory_note[0] && !note[0])
-            snprintf(note, sizeof note, "%s (%s)", res[i].memory_note,
-                     res[i].label);
-        if (!o->out_of_memory && res[i].data_bytes > o->mem_budget &&
-            !note[0]) {
-            char a[32], bb[32];
-            snprintf(note, sizeof note,
-                     "NOT EQUAL MEMORY: the data (%s, %s) exceeds the budget "
-                     "(%s) without --oom, so LMDB may use all of the page "
-                     "cache",
-                     bu_fmt_bytes(res[i].data_bytes, a, sizeof a),
-                     res[i].label, bu_fmt_bytes(o->mem_budget, bb, sizeof bb));
+    for (int r = 0; r < nr; r++)
+        for (int i = 0; i < o->nengines; i++) {
+            wl_result *x = &res[(size_t)r * (size_t)o->nengines + (size_t)i];
+            char name[64], rnd[32] = "";
+            if (nr > 1)
+                snprintf(rnd, sizeof rnd, ", round %d/%d", r + 1, nr);
+            bu_progress("%s: %s%s", w->name,
+                        wl_engine_name(&o->engines[i], name, sizeof name),
+                        rnd);
+            atomic_store(&wl_bar_last, -1);
+            wl_run_engine(w, o, &o->engines[i], x);
+            wl_memory_note(o, x, note, sizeof note);
+            fail |= !x->ran || !x->check_ok || x->err[0];
         }
-        fail |= !res[i].ran || !res[i].check_ok || res[i].err[0];
-    }
     wl_report(w, o, res, note, driver_ns, out);
-    munmap(res, sizeof *res * (size_t)o->nengines);
+    munmap(res, sizeof *res * nres);
     return fail ? 1 : 0;
 }

@@ -18,6 +18,12 @@
  * table (throughput, ratio to LMDB), appends CSV rows, and draws the PNG
  * plots with gnuplot when it is installed (else it says so).
  *
+ * With rounds > 1 the engines run in alternation, round after round (A B A
+ * B ...), each run as above.  An engine's row, CSV row and plot come from
+ * its median round (by steady rate; with an even count the lower middle);
+ * its ratio to LMDB is the median of the per-round ratios, and the report
+ * lists every round's rate and ratio.
+ *
  * Before the engines, when the workload has a driver hook, the parent times
  * the driver alone (the workload's own per-operation work without kv calls,
  * one thread, best of WL_DRIVER_REPS runs of driver_ops operations) and the
@@ -44,6 +50,7 @@
 #define WL_STEADY_BAND 0.10
 #define WL_MAX_KINDS 8 /* operation kinds counted per workload */
 #define WL_DRIVER_REPS 5 /* timed runs of the driver; the fastest counts */
+#define WL_MAX_ROUNDS 9 /* rounds of the engines in alternation */
 
 /* Per-thread counters a worker updates (relaxed atomics or plain stores of
  * its own slot; the sampler reads them racily-but-atomically). */
@@ -106,6 +113,9 @@ typedef struct wl_opts {
     size_t page_size;
     const char *outdir;   /* CSV and PNGs go here (created) */
     const char *tmp_parent; /* where data directories are made (/var/tmp) */
+    int rounds;           /* runs per engine, the engines alternating
+                             round after round, 1..WL_MAX_ROUNDS (0
+                             counts as 1) */
     int nengines;
     wl_engine engines[8];
 } wl_opts;
@@ -119,9 +129,12 @@ int wl_run_all(const wl_workload *w, const wl_opts *o);
 typedef struct wl_summary {
     int n;                  /* engines, in the order of o->engines */
     char label[8][96];      /* kv_label, or the engine's name if it failed */
-    double ops_per_s[8];    /* throughput (main kind); 0 when it failed */
-    double ratio[8];        /* ops_per_s / LMDB's; 0 without an LMDB run */
-    int ok[8];              /* ran and its check held */
+    double ops_per_s[8];    /* steady throughput (main kind) of the
+                               median round; 0 when it failed */
+    double ratio[8];        /* ops_per_s / LMDB's, the median over rounds
+                               of the per-round ratio; 0 without an LMDB
+                               run */
+    int ok[8];              /* ran and its check held, in every round */
     char memory_note[256];  /* "" or "NOT EQUAL MEMORY: why" */
     double driver_ns;       /* the driver alone, ns per operation; 0: none */
 } wl_summary;

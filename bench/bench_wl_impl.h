@@ -39,6 +39,9 @@ typedef struct wl_result {
 /* Operations that count for throughput: the main kind, or all kinds. */
 uint64_t wl_counted(const wl_workload *w, const uint64_t *ops);
 
+/* Rounds of o: o->rounds, at least 1. */
+int wl_rounds(const wl_opts *o);
+
 /* ---- bench_wl_mem.c ---------------------------------------------------- */
 
 /* sync() and drop the kernel's page cache.  0, or -errno with the reason
@@ -67,9 +70,10 @@ int wl_cgroup_remove(wl_cgroup *cg);
 /* ---- bench_wl_report.c ------------------------------------------------- */
 
 /* Print the table, write <outdir>/<name>.csv and the plots, fill *sum
- * (may be NULL).  res[i] belongs to o->engines[i].  note: "" or "NOT EQUAL
- * MEMORY: ..." for the whole comparison.  driver_ns: the driver alone in
- * ns per operation, 0 when not measured. */
+ * (may be NULL).  res[r * o->nengines + i] belongs to round r of
+ * o->engines[i] (wl_rounds(o) rounds).  note: "" or "NOT EQUAL MEMORY:
+ * ..." for the whole comparison.  driver_ns: the driver alone in ns per
+ * operation, 0 when not measured. */
 void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
                const char *note, double driver_ns, wl_summary *sum);
 

@@ -7,6 +7,12 @@
  * installed: throughput over time per engine (<name>-throughput.png, from
  * <name>-throughput.dat) and the ratio of each engine to LMDB as bars
  * (<name>-ratio.png, from <name>-ratio.dat).  Files are overwritten.
+ *
+ * With several rounds, the table row, CSV row and plot line of an engine
+ * come from its median round (by steady rate; with an even count the lower
+ * middle), so one row is one real run; "vs lmdb" is the median of the
+ * per-round ratios; lines after the table list every round's steady rate
+ * and ratio.
  */
 #include "bench_wl_impl.h"
 
@@ -15,6 +21,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +149,148 @@ static double wl_driver_pct(const wl_workload *w, const wl_opts *o,
     return 100.0 * driver_ns / op_ns;
 }
 
+/* What the report shows of each engine over the rounds. */
+typedef struct wl_view {
+    int nr;                          /* rounds */
+    int lmdb;                        /* index of the LMDB engine, -1: none */
+    const wl_result *sel[8];         /* the median round's result */
+    double ops[8];                   /* its steady rate */
+    double ratio[8];                 /* median per-round ratio, 0: none */
+    double steady[8][WL_MAX_ROUNDS]; /* steady rate of every round */
+    double rratio[8][WL_MAX_ROUNDS]; /* ratio to LMDB of every round, 0:
+                                        none */
+} wl_view;
+
+/* Index of the median of v[0..n-1] (n > 0; with an even n the lower
+ * middle; equal values in order). */
+static int wl_median_at(const double *v, int n)
+{
+    for (int j = 0; j < n; j++) {
+        int below = 0;
+        for (int k = 0; k < n; k++)
+            below += v[k] < v[j] || (v[k] == v[j] && k < j);
+        if (below == (n - 1) / 2)
+            return j;
+    }
+    return 0;
+}
+
+/* Median of the nonzero values of v[0..n-1]; 0 when there are none. */
+static double wl_median_set(const double *v, int n)
+{
+    double set[WL_MAX_ROUNDS];
+    size_t m = 0;
+    for (int k = 0; k < n; k++)
+        if (v[k] > 0)
+            set[m++] = v[k];
+    return bu_median(set, m);
+}
+
+/* Fill *v from res (wl_report's layout). */
+static void wl_view_fill(const wl_workload *w, const wl_opts *o,
+                         const wl_result *res, wl_view *v)
+{
+    int ne = o->nengines;
+    memset(v, 0, sizeof *v);
+    v->nr = wl_rounds(o);
+    v->lmdb = -1;
+    for (int i = 0; i < ne; i++)
+        if (o->engines[i].kind == KV_LMDB)
+            v->lmdb = i;
+    for (int r = 0; r < v->nr; r++)
+        for (int i = 0; i < ne; i++)
+            v->steady[i][r] = wl_steady_ops_s(w, &res[r * ne + i]);
+    for (int r = 0; r < v->nr; r++)
+        for (int i = 0; i < ne; i++) {
+            double l = v->lmdb >= 0 ? v->steady[v->lmdb][r] : 0;
+            v->rratio[i][r] = l > 0 ? v->steady[i][r] / l : 0;
+        }
+    for (int i = 0; i < ne; i++) {
+        int m = wl_median_at(v->steady[i], v->nr);
+        v->sel[i] = &res[m * ne + i];
+        v->ops[i] = v->steady[i][m];
+        v->ratio[i] = wl_median_set(v->rratio[i], v->nr);
+    }
+}
+
+/* Append to the string in buf (n bytes), cutting what does not fit. */
+static BU_PRINTF(3, 4) void wl_append(char *buf, size_t n, const char *fmt,
+                                      ...)
+{
+    size_t len = strlen(buf);
+    va_list ap;
+    if (len + 1 >= n)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, n - len, fmt, ap);
+    va_end(ap);
+}
+
+/* With several rounds: every round's steady rate per engine and, with an
+ * LMDB engine, every round's ratio to it per other engine. */
+static void wl_print_rounds(const wl_opts *o, const wl_view *v,
+                            const char *unit)
+{
+    char line[4608];
+    if (v->nr < 2)
+        return;
+    snprintf(line, sizeof line, "  rounds (engines alternate, steady %s):",
+             unit);
+    for (int i = 0; i < o->nengines; i++) {
+        wl_append(line, sizeof line, "%s %s", i ? ";" : "", v->sel[i]->label);
+        for (int r = 0; r < v->nr; r++)
+            if (v->steady[i][r] > 0)
+                wl_append(line, sizeof line, " %.0f", v->steady[i][r]);
+            else
+                wl_append(line, sizeof line, " n/a");
+    }
+    printf("%s\n", line);
+    if (v->lmdb < 0 || o->nengines < 2)
+        return;
+    snprintf(line, sizeof line, "  per-round ratio to lmdb:");
+    for (int i = 0, first = 1; i < o->nengines; i++) {
+        if (i == v->lmdb)
+            continue;
+        wl_append(line, sizeof line, "%s %s", first ? "" : ";",
+                  v->sel[i]->label);
+        first = 0;
+        for (int r = 0; r < v->nr; r++)
+            if (v->rratio[i][r] > 0)
+                wl_append(line, sizeof line, " %.2fx", v->rratio[i][r]);
+            else
+                wl_append(line, sizeof line, " -");
+        if (v->ratio[i] > 0)
+            wl_append(line, sizeof line, " (median %.2fx)", v->ratio[i]);
+        else
+            wl_append(line, sizeof line, " (median -)");
+    }
+    printf("%s\n", line);
+}
+
+/* The failures and check lines of every run, round by round (prefixed
+ * with the round when there are several). */
+static void wl_run_notes(const wl_opts *o, const wl_result *res, int nr,
+                         char ***notes, size_t *nnotes)
+{
+    char line[4608], pre[32] = "";
+    for (int r = 0; r < nr; r++)
+        for (int i = 0; i < o->nengines; i++) {
+            const wl_result *x = &res[r * o->nengines + i];
+            if (nr > 1)
+                snprintf(pre, sizeof pre, "round %d: ", r + 1);
+            if (x->err[0]) {
+                snprintf(line, sizeof line, "%s%s: %s", pre, x->label,
+                         x->err);
+                bu_note_add(notes, nnotes, line);
+            }
+            if (x->check[0]) {
+                snprintf(line, sizeof line, "%s%s check: %s", pre, x->label,
+                         x->check);
+                bu_note_add(notes, nnotes, line);
+            }
+        }
+}
+
 static int wl_mkdir_p(const char *dir)
 {
     char p[4096];
@@ -173,9 +322,10 @@ static void wl_mix(const wl_workload *w, const wl_result *r, char *out,
     }
 }
 
-static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
-                   const double *ops, const double *ratio, const char *note,
-                   double driver_ns, const char *path)
+static void wl_csv(const wl_workload *w, const wl_opts *o,
+                   const wl_result *const *sel, const double *ops,
+                   const double *ratio, const char *note, double driver_ns,
+                   const char *path)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -190,7 +340,7 @@ static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
         "driver_pct", "setup", "to_steady_s", "start"};
     bu_csv_row(f, hdr, sizeof hdr / sizeof hdr[0]);
     for (int i = 0; i < o->nengines; i++) {
-        const wl_result *r = &res[i];
+        const wl_result *r = sel[i];
         char c[16][64], kinds[512] = "";
         for (int k = 0; k < w->nkinds; k++) {
             size_t len = strlen(kinds);
@@ -233,8 +383,9 @@ static void wl_csv(const wl_workload *w, const wl_opts *o, const wl_result *res,
 
 /* Data files, script and PNGs; the plot lines for the notes go to notes. */
 static void wl_plots(const wl_workload *w, const wl_opts *o,
-                     const wl_result *res, const double *ratio, int have_lmdb,
-                     const char *base, char ***notes, size_t *nnotes)
+                     const wl_result *const *sel, const double *ratio,
+                     int have_lmdb, const char *base, char ***notes,
+                     size_t *nnotes)
 {
     char line[4608];
     const char *term = wl_terminal();
@@ -264,7 +415,7 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
     }
     int blocks = 0;
     for (int i = 0; i < o->nengines; i++) {
-        const wl_result *r = &res[i];
+        const wl_result *r = sel[i];
         if (!r->nsamples)
             continue;
         fprintf(d, "%s# %s\n", blocks ? "\n\n" : "", r->label);
@@ -280,7 +431,7 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
     }
     for (int i = 0; i < o->nengines; i++)
         if (ratio[i] > 0)
-            fprintf(rd, "\"%s\" %.4f\n", res[i].label, ratio[i]);
+            fprintf(rd, "\"%s\" %.4f\n", sel[i]->label, ratio[i]);
     fclose(d);
     fclose(rd);
     const char *unit = w->main_kind >= 0 ? w->kind_names[w->main_kind]
@@ -292,10 +443,10 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
                "set key outside right\nset yrange [0:*]\nplot ",
             unit);
     for (int i = 0, b = 0; i < o->nengines; i++) {
-        if (!res[i].nsamples)
+        if (!sel[i]->nsamples)
             continue;
         fprintf(g, "%s'%s' index %d using 1:2 with linespoints title '%s'",
-                b ? ", " : "", dat, b, res[i].label);
+                b ? ", " : "", dat, b, sel[i]->label);
         b++;
     }
     fprintf(g, "%s\n", blocks ? "" : "0 notitle");
@@ -337,14 +488,10 @@ static int wl_keep_cols(const char **row, int n, const int *keep)
 void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
                const char *note, double driver_ns, wl_summary *sum)
 {
-    double ops[8] = {0}, ratio[8] = {0}, lmdb = 0;
-    for (int i = 0; i < o->nengines; i++) {
-        ops[i] = wl_steady_ops_s(w, &res[i]);
-        if (o->engines[i].kind == KV_LMDB)
-            lmdb = ops[i];
-    }
-    for (int i = 0; i < o->nengines; i++)
-        ratio[i] = lmdb > 0 ? ops[i] / lmdb : 0;
+    wl_view v;
+    wl_view_fill(w, o, res, &v);
+    const double *ops = v.ops, *ratio = v.ratio;
+    int have_lmdb = v.lmdb >= 0 && ratio[v.lmdb] > 0;
 
     char **notes = NULL;
     size_t nnotes = 0;
@@ -362,7 +509,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     bu_table_init(&t, (size_t)wl_keep_cols(hdr, 12, keep));
     bu_table_add(&t, hdr);
     for (int i = 0; i < o->nengines; i++) {
-        const wl_result *r = &res[i];
+        const wl_result *r = v.sel[i];
         char c[9][48], mix[256];
         snprintf(c[0], 48, "%.2f", r->load_secs);
         bu_fmt_bytes(r->data_bytes, c[1], 48);
@@ -388,22 +535,17 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
                                       : "n/a"};
         wl_keep_cols(row, 12, keep);
         bu_table_add(&t, row);
-        if (r->err[0]) {
-            snprintf(line, sizeof line, "%s: %s", r->label, r->err);
-            bu_note_add(&notes, &nnotes, line);
-        }
-        if (r->check[0]) {
-            snprintf(line, sizeof line, "%s check: %s", r->label, r->check);
-            bu_note_add(&notes, &nnotes, line);
-        }
     }
+    wl_run_notes(o, res, v.nr, &notes, &nnotes);
     char b1[32];
-    char secs[64];
+    char secs[96];
     if (o->seconds > 0)
         snprintf(secs, sizeof secs, "%.1f s per engine", o->seconds);
     else
         snprintf(secs, sizeof secs, "until steady (%.0f-%.0f s) per engine",
                  WL_STEADY_MIN_S, WL_STEADY_MAX_S);
+    if (v.nr > 1)
+        wl_append(secs, sizeof secs, ", %d rounds alternating", v.nr);
     printf("\n%s%s%s%s: %d threads, %s, memory budget %s%s\n",
            w->name, w->setup ? " (" : "", w->setup ? w->setup : "",
            w->setup ? ")" : "", o->threads, secs,
@@ -420,7 +562,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
             o->engines[i].backend == BP_BACKEND_COPY)
             printf("  %s starts cold: the copy backend keeps no shared "
                    "cache to carry from the load to the run\n",
-                   res[i].label);
+                   v.sel[i]->label);
     if (driver_ns > 0)
         printf("  driver: %.1f ns/op (the bench's own work per operation "
                "without kv calls, 1 thread, best of %d x %llu ops); driver "
@@ -428,6 +570,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
                driver_ns, WL_DRIVER_REPS, (unsigned long long)w->driver_ops);
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
+    wl_print_rounds(o, &v, unit);
 
     char base[1024], file[64], csv[1100];
     wl_base(w->name, file, sizeof file);
@@ -439,10 +582,10 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     } else {
         snprintf(base, sizeof base, "%s/%s", o->outdir, file);
         snprintf(csv, sizeof csv, "%s.csv", base);
-        wl_csv(w, o, res, ops, ratio, note, driver_ns, csv);
+        wl_csv(w, o, v.sel, ops, ratio, note, driver_ns, csv);
         snprintf(line, sizeof line, "csv: %s", csv);
         bu_note_add(&notes, &nnotes, line);
-        wl_plots(w, o, res, ratio, lmdb > 0, base, &notes, &nnotes);
+        wl_plots(w, o, v.sel, ratio, have_lmdb, base, &notes, &nnotes);
     }
     for (size_t i = 0; i < nnotes; i++)
         printf("  %s\n", notes[i]);
@@ -455,10 +598,15 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
         snprintf(sum->memory_note, sizeof sum->memory_note, "%s", note);
         sum->driver_ns = driver_ns;
         for (int i = 0; i < o->nengines; i++) {
-            snprintf(sum->label[i], sizeof sum->label[i], "%s", res[i].label);
+            snprintf(sum->label[i], sizeof sum->label[i], "%s",
+                     v.sel[i]->label);
             sum->ops_per_s[i] = ops[i];
             sum->ratio[i] = ratio[i];
-            sum->ok[i] = res[i].ran && res[i].check_ok && !res[i].err[0];
+            sum->ok[i] = 1;
+            for (int r = 0; r < v.nr; r++) {
+                const wl_result *x = &res[r * o->nengines + i];
+                sum->ok[i] &= x->ran && x->check_ok && !x->err[0];
+            }
         }
     }
 }

@@ -87,6 +87,10 @@ static void tpcc_usage(FILE *f)
 "  --engines LIST   comma separated from bufpool:<backend> (or just\n"
 "                   <backend>: rfp,mmap,copy,linear,auto) and lmdb\n"
 "                   (" TPCC_DEFAULT_ENGINES ")\n"
+"  --rounds N       runs per engine, 1..9, the engines alternating (A B A\n"
+"                   B ...); the report shows each engine's median round,\n"
+"                   the median per-round ratio to LMDB and every round's\n"
+"                   rate (1)\n"
 "  --memory BYTES   memory budget of each engine, k/m/g suffixes (default:\n"
 "                   4x the expected data, room for the orders the run\n"
 "                   adds; with --oom a quarter of the expected data)\n"
@@ -112,7 +116,7 @@ static void tpcc_usage(FILE *f)
 enum {
     OPT_WAREHOUSES = 256, OPT_THREADS, OPT_SECONDS, OPT_ENGINES, OPT_MEMORY,
     OPT_OOM, OPT_COLD, OPT_OUT, OPT_DIR, OPT_PAGE_SIZE, OPT_INTERVAL, OPT_SEED,
-    OPT_QUIET, OPT_HOME_WAREHOUSE
+    OPT_QUIET, OPT_HOME_WAREHOUSE, OPT_ROUNDS
 };
 
 static int tpcc_ncpu(void)
@@ -149,6 +153,7 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
         {"threads", required_argument, NULL, OPT_THREADS},
         {"seconds", required_argument, NULL, OPT_SECONDS},
         {"engines", required_argument, NULL, OPT_ENGINES},
+        {"rounds", required_argument, NULL, OPT_ROUNDS},
         {"memory", required_argument, NULL, OPT_MEMORY},
         {"oom", no_argument, NULL, OPT_OOM},
         {"cold", no_argument, NULL, OPT_COLD},
@@ -165,6 +170,7 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
     uint64_t v;
     memset(o, 0, sizeof *o);
     o->seconds = 0; /* until steady */
+    o->rounds = 1;
     o->interval = 1;
     o->page_size = 0; /* 8192, or 4096 with --oom: below */
     o->outdir = "bpbench-out";
@@ -195,6 +201,10 @@ static int tpcc_parse(int argc, char **argv, wl_opts *o, uint64_t *wh,
         case OPT_ENGINES:
             o->nengines = 0;
             rc = wl_parse_engines(optarg, o);
+            break;
+        case OPT_ROUNDS:
+            rc = bu_parse_u64("rounds", optarg, 1, WL_MAX_ROUNDS, 0, &v);
+            o->rounds = (int)v;
             break;
         case OPT_MEMORY:
             rc = bu_parse_u64("memory", optarg, 1u << 20, UINT64_MAX / 2, 1,

@@ -68,6 +68,10 @@ static void ycsb_usage(FILE *f)
 "  --interval S       throughput sampling interval (seconds / 20, >= 0.05)\n"
 "  --engines LIST     lmdb and bufpool:<rfp|mmap|copy|linear|auto>\n"
 "                     (bufpool:auto,bufpool:mmap,lmdb)\n"
+"  --rounds N         runs per engine and workload, 1..9, the engines\n"
+"                     alternating (A B A B ...); the report shows each\n"
+"                     engine's median round, the median per-round ratio to\n"
+"                     LMDB and every round's rate (1)\n"
 "  --memory N         memory budget, k/m/g suffix (256m; --oom: 32m):\n"
 "                     bufpool cache + private window; LMDB's cgroup limit\n"
 "  --cold             start each run cold: the bufpool cache is not kept\n"
@@ -109,7 +113,7 @@ typedef struct ycsb_opts {
 enum {
     YO_WORKLOADS = 256, YO_RECORDS, YO_VALUE_SIZE, YO_THREADS, YO_SECONDS,
     YO_INTERVAL, YO_ENGINES, YO_MEMORY, YO_OOM, YO_COLD, YO_PAGE_SIZE, YO_OUT, YO_DIR,
-    YO_SEED, YO_QUIET, YO_DISTRIBUTION, YO_KEYS
+    YO_SEED, YO_QUIET, YO_DISTRIBUTION, YO_KEYS, YO_ROUNDS
 };
 
 static int ycsb_parse_seconds(const char *opt, const char *s, double *out)
@@ -161,6 +165,7 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
         {"seconds", required_argument, NULL, YO_SECONDS},
         {"interval", required_argument, NULL, YO_INTERVAL},
         {"engines", required_argument, NULL, YO_ENGINES},
+        {"rounds", required_argument, NULL, YO_ROUNDS},
         {"memory", required_argument, NULL, YO_MEMORY},
         {"oom", no_argument, NULL, YO_OOM},
         {"cold", no_argument, NULL, YO_COLD},
@@ -183,6 +188,7 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
     o->seed = 1;
     o->wl.threads = ncpu < WL_MAX_THREADS ? ncpu : WL_MAX_THREADS;
     o->wl.seconds = 0; /* until steady */
+    o->wl.rounds = 1;
     o->wl.mem_budget = 256ull << 20;
     o->wl.page_size = 0; /* 8192, or 4096 with --oom: below */
     o->wl.outdir = "bpbench-out";
@@ -239,6 +245,11 @@ static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
         case YO_ENGINES:
             if (wl_parse_engines(optarg, &o->wl))
                 return -1;
+            break;
+        case YO_ROUNDS:
+            if (bu_parse_u64("rounds", optarg, 1, WL_MAX_ROUNDS, 0, &v))
+                return -1;
+            o->wl.rounds = (int)v;
             break;
         case YO_MEMORY:
             if (bu_parse_u64("memory", optarg, 1ull << 20, 1ull << 44, 1,
