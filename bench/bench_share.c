@@ -508,6 +508,13 @@ int bench_share_main(int argc, char **argv)
         return 1;
     snprintf(c.data, sizeof c.data, "%s/share.db", c.dir);
     snprintf(c.lmdb_dir, sizeof c.lmdb_dir, "%s", c.dir);
+    for (int i = 0; i < 2; i++) { /* LMDB's files, removed before c.dir */
+        char f[700];
+
+        snprintf(f, sizeof f, "%s/%s", c.dir, i ? "lock.mdb" : "data.mdb");
+        if (bu_cleanup_add(f, 0) != 0)
+            return 1;
+    }
     c.go = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (c.go == MAP_FAILED)
