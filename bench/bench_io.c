@@ -62,7 +62,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define IO_MAXD 8
@@ -266,74 +265,6 @@ static int io_options(int argc, char **argv, io_opts *o)
         fprintf(stderr, "bpbench: --cache-mb must be at most a quarter of "
                 "--data-mb (reads must miss)\n");
         return -1;
-    }
-    return 0;
-}
-
-/* ---- fio ------------------------------------------------------------------- */
-
-static int io_have_fio(void)
-{
-    return system("command -v fio >/dev/null 2>&1") == 0;
-}
-
-/* Run fio; its IOPS (read or write) into *iops.  0 or -1 with why. */
-static int io_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
-                  int write, uint64_t seconds, uint64_t nios, double *iops,
-                  char *why, size_t whysz)
-{
-    char cmd[1024], line[8192];
-    FILE *f;
-    int st;
-
-    snprintf(cmd, sizeof cmd,
-             "fio --name=bpbench --filename=%s --size=%llu --rw=%s --bs=%llu "
-             "--direct=1 --ioengine=io_uring --iodepth=%llu --numjobs=1 "
-             "--randrepeat=0 --norandommap --output-format=terse "
-             "--terse-version=3 %s 2>&1",
-             path, (unsigned long long)size, write ? "randwrite" : "randread",
-             (unsigned long long)bs, (unsigned long long)depth,
-             write ? "--end_fsync=1 --number_ios=0" : "--time_based");
-    if (write) {
-        char extra[128];
-
-        snprintf(extra, sizeof extra, " --io_size=%llu",
-                 (unsigned long long)(nios * bs));
-        strncat(cmd, extra, sizeof cmd - strlen(cmd) - 1);
-    } else {
-        char extra[64];
-
-        snprintf(extra, sizeof extra, " --runtime=%llu",
-                 (unsigned long long)seconds);
-        strncat(cmd, extra, sizeof cmd - strlen(cmd) - 1);
-    }
-    if (!(f = popen(cmd, "r"))) {
-        snprintf(why, whysz, "popen(fio): %s", strerror(errno));
-        return -1;
-    }
-    line[0] = 0;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "3;", 2) == 0)
-            break;
-    st = pclose(f);
-    if (strncmp(line, "3;", 2) != 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-        snprintf(why, whysz, "fio failed (status %d): %.200s", st, line);
-        return -1;
-    }
-    {
-        /* terse v3: field 8 read IOPS, field 49 write IOPS (1-based) */
-        int want = write ? 49 : 8, k = 1;
-        char *s = line;
-
-        while (k < want && (s = strchr(s, ';')) != NULL) {
-            s++;
-            k++;
-        }
-        if (!s) {
-            snprintf(why, whysz, "fio output has no field %d", want);
-            return -1;
-        }
-        *iops = strtod(s, NULL);
     }
     return 0;
 }
@@ -861,7 +792,7 @@ static int io_fio_cell(const io_opts *o, int *have_fio, int w,
     char why[512];
 
     *out = 0;
-    if (*have_fio && io_fio(w ? wpath : path, npages * psz, psz, d, w,
+    if (*have_fio && bu_fio(w ? wpath : path, npages * psz, psz, d, w,
                             o->seconds, o->wpages, out, why, sizeof why)) {
         fprintf(stderr, "bpbench io: %s\n", why);
         *have_fio = 0;
@@ -914,7 +845,7 @@ int bench_io_main(int argc, char **argv)
     char dir[512], path[600], wpath[600], why[512], cell[8][64], label[64];
     static double pool[IO_MAXBK][IO_MAXP][IO_MAXD + 1][16],
         fio[IO_MAXP][IO_MAXD + 1][16 * (IO_MAXBK + 1)];
-    int have_fio = io_have_fio(), failed = 0;
+    int have_fio = bu_have_fio(), failed = 0;
     bu_table t;
     io_opts o;
     int rc;
@@ -1099,7 +1030,7 @@ int bench_io_main(int argc, char **argv)
                    "of the fio runs before and after it), the lowest and "
                    "highest in brackets; fio IOPS = median of all its "
                    "runs\n");
-        if (!o.vs_raw && !io_have_fio())
+        if (!o.vs_raw && !bu_have_fio())
             printf("fio column skipped: fio not installed (apt-get install fio); "
                    "its cells are n/a\n");
     }

@@ -1,6 +1,6 @@
 /*
- * bench_util.c - clock, medians, cleanup registry, data files, options and
- * table printing for bpbench.  See bench_util.h for the contracts.
+ * bench_util.c - clock, medians, cleanup registry, data files, options,
+ * table printing and the fio runner for bpbench.  See bench_util.h for the contracts.
  *
  * Cleanup registry: a fixed array of paths filled by the main thread.  An
  * entry becomes visible to the signal handler only after its path is fully
@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -692,4 +693,71 @@ int bu_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz)
         snprintf(why, whysz, "bp_stats_get: %s (%d): %s", bp_strerror(rc), rc,
                  bp_errmsg(p));
     return rc;
+}
+
+/* ---- fio ----------------------------------------------------------------- */
+
+int bu_have_fio(void)
+{
+    return system("command -v fio >/dev/null 2>&1") == 0;
+}
+
+int bu_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
+           int write, uint64_t seconds, uint64_t nios, double *iops,
+           char *why, size_t whysz)
+{
+    char cmd[1024], line[8192];
+    FILE *f;
+    int st;
+
+    snprintf(cmd, sizeof cmd,
+             "fio --name=bpbench --filename=%s --size=%llu --rw=%s --bs=%llu "
+             "--direct=1 --ioengine=io_uring --iodepth=%llu --numjobs=1 "
+             "--randrepeat=0 --norandommap --output-format=terse "
+             "--terse-version=3 %s 2>&1",
+             path, (unsigned long long)size, write ? "randwrite" : "randread",
+             (unsigned long long)bs, (unsigned long long)depth,
+             write ? "--end_fsync=1 --number_ios=0" : "--time_based");
+    if (write) {
+        char extra[128];
+
+        snprintf(extra, sizeof extra, " --io_size=%llu",
+                 (unsigned long long)(nios * bs));
+        strncat(cmd, extra, sizeof cmd - strlen(cmd) - 1);
+    } else {
+        char extra[64];
+
+        snprintf(extra, sizeof extra, " --runtime=%llu",
+                 (unsigned long long)seconds);
+        strncat(cmd, extra, sizeof cmd - strlen(cmd) - 1);
+    }
+    if (!(f = popen(cmd, "r"))) {
+        snprintf(why, whysz, "popen(fio): %s", strerror(errno));
+        return -1;
+    }
+    line[0] = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "3;", 2) == 0)
+            break;
+    st = pclose(f);
+    if (strncmp(line, "3;", 2) != 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+        snprintf(why, whysz, "fio failed (status %d): %.200s", st, line);
+        return -1;
+    }
+    {
+        /* terse v3: field 8 read IOPS, field 49 write IOPS (1-based) */
+        int want = write ? 49 : 8, k = 1;
+        char *s = line;
+
+        while (k < want && (s = strchr(s, ';')) != NULL) {
+            s++;
+            k++;
+        }
+        if (!s) {
+            snprintf(why, whysz, "fio output has no field %d", want);
+            return -1;
+        }
+        *iops = strtod(s, NULL);
+    }
+    return 0;
 }

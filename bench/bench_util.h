@@ -5,8 +5,10 @@
  * registry (temporary directories, data files and /dev/shm names removed at
  * exit, on SIGINT/SIGTERM/SIGHUP and on a crash), the data file format used
  * by every subcommand, opening a configured pool, option parsing (the --backends list too), table and
- * CSV printing, the lists of notes printed under a report, and the machine
- * description printed at the top of each report.
+ * CSV printing, the lists of notes printed under a report, the machine
+ * description printed at the top of each report, and running fio (the
+ * disk's own rate that `bpbench io` and the out-of-memory workload reports
+ * compare against).
  *
  * Data file format (bu_data_file_create): in 4 KiB block k of page p, every
  * 64-byte line starts with the 8 bytes bu_stamp(p, k) (native byte order);
@@ -250,5 +252,21 @@ void bu_print_machine(FILE *f, const char *prefix);
  * (/proc/stat's "cpu" line): *total of every kind, *steal the time the
  * hypervisor ran something else on this VM's CPUs.  0 when unknown. */
 int bu_cpu_ticks(uint64_t *total, uint64_t *steal);
+
+/* ---- fio ----------------------------------------------------------------- */
+
+/* 1 when a fio program is on PATH (`command -v fio` through sh). */
+int bu_have_fio(void);
+
+/* Run fio once on path (size bytes, laid out by fio when missing or
+ * short): O_DIRECT io_uring random I/O of bs-byte blocks at queue depth
+ * depth, one job.  Reads (write 0) run for seconds; writes (write 1) do
+ * nios blocks and end with an fsync that fio's IOPS leave out.  The read
+ * or write IOPS from fio's terse (v3) output go to *iops.  Returns 0, or
+ * -1 with the reason in why (for a failed run, fio's exit status and last
+ * output line, newline included). */
+int bu_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
+           int write, uint64_t seconds, uint64_t nios, double *iops,
+           char *why, size_t whysz);
 
 #endif

@@ -33,7 +33,10 @@
  * parent reports the signal); the other engines still run.
  *
  * Before the first child the parent times the workload's driver alone
- * (wl_driver_ns), on the state every child then starts from.
+ * (wl_driver_ns), on the state every child then starts from.  In
+ * out-of-memory mode, after the last child, it measures the data disk's
+ * own random-read rate with fio (wl_fio_measure) for the report's
+ * efficiency line.
  */
 #include "bench_wl_impl.h"
 
@@ -544,6 +547,60 @@ static double wl_driver_ns(const wl_workload *w)
     return best > 0 ? best : 1e-3;
 }
 
+/* ---- fio: the data disk's own random-read rate ---------------------------- */
+
+/* Size of fio's file: the largest data of any run, at least 64 MiB,
+ * rounded up to whole blocks of bs. */
+static uint64_t wl_fio_size(const wl_result *res, size_t nres, uint64_t bs)
+{
+    uint64_t size = 64ull << 20;
+    for (size_t i = 0; i < nres; i++)
+        if (res[i].data_bytes > size)
+            size = res[i].data_bytes;
+    return (size + bs - 1) / bs * bs;
+}
+
+/* Fill *f (bench_wl_impl.h) with fio's random-read IOPS, on a file in a
+ * fresh directory under o->tmp_parent; both are removed afterwards (and
+ * by the cleanup registry should the bench die meanwhile).  When fio is
+ * missing or fails, f->iops is 0 and f->why says why: the efficiency line
+ * is a reference, not something the bench fails on. */
+static void wl_fio_measure(const wl_opts *o, const wl_result *res,
+                           size_t nres, wl_fio *f)
+{
+    const char *parent = o->tmp_parent ? o->tmp_parent : "/var/tmp";
+    char dir[4096], path[4200];
+    memset(f, 0, sizeof *f);
+    f->bs = o->page_size ? o->page_size : 8192; /* kv_bufpool's default */
+    f->depth = o->threads;
+    if (!bu_have_fio()) {
+        snprintf(f->why, sizeof f->why,
+                 "fio not installed (apt-get install fio)");
+        return;
+    }
+    int rc = bu_tempdir(parent, dir, sizeof dir);
+    if (rc) {
+        snprintf(f->why, sizeof f->why, "temp dir in %s: %s", parent,
+                 strerror(-rc));
+        return;
+    }
+    snprintf(path, sizeof path, "%s/fio-randread", dir);
+    bu_cleanup_add(path, 0);
+    if (bu_fio(path, wl_fio_size(res, nres, f->bs), f->bs,
+               (uint64_t)f->depth, 0, WL_FIO_SECONDS, 0, &f->iops, f->why,
+               sizeof f->why) != 0) {
+        f->iops = 0;
+        f->why[strcspn(f->why, "\n")] = '\0'; /* fio's line ends in one */
+    } else if (f->iops <= 0) {
+        f->iops = 0;
+        snprintf(f->why, sizeof f->why, "fio reported no reads");
+    }
+    unlink(path);
+    bu_cleanup_forget(path);
+    rmdir(dir);
+    bu_cleanup_forget(dir);
+}
+
 int wl_run_all(const wl_workload *w, const wl_opts *o)
 {
     return wl_run_all_summary(w, o, NULL);
@@ -608,7 +665,13 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
             wl_memory_note(o, x, note, sizeof note);
             fail |= !x->ran || !x->check_ok || x->err[0];
         }
-    wl_report(w, o, res, note, driver_ns, out);
+    wl_fio fio;
+    if (o->out_of_memory) {
+        bu_progress("%s: fio random reads, %d s", w->name, WL_FIO_SECONDS);
+        wl_fio_measure(o, res, nres, &fio);
+    }
+    wl_report(w, o, res, note, driver_ns, o->out_of_memory ? &fio : NULL,
+              out);
     munmap(res, sizeof *res * nres);
     return fail ? 1 : 0;
 }

@@ -29,6 +29,11 @@
  * one thread, best of WL_DRIVER_REPS runs of driver_ops operations) and the
  * report gives it in ns per operation and as a share of each engine's time
  * per operation.
+ *
+ * In out-of-memory mode, after every engine and round, the parent runs fio
+ * once (O_DIRECT random reads of the page size at depth threads, on a file
+ * as large as the data) and the report gives each engine's efficiency: its
+ * disk reads per second during the run over fio's IOPS.
  */
 #ifndef BENCH_WL_H
 #define BENCH_WL_H

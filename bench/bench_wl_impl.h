@@ -1,11 +1,13 @@
 /*
  * bench_wl_impl.h - what the harness files share: the result block a
  * forked engine child fills (MAP_SHARED), the memory set-up of
- * out-of-memory mode, and the report.
+ * out-of-memory mode, fio's random-read rate of the data disk, and the
+ * report.
  *
  * Files: bench_wl.c (wl_run_all: the child per engine, worker threads,
- * sampling), bench_wl_mem.c (drop caches, memory cgroups),
- * bench_wl_report.c (table, CSV, gnuplot plots).
+ * sampling, fio after the runs of out-of-memory mode), bench_wl_mem.c
+ * (drop caches, memory cgroups), bench_wl_report.c (table, efficiency
+ * line, CSV, gnuplot plots).
  */
 #ifndef BENCH_WL_IMPL_H
 #define BENCH_WL_IMPL_H
@@ -35,6 +37,21 @@ typedef struct wl_result {
     double sample_t[WL_MAX_SAMPLES];     /* seconds since the run began */
     uint64_t sample_ops[WL_MAX_SAMPLES]; /* counted ops so far */
 } wl_result;
+
+/* The data disk's own random-read rate, measured by bench_wl.c once after
+ * every run of out-of-memory mode: fio, O_DIRECT randread of bs-byte
+ * blocks (the bufpool page size of the runs) at depth o->threads for
+ * WL_FIO_SECONDS, on a file in a fresh directory under o->tmp_parent as
+ * large as the largest engine's data.  The report's efficiency of an
+ * engine is its disk reads per second during the run (run_read_bytes / bs
+ * / run_secs) over iops. */
+#define WL_FIO_SECONDS 10
+typedef struct wl_fio {
+    uint64_t bs;     /* block size, bytes */
+    int depth;       /* queue depth */
+    double iops;     /* fio's read IOPS; 0 when not measured */
+    char why[384];   /* when iops is 0: why (fio missing or failed) */
+} wl_fio;
 
 /* Operations that count for throughput: the main kind, or all kinds. */
 uint64_t wl_counted(const wl_workload *w, const uint64_t *ops);
@@ -73,9 +90,13 @@ int wl_cgroup_remove(wl_cgroup *cg);
  * (may be NULL).  res[r * o->nengines + i] belongs to round r of
  * o->engines[i] (wl_rounds(o) rounds).  note: "" or "NOT EQUAL MEMORY:
  * ..." for the whole comparison.  driver_ns: the driver alone in ns per
- * operation, 0 when not measured. */
+ * operation, 0 when not measured.  fio: the disk's random-read rate for
+ * the efficiency line after the table and the CSV's last two columns
+ * (fio IOPS, efficiency per engine); NULL when there is none (in-memory
+ * runs): no line, empty columns. */
 void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
-               const char *note, double driver_ns, wl_summary *sum);
+               const char *note, double driver_ns, const wl_fio *fio,
+               wl_summary *sum);
 
 /* Name of an engine as the user wrote it ("lmdb", "bufpool:mmap"). */
 const char *wl_engine_name(const wl_engine *e, char *buf, size_t n);

@@ -13,6 +13,12 @@
  * middle), so one row is one real run; "vs lmdb" is the median of the
  * per-round ratios; lines after the table list every round's steady rate
  * and ratio.
+ *
+ * Out-of-memory mode adds one line after those: each engine's efficiency,
+ * its disk reads per second during the run (the row's result) over fio's
+ * random-read IOPS on the same disk at the page size and the run's depth
+ * (bench_wl_impl.h: wl_fio), or why fio gave no figure.  The CSV carries
+ * the fio IOPS and the efficiency in its last two columns.
  */
 #include "bench_wl_impl.h"
 
@@ -267,6 +273,45 @@ static void wl_print_rounds(const wl_opts *o, const wl_view *v,
     printf("%s\n", line);
 }
 
+/* r's disk reads per second during its run (run_read_bytes in blocks of
+ * fio->bs) over fio's IOPS; -1 when either is unknown. */
+static double wl_efficiency(const wl_result *r, const wl_fio *fio)
+{
+    if (!fio || fio->iops <= 0 || !r->ran || r->run_secs <= 0 ||
+        r->run_read_bytes == UINT64_MAX)
+        return -1;
+    return (double)r->run_read_bytes / (double)fio->bs / r->run_secs /
+           fio->iops;
+}
+
+/* With fio (out-of-memory mode): the efficiency line of every engine's
+ * row, or why there are no figures. */
+static void wl_print_efficiency(const wl_opts *o, const wl_view *v,
+                                const wl_fio *fio)
+{
+    char line[4608];
+    if (!fio)
+        return;
+    snprintf(line, sizeof line,
+             "  efficiency (disk reads/s during the run over fio's "
+             "random-read rate, %llu B, depth %d, %d s",
+             (unsigned long long)fio->bs, fio->depth, WL_FIO_SECONDS);
+    if (fio->iops <= 0) {
+        printf("%s): not measured: %s\n", line, fio->why);
+        return;
+    }
+    wl_append(line, sizeof line, ": %.0f IOPS):", fio->iops);
+    for (int i = 0; i < o->nengines; i++) {
+        double e = wl_efficiency(v->sel[i], fio);
+        wl_append(line, sizeof line, "%s %s", i ? ";" : "", v->sel[i]->label);
+        if (e >= 0)
+            wl_append(line, sizeof line, " %.2f", e);
+        else
+            wl_append(line, sizeof line, " n/a");
+    }
+    printf("%s\n", line);
+}
+
 /* The failures and check lines of every run, round by round (prefixed
  * with the round when there are several). */
 static void wl_run_notes(const wl_opts *o, const wl_result *res, int nr,
@@ -325,7 +370,7 @@ static void wl_mix(const wl_workload *w, const wl_result *r, char *out,
 static void wl_csv(const wl_workload *w, const wl_opts *o,
                    const wl_result *const *sel, const double *ops,
                    const double *ratio, const char *note, double driver_ns,
-                   const char *path)
+                   const wl_fio *fio, const char *path)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -337,11 +382,12 @@ static void wl_csv(const wl_workload *w, const wl_opts *o,
         "out_of_memory", "data_bytes", "load_s", "ops", "ops_per_s",
         "ratio_to_lmdb", "kinds", "errors", "aborts", "check_ok", "check",
         "error", "memory_note", "run_read_bytes", "driver_ns_per_op",
-        "driver_pct", "setup", "to_steady_s", "start"};
+        "driver_pct", "setup", "to_steady_s", "start", "fio_randread_iops",
+        "efficiency"};
     bu_csv_row(f, hdr, sizeof hdr / sizeof hdr[0]);
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = sel[i];
-        char c[16][64], kinds[512] = "";
+        char c[18][64] = {{0}}, kinds[512] = "";
         for (int k = 0; k < w->nkinds; k++) {
             size_t len = strlen(kinds);
             snprintf(kinds + len, sizeof kinds - len, "%s%s=%llu",
@@ -369,13 +415,19 @@ static void wl_csv(const wl_workload *w, const wl_opts *o,
         snprintf(c[13], 64, "%.1f", driver_ns);
         snprintf(c[14], 64, "%.3f", wl_driver_pct(w, o, r, driver_ns));
         snprintf(c[15], 64, "%.2f", wl_to_steady_s(w, r));
+        double eff = wl_efficiency(r, fio); /* cells left empty: n/a */
+        if (fio && fio->iops > 0)
+            snprintf(c[16], 64, "%.1f", fio->iops);
+        if (eff >= 0)
+            snprintf(c[17], 64, "%.4f", eff);
         const char *row[] = {w->name, r->label, c[0], c[1], c[2], c[3], c[4],
                              c[5], c[6], c[7], c[8], kinds, c[9], c[10],
                              c[11], r->check, r->err,
                              r->memory_note[0] ? r->memory_note : note,
                              c[12], c[13], c[14],
                              w->setup ? w->setup : "", c[15],
-                             o->out_of_memory || o->cold ? "cold" : "warm"};
+                             o->out_of_memory || o->cold ? "cold" : "warm",
+                             c[16], c[17]};
         bu_csv_row(f, row, sizeof row / sizeof row[0]);
     }
     fclose(f);
@@ -486,7 +538,8 @@ static int wl_keep_cols(const char **row, int n, const int *keep)
 }
 
 void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
-               const char *note, double driver_ns, wl_summary *sum)
+               const char *note, double driver_ns, const wl_fio *fio,
+               wl_summary *sum)
 {
     wl_view v;
     wl_view_fill(w, o, res, &v);
@@ -571,6 +624,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
     wl_print_rounds(o, &v, unit);
+    wl_print_efficiency(o, &v, fio);
 
     char base[1024], file[64], csv[1100];
     wl_base(w->name, file, sizeof file);
@@ -582,7 +636,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     } else {
         snprintf(base, sizeof base, "%s/%s", o->outdir, file);
         snprintf(csv, sizeof csv, "%s.csv", base);
-        wl_csv(w, o, v.sel, ops, ratio, note, driver_ns, csv);
+        wl_csv(w, o, v.sel, ops, ratio, note, driver_ns, fio, csv);
         snprintf(line, sizeof line, "csv: %s", csv);
         bu_note_add(&notes, &nnotes, line);
         wl_plots(w, o, v.sel, ratio, have_lmdb, base, &notes, &nnotes);
