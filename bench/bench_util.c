@@ -74,8 +74,8 @@ double bu_median(const double *v, size_t n)
 static char bu_cl_path[BU_CL_MAX][PATH_MAX];
 static volatile sig_atomic_t bu_cl_used[BU_CL_MAX];
 static int bu_cl_isdir[BU_CL_MAX];
-static const int bu_cl_signals[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
-                                    SIGSEGV, SIGBUS,  SIGABRT};
+static const int bu_cl_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
+                                    SIGSEGV, SIGBUS,  SIGABRT, SIGPIPE};
 
 void bu_cleanup_now(void)
 {
