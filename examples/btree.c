@@ -588,7 +588,6 @@ int bt_del(bt_tree *t, const void *key, size_t klen)
     return 0;
 }
 
-/* Feed fn the pairs of the validated leaf copy buf from slot i on. */
 /* Copy node n's header, slots and records to buf, not the free gap
  * between them (all of it when the header reads as garbage: the caller
  * validates the copy). */
@@ -605,6 +604,7 @@ static void copy_node(const bt_tree *t, unsigned char *buf, const void *n)
     }
 }
 
+/* Feed fn the pairs of the validated leaf copy buf from slot i on. */
 static int scan_leaf(bt_tree *t, const unsigned char *buf, uint32_t i,
                      uint64_t limit, bt_scan_fn fn, void *ctx, uint64_t *done,
                      unsigned char *last, uint32_t *lastlen)
