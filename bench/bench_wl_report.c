@@ -358,13 +358,11 @@ static void wl_mix(const wl_workload *w, const wl_result *r, char *out,
     for (int k = 0; k < w->nkinds; k++)
         all += r->total[k];
     out[0] = '\0';
-    for (int k = 0; k < w->nkinds && all; k++) {
-        if (!r->total[k])
-            continue;
-        size_t len = strlen(out);
-        snprintf(out + len, n - len, "%s%s %.1f%%", len ? ", " : "",
-                 w->kind_names[k], 100.0 * (double)r->total[k] / (double)all);
-    }
+    for (int k = 0; k < w->nkinds && all; k++)
+        if (r->total[k])
+            wl_append(out, n, "%s%s %.1f%%", out[0] ? ", " : "",
+                      w->kind_names[k],
+                      100.0 * (double)r->total[k] / (double)all);
 }
 
 static void wl_csv(const wl_workload *w, const wl_opts *o,
@@ -388,12 +386,9 @@ static void wl_csv(const wl_workload *w, const wl_opts *o,
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = sel[i];
         char c[18][64] = {{0}}, kinds[512] = "";
-        for (int k = 0; k < w->nkinds; k++) {
-            size_t len = strlen(kinds);
-            snprintf(kinds + len, sizeof kinds - len, "%s%s=%llu",
-                     k ? ";" : "", w->kind_names[k],
-                     (unsigned long long)r->total[k]);
-        }
+        for (int k = 0; k < w->nkinds; k++)
+            wl_append(kinds, sizeof kinds, "%s%s=%llu", k ? ";" : "",
+                      w->kind_names[k], (unsigned long long)r->total[k]);
         snprintf(c[0], 64, "%d", o->threads);
         snprintf(c[1], 64, "%.3f", r->run_secs);
         snprintf(c[2], 64, "%llu", (unsigned long long)o->mem_budget);

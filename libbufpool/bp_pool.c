@@ -327,21 +327,29 @@ static inline int bp__hz_publish(struct bp__readers *b, uint32_t f)
     return -1;
 }
 
-/* The window slot showing pgno, or BP__NONE.  A linear window shows frame
- * i in slot i, so the direct page index names the slot (one line, where
- * the window table's probe reads two); the table decides when the index
- * does not show the page in a slot that holds it. */
+/* With a linear window (frame i in slot i, every frame mapped): the
+ * direct page index's entry for pgno, frame + 1 (bp_ptab.c); 0 when the
+ * page is not cached, beyond the index, or the window is not linear. */
+static inline uint32_t bp__linear_entry(const bp_pool *p, uint64_t pgno)
+{
+    if (p->be != &bp__backend_linear || pgno >= p->dmap_n)
+        return 0;
+    return __atomic_load_n(&p->dmap[pgno], __ATOMIC_ACQUIRE);
+}
+
+/* The window slot showing pgno, or BP__NONE.  A linear window's slot is
+ * the frame the direct page index names (one line, where the window
+ * table's probe reads two); the table decides when the index does not
+ * show the page in a slot that holds it. */
 static inline uint32_t bp__linear_slot(const bp_pool *p,
                                        const struct bp__slot *slots,
                                        uint64_t pgno)
 {
-    if (p->be == &bp__backend_linear && pgno < p->dmap_n) {
-        uint32_t e = __atomic_load_n(&p->dmap[pgno], __ATOMIC_ACQUIRE);
+    uint32_t e = bp__linear_entry(p, pgno);
 
-        if (e != 0 && e <= p->nslots &&
-            __atomic_load_n(&slots[e - 1].sl_pgno, __ATOMIC_ACQUIRE) == pgno)
-            return e - 1;
-    }
+    if (e != 0 && e <= p->nslots &&
+        __atomic_load_n(&slots[e - 1].sl_pgno, __ATOMIC_ACQUIRE) == pgno)
+        return e - 1;
     return bp__htab_find_in(&p->wtab, slots, pgno);
 }
 
@@ -804,24 +812,22 @@ int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
         return -EINVAL;
     if ((rc = bp__usable(p)) != 0)
         return rc;
-    if (p->be == &bp__backend_linear && pgno < p->dmap_n) {
-        /* every frame is mapped: the direct page index names the frame
-         * and the frame is the address (the protocol: bp_ptab.c) */
-        uint32_t e = __atomic_load_n(&p->dmap[pgno], __ATOMIC_ACQUIRE), f;
+    /* a linear window: the direct page index names the frame, and the
+     * frame is the address (the protocol: bp_ptab.c) */
+    uint32_t e = bp__linear_entry(p, pgno);
 
-        if (e != 0 && e <= p->nframes) {
-            uint64_t v;
+    if (e != 0 && e <= p->nframes) {
+        uint32_t f = e - 1;
+        uint64_t v;
 
-            /* the caller reads the page next: its first line (and TLB
-             * entry) comes in while the state word does */
-            __builtin_prefetch(bp__slot_addr(p, f = e - 1));
-            v = bp_w_load(bp__word(p, f));
-
-            if (bp_w_latch(v) > BP_LATCH_MAX_SHARED)
-                return BP_ERETRY;
-            if (__atomic_load_n(&p->dmap[pgno], __ATOMIC_ACQUIRE) == e)
-                return bp__opt_begun(p, o, f, pgno, f, v);
-        }
+        /* the caller reads the page next: its first line (and TLB entry)
+         * comes in while the state word does */
+        __builtin_prefetch(bp__slot_addr(p, f));
+        v = bp_w_load(bp__word(p, f));
+        if (bp_w_latch(v) > BP_LATCH_MAX_SHARED)
+            return BP_ERETRY;
+        if (bp__linear_entry(p, pgno) == e)
+            return bp__opt_begun(p, o, f, pgno, f, v);
     }
     for (int tries = 0; tries < 4; tries++) {
         uint32_t s = bp__htab_find(&p->wtab, pgno), f;
