@@ -9,14 +9,20 @@
  * than another if its cache misses k times less often.  This program replays
  * the leaf sequence of YCSB's scrambled zipfian, drawn by the very code
  * `bpbench ycsb` uses (ycsb_scrambled_next), against caches of the same
- * size under four policies:
+ * size under six policies:
  *
  *   LRU        what the kernel's page cache approximates (LMDB's cache);
- *   CLOCK      the pool's frame CLOCK: a hit sets the usage count to its
+ *   CLOCK      BP_REPLACE_CLOCK: a use sets the usage count to its
  *              maximum (3), a fill to 1, the hand decrements;
- *   LFU bound  the C leaves most used in the measured window, cached for
- *              good: the best any frequency-based policy can do, even with
- *              perfect knowledge of every leaf's popularity;
+ *   ADMIT      BP_REPLACE_ADMIT, the pool's default: CLOCK with use counts
+ *              and newcomers admitted by them (cs_admit below);
+ *   LFU, known popularity  the C leaves of highest probability under the
+ *              generator's own distribution, cached for good: the best a
+ *              frequency policy can do, knowing every leaf's popularity
+ *              exactly;
+ *   LFU in hindsight  the C leaves most used in the measured window
+ *              itself: a bound no online policy reaches, since it picks
+ *              leaves by the very draws it is scored on;
  *   MIN        Belady's clairvoyant optimum (evict the leaf used furthest
  *              in the future): no policy, online or not, misses less.
  *
@@ -36,6 +42,7 @@
 #include "ycsb.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +51,11 @@ typedef struct cs_opts {
     uint64_t records, value_size, memory, page_size, ops, seed;
 } cs_opts;
 
-enum { CS_LRU, CS_CLOCK, CS_LFU, CS_MIN, CS_NPOL };
+enum { CS_LRU, CS_CLOCK, CS_ADMIT, CS_KNOWN, CS_LFU, CS_MIN, CS_NPOL };
 static const char *const cs_pol_name[CS_NPOL] = {
-    "LRU (kernel page cache)", "CLOCK (the pool)",
-    "LFU bound (perfect popularity)", "MIN (Belady, clairvoyant)"};
+    "LRU (kernel page cache)", "CLOCK (BP_REPLACE_CLOCK)",
+    "ADMIT (BP_REPLACE_ADMIT, default)", "LFU, known popularity",
+    "LFU in hindsight", "MIN (Belady, clairvoyant)"};
 
 #define CS_NONE UINT32_MAX
 #define CS_NOMEM UINT64_MAX /* a policy's result when it had no memory */
@@ -58,9 +66,11 @@ static void cs_usage(FILE *f)
 "usage: bpbench cachesim [options]\n"
 "\n"
 "Replays the leaf accesses of YCSB's scrambled zipfian (A, B, C) against a\n"
-"cache of the memory budget under LRU, CLOCK, the best frequency policy and\n"
-"Belady's MIN, and prints leaf misses per operation: the fewest page reads\n"
-"per operation any cache of that size could make out of memory.\n"
+"cache of the memory budget under LRU, the pool's two policies (CLOCK and\n"
+"ADMIT), the best frequency policy (knowing each leaf's popularity, and in\n"
+"hindsight) and Belady's MIN, and prints leaf misses per operation: the\n"
+"fewest page reads per operation any cache of that size could make out of\n"
+"memory.\n"
 "\n"
 "options (default: what `bpbench ycsb --oom --page-size 4096` runs):\n"
 "  --records N      records (4x the budget of data, as ycsb --oom)\n"
@@ -244,6 +254,169 @@ out:
     return miss;
 }
 
+/* BP_REPLACE_ADMIT as libbufpool/bp_cache.c and bp_freq.c run it: the
+ * CLOCK above, plus a use count per leaf (indexed by leaf number modulo a
+ * power of two at least 4 x the cache, saturating at 255, all halved every
+ * 64 x cache additions): a miss counts its leaf, and so does the hand for
+ * every frame it finds used.  A miss weighs the oldest of the last
+ * cap / 100 leaves brought in against the least counted of the hand's
+ * next 4 frames at usage 0: the newcomer stays if it was used since it
+ * came in or was counted more, else it goes. */
+typedef struct cs_freq {
+    unsigned char *c;
+    uint64_t mask, adds, period;
+} cs_freq;
+
+static void cs_count(cs_freq *q, uint32_t x)
+{
+    unsigned char *c = &q->c[x & q->mask];
+
+    if (*c < 255)
+        (*c)++;
+    if (++q->adds % q->period == 0)
+        for (uint64_t i = 0; i <= q->mask; i++)
+            q->c[i] >>= 1;
+}
+
+#define CS_OFFER 4
+
+static uint64_t cs_admit(const uint32_t *seq, size_t n, size_t warm,
+                         uint32_t nleaves, uint32_t cap)
+{
+    uint32_t *slot = malloc(cap * sizeof *slot),
+             *where = malloc(nleaves * sizeof *where), hand = 0, used = 0,
+             ringn = cap / 100 ? cap / 100 : 1, rpos = 0;
+    uint64_t *ring = malloc(ringn * sizeof *ring), len = 64,
+             miss = CS_NOMEM;
+    unsigned char *use = calloc(cap, 1);
+    cs_freq q = {0};
+
+    while (len < 4ull * cap)
+        len <<= 1;
+    q.c = calloc(len, 1);
+    q.mask = len - 1;
+    q.period = 64ull * cap;
+    if (!slot || !where || !ring || !use || !q.c)
+        goto out;
+    miss = 0;
+    memset(where, 0xff, nleaves * sizeof *where);
+    memset(ring, 0xff, ringn * sizeof *ring);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = seq[i], v, nf = CS_NONE, m = CS_NONE;
+
+        if (where[x] != CS_NONE) {
+            use[where[x]] = 3;
+            continue;
+        }
+        miss += i >= warm;
+        cs_count(&q, x);
+        if (used < cap) { /* never used frames first */
+            v = used++;
+            goto fill;
+        }
+        uint64_t e = ring[rpos];
+        if (e != UINT64_MAX && slot[e >> 32] == (uint32_t)e)
+            nf = (uint32_t)(e >> 32);
+        for (int got = 0; got < CS_OFFER; hand = (hand + 1) % cap) {
+            if (use[hand] > 0) {
+                use[hand]--;
+                cs_count(&q, slot[hand]);
+                continue;
+            }
+            got++;
+            if (hand != nf && (m == CS_NONE || q.c[slot[hand] & q.mask] <
+                                                   q.c[slot[m] & q.mask]))
+                m = hand;
+        }
+        v = m;
+        if (nf != CS_NONE && use[nf] <= 1 &&
+            q.c[slot[nf] & q.mask] <= q.c[slot[m] & q.mask])
+            v = nf;
+        where[slot[v]] = CS_NONE;
+        ring[rpos] = (uint64_t)v << 32 | x;
+        rpos = (rpos + 1) % ringn;
+fill:
+        slot[v] = x;
+        use[v] = 1;
+        where[x] = v;
+    }
+out:
+    free(slot);
+    free(where);
+    free(ring);
+    free(use);
+    free(q.c);
+    return miss;
+}
+
+/* The probability of each leaf under the scrambled zipfian's own sampler
+ * (ycsb_zipf_next: rank 0 below 1/zetan, rank 1 below u0, then
+ * items * (eta u - eta + 1)^alpha), summed over the first CS_RANKS ranks;
+ * the rest of the mass lands on records by FNV hash, spread evenly here. */
+#define CS_RANKS (1ull << 27)
+static double *cs_leaf_prob(const uint32_t *leaf, uint64_t records,
+                            uint32_t nleaves)
+{
+    ycsb_zipf z;
+    double *pr = calloc(nleaves, sizeof *pr);
+    uint32_t *per = calloc(nleaves, sizeof *per);
+
+    if (!pr || !per) {
+        free(pr);
+        free(per);
+        return NULL;
+    }
+    ycsb_scrambled_init(&z);
+    double u0 = (1.0 + z.half_pow_theta) / z.zetan, prev = 0, cdf;
+    uint64_t ranks = CS_RANKS < z.items ? CS_RANKS : z.items;
+    for (uint64_t r = 0; r < ranks; r++) {
+        /* P(rank <= r): the two fixed ranks, then the formula's share */
+        double g = (pow((double)(r + 1) / (double)z.items, 1.0 / z.alpha) -
+                    1.0 + z.eta) / z.eta;
+        cdf = g > u0 ? g : u0;
+        if (r == 0)
+            cdf = 1.0 / z.zetan + (g > u0 ? g - u0 : 0);
+        pr[leaf[ycsb_fnv64(r) % records]] += cdf - prev;
+        prev = cdf;
+    }
+    for (uint64_t r = 0; r < records; r++)
+        per[leaf[r]]++;
+    for (uint32_t l = 0; l < nleaves; l++)
+        pr[l] += (1.0 - prev) * per[l] / (double)records;
+    free(per);
+    return pr;
+}
+
+static int cs_dbl_desc_idx(const void *a, const void *b, void *ctx)
+{
+    const double *pr = ctx;
+    double x = pr[*(const uint32_t *)a], y = pr[*(const uint32_t *)b];
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static uint64_t cs_lfu_known(const uint32_t *seq, size_t n, size_t warm,
+                             uint32_t nleaves, uint32_t cap, const double *pr)
+{
+    uint32_t *idx = malloc(nleaves * sizeof *idx);
+    unsigned char *in = calloc(nleaves, 1);
+    uint64_t miss = CS_NOMEM;
+
+    if (!idx || !in)
+        goto out;
+    for (uint32_t l = 0; l < nleaves; l++)
+        idx[l] = l;
+    qsort_r(idx, nleaves, sizeof *idx, cs_dbl_desc_idx, (void *)pr);
+    for (uint32_t i = 0; i < cap && i < nleaves; i++)
+        in[idx[i]] = 1;
+    miss = 0;
+    for (size_t i = warm; i < n; i++)
+        miss += !in[seq[i]];
+out:
+    free(idx);
+    free(in);
+    return miss;
+}
+
 static int cs_u64_desc(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -386,7 +559,13 @@ int bench_cachesim_main(int argc, char **argv)
     bu_rng_seed(&r, o.seed, 1, 'c');
     for (uint64_t i = 0; i < o.ops; i++)
         seq[i] = leaf[ycsb_scrambled_next(&z, o.records, ycsb_unit(&r))];
+    double *prob = cs_leaf_prob(leaf, o.records, nleaves);
     free(leaf);
+    if (!prob) {
+        fprintf(stderr, "bpbench cachesim: out of memory\n");
+        free(seq);
+        return 1;
+    }
 
     printf("bpbench cachesim: leaf misses per YCSB operation (scrambled "
            "zipfian 0.99), %llu records of %llu B in ~%s (%u leaves of %llu "
@@ -402,20 +581,26 @@ int bench_cachesim_main(int argc, char **argv)
             fprintf(stderr, "bpbench cachesim: the cache (%u pages) must be "
                     "smaller than the data (%u pages)\n", cap[c], nleaves);
             free(seq);
+            free(prob);
             return 2;
         }
         miss[c][CS_LRU] = cs_lru(seq, o.ops, warm, nleaves, cap[c]);
         miss[c][CS_CLOCK] = cs_clock(seq, o.ops, warm, nleaves, cap[c]);
+        miss[c][CS_ADMIT] = cs_admit(seq, o.ops, warm, nleaves, cap[c]);
+        miss[c][CS_KNOWN] = cs_lfu_known(seq, o.ops, warm, nleaves, cap[c],
+                                         prob);
         miss[c][CS_LFU] = cs_lfu_bound(seq, o.ops, warm, nleaves, cap[c]);
         miss[c][CS_MIN] = cs_min(seq, o.ops, warm, nleaves, cap[c]);
         for (int q = 0; q < CS_NPOL; q++)
             if (miss[c][q] == CS_NOMEM) {
                 fprintf(stderr, "bpbench cachesim: out of memory\n");
                 free(seq);
+                free(prob);
                 return 1;
             }
     }
     free(seq);
+    free(prob);
 
     bu_table t;
     bu_table_init(&t, 5);
@@ -443,6 +628,13 @@ int bench_cachesim_main(int argc, char **argv)
            "pages (its window holds the rest)\n", cap[0], cap[1]);
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
+    printf("ADMIT misses %+.1f%% against LFU with known popularity and "
+           "%+.1f%% against LFU in hindsight (whole budget), CLOCK %+.1f%% "
+           "and %+.1f%%.\n",
+           100.0 * ((double)miss[0][CS_ADMIT] / (double)miss[0][CS_KNOWN] - 1),
+           100.0 * ((double)miss[0][CS_ADMIT] / (double)miss[0][CS_LFU] - 1),
+           100.0 * ((double)miss[0][CS_CLOCK] / (double)miss[0][CS_KNOWN] - 1),
+           100.0 * ((double)miss[0][CS_CLOCK] / (double)miss[0][CS_LFU] - 1));
     printf("A disk-bound engine with the same threads on the same disk is at "
            "most \"LRU's / this\" times as fast as one whose cache is an "
            "LRU of the whole budget.\n");

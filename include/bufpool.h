@@ -111,7 +111,7 @@
  * are auto, sync, uring, io_uring (or unset)".  A mistyped override is
  * never ignored.
  *
- * Precedence: the API wins over the environment, except for the three
+ * Precedence: the API wins over the environment, except for the four
  * variables marked "beats the API" below.  Those exist to run an unchanged
  * program (an engine, a benchmark, this library's test suite, which runs
  * whole a second time with BUFPOOL_IO=sync) on another backend, engine or
@@ -129,6 +129,9 @@
  *       cannot be had, as with BP_IO_URING).
  *   BUFPOOL_IO_STAGE=auto|off|on                  beats bp_set_io_stage
  *       staged reads, as bp_set_io_stage's values.
+ *   BUFPOOL_REPLACEMENT=admit|clock               beats bp_set_replacement
+ *       the cache's replacement, BP_REPLACE_ADMIT or BP_REPLACE_CLOCK
+ *       (bp_stats.replacement says which runs).
  *   BUFPOOL_IO_EARLY=0|1                          no API; default 1
  *       0: a staged fix miss (and the copy backend's fix miss on
  *       io_uring) no longer submits its read before it takes a frame
@@ -417,6 +420,29 @@ int bp_set_backend(bp_pool *p, bp_backend b);
  * @param pf  a bp_prefault
  * @return 0, BP_ESTATE, or -EINVAL (NULL p, pf not a bp_prefault) */
 int bp_set_prefault(bp_pool *p, bp_prefault pf);
+
+/* How a cache miss picks the frame it evicts (default
+ * BP_REPLACE_ADMIT).  Both run a CLOCK over the frames: a fix or an
+ * optimistic read of a page raises its frame's usage count, the hand
+ * lowers it, and a frame at 0 may go.  ADMIT also keeps a use count per
+ * page, evicted or not (a miss adds one, and so does the hand for every
+ * frame it finds used since its last pass), and gives each page a
+ * newly brought in one probation: the next misses compare the oldest
+ * newcomer with the least-used of the hand's next candidates and evict
+ * whichever was used less.  A page read once is then the next to go,
+ * instead of pushing out a page used often; scans (BP_SCAN) keep their
+ * own ring either way.  bp_stats counts the outcomes (admit_kept,
+ * admit_dropped).  In a shared cache each process evicts by its own
+ * choice; the use counts are shared.
+ *
+ * @param p  a pool that is not open
+ * @param r  a bp_replacement
+ * @return 0, BP_ESTATE, or -EINVAL (NULL p, r not a bp_replacement) */
+typedef enum bp_replacement {
+    BP_REPLACE_ADMIT = 0, /* CLOCK, with newcomers admitted by use count */
+    BP_REPLACE_CLOCK      /* CLOCK alone */
+} bp_replacement;
+int bp_set_replacement(bp_pool *p, bp_replacement r);
 
 /* Lock the window in memory (mlock; the mmap backend also passes
  * MAP_LOCKED to every remap).  Default off.  bp_open fails with
@@ -1223,6 +1249,12 @@ typedef struct bp_stats {
                                    flushed), mid-write, latched or torn */
     char cache_origin[160];     /* "built new", "joined", "revived: ..." or
                                    "built new: ... not trusted (why)" */
+    /* replacement (bp_set_replacement) */
+    uint32_t replacement;       /* bp_replacement */
+    uint32_t pad1;
+    uint64_t admit_kept;        /* newcomers kept: a used frame went */
+    uint64_t admit_dropped;     /* newcomers evicted, used less than the
+                                   frame the hand offered */
 } bp_stats;
 
 /* Fill *st with a snapshot of the configuration and the counters.  Each

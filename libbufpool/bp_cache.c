@@ -30,8 +30,14 @@
  *    later fdatasync succeeded (WB marks "written, not yet synced";
  *    dirtying the frame again clears WB).
  *
- * Replacement: CLOCK with usage counts 0..3 (a fix raises the count, the
- * hand lowers it; the first evictable frame at 0 goes).  Scan resistance:
+ * Replacement: CLOCK with usage counts 0..3 (a fix or an optimistic read
+ * raises the count, the hand lowers it; with BP_REPLACE_CLOCK the first
+ * evictable frame at 0 goes).  BP_REPLACE_ADMIT (the default) adds use
+ * counts per page (bp_freq.c): a miss counts its page, the hand counts
+ * every frame it finds used; the hand offers BP__ADMIT_OFFER frames at 0
+ * and the least used of them is weighed against the oldest newcomer of
+ * the admission ring: the newcomer stays (as an ordinary frame) if it was
+ * used since it came in or its page was used more often, else it goes.  Scan resistance:
  * a BP_SCAN cache miss takes its frame from a ring of the last frames
  * scans brought in (BP__RING, plus room for the scan's read-ahead in
  * flight), as long as they are still unlatched and not promoted (SCAN
@@ -143,15 +149,129 @@ static int bp__frame_evict(bp_pool *p, uint32_t f)
     return 0;
 }
 
+static int bp__no_frame(bp_pool *p)
+{
+    return bp__fail(p, BP_ENOFRAME, "all %" PRIu64 " cache frames are fixed "
+                    "or mapped: unfix pages or use a larger cache",
+                    p->nframes);
+}
+
+#define BP__ADMIT_OFFER 4 /* frames at usage 0 the hand offers per miss */
+
+/* The hand's next candidates: up to BP__ADMIT_OFFER frames at usage 0
+ * that look evictable (unlatched, not one of this private pool's frames
+ * mapped twice).  A frame used since the hand's last pass has its usage
+ * lowered and its page counted.  *steps counts the hand's moves. */
+static unsigned bp__frame_offer(bp_pool *p, uint32_t *out, uint64_t *steps,
+                                uint64_t max_steps)
+{
+    unsigned got = 0;
+
+    while (got < BP__ADMIT_OFFER && *steps < max_steps) {
+        uint32_t f = (uint32_t)(__atomic_fetch_add(&p->meta->sh_clock, 1,
+                                                   __ATOMIC_RELAXED) %
+                                p->nframes);
+        uint64_t *w = bp__word(p, f), v = bp_w_load(w);
+
+        ++*steps;
+        if (bp_w_latch(v) != 0 ||
+            (!p->shared && BP__LOAD(p->frames[f].fr_maps) > 1) ||
+            ((v & BP_W_DIRTY) && BP__LOAD(p->meta->sh_sync_err)))
+            continue;
+        if (bp_w_usage(v) > 0) {
+            if (bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1)))
+                bp__freq_count(p, BP__LOAD(p->frames[f].fr_pgno));
+            continue;
+        }
+        out[got++] = f;
+    }
+    return got;
+}
+
+/* BP_REPLACE_ADMIT's victim for a miss of pgno, returned BUSY and empty:
+ * the oldest newcomer or the least used frame the hand offers, whichever
+ * was used less (the newcomer on a tie); pgno's frame becomes the
+ * newest newcomer. */
+static int bp__frame_admit(bp_pool *p, uint64_t pgno, uint32_t *frame)
+{
+    uint64_t steps = 0, max_steps = (BP_W_USAGE_MAX + 2) * p->nframes + 1;
+    uint32_t pos, nf = BP__NONE;
+    uint64_t e = bp__admit_take(p, &pos);
+    int rc;
+
+    if (e != BP__ADMIT_EMPTY && (uint32_t)(e >> 32) < p->nframes) {
+        uint32_t f = (uint32_t)(e >> 32);
+        uint64_t pg = BP__LOAD(p->frames[f].fr_pgno);
+
+        if (pg != BP__NOPAGE && (uint32_t)pg == (uint32_t)e)
+            nf = f; /* still the page it came in with */
+    }
+    while (steps < max_steps) {
+        uint32_t offer[BP__ADMIT_OFFER], order[2], m = BP__NONE;
+        unsigned got = bp__frame_offer(p, offer, &steps, max_steps), k = 0,
+                 mu = 0;
+
+        for (unsigned i = 0; i < got; i++) {
+            unsigned u;
+
+            if (offer[i] == nf)
+                continue;
+            u = bp__freq_of(p, BP__LOAD(p->frames[offer[i]].fr_pgno));
+            if (m == BP__NONE || u < mu) {
+                m = offer[i];
+                mu = u;
+            }
+        }
+        if (nf != BP__NONE && m != BP__NONE &&
+            (bp_w_usage(bp_w_load(bp__word(p, nf))) > 1 ||
+             bp__freq_of(p, BP__LOAD(p->frames[nf].fr_pgno)) > mu)) {
+            /* the newcomer was used since it came in, or more often
+             * before: it stays */
+            order[k++] = m;
+            order[k++] = nf;
+        } else {
+            if (nf != BP__NONE)
+                order[k++] = nf;
+            if (m != BP__NONE)
+                order[k++] = m;
+        }
+        for (unsigned i = 0; i < k; i++) {
+            uint32_t f = order[i];
+
+            if (!bp__frame_take(p, f, 0))
+                continue;
+            if ((rc = bp__frame_evict(p, f)) != 0) {
+                bp__latch_release(bp__word(p, f), 2, 0, 0);
+                return rc;
+            }
+            if (nf != BP__NONE) {
+                if (f == nf)
+                    BP_STAT(p, admit_dropped);
+                else
+                    BP_STAT(p, admit_kept);
+            }
+            bp__admit_put(p, pos, f, pgno);
+            *frame = f;
+            return 0;
+        }
+        nf = BP__NONE; /* fixed or taken meanwhile: in use, not a newcomer
+                          to weigh any more */
+    }
+    return bp__no_frame(p);
+}
+
 /* A victim frame, returned BUSY and empty.  *ring is the scan ring
  * position to record the new page in (scan misses). */
-static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
-                            uint32_t *ring)
+static int bp__frame_victim(bp_pool *p, uint64_t pgno, int scan,
+                            uint32_t *frame, uint32_t *ring)
 {
     struct bp__shm_hdr *h = p->meta;
     uint64_t n = p->nframes, top = __atomic_load_n(&h->sh_free_top,
                                                     __ATOMIC_ACQUIRE);
     int rc;
+
+    if (p->po_replacement == BP_REPLACE_ADMIT)
+        bp__freq_count(p, pgno); /* a miss is a use */
 
     while (top > 0 && !__atomic_compare_exchange_n(&h->sh_free_top, &top,
                                                     top - 1, 0,
@@ -203,6 +323,8 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
             return 0;
         }
     }
+    if (p->po_replacement == BP_REPLACE_ADMIT && !scan)
+        return bp__frame_admit(p, pgno, frame);
     for (uint64_t i = 0; i < (BP_W_USAGE_MAX + 2) * n + 1; i++) {
         uint32_t f = (uint32_t)(__atomic_fetch_add(&h->sh_clock, 1,
                                                    __ATOMIC_RELAXED) % n);
@@ -216,8 +338,7 @@ static int bp__frame_victim(bp_pool *p, int scan, uint32_t *frame,
         *frame = f;
         return 0;
     }
-    return bp__fail(p, BP_ENOFRAME, "all %" PRIu64 " cache frames are fixed "
-                    "or mapped: unfix pages or use a larger cache", n);
+    return bp__no_frame(p);
 }
 
 int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
@@ -281,7 +402,7 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
         if (how == BP__GET_READ) /* a fix miss: its read can start now */
             bp__io_early_start(p, pgno, gen);
     }
-    if ((rc = bp__frame_victim(p, scan, &f, &ring)) != 0)
+    if ((rc = bp__frame_victim(p, pgno, scan, &f, &ring)) != 0)
         return rc;
     part = bp__ptab_lock(p, pgno);
     if (how != BP__GET_FRESH && bp__ptab_find_locked(p, pgno) != BP__NONE) {

@@ -35,6 +35,7 @@ static const struct bp__env_var {
     [BP__ENV_IO_EARLY] = {"BUFPOOL_IO_EARLY", {"0", "1", NULL}},
     [BP__ENV_IO_HUGEPAGE] = {"BUFPOOL_IO_HUGEPAGE", {"0", "1", NULL}},
     [BP__ENV_IO_REGBUF] = {"BUFPOOL_IO_REGBUF", {"0", "1", NULL}},
+    [BP__ENV_REPLACEMENT] = {"BUFPOOL_REPLACEMENT", {"admit", "clock", NULL}},
     [BP__ENV_READER_FENCE] = {"BUFPOOL_READER_FENCE",
                               {"auto", "always", "eager", NULL}},
 };

@@ -117,7 +117,8 @@ void bp__readers_barrier(bp_pool *p);
     X(prefetch_started) X(prefetch_done) X(prefetch_failed) X(batch_writes)   \
     X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
     X(prefetch_direct) X(reads_early) X(copies_home) X(peer_reaps)           \
-    X(peer_frames) X(revived_frames) X(revive_dropped)
+    X(peer_frames) X(revived_frames) X(revive_dropped) X(admit_kept)         \
+    X(admit_dropped)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -414,6 +415,7 @@ struct bp_pool {
     uint64_t po_window_slots;
     bp_backend po_backend;
     bp_prefault po_prefault;
+    bp_replacement po_replacement;
     int po_mlock;
     char *po_shm_name; /* NULL: memfd */
     unsigned po_shm_mode; /* 0600 (0) or a group mode (bp_set_shm_mode) */
@@ -480,6 +482,10 @@ struct bp_pool {
     uint64_t ptab_mask;
     uint32_t *dmap;       /* direct page index (bp_ptab.c) */
     uint64_t dmap_n;      /* pages it covers: [0, dmap_n) */
+    uint8_t *freq;        /* use counts by page number (bp_freq.c) */
+    uint64_t freq_mask;
+    uint64_t *admit;      /* the admission ring (bp_freq.c) */
+    uint32_t admit_n;
     uint64_t nframes;
 
     /* window */
@@ -650,6 +656,7 @@ enum bp__env {
     BP__ENV_IO_EARLY,     /* 0 1 */
     BP__ENV_IO_HUGEPAGE,  /* 0 1 */
     BP__ENV_IO_REGBUF,    /* 0 1 */
+    BP__ENV_REPLACEMENT,  /* admit clock (bp_replacement's order) */
     BP__ENV_READER_FENCE, /* auto always eager */
     BP__ENV_COUNT
 };
@@ -708,6 +715,15 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
                   uint64_t *seen, int *held);
 /* Forget a BUSY frame's page; it stays BUSY (caller releases). */
 void bp__cache_discard(bp_pool *p, uint32_t frame);
+
+/* BP_REPLACE_ADMIT's use counts and admission ring (bp_freq.c). */
+#define BP__ADMIT_EMPTY UINT64_MAX
+void bp__freq_count(bp_pool *p, uint64_t pgno);
+unsigned bp__freq_of(const bp_pool *p, uint64_t pgno);
+/* The ring's next position in *pos, and the entry there. */
+uint64_t bp__admit_take(bp_pool *p, uint32_t *pos);
+void bp__admit_put(bp_pool *p, uint32_t pos, uint32_t frame, uint64_t pgno);
+void bp__admit_clear(bp_pool *p);
 /* Write frame (latched by the caller: shared or BUSY) to the data file. */
 int bp__cache_write_frame(bp_pool *p, uint32_t frame);
 int bp__cache_flush(bp_pool *p);

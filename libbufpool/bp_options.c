@@ -172,6 +172,18 @@ int bp_set_prefault(bp_pool *p, bp_prefault pf)
     return 0;
 }
 
+int bp_set_replacement(bp_pool *p, bp_replacement r)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    if ((unsigned)r > BP_REPLACE_CLOCK)
+        return bp__fail(p, -EINVAL, "unknown replacement policy %d", (int)r);
+    p->po_replacement = r;
+    return 0;
+}
+
 int bp_set_mlock(bp_pool *p, int on)
 {
     int rc = bp__closed(p);

@@ -152,6 +152,9 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
             p->readers[i].rd_hz[k] = BP__NONE;
     p->id = bp__readers_new_id();
     bp__readers_open(p);
+    if (bp__env_get(BP__ENV_REPLACEMENT, -1) >= 0) /* beats the option */
+        p->po_replacement =
+            (bp_replacement)bp__env_get(BP__ENV_REPLACEMENT, -1);
     if ((rc = bp__io_open(p, path, flags)) == 0 &&
         (rc = bp__backend_asked(p, &b)) == 0 && (rc = bp__shm_open(p)) == 0) {
         if (b == BP_BACKEND_AUTO)
@@ -804,6 +807,17 @@ static inline int bp__opt_begun(bp_pool *p, bp_opt *o, uint32_t s,
     return 0;
 }
 
+/* An optimistic read is a use of the page, for the CLOCK as a fix's: its
+ * frame's usage goes to the top (one CAS, lost if it fails; nothing is
+ * written once the count is at the top, so a page read often costs no
+ * write until the hand has lowered it again). */
+static inline void bp__opt_used(uint64_t *w, uint64_t v)
+{
+    if (((v >> BP_W_USAGE_SHIFT) &
+         (BP_W_USAGE_MAX | BP_W_SCAN >> BP_W_USAGE_SHIFT)) != BP_W_USAGE_MAX)
+        (void)bp_w_cas(w, &v, bp_w_set_usage(v, BP_W_USAGE_MAX) & ~BP_W_SCAN);
+}
+
 int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
 {
     int rc;
@@ -826,8 +840,10 @@ int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
         v = bp_w_load(bp__word(p, f));
         if (bp_w_latch(v) > BP_LATCH_MAX_SHARED)
             return BP_ERETRY;
-        if (bp__linear_entry(p, pgno) == e)
+        if (bp__linear_entry(p, pgno) == e) {
+            bp__opt_used(bp__word(p, f), v);
             return bp__opt_begun(p, o, f, pgno, f, v);
+        }
     }
     for (int tries = 0; tries < 4; tries++) {
         uint32_t s = bp__htab_find(&p->wtab, pgno), f;
@@ -845,6 +861,7 @@ int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
                 bp__window_drop_stale(p, s, pgno); /* a stale hint */
                 continue;
             }
+            bp__opt_used(bp__word(p, f), v);
             return bp__opt_begun(p, o, s, pgno, f, v);
         }
         if ((rc = bp_fix(p, pgno, BP_SHARED, &pg)) != 0) /* bring it in */

@@ -21,6 +21,10 @@
  *                                                  frame + 1 of each chain
  *   dmap          uint32_t[BP__DMAP_SPAN*nframes]  direct page index: frame
  *                                                  + 1 of page pgno, 0 none
+ *   freq          uint8_t[sh_freq_mask + 1]        use counts by page number
+ *                                                  (bp_freq.c)
+ *   admit         uint64_t[bp__admit_len(nframes)] recently filled frames,
+ *                                                  oldest first (bp_freq.c)
  *   frames_off    nframes * page_size bytes        cache frames (page aligned)
  *
  * The same layout for 32-bit and 64-bit processes: fixed-width fields at
@@ -42,9 +46,13 @@
 #include <stdint.h>
 
 #define BP__SHM_MAGIC 0x4250534d48444232ull /* "BPSMHDB2" */
-#define BP__LAYOUT_VERSION 4u
+#define BP__LAYOUT_VERSION 5u
 #define BP__DMAP_SPAN 2u /* the direct page index covers pages below
                             BP__DMAP_SPAN * nframes (bp_ptab.c) */
+#define BP__FREQ_SPAN 4u /* use counters: the power of two at or above
+                            BP__FREQ_SPAN * nframes (bp_freq.c) */
+#define BP__ADMIT_SHARE 100u /* the admission ring holds nframes / this
+                                frames, at least one (bp_freq.c) */
 #define BP__PARTS 64   /* page-table partitions */
 #define BP__PROCS 128  /* processes attached at once, at most */
 
@@ -63,6 +71,21 @@
 #define BP__DLOCKB_SHARED 1 /* shared by the processes of the shared cache
                                that has the data file (read-only pools stay
                                away while it is held) */
+
+/* Sizes of the use counts and the admission ring for n frames. */
+static inline uint64_t bp__freq_len(uint64_t n)
+{
+    uint64_t len = 64;
+
+    while (len < BP__FREQ_SPAN * n)
+        len <<= 1;
+    return len;
+}
+
+static inline uint64_t bp__admit_len(uint64_t n)
+{
+    return n / BP__ADMIT_SHARE ? n / BP__ADMIT_SHARE : 1;
+}
 
 /* ---- frame descriptors ----------------------------------------------------
  * Each frame has a state word (bp_latch.h: latch, version, usage,
@@ -140,9 +163,11 @@ struct bp__shm_hdr {
 
     /* frame allocation (own lines: touched by every miss) */
     uint64_t sh_free_top;    /* frames [0, free_top) never used yet */
-    uint8_t sh_pad1[56];
+    uint64_t sh_freq_adds;   /* use counts added so far (ageing: bp_freq.c) */
+    uint8_t sh_pad1[48];
     uint64_t sh_clock;       /* frame CLOCK hand */
-    uint8_t sh_pad2[56];
+    uint64_t sh_admit_pos;   /* the admission ring's next position */
+    uint8_t sh_pad2[48];
 
     /* the data file and its durability, for every process */
     uint64_t sh_data_pages;  /* logical size, pages (grows under alloc) */
@@ -166,7 +191,9 @@ struct bp__shm_hdr {
     uint64_t sh_data_ctime;
     uint64_t sh_data_stamp;  /* the data file's stamp (an xattr) this cache
                                 wrote; 0: none could be written */
-    uint8_t sh_pad4[24];
+    uint64_t sh_freq;        /* offset of the use counts */
+    uint64_t sh_freq_mask;   /* use counters - 1 (power of two) */
+    uint64_t sh_admit;       /* offset of the admission ring */
 
     struct bp__shpart sh_parts[BP__PARTS];
 };
@@ -225,7 +252,9 @@ _Static_assert(offsetof(struct bp__shm_hdr, sh_magic) == 0 &&
                    offsetof(struct bp__shm_hdr, sh_dmap) == 120,
                "shm header identity layout");
 _Static_assert(offsetof(struct bp__shm_hdr, sh_free_top) == 128 &&
+                   offsetof(struct bp__shm_hdr, sh_freq_adds) == 136 &&
                    offsetof(struct bp__shm_hdr, sh_clock) == 192 &&
+                   offsetof(struct bp__shm_hdr, sh_admit_pos) == 200 &&
                    offsetof(struct bp__shm_hdr, sh_data_pages) == 256 &&
                    offsetof(struct bp__shm_hdr, sh_disk_pages) == 264 &&
                    offsetof(struct bp__shm_hdr, sh_wal_durable) == 272 &&
@@ -240,7 +269,10 @@ _Static_assert(offsetof(struct bp__shm_hdr, sh_free_top) == 128 &&
                    offsetof(struct bp__shm_hdr, sh_data_size) == 328 &&
                    offsetof(struct bp__shm_hdr, sh_data_mtime) == 336 &&
                    offsetof(struct bp__shm_hdr, sh_data_ctime) == 344 &&
-                   offsetof(struct bp__shm_hdr, sh_data_stamp) == 352,
+                   offsetof(struct bp__shm_hdr, sh_data_stamp) == 352 &&
+                   offsetof(struct bp__shm_hdr, sh_freq) == 360 &&
+                   offsetof(struct bp__shm_hdr, sh_freq_mask) == 368 &&
+                   offsetof(struct bp__shm_hdr, sh_admit) == 376,
                "shm header control layout");
 _Static_assert(offsetof(struct bp__shm_hdr, sh_parts) == 384 &&
                    sizeof(struct bp__shm_hdr) == BP__SHM_HDR_SIZE,

@@ -281,7 +281,7 @@ static int bp__shm_check_high_map(bp_pool *p, uint64_t off)
 /* Where each part of the file goes for this pool's options. */
 struct bp__geom {
     uint64_t procs_off, desc_off, words_off, ptab_off, ptab_n, dmap_off,
-        dmap_n, frames_off, size;
+        dmap_n, freq_off, freq_n, admit_off, admit_n, frames_off, size;
 };
 
 static void bp__shm_geom(const bp_pool *p, struct bp__geom *g)
@@ -299,7 +299,11 @@ static void bp__shm_geom(const bp_pool *p, struct bp__geom *g)
     g->ptab_off = bp__round_up(g->words_off + n * sizeof(uint64_t), 64);
     g->dmap_off = bp__round_up(g->ptab_off + g->ptab_n * 4, 64);
     g->dmap_n = n * BP__DMAP_SPAN;
-    g->frames_off = bp__round_up(g->dmap_off + g->dmap_n * 4, psz);
+    g->freq_off = bp__round_up(g->dmap_off + g->dmap_n * 4, 64);
+    g->freq_n = bp__freq_len(n);
+    g->admit_off = bp__round_up(g->freq_off + g->freq_n, 64);
+    g->admit_n = bp__admit_len(n);
+    g->frames_off = bp__round_up(g->admit_off + g->admit_n * 8, psz);
     g->size = g->frames_off + n * psz;
 }
 
@@ -319,6 +323,10 @@ static void bp__shm_bind(bp_pool *p, const struct bp__geom *g)
     p->ptab_mask = g->ptab_n - 1;
     p->dmap = (uint32_t *)(m + g->dmap_off);
     p->dmap_n = g->dmap_n;
+    p->freq = (uint8_t *)(m + g->freq_off);
+    p->freq_mask = g->freq_n - 1;
+    p->admit = (uint64_t *)(m + g->admit_off);
+    p->admit_n = (uint32_t)g->admit_n;
     p->procs = (struct bp__proc *)(m + g->procs_off);
 }
 
@@ -357,6 +365,10 @@ static int bp__shm_build(bp_pool *p, const struct bp__geom *g)
     h->sh_ptab = g->ptab_off;
     h->sh_ptab_mask = g->ptab_n - 1;
     h->sh_dmap = g->dmap_off;
+    h->sh_freq = g->freq_off;
+    h->sh_freq_mask = g->freq_n - 1;
+    h->sh_admit = g->admit_off;
+    bp__admit_clear(p);
     h->sh_frames_off = g->frames_off;
     h->sh_file_size = g->size;
     h->sh_layout = BP__LAYOUT_SIG;

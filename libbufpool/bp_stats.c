@@ -54,6 +54,7 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     st.page_size = p->po_page_size;
     st.backend = p->be ? (uint32_t)p->be->id : BP_BACKEND_AUTO;
     st.prefault = (uint32_t)p->po_prefault;
+    st.replacement = (uint32_t)p->po_replacement;
     st.mlocked = (uint32_t)p->po_mlock;
     st.direct_io = (uint32_t)p->direct_io;
     st.dio_align = p->dio_align;

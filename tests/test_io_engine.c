@@ -100,7 +100,10 @@ static struct util_cfg small_cfg(bp_backend b)
     struct util_cfg c = {.backend = b,
                          .page_size = PSZ,
                          .frames = FRAMES,
-                         .slots = SLOTS};
+                         .slots = SLOTS,
+                         /* the early-read cases evict a page by fixing
+                          * others after it: recency order */
+                         .replacement = BP_REPLACE_CLOCK};
     return c;
 }
 

@@ -104,8 +104,10 @@ static int skip_backend(bp_backend b)
 
 static bp_pool *open_pool(bp_backend b)
 {
+    /* the eviction cases push a page out by fixing others after it:
+     * recency order */
     struct util_cfg c = {.backend = b, .page_size = PSZ, .frames = FRAMES,
-                         .slots = SLOTS};
+                         .slots = SLOTS, .replacement = BP_REPLACE_CLOCK};
     bp_pool *p;
 
     assert_int_equal(util_pool_open(&p, data_path, &c), 0);

@@ -96,6 +96,7 @@ static void test_cache_eviction(void **state)
     util_datafile_create(path, PSZ, CE_PAGES, 0);
     struct util_cfg cfg = {.backend = c->backend,
                            .page_size = PSZ,
+                           .replacement = BP_REPLACE_CLOCK, /* recency */
                            .frames = CE_FRAMES,
                            .slots = CE_SLOTS,
                            .flags = c->flags};
@@ -202,6 +203,7 @@ static void test_window_eviction(void **state)
     util_datafile_create(path, PSZ, WE_PAGES, 0);
     struct util_cfg cfg = {.backend = c->backend,
                            .page_size = PSZ,
+                           .replacement = BP_REPLACE_CLOCK, /* recency */
                            .frames = WE_FRAMES,
                            .slots = WE_SLOTS,
                            .flags = c->flags};
@@ -280,6 +282,7 @@ static bp_pool *open_home(char *path, size_t len, const char *what,
     util_datafile_create(path, PSZ, CH_PAGES, 0);
     struct util_cfg cfg = {.backend = BP_BACKEND_COPY,
                            .page_size = PSZ,
+                           .replacement = BP_REPLACE_CLOCK, /* recency */
                            .frames = frames,
                            .slots = slots,
                            .engine = eng};

@@ -680,6 +680,7 @@ int util_pool_config(bp_pool *p, const struct util_cfg *c)
         UT_SET(bp_set_window_slots(p, c->slots), "bp_set_window_slots");
     UT_SET(bp_set_backend(p, c->backend), "bp_set_backend");
     UT_SET(bp_set_prefault(p, c->prefault), "bp_set_prefault");
+    UT_SET(bp_set_replacement(p, c->replacement), "bp_set_replacement");
     if (c->shm_name != NULL)
         UT_SET(bp_set_shm(p, c->shm_name, c->shm_keep), "bp_set_shm");
     UT_SET(bp_set_io_engine(p, c->engine), "bp_set_io_engine");

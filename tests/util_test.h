@@ -172,6 +172,7 @@ struct util_cfg {
     int shm_keep;
     bp_io_engine engine; /* 0: auto */
     int checksums;       /* bp_set_checksums */
+    bp_replacement replacement; /* 0: BP_REPLACE_ADMIT (the default) */
 };
 
 /* Stamps leave the last `bytes` of a page alone and checks ignore them
