@@ -69,16 +69,23 @@ int bp__cache_write_frame(bp_pool *p, uint32_t f)
  * (under the window lock).  Returns 1 with the frame BUSY and unmapped;
  * the caller then evicts it (bp__frame_evict).
  * With honour_usage a usage count above 0 is lowered instead (CLOCK). */
+/* Whether frame f, whose word read v, may be evicted at all: unlatched,
+ * not mapped by two slots of this private pool, and not dirty under a
+ * sticky sync error (dirty pages are then no longer written). */
+static int bp__frame_evictable(bp_pool *p, uint32_t f, uint64_t v)
+{
+    return bp_w_latch(v) == 0 &&
+           (p->shared || BP__LOAD(p->frames[f].fr_maps) <= 1) &&
+           !((v & BP_W_DIRTY) && BP__LOAD(p->meta->sh_sync_err));
+}
+
 static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
 {
     uint64_t *w = bp__word(p, f), v = bp_w_load(w);
     int rc = 0;
 
-    if (bp_w_latch(v) != 0 ||
-        (!p->shared && BP__LOAD(p->frames[f].fr_maps) > 1))
+    if (!bp__frame_evictable(p, f, v))
         return 0;
-    if ((v & BP_W_DIRTY) && BP__LOAD(p->meta->sh_sync_err))
-        return 0; /* sticky sync error: dirty pages are no longer written */
     if (honour_usage && bp_w_usage(v) > 0) {
         (void)bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1));
         return 0;
@@ -174,9 +181,7 @@ static unsigned bp__frame_offer(bp_pool *p, uint32_t *out, uint64_t *steps,
         uint64_t *w = bp__word(p, f), v = bp_w_load(w);
 
         ++*steps;
-        if (bp_w_latch(v) != 0 ||
-            (!p->shared && BP__LOAD(p->frames[f].fr_maps) > 1) ||
-            ((v & BP_W_DIRTY) && BP__LOAD(p->meta->sh_sync_err)))
+        if (!bp__frame_evictable(p, f, v))
             continue;
         if (bp_w_usage(v) > 0) {
             if (bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1)))
