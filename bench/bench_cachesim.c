@@ -257,8 +257,8 @@ out:
 /* BP_REPLACE_ADMIT as libbufpool/bp_cache.c and bp_freq.c run it: the
  * CLOCK above, plus a use count per leaf (indexed by leaf number modulo a
  * power of two at least 4 x the cache, saturating at 255, all halved every
- * 64 x cache additions): a miss counts its leaf, and so does the hand for
- * every frame it finds used.  A miss weighs the oldest of the last
+ * 256 x cache additions): a miss counts its leaf, and so does the hand for
+ * every frame it finds used since its last pass (usage at the top).  A miss weighs the oldest of the last
  * cap / 100 leaves brought in against the least counted of the hand's
  * next 4 frames at usage 0: the newcomer stays if it was used since it
  * came in or was counted more, else it goes. */
@@ -295,7 +295,7 @@ static uint64_t cs_admit(const uint32_t *seq, size_t n, size_t warm,
         len <<= 1;
     q.c = calloc(len, 1);
     q.mask = len - 1;
-    q.period = 64ull * cap;
+    q.period = 256ull * cap;
     if (!slot || !where || !ring || !use || !q.c)
         goto out;
     miss = 0;
@@ -319,8 +319,9 @@ static uint64_t cs_admit(const uint32_t *seq, size_t n, size_t warm,
             nf = (uint32_t)(e >> 32);
         for (int got = 0; got < CS_OFFER; hand = (hand + 1) % cap) {
             if (use[hand] > 0) {
+                if (use[hand] == 3) /* used since the last pass */
+                    cs_count(&q, slot[hand]);
                 use[hand]--;
-                cs_count(&q, slot[hand]);
                 continue;
             }
             got++;

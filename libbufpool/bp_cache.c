@@ -166,9 +166,10 @@ static int bp__no_frame(bp_pool *p)
 #define BP__ADMIT_OFFER 4 /* frames at usage 0 the hand offers per miss */
 
 /* The hand's next candidates: up to BP__ADMIT_OFFER frames at usage 0
- * that look evictable (unlatched, not one of this private pool's frames
- * mapped twice).  A frame used since the hand's last pass has its usage
- * lowered and its page counted.  *steps counts the hand's moves. */
+ * that look evictable (bp__frame_evictable).  A frame above 0 has its
+ * usage lowered, and its page counted if the usage was at the top (used
+ * since the hand's last pass: one count per pass, however many uses).
+ * *steps counts the hand's moves. */
 static unsigned bp__frame_offer(bp_pool *p, uint32_t *out, uint64_t *steps,
                                 uint64_t max_steps)
 {
@@ -184,7 +185,9 @@ static unsigned bp__frame_offer(bp_pool *p, uint32_t *out, uint64_t *steps,
         if (!bp__frame_evictable(p, f, v))
             continue;
         if (bp_w_usage(v) > 0) {
-            if (bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1)))
+            /* at the top: used since the hand last lowered it */
+            if (bp_w_cas(w, &v, bp_w_set_usage(v, bp_w_usage(v) - 1)) &&
+                bp_w_usage(v) == BP_W_USAGE_MAX)
                 bp__freq_count(p, BP__LOAD(p->frames[f].fr_pgno));
             continue;
         }

@@ -26,7 +26,7 @@
 
 #include "bp_internal.h"
 
-#define BP__FREQ_AGE 64u /* additions between halvings, per frame */
+#define BP__FREQ_AGE 256u /* additions between halvings, per frame */
 
 static void bp__freq_halve(bp_pool *p)
 {

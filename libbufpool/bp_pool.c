@@ -504,7 +504,7 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
     int fresh = how == BP__GET_FRESH, early = 0;
     struct bp__mapping m;
     uint64_t *w = NULL, v = 0, n;
-    int rc;
+    int rc, cached;
 
     if (fresh) { /* new pages are made one at a time, in file order */
         if ((rc = bp__shlock_for(p, &p->meta->sh_alloc_lock, BP__RANK_ALLOC,
@@ -531,6 +531,9 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
         }
         return BP__AGAIN;
     }
+    /* a page the cache had is used again: usage to the top, as a hit's;
+     * a page just read or made starts at 1 */
+    cached = rc == 0 && m.need == BP__NEED_NOTHING;
     if (rc == 0)
         rc = bp__window_map_finish(p, &m);
     if (early)
@@ -558,7 +561,7 @@ static int bp__fix_miss(bp_pool *p, uint64_t pgno, int excl, int scan,
         if (excl) /* BUSY -> exclusive: still ours */
             n |= (uint64_t)p->proc_tag << BP_W_OWNER_SHIFT;
         if (!scan)
-            n = bp_w_set_usage(n, 1);
+            n = bp_w_set_usage(n, cached ? BP_W_USAGE_MAX : 1);
     } while (!bp_w_cas(w, &v, n));
     if (v & BP_W_WAITERS)
         bp_w_wake(w);

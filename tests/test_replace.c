@@ -146,7 +146,10 @@ static void run_hot_and_stream(bp_backend b)
 }
 
 /* Pages read only optimistically between the stream's misses are never
- * evicted: each is checked to be cached before it is read again. */
+ * evicted: each is checked to be cached before it is read again.  On
+ * linear the frame's usage is all that keeps them (without the raise in
+ * bp_opt_begin the hand takes them); on copy their window slots hold
+ * them too. */
 static void run_opt_reads_count(bp_backend b, bp_replacement r)
 {
     bp_pool *p = open_pool(b, r);
