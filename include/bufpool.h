@@ -426,12 +426,12 @@ int bp_set_prefault(bp_pool *p, bp_prefault pf);
  * optimistic read of a page raises its frame's usage count, the hand
  * lowers it, and a frame at 0 may go.  ADMIT also keeps a use count per
  * page, evicted or not (a miss adds one, and so does the hand for every
- * frame it finds used since its last pass), and gives each page a
- * newly brought in one probation: the next misses compare the oldest
- * newcomer with the least-used of the hand's next candidates and evict
- * whichever was used less.  A page read once is then the next to go,
- * instead of pushing out a page used often; scans (BP_SCAN) keep their
- * own ring either way.  bp_stats counts the outcomes (admit_kept,
+ * frame it finds used since its last pass), and puts each page it reads
+ * on probation: a later miss weighs the oldest newcomer against the
+ * least counted of the hand's next frames at 0, and the newcomer stays
+ * only if it was used since it came in or its page was counted more.  A
+ * page read once is then the next to go, instead of pushing out a page
+ * used often; scans (BP_SCAN) keep their own ring either way.  bp_stats counts the outcomes (admit_kept,
  * admit_dropped).  In a shared cache each process evicts by its own
  * choice; the use counts are shared.
  *

@@ -34,11 +34,11 @@
  * raises the count, the hand lowers it; with BP_REPLACE_CLOCK the first
  * evictable frame at 0 goes).  BP_REPLACE_ADMIT (the default) adds use
  * counts per page (bp_freq.c): a miss counts its page, the hand counts
- * every frame it finds used; the hand offers BP__ADMIT_OFFER frames at 0
- * and the least used of them is weighed against the oldest newcomer of
- * the admission ring: the newcomer stays (as an ordinary frame) if it was
- * used since it came in or its page was used more often, else it goes.  Scan resistance:
- * a BP_SCAN cache miss takes its frame from a ring of the last frames
+ * every frame it finds used since its last pass; the hand offers
+ * BP__ADMIT_OFFER frames at 0 and the least used of them is weighed
+ * against the oldest newcomer of the admission ring: the newcomer stays
+ * (as an ordinary frame) if it was used since it came in or its page was
+ * used more often, else it goes.  Scan resistance: a BP_SCAN cache miss takes its frame from a ring of the last frames
  * scans brought in (BP__RING, plus room for the scan's read-ahead in
  * flight), as long as they are still unlatched and not promoted (SCAN
  * bit, cleared by any normal fix), and scan-loaded frames start at usage
@@ -64,11 +64,6 @@ int bp__cache_write_frame(bp_pool *p, uint32_t f)
     return 0;
 }
 
-/* Try to take frame f for eviction: latch 0 -> BUSY, no reader slot on it,
- * and no window slot maps it but possibly one of ours, which is evicted here
- * (under the window lock).  Returns 1 with the frame BUSY and unmapped;
- * the caller then evicts it (bp__frame_evict).
- * With honour_usage a usage count above 0 is lowered instead (CLOCK). */
 /* Whether frame f, whose word read v, may be evicted at all: unlatched,
  * not mapped by two slots of this private pool, and not dirty under a
  * sticky sync error (dirty pages are then no longer written). */
@@ -79,6 +74,11 @@ static int bp__frame_evictable(bp_pool *p, uint32_t f, uint64_t v)
            !((v & BP_W_DIRTY) && BP__LOAD(p->meta->sh_sync_err));
 }
 
+/* Try to take frame f for eviction: latch 0 -> BUSY, no reader slot on it,
+ * and no window slot maps it but possibly one of ours, which is evicted here
+ * (under the window lock).  Returns 1 with the frame BUSY and unmapped;
+ * the caller then evicts it (bp__frame_evict).
+ * With honour_usage a usage count above 0 is lowered instead (CLOCK). */
 static int bp__frame_take(bp_pool *p, uint32_t f, int honour_usage)
 {
     uint64_t *w = bp__word(p, f), v = bp_w_load(w);
@@ -197,9 +197,9 @@ static unsigned bp__frame_offer(bp_pool *p, uint32_t *out, uint64_t *steps,
 }
 
 /* BP_REPLACE_ADMIT's victim for a miss of pgno, returned BUSY and empty:
- * the oldest newcomer or the least used frame the hand offers, whichever
- * was used less (the newcomer on a tie); pgno's frame becomes the
- * newest newcomer. */
+ * the oldest newcomer, unless it was used since it came in or its page
+ * was counted more than the least counted frame the hand offers, which
+ * then goes instead; pgno's frame becomes the newest newcomer. */
 static int bp__frame_admit(bp_pool *p, uint64_t pgno, uint32_t *frame)
 {
     uint64_t steps = 0, max_steps = (BP_W_USAGE_MAX + 2) * p->nframes + 1;

@@ -22,8 +22,6 @@
  *    sh_admit_pos): the entry there is the oldest newcomer, and the frame
  *    the miss fills takes its place.
  */
-#include <string.h>
-
 #include "bp_internal.h"
 
 #define BP__FREQ_AGE 256u /* additions between halvings, per frame */
