@@ -258,10 +258,11 @@ out:
  * CLOCK above, plus a use count per leaf (indexed by leaf number modulo a
  * power of two at least 4 x the cache, saturating at 255, all halved every
  * 256 x cache additions): a miss counts its leaf, and so does the hand for
- * every frame it finds used since its last pass (usage at the top).  A miss weighs the oldest of the last
- * cap / 100 leaves brought in against the least counted of the hand's
- * next 4 frames at usage 0: the newcomer stays if it was used since it
- * came in or was counted more, else it goes. */
+ * every frame it finds used since its last pass (usage at the top).  A
+ * miss weighs the oldest of the last cap / 100 leaves brought in against
+ * the least counted of the hand's next 4 frames at usage 0: the newcomer
+ * stays if it was used since it came in or was counted more, else it
+ * goes. */
 typedef struct cs_freq {
     unsigned char *c;
     uint64_t mask, adds, period;
