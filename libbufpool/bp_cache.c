@@ -38,8 +38,9 @@
  * BP__ADMIT_OFFER frames at 0 and the least used of them is weighed
  * against the oldest newcomer of the admission ring: the newcomer stays
  * (as an ordinary frame) if it was used since it came in or its page was
- * used more often, else it goes.  Scan resistance: a BP_SCAN cache miss takes its frame from a ring of the last frames
- * scans brought in (BP__RING, plus room for the scan's read-ahead in
+ * used more often, else it goes.  Scan resistance: a BP_SCAN cache miss
+ * takes its frame from a ring of the last frames scans brought in
+ * (BP__RING, plus room for the scan's read-ahead in
  * flight), as long as they are still unlatched and not promoted (SCAN
  * bit, cleared by any normal fix), and scan-loaded frames start at usage
  * 0, so a scan many times the cache cycles through a few frames instead

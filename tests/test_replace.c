@@ -179,12 +179,41 @@ static void run_opt_reads_count(bp_backend b, bp_replacement r)
     close_pool(p);
 }
 
-static void test_hot_copy(void **s) { (void)s; run_hot_and_stream(BP_BACKEND_COPY); }
-static void test_hot_linear(void **s) { (void)s; run_hot_and_stream(BP_BACKEND_LINEAR); }
-static void test_opt_admit_copy(void **s) { (void)s; run_opt_reads_count(BP_BACKEND_COPY, BP_REPLACE_ADMIT); }
-static void test_opt_admit_linear(void **s) { (void)s; run_opt_reads_count(BP_BACKEND_LINEAR, BP_REPLACE_ADMIT); }
-static void test_opt_clock_copy(void **s) { (void)s; run_opt_reads_count(BP_BACKEND_COPY, BP_REPLACE_CLOCK); }
-static void test_opt_clock_linear(void **s) { (void)s; run_opt_reads_count(BP_BACKEND_LINEAR, BP_REPLACE_CLOCK); }
+static void test_hot_copy(void **s)
+{
+    (void)s;
+    run_hot_and_stream(BP_BACKEND_COPY);
+}
+
+static void test_hot_linear(void **s)
+{
+    (void)s;
+    run_hot_and_stream(BP_BACKEND_LINEAR);
+}
+
+static void test_opt_admit_copy(void **s)
+{
+    (void)s;
+    run_opt_reads_count(BP_BACKEND_COPY, BP_REPLACE_ADMIT);
+}
+
+static void test_opt_admit_linear(void **s)
+{
+    (void)s;
+    run_opt_reads_count(BP_BACKEND_LINEAR, BP_REPLACE_ADMIT);
+}
+
+static void test_opt_clock_copy(void **s)
+{
+    (void)s;
+    run_opt_reads_count(BP_BACKEND_COPY, BP_REPLACE_CLOCK);
+}
+
+static void test_opt_clock_linear(void **s)
+{
+    (void)s;
+    run_opt_reads_count(BP_BACKEND_LINEAR, BP_REPLACE_CLOCK);
+}
 
 /* Out-of-range policies are refused before open. */
 static void test_bad_policy(void **s)
