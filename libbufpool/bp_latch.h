@@ -115,6 +115,14 @@ static inline uint64_t bp_w_set_usage(uint64_t w, unsigned u)
     return (w & ~BP_W_USAGE_MASK) | ((uint64_t)u << BP_W_USAGE_SHIFT);
 }
 
+/* w as a use of its page leaves it: usage at the top and SCAN clear (a
+ * normal use promotes a scan's page).  Equal to w when it already is, so
+ * a caller writes only when the result differs. */
+static inline uint64_t bp_w_used(uint64_t w)
+{
+    return bp_w_set_usage(w, BP_W_USAGE_MAX) & ~BP_W_SCAN;
+}
+
 static inline uint64_t bp_w_set_latch(uint64_t w, unsigned l)
 {
     return (w & ~BP_W_LATCH_MASK) | ((uint64_t)l << BP_W_LATCH_SHIFT);

@@ -152,9 +152,9 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
             p->readers[i].rd_hz[k] = BP__NONE;
     p->id = bp__readers_new_id();
     bp__readers_open(p);
-    if (bp__env_get(BP__ENV_REPLACEMENT, -1) >= 0) /* beats the option */
-        p->po_replacement =
-            (bp_replacement)bp__env_get(BP__ENV_REPLACEMENT, -1);
+    /* BUFPOOL_REPLACEMENT beats the option */
+    if ((rc = bp__env_get(BP__ENV_REPLACEMENT, -1)) >= 0)
+        p->po_replacement = (bp_replacement)rc;
     if ((rc = bp__io_open(p, path, flags)) == 0 &&
         (rc = bp__backend_asked(p, &b)) == 0 && (rc = bp__shm_open(p)) == 0) {
         if (b == BP_BACKEND_AUTO)
@@ -430,10 +430,8 @@ bp__fix_hit(bp_pool *p, uint64_t pgno, int excl, int scan, int fast,
             return wrc ? wrc : BP__AGAIN;
         }
         /* keep CLOCK informed; once usage is saturated nothing is written */
-        if (!scan && ((v >> BP_W_USAGE_SHIFT) &
-                      (BP_W_USAGE_MAX | BP_W_SCAN >> BP_W_USAGE_SHIFT)) !=
-                         BP_W_USAGE_MAX)
-            n = bp_w_set_usage(n, BP_W_USAGE_MAX) & ~BP_W_SCAN;
+        if (!scan)
+            n = bp_w_used(n);
         if (n != v) /* a failed CAS loses a usage bump or a HOT count only */
             (void)bp_w_cas(w, &v, n);
     } else {
@@ -816,9 +814,8 @@ static inline int bp__opt_begun(bp_pool *p, bp_opt *o, uint32_t s,
  * write until the hand has lowered it again). */
 static inline void bp__opt_used(uint64_t *w, uint64_t v)
 {
-    if (((v >> BP_W_USAGE_SHIFT) &
-         (BP_W_USAGE_MAX | BP_W_SCAN >> BP_W_USAGE_SHIFT)) != BP_W_USAGE_MAX)
-        (void)bp_w_cas(w, &v, bp_w_set_usage(v, BP_W_USAGE_MAX) & ~BP_W_SCAN);
+    if (bp_w_used(v) != v)
+        (void)bp_w_cas(w, &v, bp_w_used(v));
 }
 
 int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o)
