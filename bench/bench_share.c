@@ -25,7 +25,11 @@
  * window (per process) holds a quarter of them, so window misses remap.
  * A row's time runs from a shared start flag to the last worker's end of
  * its loop (closing the pool or the process is not timed, for any kind);
- * rows alternate threads and processes, --reps times, median reported.
+ * rows alternate threads and processes, --reps times.  A rate column is
+ * the kind's median repetition; a ratio column is the median of the
+ * per-repetition ratios (the two kinds of one repetition ran a second
+ * apart, so a slow spell of the machine weighs on both), and the
+ * processes/threads ratio of every repetition is printed under the row.
  */
 #include "bench.h"
 #include "bench_util.h"
@@ -368,6 +372,16 @@ static double sh_row(sh_ctx *c, int kind, int n)
     return ok ? sh_span(c, n, t0) : 0;
 }
 
+/* The median over the reps of kind a's rate over kind b's (w: times). */
+static double sh_ratio(double w[][100], int a, int b, uint64_t reps)
+{
+    double q[100];
+
+    for (uint64_t r = 0; r < reps; r++)
+        q[r] = w[b][r] / w[a][r];
+    return bu_median(q, reps);
+}
+
 /* ---- set-up and main --------------------------------------------------------- */
 
 static int sh_load(sh_ctx *c, bp_pool **keeper)
@@ -525,7 +539,8 @@ int bench_share_main(int argc, char **argv)
     printf("# bpbench share: %" PRIu64 " records of %u bytes (%" PRIu64
            " pages of %u), %" PRIu64 " ops per worker, %" PRIu64
            "%% updates, warm cache, window a quarter of the pages, "
-           "median of %" PRIu64 "\n",
+           "%" PRIu64 " repetitions (rates: the median repetition; "
+           "ratios: the median of the repetitions' ratios)\n",
            c.o.records, SH_REC, c.pages, SH_PSZ, c.o.ops, c.o.writes,
            c.o.reps);
     if ((rc = sh_load(&c, &keeper)) != 0) {
@@ -583,13 +598,21 @@ int bench_share_main(int argc, char **argv)
                 printf("  %-3d %8.2f %8.2f %8.2f %8.2f  %8.2fx %8.2fx %8.2fx "
                        "%8.2fx\n",
                        n, m[SH_THREADS], m[SH_OWN], m[SH_PROCS], m[SH_LMDB],
-                       m[SH_PROCS] / m[SH_THREADS], m[SH_PROCS] / m[SH_OWN],
-                       m[SH_PROCS] / m[SH_LMDB],
-                       m[SH_MEM_PROCS] / m[SH_MEM_THREADS]);
+                       sh_ratio(w, SH_PROCS, SH_THREADS, c.o.reps),
+                       sh_ratio(w, SH_PROCS, SH_OWN, c.o.reps),
+                       sh_ratio(w, SH_PROCS, SH_LMDB, c.o.reps),
+                       sh_ratio(w, SH_MEM_PROCS, SH_MEM_THREADS, c.o.reps));
             else
                 printf("  %-3d %8.2f %8.2f %8.2f  %8.2fx %8.2fx\n", n,
                        m[SH_THREADS], m[SH_PROCS], m[SH_LMDB],
-                       m[SH_PROCS] / m[SH_THREADS], m[SH_PROCS] / m[SH_LMDB]);
+                       sh_ratio(w, SH_PROCS, SH_THREADS, c.o.reps),
+                       sh_ratio(w, SH_PROCS, SH_LMDB, c.o.reps));
+            if (c.o.reps > 1) {
+                printf("#       proc/thr by repetition:");
+                for (uint64_t r = 0; r < c.o.reps; r++)
+                    printf(" %.2f", w[SH_THREADS][r] / w[SH_PROCS][r]);
+                printf("\n");
+            }
         }
     }
     close(c.memfd);
