@@ -298,6 +298,10 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
         wl_sum(c, started, &sum);
         r->sample_t[r->nsamples] = (double)(bu_now_ns() - t0) / 1e9;
         r->sample_ops[r->nsamples] = wl_counted(w, sum.ops);
+        uint64_t rb = wl_read_bytes();
+        r->sample_rb[r->nsamples] =
+            rb0 == UINT64_MAX || rb == UINT64_MAX || rb < rb0 ? UINT64_MAX
+                                                              : rb - rb0;
         r->nsamples++;
         if (until_steady && wl_steady_now(r)) {
             end = next;

@@ -36,6 +36,9 @@ typedef struct wl_result {
     uint32_t nsamples;
     double sample_t[WL_MAX_SAMPLES];     /* seconds since the run began */
     uint64_t sample_ops[WL_MAX_SAMPLES]; /* counted ops so far */
+    /* read_bytes since the run began (as run_read_bytes), UINT64_MAX
+     * when unknown */
+    uint64_t sample_rb[WL_MAX_SAMPLES];
 } wl_result;
 
 /* The data disk's own random-read rate, measured by bench_wl.c once after
@@ -43,8 +46,9 @@ typedef struct wl_result {
  * blocks (the bufpool page size of the runs) at depth o->threads for
  * WL_FIO_SECONDS, on a file in a fresh directory under o->tmp_parent as
  * large as the largest engine's data.  The report's efficiency of an
- * engine is its disk reads per second during the run (run_read_bytes / bs
- * / run_secs) over iops. */
+ * engine is its disk reads per second over iops: over the steady part of
+ * the run (the last third, where the steady ops/s comes from), and over
+ * the whole run (run_read_bytes / bs / run_secs). */
 #define WL_FIO_SECONDS 10
 typedef struct wl_fio {
     uint64_t bs;     /* block size, bytes */

@@ -15,10 +15,11 @@
  * and ratio.
  *
  * Out-of-memory mode adds one line after those: each engine's efficiency,
- * its disk reads per second during the run (the row's result) over fio's
- * random-read IOPS on the same disk at the page size and the run's depth
- * (bench_wl_impl.h: wl_fio), or why fio gave no figure.  The CSV carries
- * the fio IOPS and the efficiency in its last two columns.
+ * its disk reads per second (the row's result) over fio's random-read
+ * IOPS on the same disk at the page size and the run's depth
+ * (bench_wl_impl.h: wl_fio), over the steady part of the run and over the
+ * whole run, or why fio gave no figure.  The CSV carries the fio IOPS and
+ * the two efficiencies in its last three columns.
  */
 #include "bench_wl_impl.h"
 
@@ -103,17 +104,27 @@ static double wl_rate_from(const wl_result *r, int i)
     return dt > 0 ? (double)(r->sample_ops[n - 1] - o0) / dt : 0;
 }
 
-/* Steady throughput: the rate over the last third of the run (the whole
- * run's without samples). */
-static double wl_steady_ops_s(const wl_workload *w, const wl_result *r)
+/* Where the steady part of r begins: the sample index (-1: the start)
+ * from which the last third of the run is measured; -2 when r has too
+ * few samples for one (then the whole run stands for it). */
+static int wl_steady_from(const wl_result *r)
 {
     uint32_t n = r->nsamples, i = 0;
 
     if (!r->ran || n < 3)
-        return wl_ops_s(w, r);
+        return -2;
     while (i + 1 < n && r->sample_t[i] < r->sample_t[n - 1] * 2 / 3)
         i++;
-    return i + 1 < n ? wl_rate_from(r, (int)i - 1) : wl_ops_s(w, r);
+    return i + 1 < n ? (int)i - 1 : -2;
+}
+
+/* Steady throughput: the rate over the last third of the run (the whole
+ * run's without samples). */
+static double wl_steady_ops_s(const wl_workload *w, const wl_result *r)
+{
+    int i = wl_steady_from(r);
+
+    return i >= -1 ? wl_rate_from(r, i) : wl_ops_s(w, r);
 }
 
 /* Time to steady state: the first moment from which the rest of the run
@@ -273,14 +284,36 @@ static void wl_print_rounds(const wl_opts *o, const wl_view *v,
     printf("%s\n", line);
 }
 
-/* r's disk reads per second during its run (run_read_bytes in blocks of
- * fio->bs) over fio's IOPS; -1 when either is unknown. */
+/* r's disk reads per second during its whole run (run_read_bytes in
+ * blocks of fio->bs) over fio's IOPS; -1 when either is unknown. */
 static double wl_efficiency(const wl_result *r, const wl_fio *fio)
 {
     if (!fio || fio->iops <= 0 || !r->ran || r->run_secs <= 0 ||
         r->run_read_bytes == UINT64_MAX)
         return -1;
     return (double)r->run_read_bytes / (double)fio->bs / r->run_secs /
+           fio->iops;
+}
+
+/* The same over the steady part of the run, the window its steady ops/s
+ * is measured over (ops/s x reads per op there, over fio's IOPS); the
+ * whole run's when there is no such window; -1 when unknown. */
+static double wl_efficiency_steady(const wl_result *r, const wl_fio *fio)
+{
+    int i = wl_steady_from(r);
+    uint32_t n = r->nsamples;
+
+    if (i < -1)
+        return wl_efficiency(r, fio);
+    if (!fio || fio->iops <= 0 || r->sample_rb[n - 1] == UINT64_MAX ||
+        (i >= 0 && r->sample_rb[i] == UINT64_MAX))
+        return -1;
+    double t0 = i < 0 ? 0 : r->sample_t[i];
+    uint64_t b0 = i < 0 ? 0 : r->sample_rb[i];
+    double dt = r->sample_t[n - 1] - t0;
+    if (dt <= 0 || r->sample_rb[n - 1] < b0)
+        return -1;
+    return (double)(r->sample_rb[n - 1] - b0) / (double)fio->bs / dt /
            fio->iops;
 }
 
@@ -293,21 +326,27 @@ static void wl_print_efficiency(const wl_opts *o, const wl_view *v,
     if (!fio)
         return;
     snprintf(line, sizeof line,
-             "  efficiency (disk reads/s during the run over fio's "
-             "random-read rate, %llu B, depth %d, %d s",
+             "  efficiency (disk reads/s over fio's random-read rate, "
+             "%llu B, depth %d, %d s",
              (unsigned long long)fio->bs, fio->depth, WL_FIO_SECONDS);
     if (fio->iops <= 0) {
         printf("%s): not measured: %s\n", line, fio->why);
         return;
     }
-    wl_append(line, sizeof line, ": %.0f IOPS):", fio->iops);
+    wl_append(line, sizeof line,
+              ": %.0f IOPS; steady: the last third of the run, as ops/s; "
+              "then the whole run):",
+              fio->iops);
     for (int i = 0; i < o->nengines; i++) {
-        double e = wl_efficiency(v->sel[i], fio);
+        double e = wl_efficiency_steady(v->sel[i], fio),
+               a = wl_efficiency(v->sel[i], fio);
         wl_append(line, sizeof line, "%s %s", i ? ";" : "", v->sel[i]->label);
         if (e >= 0)
-            wl_append(line, sizeof line, " %.2f", e);
+            wl_append(line, sizeof line, " %.2f steady", e);
         else
-            wl_append(line, sizeof line, " n/a");
+            wl_append(line, sizeof line, " n/a steady");
+        if (a >= 0)
+            wl_append(line, sizeof line, ", %.2f whole run", a);
     }
     printf("%s\n", line);
 }
@@ -381,11 +420,11 @@ static void wl_csv(const wl_workload *w, const wl_opts *o,
         "ratio_to_lmdb", "kinds", "errors", "aborts", "check_ok", "check",
         "error", "memory_note", "run_read_bytes", "driver_ns_per_op",
         "driver_pct", "setup", "to_steady_s", "start", "fio_randread_iops",
-        "efficiency"};
+        "efficiency", "efficiency_whole_run"};
     bu_csv_row(f, hdr, sizeof hdr / sizeof hdr[0]);
     for (int i = 0; i < o->nengines; i++) {
         const wl_result *r = sel[i];
-        char c[18][64] = {{0}}, kinds[512] = "";
+        char c[19][64] = {{0}}, kinds[512] = "";
         for (int k = 0; k < w->nkinds; k++)
             wl_append(kinds, sizeof kinds, "%s%s=%llu", k ? ";" : "",
                       w->kind_names[k], (unsigned long long)r->total[k]);
@@ -410,11 +449,14 @@ static void wl_csv(const wl_workload *w, const wl_opts *o,
         snprintf(c[13], 64, "%.1f", driver_ns);
         snprintf(c[14], 64, "%.3f", wl_driver_pct(w, o, r, driver_ns));
         snprintf(c[15], 64, "%.2f", wl_to_steady_s(w, r));
-        double eff = wl_efficiency(r, fio); /* cells left empty: n/a */
+        double eff = wl_efficiency_steady(r, fio), /* empty cells: n/a */
+            eff_all = wl_efficiency(r, fio);
         if (fio && fio->iops > 0)
             snprintf(c[16], 64, "%.1f", fio->iops);
         if (eff >= 0)
             snprintf(c[17], 64, "%.4f", eff);
+        if (eff_all >= 0)
+            snprintf(c[18], 64, "%.4f", eff_all);
         const char *row[] = {w->name, r->label, c[0], c[1], c[2], c[3], c[4],
                              c[5], c[6], c[7], c[8], kinds, c[9], c[10],
                              c[11], r->check, r->err,
@@ -422,7 +464,7 @@ static void wl_csv(const wl_workload *w, const wl_opts *o,
                              c[12], c[13], c[14],
                              w->setup ? w->setup : "", c[15],
                              o->out_of_memory || o->cold ? "cold" : "warm",
-                             c[16], c[17]};
+                             c[16], c[17], c[18]};
         bu_csv_row(f, row, sizeof row / sizeof row[0]);
     }
     fclose(f);
