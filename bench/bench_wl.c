@@ -90,10 +90,16 @@ const char *wl_engine_name(const wl_engine *e, char *buf, size_t n)
     return buf;
 }
 
+/* "bufpool:all": auto, then every backend this build can run (linear
+ * needs a 64-bit address space). */
+static const bp_backend wl_all_backends[] = {
+    BP_BACKEND_AUTO, BP_BACKEND_LINEAR, BP_BACKEND_COPY, BP_BACKEND_RFP,
+    BP_BACKEND_MMAP};
+
 int wl_parse_engines(char *s, wl_opts *o)
 {
     char *items[8];
-    int n = bu_split_list(s, items, 8);
+    int n = bu_split_list(s, items, 8), ne = 0;
     if (n <= 0) {
         fprintf(stderr, "bpbench: --engines: %s\n",
                 n < 0 ? "at most 8 engines" : "empty list");
@@ -102,6 +108,30 @@ int wl_parse_engines(char *s, wl_opts *o)
     for (int i = 0; i < n; i++) {
         wl_engine e = {KV_BUFPOOL, BP_BACKEND_AUTO};
         char *b = items[i];
+        if (strcmp(b, "bufpool:all") == 0 || strcmp(b, "all") == 0) {
+            for (size_t k = 0;
+                 k < sizeof wl_all_backends / sizeof wl_all_backends[0];
+                 k++) {
+                if (wl_all_backends[k] == BP_BACKEND_LINEAR &&
+                    sizeof(void *) < 8)
+                    continue;
+                for (int j = 0; j < ne; j++)
+                    if (o->engines[j].kind == KV_BUFPOOL &&
+                        o->engines[j].backend == wl_all_backends[k]) {
+                        fprintf(stderr, "bpbench: --engines: '%s' repeats "
+                                        "a backend\n", items[i]);
+                        return -1;
+                    }
+                if (ne == 8) {
+                    fprintf(stderr, "bpbench: --engines: at most 8 "
+                                    "engines\n");
+                    return -1;
+                }
+                o->engines[ne++] =
+                    (wl_engine){KV_BUFPOOL, wl_all_backends[k]};
+            }
+            continue;
+        }
         if (strcmp(b, "lmdb") == 0) {
             e.kind = KV_LMDB;
         } else {
@@ -120,15 +150,19 @@ int wl_parse_engines(char *s, wl_opts *o)
             }
             e.backend = bk;
         }
-        for (int j = 0; j < i; j++)
+        for (int j = 0; j < ne; j++)
             if (o->engines[j].kind == e.kind &&
                 (e.kind == KV_LMDB || o->engines[j].backend == e.backend)) {
                 fprintf(stderr, "bpbench: --engines: '%s' twice\n", items[i]);
                 return -1;
             }
-        o->engines[i] = e;
+        if (ne == 8) {
+            fprintf(stderr, "bpbench: --engines: at most 8 engines\n");
+            return -1;
+        }
+        o->engines[ne++] = e;
     }
-    o->nengines = n;
+    o->nengines = ne;
     return 0;
 }
 

@@ -12,7 +12,8 @@
  * come from its median round (by steady rate; with an even count the lower
  * middle), so one row is one real run; "vs lmdb" is the median of the
  * per-round ratios; lines after the table list every round's steady rate
- * and ratio.
+ * and ratio.  With bufpool:auto beside other backends, a line gives auto's
+ * rate over the best other backend's, every round and their median.
  *
  * Out-of-memory mode adds one line after those: each engine's efficiency,
  * its disk reads per second (the row's result) over fio's random-read
@@ -315,6 +316,45 @@ static double wl_efficiency_steady(const wl_result *r, const wl_fio *fio)
         return -1;
     return (double)(r->sample_rb[n - 1] - b0) / (double)fio->bs / dt /
            fio->iops;
+}
+
+/* With bufpool:auto and another bufpool backend among the engines: auto's
+ * steady rate over the best other backend's, round by round (the best of
+ * that round), and the median of those ratios. */
+static void wl_print_auto(const wl_opts *o, const wl_view *v,
+                          const char *unit)
+{
+    int a = -1, others = 0;
+    char line[4608];
+    double q[WL_MAX_ROUNDS];
+
+    for (int i = 0; i < o->nengines; i++)
+        if (o->engines[i].kind == KV_BUFPOOL) {
+            if (o->engines[i].backend == BP_BACKEND_AUTO)
+                a = i;
+            else
+                others++;
+        }
+    if (a < 0 || !others)
+        return;
+    snprintf(line, sizeof line, "  %s against the best other backend "
+             "(steady %s over the best's, round by round):",
+             v->sel[a]->label, unit);
+    for (int r = 0; r < v->nr; r++) {
+        int best = -1;
+        for (int i = 0; i < o->nengines; i++)
+            if (i != a && o->engines[i].kind == KV_BUFPOOL &&
+                (best < 0 || v->steady[i][r] > v->steady[best][r]))
+                best = i;
+        q[r] = v->steady[best][r] > 0 ? v->steady[a][r] / v->steady[best][r]
+                                      : 0;
+        wl_append(line, sizeof line, " %.2fx (%s)", q[r],
+                  v->sel[best]->label);
+    }
+    if (v->nr > 1)
+        wl_append(line, sizeof line, "; median %.2fx",
+                  wl_median_set(q, v->nr));
+    printf("%s\n", line);
 }
 
 /* With fio (out-of-memory mode): the efficiency line of every engine's
@@ -661,6 +701,7 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
     wl_print_rounds(o, &v, unit);
+    wl_print_auto(o, &v, unit);
     wl_print_efficiency(o, &v, fio);
 
     char base[1024], file[64], csv[1100];

@@ -321,6 +321,45 @@ static void test_generators(void **state)
     ycsb_free(y);
 }
 
+/* --engines: "all" is auto first, then every backend this build runs;
+ * a backend named twice (also through "all") is refused. */
+static void test_engines(void **state)
+{
+    (void)state;
+    wl_opts o;
+    size_t nall = sizeof(void *) >= 8 ? 5 : 4;
+
+    char all[] = "bufpool:all,lmdb";
+    memset(&o, 0, sizeof o);
+    assert_int_equal(wl_parse_engines(all, &o), 0);
+    assert_int_equal(o.nengines, (int)nall + 1);
+    assert_int_equal(o.engines[0].kind, KV_BUFPOOL);
+    assert_int_equal(o.engines[0].backend, BP_BACKEND_AUTO);
+    for (size_t i = 1; i < nall; i++) {
+        assert_int_equal(o.engines[i].kind, KV_BUFPOOL);
+        assert_int_not_equal(o.engines[i].backend, BP_BACKEND_AUTO);
+        for (size_t j = 0; j < i; j++)
+            assert_int_not_equal(o.engines[i].backend,
+                                 o.engines[j].backend);
+    }
+    assert_int_equal(o.engines[nall].kind, KV_LMDB);
+
+    char twice[] = "bufpool:rfp,all";
+    memset(&o, 0, sizeof o);
+    assert_int_equal(wl_parse_engines(twice, &o), -1);
+    char after[] = "all,bufpool:copy";
+    memset(&o, 0, sizeof o);
+    assert_int_equal(wl_parse_engines(after, &o), -1);
+    char many[] = "all,lmdb,all";
+    memset(&o, 0, sizeof o);
+    assert_int_equal(wl_parse_engines(many, &o), -1);
+    char one[] = "bufpool";
+    memset(&o, 0, sizeof o);
+    assert_int_equal(wl_parse_engines(one, &o), 0);
+    assert_int_equal(o.nengines, 1);
+    assert_int_equal(o.engines[0].backend, BP_BACKEND_AUTO);
+}
+
 /* The harness end to end: forked children, report, CSV. */
 static void test_harness(void **state)
 {
@@ -376,9 +415,10 @@ int main(void)
                                      BP_BACKEND_COPY, BP_BACKEND_LINEAR};
     /* per engine: a..f, then c, d, e with int8 keys */
     static yt_case cases[(1 + 4) * 9];
-    static struct CMUnitTest tests[(1 + 4) * 9 + 2];
+    static struct CMUnitTest tests[(1 + 4) * 9 + 3];
     size_t nt = 0, nc = 0;
     tests[nt++] = (struct CMUnitTest)cmocka_unit_test(test_generators);
+    tests[nt++] = (struct CMUnitTest)cmocka_unit_test(test_engines);
     for (int e = -1; e < 4; e++) {
         wl_engine eng = {KV_LMDB, BP_BACKEND_AUTO};
         if (e >= 0) {
