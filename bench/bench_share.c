@@ -24,7 +24,8 @@
  * so the cache stays warm between rows.  The cache holds every page; the
  * window (per process) holds a quarter of them, so window misses remap.
  * A row's time runs from a shared start flag to the last worker's end of
- * its loop (closing the pool or the process is not timed, for any kind);
+ * its loop; no worker closes its pool or map, or exits, before every
+ * worker of the row has ended its loop (sh_finish), for any kind;
  * rows alternate threads and processes, --reps times.  A rate column is
  * the kind's median repetition; a ratio column is the median of the
  * per-repetition ratios (the two kinds of one repetition ran a second
@@ -44,6 +45,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SH_PSZ 8192u
@@ -63,12 +65,39 @@ typedef struct sh_ctx {
     uint64_t pages;
     _Atomic int *go; /* shared start flag (MAP_SHARED | MAP_ANONYMOUS) */
     _Atomic int *ready; /* workers warmed up, waiting for go */
+    _Atomic int *done;  /* workers past the end of their timed loop */
+    _Atomic int *failed; /* workers that gave up (they count as done) */
+    int nworkers;       /* of the row being run */
     _Atomic uint64_t *ends; /* worker i's end of timed loop (monotonic ns) */
     int memfd;              /* the baseline's hot pages (tmpfs) */
     uint64_t mem_bytes;
 } sh_ctx;
 
 /* ---- one worker's loop -------------------------------------------------- */
+
+/* The end of worker idx's timed loop: its time recorded, it waits (napping,
+ * so that it takes no CPU from the others) until every worker of the row
+ * has got there.  Only then does a worker close its pool or map, or its
+ * process exit: one process tearing down a window of tens of thousands of
+ * mappings while another still ran slowed the other by up to half on this
+ * machine, and threads close theirs only after all are joined. */
+static void sh_finish(const sh_ctx *c, int idx)
+{
+    struct timespec nap = {0, 200000};
+
+    atomic_store(&c->ends[idx], bu_now_ns());
+    atomic_fetch_add(c->done, 1);
+    while (atomic_load(c->done) < c->nworkers)
+        nanosleep(&nap, NULL);
+}
+
+/* A worker that failed, before or after it was ready: no one waits for
+ * it (sh_finish, and the row's wait for every worker to be ready). */
+static void sh_abandon(const sh_ctx *c)
+{
+    atomic_fetch_add(c->failed, 1);
+    atomic_fetch_add(c->done, 1);
+}
 
 static int sh_open(const sh_ctx *c, bp_pool **out)
 {
@@ -130,7 +159,7 @@ static int sh_work_pool(const sh_ctx *c, bp_pool *p, uint64_t seed,
         if ((rc = bp_unfix(p, &pg, upd ? BP_DIRTY : 0)) != 0)
             return rc;
     }
-    atomic_store(&c->ends[idx], bu_now_ns());
+    sh_finish(c, idx);
     return 0;
 }
 
@@ -182,7 +211,7 @@ static int sh_work_lmdb(const sh_ctx *c, MDB_env *env, MDB_dbi dbi,
             mdb_txn_abort(t);
         }
     }
-    atomic_store(&c->ends[idx], bu_now_ns());
+    sh_finish(c, idx);
     return 0;
 }
 
@@ -211,7 +240,7 @@ static int sh_work_mem(const sh_ctx *c, const char *base, uint64_t seed,
         last = __atomic_load_n(v, __ATOMIC_RELAXED);
         sum += last;
     }
-    atomic_store(&c->ends[idx], bu_now_ns());
+    sh_finish(c, idx);
     __asm__ volatile("" : : "r"(sum));
     return 0;
 }
@@ -267,6 +296,8 @@ static void *sh_thread(void *arg)
 
     t->rc = t->mem ? sh_work_mem(t->c, t->mem, t->seed, t->idx)
                    : sh_work_pool(t->c, t->p, t->seed, t->idx);
+    if (t->rc)
+        sh_abandon(t->c);
     return NULL;
 }
 
@@ -294,6 +325,9 @@ static double sh_row(sh_ctx *c, int kind, int n)
 
     atomic_store(c->go, 0);
     atomic_store(c->ready, 0);
+    atomic_store(c->done, 0);
+    atomic_store(c->failed, 0);
+    c->nworkers = n;
     for (int i = 0; i < n; i++)
         atomic_store(&c->ends[i], 0);
     if (kind == SH_THREADS || kind == SH_OWN || kind == SH_MEM_THREADS) {
@@ -319,7 +353,7 @@ static double sh_row(sh_ctx *c, int kind, int n)
                                     (uint64_t)i + 1, i, 0};
             pthread_create(&tid[i], NULL, sh_thread, &th[i]);
         }
-        while (atomic_load(c->ready) < n)
+        while (atomic_load(c->ready) + atomic_load(c->failed) < n)
             usleep(1000);
         t0 = bu_now_ns();
         atomic_store_explicit(c->go, 1, memory_order_release);
@@ -355,11 +389,15 @@ static double sh_row(sh_ctx *c, int kind, int n)
                     mdb_env_close(env);
                 }
             }
+            if (rc)
+                sh_abandon(c);
             _exit(rc ? 1 : 0);
         }
         pids[i] = pid;
     }
-    for (int waited = 0; atomic_load(c->ready) < n && waited < 600000;
+    for (int waited = 0;
+         atomic_load(c->ready) + atomic_load(c->failed) < n &&
+         waited < 600000;
          waited++) /* every worker attached and warm (or 10 min) */
         usleep(1000);
     t0 = bu_now_ns();
@@ -534,6 +572,8 @@ int bench_share_main(int argc, char **argv)
     if (c.go == MAP_FAILED)
         return 1;
     c.ready = c.go + 16;
+    c.done = c.go + 24;
+    c.failed = c.go + 28;
     c.ends = (_Atomic uint64_t *)((char *)c.go + 128); /* 256 of them */
     bu_print_machine(stdout, "# ");
     printf("# bpbench share: %" PRIu64 " records of %u bytes (%" PRIu64
