@@ -96,6 +96,27 @@ static const bp_backend wl_all_backends[] = {
     BP_BACKEND_AUTO, BP_BACKEND_LINEAR, BP_BACKEND_COPY, BP_BACKEND_RFP,
     BP_BACKEND_MMAP};
 
+/* Append e (named by item on the command line) to o's first *ne engines:
+ * -1 with a message when it is there already or the list is full. */
+static int wl_add_engine(wl_opts *o, int *ne, wl_engine e, const char *item)
+{
+    char name[64];
+
+    for (int j = 0; j < *ne; j++)
+        if (o->engines[j].kind == e.kind &&
+            (e.kind == KV_LMDB || o->engines[j].backend == e.backend)) {
+            fprintf(stderr, "bpbench: --engines: '%s' repeats %s\n", item,
+                    wl_engine_name(&e, name, sizeof name));
+            return -1;
+        }
+    if (*ne == 8) {
+        fprintf(stderr, "bpbench: --engines: at most 8 engines\n");
+        return -1;
+    }
+    o->engines[(*ne)++] = e;
+    return 0;
+}
+
 int wl_parse_engines(char *s, wl_opts *o)
 {
     char *items[8];
@@ -111,25 +132,13 @@ int wl_parse_engines(char *s, wl_opts *o)
         if (strcmp(b, "bufpool:all") == 0 || strcmp(b, "all") == 0) {
             for (size_t k = 0;
                  k < sizeof wl_all_backends / sizeof wl_all_backends[0];
-                 k++) {
-                if (wl_all_backends[k] == BP_BACKEND_LINEAR &&
-                    sizeof(void *) < 8)
-                    continue;
-                for (int j = 0; j < ne; j++)
-                    if (o->engines[j].kind == KV_BUFPOOL &&
-                        o->engines[j].backend == wl_all_backends[k]) {
-                        fprintf(stderr, "bpbench: --engines: '%s' repeats "
-                                        "a backend\n", items[i]);
-                        return -1;
-                    }
-                if (ne == 8) {
-                    fprintf(stderr, "bpbench: --engines: at most 8 "
-                                    "engines\n");
+                 k++)
+                if ((wl_all_backends[k] != BP_BACKEND_LINEAR ||
+                     sizeof(void *) >= 8) &&
+                    wl_add_engine(o, &ne,
+                                  (wl_engine){KV_BUFPOOL, wl_all_backends[k]},
+                                  items[i]) != 0)
                     return -1;
-                }
-                o->engines[ne++] =
-                    (wl_engine){KV_BUFPOOL, wl_all_backends[k]};
-            }
             continue;
         }
         if (strcmp(b, "lmdb") == 0) {
@@ -150,17 +159,8 @@ int wl_parse_engines(char *s, wl_opts *o)
             }
             e.backend = bk;
         }
-        for (int j = 0; j < ne; j++)
-            if (o->engines[j].kind == e.kind &&
-                (e.kind == KV_LMDB || o->engines[j].backend == e.backend)) {
-                fprintf(stderr, "bpbench: --engines: '%s' twice\n", items[i]);
-                return -1;
-            }
-        if (ne == 8) {
-            fprintf(stderr, "bpbench: --engines: at most 8 engines\n");
+        if (wl_add_engine(o, &ne, e, items[i]) != 0)
             return -1;
-        }
-        o->engines[ne++] = e;
     }
     o->nengines = ne;
     return 0;

@@ -431,9 +431,9 @@ int bp_set_prefault(bp_pool *p, bp_prefault pf);
  * least counted of the hand's next frames at 0, and the newcomer stays
  * only if it was used since it came in or its page was counted more.  A
  * page read once is then the next to go, instead of pushing out a page
- * used often; scans (BP_SCAN) keep their own ring either way.  bp_stats counts the outcomes (admit_kept,
- * admit_dropped).  In a shared cache each process evicts by its own
- * choice; the use counts are shared.
+ * used often; scans (BP_SCAN) keep their own ring either way.  bp_stats
+ * counts the outcomes (admit_kept, admit_dropped).  In a shared cache each
+ * process evicts by its own choice; the use counts are shared.
  *
  * @param p  a pool that is not open
  * @param r  a bp_replacement
