@@ -89,7 +89,8 @@ static void ht_usage(FILE *f)
 "  --pages N           hot pages, below the window slots (half the slots)\n"
 "  --window-slots N    window slots (2048); the cache is twice that\n"
 "  --page-size N       page size in bytes, 4096..65536 (4096)\n"
-"  --backends LIST     comma separated from rfp,mmap,copy,linear,auto (all)\n"
+"  --backends LIST     comma separated from rfp,mmap,copy,linear,kmod,auto\n"
+"                      (all; kmod needs /dev/bpwin, else its cells are n/a)\n"
 "  --dir DIR           where the data file's temp directory goes (/var/tmp)\n"
 "  --seed N            seed of the hot set and the sequences (1)\n"
 "  --quick             fewer ops and reps, finishes in a few seconds\n"
@@ -137,7 +138,7 @@ static int ht_parse(ht_opts *o, int argc, char **argv)
     o->window_slots = 2048;
     o->seed = 1;
     o->dir = "/var/tmp";
-    char all_bk[] = "rfp,mmap,copy,linear,auto";
+    char all_bk[] = "rfp,mmap,copy,linear,kmod,auto";
     bu_parse_backends(all_bk, o->bk, HT_MAXBK, &o->nbk);
 
     optind = 0; /* full getopt reset (GNU) */

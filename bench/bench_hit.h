@@ -18,7 +18,7 @@
 #include "bench_util.h"
 #include "bufpool.h"
 
-#define HT_MAXBK 5
+#define HT_MAXBK 6
 #define HT_MAXTC 3              /* thread counts: 1, 2, N */
 #define HT_SEQ_MAX (1u << 18)   /* sequence entries per thread, then wrap */
 #define HT_OPT_MAX_RETRY 100000 /* one optimistic read retried this often:

@@ -78,7 +78,8 @@ static void rm_usage(FILE *f)
 "  --miss-ops N        timed ops per rep for miss, ~40-80 us each (16000 /\n"
 "                      1000)\n"
 "  --reps N            repetitions, median reported (5 / 3)\n"
-"  --backends LIST     comma separated from rfp,mmap,copy,linear,auto (all)\n"
+"  --backends LIST     comma separated from rfp,mmap,copy,linear,kmod,auto\n"
+"                      (all; kmod needs /dev/bpwin, else its cells are n/a)\n"
 "  --prefault LIST     comma separated from populate,nonblock,lazy\n"
 "                      (populate,nonblock)\n"
 "  --levels LIST       comma separated from whit,chit,miss (all)\n"
@@ -195,7 +196,7 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
     o->seed = 1;
     o->dir = "/var/tmp";
     o->level_on[RM_WHIT] = o->level_on[RM_CHIT] = o->level_on[RM_MISS] = 1;
-    char all_bk[] = "rfp,mmap,copy,linear,auto";
+    char all_bk[] = "rfp,mmap,copy,linear,kmod,auto";
     char def_pf[] = "populate,nonblock";
     bu_parse_backends(all_bk, o->bk, RM_MAXBK, &o->nbk);
     rm_parse_prefault(o, def_pf);

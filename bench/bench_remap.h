@@ -18,7 +18,7 @@
 #include "bufpool.h"
 
 enum { RM_WHIT, RM_CHIT, RM_MISS, RM_NLEVEL };
-#define RM_MAXBK 5
+#define RM_MAXBK 6
 #define RM_MAXPF 3
 
 extern const char *const rm_level_name[RM_NLEVEL]; /* "whit", ... */

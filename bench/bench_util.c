@@ -359,7 +359,7 @@ int bu_parse_backends(char *s, bp_backend *bk, int max, int *nbk)
         bp_backend b;
     } names[] = {{"rfp", BP_BACKEND_RFP},       {"mmap", BP_BACKEND_MMAP},
                  {"copy", BP_BACKEND_COPY},     {"linear", BP_BACKEND_LINEAR},
-                 {"auto", BP_BACKEND_AUTO}};
+                 {"kmod", BP_BACKEND_KMOD},     {"auto", BP_BACKEND_AUTO}};
     const int nnames = (int)(sizeof names / sizeof names[0]);
     char *items[16];
     if (max > nnames)
@@ -367,7 +367,7 @@ int bu_parse_backends(char *s, bp_backend *bk, int max, int *nbk)
     int n = bu_split_list(s, items, max);
     if (n <= 0) {
         fprintf(stderr, "bpbench: --backends: give 1 to %d of "
-                        "rfp,mmap,copy,linear,auto\n", max);
+                        "rfp,mmap,copy,linear,kmod,auto\n", max);
         return -1;
     }
     *nbk = 0;

@@ -191,7 +191,7 @@ int bu_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 int bu_split_list(char *s, char **items, int max);
 
 /* Parse the --backends list s (split in place): 1 to max distinct names of
- * rfp,mmap,copy,linear,auto into bk[], their count into *nbk.  On error
+ * rfp,mmap,copy,linear,kmod,auto into bk[], their count into *nbk.  On error
  * prints "bpbench: --backends: ..." to stderr and returns -1. */
 int bu_parse_backends(char *s, bp_backend *bk, int max, int *nbk);
 

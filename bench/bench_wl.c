@@ -90,11 +90,20 @@ const char *wl_engine_name(const wl_engine *e, char *buf, size_t n)
     return buf;
 }
 
-/* "bufpool:all": auto, then every backend this build can run (linear
- * needs a 64-bit address space). */
+/* "bufpool:all": auto, then every backend this build and machine can run
+ * (linear needs a 64-bit address space, kmod the bpwin module's device). */
 static const bp_backend wl_all_backends[] = {
     BP_BACKEND_AUTO, BP_BACKEND_LINEAR, BP_BACKEND_COPY, BP_BACKEND_RFP,
-    BP_BACKEND_MMAP};
+    BP_BACKEND_MMAP, BP_BACKEND_KMOD};
+
+static int wl_backend_runs_here(bp_backend b)
+{
+    if (b == BP_BACKEND_LINEAR)
+        return sizeof(void *) >= 8;
+    if (b == BP_BACKEND_KMOD)
+        return access("/dev/bpwin", F_OK) == 0;
+    return 1;
+}
 
 /* Append e (named by item on the command line) to o's first *ne engines:
  * -1 with a message when it is there already or the list is full. */
@@ -133,8 +142,7 @@ int wl_parse_engines(char *s, wl_opts *o)
             for (size_t k = 0;
                  k < sizeof wl_all_backends / sizeof wl_all_backends[0];
                  k++)
-                if ((wl_all_backends[k] != BP_BACKEND_LINEAR ||
-                     sizeof(void *) >= 8) &&
+                if (wl_backend_runs_here(wl_all_backends[k]) &&
                     wl_add_engine(o, &ne,
                                   (wl_engine){KV_BUFPOOL, wl_all_backends[k]},
                                   items[i]) != 0)

@@ -121,8 +121,10 @@
  * chose it.  The other four have no API: each turns one mechanism off (or,
  * for tests, forces it).
  *
- *   BUFPOOL_BACKEND=auto|rfp|mmap|copy|linear     beats bp_set_backend
+ *   BUFPOOL_BACKEND=auto|rfp|mmap|copy|linear|kmod  beats bp_set_backend
  *       the window backend, as bp_set_backend's values.
+ *   BUFPOOL_GUARD=0|1                             beats bp_set_guard
+ *       1: guard mode (kmod backend only).
  *   BUFPOOL_IO=auto|sync|uring|io_uring           beats bp_set_io_engine
  *       the data-file I/O engine: BP_IO_AUTO, BP_IO_SYNC, BP_IO_URING
  *       (uring and io_uring are the same; bp_open fails when io_uring
@@ -306,9 +308,12 @@ typedef enum bp_backend {
     BP_BACKEND_RFP,      /* remap_file_pages() inside one shared window */
     BP_BACKEND_MMAP,     /* mmap(MAP_SHARED|MAP_FIXED) of the frame per slot */
     BP_BACKEND_COPY,     /* private window, copy in on map, copy back dirty */
-    BP_BACKEND_LINEAR    /* whole cache mapped once (64-bit only); the
+    BP_BACKEND_LINEAR,   /* whole cache mapped once (64-bit only); the
                             window size is ignored (slots == frames), so a
                             fix of any cached page is a window hit */
+    BP_BACKEND_KMOD      /* the bpwin kernel module (/dev/bpwin, kernel/):
+                            one mapping however many slots, a remap is one
+                            ioctl under mmap_lock for reading */
 } bp_backend;
 
 typedef enum bp_prefault {
@@ -452,6 +457,20 @@ int bp_set_replacement(bp_pool *p, bp_replacement r);
  * @param on  nonzero: lock
  * @return 0, -EINVAL (NULL p), BP_ESTATE */
 int bp_set_mlock(bp_pool *p, int on);
+
+/* Guard mode, a debugging aid of the kmod backend: every window slot is
+ * mapped with the protection its latest fix asked for (read-only for
+ * BP_SHARED, read-write for BP_EXCLUSIVE), and an emptied slot maps
+ * nothing, so a stray write to a page fixed shared, or any touch of a
+ * slot given up, raises SIGSEGV at that address instead of changing the
+ * cache.  It costs an ioctl whenever a slot's protection changes.
+ * BUFPOOL_GUARD=1 turns it on too.  Default off.  bp_open fails with
+ * BP_EBACKEND when it is on and the backend is not kmod.
+ *
+ * @param p   a pool that is not open
+ * @param on  nonzero: guard
+ * @return 0, -EINVAL (NULL p), BP_ESTATE */
+int bp_set_guard(bp_pool *p, int on);
 
 /* Backing file: name == NULL (default) uses an anonymous memfd.  A name
  * without '/' is created in /dev/shm; a name with '/' is used as a path.
@@ -1255,6 +1274,11 @@ typedef struct bp_stats {
     uint64_t admit_kept;        /* newcomers kept: a used frame went */
     uint64_t admit_dropped;     /* newcomers evicted, used less than the
                                    frame the hand offered */
+    /* the kmod backend */
+    uint64_t remaps_kmod;       /* BPWIN_OP_MAP ioctls */
+    uint64_t guard_protects;    /* guard mode: BPWIN_OP_PROTECT ioctls */
+    uint32_t guard;             /* 1: bp_set_guard on (kmod only) */
+    uint32_t pad2;
 } bp_stats;
 
 /* Fill *st with a snapshot of the configuration and the counters.  Each

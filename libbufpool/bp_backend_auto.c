@@ -5,12 +5,18 @@
  *  1. On 64-bit, when the window asked for covers the whole cache, or no
  *     window size was set and the whole cache fits the address budget
  *     (bp__addr_room), take linear: nothing beats no remapping at all.
- *  2. Otherwise calibrate: for rfp, mmap and copy, set up a scratch window
+ *  2. Otherwise, when /dev/bpwin answers with this library's ABI (the
+ *     bpwin module, kernel/), take kmod once a scratch window of it maps
+ *     and touches slots (its cost goes in the reason): one VMA, remaps
+ *     under mmap_lock for reading.
+ *  3. Otherwise calibrate: for rfp, mmap and copy, set up a scratch window
  *     of BP__CAL_SLOTS slots and time BP__CAL_OPS cycles of "map a frame
  *     into a slot, touch every 4 KiB of it" (copy also copies every other
  *     slot back, as dirty pages would be).  rfp and mmap take part only when
  *     the window fits the VMA budget.  The cheapest per map wins.
- * The choice and the measured figures land in bp_stats.backend_reason.
+ * Guard mode (bp_set_guard) takes kmod, or fails when the module does not
+ * answer.  The choice and the measured figures land in
+ * bp_stats.backend_reason.
  * Calibration runs before any page is cached and leaves no trace in the
  * counters.
  */
@@ -98,15 +104,34 @@ static uint64_t bp__addr_room(const bp_pool *p)
     return room;
 }
 
+/* After calibrating: no trace in the counters, no window, no message
+ * from a failed trial. */
+static void bp__auto_reset(bp_pool *p)
+{
+    memset(p->shards, 0, BP__SHARDS * sizeof *p->shards);
+    p->nslots = 0;
+    p->window_bytes = 0;
+    bp__errmsg_clear(p);
+}
+
 int bp__backend_choose(bp_pool *p)
 {
     static const struct bp__backend_ops *const cand[] = {
         &bp__backend_rfp, &bp__backend_mmap, &bp__backend_copy};
     uint64_t asked = bp__window_slots_asked(p), ns[3], best = UINT64_MAX;
     const struct bp__backend_ops *win = &bp__backend_copy;
-    char vma_note[48] = "", addr_note[64] = "";
-    int fits = 1;
+    char vma_note[48] = "", addr_note[64] = "", why[192];
+    int fits = 1, rc;
 
+    if (p->po_guard) { /* only kmod protects slots one by one */
+        if ((rc = bp__kmod_probe(why, sizeof why)) != 0)
+            return bp__fail(p, BP_EBACKEND, "guard mode needs the kmod "
+                            "backend: %s", why);
+        p->be = &bp__backend_kmod;
+        snprintf(p->be_reason, sizeof p->be_reason,
+                 "auto: guard mode, so kmod");
+        return 0;
+    }
     if (sizeof(void *) >= 8 && asked >= p->nframes) {
         p->be = &bp__backend_linear;
         snprintf(p->be_reason, sizeof p->be_reason,
@@ -129,6 +154,18 @@ int bp__backend_choose(bp_pool *p)
                  " (cache over the address budget of %" PRIu64 " KiB)",
                  room >> 10);
     }
+    if (bp__kmod_probe(why, sizeof why) == 0) {
+        uint64_t k = bp__calibrate(p, &bp__backend_kmod);
+
+        bp__auto_reset(p);
+        if (k) {
+            p->be = &bp__backend_kmod;
+            snprintf(p->be_reason, sizeof p->be_reason,
+                     "auto: the bpwin module answers, so kmod (map+touch "
+                     "per slot %.1f us)%s", k / 1000.0, addr_note);
+            return 0;
+        }
+    }
     if (asked && bp__vma_check(p, asked) != 0) {
         if (p->shared) /* copy is no choice for a shared cache */
             return bp__vma_check(p, asked);
@@ -148,11 +185,8 @@ int bp__backend_choose(bp_pool *p)
             win = cand[i];
         }
     }
-    memset(p->shards, 0, BP__SHARDS * sizeof *p->shards); /* no trace */
-    p->nslots = 0;
-    p->window_bytes = 0;
+    bp__auto_reset(p);
     p->be = win;
-    bp__errmsg_clear(p); /* calibration's failed trials are no error */
     snprintf(p->be_reason, sizeof p->be_reason,
              "auto: map+touch per slot rfp %.1f us, mmap %.1f us, copy %.1f "
              "us%s%s -> %s",

@@ -21,7 +21,7 @@
 
 #include "bp_internal.h"
 
-#define BP__ENV_MAX_VALUES 5
+#define BP__ENV_MAX_VALUES 6
 
 static const struct bp__env_var {
     const char *name;
@@ -29,7 +29,7 @@ static const struct bp__env_var {
 } bp__env_vars[BP__ENV_COUNT] = {
     /* the order of each list is the index bp__env_get returns */
     [BP__ENV_BACKEND] = {"BUFPOOL_BACKEND",
-                         {"auto", "rfp", "mmap", "copy", "linear", NULL}},
+                         {"auto", "rfp", "mmap", "copy", "linear", "kmod", NULL}},
     [BP__ENV_IO] = {"BUFPOOL_IO", {"auto", "sync", "uring", "io_uring", NULL}},
     [BP__ENV_IO_STAGE] = {"BUFPOOL_IO_STAGE", {"auto", "off", "on", NULL}},
     [BP__ENV_IO_EARLY] = {"BUFPOOL_IO_EARLY", {"0", "1", NULL}},
@@ -38,6 +38,7 @@ static const struct bp__env_var {
     [BP__ENV_REPLACEMENT] = {"BUFPOOL_REPLACEMENT", {"admit", "clock", NULL}},
     [BP__ENV_READER_FENCE] = {"BUFPOOL_READER_FENCE",
                               {"auto", "always", "eager", NULL}},
+    [BP__ENV_GUARD] = {"BUFPOOL_GUARD", {"0", "1", NULL}},
 };
 
 /* The index of s in v's list, or -1. */

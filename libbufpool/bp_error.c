@@ -137,6 +137,8 @@ const char *bp_backend_name(bp_backend b)
         return "copy";
     case BP_BACKEND_LINEAR:
         return "linear";
+    case BP_BACKEND_KMOD:
+        return "kmod";
     }
     return "unknown";
 }

@@ -118,7 +118,7 @@ void bp__readers_barrier(bp_pool *p);
     X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
     X(prefetch_direct) X(reads_early) X(copies_home) X(peer_reaps)           \
     X(peer_frames) X(revived_frames) X(revive_dropped) X(admit_kept)         \
-    X(admit_dropped)
+    X(admit_dropped) X(remaps_kmod) X(guard_protects)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -381,6 +381,13 @@ extern const struct bp__backend_ops bp__backend_rfp;
 extern const struct bp__backend_ops bp__backend_mmap;
 extern const struct bp__backend_ops bp__backend_copy;
 extern const struct bp__backend_ops bp__backend_linear;
+extern const struct bp__backend_ops bp__backend_kmod;
+/* kmod: 0 when /dev/bpwin answers with our ABI, else a negative errno and
+ * why says so (auto's probe) */
+int bp__kmod_probe(char *why, size_t n);
+/* kmod guard mode: give slot s the protection of a fix (write: read-write,
+ * else read-only); 0 or an error */
+int bp__kmod_protect(bp_pool *p, uint32_t slot, int write);
 /* Copy backend: a slot's bytes at a into frame (one pwrite); d is the
  * slot's sl_dirty (BP__SL_*), counted as copies_out or copies_home.  0 or
  * -errno; the caller marks the frame dirty and clears sl_dirty. */
@@ -417,6 +424,7 @@ struct bp_pool {
     bp_prefault po_prefault;
     bp_replacement po_replacement;
     int po_mlock;
+    int po_guard; /* bp_set_guard / BUFPOOL_GUARD (kmod) */
     char *po_shm_name; /* NULL: memfd */
     unsigned po_shm_mode; /* 0600 (0) or a group mode (bp_set_shm_mode) */
     unsigned po_wait_ms;  /* bp_set_wait_limit: 0 no limit */
@@ -509,6 +517,10 @@ struct bp_pool {
     uint64_t vma_limit, vma_budget;
     int prefault_flags_rfp;  /* flags for remap_file_pages */
     int prefault_flags_mmap; /* extra mmap flags */
+    int kmod_fd1;            /* kmod: the device's fd + 1; 0: none */
+    uint32_t kmod_map_flags; /* kmod: BPWIN_PROT_* | BPWIN_MAP_POPULATE */
+    uint64_t kmod_frame0;    /* kmod: the module's number of frame 0 */
+    uint8_t *kmod_prot;      /* kmod guard mode: each slot's BPWIN_PROT_* */
 
     /* scan rings (BP_SCAN): recently scanned frames and slots, reused
      * first by the next scan miss; under p->lock */
@@ -650,7 +662,7 @@ uint64_t bp__err_new_id(void);
 
 /* BUFPOOL_* environment variables (bp_env.c; bufpool.h lists them). */
 enum bp__env {
-    BP__ENV_BACKEND,      /* auto rfp mmap copy linear: bp_backend order */
+    BP__ENV_BACKEND,      /* auto rfp mmap copy linear kmod: bp_backend */
     BP__ENV_IO,           /* auto sync uring io_uring */
     BP__ENV_IO_STAGE,     /* auto off on: bp_io_stage order */
     BP__ENV_IO_EARLY,     /* 0 1 */
@@ -658,6 +670,7 @@ enum bp__env {
     BP__ENV_IO_REGBUF,    /* 0 1 */
     BP__ENV_REPLACEMENT,  /* admit clock (bp_replacement's order) */
     BP__ENV_READER_FENCE, /* auto always eager */
+    BP__ENV_GUARD,        /* 0 1 */
     BP__ENV_COUNT
 };
 /* Every variable unset, empty or valid: 0; else -EINVAL through bp__fail
@@ -781,6 +794,8 @@ int bp__window_writeback(bp_pool *p);
 /* backends' common window set-up: a MAP_SHARED mapping of the first slots'
  * worth of frames (rfp, mmap, linear), or a private anonymous one (copy) */
 int bp__window_reserve(bp_pool *p, int shared);
+/* Map the one-page I/O slot (bp__window_write_frame) at frame 0. */
+int bp__window_io_slot(bp_pool *p);
 void bp__window_release(bp_pool *p);
 /* unmap() of backends whose slots keep showing the frame until remapped */
 int bp__window_unmap_nothing(bp_pool *p, uint32_t slot, uint32_t frame);

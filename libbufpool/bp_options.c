@@ -154,7 +154,7 @@ int bp_set_backend(bp_pool *p, bp_backend b)
 
     if (rc)
         return rc;
-    if ((unsigned)b > BP_BACKEND_LINEAR)
+    if ((unsigned)b > BP_BACKEND_KMOD)
         return bp__fail(p, -EINVAL, "unknown backend %d", (int)b);
     p->po_backend = b;
     return 0;
@@ -191,6 +191,16 @@ int bp_set_mlock(bp_pool *p, int on)
     if (rc)
         return rc;
     p->po_mlock = !!on;
+    return 0;
+}
+
+int bp_set_guard(bp_pool *p, int on)
+{
+    int rc = bp__closed(p);
+
+    if (rc)
+        return rc;
+    p->po_guard = !!on;
     return 0;
 }
 

@@ -81,6 +81,12 @@ static int bp__backend_asked(bp_pool *p, bp_backend *out)
     if ((b == BP_BACKEND_RFP || b == BP_BACKEND_MMAP) && slots &&
         (rc = bp__vma_check(p, slots)) != 0)
         return rc;
+    if ((rc = bp__env_get(BP__ENV_GUARD, -1)) >= 0)
+        p->po_guard = rc;
+    if (p->po_guard && b != BP_BACKEND_KMOD && b != BP_BACKEND_AUTO)
+        return bp__fail(p, BP_EBACKEND, "guard mode needs the kmod backend "
+                        "(per-slot protection is the bpwin module's), not "
+                        "%s", bp_backend_name(b));
     *out = b;
     return 0;
 }
@@ -633,6 +639,18 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
     }
 }
 
+/* Guard mode (kmod): the fixed slot gets the fix's protection.  When the
+ * module refuses, the fix is undone and the error returned. */
+static __attribute__((noinline)) int bp__guard_fixed(bp_pool *p,
+                                                     bp_page *out, int excl)
+{
+    int rc = bp__kmod_protect(p, out->bp_slot, excl);
+
+    if (rc != 0)
+        (void)bp_unfix(p, out, 0);
+    return rc;
+}
+
 /* Everything but a shared hit: argument checks, then bp__fix. */
 static __attribute__((noinline)) int
 bp__fix_slow(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
@@ -645,6 +663,8 @@ bp__fix_slow(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
         bp__handle_clear(out); /* the hit path may have begun to fill it */
     else if (p->shared)
         bp__held_add(p, 1);
+    if (rc == 0 && p->kmod_prot)
+        rc = bp__guard_fixed(p, out, (mode & BP_EXCLUSIVE) != 0);
     return rc;
 }
 
@@ -657,7 +677,9 @@ int bp_fix(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
     if (__builtin_expect(mode == BP_SHARED && p && out, 1) &&
         BP__LOAD(p->state) == BP__OPEN) {
         if (bp__fix_hit(p, pgno, 0, 0, 1, 0, out) == BP__FIXED)
-            return 0;
+            return __builtin_expect(p->kmod_prot == NULL, 1)
+                       ? 0
+                       : bp__guard_fixed(p, out, 0);
         return bp__fix_slow(p, pgno, BP_SHARED, out); /* mode: one less
                                                           register live */
     }
@@ -682,6 +704,8 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
         bp__handle_clear(out);
     else if (p->shared)
         bp__held_add(p, 1);
+    if (rc == 0 && p->kmod_prot)
+        rc = bp__guard_fixed(p, out, 1);
     return rc;
 }
 
@@ -742,6 +766,8 @@ static __attribute__((noinline)) int bp__unfix_slow(bp_pool *p, bp_page *pg,
         goto notfixed;
     if (p->shared)
         bp__held_add(p, -1);
+    if (excl && p->kmod_prot) /* guard: writable only while fixed so */
+        (void)bp__kmod_protect(p, pg->bp_slot, 0);
     copy = p->be->id == BP_BACKEND_COPY;
     if ((flags & BP_DIRTY) && copy)
         BP__STORE(sl->sl_dirty, 1);

@@ -56,6 +56,7 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     st.prefault = (uint32_t)p->po_prefault;
     st.replacement = (uint32_t)p->po_replacement;
     st.mlocked = (uint32_t)p->po_mlock;
+    st.guard = (uint32_t)p->po_guard;
     st.direct_io = (uint32_t)p->direct_io;
     st.dio_align = p->dio_align;
     st.frames = p->state == BP__CLOSED ? 0 : p->nframes;

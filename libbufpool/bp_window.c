@@ -63,6 +63,8 @@ const struct bp__backend_ops *bp__backend_ops_of(bp_backend b)
         return &bp__backend_copy;
     case BP_BACKEND_LINEAR:
         return &bp__backend_linear;
+    case BP_BACKEND_KMOD:
+        return &bp__backend_kmod;
     default:
         return NULL;
     }
@@ -153,8 +155,15 @@ int bp__window_reserve(bp_pool *p, int shared)
         bp__window_touch(p, w, len);
         return 0;
     }
-    w = bp__sys_mmap(NULL, p->po_page_size, PROT_READ | PROT_WRITE,
-                     MAP_SHARED, p->shm_fd, (off_t)p->meta->sh_frames_off);
+    return bp__window_io_slot(p);
+}
+
+int bp__window_io_slot(bp_pool *p)
+{
+    void *w = bp__sys_mmap(NULL, p->po_page_size, PROT_READ | PROT_WRITE,
+                           MAP_SHARED, p->shm_fd,
+                           (off_t)p->meta->sh_frames_off);
+
     if (w == MAP_FAILED)
         return bp__fail(p, -errno, "cannot map the I/O slot");
     p->io_slot = w;
@@ -210,7 +219,7 @@ int bp__window_open(bp_pool *p)
             n = p->po_addr_budget / psz ? p->po_addr_budget / psz : 1;
         if (sizeof(void *) < 8 && n * psz > BP__32BIT_WINDOW_MAX)
             n = BP__32BIT_WINDOW_MAX / psz;
-        if (p->be->id != BP_BACKEND_COPY) {
+        if (p->be->id == BP_BACKEND_RFP || p->be->id == BP_BACKEND_MMAP) {
             (void)bp__vma_check(p, 0);
             if (p->vma_budget > 2 && n > p->vma_budget - 2)
                 n = p->vma_budget - 2;

@@ -30,7 +30,7 @@ int sw_open(bp_pool **out, const char *data, const char *shm, int keep,
     if ((rc = bp_set_page_size(p, SW_PSZ)) != 0 ||
         (rc = bp_set_cache_frames(p, SW_FRAMES)) != 0 ||
         (rc = bp_set_window_slots(p, SW_SLOTS)) != 0 ||
-        (rc = bp_set_backend(p, be)) != 0 ||
+        (rc = bp_set_backend(p, util_backend_for(be))) != 0 ||
         (shm && (rc = bp_set_shm(p, shm, keep)) != 0))
         return rc;
     return bp_open(p, data, flags | (shm ? BP_ATTACH : 0));

@@ -116,7 +116,7 @@ static void test_bigshm(void **state)
 
     bp_stats st;
     util_stats(p, &st);
-    assert_int_equal(st.backend, b);
+    assert_int_equal(st.backend, util_backend_for(b));
     assert_true(st.frames == CACHE_BYTES / PSZ);
     assert_true(st.slots == NSLOTS);
 

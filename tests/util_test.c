@@ -268,8 +268,20 @@ uint64_t util_mem_available(void)
     return v;
 }
 
+bp_backend util_backend_for(bp_backend asked)
+{
+    const char *e = getenv("BP_TEST_KMOD");
+
+    if (e && strcmp(e, "1") == 0 &&
+        (asked == BP_BACKEND_RFP || asked == BP_BACKEND_MMAP))
+        return BP_BACKEND_KMOD;
+    return asked;
+}
+
 int util_have_rfp(void)
 {
+    if (util_backend_for(BP_BACKEND_RFP) == BP_BACKEND_KMOD)
+        return 1; /* its cases run on kmod */
     size_t pg = util_sys_page();
     int fd = memfd_create("bptest-rfp-probe", MFD_CLOEXEC);
     if (fd < 0)
@@ -678,7 +690,7 @@ int util_pool_config(bp_pool *p, const struct util_cfg *c)
         UT_SET(bp_set_cache_frames(p, c->frames), "bp_set_cache_frames");
     if (c->slots != 0)
         UT_SET(bp_set_window_slots(p, c->slots), "bp_set_window_slots");
-    UT_SET(bp_set_backend(p, c->backend), "bp_set_backend");
+    UT_SET(bp_set_backend(p, util_backend_for(c->backend)), "bp_set_backend");
     UT_SET(bp_set_prefault(p, c->prefault), "bp_set_prefault");
     UT_SET(bp_set_replacement(p, c->replacement), "bp_set_replacement");
     if (c->shm_name != NULL)

@@ -48,6 +48,11 @@
  * BUFPOOL_BACKEND so each test gets the backend it asks for. */
 void util_init(void);
 
+/* The backend a case that asks for `asked` runs on: with BP_TEST_KMOD=1
+ * (make test-kernel, in a guest that has the bpwin module) the mapping
+ * backends' cases (rfp, mmap) run on kmod; else asked itself. */
+bp_backend util_backend_for(bp_backend asked);
+
 /* Print why and exit(77).  Call it before a pool is created (or after it is
  * closed) so leak checkers see nothing. */
 int util_skip(const char *why);
