@@ -5,6 +5,7 @@
  */
 #include "bench_remap.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- Report -------------------------------------------------------------- */
@@ -116,6 +117,68 @@ static void rm_col_name(const rm_ctx *c, int b, char *buf, size_t n)
         snprintf(buf, n, "auto=%s", bp_backend_name(chose));
 }
 
+static int rm_col_of(const rm_ctx *c, bp_backend want)
+{
+    for (int b = 0; b < c->o.nbk; b++)
+        if (c->o.bk[b] == want)
+            return b;
+    return -1;
+}
+
+/* With kmod and rfp or mmap measured: kmod's throughput over theirs (their
+ * ns over kmod's), the median of the per-rep ratios (reps interleave the
+ * backends, so each ratio compares the same moment of the machine). */
+static void rm_print_kmod(const rm_ctx *c)
+{
+    static const bp_backend other[] = {BP_BACKEND_RFP, BP_BACKEND_MMAP};
+    int k = rm_col_of(c, BP_BACKEND_KMOD), head = 0;
+
+    if (k < 0)
+        return;
+    for (int lv = 0; lv < RM_NLEVEL; lv++) {
+        if (!c->o.level_on[lv])
+            continue;
+        for (int pi = 0; pi < c->o.npf; pi++) {
+            const rm_cell *kc = &c->cell[lv][pi][k];
+            char line[256];
+            int n = 0, len;
+
+            if (kc->na || kc->nrep != c->o.reps)
+                continue;
+            len = snprintf(line, sizeof line, "  %-5s  %-8s", rm_level_name[lv],
+                           rm_pf_name[c->o.pf[pi]]);
+            for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+                int b = rm_col_of(c, other[i]);
+                double *q;
+                if (b < 0)
+                    continue;
+                const rm_cell *oc = &c->cell[lv][pi][b];
+                if (oc->na || oc->nrep != c->o.reps) {
+                    len += snprintf(line + len, sizeof line - (size_t)len,
+                                    "  %s n/a", bp_backend_name(other[i]));
+                    n++;
+                    continue;
+                }
+                if (!(q = malloc(c->o.reps * sizeof *q)))
+                    continue;
+                for (uint64_t r = 0; r < c->o.reps; r++)
+                    q[r] = kc->ns[r] > 0 ? oc->ns[r] / kc->ns[r] : 0;
+                len += snprintf(line + len, sizeof line - (size_t)len,
+                                "  %s %.2fx", bp_backend_name(other[i]),
+                                bu_median(q, c->o.reps));
+                free(q);
+                n++;
+            }
+            if (!n)
+                continue;
+            if (!head++)
+                printf("\nkmod's throughput over rfp's and mmap's (their ns "
+                       "over kmod's, median of the per-rep ratios):\n");
+            printf("%s\n", line);
+        }
+    }
+}
+
 void rm_print_tables(rm_ctx *c)
 {
     rm_opts *o = &c->o;
@@ -177,6 +240,7 @@ void rm_print_tables(rm_ctx *c)
     bu_table_print(&h, stdout, "  ", 2);
     bu_table_free(&t);
     bu_table_free(&h);
+    rm_print_kmod(c);
 }
 
 void rm_print_csv(rm_ctx *c)
