@@ -335,10 +335,15 @@ static void bp__shm_bind(bp_pool *p, const struct bp__geom *g)
 static int bp__shm_build(bp_pool *p, const struct bp__geom *g)
 {
     struct bp__shm_hdr *h;
+    unsigned again = 0;
     void *m;
     int rc;
 
-    rc = bp__sys_fallocate(p->shm_fd, 0, 0, (off_t)g->size);
+    /* tmpfs stops at a pending signal (EINTR), io_uring's task work
+     * included (Linux 6.1); what it allocated stays, so go on */
+    while ((rc = bp__sys_fallocate(p->shm_fd, 0, 0, (off_t)g->size)) != 0 &&
+           errno == EINTR && ++again < 64)
+        ;
     if (rc != 0) {
         rc = -errno;
         if (rc == -ENOSPC || rc == -ENOMEM)

@@ -321,13 +321,15 @@ static void test_generators(void **state)
     ycsb_free(y);
 }
 
-/* --engines: "all" is auto first, then every backend this build runs;
- * a backend named twice (also through "all") is refused. */
+/* --engines: "all" is auto first, then every backend this build and
+ * machine run (kmod where /dev/bpwin exists); a backend named twice (also
+ * through "all") is refused. */
 static void test_engines(void **state)
 {
     (void)state;
     wl_opts o;
-    size_t nall = sizeof(void *) >= 8 ? 5 : 4;
+    size_t nall = (sizeof(void *) >= 8 ? 5 : 4) +
+                  (access("/dev/bpwin", F_OK) == 0 ? 1 : 0);
 
     char all[] = "bufpool:all,lmdb";
     memset(&o, 0, sizeof o);
