@@ -94,6 +94,13 @@ static void rm_usage(FILE *f)
 "                      prefault, backend, ns_median, ratio_to_linear, ops,\n"
 "                      reps (machine info and notes go to stderr as # lines)\n"
 "  --quiet             no progress lines on stderr\n"
+"  --raw               the mechanisms alone, without the library: ns per\n"
+"                      scattered remap of one slot (+ a read of every 4 KiB)\n"
+"                      for rfp, mmap and kmod (one op per ioctl, and --batch\n"
+"                      per ioctl), every slot of a --window-slots window\n"
+"                      mapped first; --ops remaps per rep, --reps, --seed,\n"
+"                      --page-size, --backends apply\n"
+"  --batch N           --raw: kmod ops per ioctl, 1..4096 (64)\n"
 "  -h, --help          this text\n"
 "\n"
 "The environment variable BUFPOOL_BACKEND would force one backend on every\n"
@@ -161,7 +168,7 @@ enum {
     OPT_PAGE_SIZE = 256, OPT_CACHE_MB, OPT_WINDOW_SLOTS, OPT_DATA_MB,
     OPT_WHIT_PAGES, OPT_WHIT_OPS, OPT_OPS, OPT_MISS_OPS, OPT_REPS,
     OPT_BACKENDS, OPT_PREFAULT, OPT_LEVELS, OPT_DIR, OPT_BUFFERED, OPT_SHM,
-    OPT_SEED, OPT_QUICK, OPT_CSV, OPT_QUIET
+    OPT_SEED, OPT_QUICK, OPT_CSV, OPT_QUIET, OPT_RAW, OPT_BATCH
 };
 
 /* Returns 0, 1 for --help (exit 0), or -1 on a usage error. */
@@ -187,6 +194,8 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
         {"quick", no_argument, NULL, OPT_QUICK},
         {"csv", no_argument, NULL, OPT_CSV},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"raw", no_argument, NULL, OPT_RAW},
+        {"batch", required_argument, NULL, OPT_BATCH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -267,6 +276,10 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
         case OPT_QUICK: o->quick = 1; break;
         case OPT_CSV: o->csv = 1; break;
         case OPT_QUIET: o->quiet = 1; break;
+        case OPT_RAW: o->raw = 1; break;
+        case OPT_BATCH:
+            rc = bu_parse_u64("batch", optarg, 1, 4096, 0, &o->batch);
+            break;
         default: return -1; /* getopt printed the message */
         }
         if (rc)
@@ -461,6 +474,11 @@ int bench_remap_main(int argc, char **argv)
     c->open_flags = o->buffered ? BP_BUFFERED_IO : 0;
     int status = 1;
 
+    if (o->raw) {
+        status = rm_raw_main(o);
+        free(c);
+        return status;
+    }
     if (getenv("BUFPOOL_BACKEND")) {
         rm_note(c, RM_NOTE_INFO, "BUFPOOL_BACKEND=%s was unset so that each "
                 "pool runs the backend it asks for", getenv("BUFPOOL_BACKEND"));

@@ -33,6 +33,8 @@ typedef struct rm_opts {
     int npf;
     int level_on[RM_NLEVEL];
     int csv, quick, buffered, named_shm, quiet;
+    int raw;        /* --raw: the mechanisms alone (bench_remap_raw.c) */
+    uint64_t batch; /* --raw: kmod ops per ioctl (64) */
     const char *dir;
 } rm_opts;
 
@@ -43,6 +45,9 @@ typedef struct rm_cell {
     int na; /* no number: the backend could not run this */
     uint64_t fixes, wh, wm, ch, cm, bad;
 } rm_cell;
+
+/* `bpbench remap --raw`: exit status. */
+int rm_raw_main(const rm_opts *o);
 
 typedef struct rm_pool {
     bp_pool *p;
