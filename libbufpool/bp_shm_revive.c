@@ -61,6 +61,27 @@ void bp__data_will_write(bp_pool *p)
     __atomic_add_fetch(&p->meta->sh_writes, 1, __ATOMIC_ACQ_REL);
 }
 
+/* File timestamps come from the kernel's coarse clock (one tick, 4-10 ms;
+ * finer only on kernels with multigrain timestamps): a write in the same
+ * tick as the one recorded leaves mtime and ctime as they were.  So wait,
+ * at most 20 ms, until that clock is past both: any later write then
+ * moves them. */
+static void bp__data_stat_settle(const struct stat *st)
+{
+    uint64_t last = bp__ts_ns(&st->st_mtim) > bp__ts_ns(&st->st_ctim)
+                        ? bp__ts_ns(&st->st_mtim)
+                        : bp__ts_ns(&st->st_ctim);
+
+    for (int i = 0; i < 20; i++) {
+        struct timespec now, ms = {0, 1000000};
+
+        if (clock_gettime(CLOCK_REALTIME_COARSE, &now) != 0 ||
+            bp__ts_ns(&now) > last)
+            return;
+        nanosleep(&ms, NULL);
+    }
+}
+
 /* Record the data file's stat as of the writes started so far (called
  * after a good fdatasync, under the flush lock, or by a process alone in
  * the cache).  A write started after the count was read makes the counts
@@ -75,6 +96,7 @@ void bp__data_stat_note(bp_pool *p)
     __atomic_store_n(&h->sh_stat_writes, UINT64_MAX, __ATOMIC_RELEASE);
     if (p->data_fd < 0 || bp__sys_fstat(p->data_fd, &st) != 0)
         return;
+    bp__data_stat_settle(&st);
     __atomic_store_n(&h->sh_data_size, (uint64_t)st.st_size, __ATOMIC_RELAXED);
     __atomic_store_n(&h->sh_data_mtime, bp__ts_ns(&st.st_mtim),
                      __ATOMIC_RELAXED);
