@@ -1,20 +1,29 @@
 # Makefile - wraps CMake.  make [build] | deps | test | soak | demo | clean
-#   make test: the suite in five legs (scripts/test-legs.sh): native build/,
+#   make test: the suite in six legs (scripts/test-legs.sh): native build/,
 #   the same again with io_uring forced off (BUFPOOL_IO=sync), ASan+UBSan
-#   (build-asan/), TSan (build-tsan/) and 32-bit (build-m32/); one summary
-#   line per leg at the end; any failure fails it.
-#   M32=auto|native|emulated|skip chooses how the 32-bit leg runs (auto:
+#   (build-asan/), TSan (build-tsan/), 32-bit (build-m32/) and kernel
+#   (build-kernel/); one summary line per leg at the end; any failure fails
+#   it.  M32=auto|native|emulated|skip chooses how the 32-bit leg runs (auto:
 #   natively where the kernel runs i386 programs, else under qemu-i386, else
 #   skipped with the reason).  make test-<leg> runs one leg.
+#   make test-kernel: the kernel leg (scripts/kernel-test.sh): builds the
+#   bpwin module (kernel/) and the programs in build-kernel/, runs
+#   kernel/check-patches.sh, boots Debian's kernel under qemu (KVM if
+#   /dev/kvm works, else TCG) and runs test_kmod, bpbench remap and the
+#   suite on the kmod backend there; at most 10 minutes.
+#   KERNEL_TEST=auto|run|skip (auto: skipped with the reason when its
+#   packages cannot be installed or there is no kernel to boot; run: that
+#   fails).
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 M32 ?= auto
-export BUILD_TYPE JOBS M32
+KERNEL_TEST ?= auto
+export BUILD_TYPE JOBS M32 KERNEL_TEST
 CONFIGURE = cmake -S . -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 MAKEFLAGS += --no-print-directory
 
 .PHONY: all build deps test test-normal test-sync test-asan test-tsan test-m32 \
-        soak demo clean
+        test-kernel soak demo clean
 
 all: build
 
@@ -26,7 +35,7 @@ build: deps
 	cmake --build build -j$(JOBS)
 
 test: deps
-	@scripts/test-legs.sh native sync asan tsan m32
+	@scripts/test-legs.sh native sync asan tsan m32 kernel
 
 test-normal: deps
 	@scripts/test-legs.sh native sync
@@ -42,6 +51,9 @@ test-tsan: deps
 
 test-m32: deps
 	@scripts/test-legs.sh m32
+
+test-kernel: deps
+	@scripts/test-legs.sh kernel
 
 # The kill loop of tests/test_reap.c with 1,000 kills (the suite runs 200):
 # 4 processes write and flush a shared cache while one is killed at random

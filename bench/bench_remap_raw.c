@@ -249,7 +249,9 @@ int rm_raw_main(const rm_opts *o)
             printf("  %-12s %10s  (%s)\n", raw_name[m], "n/a", win[m].why);
     }
     for (int k = RAW_KMOD1; k <= RAW_KMODB; k++) {
-        if (!want[k] || !win[k].ok)
+        if (!want[k] || !win[k].ok ||
+            !((want[RAW_RFP] && win[RAW_RFP].ok) ||
+              (want[RAW_MMAP] && win[RAW_MMAP].ok)))
             continue;
         printf("\n%s's throughput over", raw_name[k]);
         for (int m = RAW_RFP; m <= RAW_MMAP; m++) {

@@ -3,7 +3,7 @@
 # one summary line per leg.  Called by `make test` (all legs) and by the
 # Makefile's single-leg targets.
 #
-#   scripts/test-legs.sh LEG...     LEG: native sync asan tsan m32
+#   scripts/test-legs.sh LEG...     LEG: native sync asan tsan m32 kernel
 #
 #   native  build/ (RelWithDebInfo), ctest as is
 #   sync    the same build again with io_uring forced off (BUFPOOL_IO=sync)
@@ -18,8 +18,22 @@
 #             skip      not run
 #           A native run also runs two programs under qemu-i386 when it is
 #           installed, so the emulated path is exercised on every host.
+#   kernel  scripts/kernel-test.sh: the bpwin module (kernel/), test_kmod,
+#           bpbench remap and the suite on the kmod backend in Debian's
+#           kernel under qemu-system-x86_64 (KVM where /dev/kvm works, else
+#           TCG), with build-kernel/; its summary line becomes the leg's
+#           line, its failed and skipped steps are listed under the
+#           summary.  KERNEL_TEST says whether it runs:
+#             auto  it installs its packages as root; without them (not
+#                   root, apt-get fails), without a kernel to boot or a
+#                   module source, it is skipped (one line with the reason)
+#             run   those fail instead
+#             skip  not run
+#           It stays within 10 minutes (KERNEL_BUDGET, 600 s): the qemu
+#           run is cut at what is left, steps that run over are failed.
 #
-# Environment: M32 (auto), BUILD_TYPE (RelWithDebInfo), JOBS (2).
+# Environment: M32 (auto), KERNEL_TEST (auto), BUILD_TYPE (RelWithDebInfo),
+# JOBS (2); kernel-test.sh's header lists the kernel leg's other knobs.
 # Exit status: 0 when no leg failed (a skipped leg is not a failure).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -210,14 +224,50 @@ leg_m32() {
     run_ctest 32-bit "$how" build-m32
 }
 
-[ $# -gt 0 ] || set -- native sync asan tsan m32
+# The kernel leg: scripts/kernel-test.sh prints one line per step and ends
+# with "kernel (how): N passed, N failed, N skipped", or prints one line
+# "kernel: skipped: why" and exits 77.
+leg_kernel() {
+    local log=$PWD/$LEGDIR/kernel.log rc line how np nf ns
+    scripts/kernel-test.sh 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" -eq 77 ]; then
+        line=$(grep -m 1 '^kernel: skipped: ' "$log")
+        summary+=("${line:-kernel: skipped (exit 77)}")
+        return
+    fi
+    line=$(grep -E '^kernel \(.*\): ' "$log" | tail -n 1)
+    local re='^kernel \((.*)\): ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$'
+    if [[ "$line" =~ $re ]]; then
+        how=${BASH_REMATCH[1]} np=${BASH_REMATCH[2]}
+        nf=${BASH_REMATCH[3]} ns=${BASH_REMATCH[4]}
+        summary+=("kernel ($how): $np passed, $nf failed, $ns skipped")
+    elif [ -n "$line" ]; then
+        summary+=("$line")
+        nf=1
+    else
+        line=$(grep -m 1 '^kernel: failed: ' "$log")
+        summary+=("kernel: did not finish (exit $rc)${line:+: ${line#kernel: failed: }}")
+        nf=1
+    fi
+    # the failed steps, then the skipped ones with their reasons
+    local notes
+    mapfile -t notes < <({ grep -E '^kernel: [^ ]+: failed ' "$log"
+                           grep -E '^kernel: [^ ]+: skipped ' "$log"; } | head -n 16)
+    for line in ${notes[@]+"${notes[@]}"}; do details+=("  $line"); done
+    if [ "$rc" -ne 0 ] || [ "${nf:-1}" -ne 0 ]; then
+        failed=1
+    fi
+}
+
+[ $# -gt 0 ] || set -- native sync asan tsan m32 kernel
 for leg in "$@"; do
     case "$leg" in
-    native | sync | asan | tsan | m32)
+    native | sync | asan | tsan | m32 | kernel)
         echo "== test leg: $leg =="
         "leg_$leg" ;;
     *)
-        echo "test-legs.sh: unknown leg '$leg' (native sync asan tsan m32)" >&2
+        echo "test-legs.sh: unknown leg '$leg' (native sync asan tsan m32 kernel)" >&2
         exit 2 ;;
     esac
 done
