@@ -29,7 +29,8 @@ static const struct bp__env_var {
 } bp__env_vars[BP__ENV_COUNT] = {
     /* the order of each list is the index bp__env_get returns */
     [BP__ENV_BACKEND] = {"BUFPOOL_BACKEND",
-                         {"auto", "rfp", "mmap", "copy", "linear", "kmod", NULL}},
+                         {"auto", "rfp", "mmap", "copy", "linear", "kmod",
+                          NULL}},
     [BP__ENV_IO] = {"BUFPOOL_IO", {"auto", "sync", "uring", "io_uring", NULL}},
     [BP__ENV_IO_STAGE] = {"BUFPOOL_IO_STAGE", {"auto", "off", "on", NULL}},
     [BP__ENV_IO_EARLY] = {"BUFPOOL_IO_EARLY", {"0", "1", NULL}},
