@@ -359,6 +359,30 @@ static u64 bpwin_fault_slot(struct bpwin *win, struct vm_fault *vmf)
 }
 
 /*
+ * bpwin_fault_lock - the slot vmf touches, with its shard mutex held and
+ * its entry in *e, when that entry allows the touch (for writing if
+ * write).  Returns the mutex held, or NULL (nothing held): the caller
+ * traps.
+ */
+static struct mutex *bpwin_fault_lock(struct bpwin *win, struct vm_fault *vmf,
+				      bool write, u64 *slot, u64 *e)
+{
+	struct mutex *m;
+
+	*slot = bpwin_fault_slot(win, vmf);
+	if (*slot == U64_MAX)
+		return NULL;
+	m = bpwin_shard(win, *slot);
+	mutex_lock(m);
+	*e = win->table[*slot];
+	if (!bpwin_may(*e, write)) {
+		mutex_unlock(m);
+		return NULL;
+	}
+	return m;
+}
+
+/*
  * bpwin_fault - a touch of a slot with no PTE: install the whole slot from
  * its entry.  SIGSEGV for an empty or PROT_NONE slot and for a write to a
  * READ slot of a GUARD window; SIGBUS past EOF of the shm file.
@@ -371,16 +395,9 @@ static vm_fault_t bpwin_fault(struct vm_fault *vmf)
 	u64 slot, e;
 	int err;
 
-	slot = bpwin_fault_slot(win, vmf);
-	if (slot == U64_MAX)
+	m = bpwin_fault_lock(win, vmf, write, &slot, &e);
+	if (!m)
 		return bpwin_trap(win);
-	m = bpwin_shard(win, slot);
-	mutex_lock(m);
-	e = win->table[slot];
-	if (!bpwin_may(e, write)) {
-		mutex_unlock(m);
-		return bpwin_trap(win);
-	}
 	err = bpwin_install_locked(win, vmf->vma, slot, e, vmf->address);
 	mutex_unlock(m);
 	if (err == -ENOMEM)
@@ -409,16 +426,9 @@ static vm_fault_t bpwin_page_mkwrite(struct vm_fault *vmf)
 	pgoff_t want;
 	u64 slot, e;
 
-	slot = bpwin_fault_slot(win, vmf);
-	if (slot == U64_MAX)
+	m = bpwin_fault_lock(win, vmf, true, &slot, &e);
+	if (!m)
 		return bpwin_trap(win);
-	m = bpwin_shard(win, slot);
-	mutex_lock(m);
-	e = win->table[slot];
-	if (!bpwin_may(e, true)) {
-		mutex_unlock(m);
-		return bpwin_trap(win);
-	}
 	folio_lock(folio);
 	mutex_unlock(m);
 
