@@ -1279,6 +1279,12 @@ typedef struct bp_stats {
     uint64_t guard_protects;    /* guard mode: BPWIN_OP_PROTECT ioctls */
     uint32_t guard;             /* 1: bp_set_guard on (kmod only) */
     uint32_t pad2;
+    /* time spent in data-file I/O: a synchronous transfer from its start
+     * to its end, an asynchronous one (read-ahead, batched write-back)
+     * from taking its request to its completion being seen; mean latency
+     * = read_ns / reads, write_ns / writes */
+    uint64_t read_ns;
+    uint64_t write_ns;
 } bp_stats;
 
 /* Fill *st with a snapshot of the configuration and the counters.  Each

@@ -165,6 +165,7 @@ struct bp__aio_req {
     uint8_t pend;
     uint8_t undone;
     int res;
+    uint64_t t0; /* when the request was taken (read_ns, write_ns) */
     struct bp__aio_batch *batch;
 };
 
@@ -400,6 +401,7 @@ static void bp__aio_read_fill(bp_pool *p, struct bp__aio *a, uint32_t r,
         BP__STORE(p->slots[q->slot].sl_dirty, BP__SL_HOME);
     BP_STAT(p, reads);
     BP_STAT_ADD(p, bytes_read, p->po_page_size);
+    BP_STAT_ADD(p, read_ns, bp__clock_ns() - q->t0);
     if (!q->scan) { /* it was asked for: give it a CLOCK round */
         uint64_t v = bp_w_load(w);
 
@@ -1160,7 +1162,8 @@ static int bp__aio_prefetch_one(bp_pool *p, struct bp__aio *a, uint64_t pgno,
         .scan = (uint8_t)scan,
         .old_frame = s != BP__NONE && defer ? m.old_frame : BP__NONE,
         .old_dirty = (uint8_t)m.old_dirty,
-        .pend = s != BP__NONE && defer ? 2 : 0};
+        .pend = s != BP__NONE && defer ? 2 : 0,
+        .t0 = bp__clock_ns()};
     if (s != BP__NONE) /* the prep lock's holder alone adds */
         __atomic_add_fetch(&a->a_slot_reads, 1, __ATOMIC_RELAXED);
     if (!bp__aio_staged(p, &a->a_reqs[r]) &&
@@ -1305,7 +1308,7 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
 #ifdef BP_HAVE_URING
     struct bp__aio_batch batch = {0};
     uint32_t reqs[BP__AIO_MAX_DEPTH];
-    uint64_t max_lsn = 0;
+    uint64_t max_lsn = 0, t_done;
     struct bp__aio *a;
     unsigned got = 0, sent = 0;
     size_t psz = p->po_page_size;
@@ -1336,7 +1339,8 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
                                             .slot = BP__NONE,
                                             .op = BP__AIO_WRITE,
                                             .res = -ECANCELED,
-                                            .batch = &batch};
+                                            .batch = &batch,
+                                            .t0 = bp__clock_ns()};
         buf = bp__aio_target(a, p, r); /* linear: the frame, latched */
         if (!bp__aio_direct(p) &&
             (rc = bp__shm_pread(p, buf, frames[got])) != 0) {
@@ -1371,6 +1375,7 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
     while (batch.pending > 0)
         pthread_cond_wait(&a->a_cond, &a->a_lock);
     bp__unlock(&a->a_lock, BP__RANK_AIO);
+    t_done = bp__clock_ns();
     for (unsigned i = 0; i < got; i++) {
         struct bp__aio_req *q = &a->a_reqs[reqs[i]];
 
@@ -1383,6 +1388,7 @@ int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
         if (res[i] == 0) {
             bp__io_wrote(p, q->pgno);
             BP_STAT(p, batch_writes);
+            BP_STAT_ADD(p, write_ns, t_done - q->t0);
         }
         bp__lock(p, &a->a_lock, BP__RANK_AIO);
         bp__aio_put_locked(a, reqs[i]);

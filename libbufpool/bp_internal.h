@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "bp_latch.h"
 #include "bp_shared.h"
@@ -118,7 +119,8 @@ void bp__readers_barrier(bp_pool *p);
     X(flusher_rounds) X(flusher_pages) X(reader_barriers)                   \
     X(prefetch_direct) X(reads_early) X(copies_home) X(peer_reaps)           \
     X(peer_frames) X(revived_frames) X(revive_dropped) X(admit_kept)         \
-    X(admit_dropped) X(remaps_kmod) X(guard_protects)
+    X(admit_dropped) X(remaps_kmod) X(guard_protects) X(read_ns)            \
+    X(write_ns)
 
 enum bp__ctr {
 #define BP__CTR_ENUM(name) BP_C_##name,
@@ -134,6 +136,34 @@ struct bp__shard {
                      latch words cannot say whose a fix is; bp_close sums
                      these to refuse closing with fixes held) */
 } __attribute__((aligned(BP__APART)));
+
+/* The shards and reader blocks live in the shm file while the pool is open
+ * (bp_statshm.c), in the same layout for both ABIs. */
+_Static_assert(BP__SHARDS == BP__STAT_SHARDS &&
+                   sizeof(struct bp__shard) == BP__STAT_SHARD_BYTES &&
+                   BP__NCOUNTERS <= BP__STAT_CTRS &&
+                   offsetof(struct bp__shard, held) == 8 * BP__NCOUNTERS,
+               "counter shards as the shm file lays them out");
+_Static_assert(BP__READERS == BP__STAT_READERS &&
+                   sizeof(struct bp__readers) == BP__STAT_READER_BYTES &&
+                   offsetof(struct bp__readers, rd_hz) == 4 &&
+                   offsetof(struct bp__readers, rd_tick) == 36 &&
+                   offsetof(struct bp__readers, rd_hits) == 40,
+               "reader blocks as the shm file lays them out");
+
+/* bp_statshm.c: once the process-table slot is ours, the counters move
+ * into the file (attach); before the file goes, back into private memory
+ * (detach: a shared cache's process also retires them).  Retire folds a
+ * slot's counters into the cache's retired totals and clears them (its
+ * owner or its reaper only). */
+void bp__statshm_attach(bp_pool *p);
+void bp__statshm_detach(bp_pool *p);
+void bp__statshm_retire(bp_pool *p, uint32_t slot);
+/* The counters of slot s in the file, for readers such as bpstat. */
+struct bp__shard *bp__statshm_shards(void *meta, uint64_t stats_off,
+                                     uint32_t s);
+struct bp__readers *bp__statshm_readers(void *meta, uint64_t stats_off,
+                                        uint32_t s);
 
 /* A shared cache's fix count of this process: n is +1 or -1 (an atomic
  * add on the thread's own shard: a fix and its unfix may be in different
@@ -154,6 +184,15 @@ int bp__shard_assign(void);
                          __ATOMIC_RELAXED);                                    \
     } while (0)
 #define BP_STAT(p, name) BP_STAT_ADD(p, name, 1)
+
+/* CLOCK_MONOTONIC in ns (I/O latency counters; never on the hit path). */
+static inline uint64_t bp__clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- open-addressing hash of window slot indexes keyed by pgno ----------
  * Entries hold slot index + 1 (0 = empty); the key of an entry is the slot's
@@ -530,11 +569,15 @@ struct bp_pool {
     uint32_t ring_frames_len; /* frames in the ring: set at open */
 
     /* statistics */
-    struct bp__shard *shards; /* BP__SHARDS of them, line aligned */
+    struct bp__shard *shards; /* BP__SHARDS of them, line aligned: in the
+                                 shm file while open (bp_statshm.c) */
+    struct bp__shard *shards_aligned; /* the private copy */
     void *shards_raw;
 
-    /* reader slots: BP__READERS blocks (process-private) */
+    /* reader slots: BP__READERS blocks (this process's; in the shm file
+     * while open, like the shards) */
     struct bp__readers *readers; /* line aligned */
+    struct bp__readers *readers_aligned; /* the private copy */
     void *readers_raw;
     int rd_unfenced;      /* UNFENCED allowed: membarrier registered */
     uint32_t rd_sample;   /* BP__HOT_SAMPLE - 1, or 0 (every hit counts) */

@@ -386,7 +386,7 @@ static int bp__trailer_check(bp_pool *p, const void *buf, uint64_t pgno)
  * transfers are continued, EINTR and EAGAIN retried up to BP__IO_RETRIES
  * times.  Returns the bytes moved (a read stops early at the end of the
  * file on disk) or a negative errno. */
-static ssize_t bp__io_page_xfer(bp_pool *p, uint64_t pgno, void *buf,
+static ssize_t bp__io_page_loop(bp_pool *p, uint64_t pgno, void *buf,
                                 int write, size_t done)
 {
     size_t psz = p->po_page_size;
@@ -407,6 +407,20 @@ static ssize_t bp__io_page_xfer(bp_pool *p, uint64_t pgno, void *buf,
         done += (size_t)n;
     }
     return (ssize_t)done;
+}
+
+/* bp__io_page_loop, its time counted in read_ns or write_ns. */
+static ssize_t bp__io_page_xfer(bp_pool *p, uint64_t pgno, void *buf,
+                                int write, size_t done)
+{
+    uint64_t t0 = bp__clock_ns();
+    ssize_t rc = bp__io_page_loop(p, pgno, buf, write, done);
+
+    if (write)
+        BP_STAT_ADD(p, write_ns, bp__clock_ns() - t0);
+    else
+        BP_STAT_ADD(p, read_ns, bp__clock_ns() - t0);
+    return rc;
 }
 
 int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf)

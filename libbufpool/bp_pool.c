@@ -52,8 +52,8 @@ static void bp__teardown(bp_pool *p, int failed)
     bp__shm_close(p, failed);
     bp__free(p, p->shards_raw, BP__SHARDS * sizeof *p->shards + BP__APART);
     bp__free(p, p->readers_raw, BP__READERS * sizeof *p->readers + BP__APART);
-    p->shards = p->shards_raw = NULL;
-    p->readers = p->readers_raw = NULL;
+    p->shards = p->shards_aligned = p->shards_raw = NULL;
+    p->readers = p->readers_aligned = p->readers_raw = NULL;
     p->be = NULL;
     BP__STORE(p->state, BP__CLOSED);
 }
@@ -153,6 +153,8 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         bp__teardown(p, 1);
         return -ENOMEM;
     }
+    p->shards_aligned = p->shards;
+    p->readers_aligned = p->readers;
     for (int i = 0; i < BP__READERS; i++)
         for (int k = 0; k < BP__HZ; k++)
             p->readers[i].rd_hz[k] = BP__NONE;
@@ -163,6 +165,7 @@ int bp_open(bp_pool *p, const char *path, unsigned flags)
         p->po_replacement = (bp_replacement)rc;
     if ((rc = bp__io_open(p, path, flags)) == 0 &&
         (rc = bp__backend_asked(p, &b)) == 0 && (rc = bp__shm_open(p)) == 0) {
+        bp__statshm_attach(p); /* the counters, readable by bpstat */
         if (b == BP_BACKEND_AUTO)
             rc = bp__backend_choose(p);
         else

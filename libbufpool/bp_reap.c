@@ -141,6 +141,7 @@ void bp__reap_claimed(bp_pool *p, uint32_t s)
     }
     for (int i = 0; i < BP__ANON_SHARDS; i++)
         __atomic_store_n(&pr->pr_anon[i].pa_n, 0, __ATOMIC_RELEASE);
+    bp__statshm_retire(p, s); /* its counters go to the cache's totals */
     BP__STORE(pr->pr_pid, 0);
     BP_STAT(p, peer_reaps);
 }

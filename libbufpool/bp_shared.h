@@ -25,6 +25,9 @@
  *                                                  (bp_freq.c)
  *   admit         uint64_t[bp__admit_len(nframes)] recently filled frames,
  *                                                  oldest first (bp_freq.c)
+ *   stats         BP__STAT_PROC_BYTES * BP__PROCS  each process's counters
+ *                 + struct bp__stat_retired        and what left processes
+ *                                                  counted (bp_statshm.c)
  *   frames_off    nframes * page_size bytes        cache frames (page aligned)
  *
  * The same layout for 32-bit and 64-bit processes: fixed-width fields at
@@ -46,7 +49,7 @@
 #include <stdint.h>
 
 #define BP__SHM_MAGIC 0x4250534d48444232ull /* "BPSMHDB2" */
-#define BP__LAYOUT_VERSION 5u
+#define BP__LAYOUT_VERSION 6u
 #define BP__DMAP_SPAN 2u /* the direct page index covers pages below
                             BP__DMAP_SPAN * nframes (bp_ptab.c) */
 #define BP__FREQ_SPAN 4u /* use counters: the power of two at or above
@@ -55,6 +58,20 @@
                                 frames, at least one (bp_freq.c) */
 #define BP__PARTS 64   /* page-table partitions */
 #define BP__PROCS 128  /* processes attached at once, at most */
+
+/* Each process's counters live in the file (bp_statshm.c), so that bpstat
+ * reads a live cache without asking its processes: BP__STAT_SHARDS shards
+ * of BP__STAT_SHARD_BYTES (bp_internal.h's struct bp__shard: the counters,
+ * then the held-fix count) and BP__STAT_READERS reader blocks of
+ * BP__STAT_READER_BYTES (struct bp__readers) per process-table slot. */
+#define BP__STAT_SHARDS 64
+#define BP__STAT_SHARD_BYTES 384
+#define BP__STAT_CTRS (BP__STAT_SHARD_BYTES / 8 - 1) /* counters, at most */
+#define BP__STAT_READERS 32
+#define BP__STAT_READER_BYTES 128
+#define BP__STAT_PROC_BYTES                                                    \
+    (BP__STAT_SHARDS * BP__STAT_SHARD_BYTES +                                  \
+     BP__STAT_READERS * BP__STAT_READER_BYTES)
 
 /* Byte offsets of the shm file used as OFD lock names (fcntl
  * F_OFD_SETLK; the kernel drops a dead process's locks): */
@@ -127,6 +144,19 @@ struct bp__proc {
     struct bp__proc_anon pr_anon[BP__ANON_SHARDS];
 };
 
+/* What processes that left the cache (closed, or died and were reaped)
+ * had counted, so that the cache's totals only grow.  A process adds its
+ * counters here and clears its own with sr_busy raised, then bumps
+ * sr_gen: a reader whose snapshot saw sr_busy 0 and the same sr_gen
+ * before and after counted nobody twice or not at all. */
+struct bp__stat_retired {
+    uint64_t sr_busy;  /* retirements in progress */
+    uint64_t sr_gen;   /* retirements done */
+    uint8_t sr_pad[48];
+    uint64_t sr_c[BP__STAT_CTRS]; /* by bp_internal.h's counter index */
+    uint64_t sr_pad2;
+};
+
 /* ---- page-table partitions -------------------------------------------------
  * One cache line each: the partition's lock (a futex word, bp_shlock.c)
  * and the count of pages inserted into it (early reads compare it:
@@ -164,7 +194,8 @@ struct bp__shm_hdr {
     /* frame allocation (own lines: touched by every miss) */
     uint64_t sh_free_top;    /* frames [0, free_top) never used yet */
     uint64_t sh_freq_adds;   /* use counts added so far (ageing: bp_freq.c) */
-    uint8_t sh_pad1[48];
+    uint64_t sh_stats;       /* offset of the counters (written at build) */
+    uint8_t sh_pad1[40];
     uint64_t sh_clock;       /* frame CLOCK hand */
     uint64_t sh_admit_pos;   /* the admission ring's next position */
     uint8_t sh_pad2[48];
@@ -209,6 +240,7 @@ struct bp__shm_hdr {
      ((uint64_t)(sizeof(struct bp__proc) / 64) << 24) |                       \
      ((uint64_t)BP__PARTS << 16) | ((uint64_t)BP__PROCS << 4) |               \
      ((uint64_t)BP__DMAP_SPAN << 12) |                                        \
+     ((uint64_t)(BP__STAT_SHARD_BYTES / 128) << 56) |                         \
      (uint64_t)(BP_W_LATCH_SHIFT - 48))
 
 _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
@@ -227,6 +259,11 @@ _Static_assert(sizeof(struct bp__proc) == 64 + 64 * BP__ANON_SHARDS &&
                    offsetof(struct bp__proc, pr_epoch) == 8 &&
                    offsetof(struct bp__proc, pr_anon) == 64,
                "process table layout");
+_Static_assert(sizeof(struct bp__stat_retired) ==
+                   64 + 8 * (BP__STAT_CTRS + 1) &&
+                   offsetof(struct bp__stat_retired, sr_gen) == 8 &&
+                   offsetof(struct bp__stat_retired, sr_c) == 64,
+               "retired counters layout");
 _Static_assert(sizeof(struct bp__shpart) == 64 &&
                    offsetof(struct bp__shpart, sp_lock) == 0 &&
                    offsetof(struct bp__shpart, sp_gen) == 8,
@@ -253,6 +290,7 @@ _Static_assert(offsetof(struct bp__shm_hdr, sh_magic) == 0 &&
                "shm header identity layout");
 _Static_assert(offsetof(struct bp__shm_hdr, sh_free_top) == 128 &&
                    offsetof(struct bp__shm_hdr, sh_freq_adds) == 136 &&
+                   offsetof(struct bp__shm_hdr, sh_stats) == 144 &&
                    offsetof(struct bp__shm_hdr, sh_clock) == 192 &&
                    offsetof(struct bp__shm_hdr, sh_admit_pos) == 200 &&
                    offsetof(struct bp__shm_hdr, sh_data_pages) == 256 &&

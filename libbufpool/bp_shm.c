@@ -281,7 +281,8 @@ static int bp__shm_check_high_map(bp_pool *p, uint64_t off)
 /* Where each part of the file goes for this pool's options. */
 struct bp__geom {
     uint64_t procs_off, desc_off, words_off, ptab_off, ptab_n, dmap_off,
-        dmap_n, freq_off, freq_n, admit_off, admit_n, frames_off, size;
+        dmap_n, freq_off, freq_n, admit_off, admit_n, stats_off, frames_off,
+        size;
 };
 
 static void bp__shm_geom(const bp_pool *p, struct bp__geom *g)
@@ -303,7 +304,12 @@ static void bp__shm_geom(const bp_pool *p, struct bp__geom *g)
     g->freq_n = bp__freq_len(n);
     g->admit_off = bp__round_up(g->freq_off + g->freq_n, 64);
     g->admit_n = bp__admit_len(n);
-    g->frames_off = bp__round_up(g->admit_off + g->admit_n * 8, psz);
+    g->stats_off = bp__round_up(g->admit_off + g->admit_n * 8, 128);
+    g->frames_off = bp__round_up(g->stats_off +
+                                     (uint64_t)BP__PROCS *
+                                         BP__STAT_PROC_BYTES +
+                                     sizeof(struct bp__stat_retired),
+                                 psz);
     g->size = g->frames_off + n * psz;
 }
 
@@ -373,6 +379,7 @@ static int bp__shm_build(bp_pool *p, const struct bp__geom *g)
     h->sh_freq = g->freq_off;
     h->sh_freq_mask = g->freq_n - 1;
     h->sh_admit = g->admit_off;
+    h->sh_stats = g->stats_off;
     bp__admit_clear(p);
     h->sh_frames_off = g->frames_off;
     h->sh_file_size = g->size;
@@ -475,6 +482,8 @@ static int bp__shm_verify(bp_pool *p, const struct bp__shm_hdr *h,
                     "%u");
     BP__CHECK_FIELD("file size", h->sh_file_size, g->size, "%" PRIu64);
     BP__CHECK_FIELD("frames offset", h->sh_frames_off, g->frames_off,
+                    "%" PRIu64);
+    BP__CHECK_FIELD("counters offset", h->sh_stats, g->stats_off,
                     "%" PRIu64);
     if (__atomic_load_n(&h->sh_poisoned, __ATOMIC_ACQUIRE))
         return bp__fail(p, BP_EPOISONED, "shm cache %s is poisoned: every "
@@ -730,6 +739,7 @@ static void bp__shm_detach(bp_pool *p, int unlink_anyway)
 
 void bp__shm_close(bp_pool *p, int unlink_anyway)
 {
+    bp__statshm_detach(p); /* the counters back, before the file goes */
     if (p->shared && p->shm_fd >= 0 && p->shm_path && !p->forked)
         bp__shm_detach(p, unlink_anyway);
     bp__shm_unmap(p);
