@@ -10,8 +10,9 @@
  * The cache may be far larger than the address space a process can map
  * (a 32-bit process reaching a 16 GiB cache through a 256 MiB window, as
  * Oracle's "indirect data buffers" did).  Fixing a page maps its frame into a
- * window slot with one of four backends (remap_file_pages, mmap MAP_FIXED per
- * slot, copy into a private slot, or one linear map of the whole cache).
+ * window slot with one of five backends (remap_file_pages, mmap MAP_FIXED per
+ * slot, copy into a private slot, one linear map of the whole cache, or an
+ * ioctl to the bpwin kernel module).
  *
  * Life cycle (LMDB style): bp_create, bp_set_* options, bp_open, then
  * bp_fix / bp_unfix / bp_alloc_page / bp_flush from any number of threads,
@@ -105,21 +106,22 @@
  *
  * Environment variables.  bp_open reads them, anew at each open; no other
  * call does.  Unset or empty: no effect.  Any other value must be one of
- * the values listed, spelled exactly; else bp_open fails with -EINVAL
- * before it opens or creates anything, and bp_errmsg names the variable,
- * its value and the valid values, e.g. "BUFPOOL_IO="uring2": valid values
- * are auto, sync, uring, io_uring (or unset)".  A mistyped override is
- * never ignored.
+ * the values listed, spelled exactly (BUFPOOL_KMOD_DEVICE, last, takes
+ * any path); else bp_open fails with -EINVAL before it opens or creates
+ * anything, and bp_errmsg names the variable, its value and the valid
+ * values, e.g. "BUFPOOL_IO="uring2": valid values are auto, sync, uring,
+ * io_uring (or unset)".  A mistyped override is never ignored.
  *
- * Precedence: the API wins over the environment, except for the four
+ * Precedence: the API wins over the environment, except for the five
  * variables marked "beats the API" below.  Those exist to run an unchanged
  * program (an engine, a benchmark, this library's test suite, which runs
  * whole a second time with BUFPOOL_IO=sync) on another backend, engine or
  * read path without rebuilding it, so they must beat what the program
  * sets; bp_stats says what runs and, in backend_reason ("set by
  * BUFPOOL_BACKEND") and io_reason ("(BUFPOOL_IO)"), that the environment
- * chose it.  The other four have no API: each turns one mechanism off (or,
- * for tests, forces it).
+ * chose it.  The next four have no API: each turns one mechanism off (or,
+ * for tests, forces it).  BUFPOOL_KMOD_DEVICE has no API either: it points
+ * the kmod backend at another device, for tests.
  *
  *   BUFPOOL_BACKEND=auto|rfp|mmap|copy|linear|kmod  beats bp_set_backend
  *       the window backend, as bp_set_backend's values.
@@ -152,6 +154,12 @@
  *       pays its fence, no membarrier; eager: as auto, but every fenced
  *       hit counts toward skipping the fence (tests reach such frames
  *       quickly).  bp_stats.reader_fence says which runs.
+ *   BUFPOOL_KMOD_DEVICE=path                      no API; default /dev/bpwin
+ *       the path of the bpwin device, which the kmod backend opens and
+ *       auto and guard mode probe.  Any path is taken as is: where no
+ *       bpwin device answers there, an open that needs kmod (the kmod
+ *       backend, guard mode) fails with BP_EBACKEND, and auto goes on
+ *       without kmod.
  */
 #ifndef BUFPOOL_H
 #define BUFPOOL_H
@@ -279,8 +287,11 @@ typedef struct bp_pool bp_pool;
  * background flusher) are not reported here; the calls that meet their
  * consequences report those.  A call given a NULL pool fails with -EINVAL
  * and records no message; BP_NOWAIT's BP_EAGAIN and BP_ENOTCACHED,
- * BP_ERETRY, BP_EIDLE, BP_ELAGGED, -ETIMEDOUT and a poisoned pool's
- * BP_EPOISONED record none either (they are states, not faults).
+ * BP_ERETRY, BP_EIDLE, BP_ELAGGED, bp_io_wait's -ETIMEDOUT and a poisoned
+ * pool's BP_EPOISONED record none either (they are states, not faults).
+ * A wait that reaches the wait limit (bp_set_wait_limit) records one with
+ * its -ETIMEDOUT, and so does the BP_EPOISONED of the call that first
+ * finds a shared cache poisoned.
  *
  * @param p  a pool handle that has not been closed, or NULL
  * @return never NULL.  For a pool: this thread's message if its last
@@ -302,9 +313,13 @@ typedef struct bp_allocator {
 } bp_allocator;
 
 typedef enum bp_backend {
-    BP_BACKEND_AUTO = 0, /* at open: linear on 64-bit when no window size
-                            is set and the cache fits the address budget,
-                            else calibrate among the allowed backends */
+    BP_BACKEND_AUTO = 0, /* at open: linear on 64-bit when the window
+                            asked for covers the cache, or no window size
+                            is set and the cache fits the address budget;
+                            else kmod when /dev/bpwin answers and a
+                            scratch window of it works; else calibrate
+                            among the allowed rfp, mmap and copy (guard
+                            mode: kmod, or BP_EBACKEND) */
     BP_BACKEND_RFP,      /* remap_file_pages() inside one shared window */
     BP_BACKEND_MMAP,     /* mmap(MAP_SHARED|MAP_FIXED) of the frame per slot */
     BP_BACKEND_COPY,     /* private window, copy in on map, copy back dirty */
@@ -381,12 +396,14 @@ int bp_set_cache_frames(bp_pool *p, uint64_t frames);
  * 64-bit the whole cache when it fits the address budget (linear, see
  * bp_set_address_budget); else a quarter of the cache, kept inside the
  * address and VMA budgets (rfp, mmap) and, on 32-bit, at most 256 MiB.
- * The linear backend ignores it.  bp_open checks it (BP_EWINDOW: not a
+ * A size below one page makes 0 slots, so it is automatic too.  The
+ * linear backend ignores it.  bp_open checks it (BP_EWINDOW: not a
  * multiple of the page size, larger than the cache, beyond 1 GiB on
  * 32-bit; BP_EVMABUDGET).  Replaces an earlier bp_set_window_slots.
  *
  * @param p      a pool that is not open
- * @param bytes  0, or a multiple of the page size
+ * @param bytes  0 (or below one page: automatic), or a multiple of the
+ *               page size
  * @return 0, -EINVAL (NULL p), BP_ESTATE */
 int bp_set_window_size(bp_pool *p, uint64_t bytes);
 
@@ -412,7 +429,8 @@ int bp_set_address_budget(bp_pool *p, uint64_t bytes);
 
 /* The window backend (default BP_BACKEND_AUTO).  BUFPOOL_BACKEND beats it
  * (top of this file).  bp_open fails with BP_EBACKEND for linear on
- * 32-bit.
+ * 32-bit, and for kmod when /dev/bpwin does not answer or the page size
+ * or the number of slots is beyond the module's limits.
  *
  * @param p  a pool that is not open
  * @param b  a bp_backend
@@ -451,7 +469,9 @@ int bp_set_replacement(bp_pool *p, bp_replacement r);
 
 /* Lock the window in memory (mlock; the mmap backend also passes
  * MAP_LOCKED to every remap).  Default off.  bp_open fails with
- * BP_EMEMLOCK when RLIMIT_MEMLOCK is too small.
+ * BP_EMEMLOCK when RLIMIT_MEMLOCK is too small.  The kmod backend never
+ * locks its window (a page mapped there cannot be reclaimed while it is
+ * mapped): bp_stats.mlocked reports 0 there.
  *
  * @param p   a pool that is not open
  * @param on  nonzero: lock
@@ -465,7 +485,8 @@ int bp_set_mlock(bp_pool *p, int on);
  * slot given up, raises SIGSEGV at that address instead of changing the
  * cache.  It costs an ioctl whenever a slot's protection changes.
  * BUFPOOL_GUARD=1 turns it on too.  Default off.  bp_open fails with
- * BP_EBACKEND when it is on and the backend is not kmod.
+ * BP_EBACKEND when it is on and the backend is neither kmod nor auto, or
+ * is auto and /dev/bpwin does not answer (auto takes kmod in guard mode).
  *
  * @param p   a pool that is not open
  * @param on  nonzero: guard
@@ -605,9 +626,10 @@ int bp_set_checksums(bp_pool *p, int on);
  * LSN it knows, it calls log_flush(ctx, lsn) with that page's LSN; a
  * batched write (bp_flush and the flusher, on io_uring) calls it once per
  * group of up to 8 pages, with the group's highest LSN.  Pages at or
- * below the durable LSN are written without a call.  The durable LSN only
- * grows: bp_wal_durable raises it, and so does every call that returns 0
- * (to its lsn).
+ * below the durable LSN are written without a call.  The durable LSN is 0
+ * when bp_open builds or revives the cache, and then only grows:
+ * bp_wal_durable raises it, and so does every call that returns 0 (to its
+ * lsn).
  *
  * Return: 0 promises the log is durable up to lsn; the page (or group) is
  * then written.  Any other value (a negative errno or a BP_E* code) means
@@ -661,11 +683,14 @@ int bp_set_wal(bp_pool *p, size_t lsn_offset, bp_log_flush_fn log_flush,
 
 /* The log is durable up to lsn (after the engine's own log fsync): pages
  * whose LSN is at most this need no callback.  Raises the durable LSN,
- * never lowers it.  Callable any time, from any thread, and from the
- * log_flush callback itself: lock-free, never waits.  It is kept across a
- * failed bp_open.
+ * never lowers it.  Callable from any thread, and from the log_flush
+ * callback itself: lock-free, never waits.  The durable LSN lives in the
+ * open cache (in a shared cache, one for every process attached), so a
+ * call on a pool that is not open does nothing.  A shared cache revived
+ * at bp_open starts again from 0: the engine's recovery may have cut its
+ * log.
  *
- * @param p    the pool; NULL is ignored
+ * @param p    an open pool; NULL, or a pool not open, is ignored
  * @param lsn  the durable LSN */
 void bp_wal_durable(bp_pool *p, uint64_t lsn);
 
@@ -680,8 +705,12 @@ void bp_wal_durable(bp_pool *p, uint64_t lsn);
  * @return 0, BP_ESTATE, or -EINVAL (NULL p, ms too large) */
 int bp_set_wait_limit(bp_pool *p, unsigned ms);
 
-/* Shared cache: the file mode of the shm file when this process creates
- * it (group members of the creator may then attach).
+/* The file mode of a named shm file (bp_set_shm) when this process
+ * creates it (in a shared cache, group members of the creator may then
+ * attach).  bp_open also requires that mode of the file it creates or
+ * attaches (BP_ESHMUNSAFE otherwise), so every process of a shared cache
+ * sets the same one; with a group mode a file owned by this process's
+ * group is accepted.
  *
  * @param p     a pool that is not open
  * @param mode  0600 (default), 0640 or 0660
@@ -769,7 +798,12 @@ int bp_set_shm_mode(bp_pool *p, unsigned mode);
  *                   RLIMIT_MEMLOCK), -EOPNOTSUPP (the kernel lacks an
  *                   opcode, or the probe: before 5.6), -ENOMEM, -ENOSYS
  *                   (built without liburing)
- *   BP_EBACKEND     the linear backend on a 32-bit process
+ *   BP_EBACKEND     the linear backend on a 32-bit process; kmod when
+ *                   /dev/bpwin does not answer (no module, another ABI)
+ *                   or the page size or number of slots is beyond the
+ *                   module's limits; guard mode (bp_set_guard) with a
+ *                   backend other than kmod or auto, or with auto when
+ *                   /dev/bpwin does not answer
  *   BP_EVMABUDGET   rfp or mmap: the window needs more mappings than
  *                   vm.max_map_count leaves free (bp_errmsg says how many
  *                   slots fit)
@@ -781,8 +815,10 @@ int bp_set_shm_mode(bp_pool *p, unsigned mode);
  *                   none (ENOSPC, ENOMEM)
  *   -EEXIST         the shm file named by bp_set_shm exists (or is a
  *                   symlink): never reused
- *   BP_ESHMUNSAFE   the shm file created is not a regular file of ours,
- *                   mode 0600, one link
+ *   BP_ESHMUNSAFE   the shm file created (or, BP_ATTACH, found) is not a
+ *                   regular file with one link, of the mode of
+ *                   bp_set_shm_mode (0600 by default), owned by this
+ *                   process's user or, with a group mode, its group
  *   -ENOSYS         memfd_create is missing (kernel before 3.17)
  *   other -errno    creating the shm file (open(2): -EACCES, -ENOENT for a
  *                   missing directory, ...; memfd_create: -EMFILE, ...),
@@ -792,6 +828,11 @@ int bp_set_shm_mode(bp_pool *p, unsigned mode);
  *                   of the I/O slot (-ENOMEM, ...)
  *   -EOVERFLOW      a cache reaching beyond 4 GiB on a system that cuts
  *                   mmap offsets to 32 bits (qemu-user running i386 code)
+ *   BP_EMEMLOCK     bp_set_mlock: mlock of the window failed
+ *                   (RLIMIT_MEMLOCK too small; never with kmod)
+ *   -EAGAIN,
+ *   -ENOMEM         bp_set_flusher: its thread (or the asynchronous-I/O
+ *                   state it needs) could not be created
  *   BP_ATTACH:
  *   BP_ESHMMISMATCH the cache exists with other options or layout
  *                   (bp_errmsg names the field)
@@ -801,12 +842,7 @@ int bp_set_shm_mode(bp_pool *p, unsigned mode);
  *   -EBUSY          the data file is open in a private or read-only pool,
  *                   or another shared cache
  *   -ETIMEDOUT      another process held the cache's init lock for 10 s
- *   -EUSERS         128 processes are attached already
- *   BP_EMEMLOCK     bp_set_mlock: mlock of the window failed
- *                   (RLIMIT_MEMLOCK too small)
- *   -EAGAIN,
- *   -ENOMEM         bp_set_flusher: its thread (or the asynchronous-I/O
- *                   state it needs) could not be created */
+ *   -EUSERS         128 processes are attached already */
 int bp_open(bp_pool *p, const char *path, unsigned flags);
 
 /* Close: with pages still fixed returns -EBUSY and leaves the pool open and
@@ -861,8 +897,11 @@ int bp_reap(bp_pool *p, long pid);
  * consume read-ahead in the order it arrives (see bp_io_wait). */
 #define BP_NOWAIT 0x200u
 
-/* A fixed page.  data points at the page in the window and stays valid until
- * bp_unfix().  The other fields belong to the library. */
+/* A fixed page.  Callers may read data and pgno: data points at the page
+ * in the window and stays valid until bp_unfix(); pgno is the page's
+ * number (where bp_alloc_page's caller finds it).  bp_slot and bp_gen
+ * belong to the library.  No field may be changed while the page is
+ * fixed: bp_unfix checks them all (BP_ENOTFIXED). */
 typedef struct bp_page {
     void *data;
     uint64_t pgno;
@@ -886,6 +925,7 @@ typedef struct bp_page {
  *   -EINVAL        p or out is NULL, or mode has other bits
  *   BP_ESTATE      the pool is not open
  *   BP_EPOISONED   the pool is poisoned (close it)
+ *   BP_EFORKED     the pool was opened by the parent before fork()
  *   BP_EPGNO       pgno is at or beyond bp_page_count(p)
  *   BP_ENOTCACHED  BP_NOWAIT: the page is not in the cache, no read of it
  *                  in flight (no message)
@@ -896,6 +936,8 @@ typedef struct bp_page {
  *                  or, after a failed fdatasync, dirty
  *   BP_ECORRUPT    checksums on: the page read failed its checksum or
  *                  holds another page's number
+ *   -ETIMEDOUT     shared cache: a live process held the page's latch
+ *                  longer than the wait limit (bp_set_wait_limit)
  *   -errno         reading the page from the data file (-EIO, ...; -EINTR
  *                  or -EAGAIN after 64 retries in a row); writing the dirty
  *                  page it evicts (as bp_flush: -EIO, -ENOSPC, -EDQUOT,
@@ -942,11 +984,13 @@ typedef struct bp_opt {
  *   -EINVAL       p or o is NULL
  *   BP_ESTATE     the pool is not open
  *   BP_EPOISONED  the pool is poisoned
+ *   BP_EFORKED    the pool was opened by the parent before fork()
  *   BP_ERETRY     the page is fixed exclusively, or being remapped or
  *                 evicted, right now (or moved four times meanwhile): try
  *                 again (no message)
  *   any error of bp_fix(p, pgno, BP_SHARED, ...) when the page is not in
- *   the window (BP_EPGNO, BP_ENOSLOT, BP_ENOFRAME, BP_ECORRUPT, -errno) */
+ *   the window (BP_EPGNO, BP_ENOSLOT, BP_ENOFRAME, BP_ECORRUPT,
+ *   -ETIMEDOUT, -errno) */
 int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o);
 
 /* End an optimistic read: were the bytes read since bp_opt_begin
@@ -956,10 +1000,12 @@ int bp_opt_begin(bp_pool *p, uint64_t pgno, bp_opt *o);
  * @param p  the open pool the read began on
  * @param o  filled by a bp_opt_begin that returned 0
  * @return 0: consistent, or
- *   BP_ERETRY  the page was fixed exclusively, remapped or evicted since
- *              bp_opt_begin: read again (no message)
- *   BP_ESTATE  the pool is not open (no message)
- *   -EINVAL    p or o is NULL, or o does not come from bp_opt_begin */
+ *   BP_ERETRY   the page was fixed exclusively, remapped or evicted
+ *               since bp_opt_begin: read again (no message)
+ *   BP_ESTATE   the pool is not open (no message)
+ *   BP_EFORKED  the pool was opened by the parent before fork()
+ *   -EINVAL     p or o is NULL, or o does not come from bp_opt_begin
+ *               (detected when its frame index is beyond the cache) */
 int bp_opt_validate(bp_pool *p, const bp_opt *o);
 
 /* ---- Read-ahead -------------------------------------------------------------
@@ -984,6 +1030,7 @@ int bp_opt_validate(bp_pool *p, const bp_opt *o);
  *   -EINVAL       p is NULL, or pgnos is NULL with n > 0
  *   BP_ESTATE     the pool is not open
  *   BP_EPOISONED  the pool is poisoned
+ *   BP_EFORKED    the pool was opened by the parent before fork()
  *   BP_EPGNO      a page is at or beyond bp_page_count(p) (nothing started)
  * and, only when no read was started: -ENOMEM or -EAGAIN (the
  * asynchronous-I/O state or its thread could not be created), BP_ENOFRAME,
@@ -1067,7 +1114,8 @@ uint64_t bp_io_seq(bp_pool *p);
  *   -ETIMEDOUT    timeout_ns passed (at once for 0) (no message)
  *   -EINVAL       p is NULL
  *   BP_ESTATE     the pool is not open
- *   BP_EPOISONED  the pool is poisoned */
+ *   BP_EPOISONED  the pool is poisoned
+ *   BP_EFORKED    the pool was opened by the parent before fork() */
 int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns);
 
 /* Which reads finished after ticket *seq.
@@ -1083,7 +1131,8 @@ int bp_io_wait(bp_pool *p, uint64_t seq, int64_t timeout_ns);
  *                 message)
  *   -EINVAL       p or seq is NULL, or pgnos is NULL with max > 0
  *   BP_ESTATE     the pool is not open
- *   BP_EPOISONED  the pool is poisoned */
+ *   BP_EPOISONED  the pool is poisoned
+ *   BP_EFORKED    the pool was opened by the parent before fork() */
 int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max);
 
 #define BP_DIRTY 0x1u /* the page was modified while fixed exclusively */
@@ -1100,6 +1149,9 @@ int bp_io_finished(bp_pool *p, uint64_t *seq, uint64_t *pgnos, size_t max);
  *   -EINVAL       p or pg is NULL; flags has other bits; BP_DIRTY on a
  *                 shared fix (the page stays fixed)
  *   BP_ESTATE     the pool is not open
+ *   BP_EFORKED    the pool was opened by the parent before fork()
+ *   BP_EREADONLY  BP_DIRTY on a pool opened BP_RDONLY (the page stays
+ *                 fixed: unfix it with 0)
  *   BP_ENOTFIXED  pg holds no fix: unfixed already, cleared by a failed
  *                 fix, or never filled */
 int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags);
@@ -1116,8 +1168,12 @@ int bp_unfix(bp_pool *p, bp_page *pg, unsigned flags);
  *   -EINVAL       p or out is NULL
  *   BP_ESTATE     the pool is not open
  *   BP_EPOISONED  the pool is poisoned
+ *   BP_EFORKED    the pool was opened by the parent before fork()
+ *   BP_EREADONLY  the pool was opened BP_RDONLY
  *   BP_ESYNC      an earlier fdatasync failed: no new page can be made
  *                 durable
+ *   -ETIMEDOUT    shared cache: a live process held the allocation lock
+ *                 longer than the wait limit (bp_set_wait_limit)
  *   BP_ENOSLOT, BP_ENOFRAME, -errno  as bp_fix: no slot or frame free, or
  *                 evicting a dirty page failed (its write, the WAL
  *                 callback's return, a remap, a copy) */
@@ -1127,8 +1183,8 @@ int bp_alloc_page(bp_pool *p, bp_page *out);
  * written.
  *
  * @param p  the pool, or NULL
- * @return the page count; 0 for NULL or a pool never opened.  Cannot
- *         fail. */
+ * @return the page count; 0 for NULL, a pool never opened, or one whose
+ *         bp_open failed.  Cannot fail. */
 uint64_t bp_page_count(const bp_pool *p);
 
 /* Write every dirty page to the data file and fdatasync it.  When it returns
@@ -1148,8 +1204,12 @@ uint64_t bp_page_count(const bp_pool *p);
  *   -EINVAL       p is NULL
  *   BP_ESTATE     the pool is not open
  *   BP_EPOISONED  the pool is poisoned
+ *   BP_EFORKED    the pool was opened by the parent before fork()
  *   -EDEADLK      the calling thread holds exclusive fixes
  *   BP_ESYNC      an earlier fdatasync failed (sticky)
+ *   -ETIMEDOUT    shared cache: a live process held the flush lock or a
+ *                 page's latch longer than the wait limit
+ *                 (bp_set_wait_limit)
  *   -errno        the first failed page write (-EIO, -ENOSPC, -EDQUOT,
  *                 ...; -EINTR or -EAGAIN after 64 retries in a row); the
  *                 fdatasync's error, once; the copy backend's copy of a
@@ -1170,14 +1230,16 @@ typedef struct bp_stats {
     uint32_t page_size;
     uint32_t backend;  /* bp_backend in use (never AUTO once open) */
     uint32_t prefault; /* bp_prefault */
-    uint32_t mlocked;
+    uint32_t mlocked;   /* 1: the window is locked (bp_set_mlock; 0
+                           with kmod, whose window is never locked) */
     uint32_t direct_io; /* 1: O_DIRECT, 0: buffered */
     uint32_t dio_align; /* alignment in force for data file I/O */
     uint64_t frames;    /* cache frames */
     uint64_t slots;     /* window slots */
     uint64_t data_pages;
     char backend_reason[160]; /* why this backend (auto's calibration) */
-    char io_engine[16];       /* "io_uring" or "sync" */
+    char io_engine[16];       /* "io_uring" or "sync"; "none" when not
+                                 open */
 
     /* counters since open */
     uint64_t fixes;
@@ -1304,9 +1366,9 @@ int bp_stats_get(bp_pool *p, bp_stats *st, size_t size);
 /* Name of a backend.
  *
  * @param b  a bp_backend
- * @return "auto", "rfp", "mmap", "copy" or "linear" (bp_stats.backend's
- *         names, BUFPOOL_BACKEND's values), "unknown" for anything else;
- *         static, never NULL.  Cannot fail. */
+ * @return "auto", "rfp", "mmap", "copy", "linear" or "kmod"
+ *         (bp_stats.backend's names, BUFPOOL_BACKEND's values), "unknown"
+ *         for anything else; static, never NULL.  Cannot fail. */
 const char *bp_backend_name(bp_backend b);
 
 #ifdef __cplusplus

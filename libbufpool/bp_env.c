@@ -2,9 +2,10 @@
  * bp_env.c - the BUFPOOL_* environment variables: names, valid values,
  * parsing.
  *
- * Owns: the one table of every variable the library reads (bufpool.h,
- * "Requirements and environment variables", says what each means and
- * whether it beats the API), bp__env_check (bp_open checks all of them
+ * Owns: the one table of every variable the library reads that takes a
+ * value from a list (bufpool.h, "Requirements and environment variables",
+ * says what each means and whether it beats the API; BUFPOOL_KMOD_DEVICE,
+ * a path, is read where it is used: bp_backend_kmod.c), bp__env_check (bp_open checks all of them
  * before it creates anything) and bp__env_get (a variable's value as an
  * index into its list of valid values).
  *

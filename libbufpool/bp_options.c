@@ -348,7 +348,8 @@ void bp_wal_durable(bp_pool *p, uint64_t lsn)
 {
     uint64_t d;
 
-    if (!p || !p->meta) /* not open: nothing to remember it in */
+    if (!p || !p->meta || p->forked) /* not open (or the parent's):
+                                         nothing to remember it in */
         return;
     d = __atomic_load_n(&p->meta->sh_wal_durable, __ATOMIC_RELAXED);
     while (lsn > d &&

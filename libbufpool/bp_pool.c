@@ -695,7 +695,9 @@ int bp_alloc_page(bp_pool *p, bp_page *out)
 
     if (!p || !out)
         return -EINVAL;
-    if (p->rdonly && BP__LOAD(p->state) != BP__CLOSED)
+    if ((rc = BP__LOAD(p->state)) == BP__FORKED || rc == BP__POISONED)
+        rc = bp__state_error(p, rc);
+    else if (p->rdonly && BP__LOAD(p->state) != BP__CLOSED)
         rc = bp__fail(p, BP_EREADONLY, "bp_alloc_page on a pool opened "
                       "BP_RDONLY");
     else if (p->meta && BP__LOAD(p->meta->sh_sync_err))

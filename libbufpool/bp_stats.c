@@ -41,7 +41,8 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
         return -EINVAL;
     memset(&st, 0, sizeof st);
     (void)bp__vma_count(&vmas);
-    bp__lock(p, &p->lock, BP__RANK_MISS);
+    if (!p->forked) /* a parent's thread may have held it at fork() */
+        bp__lock(p, &p->lock, BP__RANK_MISS);
 #define BP__SUM(name) st.name = bp__sum(p, BP_C_##name);
     BP__COUNTERS(BP__SUM)
 #undef BP__SUM
@@ -55,7 +56,8 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     st.backend = p->be ? (uint32_t)p->be->id : BP_BACKEND_AUTO;
     st.prefault = (uint32_t)p->po_prefault;
     st.replacement = (uint32_t)p->po_replacement;
-    st.mlocked = (uint32_t)p->po_mlock;
+    st.mlocked = (uint32_t)(p->po_mlock &&
+                            !(p->be && p->be->id == BP_BACKEND_KMOD));
     st.guard = (uint32_t)p->po_guard;
     st.direct_io = (uint32_t)p->direct_io;
     st.dio_align = p->dio_align;
@@ -85,7 +87,8 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
     st.vmas_in_use = vmas;
     st.vma_limit = p->vma_limit;
     st.vma_budget = p->vma_budget;
-    bp__unlock(&p->lock, BP__RANK_MISS);
+    if (!p->forked)
+        bp__unlock(&p->lock, BP__RANK_MISS);
     memcpy(out, &st, st.size);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * test_fork.c - a pool handle copied into a child by fork() is refused
- * there (BP_EFORKED) by every call that would act on it, its bp_close in
+ * there (BP_EFORKED) by every call that would act on it (bp_wal_durable
+ * does nothing, bp_stats_get takes no lock), its bp_close in
  * the child releases nothing the parent uses (the data-file lock, the
  * named shm file, the flusher thread), and the child may open the pool
  * again once it has closed its copy.
@@ -75,6 +76,7 @@ static void test_child_refused(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         bp_opt o;
+        bp_stats cst;
         uint64_t one = 1;
 
         CHILD_CHECK(1, bp_fix(p, 1, BP_SHARED, &pg) == BP_EFORKED);
@@ -85,6 +87,10 @@ static void test_child_refused(void **state)
         CHILD_CHECK(6, bp_alloc_page(p, &pg) == BP_EFORKED);
         CHILD_CHECK(7, bp_prefetch(p, &one, 1) == BP_EFORKED);
         CHILD_CHECK(8, bp_opt_begin(p, 1, &o) == BP_EFORKED);
+        /* a snapshot takes no lock a parent's thread may have held, and
+         * the durable LSN of the parent's cache is not the child's */
+        CHILD_CHECK(10, bp_stats_get(p, &cst, sizeof cst) == 0);
+        bp_wal_durable(p, 12345);
         CHILD_CHECK(9, bp_close(p) == 0);
         _exit(0);
     }
@@ -92,7 +98,10 @@ static void test_child_refused(void **state)
 
     /* the parent's pool is whole: its shm file, its lock, its fixes */
     struct stat st;
+    bp_stats pst;
     assert_int_equal(stat(shm_path, &st), 0);
+    util_stats(p, &pst);
+    assert_int_equal(pst.wal_durable, 0);
     bp_pool *q = NULL;
     assert_int_equal(bp_create(&q, NULL), 0);
     assert_int_equal(bp_open(q, path, 0), -EBUSY);
