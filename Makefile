@@ -1,4 +1,9 @@
-# Makefile - wraps CMake.  make [build] | deps | test | soak | demo | clean
+# Makefile - wraps CMake.
+#   make [build] | deps | install | test | soak | demo | clean
+#   make install [PREFIX=/usr/local] [DESTDIR=...]: builds build/, then
+#   cmake --install build --prefix $(PREFIX): the header, libbufpool.so and
+#   libbufpool.a, bufpool.pc, the CMake package (find_package(bufpool)),
+#   bpbench, bpstat and the man pages, in the GNU directories under PREFIX.
 #   make test: the suite in six legs (scripts/test-legs.sh): native build/,
 #   the same again with io_uring forced off (BUFPOOL_IO=sync), ASan+UBSan
 #   (build-asan/), TSan (build-tsan/), 32-bit (build-m32/) and kernel
@@ -18,12 +23,13 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 M32 ?= auto
 KERNEL_TEST ?= auto
+PREFIX ?= /usr/local
 export BUILD_TYPE JOBS M32 KERNEL_TEST
 CONFIGURE = cmake -S . -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build deps test test-normal test-sync test-asan test-tsan test-m32 \
-        test-kernel soak demo clean
+.PHONY: all build deps install test test-normal test-sync test-asan test-tsan \
+        test-m32 test-kernel soak demo clean
 
 all: build
 
@@ -33,6 +39,9 @@ deps:
 build: deps
 	$(CONFIGURE) -B build
 	cmake --build build -j$(JOBS)
+
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install build --prefix "$(PREFIX)"
 
 test: deps
 	@scripts/test-legs.sh native sync asan tsan m32 kernel

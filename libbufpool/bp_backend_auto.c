@@ -187,10 +187,12 @@ int bp__backend_choose(bp_pool *p)
     }
     bp__auto_reset(p);
     p->be = win;
-    snprintf(p->be_reason, sizeof p->be_reason,
-             "auto: map+touch per slot rfp %.1f us, mmap %.1f us, copy %.1f "
-             "us%s%s -> %s",
-             ns[0] / 1000.0, ns[1] / 1000.0, ns[2] / 1000.0, addr_note,
-             vma_note, win->name);
+    if (snprintf(p->be_reason, sizeof p->be_reason,
+                 "auto: map+touch per slot rfp %.1f us, mmap %.1f us, copy "
+                 "%.1f us%s%s -> %s",
+                 ns[0] / 1000.0, ns[1] / 1000.0, ns[2] / 1000.0, addr_note,
+                 vma_note, win->name) >= (int)sizeof p->be_reason) {
+        /* a reason cut short is still the reason */
+    }
     return 0;
 }

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # install-deps.sh - install the Debian packages libbufpool needs to build,
-# test and benchmark.  Installs only what is missing; when nothing is missing
-# it prints one line and does nothing else.  It never asks for a password:
-# apt-get directly as root, sudo only where `sudo -n` works without a
-# prompt; otherwise it prints the apt-get command to run and fails only if a
-# required package is missing.  Optional packages never make it fail: fio
-# (bpbench io's reference), gnuplot-nox (plots), qemu-user (the 32-bit tests
-# where the kernel refuses i386 programs) and the i386 cmocka (the 32-bit
-# tests); what needs them says "skipped: ... not installed".
+# test and benchmark, and to build and check its man pages (scdoc; man-db
+# gives man, whose `man -l` renders them).  Installs only what is missing;
+# when nothing is missing it prints one line and does nothing else.  It
+# never asks for a password: apt-get directly as root, sudo only where
+# `sudo -n` works without a prompt; otherwise it prints the apt-get command
+# to run and fails only if a required package is missing.  Optional
+# packages never make it fail: fio (bpbench io's reference), gnuplot-nox
+# (plots), qemu-user (the 32-bit tests where the kernel refuses i386
+# programs) and the i386 cmocka (the 32-bit tests); what needs them says
+# "skipped: ... not installed".
 set -euo pipefail
 
 REQUIRED=(cmake gcc make gcc-multilib pkg-config liburing-dev libcmocka-dev
-          liblmdb-dev libjemalloc-dev)
+          liblmdb-dev libjemalloc-dev scdoc man-db)
 OPTIONAL=(fio gnuplot-nox qemu-user libcmocka-dev:i386)
 
 installed() {
