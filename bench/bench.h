@@ -28,12 +28,22 @@ int bench_io_main(int argc, char **argv);
 /* ycsb.c: YCSB workloads A-F on the bufpool B+tree and LMDB. */
 int bench_ycsb_main(int argc, char **argv);
 
+/* bench_kv.c: random key-value gets and puts on every kv engine, with
+ * throughput and latency percentiles. */
+int bench_kv_main(int argc, char **argv);
+
 /* tpcc.c: TPC-C-like transactions on every kv engine (bench_wl.h). */
 int bench_tpcc_main(int argc, char **argv);
+
+/* bench_compare.c: two runs' JSON results (bench_out.h) side by side. */
+int bench_compare_main(int argc, char **argv);
 
 /* bench_cachesim.c: the fewest page reads per YCSB operation any cache of
  * the budget could make (LRU, CLOCK, LFU bound, Belady's MIN). */
 int bench_cachesim_main(int argc, char **argv);
+
+/* bench_share.c: one shared cache used by N threads against N processes
+ * (and LMDB by N processes). */
 int bench_share_main(int argc, char **argv);
 
 /* bench_restart.c: a kept shared cache revived at open against one built

@@ -38,10 +38,12 @@
  */
 #include "bench.h"
 
+#include "bench_out.h"
 #include "bench_util.h"
 #include "ycsb.h"
 
-#include <getopt.h>
+#include <stdatomic.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,8 @@
 
 typedef struct cs_opts {
     uint64_t records, value_size, memory, page_size, ops, seed;
+    const char *plots; /* --out DIR */
+    bo_outopts out;
 } cs_opts;
 
 enum { CS_LRU, CS_CLOCK, CS_ADMIT, CS_KNOWN, CS_LFU, CS_MIN, CS_NPOL };
@@ -56,81 +60,63 @@ static const char *const cs_pol_name[CS_NPOL] = {
     "LRU (kernel page cache)", "CLOCK (BP_REPLACE_CLOCK)",
     "ADMIT (BP_REPLACE_ADMIT, default)", "LFU, known popularity",
     "LFU in hindsight", "MIN (Belady, clairvoyant)"};
+static const char *const cs_pol_key[CS_NPOL] = {"lru",       "clock",
+                                                "admit",     "lfu-known",
+                                                "lfu-hindsight", "min"};
 
 #define CS_NONE UINT32_MAX
 #define CS_NOMEM UINT64_MAX /* a policy's result when it had no memory */
 
-static void cs_usage(FILE *f)
-{
-    fprintf(f,
-"usage: bpbench cachesim [options]\n"
-"\n"
+static const char cs_intro[] =
 "Replays the leaf accesses of YCSB's scrambled zipfian (A, B, C) against a\n"
 "cache of the memory budget under LRU, the pool's two policies (CLOCK and\n"
 "ADMIT), the best frequency policy (knowing each leaf's popularity, and in\n"
 "hindsight) and Belady's MIN, and prints leaf misses per operation: the\n"
 "fewest page reads per operation any cache of that size could make out of\n"
-"memory.\n"
-"\n"
-"options (default: what `bpbench ycsb --oom --page-size 4096` runs):\n"
-"  --records N      records (4x the budget of data, as ycsb --oom)\n"
-"  --value-size N   value bytes (100)\n"
-"  --memory N       memory budget, k/m/g suffix (32m)\n"
-"  --page-size N    page size (4096)\n"
-"  --ops N          operations replayed, the first third warms up (3000000)\n"
-"  --seed N         random seed (1)\n"
-"  -h, --help       this text\n");
-}
+"memory.  Defaults are what `bpbench ycsb --oom --page-size 4096` runs.\n"
+"A replay times nothing: its results have no latency.\n";
 
+/* 0, 1 for --help (printed), -1 on a usage error (printed). */
 static int cs_parse(cs_opts *o, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"records", required_argument, NULL, 'r'},
-        {"value-size", required_argument, NULL, 'v'},
-        {"memory", required_argument, NULL, 'm'},
-        {"page-size", required_argument, NULL, 'p'},
-        {"ops", required_argument, NULL, 'o'},
-        {"seed", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int ch, rc = 0;
-
     *o = (cs_opts){.value_size = 100, .memory = 32ull << 20,
                    .page_size = 4096, .ops = 3000000, .seed = 1};
-    optind = 0;
-    while (rc == 0 && (ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (ch) {
-        case 'h': return 1;
-        case 'r': rc = bu_parse_u64("records", optarg, 1000, 1u << 30, 1,
-                                    &o->records); break;
-        case 'v': rc = bu_parse_u64("value-size", optarg, 8, 1024, 0,
-                                    &o->value_size); break;
-        case 'm': rc = bu_parse_u64("memory", optarg, 1u << 20, 1ull << 40, 1,
-                                    &o->memory); break;
-        case 'p': rc = bu_parse_u64("page-size", optarg, 4096, 65536, 1,
-                                    &o->page_size); break;
-        case 'o': rc = bu_parse_u64("ops", optarg, 3000, 1u << 28, 1,
-                                    &o->ops); break;
-        case 's': rc = bu_parse_u64("seed", optarg, 0, UINT64_MAX, 0,
-                                    &o->seed); break;
-        default: return -1;
-        }
-    }
+    const bo_optdef defs[] = {
+        BO_OPT("records", NULL, BO_U64, &o->records, 1000, 1u << 30, "N",
+               "records (default: 4x the budget of data, as ycsb --oom)"),
+        BO_OPT("value-size", NULL, BO_U64, &o->value_size, 8, 1024,
+               "BYTES", "value bytes (default: 100)"),
+        BO_OPT("pool-size", "memory", BO_U64, &o->memory, 1u << 20,
+               1ull << 40, "BYTES", "memory budget, the cache's size "
+               "(default: 32m, as ycsb --oom)"),
+        BO_OPT("page-size", NULL, BO_U64, &o->page_size, 4096, 65536,
+               "BYTES", "page size (default: 4096)"),
+        BO_OPT("ops", NULL, BO_U64, &o->ops, 3000, 1u << 28, "N",
+               "operations replayed, the first third warms up (default: "
+               "3000000)"),
+        BO_OPT("seed", NULL, BO_U64, &o->seed, 0, 18446744073709551615.0,
+               "N", "random seed (default: 1)"),
+        BO_OPT("out", NULL, BO_STR, &o->plots, 0, 0, "DIR",
+               "write cachesim.png (misses per operation of each policy, "
+               "both cache sizes) with its .dat and .gp there, by gnuplot "
+               "when installed (default: no plot)"),
+        BO_OPTS_OUTPUT(&o->out),
+    };
+    const size_t ndefs = sizeof defs / sizeof defs[0];
+    int rc = bo_parse("cachesim", defs, ndefs, argc, argv);
+    if (rc > 0)
+        bo_usage(stdout, "cachesim", cs_intro, defs, ndefs,
+                 "Exit status: 0, 1 when out of memory, 2 on a usage error "
+                 "(also a cache not\nsmaller than the data).\n");
     if (rc)
-        return -1;
-    if (optind < argc) {
-        fprintf(stderr, "bpbench cachesim: unexpected argument '%s'\n",
-                argv[optind]);
-        return -1;
-    }
+        return rc;
     if (!o->records)
         o->records = 4 * o->memory /
                      (ycsb_data_bytes(1000, o->value_size) / 1000);
     return 0;
 }
 
-/* ---- The leaf sequence ---------------------------------------------------- */
+/* ---- The leaf sequence --------------------------------------------------- */
 
 typedef struct cs_key {
     char k[32];
@@ -164,7 +150,7 @@ static uint32_t *cs_leaf_map(uint64_t records, uint32_t nleaves)
     return leaf;
 }
 
-/* ---- Policies: misses among seq[warm..n) ----------------------------------- */
+/* ---- Policies: misses among seq[warm..n) --------------------------------- */
 
 static uint64_t cs_lru(const uint32_t *seq, size_t n, size_t warm,
                        uint32_t nleaves, uint32_t cap)
@@ -527,97 +513,75 @@ out:
     return miss;
 }
 
-/* ---- Main ------------------------------------------------------------------ */
+/* ---- Main ---------------------------------------------------------------- */
 
-int bench_cachesim_main(int argc, char **argv)
+/* ---- The run ------------------------------------------------------------- */
+
+static atomic_int cs_done; /* replays finished, for the progress lines */
+
+static void cs_progress(void *arg, char *line, size_t n)
 {
-    char b1[32], b2[32], cell[CS_NPOL + 1][4][48];
-    uint64_t miss[2][CS_NPOL];
-    cs_opts o;
-    int rc = cs_parse(&o, argc, argv);
+    (void)arg;
+    snprintf(line, n, "%d of %d replays", atomic_load(&cs_done),
+             2 * CS_NPOL);
+}
 
-    if (rc) {
-        cs_usage(rc > 0 ? stdout : stderr);
-        return rc > 0 ? 0 : 2;
-    }
-    uint64_t data = ycsb_data_bytes(o.records, o.value_size);
-    uint32_t nleaves = (uint32_t)((data + o.page_size - 1) / o.page_size);
-    uint32_t cap[2] = {(uint32_t)(o.memory / o.page_size),
-                       (uint32_t)(o.memory / o.page_size -
-                                  o.memory / 16 / o.page_size)};
-    size_t warm = o.ops / 3;
-    uint32_t *leaf = cs_leaf_map(o.records, nleaves);
-    uint32_t *seq = malloc(o.ops * sizeof *seq);
-    ycsb_zipf z;
-    bu_rng r;
-
-    if (!leaf || !seq) {
-        fprintf(stderr, "bpbench cachesim: out of memory\n");
-        free(leaf);
-        free(seq);
-        return 1;
-    }
-    ycsb_scrambled_init(&z);
-    bu_rng_seed(&r, o.seed, 1, 'c');
-    for (uint64_t i = 0; i < o.ops; i++)
-        seq[i] = leaf[ycsb_scrambled_next(&z, o.records, ycsb_unit(&r))];
-    double *prob = cs_leaf_prob(leaf, o.records, nleaves);
-    free(leaf);
-    if (!prob) {
-        fprintf(stderr, "bpbench cachesim: out of memory\n");
-        free(seq);
-        return 1;
-    }
-
-    printf("bpbench cachesim: leaf misses per YCSB operation (scrambled "
-           "zipfian 0.99), %llu records of %llu B in ~%s (%u leaves of %llu "
-           "B), memory budget %s; %llu operations, the first %zu warm the "
-           "cache\n",
-           (unsigned long long)o.records, (unsigned long long)o.value_size,
-           bu_fmt_bytes(data, b1, sizeof b1), nleaves,
-           (unsigned long long)o.page_size,
-           bu_fmt_bytes(o.memory, b2, sizeof b2), (unsigned long long)o.ops,
-           warm);
+/* Every policy on both cache sizes into miss; 0, 1 out of memory, 2 a
+ * cache not smaller than the data (said why). */
+static int cs_replay(const cs_opts *o, const uint32_t *seq, size_t warm,
+                     uint32_t nleaves, const uint32_t cap[2],
+                     const double *prob, uint64_t miss[2][CS_NPOL])
+{
     for (int c = 0; c < 2; c++) {
         if (cap[c] == 0 || cap[c] >= nleaves) {
             fprintf(stderr, "bpbench cachesim: the cache (%u pages) must be "
                     "smaller than the data (%u pages)\n", cap[c], nleaves);
-            free(seq);
-            free(prob);
             return 2;
         }
-        miss[c][CS_LRU] = cs_lru(seq, o.ops, warm, nleaves, cap[c]);
-        miss[c][CS_CLOCK] = cs_clock(seq, o.ops, warm, nleaves, cap[c]);
-        miss[c][CS_ADMIT] = cs_admit(seq, o.ops, warm, nleaves, cap[c]);
-        miss[c][CS_KNOWN] = cs_lfu_known(seq, o.ops, warm, nleaves, cap[c],
-                                         prob);
-        miss[c][CS_LFU] = cs_lfu_bound(seq, o.ops, warm, nleaves, cap[c]);
-        miss[c][CS_MIN] = cs_min(seq, o.ops, warm, nleaves, cap[c]);
-        for (int q = 0; q < CS_NPOL; q++)
+        for (int q = 0; q < CS_NPOL; q++) {
+            size_t n = o->ops;
+            switch (q) {
+            case CS_LRU: miss[c][q] = cs_lru(seq, n, warm, nleaves, cap[c]);
+                break;
+            case CS_CLOCK:
+                miss[c][q] = cs_clock(seq, n, warm, nleaves, cap[c]);
+                break;
+            case CS_ADMIT:
+                miss[c][q] = cs_admit(seq, n, warm, nleaves, cap[c]);
+                break;
+            case CS_KNOWN:
+                miss[c][q] = cs_lfu_known(seq, n, warm, nleaves, cap[c],
+                                          prob);
+                break;
+            case CS_LFU:
+                miss[c][q] = cs_lfu_bound(seq, n, warm, nleaves, cap[c]);
+                break;
+            default: miss[c][q] = cs_min(seq, n, warm, nleaves, cap[c]);
+            }
+            atomic_fetch_add(&cs_done, 1);
             if (miss[c][q] == CS_NOMEM) {
                 fprintf(stderr, "bpbench cachesim: out of memory\n");
-                free(seq);
-                free(prob);
                 return 1;
             }
+        }
     }
-    free(seq);
-    free(prob);
+    return 0;
+}
 
+static void cs_print(const cs_opts *o, size_t warm, const uint32_t cap[2],
+                     uint64_t miss[2][CS_NPOL])
+{
+    char cell[CS_NPOL][4][48];
     bu_table t;
+    const char *h[5] = {"policy", "misses/op, whole budget", "LRU's / this",
+                        "misses/op, copy's cache",
+                        "LRU (whole budget)'s / this"};
+    double lru = (double)miss[0][CS_LRU], n = (double)(o->ops - warm);
     bu_table_init(&t, 5);
-    {
-        const char *h[5] = {"policy", "misses/op, whole budget",
-                            "LRU's / this", "misses/op, copy's cache",
-                            "LRU (whole budget)'s / this"};
-        bu_table_add(&t, h);
-    }
-    double lru = (double)miss[0][CS_LRU];
+    bu_table_add(&t, h);
     for (int p = 0; p < CS_NPOL; p++) {
         const char *row[5] = {cs_pol_name[p], cell[p][0], cell[p][1],
                               cell[p][2], cell[p][3]};
-        double n = (double)(o.ops - warm);
-
         snprintf(cell[p][0], sizeof cell[p][0], "%.3f", miss[0][p] / n);
         snprintf(cell[p][1], sizeof cell[p][1], "%.2fx",
                  lru / (double)miss[0][p]);
@@ -640,5 +604,147 @@ int bench_cachesim_main(int argc, char **argv)
     printf("A disk-bound engine with the same threads on the same disk is at "
            "most \"LRU's / this\" times as fast as one whose cache is an "
            "LRU of the whole budget.\n");
-    return 0;
+}
+
+static void cs_record(const cs_opts *o, size_t warm, uint32_t nleaves,
+                      const uint32_t cap[2], uint64_t miss[2][CS_NPOL],
+                      bo_run *run)
+{
+    static const char *const cache[2] = {"whole budget", "copy share"};
+    double n = (double)(o->ops - warm);
+    bo_opt_num(run, "records", (double)o->records);
+    bo_opt_num(run, "value_size", (double)o->value_size);
+    bo_opt_num(run, "memory", (double)o->memory);
+    bo_opt_num(run, "page_size", (double)o->page_size);
+    bo_opt_num(run, "ops", (double)o->ops);
+    bo_opt_num(run, "warm_ops", (double)warm);
+    bo_opt_num(run, "leaves", nleaves);
+    bo_opt_num(run, "seed", (double)o->seed);
+    for (int c = 0; c < 2; c++)
+        for (int p = 0; p < CS_NPOL; p++) {
+            bo_row *w = bo_row_new(run, "cachesim");
+            bo_label_str(w, "policy", cs_pol_key[p]);
+            bo_label_str(w, "cache", cache[c]);
+            bo_metric(w, "cache_pages", cap[c]);
+            bo_metric(w, "misses_per_op", (double)miss[c][p] / n);
+            bo_metric(w, "ratio_lru_whole_over_this",
+                      (double)miss[0][CS_LRU] / (double)miss[c][p]);
+        }
+}
+
+/* cachesim.png in o->plots: misses per operation per policy, a bar for
+ * each cache size; one line says where, or why not. */
+static void cs_plot(const cs_opts *o, size_t warm, uint64_t miss[2][CS_NPOL])
+{
+    const char *term = bu_gnuplot_term();
+    char dat[1100], gp[1100], png[1100], mem[32];
+    double n = (double)(o->ops - warm);
+    int rc;
+    if (!o->plots)
+        return;
+    if (!term) {
+        printf("plots skipped: gnuplot not installed (apt-get install "
+               "gnuplot-nox)\n");
+        return;
+    }
+    if ((rc = bu_mkdir(o->plots)) != 0) {
+        printf("plots skipped: cannot create %s: %s\n", o->plots,
+               strerror(-rc));
+        return;
+    }
+    snprintf(dat, sizeof dat, "%s/cachesim.dat", o->plots);
+    snprintf(gp, sizeof gp, "%s/cachesim.gp", o->plots);
+    snprintf(png, sizeof png, "%s/cachesim.png", o->plots);
+    FILE *f = fopen(dat, "w"), *g = f ? fopen(gp, "w") : NULL;
+    if (!g) {
+        printf("plots skipped: cannot write %s: %s\n", f ? gp : dat,
+               strerror(errno));
+        if (f)
+            fclose(f);
+        return;
+    }
+    fprintf(f, "# policy misses_per_op_whole misses_per_op_copy_share\n");
+    for (int p = 0; p < CS_NPOL; p++)
+        fprintf(f, "%s %.5f %.5f\n", cs_pol_key[p], miss[0][p] / n,
+                miss[1][p] / n);
+    fprintf(g, "set terminal %s size 900,500\nset output '%s'\n"
+               "set title 'bpbench cachesim: leaf misses per YCSB operation "
+               "(%s budget)'\nset style data histograms\nset style fill "
+               "solid 0.8 border -1\nset boxwidth 0.9\nset yrange [0:*]\n"
+               "set ylabel 'misses per operation'\nset key top right\n"
+               "set grid ytics\nplot '%s' using 2:xtic(1) title 'whole "
+               "budget', '' using 3 title 'copy backend''s cache share'\n",
+            term, png, bu_fmt_bytes(o->memory, mem, sizeof mem), dat);
+    int bad = fclose(f) | fclose(g);
+    rc = bad ? -1 : bu_gnuplot(gp);
+    if (rc)
+        printf("plots: %s failed\n", gp);
+    else
+        printf("plots: %s (misses per operation per policy)\n", png);
+}
+
+int bench_cachesim_main(int argc, char **argv)
+{
+    char b1[32], b2[32];
+    uint64_t miss[2][CS_NPOL];
+    cs_opts o;
+    bo_run *run = bo_run_begin(argc, argv);
+    int rc = run ? cs_parse(&o, argc, argv) : -2;
+
+    if (rc == 0 && bo_outopts_apply("cachesim", &o.out, run))
+        rc = -1;
+    if (rc) {
+        if (rc == -2)
+            fprintf(stderr, "bpbench cachesim: out of memory\n");
+        bo_run_discard(run);
+        return rc > 0 ? 0 : rc == -2 ? 1 : 2;
+    }
+    uint64_t data = ycsb_data_bytes(o.records, o.value_size);
+    uint32_t nleaves = (uint32_t)((data + o.page_size - 1) / o.page_size);
+    uint32_t cap[2] = {(uint32_t)(o.memory / o.page_size),
+                       (uint32_t)(o.memory / o.page_size -
+                                  o.memory / 16 / o.page_size)};
+    size_t warm = o.ops / 3;
+    uint32_t *leaf = cs_leaf_map(o.records, nleaves);
+    uint32_t *seq = malloc(o.ops * sizeof *seq);
+    double *prob = NULL;
+    ycsb_zipf z;
+    bu_rng r;
+
+    if (leaf && seq) {
+        ycsb_scrambled_init(&z);
+        bu_rng_seed(&r, o.seed, 1, 'c');
+        for (uint64_t i = 0; i < o.ops; i++)
+            seq[i] = leaf[ycsb_scrambled_next(&z, o.records, ycsb_unit(&r))];
+        prob = cs_leaf_prob(leaf, o.records, nleaves);
+    }
+    free(leaf);
+    if (!prob) {
+        fprintf(stderr, "bpbench cachesim: out of memory\n");
+        free(seq);
+        bo_run_discard(run);
+        return 1;
+    }
+    printf("bpbench cachesim: leaf misses per YCSB operation (scrambled "
+           "zipfian 0.99), %llu records of %llu B in ~%s (%u leaves of %llu "
+           "B), memory budget %s; %llu operations, the first %zu warm the "
+           "cache\n",
+           (unsigned long long)o.records, (unsigned long long)o.value_size,
+           bu_fmt_bytes(data, b1, sizeof b1), nleaves,
+           (unsigned long long)o.page_size,
+           bu_fmt_bytes(o.memory, b2, sizeof b2), (unsigned long long)o.ops,
+           warm);
+    bo_progress_start(cs_progress, NULL);
+    rc = cs_replay(&o, seq, warm, nleaves, cap, prob, miss);
+    bo_progress_stop();
+    free(seq);
+    free(prob);
+    if (rc) {
+        bo_run_discard(run);
+        return rc;
+    }
+    cs_print(&o, warm, cap, miss);
+    cs_plot(&o, warm, miss);
+    cs_record(&o, warm, nleaves, cap, miss, run);
+    return bo_run_finish("cachesim", run);
 }

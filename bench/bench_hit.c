@@ -58,7 +58,6 @@
 
 #include "bench.h"
 
-#include <getopt.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -69,69 +68,25 @@ const char *const ht_mode_name[HT_NMODE] = {"fix", "optimistic", "bare"};
 
 /* ---- Options ------------------------------------------------------------- */
 
-static void ht_usage(FILE *f)
-{
-    fprintf(f,
-"usage: bpbench hit [options]\n"
-"\n"
+static const char ht_intro[] =
 "Window-hit cost of bp_fix(shared) + reading one word + bp_unfix, on 1\n"
 "thread and on N threads reading the same hot pages, for every window\n"
 "backend side by side, next to an optimistic read (bp_opt_begin + read +\n"
 "bp_opt_validate) and a bare pointer dereference of the same pages (the\n"
 "floor).  Repetitions are interleaved round-robin; cells show the median.\n"
-"Then the hit-path targets, met or missed (reports, not an exit status).\n"
-"\n"
-"options (full-run default / --quick default):\n"
-"  --threads N         the \"all cores\" thread count (the CPUs this process\n"
-"                      may run on); 1 and 2 threads always run too\n"
-"  --ops N             timed ops per thread per rep (2000000 / 200000)\n"
-"  --reps N            repetitions, median reported (5 / 3)\n"
-"  --pages N           hot pages, below the window slots (half the slots)\n"
-"  --window-slots N    window slots (2048); the cache is twice that\n"
-"  --page-size N       page size in bytes, 4096..65536 (4096)\n"
-"  --backends LIST     comma separated from rfp,mmap,copy,linear,kmod,auto\n"
-"                      (all; kmod needs /dev/bpwin, else its cells are n/a)\n"
-"  --dir DIR           where the data file's temp directory goes (/var/tmp)\n"
-"  --seed N            seed of the hot set and the sequences (1)\n"
-"  --quick             fewer ops and reps, finishes in a few seconds\n"
-"  --csv               print CSV rows instead of the table, columns backend,\n"
-"                      runs, mode, threads, wall_ms, ns_per_op, mops,\n"
-"                      scaling (vs 1 thread), x_bare (vs bare deref at the\n"
-"                      same thread count), ops_per_thread, reps (machine\n"
-"                      info, targets and notes go to stderr as # lines)\n"
-"  --quiet             no progress lines on stderr\n"
-"  -h, --help          this text\n"
-"\n"
+"Latency percentiles per op come from one more phase per cell after the\n"
+"reps, in batches of ops timed with the TSC, each batch long enough for\n"
+"the clock (the timed reps carry no timer).\n"
+"Then the hit-path targets, met or missed (reports, not an exit status).\n";
+
+static const char ht_tail[] =
 "The environment variable BUFPOOL_BACKEND would force one backend on every\n"
 "pool; bpbench hit unsets it.  Exit status: 0, 1 on failure or when a pool\n"
-"returned a page with the wrong content, 2 on a usage error.\n");
-}
+"returned a page with the wrong content, 2 on a usage error.\n";
 
-enum {
-    OPT_THREADS = 256, OPT_OPS, OPT_REPS, OPT_PAGES, OPT_WINDOW_SLOTS,
-    OPT_PAGE_SIZE, OPT_BACKENDS, OPT_DIR, OPT_SEED, OPT_QUICK, OPT_CSV,
-    OPT_QUIET
-};
-
-/* Returns 0, 1 for --help (exit 0), or -1 on a usage error. */
+/* Returns 0, 1 for --help (printed), or -1 on a usage error. */
 static int ht_parse(ht_opts *o, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"ops", required_argument, NULL, OPT_OPS},
-        {"reps", required_argument, NULL, OPT_REPS},
-        {"pages", required_argument, NULL, OPT_PAGES},
-        {"window-slots", required_argument, NULL, OPT_WINDOW_SLOTS},
-        {"page-size", required_argument, NULL, OPT_PAGE_SIZE},
-        {"backends", required_argument, NULL, OPT_BACKENDS},
-        {"dir", required_argument, NULL, OPT_DIR},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"quick", no_argument, NULL, OPT_QUICK},
-        {"csv", no_argument, NULL, OPT_CSV},
-        {"quiet", no_argument, NULL, OPT_QUIET},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     /* 0 = not given: --quick or the full-run default fills it in below. */
     memset(o, 0, sizeof *o);
     o->page_size = 4096;
@@ -140,67 +95,81 @@ static int ht_parse(ht_opts *o, int argc, char **argv)
     o->dir = "/var/tmp";
     char all_bk[] = "rfp,mmap,copy,linear,kmod,auto";
     bu_parse_backends(all_bk, o->bk, HT_MAXBK, &o->nbk);
+    bu_bklist bkl = {o->bk, &o->nbk, HT_MAXBK};
+    const bo_optdef defs[] = {
+        BO_OPT("threads", NULL, BO_U64, &o->threads, 1, 1024, "N",
+            "the \"all cores\" thread count (default: the CPUs this "
+            "process may run on); 1 and 2 threads always run too"),
+        BO_OPT("ops", NULL, BO_U64, &o->ops, 1, 4294967296.0, "N",
+            "timed ops per thread per rep (default: 2000000, --quick 200000)"),
+        BO_OPT("lat-ops", NULL, BO_U64, &o->lat_ops, 1, 4294967296.0, "N",
+            "ops per thread of each cell's latency phase (default: a quarter "
+            "of --ops)"),
+        BO_OPT("reps", NULL, BO_U64, &o->reps, 1, 1000, "N",
+            "repetitions, median reported (default: 5, --quick 3)"),
+        BO_OPT("pages", NULL, BO_U64, &o->pages, 1, 16777216, "N",
+            "hot pages, below the window slots (default: half the slots)"),
+        BO_OPT("window", "window-slots", BO_U64, &o->window_slots, 2, 16777216,
+            "SLOTS", "window size in slots (pages; default 2048); the cache is "
+            "twice that"),
+        BO_OPT("page-size", NULL, BO_U64, &o->page_size, 4096, 65536, "BYTES",
+            "page size, a power of two (default: 4096)"),
+        {"backend", "backends", BO_FN, &bkl, 0, 0, "LIST",
+            "comma separated from rfp,mmap,copy,linear,kmod,auto (default: "
+            "all; kmod needs /dev/bpwin, else its cells are n/a)",
+            bu_opt_backends, 0},
+        BO_OPT("dir", NULL, BO_STR, &o->dir, 0, 0, "DIR",
+            "where the data file's temp directory goes (default: /var/tmp)"),
+        BO_OPT("seed", NULL, BO_U64, &o->seed, 0, 18446744073709551615.0, "N",
+            "seed of the hot set and the sequences (default: 1)"),
+        BO_OPT("quick", NULL, BO_FLAG, &o->quick, 0, 0, NULL,
+            "fewer ops and reps, finishes in a few seconds"),
+        BO_OPT("json", NULL, BO_STR, &o->out.json, 0, 0, "FILE",
+            "write the results as JSON (schema bpbench/1) to FILE; - is "
+            "stdout"),
+        BO_OPT("csv", NULL, BO_OPTSTR, &o->out.csv, 0, 0, "[FILE]",
+            "write the results as CSV (bpbench/1 layout) to FILE; without "
+            "FILE: print CSV rows instead of the table, columns backend, "
+            "runs, mode, threads, wall_ms, ns_per_op, mops, scaling (vs 1 "
+            "thread), x_bare (vs bare deref at the same thread count), "
+            "ops_per_thread, reps, then p50_ns, p90_ns, p99_ns, p999_ns, "
+            "max_ns (machine info, targets and notes go to stderr as # "
+            "lines)"),
+        BO_OPT("output", NULL, BO_STR, &o->out.output, 0, 0, "FILE",
+            "write the results to FILE: JSON when it ends in .json, CSV in "
+            ".csv"),
+        BO_OPT("quiet", NULL, BO_FLAG, &o->out.quiet, 0, 0, NULL,
+            "no progress lines on stderr")
+    };
+    const size_t ndefs = sizeof defs / sizeof defs[0];
 
-    optind = 0; /* full getopt reset (GNU) */
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        int rc = 0;
-        switch (ch) {
-        case 'h': return 1;
-        case OPT_THREADS:
-            rc = bu_parse_u64("threads", optarg, 1, 1024, 0, &o->threads);
-            break;
-        case OPT_OPS:
-            rc = bu_parse_u64("ops", optarg, 1, 1ull << 32, 1, &o->ops);
-            break;
-        case OPT_REPS:
-            rc = bu_parse_u64("reps", optarg, 1, 1000, 0, &o->reps);
-            break;
-        case OPT_PAGES:
-            rc = bu_parse_u64("pages", optarg, 1, 1u << 24, 1, &o->pages);
-            break;
-        case OPT_WINDOW_SLOTS:
-            rc = bu_parse_u64("window-slots", optarg, 2, 1u << 24, 1,
-                              &o->window_slots);
-            break;
-        case OPT_PAGE_SIZE:
-            rc = bu_parse_u64("page-size", optarg, 4096, 65536, 1,
-                              &o->page_size);
-            if (!rc && (o->page_size & (o->page_size - 1))) {
-                fprintf(stderr,
-                        "bpbench: --page-size: must be a power of two\n");
-                rc = -1;
-            }
-            break;
-        case OPT_BACKENDS:
-            rc = bu_parse_backends(optarg, o->bk, HT_MAXBK, &o->nbk);
-            break;
-        case OPT_DIR: o->dir = optarg; break;
-        case OPT_SEED:
-            rc = bu_parse_u64("seed", optarg, 0, UINT64_MAX, 0, &o->seed);
-            break;
-        case OPT_QUICK: o->quick = 1; break;
-        case OPT_CSV: o->csv = 1; break;
-        case OPT_QUIET: o->quiet = 1; break;
-        default: return -1; /* getopt printed the message */
-        }
-        if (rc)
-            return -1;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "bpbench hit: unexpected argument '%s'\n",
-                argv[optind]);
+    int rc = bo_parse("hit", defs, ndefs, argc, argv);
+    if (rc > 0)
+        bo_usage(stdout, "hit", ht_intro, defs, ndefs, ht_tail);
+    if (rc)
+        return rc;
+    if (o->page_size & (o->page_size - 1)) {
+        fprintf(stderr, "bpbench hit: --page-size: %llu is not a power of "
+                        "two in [4096, 65536]\n",
+                (unsigned long long)o->page_size);
         return -1;
     }
+    if (o->out.csv && !o->out.csv[0]) { /* --csv alone: rows on stdout */
+        o->csv = 1;
+        o->out.csv = NULL;
+    }
+    o->quiet = o->out.quiet;
     if (!o->ops)
         o->ops = o->quick ? 200000 : 2000000;
+    if (!o->lat_ops)
+        o->lat_ops = o->ops / 4 ? o->ops / 4 : 1;
     if (!o->reps)
         o->reps = o->quick ? 3 : 5;
     if (!o->pages)
         o->pages = o->window_slots / 2;
     if (o->pages >= o->window_slots) {
         fprintf(stderr, "bpbench hit: --pages %llu must be below "
-                "--window-slots %llu (every timed fix must be a window hit)\n",
+                "--window %llu (every timed fix must be a window hit)\n",
                 (unsigned long long)o->pages,
                 (unsigned long long)o->window_slots);
         return -1;
@@ -321,7 +290,8 @@ static int ht_setup(ht_ctx *c)
             for (int ti = 0; ti < c->ntc; ti++) {
                 ht_cell *cl = &c->cell[b][m][ti];
                 cl->wall = calloc(o->reps, sizeof *cl->wall);
-                if (!cl->wall) {
+                cl->lat = bo_hist_new();
+                if (!cl->wall || !cl->lat) {
                     fprintf(stderr, "bpbench hit: out of memory\n");
                     return -1;
                 }
@@ -335,8 +305,10 @@ static void ht_free(ht_ctx *c)
     for (int b = 0; b < HT_MAXBK; b++) {
         free(c->pool[b].ptr);
         for (int m = 0; m < HT_NMODE; m++)
-            for (int ti = 0; ti < HT_MAXTC; ti++)
+            for (int ti = 0; ti < HT_MAXTC; ti++) {
                 free(c->cell[b][m][ti].wall);
+                bo_hist_free(c->cell[b][m][ti].lat);
+            }
     }
     if (c->seq)
         for (int t = 0; t < c->tc[c->ntc - 1]; t++)
@@ -358,16 +330,22 @@ int bench_hit_main(int argc, char **argv)
     }
     int prc = ht_parse(&c->o, argc, argv);
     if (prc) {
-        if (prc > 0)
-            ht_usage(stdout);
-        else
-            fprintf(stderr, "try 'bpbench hit --help'\n");
         free(c);
         return prc > 0 ? 0 : 2;
     }
     ht_opts *o = &c->o;
+    bo_run *run = bo_run_begin(argc, argv);
+    if (!run || bo_outopts_apply("hit", &o->out, run)) {
+        int usage = run != NULL;
+        if (!usage)
+            fprintf(stderr, "bpbench hit: out of memory\n");
+        bo_run_discard(run);
+        free(c);
+        return usage ? 2 : 1;
+    }
     bu_quiet = o->quiet;
     c->info = o->csv ? stderr : stdout;
+    bo_tick_init();
     int status = 1;
 
     if (getenv("BUFPOOL_BACKEND")) {
@@ -403,15 +381,22 @@ int bench_hit_main(int argc, char **argv)
     ht_run_all(c);
     bu_progress("done");
 
-    if (o->csv)
+    if (o->csv) {
         ht_print_csv(c);
-    else
+    } else {
         ht_print_table(c);
+        ht_print_latency(c);
+    }
     ht_print_targets(c);
     ht_print_notes(c);
     status = c->data_error ? 1 : 0;
+    ht_record(c, run);
+    if (bo_run_finish("hit", run) && !status)
+        status = 1;
+    run = NULL;
 
 out:
+    bo_run_discard(run); /* set when the run failed before its results */
     fflush(stdout);
     bu_cleanup_now();
     ht_free(c);

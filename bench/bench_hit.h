@@ -4,17 +4,20 @@
  *
  * Files: bench_hit.c (options, set-up, main), bench_hit_run.c (pools,
  * threads, warm-up, timed phases, checks), bench_hit_report.c (header,
- * tables, CSV, target lines, notes).  One ht_ctx holds everything; the main
- * thread alone uses it (the worker threads of a timed phase see only their
- * ht_phase and ht_worker, in bench_hit_run.c).
+ * tables, CSV, JSON rows, target lines, notes).  One ht_ctx holds
+ * everything; the main thread alone uses it (the worker threads of a timed
+ * phase see only their ht_phase and ht_worker, in bench_hit_run.c; the
+ * progress thread reads pg_done and pg_total).
  */
 #ifndef BENCH_HIT_H
 #define BENCH_HIT_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench_out.h"
 #include "bench_util.h"
 #include "bufpool.h"
 
@@ -31,10 +34,12 @@ enum { HT_NOTE_INFO, HT_NOTE_NA, HT_NOTE_WARN, HT_NOTE_KINDS };
 
 typedef struct ht_opts {
     uint64_t threads, ops, reps, pages, window_slots, page_size, seed;
+    uint64_t lat_ops; /* ops per thread of a cell's latency phase */
     bp_backend bk[HT_MAXBK];
     int nbk;
     int quick, csv, quiet;
     const char *dir;
+    bo_outopts out; /* --json, --csv FILE, --output, --quiet */
 } ht_opts;
 
 /* One page of the hot set: what to fix and which word to read. */
@@ -53,6 +58,8 @@ typedef struct ht_cell {
     uint64_t fixes, wm, opt_begins, opt_failures, latch_waits;
     uint64_t bad, retries;
     uint64_t ticks, steal; /* bu_cpu_ticks deltas around the phases */
+    bo_hist *lat;          /* per-op ns of the latency phase, all threads */
+    uint64_t lat_batch;    /* ops per timed batch in it */
 } ht_cell;
 
 typedef struct ht_pool {
@@ -80,6 +87,7 @@ typedef struct ht_ctx {
     size_t nnote[HT_NOTE_KINDS];
     int data_error;
     FILE *info; /* stdout, or stderr with --csv */
+    atomic_int pg_done, pg_total; /* phases run, for the progress lines */
 } ht_ctx;
 
 /* Add a line under the tables: HT_NOTE_INFO "note:", HT_NOTE_NA "n/a:" (why
@@ -94,6 +102,9 @@ void ht_run_all(ht_ctx *c);
 /* bench_hit_report.c */
 void ht_print_header(ht_ctx *c, const char *fs, double write_secs);
 void ht_print_table(ht_ctx *c);
+void ht_print_latency(ht_ctx *c);
+/* The results into r (bo_run rows of table "hit"). */
+void ht_record(ht_ctx *c, bo_run *r);
 void ht_print_csv(ht_ctx *c);
 void ht_print_targets(ht_ctx *c);
 void ht_print_notes(ht_ctx *c);

@@ -1,10 +1,11 @@
 /*
  * bench_hit_report.c - what `bpbench hit` prints: the header (machine,
  * sizes, threads, load), the window-hit table (ns/op, reps min-max, Mops/s,
- * scaling, x bare), the CSV rows, the hit-path target lines (met or MISSED,
- * reports only), and the notes (auto's choice, n/a reasons, warnings, the
- * checks line).  Every number is a median over the reps; ratios are medians
- * of per-rep ratios (ht_paired).
+ * scaling, x bare), the latency table (percentiles per op of the latency
+ * phase), the CSV rows, the hit-path target lines (met or MISSED, reports
+ * only), the notes (auto's choice, n/a reasons, warnings, the checks line)
+ * and the results handed to bo_run (JSON, CSV files).  Every number is a
+ * median over the reps; ratios are medians of per-rep ratios (ht_paired).
  */
 #include "bench_hit.h"
 
@@ -238,13 +239,77 @@ void ht_print_table(ht_ctx *c)
     bu_table_free(&t);
 }
 
+/* How the latency was measured, for the table's title and the JSON. */
+static void ht_lat_how(const ht_ctx *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "one more phase per cell after the reps, %llu ops per "
+             "thread, in batches of the ops (column batch) that last at "
+             "least 20x the step or cost of %s (%.1f ns, %.1f ns; the cost "
+             "subtracted); a value is a batch's time / its ops; the reps' "
+             "throughput carries no timer",
+             (unsigned long long)c->o.lat_ops,
+             bo_tick_tsc ? "the TSC" : "CLOCK_MONOTONIC",
+             bo_tick_resolution_ns(), bo_tick_overhead_ns());
+}
+
+/* The five latency cells of a histogram ("n/a" when empty). */
+static void ht_lat_cells(const bo_hist *h, char cb[5][24], int ns_unit)
+{
+    bo_pcts p;
+    bo_hist_pcts(h, &p);
+    const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
+    for (int k = 0; k < 5; k++) {
+        if (!p.count)
+            snprintf(cb[k], sizeof cb[k], ns_unit ? "NA" : "n/a");
+        else if (ns_unit)
+            snprintf(cb[k], sizeof cb[k], "%llu", (unsigned long long)v[k]);
+        else
+            bo_fmt_ns(v[k], cb[k], sizeof cb[k]);
+    }
+}
+
+void ht_print_latency(ht_ctx *c)
+{
+    static const char *const hdr[] = {"",    "threads", "batch", "p50",
+                                      "p90", "p99",     "p99.9", "max"};
+    static const int order[HT_NMODE] = {HT_FIX, HT_OPT, HT_BARE};
+    char how[512], lab[64], bk[40], nt[16], bt[16], cb[5][24];
+    bu_table t;
+    bu_table_init(&t, 8);
+    bu_table_add(&t, hdr);
+    for (int b = 0; b < c->o.nbk; b++) {
+        ht_bk_label(c, b, bk, sizeof bk);
+        for (int k = 0; k < HT_NMODE; k++)
+            for (int ti = 0; ti < c->ntc; ti++) {
+                int m = order[k];
+                if (m == HT_FIX)
+                    snprintf(lab, sizeof lab, "%s", bk);
+                else
+                    snprintf(lab, sizeof lab, "%s (%s)",
+                             m == HT_OPT ? "optimistic" : "bare deref", bk);
+                snprintf(nt, sizeof nt, "%d", c->tc[ti]);
+                snprintf(bt, sizeof bt, "%llu",
+                         (unsigned long long)c->cell[b][m][ti].lat_batch);
+                ht_lat_cells(c->cell[b][m][ti].lat, cb, 0);
+                const char *row[8] = {lab,   nt,    bt,    cb[0],
+                                      cb[1], cb[2], cb[3], cb[4]};
+                bu_table_add(&t, row);
+            }
+    }
+    ht_lat_how(c, how, sizeof how);
+    printf("\nLatency per op: %s\n", how);
+    bu_table_print(&t, stdout, "  ", 1);
+    bu_table_free(&t);
+}
+
 void ht_print_csv(ht_ctx *c)
 {
     static const char *const hdr[] = {"backend", "runs", "mode", "threads",
                                       "wall_ms", "ns_per_op", "mops",
                                       "scaling", "x_bare", "ops_per_thread",
-                                      "reps"};
-    bu_csv_row(stdout, hdr, 11);
+                                      "reps", "p50_ns", "p90_ns", "p99_ns",
+                                      "p999_ns", "max_ns"};
+    bu_csv_row(stdout, hdr, 16);
     for (int b = 0; b < c->o.nbk; b++)
         for (int m = 0; m < HT_NMODE; m++)
             for (int ti = 0; ti < c->ntc; ti++) {
@@ -273,12 +338,77 @@ void ht_print_csv(ht_ctx *c)
                          (unsigned long long)c->o.ops);
                 snprintf(reps_s, sizeof reps_s, "%llu",
                          (unsigned long long)c->cell[b][m][ti].nrep);
+                char lc[5][24];
+                ht_lat_cells(c->cell[b][m][ti].lat, lc, 1);
                 const char *f[] = {bp_backend_name(c->o.bk[b]), runs,
                                    ht_mode_name[m], nt,    wall_s, ns_s,
                                    mops_s, sc_s,          xb_s,   ops_s,
-                                   reps_s};
-                bu_csv_row(stdout, f, 11);
+                                   reps_s, lc[0], lc[1], lc[2], lc[3],
+                                   lc[4]};
+                bu_csv_row(stdout, f, 16);
             }
+}
+
+static void ht_record_opts(const ht_ctx *c, bo_run *r)
+{
+    const ht_opts *o = &c->o;
+    char bks[128] = "", how[512];
+    for (int b = 0; b < o->nbk; b++) {
+        size_t l = strlen(bks);
+        snprintf(bks + l, sizeof bks - l, "%s%s", b ? "," : "",
+                 bp_backend_name(o->bk[b]));
+    }
+    bo_opt_num(r, "threads", c->tc[c->ntc - 1]);
+    bo_opt_num(r, "ops", (double)o->ops);
+    bo_opt_num(r, "lat_ops", (double)o->lat_ops);
+    bo_opt_num(r, "reps", (double)o->reps);
+    bo_opt_num(r, "pages", (double)o->pages);
+    bo_opt_num(r, "window_slots", (double)o->window_slots);
+    bo_opt_num(r, "page_size", (double)o->page_size);
+    bo_opt_str(r, "backend", bks);
+    bo_opt_num(r, "seed", (double)o->seed);
+    bo_opt_num(r, "quick", o->quick);
+    ht_lat_how(c, how, sizeof how);
+    bo_opt_str(r, "latency_sampling", how);
+}
+
+/* One result of table "hit" per backend x mode x thread count. */
+static void ht_record_cell(const ht_ctx *c, bo_run *r, int b, int m, int ti)
+{
+    bo_row *w = bo_row_new(r, "hit");
+    double wall, ns, mops, x;
+    bo_label_str(w, "backend", bp_backend_name(c->o.bk[b]));
+    bo_label_str(w, "runs", c->pool[b].st.size
+                                ? bp_backend_name(
+                                      (bp_backend)c->pool[b].st.backend)
+                                : "n/a");
+    bo_label_str(w, "mode", ht_mode_name[m]);
+    bo_label_num(w, "threads", c->tc[ti]);
+    if (ht_wall(c, b, m, ti, &wall) && ht_result(c, b, m, ti, &ns, &mops)) {
+        bo_metric(w, "wall_ms", wall / 1e6);
+        bo_metric(w, "ns_per_op", ns);
+        bo_metric(w, "ops_per_s", mops * 1e6);
+    }
+    if (ht_paired(c, &c->cell[b][m][0], &c->cell[b][m][ti],
+                  (double)c->tc[ti], &x))
+        bo_metric(w, "ratio_scaling", x);
+    if (ht_paired(c, &c->cell[b][m][ti], &c->cell[b][HT_BARE][ti], 1.0, &x))
+        bo_metric(w, "ratio_x_bare", x);
+    bo_metric(w, "ops_per_thread", (double)c->o.ops);
+    bo_metric(w, "reps", (double)c->cell[b][m][ti].nrep);
+    if (bo_hist_count(c->cell[b][m][ti].lat)) {
+        bo_metric(w, "latency_batch_ops", (double)c->cell[b][m][ti].lat_batch);
+        bo_latency(w, ht_mode_name[m], c->cell[b][m][ti].lat);
+    }
+}
+
+void ht_record(ht_ctx *c, bo_run *r)
+{
+    ht_record_opts(c, r);
+    for (int b = 0; b < c->o.nbk; b++)
+        for (int m = 0; m < HT_NMODE; m++)
+            for (int ti = 0; ti < c->ntc; ti++)
+                ht_record_cell(c, r, b, m, ti);
 }
 
 /* The hit-path targets: one row per backend, one column per target, each

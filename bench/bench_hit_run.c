@@ -34,16 +34,36 @@ static inline uint64_t ht_word(const void *page, uint64_t off)
     return v;
 }
 
-static int ht_loop_fix(bp_pool *p, const ht_hot *hot, const uint32_t *seq,
-                       uint64_t seqlen, uint64_t ops, uint64_t *bad,
-                       char *why, size_t whysz)
+#define HT_INLINE static inline __attribute__((always_inline))
+
+/* Latency: with lat (the latency phase) each batch of mask + 1 ops (a
+ * power of two) is timed by the tick clock and its time per op added to
+ * lat; the timed reps pass NULL, which compiles the timing out of their
+ * loops (the functions are inlined with it). */
+#define HT_LAT_BEGIN(lat, i, mask)                                           \
+    do {                                                                     \
+        if ((lat) && ((i) & (mask)) == 0)                                    \
+            lt0 = bo_ticks();                                                \
+    } while (0)
+#define HT_LAT_END(lat, i, mask)                                             \
+    do {                                                                     \
+        if ((lat) && ((i) & (mask)) == (mask))                               \
+            bo_hist_add((lat), (bo_ticks_to_ns(bo_ticks() - lt0) +           \
+                                (mask) / 2 + 1) / ((mask) + 1));             \
+    } while (0)
+
+HT_INLINE int ht_loop_fix_g(bp_pool *p, const ht_hot *hot,
+                            const uint32_t *seq, uint64_t seqlen,
+                            uint64_t ops, uint64_t *bad, char *why,
+                            size_t whysz, bo_hist *lat, uint64_t mask)
 {
-    uint64_t b = 0, j = 0;
+    uint64_t b = 0, j = 0, lt0 = 0;
     bp_page pg;
     for (uint64_t i = 0; i < ops; i++) {
         const ht_hot *h = &hot[seq[j]];
         if (++j == seqlen)
             j = 0;
+        HT_LAT_BEGIN(lat, i, mask);
         int rc = bp_fix(p, h->pgno, BP_SHARED, &pg);
         if (rc) {
             snprintf(why, whysz, "bp_fix(page %llu) at op %llu: %s (%d): %s",
@@ -61,23 +81,35 @@ static int ht_loop_fix(bp_pool *p, const ht_hot *hot, const uint32_t *seq,
             *bad += b;
             return rc;
         }
+        HT_LAT_END(lat, i, mask);
     }
     *bad += b;
     return 0;
 }
 
+static int ht_loop_fix(bp_pool *p, const ht_hot *hot, const uint32_t *seq,
+                       uint64_t seqlen, uint64_t ops, uint64_t *bad,
+                       char *why, size_t whysz)
+{
+    return ht_loop_fix_g(p, hot, seq, seqlen, ops, bad, why, whysz, NULL,
+                         0);
+}
+
 /* The read loop of bufpool.h: retry on BP_ERETRY from bp_opt_begin and on
  * any failed bp_opt_validate; the word counts once it validated. */
-static int ht_loop_opt(bp_pool *p, const ht_hot *hot, const uint32_t *seq,
-                       uint64_t seqlen, uint64_t ops, uint64_t *bad,
-                       uint64_t *retries, char *why, size_t whysz)
+HT_INLINE int ht_loop_opt_g(bp_pool *p, const ht_hot *hot,
+                            const uint32_t *seq, uint64_t seqlen,
+                            uint64_t ops, uint64_t *bad, uint64_t *retries,
+                            char *why, size_t whysz, bo_hist *lat,
+                            uint64_t mask)
 {
-    uint64_t b = 0, j = 0, re = 0;
+    uint64_t b = 0, j = 0, re = 0, lt0 = 0;
     bp_opt o;
     for (uint64_t i = 0; i < ops; i++) {
         const ht_hot *h = &hot[seq[j]];
         if (++j == seqlen)
             j = 0;
+        HT_LAT_BEGIN(lat, i, mask);
         for (uint64_t tries = 0;; tries++) {
             int rc = bp_opt_begin(p, h->pgno, &o);
             if (rc == 0) {
@@ -106,24 +138,61 @@ static int ht_loop_opt(bp_pool *p, const ht_hot *hot, const uint32_t *seq,
                 return BP_ERETRY;
             }
         }
+        HT_LAT_END(lat, i, mask);
     }
     *bad += b;
     *retries += re;
     return 0;
 }
 
-static void ht_loop_bare(const unsigned char *const *ptr, const ht_hot *hot,
-                         const uint32_t *seq, uint64_t seqlen, uint64_t ops,
-                         uint64_t *bad)
+static int ht_loop_opt(bp_pool *p, const ht_hot *hot, const uint32_t *seq,
+                       uint64_t seqlen, uint64_t ops, uint64_t *bad,
+                       uint64_t *retries, char *why, size_t whysz)
 {
-    uint64_t b = 0, j = 0;
+    return ht_loop_opt_g(p, hot, seq, seqlen, ops, bad, retries, why, whysz,
+                         NULL, 0);
+}
+
+HT_INLINE void ht_loop_bare_g(const unsigned char *const *ptr,
+                              const ht_hot *hot, const uint32_t *seq,
+                              uint64_t seqlen, uint64_t ops, uint64_t *bad,
+                              bo_hist *lat, uint64_t mask)
+{
+    uint64_t b = 0, j = 0, lt0 = 0;
     for (uint64_t i = 0; i < ops; i++) {
         uint32_t k = seq[j];
         if (++j == seqlen)
             j = 0;
+        HT_LAT_BEGIN(lat, i, mask);
         b += ht_word(ptr[k], hot[k].off) != hot[k].stamp;
+        HT_LAT_END(lat, i, mask);
     }
     *bad += b;
+}
+
+static void ht_loop_bare(const unsigned char *const *ptr, const ht_hot *hot,
+                         const uint32_t *seq, uint64_t seqlen, uint64_t ops,
+                         uint64_t *bad)
+{
+    ht_loop_bare_g(ptr, hot, seq, seqlen, ops, bad, NULL, 0);
+}
+
+/* The three loops of the latency phase: every batch of mask + 1 ops timed
+ * into lat. */
+static int ht_loop_lat(int mode, bp_pool *p, const unsigned char *const *ptr,
+                       const ht_hot *hot, const uint32_t *seq,
+                       uint64_t seqlen, uint64_t ops, uint64_t *bad,
+                       uint64_t *retries, char *why, size_t whysz,
+                       bo_hist *lat, uint64_t mask)
+{
+    if (mode == HT_FIX)
+        return ht_loop_fix_g(p, hot, seq, seqlen, ops, bad, why, whysz, lat,
+                             mask);
+    if (mode == HT_OPT)
+        return ht_loop_opt_g(p, hot, seq, seqlen, ops, bad, retries, why,
+                             whysz, lat, mask);
+    ht_loop_bare_g(ptr, hot, seq, seqlen, ops, bad, lat, mask);
+    return 0;
 }
 
 /* ---- A timed phase: T threads, one mode, one pool ------------------------ */
@@ -134,6 +203,8 @@ typedef struct ht_phase {
     const ht_hot *hot;
     const unsigned char *const *ptr;
     uint64_t ops, seqlen;
+    int lat;          /* 1: the latency phase (batches timed) */
+    uint64_t lat_mask; /* its batches: lat_mask + 1 ops */
     atomic_int ready; /* workers waiting at the start line */
     atomic_int go;    /* 0 wait, 1 run, -1 abort */
 } ht_phase;
@@ -144,6 +215,7 @@ typedef struct ht_worker {
     pthread_t tid;
     uint64_t t0, t1, bad, retries;
     int rc;
+    bo_hist *lat; /* the latency phase's: this thread's op times */
     char why[600];
 } ht_worker;
 
@@ -159,6 +231,15 @@ static void *ht_worker_main(void *arg)
         return NULL;
     uint64_t bad = 0, re = 0;
     w->t0 = bu_now_ns();
+    if (ph->lat) {
+        w->rc = ht_loop_lat(ph->mode, ph->p, ph->ptr, ph->hot, w->seq,
+                            ph->seqlen, ph->ops, &bad, &re, w->why,
+                            sizeof w->why, w->lat, ph->lat_mask);
+        w->t1 = bu_now_ns();
+        w->bad = bad;
+        w->retries = re;
+        return NULL;
+    }
     switch (ph->mode) {
     case HT_FIX:
         w->rc = ht_loop_fix(ph->p, ph->hot, w->seq, ph->seqlen, ph->ops, &bad,
@@ -181,12 +262,34 @@ static void *ht_worker_main(void *arg)
 /* Run ph on nt threads.  0 with the wall time (first start to last end) in
  * *wall_ns and the sums in *bad and *retries; or the first failing code
  * with why filled. */
+/* The latency phase's histograms, one per worker; 0 or -ENOMEM. */
+static int ht_lat_alloc(ht_worker *w, int nt)
+{
+    for (int t = 0; t < nt; t++)
+        if (!(w[t].lat = bo_hist_new()))
+            return -ENOMEM;
+    return 0;
+}
+
+/* Merge the workers' histograms into into (when not NULL), free them. */
+static void ht_lat_collect(ht_worker *w, int nt, bo_hist *into)
+{
+    for (int t = 0; t < nt; t++) {
+        if (into && w[t].lat)
+            bo_hist_merge(into, w[t].lat);
+        bo_hist_free(w[t].lat);
+    }
+}
+
 static int ht_run_threads(ht_ctx *c, ht_phase *ph, int nt, double *wall_ns,
                           uint64_t *bad, uint64_t *retries, char *why,
-                          size_t whysz)
+                          size_t whysz, bo_hist *lat)
 {
     ht_worker *w = calloc((size_t)nt, sizeof *w);
-    if (!w) {
+    if (!w || (ph->lat && ht_lat_alloc(w, nt))) {
+        if (w)
+            ht_lat_collect(w, nt, NULL);
+        free(w);
         snprintf(why, whysz, "out of memory for %d threads", nt);
         return -ENOMEM;
     }
@@ -227,6 +330,8 @@ static int ht_run_threads(ht_ctx *c, ht_phase *ph, int nt, double *wall_ns,
         }
         *wall_ns = (double)(t1 - t0);
     }
+    if (ph->lat)
+        ht_lat_collect(w, nt, rc == 0 ? lat : NULL);
     free(w);
     return rc;
 }
@@ -401,7 +506,7 @@ static void ht_timed(ht_ctx *c, int b, int m, int ti)
     uint64_t bad = 0, re = 0, t0, st0, t1, st1;
     int ticks = bu_cpu_ticks(&t0, &st0);
     int rc = ht_run_threads(c, &ph, c->tc[ti], &wall, &bad, &re, why,
-                            sizeof why);
+                            sizeof why, NULL);
     if (ticks && bu_cpu_ticks(&t1, &st1) && t1 >= t0 && st1 >= st0) {
         cl->ticks += t1 - t0;
         cl->steal += st1 - st0;
@@ -431,6 +536,38 @@ static void ht_timed(ht_ctx *c, int b, int m, int ti)
     cl->opt_begins += s1.opt_begins - s0.opt_begins;
     cl->opt_failures += s1.opt_failures - s0.opt_failures;
     cl->latch_waits += s1.latch_waits - s0.latch_waits;
+}
+
+/* The latency phase of backend b, mode m, thread count index ti: the
+ * same threads and sequences, --lat-ops ops each, in batches timed into the
+ * cell's histogram (bo_tick_batch).  Its time counts in no throughput. */
+static void ht_latency(ht_ctx *c, int b, int m, int ti)
+{
+    ht_pool *pl = &c->pool[b];
+    ht_cell *cl = &c->cell[b][m][ti];
+    char why[1200];
+    ht_phase ph;
+    memset(&ph, 0, sizeof ph);
+    cl->lat_batch = bo_tick_batch(cl->nrep ? bu_median(cl->wall, cl->nrep) /
+                                                (double)c->o.ops
+                                          : 0.0);
+    ph.lat_mask = cl->lat_batch - 1;
+    ph.p = pl->p;
+    ph.mode = m;
+    ph.hot = c->hot;
+    ph.ptr = pl->ptr;
+    ph.ops = c->o.lat_ops;
+    ph.seqlen = c->seqlen;
+    ph.lat = 1;
+    double wall = 0.0;
+    uint64_t bad = 0, re = 0;
+    int rc = ht_run_threads(c, &ph, c->tc[ti], &wall, &bad, &re, why,
+                            sizeof why, cl->lat);
+    cl->bad += bad;
+    if (rc)
+        ht_note(c, HT_NOTE_NA, "%s/%s/%d thr: latency phase: %s",
+                bp_backend_name(c->o.bk[b]), ht_mode_name[m], c->tc[ti],
+                why);
 }
 
 /* Is each cell what it claims?  WARNING notes if not. */
@@ -517,6 +654,14 @@ static void ht_record_open(ht_ctx *c, int b)
                 "with BP_BUFFERED_IO (window hits do no I/O)", bn);
 }
 
+/* A progress line: how many of the phases ran. */
+static void ht_progress(void *arg, char *line, size_t n)
+{
+    ht_ctx *c = arg;
+    snprintf(line, n, "%d of %d phases", atomic_load(&c->pg_done),
+             atomic_load(&c->pg_total));
+}
+
 /* Open every pool, warm them, run the reps round-robin, check, close. */
 void ht_run_all(ht_ctx *c)
 {
@@ -545,6 +690,10 @@ void ht_run_all(ht_ctx *c)
 
     /* Innermost the thread counts, then the modes: the phases whose ratio
      * the report takes run back to back. */
+    atomic_store(&c->pg_total, (int)((o->reps + 1) * (uint64_t)o->nbk *
+                                     HT_NMODE * (uint64_t)c->ntc));
+    atomic_store(&c->pg_done, 0);
+    bo_progress_start(ht_progress, c);
     for (uint64_t rep = 0; rep < o->reps; rep++) {
         bu_progress("rep %llu/%llu: %d pools x %d modes x %d thread counts x "
                     "%llu ops per thread", (unsigned long long)rep + 1,
@@ -553,9 +702,21 @@ void ht_run_all(ht_ctx *c)
         for (int b = 0; b < o->nbk; b++)
             for (int m = 0; m < HT_NMODE; m++)
                 for (int ti = 0; ti < c->ntc; ti++)
-                    if (!c->pool[b].dead && !c->cell[b][m][ti].na)
+                    if (!c->pool[b].dead && !c->cell[b][m][ti].na) {
                         ht_timed(c, b, m, ti);
+                        atomic_fetch_add(&c->pg_done, 1);
+                    }
     }
+    bu_progress("latency: every op of %llu per thread timed, each cell once",
+                (unsigned long long)o->lat_ops);
+    for (int b = 0; b < o->nbk; b++)
+        for (int m = 0; m < HT_NMODE; m++)
+            for (int ti = 0; ti < c->ntc; ti++)
+                if (!c->pool[b].dead && !c->cell[b][m][ti].na) {
+                    ht_latency(c, b, m, ti);
+                    atomic_fetch_add(&c->pg_done, 1);
+                }
+    bo_progress_stop();
 
     for (int b = 0; b < o->nbk; b++) {
         ht_pool *pl = &c->pool[b];

@@ -19,9 +19,19 @@
  * third (fio's too, with --iodepth_batch_submit=12), so it is not the
  * default.  Every page read is fixed and its stamp checked.  The figure
  * is data-file reads per second from bp_stats (pages found in the cache do
- * not count), over the wall time of the phase.  fio runs `--rw=randread --direct=1
- * --ioengine=io_uring --iodepth=d --bs=<page>` on the same file for the
- * same time; its read IOPS come from its terse output.
+ * not count), over the wall time of the phase.  fio runs `--rw=randread
+ * --direct=1 --ioengine=io_uring --iodepth=d --bs=<page>` on the same file
+ * for the same time; its read IOPS and completion latency percentiles come
+ * from its JSON output.
+ *
+ * Latency: every read of a read cell goes to a histogram of the backend,
+ * page size and depth (all reps): at depth 1 each bp_fix (the cache hits,
+ * about cache / data of them, included), above from the read's
+ * bp_prefetch to its completion seen (bp_io_finished naming it, or with
+ * --consume poll the BP_NOWAIT fix that found it), as fio's clat runs
+ * from submission to completion.  A clock read per read costs well under
+ * 1% of a read from a disk.  Write-back has the pool's mean per write
+ * (bp_stats write_ns / writes): its writes are batched inside bp_flush.
  *
  * Write-back: N random pages are dirtied in a pool whose cache holds them,
  * then bp_flush writes them in batches of the depth and fdatasyncs once;
@@ -52,42 +62,24 @@
  * The data file lives in a fresh directory under --dir (/var/tmp: a
  * real disk, not tmpfs) and is removed at exit.  When fio is not installed
  * its column says n/a and a note says why.
+ *
+ * Files: this one (options, the pool's reads and writes, the fio runs,
+ * main), bench_io_raw.c (--vs-raw's loop), bench_io_report.c (tables,
+ * results, plots), shared state in bench_io.h.
  */
 #include "bench.h"
+#include "bench_io.h"
 #include "bench_io_raw.h"
-#include "bench_util.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <stdatomic.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define IO_MAXD 8
-#define IO_MAXP 4
-#define IO_MAXBK 5
-#define IO_MAXDEPTH 1024 /* bp_set_io_depth's limit */
-#define IO_SLICE_MS 250ull /* --vs-raw's slices above depth 1 (--slice-ms) */
-
-typedef struct io_opts {
-    uint64_t data_mb, cache_mb, seconds, reps, wpages, wdepth;
-    int refill_pass; /* --refill pass: one bp_prefetch per pass */
-    int consume_poll; /* --consume poll: BP_NOWAIT fixes, not the log */
-    int vs_raw;      /* --vs-raw: the pool against bench_io_raw.c instead */
-    uint64_t slice_ms; /* --slice-ms: its slices above depth 1 */
-    int coop_off;    /* --coop off: rings set up without COOP_TASKRUN */
-    uint64_t depths[IO_MAXD], psz[IO_MAXP];
-    int nd, np, quick, nbk;
-    bp_backend bk[IO_MAXBK];
-    const char *dir;
-} io_opts;
-
-static void io_usage(FILE *f)
-{
-    fprintf(f,
-"usage: bpbench io [options]\n"
-"\n"
+static const char io_intro[] =
 "Cold random page reads through the pool at queue depths 1, 8, 32 (bp_fix\n"
 "misses at depth 1; above, d reads kept in flight with bp_prefetch, one\n"
 "submit per read as fio: each read that finishes (bp_io_finished) is\n"
@@ -96,138 +88,44 @@ static void io_usage(FILE *f)
 "depths; every page read is fixed and its stamp checked;\n"
 "then write-back: dirty pages flushed per second (batched writes + one\n"
 "fdatasync) against fio random write at the same depth.  Pool/fio ratios.\n"
-"\n"
-"options (default / --quick):\n"
-"  --data-mb N       data file size in MiB (1024 / 256)\n"
-"  --cache-mb N      pool cache in MiB, much smaller than the file (64)\n"
-"  --page-sizes LIST page sizes, comma separated (4096,8192)\n"
-"  --depths LIST     queue depths (1,8,32)\n"
-"  --seconds N       seconds per read cell (3 / 1)\n"
-"  --reps N          repetitions, median reported (3 / 1)\n"
-"  --write-pages N   pages dirtied and flushed per write cell (8192 / 2048)\n"
-"  --write-depth N   queue depth of the write cell (32)\n"
-"  --consume MODE    log: pages taken as bp_io_finished names them; poll:\n"
-"                    each pass fixes the d pages asked for with BP_NOWAIT\n"
-"                    and takes those that arrived (log)\n"
-"  --refill MODE     with --consume poll: one: each freed place asked for\n"
-"                    by its own bp_prefetch (one submit per read, as fio);\n"
-"                    pass: all of a pass's places in one bp_prefetch (one)\n"
-"  --coop MODE       on: the pool's read-ahead ring (bp_set_io_coop) and\n"
-"                    the raw loop's ring complete cooperatively\n"
-"                    (IORING_SETUP_COOP_TASKRUN), as fio's io_uring\n"
-"                    engine sets up its ring; off: neither (on)\n"
-"  --backends LIST   window backends, one row each (auto,linear on 64-bit:\n"
-"                    linear reads straight into its frames, the others\n"
-"                    into the window slot the page is fixed in)\n"
-"  --vs-raw          instead of fio and write-back: the same reads through\n"
-"                    the pool and through fio's loop written on bare\n"
-"                    liburing in this process, alternating in 250 ms\n"
-"                    slices on the same file (each slice waits for its\n"
-"                    reads in flight); pool/raw is the median of the slice\n"
-"                    pairs' ratios: the pool's own cost, with little of the\n"
-"                    disk's drift between the two.  Depth 1 alternates\n"
-"                    read by read: pool/raw is the quotient of the two\n"
-"                    sides' reads per second of their own time (a read\n"
-"                    over 1 ms counts as 1 ms on either side)\n"
-"  --slice-ms N      with --vs-raw: the slices' length above depth 1 (250)\n"
-"  --dir DIR         where the data file's temp directory goes (/var/tmp)\n"
-"  --quick           smaller and shorter\n");
-}
+"Latency percentiles per read: the pool's from each read's start to its\n"
+"completion seen (depth 1: each bp_fix), fio's completion latency (clat)\n"
+"from its JSON output; write-back: the pool's mean write (bp_stats).\n";
 
-static int io_parse_list(const char *opt, char *s, uint64_t *out, int max,
-                         uint64_t lo, uint64_t hi)
+/* An option with two values, for bo_parse: dst is an int set to 0 for the
+ * first word of opt's pair, 1 for the second. */
+static int io_two_way(void *dst, const char *cmd, const char *opt,
+                      const char *arg)
 {
-    char *it[IO_MAXD];
-    int n = bu_split_list(s, it, max);
-
-    if (n <= 0) {
-        fprintf(stderr, "bpbench: --%s: 1 to %d values\n", opt, max);
-        return -1;
-    }
-    for (int i = 0; i < n; i++)
-        if (bu_parse_u64(opt, it[i], lo, hi, 0, &out[i]) != 0)
+    static const char *const pairs[][3] = {{"refill", "one", "pass"},
+                                           {"consume", "log", "poll"},
+                                           {"coop", "on", "off"}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        if (strcmp(opt, pairs[i][0]) != 0)
+            continue;
+        if (strcmp(arg, pairs[i][1]) != 0 && strcmp(arg, pairs[i][2]) != 0) {
+            fprintf(stderr, "bpbench %s: --%s: '%s'; give %s or %s\n", cmd,
+                    opt, arg, pairs[i][1], pairs[i][2]);
             return -1;
-    return n;
+        }
+        *(int *)dst = strcmp(arg, pairs[i][2]) == 0;
+        return 0;
+    }
+    return -1;
 }
 
-/* An option with two values: *flag = 0 for off, 1 for on; -1 (said why)
- * for anything else. */
-static int io_two_way(const char *opt, const char *arg, const char *off,
-                      const char *on, int *flag)
+/* Fills what the options left at 0 and checks what depends on several;
+ * 0 or -1 (said why). */
+static int io_defaults(io_opts *o)
 {
-    if (strcmp(arg, off) != 0 && strcmp(arg, on) != 0) {
-        fprintf(stderr, "bpbench: --%s: %s or %s\n", opt, off, on);
-        return -1;
-    }
-    *flag = strcmp(arg, on) == 0;
-    return 0;
-}
-
-static int io_options(int argc, char **argv, io_opts *o)
-{
-    enum { O_DATA = 256, O_CACHE, O_PS, O_DEP, O_SEC, O_REPS, O_WP, O_WD,
-           O_REFILL, O_CONSUME, O_COOP, O_RAW, O_SLICE,
-           O_BK, O_DIR, O_QUICK, O_HELP };
-    static const struct option lo[] = {
-        {"data-mb", required_argument, NULL, O_DATA},
-        {"cache-mb", required_argument, NULL, O_CACHE},
-        {"page-sizes", required_argument, NULL, O_PS},
-        {"depths", required_argument, NULL, O_DEP},
-        {"seconds", required_argument, NULL, O_SEC},
-        {"reps", required_argument, NULL, O_REPS},
-        {"write-pages", required_argument, NULL, O_WP},
-        {"write-depth", required_argument, NULL, O_WD},
-        {"refill", required_argument, NULL, O_REFILL},
-        {"consume", required_argument, NULL, O_CONSUME},
-        {"coop", required_argument, NULL, O_COOP},
-        {"vs-raw", no_argument, NULL, O_RAW},
-        {"slice-ms", required_argument, NULL, O_SLICE},
-        {"backends", required_argument, NULL, O_BK},
-        {"dir", required_argument, NULL, O_DIR},
-        {"quick", no_argument, NULL, O_QUICK},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0}};
-    int c;
-
-    memset(o, 0, sizeof *o);
-    o->nbk = 0;
-    o->dir = "/var/tmp";
-    o->cache_mb = 64;
-    o->wdepth = 32;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        int bad = 0;
-
-        switch (c) {
-        case O_DATA: bad = bu_parse_u64("data-mb", optarg, 16, 1u << 20, 0, &o->data_mb); break;
-        case O_CACHE: bad = bu_parse_u64("cache-mb", optarg, 4, 1u << 20, 0, &o->cache_mb); break;
-        case O_PS: bad = (o->np = io_parse_list("page-sizes", optarg, o->psz, IO_MAXP, 4096, 65536)) < 0; break;
-        case O_DEP: bad = (o->nd = io_parse_list("depths", optarg, o->depths, IO_MAXD, 1, IO_MAXDEPTH)) < 0; break;
-        case O_SEC: bad = bu_parse_u64("seconds", optarg, 1, 3600, 0, &o->seconds); break;
-        case O_REPS: bad = bu_parse_u64("reps", optarg, 1, 100, 0, &o->reps); break;
-        case O_WP: bad = bu_parse_u64("write-pages", optarg, 16, 1u << 24, 0, &o->wpages); break;
-        case O_WD: bad = bu_parse_u64("write-depth", optarg, 1, 1024, 0, &o->wdepth); break;
-        case O_REFILL: bad = io_two_way("refill", optarg, "one", "pass", &o->refill_pass); break;
-        case O_CONSUME: bad = io_two_way("consume", optarg, "log", "poll", &o->consume_poll); break;
-        case O_COOP: bad = io_two_way("coop", optarg, "on", "off", &o->coop_off); break;
-        case O_BK: {
-            bad = bu_parse_backends(optarg, o->bk, IO_MAXBK, &o->nbk) != 0;
-            break;
-        }
-        case O_RAW: o->vs_raw = 1; break;
-        case O_SLICE: bad = bu_parse_u64("slice-ms", optarg, 5, 10000, 0, &o->slice_ms); break;
-        case O_DIR: o->dir = optarg; break;
-        case O_QUICK: o->quick = 1; break;
-        case 'h':
-        case O_HELP: io_usage(stdout); exit(0);
-        default: io_usage(stderr); return -1;
-        }
-        if (bad)
-            return -1;
-    }
     if (!o->data_mb)
         o->data_mb = o->quick ? 256 : 1024;
-    if (!o->seconds)
-        o->seconds = o->quick ? 1 : 3;
+    if (o->duration != floor(o->duration)) {
+        fprintf(stderr, "bpbench io: --duration: %g is not whole seconds in "
+                        "[1, 3600]\n", o->duration);
+        return -1;
+    }
+    o->seconds = o->duration > 0 ? (uint64_t)o->duration : o->quick ? 1 : 3;
     if (!o->reps)
         o->reps = o->quick ? 1 : 3;
     if (!o->slice_ms)
@@ -250,26 +148,103 @@ static int io_options(int argc, char **argv, io_opts *o)
         o->depths[2] = 32;
         o->nd = 3;
     }
-    for (int i = 0; i < o->np; i++)
-        if (o->psz[i] & (o->psz[i] - 1)) {
-            fprintf(stderr, "bpbench: --page-sizes: %llu is not a power of "
-                    "two\n", (unsigned long long)o->psz[i]);
-            return -1;
-        }
     if (o->refill_pass && !o->consume_poll) {
-        fprintf(stderr, "bpbench: --refill pass needs --consume poll (the "
+        fprintf(stderr, "bpbench io: --refill pass needs --consume poll (the "
                 "log is read one started page at a time)\n");
         return -1;
     }
-    if (o->cache_mb * 4 > o->data_mb) {
-        fprintf(stderr, "bpbench: --cache-mb must be at most a quarter of "
+    if (o->cache_bytes * 4 > (o->data_mb << 20)) {
+        fprintf(stderr, "bpbench io: --pool-size must be at most a quarter of "
                 "--data-mb (reads must miss)\n");
         return -1;
     }
     return 0;
 }
 
-/* ---- the pool ---------------------------------------------------------------- */
+/* 0, 1 for --help (printed), -1 on a usage error (printed). */
+static int io_options(int argc, char **argv, io_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->dir = "/var/tmp";
+    o->cache_bytes = 64ull << 20;
+    o->wdepth = 32;
+    bu_bklist bkl = {o->bk, &o->nbk, IO_MAXBK};
+    bu_u64list psl = {o->psz, &o->np, IO_MAXP, 4096, 65536, 1};
+    bu_u64list dl = {o->depths, &o->nd, IO_MAXD, 1, IO_MAXDEPTH, 0};
+    const bo_optdef defs[] = {
+        BO_OPT("data-mb", NULL, BO_U64, &o->data_mb, 16, 1u << 20, "MIB",
+               "data file size in MiB (default: 1024, --quick 256)"),
+        BO_OPT("pool-size", NULL, BO_U64, &o->cache_bytes, 4u << 20,
+               1ull << 40, "BYTES", "the pool's cache, at most a quarter "
+               "of the data file (default: 64m)"),
+        {"cache-mb", NULL, BO_U64, &o->cache_bytes, 4, 1u << 20, "MIB",
+         "alias of --pool-size, in MiB", NULL, 1u << 20},
+        {"page-size", "page-sizes", BO_FN, &psl, 0, 0, "LIST",
+         "page sizes in bytes, powers of two in [4096, 65536], comma "
+         "separated (default: 4096,8192)", bu_opt_u64list, 0},
+        {"depths", NULL, BO_FN, &dl, 0, 0, "LIST",
+         "queue depths of the reads, comma separated, in [1, 1024] (default: "
+         "1,8,32)", bu_opt_u64list, 0},
+        BO_OPT("duration", "seconds", BO_SECS, &o->duration, 1, 3600,
+               "SECS", "seconds per read cell, whole (default: 3, --quick 1)"),
+        BO_OPT("reps", NULL, BO_U64, &o->reps, 1, 16, "N",
+               "repetitions, median reported (default: 3, --quick 1)"),
+        BO_OPT("write-pages", NULL, BO_U64, &o->wpages, 16, 1u << 24, "N",
+               "pages dirtied and flushed per write cell (default: 8192, "
+               "--quick 2048)"),
+        BO_OPT("write-depth", NULL, BO_U64, &o->wdepth, 1, 1024, "N",
+               "queue depth of the write cell (default: 32)"),
+        {"consume", NULL, BO_FN, &o->consume_poll, 0, 0, "MODE",
+         "log: pages taken as bp_io_finished names them; poll: each pass "
+         "fixes the d pages asked for with BP_NOWAIT and takes those that "
+         "arrived (default: log)", io_two_way, 0},
+        {"refill", NULL, BO_FN, &o->refill_pass, 0, 0, "MODE",
+         "with --consume poll: one: each freed place asked for by its own "
+         "bp_prefetch (one submit per read, as fio); pass: all of a pass's "
+         "places in one bp_prefetch (default: one)", io_two_way, 0},
+        {"coop", NULL, BO_FN, &o->coop_off, 0, 0, "MODE",
+         "on: the pool's read-ahead ring (bp_set_io_coop) and the raw "
+         "loop's ring complete cooperatively (IORING_SETUP_COOP_TASKRUN), "
+         "as fio's io_uring engine sets up its ring; off: neither (default: "
+         "on)", io_two_way, 0},
+        {"backend", "backends", BO_FN, &bkl, 0, 0, "LIST",
+         "window backends, one row each (default: auto,linear on 64-bit: "
+         "linear reads straight into its frames, the others into the "
+         "window slot the page is fixed in)", bu_opt_backends, 0},
+        BO_OPT("vs-raw", NULL, BO_FLAG, &o->vs_raw, 0, 0, NULL,
+               "instead of fio and write-back: the same reads through the "
+               "pool and through fio's loop written on bare liburing in "
+               "this process, alternating in 250 ms slices on the same "
+               "file (each slice waits for its reads in flight); pool/raw "
+               "is the median of the slice pairs' ratios: the pool's own "
+               "cost, with little of the disk's drift between the two.  "
+               "Depth 1 alternates read by read: pool/raw is the quotient "
+               "of the two sides' reads per second of their own time (a "
+               "read over 1 ms counts as 1 ms on either side)"),
+        BO_OPT("slice-ms", NULL, BO_U64, &o->slice_ms, 5, 10000, "MS",
+               "with --vs-raw: the slices' length above depth 1 in ms "
+               "(default: 250)"),
+        BO_OPT("dir", NULL, BO_STR, &o->dir, 0, 0, "DIR",
+               "where the data file's temp directory goes (default: "
+               "/var/tmp)"),
+        BO_OPT("out", NULL, BO_STR, &o->plots, 0, 0, "DIR",
+               "write plots there: io-iops.png (IOPS per depth) and "
+               "io-latency.png (p50 and p99 per depth) with their .dat and "
+               ".gp files, by gnuplot when installed (default: no plots)"),
+        BO_OPT("quick", NULL, BO_FLAG, &o->quick, 0, 0, NULL,
+               "smaller and shorter"),
+        BO_OPTS_OUTPUT(&o->out),
+    };
+    const size_t ndefs = sizeof defs / sizeof defs[0];
+    int rc = bo_parse("io", defs, ndefs, argc, argv);
+    if (rc > 0)
+        bo_usage(stdout, "io", io_intro, defs, ndefs,
+                 "Exit status: 0, 1 on failure (a pool error, a page read "
+                 "back wrong), 2 on a\nusage error.\n");
+    return rc ? rc : io_defaults(o);
+}
+
+/* ---- the pool ------------------------------------------------------------ */
 
 /* bp_stats.io_staged of the last pool opened per backend asked for, and
  * the backend auto chose, for the report's notes. */
@@ -311,6 +286,71 @@ static int io_open(bp_backend bk, const char *path, uint64_t psz,
     return 0;
 }
 
+/* ---- latency and progress ----------------------------------------------
+ * The read latency of a phase goes to io_lat (NULL: not measured): at
+ * depth 1 each bp_fix, above from a read's bp_prefetch to bp_io_finished
+ * (or, --consume poll, the BP_NOWAIT fix) finding it done.  io_reads counts
+ * the pages fixed, for the progress lines. */
+static bo_hist *io_lat;
+static atomic_ullong io_reads;
+
+/* What runs, for the progress lines (backend UINT64_MAX: fio). */
+static atomic_ullong io_pg_psz, io_pg_depth, io_pg_write, io_pg_bk;
+
+static void io_pg_set(uint64_t psz, uint64_t d, int w, int b)
+{
+    atomic_store(&io_pg_psz, psz);
+    atomic_store(&io_pg_depth, d);
+    atomic_store(&io_pg_write, (uint64_t)w);
+    atomic_store(&io_pg_bk, b < 0 ? UINT64_MAX : (uint64_t)b);
+}
+
+/* Reads in flight by page and when each was started: open addressing on
+ * pgno + 1 (0 = free) with backward-shift deletion. */
+#define IO_MAPN 4096u /* a power of two above 2 x IO_MAXDEPTH */
+static uint64_t io_map_key[IO_MAPN], io_map_t[IO_MAPN];
+
+static void io_map_clear(void)
+{
+    memset(io_map_key, 0, sizeof io_map_key);
+}
+
+static void io_map_put(uint64_t pg, uint64_t t)
+{
+    uint32_t i = (uint32_t)(pg * 0x9E3779B97F4A7C15ull >> 52) & (IO_MAPN - 1);
+    while (io_map_key[i] && io_map_key[i] != pg + 1)
+        i = (i + 1) & (IO_MAPN - 1);
+    io_map_key[i] = pg + 1;
+    io_map_t[i] = t;
+}
+
+/* The start time of pg's read into *t, taken out of the map; 0 when it is
+ * not there. */
+static int io_map_take(uint64_t pg, uint64_t *t)
+{
+    uint32_t i = (uint32_t)(pg * 0x9E3779B97F4A7C15ull >> 52) & (IO_MAPN - 1);
+    while (io_map_key[i] != pg + 1) {
+        if (!io_map_key[i])
+            return 0;
+        i = (i + 1) & (IO_MAPN - 1);
+    }
+    *t = io_map_t[i];
+    for (uint32_t j = (i + 1) & (IO_MAPN - 1); io_map_key[j];
+         j = (j + 1) & (IO_MAPN - 1)) {
+        uint64_t k = io_map_key[j] - 1;
+        uint32_t h = (uint32_t)(k * 0x9E3779B97F4A7C15ull >> 52) &
+                     (IO_MAPN - 1);
+        /* move j to the hole at i unless its home lies in (i, j] */
+        if (((j - h) & (IO_MAPN - 1)) >= ((j - i) & (IO_MAPN - 1))) {
+            io_map_key[i] = io_map_key[j];
+            io_map_t[i] = io_map_t[j];
+            i = j;
+        }
+    }
+    io_map_key[i] = 0;
+    return 1;
+}
+
 /* Fix page pgno (whose read was asked for), check its stamp, unfix it.
  * 0, or rc with why filled. */
 static int io_consume(bp_pool *p, uint64_t pgno, unsigned mode, uint64_t psz,
@@ -322,6 +362,7 @@ static int io_consume(bp_pool *p, uint64_t pgno, unsigned mode, uint64_t psz,
     if (rc == 0) {
         *bad += bu_touch_check(pg.data, pgno, psz) != 0;
         bp_unfix(p, &pg, 0);
+        atomic_fetch_add_explicit(&io_reads, 1, memory_order_relaxed);
     } else if (rc != BP_EAGAIN && rc != BP_ENOTCACHED) {
         snprintf(why, whysz, "bp_fix(%llu): %s: %s", (unsigned long long)pgno,
                  bp_strerror(rc), bp_errmsg(p));
@@ -352,11 +393,13 @@ static int io_pool_reads_poll(bp_pool *p, uint64_t d, uint64_t npages,
                               int drain, bu_rng *rng, uint64_t *bad,
                               char *why, size_t whysz)
 {
-    uint64_t want[IO_MAXDEPTH], ask[IO_MAXDEPTH];
+    uint64_t want[IO_MAXDEPTH], ask[IO_MAXDEPTH], asked[IO_MAXDEPTH];
     int rc;
 
-    for (uint64_t j = 0; j < d; j++)
+    for (uint64_t j = 0; j < d; j++) {
         want[j] = bu_rng_below(rng, npages);
+        asked[j] = bu_now_ns();
+    }
     io_ask(p, want, d, pass);
     while (bu_now_ns() < tend) {
         uint64_t seq = bp_io_seq(p), nask = 0, got = 0;
@@ -366,12 +409,17 @@ static int io_pool_reads_poll(bp_pool *p, uint64_t d, uint64_t npages,
                             whysz);
             if (rc == 0) {
                 got++;
+                if (io_lat)
+                    bo_hist_add(io_lat, bu_now_ns() - asked[j]);
                 want[j] = bu_rng_below(rng, npages);
             } else if (rc != BP_EAGAIN && rc != BP_ENOTCACHED) {
                 return rc;
             }
-            if (rc != BP_EAGAIN)
+            if (rc != BP_EAGAIN) {
+                if (io_lat)
+                    asked[j] = bu_now_ns();
                 ask[nask++] = want[j];
+            }
         }
         io_ask(p, ask, nask, pass);
         if (got)
@@ -406,9 +454,12 @@ static int io_start(bp_pool *p, uint64_t k, uint64_t npages, uint64_t psz,
     for (uint64_t i = 0; i < k; i++) {
         for (int tries = 0; tries < 8; tries++) {
             uint64_t pg = bu_rng_below(rng, npages);
+            uint64_t t0 = io_lat ? bu_now_ns() : 0;
             int rc = bp_prefetch(p, &pg, 1);
 
             if (rc == 1) {
+                if (io_lat)
+                    io_map_put(pg, t0);
                 (*out)++;
                 break;
             }
@@ -457,6 +508,12 @@ static int io_pool_reads_log(bp_pool *p, uint64_t d, uint64_t npages,
             continue;
         }
         out -= (uint64_t)n < out ? (uint64_t)n : out;
+        if (io_lat) {
+            uint64_t now = bu_now_ns(), t0;
+            for (int i = 0; i < n; i++)
+                if (io_map_take(fin[i], &t0))
+                    bo_hist_add(io_lat, now - t0);
+        }
         if (more)
             rc = io_start(p, (uint64_t)n, npages, psz, rng, &out, bad, why,
                           whysz);
@@ -488,8 +545,11 @@ static int io_pool_reads_one(bp_pool *p, uint64_t npages, uint64_t psz,
     for (uint64_t i = 0; rc == 0; i++) {
         if ((i & 15) == 0 && bu_now_ns() >= tend)
             break;
+        uint64_t t0 = io_lat ? bu_now_ns() : 0;
         rc = io_consume(p, bu_rng_below(rng, npages), BP_SHARED, psz, bad,
                         why, whysz);
+        if (io_lat && rc == 0)
+            bo_hist_add(io_lat, bu_now_ns() - t0);
     }
     return rc;
 }
@@ -498,7 +558,8 @@ static int io_pool_reads_one(bp_pool *p, uint64_t npages, uint64_t psz,
  * Depth 1: plain fix misses, one after another. */
 static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
                          uint64_t psz, uint64_t npages, uint64_t d,
-                         uint64_t rep, double *iops, char *why, size_t whysz)
+                         uint64_t rep, double *iops, bo_hist *lat, char *why,
+                         size_t whysz)
 {
     uint64_t r0, t0, tend, bad = 0;
     bp_stats st;
@@ -506,13 +567,15 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
     bp_pool *p;
     int rc = 0;
 
-    if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, !o->coop_off,
-                      &p, why, whysz)))
+    if ((rc = io_open(bk, path, psz, d, o->cache_bytes, !o->coop_off, &p,
+                      why, whysz)))
         return rc;
     bu_rng_seed(&rng, 77, psz, d * 1000 + rep);
     if ((rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
     r0 = st.reads;
+    io_map_clear();
+    io_lat = lat;
     t0 = bu_now_ns();
     tend = t0 + o->seconds * 1000000000ull;
     if (d > 1)
@@ -520,6 +583,7 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
                                 why, whysz);
     else
         rc = io_pool_reads_one(p, npages, psz, tend, &rng, &bad, why, whysz);
+    io_lat = NULL;
     if (rc != 0 || (rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
     *iops = (double)(st.reads - r0) * 1e9 / (double)(bu_now_ns() - t0);
@@ -597,7 +661,10 @@ static const char *io_rings(const io_opts *o)
                        : "with COOP_TASKRUN (bp_set_io_coop), as fio's";
 }
 
-static double io_med(double *v, uint64_t n);
+static double io_med(double *v, uint64_t n)
+{
+    return bu_median(v, (size_t)n);
+}
 
 /* --vs-raw at depth 1: one pool miss and one raw read at a time, who goes
  * first alternating, for --seconds of each.  At depth 1 this disk's rate
@@ -635,6 +702,8 @@ static int io_vs_raw_one(bp_pool *p, io_raw *raw, uint64_t npages,
             else
                 rc = io_raw_slice(raw, npages, 0, rng, &n, why, whysz);
             t0 = bu_now_ns() - t0;
+            if (pool_side && io_lat && rc == 0)
+                bo_hist_add(io_lat, t0);
             if (t0 > IO_ONE_CAP_NS) { /* a stall of the disk's */
                 t0 = IO_ONE_CAP_NS;
                 io_one_capped[!pool_side]++;
@@ -662,7 +731,8 @@ static int io_vs_raw_one(bp_pool *p, io_raw *raw, uint64_t npages,
 static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
                           uint64_t psz, uint64_t npages, uint64_t d,
                           double *piops, double *riops, double *ratio,
-                          uint64_t *npairs, char *why, size_t whysz)
+                          uint64_t *npairs, bo_hist *lat, char *why,
+                          size_t whysz)
 {
     uint64_t slice = o->slice_ms * 1000000ull, bad = 0,
              pairs = o->seconds * 1000000000ull / slice;
@@ -678,11 +748,13 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
         snprintf(why, whysz, "out of memory");
         return -ENOMEM;
     }
-    if ((rc = io_open(bk, path, psz, d, o->cache_mb << 20, !o->coop_off,
-                      &p, why, whysz)) ||
+    if ((rc = io_open(bk, path, psz, d, o->cache_bytes, !o->coop_off, &p,
+                      why, whysz)) ||
         (rc = io_raw_open(&raw, path, psz, d, !o->coop_off, why, whysz)))
         goto out;
     bu_rng_seed(&rng, 78, psz, d);
+    io_map_clear();
+    io_lat = lat;
     if (d == 1) /* read by read: no slices */
         pairs = 0, rc = io_vs_raw_one(p, raw, npages, psz, o->seconds, &rng,
                                       &bad, piops, riops, ratio, npairs, why,
@@ -722,6 +794,7 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
         *npairs = pairs;
     }
 out:
+    io_lat = NULL;
     io_raw_close(raw);
     bp_close(p);
     free(v);
@@ -731,11 +804,10 @@ out:
 /* Dirty n random distinct-ish pages in a cache that holds them, then time
  * bp_flush: pages written per second, sync included. */
 static int io_pool_writes(const io_opts *o, bp_backend bk, const char *path,
-                          uint64_t psz,
-                          uint64_t npages, uint64_t rep, double *pps,
-                          char *why, size_t whysz)
+                          uint64_t psz, uint64_t npages, uint64_t rep,
+                          double *pps, double *wmean, char *why, size_t whysz)
 {
-    uint64_t n = o->wpages, t0, written;
+    uint64_t n = o->wpages, t0, written, wns;
     bp_stats st;
     bu_rng rng;
     bp_pool *p;
@@ -760,6 +832,7 @@ static int io_pool_writes(const io_opts *o, bp_backend bk, const char *path,
     if ((rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
     written = st.writes;
+    wns = st.write_ns;
     t0 = bu_now_ns();
     if ((rc = bp_flush(p)) != 0) {
         snprintf(why, whysz, "bp_flush: %s: %s", bp_strerror(rc), bp_errmsg(p));
@@ -769,100 +842,164 @@ static int io_pool_writes(const io_opts *o, bp_backend bk, const char *path,
     if ((rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
     *pps = (double)(st.writes - written) * 1e9 / (double)(bu_now_ns() - t0);
+    *wmean = st.writes > written ? (double)(st.write_ns - wns) /
+                                       (double)(st.writes - written)
+                                 : 0;
 out:
     bp_close(p);
     return rc;
 }
 
-/* ---- main ------------------------------------------------------------------- */
+/* ---- main ---------------------------------------------------------------- */
 
-static double io_med(double *v, uint64_t n)
-{
-    return bu_median(v, (size_t)n);
-}
 
-/* fio's run of one cell into *out (0 when fio is absent).  fio's writes go
- * to a file of their own: its data would overwrite the stamps the pool's
- * reads check.  A failing fio leaves the fio column n/a (*have_fio = 0)
- * and the run goes on; returns 0. */
-static int io_fio_cell(const io_opts *o, int *have_fio, int w,
-                       const char *path, const char *wpath, uint64_t npages,
-                       uint64_t psz, uint64_t d, double *out)
+/* fio's run of one cell into *out (zeroed when fio is absent).  fio's
+ * writes go to a file of their own: its data would overwrite the stamps
+ * the pool's reads check.  A failing fio leaves the fio column n/a
+ * (*have_fio = 0) and the run goes on. */
+static void io_fio_cell(const io_opts *o, int *have_fio, int w,
+                        const char *path, const char *wpath, uint64_t npages,
+                        uint64_t psz, uint64_t d, bu_fio_res *out)
 {
     char why[512];
 
-    *out = 0;
-    if (*have_fio && bu_fio(w ? wpath : path, npages * psz, psz, d, w,
-                            o->seconds, o->wpages, out, why, sizeof why)) {
+    memset(out, 0, sizeof *out);
+    io_pg_set(psz, d, w, -1);
+    if (*have_fio && bu_fio_run(w ? wpath : path, npages * psz, psz, d, w,
+                                o->seconds, o->wpages, out, why,
+                                sizeof why)) {
         fprintf(stderr, "bpbench io: %s\n", why);
         *have_fio = 0;
     }
-    return 0;
 }
 
 /* --vs-raw: every depth and backend of one page size, a table row each.
  * 0, or 1 after printing why. */
 static int io_vs_raw_rows(const io_opts *o, bu_table *t, const char *path,
-                          uint64_t psz, uint64_t npages)
+                          uint64_t psz, uint64_t npages, bo_run *run)
 {
-    char why[512], c[7][48];
-    const char *row[8] = {"rand read", c[0], c[1], c[2], c[3], c[4], c[5],
-                          c[6]};
+    char why[512];
 
     for (int di = 0; di < o->nd; di++)
         for (int b = 0; b < o->nbk; b++) {
-            double pi = 0, ri = 0, ratio = 0;
+            double v[4] = {0, 0, 0, 0};
             uint64_t pairs = 0;
-            int rc;
+            bo_hist *lat = bo_hist_new();
+            int rc = lat ? 0 : -ENOMEM;
 
             bu_progress("page %llu, read depth %llu, %s vs raw liburing",
                         (unsigned long long)psz,
                         (unsigned long long)o->depths[di],
                         bp_backend_name(o->bk[b]));
-            rc = io_vs_raw_cell(o, o->bk[b], path, psz, npages,
-                                o->depths[di], &pi, &ri, &ratio, &pairs, why,
-                                sizeof why);
+            io_pg_set(psz, o->depths[di], 0, b);
+            if (rc == 0)
+                rc = io_vs_raw_cell(o, o->bk[b], path, psz, npages,
+                                    o->depths[di], &v[0], &v[1], &v[2],
+                                    &pairs, lat, why, sizeof why);
             if (rc) {
                 fprintf(stderr, "bpbench io: %s vs raw: %s\n",
-                        bp_backend_name(o->bk[b]), why);
+                        bp_backend_name(o->bk[b]),
+                        lat ? why : "out of memory");
+                bo_hist_free(lat);
                 return 1;
             }
-            snprintf(c[0], sizeof c[0], "%llu", (unsigned long long)psz);
-            snprintf(c[1], sizeof c[1], "%llu",
-                     (unsigned long long)o->depths[di]);
-            snprintf(c[2], sizeof c[2], "%s", bp_backend_name(o->bk[b]));
-            snprintf(c[3], sizeof c[3], "%.0f", pi);
-            snprintf(c[4], sizeof c[4], "%.0f", ri);
-            snprintf(c[5], sizeof c[5], "%.2f", ratio);
-            snprintf(c[6], sizeof c[6], "%llu", (unsigned long long)pairs);
-            bu_table_add(t, row);
+            v[3] = (double)pairs;
+            io_report_raw_row(o, psz, o->depths[di], b, v, lat, t, run);
+            bo_hist_free(lat);
         }
     return 0;
 }
 
-int bench_io_main(int argc, char **argv)
+/* Every rep of every cell of page size index pi: fio before and after
+ * each backend's run.  0, or 1 after printing why. */
+static int io_cells(const io_opts *o, io_res *r, int pi, const char *path,
+                    const char *wpath, uint64_t npages)
 {
-    char dir[512], path[600], wpath[600], why[512], cell[8][64], label[64];
-    static double pool[IO_MAXBK][IO_MAXP][IO_MAXD + 1][16],
-        fio[IO_MAXP][IO_MAXD + 1][16 * (IO_MAXBK + 1)];
-    int have_fio = bu_have_fio(), failed = 0;
-    bu_table t;
-    io_opts o;
-    int rc;
+    uint64_t psz = o->psz[pi];
+    char why[512];
 
-    if (io_options(argc, argv, &o) != 0)
-        return 2;
-    if (o.reps > 16)
-        o.reps = 16;
-    if (o.vs_raw)
+    for (uint64_t rep = 0; rep < o->reps; rep++)
+        for (int di = 0; di <= o->nd; di++) {
+            int w = di == o->nd; /* the last column: write-back */
+            uint64_t d = w ? o->wdepth : o->depths[di];
+            bu_fio_res *fr = &r->fio[pi][di][rep * (uint64_t)(o->nbk + 1)];
+
+            io_fio_cell(o, &r->have_fio, w, path, wpath, npages, psz, d,
+                        &fr[0]);
+            for (int b = 0; b < o->nbk; b++) {
+                double *out = &r->pool[b][pi][di][rep];
+                int rc;
+
+                bu_progress("page %llu, %s depth %llu, %s, rep %llu",
+                            (unsigned long long)psz, w ? "write" : "read",
+                            (unsigned long long)d, bp_backend_name(o->bk[b]),
+                            (unsigned long long)rep + 1);
+                io_pg_set(psz, d, w, b);
+                rc = w ? io_pool_writes(o, o->bk[b], path, psz, npages, rep,
+                                        out, &r->wmean[b][pi][rep], why,
+                                        sizeof why)
+                       : io_pool_reads(o, o->bk[b], path, psz, npages, d,
+                                       rep, out, r->lat[b][pi][di], why,
+                                       sizeof why);
+                if (rc) {
+                    fprintf(stderr, "bpbench io: %s: %s\n",
+                            bp_backend_name(o->bk[b]), why);
+                    return 1;
+                }
+                io_fio_cell(o, &r->have_fio, w, path, wpath, npages, psz, d,
+                            &fr[b + 1]);
+            }
+        }
+    return 0;
+}
+
+/* One page size: its data file, its cells, its rows.  0 or 1 (failed). */
+static int io_page_size(const io_opts *o, io_res *r, int pi, const char *dir,
+                        bu_table *t, bu_table *tl, bo_run *run)
+{
+    uint64_t psz = o->psz[pi], npages = (o->data_mb << 20) / psz;
+    char path[600], wpath[600], why[512], fsbuf[32], b1[32];
+    double secs;
+    int failed;
+
+    snprintf(path, sizeof path, "%s/io-%llu.db", dir,
+             (unsigned long long)psz);
+    snprintf(wpath, sizeof wpath, "%s/fio-write-%llu.db", dir,
+             (unsigned long long)psz);
+    bu_cleanup_add(wpath, 0);
+    bu_progress("writing %llu MiB data file of %llu-byte pages",
+                (unsigned long long)o->data_mb, (unsigned long long)psz);
+    if (bu_data_file_create(path, psz, npages, &secs, why, sizeof why)) {
+        fprintf(stderr, "bpbench io: %s\n", why);
+        return 1;
+    }
+    if (pi == 0)
+        printf("data: %s on %s, %llu MiB; pool cache %s\n", dir,
+               bu_fs_name(path, fsbuf, sizeof fsbuf),
+               (unsigned long long)o->data_mb,
+               bu_fmt_bytes(o->cache_bytes, b1, sizeof b1));
+    if (o->vs_raw)
+        failed = io_vs_raw_rows(o, t, path, psz, npages, run);
+    else if (!(failed = io_cells(o, r, pi, path, wpath, npages)))
+        io_report_rows(o, r, pi, t, tl, run);
+    unlink(path);
+    bu_cleanup_forget(path);
+    unlink(wpath);
+    bu_cleanup_forget(wpath);
+    return failed;
+}
+
+static void io_print_head(const io_opts *o)
+{
+    if (o->vs_raw)
         printf("bpbench io --vs-raw: cold random reads through the pool "
                "(bp_fix misses at depth 1, d reads in flight above, %s) "
                "against fio's loop on bare liburing in this process, "
                "alternating in %llu ms slices (depth 1: read by read), %llu s "
                "of each; medians over the slice pairs; rings %s\n",
-               io_mode(&o),
-               (unsigned long long)o.slice_ms,
-               (unsigned long long)o.seconds, io_rings(&o));
+               io_mode(o),
+               (unsigned long long)o->slice_ms,
+               (unsigned long long)o->seconds, io_rings(o));
     else
         printf("bpbench io: cold random reads through the pool (bp_fix misses "
                "at depth 1, d reads in flight above, %s) vs fio io_uring "
@@ -870,170 +1007,154 @@ int bench_io_main(int argc, char **argv)
                "fdatasync) vs fio randwrite; fio runs before and after "
                "each pool run, whose ratio is to their mean; median of "
                "%llu reps; the pool's ring %s\n",
-               io_mode(&o), (unsigned long long)o.reps, io_rings(&o));
+               io_mode(o), (unsigned long long)o->reps, io_rings(o));
     bu_print_machine(stdout, "");
+}
+
+static void io_print_notes(const io_opts *o)
+{
+    io_notes_where();
+    if (o->vs_raw)
+        printf("\npool IOPS = data-file reads per second of a pool slice "
+               "(bp_stats.reads over its wall time, waiting for its last "
+               "reads included); raw IOPS = the same for the raw loop's "
+               "slice; pool/raw = median of the pairs' own ratios; at "
+               "depth 1 (pairs = single reads) reads per second of each "
+               "side's own time and their quotient; pool p50/p99: the "
+               "pool's reads (as in the latency table of a run without "
+               "--vs-raw)\n");
+    if (o->vs_raw && io_one_reads[0])
+        printf("depth 1: of %llu pool fixes and %llu raw reads, %llu "
+               "and %llu took over %llu ms and count as that long\n",
+               (unsigned long long)io_one_reads[0],
+               (unsigned long long)io_one_reads[1],
+               (unsigned long long)io_one_capped[0],
+               (unsigned long long)io_one_capped[1],
+               (unsigned long long)(IO_ONE_CAP_NS / 1000000));
+    else if (!o->vs_raw)
+        printf("\nread IOPS = data-file reads per second (bp_stats.reads "
+               "over the phase's wall time); write-back = pages per "
+               "second over bp_flush's wall time including its "
+               "fdatasync, fio's write IOPS leave its end_fsync out; "
+               "pool/fio = median of the reps' ratios (each to the mean "
+               "of the fio runs before and after it), the lowest and "
+               "highest in brackets; fio IOPS = median of all its "
+               "runs\n");
+    if (!o->vs_raw)
+        printf("latency: every read, all reps; the pool's at depth 1 is "
+               "each bp_fix (its cache hits, about pool/data of them, "
+               "included), above from a read's bp_prefetch to its "
+               "completion seen (bp_io_finished, or the BP_NOWAIT fix with "
+               "--consume poll); fio's is its completion latency (clat), "
+               "each percentile the median over its runs; write-back: the "
+               "pool's mean per write (bp_stats write_ns / writes), its "
+               "writes are batched inside bp_flush\n");
+    if (!o->vs_raw && !bu_have_fio())
+        printf("fio column skipped: fio not installed (apt-get install fio); "
+               "its cells are n/a\n");
+}
+
+/* A progress line: what runs and the pages the pool fixed per second. */
+static void io_progress(void *arg, char *line, size_t n)
+{
+    static uint64_t last;
+    uint64_t now = atomic_load(&io_reads), b = atomic_load(&io_pg_bk);
+    int len;
+    (void)arg;
+    len = snprintf(line, n, "page %llu, %s depth %llu, ",
+                   (unsigned long long)atomic_load(&io_pg_psz),
+                   atomic_load(&io_pg_write) ? "write" : "read",
+                   (unsigned long long)atomic_load(&io_pg_depth));
+    if (len > 0 && (size_t)len < n)
+        snprintf(line + len, n - (size_t)len, b == UINT64_MAX
+                                                  ? "fio running"
+                                                  : "pool: %llu pages/s",
+                 (unsigned long long)(now - last));
+    last = now;
+}
+
+static void io_free(io_res *r)
+{
+    if (!r)
+        return;
+    for (int b = 0; b < IO_MAXBK; b++)
+        for (int p = 0; p < IO_MAXP; p++)
+            for (int d = 0; d < IO_MAXD; d++)
+                bo_hist_free(r->lat[b][p][d]);
+    free(r);
+}
+
+/* The results of a run: 0, or -1 when out of memory. */
+static int io_alloc(const io_opts *o, io_res **out)
+{
+    io_res *r = calloc(1, sizeof *r);
+    *out = r;
+    if (!r)
+        return -1;
+    r->have_fio = !o->vs_raw && bu_have_fio();
+    for (int b = 0; b < o->nbk; b++)
+        for (int p = 0; p < o->np; p++)
+            for (int d = 0; d < o->nd; d++)
+                if (!(r->lat[b][p][d] = bo_hist_new()))
+                    return -1;
+    return 0;
+}
+
+int bench_io_main(int argc, char **argv)
+{
+    bo_run *run = bo_run_begin(argc, argv);
+    bu_table t, tl;
+    io_res *r = NULL;
+    char dir[512];
+    int rc = 0, failed = 0;
+    io_opts o;
+
+    if (!run) {
+        fprintf(stderr, "bpbench io: out of memory\n");
+        return 1;
+    }
+    if ((rc = io_options(argc, argv, &o)) != 0 ||
+        bo_outopts_apply("io", &o.out, run) != 0) {
+        bo_run_discard(run);
+        return rc > 0 ? 0 : 2;
+    }
+    bu_quiet = o.out.quiet;
+    if (io_alloc(&o, &r)) {
+        fprintf(stderr, "bpbench io: out of memory\n");
+        bo_run_discard(run);
+        io_free(r);
+        return 1;
+    }
+    io_print_head(&o);
     if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {
         fprintf(stderr, "bpbench io: temp dir in %s: %s\n", o.dir,
                 strerror(-rc));
+        bo_run_discard(run);
+        io_free(r);
         return 1;
     }
-    bu_table_init(&t, o.vs_raw ? 8 : 7);
-    if (o.vs_raw) {
-        const char *h[8] = {"test",      "page",     "depth",    "backend",
-                            "pool IOPS", "raw IOPS", "pool/raw", "pairs"};
-        bu_table_add(&t, h);
-    } else {
-        const char *h[7] = {"test", "page", "depth", "backend", "pool IOPS",
-                            "fio IOPS", "pool/fio (reps)"};
-        bu_table_add(&t, h);
-    }
-    for (int pi = 0; pi < o.np && !failed; pi++) {
-        uint64_t psz = o.psz[pi], npages = (o.data_mb << 20) / psz;
-        double secs;
-        char fsbuf[32];
-
-        snprintf(path, sizeof path, "%s/io-%llu.db", dir,
-                 (unsigned long long)psz);
-        snprintf(wpath, sizeof wpath, "%s/fio-write-%llu.db", dir,
-                 (unsigned long long)psz);
-        bu_cleanup_add(wpath, 0);
-        bu_progress("writing %llu MiB data file of %llu-byte pages",
-                    (unsigned long long)o.data_mb, (unsigned long long)psz);
-        if (bu_data_file_create(path, psz, npages, &secs, why, sizeof why)) {
-            fprintf(stderr, "bpbench io: %s\n", why);
-            failed = 1;
-            break;
-        }
-        if (pi == 0)
-            printf("data: %s on %s, %llu MiB; pool cache %llu MiB\n", dir,
-                   bu_fs_name(path, fsbuf, sizeof fsbuf),
-                   (unsigned long long)o.data_mb,
-                   (unsigned long long)o.cache_mb);
-        if (o.vs_raw) {
-            failed = io_vs_raw_rows(&o, &t, path, psz, npages);
-            unlink(path);
-            bu_cleanup_forget(path);
-            bu_cleanup_forget(wpath);
-            continue;
-        }
-        for (uint64_t rep = 0; rep < o.reps && !failed; rep++) {
-            for (int di = 0; di <= o.nd && !failed; di++) {
-                int w = di == o.nd; /* the last column: write-back */
-                uint64_t d = w ? o.wdepth : o.depths[di];
-
-                /* fio before and after each backend's run */
-                double *fr = &fio[pi][di][rep * (uint64_t)(o.nbk + 1)];
-
-                if (io_fio_cell(&o, &have_fio, w, path, wpath, npages, psz, d,
-                                &fr[0]))
-                    failed = 1;
-                for (int b = 0; b < o.nbk && !failed; b++) {
-                    double *out = &pool[b][pi][di][rep];
-
-                    bu_progress("page %llu, %s depth %llu, %s, rep %llu",
-                                (unsigned long long)psz,
-                                w ? "write" : "read", (unsigned long long)d,
-                                bp_backend_name(o.bk[b]),
-                                (unsigned long long)rep + 1);
-                    rc = w ? io_pool_writes(&o, o.bk[b], path, psz, npages,
-                                            rep, out, why, sizeof why)
-                           : io_pool_reads(&o, o.bk[b], path, psz, npages, d,
-                                           rep, out, why, sizeof why);
-                    if (rc) {
-                        fprintf(stderr, "bpbench io: %s: %s\n",
-                                bp_backend_name(o.bk[b]), why);
-                        failed = 1;
-                    }
-                    if (!failed && io_fio_cell(&o, &have_fio, w, path, wpath,
-                                               npages, psz, d, &fr[b + 1]))
-                        failed = 1;
-                }
-            }
-        }
-        for (int di = 0; di <= o.nd && !failed; di++) {
-            int w = di == o.nd;
-            uint64_t nf = o.reps * (uint64_t)(o.nbk + 1);
-            double fm = have_fio ? io_med(fio[pi][di], nf) : 0;
-
-            for (int b = 0; b < o.nbk; b++) {
-                double pm = io_med(pool[b][pi][di], o.reps), ratio[16];
-
-                for (uint64_t r = 0; r < o.reps; r++) {
-                    const double *fr = &fio[pi][di][r * (uint64_t)(o.nbk + 1)];
-                    double beside = (fr[b] + fr[b + 1]) / 2;
-
-                    ratio[r] = fr[b] > 0 && fr[b + 1] > 0
-                                   ? pool[b][pi][di][r] / beside
-                                   : 0;
-                }
-                const char *row[7] = {label,   cell[0], cell[1], cell[5],
-                                      cell[2], cell[3], cell[4]};
-
-                snprintf(label, sizeof label, "%s",
-                         w ? "write-back" : "rand read");
-                snprintf(cell[0], sizeof cell[0], "%llu",
-                         (unsigned long long)psz);
-                snprintf(cell[1], sizeof cell[1], "%llu",
-                         (unsigned long long)(w ? o.wdepth : o.depths[di]));
-                snprintf(cell[5], sizeof cell[5], "%s",
-                         bp_backend_name(o.bk[b]));
-                snprintf(cell[2], sizeof cell[2], "%.0f", pm);
-                snprintf(cell[3], sizeof cell[3], have_fio ? "%.0f" : "n/a",
-                         fm);
-                snprintf(cell[4], sizeof cell[4],
-                         have_fio && fm > 0 ? "%.2f" : "n/a",
-                         fm > 0 ? io_med(ratio, o.reps) : 0);
-                if (have_fio && fm > 0 && o.reps > 1) { /* the reps' spread */
-                    double lo = ratio[0], hi = ratio[0];
-                    size_t at = strlen(cell[4]);
-
-                    for (uint64_t r = 1; r < o.reps; r++) {
-                        lo = ratio[r] < lo ? ratio[r] : lo;
-                        hi = ratio[r] > hi ? ratio[r] : hi;
-                    }
-                    snprintf(cell[4] + at, sizeof cell[4] - at,
-                             " (%.2f-%.2f)", lo, hi);
-                }
-                bu_table_add(&t, row);
-            }
-        }
-        unlink(path);
-        bu_cleanup_forget(path);
-        unlink(wpath);
-        bu_cleanup_forget(wpath);
-    }
+    io_report_opts(&o, run);
+    io_table_head(&t, &tl, o.vs_raw);
+    bo_progress_start(io_progress, NULL);
+    for (int pi = 0; pi < o.np && !failed; pi++)
+        failed = io_page_size(&o, r, pi, dir, &t, &tl, run);
+    bo_progress_stop();
     if (!failed) {
         printf("\n");
         bu_table_print(&t, stdout, "  ", 1);
-        io_notes_where();
-        if (o.vs_raw)
-            printf("\npool IOPS = data-file reads per second of a pool slice "
-                   "(bp_stats.reads over its wall time, waiting for its last "
-                   "reads included); raw IOPS = the same for the raw loop's "
-                   "slice; pool/raw = median of the pairs' own ratios; at "
-                   "depth 1 (pairs = single reads) reads per second of each "
-                   "side's own time and their quotient\n");
-        if (o.vs_raw && io_one_reads[0])
-            printf("depth 1: of %llu pool fixes and %llu raw reads, %llu "
-                   "and %llu took over %llu ms and count as that long\n",
-                   (unsigned long long)io_one_reads[0],
-                   (unsigned long long)io_one_reads[1],
-                   (unsigned long long)io_one_capped[0],
-                   (unsigned long long)io_one_capped[1],
-                   (unsigned long long)(IO_ONE_CAP_NS / 1000000));
-        else
-            printf("\nread IOPS = data-file reads per second (bp_stats.reads "
-                   "over the phase's wall time); write-back = pages per "
-                   "second over bp_flush's wall time including its "
-                   "fdatasync, fio's write IOPS leave its end_fsync out; "
-                   "pool/fio = median of the reps' ratios (each to the mean "
-                   "of the fio runs before and after it), the lowest and "
-                   "highest in brackets; fio IOPS = median of all its "
-                   "runs\n");
-        if (!o.vs_raw && !bu_have_fio())
-            printf("fio column skipped: fio not installed (apt-get install fio); "
-                   "its cells are n/a\n");
+        if (!o.vs_raw) {
+            printf("\nLatency per read and write:\n");
+            bu_table_print(&tl, stdout, "  ", 1);
+        }
+        io_print_notes(&o);
+        io_report_plots(&o, r);
     }
     bu_table_free(&t);
-    return failed;
+    bu_table_free(&tl);
+    io_free(r);
+    if (failed) {
+        bo_run_discard(run);
+        return 1;
+    }
+    return bo_run_finish("io", run);
 }

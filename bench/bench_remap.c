@@ -41,7 +41,6 @@
 
 #include "bench.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,62 +50,21 @@ const char *const rm_pf_name[RM_MAXPF] = {"populate", "nonblock", "lazy"};
 
 /* ---- Options ------------------------------------------------------------- */
 
-static void rm_usage(FILE *f)
-{
-    fprintf(f,
-"usage: bpbench remap [options]\n"
-"\n"
+static const char rm_intro[] =
 "Cost of bp_fix(shared) + reading one word of every 4 KiB of the page +\n"
 "bp_unfix, in ns per op, for every window backend side by side, at three\n"
 "levels: whit (window hit), chit (window miss, cache hit), miss (cache miss,\n"
 "read from the data file), each with prefault populate and nonblock.\n"
 "Repetitions are interleaved round-robin across backends; cells show the\n"
-"median and the ratio to linear.\n"
-"\n"
-"options (full-run default / --quick default):\n"
-"  --page-size N       page size in bytes, 4096..65536 (8192)\n"
-"  --cache-mb N        cache size in MiB (256 / 32)\n"
-"  --window-slots N    window slots (2048 / 256)\n"
-"  --data-mb N         data file size in MiB, larger than the cache (2048 /\n"
-"                      256)\n"
-"  --whit-pages N      distinct pages of the whit level, below the slots\n"
-"                      (half the slots)\n"
-"  --whit-ops N        timed ops per rep for whit, ~60 ns each (1000000 /\n"
-"                      200000)\n"
-"  --ops N             timed ops per rep for chit, ~2-10 us each (200000 /\n"
-"                      20000)\n"
-"  --miss-ops N        timed ops per rep for miss, ~40-80 us each (16000 /\n"
-"                      1000)\n"
-"  --reps N            repetitions, median reported (5 / 3)\n"
-"  --backends LIST     comma separated from rfp,mmap,copy,linear,kmod,auto\n"
-"                      (all; kmod needs /dev/bpwin, else its cells are n/a)\n"
-"  --prefault LIST     comma separated from populate,nonblock,lazy\n"
-"                      (populate,nonblock)\n"
-"  --levels LIST       comma separated from whit,chit,miss (all)\n"
-"  --dir DIR           where the data file's temp directory goes (/var/tmp);\n"
-"                      keep it on a disk file system, not tmpfs\n"
-"  --buffered          open the data file with BP_BUFFERED_IO, not O_DIRECT\n"
-"  --shm memfd|named   cache backing: anonymous memfd (default) or a unique\n"
-"                      /dev/shm name\n"
-"  --seed N            seed of the page sequences (1)\n"
-"  --quick             small sizes, finishes in well under a minute\n"
-"  --csv               print CSV rows instead of the tables, columns level,\n"
-"                      prefault, backend, ns_median, ratio_to_linear, ops,\n"
-"                      reps (machine info and notes go to stderr as # lines)\n"
-"  --quiet             no progress lines on stderr\n"
-"  --raw               the mechanisms alone, without the library: ns per\n"
-"                      scattered remap of one slot (+ a read of every 4 KiB)\n"
-"                      for rfp, mmap and kmod (one op per ioctl, and --batch\n"
-"                      per ioctl), every slot of a --window-slots window\n"
-"                      mapped first; --ops remaps per rep, --reps, --seed,\n"
-"                      --page-size, --backends apply\n"
-"  --batch N           --raw: kmod ops per ioctl, 1..4096 (64)\n"
-"  -h, --help          this text\n"
-"\n"
+"median and the ratio to linear.  Latency percentiles per op come from one\n"
+"more rep per level and pool after the timed ones (its own page sequence),\n"
+"ops timed with the TSC, in batches where an op is shorter than the clock\n"
+"can time.\n";
+
+static const char rm_tail[] =
 "The environment variable BUFPOOL_BACKEND would force one backend on every\n"
 "pool; bpbench remap unsets it.  Exit status: 0, 1 on failure or when a pool\n"
-"returned a page with the wrong content, 2 on a usage error.\n");
-}
+"returned a page with the wrong content, 2 on a usage error.\n";
 
 static int rm_parse_prefault(rm_opts *o, char *s)
 {
@@ -126,8 +84,8 @@ static int rm_parse_prefault(rm_opts *o, char *s)
             if (strcmp(items[i], rm_pf_name[j]) == 0)
                 found = j;
         if (found < 0) {
-            fprintf(stderr, "bpbench: --prefault: unknown mode '%s'\n",
-                    items[i]);
+            fprintf(stderr, "bpbench: --prefault: unknown mode '%s'; give "
+                    "populate, nonblock and/or lazy\n", items[i]);
             return -1;
         }
         for (int j = 0; j < o->npf; j++)
@@ -155,8 +113,8 @@ static int rm_parse_levels(rm_opts *o, char *s)
             if (strcmp(items[i], rm_level_name[j]) == 0)
                 found = j;
         if (found < 0) {
-            fprintf(stderr, "bpbench: --levels: unknown level '%s'\n",
-                    items[i]);
+            fprintf(stderr, "bpbench: --levels: unknown level '%s'; give "
+                    "whit, chit and/or miss\n", items[i]);
             return -1;
         }
         o->level_on[found] = 1;
@@ -164,41 +122,72 @@ static int rm_parse_levels(rm_opts *o, char *s)
     return 0;
 }
 
-enum {
-    OPT_PAGE_SIZE = 256, OPT_CACHE_MB, OPT_WINDOW_SLOTS, OPT_DATA_MB,
-    OPT_WHIT_PAGES, OPT_WHIT_OPS, OPT_OPS, OPT_MISS_OPS, OPT_REPS,
-    OPT_BACKENDS, OPT_PREFAULT, OPT_LEVELS, OPT_DIR, OPT_BUFFERED, OPT_SHM,
-    OPT_SEED, OPT_QUICK, OPT_CSV, OPT_QUIET, OPT_RAW, OPT_BATCH
-};
+static int rm_opt_prefault(void *dst, const char *cmd, const char *opt,
+                           const char *val)
+{
+    char buf[128];
+    (void)cmd;
+    (void)opt;
+    snprintf(buf, sizeof buf, "%s", val);
+    return rm_parse_prefault(dst, buf);
+}
 
-/* Returns 0, 1 for --help (exit 0), or -1 on a usage error. */
+static int rm_opt_levels(void *dst, const char *cmd, const char *opt,
+                         const char *val)
+{
+    char buf[128];
+    (void)cmd;
+    (void)opt;
+    snprintf(buf, sizeof buf, "%s", val);
+    return rm_parse_levels(dst, buf);
+}
+
+static int rm_opt_shm(void *dst, const char *cmd, const char *opt,
+                      const char *val)
+{
+    if (strcmp(val, "memfd") != 0 && strcmp(val, "named") != 0) {
+        fprintf(stderr, "bpbench %s: --%s: '%s'; give memfd or named\n", cmd,
+                opt, val);
+        return -1;
+    }
+    *(int *)dst = strcmp(val, "named") == 0;
+    return 0;
+}
+
+/* Fills what the options left at 0; checks --page-size and --csv. */
+static int rm_defaults(rm_opts *o)
+{
+    if (o->page_size & (o->page_size - 1)) {
+        fprintf(stderr, "bpbench remap: --page-size: %llu is not a power of "
+                        "two in [4096, 65536]\n",
+                (unsigned long long)o->page_size);
+        return -1;
+    }
+    if (o->out.csv && !o->out.csv[0]) { /* --csv alone: rows on stdout */
+        o->csv = 1;
+        o->out.csv = NULL;
+    }
+    o->quiet = o->out.quiet;
+#define RM_DEFAULT(field, dfull, dquick)                                       \
+    do {                                                                       \
+        if (!o->field)                                                         \
+            o->field = o->quick ? (dquick) : (dfull);                          \
+    } while (0)
+    RM_DEFAULT(cache_bytes, 256ull << 20, 32ull << 20);
+    RM_DEFAULT(window_slots, 2048, 256);
+    RM_DEFAULT(data_mb, 2048, 256);
+    RM_DEFAULT(whit_ops, 1000000, 200000);
+    RM_DEFAULT(ops, 200000, 20000);
+    RM_DEFAULT(miss_ops, 16000, 1000);
+    RM_DEFAULT(reps, 5, 3);
+#undef RM_DEFAULT
+    o->cache_mb = o->cache_bytes >> 20;
+    return 0;
+}
+
+/* Returns 0, 1 for --help (printed), or -1 on a usage error. */
 static int rm_parse(rm_opts *o, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"page-size", required_argument, NULL, OPT_PAGE_SIZE},
-        {"cache-mb", required_argument, NULL, OPT_CACHE_MB},
-        {"window-slots", required_argument, NULL, OPT_WINDOW_SLOTS},
-        {"data-mb", required_argument, NULL, OPT_DATA_MB},
-        {"whit-pages", required_argument, NULL, OPT_WHIT_PAGES},
-        {"whit-ops", required_argument, NULL, OPT_WHIT_OPS},
-        {"ops", required_argument, NULL, OPT_OPS},
-        {"miss-ops", required_argument, NULL, OPT_MISS_OPS},
-        {"reps", required_argument, NULL, OPT_REPS},
-        {"backends", required_argument, NULL, OPT_BACKENDS},
-        {"prefault", required_argument, NULL, OPT_PREFAULT},
-        {"levels", required_argument, NULL, OPT_LEVELS},
-        {"dir", required_argument, NULL, OPT_DIR},
-        {"buffered", no_argument, NULL, OPT_BUFFERED},
-        {"shm", required_argument, NULL, OPT_SHM},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"quick", no_argument, NULL, OPT_QUICK},
-        {"csv", no_argument, NULL, OPT_CSV},
-        {"quiet", no_argument, NULL, OPT_QUIET},
-        {"raw", no_argument, NULL, OPT_RAW},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     /* 0 = not given: --quick or the full-run default fills it in below. */
     memset(o, 0, sizeof *o);
     o->page_size = 8192;
@@ -209,101 +198,85 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
     char def_pf[] = "populate,nonblock";
     bu_parse_backends(all_bk, o->bk, RM_MAXBK, &o->nbk);
     rm_parse_prefault(o, def_pf);
-
-    optind = 0; /* full getopt reset (GNU) */
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        int rc = 0;
-        switch (ch) {
-        case 'h': return 1;
-        case OPT_PAGE_SIZE:
-            rc = bu_parse_u64("page-size", optarg, 4096, 65536, 1,
-                              &o->page_size);
-            if (!rc && (o->page_size & (o->page_size - 1))) {
-                fprintf(stderr,
-                        "bpbench: --page-size: must be a power of two\n");
-                rc = -1;
-            }
-            break;
-        case OPT_CACHE_MB:
-            rc = bu_parse_u64("cache-mb", optarg, 1, 1u << 20, 0, &o->cache_mb);
-            break;
-        case OPT_WINDOW_SLOTS:
-            rc = bu_parse_u64("window-slots", optarg, 2, 1u << 24, 1,
-                              &o->window_slots);
-            break;
-        case OPT_DATA_MB:
-            rc = bu_parse_u64("data-mb", optarg, 1, 1u << 24, 0, &o->data_mb);
-            break;
-        case OPT_WHIT_PAGES:
-            rc = bu_parse_u64("whit-pages", optarg, 1, 1u << 24, 1,
-                              &o->whit_pages);
-            break;
-        case OPT_WHIT_OPS:
-            rc = bu_parse_u64("whit-ops", optarg, 1, 1ull << 32, 1,
-                              &o->whit_ops);
-            break;
-        case OPT_OPS:
-            rc = bu_parse_u64("ops", optarg, 1, 1ull << 32, 1, &o->ops);
-            break;
-        case OPT_MISS_OPS:
-            rc = bu_parse_u64("miss-ops", optarg, 1, 1ull << 32, 1,
-                              &o->miss_ops);
-            break;
-        case OPT_REPS:
-            rc = bu_parse_u64("reps", optarg, 1, 1000, 0, &o->reps);
-            break;
-        case OPT_BACKENDS:
-            rc = bu_parse_backends(optarg, o->bk, RM_MAXBK, &o->nbk);
-            break;
-        case OPT_PREFAULT: rc = rm_parse_prefault(o, optarg); break;
-        case OPT_LEVELS: rc = rm_parse_levels(o, optarg); break;
-        case OPT_DIR: o->dir = optarg; break;
-        case OPT_BUFFERED: o->buffered = 1; break;
-        case OPT_SHM:
-            if (strcmp(optarg, "memfd") == 0)
-                o->named_shm = 0;
-            else if (strcmp(optarg, "named") == 0)
-                o->named_shm = 1;
-            else {
-                fprintf(stderr, "bpbench: --shm: memfd or named\n");
-                rc = -1;
-            }
-            break;
-        case OPT_SEED:
-            rc = bu_parse_u64("seed", optarg, 0, UINT64_MAX, 0, &o->seed);
-            break;
-        case OPT_QUICK: o->quick = 1; break;
-        case OPT_CSV: o->csv = 1; break;
-        case OPT_QUIET: o->quiet = 1; break;
-        case OPT_RAW: o->raw = 1; break;
-        case OPT_BATCH:
-            rc = bu_parse_u64("batch", optarg, 1, 4096, 0, &o->batch);
-            break;
-        default: return -1; /* getopt printed the message */
-        }
-        if (rc)
-            return -1;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "bpbench remap: unexpected argument '%s'\n",
-                argv[optind]);
-        return -1;
-    }
-#define RM_DEFAULT(field, dfull, dquick)                                       \
-    do {                                                                       \
-        if (!o->field)                                                         \
-            o->field = o->quick ? (dquick) : (dfull);                          \
-    } while (0)
-    RM_DEFAULT(cache_mb, 256, 32);
-    RM_DEFAULT(window_slots, 2048, 256);
-    RM_DEFAULT(data_mb, 2048, 256);
-    RM_DEFAULT(whit_ops, 1000000, 200000);
-    RM_DEFAULT(ops, 200000, 20000);
-    RM_DEFAULT(miss_ops, 16000, 1000);
-    RM_DEFAULT(reps, 5, 3);
-#undef RM_DEFAULT
-    return 0;
+    bu_bklist bkl = {o->bk, &o->nbk, RM_MAXBK};
+    const bo_optdef defs[] = {
+        BO_OPT("page-size", NULL, BO_U64, &o->page_size, 4096, 65536,
+               "BYTES", "page size, a power of two (default: 8192)"),
+        BO_OPT("pool-size", NULL, BO_U64, &o->cache_bytes, 1u << 20,
+               1ull << 40, "BYTES",
+               "the pool's cache (default: 256m, --quick 32m)"),
+        {"cache-mb", NULL, BO_U64, &o->cache_bytes, 1, 1u << 20, "MIB",
+         "alias of --pool-size, in MiB", NULL, 1u << 20},
+        BO_OPT("window", "window-slots", BO_U64, &o->window_slots, 2,
+               1u << 24, "SLOTS", "window size in slots (pages; default "
+               "2048, --quick 256)"),
+        BO_OPT("data-mb", NULL, BO_U64, &o->data_mb, 1, 1u << 24, "MIB",
+               "data file size in MiB, larger than the cache (default: 2048, "
+               "--quick 256)"),
+        BO_OPT("whit-pages", NULL, BO_U64, &o->whit_pages, 1, 1u << 24, "N",
+               "distinct pages of the whit level, below the slots (default: "
+               "half the slots)"),
+        BO_OPT("whit-ops", NULL, BO_U64, &o->whit_ops, 1, 1ull << 32, "N",
+               "timed ops per rep for whit, ~60 ns each (default: 1000000, "
+               "--quick 200000)"),
+        BO_OPT("ops", NULL, BO_U64, &o->ops, 1, 1ull << 32, "N",
+               "timed ops per rep for chit, ~2-10 us each (default: 200000, "
+               "--quick 20000); with --raw: remaps per rep"),
+        BO_OPT("miss-ops", NULL, BO_U64, &o->miss_ops, 1, 1ull << 32, "N",
+               "timed ops per rep for miss, ~40-80 us each (default: 16000, "
+               "--quick 1000)"),
+        BO_OPT("reps", NULL, BO_U64, &o->reps, 1, 1000, "N",
+               "repetitions, median reported (default: 5, --quick 3)"),
+        {"backend", "backends", BO_FN, &bkl, 0, 0, "LIST",
+         "comma separated from rfp,mmap,copy,linear,kmod,auto (default: all; "
+         "kmod needs /dev/bpwin, else its cells are n/a)", bu_opt_backends,
+         0},
+        {"prefault", NULL, BO_FN, o, 0, 0, "LIST",
+         "comma separated from populate,nonblock,lazy (default: "
+         "populate,nonblock)", rm_opt_prefault, 0},
+        {"levels", NULL, BO_FN, o, 0, 0, "LIST",
+         "comma separated from whit,chit,miss (default: all)", rm_opt_levels,
+         0},
+        BO_OPT("dir", NULL, BO_STR, &o->dir, 0, 0, "DIR",
+               "where the data file's temp directory goes (default: "
+               "/var/tmp); keep it on a disk file system, not tmpfs"),
+        BO_OPT("buffered", NULL, BO_FLAG, &o->buffered, 0, 0, NULL,
+               "open the data file with BP_BUFFERED_IO, not O_DIRECT"),
+        {"shm", NULL, BO_FN, &o->named_shm, 0, 0, "KIND",
+         "cache backing: memfd, an anonymous memfd (default), or named, a "
+         "unique /dev/shm name", rm_opt_shm, 0},
+        BO_OPT("seed", NULL, BO_U64, &o->seed, 0, 18446744073709551615.0,
+               "N", "seed of the page sequences (default: 1)"),
+        BO_OPT("quick", NULL, BO_FLAG, &o->quick, 0, 0, NULL,
+               "small sizes, finishes in well under a minute"),
+        BO_OPT("raw", NULL, BO_FLAG, &o->raw, 0, 0, NULL,
+               "the mechanisms alone, without the library: ns per scattered "
+               "remap of one slot (+ a read of every 4 KiB) for rfp, mmap "
+               "and kmod (one op per ioctl, and --batch per ioctl), every "
+               "slot of a --window window mapped first; --ops remaps per "
+               "rep, --reps, --seed, --page-size, --backend apply"),
+        BO_OPT("batch", NULL, BO_U64, &o->batch, 1, 4096, "N",
+               "--raw: kmod ops per ioctl (default: 64)"),
+        BO_OPT("json", NULL, BO_STR, &o->out.json, 0, 0, "FILE",
+               "write the results as JSON (schema bpbench/1) to FILE; - is "
+               "stdout"),
+        BO_OPT("csv", NULL, BO_OPTSTR, &o->out.csv, 0, 0, "[FILE]",
+               "write the results as CSV (bpbench/1 layout) to FILE; "
+               "without FILE: print CSV rows instead of the tables, columns "
+               "level, prefault, backend, ns_median, ratio_to_linear, ops, "
+               "reps, then p50_ns, p90_ns, p99_ns, p999_ns, max_ns (machine "
+               "info and notes go to stderr as # lines)"),
+        BO_OPT("output", NULL, BO_STR, &o->out.output, 0, 0, "FILE",
+               "write the results to FILE: JSON when it ends in .json, CSV "
+               "in .csv"),
+        BO_OPT("quiet", NULL, BO_FLAG, &o->out.quiet, 0, 0, NULL,
+               "no progress lines on stderr"),
+    };
+    const size_t ndefs = sizeof defs / sizeof defs[0];
+    int rc = bo_parse("remap", defs, ndefs, argc, argv);
+    if (rc > 0)
+        bo_usage(stdout, "remap", rm_intro, defs, ndefs, rm_tail);
+    return rc ? rc : rm_defaults(o);
 }
 
 /* ---- Notes (printed under the table) ------------------------------------- */
@@ -325,7 +298,7 @@ void rm_note(rm_ctx *c, int kind, const char *fmt, ...)
 static int rm_setup(rm_ctx *c)
 {
     rm_opts *o = &c->o;
-    c->frames = (o->cache_mb << 20) / o->page_size;
+    c->frames = (o->cache_bytes) / o->page_size;
     c->data_pages = (o->data_mb << 20) / o->page_size;
     if (o->window_slots > c->frames) {
         fprintf(stderr, "bpbench remap: --window-slots %llu exceeds the %llu "
@@ -375,7 +348,7 @@ static int rm_setup(rm_ctx *c)
     uint64_t npool = (uint64_t)o->npf * (uint64_t)o->nbk;
     uint64_t avail = bu_mem_available();
     c->together = (int)npool;
-    if (avail && npool * (o->cache_mb << 20) > avail / 2) {
+    if (avail && npool * (o->cache_bytes) > avail / 2) {
         c->together = o->nbk;
         rm_note(c, RM_NOTE_INFO, "%llu caches of %llu MiB do not fit in half "
                 "the available memory: one prefault mode at a time",
@@ -414,12 +387,13 @@ static int rm_setup(rm_ctx *c)
     }
 
     for (int lv = 0; lv < RM_NLEVEL; lv++) {
-        c->seq[lv] = malloc(o->reps * c->nops[lv] * sizeof *c->seq[lv]);
+        /* reps + 1: the last is the latency rep's */
+        c->seq[lv] = malloc((o->reps + 1) * c->nops[lv] * sizeof *c->seq[lv]);
         if (!c->seq[lv]) {
             fprintf(stderr, "bpbench remap: out of memory for the sequences\n");
             return -1;
         }
-        for (uint64_t rep = 0; rep < o->reps; rep++) {
+        for (uint64_t rep = 0; rep <= o->reps; rep++) {
             uint64_t *s = c->seq[lv] + rep * c->nops[lv];
             bu_rng_seed(&r, o->seed, 1 + (uint64_t)lv, 1 + rep);
             for (uint64_t i = 0; i < c->nops[lv]; i++)
@@ -430,7 +404,8 @@ static int rm_setup(rm_ctx *c)
             for (int b = 0; b < o->nbk; b++) {
                 rm_cell *cl = &c->cell[lv][pi][b];
                 cl->ns = calloc(o->reps, sizeof *cl->ns);
-                if (!cl->ns) {
+                cl->lat = bo_hist_new();
+                if (!cl->ns || !cl->lat) {
                     fprintf(stderr, "bpbench remap: out of memory\n");
                     return -1;
                 }
@@ -444,8 +419,10 @@ static void rm_free(rm_ctx *c)
     for (int lv = 0; lv < RM_NLEVEL; lv++) {
         free(c->seq[lv]);
         for (int pi = 0; pi < RM_MAXPF; pi++)
-            for (int b = 0; b < RM_MAXBK; b++)
+            for (int b = 0; b < RM_MAXBK; b++) {
                 free(c->cell[lv][pi][b].ns);
+                bo_hist_free(c->cell[lv][pi][b].lat);
+            }
     }
     free(c->set);
     for (int k = 0; k < RM_NOTE_KINDS; k++)
@@ -459,23 +436,30 @@ int bench_remap_main(int argc, char **argv)
         fprintf(stderr, "bpbench remap: out of memory\n");
         return 1;
     }
-    int prc = rm_parse(&c->o, argc, argv);
+    bo_run *run = bo_run_begin(argc, argv);
+    int prc = run ? rm_parse(&c->o, argc, argv) : -2;
+    if (prc == 0 && bo_outopts_apply("remap", &c->o.out, run))
+        prc = -1;
     if (prc) {
-        if (prc > 0)
-            rm_usage(stdout);
-        else
-            fprintf(stderr, "try 'bpbench remap --help'\n");
+        if (prc == -2)
+            fprintf(stderr, "bpbench remap: out of memory\n");
+        bo_run_discard(run);
         free(c);
-        return prc > 0 ? 0 : 2;
+        return prc > 0 ? 0 : prc == -2 ? 1 : 2;
     }
     rm_opts *o = &c->o;
     bu_quiet = o->quiet;
+    bo_tick_init();
     c->info = o->csv ? stderr : stdout;
     c->open_flags = o->buffered ? BP_BUFFERED_IO : 0;
     int status = 1;
 
     if (o->raw) {
         status = rm_raw_main(o);
+        if (o->out.json || o->out.csv)
+            fprintf(stderr, "bpbench remap: --raw writes no JSON or CSV "
+                            "file\n");
+        bo_run_discard(run);
         free(c);
         return status;
     }
@@ -517,14 +501,21 @@ int bench_remap_main(int argc, char **argv)
     rm_run_all(c);
     bu_progress("done");
 
-    if (o->csv)
+    if (o->csv) {
         rm_print_csv(c);
-    else
+    } else {
         rm_print_tables(c);
+        rm_print_latency(c);
+    }
     rm_print_notes(c);
     status = c->data_error ? 1 : 0;
+    rm_record(c, run);
+    if (bo_run_finish("remap", run) && !status)
+        status = 1;
+    run = NULL;
 
 out:
+    bo_run_discard(run); /* set when the run failed before its results */
     fflush(stdout);
     bu_cleanup_now();
     rm_free(c);

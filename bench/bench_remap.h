@@ -4,16 +4,18 @@
  *
  * Files: bench_remap.c (options, set-up, main), bench_remap_run.c (pools,
  * warm-up, timed phases, level checks), bench_remap_report.c (header,
- * tables, CSV, notes).  One rm_ctx holds everything; the main thread alone
- * uses it.
+ * tables, CSV, JSON rows, notes).  One rm_ctx holds everything; the main
+ * thread alone uses it (the progress thread reads pg_done and pg_total).
  */
 #ifndef BENCH_REMAP_H
 #define BENCH_REMAP_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench_out.h"
 #include "bench_util.h"
 #include "bufpool.h"
 
@@ -26,6 +28,7 @@ extern const char *const rm_pf_name[RM_MAXPF];      /* "populate", ... */
 
 typedef struct rm_opts {
     uint64_t page_size, cache_mb, window_slots, data_mb;
+    uint64_t cache_bytes; /* --pool-size (cache_mb = cache_bytes >> 20) */
     uint64_t whit_pages, whit_ops, ops, miss_ops, reps, seed;
     bp_backend bk[RM_MAXBK];
     int nbk;
@@ -36,6 +39,7 @@ typedef struct rm_opts {
     int raw;        /* --raw: the mechanisms alone (bench_remap_raw.c) */
     uint64_t batch; /* --raw: kmod ops per ioctl (64) */
     const char *dir;
+    bo_outopts out; /* --json, --csv FILE, --output, --quiet */
 } rm_opts;
 
 /* Result of one (level, prefault, backend). */
@@ -44,6 +48,8 @@ typedef struct rm_cell {
     uint64_t nrep;
     int na; /* no number: the backend could not run this */
     uint64_t fixes, wh, wm, ch, cm, bad;
+    bo_hist *lat;       /* ns per op of the latency rep */
+    uint64_t lat_batch; /* ops per timed batch in it */
 } rm_cell;
 
 /* `bpbench remap --raw`: exit status. */
@@ -78,6 +84,7 @@ typedef struct rm_ctx {
     int data_error;
     int together; /* pools open at once */
     FILE *info; /* stdout, or stderr with --csv */
+    atomic_int pg_done, pg_total; /* timed phases, for the progress lines */
 } rm_ctx;
 
 /* Add a line under the table: RM_NOTE_INFO "note:", RM_NOTE_NA "n/a:" (why
@@ -92,6 +99,9 @@ void rm_run_all(rm_ctx *c);
 void rm_print_header(rm_ctx *c, const char *fs, double write_secs);
 void rm_print_tables(rm_ctx *c);
 void rm_print_csv(rm_ctx *c);
+void rm_print_latency(rm_ctx *c);
 void rm_print_notes(rm_ctx *c);
+/* The results into r (bo_run rows of table "remap"). */
+void rm_record(rm_ctx *c, bo_run *r);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * bench_remap_report.c - what `bpbench remap` prints: the header (machine,
  * sizes), the ns table (median, ratio to linear), the bp_stats table, the
- * CSV rows, and the notes (auto's choice, n/a reasons, warnings).
+ * latency table (percentiles of the latency rep), the CSV rows, the notes
+ * (auto's choice, n/a reasons, warnings), and the results for bo_run.
  */
 #include "bench_remap.h"
 
@@ -23,7 +24,7 @@ void rm_print_header(rm_ctx *c, const char *fs, double write_secs)
     bu_print_machine(f, pre);
     fprintf(f, "%spool: page %llu B, cache %s (%llu frames), window %llu slots "
                "(%s), shm %s\n", pre, (unsigned long long)o->page_size,
-            bu_fmt_bytes(o->cache_mb << 20, b1, sizeof b1),
+            bu_fmt_bytes(o->cache_bytes, b1, sizeof b1),
             (unsigned long long)c->frames, (unsigned long long)o->window_slots,
             bu_fmt_bytes(o->window_slots * o->page_size, b2, sizeof b2),
             o->named_shm ? "named /dev/shm file" : "memfd");
@@ -243,13 +244,62 @@ void rm_print_tables(rm_ctx *c)
     rm_print_kmod(c);
 }
 
+/* The five latency cells of a histogram: ns figures (ns_unit, "NA" when
+ * empty) or human ones ("n/a"). */
+static void rm_lat_cells(const bo_hist *h, char cb[5][24], int ns_unit)
+{
+    bo_pcts p;
+    bo_hist_pcts(h, &p);
+    const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
+    for (int k = 0; k < 5; k++) {
+        if (!p.count)
+            snprintf(cb[k], sizeof cb[k], ns_unit ? "NA" : "n/a");
+        else if (ns_unit)
+            snprintf(cb[k], sizeof cb[k], "%llu", (unsigned long long)v[k]);
+        else
+            bo_fmt_ns(v[k], cb[k], sizeof cb[k]);
+    }
+}
+
+/* The latency table: one row per level, prefault mode and backend. */
+void rm_print_latency(rm_ctx *c)
+{
+    static const char *const hdr[] = {"level", "prefault", "backend",
+                                      "batch", "p50",      "p90",
+                                      "p99",   "p99.9",    "max"};
+    char how[400], bt[24], cb[5][24], name[32];
+    bu_table t;
+    bu_table_init(&t, 9);
+    bu_table_add(&t, hdr);
+    for (int lv = 0; lv < RM_NLEVEL; lv++)
+        for (int pi = 0; c->o.level_on[lv] && pi < c->o.npf; pi++)
+            for (int b = 0; b < c->o.nbk; b++) {
+                const rm_cell *cl = &c->cell[lv][pi][b];
+                rm_col_name(c, b, name, sizeof name);
+                snprintf(bt, sizeof bt, "%llu",
+                         (unsigned long long)cl->lat_batch);
+                rm_lat_cells(cl->lat, cb, 0);
+                const char *row[9] = {rm_level_name[lv],
+                                      rm_pf_name[c->o.pf[pi]],
+                                      name, bt, cb[0], cb[1], cb[2], cb[3],
+                                      cb[4]};
+                bu_table_add(&t, row);
+            }
+    printf("\nLatency per op: one more rep per level and pool after the "
+           "timed ones, on a sequence of its own, %s\n",
+           bo_tick_how(how, sizeof how));
+    bu_table_print(&t, stdout, "  ", 3);
+    bu_table_free(&t);
+}
+
 void rm_print_csv(rm_ctx *c)
 {
     rm_opts *o = &c->o;
     static const char *const hdr[] = {"level", "prefault", "backend",
                                       "ns_median", "ratio_to_linear", "ops",
-                                      "reps"};
-    bu_csv_row(stdout, hdr, 7);
+                                      "reps", "p50_ns", "p90_ns", "p99_ns",
+                                      "p999_ns", "max_ns"};
+    bu_csv_row(stdout, hdr, 12);
     for (int lv = 0; lv < RM_NLEVEL; lv++) {
         if (!o->level_on[lv])
             continue;
@@ -266,12 +316,79 @@ void rm_print_csv(rm_ctx *c)
                          (unsigned long long)c->nops[lv]);
                 snprintf(reps_s, sizeof reps_s, "%llu",
                          (unsigned long long)c->cell[lv][pi][b].nrep);
+                char lc[5][24];
+                rm_lat_cells(c->cell[lv][pi][b].lat, lc, 1);
                 const char *f[] = {rm_level_name[lv], rm_pf_name[o->pf[pi]],
                                    bp_backend_name(o->bk[b]), ns_s, ra_s, ops_s,
-                                   reps_s};
-                bu_csv_row(stdout, f, 7);
+                                   reps_s, lc[0], lc[1], lc[2], lc[3], lc[4]};
+                bu_csv_row(stdout, f, 12);
             }
     }
+}
+
+static void rm_record_opts(const rm_ctx *c, bo_run *r)
+{
+    const rm_opts *o = &c->o;
+    char bks[128] = "", pfs[64] = "", lvs[32] = "", how[400];
+    for (int b = 0; b < o->nbk; b++) {
+        size_t l = strlen(bks);
+        snprintf(bks + l, sizeof bks - l, "%s%s", b ? "," : "",
+                 bp_backend_name(o->bk[b]));
+    }
+    for (int pi = 0; pi < o->npf; pi++) {
+        size_t l = strlen(pfs);
+        snprintf(pfs + l, sizeof pfs - l, "%s%s", pi ? "," : "",
+                 rm_pf_name[o->pf[pi]]);
+    }
+    for (int lv = 0; lv < RM_NLEVEL; lv++) {
+        size_t l = strlen(lvs);
+        if (o->level_on[lv])
+            snprintf(lvs + l, sizeof lvs - l, "%s%s", l ? "," : "",
+                     rm_level_name[lv]);
+    }
+    bo_opt_num(r, "page_size", (double)o->page_size);
+    bo_opt_num(r, "pool_size", (double)o->cache_bytes);
+    bo_opt_num(r, "window_slots", (double)o->window_slots);
+    bo_opt_num(r, "data_bytes", (double)(o->data_mb << 20));
+    bo_opt_num(r, "whit_ops", (double)o->whit_ops);
+    bo_opt_num(r, "ops", (double)o->ops);
+    bo_opt_num(r, "miss_ops", (double)o->miss_ops);
+    bo_opt_num(r, "reps", (double)o->reps);
+    bo_opt_str(r, "backend", bks);
+    bo_opt_str(r, "prefault", pfs);
+    bo_opt_str(r, "levels", lvs);
+    bo_opt_num(r, "seed", (double)o->seed);
+    bo_opt_num(r, "quick", o->quick);
+    snprintf(how, sizeof how, "one more rep per level and pool on a "
+             "sequence of its own, ");
+    bo_tick_how(how + strlen(how), sizeof how - strlen(how));
+    bo_opt_str(r, "latency_sampling", how);
+}
+
+void rm_record(rm_ctx *c, bo_run *r)
+{
+    rm_record_opts(c, r);
+    for (int lv = 0; lv < RM_NLEVEL; lv++)
+        for (int pi = 0; c->o.level_on[lv] && pi < c->o.npf; pi++)
+            for (int b = 0; b < c->o.nbk; b++) {
+                const rm_cell *cl = &c->cell[lv][pi][b];
+                bo_row *w = bo_row_new(r, "remap");
+                double ns, ratio;
+                bo_label_str(w, "level", rm_level_name[lv]);
+                bo_label_str(w, "prefault", rm_pf_name[c->o.pf[pi]]);
+                bo_label_str(w, "backend", bp_backend_name(c->o.bk[b]));
+                if (rm_result(c, lv, pi, b, &ns, &ratio)) {
+                    bo_metric(w, "ns_per_op", ns);
+                    if (ratio >= 0.0)
+                        bo_metric(w, "ratio_to_linear", ratio);
+                }
+                bo_metric(w, "ops", (double)c->nops[lv]);
+                bo_metric(w, "reps", (double)cl->nrep);
+                if (bo_hist_count(cl->lat)) {
+                    bo_metric(w, "latency_batch_ops", (double)cl->lat_batch);
+                    bo_latency(w, "fix_touch_unfix", cl->lat);
+                }
+            }
 }
 
 void rm_print_notes(rm_ctx *c)

@@ -26,7 +26,7 @@ static int rm_open(rm_ctx *c, bp_backend b, bp_prefault pf, bp_pool **out,
         .path = c->path,
         .open_flags = c->open_flags | BP_RDONLY,
         .page_size = c->o.page_size,
-        .cache_bytes = c->o.cache_mb << 20,
+        .cache_bytes = c->o.cache_bytes,
         .window_slots = c->o.window_slots,
         .backend = b,
         .set_prefault = 1,
@@ -45,13 +45,19 @@ static int rm_open(rm_ctx *c, bp_backend b, bp_prefault pf, bp_pool **out,
 
 /* The measured loop: n ops over seq.  Adds wrong-content blocks (and wrong
  * page numbers in the handle) to *bad.  0, or the failing call's code with
- * why filled. */
-static int rm_ops(bp_pool *p, const uint64_t *seq, uint64_t n, size_t psz,
-                  uint64_t *bad, char *why, size_t whysz)
+ * why filled.  With lat (the latency rep) each batch of mask + 1 ops (a
+ * power of two) is timed by the tick clock and its time per op added to
+ * lat; the timed reps pass NULL, which compiles the timing out of their
+ * loop (the function is inlined with it). */
+static inline __attribute__((always_inline)) int
+rm_ops_g(bp_pool *p, const uint64_t *seq, uint64_t n, size_t psz,
+         uint64_t *bad, char *why, size_t whysz, bo_hist *lat, uint64_t mask)
 {
-    uint64_t b = 0;
+    uint64_t b = 0, lt0 = 0;
     bp_page pg;
     for (uint64_t i = 0; i < n; i++) {
+        if (lat && (i & mask) == 0)
+            lt0 = bo_ticks();
         int rc = bp_fix(p, seq[i], BP_SHARED, &pg);
         if (rc) {
             snprintf(why, whysz, "bp_fix(page %llu) at op %llu: %s (%d): %s",
@@ -69,9 +75,25 @@ static int rm_ops(bp_pool *p, const uint64_t *seq, uint64_t n, size_t psz,
             *bad += b;
             return rc;
         }
+        if (lat && (i & mask) == mask)
+            bo_hist_add(lat, (bo_ticks_to_ns(bo_ticks() - lt0) + mask / 2 +
+                              1) / (mask + 1));
     }
     *bad += b;
     return 0;
+}
+
+static int rm_ops(bp_pool *p, const uint64_t *seq, uint64_t n, size_t psz,
+                  uint64_t *bad, char *why, size_t whysz)
+{
+    return rm_ops_g(p, seq, n, psz, bad, why, whysz, NULL, 0);
+}
+
+static int rm_ops_lat(bp_pool *p, const uint64_t *seq, uint64_t n,
+                      size_t psz, uint64_t *bad, char *why, size_t whysz,
+                      bo_hist *lat, uint64_t mask)
+{
+    return rm_ops_g(p, seq, n, psz, bad, why, whysz, lat, mask);
 }
 
 /* Backend bi of prefault pi failed at level lv: note why, mark its cells
@@ -235,6 +257,32 @@ static void rm_timed(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
     cl->cm += s1.cache_misses - s0.cache_misses;
 }
 
+/* The latency rep of a level: its own sequence (the one after the timed
+ * reps'), in batches timed into the cell's histogram (bo_tick_batch of the
+ * timed reps' median ns/op).  It counts in no ns/op and no check. */
+static void rm_latency(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
+{
+    char why[1200];
+    rm_cell *cl = &c->cell[lv][pi][bi];
+    const uint64_t *seq = c->seq[lv] + c->o.reps * c->nops[lv];
+    uint64_t bad = 0;
+
+    cl->lat_batch = bo_tick_batch(cl->nrep ? bu_median(cl->ns, cl->nrep)
+                                           : 0.0);
+    if (rm_ops_lat(pl->p, seq, c->nops[lv], c->o.page_size, &bad, why,
+                   sizeof why, cl->lat, cl->lat_batch - 1))
+        rm_fail(c, pl, pi, bi, lv, "latency rep", why);
+    cl->bad += bad;
+}
+
+/* A progress line: how many of the timed phases ran. */
+static void rm_progress(void *arg, char *line, size_t n)
+{
+    rm_ctx *c = arg;
+    snprintf(line, n, "%d of %d phases", atomic_load(&c->pg_done),
+             atomic_load(&c->pg_total));
+}
+
 /* Does the level look like what it claims?  WARNING notes if not. */
 static void rm_check(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
 {
@@ -385,10 +433,16 @@ static void rm_group(rm_ctx *c, rm_pool *pl, int n)
         bu_progress("level %s: %llu reps x %llu ops x %d pools",
                     rm_level_name[lv], (unsigned long long)c->o.reps,
                     (unsigned long long)c->nops[lv], n);
-        for (uint64_t rep = 0; rep < c->o.reps; rep++)
-            for (int k = 0; k < n; k++)
-                if (!pl[k].dead)
+        for (uint64_t rep = 0; rep <= c->o.reps; rep++)
+            for (int k = 0; k < n; k++) {
+                if (pl[k].dead)
+                    continue;
+                if (rep < c->o.reps)
                     rm_timed(c, &pl[k], pl[k].pi, pl[k].bi, lv, rep);
+                else
+                    rm_latency(c, &pl[k], pl[k].pi, pl[k].bi, lv);
+                atomic_fetch_add(&c->pg_done, 1);
+            }
         for (int k = 0; k < n; k++)
             if (!pl[k].dead)
                 rm_check(c, &pl[k], pl[k].pi, pl[k].bi, lv);
@@ -425,10 +479,16 @@ void rm_run_all(rm_ctx *c)
             pl[n].bi = b;
             n++;
         }
+    int nlv = 0;
+    for (int lv = 0; lv < RM_NLEVEL; lv++)
+        nlv += c->o.level_on[lv];
+    atomic_store(&c->pg_total, nlv * n * (int)(c->o.reps + 1));
+    bo_progress_start(rm_progress, c);
     if (c->together == n) {
         rm_group(c, pl, n);
-        return;
+    } else {
+        for (int pi = 0; pi < c->o.npf; pi++)
+            rm_group(c, pl + pi * c->o.nbk, c->o.nbk);
     }
-    for (int pi = 0; pi < c->o.npf; pi++)
-        rm_group(c, pl + pi * c->o.nbk, c->o.nbk);
+    bo_progress_stop();
 }

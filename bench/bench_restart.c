@@ -22,9 +22,11 @@
  * ratio, and data-file reads per lookup.
  */
 #include "bench.h"
+#include "bench_out.h"
 #include "bench_util.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +35,20 @@
 typedef struct rs_opts {
     uint64_t size, page_size, lookups, reps, seed;
     const char *dir;
+    int quick;
+    bo_outopts out;
 } rs_opts;
+
+enum { RS_REVIVED, RS_REVIVED_POPULATE, RS_COLD, RS_PHASES };
+enum { RS_FIRST, RS_STEADY, RS_NLAT }; /* first and last tenth */
+#define RS_SAMPLE 63u /* every 64th lookup is timed */
 
 typedef struct rs_ctx {
     rs_opts o;
     uint64_t pages;
     char dir[512], data[600], shm[96], shm_path[160];
+    bo_hist *lat[RS_PHASES][RS_NLAT]; /* sampled lookups, every rep */
+    atomic_int pg_phase, pg_rep; /* what runs, for the progress lines */
 } rs_ctx;
 
 typedef struct rs_result {
@@ -102,7 +112,6 @@ static int rs_warm_close(bp_pool *p, const rs_ctx *c)
     return rc;
 }
 
-enum { RS_REVIVED, RS_REVIVED_POPULATE, RS_COLD, RS_PHASES };
 static const char *const rs_phase_name[] = {"revived", "revived-populate",
                                             "cold"};
 
@@ -133,6 +142,7 @@ static int rs_phase(const rs_ctx *c, int phase, uint64_t seed, rs_result *r)
     snprintf(r->origin, sizeof r->origin, "%s", a.cache_origin);
     t0 = bu_now_ns();
     for (uint64_t i = 0; i < c->o.lookups; i++) {
+        uint64_t s0 = (i & RS_SAMPLE) == 0 ? bo_ticks() : 0;
         if (i == tenth)
             t_first = bu_now_ns();
         if (i == c->o.lookups - tenth)
@@ -141,6 +151,9 @@ static int rs_phase(const rs_ctx *c, int phase, uint64_t seed, rs_result *r)
             bp_close(p);
             return -1;
         }
+        if ((i & RS_SAMPLE) == 0 && (i < tenth || i >= c->o.lookups - tenth))
+            bo_hist_add(c->lat[phase][i < tenth ? RS_FIRST : RS_STEADY],
+                        bo_ticks_to_ns(bo_ticks() - s0));
     }
     t1 = bu_now_ns();
     if (bp_stats_get(p, &b, sizeof b) != 0) {
@@ -153,90 +166,87 @@ static int rs_phase(const rs_ctx *c, int phase, uint64_t seed, rs_result *r)
     return rs_warm_close(p, c);
 }
 
-static int rs_usage(const char *bad)
+static const char rs_intro[] =
+"A kept shared cache revived at open against one built anew (cold): open\n"
+"time, first tenth and last tenth of the lookups (throughput and latency\n"
+"percentiles), disk reads per lookup.  Latency: every 64th lookup timed\n"
+"with the TSC (its cost subtracted).\n";
+
+/* 0, 1 for --help (printed), -1 on a usage error (printed). */
+static int rs_parse(rs_opts *o, int argc, char **argv)
 {
-    fprintf(bad ? stderr : stdout,
-            "usage: bpbench restart [--quick] [--size BYTES (2g)] "
-            "[--page-size N (8192)] [--lookups N (2000000)] [--reps N (3)] "
-            "[--seed N] [--dir D]\n"
-            "  a kept shared cache revived at open against one built anew "
-            "(cold):\n  open time, first tenth and last tenth of the "
-            "lookups, disk reads per lookup\n");
-    return bad && strcmp(bad, "--help") != 0 ? 2 : 0;
+    *o = (rs_opts){.page_size = 8192, .reps = 3, .seed = 1};
+    const bo_optdef defs[] = {
+        BO_OPT("quick", NULL, BO_FLAG, &o->quick, 0, 0, NULL,
+               "64 MiB of data, 200000 lookups, 1 rep"),
+        BO_OPT("size", NULL, BO_U64, &o->size, 1u << 20, 1ull << 44,
+               "BYTES", "data file size; the cache holds all of it "
+               "(default: 2g, --quick 64m)"),
+        BO_OPT("page-size", NULL, BO_U64, &o->page_size, 4096, 65536,
+               "BYTES", "page size (default: 8192)"),
+        BO_OPT("ops", "lookups", BO_U64, &o->lookups, 1000, 1ull << 40,
+               "N", "uniform random lookups per phase (default: 2000000, "
+               "--quick 200000)"),
+        BO_OPT("reps", NULL, BO_U64, &o->reps, 1, 100, "N",
+               "repetitions, median reported (default: 3, --quick 1)"),
+        BO_OPT("seed", NULL, BO_U64, &o->seed, 0, 18446744073709551615.0,
+               "N", "seed of the lookups (default: 1)"),
+        BO_OPT("dir", NULL, BO_STR, &o->dir, 0, 0, "DIR",
+               "where the data file's temp directory goes (default: "
+               "/var/tmp)"),
+        BO_OPTS_OUTPUT(&o->out),
+    };
+    const size_t ndefs = sizeof defs / sizeof defs[0];
+    int rc = bo_parse("restart", defs, ndefs, argc, argv);
+    if (rc > 0)
+        bo_usage(stdout, "restart", rs_intro, defs, ndefs,
+                 "Exit status: 0, 1 on failure, 2 on a usage error.\n");
+    if (rc)
+        return rc;
+    if (!o->size)
+        o->size = o->quick ? 64ull << 20 : 2ull << 30;
+    if (!o->lookups)
+        o->lookups = o->quick ? 200000 : 2000000;
+    if (o->quick && o->reps == 3)
+        o->reps = 1;
+    return 0;
 }
 
-int bench_restart_main(int argc, char **argv)
+/* A progress line: the phase and rep that run. */
+static void rs_progress(void *arg, char *line, size_t n)
 {
-    rs_ctx c = {.o = {.size = 2ull << 30, .page_size = 8192,
-                      .lookups = 2000000, .reps = 3, .seed = 1}};
-    rs_result res[RS_PHASES][100];
-    bp_pool *p;
-    double secs;
-    char err[256];
+    rs_ctx *c = arg;
+    snprintf(line, n, "rep %d, %s", atomic_load(&c->pg_rep),
+             rs_phase_name[atomic_load(&c->pg_phase)]);
+}
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+static void rs_lat_free(rs_ctx *c)
+{
+    for (int ph = 0; ph < RS_PHASES; ph++)
+        for (int k = 0; k < RS_NLAT; k++)
+            bo_hist_free(c->lat[ph][k]);
+}
 
-        if (strcmp(a, "--quick") == 0) {
-            c.o.size = 64ull << 20;
-            c.o.lookups = 200000;
-            c.o.reps = 1;
-        } else if (strcmp(a, "--size") == 0 && v) {
-            if (bu_parse_u64(a, v, 1ull << 20, 1ull << 44, 1, &c.o.size))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--page-size") == 0 && v) {
-            if (bu_parse_u64(a, v, 4096, 65536, 1, &c.o.page_size))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--lookups") == 0 && v) {
-            if (bu_parse_u64(a, v, 1000, 1ull << 40, 1, &c.o.lookups))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--reps") == 0 && v) {
-            if (bu_parse_u64(a, v, 1, 100, 0, &c.o.reps))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--seed") == 0 && v) {
-            if (bu_parse_u64(a, v, 0, UINT64_MAX, 0, &c.o.seed))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--dir") == 0 && v) {
-            c.o.dir = v;
-            i++;
-        } else {
-            return rs_usage(a);
-        }
-    }
-    c.pages = c.o.size / c.o.page_size;
-    if (bu_tempdir(c.o.dir ? c.o.dir : "/var/tmp", c.dir, sizeof c.dir) != 0 ||
-        bu_shm_name(c.shm, sizeof c.shm) != 0)
-        return 1;
-    snprintf(c.data, sizeof c.data, "%s/restart.db", c.dir);
-    snprintf(c.shm_path, sizeof c.shm_path, "/dev/shm/%s", c.shm);
-    bu_print_machine(stdout, "# ");
-    printf("# bpbench restart: %" PRIu64 " pages of %" PRIu64 " bytes, a "
-           "shared cache holding all of them (kept), %" PRIu64 " uniform "
-           "lookups per phase, median of %" PRIu64 "\n",
-           c.pages, c.o.page_size, c.o.lookups, c.o.reps);
-    if (bu_data_file_create(c.data, c.o.page_size, c.pages, &secs, err,
-                            sizeof err) != 0) {
-        fprintf(stderr, "bpbench restart: %s\n", err);
-        return 1;
-    }
-    if (rs_open(&c, BP_PREFAULT_TOUCH, &p) != 0 || rs_warm_close(p, &c) != 0)
-        return 1;
-    for (uint64_t r = 0; r < c.o.reps; r++)
-        for (int ph = 0; ph < RS_PHASES; ph++)
-            if (rs_phase(&c, ph, r + 1, &res[ph][r]) != 0)
-                return 1;
-    unlink(c.shm_path);
+static int rs_lat_alloc(rs_ctx *c)
+{
+    for (int ph = 0; ph < RS_PHASES; ph++)
+        for (int k = 0; k < RS_NLAT; k++)
+            if (!(c->lat[ph][k] = bo_hist_new()))
+                return -1;
+    return 0;
+}
+
+/* The median of every column over the reps, printed and recorded. */
+static void rs_report(rs_ctx *c, rs_result res[RS_PHASES][100], bo_run *run)
+{
+    static const char *const kind[RS_NLAT] = {"first", "steady"};
+    char lc[5][24];
     printf("# %-16s %9s %12s %12s %12s %13s\n", "phase", "open ms",
            "first Mop/s", "steady Mop/s", "first/steady", "reads/lookup");
     for (int ph = 0; ph < RS_PHASES; ph++) {
         double v[5][100], m[5];
 
-        for (uint64_t r = 0; r < c.o.reps; r++) {
+        for (uint64_t r = 0; r < c->o.reps; r++) {
             v[0][r] = res[ph][r].open_ms;
             v[1][r] = res[ph][r].first_mops;
             v[2][r] = res[ph][r].steady_mops;
@@ -244,11 +254,119 @@ int bench_restart_main(int argc, char **argv)
             v[4][r] = res[ph][r].reads_per_lookup;
         }
         for (int k = 0; k < 5; k++)
-            m[k] = bu_median(v[k], c.o.reps);
+            m[k] = bu_median(v[k], c->o.reps);
         printf("  %-16s %9.1f %12.2f %12.2f %11.2fx %13.4f\n",
                rs_phase_name[ph], m[0], m[1], m[2], m[3], m[4]);
+        bo_row *w = bo_row_new(run, "restart");
+        bo_label_str(w, "phase", rs_phase_name[ph]);
+        bo_metric(w, "open_ms", m[0]);
+        bo_metric(w, "first_ops_per_s", m[1] * 1e6);
+        bo_metric(w, "steady_ops_per_s", m[2] * 1e6);
+        bo_metric(w, "ratio_first_steady", m[3]);
+        bo_metric(w, "reads_per_lookup", m[4]);
+        for (int k = 0; k < RS_NLAT; k++)
+            bo_latency(w, kind[k], c->lat[ph][k]);
     }
+    printf("# latency per lookup, every 64th of the first and of the last "
+           "tenth timed, all reps:\n# %-16s %-7s %9s %9s %9s %9s %9s\n",
+           "phase", "tenth", "p50", "p90", "p99", "p99.9", "max");
+    for (int ph = 0; ph < RS_PHASES; ph++)
+        for (int k = 0; k < RS_NLAT; k++) {
+            bo_pcts p;
+            bo_hist_pcts(c->lat[ph][k], &p);
+            const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
+            for (int j = 0; j < 5; j++)
+                bo_fmt_ns(v[j], lc[j], sizeof lc[j]);
+            printf("  %-16s %-7s %9s %9s %9s %9s %9s\n", rs_phase_name[ph],
+                   kind[k], lc[0], lc[1], lc[2], lc[3], lc[4]);
+        }
     for (int ph = 0; ph < RS_PHASES; ph++)
         printf("# %s: %s\n", rs_phase_name[ph], res[ph][0].origin);
-    return 0;
+}
+
+static void rs_record_opts(const rs_ctx *c, bo_run *run)
+{
+    char how[400] = "every 64th lookup of the first and of the last tenth "
+                    "timed alone with ";
+    snprintf(how + strlen(how), sizeof how - strlen(how),
+             "%s (step %.1f ns, cost %.1f ns subtracted)",
+             bo_tick_tsc ? "the TSC" : "CLOCK_MONOTONIC",
+             bo_tick_resolution_ns(), bo_tick_overhead_ns());
+    bo_opt_num(run, "size", (double)c->o.size);
+    bo_opt_num(run, "page_size", (double)c->o.page_size);
+    bo_opt_num(run, "ops", (double)c->o.lookups);
+    bo_opt_num(run, "reps", (double)c->o.reps);
+    bo_opt_num(run, "seed", (double)c->o.seed);
+    bo_opt_str(run, "latency_sampling", how);
+}
+
+/* The load and the reps: 0 or -1 (said why). */
+static int rs_run(rs_ctx *c, rs_result res[RS_PHASES][100])
+{
+    double secs;
+    char err[256];
+    bp_pool *p;
+
+    if (bu_data_file_create(c->data, c->o.page_size, c->pages, &secs, err,
+                            sizeof err) != 0) {
+        fprintf(stderr, "bpbench restart: %s\n", err);
+        return -1;
+    }
+    if (rs_open(c, BP_PREFAULT_TOUCH, &p) != 0 || rs_warm_close(p, c) != 0)
+        return -1;
+    bo_progress_start(rs_progress, c);
+    int rc = 0;
+    for (uint64_t r = 0; r < c->o.reps && rc == 0; r++)
+        for (int ph = 0; ph < RS_PHASES && rc == 0; ph++) {
+            atomic_store(&c->pg_rep, (int)r + 1);
+            atomic_store(&c->pg_phase, ph);
+            rc = rs_phase(c, ph, r + 1, &res[ph][r]);
+        }
+    bo_progress_stop();
+    unlink(c->shm_path);
+    return rc;
+}
+
+int bench_restart_main(int argc, char **argv)
+{
+    static rs_result res[RS_PHASES][100];
+    static rs_ctx c;
+    bo_run *run = bo_run_begin(argc, argv);
+    int rc = run ? rs_parse(&c.o, argc, argv) : -2;
+
+    if (rc == 0 && bo_outopts_apply("restart", &c.o.out, run))
+        rc = -1;
+    if (rc == 0 && rs_lat_alloc(&c))
+        rc = -2;
+    if (rc) {
+        if (rc == -2)
+            fprintf(stderr, "bpbench restart: out of memory\n");
+        bo_run_discard(run);
+        rs_lat_free(&c);
+        return rc > 0 ? 0 : rc == -2 ? 1 : 2;
+    }
+    bo_tick_init();
+    c.pages = c.o.size / c.o.page_size;
+    if (bu_tempdir(c.o.dir ? c.o.dir : "/var/tmp", c.dir, sizeof c.dir) != 0 ||
+        bu_shm_name(c.shm, sizeof c.shm) != 0) {
+        bo_run_discard(run);
+        rs_lat_free(&c);
+        return 1;
+    }
+    snprintf(c.data, sizeof c.data, "%s/restart.db", c.dir);
+    snprintf(c.shm_path, sizeof c.shm_path, "/dev/shm/%s", c.shm);
+    bu_print_machine(stdout, "# ");
+    printf("# bpbench restart: %" PRIu64 " pages of %" PRIu64 " bytes, a "
+           "shared cache holding all of them (kept), %" PRIu64 " uniform "
+           "lookups per phase, median of %" PRIu64 "\n",
+           c.pages, c.o.page_size, c.o.lookups, c.o.reps);
+    if (rs_run(&c, res) != 0) {
+        bo_run_discard(run);
+        rs_lat_free(&c);
+        return 1;
+    }
+    rs_record_opts(&c, run);
+    rs_report(&c, res, run);
+    rs_lat_free(&c);
+    return bo_run_finish("restart", run);
 }

@@ -33,6 +33,7 @@
  * processes/threads ratio of every repetition is printed under the row.
  */
 #include "bench.h"
+#include "bench_out.h"
 #include "bench_util.h"
 
 #include <errno.h>
@@ -56,7 +57,11 @@ typedef struct sh_opts {
     uint64_t records, ops, writes, reps, nmax;
     int workloads; /* bit 0: hit, bit 1: kv */
     const char *dir;
+    int quick;
+    bo_outopts out;
 } sh_opts;
+
+#define SH_SAMPLE 255u /* every 256th op of a worker is timed */
 
 typedef struct sh_ctx {
     sh_opts o;
@@ -71,7 +76,17 @@ typedef struct sh_ctx {
     _Atomic uint64_t *ends; /* worker i's end of timed loop (monotonic ns) */
     int memfd;              /* the baseline's hot pages (tmpfs) */
     uint64_t mem_bytes;
+    char *lat;              /* worker i's bo_hist at lat + i * lat_sz
+                               (MAP_SHARED, nmax of them) */
+    size_t lat_sz;
+    atomic_int pg_row;      /* rows run, for the progress lines */
 } sh_ctx;
+
+/* Worker idx's histogram of its sampled ops. */
+static bo_hist *sh_lat(const sh_ctx *c, int idx)
+{
+    return (bo_hist *)(c->lat + (size_t)idx * c->lat_sz);
+}
 
 /* ---- one worker's loop -------------------------------------------------- */
 
@@ -143,10 +158,11 @@ static int sh_work_pool(const sh_ctx *c, bp_pool *p, uint64_t seed,
     atomic_fetch_add(c->ready, 1);
     while (!atomic_load_explicit(c->go, memory_order_acquire))
         ;
+    bo_hist *lat = sh_lat(c, idx);
     for (uint64_t i = 0; i < c->o.ops; i++) {
         uint64_t rec = bu_rng_below(&r, c->range);
         int upd = bu_rng_below(&r, 100) < c->writes, rc;
-        uint64_t *v;
+        uint64_t *v, s0 = (i & SH_SAMPLE) == 0 ? bo_ticks() : 0;
 
         rc = bp_fix(p, rec / SH_PER, upd ? BP_EXCLUSIVE : BP_SHARED, &pg);
         if (rc)
@@ -158,6 +174,8 @@ static int sh_work_pool(const sh_ctx *c, bp_pool *p, uint64_t seed,
             __asm__ volatile("" : : "r"(*v));
         if ((rc = bp_unfix(p, &pg, upd ? BP_DIRTY : 0)) != 0)
             return rc;
+        if ((i & SH_SAMPLE) == 0)
+            bo_hist_add(lat, bo_ticks_to_ns(bo_ticks() - s0));
     }
     sh_finish(c, idx);
     return 0;
@@ -185,9 +203,11 @@ static int sh_work_lmdb(const sh_ctx *c, MDB_env *env, MDB_dbi dbi,
     atomic_fetch_add(c->ready, 1);
     while (!atomic_load_explicit(c->go, memory_order_acquire))
         ;
+    bo_hist *lat = sh_lat(c, idx);
     for (uint64_t i = 0; i < c->o.ops; i++) {
         uint64_t rec = bu_rng_below(&r, c->range), v;
         int upd = bu_rng_below(&r, 100) < c->writes, rc;
+        uint64_t s0 = (i & SH_SAMPLE) == 0 ? bo_ticks() : 0;
         MDB_val k = {sizeof rec, &rec}, d;
         MDB_txn *t;
 
@@ -210,6 +230,8 @@ static int sh_work_lmdb(const sh_ctx *c, MDB_env *env, MDB_dbi dbi,
         } else {
             mdb_txn_abort(t);
         }
+        if ((i & SH_SAMPLE) == 0)
+            bo_hist_add(lat, bo_ticks_to_ns(bo_ticks() - s0));
     }
     sh_finish(c, idx);
     return 0;
@@ -274,13 +296,13 @@ static int sh_lmdb_open(const sh_ctx *c, MDB_env **env, MDB_dbi *dbi,
     return 0;
 }
 
-/* ---- rows ------------------------------------------------------------------ */
+/* ---- rows ---------------------------------------------------------------- */
 
 enum { SH_THREADS, SH_PROCS, SH_LMDB, SH_OWN, SH_MEM_THREADS, SH_MEM_PROCS,
        SH_KINDS };
-static const char *const sh_kind[] = {"threads",          "processes",
-                                      "lmdb procs",       "threads (own windows)",
-                                      "memory threads",   "memory processes"};
+static const char *const sh_kind[] = {
+    "threads",        "processes",       "lmdb procs", "threads (own windows)",
+    "memory threads", "memory processes"};
 
 struct sh_thr {
     const sh_ctx *c;
@@ -328,8 +350,10 @@ static double sh_row(sh_ctx *c, int kind, int n)
     atomic_store(c->done, 0);
     atomic_store(c->failed, 0);
     c->nworkers = n;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         atomic_store(&c->ends[i], 0);
+        bo_hist_place(sh_lat(c, i));
+    }
     if (kind == SH_THREADS || kind == SH_OWN || kind == SH_MEM_THREADS) {
         struct sh_thr th[256];
         pthread_t tid[256];
@@ -420,7 +444,7 @@ static double sh_ratio(double w[][100], int a, int b, uint64_t reps)
     return bu_median(q, reps);
 }
 
-/* ---- set-up and main --------------------------------------------------------- */
+/* ---- set-up and main ----------------------------------------------------- */
 
 static int sh_load(sh_ctx *c, bp_pool **keeper)
 {
@@ -493,59 +517,313 @@ static int sh_mem_create(sh_ctx *c)
     return 0;
 }
 
+static const char sh_intro[] =
+"N threads of one process vs N processes on one shared cache (BP_ATTACH),\n"
+"and LMDB by N processes; N = 1, 2 and --procs.  Rates are Mop/s of all N\n"
+"workers; latency percentiles per op (read or update) from every 256th op\n"
+"of each worker timed with the TSC (its cost subtracted); the memory\n"
+"baseline rows have none.\n";
+
+static int sh_opt_workload(void *dst, const char *cmd, const char *opt,
+                           const char *v)
+{
+    if (strcmp(v, "hit") != 0 && strcmp(v, "kv") != 0 &&
+        strcmp(v, "both") != 0) {
+        fprintf(stderr, "bpbench %s: --%s: '%s'; give hit, kv or both\n", cmd,
+                opt, v);
+        return -1;
+    }
+    *(int *)dst = v[0] == 'h' ? 1 : v[0] == 'k' ? 2 : 3;
+    return 0;
+}
+
+/* 0, 1 for --help (printed), -1 on a usage error (printed). */
+static int sh_parse(sh_opts *o, int argc, char **argv)
+{
+    *o = (sh_opts){.writes = 10, .workloads = 3};
+    const bo_optdef defs[] = {
+        BO_OPT("quick", NULL, BO_FLAG, &o->quick, 0, 0, NULL,
+               "200000 records, 200000 ops per worker, 1 rep"),
+        BO_OPT("records", NULL, BO_U64, &o->records, SH_PER, 1ull << 32,
+               "N", "records of 64 bytes (default: 10000000, --quick "
+               "200000)"),
+        BO_OPT("ops", NULL, BO_U64, &o->ops, 1000, 1ull << 40, "N",
+               "operations per worker (default: 2000000, --quick 200000)"),
+        BO_OPT("writes", NULL, BO_U64, &o->writes, 0, 100, "PCT",
+               "percent of updates in the kv workload (default: 10)"),
+        BO_OPT("reps", NULL, BO_U64, &o->reps, 1, 100, "N",
+               "repetitions, median reported (default: 3, --quick 1)"),
+        BO_OPT("procs", "threads", BO_U64, &o->nmax, 1, 256, "N",
+               "the largest N of workers, threads and processes alike "
+               "(default: the online CPUs)"),
+        {"workload", NULL, BO_FN, &o->workloads, 0, 0, "KIND",
+         "hit (reads of the pages a window holds), kv (every record, "
+         "--writes % updates) or both (default: both)", sh_opt_workload, 0},
+        BO_OPT("dir", NULL, BO_STR, &o->dir, 0, 0, "DIR",
+               "where the data file's temp directory goes (default: "
+               "/var/tmp)"),
+        BO_OPTS_OUTPUT(&o->out),
+    };
+    const size_t ndefs = sizeof defs / sizeof defs[0];
+    int rc = bo_parse("share", defs, ndefs, argc, argv);
+    if (rc > 0)
+        bo_usage(stdout, "share", sh_intro, defs, ndefs,
+                 "Exit status: 0, 1 on failure, 2 on a usage error.\n");
+    if (rc)
+        return rc;
+    if (!o->records)
+        o->records = o->quick ? 200000 : 10000000;
+    if (!o->ops)
+        o->ops = o->quick ? 200000 : 2000000;
+    if (!o->reps)
+        o->reps = o->quick ? 1 : 3;
+    return 0;
+}
+
+static void sh_progress(void *arg, char *line, size_t n)
+{
+    sh_ctx *c = arg;
+    snprintf(line, n, "%d rows run", atomic_load(&c->pg_row));
+}
+
+/* The shared start flags, counters, end times and workers' histograms;
+ * 0 or -1. */
+static int sh_shared(sh_ctx *c)
+{
+    c->go = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c->go == MAP_FAILED)
+        return -1;
+    c->ready = c->go + 16;
+    c->done = c->go + 24;
+    c->failed = c->go + 28;
+    c->ends = (_Atomic uint64_t *)((char *)c->go + 128); /* 256 of them */
+    c->lat_sz = (bo_hist_size() + 63) & ~(size_t)63;
+    c->lat = mmap(NULL, c->lat_sz * c->o.nmax, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return c->lat == MAP_FAILED ? -1 : 0;
+}
+
+enum { SH_NWL = 2, SH_NC = 3 };
+typedef struct sh_res {
+    double w[SH_KINDS][100]; /* each rep's wall ns */
+    bo_hist *lat[SH_KINDS];  /* sampled ops, every rep */
+} sh_res;
+
+static const char *const sh_kind_key[SH_KINDS] = {
+    "threads", "processes", "lmdb-processes", "threads-own-windows",
+    "memory-threads", "memory-processes"};
+
+/* The kinds of workload wl at n workers, every rep; 0 or -1 (said why). */
+static int sh_rows(sh_ctx *c, int kinds, int n, sh_res *res)
+{
+    for (uint64_t r = 0; r < c->o.reps; r++)
+        for (int kind = 0; kind < kinds; kind++) {
+            res->w[kind][r] = sh_row(c, kind, n);
+            atomic_fetch_add(&c->pg_row, 1);
+            if (res->w[kind][r] == 0) { /* a failed row */
+                fprintf(stderr, "bpbench share: %s, N = %d failed\n",
+                        sh_kind[kind], n);
+                return -1;
+            }
+            if (kind == SH_MEM_THREADS || kind == SH_MEM_PROCS)
+                continue;
+            for (int i = 0; i < n; i++)
+                bo_hist_merge(res->lat[kind], sh_lat(c, i));
+        }
+    return 0;
+}
+
+/* The table line of n workers, its ratios by rep, and its results. */
+static void sh_print_row(const sh_ctx *c, int wl, int kinds, int n,
+                         sh_res *res, bo_run *run)
+{
+    double m[SH_KINDS];
+    for (int kind = 0; kind < kinds; kind++)
+        m[kind] = (double)c->o.ops * n / bu_median(res->w[kind], c->o.reps) *
+                  1e3;
+    if (kinds == SH_KINDS)
+        printf("  %-3d %8.2f %8.2f %8.2f %8.2f  %8.2fx %8.2fx %8.2fx "
+               "%8.2fx\n",
+               n, m[SH_THREADS], m[SH_OWN], m[SH_PROCS], m[SH_LMDB],
+               sh_ratio(res->w, SH_PROCS, SH_THREADS, c->o.reps),
+               sh_ratio(res->w, SH_PROCS, SH_OWN, c->o.reps),
+               sh_ratio(res->w, SH_PROCS, SH_LMDB, c->o.reps),
+               sh_ratio(res->w, SH_MEM_PROCS, SH_MEM_THREADS, c->o.reps));
+    else
+        printf("  %-3d %8.2f %8.2f %8.2f  %8.2fx %8.2fx\n", n,
+               m[SH_THREADS], m[SH_PROCS], m[SH_LMDB],
+               sh_ratio(res->w, SH_PROCS, SH_THREADS, c->o.reps),
+               sh_ratio(res->w, SH_PROCS, SH_LMDB, c->o.reps));
+    if (c->o.reps > 1) {
+        printf("#       proc/thr by repetition:");
+        for (uint64_t r = 0; r < c->o.reps; r++)
+            printf(" %.2f", res->w[SH_THREADS][r] / res->w[SH_PROCS][r]);
+        printf("\n");
+    }
+    for (int kind = 0; kind < kinds; kind++) {
+        bo_row *w = bo_row_new(run, "share");
+        bo_label_str(w, "workload", wl ? "kv" : "hit");
+        bo_label_num(w, "n", n);
+        bo_label_str(w, "kind", sh_kind_key[kind]);
+        bo_metric(w, "ops_per_s", m[kind] * 1e6);
+        if (kind != SH_THREADS)
+            bo_metric(w, "ratio_to_threads",
+                      sh_ratio(res->w, kind, SH_THREADS, c->o.reps));
+        if (bo_hist_count(res->lat[kind]))
+            bo_latency(w, "op", res->lat[kind]);
+    }
+}
+
+/* The latency table of a workload: one line per N and kind. */
+static void sh_print_lat(const sh_ctx *c, int kinds, const int *counts,
+                         int nc, sh_res res[SH_NC])
+{
+    char lc[5][24];
+    printf("# latency per op, every 256th of each worker timed, all reps:\n"
+           "# %-3s %-22s %9s %9s %9s %9s %9s\n", "N", "kind", "p50", "p90",
+           "p99", "p99.9", "max");
+    for (int k = 0; k < nc; k++)
+        for (int kind = 0; kind < kinds && kind < SH_MEM_THREADS; kind++) {
+            bo_pcts p;
+            bo_hist_pcts(res[k].lat[kind], &p);
+            const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
+            for (int j = 0; j < 5; j++)
+                bo_fmt_ns(v[j], lc[j], sizeof lc[j]);
+            printf("  %-3d %-22s %9s %9s %9s %9s %9s\n", counts[k],
+                   sh_kind[kind], lc[0], lc[1], lc[2], lc[3], lc[4]);
+        }
+    (void)c;
+}
+
+/* One workload: its rows for every N, its tables; 0 or -1. */
+static int sh_workload(sh_ctx *c, int wl, const int *counts, int nc,
+                       sh_res res[SH_NC], bo_run *run)
+{
+    int kinds = wl == 0 ? SH_KINDS : SH_OWN; /* kv: the first three */
+
+    /* hit: reads of the records on the pages a window holds; kv: every
+     * record, --writes % updates (window misses remap) */
+    c->range = wl == 0 ? sh_hot_pages(c) * SH_PER : c->o.records;
+    c->writes = wl == 0 ? 0 : c->o.writes;
+    printf("# %s: %" PRIu64 " records, %" PRIu64 "%% updates; "
+           "Mop/s of all N workers\n",
+           wl == 0 ? "hit (window hits)" : "kv (window misses too)",
+           c->range, c->writes);
+    if (kinds == SH_KINDS)
+        printf("# %-3s %8s %8s %8s %8s  %9s %9s %9s %9s\n", "N", "thr",
+               "thr-own", "procs", "lmdb", "proc/thr", "proc/own",
+               "proc/lmdb", "mem p/t");
+    else
+        printf("# %-3s %8s %8s %8s  %9s %9s\n", "N", "thr", "procs",
+               "lmdb", "proc/thr", "proc/lmdb");
+    for (int k = 0; k < nc; k++) {
+        if (sh_rows(c, kinds, counts[k], &res[k]) != 0)
+            return -1;
+        sh_print_row(c, wl, kinds, counts[k], &res[k], run);
+    }
+    sh_print_lat(c, kinds, counts, nc, res);
+    return 0;
+}
+
+static void sh_res_free(sh_res res[SH_NWL][SH_NC])
+{
+    for (int wl = 0; wl < SH_NWL; wl++)
+        for (int k = 0; k < SH_NC; k++)
+            for (int kind = 0; kind < SH_KINDS; kind++)
+                bo_hist_free(res[wl][k].lat[kind]);
+}
+
+static int sh_res_alloc(sh_res res[SH_NWL][SH_NC])
+{
+    for (int wl = 0; wl < SH_NWL; wl++)
+        for (int k = 0; k < SH_NC; k++)
+            for (int kind = 0; kind < SH_KINDS; kind++)
+                if (!(res[wl][k].lat[kind] = bo_hist_new()))
+                    return -1;
+    return 0;
+}
+
+static void sh_record_opts(const sh_ctx *c, bo_run *run)
+{
+    char how[300];
+    snprintf(how, sizeof how, "every 256th op of each worker timed alone "
+             "with %s (step %.1f ns, cost %.1f ns subtracted)",
+             bo_tick_tsc ? "the TSC" : "CLOCK_MONOTONIC",
+             bo_tick_resolution_ns(), bo_tick_overhead_ns());
+    bo_opt_num(run, "records", (double)c->o.records);
+    bo_opt_num(run, "ops", (double)c->o.ops);
+    bo_opt_num(run, "writes_pct", (double)c->o.writes);
+    bo_opt_num(run, "reps", (double)c->o.reps);
+    bo_opt_num(run, "procs", (double)c->o.nmax);
+    bo_opt_str(run, "workload", c->o.workloads == 1   ? "hit"
+                                : c->o.workloads == 2 ? "kv"
+                                                      : "both");
+    bo_opt_str(run, "latency_sampling", how);
+}
+
+/* Files, shared memory, the load, the baseline's memfd: 0 or 1. */
+static int sh_setup(sh_ctx *c, bp_pool **keeper)
+{
+    int rc;
+    c->pages = (c->o.records + SH_PER - 1) / SH_PER;
+    if (bu_tempdir(c->o.dir ? c->o.dir : "/var/tmp", c->dir,
+                   sizeof c->dir) != 0 ||
+        bu_shm_name(c->shm, sizeof c->shm) != 0)
+        return 1;
+    snprintf(c->data, sizeof c->data, "%s/share.db", c->dir);
+    snprintf(c->lmdb_dir, sizeof c->lmdb_dir, "%s", c->dir);
+    for (int i = 0; i < 2; i++) { /* LMDB's files, removed before c->dir */
+        char f[700];
+
+        snprintf(f, sizeof f, "%s/%s", c->dir, i ? "lock.mdb" : "data.mdb");
+        if (bu_cleanup_add(f, 0) != 0)
+            return 1;
+    }
+    if (sh_shared(c) != 0)
+        return 1;
+    bu_print_machine(stdout, "# ");
+    printf("# bpbench share: %" PRIu64 " records of %u bytes (%" PRIu64
+           " pages of %u), %" PRIu64 " ops per worker, %" PRIu64
+           "%% updates, warm cache, window a quarter of the pages, "
+           "%" PRIu64 " repetitions (rates: the median repetition; "
+           "ratios: the median of the repetitions' ratios)\n",
+           c->o.records, SH_REC, c->pages, SH_PSZ, c->o.ops, c->o.writes,
+           c->o.reps);
+    if ((rc = sh_load(c, keeper)) != 0) {
+        fprintf(stderr, "bpbench share: load failed: %d\n", rc);
+        return 1;
+    }
+    if ((rc = sh_mem_create(c)) != 0) {
+        fprintf(stderr, "bpbench share: memfd for the baseline: %s\n",
+                strerror(-rc));
+        return 1;
+    }
+    return 0;
+}
+
 int bench_share_main(int argc, char **argv)
 {
-    sh_ctx c = {.o = {.records = 10000000, .ops = 2000000, .writes = 10,
-                      .reps = 3, .nmax = 0, .workloads = 3,
-                      .dir = NULL}};
+    static sh_ctx c;
+    static sh_res res[SH_NWL][SH_NC];
     bp_pool *keeper = NULL;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int counts[3], nc = 0, rc;
+    int counts[SH_NC], nc = 0, rc;
+    bo_run *run = bo_run_begin(argc, argv);
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--quick") == 0) {
-            c.o.records = 200000;
-            c.o.ops = 200000;
-            c.o.reps = 1;
-        } else if (strcmp(a, "--records") == 0 && v) {
-            if (bu_parse_u64(a, v, SH_PER, 1ull << 32, 1, &c.o.records))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--ops") == 0 && v) {
-            if (bu_parse_u64(a, v, 1000, 1ull << 40, 1, &c.o.ops))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--writes") == 0 && v) {
-            if (bu_parse_u64(a, v, 0, 100, 1, &c.o.writes))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--reps") == 0 && v) {
-            if (bu_parse_u64(a, v, 1, 100, 1, &c.o.reps))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--procs") == 0 && v) {
-            if (bu_parse_u64(a, v, 1, 256, 1, &c.o.nmax))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--workload") == 0 && v &&
-                   (strcmp(v, "hit") == 0 || strcmp(v, "kv") == 0 ||
-                    strcmp(v, "both") == 0)) {
-            c.o.workloads = v[0] == 'h' ? 1 : v[0] == 'k' ? 2 : 3;
-            i++;
-        } else if (strcmp(a, "--dir") == 0 && v) {
-            c.o.dir = v;
-            i++;
-        } else {
-            fprintf(stderr,
-                    "usage: bpbench share [--quick] [--records N] [--ops N "
-                    "per worker] [--writes PCT] [--reps N] [--procs N] "
-                    "[--workload hit|kv|both] [--dir D]\n  N threads of one process vs N processes "
-                    "on one shared cache (BP_ATTACH), and LMDB by N "
-                    "processes; N = 1, 2 and --procs (the core count)\n");
-            return strcmp(a, "--help") == 0 ? 0 : 2;
-        }
+    rc = run ? sh_parse(&c.o, argc, argv) : -2;
+    if (rc == 0 && bo_outopts_apply("share", &c.o.out, run))
+        rc = -1;
+    if (rc == 0 && sh_res_alloc(res))
+        rc = -2;
+    if (rc) {
+        if (rc == -2)
+            fprintf(stderr, "bpbench share: out of memory\n");
+        bo_run_discard(run);
+        sh_res_free(res);
+        return rc > 0 ? 0 : rc == -2 ? 1 : 2;
     }
+    bo_tick_init();
     if (!c.o.nmax)
         c.o.nmax = (uint64_t)(ncpu > 0 ? ncpu : 1);
     counts[nc++] = 1;
@@ -553,114 +831,25 @@ int bench_share_main(int argc, char **argv)
         counts[nc++] = 2;
     if (c.o.nmax > 2)
         counts[nc++] = (int)c.o.nmax;
-    c.pages = (c.o.records + SH_PER - 1) / SH_PER;
-    if (bu_cleanup_init() != 0 ||
-        bu_tempdir(c.o.dir ? c.o.dir : "/var/tmp", c.dir, sizeof c.dir) != 0 ||
-        bu_shm_name(c.shm, sizeof c.shm) != 0)
-        return 1;
-    snprintf(c.data, sizeof c.data, "%s/share.db", c.dir);
-    snprintf(c.lmdb_dir, sizeof c.lmdb_dir, "%s", c.dir);
-    for (int i = 0; i < 2; i++) { /* LMDB's files, removed before c.dir */
-        char f[700];
-
-        snprintf(f, sizeof f, "%s/%s", c.dir, i ? "lock.mdb" : "data.mdb");
-        if (bu_cleanup_add(f, 0) != 0)
-            return 1;
-    }
-    c.go = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (c.go == MAP_FAILED)
-        return 1;
-    c.ready = c.go + 16;
-    c.done = c.go + 24;
-    c.failed = c.go + 28;
-    c.ends = (_Atomic uint64_t *)((char *)c.go + 128); /* 256 of them */
-    bu_print_machine(stdout, "# ");
-    printf("# bpbench share: %" PRIu64 " records of %u bytes (%" PRIu64
-           " pages of %u), %" PRIu64 " ops per worker, %" PRIu64
-           "%% updates, warm cache, window a quarter of the pages, "
-           "%" PRIu64 " repetitions (rates: the median repetition; "
-           "ratios: the median of the repetitions' ratios)\n",
-           c.o.records, SH_REC, c.pages, SH_PSZ, c.o.ops, c.o.writes,
-           c.o.reps);
-    if ((rc = sh_load(&c, &keeper)) != 0) {
-        fprintf(stderr, "bpbench share: load failed: %d\n", rc);
-        bp_close(keeper);
-        return 1;
-    }
-    if ((rc = sh_mem_create(&c)) != 0) {
-        fprintf(stderr, "bpbench share: memfd for the baseline: %s\n",
-                strerror(-rc));
-        bp_close(keeper);
-        return 1;
-    }
-    for (int wl = 0; wl < 2; wl++) {
-        int kinds = wl == 0 ? SH_KINDS : SH_OWN; /* kv: the first three */
-
-        if (!(c.o.workloads & (1 << wl)))
-            continue;
-        /* hit: reads of the records on the pages a window holds; kv: every
-         * record, --writes % updates (window misses remap) */
-        c.range = wl == 0 ? sh_hot_pages(&c) * SH_PER : c.o.records;
-        c.writes = wl == 0 ? 0 : c.o.writes;
-        printf("# %s: %" PRIu64 " records, %" PRIu64 "%% updates; "
-               "Mop/s of all N workers\n",
-               wl == 0 ? "hit (window hits)" : "kv (window misses too)",
-               c.range, c.writes);
-        if (kinds == SH_KINDS)
-            printf("# %-3s %8s %8s %8s %8s  %9s %9s %9s %9s\n", "N", "thr",
-                   "thr-own", "procs", "lmdb", "proc/thr", "proc/own",
-                   "proc/lmdb", "mem p/t");
-        else
-            printf("# %-3s %8s %8s %8s  %9s %9s\n", "N", "thr", "procs",
-                   "lmdb", "proc/thr", "proc/lmdb");
-        for (int k = 0; k < nc; k++) {
-            double w[SH_KINDS][100], med[SH_KINDS], m[SH_KINDS];
-            int n = counts[k];
-
-            for (uint64_t r = 0; r < c.o.reps; r++)
-                for (int kind = 0; kind < kinds; kind++)
-                    w[kind][r] = sh_row(&c, kind, n);
-            for (int kind = 0; kind < kinds; kind++) {
-                med[kind] = bu_median(w[kind], c.o.reps);
-                for (uint64_t r = 0; r < c.o.reps; r++)
-                    if (w[kind][r] == 0) /* a failed row */
-                        med[kind] = 0;
-                if (med[kind] == 0) {
-                    fprintf(stderr, "bpbench share: %s, N = %d failed\n",
-                            sh_kind[kind], n);
-                    bp_close(keeper);
-                    return 1;
-                }
-                m[kind] = (double)c.o.ops * n / med[kind] * 1e3;
-            }
-            if (kinds == SH_KINDS)
-                printf("  %-3d %8.2f %8.2f %8.2f %8.2f  %8.2fx %8.2fx %8.2fx "
-                       "%8.2fx\n",
-                       n, m[SH_THREADS], m[SH_OWN], m[SH_PROCS], m[SH_LMDB],
-                       sh_ratio(w, SH_PROCS, SH_THREADS, c.o.reps),
-                       sh_ratio(w, SH_PROCS, SH_OWN, c.o.reps),
-                       sh_ratio(w, SH_PROCS, SH_LMDB, c.o.reps),
-                       sh_ratio(w, SH_MEM_PROCS, SH_MEM_THREADS, c.o.reps));
-            else
-                printf("  %-3d %8.2f %8.2f %8.2f  %8.2fx %8.2fx\n", n,
-                       m[SH_THREADS], m[SH_PROCS], m[SH_LMDB],
-                       sh_ratio(w, SH_PROCS, SH_THREADS, c.o.reps),
-                       sh_ratio(w, SH_PROCS, SH_LMDB, c.o.reps));
-            if (c.o.reps > 1) {
-                printf("#       proc/thr by repetition:");
-                for (uint64_t r = 0; r < c.o.reps; r++)
-                    printf(" %.2f", w[SH_THREADS][r] / w[SH_PROCS][r]);
-                printf("\n");
-            }
-        }
-    }
-    close(c.memfd);
+    rc = sh_setup(&c, &keeper);
+    sh_record_opts(&c, run);
+    bo_progress_start(sh_progress, &c);
+    for (int wl = 0; wl < SH_NWL && rc == 0; wl++)
+        if (c.o.workloads & (1 << wl))
+            rc = sh_workload(&c, wl, counts, nc, res[wl], run) ? 1 : 0;
+    bo_progress_stop();
+    if (c.memfd > 0)
+        close(c.memfd);
     bp_stats st;
-    if (bp_stats_get(keeper, &st, sizeof st) == 0)
+    if (rc == 0 && bp_stats_get(keeper, &st, sizeof st) == 0)
         printf("# backend %s (%s); reader fence: %s\n",
                bp_backend_name((bp_backend)st.backend), st.backend_reason,
                st.reader_fence);
     bp_close(keeper);
-    return 0;
+    sh_res_free(res);
+    if (rc) {
+        bo_run_discard(run);
+        return 1;
+    }
+    return bo_run_finish("share", run);
 }

@@ -1,6 +1,7 @@
 /*
  * bench_util.c - clock, medians, cleanup registry, data files, options,
- * table printing and the fio runner for bpbench.  See bench_util.h for the contracts.
+ * table printing, gnuplot and the fio runner for bpbench.  See
+ * bench_util.h for the contracts.
  *
  * Cleanup registry: a fixed array of paths filled by the main thread.  An
  * entry becomes visible to the signal handler only after its path is fully
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -303,15 +305,23 @@ int bu_data_file_create(const char *path, size_t page_size, uint64_t npages,
 
 /* ---- Options ------------------------------------------------------------- */
 
+/* "bpbench: --opt: 'v' <what>; give an integer in [min, max] ..." */
+static int bu_bad_u64(const char *opt, const char *s, const char *what,
+                      uint64_t min, uint64_t max, int allow_suffix)
+{
+    fprintf(stderr, "bpbench: --%s: '%s' %s; give an integer in [%llu, "
+                    "%llu]%s\n", opt, s ? s : "", what,
+            (unsigned long long)min, (unsigned long long)max,
+            allow_suffix ? " (suffix k, m or g: x 2^10, 2^20, 2^30)" : "");
+    return -1;
+}
+
 int bu_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
                  int allow_suffix, uint64_t *out)
 {
     char *end;
-    if (!s || !isdigit((unsigned char)*s)) {
-        fprintf(stderr, "bpbench: --%s: '%s' is not an unsigned number\n", opt,
-                s ? s : "");
-        return -1;
-    }
+    if (!s || !isdigit((unsigned char)*s))
+        return bu_bad_u64(opt, s, "is not a number", min, max, allow_suffix);
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     unsigned shift = 0;
@@ -323,18 +333,12 @@ int bu_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
         default: break;
         }
     }
-    if (errno || *end || (shift && v > (UINT64_MAX >> shift))) {
-        fprintf(stderr, "bpbench: --%s: '%s' is not a valid number%s\n", opt, s,
-                allow_suffix ? " (optional suffix k, m or g)" : "");
-        return -1;
-    }
+    if (errno || *end || (shift && v > (UINT64_MAX >> shift)))
+        return bu_bad_u64(opt, s, "is not a number", min, max, allow_suffix);
     uint64_t r = (uint64_t)v << shift;
-    if (r < min || r > max) {
-        fprintf(stderr, "bpbench: --%s: %llu is outside [%llu, %llu]\n", opt,
-                (unsigned long long)r, (unsigned long long)min,
-                (unsigned long long)max);
-        return -1;
-    }
+    if (r < min || r > max)
+        return bu_bad_u64(opt, s, "is outside the range", min, max,
+                          allow_suffix);
     *out = r;
     return 0;
 }
@@ -366,7 +370,7 @@ int bu_parse_backends(char *s, bp_backend *bk, int max, int *nbk)
         max = nnames;
     int n = bu_split_list(s, items, max);
     if (n <= 0) {
-        fprintf(stderr, "bpbench: --backends: give 1 to %d of "
+        fprintf(stderr, "bpbench: --backend: give 1 to %d of "
                         "rfp,mmap,copy,linear,kmod,auto\n", max);
         return -1;
     }
@@ -377,17 +381,58 @@ int bu_parse_backends(char *s, bp_backend *bk, int max, int *nbk)
             if (strcmp(items[i], names[j].name) == 0)
                 found = j;
         if (found < 0) {
-            fprintf(stderr, "bpbench: --backends: unknown backend '%s'\n",
-                    items[i]);
+            fprintf(stderr, "bpbench: --backend: unknown backend '%s'; give "
+                    "1 to %d of rfp,mmap,copy,linear,kmod,auto\n", items[i],
+                    max);
             return -1;
         }
         for (int j = 0; j < *nbk; j++)
             if (bk[j] == names[found].b) {
-                fprintf(stderr, "bpbench: --backends: '%s' twice\n", items[i]);
+                fprintf(stderr, "bpbench: --backend: '%s' twice\n", items[i]);
                 return -1;
             }
         bk[(*nbk)++] = names[found].b;
     }
+    return 0;
+}
+
+int bu_opt_backends(void *dst, const char *cmd, const char *opt,
+                    const char *val)
+{
+    bu_bklist *l = dst;
+    char buf[256];
+    (void)cmd;
+    (void)opt;
+    snprintf(buf, sizeof buf, "%s", val);
+    return bu_parse_backends(buf, l->bk, l->max, l->n);
+}
+
+int bu_opt_u64list(void *dst, const char *cmd, const char *opt,
+                   const char *val)
+{
+    bu_u64list *l = dst;
+    char buf[256], *it[64];
+    int max = l->max < 64 ? l->max : 64;
+    snprintf(buf, sizeof buf, "%s", val);
+    int n = bu_split_list(buf, it, max);
+    if (n <= 0) {
+        fprintf(stderr, "bpbench %s: --%s: '%s': give 1 to %d numbers in "
+                        "[%llu, %llu], comma separated\n", cmd, opt, val,
+                max, (unsigned long long)l->lo, (unsigned long long)l->hi);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (bu_parse_u64(opt, it[i], l->lo, l->hi, 1, &l->v[i]))
+            return -1;
+        if (l->pow2 && (l->v[i] & (l->v[i] - 1))) {
+            fprintf(stderr, "bpbench %s: --%s: %llu is not a power of two "
+                            "in [%llu, %llu]\n", cmd, opt,
+                    (unsigned long long)l->v[i], (unsigned long long)l->lo,
+                    (unsigned long long)l->hi);
+            return -1;
+        }
+    }
+    *l->n = n;
     return 0;
 }
 
@@ -695,6 +740,59 @@ int bu_stats(bp_pool *p, bp_stats *st, char *why, size_t whysz)
     return rc;
 }
 
+/* ---- Plots --------------------------------------------------------------- */
+
+/* gnuplot with args a1 (and a2 when not NULL), stdout to /dev/null: its
+ * exit status, 127 when it cannot be run. */
+static int bu_gnuplot_exec(const char *a1, const char *a2)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 127;
+    if (pid == 0) {
+        FILE *n = freopen("/dev/null", "w", stdout);
+        (void)n;
+        if (a2)
+            execlp("gnuplot", "gnuplot", a1, a2, (char *)NULL);
+        else
+            execlp("gnuplot", "gnuplot", a1, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 126;
+}
+
+const char *bu_gnuplot_term(void)
+{
+    static int probed;
+    static const char *term;
+    if (!probed) {
+        probed = 1;
+        int rc = bu_gnuplot_exec("-e", "set terminal pngcairo");
+        term = rc == 0 ? "pngcairo" : rc == 127 ? NULL : "png";
+    }
+    return term;
+}
+
+int bu_gnuplot(const char *script)
+{
+    return bu_gnuplot_exec(script, NULL);
+}
+
+int bu_mkdir(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0755) == 0)
+        return 0;
+    if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    return -errno;
+}
+
 /* ---- fio ----------------------------------------------------------------- */
 
 int bu_have_fio(void)
@@ -702,62 +800,123 @@ int bu_have_fio(void)
     return system("command -v fio >/dev/null 2>&1") == 0;
 }
 
+/* The number after "key": at or after from in fio's JSON, before end;
+ * -1 when missing. */
+static double bu_json_num(const char *from, const char *end, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *k = strstr(from, pat);
+    if (!k || k >= end)
+        return -1;
+    k += strlen(pat);
+    return strtod(k + strspn(k, " \t\n:"), NULL);
+}
+
+/* fio's JSON: the read or write section's IOPS and completion latency
+ * (clat_ns: submission to completion).  0, or -1 when it is not there. */
+static int bu_fio_parse(const char *out, int write, bu_fio_res *res)
+{
+    static const char *const key[4] = {"50.000000", "90.000000",
+                                       "99.000000", "99.900000"};
+    const char *jobs = strstr(out, "\"jobs\""), *sec, *clat, *pct;
+    if (!jobs || !(sec = strstr(jobs, write ? "\"write\"" : "\"read\"")))
+        return -1;
+    const char *end = sec + strlen(sec);
+    memset(res, 0, sizeof *res);
+    res->iops = bu_json_num(sec, end, "iops");
+    if (res->iops < 0 || !(clat = strstr(sec, "\"clat_ns\"")))
+        return -1;
+    double n = bu_json_num(clat, end, "N");
+    res->clat.count = n > 0 ? (uint64_t)n : 0;
+    res->clat.mean = bu_json_num(clat, end, "mean");
+    res->clat.max = (uint64_t)fmax(bu_json_num(clat, end, "max"), 0);
+    if (!res->clat.count || !(pct = strstr(clat, "\"percentile\"")))
+        return 0; /* no I/O, or no percentiles: no latency */
+    uint64_t *dst[4] = {&res->clat.p50, &res->clat.p90, &res->clat.p99,
+                        &res->clat.p999};
+    for (int i = 0; i < 4; i++) {
+        double v = bu_json_num(pct, end, key[i]);
+        *dst[i] = v > 0 ? (uint64_t)v : 0;
+        if (*dst[i] > res->clat.max)
+            *dst[i] = res->clat.max;
+    }
+    return 0;
+}
+
+/* All of a command's output (stderr too) into a new string; NULL when out
+ * of memory.  *status gets pclose's status (-1 when popen failed). */
+static char *bu_run_capture(const char *cmd, int *status)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    FILE *f = buf ? popen(cmd, "r") : NULL;
+    *status = -1;
+    if (!f) {
+        free(buf);
+        return NULL;
+    }
+    for (size_t got; (got = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
+        len += got;
+        if (cap - len < 4096) {
+            char *b = realloc(buf, cap * 2);
+            if (!b)
+                break;
+            buf = b;
+            cap *= 2;
+        }
+    }
+    buf[len] = 0;
+    *status = pclose(f);
+    return buf;
+}
+
+int bu_fio_run(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
+               int write, uint64_t seconds, uint64_t nios, bu_fio_res *res,
+               char *why, size_t whysz)
+{
+    char cmd[1024], extra[128];
+    int st;
+
+    snprintf(extra, sizeof extra, write ? " --io_size=%llu"
+                                        : " --runtime=%llu",
+             (unsigned long long)(write ? nios * bs : seconds));
+    snprintf(cmd, sizeof cmd,
+             "fio --name=bpbench --filename=%s --size=%llu --rw=%s --bs=%llu "
+             "--direct=1 --ioengine=io_uring --iodepth=%llu --numjobs=1 "
+             "--randrepeat=0 --norandommap --output-format=json "
+             "%s%s 2>&1",
+             path, (unsigned long long)size, write ? "randwrite" : "randread",
+             (unsigned long long)bs, (unsigned long long)depth,
+             write ? "--end_fsync=1 --number_ios=0" : "--time_based", extra);
+    char *out = bu_run_capture(cmd, &st);
+    if (!out) {
+        snprintf(why, whysz, "running fio: %s", strerror(errno ? errno
+                                                               : ENOMEM));
+        return -1;
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) || bu_fio_parse(out, write, res)) {
+        size_t l = strlen(out);
+        while (l && out[l - 1] == '\n')
+            out[--l] = 0;
+        const char *last = strrchr(out, '\n');
+        snprintf(why, whysz, "fio failed (status %d): %.200s\n", st,
+                 last ? last + 1 : out);
+        free(out);
+        return -1;
+    }
+    free(out);
+    return 0;
+}
+
 int bu_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
            int write, uint64_t seconds, uint64_t nios, double *iops,
            char *why, size_t whysz)
 {
-    char cmd[1024], line[8192];
-    FILE *f;
-    int st;
-
-    snprintf(cmd, sizeof cmd,
-             "fio --name=bpbench --filename=%s --size=%llu --rw=%s --bs=%llu "
-             "--direct=1 --ioengine=io_uring --iodepth=%llu --numjobs=1 "
-             "--randrepeat=0 --norandommap --output-format=terse "
-             "--terse-version=3 %s 2>&1",
-             path, (unsigned long long)size, write ? "randwrite" : "randread",
-             (unsigned long long)bs, (unsigned long long)depth,
-             write ? "--end_fsync=1 --number_ios=0" : "--time_based");
-    if (write) {
-        char extra[128];
-
-        snprintf(extra, sizeof extra, " --io_size=%llu",
-                 (unsigned long long)(nios * bs));
-        strncat(cmd, extra, sizeof cmd - strlen(cmd) - 1);
-    } else {
-        char extra[64];
-
-        snprintf(extra, sizeof extra, " --runtime=%llu",
-                 (unsigned long long)seconds);
-        strncat(cmd, extra, sizeof cmd - strlen(cmd) - 1);
-    }
-    if (!(f = popen(cmd, "r"))) {
-        snprintf(why, whysz, "popen(fio): %s", strerror(errno));
-        return -1;
-    }
-    line[0] = 0;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "3;", 2) == 0)
-            break;
-    st = pclose(f);
-    if (strncmp(line, "3;", 2) != 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-        snprintf(why, whysz, "fio failed (status %d): %.200s", st, line);
-        return -1;
-    }
-    {
-        /* terse v3: field 8 read IOPS, field 49 write IOPS (1-based) */
-        int want = write ? 49 : 8, k = 1;
-        char *s = line;
-
-        while (k < want && (s = strchr(s, ';')) != NULL) {
-            s++;
-            k++;
-        }
-        if (!s) {
-            snprintf(why, whysz, "fio output has no field %d", want);
-            return -1;
-        }
-        *iops = strtod(s, NULL);
-    }
-    return 0;
+    bu_fio_res r;
+    int rc = bu_fio_run(path, size, bs, depth, write, seconds, nios, &r, why,
+                        whysz);
+    if (rc == 0)
+        *iops = r.iops;
+    return rc;
 }

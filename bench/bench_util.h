@@ -4,9 +4,11 @@
  * Owns: the clock, medians, the bench's pseudo-random numbers, the cleanup
  * registry (temporary directories, data files and /dev/shm names removed at
  * exit, on SIGINT/SIGTERM/SIGHUP and on a crash), the data file format used
- * by every subcommand, opening a configured pool, option parsing (the --backends list too), table and
- * CSV printing, the lists of notes printed under a report, the machine
- * description printed at the top of each report, and running fio (the
+ * by every subcommand, opening a configured pool, option parsing (the
+ * --backend list and number lists for bo_parse too), table and CSV
+ * printing, the lists of notes printed under a report, the machine
+ * description printed at the top of each report, running gnuplot, and
+ * running fio (its IOPS and completion latency percentiles; the
  * disk's own rate that `bpbench io` and the out-of-memory workload reports
  * compare against).
  *
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_out.h"
 #include "bufpool.h"
 
 #define BU_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -190,10 +193,32 @@ int bu_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
  * max. */
 int bu_split_list(char *s, char **items, int max);
 
-/* Parse the --backends list s (split in place): 1 to max distinct names of
+/* Parse the --backend list s (split in place): 1 to max distinct names of
  * rfp,mmap,copy,linear,kmod,auto into bk[], their count into *nbk.  On error
- * prints "bpbench: --backends: ..." to stderr and returns -1. */
+ * prints "bpbench: --backend: ..." to stderr and returns -1. */
 int bu_parse_backends(char *s, bp_backend *bk, int max, int *nbk);
+
+/* --backend LIST for bo_parse (a BO_FN option whose dst is a bu_bklist):
+ * the list parsed by bu_parse_backends into bk[0..max), its count in *n. */
+typedef struct bu_bklist {
+    bp_backend *bk;
+    int *n;
+    int max;
+} bu_bklist;
+int bu_opt_backends(void *dst, const char *cmd, const char *opt,
+                    const char *val);
+
+/* A comma separated list of 1 to max unsigned numbers in [min, max] for
+ * bo_parse (BO_FN, dst a bu_u64list); suffix k, m, g allowed. */
+typedef struct bu_u64list {
+    uint64_t *v;
+    int *n;
+    int max;
+    uint64_t lo, hi;
+    int pow2; /* 1: every value must be a power of two */
+} bu_u64list;
+int bu_opt_u64list(void *dst, const char *cmd, const char *opt,
+                   const char *val);
 
 /* ---- Output -------------------------------------------------------------- */
 
@@ -253,6 +278,19 @@ void bu_print_machine(FILE *f, const char *prefix);
  * hypervisor ran something else on this VM's CPUs.  0 when unknown. */
 int bu_cpu_ticks(uint64_t *total, uint64_t *steal);
 
+/* ---- Plots --------------------------------------------------------------- */
+
+/* gnuplot's PNG terminal: "pngcairo" when it knows it, else "png"; NULL
+ * when gnuplot is not installed. */
+const char *bu_gnuplot_term(void);
+
+/* Run gnuplot on the script file script (its output to /dev/null).  Its
+ * exit status, 127 when it cannot be run. */
+int bu_gnuplot(const char *script);
+
+/* Create directory dir (mode 0755) unless it exists; 0 or -errno. */
+int bu_mkdir(const char *dir);
+
 /* ---- fio ----------------------------------------------------------------- */
 
 /* 1 when a fio program is on PATH (`command -v fio` through sh). */
@@ -262,11 +300,22 @@ int bu_have_fio(void);
  * short): O_DIRECT io_uring random I/O of bs-byte blocks at queue depth
  * depth, one job.  Reads (write 0) run for seconds; writes (write 1) do
  * nios blocks and end with an fsync that fio's IOPS leave out.  The read
- * or write IOPS from fio's terse (v3) output go to *iops.  Returns 0, or
+ * or write IOPS from fio's JSON output go to *iops.  Returns 0, or
  * -1 with the reason in why (for a failed run, fio's exit status and last
  * output line, newline included). */
 int bu_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
            int write, uint64_t seconds, uint64_t nios, double *iops,
            char *why, size_t whysz);
+
+/* The same run, from fio's JSON output: its IOPS and its completion
+ * latency (clat_ns: count, mean, p50, p90, p99, p99.9, max; all 0 when it
+ * did no I/O). */
+typedef struct bu_fio_res {
+    double iops;
+    bo_pcts clat;
+} bu_fio_res;
+int bu_fio_run(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
+               int write, uint64_t seconds, uint64_t nios, bu_fio_res *res,
+               char *why, size_t whysz);
 
 #endif

@@ -6,7 +6,7 @@
  * Parent                                Child (one per engine)
  *   temp dir + its files registered
  *   for cleanup; result block mmap'ed
- *   MAP_SHARED; fork ---------------->  kv_open, load (progress bar),
+ *   MAP_SHARED; fork ---------------->  kv_open, load (progress lines),
  *                                       kv_flush, kv_close, size of files
  *                                       (the load is not measured: the
  *                                       bufpool cache may exceed the
@@ -16,10 +16,14 @@
  *   out-of-memory mode: drop caches;
  *   LMDB: cgroup limited to the budget,
  *   child's pid into it  ----------->  'G'
- *                                       kv_reopen, worker threads, sample the
- *                                       counters every interval into the
- *                                       result block until the duration is
- *                                       over; stop, join, check, kv_close,
+ *                                       kv_reopen, worker threads (each
+ *                                       timing its operations into its own
+ *                                       histograms), sample the counters
+ *                                       every interval into the result
+ *                                       block until the duration is over
+ *                                       (or the --ops are done); stop,
+ *                                       join, histograms merged into the
+ *                                       result block, check, kv_close,
  *                                       _exit (never exit: the parent's
  *                                       atexit cleanup must not run twice)
  *   waitpid; cgroup removed (process
@@ -56,30 +60,47 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- Load progress bar ---------------------------------------------------- */
+/* ---- Load progress ------------------------------------------------------- */
 
-static atomic_int wl_bar_last = -1; /* last percentage drawn */
-static char wl_bar_label[96];
+static atomic_uint_fast64_t wl_load_done, wl_load_total;
+static char wl_load_label[96]; /* the engine being loaded */
 
 void wl_progress(uint64_t done, uint64_t total)
 {
-    if (bu_quiet || !isatty(2) || total == 0)
-        return;
-    int pct = (int)(done >= total ? 100 : done * 100 / total);
-    int last = atomic_load_explicit(&wl_bar_last, memory_order_relaxed);
-    if (pct <= last || !atomic_compare_exchange_strong(&wl_bar_last, &last,
-                                                       pct))
-        return;
-    char bar[41];
-    int fill = pct * 40 / 100;
-    for (int i = 0; i < 40; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[40] = '\0';
-    fprintf(stderr, "\r  load %-24s [%s] %3d%%%s", wl_bar_label, bar, pct,
-            pct == 100 ? "\n" : "");
+    uint64_t last = atomic_load_explicit(&wl_load_done, memory_order_relaxed);
+    while (done > last &&
+           !atomic_compare_exchange_weak(&wl_load_done, &last, done))
+        ;
+    atomic_store_explicit(&wl_load_total, total, memory_order_relaxed);
 }
 
-/* ---- Engines ---------------------------------------------------------------- */
+/* What the load's progress line reads. */
+typedef struct wl_load_pg {
+    uint64_t t0, t_last; /* ns */
+    uint64_t done_last;
+} wl_load_pg;
+
+/* bo_progress_fn of the load: nothing in its first 3 s, then "load 42%
+ * (42000 of 100000 rows), 35000 rows/s, <engine>". */
+static void wl_load_line(void *arg, char *line, size_t n)
+{
+    wl_load_pg *p = arg;
+    uint64_t now = bu_now_ns();
+    uint64_t done = atomic_load(&wl_load_done),
+             total = atomic_load(&wl_load_total);
+    double dt = (double)(now - p->t_last) / 1e9;
+    double rate = dt > 0 ? (double)(done - p->done_last) / dt : 0;
+
+    p->t_last = now;
+    p->done_last = done;
+    if (now - p->t0 < 3000000000u || !total)
+        return;
+    snprintf(line, n, "load %.0f%% (%llu of %llu rows), %.0f rows/s, %s",
+             100.0 * (double)done / (double)total, (unsigned long long)done,
+             (unsigned long long)total, rate, wl_load_label);
+}
+
+/* ---- Engines ------------------------------------------------------------- */
 
 const char *wl_engine_name(const wl_engine *e, char *buf, size_t n)
 {
@@ -95,6 +116,10 @@ const char *wl_engine_name(const wl_engine *e, char *buf, size_t n)
 static const bp_backend wl_all_backends[] = {
     BP_BACKEND_AUTO, BP_BACKEND_LINEAR, BP_BACKEND_COPY, BP_BACKEND_RFP,
     BP_BACKEND_MMAP, BP_BACKEND_KMOD};
+#define WL_NALL (sizeof wl_all_backends / sizeof wl_all_backends[0])
+#define WL_ENGINES_ACCEPTED                                                 \
+    "lmdb, bufpool:<backend> or <backend> alone, backend one of auto, "     \
+    "rfp, mmap, copy, linear, kmod, all"
 
 static int wl_backend_runs_here(bp_backend b)
 {
@@ -105,73 +130,107 @@ static int wl_backend_runs_here(bp_backend b)
     return 1;
 }
 
+/* The backend named s (bp_backend_name's names); -1 when none is. */
+static int wl_backend_named(const char *s, bp_backend *out)
+{
+    for (size_t k = 0; k < WL_NALL; k++)
+        if (strcmp(s, bp_backend_name(wl_all_backends[k])) == 0) {
+            *out = wl_all_backends[k];
+            return 0;
+        }
+    return -1;
+}
+
 /* Append e (named by item on the command line) to o's first *ne engines:
  * -1 with a message when it is there already or the list is full. */
-static int wl_add_engine(wl_opts *o, int *ne, wl_engine e, const char *item)
+static int wl_add_engine(wl_opts *o, int *ne, wl_engine e, const char *item,
+                         const char *what)
 {
     char name[64];
 
     for (int j = 0; j < *ne; j++)
         if (o->engines[j].kind == e.kind &&
             (e.kind == KV_LMDB || o->engines[j].backend == e.backend)) {
-            fprintf(stderr, "bpbench: --engines: '%s' repeats %s\n", item,
-                    wl_engine_name(&e, name, sizeof name));
+            fprintf(stderr, "%s: '%s' repeats %s; give each engine once\n",
+                    what, item, wl_engine_name(&e, name, sizeof name));
             return -1;
         }
     if (*ne == 8) {
-        fprintf(stderr, "bpbench: --engines: at most 8 engines\n");
+        fprintf(stderr, "%s: more than 8 engines\n", what);
         return -1;
     }
     o->engines[(*ne)++] = e;
     return 0;
 }
 
-int wl_parse_engines(char *s, wl_opts *o)
+/* Every backend that runs here, after the first *ne engines of o. */
+static int wl_add_all(wl_opts *o, int *ne, const char *item,
+                      const char *what)
+{
+    for (size_t k = 0; k < WL_NALL; k++)
+        if (wl_backend_runs_here(wl_all_backends[k]) &&
+            wl_add_engine(o, ne, (wl_engine){KV_BUFPOOL, wl_all_backends[k]},
+                          item, what) != 0)
+            return -1;
+    return 0;
+}
+
+/* The engine named b: 0, or -1 when b names none. */
+static int wl_engine_named(const char *b, wl_engine *e)
+{
+    *e = (wl_engine){KV_BUFPOOL, BP_BACKEND_AUTO};
+    if (strcmp(b, "lmdb") == 0) {
+        e->kind = KV_LMDB;
+        return 0;
+    }
+    if (strncmp(b, "bufpool:", 8) == 0)
+        b += 8;
+    else if (strcmp(b, "bufpool") == 0)
+        return 0;
+    return wl_backend_named(b, &e->backend);
+}
+
+int wl_parse_engines_as(char *s, wl_opts *o, const char *what)
 {
     char *items[8];
     int n = bu_split_list(s, items, 8), ne = 0;
     if (n <= 0) {
-        fprintf(stderr, "bpbench: --engines: %s\n",
-                n < 0 ? "at most 8 engines" : "empty list");
+        fprintf(stderr, "%s: %s; give 1 to 8 of %s\n", what,
+                n < 0 ? "more than 8 engines" : "empty list",
+                WL_ENGINES_ACCEPTED);
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        wl_engine e = {KV_BUFPOOL, BP_BACKEND_AUTO};
-        char *b = items[i];
-        if (strcmp(b, "bufpool:all") == 0 || strcmp(b, "all") == 0) {
-            for (size_t k = 0;
-                 k < sizeof wl_all_backends / sizeof wl_all_backends[0];
-                 k++)
-                if (wl_backend_runs_here(wl_all_backends[k]) &&
-                    wl_add_engine(o, &ne,
-                                  (wl_engine){KV_BUFPOOL, wl_all_backends[k]},
-                                  items[i]) != 0)
-                    return -1;
+        wl_engine e;
+        if (strcmp(items[i], "bufpool:all") == 0 ||
+            strcmp(items[i], "all") == 0) {
+            if (wl_add_all(o, &ne, items[i], what) != 0)
+                return -1;
             continue;
         }
-        if (strcmp(b, "lmdb") == 0) {
-            e.kind = KV_LMDB;
-        } else {
-            if (strncmp(b, "bufpool:", 8) == 0)
-                b += 8;
-            else if (strcmp(b, "bufpool") == 0)
-                b = (char *)"auto";
-            bp_backend bk;
-            int nbk;
-            char one[32];
-            snprintf(one, sizeof one, "%s", b);
-            if (bu_parse_backends(one, &bk, 1, &nbk) != 0) {
-                fprintf(stderr, "bpbench: --engines: '%s' is not lmdb or "
-                                "bufpool:<backend>\n", items[i]);
-                return -1;
-            }
-            e.backend = bk;
+        if (wl_engine_named(items[i], &e) != 0) {
+            fprintf(stderr, "%s: '%s' is not an engine; give %s\n", what,
+                    items[i], WL_ENGINES_ACCEPTED);
+            return -1;
         }
-        if (wl_add_engine(o, &ne, e, items[i]) != 0)
+        if (wl_add_engine(o, &ne, e, items[i], what) != 0)
             return -1;
     }
     o->nengines = ne;
     return 0;
+}
+
+int wl_parse_engines(char *s, wl_opts *o)
+{
+    return wl_parse_engines_as(s, o, "bpbench: --engines");
+}
+
+void wl_engine_labels(bo_row *w, const wl_engine *e)
+{
+    bo_label_str(w, "engine", e->kind == KV_LMDB ? "lmdb" : "bufpool");
+    bo_label_str(w, "backend", e->kind == KV_LMDB
+                                   ? "none"
+                                   : bp_backend_name(e->backend));
 }
 
 uint64_t wl_counted(const wl_workload *w, const uint64_t *ops)
@@ -189,7 +248,7 @@ int wl_rounds(const wl_opts *o)
     return o->rounds > 1 ? o->rounds : 1;
 }
 
-/* ---- The child ---------------------------------------------------------------- */
+/* ---- The child ----------------------------------------------------------- */
 
 typedef struct wl_worker {
     const wl_workload *w;
@@ -197,7 +256,9 @@ typedef struct wl_worker {
     int tid;
     wl_counters *c;
     const int *stop;
+    atomic_int *done; /* workers whose run returned */
     int rc;
+    uint64_t end_ns;  /* when its run returned */
     pthread_t th;
 } wl_worker;
 
@@ -205,6 +266,8 @@ static void *wl_worker_main(void *arg)
 {
     wl_worker *x = arg;
     x->rc = x->w->run(x->k, x->w->arg, x->tid, x->c, x->stop);
+    x->end_ns = bu_now_ns();
+    atomic_fetch_add(x->done, 1);
     return NULL;
 }
 
@@ -302,39 +365,78 @@ static int wl_steady_now(const wl_result *r)
     return mean > 0;
 }
 
-/* Start the workers, sample until the duration is over, stop them. */
-static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
-                        wl_result *r)
+/* What the run's progress line reads. */
+typedef struct wl_run_pg {
+    const wl_workload *w;
+    const wl_counters *c;
+    int nt;
+    const char *label;
+    uint64_t t_last, ops_last;
+} wl_run_pg;
+
+/* bo_progress_fn of the run: "152340 ops/s, 1523400 ops, ycsb-c on
+ * <engine>" (the counted kind for a workload with a main kind). */
+static void wl_run_line(void *arg, char *line, size_t n)
 {
-    int nt = o->threads;
-    wl_counters *c = calloc((size_t)nt, sizeof *c);
-    wl_worker *x = calloc((size_t)nt, sizeof *x);
-    int stop = 0, started = 0, rc = 0;
-    if (!c || !x) {
-        snprintf(r->err, sizeof r->err, "out of memory");
-        free(c);
-        free(x);
-        return -ENOMEM;
-    }
-    uint64_t t0 = bu_now_ns(), rb0 = wl_read_bytes();
-    for (; started < nt; started++) {
-        x[started] = (wl_worker){w, k, started, &c[started], &stop, 0, 0};
-        rc = pthread_create(&x[started].th, NULL, wl_worker_main,
-                            &x[started]);
-        if (rc) {
-            snprintf(r->err, sizeof r->err, "pthread_create: %s",
-                     strerror(rc));
-            rc = -rc;
-            break;
-        }
-    }
-    uint64_t step = (uint64_t)(o->interval * 1e9);
-    int until_steady = o->seconds == 0;
-    uint64_t end = t0 + (uint64_t)((until_steady ? WL_STEADY_MAX_S
-                                                 : o->seconds) * 1e9);
+    wl_run_pg *p = arg;
     wl_counters sum;
-    for (uint64_t next = t0 + step; !rc && next <= end; next += step) {
+    wl_sum(p->c, p->nt, &sum);
+    uint64_t now = bu_now_ns(), ops = wl_counted(p->w, sum.ops);
+    double dt = (double)(now - p->t_last) / 1e9;
+    const char *unit = p->w->main_kind >= 0
+                           ? p->w->kind_names[p->w->main_kind]
+                           : "ops";
+
+    snprintf(line, n, "%.0f %s/s, %llu %s, %s on %s%s",
+             dt > 0 ? (double)(ops - p->ops_last) / dt : 0.0, unit,
+             (unsigned long long)ops, unit, p->w->name, p->label,
+             sum.errors ? ", errors" : "");
+    p->t_last = now;
+    p->ops_last = ops;
+}
+
+/* A run long enough for progress lines: over 3 s, or of unknown length. */
+static int wl_run_long(const wl_opts *o)
+{
+    return o->ops || o->seconds == 0 || o->seconds > 3;
+}
+
+/* Counters, workers and histograms of a run: 0 or -ENOMEM (r->err set,
+ * nothing left allocated). */
+static int wl_run_alloc(const wl_workload *w, const wl_opts *o,
+                        wl_counters **c, wl_worker **x, wl_result *r)
+{
+    *c = calloc((size_t)o->threads, sizeof **c);
+    *x = calloc((size_t)o->threads, sizeof **x);
+    if (*c && *x &&
+        (o->no_latency || wl_lat_alloc(*c, o->threads, w->nkinds) == 0)) {
+        for (int t = 0; t < o->threads; t++)
+            (*c)[t].limit = o->ops;
+        return 0;
+    }
+    snprintf(r->err, sizeof r->err, "out of memory");
+    free(*c);
+    free(*x);
+    return -ENOMEM;
+}
+
+/* Sample the counters every interval into r until the duration is over,
+ * the run is steady (until steady), or every worker is done. */
+static void wl_sample(const wl_workload *w, const wl_opts *o,
+                      const wl_counters *c, int started, atomic_int *done,
+                      uint64_t t0, uint64_t rb0, wl_result *r)
+{
+    uint64_t step = (uint64_t)(o->interval * 1e9);
+    int until_steady = o->seconds == 0 && !o->ops;
+    double secs = until_steady ? WL_STEADY_MAX_S
+                  : o->seconds > 0 ? o->seconds
+                                   : 86400;
+    uint64_t end = t0 + (uint64_t)(secs * 1e9);
+    wl_counters sum;
+    for (uint64_t next = t0 + step; next <= end; next += step) {
         wl_sleep_until(next);
+        if (atomic_load(done) == started)
+            return; /* nothing left to measure */
         if (r->nsamples >= WL_MAX_SAMPLES)
             continue;
         wl_sum(c, started, &sum);
@@ -345,13 +447,63 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
             rb0 == UINT64_MAX || rb == UINT64_MAX || rb < rb0 ? UINT64_MAX
                                                               : rb - rb0;
         r->nsamples++;
-        if (until_steady && wl_steady_now(r)) {
-            end = next;
+        if (until_steady && wl_steady_now(r))
+            return;
+    }
+    if (atomic_load(done) != started)
+        wl_sleep_until(end);
+}
+
+/* With --ops: the run lasted until the last worker was done; its final
+ * counts are the last sample. */
+static void wl_ops_end(const wl_workload *w, const wl_worker *x, int n,
+                       uint64_t t0, wl_result *r)
+{
+    uint64_t end = t0;
+    for (int t = 0; t < n; t++)
+        if (x[t].end_ns > end)
+            end = x[t].end_ns;
+    r->run_secs = (double)(end - t0) / 1e9;
+    if (r->nsamples < WL_MAX_SAMPLES &&
+        (!r->nsamples || r->sample_t[r->nsamples - 1] < r->run_secs)) {
+        r->sample_t[r->nsamples] = r->run_secs;
+        r->sample_ops[r->nsamples] = wl_counted(w, r->total);
+        r->sample_rb[r->nsamples] = r->run_read_bytes;
+        r->nsamples++;
+    }
+}
+
+/* Start the workers, sample until the duration is over (or every worker
+ * did its operations), stop them. */
+static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
+                        wl_result *r)
+{
+    int nt = o->threads, stop = 0, started = 0, rc;
+    atomic_int done = 0;
+    wl_counters *c, sum;
+    wl_worker *x;
+    if ((rc = wl_run_alloc(w, o, &c, &x, r)) != 0)
+        return rc;
+    wl_run_pg pg = {w, c, nt, r->label, 0, 0};
+    uint64_t t0 = bu_now_ns(), rb0 = wl_read_bytes();
+    for (; started < nt; started++) {
+        x[started] = (wl_worker){w, k, started, &c[started], &stop, &done,
+                                 0, 0, 0};
+        rc = pthread_create(&x[started].th, NULL, wl_worker_main,
+                            &x[started]);
+        if (rc) {
+            snprintf(r->err, sizeof r->err, "pthread_create: %s",
+                     strerror(rc));
+            rc = -rc;
             break;
         }
     }
+    pg.t_last = t0;
+    if (!rc && !bu_quiet && wl_run_long(o))
+        bo_progress_start(wl_run_line, &pg);
     if (!rc)
-        wl_sleep_until(end);
+        wl_sample(w, o, c, started, &done, t0, rb0, r);
+    bo_progress_stop();
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     for (int t = 0; t < started; t++) {
         pthread_join(x[t].th, NULL);
@@ -370,6 +522,9 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
     memcpy(r->total, sum.ops, sizeof r->total);
     r->errors = sum.errors;
     r->aborts = sum.aborts;
+    if (o->ops)
+        wl_ops_end(w, x, started, t0, r);
+    wl_lat_collect(c, nt, w->nkinds, r);
     free(c);
     free(x);
     return rc;
@@ -397,9 +552,15 @@ static int wl_child(const wl_workload *w, const wl_opts *o, const kv_cfg *cfg,
         return 1;
     }
     snprintf(r->label, sizeof r->label, "%s", kv_label(k));
-    snprintf(wl_bar_label, sizeof wl_bar_label, "%s", kv_label(k));
+    snprintf(wl_load_label, sizeof wl_load_label, "%s", kv_label(k));
     uint64_t t0 = bu_now_ns();
+    wl_load_pg lp = {t0, t0, 0};
+    atomic_store(&wl_load_done, 0);
+    atomic_store(&wl_load_total, 0);
+    if (!bu_quiet)
+        bo_progress_start(wl_load_line, &lp);
     rc = w->load(k, w->arg, o->threads);
+    bo_progress_stop();
     if (!rc)
         rc = kv_flush(k);
     kv_close(k);
@@ -437,7 +598,7 @@ static int wl_child(const wl_workload *w, const wl_opts *o, const kv_cfg *cfg,
     return rc ? 1 : 0;
 }
 
-/* ---- The parent ------------------------------------------------------------------ */
+/* ---- The parent ---------------------------------------------------------- */
 
 /* Register (or, with forget, remove and unregister) the engine's files in
  * dir. */
@@ -593,7 +754,7 @@ static double wl_driver_ns(const wl_workload *w)
     return best > 0 ? best : 1e-3;
 }
 
-/* ---- fio: the data disk's own random-read rate ---------------------------- */
+/* ---- fio: the data disk's own random-read rate --------------------------- */
 
 /* Size of fio's file: the largest data of any run, at least 64 MiB,
  * rounded up to whole blocks of bs. */
@@ -681,6 +842,8 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
     }
     /* The engines list picks the backends; the override would hide that. */
     unsetenv("BUFPOOL_BACKEND");
+    if (!o->no_latency) /* before the children, which inherit it */
+        wl_lat_clock_init();
     int nr = wl_rounds(o);
     size_t nres = (size_t)nr * (size_t)o->nengines;
     wl_result *res = mmap(NULL, sizeof *res * nres, PROT_READ | PROT_WRITE,
@@ -706,7 +869,6 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
             bu_progress("%s: %s%s", w->name,
                         wl_engine_name(&o->engines[i], name, sizeof name),
                         rnd);
-            atomic_store(&wl_bar_last, -1);
             wl_run_engine(w, o, &o->engines[i], x);
             wl_memory_note(o, x, note, sizeof note);
             fail |= !x->ran || !x->check_ok || x->err[0];

@@ -5,14 +5,35 @@
  * report.
  *
  * Files: bench_wl.c (wl_run_all: the child per engine, worker threads,
- * sampling, fio after the runs of out-of-memory mode), bench_wl_mem.c
- * (drop caches, memory cgroups), bench_wl_report.c (table, efficiency
- * line, CSV, gnuplot plots).
+ * sampling, progress lines, fio after the runs of out-of-memory mode),
+ * bench_wl_mem.c (drop caches, memory cgroups), bench_wl_report.c (table,
+ * efficiency line, CSV, gnuplot plots, result rows), bench_wl_lat.c (the
+ * latency histograms: from the workers to the result block to the
+ * parent, the latency table), bench_wl_cli.c (the command line shared by
+ * ycsb, tpcc and kv).
  */
 #ifndef BENCH_WL_IMPL_H
 #define BENCH_WL_IMPL_H
 
 #include "bench_wl.h"
+
+/* A kind's latency histogram crosses from the child to the parent as the
+ * values it reports (bo_hist_pct: a bucket's middle, or the exact min and
+ * max) with the number of operations at each, in order, found by
+ * bo_hist_pct on every rank the value changes at.  The parent rebuilds a
+ * bo_hist from them with the same buckets, count, min and max, hence the
+ * same percentiles; its mean is that of the bucket middles, within 1/128
+ * of the child's.  WL_LAT_VALUES bounds the distinct values (bo_hist has
+ * fewer buckets); were there more, the last value would take the rest. */
+#define WL_LAT_VALUES 4096u
+
+typedef struct wl_lat {
+    uint64_t count; /* operations timed; 0: none */
+    uint64_t min, max;
+    uint32_t n;     /* values in v and c */
+    uint64_t v[WL_LAT_VALUES]; /* ascending */
+    uint64_t c[WL_LAT_VALUES]; /* operations at v[i] */
+} wl_lat;
 
 /* One engine's run, written by its child, read by the parent after
  * waitpid. */
@@ -39,6 +60,7 @@ typedef struct wl_result {
     /* read_bytes since the run began (as run_read_bytes), UINT64_MAX
      * when unknown */
     uint64_t sample_rb[WL_MAX_SAMPLES];
+    wl_lat lat[WL_MAX_KINDS]; /* per kind; count 0 when not timed */
 } wl_result;
 
 /* The data disk's own random-read rate, measured by bench_wl.c once after
@@ -62,6 +84,26 @@ uint64_t wl_counted(const wl_workload *w, const uint64_t *ops);
 
 /* Rounds of o: o->rounds, at least 1. */
 int wl_rounds(const wl_opts *o);
+
+/* ---- bench_wl_lat.c ---------------------------------------------------- */
+
+/* Child: one histogram per thread and kind into c[t].lat (nt threads,
+ * nkinds kinds).  0 or -ENOMEM (nothing left allocated). */
+int wl_lat_alloc(wl_counters *c, int nt, int nkinds);
+/* Child: merge the threads' histograms per kind into r->lat, free them. */
+void wl_lat_collect(wl_counters *c, int nt, int nkinds, wl_result *r);
+/* Parent: the histogram of one kind rebuilt from l (NULL when l holds no
+ * operation or memory ran out); the caller frees it. */
+bo_hist *wl_lat_rebuild(const wl_lat *l);
+
+/* The latency table of a report: per engine (the result sel[i] of
+ * o->engines[i]) and kind, operations per second, mean, p50, p90, p99,
+ * p99.9 and max; with w->main_kind >= 0 also "all" (every kind).
+ * h[i][k] are the rebuilt histograms (k = w->nkinds: all), NULL where
+ * there is none. */
+void wl_lat_print(const wl_workload *w, const wl_opts *o,
+                  const wl_result *const *sel,
+                  bo_hist *const (*h)[WL_MAX_KINDS + 1]);
 
 /* ---- bench_wl_mem.c ---------------------------------------------------- */
 

@@ -21,6 +21,10 @@
  * (bench_wl_impl.h: wl_fio), over the steady part of the run and over the
  * whole run, or why fio gave no figure.  The CSV carries the fio IOPS and
  * the two efficiencies in its last three columns.
+ *
+ * Then the latency table (bench_wl_lat.c) and, into o->run, one result
+ * row per engine (its median round): the table's figures as metrics with
+ * their units in their names, the latency of every kind.
  */
 #include "bench_wl_impl.h"
 
@@ -520,7 +524,8 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
     const char *term = wl_terminal();
     if (!term) {
         bu_note_add(notes, nnotes,
-                    "plots skipped: gnuplot not installed (apt-get install gnuplot-nox)");
+                    "plots skipped: gnuplot not installed (apt-get "
+                    "install gnuplot-nox)");
         return;
     }
     char dat[1100], rdat[1100], gp[1100], png[1100], rpng[1100];
@@ -603,6 +608,91 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
     bu_note_add(notes, nnotes, line);
 }
 
+/* Histograms of the selected results: h[i][k] per kind, h[i][nkinds]
+ * every kind merged (with a main kind only); NULL where there is none. */
+static void wl_hists(const wl_workload *w, const wl_opts *o,
+                     const wl_view *v, bo_hist *(*h)[WL_MAX_KINDS + 1])
+{
+    for (int i = 0; i < o->nengines; i++) {
+        bo_hist *all = NULL;
+        for (int k = 0; k < w->nkinds; k++) {
+            h[i][k] = v->sel[i]->ran ? wl_lat_rebuild(&v->sel[i]->lat[k])
+                                     : NULL;
+            if (h[i][k] && w->main_kind >= 0 &&
+                (all || (all = bo_hist_new()) != NULL))
+                bo_hist_merge(all, h[i][k]);
+        }
+        h[i][w->nkinds] = all;
+    }
+}
+
+static void wl_hists_free(const wl_opts *o,
+                          bo_hist *(*h)[WL_MAX_KINDS + 1])
+{
+    for (int i = 0; i < o->nengines; i++)
+        for (int k = 0; k <= WL_MAX_KINDS; k++)
+            bo_hist_free(h[i][k]);
+}
+
+/* The metrics of engine i's row. */
+static void wl_row_metrics(const wl_workload *w, const wl_opts *o,
+                           const wl_view *v, int i, double driver_ns,
+                           const wl_fio *fio, bo_row *row)
+{
+    const wl_result *r = v->sel[i];
+    uint64_t every = wl_every(w, r);
+    double pct = wl_driver_pct(w, o, r, driver_ns),
+           eff = wl_efficiency_steady(r, fio), eff_all = wl_efficiency(r, fio);
+
+    bo_metric(row, w->rate_metric ? w->rate_metric : "ops_per_s", v->ops[i]);
+    if (w->main_kind >= 0 && w->all_unit)
+        bo_metric(row, w->all_metric ? w->all_metric : "all_ops_per_s",
+                  r->run_secs > 0 ? (double)every / r->run_secs : 0);
+    if (v->ratio[i] > 0)
+        bo_metric(row, "ratio_vs_lmdb", v->ratio[i]);
+    bo_metric(row, "check_ok", r->ran && r->check_ok && !r->err[0]);
+    bo_metric(row, "load_s", r->load_secs);
+    bo_metric(row, "data_bytes", (double)r->data_bytes);
+    bo_metric(row, "run_s", r->run_secs);
+    bo_metric(row, "ops", (double)wl_counted(w, r->total));
+    bo_metric(row, "to_steady_s", wl_to_steady_s(w, r));
+    bo_metric(row, "errors", (double)r->errors);
+    bo_metric(row, "aborts", (double)r->aborts);
+    if (r->ran && every && r->run_read_bytes != UINT64_MAX)
+        bo_metric(row, "kib_read_per_op",
+                  (double)r->run_read_bytes / 1024.0 / (double)every);
+    if (driver_ns > 0)
+        bo_metric(row, "driver_ns_per_op", driver_ns);
+    if (pct > 0)
+        bo_metric(row, "driver_pct", pct);
+    if (fio && fio->iops > 0)
+        bo_metric(row, "fio_randread_iops", fio->iops);
+    if (eff >= 0)
+        bo_metric(row, "efficiency", eff);
+    if (eff_all >= 0)
+        bo_metric(row, "efficiency_whole_run", eff_all);
+}
+
+/* One bo_row per engine into o->run: labels workload, engine, backend,
+ * threads; the table's figures; the latency per kind. */
+static void wl_rows(const wl_workload *w, const wl_opts *o, const wl_view *v,
+                    bo_hist *const (*h)[WL_MAX_KINDS + 1], double driver_ns,
+                    const wl_fio *fio)
+{
+    for (int i = 0; o->run && i < o->nengines; i++) {
+        bo_row *row = bo_row_new(o->run, w->table ? w->table : w->name);
+        bo_label_str(row, "workload", w->name);
+        wl_engine_labels(row, &o->engines[i]);
+        bo_label_num(row, "threads", o->threads);
+        wl_row_metrics(w, o, v, i, driver_ns, fio, row);
+        for (int k = 0; k < w->nkinds; k++)
+            if (h[i][k])
+                bo_latency(row, w->kind_names[k], h[i][k]);
+        if (h[i][w->nkinds])
+            bo_latency(row, "all", h[i][w->nkinds]);
+    }
+}
+
 /* Keep the cells of row (n of them) whose keep flag is set, in order;
  * returns how many. */
 static int wl_keep_cols(const char **row, int n, const int *keep)
@@ -668,8 +758,12 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     }
     wl_run_notes(o, res, v.nr, &notes, &nnotes);
     char b1[32];
-    char secs[96];
-    if (o->seconds > 0)
+    char secs[128];
+    if (o->ops)
+        snprintf(secs, sizeof secs, "%llu operations per thread per "
+                 "engine%s", (unsigned long long)o->ops,
+                 o->seconds > 0 ? " or the duration" : "");
+    else if (o->seconds > 0)
         snprintf(secs, sizeof secs, "%.1f s per engine", o->seconds);
     else
         snprintf(secs, sizeof secs, "until steady (%.0f-%.0f s) per engine",
@@ -703,6 +797,12 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     wl_print_rounds(o, &v, unit);
     wl_print_auto(o, &v, unit);
     wl_print_efficiency(o, &v, fio);
+    bo_hist *h[8][WL_MAX_KINDS + 1] = {{NULL}};
+    wl_hists(w, o, &v, h);
+    wl_lat_print(w, o, v.sel, (bo_hist *const (*)[WL_MAX_KINDS + 1])h);
+    wl_rows(w, o, &v, (bo_hist *const (*)[WL_MAX_KINDS + 1])h, driver_ns,
+            fio);
+    wl_hists_free(o, h);
 
     char base[1024], file[64], csv[1100];
     wl_base(w->name, file, sizeof file);

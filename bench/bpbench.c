@@ -6,6 +6,10 @@
  *   bpbench <subcommand> [options]     run one benchmark
  *   bpbench <subcommand> --help        its options
  *   bpbench --help | help [<subcommand>]
+ *   bpbench compare A.json B.json      two runs' results side by side
+ *
+ * What every subcommand reports and how (latency percentiles, JSON and CSV
+ * files, progress lines, the shared option names) is bench_out.h's.
  */
 #include "bench.h"
 #include "bench_util.h"
@@ -28,9 +32,15 @@ static const bench_cmd bench_cmds[] = {
     {"ycsb", "YCSB workloads A-F on the bufpool B+tree (per backend) vs "
              "LMDB: throughput, ratio, plots",
      bench_ycsb_main},
+    {"kv", "random key-value gets and puts on every kv engine (bufpool "
+           "B+tree per backend, LMDB): throughput and latency percentiles",
+     bench_kv_main},
     {"tpcc", "TPC-C-like New-Orders/s and transactions/s on every kv engine, "
              "consistency checked",
      bench_tpcc_main},
+    {"compare", "two runs' --json files side by side: every metric and "
+                "latency percentile, with B/A ratios",
+     bench_compare_main},
     {"cachesim", "fewest page reads per YCSB operation any cache of the "
                  "budget could make (LRU, CLOCK, MIN)",
      bench_cachesim_main},
@@ -43,6 +53,27 @@ static const bench_cmd bench_cmds[] = {
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 
+/* "  name     summary", the summary wrapped before column 80 and its
+ * further lines indented under its first. */
+static void bench_usage_line(FILE *f, const char *name, const char *summary)
+{
+    int at = fprintf(f, "  %-8s", name);
+    const char *s = summary;
+    while (*s) {
+        size_t w = strcspn(s, " ");
+        if (at + 1 + (int)w > 79) {
+            at = fprintf(f, "\n%11s", "") - 1;
+            fwrite(s, 1, w, f);
+        } else {
+            fprintf(f, " %.*s", (int)w, s);
+            at++;
+        }
+        at += (int)w;
+        s += w + strspn(s + w, " ");
+    }
+    fputc('\n', f);
+}
+
 static void bench_usage(FILE *f)
 {
     fprintf(f,
@@ -52,9 +83,12 @@ static void bench_usage(FILE *f)
             "Benchmarks for libbufpool %d.%d.%d.  Subcommands:\n",
             BP_VERSION_MAJOR, BP_VERSION_MINOR, BP_VERSION_PATCH);
     for (size_t i = 0; i < BENCH_NCMDS; i++)
-        fprintf(f, "  %-8s %s\n", bench_cmds[i].name, bench_cmds[i].summary);
-    fprintf(f, "\nTemporary files (data files under /var/tmp, /dev/shm names) "
-               "are removed at exit,\nalso on SIGINT/SIGTERM.\n");
+        bench_usage_line(f, bench_cmds[i].name, bench_cmds[i].summary);
+    fprintf(f, "\nEvery benchmark takes --json FILE, --csv FILE, --output "
+               "FILE (.json or .csv) and\n--quiet; bpbench(1) has the "
+               "formats.  Temporary files (data files under\n/var/tmp, "
+               "/dev/shm names) are removed at exit, also on SIGINT/SIGTERM."
+               "\n");
 }
 
 static const bench_cmd *bench_find(const char *name)

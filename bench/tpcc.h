@@ -364,7 +364,7 @@ int tpcc_init_scaled(tpcc *tp, uint32_t warehouses, uint64_t seed,
                      uint32_t div);
 void tpcc_destroy(tpcc *tp);
 
-/* Rows the load writes (for the progress bar) and the bytes it stores
+/* Rows the load writes (for the progress lines) and the bytes it stores
  * (keys + values, times a B+tree fill allowance). */
 uint64_t tpcc_load_rows(const tpcc *tp);
 uint64_t tpcc_data_bytes(const tpcc *tp);

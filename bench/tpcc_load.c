@@ -100,7 +100,7 @@ static void tpcc_address(bu_rng *r, char *street1, char *street2, char *city,
     memcpy(zip + 4, "11111", 5);
 }
 
-/* ---- Set-up ---------------------------------------------------------------- */
+/* ---- Set-up -------------------------------------------------------------- */
 
 int tpcc_init_scaled(tpcc *tp, uint32_t warehouses, uint64_t seed,
                      uint32_t div)
@@ -212,7 +212,7 @@ static int ld_put(ld_batch *b, const uint8_t *key, size_t klen,
 
 static const uint8_t ld_one = 1; /* value of NEW_ORDER and index rows */
 
-/* ---- Units ----------------------------------------------------------------- */
+/* ---- Units --------------------------------------------------------------- */
 
 static int ld_items(ld_batch *b, bu_rng *r, uint32_t lo, uint32_t hi)
 {

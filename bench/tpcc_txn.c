@@ -43,6 +43,11 @@
  *
  * Delivery runs each district as its own database transaction (allowed by
  * clause 2.7.4.2); a district without undelivered orders is skipped.
+ *
+ * The worker loop times every transaction that completes, from the end
+ * of the one before (its draw, inputs and locks included), into the
+ * thread's histogram of its kind (wl_counters.lat) and stops after
+ * wl_counters.limit transactions when that is set.
  */
 #include "tpcc.h"
 
@@ -113,7 +118,7 @@ static uint32_t tx_other_w(tx_ctx *x, uint32_t w)
     return o >= w ? o + 1 : o;
 }
 
-/* ---- Customer by last name ------------------------------------------------ */
+/* ---- Customer by last name ----------------------------------------------- */
 
 #define TX_NAME_MAX 1024 /* customers of one last name in a district */
 
@@ -202,7 +207,7 @@ static int tx_cust_find(tx_ctx *x, uint32_t w, uint32_t d, const tx_cust *in,
     return 0;
 }
 
-/* ---- New-Order (clause 2.4) ------------------------------------------------ */
+/* ---- New-Order (clause 2.4) ---------------------------------------------- */
 
 typedef struct tx_no_in {
     uint32_t d, c, ol_cnt, all_local;
@@ -337,7 +342,7 @@ static int tx_new_order(tx_ctx *x, int *rolled_back)
     return tx_end_locked(x, ls, t, rc);
 }
 
-/* ---- Payment (clause 2.5) -------------------------------------------------- */
+/* ---- Payment (clause 2.5) ------------------------------------------------ */
 
 typedef struct tx_pay_in {
     uint32_t d, c_w, c_d;
@@ -434,7 +439,7 @@ static int tx_payment(tx_ctx *x)
     return tx_end_locked(x, &ls, t, rc);
 }
 
-/* ---- Order lines of one order ---------------------------------------------- */
+/* ---- Order lines of one order -------------------------------------------- */
 
 typedef struct tx_lines {
     uint8_t prefix[TPCC_KEY_MAX]; /* ORDER_LINE (w, d, o) */
@@ -501,7 +506,7 @@ static int tx_first_key(kv_txn *t, tx_first *s)
     return kv_scan(t, s->prefix, s->plen, 1, tx_first_fn, s);
 }
 
-/* ---- Order-Status (clause 2.6) --------------------------------------------- */
+/* ---- Order-Status (clause 2.6) ------------------------------------------- */
 
 typedef struct tx_os_in {
     uint32_t d;
@@ -549,7 +554,7 @@ static int tx_order_status(tx_ctx *x)
     return tx_end_locked(x, &ls, t, rc);
 }
 
-/* ---- Delivery (clause 2.7) ------------------------------------------------- */
+/* ---- Delivery (clause 2.7) ----------------------------------------------- */
 
 /* One district: 0, or 1 when it has no undelivered order. */
 static int tx_deliver_district(tx_ctx *x, uint32_t w, uint32_t d,
@@ -635,7 +640,7 @@ static int tx_delivery(tx_ctx *x)
     return 0;
 }
 
-/* ---- Stock-Level (clause 2.8) ---------------------------------------------- */
+/* ---- Stock-Level (clause 2.8) -------------------------------------------- */
 
 typedef struct tx_recent {
     uint8_t prefix[TPCC_KEY_MAX]; /* ORDER_LINE (w, d) */
@@ -726,7 +731,7 @@ static int tx_stock_level(tx_ctx *x)
     return rc ? rc : rc2;
 }
 
-/* ---- Worker ---------------------------------------------------------------- */
+/* ---- Worker -------------------------------------------------------------- */
 
 /* Worker tid's context on k (NULL for the driver alone). */
 static void tx_init(tx_ctx *x, tpcc *tp, kv *k, int tid)
@@ -759,7 +764,10 @@ int tpcc_run(kv *k, void *arg, int tid, wl_counters *c, const int *stop)
 {
     tx_ctx x;
     tx_init(&x, arg, k, tid);
-    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
+    uint64_t t = wl_lat_begin(c);
+    for (uint64_t done = 0; !__atomic_load_n(stop, __ATOMIC_RELAXED) &&
+                            (!c->limit || done < c->limit);
+         done++) {
         int kind = tx_next(&x), rc, rolled_back = 0;
         switch (kind) {
         case TPCC_NEW_ORDER: rc = tx_new_order(&x, &rolled_back); break;
@@ -772,6 +780,7 @@ int tpcc_run(kv *k, void *arg, int tid, wl_counters *c, const int *stop)
             __atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
             return rc;
         }
+        t = wl_lat_lap(c, kind, t, 1);
         if (rolled_back)
             __atomic_fetch_add(&c->aborts, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&c->ops[kind], 1, __ATOMIC_RELAXED);
@@ -779,7 +788,7 @@ int tpcc_run(kv *k, void *arg, int tid, wl_counters *c, const int *stop)
     return 0;
 }
 
-/* ---- The driver alone ------------------------------------------------------ */
+/* ---- The driver alone ---------------------------------------------------- */
 
 /* What the driver computed, kept so that none of it is optimized away. */
 static volatile uint64_t tx_driver_sink;

@@ -4,11 +4,11 @@
  * by the bench_wl.h harness in its own child process, then a summary across
  * the workloads.
  *
- * Defaults are sized so that a bare `bpbench ycsb` compares the three
- * default engines on all six workloads in about a minute: 100000 records
- * of 100 bytes (one YCSB field; YCSB's default record is 10 x 100 B, use
- * --value-size 1000 for that), 2 s per engine and workload, all CPUs, a
- * 256 MiB memory budget (the data fits: in-memory mode).
+ * Defaults: a bare `bpbench ycsb` compares the three default engines on
+ * all six workloads: 100000 records of 100 bytes (one YCSB field; YCSB's
+ * default record is 10 x 100 B, use --value-size 1000 for that), until
+ * steady (5 to 60 s) per engine and workload, all CPUs, a 256 MiB memory
+ * budget (the data fits: in-memory mode).
  * --oom: out-of-memory mode, data ~4x the budget: the budget defaults to
  * 32 MiB and the records to what fills 4x it (about 4 * 32 MiB of tree),
  * the page cache is dropped before each run and LMDB runs in a memory
@@ -17,6 +17,12 @@
  * --distribution and --keys set the request distribution of every workload
  * and the key format (ycsb.h): `--distribution uniform --keys int8
  * --value-size 120 --workloads c` is vmcache's lookup shape.
+ *
+ * The options are ycsb's own (--workloads, --records, --value-size,
+ * --distribution, --keys) and the harness's in the shared vocabulary
+ * (bench_wl_cli.c).  --json, --csv and --output write every table row:
+ * table "ycsb" (one row per workload and engine, bench_wl_report.c, with
+ * the latency of every kind) and "ycsb_summary".
  */
 #include "bench.h"
 #include "bench_util.h"
@@ -24,301 +30,207 @@
 #include "ycsb.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static void ycsb_usage(FILE *f)
-{
-    fprintf(f,
-"usage: bpbench ycsb [options]\n"
-"\n"
+static const char ycsb_intro[] =
 "YCSB core workloads on the bufpool B+tree (examples/btree.h, one run per\n"
 "window backend) and on LMDB, side by side: throughput (operations/s), ratio\n"
-"to LMDB, the operation mix, and a check that the mix matches the workload\n"
-"and every record is there.  Each engine runs in its own process: load\n"
-"(progress bar), close, reopen (warm: the caches the load left; --cold),\n"
-"run, check.\n"
+"to LMDB, the latency of every operation per kind (p50 ... max), the\n"
+"operation mix, and a check that the mix matches the workload and every\n"
+"record is there.  Each engine runs in its own process: load, close,\n"
+"reopen (warm: the caches the load left; --cold), run, check.\n"
 "\n"
-"  A 50%% read/50%% update   B 95%% read/5%% update   C 100%% read\n"
-"  D 95%% read/5%% insert, latest distribution\n"
-"  E 95%% scan (1..100 records)/5%% insert          F 50%% read/50%% rmw\n"
-"  keys: \"user\" + FNV-64 of the record number; records chosen by a scrambled\n"
-"  zipfian 0.99 (D: latest); --keys and --distribution change either\n"
-"\n"
-"options (default):\n"
-"  --workloads LIST   letters from a..f, comma separated or not (abcdef)\n"
-"  --records N        records loaded (100000; --oom: 4x the budget of data)\n"
-"  --value-size N     value bytes, 8..1024 (100: one YCSB field)\n"
-"  --distribution D   records read, updated, scanned from and read-modify-\n"
-"                     written, for every workload: uniform (all records\n"
-"                     inserted so far alike), zipfian (YCSB's scrambled\n"
-"                     zipfian 0.99) or latest (newest minus a zipfian 0.99\n"
-"                     offset) (each workload's own: D latest, else zipfian)\n"
-"  --keys K           string (\"user\" + decimal FNV-64 of the record number)\n"
-"                     or int8 (the record number, 8 bytes big-endian: keys\n"
-"                     sort in record order) (string)\n"
-"  --threads N        worker and loader threads (CPUs available)\n"
-"  --seconds S        run time per engine and workload (default: until\n"
-"                     steady, 5 to 60 s; the report gives the steady rate\n"
-"                     and the time it took to reach it)\n"
-"  --interval S       throughput sampling interval (seconds / 20, >= 0.05)\n"
-"  --engines LIST     lmdb and bufpool:<rfp|mmap|copy|linear|kmod|auto|all>\n"
-"                     (all: auto and every backend that runs here; default\n"
-"                     bufpool:auto,bufpool:mmap,lmdb)\n"
-"  --rounds N         runs per engine and workload, 1..9, the engines\n"
-"                     alternating (A B A B ...); the report shows each\n"
-"                     engine's median round, the median per-round ratio to\n"
-"                     LMDB and every round's rate (1)\n"
-"  --memory N         memory budget, k/m/g suffix (256m; --oom: 32m):\n"
-"                     bufpool cache + private window; LMDB's cgroup limit\n"
-"  --cold             start each run cold: the bufpool cache is not kept\n"
-"                     from the load, the page cache is dropped (default:\n"
-"                     warm, as the load left both)\n"
-"  --oom              out-of-memory mode: data ~4x the budget, page cache\n"
-"                     dropped before each run, LMDB in a memory cgroup,\n"
-"                     and the efficiency line: disk reads/s over fio's\n"
-"                     random-read rate\n"
-"  --page-size N      bufpool page size (8192; --oom: 4096, see README)\n"
-"  --out DIR          CSV, plot data and PNGs (./bpbench-out)\n"
-"  --dir DIR          where the data directories go (/var/tmp)\n"
-"  --seed N           random seed (1)\n"
-"  --quiet            no progress on stderr\n"
-"  -h, --help         this text\n"
-"\n"
+"  A 50% read/50% update   B 95% read/5% update   C 100% read\n"
+"  D 95% read/5% insert, latest distribution\n"
+"  E 95% scan (1..100 records)/5% insert          F 50% read/50% rmw\n"
+"  keys: \"user\" + FNV-64 of the record number; records chosen by a\n"
+"  scrambled zipfian 0.99 (D: latest); --keys and --distribution change\n"
+"  either\n";
+
+static void ycsb_usage(FILE *f, const bo_optdef *defs, size_t n)
+{
+    char tail[1024];
+    snprintf(tail, sizeof tail,
 "Every engine gets the same keys and, per worker thread, the same sequence\n"
 "of operations.  Before the engines run, the driver alone (the draws, keys\n"
 "and checks of %u operations without kv calls, one thread) is timed: the\n"
 "report gives it as \"driver: X ns/op\" and as a share of each engine's time\n"
-"per operation (\"driver %%\").  vmcache's shape: --workloads c --distribution\n"
-"uniform --keys int8 --value-size 120.\n"
+"per operation (\"driver %%\").  vmcache's shape: --workloads c\n"
+"--distribution uniform --keys int8 --value-size 120.\n"
 "\n"
 "Exit status: 0, 1 when an engine failed or a check did not hold, 2 on a\n"
 "usage error.\n", YCSB_DRIVER_OPS);
+    bo_usage(f, "ycsb", ycsb_intro, defs, n, tail);
 }
 
 typedef struct ycsb_opts {
     char letters[8];
-    uint64_t records;
+    uint64_t records;    /* 0: the default */
     uint64_t value_size;
-    uint64_t seed;
     ycsb_dist dist;
     ycsb_keys keys;
-    int records_set;
-    int memory_set;
-    double interval_set;
-    wl_opts wl;
+    wl_cli cli;
 } ycsb_opts;
 
-enum {
-    YO_WORKLOADS = 256, YO_RECORDS, YO_VALUE_SIZE, YO_THREADS, YO_SECONDS,
-    YO_INTERVAL, YO_ENGINES, YO_MEMORY, YO_OOM, YO_COLD, YO_PAGE_SIZE, YO_OUT, YO_DIR,
-    YO_SEED, YO_QUIET, YO_DISTRIBUTION, YO_KEYS, YO_ROUNDS
+#define YCSB_NOWN 5 /* ycsb's own options */
+
+static const wl_cli_defaults ycsb_defaults = {
+    .cmd = "ycsb",
+    .engines = "bufpool:auto,bufpool:mmap,lmdb",
+    .duration = 0,
+    .per = "engine and workload",
+    .pool_size = "256m; --oom: 32m",
+    .interval = "the duration / 20, at least 0.05; until steady: 0.1",
 };
 
-static int ycsb_parse_seconds(const char *opt, const char *s, double *out)
+static int ycsb_opt_letters(void *dst, const char *cmd, const char *opt,
+                            const char *s)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || v < 0.01 || v > 3600) {
-        fprintf(stderr, "bpbench: --%s: '%s' is not a duration from 0.01 to "
-                        "3600 seconds\n", opt, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int ycsb_parse_letters(const char *s, char *out, size_t n)
-{
+    char *out = dst;
     size_t j = 0;
     for (; *s; s++) {
         if (*s == ',' || *s == ' ')
             continue;
         char c = (char)(*s | 0x20);
-        if (c < 'a' || c > 'f' || j + 1 >= n || memchr(out, c, j)) {
-            fprintf(stderr, "bpbench: --workloads: '%c' is not a new one of "
-                            "a..f\n", *s);
+        if (c < 'a' || c > 'f' || j + 1 >= 8 || memchr(out, c, j)) {
+            fprintf(stderr, "bpbench %s: --%s: '%c' is not a new one of "
+                            "a..f; give letters a to f, each once\n",
+                    cmd, opt, *s);
             return -1;
         }
         out[j++] = c;
     }
     out[j] = '\0';
     if (!j) {
-        fprintf(stderr, "bpbench: --workloads: empty list\n");
+        fprintf(stderr, "bpbench %s: --%s: empty list; give letters a to "
+                        "f\n", cmd, opt);
         return -1;
     }
     return 0;
 }
 
-/* 0, 1 for --help, -1 on a usage error. */
-static int ycsb_parse(ycsb_opts *o, int argc, char **argv)
+int ycsb_opt_dist(void *dst, const char *cmd, const char *opt,
+                  const char *val)
 {
-    static const struct option lo[] = {
-        {"workloads", required_argument, NULL, YO_WORKLOADS},
-        {"records", required_argument, NULL, YO_RECORDS},
-        {"value-size", required_argument, NULL, YO_VALUE_SIZE},
-        {"distribution", required_argument, NULL, YO_DISTRIBUTION},
-        {"keys", required_argument, NULL, YO_KEYS},
-        {"threads", required_argument, NULL, YO_THREADS},
-        {"seconds", required_argument, NULL, YO_SECONDS},
-        {"interval", required_argument, NULL, YO_INTERVAL},
-        {"engines", required_argument, NULL, YO_ENGINES},
-        {"rounds", required_argument, NULL, YO_ROUNDS},
-        {"memory", required_argument, NULL, YO_MEMORY},
-        {"oom", no_argument, NULL, YO_OOM},
-        {"cold", no_argument, NULL, YO_COLD},
-        {"page-size", required_argument, NULL, YO_PAGE_SIZE},
-        {"out", required_argument, NULL, YO_OUT},
-        {"dir", required_argument, NULL, YO_DIR},
-        {"seed", required_argument, NULL, YO_SEED},
-        {"quiet", no_argument, NULL, YO_QUIET},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    cpu_set_t cpus;
-    int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0
-                   ? CPU_COUNT(&cpus)
-                   : 1;
-    char engines[] = "bufpool:auto,bufpool:mmap,lmdb";
-    memset(o, 0, sizeof *o);
-    snprintf(o->letters, sizeof o->letters, "abcdef");
-    o->records = 100000;
-    o->value_size = 100;
-    o->seed = 1;
-    o->wl.threads = ncpu < WL_MAX_THREADS ? ncpu : WL_MAX_THREADS;
-    o->wl.seconds = 0; /* until steady */
-    o->wl.rounds = 1;
-    o->wl.mem_budget = 256ull << 20;
-    o->wl.page_size = 0; /* 8192, or 4096 with --oom: below */
-    o->wl.outdir = "bpbench-out";
-    o->wl.tmp_parent = "/var/tmp";
-    if (wl_parse_engines(engines, &o->wl) != 0)
+    if (ycsb_dist_parse(val, dst) == 0)
+        return 0;
+    fprintf(stderr, "bpbench %s: --%s: '%s' is not uniform, zipfian or "
+                    "latest\n", cmd, opt, val);
+    return -1;
+}
+
+int ycsb_opt_keys(void *dst, const char *cmd, const char *opt,
+                  const char *val)
+{
+    if (ycsb_keys_parse(val, dst) == 0)
+        return 0;
+    fprintf(stderr, "bpbench %s: --%s: '%s' is not int8 or string\n", cmd,
+            opt, val);
+    return -1;
+}
+
+/* The option table: ycsb's own, then the harness's. */
+static size_t ycsb_defs(ycsb_opts *o, bo_optdef *defs)
+{
+    const bo_optdef own[YCSB_NOWN] = {
+        {"workloads", NULL, BO_FN, o->letters, 0, 0, "LIST",
+         "letters from a to f, comma separated or not (default: abcdef)",
+         ycsb_opt_letters, 0},
+        {"records", NULL, BO_U64, &o->records, 100, 17179869184.0, "N",
+         "records loaded, suffix k, m, g (default: 100000; --oom: what "
+         "makes 4x the budget of data)", NULL, 0},
+        {"value-size", NULL, BO_U64, &o->value_size, YCSB_MIN_VALUE,
+         YCSB_MAX_VALUE, "BYTES",
+         "bytes of each value, 8 to 1024 (default: 100, one YCSB field)",
+         NULL, 0},
+        {"distribution", NULL, BO_FN, &o->dist, 0, 0, "D",
+         "records read, updated, scanned from and read-modify-written, "
+         "for every workload: uniform (all records inserted so far "
+         "alike), zipfian (YCSB's scrambled zipfian 0.99) or latest "
+         "(newest minus a zipfian 0.99 offset) (default: each "
+         "workload's own: D latest, else zipfian)", ycsb_opt_dist, 0},
+        {"keys", NULL, BO_FN, &o->keys, 0, 0, "K",
+         "string (\"user\" + decimal FNV-64 of the record number) or int8 "
+         "(the record number, 8 bytes big-endian: keys sort in record "
+         "order) (default: string)", ycsb_opt_keys, 0},
+    };
+    memcpy(defs, own, sizeof own);
+    return YCSB_NOWN + wl_cli_defs(&o->cli, defs + YCSB_NOWN);
+}
+
+void ycsb_cli_defaults(wl_cli *c, uint64_t *records, size_t value_size,
+                       ycsb_keys keys)
+{
+    wl_opts *w = &c->wl;
+    w->mem_budget = c->pool_size ? c->pool_size
+                    : w->out_of_memory ? 32ull << 20
+                                       : 256ull << 20;
+    if (!*records)
+        *records = !w->out_of_memory
+                       ? 100000
+                       : 4 * w->mem_budget /
+                             (ycsb_data_bytes_keys(1000, value_size, keys) /
+                              1000);
+    double iv = c->interval ? c->interval
+                : w->seconds > 0 ? w->seconds / 20
+                                 : 0.1;
+    w->interval = iv < 0.05 ? 0.05 : iv;
+    if (w->seconds / w->interval > WL_MAX_SAMPLES)
+        w->interval = w->seconds / WL_MAX_SAMPLES;
+}
+
+/* The defaults that depend on other options, once parsed.  0 or -1. */
+static int ycsb_finish(ycsb_opts *o)
+{
+    if (wl_cli_apply(&o->cli) != 0)
         return -1;
-    uint64_t v;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        case YO_WORKLOADS:
-            if (ycsb_parse_letters(optarg, o->letters, sizeof o->letters))
-                return -1;
-            break;
-        case YO_RECORDS:
-            if (bu_parse_u64("records", optarg, 100, 1ull << 34, 1,
-                             &o->records))
-                return -1;
-            o->records_set = 1;
-            break;
-        case YO_VALUE_SIZE:
-            if (bu_parse_u64("value-size", optarg, YCSB_MIN_VALUE,
-                             YCSB_MAX_VALUE, 1, &o->value_size))
-                return -1;
-            break;
-        case YO_DISTRIBUTION:
-            if (ycsb_dist_parse(optarg, &o->dist)) {
-                fprintf(stderr, "bpbench: --distribution: '%s' is not "
-                                "uniform, zipfian or latest\n", optarg);
-                return -1;
-            }
-            break;
-        case YO_KEYS:
-            if (ycsb_keys_parse(optarg, &o->keys)) {
-                fprintf(stderr, "bpbench: --keys: '%s' is not int8 or "
-                                "string\n", optarg);
-                return -1;
-            }
-            break;
-        case YO_THREADS:
-            if (bu_parse_u64("threads", optarg, 1, WL_MAX_THREADS, 0, &v))
-                return -1;
-            o->wl.threads = (int)v;
-            break;
-        case YO_SECONDS:
-            if (ycsb_parse_seconds("seconds", optarg, &o->wl.seconds))
-                return -1;
-            break;
-        case YO_INTERVAL:
-            if (ycsb_parse_seconds("interval", optarg, &o->interval_set))
-                return -1;
-            break;
-        case YO_ENGINES:
-            if (wl_parse_engines(optarg, &o->wl))
-                return -1;
-            break;
-        case YO_ROUNDS:
-            if (bu_parse_u64("rounds", optarg, 1, WL_MAX_ROUNDS, 0, &v))
-                return -1;
-            o->wl.rounds = (int)v;
-            break;
-        case YO_MEMORY:
-            if (bu_parse_u64("memory", optarg, 1ull << 20, 1ull << 44, 1,
-                             &o->wl.mem_budget))
-                return -1;
-            o->memory_set = 1;
-            break;
-        case YO_OOM:
-            o->wl.out_of_memory = 1;
-            break;
-        case YO_COLD:
-            o->wl.cold = 1;
-            break;
-        case YO_PAGE_SIZE:
-            if (bu_parse_u64("page-size", optarg, 4096, 65536, 1, &v))
-                return -1;
-            o->wl.page_size = (size_t)v;
-            break;
-        case YO_OUT:
-            o->wl.outdir = optarg;
-            break;
-        case YO_DIR:
-            o->wl.tmp_parent = optarg;
-            break;
-        case YO_SEED:
-            if (bu_parse_u64("seed", optarg, 0, UINT64_MAX, 0, &o->seed))
-                return -1;
-            break;
-        case YO_QUIET:
-            bu_quiet = 1;
-            break;
-        case 'h':
-            return 1;
-        default:
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "bpbench: ycsb: unexpected argument '%s'\n",
-                argv[optind]);
-        return -1;
-    }
-    if (!o->wl.page_size) /* out of memory, small pages miss less */
-        o->wl.page_size = o->wl.out_of_memory ? 4096 : 8192;
-    if (o->wl.out_of_memory) {
-        if (!o->memory_set)
-            o->wl.mem_budget = 32ull << 20;
-        if (!o->records_set)
-            o->records = 4 * o->wl.mem_budget /
-                         (ycsb_data_bytes_keys(1000, o->value_size, o->keys) /
-                          1000);
-    }
-    double iv = o->interval_set ? o->interval_set
-                : o->wl.seconds > 0 ? o->wl.seconds / 20
-                                    : 0.1;
-    o->wl.interval = iv < 0.05 ? 0.05 : iv;
-    if (o->wl.seconds / o->wl.interval > WL_MAX_SAMPLES)
-        o->wl.interval = o->wl.seconds / WL_MAX_SAMPLES;
+    ycsb_cli_defaults(&o->cli, &o->records, (size_t)o->value_size,
+                      o->keys);
     return 0;
+}
+
+/* ycsb's own options into the results. */
+static void ycsb_record(const ycsb_opts *o, bo_run *r)
+{
+    bo_opt_str(r, "workloads", o->letters);
+    bo_opt_num(r, "records", (double)o->records);
+    bo_opt_num(r, "value_size_bytes", (double)o->value_size);
+    bo_opt_str(r, "keys", ycsb_keys_name(o->keys));
+    bo_opt_str(r, "distribution", o->dist ? ycsb_dist_name(o->dist)
+                                          : "each workload's own");
+}
+
+/* The summary's result rows: per workload and engine, table
+ * "ycsb_summary". */
+static void ycsb_summary_rows(const ycsb_opts *o, const wl_summary *s,
+                              int n)
+{
+    const wl_opts *w = &o->cli.wl;
+    for (int i = 0; w->run && i < n; i++)
+        for (int e = 0; e < w->nengines; e++) {
+            char wname[16];
+            snprintf(wname, sizeof wname, "ycsb-%c", o->letters[i]);
+            bo_row *row = bo_row_new(w->run, "ycsb_summary");
+            bo_label_str(row, "workload", wname);
+            wl_engine_labels(row, &w->engines[e]);
+            bo_label_num(row, "threads", w->threads);
+            bo_metric(row, "ops_per_s", s[i].ops_per_s[e]);
+            if (s[i].ratio[e] > 0)
+                bo_metric(row, "ratio_vs_lmdb", s[i].ratio[e]);
+            bo_metric(row, "check_ok", s[i].ok[e]);
+            if (s[i].driver_ns > 0)
+                bo_metric(row, "driver_ns_per_op", s[i].driver_ns);
+        }
 }
 
 /* Summary over the workloads: ops/s and ratio per engine; CSV beside it. */
 static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
 {
     bu_table t;
-    const wl_opts *w = &o->wl;
+    const wl_opts *w = &o->cli.wl;
     bu_table_init(&t, (size_t)w->nengines + 2);
     const char *hdr[10] = {"workload"};
     for (int e = 0; e < w->nengines; e++)
@@ -383,52 +295,81 @@ static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
         fclose(f);
         printf("  csv: %s\n", path);
     }
+    ycsb_summary_rows(o, s, n);
+}
+
+/* Every workload of o through the harness; 0, or 1 when one failed. */
+static int ycsb_run_all(ycsb_opts *o)
+{
+    wl_summary sum[6];
+    int n = (int)strlen(o->letters), fail = 0;
+    for (int i = 0; i < n; i++) {
+        ycsb *y;
+        int rc = ycsb_create(&y, o->letters[i], o->records,
+                             (size_t)o->value_size, o->cli.seed);
+        if (!rc && !(rc = ycsb_set_keys(y, o->keys)))
+            rc = ycsb_set_distribution(y, o->dist);
+        if (rc) {
+            ycsb_free(y);
+            fprintf(stderr, "bpbench ycsb: %s\n", strerror(-rc));
+            return 1;
+        }
+        wl_workload w;
+        ycsb_workload(y, &w);
+        fail |= wl_run_all_summary(&w, &o->cli.wl, &sum[i]);
+        ycsb_free(y);
+    }
+    if (n > 1)
+        ycsb_summary(o, sum, n);
+    return fail;
+}
+
+static void ycsb_heading(const ycsb_opts *o)
+{
+    char b1[32], b2[32];
+    const wl_opts *w = &o->cli.wl;
+    printf("bpbench ycsb: workloads %s, %llu records x %llu B (~%s of data), "
+           "memory budget %s%s\n",
+           o->letters, (unsigned long long)o->records,
+           (unsigned long long)o->value_size,
+           bu_fmt_bytes(ycsb_data_bytes_keys(o->records, o->value_size,
+                                             o->keys),
+                        b1, sizeof b1),
+           bu_fmt_bytes(w->mem_budget, b2, sizeof b2),
+           w->out_of_memory ? ", out-of-memory mode" : "");
+    printf("  keys %s (%s); request distribution %s\n",
+           ycsb_keys_name(o->keys),
+           o->keys == YCSB_KEYS_INT8
+               ? "the record number, 8 bytes big-endian"
+               : "\"user\" + decimal FNV-64 of the record number",
+           o->dist ? ycsb_dist_name(o->dist)
+                   : "each workload's own (D latest, else zipfian)");
+    bu_print_machine(stdout, "# ");
+    fflush(stdout);
 }
 
 int bench_ycsb_main(int argc, char **argv)
 {
     ycsb_opts o;
-    int rc = ycsb_parse(&o, argc, argv);
-    if (rc) {
-        ycsb_usage(rc > 0 ? stdout : stderr);
+    bo_optdef defs[YCSB_NOWN + WL_CLI_NDEFS];
+    memset(&o, 0, sizeof o);
+    snprintf(o.letters, sizeof o.letters, "abcdef");
+    o.value_size = 100;
+    if (wl_cli_init(&o.cli, &ycsb_defaults) != 0)
+        return 1;
+    size_t n = ycsb_defs(&o, defs);
+    int rc = bo_parse("ycsb", defs, n, argc, argv);
+    if (rc > 0)
+        ycsb_usage(stdout, defs, n);
+    if (rc)
         return rc > 0 ? 0 : 2;
-    }
-    char b1[32], b2[32];
-    printf("bpbench ycsb: workloads %s, %llu records x %llu B (~%s of data), "
-           "memory budget %s%s\n",
-           o.letters, (unsigned long long)o.records,
-           (unsigned long long)o.value_size,
-           bu_fmt_bytes(ycsb_data_bytes_keys(o.records, o.value_size, o.keys),
-                        b1, sizeof b1),
-           bu_fmt_bytes(o.wl.mem_budget, b2, sizeof b2),
-           o.wl.out_of_memory ? ", out-of-memory mode" : "");
-    printf("  keys %s (%s); request distribution %s\n",
-           ycsb_keys_name(o.keys),
-           o.keys == YCSB_KEYS_INT8
-               ? "the record number, 8 bytes big-endian"
-               : "\"user\" + decimal FNV-64 of the record number",
-           o.dist ? ycsb_dist_name(o.dist)
-                  : "each workload's own (D latest, else zipfian)");
-    bu_print_machine(stdout, "# ");
-    wl_summary sum[6];
-    int n = (int)strlen(o.letters), fail = 0;
-    for (int i = 0; i < n; i++) {
-        ycsb *y;
-        rc = ycsb_create(&y, o.letters[i], o.records, (size_t)o.value_size,
-                         o.seed);
-        if (!rc && !(rc = ycsb_set_keys(y, o.keys)))
-            rc = ycsb_set_distribution(y, o.dist);
-        if (rc) {
-            ycsb_free(y);
-            fprintf(stderr, "bpbench: ycsb: %s\n", strerror(-rc));
-            return 1;
-        }
-        wl_workload w;
-        ycsb_workload(y, &w);
-        fail |= wl_run_all_summary(&w, &o.wl, &sum[i]);
-        ycsb_free(y);
-    }
-    if (n > 1)
-        ycsb_summary(&o, sum, n);
-    return fail ? 1 : 0;
+    if (ycsb_finish(&o) != 0)
+        return 2;
+    bo_run *run = wl_cli_begin(&o.cli, argc, argv);
+    if (!run)
+        return 1;
+    ycsb_record(&o, run);
+    ycsb_heading(&o);
+    int fail = ycsb_run_all(&o);
+    return wl_cli_end(&o.cli, run) || fail ? 1 : 0;
 }

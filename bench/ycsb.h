@@ -92,6 +92,14 @@ int ycsb_create(ycsb **out, char letter, uint64_t records, size_t value_size,
                 uint64_t seed);
 void ycsb_free(ycsb *y);
 
+/* A get/put workload named "kv" (`bpbench kv`): read_pct percent reads of
+ * one record (kind "get", YCSB_READ), the rest updates of one record
+ * ("put", YCSB_UPDATE), over records records of value_size bytes; the
+ * default distribution is zipfian (ycsb_set_distribution changes it).
+ * Its results' table is "kv".  Returns 0, -EINVAL or -ENOMEM. */
+int ycsb_create_kv(ycsb **out, unsigned read_pct, uint64_t records,
+                   size_t value_size, uint64_t seed);
+
 /* Choose the key format and the request distribution (the default
  * resolves to the workload's own); call before the load.  Returns 0, or
  * -EINVAL for a value out of the enum. */
@@ -104,6 +112,19 @@ const char *ycsb_keys_name(ycsb_keys keys);
 const char *ycsb_dist_name(ycsb_dist dist);
 int ycsb_keys_parse(const char *s, ycsb_keys *out);
 int ycsb_dist_parse(const char *s, ycsb_dist *out);
+/* bo_optdef parsers (BO_FN) of --distribution (dst: a ycsb_dist) and
+ * --keys (dst: a ycsb_keys): 0, or -1 after the error line. */
+int ycsb_opt_dist(void *dst, const char *cmd, const char *opt,
+                  const char *val);
+int ycsb_opt_keys(void *dst, const char *cmd, const char *opt,
+                  const char *val);
+/* The defaults of `bpbench ycsb` and `bpbench kv` that depend on other
+ * options, after wl_cli_apply: the memory budget (256m; --oom: 32m),
+ * *records when 0 (100000; --oom: what makes 4x the budget of data of
+ * value_size bytes and keys), the sampling interval (the duration / 20,
+ * at least 0.05 s; until steady: 0.1 s). */
+void ycsb_cli_defaults(wl_cli *c, uint64_t *records, size_t value_size,
+                       ycsb_keys keys);
 /* The distribution y draws from (never YCSB_DIST_DEFAULT). */
 ycsb_dist ycsb_distribution(const ycsb *y);
 
@@ -120,7 +141,7 @@ uint64_t ycsb_data_bytes(uint64_t records, size_t value_size);
 uint64_t ycsb_data_bytes_keys(uint64_t records, size_t value_size,
                               ycsb_keys keys);
 
-/* ---- Generators (exposed for the test) ------------------------------------ */
+/* ---- Generators (exposed for the test) ----------------------------------- */
 
 /* YCSB's Utils.fnvhash64: FNV-1a over the 8 bytes of v, made non-negative
  * as Java's Math.abs does. */

@@ -11,7 +11,14 @@
  * The worker loop (ycsb_loop) serves both the run and the driver
  * measurement (ycsb_driver): a worker without a kv handle does everything
  * but the kv calls, then ycsb_driver puts the shared state back as the load
- * left it.
+ * left it.  In the run it times every operation that completes into the
+ * thread's histogram of its kind (wl_counters.lat; one clock read per
+ * operation, bench_wl.h) and stops after wl_counters.limit operations
+ * when that is set.
+ *
+ * A get/put workload (ycsb_create_kv, `bpbench kv`) is the same machinery
+ * with its own mix of reads ("get") and updates ("put") of loaded
+ * records.
  */
 #include "ycsb.h"
 
@@ -46,12 +53,18 @@ static const double ycsb_mixes[6][YCSB_NKINDS] = {
 
 static const char *const ycsb_kind_names[YCSB_NKINDS] = {
     "read", "update", "insert", "scan", "rmw"};
+/* A get/put workload's (ycsb_create_kv). */
+static const char *const ycsb_kv_kind_names[YCSB_NKINDS] = {
+    "get", "put", "insert", "scan", "rmw"};
 
 struct ycsb {
-    char letter; /* 'a'..'f' */
+    char letter; /* 'a'..'f'; 'k' for a get/put workload */
     char name[8];
     char setup[64]; /* "keys int8, distribution uniform" */
+    const char *table; /* its results' table: "ycsb" or "kv" */
+    const char *const *kind_names;
     const double *mix;
+    double own_mix[YCSB_NKINDS]; /* a get/put workload's mix */
     ycsb_dist dist; /* resolved: never YCSB_DIST_DEFAULT */
     ycsb_keys keys;
     uint64_t records;
@@ -87,7 +100,7 @@ uint64_t ycsb_data_bytes(uint64_t records, size_t value_size)
     return ycsb_data_bytes_keys(records, value_size, YCSB_KEYS_STRING);
 }
 
-/* ---- Key formats and distributions ----------------------------------------- */
+/* ---- Key formats and distributions --------------------------------------- */
 
 static const char *const ycsb_keys_names[] = {"string", "int8"};
 static const char *const ycsb_dist_names[] = {"default", "uniform", "zipfian",
@@ -123,7 +136,7 @@ int ycsb_dist_parse(const char *s, ycsb_dist *out)
     return -1;
 }
 
-/* ---- Generators ---------------------------------------------------------------- */
+/* ---- Generators ---------------------------------------------------------- */
 
 uint64_t ycsb_fnv64(uint64_t v)
 {
@@ -241,7 +254,7 @@ uint64_t ycsb_scrambled_next(ycsb_zipf *z, uint64_t records, double u)
     return ycsb_fnv64(ycsb_zipf_next(z, YCSB_SCRAMBLE_ITEMS, u)) % records;
 }
 
-/* ---- Records --------------------------------------------------------------------- */
+/* ---- Records ------------------------------------------------------------- */
 
 /* The key of record n in y's format into buf; returns its length. */
 static inline size_t ycsb_make_key(const ycsb *y, uint64_t n, char *buf)
@@ -282,7 +295,7 @@ static void ycsb_ack(ycsb *y, uint64_t n)
     pthread_mutex_unlock(&y->ack_lock);
 }
 
-/* ---- Load ------------------------------------------------------------------------ */
+/* ---- Load ---------------------------------------------------------------- */
 
 typedef struct ycsb_loader {
     ycsb *y;
@@ -386,7 +399,7 @@ static int ycsb_load(kv *k, void *arg, int threads)
     return rc;
 }
 
-/* ---- Run ------------------------------------------------------------------------- */
+/* ---- Run ----------------------------------------------------------------- */
 
 typedef struct ycsb_worker {
     ycsb *y;
@@ -556,17 +569,19 @@ static int ycsb_op(ycsb_worker *x, int kind)
 }
 
 /* The worker loop: until *stop becomes nonzero or limit operations (0: no
- * limit) are done, counting into *c.  0, or the error that ended it. */
+ * limit) are done, counting into *c and timing each completed operation
+ * into c->lat[kind] (when set).  0, or the error that ended it. */
 static int ycsb_loop(ycsb_worker *x, wl_counters *c, const int *stop,
                      uint64_t limit)
 {
     ycsb *y = x->y;
-    uint64_t done = 0;
+    uint64_t done = 0, t = wl_lat_begin(c);
     while (!__atomic_load_n(stop, __ATOMIC_RELAXED) &&
            (!limit || done < limit)) {
         int kind = ycsb_kind_of(x, ycsb_unit(&x->r));
         int e = ycsb_op(x, kind);
         done++;
+        t = wl_lat_lap(c, kind, t, !e);
         if (!e) {
             __atomic_store_n(&c->ops[kind], c->ops[kind] + 1,
                              __ATOMIC_RELAXED);
@@ -589,7 +604,7 @@ static int ycsb_run(kv *k, void *arg, int tid, wl_counters *c,
     if (!x)
         return -ENOMEM;
     ycsb_worker_init(x, y, k, tid);
-    int rc = ycsb_loop(x, c, stop, 0);
+    int rc = ycsb_loop(x, c, stop, c->limit);
     free(x);
     return rc;
 }
@@ -621,7 +636,7 @@ static int ycsb_driver(void *arg, uint64_t nops)
     return rc;
 }
 
-/* ---- Check ----------------------------------------------------------------------- */
+/* ---- Check --------------------------------------------------------------- */
 
 static int ycsb_count_row(void *ctx, const void *key, size_t klen,
                           const void *val, size_t vlen)
@@ -670,7 +685,7 @@ static int ycsb_check(kv *k, void *arg, const wl_counters *total, char *out,
             continue;
         size_t len = strlen(mix);
         snprintf(mix + len, sizeof mix - len, "%s%s %.1f%% (%.0f%%)%s",
-                 len ? ", " : "", ycsb_kind_names[i], 100 * got, 100 * p,
+                 len ? ", " : "", y->kind_names[i], 100 * got, 100 * p,
                  off ? " OFF" : "");
     }
     /* Every record loaded or inserted is there, and nothing else. */
@@ -699,7 +714,7 @@ static int ycsb_check(kv *k, void *arg, const wl_counters *total, char *out,
     return bad || keys_bad;
 }
 
-/* ---- Set-up ---------------------------------------------------------------------- */
+/* ---- Set-up -------------------------------------------------------------- */
 
 int ycsb_create(ycsb **out, char letter, uint64_t records, size_t value_size,
                 uint64_t seed)
@@ -716,6 +731,8 @@ int ycsb_create(ycsb **out, char letter, uint64_t records, size_t value_size,
     }
     y->letter = (char)(letter | 0x20);
     snprintf(y->name, sizeof y->name, "ycsb-%c", y->letter);
+    y->table = "ycsb";
+    y->kind_names = ycsb_kind_names;
     y->mix = mix;
     y->keys = YCSB_KEYS_STRING;
     y->records = records;
@@ -728,6 +745,25 @@ int ycsb_create(ycsb **out, char letter, uint64_t records, size_t value_size,
     pthread_mutex_init(&y->ack_lock, NULL);
     ycsb_set_distribution(y, YCSB_DIST_DEFAULT);
     *out = y;
+    return 0;
+}
+
+int ycsb_create_kv(ycsb **out, unsigned read_pct, uint64_t records,
+                   size_t value_size, uint64_t seed)
+{
+    if (read_pct > 100)
+        return -EINVAL;
+    int rc = ycsb_create(out, 'c', records, value_size, seed);
+    if (rc)
+        return rc;
+    ycsb *y = *out;
+    y->letter = 'k'; /* its own random streams */
+    snprintf(y->name, sizeof y->name, "kv");
+    y->table = "kv";
+    y->kind_names = ycsb_kv_kind_names;
+    y->own_mix[YCSB_READ] = read_pct / 100.0;
+    y->own_mix[YCSB_UPDATE] = (100 - read_pct) / 100.0;
+    y->mix = y->own_mix;
     return 0;
 }
 
@@ -771,10 +807,11 @@ void ycsb_workload(ycsb *y, wl_workload *w)
     snprintf(y->setup, sizeof y->setup, "keys %s, distribution %s",
              ycsb_keys_name(y->keys), ycsb_dist_name(y->dist));
     w->name = y->name;
+    w->table = y->table;
     w->setup = y->setup;
     w->nkinds = YCSB_NKINDS;
     for (int i = 0; i < YCSB_NKINDS; i++)
-        w->kind_names[i] = ycsb_kind_names[i];
+        w->kind_names[i] = y->kind_names[i];
     w->main_kind = -1;
     w->data_bytes = ycsb_data_bytes_keys(y->records, y->value_size, y->keys);
     w->arg = y;
