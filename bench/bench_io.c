@@ -28,8 +28,8 @@
  * page size and depth (all reps): at depth 1 each bp_fix (the cache hits,
  * about cache / data of them, included), above from the read's
  * bp_prefetch to its completion seen (bp_io_finished naming it, or with
- * --consume poll the BP_NOWAIT fix that found it), as fio's clat runs
- * from submission to completion.  A clock read per read costs well under
+ * --consume poll the BP_NOWAIT fix that found it), as fio's total
+ * latency (lat_ns) runs from an I/O's issue to its completion.  A clock read per read costs well under
  * 1% of a read from a disk.  Write-back has the pool's mean per write
  * (bp_stats write_ns / writes): its writes are batched inside bp_flush.
  *
@@ -89,8 +89,9 @@ static const char io_intro[] =
 "then write-back: dirty pages flushed per second (batched writes + one\n"
 "fdatasync) against fio random write at the same depth.  Pool/fio ratios.\n"
 "Latency percentiles per read: the pool's from each read's start to its\n"
-"completion seen (depth 1: each bp_fix), fio's completion latency (clat)\n"
-"from its JSON output; write-back: the pool's mean write (bp_stats).\n";
+"completion seen (depth 1: each bp_fix), fio's total latency (lat, issue\n"
+"to completion) from its JSON output; write-back: the pool's mean write\n"
+"(bp_stats).\n";
 
 /* An option with two values, for bo_parse: dst is an int set to 0 for the
  * first word of opt's pair, 1 for the second. */
@@ -1045,7 +1046,8 @@ static void io_print_notes(const io_opts *o)
                "each bp_fix (its cache hits, about pool/data of them, "
                "included), above from a read's bp_prefetch to its "
                "completion seen (bp_io_finished, or the BP_NOWAIT fix with "
-               "--consume poll); fio's is its completion latency (clat), "
+               "--consume poll); fio's is its total latency (lat: issue to "
+               "completion), "
                "each percentile the median over its runs; write-back: the "
                "pool's mean per write (bp_stats write_ns / writes), its "
                "writes are batched inside bp_flush\n");

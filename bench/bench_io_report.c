@@ -5,8 +5,8 @@
  * results handed to bo_run (table "io", or "io_vs_raw"), and the plots
  * (--out DIR: IOPS and latency per queue depth, drawn by gnuplot).
  *
- * fio's latency of a cell is its completion latency (clat_ns) from its
- * JSON output; over the cell's fio runs each percentile is the median of
+ * fio's latency of a cell is its total latency (lat_ns: issue to
+ * completion) from its JSON output; over the cell's fio runs each percentile is the median of
  * the runs' own, max the largest, mean the mean weighted by count.
  */
 #include "bench_io.h"
@@ -28,7 +28,7 @@ static void io_fio_merge(const bu_fio_res *runs, uint64_t n, bo_pcts *out)
     uint64_t k = 0;
     memset(out, 0, sizeof *out);
     for (uint64_t i = 0; i < n; i++) {
-        const bo_pcts *c = &runs[i].clat;
+        const bo_pcts *c = &runs[i].lat;
         if (!c->count)
             continue;
         v[0][k] = (double)c->p50, v[1][k] = (double)c->p90;
@@ -273,7 +273,7 @@ void io_report_opts(const io_opts *o, bo_run *run)
     bo_opt_str(run, "latency_sampling",
                "every read: depth 1 each bp_fix (cache hits included), "
                "above from its bp_prefetch to its completion seen; fio: "
-               "clat_ns of its JSON output; write-back: the pool's mean "
+               "lat_ns of its JSON output; write-back: the pool's mean "
                "(bp_stats write_ns / writes)");
 }
 

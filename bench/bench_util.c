@@ -813,33 +813,38 @@ static double bu_json_num(const char *from, const char *end, const char *key)
     return strtod(k + strspn(k, " \t\n:"), NULL);
 }
 
-/* fio's JSON: the read or write section's IOPS and completion latency
- * (clat_ns: submission to completion).  0, or -1 when it is not there. */
+/* fio's JSON: the read or write section's IOPS and total latency
+ * (lat_ns: from the I/O's issue to its completion, as the pool's is
+ * measured; its percentiles are there with --lat_percentiles=1).  0, or
+ * -1 when it is not there. */
 static int bu_fio_parse(const char *out, int write, bu_fio_res *res)
 {
     static const char *const key[4] = {"50.000000", "90.000000",
                                        "99.000000", "99.900000"};
-    const char *jobs = strstr(out, "\"jobs\""), *sec, *clat, *pct;
+    const char *jobs = strstr(out, "\"jobs\""), *sec, *lat, *pct;
     if (!jobs || !(sec = strstr(jobs, write ? "\"write\"" : "\"read\"")))
         return -1;
     const char *end = sec + strlen(sec);
     memset(res, 0, sizeof *res);
     res->iops = bu_json_num(sec, end, "iops");
-    if (res->iops < 0 || !(clat = strstr(sec, "\"clat_ns\"")))
+    /* "lat_ns", not the "clat_ns" before it: the quote comes first */
+    if (res->iops < 0 || !(lat = strstr(sec, "\"lat_ns\"")))
         return -1;
-    double n = bu_json_num(clat, end, "N");
-    res->clat.count = n > 0 ? (uint64_t)n : 0;
-    res->clat.mean = bu_json_num(clat, end, "mean");
-    res->clat.max = (uint64_t)fmax(bu_json_num(clat, end, "max"), 0);
-    if (!res->clat.count || !(pct = strstr(clat, "\"percentile\"")))
+    double n = bu_json_num(lat, end, "N");
+    res->lat.count = n > 0 ? (uint64_t)n : 0;
+    res->lat.mean = bu_json_num(lat, end, "mean");
+    res->lat.max = (uint64_t)fmax(bu_json_num(lat, end, "max"), 0);
+    /* its percentiles, if any, come before the object's first '}' */
+    if (!res->lat.count || !(pct = strstr(lat, "\"percentile\"")) ||
+        memchr(lat, '}', (size_t)(pct - lat)))
         return 0; /* no I/O, or no percentiles: no latency */
-    uint64_t *dst[4] = {&res->clat.p50, &res->clat.p90, &res->clat.p99,
-                        &res->clat.p999};
+    uint64_t *dst[4] = {&res->lat.p50, &res->lat.p90, &res->lat.p99,
+                        &res->lat.p999};
     for (int i = 0; i < 4; i++) {
         double v = bu_json_num(pct, end, key[i]);
         *dst[i] = v > 0 ? (uint64_t)v : 0;
-        if (*dst[i] > res->clat.max)
-            *dst[i] = res->clat.max;
+        if (*dst[i] > res->lat.max)
+            *dst[i] = res->lat.max;
     }
     return 0;
 }
@@ -885,7 +890,7 @@ int bu_fio_run(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
              "fio --name=bpbench --filename=%s --size=%llu --rw=%s --bs=%llu "
              "--direct=1 --ioengine=io_uring --iodepth=%llu --numjobs=1 "
              "--randrepeat=0 --norandommap --output-format=json "
-             "%s%s 2>&1",
+             "--lat_percentiles=1 %s%s 2>&1",
              path, (unsigned long long)size, write ? "randwrite" : "randread",
              (unsigned long long)bs, (unsigned long long)depth,
              write ? "--end_fsync=1 --number_ios=0" : "--time_based", extra);

@@ -307,12 +307,12 @@ int bu_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
            int write, uint64_t seconds, uint64_t nios, double *iops,
            char *why, size_t whysz);
 
-/* The same run, from fio's JSON output: its IOPS and its completion
- * latency (clat_ns: count, mean, p50, p90, p99, p99.9, max; all 0 when it
- * did no I/O). */
+/* The same run, from fio's JSON output: its IOPS and its total latency
+ * (lat_ns, from issue to completion: count, mean, p50, p90, p99, p99.9,
+ * max; all 0 when it did no I/O). */
 typedef struct bu_fio_res {
     double iops;
-    bo_pcts clat;
+    bo_pcts lat;
 } bu_fio_res;
 int bu_fio_run(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
                int write, uint64_t seconds, uint64_t nios, bu_fio_res *res,
