@@ -16,6 +16,8 @@
  *                  some fixes/s above 0;
  *                  after the worker closed (the cache kept): its counters
  *                  in the cache's totals, no process attached.
+ *   private_pool a private pool's frame table shows the window slots
+ *                that map a frame (kept there only), and its process.
  *   bad_usage    a missing cache, a file that is not a cache and bad
  *                arguments give exit 1 or 2 and a message.
  *
@@ -276,6 +278,40 @@ static void test_live_cache(void **state)
     unlink(shm_path);
 }
 
+/* A private pool keeps which window slots map a frame: --frames shows
+ * it, and the pool's own process in --processes. */
+static void test_private_pool(void **state)
+{
+    struct util_cfg cfg = {.page_size = BS_PSZ, .frames = 64, .slots = 16};
+    char data[PATH_MAX], shm[64], args[256];
+    static char out[1 << 16];
+    bp_pool *p;
+    bp_page pg;
+    char want[64];
+
+    (void)state;
+    util_tmp_path(data, sizeof data, "bpstat-private.db");
+    util_datafile_create(data, BS_PSZ, BS_PAGES, 1);
+    util_shm_name(shm, sizeof shm);
+    cfg.shm_name = shm;
+    cfg.backend = util_backend_for(BP_BACKEND_MMAP);
+    assert_int_equal(util_pool_open(&p, data, &cfg), 0);
+    assert_int_equal(bp_fix(p, 3, BP_SHARED, &pg), 0);
+    snprintf(args, sizeof args, "--frames --csv %s", shm);
+    assert_int_equal(bs_run(out, sizeof out, args), 0);
+    /* frame,page,state,dirty,pins,usage,mapped,held_by */
+    snprintf(want, sizeof want, ",3,shared,0,1,");
+    if (!strstr(out, want))
+        fail_msg("page 3 not shown fixed shared:\n%s", out);
+    assert_true(strtol(strchr(strstr(out, want) + strlen(want), ',') + 1,
+                       NULL, 10) >= 1);
+    snprintf(args, sizeof args, "--processes --json %s", shm);
+    assert_int_equal(bs_run(out, sizeof out, args), 0);
+    assert_int_equal((pid_t)bs_num(out, "pid"), getpid());
+    assert_int_equal(bp_unfix(p, &pg, 0), 0);
+    assert_int_equal(bp_close(p), 0);
+}
+
 static void test_bad_usage(void **state)
 {
     char args[PATH_MAX + 64], path[PATH_MAX];
@@ -306,6 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live_cache),
+        cmocka_unit_test(test_private_pool),
         cmocka_unit_test(test_bad_usage),
     };
     char self[PATH_MAX];

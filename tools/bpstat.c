@@ -455,10 +455,10 @@ static int view_frames(const struct cache *c, int out)
         return 1;
     }
     if (out == OUT_TEXT)
-        printf("%10s %12s %-9s %5s %5s %5s %s\n", "frame", "page", "state",
-               "dirty", "pins", "usage", "held by (pid)");
+        printf("%10s %12s %-9s %5s %5s %5s %6s %s\n", "frame", "page",
+               "state", "dirty", "pins", "usage", "mapped", "held by (pid)");
     else if (out == OUT_CSV)
-        printf("frame,page,state,dirty,pins,usage,held_by\n");
+        printf("frame,page,state,dirty,pins,usage,mapped,held_by\n");
     else
         printf("{\"frames\":%" PRIu64 ",\"pages\":[", c->nframes);
     for (uint64_t f = 0; f < c->nframes; f++) {
@@ -466,7 +466,11 @@ static int view_frames(const struct cache *c, int out)
         uint64_t w = ld64(&c->words[f]);
         unsigned l = bp_w_latch(w);
         unsigned pins = l >= BP_LATCH_EXCL ? 1 : l;
-        char who[256];
+        /* window slots showing the frame: kept in a private pool only (a
+         * shared cache's windows are each process's own: -1, unknown) */
+        long maps = c->h->sh_shared ? -1
+                                    : (long)ld32(&c->frames[f].fr_maps);
+        char who[256], mp[24] = "-";
 
         if (pgno == BP__NOPAGE && l == 0)
             continue;
@@ -477,23 +481,25 @@ static int view_frames(const struct cache *c, int out)
 
             if (pgno != BP__NOPAGE)
                 snprintf(pg, sizeof pg, "%" PRIu64, pgno);
-            printf("%10" PRIu64 " %12s %-9s %5d %5u %5u %s\n", f, pg,
+            if (maps >= 0)
+                snprintf(mp, sizeof mp, "%ld", maps);
+            printf("%10" PRIu64 " %12s %-9s %5d %5u %5u %6s %s\n", f, pg,
                    frame_state(pgno, l), (w & BP_W_DIRTY) != 0, pins,
-                   bp_w_usage(w), who);
+                   bp_w_usage(w), mp, who);
         }
         if (out == OUT_CSV)
-            printf("%" PRIu64 ",%" PRId64 ",%s,%d,%u,%u,\"%s\"\n", f,
+            printf("%" PRIu64 ",%" PRId64 ",%s,%d,%u,%u,%ld,\"%s\"\n", f,
                    pgno == BP__NOPAGE ? (int64_t)-1 : (int64_t)pgno,
                    frame_state(pgno, l), (w & BP_W_DIRTY) != 0, pins,
-                   bp_w_usage(w), who);
+                   bp_w_usage(w), maps, who);
         if (out == OUT_JSON)
             printf("%s{\"frame\":%" PRIu64 ",\"page\":%" PRId64
                    ",\"state\":\"%s\",\"dirty\":%d,\"pins\":%u,"
-                   "\"usage\":%u,\"held_by\":[%s]}",
+                   "\"usage\":%u,\"mapped\":%ld,\"held_by\":[%s]}",
                    first ? "" : ",", f,
                    pgno == BP__NOPAGE ? (int64_t)-1 : (int64_t)pgno,
                    frame_state(pgno, l), (w & BP_W_DIRTY) != 0, pins,
-                   bp_w_usage(w), who);
+                   bp_w_usage(w), maps, who);
         first = 0;
     }
     if (out == OUT_JSON)
@@ -504,74 +510,98 @@ static int view_frames(const struct cache *c, int out)
 
 /* ---- attached processes -------------------------------------------------- */
 
+/* One column of --processes: its name (CSV and JSON key), its text
+ * header and width, and its decimals (-1: "yes"/"no" in text, true/false
+ * in JSON). */
+struct pcol {
+    const char *key, *head;
+    int width, dec;
+};
+
+static const struct pcol proc_cols[] = {
+    {"slot", "slot", 4, 0},           {"pid", "pid", 8, 0},
+    {"abi", "abi", 3, 0},             {"epoch", "epoch", 6, 0},
+    {"alive", "alive", 5, -1},        {"fixes", "fixes", 10, 0},
+    {"window_hits", "w-hit", 10, 0},  {"window_misses", "w-miss", 9, 0},
+    {"cache_hits", "c-hit", 9, 0},    {"cache_misses", "c-miss", 9, 0},
+    {"reads", "reads", 8, 0},         {"writes", "writes", 8, 0},
+    {"shared_latches", "shared", 6, 0},
+    {"exclusive_latches", "excl", 5, 0},
+    {"busy_latches", "busy", 4, 0},   {"read_us", "rd-us", 7, 1},
+    {"write_us", "wr-us", 7, 1},
+};
+#define NPCOL (sizeof proc_cols / sizeof proc_cols[0])
+
+static double mean_us(const struct proc_snap *p, int ns, int n)
+{
+    return p->c[n] ? (double)p->c[ns] / (double)p->c[n] / 1e3 : 0;
+}
+
+static void proc_values(uint32_t s, const struct proc_snap *p, double *v)
+{
+    const double vals[NPCOL] = {
+        s, p->pid, p->bits, (double)p->epoch, p->alive,
+        (double)(p->c[BP_C_window_hits] + p->c[BP_C_window_misses]),
+        (double)p->c[BP_C_window_hits], (double)p->c[BP_C_window_misses],
+        (double)p->c[BP_C_cache_hits], (double)p->c[BP_C_cache_misses],
+        (double)p->c[BP_C_reads], (double)p->c[BP_C_writes],
+        (double)(p->anon + (int64_t)p->hz), (double)p->excl,
+        (double)p->busy, mean_us(p, BP_C_read_ns, BP_C_reads),
+        mean_us(p, BP_C_write_ns, BP_C_writes)};
+
+    memcpy(v, vals, sizeof vals);
+}
+
+static void proc_line(int out, const double *v, int first)
+{
+    if (out == OUT_JSON)
+        printf("%s{", first ? "" : ",");
+    for (size_t i = 0; i < NPCOL; i++) {
+        const struct pcol *k = &proc_cols[i];
+        const char *sep = i == 0 ? "" : out == OUT_TEXT ? " " : ",";
+
+        if (out == OUT_JSON)
+            printf("%s\"%s\":", sep, k->key);
+        else
+            printf("%s", sep);
+        if (k->dec < 0 && out == OUT_TEXT)
+            printf("%*s", k->width, v[i] != 0 ? "yes" : "no");
+        else if (k->dec < 0 && out == OUT_JSON)
+            printf("%s", v[i] != 0 ? "true" : "false");
+        else
+            printf("%*.*f", out == OUT_TEXT ? k->width : 0,
+                   k->dec < 0 ? 0 : k->dec, v[i]);
+    }
+    printf(out == OUT_JSON ? "}" : "\n");
+}
+
 static int view_procs(const struct cache *c, int out)
 {
     struct snap *sn = malloc(sizeof *sn);
+    double v[NPCOL];
     int first = 1;
 
     if (!sn || snap_take(c, sn) != 0) {
         free(sn);
         return 1;
     }
-    if (out == OUT_TEXT)
-        printf("%4s %8s %3s %6s %5s %10s %10s %9s %9s %9s %8s %8s %6s %5s "
-               "%4s %7s %7s\n", "slot", "pid", "abi", "epoch", "alive",
-               "fixes", "w-hit", "w-miss", "c-hit", "c-miss", "reads",
-               "writes", "shared", "excl", "busy", "rd-us", "wr-us");
-    else if (out == OUT_CSV)
-        printf("slot,pid,abi,epoch,alive,fixes,window_hits,window_misses,"
-               "cache_hits,cache_misses,reads,writes,shared_latches,"
-               "exclusive_latches,busy_latches,read_us,write_us\n");
-    else
+    if (out == OUT_JSON)
         printf("{\"processes\":[");
-    for (uint32_t s = 0; s < BP__PROCS; s++) {
-        const struct proc_snap *p = &sn->p[s];
-        uint64_t fixes = p->c[BP_C_window_hits] + p->c[BP_C_window_misses];
-        int64_t shared = p->anon + (int64_t)p->hz;
-        double rl = p->c[BP_C_reads] ? (double)p->c[BP_C_read_ns] /
-                                           (double)p->c[BP_C_reads] / 1e3
-                                     : 0;
-        double wl = p->c[BP_C_writes] ? (double)p->c[BP_C_write_ns] /
-                                            (double)p->c[BP_C_writes] / 1e3
-                                      : 0;
+    for (size_t i = 0; out != OUT_JSON && i < NPCOL; i++) {
+        const char *sep = i == 0 ? "" : out == OUT_TEXT ? " " : ",";
 
-        if (!p->pid)
-            continue;
         if (out == OUT_TEXT)
-            printf("%4u %8u %3u %6" PRIu64 " %5s %10" PRIu64 " %10" PRIu64
-                   " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %8" PRIu64
-                   " %8" PRIu64 " %6" PRId64 " %5" PRIu64 " %4" PRIu64
-                   " %7.1f %7.1f\n",
-                   s, p->pid, p->bits, p->epoch, p->alive ? "yes" : "no",
-                   fixes, p->c[BP_C_window_hits], p->c[BP_C_window_misses],
-                   p->c[BP_C_cache_hits], p->c[BP_C_cache_misses],
-                   p->c[BP_C_reads], p->c[BP_C_writes], shared, p->excl,
-                   p->busy, rl, wl);
-        else if (out == OUT_CSV)
-            printf("%u,%u,%u,%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                   ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRId64
-                   ",%" PRIu64 ",%" PRIu64 ",%.2f,%.2f\n",
-                   s, p->pid, p->bits, p->epoch, p->alive, fixes,
-                   p->c[BP_C_window_hits], p->c[BP_C_window_misses],
-                   p->c[BP_C_cache_hits], p->c[BP_C_cache_misses],
-                   p->c[BP_C_reads], p->c[BP_C_writes], shared, p->excl,
-                   p->busy, rl, wl);
+            printf("%s%*s", sep, proc_cols[i].width, proc_cols[i].head);
         else
-            printf("%s{\"slot\":%u,\"pid\":%u,\"abi\":%u,\"epoch\":%" PRIu64
-                   ",\"alive\":%s,\"fixes\":%" PRIu64
-                   ",\"window_hits\":%" PRIu64 ",\"window_misses\":%" PRIu64
-                   ",\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64
-                   ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
-                   ",\"shared_latches\":%" PRId64
-                   ",\"exclusive_latches\":%" PRIu64
-                   ",\"busy_latches\":%" PRIu64 ",\"read_us\":%.2f"
-                   ",\"write_us\":%.2f}",
-                   first ? "" : ",", s, p->pid, p->bits, p->epoch,
-                   p->alive ? "true" : "false", fixes,
-                   p->c[BP_C_window_hits], p->c[BP_C_window_misses],
-                   p->c[BP_C_cache_hits], p->c[BP_C_cache_misses],
-                   p->c[BP_C_reads], p->c[BP_C_writes], shared, p->excl,
-                   p->busy, rl, wl);
+            printf("%s%s", sep, proc_cols[i].key);
+    }
+    if (out != OUT_JSON)
+        printf("\n");
+    for (uint32_t s = 0; s < BP__PROCS; s++) {
+        if (!sn->p[s].pid)
+            continue;
+        proc_values(s, &sn->p[s], v);
+        proc_line(out, v, first);
         first = 0;
     }
     if (out == OUT_JSON)
@@ -595,7 +625,8 @@ static void usage(FILE *f)
 "  INTERVAL       seconds between lines of rates (decimals allowed);\n"
 "                 COUNT lines (default: until interrupted)\n"
 "  --frames       the frame table: frame, page, state, dirty, pins,\n"
-"                 usage count, pids holding it\n"
+"                 usage count, window slots mapping it (a private pool;\n"
+"                 -1 in a shared cache), pids holding it\n"
 "  --processes    attached processes: their counters and held latches\n"
 "  --csv, --json  the same as CSV or JSON (JSON: one object per line)\n"
 "  -V, --version  the library version bpstat reads\n");
