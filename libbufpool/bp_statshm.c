@@ -92,7 +92,8 @@ void bp__statshm_attach(bp_pool *p)
     rd = bp__statshm_readers(p->meta, p->meta->sh_stats, p->proc_slot);
     memcpy(sh, p->shards, BP__SHARDS * sizeof *sh);
     memcpy(rd, p->readers, BP__READERS * sizeof *rd);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    /* no other thread uses the pool before bp_open publishes it (its
+     * state's release store) */
     p->shards = sh;
     p->readers = rd;
 }
