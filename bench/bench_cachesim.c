@@ -51,8 +51,7 @@
 
 typedef struct cs_opts {
     uint64_t records, value_size, memory, page_size, ops, seed;
-    const char *plots; /* --out DIR */
-    bo_outopts out;
+    bo_outopts out; /* out.dir: --out DIR, cachesim.png */
 } cs_opts;
 
 enum { CS_LRU, CS_CLOCK, CS_ADMIT, CS_KNOWN, CS_LFU, CS_MIN, CS_NPOL };
@@ -80,7 +79,8 @@ static const char cs_intro[] =
 static int cs_parse(cs_opts *o, int argc, char **argv)
 {
     *o = (cs_opts){.value_size = 100, .memory = 32ull << 20,
-                   .page_size = 4096, .ops = 3000000, .seed = 1};
+                   .page_size = 4096, .ops = 3000000, .seed = 1,
+                   .out.own_plots = BO_PLOT_ALL}; /* cs_plot draws them */
     const bo_optdef defs[] = {
         BO_OPT("records", NULL, BO_U64, &o->records, 1000, 1u << 30, "N",
                "records (default: 4x the budget of data, as ycsb --oom)"),
@@ -96,11 +96,10 @@ static int cs_parse(cs_opts *o, int argc, char **argv)
                "3000000)"),
         BO_OPT("seed", NULL, BO_U64, &o->seed, 0, 18446744073709551615.0,
                "N", "random seed (default: 1)"),
-        BO_OPT("out", NULL, BO_STR, &o->plots, 0, 0, "DIR",
-               "write cachesim.png (misses per operation of each policy, "
-               "both cache sizes) with its .dat and .gp there, by gnuplot "
-               "when installed (default: no plot)"),
-        BO_OPTS_OUTPUT(&o->out),
+        BO_OPTS_OUTPUT_WITH(&o->out,
+            "write cachesim.png (misses per operation of each policy, "
+            "both cache sizes) with its .dat and .gp there, by gnuplot "
+            "when installed (default: no plot)"),
     };
     const size_t ndefs = sizeof defs / sizeof defs[0];
     int rc = bo_parse("cachesim", defs, ndefs, argc, argv);
@@ -632,7 +631,7 @@ static void cs_record(const cs_opts *o, size_t warm, uint32_t nleaves,
         }
 }
 
-/* cachesim.png in o->plots: misses per operation per policy, a bar for
+/* cachesim.png in o->out.dir: misses per operation per policy, a bar for
  * each cache size; one line says where, or why not. */
 static void cs_plot(const cs_opts *o, size_t warm, uint64_t miss[2][CS_NPOL])
 {
@@ -640,21 +639,21 @@ static void cs_plot(const cs_opts *o, size_t warm, uint64_t miss[2][CS_NPOL])
     char dat[1100], gp[1100], png[1100], mem[32];
     double n = (double)(o->ops - warm);
     int rc;
-    if (!o->plots)
+    if (!o->out.dir)
         return;
     if (!term) {
         printf("plots skipped: gnuplot not installed (apt-get install "
                "gnuplot-nox)\n");
         return;
     }
-    if ((rc = bu_mkdir(o->plots)) != 0) {
-        printf("plots skipped: cannot create %s: %s\n", o->plots,
+    if ((rc = bu_mkdir(o->out.dir)) != 0) {
+        printf("plots skipped: cannot create %s: %s\n", o->out.dir,
                strerror(-rc));
         return;
     }
-    snprintf(dat, sizeof dat, "%s/cachesim.dat", o->plots);
-    snprintf(gp, sizeof gp, "%s/cachesim.gp", o->plots);
-    snprintf(png, sizeof png, "%s/cachesim.png", o->plots);
+    snprintf(dat, sizeof dat, "%s/cachesim.dat", o->out.dir);
+    snprintf(gp, sizeof gp, "%s/cachesim.gp", o->out.dir);
+    snprintf(png, sizeof png, "%s/cachesim.png", o->out.dir);
     FILE *f = fopen(dat, "w"), *g = f ? fopen(gp, "w") : NULL;
     if (!g) {
         printf("plots skipped: cannot write %s: %s\n", f ? gp : dat,

@@ -139,7 +139,8 @@ static int ht_parse(ht_opts *o, int argc, char **argv)
             "write the results to FILE: JSON when it ends in .json, CSV in "
             ".csv"),
         BO_OPT("quiet", NULL, BO_FLAG, &o->out.quiet, 0, 0, NULL,
-            "no progress lines on stderr")
+            "no progress lines on stderr"),
+        BO_OPT_OUTDIR(&o->out, BO_OUT_HELP),
     };
     const size_t ndefs = sizeof defs / sizeof defs[0];
 
@@ -345,6 +346,8 @@ int bench_hit_main(int argc, char **argv)
     }
     bu_quiet = o->quiet;
     c->info = o->csv ? stderr : stdout;
+    if (o->csv) /* CSV rows on stdout: the plots' line with the notes */
+        bo_run_plots(run, o->out.dir, BO_PLOT_ALL, stderr);
     bo_tick_init();
     int status = 1;
 

@@ -39,7 +39,7 @@ typedef struct ht_opts {
     int nbk;
     int quick, csv, quiet;
     const char *dir;
-    bo_outopts out; /* --json, --csv FILE, --output, --quiet */
+    bo_outopts out; /* --json, --csv FILE, --output, --quiet, --out */
 } ht_opts;
 
 /* One page of the hot set: what to fix and which word to read. */

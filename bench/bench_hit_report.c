@@ -405,6 +405,7 @@ static void ht_record_cell(const ht_ctx *c, bo_run *r, int b, int m, int ti)
 void ht_record(ht_ctx *c, bo_run *r)
 {
     ht_record_opts(c, r);
+    bo_plot_metric(r, "hit", "ns_per_op", "ns per op (median of the reps)");
     for (int b = 0; b < c->o.nbk; b++)
         for (int m = 0; m < HT_NMODE; m++)
             for (int ti = 0; ti < c->ntc; ti++)

@@ -169,6 +169,7 @@ static int io_options(int argc, char **argv, io_opts *o)
     o->dir = "/var/tmp";
     o->cache_bytes = 64ull << 20;
     o->wdepth = 32;
+    o->out.own_plots = BO_PLOT_ALL; /* io_report_plots draws them */
     bu_bklist bkl = {o->bk, &o->nbk, IO_MAXBK};
     bu_u64list psl = {o->psz, &o->np, IO_MAXP, 4096, 65536, 1};
     bu_u64list dl = {o->depths, &o->nd, IO_MAXD, 1, IO_MAXDEPTH, 0};
@@ -228,13 +229,12 @@ static int io_options(int argc, char **argv, io_opts *o)
         BO_OPT("dir", NULL, BO_STR, &o->dir, 0, 0, "DIR",
                "where the data file's temp directory goes (default: "
                "/var/tmp)"),
-        BO_OPT("out", NULL, BO_STR, &o->plots, 0, 0, "DIR",
-               "write plots there: io-iops.png (IOPS per depth) and "
-               "io-latency.png (p50 and p99 per depth) with their .dat and "
-               ".gp files, by gnuplot when installed (default: no plots)"),
         BO_OPT("quick", NULL, BO_FLAG, &o->quick, 0, 0, NULL,
                "smaller and shorter"),
-        BO_OPTS_OUTPUT(&o->out),
+        BO_OPTS_OUTPUT_WITH(&o->out,
+            "write plots there: io-iops.png (IOPS per depth) and "
+            "io-latency.png (p50 and p99 per depth) with their .dat and "
+            ".gp files, by gnuplot when installed (default: no plots)"),
     };
     const size_t ndefs = sizeof defs / sizeof defs[0];
     int rc = bo_parse("io", defs, ndefs, argc, argv);

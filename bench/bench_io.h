@@ -35,8 +35,7 @@ typedef struct io_opts {
     int nd, np, quick, nbk;
     bp_backend bk[IO_MAXBK];
     const char *dir;
-    const char *plots; /* --out DIR: gnuplot PNGs and their data */
-    bo_outopts out;
+    bo_outopts out;  /* out.dir: --out DIR, gnuplot PNGs and their data */
 } io_opts;
 
 /* A run's numbers.  Depth index di < nd is a read cell, di == nd the
@@ -61,7 +60,7 @@ void io_report_raw_row(const io_opts *o, uint64_t psz, uint64_t d, int b,
                        const double v[4], const bo_hist *lat, bu_table *t,
                        bo_run *run);
 void io_report_opts(const io_opts *o, bo_run *run);
-/* The PNGs and their data in o->plots; one line on stdout says where, or
+/* The PNGs and their data in o->out.dir; one line on stdout says where, or
  * why not. */
 void io_report_plots(const io_opts *o, const io_res *r);
 

@@ -343,9 +343,9 @@ static int io_plot_one(const io_opts *o, const io_res *r, const char *term,
 {
     char dat[1100], gp[1100], png[1100];
     const char *base = iops ? "io-iops" : "io-latency";
-    snprintf(dat, sizeof dat, "%s/%s.dat", o->plots, base);
-    snprintf(gp, sizeof gp, "%s/%s.gp", o->plots, base);
-    snprintf(png, sizeof png, "%s/%s.png", o->plots, base);
+    snprintf(dat, sizeof dat, "%s/%s.dat", o->out.dir, base);
+    snprintf(gp, sizeof gp, "%s/%s.gp", o->out.dir, base);
+    snprintf(png, sizeof png, "%s/%s.png", o->out.dir, base);
     int rc = io_plot_data(o, r, dat, iops);
     FILE *g = rc ? NULL : fopen(gp, "w");
     if (!g)
@@ -368,24 +368,24 @@ void io_report_plots(const io_opts *o, const io_res *r)
 {
     const char *term = bu_gnuplot_term();
     int rc;
-    if (!o->plots)
+    if (!o->out.dir)
         return;
     if (!term) {
         printf("plots skipped: gnuplot not installed (apt-get install "
                "gnuplot-nox)\n");
         return;
     }
-    if ((rc = bu_mkdir(o->plots)) != 0) {
-        printf("plots skipped: cannot create %s: %s\n", o->plots,
+    if ((rc = bu_mkdir(o->out.dir)) != 0) {
+        printf("plots skipped: cannot create %s: %s\n", o->out.dir,
                strerror(-rc));
         return;
     }
     for (int iops = 1; iops >= 0; iops--)
         if ((rc = io_plot_one(o, r, term, iops)) != 0) {
-            printf("plots: %s/%s.gp failed: %s\n", o->plots,
+            printf("plots: %s/%s.gp failed: %s\n", o->out.dir,
                    iops ? "io-iops" : "io-latency", strerror(-rc));
             return;
         }
     printf("plots: %s/io-iops.png (IOPS per depth), %s/io-latency.png (p50 "
-           "and p99 per depth)\n", o->plots, o->plots);
+           "and p99 per depth)\n", o->out.dir, o->out.dir);
 }

@@ -1,8 +1,9 @@
 /*
  * bench_out.c - owns what bench_out.h promises: the latency histogram, the
  * tick clock for short operations, one run's results and their JSON and
- * CSV files, the machine description in them, the progress thread, and
- * the shared options (parsing, --help, the output options).
+ * CSV files, the machine description in them, the plots of the results
+ * (a bar chart and a latency chart per table, by gnuplot), the progress
+ * thread, and the shared options (parsing, --help, the output options).
  *
  * Histogram layout: values 0..127 ns have a bucket each; above, every
  * power of two [2^e, 2^(e+1)) is split into 64 equal buckets, so a bucket
@@ -16,6 +17,7 @@
  */
 #include "bench_out.h"
 
+#include "bench_util.h"
 #include "bufpool.h"
 
 #include <errno.h>
@@ -283,6 +285,10 @@ struct bo_run {
     int oom;
     bo_vec opts; /* bo_kv */
     bo_vec rows; /* bo_row * */
+    char *plot_dir; /* NULL: no plots */
+    int plot_what;  /* BO_PLOT_* */
+    FILE *plot_info;
+    bo_vec pmetric, pylabel; /* bo_kv: table -> main metric, axis label */
 };
 
 /* A new zeroed item at the end of vec (items of sz bytes), NULL when out
@@ -479,6 +485,9 @@ static void bo_run_free(bo_run *r)
     }
     free(r->rows.v);
     bo_kvs_free(&r->opts);
+    bo_kvs_free(&r->pmetric);
+    bo_kvs_free(&r->pylabel);
+    free(r->plot_dir);
     for (int i = 0; i < r->argc; i++)
         free(r->argv[i]);
     free(r->argv);
@@ -837,15 +846,22 @@ static int bo_csv_block(FILE *f, const bo_run *r, const char *t)
     return rc;
 }
 
+/* 1 when row i is the first of its table. */
+static int bo_table_first(const bo_run *r, size_t i)
+{
+    bo_row *const *rows = r->rows.v;
+    size_t j = 0;
+    while (j < i && strcmp(rows[j]->table, rows[i]->table) != 0)
+        j++;
+    return j == i;
+}
+
 static int bo_csv_write(FILE *f, const bo_run *r)
 {
     bo_row *const *rows = r->rows.v;
     int blocks = 0;
     for (size_t i = 0; i < r->rows.n; i++) {
-        size_t j = 0;
-        while (j < i && strcmp(rows[j]->table, rows[i]->table) != 0)
-            j++;
-        if (j < i)
+        if (!bo_table_first(r, i))
             continue; /* the table's block is written */
         if (blocks++)
             fputc('\n', f);
@@ -854,6 +870,271 @@ static int bo_csv_write(FILE *f, const bo_run *r)
             return rc;
     }
     return 0;
+}
+
+/* ---- Plots --------------------------------------------------------------- */
+
+void bo_run_plots(bo_run *r, const char *dir, int what, FILE *info)
+{
+    if (!r)
+        return;
+    free(r->plot_dir);
+    r->plot_dir = dir && what ? bo_strdup(r, dir) : NULL;
+    r->plot_what = what;
+    r->plot_info = info;
+}
+
+void bo_plot_metric(bo_run *r, const char *table, const char *metric,
+                    const char *ylabel)
+{
+    if (!r)
+        return;
+    bo_kv_set(r, &r->pmetric, table, metric ? metric : "", 0);
+    bo_kv_set(r, &r->pylabel, table, ylabel ? ylabel : metric, 0);
+}
+
+/* s into buf for a file name: letters, digits, '-', '_' and '.' kept,
+ * anything else made '_'. */
+static void bo_plot_name(char *buf, size_t n, const char *s)
+{
+    snprintf(buf, n, "%s", s);
+    for (char *p = buf; *p; p++)
+        if (!strchr("-_.", *p) && !(*p >= '0' && *p <= '9') &&
+            !((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
+            *p = '_';
+}
+
+/* s as a gnuplot string: in single quotes, a quote doubled. */
+static void bo_gp_str(FILE *g, const char *s)
+{
+    fputc('\'', g);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputc('\'', g);
+        fputc(*s, g);
+    }
+    fputc('\'', g);
+}
+
+/* The label of a bar of w into buf: its labels' values joined by spaces,
+ * numbers as key=value, a string equal to the one before left out, then
+ * kind (NULL: none) unless a label's value is kind; '"' made '\''. */
+static void bo_plot_label(const bo_row *w, const char *kind, char *buf,
+                          size_t n)
+{
+    const bo_kv *kv = w->labels.v;
+    char num[40];
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < w->labels.n && len + 1 < n; i++) {
+        if (kv[i].str && kind && strcmp(kv[i].str, kind) == 0)
+            kind = NULL;
+        if (kv[i].str && i && kv[i - 1].str &&
+            strcmp(kv[i].str, kv[i - 1].str) == 0)
+            continue;
+        if (!kv[i].str)
+            bo_fmt_num(num, sizeof num, kv[i].num);
+        snprintf(buf + len, n - len, "%s%s%s%s", len ? " " : "",
+                 kv[i].str ? kv[i].str : kv[i].key, kv[i].str ? "" : "=",
+                 kv[i].str ? "" : num);
+        len = strlen(buf);
+    }
+    if (kind && len + 1 < n)
+        snprintf(buf + len, n - len, "%s%s", len ? " " : "", kind);
+    for (char *p = buf; *p; p++)
+        if (*p == '"')
+            *p = '\'';
+}
+
+/* Table t's main metric (NULL: no bar chart) and its axis label. */
+static const char *bo_plot_main(const bo_run *r, const char *t,
+                                const char **ylabel)
+{
+    const bo_kv *m = bo_kv_find(&r->pmetric, t);
+    const bo_kv *y = bo_kv_find(&r->pylabel, t);
+    bo_row *const *rows = r->rows.v;
+    if (m) {
+        *ylabel = y && y->str ? y->str : m->str;
+        return m->str[0] ? m->str : NULL;
+    }
+    for (size_t i = 0; i < r->rows.n; i++)
+        if (strcmp(rows[i]->table, t) == 0 && rows[i]->metrics.n)
+            return *ylabel = ((const bo_kv *)rows[i]->metrics.v)->key;
+    return NULL;
+}
+
+/* Writes path, the data of t's bar chart of metric m, or (m NULL) of its
+ * latency chart: a "#" header line, then a line per row with the metric,
+ * "label" value, or per row and latency kind, "label kind" p50 p99 ('?'
+ * for 0, which the log scale cannot show).  The lines written, or -errno;
+ * the least and the largest value into lim[0], lim[1], the longest
+ * label's length into *lab. */
+static int bo_plot_data(const bo_run *r, const char *t, const char *m,
+                        const char *path, double lim[2], size_t *lab)
+{
+    bo_row *const *rows = r->rows.v;
+    char label[512];
+    int n = 0;
+    FILE *f = fopen(path, "we");
+    if (!f)
+        return -errno;
+    fprintf(f, "# row %s\n", m ? m : "p50_ns p99_ns");
+    for (size_t i = 0; i < r->rows.n; i++) {
+        const bo_row *w = rows[i];
+        const bo_kv *v = m ? bo_kv_find(&w->metrics, m) : NULL;
+        size_t nk = m ? (v && !v->str && isfinite(v->num)) : w->lats.n;
+        if (strcmp(w->table, t) != 0)
+            continue;
+        for (size_t k = 0; k < nk; k++) {
+            const bo_lat *l = m ? NULL : (const bo_lat *)w->lats.v + k;
+            if (l && !l->p50 && !l->p99)
+                continue;
+            bo_plot_label(w, l ? l->kind : NULL, label, sizeof label);
+            *lab = strlen(label) > *lab ? strlen(label) : *lab;
+            fprintf(f, "\"%s\"", label);
+            if (!l) {
+                bo_fmt_num(label, sizeof label, v->num);
+                fprintf(f, " %s", label);
+                lim[0] = n && lim[0] < v->num ? lim[0] : v->num;
+                lim[1] = n && lim[1] > v->num ? lim[1] : v->num;
+            }
+            for (int p = 0; l && p < 2; p++)
+                if (p ? l->p99 : l->p50)
+                    fprintf(f, " %" PRIu64, p ? l->p99 : l->p50);
+                else
+                    fputs(" ?", f);
+            fputc('\n', f);
+            n++;
+        }
+    }
+    return fclose(f) ? -errno : n;
+}
+
+/* Table t's bar chart of metric m (ylabel its axis), or (m NULL) its
+ * latency chart, from base[-latency].dat and .gp to png (n bytes; ""
+ * when no row has a value).  The bars have slanted labels under them,
+ * and their values over them when there are few; the bar chart has a
+ * log scale when its values are above 0 and span more than a factor 100.
+ * 0, -errno when a file cannot be written, or gnuplot's exit status. */
+static int bo_plot_chart(const bo_run *r, const char *t, const char *m,
+                         const char *ylabel, const char *base,
+                         const char *term, char *png, size_t n)
+{
+    char dat[4200], gp[4200], text[600];
+    const char *sfx = m ? "" : "-latency";
+    double lim[2] = {0, 0};
+    size_t lab = 0;
+    snprintf(dat, sizeof dat, "%s%s.dat", base, sfx);
+    snprintf(gp, sizeof gp, "%s%s.gp", base, sfx);
+    snprintf(png, n, "%s%s.png", base, sfx);
+    int rows = bo_plot_data(r, t, m, dat, lim, &lab);
+    FILE *g = rows > 0 ? fopen(gp, "we") : NULL;
+    if (!g) {
+        int rc = rows < 0 ? rows : rows ? -errno : 0;
+        remove(dat); /* nothing to draw, or not written */
+        png[0] = 0;
+        return rc;
+    }
+    int log = !m || (lim[0] > 0 && lim[1] > 100 * lim[0]);
+    int lm = lab > 100 ? 70 : lab < 15 ? 10 : (int)lab * 7 / 10;
+    int wpx = rows * (m && rows > 24 ? 26 : 44); /* room for the values */
+    wpx = (wpx > 360 ? wpx : 360) + 120 + 8 * lm; /* and the margins */
+    fprintf(g, "set terminal %s size %d,%d\nset termoption noenhanced\n"
+               "set lmargin %d\nset rmargin 4\nset output ", term,
+            wpx > 4000 ? 4000 : wpx, 500 + 5 * lm * 10 / 7, lm);
+    bo_gp_str(g, png);
+    snprintf(text, sizeof text, "bpbench %s: table %s, %s per row%s",
+             r->argc ? r->argv[0] : "", t, m ? m : "latency",
+             m ? "" : " and kind");
+    fputs("\nset title ", g);
+    bo_gp_str(g, text);
+    snprintf(text, sizeof text, "%s%s", m ? ylabel : "ns",
+             log ? " (log scale)" : "");
+    fputs("\nset ylabel ", g);
+    bo_gp_str(g, text);
+    fprintf(g, "\nset style data histograms\nset style histogram "
+               "clustered gap 1\nset style fill solid 0.8 border -1\n"
+               "set xtics rotate by 45 right\nset grid ytics\n"
+               "set datafile missing '?'\n%s%s%s%splot ",
+            log ? "set logscale y\n" : lim[0] < 0 ? "" : "set yrange [0:*]\n",
+            !m || lim[1] >= 1e5 ? log ? "set format y '%.0s%c'\n" /* 1M */
+                                      : "set format y '%.1s%c'\n" : "",
+            m && rows <= 24 ? "set offsets 0, 0, graph 0.08, 0\n" : "",
+            m ? "set key off\n" : "set key outside top center horizontal\n");
+    bo_gp_str(g, dat);
+    fputs(!m ? " using 2:xtic(1) title 'p50', '' using 3 title 'p99'\n"
+          : rows > 24 ? " using 2:xtic(1)\n"
+                      : " using 2:xtic(1), '' using 0:2:(abs($2) < 1000 ? "
+                        "sprintf('%.3g', $2) : gprintf('%.1s%c', $2)) with "
+                        "labels offset 0,0.8\n", g);
+    if (fclose(g))
+        return -errno;
+    return bu_gnuplot(gp);
+}
+
+/* Table t's charts asked for, as base.* and base-latency.*; one line on
+ * out names the PNGs, or says what failed. */
+static void bo_plot_table(const bo_run *r, const char *t, const char *base,
+                          const char *term, FILE *out)
+{
+    const char *ylabel = NULL, *m = NULL;
+    char png[2][4200] = {"", ""};
+    if (r->plot_what & BO_PLOT_METRIC)
+        m = bo_plot_main(r, t, &ylabel);
+    for (int c = 0; c < 2; c++) {
+        if (c ? !(r->plot_what & BO_PLOT_LATENCY) : !m)
+            continue;
+        int rc = bo_plot_chart(r, t, c ? NULL : m, ylabel, base, term,
+                               png[c], sizeof png[c]);
+        if (rc < 0)
+            fprintf(out, "plots: cannot write %s%s.*: %s\n", base,
+                    c ? "-latency" : "", strerror(-rc));
+        else if (rc > 0)
+            fprintf(out, "plots: gnuplot %s%s.gp failed (exit %d)\n", base,
+                    c ? "-latency" : "", rc);
+        if (rc)
+            png[c][0] = 0;
+    }
+    if (png[0][0])
+        fprintf(out, "plots: %s (%s per row)", png[0], m);
+    if (png[1][0])
+        fprintf(out, "%s %s (p50 and p99 per row and kind)",
+                png[0][0] ? "," : "plots:", png[1]);
+    if (png[0][0] || png[1][0])
+        fputc('\n', out);
+}
+
+/* The plots of every table of r, when it has a plot directory. */
+static void bo_plot_run(const bo_run *r)
+{
+    int std = (r->json && strcmp(r->json, "-") == 0) ||
+              (r->csv && strcmp(r->csv, "-") == 0);
+    FILE *out = r->plot_info ? r->plot_info : std ? stderr : stdout;
+    bo_row *const *rows = r->rows.v;
+    char base[4096], sub[256], t[256];
+    const char *term;
+    int rc;
+
+    if (!r->plot_dir || !r->rows.n)
+        return;
+    if (!(term = bu_gnuplot_term())) {
+        fprintf(out, "plots skipped: gnuplot not installed (apt-get "
+                     "install gnuplot-nox)\n");
+        return;
+    }
+    if ((rc = bu_mkdir(r->plot_dir)) != 0) {
+        fprintf(out, "plots skipped: cannot create %s: %s\n", r->plot_dir,
+                strerror(-rc));
+        return;
+    }
+    bo_plot_name(sub, sizeof sub, r->argc ? r->argv[0] : "bpbench");
+    for (size_t i = 0; i < r->rows.n; i++)
+        if (bo_table_first(r, i)) {
+            bo_plot_name(t, sizeof t, rows[i]->table);
+            snprintf(base, sizeof base, "%s/%s-%s", r->plot_dir, sub, t);
+            bo_plot_table(r, rows[i]->table, base, term, out);
+        }
+    fflush(out);
 }
 
 /* ---- Writing the files --------------------------------------------------- */
@@ -904,6 +1185,8 @@ int bo_run_end(bo_run *r)
         if (rc)
             snprintf(bo_failed, sizeof bo_failed, "%s", paths[i]);
     }
+    if (!r->oom)
+        bo_plot_run(r);
     bo_run_free(r);
     return rc;
 }
@@ -1264,6 +1547,7 @@ int bo_outopts_apply(const char *cmd, bo_outopts *o, bo_run *r)
     if (o->quiet)
         bo_set_quiet(1);
     bo_run_outputs(r, o->json, o->csv);
+    bo_run_plots(r, o->dir, BO_PLOT_ALL & ~o->own_plots, NULL);
     return 0;
 }
 

@@ -1,14 +1,15 @@
 /*
  * bench_out.h - what every bpbench subcommand reports, and how: latency
- * histograms, machine-readable results (JSON, CSV), progress lines and the
- * shared option vocabulary.
+ * histograms, machine-readable results (JSON, CSV), plots of them,
+ * progress lines and the shared option vocabulary.
  *
  * One run of a subcommand builds one bo_run: bo_run_begin() records the
  * machine, argv and start time; the subcommand records its options
  * (bo_opt_*), then one result per table row (bo_row_*), each with metrics
  * (numbers) and latency histograms per operation kind; bo_run_end() writes
  * the JSON and/or CSV files asked for by --json FILE / --csv FILE (or
- * --output FILE with the format taken from its suffix).  The human tables
+ * --output FILE with the format taken from its suffix) and draws the plots
+ * asked for by --out DIR (see "plots of the results").  The human tables
  * stay as the subcommand prints them; the percentiles columns come from
  * bo_hist_pct().
  *
@@ -128,8 +129,37 @@ void bo_latency(bo_row *w, const char *kind, const bo_hist *h);
 /* The same from a summary (not added when s->count is 0). */
 void bo_latency_pcts(bo_row *w, const char *kind, const bo_pcts *s);
 
-/* Writes the files asked for, frees the run.  0, or -errno of the first
- * failed write (the message is printed to stderr by the caller). */
+/* ---- plots of the results ---------------------------------------------
+ * With a plot directory (--out DIR), bo_run_end() also draws, by gnuplot,
+ * for each table of the run:
+ *   DIR/<subcommand>-<table>.png          (BO_PLOT_METRIC) a bar per row
+ *       of the table's main metric: the first metric of its rows unless
+ *       bo_plot_metric() names another; a bar is labelled by the row's
+ *       labels joined by spaces (numbers as key=value, a string equal to
+ *       the one before left out); rows without the metric left out; a log
+ *       scale when the values are above 0 and span more than 100x;
+ *   DIR/<subcommand>-<table>-latency.png  (BO_PLOT_LATENCY) when rows
+ *       have latency: p50 and p99 (ns, log scale) per row and kind, the
+ *       kind added to the row's label unless a label's value is the kind;
+ * each from its data (.dat) and script (.gp) of the same name, kept.
+ * One line per table names its PNGs ("plots: ..."), or one line says why
+ * there are none ("plots skipped: gnuplot not installed ...").  A plot
+ * that fails does not fail the run. */
+#define BO_PLOT_METRIC 1
+#define BO_PLOT_LATENCY 2
+#define BO_PLOT_ALL (BO_PLOT_METRIC | BO_PLOT_LATENCY)
+/* The plot directory (NULL: no plots), which plots (BO_PLOT_*), and where
+ * the lines naming them go (NULL: stdout, or stderr when a result file is
+ * stdout). */
+void bo_run_plots(bo_run *r, const char *dir, int what, FILE *info);
+/* The main metric of table's bar chart and its axis label (ylabel NULL:
+ * the metric's name); metric NULL: no bar chart of that table. */
+void bo_plot_metric(bo_run *r, const char *table, const char *metric,
+                    const char *ylabel);
+
+/* Writes the files asked for, draws the plots asked for, frees the run.
+ * 0, or -errno of the first failed write (the message is printed to
+ * stderr by the caller). */
 int bo_run_end(bo_run *r);
 /* Frees the run without writing anything (a run that failed before its
  * results). */
@@ -164,7 +194,8 @@ void bo_progress_stop(void);
  *   --window N         the window: its help says bytes or slots
  *   --backend LIST     comma separated from rfp,mmap,copy,linear,kmod,auto
  *   --json FILE, --csv FILE, --output FILE (format from .json or .csv; "-"
- *                      is stdout), --quiet (no progress lines)
+ *                      is stdout), --out DIR (plots), --quiet (no
+ *                      progress lines)
  * A subcommand lists its options in a bo_optdef table (the output ones
  * from BO_OPTS_OUTPUT), parses argv with bo_parse() and prints --help with
  * bo_usage(), so every help and every error reads alike.  A bad value is
@@ -218,10 +249,27 @@ void bo_usage(FILE *f, const char *cmd, const char *intro,
 /* The output options every subcommand takes. */
 typedef struct bo_outopts {
     const char *json, *csv, *output; /* FILE or NULL; "-" is stdout */
+    const char *dir;                 /* --out DIR: plots; NULL: none */
     int quiet;
+    /* Set before bo_outopts_apply() by a subcommand that draws plots of
+     * its own in dir: the generic ones (BO_PLOT_*) it leaves out. */
+    int own_plots;
 } bo_outopts;
 
-#define BO_OPTS_OUTPUT(o)                                                   \
+/* --out DIR with the help text help; BO_OUT_HELP for the generic plots. */
+#define BO_OUT_HELP                                                         \
+    "write plots of the results to DIR (created), by gnuplot when "        \
+    "installed: per table <subcommand>-<table>.png (its main metric per "   \
+    "row) and, with latency, <subcommand>-<table>-latency.png (p50 and "    \
+    "p99 per row and kind), with their .dat and .gp files (default: no "    \
+    "plots)"
+#define BO_OPT_OUTDIR(o, help)                                              \
+    {"out", NULL, BO_STR, &(o)->dir, 0, 0, "DIR", help, NULL, 0}
+
+#define BO_OPTS_OUTPUT(o) BO_OPTS_OUTPUT_WITH(o, BO_OUT_HELP)
+/* The same with the help text of --out of a subcommand's own plots. */
+#define BO_OPTS_OUTPUT_WITH(o, outhelp)                                     \
+    BO_OPT_OUTDIR(o, outhelp),                                              \
     {"json", NULL, BO_STR, &(o)->json, 0, 0, "FILE",                        \
      "write the results as JSON (schema bpbench/1) to FILE; - is stdout",   \
      NULL, 0},                                                              \
@@ -235,7 +283,8 @@ typedef struct bo_outopts {
      "no progress lines on stderr", NULL, 0}
 
 /* After bo_parse: checks --output's suffix, turns --quiet on (bo_set_quiet)
- * and gives the files to r (bo_run_outputs; r may be NULL).  A --csv
+ * and gives the files and the plot directory to r (bo_run_outputs,
+ * bo_run_plots with the plots but own_plots; r may be NULL).  A --csv
  * without FILE means stdout.  0, or -1 after printing an error line. */
 int bo_outopts_apply(const char *cmd, bo_outopts *o, bo_run *r);
 

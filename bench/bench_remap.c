@@ -254,7 +254,8 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
                "remap of one slot (+ a read of every 4 KiB) for rfp, mmap "
                "and kmod (one op per ioctl, and --batch per ioctl), every "
                "slot of a --window window mapped first; --ops remaps per "
-               "rep, --reps, --seed, --page-size, --backend apply"),
+               "rep, --reps, --seed, --page-size, --backend and the output "
+               "options apply (results: table raw)"),
         BO_OPT("batch", NULL, BO_U64, &o->batch, 1, 4096, "N",
                "--raw: kmod ops per ioctl (default: 64)"),
         BO_OPT("json", NULL, BO_STR, &o->out.json, 0, 0, "FILE",
@@ -271,6 +272,7 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
                "in .csv"),
         BO_OPT("quiet", NULL, BO_FLAG, &o->out.quiet, 0, 0, NULL,
                "no progress lines on stderr"),
+        BO_OPT_OUTDIR(&o->out, BO_OUT_HELP),
     };
     const size_t ndefs = sizeof defs / sizeof defs[0];
     int rc = bo_parse("remap", defs, ndefs, argc, argv);
@@ -451,15 +453,15 @@ int bench_remap_main(int argc, char **argv)
     bu_quiet = o->quiet;
     bo_tick_init();
     c->info = o->csv ? stderr : stdout;
+    if (o->csv) /* CSV rows on stdout: the plots' line with the notes */
+        bo_run_plots(run, o->out.dir, BO_PLOT_ALL, stderr);
     c->open_flags = o->buffered ? BP_BUFFERED_IO : 0;
     int status = 1;
 
     if (o->raw) {
-        status = rm_raw_main(o);
-        if (o->out.json || o->out.csv)
-            fprintf(stderr, "bpbench remap: --raw writes no JSON or CSV "
-                            "file\n");
-        bo_run_discard(run);
+        status = rm_raw_main(o, run);
+        if (bo_run_finish("remap", run) && !status)
+            status = 1;
         free(c);
         return status;
     }

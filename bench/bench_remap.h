@@ -39,7 +39,7 @@ typedef struct rm_opts {
     int raw;        /* --raw: the mechanisms alone (bench_remap_raw.c) */
     uint64_t batch; /* --raw: kmod ops per ioctl (64) */
     const char *dir;
-    bo_outopts out; /* --json, --csv FILE, --output, --quiet */
+    bo_outopts out; /* --json, --csv FILE, --output, --quiet, --out */
 } rm_opts;
 
 /* Result of one (level, prefault, backend). */
@@ -52,8 +52,9 @@ typedef struct rm_cell {
     uint64_t lat_batch; /* ops per timed batch in it */
 } rm_cell;
 
-/* `bpbench remap --raw`: exit status. */
-int rm_raw_main(const rm_opts *o);
+/* `bpbench remap --raw`, its results into run (table "raw"): exit
+ * status. */
+int rm_raw_main(const rm_opts *o, bo_run *run);
 
 typedef struct rm_pool {
     bp_pool *p;
@@ -101,7 +102,8 @@ void rm_print_tables(rm_ctx *c);
 void rm_print_csv(rm_ctx *c);
 void rm_print_latency(rm_ctx *c);
 void rm_print_notes(rm_ctx *c);
-/* The results into r (bo_run rows of table "remap"). */
+/* The results into r (bo_run rows of table "remap"); its plot shows
+ * ns_per_op. */
 void rm_record(rm_ctx *c, bo_run *r);
 
 #endif

@@ -17,6 +17,11 @@
  * mmap's as the median of the per-repetition ratios.  A mechanism that
  * cannot set its window up (rfp and mmap past vm.max_map_count, kmod
  * without the module) shows n/a and why.
+ *
+ * Results (bo_run, table "raw"): a row per mechanism asked for, labels
+ * backend, slots and batch (ops per call), metrics ns_per_remap (the
+ * median; none when n/a), remaps_per_rep, reps, and on kmod's rows
+ * ratio_rfp_over_this and ratio_mmap_over_this (the throughput ratios).
  */
 #include "bench_remap.h"
 
@@ -169,14 +174,54 @@ static double raw_rep(raw_win *r, int m, const uint64_t *sl,
     return (double)(bu_now_ns() - t0) / (double)n;
 }
 
-int rm_raw_main(const rm_opts *o)
+/* The options and one row per mechanism asked for into run; x[m][0],
+ * x[m][1]: rfp's and mmap's ns over m's (0: none). */
+static void raw_record(const rm_opts *o, bo_run *run, const int *want,
+                       const raw_win *win, double *const *ns,
+                       double x[RAW_N][2], uint32_t batch)
+{
+    char bks[64] = "";
+    for (int m = 0; m < RAW_KMODB; m++)
+        if (want[m])
+            snprintf(bks + strlen(bks), sizeof bks - strlen(bks), "%s%s",
+                     bks[0] ? "," : "", raw_name[m]);
+    bo_opt_num(run, "raw", 1);
+    bo_opt_num(run, "page_size", (double)o->page_size);
+    bo_opt_num(run, "window_slots", (double)o->window_slots);
+    bo_opt_num(run, "ops", (double)o->ops);
+    bo_opt_num(run, "reps", (double)o->reps);
+    bo_opt_num(run, "batch", batch);
+    bo_opt_str(run, "backend", bks);
+    bo_opt_num(run, "seed", (double)o->seed);
+    bo_plot_metric(run, "raw", "ns_per_remap",
+                   "ns per remap (median of the reps)");
+    for (int m = 0; m < RAW_N; m++) {
+        int ok = win[m].ok && ns[m];
+        if (!want[m])
+            continue;
+        bo_row *w = bo_row_new(run, "raw");
+        bo_label_str(w, "backend", m == RAW_KMODB ? "kmod" : raw_name[m]);
+        bo_label_num(w, "slots", (double)o->window_slots);
+        bo_label_num(w, "batch", m == RAW_KMODB ? batch : 1);
+        if (ok)
+            bo_metric(w, "ns_per_remap", bu_median(ns[m], o->reps));
+        bo_metric(w, "remaps_per_rep", (double)o->ops);
+        bo_metric(w, "reps", ok ? (double)o->reps : 0);
+        if (x[m][0] > 0)
+            bo_metric(w, "ratio_rfp_over_this", x[m][0]);
+        if (x[m][1] > 0)
+            bo_metric(w, "ratio_mmap_over_this", x[m][1]);
+    }
+}
+
+int rm_raw_main(const rm_opts *o, bo_run *run)
 {
     uint64_t slots = o->window_slots, n = o->ops, reps = o->reps;
     uint64_t *perm, *sl, *fr;
     bu_rng rng;
     uint32_t batch = o->batch ? (uint32_t)o->batch : 64;
     raw_win win[RAW_N];
-    double *ns[RAW_N];
+    double *ns[RAW_N], x[RAW_N][2] = {{0}};
     int want[RAW_N] = {0}, rc = 0;
 
     for (int b = 0; b < o->nbk; b++) {
@@ -262,11 +307,13 @@ int rm_raw_main(const rm_opts *o)
             }
             for (uint64_t r = 0; r < reps; r++)
                 q[r] = ns[k][r] > 0 ? ns[m][r] / ns[k][r] : 0;
-            printf(" %s %.2fx", raw_name[m], bu_median(q, reps));
+            x[k][m - RAW_RFP] = bu_median(q, reps);
+            printf(" %s %.2fx", raw_name[m], x[k][m - RAW_RFP]);
             free(q);
         }
         printf(" (their ns over its ns, median of the per-rep ratios)\n");
     }
+    raw_record(o, run, want, win, ns, x, batch);
     for (int m = 0; m < RAW_N; m++) {
         raw_close(&win[m]);
         free(ns[m]);

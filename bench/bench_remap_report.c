@@ -368,6 +368,7 @@ static void rm_record_opts(const rm_ctx *c, bo_run *r)
 void rm_record(rm_ctx *c, bo_run *r)
 {
     rm_record_opts(c, r);
+    bo_plot_metric(r, "remap", "ns_per_op", "ns per op (median of the reps)");
     for (int lv = 0; lv < RM_NLEVEL; lv++)
         for (int pi = 0; c->o.level_on[lv] && pi < c->o.npf; pi++)
             for (int b = 0; b < c->o.nbk; b++) {

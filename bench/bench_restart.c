@@ -366,6 +366,8 @@ int bench_restart_main(int argc, char **argv)
         return 1;
     }
     rs_record_opts(&c, run);
+    bo_plot_metric(run, "restart", "open_ms",
+                   "ms to open the pool (median of the reps)");
     rs_report(&c, res, run);
     rs_lat_free(&c);
     return bo_run_finish("restart", run);

@@ -833,6 +833,8 @@ int bench_share_main(int argc, char **argv)
         counts[nc++] = (int)c.o.nmax;
     rc = sh_setup(&c, &keeper);
     sh_record_opts(&c, run);
+    bo_plot_metric(run, "share", "ops_per_s",
+                   "ops/s of all N workers (median)");
     bo_progress_start(sh_progress, &c);
     for (int wl = 0; wl < SH_NWL && rc == 0; wl++)
         if (c.o.workloads & (1 << wl))

@@ -785,9 +785,23 @@ int bu_gnuplot(const char *script)
 
 int bu_mkdir(const char *dir)
 {
+    char parent[4096], *slash;
     struct stat st;
     if (mkdir(dir, 0755) == 0)
         return 0;
+    /* a missing parent: made first, then dir again */
+    if (errno == ENOENT && strlen(dir) < sizeof parent) {
+        snprintf(parent, sizeof parent, "%s", dir);
+        slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+            *slash = 0;
+            int rc = bu_mkdir(parent);
+            if (rc)
+                return rc;
+            if (mkdir(dir, 0755) == 0)
+                return 0;
+        }
+    }
     if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
         return 0;
     return -errno;

@@ -288,7 +288,8 @@ const char *bu_gnuplot_term(void);
  * exit status, 127 when it cannot be run. */
 int bu_gnuplot(const char *script);
 
-/* Create directory dir (mode 0755) unless it exists; 0 or -errno. */
+/* Create directory dir (mode 0755) and its missing parents unless it
+ * exists; 0 or -errno. */
 int bu_mkdir(const char *dir);
 
 /* ---- fio ----------------------------------------------------------------- */

@@ -23,7 +23,8 @@
  * table (throughput, ratio to LMDB) and the latency table (mean, p50, p90,
  * p99, p99.9, max per kind and engine), writes the CSV rows, draws the PNG
  * plots with gnuplot when it is installed (else it says so), and adds one
- * bo_row per engine to o->run (--json, --csv, --output).
+ * bo_row per engine to o->run (--json, --csv, --output; and, in the --out
+ * directory, its generic latency plot, bench_out.h).
  *
  * With rounds > 1 the engines run in alternation, round after round (A B A
  * B ...), each run as above.  An engine's row, CSV row and plot come from
@@ -221,8 +222,8 @@ void wl_engine_labels(bo_row *w, const wl_engine *e);
  * The harness's options in the shared vocabulary (bench_out.h): --threads,
  * --duration (alias --seconds), --ops, --pool-size (alias --memory),
  * --page-size, --engines (alias --backend), --rounds, --interval, --oom,
- * --cold, --no-latency, --out, --dir, --seed, and the output options
- * --json, --csv, --output, --quiet. */
+ * --cold, --no-latency, --dir, --seed, and the output options --out
+ * (default bpbench-out), --json, --csv, --output, --quiet. */
 #define WL_CLI_NDEFS 18 /* bo_optdef entries wl_cli_defs appends */
 
 typedef struct wl_cli_defaults {
@@ -264,7 +265,8 @@ int wl_cli_apply(wl_cli *c);
  * into c->wl.run, with the harness options recorded (bo_opt_*).  NULL
  * after an error line when memory ran out. */
 bo_run *wl_cli_begin(wl_cli *c, int argc, char **argv);
-/* Write the files asked for and free r (bo_run_finish), then name them on
+/* Write the files asked for, draw the latency plots of the results in the
+ * --out directory and free r (bo_run_finish), then name the files on
  * stdout.  0, or 1 after the error line. */
 int wl_cli_end(wl_cli *c, bo_run *r);
 

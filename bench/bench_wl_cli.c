@@ -77,7 +77,10 @@ int wl_cli_init(wl_cli *c, const wl_cli_defaults *d)
     c->rounds = 1;
     c->duration = -1; /* not given */
     c->seed = 1;
-    c->wl.outdir = "bpbench-out";
+    c->out.dir = "bpbench-out";
+    /* the report draws throughput and the ratio to LMDB: of the generic
+     * plots (bench_out.h) only the latency ones are drawn */
+    c->out.own_plots = BO_PLOT_METRIC;
     c->wl.tmp_parent = "/var/tmp";
     snprintf(engines, sizeof engines, "%s", d->engines);
     return wl_parse_engines(engines, &c->wl);
@@ -154,14 +157,13 @@ size_t wl_cli_defs(wl_cli *c, bo_optdef *defs)
          "in the results (default: timed, one clock read per "
          "operation: the TSC when constant, else clock_gettime)", NULL,
          0},
-        {"out", NULL, BO_STR, &c->wl.outdir, 0, 0, "DIR",
-         "directory of the CSV files, plot data and PNGs (default: "
-         "bpbench-out)", NULL, 0},
         {"dir", NULL, BO_STR, &c->wl.tmp_parent, 0, 0, "DIR",
          "where the data directories go (default: /var/tmp)", NULL, 0},
         {"seed", NULL, BO_U64, &c->seed, 0, 18446744073709551615.0, "N",
          "random seed of the load and the run (default: 1)", NULL, 0},
-        BO_OPTS_OUTPUT(&c->out),
+        BO_OPTS_OUTPUT_WITH(&c->out,
+            "directory of the CSV files, plot data and PNGs, the latency "
+            "plots of the results too (default: bpbench-out)"),
     };
     memcpy(defs, tab, sizeof tab);
     return WL_CLI_NDEFS;
@@ -174,6 +176,7 @@ int wl_cli_apply(wl_cli *c)
     if (bo_outopts_apply(c->d->cmd, &c->out, NULL) != 0)
         return -1;
     bu_quiet = c->out.quiet;
+    o->outdir = c->out.dir;
     o->threads = c->threads;
     /* --ops alone runs until done; a default duration does not cut it */
     o->seconds = c->duration >= 0 ? c->duration
@@ -235,6 +238,7 @@ bo_run *wl_cli_begin(wl_cli *c, int argc, char **argv)
         return NULL;
     }
     bo_run_outputs(r, c->out.json, c->out.csv);
+    bo_run_plots(r, c->out.dir, BO_PLOT_ALL & ~c->out.own_plots, NULL);
     wl_cli_record(c, r);
     c->wl.run = r;
     return r;

@@ -85,10 +85,10 @@ static void bench_usage(FILE *f)
     for (size_t i = 0; i < BENCH_NCMDS; i++)
         bench_usage_line(f, bench_cmds[i].name, bench_cmds[i].summary);
     fprintf(f, "\nEvery benchmark takes --json FILE, --csv FILE, --output "
-               "FILE (.json or .csv) and\n--quiet; bpbench(1) has the "
-               "formats.  Temporary files (data files under\n/var/tmp, "
-               "/dev/shm names) are removed at exit, also on SIGINT/SIGTERM."
-               "\n");
+               "FILE (.json or .csv),\n--out DIR (plots) and --quiet; "
+               "bpbench(1) has the formats.  Temporary files\n(data files "
+               "under /var/tmp, /dev/shm names) are removed at exit, also "
+               "on\nSIGINT/SIGTERM.\n");
 }
 
 static const bench_cmd *bench_find(const char *name)
