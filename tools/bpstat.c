@@ -63,13 +63,41 @@ struct proc_snap {
     uint64_t c[BP__NCOUNTERS];
 };
 
+#define HZ_MAX (BP__PROCS * BP__READERS * BP__HZ)
+
 struct snap {
     uint64_t t_ns;
     uint64_t c[BP__NCOUNTERS];
     uint64_t valid, dirty, pinned;
     uint32_t nprocs;
     struct proc_snap p[BP__PROCS];
+    /* frames named by reader slots (shared fixes that leave the word's
+     * latch count alone: bp_readers.c), sorted, one entry per fix */
+    uint32_t nhz;
+    uint32_t hz[HZ_MAX];
 };
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Shared fixes of frame f held through reader slots. */
+static unsigned hz_count(const struct snap *sn, uint32_t f)
+{
+    const uint32_t *at = bsearch(&f, sn->hz, sn->nhz, sizeof f, cmp_u32);
+    unsigned n = 0;
+
+    if (!at)
+        return 0;
+    while (at > sn->hz && at[-1] == f)
+        at--;
+    for (; at < sn->hz + sn->nhz && *at == f; at++)
+        n++;
+    return n;
+}
 
 static uint64_t now_ns(void)
 {
@@ -169,7 +197,8 @@ static int proc_alive(const struct cache *c, uint32_t s)
 
 /* ---- snapshots -------------------------------------------------------- */
 
-static void snap_proc(const struct cache *c, uint32_t s, struct proc_snap *ps)
+static void snap_proc(const struct cache *c, uint32_t s, struct snap *sn,
+                      struct proc_snap *ps)
 {
     void *meta = (void *)c->h;
     const struct bp__shard *sh = bp__statshm_shards(meta, c->h->sh_stats, s);
@@ -187,8 +216,15 @@ static void snap_proc(const struct cache *c, uint32_t s, struct proc_snap *ps)
         ps->c[BP_C_window_hits] += ld64(&rd[i].rd_hits);
         if (ld32(&rd[i].rd_owner) == 0)
             continue;
-        for (int k = 0; k < BP__HZ; k++)
-            ps->hz += ld32(&rd[i].rd_hz[k]) != BP__NONE;
+        for (int k = 0; k < BP__HZ; k++) {
+            uint32_t f = ld32(&rd[i].rd_hz[k]);
+
+            if (f == BP__NONE)
+                continue;
+            ps->hz++;
+            if (sn->nhz < HZ_MAX)
+                sn->hz[sn->nhz++] = f;
+        }
     }
     for (int i = 0; i < BP__ANON_SHARDS; i++)
         ps->anon += __atomic_load_n(&c->procs[s].pr_anon[i].pa_n,
@@ -203,7 +239,7 @@ static void snap_frames(const struct cache *c, struct snap *sn)
 
         sn->valid += ld64(&c->frames[f].fr_pgno) != BP__NOPAGE;
         sn->dirty += (w & BP_W_DIRTY) != 0;
-        sn->pinned += l != 0;
+        sn->pinned += l != 0 || hz_count(sn, (uint32_t)f) != 0;
         if (o == 0 || o > BP__PROCS || l < BP_LATCH_EXCL)
             continue;
         if (l == BP_LATCH_EXCL)
@@ -237,11 +273,12 @@ static int snap_take(const struct cache *c, struct snap *sn)
             ps->epoch = ld64(&c->procs[s].pr_epoch);
             ps->alive = (uint32_t)proc_alive(c, s);
             sn->nprocs += ps->alive;
-            snap_proc(c, s, ps);
+            snap_proc(c, s, sn, ps);
             for (int k = 0; k < BP__NCOUNTERS; k++)
                 sn->c[k] += ps->c[k];
         }
         if (busy == 0 && ld64(&r->sr_busy) == 0 && ld64(&r->sr_gen) == gen) {
+            qsort(sn->hz, sn->nhz, sizeof sn->hz[0], cmp_u32);
             snap_frames(c, sn);
             return 0;
         }
@@ -465,7 +502,8 @@ static int view_frames(const struct cache *c, int out)
         uint64_t pgno = ld64(&c->frames[f].fr_pgno);
         uint64_t w = ld64(&c->words[f]);
         unsigned l = bp_w_latch(w);
-        unsigned pins = l >= BP_LATCH_EXCL ? 1 : l;
+        unsigned hz = hz_count(sn, (uint32_t)f);
+        unsigned pins = (l >= BP_LATCH_EXCL ? 1 : l) + hz;
         /* window slots showing the frame: kept in a private pool only (a
          * shared cache's windows are each process's own: -1, unknown) */
         long maps = c->h->sh_shared ? -1
@@ -474,6 +512,8 @@ static int view_frames(const struct cache *c, int out)
 
         if (pgno == BP__NOPAGE && l == 0)
             continue;
+        if (l == 0 && hz) /* fixed shared through reader slots only */
+            l = 1;
         frame_holders(c, sn, (uint32_t)f, l >= BP_LATCH_EXCL ?
                       bp_w_owner(w) : 0, who, sizeof who);
         if (out == OUT_TEXT) {
