@@ -327,6 +327,8 @@ while IFS=$'\x1f' read -r -a f; do
     echo "bp_run suite-kmod/$name $to $cmd" >>"$plan"
     progs+=("${own[@]}")
 done <"$tmp/tests.txt"
+# test_bpstat runs the bpstat program next to it
+[ -x "$USER_BUILD/bpstat" ] && progs+=("$USER_BUILD/bpstat")
 if [ "$nsuite" -eq 0 ]; then
     echo "bp_result suite-kmod SKIP 0 $(q "KERNEL_SUITE=$KERNEL_SUITE selects no program")" >>"$plan"
     echo suite-kmod >>"$expect"
