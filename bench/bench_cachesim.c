@@ -635,20 +635,14 @@ static void cs_record(const cs_opts *o, size_t warm, uint32_t nleaves,
  * each cache size; one line says where, or why not. */
 static void cs_plot(const cs_opts *o, size_t warm, uint64_t miss[2][CS_NPOL])
 {
-    const char *term = bu_gnuplot_term();
-    char dat[1100], gp[1100], png[1100], mem[32];
+    const char *term;
+    char dat[1100], gp[1100], png[1100], mem[32], why[1200];
     double n = (double)(o->ops - warm);
     int rc;
     if (!o->out.dir)
         return;
-    if (!term) {
-        printf("plots skipped: gnuplot not installed (apt-get install "
-               "gnuplot-nox)\n");
-        return;
-    }
-    if ((rc = bu_mkdir(o->out.dir)) != 0) {
-        printf("plots skipped: cannot create %s: %s\n", o->out.dir,
-               strerror(-rc));
+    if (!(term = bu_plot_begin(o->out.dir, why, sizeof why))) {
+        printf("%s\n", why);
         return;
     }
     snprintf(dat, sizeof dat, "%s/cachesim.dat", o->out.dir);

@@ -252,22 +252,6 @@ static void ht_lat_how(const ht_ctx *c, char *buf, size_t n)
              bo_tick_resolution_ns(), bo_tick_overhead_ns());
 }
 
-/* The five latency cells of a histogram ("n/a" when empty). */
-static void ht_lat_cells(const bo_hist *h, char cb[5][24], int ns_unit)
-{
-    bo_pcts p;
-    bo_hist_pcts(h, &p);
-    const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
-    for (int k = 0; k < 5; k++) {
-        if (!p.count)
-            snprintf(cb[k], sizeof cb[k], ns_unit ? "NA" : "n/a");
-        else if (ns_unit)
-            snprintf(cb[k], sizeof cb[k], "%llu", (unsigned long long)v[k]);
-        else
-            bo_fmt_ns(v[k], cb[k], sizeof cb[k]);
-    }
-}
-
 void ht_print_latency(ht_ctx *c)
 {
     static const char *const hdr[] = {"",    "threads", "batch", "p50",
@@ -290,7 +274,7 @@ void ht_print_latency(ht_ctx *c)
                 snprintf(nt, sizeof nt, "%d", c->tc[ti]);
                 snprintf(bt, sizeof bt, "%llu",
                          (unsigned long long)c->cell[b][m][ti].lat_batch);
-                ht_lat_cells(c->cell[b][m][ti].lat, cb, 0);
+                bo_lat_cells(c->cell[b][m][ti].lat, cb, 0);
                 const char *row[8] = {lab,   nt,    bt,    cb[0],
                                       cb[1], cb[2], cb[3], cb[4]};
                 bu_table_add(&t, row);
@@ -339,7 +323,7 @@ void ht_print_csv(ht_ctx *c)
                 snprintf(reps_s, sizeof reps_s, "%llu",
                          (unsigned long long)c->cell[b][m][ti].nrep);
                 char lc[5][24];
-                ht_lat_cells(c->cell[b][m][ti].lat, lc, 1);
+                bo_lat_cells(c->cell[b][m][ti].lat, lc, 1);
                 const char *f[] = {bp_backend_name(c->o.bk[b]), runs,
                                    ht_mode_name[m], nt,    wall_s, ns_s,
                                    mops_s, sc_s,          xb_s,   ops_s,

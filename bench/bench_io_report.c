@@ -366,18 +366,13 @@ static int io_plot_one(const io_opts *o, const io_res *r, const char *term,
 
 void io_report_plots(const io_opts *o, const io_res *r)
 {
-    const char *term = bu_gnuplot_term();
+    const char *term;
+    char why[1200];
     int rc;
     if (!o->out.dir)
         return;
-    if (!term) {
-        printf("plots skipped: gnuplot not installed (apt-get install "
-               "gnuplot-nox)\n");
-        return;
-    }
-    if ((rc = bu_mkdir(o->out.dir)) != 0) {
-        printf("plots skipped: cannot create %s: %s\n", o->out.dir,
-               strerror(-rc));
+    if (!(term = bu_plot_begin(o->out.dir, why, sizeof why))) {
+        printf("%s\n", why);
         return;
     }
     for (int iops = 1; iops >= 0; iops--)

@@ -1111,20 +1111,13 @@ static void bo_plot_run(const bo_run *r)
               (r->csv && strcmp(r->csv, "-") == 0);
     FILE *out = r->plot_info ? r->plot_info : std ? stderr : stdout;
     bo_row *const *rows = r->rows.v;
-    char base[4096], sub[256], t[256];
+    char base[4096], sub[256], t[256], why[4200];
     const char *term;
-    int rc;
 
     if (!r->plot_dir || !r->rows.n)
         return;
-    if (!(term = bu_gnuplot_term())) {
-        fprintf(out, "plots skipped: gnuplot not installed (apt-get "
-                     "install gnuplot-nox)\n");
-        return;
-    }
-    if ((rc = bu_mkdir(r->plot_dir)) != 0) {
-        fprintf(out, "plots skipped: cannot create %s: %s\n", r->plot_dir,
-                strerror(-rc));
+    if (!(term = bu_plot_begin(r->plot_dir, why, sizeof why))) {
+        fprintf(out, "%s\n", why);
         return;
     }
     bo_plot_name(sub, sizeof sub, r->argc ? r->argv[0] : "bpbench");
@@ -1574,4 +1567,20 @@ const char *bo_fmt_ns(uint64_t ns, char *buf, size_t n)
         snprintf(buf, n, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v,
                  unit[u]);
     return buf;
+}
+
+void bo_lat_cells(const bo_hist *h, char cb[5][24], int ns_unit)
+{
+    bo_pcts p;
+
+    bo_hist_pcts(h, &p);
+    const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
+    for (int k = 0; k < 5; k++) {
+        if (!p.count)
+            snprintf(cb[k], sizeof cb[k], ns_unit ? "NA" : "n/a");
+        else if (ns_unit)
+            snprintf(cb[k], sizeof cb[k], "%llu", (unsigned long long)v[k]);
+        else
+            bo_fmt_ns(v[k], cb[k], sizeof cb[k]);
+    }
 }

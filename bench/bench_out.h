@@ -296,4 +296,9 @@ int bo_run_finish(const char *cmd, bo_run *r);
  * (3 significant digits) into buf; returns buf. */
 const char *bo_fmt_ns(uint64_t ns, char *buf, size_t n);
 
+/* The five latency cells p50, p90, p99, p99.9, max of h for a table:
+ * ns figures (ns_unit: CSV rows, "NA" when h is empty) or human ones
+ * (bo_fmt_ns, "n/a" when empty). */
+void bo_lat_cells(const bo_hist *h, char cb[5][24], int ns_unit);
+
 #endif

@@ -244,23 +244,6 @@ void rm_print_tables(rm_ctx *c)
     rm_print_kmod(c);
 }
 
-/* The five latency cells of a histogram: ns figures (ns_unit, "NA" when
- * empty) or human ones ("n/a"). */
-static void rm_lat_cells(const bo_hist *h, char cb[5][24], int ns_unit)
-{
-    bo_pcts p;
-    bo_hist_pcts(h, &p);
-    const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
-    for (int k = 0; k < 5; k++) {
-        if (!p.count)
-            snprintf(cb[k], sizeof cb[k], ns_unit ? "NA" : "n/a");
-        else if (ns_unit)
-            snprintf(cb[k], sizeof cb[k], "%llu", (unsigned long long)v[k]);
-        else
-            bo_fmt_ns(v[k], cb[k], sizeof cb[k]);
-    }
-}
-
 /* The latency table: one row per level, prefault mode and backend. */
 void rm_print_latency(rm_ctx *c)
 {
@@ -278,7 +261,7 @@ void rm_print_latency(rm_ctx *c)
                 rm_col_name(c, b, name, sizeof name);
                 snprintf(bt, sizeof bt, "%llu",
                          (unsigned long long)cl->lat_batch);
-                rm_lat_cells(cl->lat, cb, 0);
+                bo_lat_cells(cl->lat, cb, 0);
                 const char *row[9] = {rm_level_name[lv],
                                       rm_pf_name[c->o.pf[pi]],
                                       name, bt, cb[0], cb[1], cb[2], cb[3],
@@ -317,7 +300,7 @@ void rm_print_csv(rm_ctx *c)
                 snprintf(reps_s, sizeof reps_s, "%llu",
                          (unsigned long long)c->cell[lv][pi][b].nrep);
                 char lc[5][24];
-                rm_lat_cells(c->cell[lv][pi][b].lat, lc, 1);
+                bo_lat_cells(c->cell[lv][pi][b].lat, lc, 1);
                 const char *f[] = {rm_level_name[lv], rm_pf_name[o->pf[pi]],
                                    bp_backend_name(o->bk[b]), ns_s, ra_s, ops_s,
                                    reps_s, lc[0], lc[1], lc[2], lc[3], lc[4]};

@@ -783,6 +783,24 @@ int bu_gnuplot(const char *script)
     return bu_gnuplot_exec(script, NULL);
 }
 
+const char *bu_plot_begin(const char *dir, char *why, size_t n)
+{
+    const char *term = bu_gnuplot_term();
+    int rc;
+
+    if (!term) {
+        snprintf(why, n, "plots skipped: gnuplot not installed (apt-get "
+                 "install gnuplot-nox)");
+        return NULL;
+    }
+    if (dir && (rc = bu_mkdir(dir)) != 0) {
+        snprintf(why, n, "plots skipped: cannot create %s: %s", dir,
+                 strerror(-rc));
+        return NULL;
+    }
+    return term;
+}
+
 int bu_mkdir(const char *dir)
 {
     char parent[4096], *slash;

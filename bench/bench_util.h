@@ -288,6 +288,11 @@ const char *bu_gnuplot_term(void);
  * exit status, 127 when it cannot be run. */
 int bu_gnuplot(const char *script);
 
+/* Ready to plot into dir (NULL: no directory to make): gnuplot's PNG
+ * terminal, after making dir; NULL with the line to print in why (n
+ * bytes) when gnuplot is missing or dir cannot be made. */
+const char *bu_plot_begin(const char *dir, char *why, size_t n);
+
 /* Create directory dir (mode 0755) and its missing parents unless it
  * exists; 0 or -errno. */
 int bu_mkdir(const char *dir);

@@ -38,46 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-/* Run gnuplot with args (NULL-terminated, at most 3), output to /dev/null.
- * Returns its exit status, 127 when it cannot be run. */
-static int wl_gnuplot(const char *a1, const char *a2)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return 127;
-    if (pid == 0) {
-        FILE *n = freopen("/dev/null", "w", stdout);
-        (void)n;
-        if (a2)
-            execlp("gnuplot", "gnuplot", a1, a2, (char *)NULL);
-        else
-            execlp("gnuplot", "gnuplot", a1, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 126;
-}
-
-/* "set terminal pngcairo" when gnuplot knows it, else "png"; NULL when
- * there is no gnuplot. */
-static const char *wl_terminal(void)
-{
-    static int probed;
-    static const char *term;
-    if (!probed) {
-        probed = 1;
-        int rc = wl_gnuplot("-e", "set terminal pngcairo");
-        term = rc == 0 ? "pngcairo" : rc == 127 ? NULL : "png";
-    }
-    return term;
-}
 
 /* File name base from the workload name: lower case, [a-z0-9-] only. */
 static void wl_base(const char *name, char *out, size_t n)
@@ -521,11 +482,9 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
                      size_t *nnotes)
 {
     char line[4608];
-    const char *term = wl_terminal();
+    const char *term = bu_plot_begin(NULL, line, sizeof line);
     if (!term) {
-        bu_note_add(notes, nnotes,
-                    "plots skipped: gnuplot not installed (apt-get "
-                    "install gnuplot-nox)");
+        bu_note_add(notes, nnotes, line);
         return;
     }
     char dat[1100], rdat[1100], gp[1100], png[1100], rpng[1100];
@@ -595,7 +554,7 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
                    rdat);
     }
     fclose(g);
-    int rc = wl_gnuplot(gp, NULL);
+    int rc = bu_gnuplot(gp);
     if (rc)
         snprintf(line, sizeof line, "plots: gnuplot %s failed (exit %d)", gp,
                  rc);
