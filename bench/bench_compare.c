@@ -38,6 +38,7 @@
  * missing.
  */
 #include "bench.h"
+#include "bench_out.h"
 
 #include <errno.h>
 #include <math.h>
@@ -711,21 +712,6 @@ static void json_num(FILE *f, int has, double v)
 {
     char b[40];
     fputs(has && isfinite(v) ? fmt_exact(b, sizeof b, v) : "null", f);
-}
-
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static void csv_num(FILE *f, int has, double v)
@@ -1502,11 +1488,11 @@ static int cmp_write_csv(const cmp *c, const char *path)
             fprintf(stderr, "bpbench compare: out of memory\n");
             return -1;
         }
-        csv_field(f, jv_get(res, "table")->s);
+        bo_csv_field(f, jv_get(res, "table")->s);
         fputc(',', f);
-        csv_field(f, labels);
+        bo_csv_field(f, labels);
         fputc(',', f);
-        csv_field(f, l->metric);
+        bo_csv_field(f, l->metric);
         csv_num(f, l->has_a, l->a);
         csv_num(f, l->has_b, l->b);
         has_r = line_ratio(l, &r);

@@ -711,7 +711,7 @@ static void bo_json_write(FILE *f, const bo_run *r)
 
 /* ---- CSV ----------------------------------------------------------------- */
 
-static void bo_csv_field(FILE *f, const char *s)
+void bo_csv_field(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, f);

@@ -301,4 +301,8 @@ const char *bo_fmt_ns(uint64_t ns, char *buf, size_t n);
  * (bo_fmt_ns, "n/a" when empty). */
 void bo_lat_cells(const bo_hist *h, char cb[5][24], int ns_unit);
 
+/* One CSV field: s as it is, or quoted (quotes doubled) when it holds a
+ * comma, a quote or a line break. */
+void bo_csv_field(FILE *f, const char *s);
+
 #endif
