@@ -1187,6 +1187,34 @@ int bp_alloc_page(bp_pool *p, bp_page *out);
  *         bp_open failed.  Cannot fail. */
 uint64_t bp_page_count(const bp_pool *p);
 
+/* Set the data file's size to pages: a file system's ftruncate(2) for the
+ * pool.  Shrinking forgets the cached pages at or beyond pages without
+ * writing them (dirty or not) and cuts the file; growing adds pages that
+ * read as zeros.  bp_page_count() is pages afterwards.  The new size is
+ * durable at the next bp_flush().  No thread (or, in a shared cache,
+ * process) may fix a page at or beyond pages during the call: a page that
+ * stays fixed or in flight for about a second is reported as -EBUSY and
+ * nothing changes.
+ *
+ * @param p      an open pool
+ * @param pages  the new size, in pages
+ * @return 0, or
+ *   -EINVAL       p is NULL
+ *   BP_ESTATE     the pool is not open
+ *   BP_EPOISONED  the pool is poisoned
+ *   BP_EFORKED    the pool was opened by the parent before fork()
+ *   BP_EREADONLY  the pool was opened BP_RDONLY
+ *   BP_ESYNC      an earlier fdatasync failed (sticky)
+ *   -EFBIG        pages * page size is beyond the largest file offset
+ *   -EBUSY        a page at or beyond pages is fixed, or being read or
+ *                 written (bp_errmsg names it)
+ *   -ETIMEDOUT    shared cache: a live process held the allocation lock
+ *                 longer than the wait limit (bp_set_wait_limit)
+ *   -errno        ftruncate(2) of the data file failed (-EIO, -ENOSPC,
+ *                 -EFBIG, ...); when shrinking, the cache has dropped the
+ *                 pages cut and bp_page_count() is pages already */
+int bp_truncate(bp_pool *p, uint64_t pages);
+
 /* Write every dirty page to the data file and fdatasync it.  When it returns
  * 0, every page unfixed dirty before the call is durable.  A failed write
  * leaves its page dirty for the next flush.  A failed fdatasync is returned

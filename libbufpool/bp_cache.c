@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "bp_internal.h"
 #include "bp_testing.h"
@@ -454,6 +455,73 @@ void bp__cache_discard(bp_pool *p, uint32_t f)
     __atomic_and_fetch(bp__word(p, f),
                        ~(BP_W_DIRTY | BP_W_WB | BP_W_SCAN | BP_W_USAGE_MASK),
                        __ATOMIC_ACQ_REL);
+}
+
+/* bp_truncate: forget every cached page at or beyond pages, dirty or not,
+ * without writing it.  Each such frame is taken BUSY as for an eviction
+ * (a slot of ours on it is unmapped; other processes' slots become stale
+ * hints) and emptied.  A frame that stays latched (fixed, being read or
+ * written out) for about a second gives -EBUSY; sh_data_pages is already
+ * below it then, so no new fix can reach it. */
+/* Another half millisecond for the frame of pgno, or -EBUSY after about
+ * a second of them. */
+static int bp__trunc_wait(bp_pool *p, unsigned tries, uint64_t pgno)
+{
+    if (tries == 2000)
+        return bp__fail(p, -EBUSY, "page %" PRIu64 " is fixed or in "
+                        "flight: it cannot be truncated away", pgno);
+    nanosleep(&(struct timespec){0, 500000}, NULL);
+    return 0;
+}
+
+int bp__cache_truncate(bp_pool *p, uint64_t pages)
+{
+    int rc;
+
+    /* First wait, without taking anything, until no frame at or beyond
+     * pages is latched, mapped twice or held by a reader slot: -EBUSY then
+     * leaves every page as it was.  (Dropping the frames met before a
+     * fixed one would lose their dirty bytes while the file and the page
+     * count stay.)  What latches such a frame after this pass (a flush
+     * writing it, an eviction scan) lets go soon: the loop below waits. */
+    for (uint64_t f = 0; f < p->nframes; f++) {
+        for (unsigned tries = 0;; tries++) {
+            uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
+            uint64_t v = bp_w_load(bp__word(p, f));
+
+            if (pgno == BP__NOPAGE || pgno < pages)
+                break;
+            if (bp_w_latch(v) == 0 &&
+                (p->shared || BP__LOAD(p->frames[f].fr_maps) <= 1) &&
+                !bp__readers_hold(p, (uint32_t)f))
+                break;
+            if ((rc = bp__trunc_wait(p, tries, pgno)) != 0)
+                return rc;
+        }
+    }
+    for (uint64_t f = 0; f < p->nframes; f++) {
+        for (unsigned tries = 0;; tries++) {
+            uint64_t pgno = BP__LOAD(p->frames[f].fr_pgno);
+            uint64_t *w = bp__word(p, f);
+
+            if (pgno == BP__NOPAGE || pgno < pages)
+                break;
+            if ((bp_w_load(w) & BP_W_DIRTY) &&
+                BP__LOAD(p->meta->sh_sync_err))
+                __atomic_and_fetch(w, ~(BP_W_DIRTY | BP_W_WB),
+                                   __ATOMIC_ACQ_REL); /* dropped anyway */
+            if (bp__frame_take(p, (uint32_t)f, 0)) {
+                pgno = BP__LOAD(p->frames[f].fr_pgno);
+                if (pgno != BP__NOPAGE && pgno >= pages)
+                    bp__cache_discard(p, (uint32_t)f);
+                bp__latch_release(w, 2, 0, 0);
+                break;
+            }
+            if ((rc = bp__trunc_wait(p, tries, pgno)) != 0)
+                return rc;
+        }
+    }
+    return 0;
 }
 
 uint64_t bp__cache_dirty_count(bp_pool *p)

@@ -771,6 +771,8 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
                   uint64_t *seen, int *held);
 /* Forget a BUSY frame's page; it stays BUSY (caller releases). */
 void bp__cache_discard(bp_pool *p, uint32_t frame);
+/* Forget the cached pages at or beyond pages, unwritten (bp_truncate). */
+int bp__cache_truncate(bp_pool *p, uint64_t pages);
 
 /* BP_REPLACE_ADMIT's use counts and admission ring (bp_freq.c). */
 #define BP__ADMIT_EMPTY UINT64_MAX

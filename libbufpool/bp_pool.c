@@ -935,6 +935,65 @@ uint64_t bp_page_count(const bp_pool *p)
     return p && p->meta ? BP__LOAD(p->meta->sh_data_pages) : 0;
 }
 
+int bp_truncate(bp_pool *p, uint64_t pages)
+{
+    uint64_t old, psz;
+    int rc;
+
+    if (!p)
+        return -EINVAL;
+    if ((rc = bp__usable(p)) != 0)
+        return rc;
+    psz = p->po_page_size;
+    if (p->rdonly)
+        return bp__fail(p, BP_EREADONLY, "bp_truncate on a pool opened "
+                        "BP_RDONLY");
+    if (pages > (uint64_t)INT64_MAX / psz)
+        return bp__fail(p, -EFBIG, "bp_truncate to %" PRIu64 " pages: "
+                        "beyond the largest file offset", pages);
+    if (BP__LOAD(p->meta->sh_sync_err))
+        return bp__fail(p, BP_ESYNC, "an earlier fdatasync failed: the "
+                        "file's size cannot be made durable");
+    if ((rc = bp__shlock_for(p, &p->meta->sh_alloc_lock, BP__RANK_ALLOC,
+                             p->po_wait_ms)) != 0)
+        return rc;
+    old = BP__LOAD(p->meta->sh_data_pages);
+    if (pages < old) {
+        BP__STORE(p->meta->sh_data_pages, pages); /* new fixes stop here */
+        if ((rc = bp__cache_truncate(p, pages)) != 0) {
+            BP__STORE(p->meta->sh_data_pages, old);
+            goto out;
+        }
+    }
+    bp__data_will_write(p); /* the next flush syncs the new size */
+    if (pages > old) {
+        struct stat st;
+
+        /* a failed shrink left the file longer than the pool: cut it to
+         * old first, or its bytes beyond old would come back as the new
+         * pages (no page at or beyond old exists, none is written) */
+        if ((bp__sys_fstat(p->data_fd, &st) != 0 ||
+             (uint64_t)st.st_size > old * psz) &&
+            bp__sys_ftruncate(p->data_fd, (off_t)(old * psz)) != 0) {
+            rc = bp__fail(p, -errno, "ftruncate of the data file to %"
+                          PRIu64 " pages failed", old);
+            goto out;
+        }
+        if (BP__LOAD(p->meta->sh_disk_pages) > old)
+            BP__STORE(p->meta->sh_disk_pages, old);
+    }
+    if (bp__sys_ftruncate(p->data_fd, (off_t)(pages * psz)) != 0) {
+        rc = bp__fail(p, -errno, "ftruncate of the data file to %" PRIu64
+                      " pages failed", pages);
+        goto out; /* shrinking: the cache no longer has the pages cut */
+    }
+    BP__STORE(p->meta->sh_disk_pages, pages);
+    BP__STORE(p->meta->sh_data_pages, pages);
+out:
+    bp__shunlock(p, &p->meta->sh_alloc_lock, BP__RANK_ALLOC);
+    return rc;
+}
+
 int bp_flush(bp_pool *p)
 {
     int rc;

@@ -80,7 +80,8 @@
     X(FDATASYNC, "fdatasync")        /* data file (sync engine) */            \
     X(SHM_PREAD, "pread(shm)")       /* frame -> slot (copy backend) */       \
     X(SHM_PWRITE, "pwrite(shm)")     /* slot -> frame (copy backend) */    \
-    X(MEMBARRIER, "membarrier(register)") /* unfenced shared fixes */
+    X(MEMBARRIER, "membarrier(register)") /* unfenced shared fixes */     \
+    X(FTRUNCATE, "ftruncate")        /* data file (bp_truncate) */
 
 enum bp__sys_kind {
 #define BP__SYS_ENUM(id, name) BP__SYS_##id,
@@ -268,6 +269,12 @@ static inline int bp__sys_fdatasync(int fd)
 {
     BP__SYS_FAIL_LIBC(BP__SYS_FDATASYNC);
     return fdatasync(fd);
+}
+
+static inline int bp__sys_ftruncate(int fd, off_t len)
+{
+    BP__SYS_FAIL_LIBC(BP__SYS_FTRUNCATE);
+    return ftruncate(fd, len);
 }
 
 static inline ssize_t bp__sys_shm_pread(int fd, void *buf, size_t len,
