@@ -786,7 +786,9 @@ int bp_set_shm_mode(bp_pool *p, unsigned mode);
  *                   -ENOSPC or -EDQUOT (creating it), -EIO, ...
  *   -EBUSY          the data file is open in another pool, of this process
  *                   or another, and one of the two may write (bp_errmsg
- *                   names the process when it can)
+ *                   names the process when it can); also for tens of
+ *                   milliseconds after such a process died while its
+ *                   io_uring rings (which hold the file) are torn down
  *   other -errno    from its lock, fcntl(F_OFD_SETLK): -EINVAL before
  *                   Linux 3.15, -ENOLCK, ...
  *   BP_EFILESIZE    the data file's size is not a multiple of the page size
@@ -896,6 +898,13 @@ int bp_reap(bp_pool *p, long pid);
  * data-file I/O).  With bp_prefetch and bp_io_wait this lets an engine
  * consume read-ahead in the order it arrives (see bp_io_wait). */
 #define BP_NOWAIT 0x200u
+/* OR-ed into BP_EXCLUSIVE: the caller overwrites the whole page.  A page
+ * not in the cache is not read: it comes zeroed and already dirty (as
+ * from bp_alloc_page), so its old bytes on disk are replaced even if the
+ * caller unfixes it without BP_DIRTY.  A cached page comes as it is.
+ * What a database's checkpoint or a page copy writes whole needs no read
+ * first. */
+#define BP_OVERWRITE 0x400u
 
 /* A fixed page.  Callers may read data and pgno: data points at the page
  * in the window and stays valid until bp_unfix(); pgno is the page's
@@ -919,10 +928,12 @@ typedef struct bp_page {
  *
  * @param p     an open pool
  * @param pgno  the page, below bp_page_count(p)
- * @param mode  BP_SHARED or BP_EXCLUSIVE, optionally | BP_SCAN, | BP_NOWAIT
+ * @param mode  BP_SHARED or BP_EXCLUSIVE, optionally | BP_SCAN, | BP_NOWAIT,
+ *              and BP_EXCLUSIVE | BP_OVERWRITE
  * @param out   receives the fixed page
  * @return 0, or
- *   -EINVAL        p or out is NULL, or mode has other bits
+ *   -EINVAL        p or out is NULL, or mode has other bits, or
+ *                  BP_OVERWRITE without BP_EXCLUSIVE
  *   BP_ESTATE      the pool is not open
  *   BP_EPOISONED   the pool is poisoned (close it)
  *   BP_EFORKED     the pool was opened by the parent before fork()

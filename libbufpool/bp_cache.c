@@ -435,7 +435,9 @@ int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
         __atomic_store_n(&p->ring_frames[ring], f, __ATOMIC_RELEASE);
     }
     *frame = f;
-    *need = how == BP__GET_FRESH ? BP__NEED_ZERO : BP__NEED_READ;
+    *need = how == BP__GET_FRESH || how == BP__GET_OVERWRITE
+                ? BP__NEED_ZERO /* new, or its old bytes not wanted */
+                : BP__NEED_READ;
     if (held)
         *held = 2;
     return 0;

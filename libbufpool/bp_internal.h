@@ -759,7 +759,7 @@ enum bp__need { BP__NEED_NOTHING = 0, BP__NEED_READ, BP__NEED_ZERO };
  * read-ahead's reservation of a slot for a page it is about to read
  * (bp__window_map_begin only; the cache treats it as READ). */
 enum bp__get { BP__GET_READ = 0, BP__GET_FRESH, BP__GET_CACHED,
-               BP__GET_AHEAD };
+               BP__GET_AHEAD, BP__GET_OVERWRITE };
 /* Find or make the frame for pgno and return it BUSY, with *need saying
  * how to fill it.  No lock held on entry or exit.  BP__WAIT when the cached
  * frame is latched (*wait and *seen say what to wait on; *wait == NULL:

@@ -630,9 +630,10 @@ static int bp__fix(bp_pool *p, uint64_t pgno, unsigned mode, int fresh,
             }
         }
         rc = bp__fix_miss(p, pgno, excl, scan,
-                          fresh    ? BP__GET_FRESH
-                          : nowait ? BP__GET_CACHED
-                                   : BP__GET_READ,
+                          fresh                    ? BP__GET_FRESH
+                          : nowait                 ? BP__GET_CACHED
+                          : mode & BP_OVERWRITE    ? BP__GET_OVERWRITE
+                                                   : BP__GET_READ,
                           out);
         if (rc == BP__FIXED && scan && !fresh)
             bp__scan_ahead(p, pgno, 1);
@@ -660,7 +661,9 @@ bp__fix_slow(bp_pool *p, uint64_t pgno, unsigned mode, bp_page *out)
 {
     int rc;
 
-    if (!p || !out || (mode & ~(BP_EXCLUSIVE | BP_SCAN | BP_NOWAIT)))
+    if (!p || !out ||
+        (mode & ~(BP_EXCLUSIVE | BP_SCAN | BP_NOWAIT | BP_OVERWRITE)) ||
+        ((mode & BP_OVERWRITE) && !(mode & BP_EXCLUSIVE)))
         return -EINVAL;
     if ((rc = bp__fix(p, pgno, mode, 0, out)) != 0)
         bp__handle_clear(out); /* the hit path may have begun to fill it */

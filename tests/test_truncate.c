@@ -54,7 +54,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpwin_uapi.h"
 
 #define PSZ 4096u
 #define NPAGES 40u /* pages of a fresh data file */
@@ -68,23 +67,6 @@ struct tcase {
 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* 1 if backend b can run here; else prints why and returns 0. */
-static int backend_here(bp_backend b)
-{
-    if (b == BP_BACKEND_RFP && !util_have_rfp())
-        return 0;
-    if (b == BP_BACKEND_LINEAR && sizeof(void *) < 8) {
-        print_message("  linear backend: 64-bit only\n");
-        return 0;
-    }
-    if (b == BP_BACKEND_KMOD && access(BPWIN_DEVICE, F_OK) != 0) {
-        print_message("  no %s: the bpwin module is not loaded\n",
-                      BPWIN_DEVICE);
-        return 0;
-    }
-    return 1;
-}
 
 /* A data file of n pages stamped gen at path, named name. */
 static void data_file(char *path, size_t len, const char *name, uint64_t n,
@@ -199,7 +181,7 @@ static bp_pool *start_case(const struct tcase *c, const char *name,
                            char *path, size_t pathsz, char *shm,
                            size_t shmsz)
 {
-    if (!backend_here(c->backend))
+    if (!util_backend_here(c->backend))
         skip();
     data_file(path, pathsz, name, NPAGES, 1);
     util_shm_name(shm, shmsz);
@@ -728,7 +710,7 @@ static void test_other_process(void **state)
     bp_pool *p;
     pid_t pid;
 
-    if (!backend_here(c->backend))
+    if (!util_backend_here(c->backend))
         skip();
     data_file(path, sizeof path, "other.db", NPAGES, 1);
     util_shm_name(shm, sizeof shm);

@@ -13,6 +13,7 @@
  * files from under its parent.
  */
 #include "util_test.h"
+#include "bpwin_uapi.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -276,6 +277,22 @@ bp_backend util_backend_for(bp_backend asked)
         (asked == BP_BACKEND_RFP || asked == BP_BACKEND_MMAP))
         return BP_BACKEND_KMOD;
     return asked;
+}
+
+int util_backend_here(bp_backend b)
+{
+    if (b == BP_BACKEND_RFP && !util_have_rfp())
+        return 0;
+    if (b == BP_BACKEND_LINEAR && sizeof(void *) < 8) {
+        print_message("  linear backend: 64-bit only\n");
+        return 0;
+    }
+    if (b == BP_BACKEND_KMOD && access(BPWIN_DEVICE, F_OK) != 0) {
+        print_message("  no %s: the bpwin module is not loaded\n",
+                      BPWIN_DEVICE);
+        return 0;
+    }
+    return 1;
 }
 
 int util_have_rfp(void)

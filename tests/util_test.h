@@ -88,6 +88,10 @@ uint64_t util_mem_available(void);
  * refuses i386 programs, does not implement it). */
 int util_have_rfp(void);
 
+/* 1 if backend b can run here (rfp works, linear on 64-bit, kmod: the
+ * bpwin device exists); else prints why and returns 0. */
+int util_backend_here(bp_backend b);
+
 /* Emulation probes: NULL when the mechanism behaves here as on a native
  * kernel, else a one-line reason for util_skip() or a skipped check.  They
  * tell an emulator's limits from real bugs (docs/platform.md):
