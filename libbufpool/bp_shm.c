@@ -38,8 +38,30 @@ static uint64_t bp__round_up(uint64_t v, uint64_t a)
     return (v + a - 1) / a * a;
 }
 
+/* The page cache of files a memory cgroup holds, which the kernel
+ * reclaims when the cgroup needs room: active_file + inactive_file of the
+ * memory.stat beside path (v1: their total_ forms, the hierarchy's).
+ * Shared memory is not counted there (it is on the anonymous lists). */
+static uint64_t bp__cgroup_file_cache(char *path, int v2)
+{
+    char *slash = strrchr(path, '/'), key[64];
+    unsigned long long v, sum = 0;
+    FILE *g;
+
+    strcpy(slash + 1, "memory.stat");
+    if (!(g = fopen(path, "re")))
+        return 0;
+    while (fscanf(g, "%63s %llu", key, &v) == 2)
+        if (!strcmp(key, v2 ? "active_file" : "total_active_file") ||
+            !strcmp(key, v2 ? "inactive_file" : "total_inactive_file"))
+            sum += v;
+    fclose(g);
+    return sum;
+}
+
 /* Bytes the memory cgroup still allows, or UINT64_MAX when unlimited or
- * unknown (cgroup v2 memory.max, else v1 memory.limit_in_bytes). */
+ * unknown (cgroup v2 memory.max, else v1 memory.limit_in_bytes), the
+ * file page cache it holds counted as room (the kernel reclaims it). */
 static uint64_t bp__cgroup_room(void)
 {
     FILE *f = fopen("/proc/self/cgroup", "re");
@@ -50,7 +72,7 @@ static uint64_t bp__cgroup_room(void)
         return room;
     while (fgets(line, sizeof line, f)) {
         char *cg = strrchr(line, ':');
-        unsigned long long lim, cur = 0;
+        unsigned long long lim, cur = 0, file;
         FILE *g;
 
         if (!cg)
@@ -78,6 +100,8 @@ static uint64_t bp__cgroup_room(void)
                     cur = 0;
                 fclose(g);
             }
+            file = bp__cgroup_file_cache(path, strncmp(line, "0::", 3) == 0);
+            cur -= file < cur ? file : cur;
             if (lim > cur && lim - cur < room)
                 room = lim - cur;
             else if (lim <= cur)
