@@ -13,7 +13,7 @@
 set -euo pipefail
 
 REQUIRED=(cmake gcc make gcc-multilib pkg-config liburing-dev libcmocka-dev
-          liblmdb-dev libjemalloc-dev scdoc man-db)
+          liblmdb-dev libjemalloc-dev libsqlite3-dev scdoc man-db)
 OPTIONAL=(fio gnuplot-nox qemu-user libcmocka-dev:i386)
 
 installed() {
