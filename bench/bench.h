@@ -50,4 +50,7 @@ int bench_share_main(int argc, char **argv);
  * anew, at the first lookups and in steady state. */
 int bench_restart_main(int argc, char **argv);
 
+/* bench_sqlite.c: SQLite's cache vs mmap vs the bufpool VFS, same memory. */
+int bench_sqlite_main(int argc, char **argv);
+
 #endif

@@ -957,3 +957,40 @@ int bu_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
         *iops = r.iops;
     return rc;
 }
+
+void bu_child_err(char *err, size_t len, int st, int in_cgroup)
+{
+    if (err[0])
+        return;
+    if (WIFSIGNALED(st))
+        snprintf(err, len, "child killed by signal %d (%s)%s", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)),
+                 in_cgroup && WTERMSIG(st) == SIGKILL
+                     ? ": the memory cgroup's OOM killer?"
+                     : "");
+    else if (WIFEXITED(st) && WEXITSTATUS(st))
+        snprintf(err, len, "child exited with status %d", WEXITSTATUS(st));
+}
+
+uint64_t bu_read_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "re");
+    char line[128];
+    unsigned long long v;
+    uint64_t n = UINT64_MAX;
+
+    if (!f)
+        return n;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "read_bytes: %llu", &v) == 1)
+            n = v;
+    fclose(f);
+    return n;
+}
+
+void bu_close_fds(const int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}

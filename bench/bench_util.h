@@ -95,6 +95,19 @@ int bu_cleanup_add(const char *path, int is_dir);
 /* Remove path from the registry without touching the file. */
 void bu_cleanup_forget(const char *path);
 
+/* Into err (when it is still empty): how a benchmark's child ended badly
+ * from its wait status st ("child killed by signal 9 (Killed): the memory
+ * cgroup's OOM killer?" when in_cgroup, "child exited with status 3"); a
+ * clean exit leaves err alone. */
+void bu_child_err(char *err, size_t len, int st, int in_cgroup);
+
+/* read_bytes of /proc/self/io (what this process read from block
+ * devices), UINT64_MAX when it cannot be read. */
+uint64_t bu_read_bytes(void);
+
+/* close() each of fds[0..n) that is >= 0. */
+void bu_close_fds(const int *fds, size_t n);
+
 /* Remove every registered path now (idempotent). */
 void bu_cleanup_now(void);
 

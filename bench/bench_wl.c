@@ -311,22 +311,6 @@ static uint64_t wl_dir_bytes(const char *dir)
     return n;
 }
 
-/* read_bytes of /proc/self/io, UINT64_MAX when it cannot be read. */
-static uint64_t wl_read_bytes(void)
-{
-    FILE *f = fopen("/proc/self/io", "r");
-    char line[128];
-    unsigned long long v;
-    uint64_t n = UINT64_MAX;
-    if (!f)
-        return n;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "read_bytes: %llu", &v) == 1)
-            n = v;
-    fclose(f);
-    return n;
-}
-
 /* The counted operations at time t (seconds), interpolated between the
  * samples of r (0 before the first). */
 static double wl_ops_at(const wl_result *r, double t)
@@ -442,7 +426,7 @@ static void wl_sample(const wl_workload *w, const wl_opts *o,
         wl_sum(c, started, &sum);
         r->sample_t[r->nsamples] = (double)(bu_now_ns() - t0) / 1e9;
         r->sample_ops[r->nsamples] = wl_counted(w, sum.ops);
-        uint64_t rb = wl_read_bytes();
+        uint64_t rb = bu_read_bytes();
         r->sample_rb[r->nsamples] =
             rb0 == UINT64_MAX || rb == UINT64_MAX || rb < rb0 ? UINT64_MAX
                                                               : rb - rb0;
@@ -485,7 +469,7 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
     if ((rc = wl_run_alloc(w, o, &c, &x, r)) != 0)
         return rc;
     wl_run_pg pg = {w, c, nt, r->label, 0, 0};
-    uint64_t t0 = bu_now_ns(), rb0 = wl_read_bytes();
+    uint64_t t0 = bu_now_ns(), rb0 = bu_read_bytes();
     for (; started < nt; started++) {
         x[started] = (wl_worker){w, k, started, &c[started], &stop, &done,
                                  0, 0, 0};
@@ -514,7 +498,7 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
         }
     }
     r->run_secs = (double)(bu_now_ns() - t0) / 1e9;
-    uint64_t rb1 = wl_read_bytes();
+    uint64_t rb1 = bu_read_bytes();
     r->run_read_bytes = rb0 == UINT64_MAX || rb1 == UINT64_MAX || rb1 < rb0
                             ? UINT64_MAX
                             : rb1 - rb0;
@@ -703,22 +687,10 @@ static void wl_run_engine(const wl_workload *w, const wl_opts *o,
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (WIFSIGNALED(st) && !r->err[0])
-        snprintf(r->err, sizeof r->err, "child killed by signal %d (%s)%s",
-                 WTERMSIG(st), strsignal(WTERMSIG(st)),
-                 cg.path[0] && WTERMSIG(st) == SIGKILL
-                     ? ": the memory cgroup's OOM killer?"
-                     : "");
-    else if (WIFEXITED(st) && WEXITSTATUS(st) && !r->err[0])
-        snprintf(r->err, sizeof r->err, "child exited with status %d",
-                 WEXITSTATUS(st));
+    bu_child_err(r->err, sizeof r->err, st, cg.path[0] != 0);
 out:
-    for (int i = 0; i < 2; i++) {
-        if (up[i] >= 0)
-            close(up[i]);
-        if (down[i] >= 0)
-            close(down[i]);
-    }
+    bu_close_fds(up, 2);
+    bu_close_fds(down, 2);
     wl_cgroup_remove(&cg);
     if (shm_path[0]) {
         unlink(shm_path);

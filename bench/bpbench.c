@@ -50,6 +50,7 @@ static const bench_cmd bench_cmds[] = {
     {"restart", "a kept cache revived at open vs one built anew: open time, "
                 "first and steady lookups, disk reads",
      bench_restart_main},
+    {"sqlite", "SQLite: own cache vs mmap vs bufpool VFS", bench_sqlite_main},
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 
