@@ -26,9 +26,10 @@
  *   update  UPDATE t SET v = ? WHERE k = ?           a loaded key
  *   insert  INSERT INTO t(k, v) VALUES(?, ?)         a new odd key
  * Keys are drawn uniformly (or by --zipf) from a fixed seed, and values
- * are made from it, so every engine runs the same statements in the same
- * order.  Each statement (bind, step to the end, reset) is timed into the
- * phase's histogram (bench_out.h).  After each write phase an untimed
+ * are made from it, so every run of every engine executes the same
+ * statements in the same order.  Each statement (bind, step to the end,
+ * reset) is timed into the phase's histogram (bench_out.h; per run, then
+ * merged into the engine's).  After each write phase an untimed
  * PRAGMA wal_checkpoint(TRUNCATE) empties the WAL.  After the phases the
  * connection is closed and opened again, and the check reads back
  * count(*) and the last SQ_RING inserts and updates.
@@ -36,15 +37,30 @@
  * Two cases: in memory (the table about M / 2) and out of memory (about
  * 4 M).  Each case's table is loaded once (default VFS, one transaction,
  * keys in order, journal_mode=OFF, then switched to WAL) and its file
- * copied for every engine, so every engine starts from the same bytes.
- * Every engine runs in a forked child; the kernel's page cache is dropped
+ * copied for every run, so every run starts from the same bytes.  Every
+ * run of an engine is a forked child; the kernel's page cache is dropped
  * before each (wl_drop_caches); out of memory the child runs in a memory
  * cgroup (wl_cgroup_*) of M + --headroom, the same for every engine, so
  * that the kernel's page cache cannot give the stock engines memory the
  * bufpool engines do not get.  The report says when either cannot be
  * done.
  *
- * Parent                                 Child (per case and engine)
+ * Rounds (--rounds N, default 1): per case the engines run in
+ * alternation, round after round (stock-cache, stock-mmap, bufpool,
+ * bufpool-xread, then again), each run as above from a fresh copy of
+ * the table, so that a slow moment of the machine falls on one run
+ * rather than on one engine.  The report gives per op and engine: ops/s
+ * and KiB read/op, the median over the rounds (with an even count the
+ * mean of the two middle ones); the ratio to stock-cache, the median
+ * over the rounds of the engine's ops/s over stock-cache's in the same
+ * round; p50/p99/p99.9 from the histograms of every round merged; and,
+ * with more than one round, a table of every round's ops/s.  The result
+ * rows keep one row per case, op and engine with those figures (ops and
+ * seconds: the sums over the rounds, as the merged latency's count);
+ * the memory rows take the highest max RSS and cgroup peak of the
+ * rounds and the median warm-up.
+ *
+ * Parent                                 Child (per case, round, engine)
  *   copy the case's table to run.db
  *   fork  ---------------------------->  signals to their defaults, dies
  *                                        with the parent; wait for 'G'
@@ -57,7 +73,9 @@
  *   the cgroup's peak read, the child
  *   moved out, the cgroup removed
  *   'C'   ---------------------------->  close, reopen, check, _exit
- *   wait4 (max RSS), run.db removed
+ *   wait4 (max RSS), run.db removed, the
+ *   phases' histograms merged into the
+ *   engine's
  * A SIGINT, SIGTERM, SIGHUP or SIGQUIT kills and reaps the child before
  * the cleanup registry (bench_util.h) removes the files and the cgroup.
  */
@@ -101,6 +119,7 @@ static const char *const sq_case[SQ_NCASE] = {"in-memory",
 #define SQ_RING 64u         /* inserts and updates read back by the check */
 #define SQ_WARM_SCAN UINT64_MAX /* warm-up: one full scan */
 #define SQ_UNSET UINT64_MAX /* an option not given */
+#define SQ_MAX_ROUNDS WL_MAX_ROUNDS /* --rounds, as the other workloads */
 
 /* Tags of the value streams (sq_value). */
 enum { SQ_TAG_LOAD = 0, SQ_TAG_UPDATE = 10, SQ_TAG_INSERT = 20 };
@@ -114,13 +133,14 @@ typedef struct sq_opts {
     uint64_t warmup;   /* point selects; SQ_UNSET: the default */
     double seconds;    /* < 0: not given */
     int zipf, quick;
+    int rounds;        /* runs per engine and case, alternating */
     int cases;         /* bit SQ_MEM, bit SQ_OOM */
     const char *dir;
     bo_outopts out;
 } sq_opts;
 
-/* One engine's run in one case: written by its child (MAP_SHARED) but
- * for the fields marked parent. */
+/* One run of one engine in one case and round: written by its child
+ * (MAP_SHARED) but for the fields marked parent. */
 typedef struct sq_res {
     int ran;            /* the child got through the phases */
     int checked;        /* the check after the reopen held */
@@ -146,16 +166,17 @@ typedef struct sq_ctx {
     sq_opts o;
     char dir[512];
     char master[SQ_NCASE][600]; /* each case's loaded table */
-    char run[620];              /* an engine's copy of the table */
+    char run[620];              /* a run's copy of the table */
     uint64_t rows[SQ_NCASE];    /* rows loaded */
     uint64_t file[SQ_NCASE];    /* bytes of the loaded file */
     uint64_t warmup[SQ_NCASE];  /* point selects, or SQ_WARM_SCAN */
     uint64_t mem, headroom;
     size_t pc_slot;             /* a page buffer of SQLite's page cache */
-    sq_res *res;                /* [case][engine], MAP_SHARED */
+    sq_res *res;                /* [case][round][engine], MAP_SHARED */
     size_t res_bytes, h_bytes;
     void *hmem;                 /* the histograms, MAP_SHARED */
-    bo_hist *h[SQ_NCASE][SQ_NENG][SQ_NOPS];
+    bo_hist *hrun[SQ_NOPS];     /* the running child's, per phase */
+    bo_hist *h[SQ_NCASE][SQ_NENG][SQ_NOPS]; /* every round's merged */
     atomic_uint_fast64_t load_done;
     uint64_t load_total, load_t0;
 } sq_ctx;
@@ -212,7 +233,7 @@ static uint64_t sq_draw_next(sq_draw *d, uint64_t n)
 
 typedef struct sq_run {
     const sq_ctx *c;
-    int cs, eng;
+    int cs, rnd, eng;
     sq_res *r;
     sqlite3 *db;
     sqlite3_stmt *st[SQ_NOPS];
@@ -458,7 +479,7 @@ static int sq_phase(sq_run *x, int op)
 {
     const sq_ctx *c = x->c;
     sq_res *r = x->r;
-    bo_hist *h = c->h[x->cs][x->eng][op];
+    bo_hist *h = c->hrun[op];
     uint64_t rows = c->rows[x->cs], vs = c->o.value_size;
     uint64_t span = op == SQ_SCAN ? rows - c->o.scan_len + 1 : rows;
     uint64_t limit = c->o.ops ? c->o.ops : UINT64_MAX, j, rb1;
@@ -588,24 +609,37 @@ static void sq_pool_info(sq_run *x)
              (unsigned long long)st.reads, (unsigned long long)st.writes);
 }
 
-static void sq_child_progress(const sq_run *x, const char *what)
+/* ", round 2/3" into buf when there are rounds, else "". */
+static const char *sq_round_tag(const sq_ctx *c, int rnd, char *buf,
+                                size_t n)
 {
-    if (x->c->o.seconds >= 2 || x->c->o.ops)
-        bu_progress("sqlite: %s: %s: %s", sq_case[x->cs], sq_eng[x->eng],
-                    what);
+    buf[0] = '\0';
+    if (c->o.rounds > 1)
+        snprintf(buf, n, ", round %d/%d", rnd + 1, c->o.rounds);
+    return buf;
 }
 
-/* Everything the child does; its exit status.  to, from: the pipes to
- * and from the parent, which moves the child out of its cgroup between
- * the phases and the check. */
-static int sq_child(const sq_ctx *c, int cs, int eng, int to, int from)
+static void sq_child_progress(const sq_run *x, const char *what)
+{
+    char tag[32];
+    if (x->c->o.seconds >= 2 || x->c->o.ops)
+        bu_progress("sqlite: %s: %s%s: %s", sq_case[x->cs], sq_eng[x->eng],
+                    sq_round_tag(x->c, x->rnd, tag, sizeof tag), what);
+}
+
+/* Everything the child of round rnd of engine eng does, its results into
+ * r; its exit status.  to, from: the pipes to and from the parent, which
+ * moves the child out of its cgroup between the phases and the check. */
+static int sq_child(const sq_ctx *c, int cs, int rnd, int eng, sq_res *r,
+                    int to, int from)
 {
     sq_run x;
     memset(&x, 0, sizeof x);
     x.c = c;
     x.cs = cs;
+    x.rnd = rnd;
     x.eng = eng;
-    x.r = &c->res[cs * SQ_NENG + eng];
+    x.r = r;
     x.val = malloc(c->o.value_size);
     x.want = malloc(c->o.value_size);
     if (!x.val || !x.want) {
@@ -816,18 +850,25 @@ static void sq_memory(sq_ctx *c, int cs, int pid, wl_cgroup *cg,
     r->cg_limit = limit;
 }
 
-/* Run engine eng of case cs in a child; fill its sq_res (r->err says
- * why it did not run). */
-static void sq_engine(sq_ctx *c, int cs, int eng)
+/* The result of round rnd of engine eng in case cs. */
+static sq_res *sq_slot(const sq_ctx *c, int cs, int rnd, int eng)
 {
-    sq_res *r = &c->res[cs * SQ_NENG + eng];
+    return &c->res[(cs * c->o.rounds + rnd) * SQ_NENG + eng];
+}
+
+/* Run round rnd of engine eng of case cs in a child from a fresh copy of
+ * the table; fill its sq_res (r->err says why it did not run) and merge
+ * the histograms of the phases it finished into the engine's. */
+static void sq_engine(sq_ctx *c, int cs, int rnd, int eng)
+{
+    sq_res *r = sq_slot(c, cs, rnd, eng);
     wl_cgroup cg = {{0}, {0}, 0};
     int up[2] = {-1, -1}, down[2] = {-1, -1};
     char err[sizeof r->err];
 
     memset(r, 0, sizeof *r);
     for (int op = 0; op < SQ_NOPS; op++)
-        bo_hist_reset(c->h[cs][eng][op]);
+        bo_hist_reset(c->hrun[op]);
     sq_db_files(c->run, 1);
     if (sq_copy(c->master[cs], c->run, err, sizeof err) != 0) {
         snprintf(r->err, sizeof r->err, "%s", err);
@@ -852,7 +893,7 @@ static void sq_engine(sq_ctx *c, int cs, int eng)
         close(down[1]);
         if (read(down[0], &b, 1) != 1 || b != 'G')
             _exit(1);
-        _exit(sq_child(c, cs, eng, up[1], down[0]));
+        _exit(sq_child(c, cs, rnd, eng, r, up[1], down[0]));
     }
     sq_child_pid = pid;
     close(up[1]);
@@ -882,6 +923,9 @@ static void sq_engine(sq_ctx *c, int cs, int eng)
     if (cg.path[0] && !r->cg_peak)
         r->cg_peak = sq_cg_peak(&cg);
     bu_child_err(r->err, sizeof r->err, st, cg.path[0] != 0);
+    for (int op = 0; op < SQ_NOPS; op++)
+        if (r->done[op])
+            bo_hist_merge(c->h[cs][eng][op], c->hrun[op]);
 out:
     bu_close_fds(up, 2);
     bu_close_fds(down, 2);
@@ -984,9 +1028,9 @@ static int sq_load(sq_ctx *c, int cs, uint64_t rows)
 
 /* ---- the report ---------------------------------------------------------- */
 
-static const sq_res *sq_res_of(const sq_ctx *c, int cs, int eng)
+static const sq_res *sq_res_of(const sq_ctx *c, int cs, int rnd, int eng)
 {
-    return &c->res[cs * SQ_NENG + eng];
+    return sq_slot(c, cs, rnd, eng);
 }
 
 /* Print the text of fmt wrapped before column 80 at spaces: its first
@@ -1022,16 +1066,75 @@ static double sq_rate(const sq_res *r, int op)
                                           : 0;
 }
 
-/* Ratio of eng's rate to stock-cache's for op; 0 when either is 0. */
-static double sq_ratio(const sq_ctx *c, int cs, int eng, int op)
+/* Median of the values of v[0..n) above 0 (with an even count the mean of
+ * the two middle ones); 0 when there are none. */
+static double sq_median_pos(const double *v, int n)
 {
-    double base = sq_rate(sq_res_of(c, cs, SQ_CACHE), op);
-    double v = sq_rate(sq_res_of(c, cs, eng), op);
+    double set[SQ_MAX_ROUNDS] = {0};
+    size_t m = 0;
+    for (int i = 0; i < n && i < SQ_MAX_ROUNDS; i++)
+        if (v[i] > 0)
+            set[m++] = v[i];
+    return bu_median(set, m);
+}
+
+/* Ratio of eng's rate to stock-cache's for op in round rnd; 0 when either
+ * is 0. */
+static double sq_round_ratio(const sq_ctx *c, int cs, int rnd, int eng,
+                             int op)
+{
+    double base = sq_rate(sq_res_of(c, cs, rnd, SQ_CACHE), op);
+    double v = sq_rate(sq_res_of(c, cs, rnd, eng), op);
     return base > 0 && v > 0 ? v / base : 0;
 }
 
+/* What the report shows of one op of one engine over the rounds. */
+typedef struct sq_agg {
+    int done;                    /* rounds that finished the phase */
+    double rate[SQ_MAX_ROUNDS];  /* ops/s of every round, 0: not done */
+    double ratio[SQ_MAX_ROUNDS]; /* to stock-cache in the round, 0: none */
+    double ops_s;                /* the median of rate */
+    double ratio_med;            /* the median of ratio, 0: none */
+    double kib;                  /* the median KiB read/op, < 0 unknown */
+    uint64_t ops;                /* statements, the sum over the rounds */
+    double secs;                 /* their seconds, the sum */
+} sq_agg;
+
+static void sq_agg_of(const sq_ctx *c, int cs, int eng, int op, sq_agg *a)
+{
+    double kib[SQ_MAX_ROUNDS] = {0};
+    size_t nk = 0;
+    memset(a, 0, sizeof *a);
+    for (int rnd = 0; rnd < c->o.rounds; rnd++) {
+        const sq_res *r = sq_res_of(c, cs, rnd, eng);
+        a->rate[rnd] = sq_rate(r, op);
+        a->ratio[rnd] = sq_round_ratio(c, cs, rnd, eng, op);
+        if (!r->done[op])
+            continue;
+        a->done++;
+        a->ops += r->ops[op];
+        a->secs += r->secs[op];
+        if (r->read_bytes[op] != UINT64_MAX && r->ops[op])
+            kib[nk++] = (double)r->read_bytes[op] / 1024.0 /
+                        (double)r->ops[op];
+    }
+    a->ops_s = sq_median_pos(a->rate, c->o.rounds);
+    a->ratio_med = sq_median_pos(a->ratio, c->o.rounds);
+    a->kib = nk ? bu_median(kib, nk) : -1;
+}
+
+/* The median over the rounds of eng's ratio to stock-cache for op; 0 when
+ * no round has one. */
+static double sq_ratio(const sq_ctx *c, int cs, int eng, int op)
+{
+    sq_agg a;
+    sq_agg_of(c, cs, eng, op, &a);
+    return a.ratio_med;
+}
+
 /* The engines of case cs whose why (a field of sq_res at offset off) is
- * set, as a list into out, and the first why into *first; how many. */
+ * set in some round, as a list into out, and the first why into *first;
+ * how many. */
 static int sq_engines_with(const sq_ctx *c, int cs, size_t off, char *out,
                            size_t n, const char **first)
 {
@@ -1039,8 +1142,10 @@ static int sq_engines_with(const sq_ctx *c, int cs, size_t off, char *out,
     out[0] = '\0';
     *first = "";
     for (int e = 0; e < SQ_NENG; e++) {
-        const char *why = (const char *)sq_res_of(c, cs, e) + off;
+        const char *why = "";
         size_t len = strlen(out);
+        for (int rnd = 0; rnd < c->o.rounds && !why[0]; rnd++)
+            why = (const char *)sq_res_of(c, cs, rnd, e) + off;
         if (!why[0])
             continue;
         if (!k++)
@@ -1054,6 +1159,7 @@ static void sq_case_heading(const sq_ctx *c, int cs)
 {
     char b1[32], b2[32], b3[32], warm[64], nodrop[96], nocg[96];
     const char *drop_why, *cg_why;
+    int nr = c->o.rounds;
     int ndrop = sq_engines_with(c, cs, offsetof(sq_res, drop_why), nodrop,
                                 sizeof nodrop, &drop_why);
     int ncg = sq_engines_with(c, cs, offsetof(sq_res, cg_why), nocg,
@@ -1084,18 +1190,21 @@ static void sq_case_heading(const sq_ctx *c, int cs)
                  bu_fmt_bytes(c->mem + c->headroom, b3, sizeof b3));
     if (cs == SQ_OOM && ncg)
         sq_wrapf("  ", "  ", "NOT EQUAL MEMORY: no memory cgroup could be "
-                 "made for %s (%s): those ran without a limit, and there "
+                 "made for %s%s (%s): those ran without a limit, and there "
                  "the stock engines may use the kernel's page cache beyond "
-                 "M.", nocg, cg_why);
+                 "M.", nr > 1 ? "runs of " : "", nocg, cg_why);
     if (ndrop)
         sq_wrapf("  ", "  ", "NOT EQUALLY COLD: the page cache was not "
-                 "dropped before %s (%s); each engine's copy of the table "
+                 "dropped before %s%s (%s); each run's copy of the table "
                  "was evicted with posix_fadvise(DONTNEED) instead.",
-                 nodrop, drop_why);
+                 nr > 1 ? "runs of " : "", nodrop, drop_why);
+    else if (nr > 1)
+        sq_wrapf("  ", "  ", "Page cache dropped before every run (each "
+                 "engine, each round).");
     else
         sq_wrapf("  ", "  ", "Page cache dropped before each engine.");
-    sq_wrapf("  ", "  ", "Warm-up, untimed, the same for every engine: %s.",
-             warm);
+    sq_wrapf("  ", "  ", "Warm-up, untimed, the same for every engine%s: "
+             "%s.", nr > 1 ? " and round" : "", warm);
     if (cs == SQ_MEM && c->file[cs] > c->mem)
         sq_wrapf("  ", "  ", "NOT IN MEMORY: the table (%s) is larger "
                  "than M.", bu_fmt_bytes(c->file[cs], b1, sizeof b1));
@@ -1103,10 +1212,15 @@ static void sq_case_heading(const sq_ctx *c, int cs)
         sq_wrapf("  ", "  ", "Note: the table is only %.2f x M: give "
                  "--rows or --mem for a table several times M.",
                  (double)c->file[cs] / (double)c->mem);
+    if (nr > 1)
+        sq_wrapf("  ", "  ", "%d rounds, the engines alternating: ops/s "
+                 "and KiB read/op are the medians of the rounds, ratio the "
+                 "median of the per-round ratios to stock-cache, latency "
+                 "from every round's statements merged.", nr);
 }
 
 /* The table of one case: per op and engine, rate, ratio, percentiles,
- * disk reads. */
+ * disk reads (over the rounds: sq_agg, the merged histograms). */
 static void sq_case_table(const sq_ctx *c, int cs)
 {
     static const char *const hdr[8] = {"op",  "engine", "ops/s", "ratio",
@@ -1117,37 +1231,131 @@ static void sq_case_table(const sq_ctx *c, int cs)
     bu_table_add(&t, hdr);
     for (int op = 0; op < SQ_NOPS; op++)
         for (int e = 0; e < SQ_NENG; e++) {
-            const sq_res *r = sq_res_of(c, cs, e);
             const bo_hist *h = c->h[cs][e][op];
             char cell[6][32];
             const char *row[8] = {e ? "" : sq_opname[op], sq_eng[e],
                                   cell[0], cell[1], cell[2], cell[3],
                                   cell[4], cell[5]};
-            double ratio = sq_ratio(c, cs, e, op);
-            if (!r->done[op] || !bo_hist_count(h)) {
+            sq_agg a;
+            sq_agg_of(c, cs, e, op, &a);
+            if (!a.done || !bo_hist_count(h)) {
                 for (int i = 0; i < 6; i++)
                     snprintf(cell[i], sizeof cell[i], "n/a");
                 bu_table_add(&t, row);
                 continue;
             }
-            snprintf(cell[0], sizeof cell[0], "%.0f", sq_rate(r, op));
-            if (ratio > 0)
-                snprintf(cell[1], sizeof cell[1], "%.2f", ratio);
+            snprintf(cell[0], sizeof cell[0], "%.0f", a.ops_s);
+            if (a.ratio_med > 0)
+                snprintf(cell[1], sizeof cell[1], "%.2f", a.ratio_med);
             else
                 snprintf(cell[1], sizeof cell[1], "n/a");
             bo_fmt_ns(bo_hist_pct(h, 0.5), cell[2], sizeof cell[2]);
             bo_fmt_ns(bo_hist_pct(h, 0.99), cell[3], sizeof cell[3]);
             bo_fmt_ns(bo_hist_pct(h, 0.999), cell[4], sizeof cell[4]);
-            if (r->read_bytes[op] == UINT64_MAX || !r->ops[op])
+            if (a.kib < 0)
                 snprintf(cell[5], sizeof cell[5], "n/a");
             else
-                snprintf(cell[5], sizeof cell[5], "%.2f",
-                         (double)r->read_bytes[op] / 1024.0 /
-                             (double)r->ops[op]);
+                snprintf(cell[5], sizeof cell[5], "%.2f", a.kib);
             bu_table_add(&t, row);
         }
     bu_table_print(&t, stdout, "  ", 2);
     bu_table_free(&t);
+}
+
+/* With more than one round: every round's ops/s per op and engine, their
+ * spread, and the lowest and highest per-round ratio to stock-cache. */
+static void sq_case_rounds(const sq_ctx *c, int cs)
+{
+    enum { NC = 2 + SQ_MAX_ROUNDS + 2 };
+    int nr = c->o.rounds, nc = 2 + nr + 2;
+    char hc[SQ_MAX_ROUNDS][16];
+    const char *hdr[NC] = {"op", "engine"};
+    bu_table t;
+
+    if (nr < 2)
+        return;
+    for (int rnd = 0; rnd < nr; rnd++) {
+        snprintf(hc[rnd], sizeof hc[rnd], "round %d", rnd + 1);
+        hdr[2 + rnd] = hc[rnd];
+    }
+    hdr[2 + nr] = "spread";
+    hdr[3 + nr] = "ratios";
+    bu_table_init(&t, (size_t)nc);
+    bu_table_add(&t, hdr);
+    for (int op = 0; op < SQ_NOPS; op++)
+        for (int e = 0; e < SQ_NENG; e++) {
+            char cell[SQ_MAX_ROUNDS + 2][32];
+            const char *row[NC] = {e ? "" : sq_opname[op], sq_eng[e]};
+            double lo = 0, hi = 0, rlo = 0, rhi = 0;
+            sq_agg a;
+            sq_agg_of(c, cs, e, op, &a);
+            for (int rnd = 0; rnd < nr; rnd++) {
+                double v = a.rate[rnd], q = a.ratio[rnd];
+                row[2 + rnd] = cell[rnd];
+                if (v > 0)
+                    snprintf(cell[rnd], sizeof cell[rnd], "%.0f", v);
+                else
+                    snprintf(cell[rnd], sizeof cell[rnd], "n/a");
+                if (v > 0 && (lo == 0 || v < lo))
+                    lo = v;
+                if (v > hi)
+                    hi = v;
+                if (q > 0 && (rlo == 0 || q < rlo))
+                    rlo = q;
+                if (q > rhi)
+                    rhi = q;
+            }
+            row[2 + nr] = cell[nr];
+            row[3 + nr] = cell[nr + 1];
+            if (a.ops_s > 0 && a.done > 1)
+                snprintf(cell[nr], sizeof cell[nr], "%.1f%%",
+                         100.0 * (hi - lo) / a.ops_s);
+            else
+                snprintf(cell[nr], sizeof cell[nr], "n/a");
+            if (e == SQ_CACHE)
+                snprintf(cell[nr + 1], sizeof cell[nr + 1], "-");
+            else if (rlo > 0)
+                snprintf(cell[nr + 1], sizeof cell[nr + 1], "%.2f-%.2f",
+                         rlo, rhi);
+            else
+                snprintf(cell[nr + 1], sizeof cell[nr + 1], "n/a");
+            bu_table_add(&t, row);
+        }
+    printf("\n");
+    sq_wrapf("  ", "  ", "every round's ops/s (the engines alternate, "
+             "round 1: each engine once, then round 2, ...; spread: (max - "
+             "min) / median; ratios: the lowest and the highest per-round "
+             "ratio to stock-cache):");
+    bu_table_print(&t, stdout, "  ", 2);
+    bu_table_free(&t);
+}
+
+/* An engine's figures over the rounds of case cs: the first round's that
+ * opened (NULL when none did), the median warm-up, the highest max RSS
+ * and cgroup peak, a cgroup limit when a round had one. */
+typedef struct sq_eng_agg {
+    const sq_res *opened;
+    double warm_secs;
+    uint64_t max_rss, cg_peak, cg_limit;
+} sq_eng_agg;
+
+static void sq_eng_agg_of(const sq_ctx *c, int cs, int eng, sq_eng_agg *a)
+{
+    double warm[SQ_MAX_ROUNDS] = {0};
+    memset(a, 0, sizeof *a);
+    for (int rnd = 0; rnd < c->o.rounds; rnd++) {
+        const sq_res *r = sq_res_of(c, cs, rnd, eng);
+        if (!a->opened && r->opened)
+            a->opened = r;
+        warm[rnd] = r->warm_secs;
+        if (r->max_rss > a->max_rss)
+            a->max_rss = r->max_rss;
+        if (r->cg_limit && r->cg_peak > a->cg_peak)
+            a->cg_peak = r->cg_peak;
+        if (r->cg_limit)
+            a->cg_limit = r->cg_limit;
+    }
+    a->warm_secs = sq_median_pos(warm, c->o.rounds);
 }
 
 /* Per engine: the settings read back, its memory, the pool, failures. */
@@ -1156,27 +1364,30 @@ static void sq_case_engines(const sq_ctx *c, int cs)
     static const char *const hdr[6] = {"engine",  "cache_size",
                                        "mmap_size", "warm-up",
                                        "max RSS", "cgroup peak"};
+    int nr = c->o.rounds;
+    char tag[32];
     bu_table t;
     bu_table_init(&t, 6);
     bu_table_add(&t, hdr);
     for (int e = 0; e < SQ_NENG; e++) {
-        const sq_res *r = sq_res_of(c, cs, e);
+        sq_eng_agg a;
         char cell[5][32];
         const char *row[6] = {sq_eng[e], cell[0], cell[1], cell[2],
                               cell[3], cell[4]};
-        if (r->opened) {
-            snprintf(cell[0], sizeof cell[0], "%lld", r->cache_size);
-            snprintf(cell[1], sizeof cell[1], "%lld", r->mmap_size);
+        sq_eng_agg_of(c, cs, e, &a);
+        if (a.opened) {
+            snprintf(cell[0], sizeof cell[0], "%lld", a.opened->cache_size);
+            snprintf(cell[1], sizeof cell[1], "%lld", a.opened->mmap_size);
         } else {
             snprintf(cell[0], sizeof cell[0], "n/a");
             snprintf(cell[1], sizeof cell[1], "n/a");
         }
-        snprintf(cell[2], sizeof cell[2], "%.2f s", r->warm_secs);
-        bu_fmt_bytes(r->max_rss, cell[3], sizeof cell[3]);
-        if (r->cg_limit && r->cg_peak)
-            bu_fmt_bytes(r->cg_peak, cell[4], sizeof cell[4]);
+        snprintf(cell[2], sizeof cell[2], "%.2f s", a.warm_secs);
+        bu_fmt_bytes(a.max_rss, cell[3], sizeof cell[3]);
+        if (a.cg_limit && a.cg_peak)
+            bu_fmt_bytes(a.cg_peak, cell[4], sizeof cell[4]);
         else
-            snprintf(cell[4], sizeof cell[4], r->cg_limit ? "?" : "none");
+            snprintf(cell[4], sizeof cell[4], a.cg_limit ? "?" : "none");
         bu_table_add(&t, row);
     }
     printf("\n");
@@ -1185,72 +1396,88 @@ static void sq_case_engines(const sq_ctx *c, int cs)
     sq_wrapf("  ", "  ", "(cache_size and mmap_size as read back; max "
              "RSS: the child's peak resident set, the check included; "
              "cgroup peak: its anonymous, shm and page-cache memory over "
-             "the warm-up and the phases)");
-    const sq_res *rm = sq_res_of(c, cs, SQ_MMAP);
-    if (rm->opened && (uint64_t)rm->mmap_size < c->mem)
+             "the warm-up and the phases%s)",
+             nr > 1 ? "; over the rounds: the median warm-up, the highest "
+                      "max RSS and cgroup peak"
+                    : "");
+    sq_eng_agg am;
+    sq_eng_agg_of(c, cs, SQ_MMAP, &am);
+    if (am.opened && (uint64_t)am.opened->mmap_size < c->mem)
         sq_wrapf("  ", "    ", "stock-mmap: mmap_size read back %lld, "
                  "less than M: SQLite caps it at its SQLITE_MAX_MMAP_SIZE, "
-                 "the rest of M is not used", rm->mmap_size);
+                 "the rest of M is not used", am.opened->mmap_size);
     for (int e = SQ_BP; e < SQ_NENG; e++)
-        if (sq_res_of(c, cs, e)->pool[0])
-            sq_wrapf("  ", "    ", "%s: %s", sq_eng[e],
-                     sq_res_of(c, cs, e)->pool);
+        for (int rnd = 0; rnd < nr; rnd++) {
+            const sq_res *r = sq_res_of(c, cs, rnd, e);
+            if (!r->pool[0])
+                continue;
+            sq_wrapf("  ", "    ", "%s%s: %s", sq_eng[e],
+                     sq_round_tag(c, rnd, tag, sizeof tag), r->pool);
+            break;
+        }
     int all = 1;
-    for (int e = 0; e < SQ_NENG; e++)
-        all &= sq_res_of(c, cs, e)->checked;
+    for (int rnd = 0; rnd < nr; rnd++)
+        for (int e = 0; e < SQ_NENG; e++)
+            all &= sq_res_of(c, cs, rnd, e)->checked;
     if (all)
-        sq_wrapf("  ", "    ", "check after a reopen, every engine: ok "
-                 "(%s: %s)", sq_eng[SQ_CACHE],
-                 sq_res_of(c, cs, SQ_CACHE)->check);
-    for (int e = 0; e < SQ_NENG; e++) {
-        const sq_res *r = sq_res_of(c, cs, e);
-        if (!all && r->checked)
-            sq_wrapf("  ", "    ", "%s: check ok: %s", sq_eng[e],
-                     r->check);
-        if (r->err[0])
-            sq_wrapf("  ", "    ", "%s: FAILED: %s", sq_eng[e], r->err);
-    }
+        sq_wrapf("  ", "    ", "check after a reopen, every engine%s: ok "
+                 "(%s%s: %s)", nr > 1 ? " and round" : "", sq_eng[SQ_CACHE],
+                 sq_round_tag(c, 0, tag, sizeof tag),
+                 sq_res_of(c, cs, 0, SQ_CACHE)->check);
+    for (int rnd = 0; rnd < nr; rnd++)
+        for (int e = 0; e < SQ_NENG; e++) {
+            const sq_res *r = sq_res_of(c, cs, rnd, e);
+            sq_round_tag(c, rnd, tag, sizeof tag);
+            if (!all && r->checked)
+                sq_wrapf("  ", "    ", "%s%s: check ok: %s", sq_eng[e],
+                         tag, r->check);
+            if (r->err[0])
+                sq_wrapf("  ", "    ", "%s%s: FAILED: %s", sq_eng[e], tag,
+                         r->err);
+        }
 }
 
-/* The result rows of one case. */
+/* The result rows of one case: one per op and engine over the rounds
+ * (sq_agg; ops and seconds summed; latency merged), one per engine of
+ * its memory (sq_eng_agg). */
 static void sq_case_rows(const sq_ctx *c, int cs, bo_run *run)
 {
     for (int op = 0; op < SQ_NOPS; op++)
         for (int e = 0; e < SQ_NENG; e++) {
-            const sq_res *r = sq_res_of(c, cs, e);
-            if (!r->done[op])
+            sq_agg a;
+            sq_agg_of(c, cs, e, op, &a);
+            if (!a.done)
                 continue;
             bo_row *w = bo_row_new(run, "sqlite");
             bo_label_str(w, "case", sq_case[cs]);
             bo_label_str(w, "op", sq_opname[op]);
             bo_label_str(w, "engine", sq_eng[e]);
-            bo_metric(w, "ops_per_s", sq_rate(r, op));
-            if (sq_ratio(c, cs, e, op) > 0)
-                bo_metric(w, "ratio_to_stock_cache",
-                          sq_ratio(c, cs, e, op));
-            if (r->read_bytes[op] != UINT64_MAX && r->ops[op])
-                bo_metric(w, "kib_read_per_op",
-                          (double)r->read_bytes[op] / 1024.0 /
-                              (double)r->ops[op]);
-            bo_metric(w, "ops", (double)r->ops[op]);
-            bo_metric(w, "seconds", r->secs[op]);
+            bo_metric(w, "ops_per_s", a.ops_s);
+            if (a.ratio_med > 0)
+                bo_metric(w, "ratio_to_stock_cache", a.ratio_med);
+            if (a.kib >= 0)
+                bo_metric(w, "kib_read_per_op", a.kib);
+            bo_metric(w, "ops", (double)a.ops);
+            bo_metric(w, "seconds", a.secs);
             bo_latency(w, sq_opname[op], c->h[cs][e][op]);
         }
     for (int e = 0; e < SQ_NENG; e++) {
-        const sq_res *r = sq_res_of(c, cs, e);
+        sq_eng_agg a;
+        sq_eng_agg_of(c, cs, e, &a);
         bo_row *w = bo_row_new(run, "sqlite_memory");
         bo_label_str(w, "case", sq_case[cs]);
         bo_label_str(w, "engine", sq_eng[e]);
-        bo_metric(w, "max_rss_bytes", (double)r->max_rss);
-        if (r->cg_limit) {
-            bo_metric(w, "cgroup_peak_bytes", (double)r->cg_peak);
-            bo_metric(w, "cgroup_limit_bytes", (double)r->cg_limit);
+        bo_metric(w, "max_rss_bytes", (double)a.max_rss);
+        if (a.cg_limit) {
+            bo_metric(w, "cgroup_peak_bytes", (double)a.cg_peak);
+            bo_metric(w, "cgroup_limit_bytes", (double)a.cg_limit);
         }
-        bo_metric(w, "warmup_s", r->warm_secs);
+        bo_metric(w, "warmup_s", a.warm_secs);
     }
 }
 
-/* Every case's ratios to stock-cache in one table. */
+/* Every case's ratios to stock-cache in one table (the medians of the
+ * per-round ratios). */
 static void sq_summary(const sq_ctx *c)
 {
     const char *hdr[2 + SQ_NENG - 1] = {"case", "op"};
@@ -1277,8 +1504,14 @@ static void sq_summary(const sq_ctx *c)
             bu_table_add(&t, row);
         }
     }
-    printf("\nops/s relative to stock-cache (above 1: faster than SQLite's "
-           "own cache of M):\n");
+    printf("\n");
+    if (c->o.rounds > 1)
+        sq_wrapf("", "  ", "ops/s relative to stock-cache, the median of "
+                 "%d per-round ratios (above 1: faster than SQLite's own "
+                 "cache of M):", c->o.rounds);
+    else
+        printf("ops/s relative to stock-cache (above 1: faster than "
+               "SQLite's own cache of M):\n");
     bu_table_print(&t, stdout, "  ", 2);
     bu_table_free(&t);
 }
@@ -1297,8 +1530,12 @@ static const char sq_intro[] =
 "ratio to stock-cache and p50/p99/p99.9 latency per phase and engine.\n"
 "Two cases: in memory (the table about M / 2) and out of memory (about\n"
 "4 M; every engine in a memory cgroup of M + headroom).  The tables are\n"
-"loaded once and copied for each engine; the page cache is dropped\n"
-"before each engine; each engine runs in its own process.\n";
+"loaded once and copied for each run of an engine; the page cache is\n"
+"dropped before each run; each run is its own process.  With --rounds N\n"
+"the engines run N times in alternation (A B C D A B C D ...): ops/s\n"
+"is the median of the rounds, the ratio the median of the per-round\n"
+"ratios, the latency from every round merged, and a table gives every\n"
+"round's ops/s.\n";
 
 static const char sq_tail[] =
 "The data files go to a fresh directory under --dir, removed at exit\n"
@@ -1333,7 +1570,7 @@ static int sq_parse(sq_opts *o, int argc, char **argv)
     *o = (sq_opts){.mem_rows = SQ_UNSET, .mem = SQ_UNSET,
                    .headroom = SQ_UNSET, .value_size = 150,
                    .scan_len = 50, .seed = 1, .warmup = SQ_UNSET,
-                   .seconds = -1, .cases = 3};
+                   .seconds = -1, .rounds = 1, .cases = 3};
     const bo_optdef defs[] = {
         BO_OPT("quick", NULL, BO_FLAG, &o->quick, 0, 0, NULL,
                "a small run of a few seconds: 200000 rows, 0.25 s per "
@@ -1360,12 +1597,20 @@ static int sq_parse(sq_opts *o, int argc, char **argv)
                "rows of each range scan (default: 50)"),
         BO_OPT("duration", "seconds", BO_SECS, &o->seconds, 0, 86400,
                "SECS",
-               "seconds of each phase per engine, suffix s or m; 0: no "
-               "limit (with --ops) (default: 5; --quick: 0.25)"),
+               "seconds of each phase per engine and round, suffix s or "
+               "m; 0: no limit (with --ops) (default: 5; --quick: 0.25)"),
         BO_OPT("ops", NULL, BO_U64, &o->ops, 0, 1e15, "N",
-               "statements of each phase per engine instead of a "
-               "duration; with --duration, stop there if not done "
+               "statements of each phase per engine and round instead "
+               "of a duration; with --duration, stop there if not done "
                "(default: 0, the phases are timed)"),
+        BO_OPT("rounds", NULL, BO_INT, &o->rounds, 1, SQ_MAX_ROUNDS, "N",
+               "runs per engine and case, the engines alternating (A B "
+               "C D A B C D ...), each run in its own process from a "
+               "fresh copy of the table, the page cache dropped before "
+               "each; the report shows each engine's median ops/s, the "
+               "median per-round ratio to stock-cache, latency from every "
+               "round merged and every round's ops/s (default: 1; "
+               "--quick: 1)"),
         BO_OPT("warmup", NULL, BO_U64, &o->warmup, 0, 1e12, "N",
                "untimed point selects before the phases, every engine "
                "and case (default: in memory one full scan of the "
@@ -1418,6 +1663,8 @@ static void sq_record(const sq_ctx *c, bo_run *run)
     bo_opt_num(run, "scan_len", (double)c->o.scan_len);
     bo_opt_num(run, "duration_s", c->o.seconds);
     bo_opt_num(run, "ops", (double)c->o.ops);
+    bo_opt_num(run, "rounds", c->o.rounds);
+    bo_opt_str(run, "latency_over", "every round merged");
     for (int cs = 0; cs < SQ_NCASE; cs++) {
         char name[32];
         if (!(c->o.cases & (1 << cs)))
@@ -1480,7 +1727,7 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
     void *probe = malloc(slot);
     size_t by_malloc = probe ? malloc_usable_size(probe) : 0;
     free(probe);
-    printf("# engines, each in its own process, one connection, one "
+    printf("# engines, each run in its own process, one connection, one "
            "thread:\n");
     sq_wrapf("#   stock-cache    ", "#                  ", "default unix "
              "VFS, PRAGMA cache_size=M/%zu pages, their buffers one block "
@@ -1501,22 +1748,38 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
              "statement its own transaction.  Table t(k INTEGER PRIMARY "
              "KEY, v BLOB) of %llu-byte values, loaded once per case in "
              "key order (keys 0, 2, 4, ...) in one transaction with the "
-             "default VFS; the file copied for every engine.", SQ_PAGE,
+             "default VFS; the file copied for every run.", SQ_PAGE,
              (unsigned long long)c->o.value_size);
-    printf("# phases in this order, each %s per engine:\n"
+    if (c->o.rounds > 1)
+        sq_wrapf("# ", "#   ", "Rounds: %d per case, the engines "
+                 "alternating (stock-cache, stock-mmap, bufpool, "
+                 "bufpool-xread, then again), every run from a fresh copy "
+                 "of the table with the page cache dropped before it.  "
+                 "ops/s and KiB read/op: the median of the %d rounds (of "
+                 "an even count the mean of the two middle ones); ratio: "
+                 "the median over the rounds of the engine's ops/s over "
+                 "stock-cache's in the same round; p50/p99/p99.9: every "
+                 "round's statements merged.", c->o.rounds, c->o.rounds);
+    else
+        sq_wrapf("# ", "#   ", "Rounds: 1 (each engine runs once per "
+                 "case, one after another; --rounds N alternates them N "
+                 "times); ratio: the engine's ops/s over stock-cache's.");
+    printf("# phases in this order, each %s per engine%s:\n"
            "#   select  SELECT v FROM t WHERE k = ?  (a loaded key)\n"
            "#   scan    SELECT k, v FROM t WHERE k >= ? ORDER BY k LIMIT "
            "%llu\n"
            "#   update  UPDATE t SET v = ? WHERE k = ?  (a loaded key)\n"
            "#   insert  INSERT INTO t(k, v) VALUES(?, ?)  (a new odd key)\n",
-           each, (unsigned long long)c->o.scan_len);
+           each, c->o.rounds > 1 ? " and round" : "",
+           (unsigned long long)c->o.scan_len);
     sq_wrapf("# ", "#   ", "Keys %s, seed %llu: the same statements in "
-             "the same order for every engine; an untimed "
+             "the same order for every engine%s; an untimed "
              "wal_checkpoint(TRUNCATE) after update and after insert.  "
              "Latency: every statement (bind, steps, reset) timed with %s.",
              c->o.zipf ? "by YCSB's scrambled zipfian (theta 0.99)"
                        : "uniform",
              (unsigned long long)c->o.seed,
+             c->o.rounds > 1 ? " and round" : "",
              bo_tick_tsc ? "the TSC" : "CLOCK_MONOTONIC");
     fflush(stdout);
 }
@@ -1527,8 +1790,9 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
 static int sq_shared(sq_ctx *c)
 {
     size_t hsz = (bo_hist_size() + 63) & ~(size_t)63;
-    c->res_bytes = sizeof *c->res * SQ_NCASE * SQ_NENG;
-    c->h_bytes = hsz * SQ_NCASE * SQ_NENG * SQ_NOPS;
+    c->res_bytes = sizeof *c->res * SQ_NCASE * (size_t)c->o.rounds *
+                   SQ_NENG;
+    c->h_bytes = hsz * (SQ_NCASE * SQ_NENG + 1) * SQ_NOPS;
     c->res = mmap(NULL, c->res_bytes, PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     c->hmem = mmap(NULL, c->h_bytes, PROT_READ | PROT_WRITE,
@@ -1536,6 +1800,8 @@ static int sq_shared(sq_ctx *c)
     if (c->res == MAP_FAILED || c->hmem == MAP_FAILED)
         return -1;
     unsigned char *m = c->hmem;
+    for (int op = 0; op < SQ_NOPS; op++, m += hsz)
+        c->hrun[op] = bo_hist_place(m);
     for (int cs = 0; cs < SQ_NCASE; cs++)
         for (int e = 0; e < SQ_NENG; e++)
             for (int op = 0; op < SQ_NOPS; op++, m += hsz)
@@ -1584,20 +1850,25 @@ static int sq_tables(sq_ctx *c)
     return 0;
 }
 
-/* Run every engine of case cs, print its report, add its rows; 0 when
- * every engine ran and its check held. */
+/* Run every engine of case cs, round after round, the engines
+ * alternating; print its report, add its rows; 0 when every run ran and
+ * its check held. */
 static int sq_case_run(sq_ctx *c, int cs, bo_run *run)
 {
     int fail = 0;
-    for (int e = 0; e < SQ_NENG; e++) {
-        bu_progress("sqlite: %s: %s", sq_case[cs], sq_eng[e]);
-        sq_engine(c, cs, e);
-        const sq_res *r = sq_res_of(c, cs, e);
-        fail |= !r->checked || r->err[0];
-    }
+    char tag[32];
+    for (int rnd = 0; rnd < c->o.rounds; rnd++)
+        for (int e = 0; e < SQ_NENG; e++) {
+            bu_progress("sqlite: %s: %s%s", sq_case[cs], sq_eng[e],
+                        sq_round_tag(c, rnd, tag, sizeof tag));
+            sq_engine(c, cs, rnd, e);
+            const sq_res *r = sq_res_of(c, cs, rnd, e);
+            fail |= !r->checked || r->err[0];
+        }
     sq_db_files(c->master[cs], 0);
     sq_case_heading(c, cs);
     sq_case_table(c, cs);
+    sq_case_rounds(c, cs);
     sq_case_engines(c, cs);
     sq_case_rows(c, cs, run);
     fflush(stdout);
