@@ -1,7 +1,7 @@
 #!/bin/sh
 # check_bench_json.sh - bpbench's machine-readable results: runs `bpbench
-# hit`, `bpbench io` and `bpbench kv` at small sizes with --json and --csv
-# (and --output), validates every JSON file with `cmake -P` (string(JSON):
+# hit`, `bpbench io`, `bpbench kv` and `bpbench sqlite` at small sizes
+# with --json and --csv (and --output), validates every JSON file with `cmake -P` (string(JSON):
 # schema "bpbench/1", a non-empty results array, machine.cores > 0, each
 # latency entry with p50 <= p90 <= p99 <= p999 <= max), checks that every
 # CSV file has a header line and rows, and runs `bpbench compare` on two
@@ -136,6 +136,17 @@ if "$bp" kv --help >/dev/null 2>&1; then
     }
 else
     echo "check_bench_json: bpbench has no kv subcommand: kv skipped"
+fi
+
+if "$bp" sqlite --help >/dev/null 2>&1; then
+    run sqlite "$bp" sqlite --quick --rows 20000 --mem-rows 5000 \
+        --duration 0.1 --quiet --json "$tmp/sqlite.json" \
+        --csv "$tmp/sqlite.csv" && {
+        check_json "$tmp/sqlite.json" 1
+        check_csv "$tmp/sqlite.csv"
+    }
+else
+    echo "check_bench_json: bpbench has no sqlite subcommand: skipped"
 fi
 
 if "$bp" compare --help >/dev/null 2>&1; then
