@@ -37,8 +37,9 @@
 # TCG (2 host CPUs): boot to /init 5-13 s, the bench 90-100 s, the suite
 # without the programs below ~4 min; under TCG, KERNEL_SUITE=auto skips
 # these (reported skipped; the whole suite takes ~17 min):
-#   test_btree 295 s, test_countdown 292 s, test_tpcc 154 s, and the
-#   _unfenced reruns of test_stress and test_threads (25 s, 34 s)
+#   test_btree 295 s, test_countdown 292 s, test_tpcc 154 s, test_sqlite
+#   135 s, and the _unfenced reruns of test_stress and test_threads (25 s,
+#   34 s)
 #
 # Environment:
 #   KERNEL_TEST=auto|run|skip  auto (default): skipped (exit 77, one line
@@ -78,7 +79,7 @@ USER_BUILD=$OUT/user
 QEMU=qemu-system-x86_64
 GUEST_MODULES=(virtio_pci virtio_blk ext4)
 # too slow for TCG's budget (seconds measured here): skipped by auto
-TCG_SLOW="test_btree:295 test_countdown:292 test_tpcc:154 test_stress_unfenced:25 test_threads_unfenced:34"
+TCG_SLOW="test_btree:295 test_countdown:292 test_tpcc:154 test_sqlite:135 test_stress_unfenced:25 test_threads_unfenced:34"
 RESERVE=30   # the guest's deadline is this before qemu's timeout
 SPLAT='BUG:|WARNING:|Oops|general protection fault|Kernel panic|Bad page|bad rss-counter|KASAN|UBSAN|refcount_t|list_add corruption|list_del corruption|soft lockup|hung_task|blocked for more than|Call Trace'
 
