@@ -13,10 +13,11 @@
  *                       the default VFS) gives the same rows
  *   crash_safety_journal / _wal   a child commits transactions through the
  *                       bufpool VFS and reports each committed id on a
- *                       pipe; it is SIGKILLed 1-30 ms into its work, 60
- *                       times per mode; each time the database opens again
- *                       at once through the bufpool VFS, is intact, holds
- *                       every reported transaction and no part of any other
+ *                       pipe; it is SIGKILLed 0-30 ms after its first
+ *                       commit, 60 times per mode; each time the database
+ *                       opens again at once through the bufpool VFS, is
+ *                       intact, holds every reported transaction and no
+ *                       part of any other
  *   read_errors_{sync,uring}_engine   failed and short data-file reads
  *                       under queries that must read pages: an error with
  *                       SQLITE_IOERR as primary code or the right answer,
@@ -50,6 +51,9 @@
  *   pages_read_in_place bp_fetch=1 (default) maps pages in place (fewer
  *                       pager misses, fixes in bp_stats); bp_fetch=0 gives
  *                       the same rows
+ *   child_after_fork    a child of a process that has the database open
+ *                       (shared cache) opens it anew: its own pool, the
+ *                       parent's rows, and its write seen by the parent
  */
 #include "util_test.h"
 
