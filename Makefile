@@ -64,7 +64,7 @@ test-m32: deps
 test-kernel: deps
 	@scripts/test-legs.sh kernel
 
-# The kill loop of tests/test_reap.c with 1,000 kills (the suite runs 200):
+# The kill loop of tests/shm/test_reap.c with 1,000 kills (the suite runs 200):
 # 4 processes write and flush a shared cache while one is killed at random
 # moments; every acknowledged page is checked at the end.
 soak: build

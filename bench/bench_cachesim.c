@@ -239,7 +239,7 @@ out:
     return miss;
 }
 
-/* BP_REPLACE_ADMIT as libbufpool/bp_cache.c and bp_freq.c run it: the
+/* BP_REPLACE_ADMIT as libbufpool/pool/bp_cache.c and shm/bp_freq.c run it: the
  * CLOCK above, plus a use count per leaf (indexed by leaf number modulo a
  * power of two at least 4 x the cache, saturating at 255, all halved every
  * 256 x cache additions): a miss counts its leaf, and so does the hand for

@@ -13,7 +13,7 @@
  */
 #include "bench_hit.h"
 
-#include "bp_testing.h"
+#include "platform/bp_testing.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -9,7 +9,7 @@
  */
 #include "bench_remap.h"
 
-#include "bp_testing.h"
+#include "platform/bp_testing.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * tpcc.h - the TPC-C-like workload of `bpbench tpcc` (and tests/test_tpcc.c):
+ * tpcc.h - the TPC-C-like workload of `bpbench tpcc` (and tests/examples/test_tpcc.c):
  * schema, key encoding, random generators, the driver's lock manager, and
  * the three wl_workload hooks (load, run, check).
  *

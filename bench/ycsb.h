@@ -1,6 +1,6 @@
 /*
  * ycsb.h - the YCSB core workloads A-F on the kv.h engines: the workload
- * hooks for the bench_wl.h harness (`bpbench ycsb`, tests/test_ycsb.c) and
+ * hooks for the bench_wl.h harness (`bpbench ycsb`, tests/examples/test_ycsb.c) and
  * the key generators, as in YCSB's CoreWorkload:
  *
  *   workload  mix                                          key choice

@@ -230,7 +230,7 @@ if [ -x "$USER_BUILD/test_kmod" ]; then
     progs+=("$USER_BUILD/test_kmod")
     echo "bp_run kmod $KMOD_BUDGET env CMOCKA_MESSAGE_OUTPUT=stdout /build/test_kmod" >>"$plan"
 else
-    echo "bp_result kmod FAIL 0 $(q "no test_kmod in build-kernel/user (tests/test_kmod.c)")" >>"$plan"
+    echo "bp_result kmod FAIL 0 $(q "no test_kmod in build-kernel/user (tests/window/test_kmod.c)")" >>"$plan"
 fi
 echo kmod >>"$expect"
 

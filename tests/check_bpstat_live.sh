@@ -5,7 +5,7 @@
 # checks that bpstat's totals, rates, process list and frame table show it
 # at work (fixes per second above 0, at least one attached process, frames
 # holding pages).  Exact agreement with a process's own bp_stats_get is
-# tests/test_bpstat.c's part.
+# tests/tools/test_bpstat.c's part.
 # Exit 77 (skipped) when either program is missing.
 set -u
 bench=${1:-}

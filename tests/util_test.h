@@ -1,8 +1,8 @@
 /*
  * util_test.h - helpers shared by every libbufpool test program.
  *
- * Compiled into every tests/test_*.c program (tests/util_*.c are linked into
- * each).  What lives here:
+ * Compiled into every tests/<layer>/test_*.c program (tests/util_*.c are
+ * linked into each).  What lives here:
  *
  *   - scratch space: one temp dir per process (under $TMPDIR or /var/tmp, a
  *     disk file system that takes O_DIRECT; never /dev/shm) and unique shm
@@ -33,7 +33,7 @@
 #include <inttypes.h>
 
 #include "bufpool.h"
-#include "bp_testing.h"
+#include "platform/bp_testing.h"
 
 #define UTIL_KiB ((uint64_t)1024)
 #define UTIL_MiB (UTIL_KiB * 1024)

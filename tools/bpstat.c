@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bp_internal.h"
+#include "shm/shm.h"
 
 enum { OUT_TEXT, OUT_CSV, OUT_JSON };
 enum { VIEW_TOTALS, VIEW_FRAMES, VIEW_PROCS };
