@@ -7,7 +7,8 @@
 #  1. Includes (always): a file in layer L includes the headers of L and
 #     of the layers below it only, each as "layer/name.h"; a bare
 #     "name.h" is refused except the public bufpool.h and the kernel
-#     module's bpwin_uapi.h.
+#     module's bpwin_uapi.h.  "layer/layer_impl.h", what a layer's files
+#     share among themselves, is included by that layer's files only.
 #  2. Calls (when ARCHIVE, the static library, is given): every symbol
 #     an object file uses from another object file of the library is
 #     defined in its own layer or a lower one, and no files call each
@@ -63,6 +64,12 @@ BEGIN { while ((getline line < ranks) > 0) { split(line, a, " ");
     n = split(inc, part, "/")
     if (n != 2 || !(part[1] in rank)) {
         printf "FAIL: %s includes \"%s\": not \"layer/name.h\"\n", file, inc
+        bad = 1
+        next
+    }
+    if (part[2] ~ /_impl\.h$/ && part[1] != layer) {
+        printf "FAIL: %s (layer %s) includes %s, private to layer %s\n",
+               file, layer, inc, part[1]
         bad = 1
         next
     }

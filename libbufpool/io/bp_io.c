@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "io/bp_crc32c.h"
-#include "io/io.h"
+#include "io/io_impl.h"
 #include "platform/bp_sys.h"
 #include "platform/bp_testing.h"
 

@@ -49,7 +49,7 @@
  *    perhaps this one, changed and written back) the bytes are dropped and
  *    the page is read as always.
  */
-#include "io/io.h"
+#include "io/io_impl.h"
 #include "platform/bp_sys.h"
 
 static BP__TLS struct bp__early bp__tls_early;

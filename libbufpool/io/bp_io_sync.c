@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "io/io.h"
+#include "io/io_impl.h"
 #include "platform/bp_sys.h"
 
 static ssize_t bp__sync_read(bp_pool *p, void *buf, size_t len, uint64_t off)

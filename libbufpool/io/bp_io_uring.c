@@ -65,7 +65,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "io/io.h"
+#include "io/io_impl.h"
 #include "platform/bp_sys.h"
 
 #define BP__URING_DEPTH 64u

@@ -72,7 +72,7 @@
 #include <cpuid.h>
 #endif
 
-#include "io/io.h"
+#include "io/io_impl.h"
 #include "platform/bp_sys.h"
 
 #ifndef MADV_POPULATE_WRITE

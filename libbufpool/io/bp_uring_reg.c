@@ -39,7 +39,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "io/io.h"
+#include "io/io_impl.h"
 
 #ifdef BP_HAVE_URING
 #include "platform/bp_sys.h"

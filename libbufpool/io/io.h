@@ -6,7 +6,8 @@
  * fixed buffers (bp_uring_reg.c), where reads land (bp_iomem.c), early
  * reads (bp_io_early.c).  It reads the shm header only through the handle's
  * disk_pages and wal_durable words, which the shm layer points at its
- * header; it calls nothing above it.
+ * header; it calls nothing above it.  What only the layer's own files use
+ * is in io_impl.h.
  */
 #ifndef BP_IO_H
 #define BP_IO_H
@@ -42,32 +43,18 @@ struct bp__io_ops {
                        struct bp__early *e);
     ssize_t (*early_take)(bp_pool *p, struct bp__early *e, void *dst);
 };
-extern const struct bp__io_ops bp__io_sync;
-#ifdef BP_HAVE_URING
-/* bp_io_uring.c: set up io_uring for p->data_fd.  0: p->io and p->io_priv
- * are set; else a negative errno with p->io_reason saying why. */
-int bp__io_uring_init(bp_pool *p);
-void bp__io_uring_fini(bp_pool *p);
-#endif
 
 /* bp_uring_reg.c: the region rings register as fixed buffers, split in
  * chunks of BP__REG_CHUNK bytes.  bp__reg_setup after the window opens
  * (then bp__io_uring_reg_region registers it on the fix-miss lane 0);
- * bp__reg_iovecs fills at most max iovecs (0 if more are needed);
- * bp__reg_index is the chunk holding [buf, buf+len) or -1;
- * bp__reg_memlock_ok says whether registering bytes can pass
- * RLIMIT_MEMLOCK. */
+ * bp__reg_index is the chunk holding [buf, buf+len) or -1. */
 #define BP__REG_CHUNK (1ull << 30)  /* the kernel's limit per buffer */
 #define BP__REG_MAX_CHUNKS 256u     /* 256 GiB; the kernel takes 16K */
 void bp__reg_setup(bp_pool *p, bp_backend kind);
-unsigned bp__reg_chunks_of(uint64_t len);
-unsigned bp__reg_chunks(const bp_pool *p);
-struct iovec;
-unsigned bp__reg_iovecs(const bp_pool *p, struct iovec *iov, unsigned max);
 int bp__reg_index(const bp_pool *p, const void *buf, size_t len);
-int bp__reg_memlock_ok(uint64_t bytes);
 #ifdef BP_HAVE_URING
 struct io_uring;
+struct iovec;
 /* Register head[0..nhead) (at most BP__REG_HEAD_MAX) and then the
  * region's chunks as ring's buffers, the region's first chunk at index
  * nhead: 0, or -errno (-ENOMEM without trying when RLIMIT_MEMLOCK would
@@ -75,9 +62,6 @@ struct io_uring;
 #define BP__REG_HEAD_MAX 1u
 int bp__reg_register(bp_pool *p, struct io_uring *ring,
                      const struct iovec *head, unsigned nhead);
-/* Clone src's registered buffers into dst (which has none): 0 or -errno
- * (-EINVAL before Linux 6.12). */
-int bp__reg_clone(struct io_uring *dst, int src_ring_fd);
 /* bp_io_uring.c: register the region on lane 0 (after the window opens);
  * not fatal, plain reads without it. */
 void bp__io_uring_reg_region(bp_pool *p);
@@ -102,7 +86,6 @@ unsigned bp__io_uring_registered(const bp_pool *p);
 int bp__iomem_map(bp_pool *p, size_t *len, int round, int populate,
                   void **out);
 int bp__iomem_setup(bp_pool *p, bp_backend kind);
-void bp__iomem_close(bp_pool *p);
 
 int bp__io_open(bp_pool *p, const char *path, unsigned flags);
 /* bp_io.c: the data file's locks for a shared cache.  claim: its creator
@@ -117,9 +100,8 @@ int bp__io_read_page(bp_pool *p, uint64_t pgno, void *buf);
  * 2).  arm before the miss looks the page up; start where the lookup
  * fails (gen: the partition's insert count then; no pool lock held);
  * insert where the miss inserts its page (gen: the count just before);
- * end on every way out of the miss (before any sleep on a latch); take, in
- * bp__io_read_page: the bytes of pgno that an early read brought into buf
- * (0 if none: read them). */
+ * end on every way out of the miss (before any sleep on a latch); take
+ * (io_impl.h) gives bp__io_read_page the bytes. */
 struct bp__early {
     bp_pool *p;       /* armed or in flight for this pool, else NULL */
     unsigned nested;  /* misses armed inside the one that armed p */
@@ -134,8 +116,8 @@ int bp__io_early_arm(bp_pool *p); /* 1: call end on the way out */
 void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen);
 void bp__io_early_insert(bp_pool *p, uint64_t pgno, uint64_t gen);
 void bp__io_early_end(bp_pool *p);
-ssize_t bp__io_early_take(bp_pool *p, uint64_t pgno, void *buf);
-int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf); /* sets the trailer */
+/* sets the trailer */
+int bp__io_write_page(bp_pool *p, uint64_t pgno, void *buf);
 /* The same once the caller has applied the WAL rule (bp__io_wal_before). */
 int bp__io_write_page_logged(bp_pool *p, uint64_t pgno, void *buf);
 

@@ -207,5 +207,9 @@ enum bp__rank {
 };
 void bp__lock(bp_pool *p, pthread_mutex_t *m, enum bp__rank r);
 void bp__unlock(pthread_mutex_t *m, enum bp__rank r);
+/* Note rank r taken (acquire 1) or let go (0): what bp__lock and
+ * bp__unlock do around a mutex, for the locks and latch sleeps they do not
+ * take (the shm file's locks, latch waits). */
+void bp__rank_note(enum bp__rank r, int acquire);
 
 #endif

@@ -128,7 +128,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pool/pool.h"
+#include "pool/pool_impl.h"
 #include "platform/bp_sys.h"
 #include "platform/bp_testing.h"
 

@@ -52,7 +52,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pool/pool.h"
+#include "pool/pool_impl.h"
 #include "platform/bp_testing.h"
 
 int bp__cache_write_frame(bp_pool *p, uint32_t f)

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pool/pool.h"
+#include "pool/pool_impl.h"
 #include "platform/bp_testing.h"
 
 #define BP__FLUSHER_PERIOD_NS 5000000L

@@ -3,7 +3,8 @@
  * (bp_cache.c), asynchronous reads
  * and batched writes (bp_aio.c), and write-back with the flusher
  * (bp_flush.c).  It calls down into the window, shm and I/O layers; the
- * api layer above (bp_pool.c) runs the fix protocol over it.
+ * api layer above (bp_pool.c) runs the fix protocol over it.  What only
+ * the layer's own files use is in pool_impl.h.
  */
 #ifndef BP_POOL_H
 #define BP_POOL_H
@@ -11,16 +12,6 @@
 #include "window/window.h"
 
 /* cache tier (bp_cache.c) */
-/* Find or make the frame for pgno and return it BUSY, with *need saying
- * how to fill it.  No lock held on entry or exit.  BP__WAIT when the cached
- * frame is latched (*wait and *seen say what to wait on; *wait == NULL:
- * another thread cached the page meanwhile, just retry).  With held (a
- * shared cache's window miss): a cached frame latched shared is latched
- * shared once more instead (*held 0; else 2, BUSY). */
-int bp__cache_get(bp_pool *p, uint64_t pgno, enum bp__get how, int scan,
-                  uint32_t *frame, enum bp__need *need, uint64_t **wait,
-                  uint64_t *seen, int *held);
-
 /* No lock held (bp_alloc_page: alloc_lock; read-ahead: the aio prep
  * lock).  Returns 0 with *m reserved, BP__WAIT when a frame the miss needs
  * is latched (*wait set: wait on it, retry; NULL: retry at once), or an
@@ -34,8 +25,6 @@ int bp__cache_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
 /* Forget the cached pages at or beyond pages, unwritten (bp_truncate). */
 int bp__cache_truncate(bp_pool *p, uint64_t pages);
 
-/* Write frame (latched by the caller: shared or BUSY) to the data file. */
-int bp__cache_write_frame(bp_pool *p, uint32_t frame);
 int bp__flush_all(bp_pool *p); /* bp_flush.c */
 uint64_t bp__cache_dirty_count(bp_pool *p);
 
@@ -45,14 +34,6 @@ uint64_t bp__cache_dirty_count(bp_pool *p);
 /* Start reads of the pages not cached (see bp_prefetch): the number
  * started, or an error. */
 int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan);
-/* Write frames[0..n) (each latched shared by the caller, n <= depth) in one
- * batch: res[i] = 0 or the error of frame i.  -ENOTSUP (nothing done)
- * when batches are not available (sync engine): write one at a time. */
-int bp__aio_write_batch(bp_pool *p, const uint32_t *frames, int *res,
-                        unsigned n);
-/* Create the engine's state now (it is made at first use otherwise): 0
- * or an error. */
-int bp__aio_start(bp_pool *p);
 unsigned bp__aio_registered(const bp_pool *p);
 int bp__aio_coop(const bp_pool *p); /* ring set up cooperatively */
 /* Is a read-ahead in flight into window slot s (its frame BUSY for it)?
@@ -61,7 +42,5 @@ int bp__aio_reading_into(bp_pool *p, uint32_t slot);
 int bp__flusher_start(bp_pool *p);
 void bp__flusher_stop(bp_pool *p);
 void bp__aio_close(bp_pool *p);
-/* bp_flush.c: one flusher round over n frames from start */
-int bp__flush_ahead(bp_pool *p, uint64_t start, uint64_t n);
 
 #endif

@@ -22,7 +22,7 @@
  *    sh_admit_pos): the entry there is the oldest newcomer, and the frame
  *    the miss fills takes its place.
  */
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 
 #define BP__FREQ_AGE 256u /* additions between halvings, per frame */
 

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 
 #define BP__SPINS 128
 #define BP__LATCH_NAP_NS 100000000L /* shared cache: look every 100 ms */

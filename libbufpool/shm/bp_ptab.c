@@ -24,7 +24,7 @@
  * changes page only while BUSY, and leaving BUSY bumps the version), so
  * an optimistic read needs no chain walk (bp_opt_begin, linear window).
  */
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 
 static inline uint64_t bp__bucket(const bp_pool *p, uint64_t pgno)
 {

@@ -44,7 +44,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 #include "platform/bp_sys.h"
 
 int bp__proc_alive(bp_pool *p, uint32_t slot)

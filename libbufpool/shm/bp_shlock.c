@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 
 #define BP__SHL_SPINS 100
 #define BP__SHL_NAP_NS 50000000L /* 50 ms */

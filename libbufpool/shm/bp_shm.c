@@ -28,7 +28,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 #include "platform/bp_sys.h"
 
 #define BP__SHM_DIR "/dev/shm"

@@ -10,7 +10,7 @@
  */
 #include <errno.h>
 
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 #include "platform/bp_sys.h"
 
 /* pread/pwrite of a whole frame through the shm fd (tmpfs: never short but

@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 #include "platform/bp_sys.h"
 
 #define BP__STAMP_XATTR "user.libbufpool.stamp"

@@ -25,7 +25,7 @@
  */
 #include <string.h>
 
-#include "shm/shm.h"
+#include "shm/shm_impl.h"
 
 struct bp__shard *bp__statshm_shards(void *meta, uint64_t stats_off,
                                      uint32_t s)

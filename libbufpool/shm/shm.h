@@ -9,7 +9,8 @@
  * of BP_REPLACE_ADMIT (bp_freq.c), whole-frame transfers through the
  * file (bp_shm_io.c) and the clean-up after a dead process (bp_reap.c).
  * It calls down into the I/O layer (the data file's shared-cache locks,
- * checksums of revived frames) and nothing above.
+ * checksums of revived frames) and nothing above.  What only the layer's
+ * own files use is in shm_impl.h.
  */
 #ifndef BP_SHM_H
 #define BP_SHM_H
@@ -75,13 +76,8 @@ _Static_assert(BP__READERS == BP__STAT_READERS &&
                "reader blocks as the shm file lays them out");
 
 /* bp_statshm.c: once the process-table slot is ours, the counters move
- * into the file (attach); before the file goes, back into private memory
- * (detach: a shared cache's process also retires them).  Retire folds a
- * slot's counters into the cache's retired totals and clears them (its
- * owner or its reaper only). */
+ * into the file (attach; detach and retire: shm_impl.h). */
 void bp__statshm_attach(bp_pool *p);
-void bp__statshm_detach(bp_pool *p);
-void bp__statshm_retire(bp_pool *p, uint32_t slot);
 /* The counters of slot s in the file, for readers such as bpstat. */
 struct bp__shard *bp__statshm_shards(void *meta, uint64_t stats_off,
                                      uint32_t s);
@@ -98,14 +94,9 @@ unsigned bp__ptab_lock(bp_pool *p, uint64_t pgno);
 void bp__ptab_unlock(bp_pool *p, unsigned part);
 uint32_t bp__ptab_find_locked(bp_pool *p, uint64_t pgno);
 void bp__ptab_insert_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
-void bp__ptab_remove_locked(bp_pool *p, uint64_t pgno, uint32_t frame);
 /* Pages ever inserted into partition part (its lock held): a page missing
  * at two lookups with the same count was not cached in between. */
 uint64_t bp__ptab_gen_locked(const bp_pool *p, unsigned part);
-/* Relink partition part's chains from the frames' fr_pgno (its lock
- * taken over from a dead process, which may have been halfway through a
- * change): bp_reap.c. */
-void bp__ptab_rebuild_locked(bp_pool *p, unsigned part);
 /* Forget a BUSY frame's page; it stays BUSY (caller releases). */
 void bp__ptab_discard(bp_pool *p, uint32_t frame);
 
@@ -153,16 +144,6 @@ int bp__shm_pwrite(bp_pool *p, const void *buf, uint32_t frame);
 /* 1 when process-table entry slot has a live owner (always in a private
  * pool, and for our own entry). */
 int bp__proc_alive(bp_pool *p, uint32_t slot);
-/* Clean entry slot if its process is dead: 1 cleaned, 0 not (alive, free,
- * ours, or being cleaned by another survivor). */
-int bp__reap_slot(bp_pool *p, uint32_t slot);
-/* Clean every dead process's entry: how many. */
-int bp__reap_all(bp_pool *p);
-/* Clean entry slot, whose lock byte the caller has just taken (claiming
- * it at attach). */
-void bp__reap_claimed(bp_pool *p, uint32_t slot);
-/* Mark the shared cache poisoned for every process (message: why). */
-void bp__poison(bp_pool *p, const char *why);
 /* The count of this process's latches that no word names (bp_shared.h:
  * pr_anon), by n; nothing in a private pool. */
 static inline void bp__anon_add(bp_pool *p, int64_t n)
@@ -181,15 +162,9 @@ static inline void bp__anon_add(bp_pool *p, int64_t n)
 int bp__shm_open(bp_pool *p);
 void bp__shm_close(bp_pool *p, int unlink_anyway);
 
-/* the data file as the cache knows it, and a left cache trusted again
- * (bp_shm_revive.c) */
+/* the data file as the cache knows it (bp_shm_revive.c) */
 void bp__data_will_write(bp_pool *p);
 void bp__data_stat_note(bp_pool *p);
-void bp__data_stamp(bp_pool *p);
-/* The left shared cache mapped at p->meta (its header checked), with no
- * process attached: 0 when it serves again (what could not be proven
- * current dropped), else -ESTALE or -ENOMEM and the caller builds anew. */
-int bp__shm_revive(bp_pool *p);
 
 /* Locks in the shm file (bp_shlock.c): 32-bit futex words that every
  * attached process takes (page-table partitions, allocation, flush).  The
@@ -197,14 +172,12 @@ int bp__shm_revive(bp_pool *p);
  * someone sleeps); a waiter sleeps with a timeout and looks again, so no
  * wait is unbounded by construction. */
 #define BP__SHL_WAITERS 0x80000000u
-void bp__shlock(bp_pool *p, uint32_t *w, enum bp__rank r);
-/* The same, giving up after limit_ms (0: never) of a live holder: 0 or
+/* Take *w, giving up after limit_ms (0: never) of a live holder: 0 or
  * -ETIMEDOUT (message names the holder). */
 int bp__shlock_for(bp_pool *p, uint32_t *w, enum bp__rank r,
                    unsigned limit_ms);
 int bp__shtrylock(bp_pool *p, uint32_t *w, enum bp__rank r); /* 1: taken */
 void bp__shunlock(bp_pool *p, uint32_t *w, enum bp__rank r);
-void bp__rank_note(enum bp__rank r, int acquire);
 
 /* BP_REPLACE_ADMIT's use counts and admission ring (bp_freq.c). */
 #define BP__ADMIT_EMPTY UINT64_MAX
@@ -213,6 +186,5 @@ unsigned bp__freq_of(const bp_pool *p, uint64_t pgno);
 /* The ring's next position in *pos, and the entry there. */
 uint64_t bp__admit_take(bp_pool *p, uint32_t *pos);
 void bp__admit_put(bp_pool *p, uint32_t pos, uint32_t frame, uint64_t pgno);
-void bp__admit_clear(bp_pool *p);
 
 #endif

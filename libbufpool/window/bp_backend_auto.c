@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 
 #define BP__CAL_SLOTS 8u
 #define BP__CAL_OPS 96u

@@ -27,7 +27,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 
 static int bp__copy_init(bp_pool *p)
 {

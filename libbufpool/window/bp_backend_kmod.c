@@ -37,7 +37,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 #include "platform/bp_sys.h"
 #include "bpwin_uapi.h"
 

@@ -10,7 +10,7 @@
  */
 #include <errno.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 
 static int bp__linear_init(bp_pool *p)
 {

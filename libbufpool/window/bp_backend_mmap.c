@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 #include "platform/bp_sys.h"
 
 static int bp__mmap_init(bp_pool *p)

@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 #include "platform/bp_sys.h"
 
 static int bp__rfp_init(bp_pool *p)

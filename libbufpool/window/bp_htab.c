@@ -18,7 +18,7 @@
  * miss) or see a key change under it (callers re-check the record after
  * latching it).  It never loops forever: the table is at most half full.
  */
-#include "window/window.h"
+#include "window/window_impl.h"
 
 static inline uint32_t bp__ent(const struct bp__htab *h, uint64_t i)
 {

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 
 #define BP__VMA_RESERVE_MIN 4096u
 

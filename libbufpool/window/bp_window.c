@@ -46,7 +46,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 #include "platform/bp_sys.h"
 
 #define BP__32BIT_WINDOW_MAX (256ull << 20) /* automatic window cap, 32-bit */

@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-#include "window/window.h"
+#include "window/window_impl.h"
 #include "platform/bp_sys.h"
 
 /* BP_PREFAULT_TOUCH: read every 4 KiB of [a, a + len) once, so that the

@@ -7,7 +7,8 @@
  * (bp_backend_*.c), the automatic choice (bp_backend_auto.c) and the VMA
  * budget (bp_vma.c).  It calls down into the shm layer (frame latches,
  * the page table) and the I/O layer (the copy backend's write-back); the
- * cache tier above hands it the frame each miss maps.
+ * cache tier above hands it the frame each miss maps.  What only the
+ * layer's own files use is in window_impl.h.
  */
 #ifndef BP_WINDOW_H
 #define BP_WINDOW_H
@@ -34,9 +35,6 @@ _Static_assert(sizeof(struct bp__slot) == 16, "four slots per cache line");
 #define BP__SL_HOME 0x2  /* read from disk into the slot, not yet copied
                             into its (clean) frame: copied home when the
                             slot is let go, unless the frame goes too */
-
-void bp__htab_insert(struct bp__htab *h, uint64_t key, uint32_t idx);
-void bp__htab_remove(struct bp__htab *h, uint64_t key);
 
 static inline uint64_t bp__key_of(const struct bp__htab *h, uint32_t idx)
 {
@@ -94,21 +92,10 @@ struct bp__backend_ops {
     void (*fini)(bp_pool *p);
 };
 const struct bp__backend_ops *bp__backend_ops_of(bp_backend b);
-extern const struct bp__backend_ops bp__backend_rfp;
-extern const struct bp__backend_ops bp__backend_mmap;
-extern const struct bp__backend_ops bp__backend_copy;
 extern const struct bp__backend_ops bp__backend_linear;
-extern const struct bp__backend_ops bp__backend_kmod;
-/* kmod: 0 when /dev/bpwin answers with our ABI, else a negative errno and
- * why says so (auto's probe) */
-int bp__kmod_probe(char *why, size_t n);
 /* kmod guard mode: give slot s the protection of a fix (write: read-write,
  * else read-only); 0 or an error */
 int bp__kmod_protect(bp_pool *p, uint32_t slot, int write);
-/* Copy backend: a slot's bytes at a into frame (one pwrite); d is the
- * slot's sl_dirty (BP__SL_*), counted as copies_out or copies_home.  0 or
- * -errno; the caller marks the frame dirty and clears sl_dirty. */
-int bp__copy_home(bp_pool *p, const void *a, uint32_t frame, unsigned d);
 
 /* The prefault policy fills page tables at map time (POPULATE, and TOUCH
  * which reads the pages afterwards too). */
@@ -125,7 +112,6 @@ static inline char *bp__slot_addr(const bp_pool *p, uint32_t slot)
 
 /* VMA budget (bp_vma.c) */
 int bp__vma_count(uint64_t *count);
-int bp__vma_limit(uint64_t *limit);
 int bp__vma_check(bp_pool *p, uint64_t slots);
 
 /* A miss: what its page needs, and what the miss may do. */
@@ -183,20 +169,8 @@ void bp__window_drop_stale(bp_pool *p, uint32_t s, uint64_t pgno);
 /* Write frame f through its slot or the I/O slot. */
 int bp__window_write_frame(bp_pool *p, uint32_t frame, uint64_t pgno);
 int bp__window_writeback(bp_pool *p);
-/* backends' common window set-up: a MAP_SHARED mapping of the first slots'
- * worth of frames (rfp, mmap, linear), or a private anonymous one (copy) */
-int bp__window_reserve(bp_pool *p, int shared);
-/* Map the one-page I/O slot (bp__window_write_frame) at frame 0. */
-int bp__window_io_slot(bp_pool *p);
-void bp__window_release(bp_pool *p);
-/* unmap() of backends whose slots keep showing the frame until remapped */
-int bp__window_unmap_nothing(bp_pool *p, uint32_t slot, uint32_t frame);
-/* error of a failed remap: errno err of call what (the caller's errno) */
-int bp__window_remap_fail(bp_pool *p, int err, const char *what,
-                          uint32_t slot, uint32_t frame);
 
 /* backend choice (bp_backend_auto.c) */
 int bp__backend_choose(bp_pool *p);
-void bp__window_touch(const bp_pool *p, const void *a, size_t len);
 
 #endif
