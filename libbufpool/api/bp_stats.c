@@ -1,10 +1,11 @@
 /*
  * bp_stats.c - the bp_stats_get snapshot.
  *
- * Owns: the sum over the counter shards (bp_counters.c) and the copy of
- * what each layer set at open (backend, engine, reasons).  The snapshot is
- * not atomic across counters: each counter is exact, their sum at one
- * instant is not.
+ * Owns: the sum over the counter shards (bp_counters.c), the count of
+ * dirty frames (their state words), and the copy of what each layer
+ * recorded in the handle (backend, engine, reasons, registered buffers,
+ * COOP_TASKRUN).  The snapshot is not atomic across counters: each counter
+ * is exact, their sum at one instant is not.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,16 @@ static uint64_t bp__sum(const bp_pool *p, enum bp__ctr c)
         return 0;
     for (int i = 0; i < BP__SHARDS; i++)
         n += __atomic_load_n(&p->shards[i].c[c], __ATOMIC_RELAXED);
+    return n;
+}
+
+/* Frames whose state word says DIRTY, in the whole cache. */
+static uint64_t bp__dirty_count(bp_pool *p)
+{
+    uint64_t n = 0;
+
+    for (uint64_t f = 0; f < p->nframes; f++)
+        n += !!(bp_w_load(bp__word(p, f)) & BP_W_DIRTY);
     return n;
 }
 
@@ -67,13 +78,14 @@ int bp_stats_get(bp_pool *p, bp_stats *out, size_t size)
                              bp__proc_alive(p, s);
     st.wal_durable = p->meta ? BP__LOAD(p->meta->sh_wal_durable) : 0;
     st.io_depth = p->po_io_depth;
-    st.io_registered = bp__aio_registered(p);
-    st.io_coop = (uint32_t)bp__aio_coop(p);
+    st.io_registered = __atomic_load_n(&p->st_aio_registered,
+                                       __ATOMIC_RELAXED) |
+                       __atomic_load_n(&p->st_uring_registered,
+                                       __ATOMIC_RELAXED);
+    st.io_coop = (uint32_t)__atomic_load_n(&p->st_aio_coop,
+                                           __ATOMIC_RELAXED);
     st.io_staged = p->io_stage;
-#ifdef BP_HAVE_URING
-    st.io_registered |= bp__io_uring_registered(p);
-#endif
-    st.dirty_frames = p->state == BP__CLOSED ? 0 : bp__cache_dirty_count(p);
+    st.dirty_frames = p->state == BP__CLOSED ? 0 : bp__dirty_count(p);
     st.vmas_in_use = vmas;
     st.vma_limit = p->vma_limit;
     st.vma_budget = p->vma_budget;

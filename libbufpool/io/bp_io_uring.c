@@ -169,6 +169,8 @@ static void bp__uring_lane_reg(bp_pool *p, struct bp__uring *u)
         u->ur_bufs = 1;
     else
         u->ur_bufs = bp__reg_register(p, &u->ur_ring, NULL, 0) == 0 ? 1 : -1;
+    if ((!lane0 || u == lane0) && u->ur_bufs > 0) /* lane 0: for bp_stats */
+        __atomic_store_n(&p->st_uring_registered, 4u, __ATOMIC_RELAXED);
 }
 
 /* At open, once the region is known: every lane set up by then (lane 0
@@ -186,15 +188,6 @@ void bp__io_uring_reg_region(bp_pool *p)
             bp__uring_lane_reg(p, &lanes[i]);
         pthread_mutex_unlock(&lanes[i].ur_lock);
     }
-}
-
-unsigned bp__io_uring_registered(const bp_pool *p)
-{
-    const struct bp__uring *lane0 = p->io_priv;
-
-    if (!lane0) /* io_priv is the lanes while io_uring runs */
-        return 0;
-    return __atomic_load_n(&lane0->ur_bufs, __ATOMIC_RELAXED) > 0 ? 4u : 0u;
 }
 
 /* 1 if u is an early lane (lane 0 is set up before io_priv is set). */
@@ -488,6 +481,7 @@ void bp__io_uring_fini(bp_pool *p)
         return;
     bp__uring_free(p, p->io_priv);
     p->io_priv = NULL;
+    __atomic_store_n(&p->st_uring_registered, 0u, __ATOMIC_RELAXED);
 }
 
 #endif /* BP_HAVE_URING */

@@ -65,8 +65,6 @@ int bp__reg_register(bp_pool *p, struct io_uring *ring,
 /* bp_io_uring.c: register the region on lane 0 (after the window opens);
  * not fatal, plain reads without it. */
 void bp__io_uring_reg_region(bp_pool *p);
-/* bits 2 (lane 0) of io_registered from the fix-miss lanes */
-unsigned bp__io_uring_registered(const bp_pool *p);
 #endif
 
 /* bp_iomem.c: where reads land.  bp__iomem_setup, at open before the

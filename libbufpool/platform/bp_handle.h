@@ -178,6 +178,12 @@ struct bp_pool {
                                  shm file while open (bp_statshm.c) */
     struct bp__shard *shards_aligned; /* the private copy */
     void *shards_raw;
+    /* what a layer records of its set-up for bp_stats (atomic stores and
+     * loads): the io_registered bits of the asynchronous engine (pool:
+     * bp_aio.c, 0 while it has none) and of the fix-miss lanes (io:
+     * bp_io_uring.c), and the engine's COOP_TASKRUN */
+    unsigned st_aio_registered, st_uring_registered;
+    int st_aio_coop;
 
     /* reader slots (shm: bp_readers.c): BP__READERS blocks (this
      * process's; in the shm file while open, like the shards) */

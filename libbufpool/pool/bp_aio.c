@@ -919,6 +919,9 @@ static int bp__aio_create(bp_pool *p)
         return -rc;
     }
     a->a_reaper_on = 1;
+    __atomic_store_n(&p->st_aio_registered, a->a_registered,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&p->st_aio_coop, a->a_coop, __ATOMIC_RELAXED);
     /* published whole, thread running: other threads load it lock-free */
     __atomic_store_n(&p->aio, a, __ATOMIC_RELEASE);
     return 0;
@@ -947,20 +950,6 @@ int bp__aio_start(bp_pool *p)
     return bp__aio_state(p, &rc) ? 0 : rc;
 }
 
-int bp__aio_coop(const bp_pool *p)
-{
-    const struct bp__aio *a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE);
-
-    return a && a->a_coop;
-}
-
-unsigned bp__aio_registered(const bp_pool *p)
-{
-    const struct bp__aio *a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE);
-
-    return a ? a->a_registered : 0;
-}
-
 int bp__aio_reading_into(bp_pool *p, uint32_t slot)
 {
     struct bp__aio *a = __atomic_load_n(&p->aio, __ATOMIC_ACQUIRE);
@@ -981,6 +970,8 @@ void bp__aio_close(bp_pool *p)
 
     if (!a)
         return;
+    __atomic_store_n(&p->st_aio_registered, 0u, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->st_aio_coop, 0, __ATOMIC_RELAXED);
     if (p->forked) { /* bp_fork.c: no thread, no lock, nothing in flight */
 #ifdef BP_HAVE_URING
         if (a->a_uring)

@@ -520,12 +520,3 @@ int bp__cache_truncate(bp_pool *p, uint64_t pages)
     }
     return 0;
 }
-
-uint64_t bp__cache_dirty_count(bp_pool *p)
-{
-    uint64_t n = 0;
-
-    for (uint64_t f = 0; f < p->nframes; f++)
-        n += !!(bp_w_load(bp__word(p, f)) & BP_W_DIRTY);
-    return n;
-}

@@ -26,7 +26,6 @@ int bp__cache_map_begin(bp_pool *p, uint64_t pgno, enum bp__get how,
 int bp__cache_truncate(bp_pool *p, uint64_t pages);
 
 int bp__flush_all(bp_pool *p); /* bp_flush.c */
-uint64_t bp__cache_dirty_count(bp_pool *p);
 
 /* ---- asynchronous I/O (bp_aio.c) ------------------------------------------ */
 #define BP__AIO_MAX_DEPTH 1024u
@@ -34,8 +33,6 @@ uint64_t bp__cache_dirty_count(bp_pool *p);
 /* Start reads of the pages not cached (see bp_prefetch): the number
  * started, or an error. */
 int bp__aio_prefetch(bp_pool *p, const uint64_t *pgnos, size_t n, int scan);
-unsigned bp__aio_registered(const bp_pool *p);
-int bp__aio_coop(const bp_pool *p); /* ring set up cooperatively */
 /* Is a read-ahead in flight into window slot s (its frame BUSY for it)?
  * For the invariant walker; takes the aio request lock. */
 int bp__aio_reading_into(bp_pool *p, uint32_t slot);
