@@ -58,7 +58,6 @@
 
 #include "bench.h"
 
-#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,16 +193,6 @@ void ht_note(ht_ctx *c, int kind, const char *fmt, ...)
 
 /* ---- Set-up -------------------------------------------------------------- */
 
-/* CPUs this process may run on (what nproc prints). */
-static int ht_ncpu(void)
-{
-    cpu_set_t cs;
-    if (sched_getaffinity(0, sizeof cs, &cs) == 0 && CPU_COUNT(&cs) > 0)
-        return CPU_COUNT(&cs);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 static int ht_setup(ht_ctx *c)
 {
     ht_opts *o = &c->o;
@@ -223,7 +212,7 @@ static int ht_setup(ht_ctx *c)
     }
 
     /* Thread counts: 1, 2 and N, ascending, without repeats. */
-    c->ncpu = ht_ncpu();
+    c->ncpu = bu_ncpu();
     int n = o->threads ? (int)o->threads : c->ncpu;
     c->ntc = 0;
     c->tc[c->ntc++] = 1;
@@ -344,7 +333,6 @@ int bench_hit_main(int argc, char **argv)
         free(c);
         return usage ? 2 : 1;
     }
-    bu_quiet = o->quiet;
     c->info = o->csv ? stderr : stdout;
     if (o->csv) /* CSV rows on stdout: the plots' line with the notes */
         bo_run_plots(run, o->out.dir, BO_PLOT_ALL, stderr);

@@ -1120,7 +1120,6 @@ int bench_io_main(int argc, char **argv)
         bo_run_discard(run);
         return rc > 0 ? 0 : 2;
     }
-    bu_quiet = o.out.quiet;
     if (io_alloc(&o, &r)) {
         fprintf(stderr, "bpbench io: out of memory\n");
         bo_run_discard(run);

@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -613,40 +614,6 @@ static void bo_json_row(FILE *f, const bo_row *w)
     fputs("}}", f);
 }
 
-/* "model name" of /proc/cpuinfo into buf ("unknown" when missing). */
-static void bo_cpu_model(char *buf, size_t n)
-{
-    char line[512];
-    snprintf(buf, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "re");
-    if (!f)
-        return;
-    while (fgets(line, sizeof line, f)) {
-        char *c = strchr(line, ':');
-        if (strncmp(line, "model name", 10) != 0 || !c)
-            continue;
-        c += 1 + strspn(c + 1, " \t");
-        c[strcspn(c, "\n")] = 0;
-        snprintf(buf, n, "%s", c);
-        break;
-    }
-    fclose(f);
-}
-
-static uint64_t bo_mem_total(void)
-{
-    char line[256];
-    unsigned long long kib = 0;
-    FILE *f = fopen("/proc/meminfo", "re");
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemTotal: %llu", &kib) == 1)
-            break;
-    fclose(f);
-    return (uint64_t)kib * 1024u;
-}
-
 static void bo_json_machine(FILE *f)
 {
     struct utsname u;
@@ -656,7 +623,7 @@ static void bo_json_machine(FILE *f)
                  u.machine);
     else
         snprintf(kernel, sizeof kernel, "unknown");
-    bo_cpu_model(cpu, sizeof cpu);
+    bu_cpu_model(cpu, sizeof cpu, "unknown");
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -666,7 +633,7 @@ static void bo_json_machine(FILE *f)
     bo_json_str(f, cpu);
     fprintf(f, ",\n             \"cores\": %ld, \"memory_bytes\": %" PRIu64
                ", \"hostname\": ",
-            cores > 0 ? cores : 1, bo_mem_total());
+            cores > 0 ? cores : 1, bu_meminfo_kib("MemTotal") << 10);
     bo_json_str(f, host);
     fputs("},\n", f);
 }
@@ -1186,7 +1153,6 @@ int bo_run_end(bo_run *r)
 
 /* ---- Progress ------------------------------------------------------------ */
 
-static int bo_quiet_flag;
 static struct {
     pthread_t th;
     pthread_mutex_t mu;
@@ -1195,16 +1161,6 @@ static struct {
     bo_progress_fn fn;
     void *arg;
 } bo_pg = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-void bo_set_quiet(int quiet)
-{
-    bo_quiet_flag = quiet;
-}
-
-int bo_quiet(void)
-{
-    return bo_quiet_flag;
-}
 
 static void bo_ts_add_ns(struct timespec *t, uint64_t ns)
 {
@@ -1243,7 +1199,7 @@ static void *bo_progress_main(void *unused)
 int bo_progress_start(bo_progress_fn fn, void *arg)
 {
     pthread_condattr_t ca;
-    if (bo_quiet_flag || !fn)
+    if (bu_quiet || !fn)
         return 0;
     if (bo_pg.running)
         return -EBUSY;
@@ -1312,9 +1268,7 @@ static int bo_bad_range(const char *cmd, const bo_optdef *d, const char *v,
     return -1;
 }
 
-/* An unsigned integer with an optional k/m/g/t suffix; -1 when s is not
- * one or overflows. */
-static int bo_parse_uint(const char *s, uint64_t *out)
+int bo_parse_uint(const char *s, uint64_t *out)
 {
     char *end;
     if (!s || *s < '0' || *s > '9')
@@ -1485,6 +1439,29 @@ static void bo_wrap(FILE *f, const char *text, int col)
     fputc('\n', f);
 }
 
+void bo_wrapf(FILE *f, const char *lead, const char *indent,
+              const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    int at = fprintf(f, "%s", lead), first = 1;
+    for (const char *t = text; *t;) {
+        int w = (int)strcspn(t, " ");
+        if (!first && at + 1 + w > 79) {
+            at = fprintf(f, "\n%s", indent) - 1;
+            first = 1;
+        }
+        at += fprintf(f, first ? "%.*s" : " %.*s", w, t);
+        first = 0;
+        t += w;
+        t += strspn(t, " ");
+    }
+    fputc('\n', f);
+}
+
 static void bo_usage_line(FILE *f, const char *name, const char *arg,
                           const char *help)
 {
@@ -1538,7 +1515,7 @@ int bo_outopts_apply(const char *cmd, bo_outopts *o, bo_run *r)
             o->csv = o->output;
     }
     if (o->quiet)
-        bo_set_quiet(1);
+        bu_quiet = 1;
     bo_run_outputs(r, o->json, o->csv);
     bo_run_plots(r, o->dir, BO_PLOT_ALL & ~o->own_plots, NULL);
     return 0;

@@ -170,16 +170,14 @@ const char *bo_failed_path(void);
 /* ---- progress ------------------------------------------------------------
  * One line per second on stderr while a long phase runs (pgbench -P
  * style): "progress: 3.0 s, 152340 ops/s, p99 41 us" — the subcommand
- * passes a callback that reads its live counters.  Quiet (--quiet) turns
- * it off.  bo_progress_start() starts a thread, bo_progress_stop() joins
- * it; both are no-ops when quiet. */
+ * passes a callback that reads its live counters.  bu_quiet (bench_util.h,
+ * set by --quiet) turns it off.  bo_progress_start() starts a thread,
+ * bo_progress_stop() joins it; both are no-ops when quiet. */
 /* The callback writes the rest of the line ("152340 ops/s, p99 41 us")
  * into line (n bytes); the thread prefixes "progress: <t> s, ".  A line
  * that starts with "progress:" is printed as it is; an empty one is not
  * printed.  The callback runs on the progress thread. */
 typedef void (*bo_progress_fn)(void *arg, char *line, size_t n);
-void bo_set_quiet(int quiet);
-int bo_quiet(void);
 int bo_progress_start(bo_progress_fn fn, void *arg);
 void bo_progress_stop(void);
 
@@ -240,6 +238,16 @@ typedef struct bo_optdef {
 int bo_parse(const char *cmd, const bo_optdef *defs, size_t n, int argc,
              char **argv);
 
+/* An unsigned decimal with an optional suffix k, m, g or t (any case,
+ * x 2^10 ... 2^40) into *out; -1 when s is not one or overflows. */
+int bo_parse_uint(const char *s, uint64_t *out);
+
+/* Prints lead, then the text of fmt wrapped at spaces before column 80,
+ * every further line after indent; a word longer than a line is not
+ * broken. */
+void bo_wrapf(FILE *f, const char *lead, const char *indent,
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* --help: "usage: bpbench <cmd> [options]", intro (NULL: none), the
  * options of defs, one per line with aliases as "alias of --x", then
  * -h/--help, then tail (NULL: none). */
@@ -282,7 +290,7 @@ typedef struct bo_outopts {
     {"quiet", NULL, BO_FLAG, &(o)->quiet, 0, 0, NULL,                       \
      "no progress lines on stderr", NULL, 0}
 
-/* After bo_parse: checks --output's suffix, turns --quiet on (bo_set_quiet)
+/* After bo_parse: checks --output's suffix, sets bu_quiet on --quiet
  * and gives the files and the plot directory to r (bo_run_outputs,
  * bo_run_plots with the plots but own_plots; r may be NULL).  A --csv
  * without FILE means stdout.  0, or -1 after printing an error line. */

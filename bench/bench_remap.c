@@ -450,7 +450,6 @@ int bench_remap_main(int argc, char **argv)
         return prc > 0 ? 0 : prc == -2 ? 1 : 2;
     }
     rm_opts *o = &c->o;
-    bu_quiet = o->quiet;
     bo_tick_init();
     c->info = o->csv ? stderr : stdout;
     if (o->csv) /* CSV rows on stdout: the plots' line with the notes */

@@ -34,6 +34,7 @@
  */
 #include "bench.h"
 #include "bench_out.h"
+#include "bench_run.h"
 #include "bench_util.h"
 
 #include <errno.h>
@@ -590,18 +591,16 @@ static void sh_progress(void *arg, char *line, size_t n)
  * 0 or -1. */
 static int sh_shared(sh_ctx *c)
 {
-    c->go = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (c->go == MAP_FAILED)
+    c->go = br_shared(4096);
+    if (!c->go)
         return -1;
     c->ready = c->go + 16;
     c->done = c->go + 24;
     c->failed = c->go + 28;
     c->ends = (_Atomic uint64_t *)((char *)c->go + 128); /* 256 of them */
     c->lat_sz = (bo_hist_size() + 63) & ~(size_t)63;
-    c->lat = mmap(NULL, c->lat_sz * c->o.nmax, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    return c->lat == MAP_FAILED ? -1 : 0;
+    c->lat = br_shared(c->lat_sz * c->o.nmax);
+    return c->lat ? 0 : -1;
 }
 
 enum { SH_NWL = 2, SH_NC = 3 };

@@ -39,8 +39,8 @@
  * keys in order, journal_mode=OFF, then switched to WAL) and its file
  * copied for every run, so every run starts from the same bytes.  Every
  * run of an engine is a forked child; the kernel's page cache is dropped
- * before each (wl_drop_caches); out of memory the child runs in a memory
- * cgroup (wl_cgroup_*) of M + --headroom, the same for every engine, so
+ * before each (bu_drop_caches); out of memory the child runs in a memory
+ * cgroup (br_child_limit) of M + --headroom, the same for every engine, so
  * that the kernel's page cache cannot give the stock engines memory the
  * bufpool engines do not get.  The report says when either cannot be
  * done.
@@ -62,7 +62,7 @@
  *
  * Parent                                 Child (per case, round, engine)
  *   copy the case's table to run.db
- *   fork  ---------------------------->  signals to their defaults, dies
+ *   fork (bench_run.h)  -------------->  signals to their defaults, dies
  *                                        with the parent; wait for 'G'
  *   drop the page cache; out of
  *   memory: cgroup, child moved in
@@ -81,6 +81,7 @@
  */
 #include "bench.h"
 #include "bench_out.h"
+#include "bench_run.h"
 #include "bench_util.h"
 #include "bench_wl_impl.h"
 #include "bpvfs.h"
@@ -89,7 +90,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -97,10 +97,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -628,10 +625,10 @@ static void sq_child_progress(const sq_run *x, const char *what)
 }
 
 /* Everything the child of round rnd of engine eng does, its results into
- * r; its exit status.  to, from: the pipes to and from the parent, which
- * moves the child out of its cgroup between the phases and the check. */
+ * r; its exit status.  self: the child, whose parent moves it out of its
+ * cgroup between the phases and the check. */
 static int sq_child(const sq_ctx *c, int cs, int rnd, int eng, sq_res *r,
-                    int to, int from)
+                    br_child *self)
 {
     sq_run x;
     memset(&x, 0, sizeof x);
@@ -660,8 +657,7 @@ static int sq_child(const sq_ctx *c, int cs, int rnd, int eng, sq_res *r,
     x.r->ran = 1;
     if (eng >= SQ_BP)
         sq_pool_info(&x);
-    char b = 'D';
-    if (write(to, &b, 1) != 1 || read(from, &b, 1) != 1 || b != 'C') {
+    if (br_child_say(self, 'D') != 0 || br_child_hear(self, 'C') != 0) {
         sq_fail(&x, "lost the parent's handshake");
         return 1;
     }
@@ -673,176 +669,39 @@ static int sq_child(const sq_ctx *c, int cs, int rnd, int eng, sq_res *r,
 
 /* ---- the parent ---------------------------------------------------------- */
 
-/* The signals the cleanup registry catches (bench_util.c). */
-static const int sq_sigs[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
-                              SIGSEGV, SIGBUS,  SIGABRT, SIGPIPE};
-#define SQ_NSIGS (sizeof sq_sigs / sizeof sq_sigs[0])
-#define SQ_NSTOP 4 /* the first four: a stop asked from outside */
+/* The files of a database: the file, its -wal, -shm and -journal
+ * (suffixes of its path, for bu_cleanup_files). */
+static const char *const sq_db_files[] = {"", "-wal", "-shm", "-journal",
+                                          NULL};
 
-/* The engine's child while it runs (0: none), and the handlers the
- * cleanup registry installed, which sq_on_signal calls after it. */
-static volatile pid_t sq_child_pid;
-static struct sigaction sq_old[SQ_NSTOP];
+/* What the child of one run works on. */
+typedef struct sq_job {
+    const sq_ctx *c;
+    int cs, rnd, eng;
+    sq_res *r; /* in the MAP_SHARED block */
+} sq_job;
 
-/* SIGINT, SIGTERM, SIGHUP, SIGQUIT in the parent: kill and reap the
- * engine's child first, so that the registry's cleanup can remove its
- * cgroup, then the registry's handler (cleanup, the signal raised again
- * with its default action).  Async-signal-safe calls only. */
-static void sq_on_signal(int sig)
+/* The child (arg an sq_job): the phases once the parent says 'G'. */
+static int sq_child_main(void *arg, br_child *self)
 {
-    pid_t pid = sq_child_pid;
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    for (size_t i = 0; i < SQ_NSTOP; i++)
-        if (sq_sigs[i] == sig && sq_old[i].sa_handler != SIG_DFL &&
-            sq_old[i].sa_handler != SIG_IGN) {
-            sq_old[i].sa_handler(sig);
-            return;
-        }
-    raise(sig); /* SA_RESETHAND: the default action once we return */
-}
-
-/* Chain sq_on_signal before the registry's handlers (a signal ignored
- * stays ignored). */
-static void sq_parent_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = sq_on_signal;
-    sa.sa_flags = (int)SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < SQ_NSIGS; i++)
-        sigaddset(&sa.sa_mask, sq_sigs[i]);
-    for (size_t i = 0; i < SQ_NSTOP; i++)
-        if (sigaction(sq_sigs[i], NULL, &sq_old[i]) == 0 &&
-            sq_old[i].sa_handler != SIG_IGN)
-            sigaction(sq_sigs[i], &sa, NULL);
-}
-
-/* In the child: the default actions of the signals the cleanup registry
- * catches (a child must not remove the parent's files, the tables the
- * next engines copy, when it dies), and death with the parent.  0, or -1
- * when the parent is gone already. */
-static int sq_child_signals(pid_t parent)
-{
-    for (size_t i = 0; i < SQ_NSIGS; i++) {
-        struct sigaction old;
-        if (sigaction(sq_sigs[i], NULL, &old) == 0 &&
-            old.sa_handler != SIG_IGN)
-            signal(sq_sigs[i], SIG_DFL);
-    }
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return getppid() == parent ? 0 : -1;
-}
-
-/* Copy src to dst (created), by copy_file_range or else read/write, then
- * write it back and evict both from the page cache.  0 or -errno, why in
- * err. */
-static int sq_copy(const char *src, const char *dst, char *err, size_t n)
-{
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-    static char buf[1 << 20];
-    struct stat st;
-
-    if (in < 0 || fstat(in, &st) != 0) {
-        rc = -errno;
-        snprintf(err, n, "%s: %s", src, strerror(errno));
-        goto done;
-    }
-    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (out < 0) {
-        rc = -errno;
-        snprintf(err, n, "%s: %s", dst, strerror(errno));
-        goto done;
-    }
-    off_t left = st.st_size;
-    int by_range = 1;
-    while (left > 0) {
-        ssize_t k = -1;
-        if (by_range) {
-            k = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-            if (k < 0 && (errno == EXDEV || errno == ENOSYS ||
-                          errno == EINVAL || errno == EOPNOTSUPP)) {
-                by_range = 0;
-                continue;
-            }
-        } else if ((k = read(in, buf, sizeof buf)) > 0) {
-            for (ssize_t w = 0, m; w < k; w += m)
-                if ((m = write(out, buf + w, (size_t)(k - w))) < 0) {
-                    k = -1;
-                    break;
-                }
-        }
-        if (k <= 0) {
-            rc = k < 0 ? -errno : -EIO;
-            snprintf(err, n, "copy %s to %s: %s", src, dst,
-                     k < 0 ? strerror(errno) : "the source ended early");
-            goto done;
-        }
-        left -= k;
-    }
-    if (fdatasync(out) != 0) {
-        rc = -errno;
-        snprintf(err, n, "fdatasync %s: %s", dst, strerror(errno));
-        goto done;
-    }
-    posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
-    posix_fadvise(out, 0, 0, POSIX_FADV_DONTNEED);
-done:
-    if (in >= 0)
-        close(in);
-    if (out >= 0 && close(out) != 0 && !rc) {
-        rc = -errno;
-        snprintf(err, n, "close %s: %s", dst, strerror(errno));
-    }
-    return rc;
-}
-
-/* Register (add) or remove and unregister the files of database path:
- * the file, its -wal, -shm and -journal. */
-static void sq_db_files(const char *path, int add)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[700];
-    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        if (add) {
-            bu_cleanup_add(p, 0);
-        } else {
-            unlink(p);
-            bu_cleanup_forget(p);
-        }
-    }
-}
-
-/* The cgroup's peak usage (v1 memory.max_usage_in_bytes, v2
- * memory.peak); 0 when unknown. */
-static uint64_t sq_cg_peak(const wl_cgroup *cg)
-{
-    char f[320];
-    snprintf(f, sizeof f, "%s/%s", cg->path,
-             cg->v2 ? "memory.peak" : "memory.max_usage_in_bytes");
-    return bu_read_u64_file(f, 0);
+    const sq_job *j = arg;
+    if (br_child_hear(self, 'G') != 0)
+        return 1;
+    return sq_child(j->c, j->cs, j->rnd, j->eng, j->r, self);
 }
 
 /* Parent's side before 'G': the page cache dropped; out of memory, the
  * child in a cgroup of M + headroom.  Why not into r->drop_why and
  * r->cg_why. */
-static void sq_memory(sq_ctx *c, int cs, int pid, wl_cgroup *cg,
-                      sq_res *r)
+static void sq_memory(sq_ctx *c, int cs, br_child *ch, sq_res *r)
 {
-    if (wl_drop_caches(r->drop_why, sizeof r->drop_why) != 0 &&
+    if (bu_drop_caches(r->drop_why, sizeof r->drop_why) != 0 &&
         !r->drop_why[0])
         snprintf(r->drop_why, sizeof r->drop_why, "?");
     if (cs != SQ_OOM)
         return;
     uint64_t limit = c->mem + c->headroom;
-    if (wl_cgroup_create(cg, limit, r->cg_why, sizeof r->cg_why) != 0 ||
-        wl_cgroup_enter(cg, pid, r->cg_why, sizeof r->cg_why) != 0) {
-        wl_cgroup_remove(cg);
+    if (br_child_limit(ch, limit, r->cg_why, sizeof r->cg_why) != 0) {
         if (!r->cg_why[0])
             snprintf(r->cg_why, sizeof r->cg_why, "?");
         return;
@@ -862,75 +721,32 @@ static sq_res *sq_slot(const sq_ctx *c, int cs, int rnd, int eng)
 static void sq_engine(sq_ctx *c, int cs, int rnd, int eng)
 {
     sq_res *r = sq_slot(c, cs, rnd, eng);
-    wl_cgroup cg = {{0}, {0}, 0};
-    int up[2] = {-1, -1}, down[2] = {-1, -1};
+    sq_job job = {c, cs, rnd, eng, r};
     char err[sizeof r->err];
+    br_child *ch;
 
     memset(r, 0, sizeof *r);
     for (int op = 0; op < SQ_NOPS; op++)
         bo_hist_reset(c->hrun[op]);
-    sq_db_files(c->run, 1);
-    if (sq_copy(c->master[cs], c->run, err, sizeof err) != 0) {
+    bu_cleanup_files(c->run, sq_db_files, 1);
+    if (bu_copy_file(c->master[cs], c->run, err, sizeof err) != 0) {
         snprintf(r->err, sizeof r->err, "%s", err);
         goto out;
     }
-    if (pipe(up) != 0 || pipe(down) != 0) {
-        snprintf(r->err, sizeof r->err, "pipe: %s", strerror(errno));
+    if (br_child_start(&ch, sq_child_main, &job, r->err, sizeof r->err))
         goto out;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid(), pid = fork();
-    if (pid < 0) {
-        snprintf(r->err, sizeof r->err, "fork: %s", strerror(errno));
-        goto out;
-    }
-    if (pid == 0) {
-        char b = 0;
-        if (sq_child_signals(parent) != 0)
-            _exit(1);
-        close(up[0]);
-        close(down[1]);
-        if (read(down[0], &b, 1) != 1 || b != 'G')
-            _exit(1);
-        _exit(sq_child(c, cs, rnd, eng, r, up[1], down[0]));
-    }
-    sq_child_pid = pid;
-    close(up[1]);
-    close(down[0]);
-    up[1] = down[0] = -1;
-    sq_memory(c, cs, pid, &cg, r);
-    char b = 'G';
-    if (write(down[1], &b, 1) != 1)
-        kill(pid, SIGKILL);
-    else if (read(up[0], &b, 1) == 1 && b == 'D') {
+    sq_memory(c, cs, ch, r);
+    if (br_child_say(ch, 'G') == 0 && br_child_hear(ch, 'D') == 0) {
         /* the phases are over: the check runs outside the cgroup */
-        if (cg.path[0]) {
-            r->cg_peak = sq_cg_peak(&cg);
-            wl_cgroup_remove(&cg);
-        }
-        b = 'C';
-        if (write(down[1], &b, 1) != 1)
-            kill(pid, SIGKILL);
+        br_child_unlimit(ch, &r->cg_peak);
+        br_child_say(ch, 'C');
     }
-    int st = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
-        ;
-    sq_child_pid = 0;
-    r->max_rss = (uint64_t)ru.ru_maxrss * 1024;
-    if (cg.path[0] && !r->cg_peak)
-        r->cg_peak = sq_cg_peak(&cg);
-    bu_child_err(r->err, sizeof r->err, st, cg.path[0] != 0);
+    br_child_wait(ch, &r->max_rss, &r->cg_peak, r->err, sizeof r->err);
     for (int op = 0; op < SQ_NOPS; op++)
         if (r->done[op])
             bo_hist_merge(c->h[cs][eng][op], c->hrun[op]);
 out:
-    bu_close_fds(up, 2);
-    bu_close_fds(down, 2);
-    wl_cgroup_remove(&cg);
-    sq_db_files(c->run, 0);
+    bu_cleanup_files(c->run, sq_db_files, 0);
 }
 
 /* bo_progress_fn of a load: nothing in its first 3 s. */
@@ -960,7 +776,7 @@ static int sq_load(sq_ctx *c, int cs, uint64_t rows)
     int rc;
     struct stat st;
 
-    sq_db_files(path, 1);
+    bu_cleanup_files(path, sq_db_files, 1);
     c->rows[cs] = rows;
     c->load_total = rows;
     c->load_t0 = bu_now_ns();
@@ -1033,49 +849,10 @@ static const sq_res *sq_res_of(const sq_ctx *c, int cs, int rnd, int eng)
     return sq_slot(c, cs, rnd, eng);
 }
 
-/* Print the text of fmt wrapped before column 80 at spaces: its first
- * line after lead, the others after indent. */
-static void sq_wrapf(const char *lead, const char *indent, const char *fmt,
-                     ...) __attribute__((format(printf, 3, 4)));
-static void sq_wrapf(const char *lead, const char *indent, const char *fmt,
-                     ...)
-{
-    char text[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    int at = printf("%s", lead), first = 1;
-    for (const char *t = text; *t;) {
-        int w = (int)strcspn(t, " ");
-        if (!first && at + 1 + w > 79) {
-            at = printf("\n%s", indent) - 1;
-            first = 1;
-        }
-        at += printf(first ? "%.*s" : " %.*s", w, t);
-        first = 0;
-        t += w;
-        t += strspn(t, " ");
-    }
-    putchar('\n');
-}
-
 static double sq_rate(const sq_res *r, int op)
 {
     return r->done[op] && r->secs[op] > 0 ? (double)r->ops[op] / r->secs[op]
                                           : 0;
-}
-
-/* Median of the values of v[0..n) above 0 (with an even count the mean of
- * the two middle ones); 0 when there are none. */
-static double sq_median_pos(const double *v, int n)
-{
-    double set[SQ_MAX_ROUNDS] = {0};
-    size_t m = 0;
-    for (int i = 0; i < n && i < SQ_MAX_ROUNDS; i++)
-        if (v[i] > 0)
-            set[m++] = v[i];
-    return bu_median(set, m);
 }
 
 /* Ratio of eng's rate to stock-cache's for op in round rnd; 0 when either
@@ -1118,8 +895,8 @@ static void sq_agg_of(const sq_ctx *c, int cs, int eng, int op, sq_agg *a)
             kib[nk++] = (double)r->read_bytes[op] / 1024.0 /
                         (double)r->ops[op];
     }
-    a->ops_s = sq_median_pos(a->rate, c->o.rounds);
-    a->ratio_med = sq_median_pos(a->ratio, c->o.rounds);
+    a->ops_s = bu_median_pos(a->rate, (size_t)c->o.rounds);
+    a->ratio_med = bu_median_pos(a->ratio, (size_t)c->o.rounds);
     a->kib = nk ? bu_median(kib, nk) : -1;
 }
 
@@ -1173,7 +950,7 @@ static void sq_case_heading(const sq_ctx *c, int cs)
         snprintf(warm, sizeof warm, "%llu point selects",
                  (unsigned long long)c->warmup[cs]);
     printf("\n");
-    sq_wrapf("", "  ", "%s: %llu rows, file %s = %.2f x M, M = %s; %s.",
+    bo_wrapf(stdout, "", "  ", "%s: %llu rows, file %s = %.2f x M, M = %s; %s.",
              sq_case[cs], (unsigned long long)c->rows[cs],
              bu_fmt_bytes(c->file[cs], b1, sizeof b1),
              (double)c->file[cs] / (double)c->mem,
@@ -1182,38 +959,43 @@ static void sq_case_heading(const sq_ctx *c, int cs)
              : ncg        ? "memory cgroups asked for"
                           : "every engine in a memory cgroup");
     if (cs == SQ_OOM)
-        sq_wrapf("  ", "  ", "cgroup limit M + %s = %s for every engine "
+        bo_wrapf(stdout, "  ", "  ",
+                 "cgroup limit M + %s = %s for every engine "
                  "(the headroom holds the process: SQLite's heap, the "
                  "pool's metadata, the WAL; the stock engines may fill "
                  "what is left of it with page cache).",
                  bu_fmt_bytes(c->headroom, b1, sizeof b1),
                  bu_fmt_bytes(c->mem + c->headroom, b3, sizeof b3));
     if (cs == SQ_OOM && ncg)
-        sq_wrapf("  ", "  ", "NOT EQUAL MEMORY: no memory cgroup could be "
+        bo_wrapf(stdout, "  ", "  ",
+                 "NOT EQUAL MEMORY: no memory cgroup could be "
                  "made for %s%s (%s): those ran without a limit, and there "
                  "the stock engines may use the kernel's page cache beyond "
                  "M.", nr > 1 ? "runs of " : "", nocg, cg_why);
     if (ndrop)
-        sq_wrapf("  ", "  ", "NOT EQUALLY COLD: the page cache was not "
+        bo_wrapf(stdout, "  ", "  ", "NOT EQUALLY COLD: the page cache was not "
                  "dropped before %s%s (%s); each run's copy of the table "
                  "was evicted with posix_fadvise(DONTNEED) instead.",
                  nr > 1 ? "runs of " : "", nodrop, drop_why);
     else if (nr > 1)
-        sq_wrapf("  ", "  ", "Page cache dropped before every run (each "
+        bo_wrapf(stdout, "  ", "  ",
+                 "Page cache dropped before every run (each "
                  "engine, each round).");
     else
-        sq_wrapf("  ", "  ", "Page cache dropped before each engine.");
-    sq_wrapf("  ", "  ", "Warm-up, untimed, the same for every engine%s: "
+        bo_wrapf(stdout, "  ", "  ", "Page cache dropped before each engine.");
+    bo_wrapf(stdout, "  ", "  ",
+             "Warm-up, untimed, the same for every engine%s: "
              "%s.", nr > 1 ? " and round" : "", warm);
     if (cs == SQ_MEM && c->file[cs] > c->mem)
-        sq_wrapf("  ", "  ", "NOT IN MEMORY: the table (%s) is larger "
+        bo_wrapf(stdout, "  ", "  ", "NOT IN MEMORY: the table (%s) is larger "
                  "than M.", bu_fmt_bytes(c->file[cs], b1, sizeof b1));
     if (cs == SQ_OOM && c->file[cs] < 2 * c->mem)
-        sq_wrapf("  ", "  ", "Note: the table is only %.2f x M: give "
+        bo_wrapf(stdout, "  ", "  ", "Note: the table is only %.2f x M: give "
                  "--rows or --mem for a table several times M.",
                  (double)c->file[cs] / (double)c->mem);
     if (nr > 1)
-        sq_wrapf("  ", "  ", "%d rounds, the engines alternating: ops/s "
+        bo_wrapf(stdout, "  ", "  ",
+                 "%d rounds, the engines alternating: ops/s "
                  "and KiB read/op are the medians of the rounds, ratio the "
                  "median of the per-round ratios to stock-cache, latency "
                  "from every round's statements merged.", nr);
@@ -1268,7 +1050,7 @@ static void sq_case_rounds(const sq_ctx *c, int cs)
 {
     enum { NC = 2 + SQ_MAX_ROUNDS + 2 };
     int nr = c->o.rounds, nc = 2 + nr + 2;
-    char hc[SQ_MAX_ROUNDS][16];
+    char hc[SQ_MAX_ROUNDS][24];
     const char *hdr[NC] = {"op", "engine"};
     bu_table t;
 
@@ -1322,7 +1104,7 @@ static void sq_case_rounds(const sq_ctx *c, int cs)
             bu_table_add(&t, row);
         }
     printf("\n");
-    sq_wrapf("  ", "  ", "every round's ops/s (the engines alternate, "
+    bo_wrapf(stdout, "  ", "  ", "every round's ops/s (the engines alternate, "
              "round 1: each engine once, then round 2, ...; spread: (max - "
              "min) / median; ratios: the lowest and the highest per-round "
              "ratio to stock-cache):");
@@ -1355,7 +1137,7 @@ static void sq_eng_agg_of(const sq_ctx *c, int cs, int eng, sq_eng_agg *a)
         if (r->cg_limit)
             a->cg_limit = r->cg_limit;
     }
-    a->warm_secs = sq_median_pos(warm, c->o.rounds);
+    a->warm_secs = bu_median_pos(warm, (size_t)c->o.rounds);
 }
 
 /* Per engine: the settings read back, its memory, the pool, failures. */
@@ -1393,7 +1175,7 @@ static void sq_case_engines(const sq_ctx *c, int cs)
     printf("\n");
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
-    sq_wrapf("  ", "  ", "(cache_size and mmap_size as read back; max "
+    bo_wrapf(stdout, "  ", "  ", "(cache_size and mmap_size as read back; max "
              "RSS: the child's peak resident set, the check included; "
              "cgroup peak: its anonymous, shm and page-cache memory over "
              "the warm-up and the phases%s)",
@@ -1403,7 +1185,7 @@ static void sq_case_engines(const sq_ctx *c, int cs)
     sq_eng_agg am;
     sq_eng_agg_of(c, cs, SQ_MMAP, &am);
     if (am.opened && (uint64_t)am.opened->mmap_size < c->mem)
-        sq_wrapf("  ", "    ", "stock-mmap: mmap_size read back %lld, "
+        bo_wrapf(stdout, "  ", "    ", "stock-mmap: mmap_size read back %lld, "
                  "less than M: SQLite caps it at its SQLITE_MAX_MMAP_SIZE, "
                  "the rest of M is not used", am.opened->mmap_size);
     for (int e = SQ_BP; e < SQ_NENG; e++)
@@ -1411,7 +1193,7 @@ static void sq_case_engines(const sq_ctx *c, int cs)
             const sq_res *r = sq_res_of(c, cs, rnd, e);
             if (!r->pool[0])
                 continue;
-            sq_wrapf("  ", "    ", "%s%s: %s", sq_eng[e],
+            bo_wrapf(stdout, "  ", "    ", "%s%s: %s", sq_eng[e],
                      sq_round_tag(c, rnd, tag, sizeof tag), r->pool);
             break;
         }
@@ -1420,7 +1202,8 @@ static void sq_case_engines(const sq_ctx *c, int cs)
         for (int e = 0; e < SQ_NENG; e++)
             all &= sq_res_of(c, cs, rnd, e)->checked;
     if (all)
-        sq_wrapf("  ", "    ", "check after a reopen, every engine%s: ok "
+        bo_wrapf(stdout, "  ", "    ",
+                 "check after a reopen, every engine%s: ok "
                  "(%s%s: %s)", nr > 1 ? " and round" : "", sq_eng[SQ_CACHE],
                  sq_round_tag(c, 0, tag, sizeof tag),
                  sq_res_of(c, cs, 0, SQ_CACHE)->check);
@@ -1429,10 +1212,11 @@ static void sq_case_engines(const sq_ctx *c, int cs)
             const sq_res *r = sq_res_of(c, cs, rnd, e);
             sq_round_tag(c, rnd, tag, sizeof tag);
             if (!all && r->checked)
-                sq_wrapf("  ", "    ", "%s%s: check ok: %s", sq_eng[e],
+                bo_wrapf(stdout, "  ", "    ", "%s%s: check ok: %s", sq_eng[e],
                          tag, r->check);
             if (r->err[0])
-                sq_wrapf("  ", "    ", "%s%s: FAILED: %s", sq_eng[e], tag,
+                bo_wrapf(stdout, "  ", "    ",
+                         "%s%s: FAILED: %s", sq_eng[e], tag,
                          r->err);
         }
 }
@@ -1506,7 +1290,8 @@ static void sq_summary(const sq_ctx *c)
     }
     printf("\n");
     if (c->o.rounds > 1)
-        sq_wrapf("", "  ", "ops/s relative to stock-cache, the median of "
+        bo_wrapf(stdout, "", "  ",
+                 "ops/s relative to stock-cache, the median of "
                  "%d per-round ratios (above 1: faster than SQLite's own "
                  "cache of M):", c->o.rounds);
     else
@@ -1713,14 +1498,15 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
     else
         snprintf(each, sizeof each, "%g s", c->o.seconds);
     printf("bpbench sqlite: SQLite given the same memory M four ways\n");
-    sq_wrapf("# command: ", "#   ", "%s", cmd);
+    bo_wrapf(stdout, "# command: ", "#   ", "%s", cmd);
     printf("# date: %s\n", date);
     bu_print_machine(stdout, "# ");
-    sq_wrapf("# ", "#   ", "SQLite %s, %s; data in %s (%s)",
+    bo_wrapf(stdout, "# ", "#   ", "SQLite %s, %s; data in %s (%s)",
              sqlite3_libversion(), bp_version(NULL, NULL, NULL), c->dir,
              bu_fs_name(c->dir, fs, sizeof fs));
     if (strcmp(fs, "tmpfs") == 0)
-        sq_wrapf("# ", "#   ", "WARNING: the data is on tmpfs: the file "
+        bo_wrapf(stdout, "# ", "#   ",
+                 "WARNING: the data is on tmpfs: the file "
                  "is its own page cache, which no cgroup limit or drop "
                  "removes; give --dir on a disk file system");
     size_t slot = c->pc_slot;
@@ -1729,7 +1515,8 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
     free(probe);
     printf("# engines, each run in its own process, one connection, one "
            "thread:\n");
-    sq_wrapf("#   stock-cache    ", "#                  ", "default unix "
+    bo_wrapf(stdout, "#   stock-cache    ", "#                  ",
+             "default unix "
              "VFS, PRAGMA cache_size=M/%zu pages, their buffers one block "
              "of M bytes (SQLITE_CONFIG_PAGECACHE; by malloc a %zu-byte "
              "buffer takes %zu bytes here), pages by read()", slot, slot,
@@ -1743,7 +1530,7 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
 "#                  SQLite's own cache at its default 2 MB\n"
 "#   bufpool-xread  bufpool VFS, bp_cache=M, bp_fetch=0: every page\n"
 "#                  copied from the pool by xRead into the 2 MB cache\n");
-    sq_wrapf("# ", "#   ", "Every engine: journal_mode=WAL, "
+    bo_wrapf(stdout, "# ", "#   ", "Every engine: journal_mode=WAL, "
              "synchronous=NORMAL (both read back), page_size %u, each "
              "statement its own transaction.  Table t(k INTEGER PRIMARY "
              "KEY, v BLOB) of %llu-byte values, loaded once per case in "
@@ -1751,7 +1538,7 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
              "default VFS; the file copied for every run.", SQ_PAGE,
              (unsigned long long)c->o.value_size);
     if (c->o.rounds > 1)
-        sq_wrapf("# ", "#   ", "Rounds: %d per case, the engines "
+        bo_wrapf(stdout, "# ", "#   ", "Rounds: %d per case, the engines "
                  "alternating (stock-cache, stock-mmap, bufpool, "
                  "bufpool-xread, then again), every run from a fresh copy "
                  "of the table with the page cache dropped before it.  "
@@ -1761,7 +1548,7 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
                  "stock-cache's in the same round; p50/p99/p99.9: every "
                  "round's statements merged.", c->o.rounds, c->o.rounds);
     else
-        sq_wrapf("# ", "#   ", "Rounds: 1 (each engine runs once per "
+        bo_wrapf(stdout, "# ", "#   ", "Rounds: 1 (each engine runs once per "
                  "case, one after another; --rounds N alternates them N "
                  "times); ratio: the engine's ops/s over stock-cache's.");
     printf("# phases in this order, each %s per engine%s:\n"
@@ -1772,7 +1559,7 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
            "#   insert  INSERT INTO t(k, v) VALUES(?, ?)  (a new odd key)\n",
            each, c->o.rounds > 1 ? " and round" : "",
            (unsigned long long)c->o.scan_len);
-    sq_wrapf("# ", "#   ", "Keys %s, seed %llu: the same statements in "
+    bo_wrapf(stdout, "# ", "#   ", "Keys %s, seed %llu: the same statements in "
              "the same order for every engine%s; an untimed "
              "wal_checkpoint(TRUNCATE) after update and after insert.  "
              "Latency: every statement (bind, steps, reset) timed with %s.",
@@ -1793,11 +1580,9 @@ static int sq_shared(sq_ctx *c)
     c->res_bytes = sizeof *c->res * SQ_NCASE * (size_t)c->o.rounds *
                    SQ_NENG;
     c->h_bytes = hsz * (SQ_NCASE * SQ_NENG + 1) * SQ_NOPS;
-    c->res = mmap(NULL, c->res_bytes, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    c->hmem = mmap(NULL, c->h_bytes, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (c->res == MAP_FAILED || c->hmem == MAP_FAILED)
+    c->res = br_shared(c->res_bytes);
+    c->hmem = br_shared(c->h_bytes);
+    if (!c->res || !c->hmem)
         return -1;
     unsigned char *m = c->hmem;
     for (int op = 0; op < SQ_NOPS; op++, m += hsz)
@@ -1865,7 +1650,7 @@ static int sq_case_run(sq_ctx *c, int cs, bo_run *run)
             const sq_res *r = sq_res_of(c, cs, rnd, e);
             fail |= !r->checked || r->err[0];
         }
-    sq_db_files(c->master[cs], 0);
+    bu_cleanup_files(c->master[cs], sq_db_files, 0);
     sq_case_heading(c, cs);
     sq_case_table(c, cs);
     sq_case_rounds(c, cs);
@@ -1891,8 +1676,6 @@ int bench_sqlite_main(int argc, char **argv)
         bo_run_discard(run);
         return rc > 0 ? 0 : rc == -2 ? 1 : 2;
     }
-    bu_quiet = c.o.out.quiet;
-    sq_parent_signals();
     bo_tick_init();
     int hdr = 0; /* before SQLite is initialized (bpvfs_register) */
     sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr);

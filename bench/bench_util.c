@@ -1,6 +1,7 @@
 /*
  * bench_util.c - clock, medians, cleanup registry, data files, options,
- * table printing, gnuplot and the fio runner for bpbench.  See
+ * table printing, gnuplot, the fio runner, and the page cache, memory
+ * cgroups and file copies of child processes for bpbench.  See
  * bench_util.h for the contracts.
  *
  * Cleanup registry: a fixed array of paths filled by the main thread.  An
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -67,6 +69,21 @@ double bu_median(const double *v, size_t n)
     double m = (n & 1) ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2.0;
     free(c);
     return m;
+}
+
+double bu_median_pos(const double *v, size_t n)
+{
+    double small[16], *set = n <= 16 ? small : malloc(n * sizeof *set);
+    size_t m = 0;
+    if (!set)
+        return 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] > 0)
+            set[m++] = v[i];
+    double med = bu_median(set, m);
+    if (set != small)
+        free(set);
+    return med;
 }
 
 /* ---- Cleanup registry ---------------------------------------------------- */
@@ -147,6 +164,31 @@ void bu_cleanup_forget(const char *path)
     for (int i = 0; i < BU_CL_MAX; i++)
         if (bu_cl_used[i] && strcmp(bu_cl_path[i], path) == 0)
             bu_cl_used[i] = 0;
+}
+
+void bu_cleanup_files(const char *base, const char *const *names, int add)
+{
+    char p[PATH_MAX];
+    for (; *names; names++) {
+        snprintf(p, sizeof p, "%s%s", base, *names);
+        if (add) {
+            bu_cleanup_add(p, 0);
+        } else {
+            unlink(p);
+            bu_cleanup_forget(p);
+        }
+    }
+}
+
+void bu_cleanup_child(void)
+{
+    const size_t nsig = sizeof bu_cl_signals / sizeof bu_cl_signals[0];
+    for (size_t i = 0; i < nsig; i++) {
+        struct sigaction old;
+        if (sigaction(bu_cl_signals[i], NULL, &old) == 0 &&
+            old.sa_handler != SIG_IGN)
+            signal(bu_cl_signals[i], SIG_DFL);
+    }
 }
 
 int bu_tempdir(const char *parent, char *out, size_t outsz)
@@ -319,23 +361,12 @@ static int bu_bad_u64(const char *opt, const char *s, const char *what,
 int bu_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
                  int allow_suffix, uint64_t *out)
 {
-    char *end;
-    if (!s || !isdigit((unsigned char)*s))
+    uint64_t r;
+    char sfx = s ? s[strspn(s, "0123456789")] : 0;
+    /* bo_parse_uint also takes t; here a suffix is k, m or g */
+    if (!s || bo_parse_uint(s, &r) ||
+        (sfx && (!allow_suffix || tolower((unsigned char)sfx) == 't')))
         return bu_bad_u64(opt, s, "is not a number", min, max, allow_suffix);
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    unsigned shift = 0;
-    if (allow_suffix && *end) {
-        switch (tolower((unsigned char)*end)) {
-        case 'k': shift = 10; end++; break;
-        case 'm': shift = 20; end++; break;
-        case 'g': shift = 30; end++; break;
-        default: break;
-        }
-    }
-    if (errno || *end || (shift && v > (UINT64_MAX >> shift)))
-        return bu_bad_u64(opt, s, "is not a number", min, max, allow_suffix);
-    uint64_t r = (uint64_t)v << shift;
     if (r < min || r > max)
         return bu_bad_u64(opt, s, "is outside the range", min, max,
                           allow_suffix);
@@ -548,20 +579,9 @@ void bu_table_free(bu_table *t)
 void bu_csv_row(FILE *f, const char *const *fields, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const char *s = fields[i] ? fields[i] : "";
         if (i)
             fputc(',', f);
-        if (strpbrk(s, ",\"\n")) {
-            fputc('"', f);
-            for (; *s; s++) {
-                if (*s == '"')
-                    fputc('"', f);
-                fputc(*s, f);
-            }
-            fputc('"', f);
-        } else {
-            fputs(s, f);
-        }
+        bo_csv_field(f, fields[i] ? fields[i] : "");
     }
     fputc('\n', f);
 }
@@ -613,9 +633,9 @@ uint64_t bu_read_u64_file(const char *path, uint64_t dflt)
     return ok ? (uint64_t)v : dflt;
 }
 
-static void bu_cpu_model(char *buf, size_t n)
+void bu_cpu_model(char *buf, size_t n, const char *none)
 {
-    snprintf(buf, n, "unknown CPU");
+    snprintf(buf, n, "%s", none);
     FILE *f = fopen("/proc/cpuinfo", "re");
     if (!f)
         return;
@@ -626,9 +646,7 @@ static void bu_cpu_model(char *buf, size_t n)
         char *c = strchr(line, ':');
         if (!c)
             break;
-        c++;
-        while (*c == ' ' || *c == '\t')
-            c++;
+        c += 1 + strspn(c + 1, " \t");
         c[strcspn(c, "\n")] = 0;
         snprintf(buf, n, "%s", c);
         break;
@@ -636,7 +654,7 @@ static void bu_cpu_model(char *buf, size_t n)
     fclose(f);
 }
 
-static uint64_t bu_meminfo_kib(const char *key)
+uint64_t bu_meminfo_kib(const char *key)
 {
     FILE *f = fopen("/proc/meminfo", "re");
     if (!f)
@@ -652,6 +670,15 @@ static uint64_t bu_meminfo_kib(const char *key)
     }
     fclose(f);
     return v;
+}
+
+int bu_ncpu(void)
+{
+    cpu_set_t cs;
+    if (sched_getaffinity(0, sizeof cs, &cs) == 0 && CPU_COUNT(&cs) > 0)
+        return CPU_COUNT(&cs);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
 
 static uint64_t bu_cgroup_limit(void)
@@ -707,7 +734,7 @@ void bu_print_machine(FILE *f, const char *prefix)
     char cpu[256], b1[32], b2[32], b3[32];
     if (uname(&u) != 0)
         snprintf(u.release, sizeof u.release, "?");
-    bu_cpu_model(cpu, sizeof cpu);
+    bu_cpu_model(cpu, sizeof cpu, "unknown CPU");
     fprintf(f, "%skernel %s %s, nproc %ld (%s), system page %ld B\n", prefix,
             u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN), cpu,
             sysconf(_SC_PAGESIZE));
@@ -823,6 +850,230 @@ int bu_mkdir(const char *dir)
     if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
         return 0;
     return -errno;
+}
+
+/* ---- Memory of child processes ------------------------------------------ */
+
+/* Write s to path.  0 or -errno. */
+static int bu_write_file(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t n = strlen(s);
+    ssize_t w = write(fd, s, n);
+    int rc = w == (ssize_t)n ? 0 : (w < 0 ? -errno : -EIO);
+    if (close(fd) != 0 && !rc)
+        rc = -errno;
+    return rc;
+}
+
+/* Read up to n-1 bytes of path into buf ("" on failure). */
+static void bu_read_text(const char *path, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t r = read(fd, buf, n - 1);
+    buf[r > 0 ? r : 0] = '\0';
+    close(fd);
+}
+
+int bu_drop_caches(char *why, size_t whysz)
+{
+    sync();
+    int rc = bu_write_file("/proc/sys/vm/drop_caches", "3");
+    if (rc)
+        snprintf(why, whysz, "cannot drop the page cache "
+                             "(/proc/sys/vm/drop_caches: %s)", strerror(-rc));
+    return rc;
+}
+
+/* Our own cgroup's directory under root (v1 memory line or v2 "0::"). */
+static void bu_own_cgroup(const char *root, int v2, char *out, size_t n)
+{
+    char buf[4096];
+    bu_read_text("/proc/self/cgroup", buf, sizeof buf);
+    const char *rel = "/";
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        if ((v2 && strncmp(line, "0::", 3) == 0) ||
+            (!v2 && strstr(line, ":memory:"))) {
+            rel = strrchr(line, ':') + 1;
+            break;
+        }
+    }
+    snprintf(out, n, "%s%s", root, strcmp(rel, "/") == 0 ? "" : rel);
+}
+
+static int bu_has_v2_memory(const char *root)
+{
+    char path[256], buf[512];
+    snprintf(path, sizeof path, "%s/cgroup.controllers", root);
+    bu_read_text(path, buf, sizeof buf);
+    for (char *t = strtok(buf, " \n"); t; t = strtok(NULL, " \n"))
+        if (strcmp(t, "memory") == 0)
+            return 1;
+    return 0;
+}
+
+int bu_cgroup_create(bu_cgroup *cg, uint64_t limit, char *why, size_t whysz)
+{
+    static const char *const v2roots[] = {"/sys/fs/cgroup",
+                                          "/sys/fs/cgroup/unified"};
+    static unsigned seq;
+    const char *root = NULL;
+    memset(cg, 0, sizeof *cg);
+    for (size_t i = 0; i < 2 && !root; i++)
+        if (bu_has_v2_memory(v2roots[i])) {
+            root = v2roots[i];
+            cg->v2 = 1;
+        }
+    if (!root && access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) ==
+                     0)
+        root = "/sys/fs/cgroup/memory";
+    if (!root) {
+        snprintf(why, whysz, "no memory cgroup controller is mounted");
+        return -ENOENT;
+    }
+    char home[200];
+    bu_own_cgroup(root, cg->v2, home, sizeof home);
+    snprintf(cg->home, sizeof cg->home, "%s/cgroup.procs", home);
+    char path[256];
+    snprintf(path, sizeof path, "%s/bpbench.%d.%u", root, (int)getpid(),
+             seq++);
+    if (mkdir(path, 0700) != 0) {
+        snprintf(why, whysz, "mkdir %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    snprintf(cg->path, sizeof cg->path, "%s", path);
+    bu_cleanup_add(cg->path, 1);
+    if (cg->v2) {
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s/cgroup.subtree_control", root);
+        bu_write_file(sub, "+memory"); /* may already be on */
+    }
+    char file[320], val[32];
+    snprintf(file, sizeof file, "%s/%s", path,
+             cg->v2 ? "memory.max" : "memory.limit_in_bytes");
+    snprintf(val, sizeof val, "%llu", (unsigned long long)limit);
+    int rc = bu_write_file(file, val);
+    if (rc) {
+        snprintf(why, whysz, "%s: %s", file, strerror(-rc));
+        bu_cgroup_remove(cg);
+        return rc;
+    }
+    /* No swap here, but if there were, the limit must hold for it too. */
+    snprintf(file, sizeof file, "%s/%s", path,
+             cg->v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
+    if (access(file, F_OK) == 0)
+        bu_write_file(file, cg->v2 ? "0" : val);
+    return 0;
+}
+
+int bu_cgroup_enter(const bu_cgroup *cg, int pid, char *why, size_t whysz)
+{
+    char file[320], val[32];
+    snprintf(file, sizeof file, "%s/cgroup.procs", cg->path);
+    snprintf(val, sizeof val, "%d", pid);
+    int rc = bu_write_file(file, val);
+    if (rc)
+        snprintf(why, whysz, "%s: %s", file, strerror(-rc));
+    return rc;
+}
+
+uint64_t bu_cgroup_peak(const bu_cgroup *cg)
+{
+    char f[320];
+    snprintf(f, sizeof f, "%s/%s", cg->path,
+             cg->v2 ? "memory.peak" : "memory.max_usage_in_bytes");
+    return bu_read_u64_file(f, 0);
+}
+
+int bu_cgroup_remove(bu_cgroup *cg)
+{
+    if (!cg->path[0])
+        return 0;
+    char file[320], buf[4096];
+    snprintf(file, sizeof file, "%s/cgroup.procs", cg->path);
+    bu_read_text(file, buf, sizeof buf);
+    for (char *t = strtok(buf, "\n"); t; t = strtok(NULL, "\n"))
+        bu_write_file(cg->home, t);
+    int rc = 0;
+    for (int i = 0; i < 100; i++) {
+        rc = rmdir(cg->path) == 0 || errno == ENOENT ? 0 : -errno;
+        if (rc != -EBUSY)
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc)
+        fprintf(stderr, "bpbench: cannot remove cgroup %s: %s\n", cg->path,
+                strerror(-rc));
+    else
+        bu_cleanup_forget(cg->path);
+    cg->path[0] = '\0';
+    return rc;
+}
+
+int bu_copy_file(const char *src, const char *dst, char *err, size_t n)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    static char buf[1 << 20];
+    struct stat st;
+
+    if (in < 0 || fstat(in, &st) != 0) {
+        rc = -errno;
+        snprintf(err, n, "%s: %s", src, strerror(errno));
+        goto done;
+    }
+    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        rc = -errno;
+        snprintf(err, n, "%s: %s", dst, strerror(errno));
+        goto done;
+    }
+    off_t left = st.st_size;
+    int by_range = 1;
+    while (left > 0) {
+        ssize_t k = -1;
+        if (by_range) {
+            k = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+            if (k < 0 && (errno == EXDEV || errno == ENOSYS ||
+                          errno == EINVAL || errno == EOPNOTSUPP)) {
+                by_range = 0;
+                continue;
+            }
+        } else if ((k = read(in, buf, sizeof buf)) > 0) {
+            for (ssize_t w = 0, m; w < k; w += m)
+                if ((m = write(out, buf + w, (size_t)(k - w))) < 0) {
+                    k = -1;
+                    break;
+                }
+        }
+        if (k <= 0) {
+            rc = k < 0 ? -errno : -EIO;
+            snprintf(err, n, "copy %s to %s: %s", src, dst,
+                     k < 0 ? strerror(errno) : "the source ended early");
+            goto done;
+        }
+        left -= k;
+    }
+    if (fdatasync(out) != 0) {
+        rc = -errno;
+        snprintf(err, n, "fdatasync %s: %s", dst, strerror(errno));
+        goto done;
+    }
+    posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
+    posix_fadvise(out, 0, 0, POSIX_FADV_DONTNEED);
+done:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0 && !rc) {
+        rc = -errno;
+        snprintf(err, n, "close %s: %s", dst, strerror(errno));
+    }
+    return rc;
 }
 
 /* ---- fio ----------------------------------------------------------------- */
@@ -944,18 +1195,6 @@ int bu_fio_run(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
     }
     free(out);
     return 0;
-}
-
-int bu_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
-           int write, uint64_t seconds, uint64_t nios, double *iops,
-           char *why, size_t whysz)
-{
-    bu_fio_res r;
-    int rc = bu_fio_run(path, size, bs, depth, write, seconds, nios, &r, why,
-                        whysz);
-    if (rc == 0)
-        *iops = r.iops;
-    return rc;
 }
 
 void bu_child_err(char *err, size_t len, int st, int in_cgroup)

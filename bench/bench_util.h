@@ -10,7 +10,8 @@
  * description printed at the top of each report, running gnuplot, and
  * running fio (its IOPS and completion latency percentiles; the
  * disk's own rate that `bpbench io` and the out-of-memory workload reports
- * compare against).
+ * compare against), and equal memory for the runs of forked children
+ * (dropping the page cache, memory cgroups, fresh copies of files).
  *
  * Data file format (bu_data_file_create): in 4 KiB block k of page p, every
  * 64-byte line starts with the 8 bytes bu_stamp(p, k) (native byte order);
@@ -47,6 +48,9 @@ uint64_t bu_now_ns(void);
 /* Median of n values (n > 0; the mean of the two middle ones for even n).
  * v is not modified.  Returns 0.0 for n == 0. */
 double bu_median(const double *v, size_t n);
+
+/* bu_median of the values of v[0..n) above 0; 0.0 when there are none. */
+double bu_median_pos(const double *v, size_t n);
 
 /* ---- Random numbers (splitmix64: fast, reproducible from a seed) --------- */
 
@@ -94,6 +98,15 @@ int bu_cleanup_add(const char *path, int is_dir);
 
 /* Remove path from the registry without touching the file. */
 void bu_cleanup_forget(const char *path);
+
+/* The paths base + names[i] (plain concatenation; names NULL-terminated):
+ * with add, registered; else removed (unlink) and unregistered. */
+void bu_cleanup_files(const char *base, const char *const *names, int add);
+
+/* In a forked child: the signals the registry catches back at their
+ * default actions (an ignored one stays ignored), so that the child,
+ * dying, never removes the parent's files. */
+void bu_cleanup_child(void);
 
 /* Into err (when it is still empty): how a benchmark's child ended badly
  * from its wait status st ("child killed by signal 9 (Killed): the memory
@@ -236,7 +249,8 @@ int bu_opt_u64list(void *dst, const char *cmd, const char *opt,
 /* ---- Output -------------------------------------------------------------- */
 
 /* Progress line on stderr, prefixed with the seconds since
- * bu_cleanup_init(); silenced by bu_quiet = 1. */
+ * bu_cleanup_init(); silenced by bu_quiet = 1, which --quiet sets
+ * (bo_outopts_apply) and which also silences bo_progress_start(). */
 extern int bu_quiet;
 void bu_progress(const char *fmt, ...) BU_PRINTF(1, 2);
 
@@ -265,7 +279,7 @@ void bu_note_add(char ***lines, size_t *n, const char *line);
 /* Free a list built by bu_note_add. */
 void bu_note_free(char **lines, size_t n);
 
-/* One CSV line; fields holding a comma, quote or newline are quoted. */
+/* One CSV line of bo_csv_field fields (NULL is empty). */
 void bu_csv_row(FILE *f, const char *const *fields, size_t n);
 
 /* "12.5 MiB" style size into buf; returns buf. */
@@ -278,6 +292,16 @@ const char *bu_fs_name(const char *path, char *buf, size_t n);
 /* Memory a new allocation can count on: MemAvailable, lowered to the
  * memory cgroup's headroom when there is a limit; 0 when unknown. */
 uint64_t bu_mem_available(void);
+
+/* The "model name" of /proc/cpuinfo into buf, or none when it has none. */
+void bu_cpu_model(char *buf, size_t n, const char *none);
+
+/* The KiB of key ("MemTotal", "MemAvailable") in /proc/meminfo, 0 when
+ * unknown. */
+uint64_t bu_meminfo_kib(const char *key);
+
+/* CPUs this process may run on (what nproc prints), at least 1. */
+int bu_ncpu(void);
 
 /* First unsigned number in a /proc or /sys file, or dflt. */
 uint64_t bu_read_u64_file(const char *path, uint64_t dflt);
@@ -310,6 +334,54 @@ const char *bu_plot_begin(const char *dir, char *why, size_t n);
  * exists; 0 or -errno. */
 int bu_mkdir(const char *dir);
 
+/* ---- Memory of child processes ------------------------------------------
+ * Equal memory for every engine's child: the kernel's page cache dropped
+ * before a run, and a memory cgroup that limits a child (its page cache
+ * included) to a budget.  Cgroup life cycle, all in the parent, which
+ * outlives the child:
+ *   bu_cgroup_create  mkdir <root>/bpbench.<pid>.<n>, set the limit
+ *                     (v2 memory.max, v1 memory.limit_in_bytes), register
+ *                     the directory for cleanup (rmdir at exit or signal)
+ *   bu_cgroup_enter   write the child's pid into its cgroup.procs
+ *   bu_cgroup_remove  write every pid still listed back into the cgroup we
+ *                     came from, then rmdir (retried while the kernel still
+ *                     holds the exited child's charges)
+ * v2 is used when a cgroup2 hierarchy (/sys/fs/cgroup or
+ * /sys/fs/cgroup/unified) lists "memory" in cgroup.controllers; otherwise
+ * the v1 memory controller at /sys/fs/cgroup/memory. */
+
+/* sync() and drop the kernel's page cache.  0, or -errno with the reason
+ * in why. */
+int bu_drop_caches(char *why, size_t whysz);
+
+/* A memory cgroup made for one child. */
+typedef struct bu_cgroup {
+    char path[256]; /* the cgroup's directory, "" when none */
+    char home[256]; /* cgroup.procs of the cgroup we came from */
+    int v2;
+} bu_cgroup;
+
+/* Create a uniquely named memory cgroup limited to limit bytes,
+ * registered for cleanup.  0, or -errno with the reason in why (nothing
+ * left behind). */
+int bu_cgroup_create(bu_cgroup *cg, uint64_t limit, char *why, size_t whysz);
+
+/* Move process pid into the cgroup.  0 or -errno with why. */
+int bu_cgroup_enter(const bu_cgroup *cg, int pid, char *why, size_t whysz);
+
+/* The cgroup's peak usage (v2 memory.peak, v1
+ * memory.max_usage_in_bytes); 0 when unknown. */
+uint64_t bu_cgroup_peak(const bu_cgroup *cg);
+
+/* Move every process still in the cgroup back home and remove it.
+ * Idempotent (path "" is no cgroup); 0 or -errno (printed). */
+int bu_cgroup_remove(bu_cgroup *cg);
+
+/* Copy src to dst (created, mode 0600), by copy_file_range or else
+ * read/write, fdatasync it and evict both from the page cache, so that
+ * a run starts cold from the same bytes.  0 or -errno, why in err. */
+int bu_copy_file(const char *src, const char *dst, char *err, size_t n);
+
 /* ---- fio ----------------------------------------------------------------- */
 
 /* 1 when a fio program is on PATH (`command -v fio` through sh). */
@@ -318,17 +390,12 @@ int bu_have_fio(void);
 /* Run fio once on path (size bytes, laid out by fio when missing or
  * short): O_DIRECT io_uring random I/O of bs-byte blocks at queue depth
  * depth, one job.  Reads (write 0) run for seconds; writes (write 1) do
- * nios blocks and end with an fsync that fio's IOPS leave out.  The read
- * or write IOPS from fio's JSON output go to *iops.  Returns 0, or
- * -1 with the reason in why (for a failed run, fio's exit status and last
- * output line, newline included). */
-int bu_fio(const char *path, uint64_t size, uint64_t bs, uint64_t depth,
-           int write, uint64_t seconds, uint64_t nios, double *iops,
-           char *why, size_t whysz);
-
-/* The same run, from fio's JSON output: its IOPS and its total latency
+ * nios blocks and end with an fsync that fio's IOPS leave out.  From fio's
+ * JSON output, res gets the read or write IOPS and the total latency
  * (lat_ns, from issue to completion: count, mean, p50, p90, p99, p99.9,
- * max; all 0 when it did no I/O). */
+ * max; all 0 when it did no I/O).  Returns 0, or -1 with the reason in why
+ * (for a failed run, fio's exit status and last output line, newline
+ * included). */
 typedef struct bu_fio_res {
     double iops;
     bo_pcts lat;

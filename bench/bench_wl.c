@@ -6,8 +6,11 @@
  * Parent                                Child (one per engine)
  *   temp dir + its files registered
  *   for cleanup; result block mmap'ed
- *   MAP_SHARED; fork ---------------->  kv_open, load (progress lines),
- *                                       kv_flush, kv_close, size of files
+ *   MAP_SHARED; fork (bench_run.h)
+ *                  ---------------->    signals to their defaults, dies
+ *                                       with the parent; kv_open, load
+ *                                       (progress lines), kv_flush,
+ *                                       kv_close, size of files
  *                                       (the load is not measured: the
  *                                       bufpool cache may exceed the
  *                                       budget there, as LMDB's page cache
@@ -26,9 +29,11 @@
  *                                       result block, check, kv_close,
  *                                       _exit (never exit: the parent's
  *                                       atexit cleanup must not run twice)
- *   waitpid; cgroup removed (process
+ *   wait4; cgroup removed (process
  *   moved out first); files and dir
  *   removed; next engine
+ * A SIGINT, SIGTERM, SIGHUP or SIGQUIT kills and reaps the child before
+ * the cleanup registry (bench_util.h) removes the files and the cgroup.
  *
  * With o->rounds > 1 the whole sequence of engines runs that many times
  * (round 1: A B, round 2: A B, ...), every run in its own child.
@@ -49,14 +54,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -514,10 +516,22 @@ static int wl_child_run(const wl_workload *w, const wl_opts *o, kv *k,
     return rc;
 }
 
-/* Everything the child does; returns its exit status. */
-static int wl_child(const wl_workload *w, const wl_opts *o, const kv_cfg *cfg,
-                    wl_result *r, int to_parent, int from_parent)
+/* What the child of one engine run works on. */
+typedef struct wl_job {
+    const wl_workload *w;
+    const wl_opts *o;
+    const kv_cfg *cfg;
+    wl_result *r; /* in the MAP_SHARED result block */
+} wl_job;
+
+/* Everything the child does (arg a wl_job); returns its exit status. */
+static int wl_child(void *arg, br_child *self)
 {
+    const wl_job *j = arg;
+    const wl_workload *w = j->w;
+    const wl_opts *o = j->o;
+    const kv_cfg *cfg = j->cfg;
+    wl_result *r = j->r;
     kv *k = NULL;
     char err[256];
     /* The load is not measured and LMDB loads with all of the page cache,
@@ -557,9 +571,7 @@ static int wl_child(const wl_workload *w, const wl_opts *o, const kv_cfg *cfg,
     r->data_bytes = wl_dir_bytes(cfg->dir);
 
     /* Let the parent set up memory (it answers at once in memory mode). */
-    char b = 'L';
-    if (write(to_parent, &b, 1) != 1 || read(from_parent, &b, 1) != 1 ||
-        b != 'G') {
+    if (br_child_say(self, 'L') != 0 || br_child_hear(self, 'G') != 0) {
         snprintf(r->err, sizeof r->err, "lost the parent's handshake");
         return 1;
     }
@@ -584,40 +596,22 @@ static int wl_child(const wl_workload *w, const wl_opts *o, const kv_cfg *cfg,
 
 /* ---- The parent ---------------------------------------------------------- */
 
-/* Register (or, with forget, remove and unregister) the engine's files in
- * dir. */
-static void wl_dir_files(const char *dir, kv_kind kind, int remove)
-{
-    char path[4200];
-    for (const char *const *f = kv_files(kind); *f; f++) {
-        snprintf(path, sizeof path, "%s/%s", dir, *f);
-        if (remove) {
-            unlink(path);
-            bu_cleanup_forget(path);
-        } else {
-            bu_cleanup_add(path, 0);
-        }
-    }
-}
-
 /* Parent's side of the handshake: out-of-memory set-up for the child, and
  * the page cache dropped for a cold start. */
-static void wl_parent_memory(const wl_opts *o, const wl_engine *e, int pid,
-                             wl_cgroup *cg, char *note, size_t notesz)
+static void wl_parent_memory(const wl_opts *o, const wl_engine *e,
+                             br_child *ch, char *note, size_t notesz)
 {
     char why[256];
     if (!o->out_of_memory) {
-        if (o->cold && wl_drop_caches(why, sizeof why) != 0)
+        if (o->cold && bu_drop_caches(why, sizeof why) != 0)
             snprintf(note, notesz, "NOT EQUALLY COLD: %.200s", why);
         return;
     }
-    if (wl_drop_caches(why, sizeof why) != 0)
+    if (bu_drop_caches(why, sizeof why) != 0)
         snprintf(note, notesz, "NOT EQUAL MEMORY: %.200s", why);
     if (e->kind != KV_LMDB)
         return;
-    if (wl_cgroup_create(cg, o->mem_budget, why, sizeof why) != 0 ||
-        wl_cgroup_enter(cg, pid, why, sizeof why) != 0) {
-        wl_cgroup_remove(cg);
+    if (br_child_limit(ch, o->mem_budget, why, sizeof why) != 0) {
         snprintf(note, notesz,
                  "NOT EQUAL MEMORY: LMDB ran without a memory limit: %.180s",
                  why);
@@ -628,7 +622,7 @@ static void wl_parent_memory(const wl_opts *o, const wl_engine *e, int pid,
 static void wl_run_engine(const wl_workload *w, const wl_opts *o,
                           const wl_engine *e, wl_result *r)
 {
-    char dir[4096], name[64];
+    char dir[4096], base[4100], name[64];
     wl_engine_name(e, name, sizeof name);
     snprintf(r->label, sizeof r->label, "%s", name);
     int rc = bu_tempdir(o->tmp_parent ? o->tmp_parent : "/var/tmp", dir,
@@ -638,7 +632,8 @@ static void wl_run_engine(const wl_workload *w, const wl_opts *o,
                  o->tmp_parent ? o->tmp_parent : "/var/tmp", strerror(-rc));
         return;
     }
-    wl_dir_files(dir, e->kind, 0);
+    snprintf(base, sizeof base, "%s/", dir);
+    bu_cleanup_files(base, kv_files(e->kind), 1);
     /* warm start: the bufpool cache is kept from the load to the run */
     char shm[96] = "", shm_path[128] = "";
     if (e->kind == KV_BUFPOOL && e->backend != BP_BACKEND_COPY &&
@@ -655,48 +650,21 @@ static void wl_run_engine(const wl_workload *w, const wl_opts *o,
         .out_of_memory = o->out_of_memory,
         .keep_shm = shm[0] ? shm : NULL,
     };
-    int up[2] = {-1, -1}, down[2] = {-1, -1};
-    wl_cgroup cg = {{0}, {0}, 0};
-    if (pipe(up) != 0 || pipe(down) != 0) {
-        snprintf(r->err, sizeof r->err, "pipe: %s", strerror(errno));
-        goto out;
+    wl_job job = {w, o, &cfg, r};
+    br_child *ch;
+    if (br_child_start(&ch, wl_child, &job, r->err, sizeof r->err) == 0) {
+        if (br_child_hear(ch, 'L') == 0) {
+            wl_parent_memory(o, e, ch, r->memory_note,
+                             sizeof r->memory_note);
+            br_child_say(ch, 'G');
+        }
+        br_child_wait(ch, NULL, NULL, r->err, sizeof r->err);
     }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(r->err, sizeof r->err, "fork: %s", strerror(errno));
-        goto out;
-    }
-    if (pid == 0) {
-        close(up[0]);
-        close(down[1]);
-        _exit(wl_child(w, o, &cfg, r, up[1], down[0]));
-    }
-    close(up[1]);
-    close(down[0]);
-    up[1] = down[0] = -1;
-    char b;
-    if (read(up[0], &b, 1) == 1) {
-        wl_parent_memory(o, e, pid, &cg, r->memory_note,
-                         sizeof r->memory_note);
-        b = 'G';
-        if (write(down[1], &b, 1) != 1)
-            kill(pid, SIGKILL);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    bu_child_err(r->err, sizeof r->err, st, cg.path[0] != 0);
-out:
-    bu_close_fds(up, 2);
-    bu_close_fds(down, 2);
-    wl_cgroup_remove(&cg);
     if (shm_path[0]) {
         unlink(shm_path);
         bu_cleanup_forget(shm_path);
     }
-    wl_dir_files(dir, e->kind, 1);
+    bu_cleanup_files(base, kv_files(e->kind), 0);
     rmdir(dir);
     bu_cleanup_forget(dir);
 }
@@ -765,12 +733,13 @@ static void wl_fio_measure(const wl_opts *o, const wl_result *res,
     }
     snprintf(path, sizeof path, "%s/fio-randread", dir);
     bu_cleanup_add(path, 0);
-    if (bu_fio(path, wl_fio_size(res, nres, f->bs), f->bs,
-               (uint64_t)f->depth, 0, WL_FIO_SECONDS, 0, &f->iops, f->why,
-               sizeof f->why) != 0) {
+    bu_fio_res fr;
+    if (bu_fio_run(path, wl_fio_size(res, nres, f->bs), f->bs,
+                   (uint64_t)f->depth, 0, WL_FIO_SECONDS, 0, &fr, f->why,
+                   sizeof f->why) != 0) {
         f->iops = 0;
         f->why[strcspn(f->why, "\n")] = '\0'; /* fio's line ends in one */
-    } else if (f->iops <= 0) {
+    } else if ((f->iops = fr.iops) <= 0) {
         f->iops = 0;
         snprintf(f->why, sizeof f->why, "fio reported no reads");
     }
@@ -803,12 +772,35 @@ static void wl_memory_note(const wl_opts *o, const wl_result *r, char *note,
     }
 }
 
+/* Bytes of the result block of n results with nkinds histograms each. */
+static size_t wl_results_bytes(size_t n, int nkinds)
+{
+    return n * (sizeof(wl_result) + (size_t)nkinds * bo_hist_size());
+}
+
+/* The result block: n zeroed results, then their histograms (bo_hist_size
+ * bytes each, a multiple of 8 as is sizeof(wl_result)), all in br_shared
+ * memory, so that a forked child fills what the parent reads.  NULL when
+ * mmap fails (errno set). */
+static wl_result *wl_results_map(size_t n, int nkinds)
+{
+    wl_result *res = br_shared(wl_results_bytes(n, nkinds));
+    if (!res)
+        return NULL;
+    char *h = (char *)(res + n);
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < nkinds; k++, h += bo_hist_size())
+            res[i].lat[k] = bo_hist_place(h);
+    return res;
+}
+
 int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
                        wl_summary *out)
 {
     if (o->nengines < 1 || o->nengines > 8 || o->threads < 1 ||
         o->threads > WL_MAX_THREADS || o->seconds < 0 || o->interval <= 0 ||
-        o->rounds > WL_MAX_ROUNDS) {
+        o->rounds > WL_MAX_ROUNDS || w->nkinds < 1 ||
+        w->nkinds > WL_MAX_KINDS) {
         fprintf(stderr, "bpbench: %s: bad harness options\n", w->name);
         return 1;
     }
@@ -818,9 +810,8 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
         wl_lat_clock_init();
     int nr = wl_rounds(o);
     size_t nres = (size_t)nr * (size_t)o->nengines;
-    wl_result *res = mmap(NULL, sizeof *res * nres, PROT_READ | PROT_WRITE,
-                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (res == MAP_FAILED) {
+    wl_result *res = wl_results_map(nres, w->nkinds);
+    if (!res) {
         fprintf(stderr, "bpbench: mmap of the result block: %s\n",
                 strerror(errno));
         return 1;
@@ -852,6 +843,6 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
     }
     wl_report(w, o, res, note, driver_ns, o->out_of_memory ? &fio : NULL,
               out);
-    munmap(res, sizeof *res * nres);
+    br_shared_free(res, wl_results_bytes(nres, w->nkinds));
     return fail ? 1 : 0;
 }

@@ -13,21 +13,10 @@
 
 #include "bench_util.h"
 
-#include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int wl_cli_ncpu(void)
-{
-    cpu_set_t cs;
-    if (sched_getaffinity(0, sizeof cs, &cs) == 0 && CPU_COUNT(&cs) > 0)
-        return CPU_COUNT(&cs);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
 
 /* Parse the engine list val into dst (a wl_opts). */
 static int wl_cli_engines(void *dst, const char *cmd, const char *opt,
@@ -47,16 +36,8 @@ static int wl_cli_engines(void *dst, const char *cmd, const char *opt,
 static int wl_cli_page_size(void *dst, const char *cmd, const char *opt,
                             const char *val)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(val, &end, 10);
-    if (*val >= '0' && *val <= '9' && (*end == 'k' || *end == 'K') &&
-        !end[1] && v <= 64) {
-        v <<= 10;
-        end++;
-    }
-    if (*val < '0' || *val > '9' || errno || *end || v < 4096 ||
-        v > 65536 || (v & (v - 1))) {
+    uint64_t v;
+    if (bo_parse_uint(val, &v) || v < 4096 || v > 65536 || (v & (v - 1))) {
         fprintf(stderr, "bpbench %s: --%s: '%s' is not a page size; give "
                         "a power of two from 4096 to 65536 bytes (4k to "
                         "64k)\n", cmd, opt, val);
@@ -69,7 +50,7 @@ static int wl_cli_page_size(void *dst, const char *cmd, const char *opt,
 int wl_cli_init(wl_cli *c, const wl_cli_defaults *d)
 {
     char engines[256];
-    int n = wl_cli_ncpu();
+    int n = bu_ncpu();
 
     memset(c, 0, sizeof *c);
     c->d = d;
@@ -175,7 +156,6 @@ int wl_cli_apply(wl_cli *c)
 
     if (bo_outopts_apply(c->d->cmd, &c->out, NULL) != 0)
         return -1;
-    bu_quiet = c->out.quiet;
     o->outdir = c->out.dir;
     o->threads = c->threads;
     /* --ops alone runs until done; a default duration does not cut it */

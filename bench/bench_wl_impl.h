@@ -1,39 +1,21 @@
 /*
  * bench_wl_impl.h - what the harness files share: the result block a
- * forked engine child fills (MAP_SHARED), the memory set-up of
- * out-of-memory mode, fio's random-read rate of the data disk, and the
- * report.
+ * forked engine child fills (MAP_SHARED), fio's random-read rate of the
+ * data disk, and the report.
  *
- * Files: bench_wl.c (wl_run_all: the child per engine, worker threads,
- * sampling, progress lines, fio after the runs of out-of-memory mode),
- * bench_wl_mem.c (drop caches, memory cgroups), bench_wl_report.c (table,
+ * Files: bench_wl.c (wl_run_all: the child per engine (bench_run.h), its
+ * memory in out-of-memory mode (bench_util.h: dropped caches, memory
+ * cgroups), worker threads, sampling, progress lines, fio after the runs
+ * of out-of-memory mode), bench_wl_report.c (table,
  * efficiency line, CSV, gnuplot plots, result rows), bench_wl_lat.c (the
- * latency histograms: from the workers to the result block to the
- * parent, the latency table), bench_wl_cli.c (the command line shared by
- * ycsb, tpcc and kv).
+ * workers' latency histograms, merged into the result block; the latency
+ * table), bench_wl_cli.c (the command line shared by ycsb, tpcc and kv).
  */
 #ifndef BENCH_WL_IMPL_H
 #define BENCH_WL_IMPL_H
 
+#include "bench_run.h"
 #include "bench_wl.h"
-
-/* A kind's latency histogram crosses from the child to the parent as the
- * values it reports (bo_hist_pct: a bucket's middle, or the exact min and
- * max) with the number of operations at each, in order, found by
- * bo_hist_pct on every rank the value changes at.  The parent rebuilds a
- * bo_hist from them with the same buckets, count, min and max, hence the
- * same percentiles; its mean is that of the bucket middles, within 1/128
- * of the child's.  WL_LAT_VALUES bounds the distinct values (bo_hist has
- * fewer buckets); were there more, the last value would take the rest. */
-#define WL_LAT_VALUES 4096u
-
-typedef struct wl_lat {
-    uint64_t count; /* operations timed; 0: none */
-    uint64_t min, max;
-    uint32_t n;     /* values in v and c */
-    uint64_t v[WL_LAT_VALUES]; /* ascending */
-    uint64_t c[WL_LAT_VALUES]; /* operations at v[i] */
-} wl_lat;
 
 /* One engine's run, written by its child, read by the parent after
  * waitpid. */
@@ -60,7 +42,10 @@ typedef struct wl_result {
     /* read_bytes since the run began (as run_read_bytes), UINT64_MAX
      * when unknown */
     uint64_t sample_rb[WL_MAX_SAMPLES];
-    wl_lat lat[WL_MAX_KINDS]; /* per kind; count 0 when not timed */
+    /* per kind k < w->nkinds: a histogram in the MAP_SHARED block, after
+     * the results, into which the child merges its threads' after the
+     * run; empty when not timed */
+    bo_hist *lat[WL_MAX_KINDS];
 } wl_result;
 
 /* The data disk's own random-read rate, measured by bench_wl.c once after
@@ -92,43 +77,15 @@ int wl_rounds(const wl_opts *o);
 int wl_lat_alloc(wl_counters *c, int nt, int nkinds);
 /* Child: merge the threads' histograms per kind into r->lat, free them. */
 void wl_lat_collect(wl_counters *c, int nt, int nkinds, wl_result *r);
-/* Parent: the histogram of one kind rebuilt from l (NULL when l holds no
- * operation or memory ran out); the caller frees it. */
-bo_hist *wl_lat_rebuild(const wl_lat *l);
 
 /* The latency table of a report: per engine (the result sel[i] of
  * o->engines[i]) and kind, operations per second, mean, p50, p90, p99,
  * p99.9 and max; with w->main_kind >= 0 also "all" (every kind).
- * h[i][k] are the rebuilt histograms (k = w->nkinds: all), NULL where
- * there is none. */
+ * h[i][k] are the histograms (k = w->nkinds: all), NULL where there is
+ * none. */
 void wl_lat_print(const wl_workload *w, const wl_opts *o,
                   const wl_result *const *sel,
                   bo_hist *const (*h)[WL_MAX_KINDS + 1]);
-
-/* ---- bench_wl_mem.c ---------------------------------------------------- */
-
-/* sync() and drop the kernel's page cache.  0, or -errno with the reason
- * in why. */
-int wl_drop_caches(char *why, size_t whysz);
-
-/* A memory cgroup made for one child. */
-typedef struct wl_cgroup {
-    char path[256];      /* the cgroup's directory, "" when none */
-    char home[256];      /* cgroup.procs of the cgroup we came from */
-    int v2;
-} wl_cgroup;
-
-/* Create a uniquely named memory cgroup (v2 when a cgroup2 hierarchy has
- * the memory controller, else v1) limited to limit bytes, registered for
- * cleanup.  0, or -errno with the reason in why (nothing left behind). */
-int wl_cgroup_create(wl_cgroup *cg, uint64_t limit, char *why, size_t whysz);
-
-/* Move process pid into the cgroup.  0 or -errno with why. */
-int wl_cgroup_enter(const wl_cgroup *cg, int pid, char *why, size_t whysz);
-
-/* Move every process still in the cgroup back home and remove it.
- * Idempotent; 0 or -errno (printed). */
-int wl_cgroup_remove(wl_cgroup *cg);
 
 /* ---- bench_wl_report.c ------------------------------------------------- */
 

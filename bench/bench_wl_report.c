@@ -32,12 +32,10 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* File name base from the workload name: lower case, [a-z0-9-] only. */
@@ -125,9 +123,8 @@ static double wl_driver_pct(const wl_workload *w, const wl_opts *o,
     uint64_t every = wl_every(w, r);
     if (!r->ran || !every || r->run_secs <= 0 || driver_ns <= 0)
         return 0;
-    cpu_set_t cs;
-    int cpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 0;
-    int busy = cpus > 0 && cpus < o->threads ? cpus : o->threads;
+    int cpus = bu_ncpu();
+    int busy = cpus < o->threads ? cpus : o->threads;
     double op_ns = (double)busy * r->run_secs * 1e9 / (double)every;
     return 100.0 * driver_ns / op_ns;
 }
@@ -158,17 +155,6 @@ static int wl_median_at(const double *v, int n)
     return 0;
 }
 
-/* Median of the nonzero values of v[0..n-1]; 0 when there are none. */
-static double wl_median_set(const double *v, int n)
-{
-    double set[WL_MAX_ROUNDS];
-    size_t m = 0;
-    for (int k = 0; k < n; k++)
-        if (v[k] > 0)
-            set[m++] = v[k];
-    return bu_median(set, m);
-}
-
 /* Fill *v from res (wl_report's layout). */
 static void wl_view_fill(const wl_workload *w, const wl_opts *o,
                          const wl_result *res, wl_view *v)
@@ -192,7 +178,7 @@ static void wl_view_fill(const wl_workload *w, const wl_opts *o,
         int m = wl_median_at(v->steady[i], v->nr);
         v->sel[i] = &res[m * ne + i];
         v->ops[i] = v->steady[i][m];
-        v->ratio[i] = wl_median_set(v->rratio[i], v->nr);
+        v->ratio[i] = bu_median_pos(v->rratio[i], (size_t)v->nr);
     }
 }
 
@@ -318,7 +304,7 @@ static void wl_print_auto(const wl_opts *o, const wl_view *v,
     }
     if (v->nr > 1)
         wl_append(line, sizeof line, "; median %.2fx",
-                  wl_median_set(q, v->nr));
+                  bu_median_pos(q, (size_t)v->nr));
     printf("%s\n", line);
 }
 
@@ -378,20 +364,6 @@ static void wl_run_notes(const wl_opts *o, const wl_result *res, int nr,
                 bu_note_add(notes, nnotes, line);
             }
         }
-}
-
-static int wl_mkdir_p(const char *dir)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0755) != 0 && errno != EEXIST)
-                return -errno;
-            *s = '/';
-        }
-    return mkdir(p, 0755) != 0 && errno != EEXIST ? -errno : 0;
 }
 
 /* "read 50.1%, update 49.9%" of the kinds that ran. */
@@ -567,16 +539,17 @@ static void wl_plots(const wl_workload *w, const wl_opts *o,
     bu_note_add(notes, nnotes, line);
 }
 
-/* Histograms of the selected results: h[i][k] per kind, h[i][nkinds]
- * every kind merged (with a main kind only); NULL where there is none. */
+/* Histograms of the selected results: h[i][k] per kind (the result's
+ * own), h[i][nkinds] every kind merged (with a main kind only, allocated
+ * here); NULL where there is none. */
 static void wl_hists(const wl_workload *w, const wl_opts *o,
                      const wl_view *v, bo_hist *(*h)[WL_MAX_KINDS + 1])
 {
     for (int i = 0; i < o->nengines; i++) {
         bo_hist *all = NULL;
         for (int k = 0; k < w->nkinds; k++) {
-            h[i][k] = v->sel[i]->ran ? wl_lat_rebuild(&v->sel[i]->lat[k])
-                                     : NULL;
+            bo_hist *r = v->sel[i]->lat[k];
+            h[i][k] = v->sel[i]->ran && bo_hist_count(r) ? r : NULL;
             if (h[i][k] && w->main_kind >= 0 &&
                 (all || (all = bo_hist_new()) != NULL))
                 bo_hist_merge(all, h[i][k]);
@@ -585,12 +558,12 @@ static void wl_hists(const wl_workload *w, const wl_opts *o,
     }
 }
 
-static void wl_hists_free(const wl_opts *o,
+/* Free what wl_hists allocated. */
+static void wl_hists_free(const wl_workload *w, const wl_opts *o,
                           bo_hist *(*h)[WL_MAX_KINDS + 1])
 {
     for (int i = 0; i < o->nengines; i++)
-        for (int k = 0; k <= WL_MAX_KINDS; k++)
-            bo_hist_free(h[i][k]);
+        bo_hist_free(h[i][w->nkinds]);
 }
 
 /* The metrics of engine i's row. */
@@ -761,11 +734,11 @@ void wl_report(const wl_workload *w, const wl_opts *o, const wl_result *res,
     wl_lat_print(w, o, v.sel, (bo_hist *const (*)[WL_MAX_KINDS + 1])h);
     wl_rows(w, o, &v, (bo_hist *const (*)[WL_MAX_KINDS + 1])h, driver_ns,
             fio);
-    wl_hists_free(o, h);
+    wl_hists_free(w, o, h);
 
     char base[1024], file[64], csv[1100];
     wl_base(w->name, file, sizeof file);
-    int rc = strlen(o->outdir) > 900 ? -ENAMETOOLONG : wl_mkdir_p(o->outdir);
+    int rc = strlen(o->outdir) > 900 ? -ENAMETOOLONG : bu_mkdir(o->outdir);
     if (rc) {
         snprintf(line, sizeof line, "no CSV or plots: cannot create %s: %s",
                  o->outdir, strerror(-rc));

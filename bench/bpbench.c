@@ -54,27 +54,6 @@ static const bench_cmd bench_cmds[] = {
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 
-/* "  name     summary", the summary wrapped before column 80 and its
- * further lines indented under its first. */
-static void bench_usage_line(FILE *f, const char *name, const char *summary)
-{
-    int at = fprintf(f, "  %-8s", name);
-    const char *s = summary;
-    while (*s) {
-        size_t w = strcspn(s, " ");
-        if (at + 1 + (int)w > 79) {
-            at = fprintf(f, "\n%11s", "") - 1;
-            fwrite(s, 1, w, f);
-        } else {
-            fprintf(f, " %.*s", (int)w, s);
-            at++;
-        }
-        at += (int)w;
-        s += w + strspn(s + w, " ");
-    }
-    fputc('\n', f);
-}
-
 static void bench_usage(FILE *f)
 {
     fprintf(f,
@@ -83,8 +62,11 @@ static void bench_usage(FILE *f)
             "\n"
             "Benchmarks for libbufpool %d.%d.%d.  Subcommands:\n",
             BP_VERSION_MAJOR, BP_VERSION_MINOR, BP_VERSION_PATCH);
-    for (size_t i = 0; i < BENCH_NCMDS; i++)
-        bench_usage_line(f, bench_cmds[i].name, bench_cmds[i].summary);
+    for (size_t i = 0; i < BENCH_NCMDS; i++) {
+        char lead[32]; /* "  name     ", the summary from column 11 on */
+        snprintf(lead, sizeof lead, "  %-8s ", bench_cmds[i].name);
+        bo_wrapf(f, lead, "           ", "%s", bench_cmds[i].summary);
+    }
     fprintf(f, "\nEvery benchmark takes --json FILE, --csv FILE, --output "
                "FILE (.json or .csv),\n--out DIR (plots) and --quiet; "
                "bpbench(1) has the formats.  Temporary files\n(data files "

@@ -42,8 +42,6 @@ void kv_close(kv *k)
         k->ops->close(k);
 }
 
-unsigned kv_caps(const kv *k) { return k->caps; }
-
 int kv_load_sorted_begin(kv *k)
 {
     return k->ops->load_begin ? k->ops->load_begin(k) : -ENOTSUP;

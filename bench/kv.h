@@ -7,10 +7,10 @@
  * Transactions: kv_begin/kv_commit/kv_abort bracket a group of operations.
  * LMDB maps them onto real LMDB transactions (one writer at a time, readers
  * on snapshots).  The bufpool engine has no transactions: begin/commit are
- * no-ops, each operation is atomic on its own, and kv_abort cannot undo
- * (KV_CAP_TXN is not set): a workload that needs atomic groups (TPC-C)
- * serializes conflicting groups with its own locks and checks before it
- * writes, identically for every engine.
+ * no-ops, each operation is atomic on its own, and kv_abort cannot undo:
+ * a workload that needs atomic groups (TPC-C) serializes conflicting
+ * groups with its own locks and checks before it writes, identically for
+ * every engine.
  *
  * Threads: one kv handle is shared by all worker threads; each thread uses
  * its own kv_txn.  A kv_txn is used by one thread at a time.
@@ -24,8 +24,6 @@
 #include "bufpool.h"
 
 #define KV_NOTFOUND 1 /* get/del: key absent (not an error) */
-
-#define KV_CAP_TXN 0x1u /* kv_abort undoes the group's writes */
 
 typedef enum kv_kind { KV_BUFPOOL = 0, KV_LMDB } kv_kind;
 
@@ -61,7 +59,6 @@ void kv_close(kv *k);
 /* Reopen the files (after kv_close) with the same cfg: the run starts
  * warm (keep_shm, and LMDB's page cache) or cold. */
 int kv_reopen(kv **out, const kv_cfg *cfg, char *err, size_t errsz);
-unsigned kv_caps(const kv *k);
 /* A load of strictly ascending keys into an empty store by one thread,
  * through the engine's sorted path (bufpool: bt_bulk_*, LMDB: MDB_APPEND
  * puts).  begin returns -ENOTSUP when the engine has none; end with

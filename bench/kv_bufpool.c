@@ -36,8 +36,7 @@
  * when the engine closes: once after the load, once after the run.
  *
  * Transactions: none.  kv_begin hands out the one immutable kv_txn of the
- * handle to every thread; commit is a no-op and abort cannot undo (no
- * KV_CAP_TXN).
+ * handle to every thread; commit is a no-op and abort cannot undo.
  *
  * Built without the tree (no examples/btree*.c yet: BENCH_HAVE_BTREE
  * undefined), kv_open fails with -ENOSYS and says why.

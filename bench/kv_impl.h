@@ -41,7 +41,6 @@ typedef struct kv_ops {
 /* First member of every engine's handle. */
 struct kv {
     const kv_ops *ops;
-    unsigned caps;
     char label[96];
 };
 

@@ -28,7 +28,7 @@
  * cfg->mem_budget bytes in out-of-memory mode.
  *
  * Transactions: kv_begin(write) is a real LMDB write transaction (one at a
- * time; the others wait in mdb_txn_begin); kv_abort undoes it (KV_CAP_TXN).
+ * time; the others wait in mdb_txn_begin); kv_abort undoes it.
  * Read transactions are snapshots.  Each thread claims one slot of
  * KL_SLOTS on its first kv_begin (a thread-local pointer remembers it): the
  * slot keeps the thread's reset read transaction and read cursor.  A nested
@@ -111,7 +111,6 @@ static int kl_open(kv **out, const kv_cfg *cfg, char *err, size_t errsz)
         return -ENOMEM;
     }
     l->base.ops = &kv_lmdb_ops;
-    l->base.caps = KV_CAP_TXN;
     snprintf(l->base.label, sizeof l->base.label, "lmdb");
     l->id = atomic_fetch_add(&kl_next_id, 1);
 

@@ -12,7 +12,7 @@
  * --oom: out-of-memory mode, data ~4x the budget: the budget defaults to
  * 32 MiB and the records to what fills 4x it (about 4 * 32 MiB of tree),
  * the page cache is dropped before each run and LMDB runs in a memory
- * cgroup limited to the budget (see bench_wl_mem.c, kv_bufpool.c for the
+ * cgroup limited to the budget (see bench_util.h, kv_bufpool.c for the
  * equal-memory rule).
  * --distribution and --keys set the request distribution of every workload
  * and the key format (ycsb.h): `--distribution uniform --keys int8
