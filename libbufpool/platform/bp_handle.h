@@ -2,9 +2,10 @@
  * bp_handle.h - struct bp_pool, the handle every layer works on.
  *
  * The handle is the one record the layers share: each group of fields
- * below names the layer that owns it, and only that layer's files write
- * it (bp_open in api/ sets the options and calls each layer's open in
- * turn).  Types of higher layers appear only as pointers to incomplete
+ * below names the layer that owns it, which sets it up at its open and
+ * keeps it; bp_open and the teardown (api/bp_pool.c) also set the
+ * options, reset fields between opens and record the backend chosen
+ * (p->be).  Types of higher layers appear only as pointers to incomplete
  * structs, so this header needs nothing above the platform layer; their
  * definitions are in the owning layer's header.  The shm file's layout
  * is shm/bp_shared.h; p->meta and the pointers into it are offsets made
