@@ -13,7 +13,8 @@
  *                  read() into the 2 MB cache
  *   bufpool        the bufpool VFS (examples/sqlite/bpvfs.h), bp_cache=M,
  *                  bp_fetch=1: SQLite reads the pool's pages in place
- *                  (xFetch); SQLite's own cache at its default 2 MB
+ *                  (xFetch); SQLite's own cache at its default 2 MB;
+ *                  pages in file order read ahead (bp_readahead=2)
  *   bufpool-xread  the same with bp_fetch=0: every page copied out of the
  *                  pool by xRead into SQLite's 2 MB cache
  *
@@ -598,12 +599,15 @@ static void sq_pool_info(sq_run *x)
     }
     snprintf(x->r->pool, sizeof x->r->pool,
              "pool backend %s, %s I/O by %s, cache %s (%llu frames), %llu "
-             "window slots; %llu data-file reads, %llu writes",
+             "window slots; %llu data-file reads (%llu of them read "
+             "ahead), %llu writes",
              bp_backend_name((bp_backend)st.backend),
              st.direct_io ? "direct" : "buffered", st.io_engine,
              bu_fmt_bytes(st.frames * st.page_size, b1, sizeof b1),
              (unsigned long long)st.frames, (unsigned long long)st.slots,
-             (unsigned long long)st.reads, (unsigned long long)st.writes);
+             (unsigned long long)st.reads,
+             (unsigned long long)st.prefetch_started,
+             (unsigned long long)st.writes);
 }
 
 /* ", round 2/3" into buf when there are rounds, else "". */
@@ -1527,7 +1531,8 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
 "#                  in place from the page cache, the rest by read()\n"
 "#   bufpool        bufpool VFS, bp_cache=M, bp_fetch=1: pages read in\n"
 "#                  place from the pool (xFetch; the VFS sets mmap_size);\n"
-"#                  SQLite's own cache at its default 2 MB\n"
+"#                  SQLite's own cache at its default 2 MB; pages in\n"
+"#                  file order read ahead (bp_readahead=2)\n"
 "#   bufpool-xread  bufpool VFS, bp_cache=M, bp_fetch=0: every page\n"
 "#                  copied from the pool by xRead into the 2 MB cache\n");
     bo_wrapf(stdout, "# ", "#   ", "Every engine: journal_mode=WAL, "

@@ -31,6 +31,13 @@
  *    writing to it, so this is not expected).
  *  - The last connection of the process to close a database flushes its
  *    pool and closes it.
+ *  - Read-ahead follows page order, per connection: a page read right
+ *    after the page before it (a range scan walking its leaves, laid out
+ *    in key order) raises a score, a miss anywhere else lowers it; while
+ *    the score is high, a miss or a step in page order also starts
+ *    asynchronous reads (bp_prefetch) of the next ra_pages pages, so they
+ *    are in flight together with the page SQLite waits for.  Point
+ *    lookups keep the score at zero and read nothing extra.
  */
 #include "bpvfs.h"
 
@@ -47,6 +54,10 @@
 #define BPVFS_DEFAULT_CACHE (64u << 20)
 #define BPVFS_DEFAULT_PAGE 4096u
 #define BPVFS_BUSY_MS 2000u /* bp_open's -EBUSY: retried for 2 s */
+#define BPVFS_RA_PAGES 2u   /* pages read ahead (bp_readahead's default) */
+#define BPVFS_RA_MAX 64u    /* bp_readahead's limit */
+#define BPVFS_RA_TOP 8      /* the read-ahead score saturates here... */
+#define BPVFS_RA_ON 3       /* ...and reads ahead from here on */
 /* PRAGMA mmap_size given to a connection whose database this VFS serves
  * (SQLite caps it at its SQLITE_MAX_MMAP_SIZE); only > 0 matters here:
  * every page of the file can be fetched. */
@@ -88,6 +99,9 @@ struct bpvfs_file {
     sqlite3_int64 mmap_size; /* SQLITE_FCNTL_MMAP_SIZE; > 0: fetch */
     struct bpvfs_fetch *fx;
     unsigned nfx, capfx;
+    unsigned ra_pages; /* bp_readahead: 0, none */
+    int ra_score;      /* 0 .. BPVFS_RA_TOP */
+    uint64_t ra_next;  /* the page after the last miss or step; 0: none */
 };
 
 #define BPVFS_FILE_HEAD ((sizeof(struct bpvfs_file) + 15) & ~(size_t)15)
@@ -376,6 +390,71 @@ static int bpvfs_close(sqlite3_file *pf)
     return rc != SQLITE_OK ? rc : rc2;
 }
 
+/* Read-ahead's bookkeeping before SQLite's read of page pgno (miss: it is
+ * not cached).  While reads run in page order it starts the reads of the
+ * pages after pgno, and on a miss of pgno itself too, in one bp_prefetch
+ * (one submission: the kernel merges them into one request).  Returns
+ * nonzero when pgno's own read was started.  A failed bp_prefetch is left
+ * alone: the fix reads the page itself and reports what is wrong. */
+static int bpvfs_ra_note(struct bpvfs_file *f, uint64_t pgno, int miss)
+{
+    bp_pool *p = f->db->pool;
+    uint64_t pgnos[BPVFS_RA_MAX + 1], pages;
+    size_t n = 0, want = f->ra_pages + (miss != 0);
+
+    if (pgno == f->ra_next && pgno != 0) {
+        f->ra_score += 2;
+        if (f->ra_score > BPVFS_RA_TOP)
+            f->ra_score = BPVFS_RA_TOP;
+    } else if (miss) {
+        if (f->ra_score > 0)
+            f->ra_score--;
+    } else {
+        return 0; /* a hit out of order: an inner page, say */
+    }
+    f->ra_next = pgno + 1;
+    if (f->ra_score < BPVFS_RA_ON)
+        return 0;
+    pages = bp_page_count(p);
+    for (uint64_t pg = miss ? pgno : pgno + 1; n < want && pg < pages; pg++)
+        pgnos[n++] = pg;
+    return bp_prefetch(p, pgnos, n) > 0 && miss;
+}
+
+/* bp_fix(BP_SHARED) of a page SQLite reads, with read-ahead.  A page whose
+ * read went out with read-ahead is waited for in bp_io_wait, where this
+ * thread takes the completion itself (no hand-over from the pool's
+ * completion thread). */
+static int bpvfs_fix_read(struct bpvfs_file *f, uint64_t pgno, bp_page *pg)
+{
+    bp_pool *p = f->db->pool;
+    uint64_t seq;
+    int rc;
+
+    if (!f->ra_pages)
+        return bp_fix(p, pgno, BP_SHARED, pg);
+    rc = bp_fix(p, pgno, BP_SHARED | BP_NOWAIT, pg);
+    if (rc == 0) {
+        bpvfs_ra_note(f, pgno, 0);
+        return 0;
+    }
+    if (rc != BP_ENOTCACHED && rc != BP_EAGAIN)
+        return rc;
+    /* BP_EAGAIN: in flight (read ahead) or latched: not a miss */
+    if (bpvfs_ra_note(f, pgno, rc == BP_ENOTCACHED) || rc == BP_EAGAIN) {
+        for (;;) {
+            seq = bp_io_seq(p);
+            rc = bp_fix(p, pgno, BP_SHARED | BP_NOWAIT, pg);
+            if (rc != BP_EAGAIN ||
+                bp_io_wait(p, seq, -1) == BP_EIDLE)
+                break;
+        }
+        if (rc == 0 || (rc != BP_ENOTCACHED && rc != BP_EAGAIN))
+            return rc;
+    }
+    return bp_fix(p, pgno, BP_SHARED, pg);
+}
+
 static int bpvfs_read(sqlite3_file *pf, void *buf, int amt,
                       sqlite3_int64 off)
 {
@@ -394,7 +473,7 @@ static int bpvfs_read(sqlite3_file *pf, void *buf, int amt,
             memset(out, 0, (size_t)amt);
             return SQLITE_IOERR_SHORT_READ;
         }
-        if ((rc = bp_fix(p, pgno, BP_SHARED, &pg)) != 0)
+        if ((rc = bpvfs_fix_read(f, pgno, &pg)) != 0)
             return bpvfs_fail(SQLITE_IOERR_READ, p, rc, "read of page %"
                               PRIu64, pgno);
         memcpy(out, (const char *)pg.data + in, n);
@@ -639,7 +718,7 @@ static int bpvfs_fetch(sqlite3_file *pf, sqlite3_int64 off, int amt,
         f->capfx = cap;
     }
     e = &f->fx[f->nfx];
-    if (bp_fix(f->db->pool, pgno, BP_SHARED, &e->pg) != 0)
+    if (bpvfs_fix_read(f, pgno, &e->pg) != 0)
         return SQLITE_OK;
     e->pgno = pgno;
     e->count = 1;
@@ -698,6 +777,7 @@ static int bpvfs_xopen(sqlite3_vfs *vfs, const char *zName,
     struct bpvfs *v = vfs->pAppData;
     struct bpvfs_file *f = (struct bpvfs_file *)pf;
     const char *fetch;
+    uint64_t ra;
     int rc;
 
     if (!(flags & SQLITE_OPEN_MAIN_DB) || !zName)
@@ -715,6 +795,11 @@ static int bpvfs_xopen(sqlite3_vfs *vfs, const char *zName,
     fetch = sqlite3_uri_parameter(zName, "bp_fetch");
     f->fetch = fetch ? sqlite3_uri_boolean(zName, "bp_fetch", 1)
                      : !v->cfg.no_fetch;
+    ra = bpvfs_uri_u64(zName, "bp_readahead",
+                       v->cfg.readahead < 0 ? 0
+                       : v->cfg.readahead ? (uint64_t)v->cfg.readahead
+                                          : BPVFS_RA_PAGES);
+    f->ra_pages = ra > BPVFS_RA_MAX ? BPVFS_RA_MAX : (unsigned)ra;
     f->vfs = v;
     f->base.pMethods = &bpvfs_methods;
     return SQLITE_OK;

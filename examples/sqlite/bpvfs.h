@@ -30,6 +30,10 @@
  *   bp_fetch=0|1        serve SQLite's memory-mapped reads (xFetch) from
  *                       the window (default 1); a connection then gets
  *                       PRAGMA mmap_size at open
+ *   bp_readahead=PAGES  pages read ahead, asynchronously, once a
+ *                       connection reads pages in file order (a range
+ *                       scan over leaves stored in key order); 0: none
+ *                       (default 2, at most 64)
  *
  * Errors: a failure SQLite cannot name (a page-size mismatch, a pool that
  * does not open, a page that does not read) goes to sqlite3_log() and to
@@ -51,6 +55,8 @@ typedef struct bpvfs_config {
     const char *shm;       /* NULL: a private cache per process */
     int io;                /* 0 auto, 1 direct, 2 buffered */
     int no_fetch;          /* nonzero: SQLite's own reads only (xRead) */
+    int readahead;         /* pages read ahead in file order; 0: 2, < 0:
+                              none (bp_readahead) */
 } bpvfs_config;
 
 /* Register the VFS name (NULL: "bufpool") over the default VFS, with cfg

@@ -51,6 +51,11 @@
  *   pages_read_in_place bp_fetch=1 (default) maps pages in place (fewer
  *                       pager misses, fixes in bp_stats); bp_fetch=0 gives
  *                       the same rows
+ *   readahead_in_page_order  range scans over a table stored in key
+ *                       order read the next pages ahead (bp_prefetch
+ *                       reads in bp_stats) and return the rows the default
+ *                       VFS returns; point selects read nothing ahead;
+ *                       bp_readahead=0 reads nothing ahead
  *   child_after_fork    a child of a process that has the database open
  *                       (shared cache) opens it anew: its own pool, the
  *                       parent's rows, and its write seen by the parent
@@ -1822,6 +1827,76 @@ static void test_pages_read_in_place(void **state)
     sq_remove(path);
 }
 
+/* ---- read-ahead in page order --------------------------------------------- */
+
+/* nq queries from seed on db (scans: 50 rows from a key, else one row by
+ * key), hashed together; the pool's prefetch reads they started go to
+ * *started (NULL: db has no pool). */
+static uint64_t ra_queries(sqlite3 *db, int scans, int nq, uint64_t seed,
+                           uint64_t *started)
+{
+    uint64_t h = 0, hq, r = seed;
+    bp_stats s0, s1;
+    int64_t rows, all = 0;
+    char sql[128];
+
+    if (started)
+        util_stats(sq_pool(db), &s0);
+    for (int i = 0; i < nq; i++) {
+        r = r * UINT64_C(6364136223846793005) + 1442695040888963407u;
+        snprintf(sql, sizeof sql, scans
+                 ? "SELECT k, v FROM t WHERE k >= %d ORDER BY k LIMIT 50"
+                 : "SELECT k, v FROM t WHERE k = %d",
+                 (int)((r >> 33) % 20000));
+        hq = sq_hash(db, sql, &rows);
+        h = fnv(h, &hq, sizeof hq);
+        all += rows;
+    }
+    assert_true(all >= (scans ? 50 : 1) * (int64_t)nq * 9 / 10);
+    if (started) {
+        util_stats(sq_pool(db), &s1);
+        *started = s1.prefetch_started - s0.prefetch_started;
+    }
+    return h;
+}
+
+static void test_readahead_in_page_order(void **state)
+{
+    uint64_t want, got, started;
+    char path[600];
+    sqlite3 *db;
+
+    (void)state;
+    util_tmp_path(path, sizeof path, "ra.db");
+    /* 20,000 rows of 150 bytes in key order: about 800 leaves in a row */
+    db = sq_open(path, "", 0);
+    sq_exec(db, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB);"
+                "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 "
+                "FROM s WHERE i < 19999) INSERT INTO t SELECT i, "
+                "randomblob(150) FROM s");
+    want = ra_queries(db, 1, 300, 7, NULL);
+    sq_close(db);
+
+    db = sq_open(path, SMALL_CACHE "&bp_readahead=2", 1);
+    (void)ra_queries(db, 0, 300, 11, &started);
+    print_message("  point selects: %" PRIu64 " pages read ahead\n",
+                  started);
+    assert_int_equal(started, 0);
+    got = ra_queries(db, 1, 300, 7, &started);
+    print_message("  range scans: %" PRIu64 " pages read ahead\n", started);
+    assert_true(got == want);
+    assert_true(started >= 300);
+    sq_integrity(db);
+    sq_close(db);
+
+    db = sq_open(path, SMALL_CACHE "&bp_readahead=0", 1);
+    got = ra_queries(db, 1, 300, 7, &started);
+    assert_true(got == want);
+    assert_int_equal(started, 0);
+    sq_close(db);
+    sq_remove(path);
+}
+
 /* ---- a child after fork() opens its own pool ------------------------------ */
 
 /* The parent holds the database open through a shared cache; a child it
@@ -1898,6 +1973,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_vacuum_truncates),
         cmocka_unit_test(test_rolled_back_growth),
         cmocka_unit_test(test_pages_read_in_place),
+        cmocka_unit_test(test_readahead_in_page_order),
     };
     int rc;
 
