@@ -1,6 +1,6 @@
 /*
  * bench_sqlite.c - `bpbench sqlite`: one SQL workload on SQLite given the
- * same memory M in four ways, side by side in one run:
+ * same memory M in five ways, side by side in one run:
  *   stock-cache    the default unix VFS with SQLite's own page cache of
  *                  M: PRAGMA cache_size of N pages whose buffers are one
  *                  block of M bytes (SQLITE_CONFIG_PAGECACHE; by malloc,
@@ -11,6 +11,10 @@
  *                  default cache_size (2 MB): the first M bytes of the file
  *                  read in place from the kernel's page cache, the rest by
  *                  read() into the 2 MB cache
+ *   bufpool-pcache the default unix VFS with SQLite's page cache in pool
+ *                  frames (examples/sqlite/bppcache.h, SQLITE_CONFIG_PCACHE2)
+ *                  holding as many pages as stock-cache, their headers
+ *                  malloc'd: pages by read() into buffers that are frames
  *   bufpool        the bufpool VFS (examples/sqlite/bpvfs.h), bp_cache=M,
  *                  bp_fetch=1: SQLite reads the pool's pages in place
  *                  (xFetch); SQLite's own cache at its default 2 MB;
@@ -85,6 +89,7 @@
 #include "bench_run.h"
 #include "bench_util.h"
 #include "bench_wl_impl.h"
+#include "bppcache.h"
 #include "bpvfs.h"
 #include "ycsb.h"
 
@@ -102,12 +107,13 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { SQ_CACHE, SQ_MMAP, SQ_BP, SQ_BPX, SQ_NENG };
+enum { SQ_CACHE, SQ_MMAP, SQ_PC, SQ_BP, SQ_BPX, SQ_NENG };
 enum { SQ_SELECT, SQ_SCAN, SQ_UPDATE, SQ_INSERT, SQ_NOPS };
 enum { SQ_MEM, SQ_OOM, SQ_NCASE };
 
 static const char *const sq_eng[SQ_NENG] = {"stock-cache", "stock-mmap",
-                                            "bufpool", "bufpool-xread"};
+                                            "bufpool-pcache", "bufpool",
+                                            "bufpool-xread"};
 static const char *const sq_opname[SQ_NOPS] = {"select", "scan", "update",
                                                "insert"};
 static const char *const sq_case[SQ_NCASE] = {"in-memory",
@@ -343,6 +349,30 @@ static int sq_pagecache(sq_run *x, uint64_t *pages)
     return 0;
 }
 
+/* bufpool-pcache: SQLite restarted with its page cache in the frames of
+ * a pool (bppcache.c), before any connection of the child.  It holds as
+ * many pages as stock-cache (M over a page with its header), so that the
+ * buffers and SQLite's headers, malloc'd beside them, come to M; the
+ * pages into *pages.  0 or -1. */
+static int sq_pcache(sq_run *x, uint64_t *pages)
+{
+    uint64_t n = x->c->mem / x->c->pc_slot;
+    int rc = sqlite3_shutdown();
+
+    if (rc == SQLITE_OK)
+        rc = bppcache_install(&(bppcache_config){
+            .cache_bytes = n * SQ_PAGE, .page_size = SQ_PAGE,
+            .dir = x->c->dir});
+    if (rc == SQLITE_OK)
+        rc = sqlite3_initialize();
+    if (rc != SQLITE_OK || !bppcache_pool())
+        return sq_fail(x, "SQLITE_CONFIG_PCACHE2 in pool frames: %s%s%s",
+                       sqlite3_errstr(rc), bppcache_last_error()[0] ? ": " : "",
+                       bppcache_last_error());
+    *pages = n;
+    return 0;
+}
+
 /* Open the engine's copy with its settings and read them back into r
  * (first_open) or check them again; 0 or -1. */
 static int sq_open(sq_run *x, int first_open)
@@ -364,7 +394,7 @@ static int sq_open(sq_run *x, int first_open)
     if (rc != SQLITE_OK)
         return sq_fail(x, "open %s: %s", name,
                        x->db ? sqlite3_errmsg(x->db) : sqlite3_errstr(rc));
-    if (x->eng == SQ_CACHE) {
+    if (x->eng == SQ_CACHE || x->eng == SQ_PC) {
         snprintf(sql, sizeof sql, "PRAGMA cache_size=%llu",
                  (unsigned long long)x->cache_pages);
         if (sq_exec(x, sql) || sq_exec(x, "PRAGMA mmap_size=0"))
@@ -583,6 +613,28 @@ static int sq_check(sq_run *x)
     return 0;
 }
 
+/* bufpool-pcache: where its page buffers came from. */
+static void sq_pcache_info(sq_run *x)
+{
+    uint64_t from_pool, from_malloc;
+    bp_stats st;
+    char why[128], b1[32];
+
+    bppcache_counts(&from_pool, &from_malloc);
+    if (bu_stats(bppcache_pool(), &st, why, sizeof why) != 0) {
+        snprintf(x->r->pool, sizeof x->r->pool, "%s", why);
+        return;
+    }
+    snprintf(x->r->pool, sizeof x->r->pool,
+             "page buffers in a pool of %s (%llu frames, backend %s): %llu "
+             "taken from the pool, %llu from malloc; %llu pool reads",
+             bu_fmt_bytes(st.frames * st.page_size, b1, sizeof b1),
+             (unsigned long long)st.frames,
+             bp_backend_name((bp_backend)st.backend),
+             (unsigned long long)from_pool, (unsigned long long)from_malloc,
+             (unsigned long long)st.reads);
+}
+
 /* The pool's configuration and counters (bufpool engines). */
 static void sq_pool_info(sq_run *x)
 {
@@ -648,7 +700,7 @@ static int sq_child(const sq_ctx *c, int cs, int rnd, int eng, sq_res *r,
         return 1;
     }
     if ((eng == SQ_CACHE && sq_pagecache(&x, &x.cache_pages)) ||
-        sq_open(&x, 1))
+        (eng == SQ_PC && sq_pcache(&x, &x.cache_pages)) || sq_open(&x, 1))
         return 1;
     sq_child_progress(&x, "warm-up");
     if (sq_warm(&x))
@@ -661,6 +713,8 @@ static int sq_child(const sq_ctx *c, int cs, int rnd, int eng, sq_res *r,
     x.r->ran = 1;
     if (eng >= SQ_BP)
         sq_pool_info(&x);
+    else if (eng == SQ_PC)
+        sq_pcache_info(&x);
     if (br_child_say(self, 'D') != 0 || br_child_hear(self, 'C') != 0) {
         sq_fail(&x, "lost the parent's handshake");
         return 1;
@@ -1192,7 +1246,7 @@ static void sq_case_engines(const sq_ctx *c, int cs)
         bo_wrapf(stdout, "  ", "    ", "stock-mmap: mmap_size read back %lld, "
                  "less than M: SQLite caps it at its SQLITE_MAX_MMAP_SIZE, "
                  "the rest of M is not used", am.opened->mmap_size);
-    for (int e = SQ_BP; e < SQ_NENG; e++)
+    for (int e = 0; e < SQ_NENG; e++)
         for (int rnd = 0; rnd < nr; rnd++) {
             const sq_res *r = sq_res_of(c, cs, rnd, e);
             if (!r->pool[0])
@@ -1308,23 +1362,25 @@ static void sq_summary(const sq_ctx *c)
 /* ---- options and heading ------------------------------------------------- */
 
 static const char sq_intro[] =
-"One SQL workload on SQLite given the same memory M four ways, side by\n"
+"One SQL workload on SQLite given the same memory M five ways, side by\n"
 "side: stock SQLite with a page cache of M (stock-cache: PRAGMA\n"
 "cache_size, its page buffers one block of M bytes), stock SQLite with\n"
-"PRAGMA mmap_size = M (stock-mmap), the bufpool VFS with bp_cache = M\n"
-"reading pages in place (bufpool, bp_fetch=1) and copying them by xRead\n"
-"(bufpool-xread, bp_fetch=0).  Phases of point selects, range scans,\n"
-"updates and inserts, each statement its own transaction,\n"
-"journal_mode=WAL and synchronous=NORMAL for every engine; ops/s, the\n"
-"ratio to stock-cache and p50/p99/p99.9 latency per phase and engine.\n"
-"Two cases: in memory (the table about M / 2) and out of memory (about\n"
-"4 M; every engine in a memory cgroup of M + headroom).  The tables are\n"
-"loaded once and copied for each run of an engine; the page cache is\n"
-"dropped before each run; each run is its own process.  With --rounds N\n"
-"the engines run N times in alternation (A B C D A B C D ...): ops/s\n"
-"is the median of the rounds, the ratio the median of the per-round\n"
-"ratios, the latency from every round merged, and a table gives every\n"
-"round's ops/s.\n";
+"PRAGMA mmap_size = M (stock-mmap), SQLite's page cache of M in the\n"
+"frames of a pool (bufpool-pcache: SQLITE_CONFIG_PCACHE2, the default\n"
+"VFS), the bufpool VFS with bp_cache = M reading pages in place\n"
+"(bufpool, bp_fetch=1) and copying them by xRead (bufpool-xread,\n"
+"bp_fetch=0).  Phases of point selects, range scans, updates and\n"
+"inserts, each statement its own transaction, journal_mode=WAL and\n"
+"synchronous=NORMAL for every engine; ops/s, the ratio to stock-cache\n"
+"and p50/p99/p99.9 latency per phase and engine.  Two cases: in memory\n"
+"(the table about M / 2) and out of memory (about 4 M; every engine in\n"
+"a memory cgroup of M + headroom).  The tables are loaded once and\n"
+"copied for each run of an engine; the page cache is dropped before\n"
+"each run; each run is its own process.  With --rounds N the engines\n"
+"run N times in alternation (A B C D E A B C D E ...): ops/s is the\n"
+"median of the rounds, the ratio the median of the per-round ratios,\n"
+"the latency from every round merged, and a table gives every round's\n"
+"ops/s.\n";
 
 static const char sq_tail[] =
 "The data files go to a fresh directory under --dir, removed at exit\n"
@@ -1394,7 +1450,7 @@ static int sq_parse(sq_opts *o, int argc, char **argv)
                "(default: 0, the phases are timed)"),
         BO_OPT("rounds", NULL, BO_INT, &o->rounds, 1, SQ_MAX_ROUNDS, "N",
                "runs per engine and case, the engines alternating (A B "
-               "C D A B C D ...), each run in its own process from a "
+               "C D E A B C D E ...), each run in its own process from a "
                "fresh copy of the table, the page cache dropped before "
                "each; the report shows each engine's median ops/s, the "
                "median per-round ratio to stock-cache, latency from every "
@@ -1501,7 +1557,7 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
                  (unsigned long long)c->o.ops);
     else
         snprintf(each, sizeof each, "%g s", c->o.seconds);
-    printf("bpbench sqlite: SQLite given the same memory M four ways\n");
+    printf("bpbench sqlite: SQLite given the same memory M five ways\n");
     bo_wrapf(stdout, "# command: ", "#   ", "%s", cmd);
     printf("# date: %s\n", date);
     bu_print_machine(stdout, "# ");
@@ -1529,6 +1585,10 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
 "#   stock-mmap     default unix VFS, PRAGMA mmap_size=M, default\n"
 "#                  cache_size (2 MB): the first M bytes of the file read\n"
 "#                  in place from the page cache, the rest by read()\n"
+"#   bufpool-pcache default unix VFS, SQLite's page cache in the frames\n"
+"#                  of a pool (SQLITE_CONFIG_PCACHE2, bppcache.c), as\n"
+"#                  many pages as stock-cache (their headers malloc'd),\n"
+"#                  pages by read()\n"
 "#   bufpool        bufpool VFS, bp_cache=M, bp_fetch=1: pages read in\n"
 "#                  place from the pool (xFetch; the VFS sets mmap_size);\n"
 "#                  SQLite's own cache at its default 2 MB; pages in\n"

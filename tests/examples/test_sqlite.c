@@ -56,12 +56,20 @@
  *                       reads in bp_stats) and return the rows the default
  *                       VFS returns; point selects read nothing ahead;
  *                       bp_readahead=0 reads nothing ahead
+ *   page_cache_in_pool_frames  SQLite's page cache from bppcache.c
+ *                       (SQLITE_CONFIG_PCACHE2, buffers in pool frames),
+ *                       500 pages for a database of thousands: the
+ *                       workload's rows hash as with SQLite's own cache,
+ *                       integrity_check is ok, the buffers came from the
+ *                       pool and were recycled; SQLite's cache put back
+ *                       after (the last case, as it restarts SQLite)
  *   child_after_fork    a child of a process that has the database open
  *                       (shared cache) opens it anew: its own pool, the
  *                       parent's rows, and its write seen by the parent
  */
 #include "util_test.h"
 
+#include "bppcache.h"
 #include "bpvfs.h"
 
 #include <errno.h>
@@ -1897,6 +1905,64 @@ static void test_readahead_in_page_order(void **state)
     sq_remove(path);
 }
 
+/* ---- SQLite's page cache in pool frames (bppcache.c) ---------------------- */
+
+static void test_page_cache_in_pool_frames(void **state)
+{
+    uint64_t h[2][WL_NQ], from_pool, from_malloc;
+    int64_t rows[2][WL_NQ];
+    char path[600];
+    bp_stats s;
+
+    (void)state;
+    util_tmp_path(path, sizeof path, "pcache.db");
+    for (int v = 0; v < 2; v++) {
+        sqlite3 *db;
+
+        if (v) { /* SQLite restarted with the page cache in pool frames */
+            assert_int_equal(sqlite3_shutdown(), SQLITE_OK);
+            assert_int_equal(bppcache_install(&(bppcache_config){
+                                 .cache_bytes = 4u << 20,
+                                 .dir = util_tmpdir()}),
+                             SQLITE_OK);
+            assert_int_equal(sqlite3_initialize(), SQLITE_OK);
+            assert_non_null(bppcache_pool());
+        }
+        db = sq_open(path, "", 0);
+        sq_mode(db, 1, WL_SQLITE_CACHE);
+        wl_run(db);
+        wl_hashes(db, h[v], rows[v]);
+        sq_integrity(db);
+        if (v) {
+            util_stats(bppcache_pool(), &s);
+            bppcache_counts(&from_pool, &from_malloc);
+            print_message("  %" PRIu64 " buffers from the pool (%" PRIu64
+                          " frames), %" PRIu64 " from malloc, %lld pages "
+                          "in the file, %" PRIu64 " pool reads\n",
+                          from_pool, s.frames, from_malloc,
+                          (long long)sq_int(db, "PRAGMA page_count"),
+                          s.reads);
+            assert_true(from_pool >= WL_SQLITE_CACHE);
+            assert_true(sq_int(db, "PRAGMA page_count") >
+                        4 * WL_SQLITE_CACHE);
+            assert_int_equal(s.reads, 0); /* only memory */
+        }
+        sq_close(db);
+        sq_remove(path);
+    }
+    for (size_t q = 0; q < WL_NQ; q++) {
+        assert_true(rows[0][q] > 0);
+        assert_int_equal(rows[1][q], rows[0][q]);
+        assert_true(h[1][q] == h[0][q]);
+    }
+    /* SQLite's own page cache back, and the bufpool VFS with it */
+    assert_int_equal(sqlite3_shutdown(), SQLITE_OK);
+    assert_null(bppcache_pool());
+    assert_int_equal(bppcache_uninstall(), SQLITE_OK);
+    assert_int_equal(sqlite3_initialize(), SQLITE_OK);
+    assert_int_equal(bpvfs_register(NULL, NULL, 0), SQLITE_OK);
+}
+
 /* ---- a child after fork() opens its own pool ------------------------------ */
 
 /* The parent holds the database open through a shared cache; a child it
@@ -1974,6 +2040,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rolled_back_growth),
         cmocka_unit_test(test_pages_read_in_place),
         cmocka_unit_test(test_readahead_in_page_order),
+        cmocka_unit_test(test_page_cache_in_pool_frames), /* the last */
     };
     int rc;
 
