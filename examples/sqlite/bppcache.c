@@ -24,6 +24,11 @@
  *    databases) take their buffers from sqlite3_malloc.
  *  - pExtra is zeroed whenever a page is handed out new or recycled
  *    (SQLite tells a new page by its zero header).
+ *  - Page headers (with SQLite's extra bytes) come from per-cache chunks
+ *    and go back to the cache's spare list, so a header costs its size
+ *    and no allocator rounding; maxkey bounds the keys, so the truncate
+ *    SQLite asks for at every transaction's end looks at the keys above
+ *    the limit, not at the whole table.
  */
 #include "bppcache.h"
 
@@ -46,11 +51,21 @@ typedef struct bppc_page {
     struct bppc_page *hnext, *lprev, *lnext;
 } bppc_page;
 
+#define BPPC_CHUNK 256u /* page headers allocated together */
+
+typedef struct bppc_chunk {
+    struct bppc_chunk *next;
+} bppc_chunk;
+
 typedef struct bppc_cache {
     int sz_page, sz_extra, purgeable;
     unsigned nmax, npage, nhash;
+    unsigned maxkey; /* no page has a larger key */
+    size_t esz;      /* a page header with its extra bytes */
     bppc_page **hash;
-    bppc_page lru; /* sentinel: lru.lnext the most recently unpinned */
+    bppc_page lru;   /* sentinel: lru.lnext the most recently unpinned */
+    bppc_page *spare; /* free headers, by hnext */
+    bppc_chunk *chunks;
 } bppc_cache;
 
 static struct {
@@ -228,8 +243,11 @@ static void bppc_page_free(bppc_cache *c, bppc_page *e)
     *bppc_slot(c, e->key) = e->hnext;
     if (!e->pinned)
         bppc_lru_unlink(e);
+    if (e->buf < 0)
+        sqlite3_free(e->base.pBuf);
     bppc_buf_put(e->buf);
-    sqlite3_free(e);
+    e->hnext = c->spare;
+    c->spare = e;
     c->npage--;
 }
 
@@ -239,24 +257,55 @@ static void bppc_trim(bppc_cache *c, unsigned keep)
         bppc_page_free(c, c->lru.lprev);
 }
 
+/* A free page header, from the spare list or a new chunk; NULL when out
+ * of memory. */
+static bppc_page *bppc_header(bppc_cache *c)
+{
+    bppc_page *e = c->spare;
+
+    if (!e) {
+        bppc_chunk *k = sqlite3_malloc64(sizeof(bppc_chunk) + 8 +
+                                         (uint64_t)BPPC_CHUNK * c->esz);
+        char *at;
+
+        if (!k)
+            return NULL;
+        k->next = c->chunks;
+        c->chunks = k;
+        at = (char *)(k + 1) + 8 - (uintptr_t)(k + 1) % 8;
+        for (unsigned i = 0; i < BPPC_CHUNK; i++) {
+            e = (bppc_page *)(at + (size_t)i * c->esz);
+            e->hnext = c->spare;
+            c->spare = e;
+        }
+        e = c->spare;
+    }
+    c->spare = e->hnext;
+    return e;
+}
+
 static bppc_page *bppc_page_new(bppc_cache *c, unsigned key)
 {
     int64_t b = bppc_buf_get(c);
-    size_t head = (sizeof(bppc_page) + (size_t)c->sz_extra + 15) & ~(size_t)15;
-    bppc_page *e = sqlite3_malloc64(head + (b < 0 ? (size_t)c->sz_page : 0));
+    void *buf = b < 0 ? sqlite3_malloc(c->sz_page) : bppc.pages[b].data;
+    bppc_page *e = buf ? bppc_header(c) : NULL;
 
     if (!e) {
+        if (b < 0)
+            sqlite3_free(buf);
         bppc_buf_put(b);
         return NULL;
     }
-    memset(e, 0, head);
+    memset(e, 0, c->esz);
     e->base.pExtra = e + 1;
-    e->base.pBuf = b < 0 ? (char *)e + head : bppc.pages[b].data;
+    e->base.pBuf = buf;
     e->buf = b;
     __atomic_add_fetch(b < 0 ? &bppc.from_malloc : &bppc.from_pool, 1,
                        __ATOMIC_RELAXED);
     if (c->npage >= c->nhash)
         bppc_hash_grow(c);
+    if (key > c->maxkey)
+        c->maxkey = key;
     e->key = key;
     e->hnext = c->hash[key & (c->nhash - 1)];
     c->hash[key & (c->nhash - 1)] = e;
@@ -277,6 +326,7 @@ static sqlite3_pcache *bppc_create(int sz_page, int sz_extra, int purgeable)
     c->sz_extra = sz_extra;
     c->purgeable = purgeable;
     c->nmax = 100;
+    c->esz = (sizeof(bppc_page) + (size_t)sz_extra + 7) & ~(size_t)7;
     c->lru.lnext = c->lru.lprev = &c->lru;
     bppc_hash_grow(c);
     if (!c->hash) {
@@ -325,6 +375,8 @@ static sqlite3_pcache_page *bppc_fetch(sqlite3_pcache *pc, unsigned key,
         bppc_lru_unlink(e);
         *bppc_slot(c, e->key) = e->hnext;
         memset(e->base.pExtra, 0, (size_t)c->sz_extra);
+        if (key > c->maxkey)
+            c->maxkey = key;
         e->key = key;
         e->hnext = c->hash[key & (c->nhash - 1)];
         c->hash[key & (c->nhash - 1)] = e;
@@ -363,6 +415,8 @@ static void bppc_rekey(sqlite3_pcache *pc, sqlite3_pcache_page *pg,
     if ((other = *bppc_slot(c, new_key)) != NULL && other != e)
         bppc_page_free(c, other);
     *bppc_slot(c, e->key) = e->hnext;
+    if (new_key > c->maxkey)
+        c->maxkey = new_key;
     e->key = new_key;
     e->hnext = c->hash[new_key & (c->nhash - 1)];
     c->hash[new_key & (c->nhash - 1)] = e;
@@ -371,13 +425,26 @@ static void bppc_rekey(sqlite3_pcache *pc, sqlite3_pcache_page *pg,
 static void bppc_truncate(sqlite3_pcache *pc, unsigned limit)
 {
     bppc_cache *c = (bppc_cache *)pc;
+    bppc_page *e;
 
-    for (unsigned i = 0; i < c->nhash; i++)
-        for (bppc_page *e = c->hash[i], *next; e; e = next) {
-            next = e->hnext;
-            if (e->key >= limit)
+    if (limit > c->maxkey || c->npage == 0)
+        return;
+    if (c->maxkey - limit < c->nhash) { /* the few keys above the limit */
+        for (unsigned k = limit;; k++) {
+            if ((e = *bppc_slot(c, k)) != NULL)
                 bppc_page_free(c, e);
+            if (k == c->maxkey)
+                break;
         }
+    } else {
+        for (unsigned i = 0; i < c->nhash; i++)
+            for (bppc_page *next, *x = c->hash[i]; x; x = next) {
+                next = x->hnext;
+                if (x->key >= limit)
+                    bppc_page_free(c, x);
+            }
+    }
+    c->maxkey = limit ? limit - 1 : 0;
 }
 
 static void bppc_destroy(sqlite3_pcache *pc)
@@ -385,6 +452,12 @@ static void bppc_destroy(sqlite3_pcache *pc)
     bppc_cache *c = (bppc_cache *)pc;
 
     bppc_truncate(pc, 0);
+    while (c->chunks) {
+        bppc_chunk *k = c->chunks;
+
+        c->chunks = k->next;
+        sqlite3_free(k);
+    }
     sqlite3_free(c->hash);
     sqlite3_free(c);
 }
