@@ -34,10 +34,11 @@
  *  - Read-ahead follows page order, per connection: a page read right
  *    after the page before it (a range scan walking its leaves, laid out
  *    in key order) raises a score, a miss anywhere else lowers it; while
- *    the score is high, a miss or a step in page order also starts
- *    asynchronous reads (bp_prefetch) of the next ra_pages pages, so they
- *    are in flight together with the page SQLite waits for.  Point
- *    lookups keep the score at zero and read nothing extra.
+ *    the score is high, a miss starts asynchronous reads (bp_prefetch) of
+ *    the page and the next ra_pages pages, so they are in flight together,
+ *    and a step onto the last page read ahead starts the next ra_pages.
+ *    Point lookups keep the score at zero and read nothing extra; a scan
+ *    of cached pages never calls bp_prefetch.
  */
 #include "bpvfs.h"
 
@@ -102,6 +103,7 @@ struct bpvfs_file {
     unsigned ra_pages; /* bp_readahead: 0, none */
     int ra_score;      /* 0 .. BPVFS_RA_TOP */
     uint64_t ra_next;  /* the page after the last miss or step; 0: none */
+    uint64_t ra_last;  /* the last page read ahead; 0: none */
 };
 
 #define BPVFS_FILE_HEAD ((sizeof(struct bpvfs_file) + 15) & ~(size_t)15)
@@ -391,10 +393,11 @@ static int bpvfs_close(sqlite3_file *pf)
 }
 
 /* Read-ahead's bookkeeping before SQLite's read of page pgno (miss: it is
- * not cached).  While reads run in page order it starts the reads of the
- * pages after pgno, and on a miss of pgno itself too, in one bp_prefetch
- * (one submission: the kernel merges them into one request).  Returns
- * nonzero when pgno's own read was started.  A failed bp_prefetch is left
+ * not cached).  While reads run in page order, a miss starts the reads of
+ * pgno and the pages after it in one bp_prefetch (one submission: the
+ * kernel merges them into one request), and a step onto the last page
+ * read ahead starts the next ones.  Returns nonzero when pgno's own read
+ * was started.  A failed bp_prefetch is left
  * alone: the fix reads the page itself and reports what is wrong. */
 static int bpvfs_ra_note(struct bpvfs_file *f, uint64_t pgno, int miss)
 {
@@ -413,11 +416,14 @@ static int bpvfs_ra_note(struct bpvfs_file *f, uint64_t pgno, int miss)
         return 0; /* a hit out of order: an inner page, say */
     }
     f->ra_next = pgno + 1;
-    if (f->ra_score < BPVFS_RA_ON)
+    if (f->ra_score < BPVFS_RA_ON || (!miss && pgno != f->ra_last))
         return 0;
     pages = bp_page_count(p);
     for (uint64_t pg = miss ? pgno : pgno + 1; n < want && pg < pages; pg++)
         pgnos[n++] = pg;
+    if (n == 0)
+        return 0;
+    f->ra_last = pgnos[n - 1];
     return bp_prefetch(p, pgnos, n) > 0 && miss;
 }
 
