@@ -397,8 +397,8 @@ static int bpvfs_close(sqlite3_file *pf)
  * pgno and the pages after it in one bp_prefetch (one submission: the
  * kernel merges them into one request), and a step onto the last page
  * read ahead starts the next ones.  Returns nonzero when pgno's own read
- * was started.  A failed bp_prefetch is left
- * alone: the fix reads the page itself and reports what is wrong. */
+ * was started.  A failed bp_prefetch is left alone: the fix reads the
+ * page itself and reports what is wrong. */
 static int bpvfs_ra_note(struct bpvfs_file *f, uint64_t pgno, int miss)
 {
     bp_pool *p = f->db->pool;
