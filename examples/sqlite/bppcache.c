@@ -59,6 +59,7 @@ typedef struct bppc_chunk {
 
 typedef struct bppc_cache {
     int sz_page, sz_extra, purgeable;
+    int pooled; /* purgeable, pages that fit a frame: pool buffers */
     unsigned nmax, npage, nhash;
     unsigned maxkey; /* no page has a larger key */
     size_t esz;      /* a page header with its extra bytes */
@@ -164,7 +165,7 @@ static int64_t bppc_buf_get(const bppc_cache *c)
 {
     int64_t b = -1;
 
-    if (!c->purgeable || (unsigned)c->sz_page > bppc.cfg.page_size)
+    if (!c->pooled)
         return -1;
     pthread_mutex_lock(&bppc_lock);
     if (bppc.nfree)
@@ -325,6 +326,7 @@ static sqlite3_pcache *bppc_create(int sz_page, int sz_extra, int purgeable)
     c->sz_page = sz_page;
     c->sz_extra = sz_extra;
     c->purgeable = purgeable;
+    c->pooled = purgeable && (unsigned)sz_page <= bppc.cfg.page_size;
     c->nmax = 100;
     c->esz = (sizeof(bppc_page) + (size_t)sz_extra + 7) & ~(size_t)7;
     c->lru.lnext = c->lru.lprev = &c->lru;
@@ -367,9 +369,7 @@ static sqlite3_pcache_page *bppc_fetch(sqlite3_pcache *pc, unsigned key,
     if (!create)
         return NULL;
     full = c->purgeable &&
-           (c->npage >= c->nmax ||
-            (c->sz_page <= (int)bppc.cfg.page_size &&
-             bppc_nfree() == 0));
+           (c->npage >= c->nmax || (c->pooled && bppc_nfree() == 0));
     if (full && c->lru.lprev != &c->lru) { /* recycle the oldest */
         e = c->lru.lprev;
         bppc_lru_unlink(e);
