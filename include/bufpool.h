@@ -332,7 +332,9 @@ typedef enum bp_backend {
 } bp_backend;
 
 typedef enum bp_prefault {
-    BP_PREFAULT_POPULATE = 0, /* page tables filled when a slot is mapped */
+    BP_PREFAULT_POPULATE = 0, /* page tables filled when a slot is mapped
+                                 (linear: at open, then every 4 KiB read
+                                 once, as BP_PREFAULT_TOUCH) */
     BP_PREFAULT_NONBLOCK,     /* MAP_NONBLOCK: not populated, fault on touch */
     BP_PREFAULT_LAZY,         /* no populate flag at all: fault on touch */
     BP_PREFAULT_TOUCH         /* populate, then read every 4 KiB once when

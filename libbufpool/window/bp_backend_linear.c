@@ -6,7 +6,8 @@
  * frame i (p->nslots == p->nframes), so map and unmap do nothing and a
  * window miss costs only table work.  64-bit only: a large cache does not
  * fit a 32-bit address space (BP_EBACKEND there).
- * Prefault: populate maps with MAP_POPULATE (the whole cache at open).
+ * Prefault: populate maps with MAP_POPULATE (the whole cache at open) and
+ * then reads every 4 KiB once (bp_winmap.c says why).
  */
 #include <errno.h>
 
