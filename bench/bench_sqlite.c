@@ -1,69 +1,37 @@
 /*
  * bench_sqlite.c - `bpbench sqlite`: one SQL workload on SQLite given the
- * same memory M in five ways, side by side in one run:
- *   stock-cache    the default unix VFS with SQLite's own page cache of
- *                  M: PRAGMA cache_size of N pages whose buffers are one
- *                  block of M bytes (SQLITE_CONFIG_PAGECACHE; by malloc,
- *                  jemalloc in bpbench, each 4360-byte buffer takes a
- *                  5120-byte slot, and cache_size=-M/1024 held 1.2 M of
- *                  anonymous memory), pages by read()
- *   stock-mmap     the default unix VFS with PRAGMA mmap_size = M and the
- *                  default cache_size (2 MB): the first M bytes of the file
- *                  read in place from the kernel's page cache, the rest by
- *                  read() into the 2 MB cache
- *   bufpool-pcache the default unix VFS with SQLite's page cache in pool
- *                  frames (examples/sqlite/bppcache.h, SQLITE_CONFIG_PCACHE2)
- *                  holding as many pages as stock-cache, their headers
- *                  malloc'd: pages by read() into buffers that are frames
- *   bufpool        the bufpool VFS (examples/sqlite/bpvfs.h), bp_cache=M,
- *                  bp_fetch=1: SQLite reads the pool's pages in place
- *                  (xFetch); SQLite's own cache at its default 2 MB;
- *                  pages in file order read ahead (bp_readahead=2)
- *   bufpool-xread  the same with bp_fetch=0: every page copied out of the
- *                  pool by xRead into SQLite's 2 MB cache
+ * same memory M in five ways, side by side in one run (sq_heading prints
+ * each in full):
+ *   stock-cache    SQLite's own page cache of M, its buffers one block of
+ *                  M bytes (SQLITE_CONFIG_PAGECACHE), pages by read()
+ *   stock-mmap     PRAGMA mmap_size = M, the default 2 MB cache
+ *   bufpool-pcache SQLite's page cache in pool frames (bppcache.h,
+ *                  SQLITE_CONFIG_PCACHE2), as many pages as stock-cache
+ *   bufpool        the bufpool VFS (bpvfs.h), bp_cache=M, pages read in
+ *                  place (bp_fetch=1, xFetch)
+ *   bufpool-xread  the same with bp_fetch=0: pages copied out by xRead
  *
  * Workload: a table t(k INTEGER PRIMARY KEY, v BLOB), loaded keys 0, 2,
- * 4, ...; per engine four timed phases in this order, each --duration
- * seconds (or --ops statements), one connection, one thread, every
- * statement its own transaction (autocommit):
- *   select  SELECT v FROM t WHERE k = ?              a loaded key
- *   scan    SELECT k, v FROM t WHERE k >= ? ORDER BY k LIMIT --scan-len
- *   update  UPDATE t SET v = ? WHERE k = ?           a loaded key
- *   insert  INSERT INTO t(k, v) VALUES(?, ?)         a new odd key
- * Keys are drawn uniformly (or by --zipf) from a fixed seed, and values
- * are made from it, so every run of every engine executes the same
- * statements in the same order.  Each statement (bind, step to the end,
- * reset) is timed into the phase's histogram (bench_out.h; per run, then
- * merged into the engine's).  After each write phase an untimed
- * PRAGMA wal_checkpoint(TRUNCATE) empties the WAL.  After the phases the
- * connection is closed and opened again, and the check reads back
- * count(*) and the last SQ_RING inserts and updates.
+ * 4, ...; per engine four timed phases (sq_sql: select, scan, update,
+ * insert of a new odd key), each --duration seconds (or --ops
+ * statements), one connection, one thread, every statement its own
+ * transaction.  Keys come uniformly (or by --zipf) from a fixed seed and
+ * values are made from it, so every run of every engine executes the
+ * same statements in the same order.  Each statement (bind, step to the
+ * end, reset) is timed into its phase's histogram.  After each write
+ * phase an untimed wal_checkpoint(TRUNCATE); after the phases a reopen
+ * and a check reads back count(*) and the last SQ_RING inserts and
+ * updates.
  *
  * Two cases: in memory (the table about M / 2) and out of memory (about
- * 4 M).  Each case's table is loaded once (default VFS, one transaction,
- * keys in order, journal_mode=OFF, then switched to WAL) and its file
- * copied for every run, so every run starts from the same bytes.  Every
- * run of an engine is a forked child; the kernel's page cache is dropped
- * before each (bu_drop_caches); out of memory the child runs in a memory
- * cgroup (br_child_limit) of M + --headroom, the same for every engine, so
- * that the kernel's page cache cannot give the stock engines memory the
- * bufpool engines do not get.  The report says when either cannot be
- * done.
- *
- * Rounds (--rounds N, default 1): per case the engines run in
- * alternation, round after round (stock-cache, stock-mmap, bufpool,
- * bufpool-xread, then again), each run as above from a fresh copy of
- * the table, so that a slow moment of the machine falls on one run
- * rather than on one engine.  The report gives per op and engine: ops/s
- * and KiB read/op, the median over the rounds (with an even count the
- * mean of the two middle ones); the ratio to stock-cache, the median
- * over the rounds of the engine's ops/s over stock-cache's in the same
- * round; p50/p99/p99.9 from the histograms of every round merged; and,
- * with more than one round, a table of every round's ops/s.  The result
- * rows keep one row per case, op and engine with those figures (ops and
- * seconds: the sums over the rounds, as the merged latency's count);
- * the memory rows take the highest max RSS and cgroup peak of the
- * rounds and the median warm-up.
+ * 4 M).  Each case's table is loaded once and its file copied for every
+ * run.  Every run is a forked child, the page cache dropped before it;
+ * out of memory the child runs in a memory cgroup of M + --headroom, the
+ * same for every engine.  The report says when either cannot be done.
+ * With --rounds N the engines alternate, round after round; the report
+ * gives medians over the rounds (ops/s, KiB read/op, the per-round ratio
+ * to stock-cache) and latency from every round merged; the memory rows
+ * the highest max RSS and cgroup peak and the median warm-up.
  *
  * Parent                                 Child (per case, round, engine)
  *   copy the case's table to run.db
@@ -94,7 +62,6 @@
 #include "ycsb.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -146,7 +113,6 @@ typedef struct sq_opts {
 /* One run of one engine in one case and round: written by its child
  * (MAP_SHARED) but for the fields marked parent. */
 typedef struct sq_res {
-    int ran;            /* the child got through the phases */
     int checked;        /* the check after the reopen held */
     char err[400];      /* first failure, "" when none */
     int opened;         /* cache_size and mmap_size are read back */
@@ -177,8 +143,6 @@ typedef struct sq_ctx {
     uint64_t mem, headroom;
     size_t pc_slot;             /* a page buffer of SQLite's page cache */
     sq_res *res;                /* [case][round][engine], MAP_SHARED */
-    size_t res_bytes, h_bytes;
-    void *hmem;                 /* the histograms, MAP_SHARED */
     bo_hist *hrun[SQ_NOPS];     /* the running child's, per phase */
     bo_hist *h[SQ_NCASE][SQ_NENG][SQ_NOPS]; /* every round's merged */
     atomic_uint_fast64_t load_done;
@@ -324,52 +288,42 @@ static void sq_uri_path(const char *path, char *out, size_t n)
     out[o] = '\0';
 }
 
-/* stock-cache: SQLite's page cache in one block of M bytes
- * (SQLITE_CONFIG_PAGECACHE), so that its memory is M: by malloc each page
- * buffer (page + header) would be rounded up to the allocator's size
- * class.  Before any connection of the child; its pages into
- * *pages.  0 or -1. */
-static int sq_pagecache(sq_run *x, uint64_t *pages)
+/* stock-cache and bufpool-pcache: SQLite restarted, before any connection
+ * of the child, with a page cache of as many pages as M holds buffers of
+ * a page and its header (pc_slot), so that its memory is M: stock-cache's
+ * in one block of M bytes (SQLITE_CONFIG_PAGECACHE; by malloc each buffer
+ * would be rounded up to the allocator's size class), bufpool-pcache's in
+ * the frames of a pool (bppcache.c), the headers malloc'd beside them.
+ * The pages into x->cache_pages; 0 or -1. */
+static int sq_pagecache(sq_run *x)
 {
     int rc = sqlite3_shutdown();
     size_t sz = x->c->pc_slot;
     uint64_t n = x->c->mem / sz;
-    void *buf = mmap(NULL, n * sz, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED)
-        return sq_fail(x, "mmap of %llu bytes of page cache: %s",
-                       (unsigned long long)(n * sz), strerror(errno));
-    if (rc == SQLITE_OK)
-        rc = sqlite3_config(SQLITE_CONFIG_PAGECACHE, buf, (int)sz, (int)n);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_initialize();
-    if (rc != SQLITE_OK)
-        return sq_fail(x, "SQLITE_CONFIG_PAGECACHE: %s", sqlite3_errstr(rc));
-    *pages = n;
-    return 0;
-}
 
-/* bufpool-pcache: SQLite restarted with its page cache in the frames of
- * a pool (bppcache.c), before any connection of the child.  It holds as
- * many pages as stock-cache (M over a page with its header), so that the
- * buffers and SQLite's headers, malloc'd beside them, come to M; the
- * pages into *pages.  0 or -1. */
-static int sq_pcache(sq_run *x, uint64_t *pages)
-{
-    uint64_t n = x->c->mem / x->c->pc_slot;
-    int rc = sqlite3_shutdown();
-
-    if (rc == SQLITE_OK)
+    if (x->eng == SQ_CACHE) {
+        void *buf = mmap(NULL, n * sz, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (buf == MAP_FAILED)
+            return sq_fail(x, "mmap of %llu bytes of page cache: %s",
+                           (unsigned long long)(n * sz), strerror(errno));
+        if (rc == SQLITE_OK)
+            rc = sqlite3_config(SQLITE_CONFIG_PAGECACHE, buf, (int)sz,
+                                (int)n);
+    } else if (rc == SQLITE_OK) {
         rc = bppcache_install(&(bppcache_config){
             .cache_bytes = n * SQ_PAGE, .page_size = SQ_PAGE,
             .dir = x->c->dir});
+    }
     if (rc == SQLITE_OK)
         rc = sqlite3_initialize();
-    if (rc != SQLITE_OK || !bppcache_pool())
+    if (x->eng == SQ_CACHE && rc != SQLITE_OK)
+        return sq_fail(x, "SQLITE_CONFIG_PAGECACHE: %s", sqlite3_errstr(rc));
+    if (x->eng == SQ_PC && (rc != SQLITE_OK || !bppcache_pool()))
         return sq_fail(x, "SQLITE_CONFIG_PCACHE2 in pool frames: %s%s%s",
                        sqlite3_errstr(rc), bppcache_last_error()[0] ? ": " : "",
                        bppcache_last_error());
-    *pages = n;
+    x->cache_pages = n;
     return 0;
 }
 
@@ -613,49 +567,43 @@ static int sq_check(sq_run *x)
     return 0;
 }
 
-/* bufpool-pcache: where its page buffers came from. */
-static void sq_pcache_info(sq_run *x)
-{
-    uint64_t from_pool, from_malloc;
-    bp_stats st;
-    char why[128], b1[32];
-
-    bppcache_counts(&from_pool, &from_malloc);
-    if (bu_stats(bppcache_pool(), &st, why, sizeof why) != 0) {
-        snprintf(x->r->pool, sizeof x->r->pool, "%s", why);
-        return;
-    }
-    snprintf(x->r->pool, sizeof x->r->pool,
-             "page buffers in a pool of %s (%llu frames, backend %s): %llu "
-             "taken from the pool, %llu from malloc; %llu pool reads",
-             bu_fmt_bytes(st.frames * st.page_size, b1, sizeof b1),
-             (unsigned long long)st.frames,
-             bp_backend_name((bp_backend)st.backend),
-             (unsigned long long)from_pool, (unsigned long long)from_malloc,
-             (unsigned long long)st.reads);
-}
-
-/* The pool's configuration and counters (bufpool engines). */
+/* The pool's configuration and counters into r->pool: the bufpool VFS's
+ * pool, or bufpool-pcache's and where its page buffers came from. */
 static void sq_pool_info(sq_run *x)
 {
-    bp_pool *p = bpvfs_pool(x->db, NULL);
+    bp_pool *p = x->eng == SQ_PC ? bppcache_pool() : bpvfs_pool(x->db, NULL);
+    char *out = x->r->pool, why[128], b1[32];
+    size_t n = sizeof x->r->pool;
+    uint64_t from_pool, from_malloc;
     bp_stats st;
-    char why[128], b1[32];
+
     if (!p) {
-        snprintf(x->r->pool, sizeof x->r->pool, "no pool serves the file");
+        snprintf(out, n, "no pool serves the file");
         return;
     }
     if (bu_stats(p, &st, why, sizeof why) != 0) {
-        snprintf(x->r->pool, sizeof x->r->pool, "%s", why);
+        snprintf(out, n, "%s", why);
         return;
     }
-    snprintf(x->r->pool, sizeof x->r->pool,
+    bu_fmt_bytes(st.frames * st.page_size, b1, sizeof b1);
+    if (x->eng == SQ_PC) {
+        bppcache_counts(&from_pool, &from_malloc);
+        snprintf(out, n,
+                 "page buffers in a pool of %s (%llu frames, backend %s): "
+                 "%llu taken from the pool, %llu from malloc; %llu pool "
+                 "reads", b1, (unsigned long long)st.frames,
+                 bp_backend_name((bp_backend)st.backend),
+                 (unsigned long long)from_pool,
+                 (unsigned long long)from_malloc,
+                 (unsigned long long)st.reads);
+        return;
+    }
+    snprintf(out, n,
              "pool backend %s, %s I/O by %s, cache %s (%llu frames), %llu "
              "window slots; %llu data-file reads (%llu of them read "
              "ahead), %llu writes",
              bp_backend_name((bp_backend)st.backend),
-             st.direct_io ? "direct" : "buffered", st.io_engine,
-             bu_fmt_bytes(st.frames * st.page_size, b1, sizeof b1),
+             st.direct_io ? "direct" : "buffered", st.io_engine, b1,
              (unsigned long long)st.frames, (unsigned long long)st.slots,
              (unsigned long long)st.reads,
              (unsigned long long)st.prefetch_started,
@@ -680,48 +628,41 @@ static void sq_child_progress(const sq_run *x, const char *what)
                     sq_round_tag(x->c, x->rnd, tag, sizeof tag), what);
 }
 
-/* Everything the child of round rnd of engine eng does, its results into
- * r; its exit status.  self: the child, whose parent moves it out of its
- * cgroup between the phases and the check. */
-static int sq_child(const sq_ctx *c, int cs, int rnd, int eng, sq_res *r,
-                    br_child *self)
+/* The child (arg the sq_run of its case, round and engine, the rest
+ * zero): once the parent says 'G', everything it does, its results into
+ * x->r; its exit status.  Its parent moves it out of its cgroup between
+ * the phases and the check. */
+static int sq_child(void *arg, br_child *self)
 {
-    sq_run x;
-    memset(&x, 0, sizeof x);
-    x.c = c;
-    x.cs = cs;
-    x.rnd = rnd;
-    x.eng = eng;
-    x.r = r;
-    x.val = malloc(c->o.value_size);
-    x.want = malloc(c->o.value_size);
-    if (!x.val || !x.want) {
-        sq_fail(&x, "out of memory");
+    sq_run *x = arg;
+    if (br_child_hear(self, 'G') != 0)
+        return 1;
+    x->val = malloc(x->c->o.value_size);
+    x->want = malloc(x->c->o.value_size);
+    if (!x->val || !x->want) {
+        sq_fail(x, "out of memory");
         return 1;
     }
-    if ((eng == SQ_CACHE && sq_pagecache(&x, &x.cache_pages)) ||
-        (eng == SQ_PC && sq_pcache(&x, &x.cache_pages)) || sq_open(&x, 1))
+    if (((x->eng == SQ_CACHE || x->eng == SQ_PC) && sq_pagecache(x)) ||
+        sq_open(x, 1))
         return 1;
-    sq_child_progress(&x, "warm-up");
-    if (sq_warm(&x))
+    sq_child_progress(x, "warm-up");
+    if (sq_warm(x))
         return 1;
     for (int op = 0; op < SQ_NOPS; op++) {
-        sq_child_progress(&x, sq_opname[op]);
-        if (sq_phase(&x, op))
+        sq_child_progress(x, sq_opname[op]);
+        if (sq_phase(x, op))
             return 1;
     }
-    x.r->ran = 1;
-    if (eng >= SQ_BP)
-        sq_pool_info(&x);
-    else if (eng == SQ_PC)
-        sq_pcache_info(&x);
+    if (x->eng >= SQ_PC)
+        sq_pool_info(x);
     if (br_child_say(self, 'D') != 0 || br_child_hear(self, 'C') != 0) {
-        sq_fail(&x, "lost the parent's handshake");
+        sq_fail(x, "lost the parent's handshake");
         return 1;
     }
-    if (sq_close(&x) || sq_open(&x, 0) || sq_check(&x) || sq_close(&x))
+    if (sq_close(x) || sq_open(x, 0) || sq_check(x) || sq_close(x))
         return 1;
-    x.r->checked = 1;
+    x->r->checked = 1;
     return 0;
 }
 
@@ -732,41 +673,6 @@ static int sq_child(const sq_ctx *c, int cs, int rnd, int eng, sq_res *r,
 static const char *const sq_db_files[] = {"", "-wal", "-shm", "-journal",
                                           NULL};
 
-/* What the child of one run works on. */
-typedef struct sq_job {
-    const sq_ctx *c;
-    int cs, rnd, eng;
-    sq_res *r; /* in the MAP_SHARED block */
-} sq_job;
-
-/* The child (arg an sq_job): the phases once the parent says 'G'. */
-static int sq_child_main(void *arg, br_child *self)
-{
-    const sq_job *j = arg;
-    if (br_child_hear(self, 'G') != 0)
-        return 1;
-    return sq_child(j->c, j->cs, j->rnd, j->eng, j->r, self);
-}
-
-/* Parent's side before 'G': the page cache dropped; out of memory, the
- * child in a cgroup of M + headroom.  Why not into r->drop_why and
- * r->cg_why. */
-static void sq_memory(sq_ctx *c, int cs, br_child *ch, sq_res *r)
-{
-    if (bu_drop_caches(r->drop_why, sizeof r->drop_why) != 0 &&
-        !r->drop_why[0])
-        snprintf(r->drop_why, sizeof r->drop_why, "?");
-    if (cs != SQ_OOM)
-        return;
-    uint64_t limit = c->mem + c->headroom;
-    if (br_child_limit(ch, limit, r->cg_why, sizeof r->cg_why) != 0) {
-        if (!r->cg_why[0])
-            snprintf(r->cg_why, sizeof r->cg_why, "?");
-        return;
-    }
-    r->cg_limit = limit;
-}
-
 /* The result of round rnd of engine eng in case cs. */
 static sq_res *sq_slot(const sq_ctx *c, int cs, int rnd, int eng)
 {
@@ -775,11 +681,14 @@ static sq_res *sq_slot(const sq_ctx *c, int cs, int rnd, int eng)
 
 /* Run round rnd of engine eng of case cs in a child from a fresh copy of
  * the table; fill its sq_res (r->err says why it did not run) and merge
- * the histograms of the phases it finished into the engine's. */
+ * the histograms of the phases it finished into the engine's.  Before
+ * 'G' the page cache is dropped and, out of memory, the child put in a
+ * cgroup of M + headroom (why not: r->drop_why, r->cg_why). */
 static void sq_engine(sq_ctx *c, int cs, int rnd, int eng)
 {
     sq_res *r = sq_slot(c, cs, rnd, eng);
-    sq_job job = {c, cs, rnd, eng, r};
+    sq_run x = {.c = c, .cs = cs, .rnd = rnd, .eng = eng, .r = r};
+    uint64_t limit = c->mem + c->headroom;
     char err[sizeof r->err];
     br_child *ch;
 
@@ -791,9 +700,16 @@ static void sq_engine(sq_ctx *c, int cs, int rnd, int eng)
         snprintf(r->err, sizeof r->err, "%s", err);
         goto out;
     }
-    if (br_child_start(&ch, sq_child_main, &job, r->err, sizeof r->err))
+    if (br_child_start(&ch, sq_child, &x, r->err, sizeof r->err))
         goto out;
-    sq_memory(c, cs, ch, r);
+    if (bu_drop_caches(r->drop_why, sizeof r->drop_why) != 0 &&
+        !r->drop_why[0])
+        snprintf(r->drop_why, sizeof r->drop_why, "?");
+    if (cs == SQ_OOM && br_child_limit(ch, limit, r->cg_why,
+                                       sizeof r->cg_why) == 0)
+        r->cg_limit = limit;
+    else if (cs == SQ_OOM && !r->cg_why[0])
+        snprintf(r->cg_why, sizeof r->cg_why, "?");
     if (br_child_say(ch, 'G') == 0 && br_child_hear(ch, 'D') == 0) {
         /* the phases are over: the check runs outside the cgroup */
         br_child_unlimit(ch, &r->cg_peak);
@@ -902,25 +818,16 @@ static int sq_load(sq_ctx *c, int cs, uint64_t rows)
 
 /* ---- the report ---------------------------------------------------------- */
 
-static const sq_res *sq_res_of(const sq_ctx *c, int cs, int rnd, int eng)
-{
-    return sq_slot(c, cs, rnd, eng);
-}
+/* Wrapped lines of the report: a case's notes (SQ_NOTE4 for one about an
+ * engine) and the heading's. */
+#define SQ_NOTE(...) bo_wrapf(stdout, "  ", "  ", __VA_ARGS__)
+#define SQ_NOTE4(...) bo_wrapf(stdout, "  ", "    ", __VA_ARGS__)
+#define SQ_HEAD(...) bo_wrapf(stdout, "# ", "#   ", __VA_ARGS__)
 
 static double sq_rate(const sq_res *r, int op)
 {
     return r->done[op] && r->secs[op] > 0 ? (double)r->ops[op] / r->secs[op]
                                           : 0;
-}
-
-/* Ratio of eng's rate to stock-cache's for op in round rnd; 0 when either
- * is 0. */
-static double sq_round_ratio(const sq_ctx *c, int cs, int rnd, int eng,
-                             int op)
-{
-    double base = sq_rate(sq_res_of(c, cs, rnd, SQ_CACHE), op);
-    double v = sq_rate(sq_res_of(c, cs, rnd, eng), op);
-    return base > 0 && v > 0 ? v / base : 0;
 }
 
 /* What the report shows of one op of one engine over the rounds. */
@@ -941,9 +848,11 @@ static void sq_agg_of(const sq_ctx *c, int cs, int eng, int op, sq_agg *a)
     size_t nk = 0;
     memset(a, 0, sizeof *a);
     for (int rnd = 0; rnd < c->o.rounds; rnd++) {
-        const sq_res *r = sq_res_of(c, cs, rnd, eng);
+        const sq_res *r = sq_slot(c, cs, rnd, eng);
+        double base = sq_rate(sq_slot(c, cs, rnd, SQ_CACHE), op);
         a->rate[rnd] = sq_rate(r, op);
-        a->ratio[rnd] = sq_round_ratio(c, cs, rnd, eng, op);
+        a->ratio[rnd] = base > 0 && a->rate[rnd] > 0 ? a->rate[rnd] / base
+                                                     : 0;
         if (!r->done[op])
             continue;
         a->done++;
@@ -958,13 +867,21 @@ static void sq_agg_of(const sq_ctx *c, int cs, int eng, int op, sq_agg *a)
     a->kib = nk ? bu_median(kib, nk) : -1;
 }
 
-/* The median over the rounds of eng's ratio to stock-cache for op; 0 when
- * no round has one. */
-static double sq_ratio(const sq_ctx *c, int cs, int eng, int op)
+/* A table cell into cell (SQ_CELL bytes): fmt of the arguments when ok,
+ * else "n/a"; returns cell. */
+#define SQ_CELL 32
+static const char *sq_cell(char *cell, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const char *sq_cell(char *cell, int ok, const char *fmt, ...)
 {
-    sq_agg a;
-    sq_agg_of(c, cs, eng, op, &a);
-    return a.ratio_med;
+    va_list ap;
+    va_start(ap, fmt);
+    if (ok)
+        vsnprintf(cell, SQ_CELL, fmt, ap);
+    else
+        snprintf(cell, SQ_CELL, "n/a");
+    va_end(ap);
+    return cell;
 }
 
 /* The engines of case cs whose why (a field of sq_res at offset off) is
@@ -980,7 +897,7 @@ static int sq_engines_with(const sq_ctx *c, int cs, size_t off, char *out,
         const char *why = "";
         size_t len = strlen(out);
         for (int rnd = 0; rnd < c->o.rounds && !why[0]; rnd++)
-            why = (const char *)sq_res_of(c, cs, rnd, e) + off;
+            why = (const char *)sq_slot(c, cs, rnd, e) + off;
         if (!why[0])
             continue;
         if (!k++)
@@ -1017,51 +934,45 @@ static void sq_case_heading(const sq_ctx *c, int cs)
              : ncg        ? "memory cgroups asked for"
                           : "every engine in a memory cgroup");
     if (cs == SQ_OOM)
-        bo_wrapf(stdout, "  ", "  ",
-                 "cgroup limit M + %s = %s for every engine "
-                 "(the headroom holds the process: SQLite's heap, the "
-                 "pool's metadata, the WAL; the stock engines may fill "
-                 "what is left of it with page cache).",
-                 bu_fmt_bytes(c->headroom, b1, sizeof b1),
-                 bu_fmt_bytes(c->mem + c->headroom, b3, sizeof b3));
+        SQ_NOTE("cgroup limit M + %s = %s for every engine (the headroom holds "
+                "the process: SQLite's heap, the pool's metadata, the WAL; the "
+                "stock engines may fill what is left of it with page cache).",
+                bu_fmt_bytes(c->headroom, b1, sizeof b1),
+                bu_fmt_bytes(c->mem + c->headroom, b3, sizeof b3));
     if (cs == SQ_OOM && ncg)
-        bo_wrapf(stdout, "  ", "  ",
-                 "NOT EQUAL MEMORY: no memory cgroup could be "
-                 "made for %s%s (%s): those ran without a limit, and there "
-                 "the stock engines may use the kernel's page cache beyond "
-                 "M.", nr > 1 ? "runs of " : "", nocg, cg_why);
+        SQ_NOTE("NOT EQUAL MEMORY: no memory cgroup could be made for %s%s "
+                "(%s): those ran without a limit, and there the stock engines "
+                "may use the kernel's page cache beyond M.",
+                nr > 1 ? "runs of " : "", nocg, cg_why);
     if (ndrop)
-        bo_wrapf(stdout, "  ", "  ", "NOT EQUALLY COLD: the page cache was not "
-                 "dropped before %s%s (%s); each run's copy of the table "
-                 "was evicted with posix_fadvise(DONTNEED) instead.",
-                 nr > 1 ? "runs of " : "", nodrop, drop_why);
+        SQ_NOTE("NOT EQUALLY COLD: the page cache was not dropped before %s%s "
+                "(%s); each run's copy of the table was evicted with "
+                "posix_fadvise(DONTNEED) instead.", nr > 1 ? "runs of " : "",
+                nodrop, drop_why);
     else if (nr > 1)
-        bo_wrapf(stdout, "  ", "  ",
-                 "Page cache dropped before every run (each "
-                 "engine, each round).");
+        SQ_NOTE("Page cache dropped before every run (each engine, each "
+                "round).");
     else
-        bo_wrapf(stdout, "  ", "  ", "Page cache dropped before each engine.");
-    bo_wrapf(stdout, "  ", "  ",
-             "Warm-up, untimed, the same for every engine%s: "
-             "%s.", nr > 1 ? " and round" : "", warm);
+        SQ_NOTE("Page cache dropped before each engine.");
+    SQ_NOTE("Warm-up, untimed, the same for every engine%s: %s.",
+            nr > 1 ? " and round" : "", warm);
     if (cs == SQ_MEM && c->file[cs] > c->mem)
-        bo_wrapf(stdout, "  ", "  ", "NOT IN MEMORY: the table (%s) is larger "
-                 "than M.", bu_fmt_bytes(c->file[cs], b1, sizeof b1));
+        SQ_NOTE("NOT IN MEMORY: the table (%s) is larger than M.",
+                bu_fmt_bytes(c->file[cs], b1, sizeof b1));
     if (cs == SQ_OOM && c->file[cs] < 2 * c->mem)
-        bo_wrapf(stdout, "  ", "  ", "Note: the table is only %.2f x M: give "
-                 "--rows or --mem for a table several times M.",
-                 (double)c->file[cs] / (double)c->mem);
+        SQ_NOTE("Note: the table is only %.2f x M: give --rows or --mem for a "
+                "table several times M.", (double)c->file[cs] / (double)c->mem);
     if (nr > 1)
-        bo_wrapf(stdout, "  ", "  ",
-                 "%d rounds, the engines alternating: ops/s "
-                 "and KiB read/op are the medians of the rounds, ratio the "
-                 "median of the per-round ratios to stock-cache, latency "
-                 "from every round's statements merged.", nr);
+        SQ_NOTE("%d rounds, the engines alternating: ops/s and KiB read/op are "
+                "the medians of the rounds, ratio the median of the per-round "
+                "ratios to stock-cache, latency from every round's statements "
+                "merged.", nr);
 }
 
-/* The table of one case: per op and engine, rate, ratio, percentiles,
- * disk reads (over the rounds: sq_agg, the merged histograms). */
-static void sq_case_table(const sq_ctx *c, int cs)
+/* The table of one case and its result rows: per op and engine over the
+ * rounds (sq_agg; ops and seconds summed), rate, ratio, percentiles of
+ * the merged histograms, disk reads. */
+static void sq_case_table(const sq_ctx *c, int cs, bo_run *run)
 {
     static const char *const hdr[8] = {"op",  "engine", "ops/s", "ratio",
                                        "p50", "p99",    "p99.9",
@@ -1072,31 +983,32 @@ static void sq_case_table(const sq_ctx *c, int cs)
     for (int op = 0; op < SQ_NOPS; op++)
         for (int e = 0; e < SQ_NENG; e++) {
             const bo_hist *h = c->h[cs][e][op];
-            char cell[6][32];
+            char cell[3][SQ_CELL], lat[5][24];
             const char *row[8] = {e ? "" : sq_opname[op], sq_eng[e],
-                                  cell[0], cell[1], cell[2], cell[3],
-                                  cell[4], cell[5]};
+                                  cell[0], cell[1], lat[0], lat[2],
+                                  lat[3], cell[2]};
             sq_agg a;
             sq_agg_of(c, cs, e, op, &a);
-            if (!a.done || !bo_hist_count(h)) {
-                for (int i = 0; i < 6; i++)
-                    snprintf(cell[i], sizeof cell[i], "n/a");
-                bu_table_add(&t, row);
-                continue;
-            }
-            snprintf(cell[0], sizeof cell[0], "%.0f", a.ops_s);
-            if (a.ratio_med > 0)
-                snprintf(cell[1], sizeof cell[1], "%.2f", a.ratio_med);
-            else
-                snprintf(cell[1], sizeof cell[1], "n/a");
-            bo_fmt_ns(bo_hist_pct(h, 0.5), cell[2], sizeof cell[2]);
-            bo_fmt_ns(bo_hist_pct(h, 0.99), cell[3], sizeof cell[3]);
-            bo_fmt_ns(bo_hist_pct(h, 0.999), cell[4], sizeof cell[4]);
-            if (a.kib < 0)
-                snprintf(cell[5], sizeof cell[5], "n/a");
-            else
-                snprintf(cell[5], sizeof cell[5], "%.2f", a.kib);
+            int ok = a.done && bo_hist_count(h);
+            sq_cell(cell[0], ok, "%.0f", a.ops_s);
+            sq_cell(cell[1], ok && a.ratio_med > 0, "%.2f", a.ratio_med);
+            sq_cell(cell[2], ok && a.kib >= 0, "%.2f", a.kib);
+            bo_lat_cells(h, lat, 0); /* "n/a" when empty */
             bu_table_add(&t, row);
+            if (!a.done)
+                continue;
+            bo_row *w = bo_row_new(run, "sqlite");
+            bo_label_str(w, "case", sq_case[cs]);
+            bo_label_str(w, "op", sq_opname[op]);
+            bo_label_str(w, "engine", sq_eng[e]);
+            bo_metric(w, "ops_per_s", a.ops_s);
+            if (a.ratio_med > 0)
+                bo_metric(w, "ratio_to_stock_cache", a.ratio_med);
+            if (a.kib >= 0)
+                bo_metric(w, "kib_read_per_op", a.kib);
+            bo_metric(w, "ops", (double)a.ops);
+            bo_metric(w, "seconds", a.secs);
+            bo_latency(w, sq_opname[op], h);
         }
     bu_table_print(&t, stdout, "  ", 2);
     bu_table_free(&t);
@@ -1124,18 +1036,14 @@ static void sq_case_rounds(const sq_ctx *c, int cs)
     bu_table_add(&t, hdr);
     for (int op = 0; op < SQ_NOPS; op++)
         for (int e = 0; e < SQ_NENG; e++) {
-            char cell[SQ_MAX_ROUNDS + 2][32];
+            char cell[SQ_MAX_ROUNDS + 2][SQ_CELL];
             const char *row[NC] = {e ? "" : sq_opname[op], sq_eng[e]};
             double lo = 0, hi = 0, rlo = 0, rhi = 0;
             sq_agg a;
             sq_agg_of(c, cs, e, op, &a);
             for (int rnd = 0; rnd < nr; rnd++) {
                 double v = a.rate[rnd], q = a.ratio[rnd];
-                row[2 + rnd] = cell[rnd];
-                if (v > 0)
-                    snprintf(cell[rnd], sizeof cell[rnd], "%.0f", v);
-                else
-                    snprintf(cell[rnd], sizeof cell[rnd], "n/a");
+                row[2 + rnd] = sq_cell(cell[rnd], v > 0, "%.0f", v);
                 if (v > 0 && (lo == 0 || v < lo))
                     lo = v;
                 if (v > hi)
@@ -1145,177 +1053,113 @@ static void sq_case_rounds(const sq_ctx *c, int cs)
                 if (q > rhi)
                     rhi = q;
             }
-            row[2 + nr] = cell[nr];
-            row[3 + nr] = cell[nr + 1];
-            if (a.ops_s > 0 && a.done > 1)
-                snprintf(cell[nr], sizeof cell[nr], "%.1f%%",
-                         100.0 * (hi - lo) / a.ops_s);
-            else
-                snprintf(cell[nr], sizeof cell[nr], "n/a");
-            if (e == SQ_CACHE)
-                snprintf(cell[nr + 1], sizeof cell[nr + 1], "-");
-            else if (rlo > 0)
-                snprintf(cell[nr + 1], sizeof cell[nr + 1], "%.2f-%.2f",
-                         rlo, rhi);
-            else
-                snprintf(cell[nr + 1], sizeof cell[nr + 1], "n/a");
+            row[2 + nr] = sq_cell(cell[nr], a.ops_s > 0 && a.done > 1,
+                                  "%.1f%%", 100.0 * (hi - lo) / a.ops_s);
+            row[3 + nr] = e == SQ_CACHE ? "-"
+                          : sq_cell(cell[nr + 1], rlo > 0, "%.2f-%.2f", rlo,
+                                    rhi);
             bu_table_add(&t, row);
         }
     printf("\n");
-    bo_wrapf(stdout, "  ", "  ", "every round's ops/s (the engines alternate, "
-             "round 1: each engine once, then round 2, ...; spread: (max - "
-             "min) / median; ratios: the lowest and the highest per-round "
-             "ratio to stock-cache):");
+    SQ_NOTE("every round's ops/s (the engines alternate, round 1: each engine "
+            "once, then round 2, ...; spread: (max - min) / median; ratios: "
+            "the lowest and the highest per-round ratio to stock-cache):");
     bu_table_print(&t, stdout, "  ", 2);
     bu_table_free(&t);
 }
 
-/* An engine's figures over the rounds of case cs: the first round's that
- * opened (NULL when none did), the median warm-up, the highest max RSS
- * and cgroup peak, a cgroup limit when a round had one. */
-typedef struct sq_eng_agg {
-    const sq_res *opened;
-    double warm_secs;
-    uint64_t max_rss, cg_peak, cg_limit;
-} sq_eng_agg;
-
-static void sq_eng_agg_of(const sq_ctx *c, int cs, int eng, sq_eng_agg *a)
-{
-    double warm[SQ_MAX_ROUNDS] = {0};
-    memset(a, 0, sizeof *a);
-    for (int rnd = 0; rnd < c->o.rounds; rnd++) {
-        const sq_res *r = sq_res_of(c, cs, rnd, eng);
-        if (!a->opened && r->opened)
-            a->opened = r;
-        warm[rnd] = r->warm_secs;
-        if (r->max_rss > a->max_rss)
-            a->max_rss = r->max_rss;
-        if (r->cg_limit && r->cg_peak > a->cg_peak)
-            a->cg_peak = r->cg_peak;
-        if (r->cg_limit)
-            a->cg_limit = r->cg_limit;
-    }
-    a->warm_secs = bu_median_pos(warm, (size_t)c->o.rounds);
-}
-
-/* Per engine: the settings read back, its memory, the pool, failures. */
-static void sq_case_engines(const sq_ctx *c, int cs)
+/* Per engine: the settings read back, its memory (and its result row),
+ * the pool, failures.  Over the rounds: the settings of the first round
+ * that opened, the median warm-up, the highest max RSS and cgroup peak, a
+ * cgroup limit when a round had one. */
+static void sq_case_engines(const sq_ctx *c, int cs, bo_run *run)
 {
     static const char *const hdr[6] = {"engine",  "cache_size",
                                        "mmap_size", "warm-up",
                                        "max RSS", "cgroup peak"};
     int nr = c->o.rounds;
     char tag[32];
+    const sq_res *mm = NULL; /* stock-mmap's */
     bu_table t;
     bu_table_init(&t, 6);
     bu_table_add(&t, hdr);
     for (int e = 0; e < SQ_NENG; e++) {
-        sq_eng_agg a;
-        char cell[5][32];
+        const sq_res *o = NULL;
+        double warm[SQ_MAX_ROUNDS] = {0}, warm_s;
+        uint64_t rss = 0, peak = 0, limit = 0;
+        char cell[5][SQ_CELL];
         const char *row[6] = {sq_eng[e], cell[0], cell[1], cell[2],
                               cell[3], cell[4]};
-        sq_eng_agg_of(c, cs, e, &a);
-        if (a.opened) {
-            snprintf(cell[0], sizeof cell[0], "%lld", a.opened->cache_size);
-            snprintf(cell[1], sizeof cell[1], "%lld", a.opened->mmap_size);
-        } else {
-            snprintf(cell[0], sizeof cell[0], "n/a");
-            snprintf(cell[1], sizeof cell[1], "n/a");
+        for (int rnd = 0; rnd < nr; rnd++) {
+            const sq_res *r = sq_slot(c, cs, rnd, e);
+            o = o || !r->opened ? o : r;
+            warm[rnd] = r->warm_secs;
+            rss = r->max_rss > rss ? r->max_rss : rss;
+            if (r->cg_limit) {
+                peak = r->cg_peak > peak ? r->cg_peak : peak;
+                limit = r->cg_limit;
+            }
         }
-        snprintf(cell[2], sizeof cell[2], "%.2f s", a.warm_secs);
-        bu_fmt_bytes(a.max_rss, cell[3], sizeof cell[3]);
-        if (a.cg_limit && a.cg_peak)
-            bu_fmt_bytes(a.cg_peak, cell[4], sizeof cell[4]);
+        warm_s = bu_median_pos(warm, (size_t)nr);
+        mm = e == SQ_MMAP ? o : mm;
+        sq_cell(cell[0], o != NULL, "%lld", o ? o->cache_size : 0);
+        sq_cell(cell[1], o != NULL, "%lld", o ? o->mmap_size : 0);
+        sq_cell(cell[2], 1, "%.2f s", warm_s);
+        bu_fmt_bytes(rss, cell[3], sizeof cell[3]);
+        if (limit && peak)
+            bu_fmt_bytes(peak, cell[4], sizeof cell[4]);
         else
-            snprintf(cell[4], sizeof cell[4], a.cg_limit ? "?" : "none");
+            snprintf(cell[4], sizeof cell[4], limit ? "?" : "none");
         bu_table_add(&t, row);
+        bo_row *w = bo_row_new(run, "sqlite_memory");
+        bo_label_str(w, "case", sq_case[cs]);
+        bo_label_str(w, "engine", sq_eng[e]);
+        bo_metric(w, "max_rss_bytes", (double)rss);
+        if (limit) {
+            bo_metric(w, "cgroup_peak_bytes", (double)peak);
+            bo_metric(w, "cgroup_limit_bytes", (double)limit);
+        }
+        bo_metric(w, "warmup_s", warm_s);
     }
     printf("\n");
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
-    bo_wrapf(stdout, "  ", "  ", "(cache_size and mmap_size as read back; max "
-             "RSS: the child's peak resident set, the check included; "
-             "cgroup peak: its anonymous, shm and page-cache memory over "
-             "the warm-up and the phases%s)",
-             nr > 1 ? "; over the rounds: the median warm-up, the highest "
-                      "max RSS and cgroup peak"
-                    : "");
-    sq_eng_agg am;
-    sq_eng_agg_of(c, cs, SQ_MMAP, &am);
-    if (am.opened && (uint64_t)am.opened->mmap_size < c->mem)
-        bo_wrapf(stdout, "  ", "    ", "stock-mmap: mmap_size read back %lld, "
-                 "less than M: SQLite caps it at its SQLITE_MAX_MMAP_SIZE, "
-                 "the rest of M is not used", am.opened->mmap_size);
+    SQ_NOTE("(cache_size and mmap_size as read back; max RSS: the child's "
+            "peak resident set, the check included; cgroup peak: its "
+            "anonymous, shm and page-cache memory over the warm-up and the "
+            "phases%s)", nr > 1 ? "; over the rounds: the median warm-up, "
+                                  "the highest max RSS and cgroup peak" : "");
+    if (mm && (uint64_t)mm->mmap_size < c->mem)
+        SQ_NOTE4("stock-mmap: mmap_size read back %lld, less than M: SQLite "
+                 "caps it at its SQLITE_MAX_MMAP_SIZE, the rest of M is not "
+                 "used", mm->mmap_size);
     for (int e = 0; e < SQ_NENG; e++)
         for (int rnd = 0; rnd < nr; rnd++) {
-            const sq_res *r = sq_res_of(c, cs, rnd, e);
+            const sq_res *r = sq_slot(c, cs, rnd, e);
             if (!r->pool[0])
                 continue;
-            bo_wrapf(stdout, "  ", "    ", "%s%s: %s", sq_eng[e],
+            SQ_NOTE4("%s%s: %s", sq_eng[e],
                      sq_round_tag(c, rnd, tag, sizeof tag), r->pool);
             break;
         }
     int all = 1;
     for (int rnd = 0; rnd < nr; rnd++)
         for (int e = 0; e < SQ_NENG; e++)
-            all &= sq_res_of(c, cs, rnd, e)->checked;
+            all &= sq_slot(c, cs, rnd, e)->checked;
     if (all)
-        bo_wrapf(stdout, "  ", "    ",
-                 "check after a reopen, every engine%s: ok "
-                 "(%s%s: %s)", nr > 1 ? " and round" : "", sq_eng[SQ_CACHE],
+        SQ_NOTE4("check after a reopen, every engine%s: ok (%s%s: %s)",
+                 nr > 1 ? " and round" : "", sq_eng[SQ_CACHE],
                  sq_round_tag(c, 0, tag, sizeof tag),
-                 sq_res_of(c, cs, 0, SQ_CACHE)->check);
+                 sq_slot(c, cs, 0, SQ_CACHE)->check);
     for (int rnd = 0; rnd < nr; rnd++)
         for (int e = 0; e < SQ_NENG; e++) {
-            const sq_res *r = sq_res_of(c, cs, rnd, e);
+            const sq_res *r = sq_slot(c, cs, rnd, e);
             sq_round_tag(c, rnd, tag, sizeof tag);
             if (!all && r->checked)
-                bo_wrapf(stdout, "  ", "    ", "%s%s: check ok: %s", sq_eng[e],
-                         tag, r->check);
+                SQ_NOTE4("%s%s: check ok: %s", sq_eng[e], tag, r->check);
             if (r->err[0])
-                bo_wrapf(stdout, "  ", "    ",
-                         "%s%s: FAILED: %s", sq_eng[e], tag,
-                         r->err);
+                SQ_NOTE4("%s%s: FAILED: %s", sq_eng[e], tag, r->err);
         }
-}
-
-/* The result rows of one case: one per op and engine over the rounds
- * (sq_agg; ops and seconds summed; latency merged), one per engine of
- * its memory (sq_eng_agg). */
-static void sq_case_rows(const sq_ctx *c, int cs, bo_run *run)
-{
-    for (int op = 0; op < SQ_NOPS; op++)
-        for (int e = 0; e < SQ_NENG; e++) {
-            sq_agg a;
-            sq_agg_of(c, cs, e, op, &a);
-            if (!a.done)
-                continue;
-            bo_row *w = bo_row_new(run, "sqlite");
-            bo_label_str(w, "case", sq_case[cs]);
-            bo_label_str(w, "op", sq_opname[op]);
-            bo_label_str(w, "engine", sq_eng[e]);
-            bo_metric(w, "ops_per_s", a.ops_s);
-            if (a.ratio_med > 0)
-                bo_metric(w, "ratio_to_stock_cache", a.ratio_med);
-            if (a.kib >= 0)
-                bo_metric(w, "kib_read_per_op", a.kib);
-            bo_metric(w, "ops", (double)a.ops);
-            bo_metric(w, "seconds", a.secs);
-            bo_latency(w, sq_opname[op], c->h[cs][e][op]);
-        }
-    for (int e = 0; e < SQ_NENG; e++) {
-        sq_eng_agg a;
-        sq_eng_agg_of(c, cs, e, &a);
-        bo_row *w = bo_row_new(run, "sqlite_memory");
-        bo_label_str(w, "case", sq_case[cs]);
-        bo_label_str(w, "engine", sq_eng[e]);
-        bo_metric(w, "max_rss_bytes", (double)a.max_rss);
-        if (a.cg_limit) {
-            bo_metric(w, "cgroup_peak_bytes", (double)a.cg_peak);
-            bo_metric(w, "cgroup_limit_bytes", (double)a.cg_limit);
-        }
-        bo_metric(w, "warmup_s", a.warm_secs);
-    }
 }
 
 /* Every case's ratios to stock-cache in one table (the medians of the
@@ -1332,16 +1176,14 @@ static void sq_summary(const sq_ctx *c)
         if (!(c->o.cases & (1 << cs)))
             continue;
         for (int op = 0; op < SQ_NOPS; op++) {
-            char cell[SQ_NENG][32];
+            char cell[SQ_NENG][SQ_CELL];
             const char *row[2 + SQ_NENG - 1] = {op ? "" : sq_case[cs],
                                                 sq_opname[op]};
             for (int e = 1; e < SQ_NENG; e++) {
-                double v = sq_ratio(c, cs, e, op);
-                if (v > 0)
-                    snprintf(cell[e], sizeof cell[e], "%.2f", v);
-                else
-                    snprintf(cell[e], sizeof cell[e], "n/a");
-                row[1 + e] = cell[e];
+                sq_agg a;
+                sq_agg_of(c, cs, e, op, &a);
+                row[1 + e] = sq_cell(cell[e], a.ratio_med > 0, "%.2f",
+                                     a.ratio_med);
             }
             bu_table_add(&t, row);
         }
@@ -1415,7 +1257,8 @@ static int sq_parse(sq_opts *o, int argc, char **argv)
     *o = (sq_opts){.mem_rows = SQ_UNSET, .mem = SQ_UNSET,
                    .headroom = SQ_UNSET, .value_size = 150,
                    .scan_len = 50, .seed = 1, .warmup = SQ_UNSET,
-                   .seconds = -1, .rounds = 1, .cases = 3};
+                   .seconds = -1, .rounds = 1, .cases = 3,
+                   .dir = "/var/tmp"};
     const bo_optdef defs[] = {
         BO_OPT("quick", NULL, BO_FLAG, &o->quick, 0, 0, NULL,
                "a small run of a few seconds: 200000 rows, 0.25 s per "
@@ -1492,8 +1335,6 @@ static int sq_parse(sq_opts *o, int argc, char **argv)
                         "least twice --scan-len\n");
         return -1;
     }
-    if (!o->dir)
-        o->dir = "/var/tmp";
     return 0;
 }
 
@@ -1511,11 +1352,10 @@ static void sq_record(const sq_ctx *c, bo_run *run)
     bo_opt_num(run, "rounds", c->o.rounds);
     bo_opt_str(run, "latency_over", "every round merged");
     for (int cs = 0; cs < SQ_NCASE; cs++) {
-        char name[32];
+        const char *name = cs == SQ_MEM ? "warmup_in_memory"
+                                        : "warmup_out_of_memory";
         if (!(c->o.cases & (1 << cs)))
             continue;
-        snprintf(name, sizeof name, "warmup_%s",
-                 cs == SQ_MEM ? "in_memory" : "out_of_memory");
         if (c->warmup[cs] == SQ_WARM_SCAN)
             bo_opt_str(run, name, "full scan");
         else
@@ -1524,8 +1364,7 @@ static void sq_record(const sq_ctx *c, bo_run *run)
     bo_opt_num(run, "stock_cache_page_buffer_bytes", (double)c->pc_slot);
     bo_opt_str(run, "distribution", c->o.zipf ? "zipfian" : "uniform");
     bo_opt_str(run, "cases", c->o.cases == 3 ? "both"
-                             : c->o.cases == 1 << SQ_MEM ? "in-memory"
-                                                         : "out-of-memory");
+                                             : sq_case[c->o.cases >> 1]);
     bo_opt_num(run, "seed", (double)c->o.seed);
     bo_opt_str(run, "journal_mode", "wal");
     bo_opt_str(run, "synchronous", "normal");
@@ -1561,14 +1400,13 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
     bo_wrapf(stdout, "# command: ", "#   ", "%s", cmd);
     printf("# date: %s\n", date);
     bu_print_machine(stdout, "# ");
-    bo_wrapf(stdout, "# ", "#   ", "SQLite %s, %s; data in %s (%s)",
-             sqlite3_libversion(), bp_version(NULL, NULL, NULL), c->dir,
-             bu_fs_name(c->dir, fs, sizeof fs));
+    SQ_HEAD("SQLite %s, %s; data in %s (%s)", sqlite3_libversion(),
+            bp_version(NULL, NULL, NULL), c->dir,
+            bu_fs_name(c->dir, fs, sizeof fs));
     if (strcmp(fs, "tmpfs") == 0)
-        bo_wrapf(stdout, "# ", "#   ",
-                 "WARNING: the data is on tmpfs: the file "
-                 "is its own page cache, which no cgroup limit or drop "
-                 "removes; give --dir on a disk file system");
+        SQ_HEAD("WARNING: the data is on tmpfs: the file is its own page "
+                "cache, which no cgroup limit or drop removes; give --dir on a "
+                "disk file system");
     size_t slot = c->pc_slot;
     void *probe = malloc(slot);
     size_t by_malloc = probe ? malloc_usable_size(probe) : 0;
@@ -1595,27 +1433,25 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
 "#                  file order read ahead (bp_readahead=2)\n"
 "#   bufpool-xread  bufpool VFS, bp_cache=M, bp_fetch=0: every page\n"
 "#                  copied from the pool by xRead into the 2 MB cache\n");
-    bo_wrapf(stdout, "# ", "#   ", "Every engine: journal_mode=WAL, "
-             "synchronous=NORMAL (both read back), page_size %u, each "
-             "statement its own transaction.  Table t(k INTEGER PRIMARY "
-             "KEY, v BLOB) of %llu-byte values, loaded once per case in "
-             "key order (keys 0, 2, 4, ...) in one transaction with the "
-             "default VFS; the file copied for every run.", SQ_PAGE,
-             (unsigned long long)c->o.value_size);
+    SQ_HEAD("Every engine: journal_mode=WAL, synchronous=NORMAL (both read "
+            "back), page_size %u, each statement its own transaction.  Table "
+            "t(k INTEGER PRIMARY KEY, v BLOB) of %llu-byte values, loaded once "
+            "per case in key order (keys 0, 2, 4, ...) in one transaction with "
+            "the default VFS; the file copied for every run.", SQ_PAGE,
+            (unsigned long long)c->o.value_size);
     if (c->o.rounds > 1)
-        bo_wrapf(stdout, "# ", "#   ", "Rounds: %d per case, the engines "
-                 "alternating (stock-cache, stock-mmap, bufpool, "
-                 "bufpool-xread, then again), every run from a fresh copy "
-                 "of the table with the page cache dropped before it.  "
-                 "ops/s and KiB read/op: the median of the %d rounds (of "
-                 "an even count the mean of the two middle ones); ratio: "
-                 "the median over the rounds of the engine's ops/s over "
-                 "stock-cache's in the same round; p50/p99/p99.9: every "
-                 "round's statements merged.", c->o.rounds, c->o.rounds);
+        SQ_HEAD("Rounds: %d per case, the engines alternating (stock-cache, "
+                "stock-mmap, bufpool, bufpool-xread, then again), every run "
+                "from a fresh copy of the table with the page cache dropped "
+                "before it.  ops/s and KiB read/op: the median of the %d "
+                "rounds (of an even count the mean of the two middle ones); "
+                "ratio: the median over the rounds of the engine's ops/s over "
+                "stock-cache's in the same round; p50/p99/p99.9: every round's "
+                "statements merged.", c->o.rounds, c->o.rounds);
     else
-        bo_wrapf(stdout, "# ", "#   ", "Rounds: 1 (each engine runs once per "
-                 "case, one after another; --rounds N alternates them N "
-                 "times); ratio: the engine's ops/s over stock-cache's.");
+        SQ_HEAD("Rounds: 1 (each engine runs once per case, one after another; "
+                "--rounds N alternates them N times); ratio: the engine's "
+                "ops/s over stock-cache's.");
     printf("# phases in this order, each %s per engine%s:\n"
            "#   select  SELECT v FROM t WHERE k = ?  (a loaded key)\n"
            "#   scan    SELECT k, v FROM t WHERE k >= ? ORDER BY k LIMIT "
@@ -1624,15 +1460,13 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
            "#   insert  INSERT INTO t(k, v) VALUES(?, ?)  (a new odd key)\n",
            each, c->o.rounds > 1 ? " and round" : "",
            (unsigned long long)c->o.scan_len);
-    bo_wrapf(stdout, "# ", "#   ", "Keys %s, seed %llu: the same statements in "
-             "the same order for every engine%s; an untimed "
-             "wal_checkpoint(TRUNCATE) after update and after insert.  "
-             "Latency: every statement (bind, steps, reset) timed with %s.",
-             c->o.zipf ? "by YCSB's scrambled zipfian (theta 0.99)"
-                       : "uniform",
-             (unsigned long long)c->o.seed,
-             c->o.rounds > 1 ? " and round" : "",
-             bo_tick_tsc ? "the TSC" : "CLOCK_MONOTONIC");
+    SQ_HEAD("Keys %s, seed %llu: the same statements in the same order for "
+            "every engine%s; an untimed wal_checkpoint(TRUNCATE) after update "
+            "and after insert.  Latency: every statement (bind, steps, reset) "
+            "timed with %s.",
+            c->o.zipf ? "by YCSB's scrambled zipfian (theta 0.99)" : "uniform",
+            (unsigned long long)c->o.seed, c->o.rounds > 1 ? " and round" : "",
+            bo_tick_tsc ? "the TSC" : "CLOCK_MONOTONIC");
     fflush(stdout);
 }
 
@@ -1642,14 +1476,11 @@ static void sq_heading(const sq_ctx *c, int argc, char **argv)
 static int sq_shared(sq_ctx *c)
 {
     size_t hsz = (bo_hist_size() + 63) & ~(size_t)63;
-    c->res_bytes = sizeof *c->res * SQ_NCASE * (size_t)c->o.rounds *
-                   SQ_NENG;
-    c->h_bytes = hsz * (SQ_NCASE * SQ_NENG + 1) * SQ_NOPS;
-    c->res = br_shared(c->res_bytes);
-    c->hmem = br_shared(c->h_bytes);
-    if (!c->res || !c->hmem)
+    unsigned char *m = br_shared(hsz * (SQ_NCASE * SQ_NENG + 1) * SQ_NOPS);
+    c->res = br_shared(sizeof *c->res * SQ_NCASE * (size_t)c->o.rounds *
+                       SQ_NENG);
+    if (!c->res || !m)
         return -1;
-    unsigned char *m = c->hmem;
     for (int op = 0; op < SQ_NOPS; op++, m += hsz)
         c->hrun[op] = bo_hist_place(m);
     for (int cs = 0; cs < SQ_NCASE; cs++)
@@ -1712,15 +1543,14 @@ static int sq_case_run(sq_ctx *c, int cs, bo_run *run)
             bu_progress("sqlite: %s: %s%s", sq_case[cs], sq_eng[e],
                         sq_round_tag(c, rnd, tag, sizeof tag));
             sq_engine(c, cs, rnd, e);
-            const sq_res *r = sq_res_of(c, cs, rnd, e);
+            const sq_res *r = sq_slot(c, cs, rnd, e);
             fail |= !r->checked || r->err[0];
         }
     bu_cleanup_files(c->master[cs], sq_db_files, 0);
     sq_case_heading(c, cs);
-    sq_case_table(c, cs);
+    sq_case_table(c, cs, run);
     sq_case_rounds(c, cs);
-    sq_case_engines(c, cs);
-    sq_case_rows(c, cs, run);
+    sq_case_engines(c, cs, run);
     fflush(stdout);
     return fail;
 }
@@ -1745,17 +1575,13 @@ int bench_sqlite_main(int argc, char **argv)
     int hdr = 0; /* before SQLite is initialized (bpvfs_register) */
     sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr);
     c.pc_slot = (SQ_PAGE + (size_t)hdr + 7) & ~(size_t)7;
-    rc = bpvfs_register(NULL, NULL, 0);
-    if (rc != SQLITE_OK) {
+    if ((rc = bpvfs_register(NULL, NULL, 0)) != SQLITE_OK)
         fprintf(stderr, "bpbench sqlite: bpvfs_register: %s\n",
                 sqlite3_errstr(rc));
-        bo_run_discard(run);
-        return 1;
-    }
-    rc = bu_tempdir(c.o.dir, c.dir, sizeof c.dir);
-    if (rc) {
+    else if ((rc = bu_tempdir(c.o.dir, c.dir, sizeof c.dir)) != 0)
         fprintf(stderr, "bpbench sqlite: temp dir in %s: %s\n", c.o.dir,
                 strerror(-rc));
+    if (rc) {
         bo_run_discard(run);
         return 1;
     }
