@@ -58,10 +58,8 @@
 
 #include "bench.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 const char *const ht_mode_name[HT_NMODE] = {"fix", "optimistic", "bare"};
 
@@ -84,8 +82,9 @@ static const char ht_tail[] =
 "returned a page with the wrong content, 2 on a usage error.\n";
 
 /* Returns 0, 1 for --help (printed), or -1 on a usage error. */
-static int ht_parse(ht_opts *o, int argc, char **argv)
+static int ht_parse(void *arg, int argc, char **argv)
 {
+    ht_opts *o = &((ht_ctx *)arg)->o;
     /* 0 = not given: --quick or the full-run default fills it in below. */
     memset(o, 0, sizeof *o);
     o->page_size = 4096;
@@ -154,11 +153,6 @@ static int ht_parse(ht_opts *o, int argc, char **argv)
                 (unsigned long long)o->page_size);
         return -1;
     }
-    if (o->out.csv && !o->out.csv[0]) { /* --csv alone: rows on stdout */
-        o->csv = 1;
-        o->out.csv = NULL;
-    }
-    o->quiet = o->out.quiet;
     if (!o->ops)
         o->ops = o->quick ? 200000 : 2000000;
     if (!o->lat_ops)
@@ -177,36 +171,25 @@ static int ht_parse(ht_opts *o, int argc, char **argv)
     return 0;
 }
 
-/* ---- Notes (printed under the tables) ------------------------------------ */
-
-void ht_note(ht_ctx *c, int kind, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    bu_note_add(&c->note[kind], &c->nnote[kind], buf);
-    if (kind == HT_NOTE_WARN && !c->o.quiet)
-        bu_progress("WARNING: %s", buf);
-}
-
 /* ---- Set-up -------------------------------------------------------------- */
 
-static int ht_setup(ht_ctx *c)
+static int ht_setup(void *arg)
 {
+    ht_ctx *c = arg;
     ht_opts *o = &c->o;
-    c->frames = 2 * o->window_slots;
-    c->data_pages = c->frames;
+    c->sh.frames = 2 * o->window_slots;
+    c->sh.data_pages = c->sh.frames;
+    c->sh.page_size = o->page_size;
     c->nhot = o->pages;
 
-    uint64_t need = (uint64_t)o->nbk * c->frames * o->page_size;
+    uint64_t need = (uint64_t)o->nbk * c->sh.frames * o->page_size;
     uint64_t avail = bu_mem_available();
     if (avail && need > avail / 2) {
         fprintf(stderr, "bpbench hit: %d caches of %llu MiB need more than "
                 "half the available memory (%llu MiB): use fewer "
                 "--window-slots, a smaller --page-size or fewer --backends\n",
-                o->nbk, (unsigned long long)((c->frames * o->page_size) >> 20),
+                o->nbk,
+                (unsigned long long)((c->sh.frames * o->page_size) >> 20),
                 (unsigned long long)(avail >> 20));
         return -1;
     }
@@ -220,14 +203,14 @@ static int ht_setup(ht_ctx *c)
     if (n > 2)
         c->tc[c->ntc++] = n;
     if (c->ncpu < 2)
-        ht_note(c, HT_NOTE_INFO, "this process may run on %d CPU: the 2-thread"
+        ht_note(c, BPL_INFO, "this process may run on %d CPU: the 2-thread"
                 " runs share it, so they cannot scale", c->ncpu);
     if (n > c->ncpu)
-        ht_note(c, HT_NOTE_INFO, "--threads %d exceeds the %d CPUs this "
+        ht_note(c, BPL_INFO, "--threads %d exceeds the %d CPUs this "
                 "process may run on", n, c->ncpu);
 
     /* The hot set: a random sample of the data file's pages. */
-    uint64_t *perm = malloc(c->data_pages * sizeof *perm);
+    uint64_t *perm = malloc(c->sh.data_pages * sizeof *perm);
     c->hot = malloc(c->nhot * sizeof *c->hot);
     if (!perm || !c->hot) {
         free(perm);
@@ -236,14 +219,9 @@ static int ht_setup(ht_ctx *c)
     }
     bu_rng r;
     bu_rng_seed(&r, o->seed, 0, 0);
-    for (uint64_t i = 0; i < c->data_pages; i++)
-        perm[i] = i;
+    bpl_sample(perm, c->sh.data_pages, c->nhot, &r);
     uint64_t nblk = o->page_size / 4096;
     for (uint64_t i = 0; i < c->nhot; i++) {
-        uint64_t j = i + bu_rng_below(&r, c->data_pages - i);
-        uint64_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
         uint64_t pg = perm[i], k = (pg * 7u) % nblk;
         c->hot[i].pgno = pg;
         c->hot[i].stamp = bu_stamp(pg, k);
@@ -305,11 +283,15 @@ static void ht_free(ht_ctx *c)
             free(c->seq[t]);
     free(c->seq);
     free(c->hot);
-    for (int k = 0; k < HT_NOTE_KINDS; k++)
-        bu_note_free(c->note[k], c->nnote[k]);
 }
 
 /* ---- Entry point --------------------------------------------------------- */
+
+static const bpl_cmd ht_cmd = {
+    .name = "hit", .parse = ht_parse, .setup = ht_setup,
+    .header = ht_print_header, .run = ht_run_all, .csv = ht_print_csv,
+    .tables = ht_print_tables, .tail = ht_print_tail, .record = ht_record,
+};
 
 int bench_hit_main(int argc, char **argv)
 {
@@ -318,78 +300,8 @@ int bench_hit_main(int argc, char **argv)
         fprintf(stderr, "bpbench hit: out of memory\n");
         return 1;
     }
-    int prc = ht_parse(&c->o, argc, argv);
-    if (prc) {
-        free(c);
-        return prc > 0 ? 0 : 2;
-    }
-    ht_opts *o = &c->o;
-    bo_run *run = bo_run_begin(argc, argv);
-    if (!run || bo_outopts_apply("hit", &o->out, run)) {
-        int usage = run != NULL;
-        if (!usage)
-            fprintf(stderr, "bpbench hit: out of memory\n");
-        bo_run_discard(run);
-        free(c);
-        return usage ? 2 : 1;
-    }
-    c->info = o->csv ? stderr : stdout;
-    if (o->csv) /* CSV rows on stdout: the plots' line with the notes */
-        bo_run_plots(run, o->out.dir, BO_PLOT_ALL, stderr);
-    bo_tick_init();
-    int status = 1;
-
-    if (getenv("BUFPOOL_BACKEND")) {
-        ht_note(c, HT_NOTE_INFO, "BUFPOOL_BACKEND=%s was unset so that each "
-                "pool runs the backend it asks for", getenv("BUFPOOL_BACKEND"));
-        unsetenv("BUFPOOL_BACKEND");
-    }
-    if (ht_setup(c)) {
-        status = 2;
-        goto out;
-    }
-
-    int rc = bu_tempdir(o->dir, c->dir, sizeof c->dir);
-    if (rc) {
-        fprintf(stderr, "bpbench hit: cannot create a directory in %s: %s\n",
-                o->dir, strerror(-rc));
-        goto out;
-    }
-    snprintf(c->path, sizeof c->path, "%s/data.db", c->dir);
-    char fs[64], err[PATH_MAX + 128];
-    bu_fs_name(c->dir, fs, sizeof fs);
-    bu_progress("writing the %llu-page data file %s",
-                (unsigned long long)c->data_pages, c->path);
-    double wsecs = 0.0;
-    rc = bu_data_file_create(c->path, o->page_size, c->data_pages, &wsecs, err,
-                             sizeof err);
-    if (rc) {
-        fprintf(stderr, "bpbench hit: cannot create the data file: %s\n", err);
-        goto out;
-    }
-    ht_print_header(c, fs, wsecs);
-
-    ht_run_all(c);
-    bu_progress("done");
-
-    if (o->csv) {
-        ht_print_csv(c);
-    } else {
-        ht_print_table(c);
-        ht_print_latency(c);
-    }
-    ht_print_targets(c);
-    ht_print_notes(c);
-    status = c->data_error ? 1 : 0;
-    ht_record(c, run);
-    if (bo_run_finish("hit", run) && !status)
-        status = 1;
-    run = NULL;
-
-out:
-    bo_run_discard(run); /* set when the run failed before its results */
-    fflush(stdout);
-    bu_cleanup_now();
+    int status = bpl_main(&ht_cmd, c, &c->sh, &c->o.out, &c->o.dir, argc,
+                          argv);
     ht_free(c);
     free(c);
     return status;

@@ -4,22 +4,15 @@
  *
  * Files: bench_hit.c (options, set-up, main), bench_hit_run.c (pools,
  * threads, warm-up, timed phases, checks), bench_hit_report.c (header,
- * tables, CSV, JSON rows, target lines, notes).  One ht_ctx holds
- * everything; the main thread alone uses it (the worker threads of a timed
- * phase see only their ht_phase and ht_worker, in bench_hit_run.c; the
- * progress thread reads pg_done and pg_total).
+ * tables, CSV, JSON rows, target lines, notes), on the runner of
+ * bench_pools.h.  One ht_ctx holds everything; the main thread alone uses
+ * it (the worker threads of a timed phase see only their ht_phase and
+ * ht_worker, in bench_hit_run.c).
  */
 #ifndef BENCH_HIT_H
 #define BENCH_HIT_H
 
-#include <limits.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-
-#include "bench_out.h"
-#include "bench_util.h"
-#include "bufpool.h"
+#include "bench_pools.h"
 
 #define HT_MAXBK 6
 #define HT_MAXTC 3              /* thread counts: 1, 2, N */
@@ -30,14 +23,12 @@
 enum { HT_FIX, HT_OPT, HT_BARE, HT_NMODE };
 extern const char *const ht_mode_name[HT_NMODE]; /* "fix", ... */
 
-enum { HT_NOTE_INFO, HT_NOTE_NA, HT_NOTE_WARN, HT_NOTE_KINDS };
-
 typedef struct ht_opts {
     uint64_t threads, ops, reps, pages, window_slots, page_size, seed;
     uint64_t lat_ops; /* ops per thread of a cell's latency phase */
     bp_backend bk[HT_MAXBK];
     int nbk;
-    int quick, csv, quiet;
+    int quick;
     const char *dir;
     bo_outopts out; /* --json, --csv FILE, --output, --quiet, --out */
 } ht_opts;
@@ -71,10 +62,9 @@ typedef struct ht_pool {
 } ht_pool;
 
 typedef struct ht_ctx {
+    bpl_ctx sh; /* data file, notes, output stream, progress */
     ht_opts o;
-    char dir[PATH_MAX];
-    char path[PATH_MAX + 16];
-    uint64_t frames, data_pages, nhot;
+    uint64_t nhot;
     ht_hot *hot;
     uint32_t **seq; /* per thread, seqlen indexes into hot */
     uint64_t seqlen;
@@ -83,30 +73,22 @@ typedef struct ht_ctx {
     ht_cell cell[HT_MAXBK][HT_NMODE][HT_MAXTC];
     char auto_chose[220];
     char fence[64]; /* bp_stats.reader_fence of the pools */
-    char **note[HT_NOTE_KINDS];
-    size_t nnote[HT_NOTE_KINDS];
-    int data_error;
-    FILE *info; /* stdout, or stderr with --csv */
-    atomic_int pg_done, pg_total; /* phases run, for the progress lines */
 } ht_ctx;
 
-/* Add a line under the tables: HT_NOTE_INFO "note:", HT_NOTE_NA "n/a:" (why
- * a backend or a mode has no numbers), HT_NOTE_WARN "WARNING:" (also echoed
- * at once as a progress line). */
-void ht_note(ht_ctx *c, int kind, const char *fmt, ...) BU_PRINTF(3, 4);
+/* A line under the tables (bpl_note). */
+#define ht_note(c, ...) bpl_note(&(c)->sh, __VA_ARGS__)
 
-/* bench_hit_run.c: open every pool, warm them, run the reps round-robin,
- * check, close. */
-void ht_run_all(ht_ctx *c);
+/* The bpl_cmd steps, each on an ht_ctx.  bench_hit_run.c: open every pool,
+ * warm them, run the reps round-robin, check, close. */
+void ht_run_all(void *c);
 
-/* bench_hit_report.c */
-void ht_print_header(ht_ctx *c, const char *fs, double write_secs);
-void ht_print_table(ht_ctx *c);
-void ht_print_latency(ht_ctx *c);
+/* bench_hit_report.c: the header; the window-hit and latency tables, or
+ * the CSV rows; then the target lines and the notes. */
+void ht_print_header(void *c, const char *fs, double write_secs);
+void ht_print_tables(void *c);
+void ht_print_csv(void *c);
+void ht_print_tail(void *c);
 /* The results into r (bo_run rows of table "hit"). */
-void ht_record(ht_ctx *c, bo_run *r);
-void ht_print_csv(ht_ctx *c);
-void ht_print_targets(ht_ctx *c);
-void ht_print_notes(ht_ctx *c);
+void ht_record(void *c, bo_run *r);
 
 #endif

@@ -106,11 +106,12 @@ static double ht_loadavg(char *buf, size_t n)
     return l1;
 }
 
-void ht_print_header(ht_ctx *c, const char *fs, double write_secs)
+void ht_print_header(void *arg, const char *fs, double write_secs)
 {
+    ht_ctx *c = arg;
     ht_opts *o = &c->o;
-    FILE *f = c->info;
-    const char *pre = o->csv ? "# " : "";
+    FILE *f = c->sh.info;
+    const char *pre = c->sh.csv ? "# " : "";
     char b1[32], b2[32], b3[32];
 
     fprintf(f, "%sbpbench hit%s: window-hit bp_fix(shared) + read one word + "
@@ -120,14 +121,14 @@ void ht_print_header(ht_ctx *c, const char *fs, double write_secs)
     bu_print_machine(f, pre);
     fprintf(f, "%spool: page %llu B, cache %llu frames (%s), window %llu slots"
                " (%s), memfd shm, prefault populate\n", pre,
-            (unsigned long long)o->page_size, (unsigned long long)c->frames,
-            bu_fmt_bytes(c->frames * o->page_size, b1, sizeof b1),
+            (unsigned long long)o->page_size, (unsigned long long)c->sh.frames,
+            bu_fmt_bytes(c->sh.frames * o->page_size, b1, sizeof b1),
             (unsigned long long)o->window_slots,
             bu_fmt_bytes(o->window_slots * o->page_size, b2, sizeof b2));
     fprintf(f, "%sdata: %s on %s, %s (%llu pages), written in %.1f s\n", pre,
-            c->path, fs, bu_fmt_bytes(c->data_pages * o->page_size, b3,
+            c->sh.path, fs, bu_fmt_bytes(c->sh.data_pages * o->page_size, b3,
                                       sizeof b3),
-            (unsigned long long)c->data_pages, write_secs);
+            (unsigned long long)c->sh.data_pages, write_secs);
     fprintf(f, "%shot set: %llu pages shared by all threads, each thread its "
                "own random sequence over it; %llu ops per thread per rep\n",
             pre, (unsigned long long)c->nhot, (unsigned long long)o->ops);
@@ -143,14 +144,17 @@ void ht_print_header(ht_ctx *c, const char *fs, double write_secs)
     double l1 = ht_loadavg(la, sizeof la);
     fprintf(f, "%sload average at start: %s\n", pre, la);
     if (l1 > 0.5)
-        ht_note(c, HT_NOTE_INFO, "the machine was busy at the start (load "
+        ht_note(c, BPL_INFO, "the machine was busy at the start (load "
                 "average %.2f on %d CPUs): expect noise, most of all in the "
                 "multi-thread columns", l1, c->ncpu);
     fflush(f);
 }
 
-void ht_print_table(ht_ctx *c)
+static void ht_print_latency(const ht_ctx *c);
+
+void ht_print_tables(void *arg)
 {
+    const ht_ctx *c = arg;
     const char *hdr[3 + 2 * HT_MAXTC + 1];
     char hb[2 * HT_MAXTC][48];
     const char *row[3 + 2 * HT_MAXTC + 1];
@@ -237,6 +241,7 @@ void ht_print_table(ht_ctx *c)
            (unsigned long long)c->o.reps);
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
+    ht_print_latency(c);
 }
 
 /* How the latency was measured, for the table's title and the JSON. */
@@ -252,7 +257,7 @@ static void ht_lat_how(const ht_ctx *c, char *buf, size_t n)
              bo_tick_resolution_ns(), bo_tick_overhead_ns());
 }
 
-void ht_print_latency(ht_ctx *c)
+static void ht_print_latency(const ht_ctx *c)
 {
     static const char *const hdr[] = {"",    "threads", "batch", "p50",
                                       "p90", "p99",     "p99.9", "max"};
@@ -286,8 +291,9 @@ void ht_print_latency(ht_ctx *c)
     bu_table_free(&t);
 }
 
-void ht_print_csv(ht_ctx *c)
+void ht_print_csv(void *arg)
 {
+    const ht_ctx *c = arg;
     static const char *const hdr[] = {"backend", "runs", "mode", "threads",
                                       "wall_ms", "ns_per_op", "mops",
                                       "scaling", "x_bare", "ops_per_thread",
@@ -337,11 +343,8 @@ static void ht_record_opts(const ht_ctx *c, bo_run *r)
 {
     const ht_opts *o = &c->o;
     char bks[128] = "", how[512];
-    for (int b = 0; b < o->nbk; b++) {
-        size_t l = strlen(bks);
-        snprintf(bks + l, sizeof bks - l, "%s%s", b ? "," : "",
-                 bp_backend_name(o->bk[b]));
-    }
+    for (int b = 0; b < o->nbk; b++)
+        bpl_join(bks, sizeof bks, bp_backend_name(o->bk[b]));
     bo_opt_num(r, "threads", c->tc[c->ntc - 1]);
     bo_opt_num(r, "ops", (double)o->ops);
     bo_opt_num(r, "lat_ops", (double)o->lat_ops);
@@ -386,8 +389,9 @@ static void ht_record_cell(const ht_ctx *c, bo_run *r, int b, int m, int ti)
     }
 }
 
-void ht_record(ht_ctx *c, bo_run *r)
+void ht_record(void *arg, bo_run *r)
 {
+    const ht_ctx *c = arg;
     ht_record_opts(c, r);
     bo_plot_metric(r, "hit", "ns_per_op", "ns per op (median of the reps)");
     for (int b = 0; b < c->o.nbk; b++)
@@ -475,10 +479,10 @@ static void ht_print_machine_scaling(const ht_ctx *c, FILE *f,
                    (double)tk[0], 100.0 * (double)st[1] / (double)tk[1]);
 }
 
-void ht_print_targets(ht_ctx *c)
+static void ht_print_targets(const ht_ctx *c)
 {
-    FILE *f = c->info;
-    const char *pre = c->o.csv ? "# " : "";
+    FILE *f = c->sh.info;
+    const char *pre = c->sh.csv ? "# " : "";
     int nN = c->tc[c->ntc - 1], nt = nN > 1 ? HT_NT : HT_NT - 1;
     char hb[HT_NT][48], lab[HT_NT][120], cb[HT_NT][64], bk[40];
     const char *hdr[1 + HT_NT], *row[1 + HT_NT];
@@ -534,7 +538,7 @@ void ht_print_targets(ht_ctx *c)
     }
     fprintf(f, "\n%sThe hit-path targets, computed from the medians above "
                "(reports, not pass/fail):\n", pre);
-    bu_table_print(&t, f, c->o.csv ? "#   " : "  ", 1);
+    bu_table_print(&t, f, c->sh.csv ? "#   " : "  ", 1);
     bu_table_free(&t);
     for (int r = 0; r < nt; r++)
         fprintf(f, "%s  %s: met by %d of %d backends%s%s%s\n", pre, lab[r],
@@ -546,11 +550,13 @@ void ht_print_targets(ht_ctx *c)
     ht_print_machine_scaling(c, f, pre);
 }
 
-void ht_print_notes(ht_ctx *c)
+void ht_print_tail(void *arg)
 {
-    FILE *f = c->info;
-    const char *pre = c->o.csv ? "# " : "";
+    const ht_ctx *c = arg;
+    FILE *f = c->sh.info;
+    const char *pre = c->sh.csv ? "# " : "";
     char la[64];
+    ht_print_targets(c);
     ht_loadavg(la, sizeof la);
     fputc('\n', f);
     fprintf(f, "%sload average at the end: %s\n", pre, la);
@@ -559,16 +565,8 @@ void ht_print_notes(ht_ctx *c)
     if (c->fence[0])
         fprintf(f, "%sshared fixes: %s (BUFPOOL_READER_FENCE=always: "
                 "fenced)\n", pre, c->fence);
-    for (size_t i = 0; i < c->nnote[HT_NOTE_INFO]; i++)
-        fprintf(f, "%snote: %s\n", pre, c->note[HT_NOTE_INFO][i]);
-    for (size_t i = 0; i < c->nnote[HT_NOTE_NA]; i++)
-        fprintf(f, "%sn/a: %s\n", pre, c->note[HT_NOTE_NA][i]);
-    for (size_t i = 0; i < c->nnote[HT_NOTE_WARN]; i++)
-        fprintf(f, "%sWARNING: %s\n", pre, c->note[HT_NOTE_WARN][i]);
-    if (c->nnote[HT_NOTE_WARN] == 0)
-        fprintf(f, "%schecks: no window miss in any timed phase, bp_stats "
-                   "counted the ops the bench made, no optimistic read "
-                   "retried, every read found its page's stamp, pool "
-                   "invariants hold\n", pre);
+    bpl_print_notes(&c->sh, "checks: no window miss in any timed phase, "
+                    "bp_stats counted the ops the bench made, no optimistic "
+                    "read retried, every read found its page's stamp, pool "
+                    "invariants hold");
 }
-

@@ -13,8 +13,6 @@
  */
 #include "bench_hit.h"
 
-#include "platform/bp_testing.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -347,50 +345,32 @@ static int ht_open(ht_ctx *c, int b, char *why, size_t whysz)
 {
     ht_pool *pl = &c->pool[b];
     struct bu_pool_cfg cfg = {
-        .path = c->path,
+        .path = c->sh.path,
         .open_flags = BP_RDONLY,
         .page_size = c->o.page_size,
-        .cache_frames = c->frames,
+        .cache_frames = c->sh.frames,
         .window_slots = c->o.window_slots,
         .backend = c->o.bk[b],
     };
-    for (;;) {
-        bp_pool *p = NULL;
-        int rc = bu_pool_open(&cfg, &p, why, whysz);
-        if (!rc) {
-            pl->p = p;
-            pl->open_flags = cfg.open_flags;
-            return bu_stats(p, &pl->st, why, whysz);
-        }
-        if (rc != BP_ENODIRECT || (cfg.open_flags & BP_BUFFERED_IO))
-            return rc;
-        cfg.open_flags |= BP_BUFFERED_IO;
-    }
+    int rc = bpl_open(&cfg, 0, 1, &pl->p, &pl->st, why, whysz);
+    pl->open_flags = cfg.open_flags;
+    return rc;
 }
 
 /* Backend b failed: note why, mark all its cells n/a, close the pool. */
 static void ht_fail(ht_ctx *c, int b, const char *what, const char *why)
 {
-    ht_pool *pl = &c->pool[b];
-    const char *bn = bp_backend_name(c->o.bk[b]);
     for (int m = 0; m < HT_NMODE; m++)
         for (int ti = 0; ti < c->ntc; ti++)
             c->cell[b][m][ti].na = 1;
-    pl->dead = 1;
-    int rc = pl->p ? bp_close(pl->p) : 0;
-    if (rc)
-        ht_note(c, HT_NOTE_NA, "%s: %s failed: %s; then bp_close: %s (%d) "
-                "(pool leaked)", bn, what, why, bp_strerror(rc), rc);
-    else
-        ht_note(c, HT_NOTE_NA, "%s: %s failed: %s", bn, what, why);
-    pl->p = NULL;
-    bu_progress("%s: n/a: %s: %s", bn, what, why);
+    c->pool[b].dead = 1;
+    bpl_fail(&c->sh, &c->pool[b].p, bp_backend_name(c->o.bk[b]), what, why);
 }
 
 static void ht_data_error(ht_ctx *c, int b, const char *what, uint64_t bad)
 {
-    c->data_error = 1;
-    ht_note(c, HT_NOTE_WARN, "DATA ERROR: %s: %llu reads found another "
+    c->sh.data_error = 1;
+    ht_note(c, BPL_WARN, "DATA ERROR: %s: %llu reads found another "
             "page's content during the %s (library bug)",
             bp_backend_name(c->o.bk[b]), (unsigned long long)bad, what);
 }
@@ -423,7 +403,7 @@ static int ht_warm(ht_ctx *c, int b)
         settled = pass > 0 && s1.window_misses == s0.window_misses;
     }
     if (!settled)
-        ht_note(c, HT_NOTE_WARN, "%s: warm-up: the %llu hot pages still "
+        ht_note(c, BPL_WARN, "%s: warm-up: the %llu hot pages still "
                 "missed the window after %d passes", bn,
                 (unsigned long long)c->nhot, pass);
 
@@ -452,7 +432,7 @@ static int ht_warm(ht_ctx *c, int b)
     if (bu_stats(pl->p, &s1, why, sizeof why))
         goto fail;
     if (s1.window_misses != s0.window_misses)
-        ht_note(c, HT_NOTE_WARN, "%s: %llu window misses while taking the "
+        ht_note(c, BPL_WARN, "%s: %llu window misses while taking the "
                 "bare deref pointers: some may point at remapped slots", bn,
                 (unsigned long long)(s1.window_misses - s0.window_misses));
     if (bad)
@@ -469,7 +449,7 @@ static int ht_warm(ht_ctx *c, int b)
     if (rc) {
         for (int ti = 0; ti < c->ntc; ti++)
             c->cell[b][HT_OPT][ti].na = 1;
-        ht_note(c, HT_NOTE_NA, "%s: optimistic warm-up failed: %s", bn, why);
+        ht_note(c, BPL_NA, "%s: optimistic warm-up failed: %s", bn, why);
         bu_progress("%s: optimistic: n/a: %s", bn, why);
     }
     return 0;
@@ -489,14 +469,8 @@ static void ht_timed(ht_ctx *c, int b, int m, int ti)
     ht_cell *cl = &c->cell[b][m][ti];
     char why[1200];
     bp_stats s0, s1;
-    ht_phase ph;
-    memset(&ph, 0, sizeof ph);
-    ph.p = pl->p;
-    ph.mode = m;
-    ph.hot = c->hot;
-    ph.ptr = pl->ptr;
-    ph.ops = c->o.ops;
-    ph.seqlen = c->seqlen;
+    ht_phase ph = {.p = pl->p, .mode = m, .hot = c->hot, .ptr = pl->ptr,
+                   .ops = c->o.ops, .seqlen = c->seqlen};
 
     if (bu_stats(pl->p, &s0, why, sizeof why)) {
         ht_fail(c, b, "timed phase", why);
@@ -517,7 +491,7 @@ static void ht_timed(ht_ctx *c, int b, int m, int ti)
         if (m == HT_OPT) { /* the pool itself still works: drop the mode */
             for (int t = 0; t < c->ntc; t++)
                 c->cell[b][m][t].na = 1;
-            ht_note(c, HT_NOTE_NA, "%s: optimistic, %d threads: %s",
+            ht_note(c, BPL_NA, "%s: optimistic, %d threads: %s",
                     bp_backend_name(c->o.bk[b]), c->tc[ti], why);
             bu_progress("%s: optimistic: n/a: %s",
                         bp_backend_name(c->o.bk[b]), why);
@@ -546,26 +520,19 @@ static void ht_latency(ht_ctx *c, int b, int m, int ti)
     ht_pool *pl = &c->pool[b];
     ht_cell *cl = &c->cell[b][m][ti];
     char why[1200];
-    ht_phase ph;
-    memset(&ph, 0, sizeof ph);
+    ht_phase ph = {.p = pl->p, .mode = m, .hot = c->hot, .ptr = pl->ptr,
+                   .ops = c->o.lat_ops, .seqlen = c->seqlen, .lat = 1};
     cl->lat_batch = bo_tick_batch(cl->nrep ? bu_median(cl->wall, cl->nrep) /
                                                 (double)c->o.ops
                                           : 0.0);
     ph.lat_mask = cl->lat_batch - 1;
-    ph.p = pl->p;
-    ph.mode = m;
-    ph.hot = c->hot;
-    ph.ptr = pl->ptr;
-    ph.ops = c->o.lat_ops;
-    ph.seqlen = c->seqlen;
-    ph.lat = 1;
     double wall = 0.0;
     uint64_t bad = 0, re = 0;
     int rc = ht_run_threads(c, &ph, c->tc[ti], &wall, &bad, &re, why,
                             sizeof why, cl->lat);
     cl->bad += bad;
     if (rc)
-        ht_note(c, HT_NOTE_NA, "%s/%s/%d thr: latency phase: %s",
+        ht_note(c, BPL_NA, "%s/%s/%d thr: latency phase: %s",
                 bp_backend_name(c->o.bk[b]), ht_mode_name[m], c->tc[ti],
                 why);
 }
@@ -585,46 +552,46 @@ static void ht_check(ht_ctx *c, int b)
                                                 : "timed optimistic reads",
                               cl->bad);
             if (cl->bad && m == HT_BARE)
-                ht_note(c, HT_NOTE_WARN, "%s/bare/%d thr: %llu reads through "
+                ht_note(c, BPL_WARN, "%s/bare/%d thr: %llu reads through "
                         "the kept pointers found another page (a slot was "
                         "remapped after the warm-up)", bn, nt,
                         (unsigned long long)cl->bad);
             if (cl->nrep == 0)
                 continue;
             if (cl->wm)
-                ht_note(c, HT_NOTE_WARN, "%s/%s/%d thr: %llu window misses "
+                ht_note(c, BPL_WARN, "%s/%s/%d thr: %llu window misses "
                         "(%.3f%% of ops) in the timed phases, expected 0: not "
                         "pure window hits", bn, mn, nt,
                         (unsigned long long)cl->wm,
                         100.0 * (double)cl->wm / (double)ops);
             if (m == HT_FIX && cl->fixes != ops)
-                ht_note(c, HT_NOTE_WARN, "%s/fix/%d thr: bp_stats counted %llu"
+                ht_note(c, BPL_WARN, "%s/fix/%d thr: bp_stats counted %llu"
                         " fixes in the timed phases, the bench made %llu", bn,
                         nt, (unsigned long long)cl->fixes,
                         (unsigned long long)ops);
             if (m == HT_FIX && cl->latch_waits)
-                ht_note(c, HT_NOTE_WARN, "%s/fix/%d thr: %llu latch waits in "
+                ht_note(c, BPL_WARN, "%s/fix/%d thr: %llu latch waits in "
                         "shared-only fixes", bn, nt,
                         (unsigned long long)cl->latch_waits);
             if (m == HT_OPT && cl->opt_begins < ops)
-                ht_note(c, HT_NOTE_WARN, "%s/optimistic/%d thr: bp_stats "
+                ht_note(c, BPL_WARN, "%s/optimistic/%d thr: bp_stats "
                         "counted %llu successful bp_opt_begin, the bench made"
                         " %llu optimistic reads", bn, nt,
                         (unsigned long long)cl->opt_begins,
                         (unsigned long long)ops);
             if (m == HT_OPT && (cl->retries || cl->opt_failures))
-                ht_note(c, HT_NOTE_WARN, "%s/optimistic/%d thr: %llu retries, "
+                ht_note(c, BPL_WARN, "%s/optimistic/%d thr: %llu retries, "
                         "%llu failed validations (bp_stats) with no writer "
                         "and no eviction", bn, nt,
                         (unsigned long long)cl->retries,
                         (unsigned long long)cl->opt_failures);
             if (m == HT_OPT && cl->fixes)
-                ht_note(c, HT_NOTE_INFO, "%s/optimistic/%d thr: bp_stats "
+                ht_note(c, BPL_INFO, "%s/optimistic/%d thr: bp_stats "
                         "counted %llu fixes during optimistic reads of "
                         "pages in the window", bn, nt,
                         (unsigned long long)cl->fixes);
             if (m == HT_BARE && cl->fixes)
-                ht_note(c, HT_NOTE_WARN, "%s/bare/%d thr: %llu fixes counted "
+                ht_note(c, BPL_WARN, "%s/bare/%d thr: %llu fixes counted "
                         "while no thread called the library", bn, nt,
                         (unsigned long long)cl->fixes);
         }
@@ -636,35 +603,25 @@ static void ht_record_open(ht_ctx *c, int b)
     bp_backend want = c->o.bk[b];
     const char *bn = bp_backend_name(want);
     snprintf(c->fence, sizeof c->fence, "%s", st->reader_fence);
-    if (want == BP_BACKEND_AUTO)
-        snprintf(c->auto_chose, sizeof c->auto_chose, "%s (%.150s)",
-                 bp_backend_name((bp_backend)st->backend), st->backend_reason);
-    else if (st->backend != (uint32_t)want)
-        ht_note(c, HT_NOTE_WARN, "%s: the pool runs backend %s, not %s", bn,
-                bp_backend_name((bp_backend)st->backend), bn);
+    bpl_backend_note(&c->sh, bn, want, st, c->auto_chose,
+                     sizeof c->auto_chose);
     if (st->slots != c->o.window_slots && st->backend != BP_BACKEND_LINEAR)
-        ht_note(c, HT_NOTE_INFO, "%s: %llu window slots (asked %llu)", bn,
+        ht_note(c, BPL_INFO, "%s: %llu window slots (asked %llu)", bn,
                 (unsigned long long)st->slots,
                 (unsigned long long)c->o.window_slots);
-    if (st->frames != c->frames)
-        ht_note(c, HT_NOTE_INFO, "%s: %llu cache frames (asked %llu)", bn,
-                (unsigned long long)st->frames, (unsigned long long)c->frames);
+    if (st->frames != c->sh.frames)
+        ht_note(c, BPL_INFO, "%s: %llu cache frames (asked %llu)", bn,
+                (unsigned long long)st->frames,
+                (unsigned long long)c->sh.frames);
     if (c->pool[b].open_flags & BP_BUFFERED_IO)
-        ht_note(c, HT_NOTE_INFO, "%s: the data file refused O_DIRECT: opened "
+        ht_note(c, BPL_INFO, "%s: the data file refused O_DIRECT: opened "
                 "with BP_BUFFERED_IO (window hits do no I/O)", bn);
 }
 
-/* A progress line: how many of the phases ran. */
-static void ht_progress(void *arg, char *line, size_t n)
+/* Open every pool, warm them, run the reps round-robin, check, close. */
+void ht_run_all(void *arg)
 {
     ht_ctx *c = arg;
-    snprintf(line, n, "%d of %d phases", atomic_load(&c->pg_done),
-             atomic_load(&c->pg_total));
-}
-
-/* Open every pool, warm them, run the reps round-robin, check, close. */
-void ht_run_all(ht_ctx *c)
-{
     ht_opts *o = &c->o;
     char why[1200];
 
@@ -690,10 +647,10 @@ void ht_run_all(ht_ctx *c)
 
     /* Innermost the thread counts, then the modes: the phases whose ratio
      * the report takes run back to back. */
-    atomic_store(&c->pg_total, (int)((o->reps + 1) * (uint64_t)o->nbk *
-                                     HT_NMODE * (uint64_t)c->ntc));
-    atomic_store(&c->pg_done, 0);
-    bo_progress_start(ht_progress, c);
+    atomic_store(&c->sh.pg_total, (int)((o->reps + 1) * (uint64_t)o->nbk *
+                                        HT_NMODE * (uint64_t)c->ntc));
+    atomic_store(&c->sh.pg_done, 0);
+    bo_progress_start(bpl_progress, &c->sh);
     for (uint64_t rep = 0; rep < o->reps; rep++) {
         bu_progress("rep %llu/%llu: %d pools x %d modes x %d thread counts x "
                     "%llu ops per thread", (unsigned long long)rep + 1,
@@ -704,7 +661,7 @@ void ht_run_all(ht_ctx *c)
                 for (int ti = 0; ti < c->ntc; ti++)
                     if (!c->pool[b].dead && !c->cell[b][m][ti].na) {
                         ht_timed(c, b, m, ti);
-                        atomic_fetch_add(&c->pg_done, 1);
+                        atomic_fetch_add(&c->sh.pg_done, 1);
                     }
     }
     bu_progress("latency: every op of %llu per thread timed, each cell once",
@@ -714,24 +671,13 @@ void ht_run_all(ht_ctx *c)
             for (int ti = 0; ti < c->ntc; ti++)
                 if (!c->pool[b].dead && !c->cell[b][m][ti].na) {
                     ht_latency(c, b, m, ti);
-                    atomic_fetch_add(&c->pg_done, 1);
+                    atomic_fetch_add(&c->sh.pg_done, 1);
                 }
     bo_progress_stop();
 
     for (int b = 0; b < o->nbk; b++) {
-        ht_pool *pl = &c->pool[b];
         ht_check(c, b);
-        if (pl->dead || !pl->p)
-            continue;
-        const char *bn = bp_backend_name(o->bk[b]);
-        int rc = bp__test_check(pl->p);
-        if (rc)
-            ht_note(c, HT_NOTE_WARN, "%s: invariant check after the run: %s "
-                    "(%d): %s", bn, bp_strerror(rc), rc, bp_errmsg(pl->p));
-        rc = bp_close(pl->p);
-        if (rc)
-            ht_note(c, HT_NOTE_WARN, "%s: bp_close: %s (%d): %s", bn,
-                    bp_strerror(rc), rc, bp_errmsg(pl->p));
-        pl->p = NULL;
+        if (!c->pool[b].dead && c->pool[b].p)
+            bpl_close(&c->sh, &c->pool[b].p, bp_backend_name(o->bk[b]));
     }
 }

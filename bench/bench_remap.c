@@ -41,7 +41,6 @@
 
 #include "bench.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,58 +65,39 @@ static const char rm_tail[] =
 "pool; bpbench remap unsets it.  Exit status: 0, 1 on failure or when a pool\n"
 "returned a page with the wrong content, 2 on a usage error.\n";
 
-static int rm_parse_prefault(rm_opts *o, char *s)
+/* The comma separated list val of --opt, each item one of names[0..2]
+ * (what names one: "mode"), into idx[0..*n-1]; 0, or -1 after a message.
+ * An item given twice is an error unless dup_ok. */
+static int rm_parse_names(const char *opt, const char *what, const char *val,
+                          const char *const *names, int *idx, int *n,
+                          int dup_ok)
 {
-    static const bp_prefault val[RM_MAXPF] = {
-        BP_PREFAULT_POPULATE, BP_PREFAULT_NONBLOCK, BP_PREFAULT_LAZY};
-    char *items[RM_MAXPF + 1];
-    int n = bu_split_list(s, items, RM_MAXPF);
-    if (n <= 0) {
-        fprintf(stderr, "bpbench: --prefault: give populate, nonblock "
-                        "and/or lazy\n");
+    char buf[128], hint[64], *items[4];
+    snprintf(buf, sizeof buf, "%s", val);
+    snprintf(hint, sizeof hint, "%s, %s and/or %s", names[0], names[1],
+             names[2]);
+    int k = bu_split_list(buf, items, 3);
+    if (k <= 0) {
+        fprintf(stderr, "bpbench: --%s: give %s\n", opt, hint);
         return -1;
     }
-    o->npf = 0;
-    for (int i = 0; i < n; i++) {
+    *n = 0;
+    for (int i = 0; i < k; i++) {
         int found = -1;
-        for (int j = 0; j < RM_MAXPF; j++)
-            if (strcmp(items[i], rm_pf_name[j]) == 0)
+        for (int j = 0; j < 3; j++)
+            if (strcmp(items[i], names[j]) == 0)
                 found = j;
         if (found < 0) {
-            fprintf(stderr, "bpbench: --prefault: unknown mode '%s'; give "
-                    "populate, nonblock and/or lazy\n", items[i]);
+            fprintf(stderr, "bpbench: --%s: unknown %s '%s'; give %s\n", opt,
+                    what, items[i], hint);
             return -1;
         }
-        for (int j = 0; j < o->npf; j++)
-            if (o->pf[j] == val[found]) {
-                fprintf(stderr, "bpbench: --prefault: '%s' twice\n", items[i]);
+        for (int j = 0; j < *n && !dup_ok; j++)
+            if (idx[j] == found) {
+                fprintf(stderr, "bpbench: --%s: '%s' twice\n", opt, items[i]);
                 return -1;
             }
-        o->pf[o->npf++] = val[found];
-    }
-    return 0;
-}
-
-static int rm_parse_levels(rm_opts *o, char *s)
-{
-    char *items[RM_NLEVEL + 1];
-    int n = bu_split_list(s, items, RM_NLEVEL);
-    if (n <= 0) {
-        fprintf(stderr, "bpbench: --levels: give whit, chit and/or miss\n");
-        return -1;
-    }
-    memset(o->level_on, 0, sizeof o->level_on);
-    for (int i = 0; i < n; i++) {
-        int found = -1;
-        for (int j = 0; j < RM_NLEVEL; j++)
-            if (strcmp(items[i], rm_level_name[j]) == 0)
-                found = j;
-        if (found < 0) {
-            fprintf(stderr, "bpbench: --levels: unknown level '%s'; give "
-                    "whit, chit and/or miss\n", items[i]);
-            return -1;
-        }
-        o->level_on[found] = 1;
+        idx[(*n)++] = found;
     }
     return 0;
 }
@@ -125,21 +105,32 @@ static int rm_parse_levels(rm_opts *o, char *s)
 static int rm_opt_prefault(void *dst, const char *cmd, const char *opt,
                            const char *val)
 {
-    char buf[128];
+    static const bp_prefault pf[RM_MAXPF] = {
+        BP_PREFAULT_POPULATE, BP_PREFAULT_NONBLOCK, BP_PREFAULT_LAZY};
+    rm_opts *o = dst;
+    int idx[RM_MAXPF];
     (void)cmd;
     (void)opt;
-    snprintf(buf, sizeof buf, "%s", val);
-    return rm_parse_prefault(dst, buf);
+    if (rm_parse_names("prefault", "mode", val, rm_pf_name, idx, &o->npf, 0))
+        return -1;
+    for (int i = 0; i < o->npf; i++)
+        o->pf[i] = pf[idx[i]];
+    return 0;
 }
 
 static int rm_opt_levels(void *dst, const char *cmd, const char *opt,
                          const char *val)
 {
-    char buf[128];
+    rm_opts *o = dst;
+    int idx[RM_NLEVEL], n;
     (void)cmd;
     (void)opt;
-    snprintf(buf, sizeof buf, "%s", val);
-    return rm_parse_levels(dst, buf);
+    if (rm_parse_names("levels", "level", val, rm_level_name, idx, &n, 1))
+        return -1;
+    memset(o->level_on, 0, sizeof o->level_on);
+    for (int i = 0; i < n; i++)
+        o->level_on[idx[i]] = 1;
+    return 0;
 }
 
 static int rm_opt_shm(void *dst, const char *cmd, const char *opt,
@@ -154,7 +145,7 @@ static int rm_opt_shm(void *dst, const char *cmd, const char *opt,
     return 0;
 }
 
-/* Fills what the options left at 0; checks --page-size and --csv. */
+/* Fills what the options left at 0; checks --page-size. */
 static int rm_defaults(rm_opts *o)
 {
     if (o->page_size & (o->page_size - 1)) {
@@ -163,11 +154,6 @@ static int rm_defaults(rm_opts *o)
                 (unsigned long long)o->page_size);
         return -1;
     }
-    if (o->out.csv && !o->out.csv[0]) { /* --csv alone: rows on stdout */
-        o->csv = 1;
-        o->out.csv = NULL;
-    }
-    o->quiet = o->out.quiet;
 #define RM_DEFAULT(field, dfull, dquick)                                       \
     do {                                                                       \
         if (!o->field)                                                         \
@@ -186,8 +172,9 @@ static int rm_defaults(rm_opts *o)
 }
 
 /* Returns 0, 1 for --help (printed), or -1 on a usage error. */
-static int rm_parse(rm_opts *o, int argc, char **argv)
+static int rm_parse(void *arg, int argc, char **argv)
 {
+    rm_opts *o = &((rm_ctx *)arg)->o;
     /* 0 = not given: --quick or the full-run default fills it in below. */
     memset(o, 0, sizeof *o);
     o->page_size = 8192;
@@ -195,9 +182,10 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
     o->dir = "/var/tmp";
     o->level_on[RM_WHIT] = o->level_on[RM_CHIT] = o->level_on[RM_MISS] = 1;
     char all_bk[] = "rfp,mmap,copy,linear,kmod,auto";
-    char def_pf[] = "populate,nonblock";
     bu_parse_backends(all_bk, o->bk, RM_MAXBK, &o->nbk);
-    rm_parse_prefault(o, def_pf);
+    o->pf[0] = BP_PREFAULT_POPULATE;
+    o->pf[1] = BP_PREFAULT_NONBLOCK;
+    o->npf = 2;
     bu_bklist bkl = {o->bk, &o->nbk, RM_MAXBK};
     const bo_optdef defs[] = {
         BO_OPT("page-size", NULL, BO_U64, &o->page_size, 4096, 65536,
@@ -281,34 +269,23 @@ static int rm_parse(rm_opts *o, int argc, char **argv)
     return rc ? rc : rm_defaults(o);
 }
 
-/* ---- Notes (printed under the table) ------------------------------------- */
-
-void rm_note(rm_ctx *c, int kind, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    bu_note_add(&c->note[kind], &c->nnote[kind], buf);
-    if (kind == RM_NOTE_WARN && !c->o.quiet)
-        bu_progress("WARNING: %s", buf);
-}
-
 /* ---- Set-up -------------------------------------------------------------- */
 
-static int rm_setup(rm_ctx *c)
+static int rm_setup(void *arg)
 {
+    rm_ctx *c = arg;
     rm_opts *o = &c->o;
-    c->frames = (o->cache_bytes) / o->page_size;
-    c->data_pages = (o->data_mb << 20) / o->page_size;
-    if (o->window_slots > c->frames) {
+    c->open_flags = o->buffered ? BP_BUFFERED_IO : 0;
+    c->sh.page_size = o->page_size;
+    c->sh.frames = (o->cache_bytes) / o->page_size;
+    c->sh.data_pages = (o->data_mb << 20) / o->page_size;
+    if (o->window_slots > c->sh.frames) {
         fprintf(stderr, "bpbench remap: --window-slots %llu exceeds the %llu "
                 "cache frames\n", (unsigned long long)o->window_slots,
-                (unsigned long long)c->frames);
+                (unsigned long long)c->sh.frames);
         return -1;
     }
-    if (c->data_pages <= c->frames) {
+    if (c->sh.data_pages <= c->sh.frames) {
         fprintf(stderr, "bpbench remap: --data-mb %llu must exceed --cache-mb "
                 "%llu (the miss level needs a data file larger than the "
                 "cache)\n", (unsigned long long)o->data_mb,
@@ -324,25 +301,25 @@ static int rm_setup(rm_ctx *c)
                 (unsigned long long)o->window_slots);
         return -1;
     }
-    uint64_t n = c->frames / 2;
+    uint64_t n = c->sh.frames / 2;
     if (n < 4 * o->window_slots) {
         n = 4 * o->window_slots;
-        if (n > c->frames - c->frames / 8)
-            n = c->frames - c->frames / 8;
+        if (n > c->sh.frames - c->sh.frames / 8)
+            n = c->sh.frames - c->sh.frames / 8;
     }
     c->nset[RM_CHIT] = n;
-    c->nset[RM_MISS] = c->data_pages;
+    c->nset[RM_MISS] = c->sh.data_pages;
     if (o->level_on[RM_CHIT] && c->nset[RM_CHIT] <= o->window_slots)
-        rm_note(c, RM_NOTE_WARN, "the chit set (%llu pages) fits the window "
+        rm_note(c, BPL_WARN, "the chit set (%llu pages) fits the window "
                 "(%llu slots): chit cannot miss the window; use a larger "
                 "--cache-mb or fewer --window-slots",
                 (unsigned long long)c->nset[RM_CHIT],
                 (unsigned long long)o->window_slots);
-    if (o->level_on[RM_MISS] && c->data_pages < 4 * c->frames)
-        rm_note(c, RM_NOTE_INFO, "the data file is only %.1fx the cache: the "
+    if (o->level_on[RM_MISS] && c->sh.data_pages < 4 * c->sh.frames)
+        rm_note(c, BPL_INFO, "the data file is only %.1fx the cache: the "
                 "miss level hits the cache %.0f%% of the time",
-                (double)c->data_pages / (double)c->frames,
-                100.0 * (double)c->frames / (double)c->data_pages);
+                (double)c->sh.data_pages / (double)c->sh.frames,
+                100.0 * (double)c->sh.frames / (double)c->sh.data_pages);
 
     /* All pools at once when their caches fit in half the available memory
      * (reps then interleave over backends and prefault modes); else one
@@ -352,7 +329,7 @@ static int rm_setup(rm_ctx *c)
     c->together = (int)npool;
     if (avail && npool * (o->cache_bytes) > avail / 2) {
         c->together = o->nbk;
-        rm_note(c, RM_NOTE_INFO, "%llu caches of %llu MiB do not fit in half "
+        rm_note(c, BPL_INFO, "%llu caches of %llu MiB do not fit in half "
                 "the available memory: one prefault mode at a time",
                 (unsigned long long)npool, (unsigned long long)o->cache_mb);
     }
@@ -362,22 +339,15 @@ static int rm_setup(rm_ctx *c)
     c->nops[RM_MISS] = o->miss_ops;
 
     /* The page sets: a random permutation prefix of the data file. */
-    uint64_t *perm = malloc(c->data_pages * sizeof *perm);
+    uint64_t *perm = malloc(c->sh.data_pages * sizeof *perm);
     if (!perm) {
         fprintf(stderr, "bpbench remap: out of memory for %llu page numbers\n",
-                (unsigned long long)c->data_pages);
+                (unsigned long long)c->sh.data_pages);
         return -1;
     }
     bu_rng r;
     bu_rng_seed(&r, o->seed, 0, 0);
-    for (uint64_t i = 0; i < c->data_pages; i++)
-        perm[i] = i;
-    for (uint64_t i = 0; i < c->nset[RM_CHIT]; i++) {
-        uint64_t j = i + bu_rng_below(&r, c->data_pages - i);
-        uint64_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
+    bpl_sample(perm, c->sh.data_pages, c->nset[RM_CHIT], &r);
     /* shrunk to the prefix; kept whole if realloc fails (perm still
      * valid then, which GCC 12's -Wuse-after-free does not see through) */
     {
@@ -399,7 +369,7 @@ static int rm_setup(rm_ctx *c)
             uint64_t *s = c->seq[lv] + rep * c->nops[lv];
             bu_rng_seed(&r, o->seed, 1 + (uint64_t)lv, 1 + rep);
             for (uint64_t i = 0; i < c->nops[lv]; i++)
-                s[i] = lv == RM_MISS ? bu_rng_below(&r, c->data_pages)
+                s[i] = lv == RM_MISS ? bu_rng_below(&r, c->sh.data_pages)
                                      : c->set[bu_rng_below(&r, c->nset[lv])];
         }
         for (int pi = 0; pi < o->npf; pi++)
@@ -427,9 +397,16 @@ static void rm_free(rm_ctx *c)
             }
     }
     free(c->set);
-    for (int k = 0; k < RM_NOTE_KINDS; k++)
-        bu_note_free(c->note[k], c->nnote[k]);
 }
+
+static const bpl_cmd rm_cmd = {
+    .name = "remap", .parse = rm_parse, .alt = rm_raw_main, .setup = rm_setup,
+    .tmpfs_why = "the miss level reads memory, not a disk; use --dir on a "
+                 "disk file system",
+    .size_mib = 1, .header = rm_print_header, .run = rm_run_all,
+    .csv = rm_print_csv, .tables = rm_print_tables, .tail = rm_print_notes,
+    .record = rm_record,
+};
 
 int bench_remap_main(int argc, char **argv)
 {
@@ -438,87 +415,8 @@ int bench_remap_main(int argc, char **argv)
         fprintf(stderr, "bpbench remap: out of memory\n");
         return 1;
     }
-    bo_run *run = bo_run_begin(argc, argv);
-    int prc = run ? rm_parse(&c->o, argc, argv) : -2;
-    if (prc == 0 && bo_outopts_apply("remap", &c->o.out, run))
-        prc = -1;
-    if (prc) {
-        if (prc == -2)
-            fprintf(stderr, "bpbench remap: out of memory\n");
-        bo_run_discard(run);
-        free(c);
-        return prc > 0 ? 0 : prc == -2 ? 1 : 2;
-    }
-    rm_opts *o = &c->o;
-    bo_tick_init();
-    c->info = o->csv ? stderr : stdout;
-    if (o->csv) /* CSV rows on stdout: the plots' line with the notes */
-        bo_run_plots(run, o->out.dir, BO_PLOT_ALL, stderr);
-    c->open_flags = o->buffered ? BP_BUFFERED_IO : 0;
-    int status = 1;
-
-    if (o->raw) {
-        status = rm_raw_main(o, run);
-        if (bo_run_finish("remap", run) && !status)
-            status = 1;
-        free(c);
-        return status;
-    }
-    if (getenv("BUFPOOL_BACKEND")) {
-        rm_note(c, RM_NOTE_INFO, "BUFPOOL_BACKEND=%s was unset so that each "
-                "pool runs the backend it asks for", getenv("BUFPOOL_BACKEND"));
-        unsetenv("BUFPOOL_BACKEND");
-    }
-    if (rm_setup(c)) {
-        status = 2;
-        goto out;
-    }
-
-    int rc = bu_tempdir(o->dir, c->dir, sizeof c->dir);
-    if (rc) {
-        fprintf(stderr, "bpbench remap: cannot create a directory in %s: %s\n",
-                o->dir, strerror(-rc));
-        goto out;
-    }
-    snprintf(c->path, sizeof c->path, "%s/data.db", c->dir);
-    char fs[64], err[PATH_MAX + 128];
-    bu_fs_name(c->dir, fs, sizeof fs);
-    if (strcmp(fs, "tmpfs") == 0)
-        rm_note(c, RM_NOTE_WARN, "the data file is on tmpfs (%s): the miss "
-                "level reads memory, not a disk; use --dir on a disk file "
-                "system", o->dir);
-    bu_progress("writing the %llu MiB data file %s",
-                (unsigned long long)o->data_mb, c->path);
-    double wsecs = 0.0;
-    rc = bu_data_file_create(c->path, o->page_size, c->data_pages, &wsecs, err,
-                             sizeof err);
-    if (rc) {
-        fprintf(stderr, "bpbench remap: cannot create the data file: %s\n",
-                err);
-        goto out;
-    }
-    rm_print_header(c, fs, wsecs);
-
-    rm_run_all(c);
-    bu_progress("done");
-
-    if (o->csv) {
-        rm_print_csv(c);
-    } else {
-        rm_print_tables(c);
-        rm_print_latency(c);
-    }
-    rm_print_notes(c);
-    status = c->data_error ? 1 : 0;
-    rm_record(c, run);
-    if (bo_run_finish("remap", run) && !status)
-        status = 1;
-    run = NULL;
-
-out:
-    bo_run_discard(run); /* set when the run failed before its results */
-    fflush(stdout);
-    bu_cleanup_now();
+    int status = bpl_main(&rm_cmd, c, &c->sh, &c->o.out, &c->o.dir, argc,
+                          argv);
     rm_free(c);
     free(c);
     return status;

@@ -4,20 +4,13 @@
  *
  * Files: bench_remap.c (options, set-up, main), bench_remap_run.c (pools,
  * warm-up, timed phases, level checks), bench_remap_report.c (header,
- * tables, CSV, JSON rows, notes).  One rm_ctx holds everything; the main
- * thread alone uses it (the progress thread reads pg_done and pg_total).
+ * tables, CSV, JSON rows, notes), on the runner of bench_pools.h.  One
+ * rm_ctx holds everything; the main thread alone uses it.
  */
 #ifndef BENCH_REMAP_H
 #define BENCH_REMAP_H
 
-#include <limits.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-
-#include "bench_out.h"
-#include "bench_util.h"
-#include "bufpool.h"
+#include "bench_pools.h"
 
 enum { RM_WHIT, RM_CHIT, RM_MISS, RM_NLEVEL };
 #define RM_MAXBK 6
@@ -35,7 +28,7 @@ typedef struct rm_opts {
     bp_prefault pf[RM_MAXPF];
     int npf;
     int level_on[RM_NLEVEL];
-    int csv, quick, buffered, named_shm, quiet;
+    int quick, buffered, named_shm;
     int raw;        /* --raw: the mechanisms alone (bench_remap_raw.c) */
     uint64_t batch; /* --raw: kmod ops per ioctl (64) */
     const char *dir;
@@ -52,9 +45,9 @@ typedef struct rm_cell {
     uint64_t lat_batch; /* ops per timed batch in it */
 } rm_cell;
 
-/* `bpbench remap --raw`, its results into run (table "raw"): exit
- * status. */
-int rm_raw_main(const rm_opts *o, bo_run *run);
+/* `bpbench remap --raw` on an rm_ctx, its results into run (table "raw"):
+ * exit status; -1 without --raw. */
+int rm_raw_main(void *c, bo_run *run);
 
 typedef struct rm_pool {
     bp_pool *p;
@@ -63,14 +56,10 @@ typedef struct rm_pool {
     bp_stats st; /* as opened */
 } rm_pool;
 
-enum { RM_NOTE_INFO, RM_NOTE_NA, RM_NOTE_WARN, RM_NOTE_KINDS };
-
 typedef struct rm_ctx {
+    bpl_ctx sh; /* data file, notes, output stream, progress */
     rm_opts o;
-    char dir[PATH_MAX];
-    char path[PATH_MAX + 16];
     unsigned open_flags;
-    uint64_t frames, data_pages;
     uint64_t nset[RM_NLEVEL]; /* distinct pages each level draws from */
     uint64_t *set;            /* nset[RM_CHIT] distinct pages; whit = prefix */
     uint64_t nops[RM_NLEVEL];
@@ -78,32 +67,26 @@ typedef struct rm_ctx {
     rm_cell cell[RM_NLEVEL][RM_MAXPF][RM_MAXBK];
     char auto_chose[RM_MAXPF][200];
     bp_backend auto_bk[RM_MAXPF];
-    char **note[RM_NOTE_KINDS];
-    size_t nnote[RM_NOTE_KINDS];
     int lib_info_done;
     char lib_info[400];
-    int data_error;
     int together; /* pools open at once */
-    FILE *info; /* stdout, or stderr with --csv */
-    atomic_int pg_done, pg_total; /* timed phases, for the progress lines */
 } rm_ctx;
 
-/* Add a line under the table: RM_NOTE_INFO "note:", RM_NOTE_NA "n/a:" (why
- * a backend has no numbers), RM_NOTE_WARN "WARNING:" (also echoed at once
- * as a progress line). */
-void rm_note(rm_ctx *c, int kind, const char *fmt, ...) BU_PRINTF(3, 4);
+/* A line under the tables (bpl_note). */
+#define rm_note(c, ...) bpl_note(&(c)->sh, __VA_ARGS__)
 
-/* bench_remap_run.c: open every pool, run every level, close. */
-void rm_run_all(rm_ctx *c);
+/* The bpl_cmd steps, each on an rm_ctx.  bench_remap_run.c: open every
+ * pool, run every level, close. */
+void rm_run_all(void *c);
 
-/* bench_remap_report.c */
-void rm_print_header(rm_ctx *c, const char *fs, double write_secs);
-void rm_print_tables(rm_ctx *c);
-void rm_print_csv(rm_ctx *c);
-void rm_print_latency(rm_ctx *c);
-void rm_print_notes(rm_ctx *c);
+/* bench_remap_report.c: the header; the ns, bp_stats and latency tables,
+ * or the CSV rows; then the notes. */
+void rm_print_header(void *c, const char *fs, double write_secs);
+void rm_print_tables(void *c);
+void rm_print_csv(void *c);
+void rm_print_notes(void *c);
 /* The results into r (bo_run rows of table "remap"); its plot shows
  * ns_per_op. */
-void rm_record(rm_ctx *c, bo_run *r);
+void rm_record(void *c, bo_run *r);
 
 #endif

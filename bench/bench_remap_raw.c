@@ -183,8 +183,7 @@ static void raw_record(const rm_opts *o, bo_run *run, const int *want,
     char bks[64] = "";
     for (int m = 0; m < RAW_KMODB; m++)
         if (want[m])
-            snprintf(bks + strlen(bks), sizeof bks - strlen(bks), "%s%s",
-                     bks[0] ? "," : "", raw_name[m]);
+            bpl_join(bks, sizeof bks, raw_name[m]);
     bo_opt_num(run, "raw", 1);
     bo_opt_num(run, "page_size", (double)o->page_size);
     bo_opt_num(run, "window_slots", (double)o->window_slots);
@@ -214,8 +213,11 @@ static void raw_record(const rm_opts *o, bo_run *run, const int *want,
     }
 }
 
-int rm_raw_main(const rm_opts *o, bo_run *run)
+int rm_raw_main(void *c, bo_run *run)
 {
+    const rm_opts *o = &((const rm_ctx *)c)->o;
+    if (!o->raw)
+        return -1;
     uint64_t slots = o->window_slots, n = o->ops, reps = o->reps;
     uint64_t *perm, *sl, *fr;
     bu_rng rng;

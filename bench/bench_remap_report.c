@@ -11,11 +11,12 @@
 
 /* ---- Report -------------------------------------------------------------- */
 
-void rm_print_header(rm_ctx *c, const char *fs, double write_secs)
+void rm_print_header(void *arg, const char *fs, double write_secs)
 {
+    rm_ctx *c = arg;
     rm_opts *o = &c->o;
-    FILE *f = c->info;
-    const char *pre = o->csv ? "# " : "";
+    FILE *f = c->sh.info;
+    const char *pre = c->sh.csv ? "# " : "";
     char b1[32], b2[32], b3[32];
 
     fprintf(f, "%sbpbench remap%s: ns per bp_fix(shared) + touch of every 4 KiB"
@@ -25,12 +26,13 @@ void rm_print_header(rm_ctx *c, const char *fs, double write_secs)
     fprintf(f, "%spool: page %llu B, cache %s (%llu frames), window %llu slots "
                "(%s), shm %s\n", pre, (unsigned long long)o->page_size,
             bu_fmt_bytes(o->cache_bytes, b1, sizeof b1),
-            (unsigned long long)c->frames, (unsigned long long)o->window_slots,
+            (unsigned long long)c->sh.frames,
+            (unsigned long long)o->window_slots,
             bu_fmt_bytes(o->window_slots * o->page_size, b2, sizeof b2),
             o->named_shm ? "named /dev/shm file" : "memfd");
     fprintf(f, "%sdata: %s on %s, %s (%llu pages), %s, written in %.1f s\n",
-            pre, c->path, fs, bu_fmt_bytes(o->data_mb << 20, b3, sizeof b3),
-            (unsigned long long)c->data_pages,
+            pre, c->sh.path, fs, bu_fmt_bytes(o->data_mb << 20, b3, sizeof b3),
+            (unsigned long long)c->sh.data_pages,
             o->buffered ? "BP_BUFFERED_IO" : "O_DIRECT", write_secs);
     fprintf(f, "%slevels: whit = %llu pages (window %llu slots), %llu ops/rep; "
                "chit = %llu pages (cache %llu frames), %llu ops/rep; "
@@ -38,9 +40,10 @@ void rm_print_header(rm_ctx *c, const char *fs, double write_secs)
             (unsigned long long)c->nset[RM_WHIT],
             (unsigned long long)o->window_slots,
             (unsigned long long)o->whit_ops,
-            (unsigned long long)c->nset[RM_CHIT], (unsigned long long)c->frames,
-            (unsigned long long)o->ops, (unsigned long long)c->data_pages,
-            (double)c->data_pages / (double)c->frames,
+            (unsigned long long)c->nset[RM_CHIT],
+            (unsigned long long)c->sh.frames,
+            (unsigned long long)o->ops, (unsigned long long)c->sh.data_pages,
+            (double)c->sh.data_pages / (double)c->sh.frames,
             (unsigned long long)o->miss_ops);
     fprintf(f, "%sbackends:", pre);
     for (int b = 0; b < o->nbk; b++)
@@ -50,10 +53,10 @@ void rm_print_header(rm_ctx *c, const char *fs, double write_secs)
     fflush(f);
 }
 
-static int rm_linear_col(const rm_ctx *c)
+static int rm_col_of(const rm_ctx *c, bp_backend want)
 {
     for (int b = 0; b < c->o.nbk; b++)
-        if (c->o.bk[b] == BP_BACKEND_LINEAR)
+        if (c->o.bk[b] == want)
             return b;
     return -1;
 }
@@ -67,7 +70,7 @@ static int rm_result(const rm_ctx *c, int lv, int pi, int b, double *ns,
         return 0;
     *ns = bu_median(cl->ns, cl->nrep);
     *ratio = -1.0;
-    int lin = rm_linear_col(c);
+    int lin = rm_col_of(c, BP_BACKEND_LINEAR);
     if (lin >= 0) {
         const rm_cell *lc = &c->cell[lv][pi][lin];
         if (!lc->na && lc->nrep == c->o.reps) {
@@ -116,14 +119,6 @@ static void rm_col_name(const rm_ctx *c, int b, char *buf, size_t n)
     }
     if (any && same)
         snprintf(buf, n, "auto=%s", bp_backend_name(chose));
-}
-
-static int rm_col_of(const rm_ctx *c, bp_backend want)
-{
-    for (int b = 0; b < c->o.nbk; b++)
-        if (c->o.bk[b] == want)
-            return b;
-    return -1;
 }
 
 /* With kmod and rfp or mmap measured: kmod's throughput over theirs (their
@@ -180,9 +175,12 @@ static void rm_print_kmod(const rm_ctx *c)
     }
 }
 
-void rm_print_tables(rm_ctx *c)
+static void rm_print_latency(const rm_ctx *c);
+
+void rm_print_tables(void *arg)
 {
-    rm_opts *o = &c->o;
+    const rm_ctx *c = arg;
+    const rm_opts *o = &c->o;
     int nb = o->nbk;
     char names[RM_MAXBK][32];
     const char *hdr[2 + RM_MAXBK];
@@ -242,10 +240,11 @@ void rm_print_tables(rm_ctx *c)
     bu_table_free(&t);
     bu_table_free(&h);
     rm_print_kmod(c);
+    rm_print_latency(c);
 }
 
 /* The latency table: one row per level, prefault mode and backend. */
-void rm_print_latency(rm_ctx *c)
+static void rm_print_latency(const rm_ctx *c)
 {
     static const char *const hdr[] = {"level", "prefault", "backend",
                                       "batch", "p50",      "p90",
@@ -275,9 +274,10 @@ void rm_print_latency(rm_ctx *c)
     bu_table_free(&t);
 }
 
-void rm_print_csv(rm_ctx *c)
+void rm_print_csv(void *arg)
 {
-    rm_opts *o = &c->o;
+    const rm_ctx *c = arg;
+    const rm_opts *o = &c->o;
     static const char *const hdr[] = {"level", "prefault", "backend",
                                       "ns_median", "ratio_to_linear", "ops",
                                       "reps", "p50_ns", "p90_ns", "p99_ns",
@@ -313,22 +313,13 @@ static void rm_record_opts(const rm_ctx *c, bo_run *r)
 {
     const rm_opts *o = &c->o;
     char bks[128] = "", pfs[64] = "", lvs[32] = "", how[400];
-    for (int b = 0; b < o->nbk; b++) {
-        size_t l = strlen(bks);
-        snprintf(bks + l, sizeof bks - l, "%s%s", b ? "," : "",
-                 bp_backend_name(o->bk[b]));
-    }
-    for (int pi = 0; pi < o->npf; pi++) {
-        size_t l = strlen(pfs);
-        snprintf(pfs + l, sizeof pfs - l, "%s%s", pi ? "," : "",
-                 rm_pf_name[o->pf[pi]]);
-    }
-    for (int lv = 0; lv < RM_NLEVEL; lv++) {
-        size_t l = strlen(lvs);
+    for (int b = 0; b < o->nbk; b++)
+        bpl_join(bks, sizeof bks, bp_backend_name(o->bk[b]));
+    for (int pi = 0; pi < o->npf; pi++)
+        bpl_join(pfs, sizeof pfs, rm_pf_name[o->pf[pi]]);
+    for (int lv = 0; lv < RM_NLEVEL; lv++)
         if (o->level_on[lv])
-            snprintf(lvs + l, sizeof lvs - l, "%s%s", l ? "," : "",
-                     rm_level_name[lv]);
-    }
+            bpl_join(lvs, sizeof lvs, rm_level_name[lv]);
     bo_opt_num(r, "page_size", (double)o->page_size);
     bo_opt_num(r, "pool_size", (double)o->cache_bytes);
     bo_opt_num(r, "window_slots", (double)o->window_slots);
@@ -348,8 +339,9 @@ static void rm_record_opts(const rm_ctx *c, bo_run *r)
     bo_opt_str(r, "latency_sampling", how);
 }
 
-void rm_record(rm_ctx *c, bo_run *r)
+void rm_record(void *arg, bo_run *r)
 {
+    const rm_ctx *c = arg;
     rm_record_opts(c, r);
     bo_plot_metric(r, "remap", "ns_per_op", "ns per op (median of the reps)");
     for (int lv = 0; lv < RM_NLEVEL; lv++)
@@ -375,11 +367,12 @@ void rm_record(rm_ctx *c, bo_run *r)
             }
 }
 
-void rm_print_notes(rm_ctx *c)
+void rm_print_notes(void *arg)
 {
-    FILE *f = c->info;
-    const char *pre = c->o.csv ? "# " : "";
-    if (!c->o.csv)
+    const rm_ctx *c = arg;
+    FILE *f = c->sh.info;
+    const char *pre = c->sh.csv ? "# " : "";
+    if (!c->sh.csv)
         fputc('\n', f);
     if (c->lib_info_done)
         fprintf(f, "%slibrary: %s\n", pre, c->lib_info);
@@ -387,13 +380,6 @@ void rm_print_notes(rm_ctx *c)
         if (c->auto_chose[pi][0])
             fprintf(f, "%sauto (%s) chose %s\n", pre,
                     rm_pf_name[c->o.pf[pi]], c->auto_chose[pi]);
-    for (size_t i = 0; i < c->nnote[RM_NOTE_INFO]; i++)
-        fprintf(f, "%snote: %s\n", pre, c->note[RM_NOTE_INFO][i]);
-    for (size_t i = 0; i < c->nnote[RM_NOTE_NA]; i++)
-        fprintf(f, "%sn/a: %s\n", pre, c->note[RM_NOTE_NA][i]);
-    for (size_t i = 0; i < c->nnote[RM_NOTE_WARN]; i++)
-        fprintf(f, "%sWARNING: %s\n", pre, c->note[RM_NOTE_WARN][i]);
-    if (c->nnote[RM_NOTE_WARN] == 0)
-        fprintf(f, "%schecks: every level is what it says (bp_stats), every "
-                   "page held its own content, pool invariants hold\n", pre);
+    bpl_print_notes(&c->sh, "checks: every level is what it says (bp_stats), "
+                    "every page held its own content, pool invariants hold");
 }

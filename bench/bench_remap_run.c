@@ -9,38 +9,35 @@
  */
 #include "bench_remap.h"
 
-#include "platform/bp_testing.h"
-
 #include <string.h>
 
 /* ---- Pools --------------------------------------------------------------- */
 
-/* Open one pool for backend b and prefault pf; 0, or an error with why.
- * Several pools are open on the one data file at once, so they open it
- * read-only (BP_RDONLY: read-only pools share a data file). */
-static int rm_open(rm_ctx *c, bp_backend b, bp_prefault pf, bp_pool **out,
-                   char *why, size_t whysz)
+/* "backend/prefault" of pool pl, for messages. */
+static const char *rm_who(const rm_ctx *c, const rm_pool *pl, char *buf,
+                          size_t n)
 {
-    char shm[128];
+    snprintf(buf, n, "%s/%s", bp_backend_name(c->o.bk[pl->bi]),
+             rm_pf_name[c->o.pf[pl->pi]]);
+    return buf;
+}
+
+/* Open pool pl (pl->st as opened); 0, or an error with why.  Several
+ * pools are open on the one data file at once, so they open it read-only
+ * (BP_RDONLY: read-only pools share a data file). */
+static int rm_open(rm_ctx *c, rm_pool *pl, char *why, size_t whysz)
+{
     struct bu_pool_cfg cfg = {
-        .path = c->path,
+        .path = c->sh.path,
         .open_flags = c->open_flags | BP_RDONLY,
         .page_size = c->o.page_size,
         .cache_bytes = c->o.cache_bytes,
         .window_slots = c->o.window_slots,
-        .backend = b,
+        .backend = c->o.bk[pl->bi],
         .set_prefault = 1,
-        .prefault = pf,
+        .prefault = c->o.pf[pl->pi],
     };
-    if (c->o.named_shm) {
-        int rc = bu_shm_name(shm, sizeof shm);
-        if (rc) {
-            snprintf(why, whysz, "no shm name: %s", strerror(-rc));
-            return rc;
-        }
-        cfg.shm_name = shm;
-    }
-    return bu_pool_open(&cfg, out, why, whysz);
+    return bpl_open(&cfg, c->o.named_shm, 0, &pl->p, &pl->st, why, whysz);
 }
 
 /* The measured loop: n ops over seq.  Adds wrong-content blocks (and wrong
@@ -101,25 +98,23 @@ static int rm_ops_lat(bp_pool *p, const uint64_t *seq, uint64_t n,
 static void rm_fail(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
                     const char *what, const char *why)
 {
-    const char *bn = bp_backend_name(c->o.bk[bi]);
+    char who[64];
     for (int l = lv; l < RM_NLEVEL; l++)
         c->cell[l][pi][bi].na = 1;
     pl->dead = 1;
-    if (pl->p) {
-        int rc = bp_close(pl->p);
-        if (rc)
-            rm_note(c, RM_NOTE_NA, "%s/%s: %s failed: %s; then bp_close: %s "
-                    "(%d) (pool leaked)", bn, rm_pf_name[c->o.pf[pi]], what,
-                    why, bp_strerror(rc), rc);
-        else
-            rm_note(c, RM_NOTE_NA, "%s/%s: %s failed: %s", bn,
-                    rm_pf_name[c->o.pf[pi]], what, why);
-        pl->p = NULL;
-    } else {
-        rm_note(c, RM_NOTE_NA, "%s/%s: %s failed: %s", bn,
-                rm_pf_name[c->o.pf[pi]], what, why);
-    }
-    bu_progress("%s/%s: n/a: %s: %s", bn, rm_pf_name[c->o.pf[pi]], what, why);
+    bpl_fail(&c->sh, &pl->p, rm_who(c, pl, who, sizeof who), what, why);
+}
+
+/* bu_stats of pool pl into st; -1 after rm_fail (cells from level lv on,
+ * the phase named what) when it fails. */
+static int rm_stats(rm_ctx *c, rm_pool *pl, int lv, const char *what,
+                    bp_stats *st)
+{
+    char why[1200];
+    if (!bu_stats(pl->p, st, why, sizeof why))
+        return 0;
+    rm_fail(c, pl, pl->pi, pl->bi, lv, what, why);
+    return -1;
 }
 
 /* ---- Warm-up ------------------------------------------------------------- */
@@ -133,8 +128,8 @@ static int rm_warm_ops(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
     uint64_t bad = 0;
     int rc = rm_ops(pl->p, seq, n, c->o.page_size, &bad, why, sizeof why);
     if (bad) {
-        c->data_error = 1;
-        rm_note(c, RM_NOTE_WARN, "DATA ERROR: %s/%s: %llu blocks with the "
+        c->sh.data_error = 1;
+        rm_note(c, BPL_WARN, "DATA ERROR: %s/%s: %llu blocks with the "
                 "wrong content during the %s (library bug)",
                 bp_backend_name(c->o.bk[bi]), rm_pf_name[c->o.pf[pi]],
                 (unsigned long long)bad, what);
@@ -149,7 +144,6 @@ static int rm_warm_ops(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
 /* Bring pool bi to the steady state of level lv (see bench_remap.c). */
 static int rm_warm(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
 {
-    char why[1200];
     bp_stats s0, s1;
     bu_rng r;
     uint64_t buf[1024];
@@ -158,21 +152,15 @@ static int rm_warm(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
     case RM_WHIT:
         /* Map the whole set; repeat until a pass needs no remap. */
         for (int pass = 0; pass < 6; pass++) {
-            if (bu_stats(pl->p, &s0, why, sizeof why)) {
-                rm_fail(c, pl, pi, bi, lv, "warm-up", why);
+            if (rm_stats(c, pl, lv, "warm-up", &s0) ||
+                rm_warm_ops(c, pl, pi, bi, lv, "whit warm-up", c->set,
+                            c->nset[RM_WHIT]) ||
+                rm_stats(c, pl, lv, "warm-up", &s1))
                 return -1;
-            }
-            if (rm_warm_ops(c, pl, pi, bi, lv, "whit warm-up", c->set,
-                            c->nset[RM_WHIT]))
-                return -1;
-            if (bu_stats(pl->p, &s1, why, sizeof why)) {
-                rm_fail(c, pl, pi, bi, lv, "warm-up", why);
-                return -1;
-            }
             if (pass > 0 && s1.window_misses == s0.window_misses)
                 return 0;
         }
-        rm_note(c, RM_NOTE_INFO, "%s/%s: whit warm-up: the %llu-page set "
+        rm_note(c, BPL_INFO, "%s/%s: whit warm-up: the %llu-page set "
                 "still missed the window after 6 passes",
                 bp_backend_name(c->o.bk[bi]), rm_pf_name[c->o.pf[pi]],
                 (unsigned long long)c->nset[RM_WHIT]);
@@ -193,26 +181,22 @@ static int rm_warm(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
     }
     case RM_MISS: {
         /* Random pages until the cache is full (frames get evicted). */
-        uint64_t cap = c->frames + 4 * c->o.window_slots + 4096, done = 0;
+        uint64_t cap = c->sh.frames + 4 * c->o.window_slots + 4096, done = 0;
         bu_rng_seed(&r, c->o.seed, 100 + lv, 0);
-        if (bu_stats(pl->p, &s0, why, sizeof why)) {
-            rm_fail(c, pl, pi, bi, lv, "warm-up", why);
+        if (rm_stats(c, pl, lv, "warm-up", &s0))
             return -1;
-        }
         while (done < cap) {
             for (uint64_t i = 0; i < 1024; i++)
-                buf[i] = bu_rng_below(&r, c->data_pages);
+                buf[i] = bu_rng_below(&r, c->sh.data_pages);
             if (rm_warm_ops(c, pl, pi, bi, lv, "miss warm-up", buf, 1024))
                 return -1;
             done += 1024;
-            if (bu_stats(pl->p, &s1, why, sizeof why)) {
-                rm_fail(c, pl, pi, bi, lv, "warm-up", why);
+            if (rm_stats(c, pl, lv, "warm-up", &s1))
                 return -1;
-            }
             if (s1.frame_evictions - s0.frame_evictions >= 256)
                 return 0;
         }
-        rm_note(c, RM_NOTE_INFO, "%s/%s: miss warm-up: %llu random fixes "
+        rm_note(c, BPL_INFO, "%s/%s: miss warm-up: %llu random fixes "
                 "evicted fewer than 256 frames", bp_backend_name(c->o.bk[bi]),
                 rm_pf_name[c->o.pf[pi]], (unsigned long long)done);
         return 0;
@@ -232,10 +216,8 @@ static void rm_timed(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
     const uint64_t *seq = c->seq[lv] + rep * c->nops[lv];
     uint64_t n = c->nops[lv];
 
-    if (bu_stats(pl->p, &s0, why, sizeof why)) {
-        rm_fail(c, pl, pi, bi, lv, "timed phase", why);
+    if (rm_stats(c, pl, lv, "timed phase", &s0))
         return;
-    }
     uint64_t bad = 0;
     uint64_t t0 = bu_now_ns();
     int rc = rm_ops(pl->p, seq, n, c->o.page_size, &bad, why, sizeof why);
@@ -245,10 +227,8 @@ static void rm_timed(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv,
         rm_fail(c, pl, pi, bi, lv, "timed phase", why);
         return;
     }
-    if (bu_stats(pl->p, &s1, why, sizeof why)) {
-        rm_fail(c, pl, pi, bi, lv, "timed phase", why);
+    if (rm_stats(c, pl, lv, "timed phase", &s1))
         return;
-    }
     cl->ns[cl->nrep++] = (double)(t1 - t0) / (double)n;
     cl->fixes += s1.fixes - s0.fixes;
     cl->wh += s1.window_hits - s0.window_hits;
@@ -275,14 +255,6 @@ static void rm_latency(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
     cl->bad += bad;
 }
 
-/* A progress line: how many of the timed phases ran. */
-static void rm_progress(void *arg, char *line, size_t n)
-{
-    rm_ctx *c = arg;
-    snprintf(line, n, "%d of %d phases", atomic_load(&c->pg_done),
-             atomic_load(&c->pg_total));
-}
-
 /* Does the level look like what it claims?  WARNING notes if not. */
 static void rm_check(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
 {
@@ -294,17 +266,17 @@ static void rm_check(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
     double f = cl->fixes ? 100.0 / (double)cl->fixes : 0.0;
 
     if (cl->bad) {
-        c->data_error = 1;
-        rm_note(c, RM_NOTE_WARN, "DATA ERROR: %s/%s/%s: %llu touched blocks "
+        c->sh.data_error = 1;
+        rm_note(c, BPL_WARN, "DATA ERROR: %s/%s/%s: %llu touched blocks "
                 "held another page's content (library bug)", ln, pn, bn,
                 (unsigned long long)cl->bad);
     }
     if (cl->fixes != expect)
-        rm_note(c, RM_NOTE_WARN, "%s/%s/%s: bp_stats counted %llu fixes in the "
+        rm_note(c, BPL_WARN, "%s/%s/%s: bp_stats counted %llu fixes in the "
                 "timed phases, the bench made %llu", ln, pn, bn,
                 (unsigned long long)cl->fixes, (unsigned long long)expect);
     if (cl->wh + cl->wm != cl->fixes || cl->ch + cl->cm != cl->wm)
-        rm_note(c, RM_NOTE_WARN, "%s/%s/%s: bp_stats do not add up: fixes %llu,"
+        rm_note(c, BPL_WARN, "%s/%s/%s: bp_stats do not add up: fixes %llu,"
                 " window hits %llu + misses %llu, cache hits %llu + misses "
                 "%llu", ln, pn, bn, (unsigned long long)cl->fixes,
                 (unsigned long long)cl->wh, (unsigned long long)cl->wm,
@@ -312,14 +284,14 @@ static void rm_check(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
     switch (lv) {
     case RM_WHIT:
         if (cl->wm)
-            rm_note(c, RM_NOTE_WARN, "%s/%s/%s: %llu window misses (%.2f%% of "
+            rm_note(c, BPL_WARN, "%s/%s/%s: %llu window misses (%.2f%% of "
                     "fixes) in the timed phase, expected 0: not a pure window "
                     "hit level", ln, pn, bn, (unsigned long long)cl->wm,
                     (double)cl->wm * f);
         break;
     case RM_CHIT:
         if (cl->cm)
-            rm_note(c, RM_NOTE_WARN, "%s/%s/%s: %llu cache misses (%.2f%% of "
+            rm_note(c, BPL_WARN, "%s/%s/%s: %llu cache misses (%.2f%% of "
                     "fixes) in the timed phase, expected 0: not a pure cache "
                     "hit level", ln, pn, bn, (unsigned long long)cl->cm,
                     (double)cl->cm * f);
@@ -327,7 +299,7 @@ static void rm_check(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
         if (c->o.bk[bi] != BP_BACKEND_LINEAR &&
             pl->st.backend != BP_BACKEND_LINEAR && pl->st.slots &&
             pl->st.slots < c->nset[RM_CHIT] && cl->wm * 2 < cl->fixes)
-            rm_note(c, RM_NOTE_WARN, "%s/%s/%s: only %.1f%% of fixes missed "
+            rm_note(c, BPL_WARN, "%s/%s/%s: only %.1f%% of fixes missed "
                     "the window (expected about %.0f%%): the window holds too "
                     "much of the set", ln, pn, bn, (double)cl->wm * f,
                     100.0 * (1.0 - (double)pl->st.slots /
@@ -335,10 +307,11 @@ static void rm_check(rm_ctx *c, rm_pool *pl, int pi, int bi, int lv)
         break;
     case RM_MISS:
         if (cl->cm * 2 < cl->fixes)
-            rm_note(c, RM_NOTE_WARN, "%s/%s/%s: only %.1f%% of fixes missed "
+            rm_note(c, BPL_WARN, "%s/%s/%s: only %.1f%% of fixes missed "
                     "the cache (expected about %.0f%%)", ln, pn, bn,
                     (double)cl->cm * f,
-                    100.0 * (1.0 - (double)c->frames / (double)c->data_pages));
+                    100.0 * (1.0 - (double)c->sh.frames /
+                                       (double)c->sh.data_pages));
         break;
     default: break;
     }
@@ -350,30 +323,27 @@ static void rm_record_open(rm_ctx *c, rm_pool *pl, int pi, int bi)
     const char *bn = bp_backend_name(want);
     const char *pn = rm_pf_name[c->o.pf[pi]];
     bp_stats *st = &pl->st;
+    char who[64];
 
-    if (want == BP_BACKEND_AUTO) {
+    if (want == BP_BACKEND_AUTO)
         c->auto_bk[pi] = (bp_backend)st->backend;
-        snprintf(c->auto_chose[pi], sizeof c->auto_chose[pi], "%s (%.150s)",
-                 bp_backend_name((bp_backend)st->backend), st->backend_reason);
-    } else if (st->backend != (uint32_t)want) {
-        rm_note(c, RM_NOTE_WARN, "%s/%s: the pool runs backend %s, not %s", bn,
-                pn, bp_backend_name((bp_backend)st->backend), bn);
-    }
+    bpl_backend_note(&c->sh, rm_who(c, pl, who, sizeof who), want, st,
+                     c->auto_chose[pi], sizeof c->auto_chose[pi]);
     if (st->prefault != (uint32_t)c->o.pf[pi])
-        rm_note(c, RM_NOTE_INFO, "%s/%s: the pool reports prefault %u", bn, pn,
+        rm_note(c, BPL_INFO, "%s/%s: the pool reports prefault %u", bn, pn,
                 st->prefault);
     if (st->slots != c->o.window_slots)
-        rm_note(c, RM_NOTE_INFO, "%s/%s: %llu window slots (asked %llu)", bn,
+        rm_note(c, BPL_INFO, "%s/%s: %llu window slots (asked %llu)", bn,
                 pn, (unsigned long long)st->slots,
                 (unsigned long long)c->o.window_slots);
-    if (st->frames != c->frames)
-        rm_note(c, RM_NOTE_INFO, "%s/%s: %llu cache frames (expected %llu)", bn,
+    if (st->frames != c->sh.frames)
+        rm_note(c, BPL_INFO, "%s/%s: %llu cache frames (expected %llu)", bn,
                 pn, (unsigned long long)st->frames,
-                (unsigned long long)c->frames);
-    if (st->data_pages != c->data_pages)
-        rm_note(c, RM_NOTE_WARN, "%s/%s: the pool sees %llu data pages, the "
+                (unsigned long long)c->sh.frames);
+    if (st->data_pages != c->sh.data_pages)
+        rm_note(c, BPL_WARN, "%s/%s: the pool sees %llu data pages, the "
                 "file has %llu", bn, pn, (unsigned long long)st->data_pages,
-                (unsigned long long)c->data_pages);
+                (unsigned long long)c->sh.data_pages);
     if (!c->lib_info_done) {
         c->lib_info_done = 1;
         snprintf(c->lib_info, sizeof c->lib_info,
@@ -396,11 +366,7 @@ static void rm_group(rm_ctx *c, rm_pool *pl, int n)
     for (int k = 0; k < n; k++) {
         int pi = pl[k].pi, b = pl[k].bi;
         uint64_t t0 = bu_now_ns();
-        if (rm_open(c, c->o.bk[b], c->o.pf[pi], &pl[k].p, why, sizeof why)) {
-            rm_fail(c, &pl[k], pi, b, 0, "open", why);
-            continue;
-        }
-        if (bu_stats(pl[k].p, &pl[k].st, why, sizeof why)) {
+        if (rm_open(c, &pl[k], why, sizeof why)) {
             rm_fail(c, &pl[k], pi, b, 0, "open", why);
             continue;
         }
@@ -441,7 +407,7 @@ static void rm_group(rm_ctx *c, rm_pool *pl, int n)
                     rm_timed(c, &pl[k], pl[k].pi, pl[k].bi, lv, rep);
                 else
                     rm_latency(c, &pl[k], pl[k].pi, pl[k].bi, lv);
-                atomic_fetch_add(&c->pg_done, 1);
+                atomic_fetch_add(&c->sh.pg_done, 1);
             }
         for (int k = 0; k < n; k++)
             if (!pl[k].dead)
@@ -449,27 +415,17 @@ static void rm_group(rm_ctx *c, rm_pool *pl, int n)
     }
 
     for (int k = 0; k < n; k++) {
-        if (pl[k].dead || !pl[k].p)
-            continue;
-        const char *bn = bp_backend_name(c->o.bk[pl[k].bi]);
-        const char *pn = rm_pf_name[c->o.pf[pl[k].pi]];
-        int rc = bp__test_check(pl[k].p);
-        if (rc)
-            rm_note(c, RM_NOTE_WARN, "%s/%s: invariant check after the run: "
-                    "%s (%d): %s", bn, pn, bp_strerror(rc), rc,
-                    bp_errmsg(pl[k].p));
-        rc = bp_close(pl[k].p);
-        if (rc)
-            rm_note(c, RM_NOTE_WARN, "%s/%s: bp_close: %s (%d): %s", bn, pn,
-                    bp_strerror(rc), rc, bp_errmsg(pl[k].p));
-        pl[k].p = NULL;
+        char who[64];
+        if (!pl[k].dead && pl[k].p)
+            bpl_close(&c->sh, &pl[k].p, rm_who(c, &pl[k], who, sizeof who));
     }
 }
 
 /* Open the pools of all prefault modes together, or one mode at a time
  * (c->together, chosen by rm_setup). */
-void rm_run_all(rm_ctx *c)
+void rm_run_all(void *arg)
 {
+    rm_ctx *c = arg;
     rm_pool pl[RM_MAXPF * RM_MAXBK];
     int n = 0;
     memset(pl, 0, sizeof pl);
@@ -482,8 +438,8 @@ void rm_run_all(rm_ctx *c)
     int nlv = 0;
     for (int lv = 0; lv < RM_NLEVEL; lv++)
         nlv += c->o.level_on[lv];
-    atomic_store(&c->pg_total, nlv * n * (int)(c->o.reps + 1));
-    bo_progress_start(rm_progress, c);
+    atomic_store(&c->sh.pg_total, nlv * n * (int)(c->o.reps + 1));
+    bo_progress_start(bpl_progress, &c->sh);
     if (c->together == n) {
         rm_group(c, pl, n);
     } else {
