@@ -38,7 +38,7 @@
  * missing.
  */
 #include "bench.h"
-#include "bench_out.h"
+#include "bench_util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -52,59 +52,45 @@
 #define CMP_MAX_FILE ((size_t)256 << 20)
 #define CMP_SCHEMA "bpbench/1"
 
-#define CMP_PRINTF(a, b) __attribute__((format(printf, a, b)))
-
 /* ---- JSON values --------------------------------------------------------- */
 
-typedef enum jtype {
-    J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ
-} jtype;
+typedef enum { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ } jtype;
+
+static const char *const j_lit[] = {"null", "false", "true"};
 
 typedef struct jmem jmem;
 
 typedef struct jv {
     jtype t;
-    double num;      /* J_NUM */
-    char *s;         /* J_STR: the decoded bytes, NUL-terminated */
-    size_t len;      /* J_STR: bytes; J_ARR: items; J_OBJ: members */
-    struct jv *item; /* J_ARR */
-    jmem *mem;       /* J_OBJ, in file order */
+    double num;  /* J_NUM */
+    char *s;     /* J_STR: the decoded bytes, NUL-terminated */
+    size_t len;  /* J_STR: bytes; J_ARR: items; J_OBJ: members */
+    jmem *kid;   /* J_ARR (key NULL) and J_OBJ, in file order */
 } jv;
 
 struct jmem {
     char *key;
-    size_t klen;
-    size_t off; /* byte offset of the key in the file */
+    size_t klen, off; /* off: byte offset of the key in the file */
     jv val;
 };
 
 static void jv_free(jv *v)
 {
-    if (v->t == J_STR) {
-        free(v->s);
-    } else if (v->t == J_ARR) {
-        for (size_t i = 0; i < v->len; i++)
-            jv_free(&v->item[i]);
-        free(v->item);
-    } else if (v->t == J_OBJ) {
-        for (size_t i = 0; i < v->len; i++) {
-            free(v->mem[i].key);
-            jv_free(&v->mem[i].val);
-        }
-        free(v->mem);
+    for (size_t i = 0; v->kid && i < v->len; i++) {
+        free(v->kid[i].key);
+        jv_free(&v->kid[i].val);
     }
-    memset(v, 0, sizeof *v);
+    free(v->kid);
+    free(v->s);
 }
 
 /* The value of key in object o; NULL when o is not an object or has no
  * such key. */
 static const jv *jv_getn(const jv *o, const char *key, size_t klen)
 {
-    if (!o || o->t != J_OBJ)
-        return NULL;
-    for (size_t i = 0; i < o->len; i++)
-        if (o->mem[i].klen == klen && memcmp(o->mem[i].key, key, klen) == 0)
-            return &o->mem[i].val;
+    for (size_t i = 0; o && o->t == J_OBJ && i < o->len; i++)
+        if (o->kid[i].klen == klen && memcmp(o->kid[i].key, key, klen) == 0)
+            return &o->kid[i].val;
     return NULL;
 }
 
@@ -113,57 +99,35 @@ static const jv *jv_get(const jv *o, const char *key)
     return jv_getn(o, key, strlen(key));
 }
 
+/* Whether a and b are the same value (objects: members in any order). */
 static int jv_equal(const jv *a, const jv *b)
 {
-    if (a->t != b->t)
+    if (a->t != b->t || a->len != b->len)
         return 0;
-    switch (a->t) {
-    case J_NUM:
+    if (a->t == J_NUM)
         return a->num == b->num;
-    case J_STR:
-        return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
-    case J_ARR:
-        if (a->len != b->len)
+    if (a->t == J_STR)
+        return memcmp(a->s, b->s, a->len) == 0;
+    for (size_t i = 0; i < a->len; i++) {
+        const jmem *m = &a->kid[i];
+        const jv *o = a->t == J_OBJ ? jv_getn(b, m->key, m->klen)
+                                    : &b->kid[i].val;
+        if (!o || !jv_equal(&m->val, o))
             return 0;
-        for (size_t i = 0; i < a->len; i++)
-            if (!jv_equal(&a->item[i], &b->item[i]))
-                return 0;
-        return 1;
-    case J_OBJ:
-        if (a->len != b->len)
-            return 0;
-        for (size_t i = 0; i < a->len; i++) {
-            const jmem *m = &a->mem[i];
-            const jv *o = jv_getn(b, m->key, m->klen);
-            if (!o || !jv_equal(&m->val, o))
-                return 0;
-        }
-        return 1;
-    default:
-        return 1;
     }
-}
-
-/* The number in v, when v is one (null and absent values are missing). */
-static int jv_number(const jv *v, double *out)
-{
-    if (!v || v->t != J_NUM)
-        return 0;
-    *out = v->num;
     return 1;
 }
 
-/* A key for a message: control characters replaced, at most 40 bytes. */
-static const char *clip(const char *s, size_t n, char *b, size_t bn)
+/* ---- helpers ------------------------------------------------------------- */
+
+/* A key for a message (b: 44 bytes or more): control characters replaced,
+ * at most 40 bytes. */
+static const char *clip(const char *s, size_t n, char *b)
 {
-    size_t i, max = bn - 4 < 40 ? bn - 4 : 40;
-    for (i = 0; i < n && i < max; i++)
+    size_t i;
+    for (i = 0; i < n && i < 40; i++)
         b[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? '?' : s[i];
-    if (i < n) {
-        memcpy(b + i, "...", 3);
-        i += 3;
-    }
-    b[i] = 0;
+    strcpy(b + i, i < n ? "..." : "");
     return b;
 }
 
@@ -172,458 +136,341 @@ static const char *clip(const char *s, size_t n, char *b, size_t bn)
 static void *grow(void *arr, size_t *cap, size_t elem)
 {
     size_t ncap = *cap ? *cap * 2 : 4;
-    if (ncap > SIZE_MAX / elem)
-        return NULL;
-    void *p = realloc(arr, ncap * elem);
+    void *p = ncap > SIZE_MAX / elem ? NULL : realloc(arr, ncap * elem);
     if (p)
         *cap = ncap;
     return p;
 }
 
-/* ---- JSON parser --------------------------------------------------------- */
+/* One line on stderr: "bpbench compare: [path: ]<message>"; -1. */
+BU_PRINTF(2, 3) static int cmp_msg(const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "bpbench compare: %s%s", path ? path : "",
+            path ? ": " : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return -1;
+}
+
+/* p, or (NULL) exit 1 after "out of memory". */
+static void *need(void *p)
+{
+    if (!p) {
+        cmp_msg(NULL, "out of memory");
+        exit(1);
+    }
+    return p;
+}
+
+/* printf into a malloc'd string (need()). */
+BU_PRINTF(1, 2) static char *xfmt(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return need(n < 0 ? NULL : s);
+}
+
+/* ---- JSON parser ----------------------------------------------------------
+ * Every function returns 1, or 0 after recording the error. */
 
 typedef struct jp {
-    const unsigned char *base, *p, *end;
+    unsigned char *base, *p, *end; /* *end is 0 */
     int depth;
     size_t err_off;
     char err[128];
 } jp;
 
-/* Records the first error, at byte `at`; returns -1. */
-CMP_PRINTF(3, 4)
+BU_PRINTF(3, 4)
 static int jp_fail(jp *j, const unsigned char *at, const char *fmt, ...)
 {
-    if (!j->err[0]) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(j->err, sizeof j->err, fmt, ap);
-        va_end(ap);
-        j->err_off = (size_t)(at - j->base);
-    }
-    return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->err, sizeof j->err, fmt, ap);
+    va_end(ap);
+    j->err_off = (size_t)(at - j->base);
+    return 0;
 }
 
-/* The byte at p, quoted for a message. */
-static const char *jp_byte(const unsigned char *p, char *buf, size_t n)
+/* "<what> expected, found <the byte at j->p>". */
+static int jp_found(jp *j, const char *what)
 {
-    if (*p > 0x20 && *p < 0x7F)
-        snprintf(buf, n, "'%c'", *p);
-    else
-        snprintf(buf, n, "byte 0x%02x", *p);
-    return buf;
+    unsigned c = *j->p;
+    return jp_fail(j, j->p, c > 0x20 && c < 0x7F ? "%s expected, found '%c'"
+                   : "%s expected, found byte 0x%02x", what, c);
 }
 
-static void jp_ws(jp *j)
+/* The next byte after white space, -1 at the end. */
+static int jp_peek(jp *j)
 {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
-                             *j->p == '\n' || *j->p == '\r'))
+    while (memchr(" \t\n\r", *j->p, 4))
         j->p++;
+    return j->p < j->end ? *j->p : -1;
 }
 
-static int jp_digit(const jp *j, const unsigned char *p)
+/* Skips the digits at *p; whether there was one. */
+static int jp_digits(unsigned char **p)
 {
-    return p < j->end && *p >= '0' && *p <= '9';
+    size_t n = strspn((char *)*p, "0123456789");
+    *p += n;
+    return n > 0;
 }
 
+/* The four hex digits at s into *out. */
 static int jp_hex4(const unsigned char *s, unsigned *out)
 {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = s[i], d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            return -1;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return 0;
+    char h[5] = {0};
+    memcpy(h, s, 4);
+    *out = (unsigned)strtoul(h, NULL, 16);
+    return strspn(h, "0123456789abcdefABCDEF") == 4;
 }
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes available), 0
  * when it is not one (overlong, surrogate, above U+10FFFF, truncated). */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        lo = c == 0xE0 ? 0xA0 : lo;
-        hi = c == 0xED ? 0x9F : hi;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        lo = c == 0xF0 ? 0x90 : lo;
-        hi = c == 0xF4 ? 0x8F : hi;
-    } else {
-        return 0;
-    }
+    unsigned c = s[0];
+    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    size_t len = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3
+               : c < 0xF5 ? 4 : 0;
+    if (len < 2)
+        return len;
     if (n < len || s[1] < lo || s[1] > hi)
         return 0;
     for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
+        if ((s[i] & 0xC0) != 0x80)
             return 0;
     return len;
 }
 
-static size_t utf8_put(unsigned char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xC0 | cp >> 6);
-        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | cp >> 12);
-        o[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | cp >> 18);
-    o[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-    o[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* The escape at s[0] == '\\' (n bytes up to the closing quote) decoded
- * into o; its length in the input, 0 on error (recorded). */
+ * at *o (advanced); its length in the input, 0 on error. */
 static size_t jp_escape(jp *j, const unsigned char *s, size_t n,
-                        unsigned char *o, size_t *olen)
+                        unsigned char **o)
 {
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
     const char *e = s[1] ? strchr(from, s[1]) : NULL;
     unsigned cp, lo;
+    int k;
 
     if (e) {
-        *o = (unsigned char)to[e - from];
-        *olen = 1;
+        *(*o)++ = (unsigned char)to[e - from];
         return 2;
     }
-    if (s[1] != 'u') {
-        jp_fail(j, s, "invalid escape '\\%c' in string",
-                s[1] > 0x20 && s[1] < 0x7F ? s[1] : '?');
-        return 0;
+    if (s[1] != 'u')
+        return jp_fail(j, s, "invalid escape '\\%c' in string",
+                       s[1] > 0x20 && s[1] < 0x7F ? s[1] : '?');
+    if (n < 6 || !jp_hex4(s + 2, &cp))
+        return jp_fail(j, s, "invalid \\u escape: four hex digits expected");
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return jp_fail(j, s, "unpaired low surrogate \\u%04X", cp);
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (n < 12 || s[6] != '\\' || s[7] != 'u' || !jp_hex4(s + 8, &lo) ||
+            lo < 0xDC00 || lo > 0xDFFF)
+            return jp_fail(j, s, "high surrogate \\u%04X not followed by a "
+                                 "low one", cp);
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
     }
-    if (n < 6 || jp_hex4(s + 2, &cp)) {
-        jp_fail(j, s, "invalid \\u escape: four hex digits expected");
-        return 0;
-    }
-    if (cp >= 0xDC00 && cp <= 0xDFFF) {
-        jp_fail(j, s, "unpaired low surrogate \\u%04X", cp);
-        return 0;
-    }
-    if (cp < 0xD800 || cp > 0xDBFF) {
-        *olen = utf8_put(o, cp);
-        return 6;
-    }
-    if (n < 12 || s[6] != '\\' || s[7] != 'u' || jp_hex4(s + 8, &lo) ||
-        lo < 0xDC00 || lo > 0xDFFF) {
-        jp_fail(j, s, "high surrogate \\u%04X not followed by a low one",
-                cp);
-        return 0;
-    }
-    *olen = utf8_put(o, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
-    return 12;
+    /* UTF-8: k continuation bytes after a lead byte */
+    k = cp < 0x80 ? 0 : cp < 0x800 ? 1 : cp < 0x10000 ? 2 : 3;
+    *(*o)++ = (unsigned char)(k ? (0xFF00u >> (k + 1)) | cp >> (6 * k) : cp);
+    while (k--)
+        *(*o)++ = (unsigned char)(0x80 | (cp >> (6 * k) & 0x3F));
+    return cp >= 0x10000 ? 12 : 6;
 }
 
-/* The string at j->p (on its opening quote) into *out (malloc'd). */
+/* The string at j->p (on its opening quote) into *out (malloc'd, also on
+ * error) and *outlen. */
 static int jp_string(jp *j, char **out, size_t *outlen)
 {
-    const unsigned char *open = j->p, *s = j->p + 1;
-    size_t n = (size_t)(j->end - s), span = 0, i, len;
+    unsigned char *open = j->p, *s = open + 1, *o;
+    size_t n = (size_t)(j->end - s), span = 0, len;
 
     while (span < n && s[span] != '"')
         span += s[span] == '\\' ? 2 : 1;
     if (span >= n)
         return jp_fail(j, open, "unterminated string");
     /* Every escape is at least as long as what it decodes to. */
-    unsigned char *buf = malloc(span + 1), *o = buf;
-    if (!buf)
+    if (!(*out = (char *)(o = malloc(span + 1))))
         return jp_fail(j, open, "out of memory");
-    for (i = 0; i < span; i += len) {
-        if (s[i] == '\\') {
-            size_t olen = 0;
-            len = jp_escape(j, s + i, span - i, o, &olen);
-            o += olen;
-        } else if (s[i] < 0x20) {
-            jp_fail(j, s + i, "control character 0x%02x in string", s[i]);
-            len = 0;
-        } else if ((len = utf8_len(s + i, span - i)) == 0) {
-            jp_fail(j, s + i, "invalid UTF-8 in string");
-        } else {
-            memcpy(o, s + i, len);
-            o += len;
-        }
-        if (len == 0) {
-            free(buf);
-            return -1;
-        }
+    for (size_t i = 0; i < span; i += len) {
+        if (s[i] == '\\')
+            len = jp_escape(j, s + i, span - i, &o);
+        else if (s[i] < 0x20)
+            return jp_fail(j, s + i, "control character 0x%02x in string",
+                           s[i]);
+        else if ((len = utf8_len(s + i, span - i)) == 0)
+            return jp_fail(j, s + i, "invalid UTF-8 in string");
+        else
+            o = (unsigned char *)memcpy(o, s + i, len) + len;
+        if (len == 0)
+            return 0;
     }
     *o = 0;
-    *out = (char *)buf;
-    *outlen = (size_t)(o - buf);
+    *outlen = (size_t)(o - (unsigned char *)*out);
     j->p = s + span + 1;
-    return 0;
+    return 1;
 }
 
-static int jp_number(jp *j, double *out)
+static int jp_number(jp *j, jv *v)
 {
-    const unsigned char *s = j->p, *p = s;
-    char small[64], *buf;
+    unsigned char *s = j->p, *p = s + (*s == '-'), c;
 
-    if (p < j->end && *p == '-')
+    if (*p == '0')
         p++;
-    if (p < j->end && *p == '0')
-        p++;
-    else if (jp_digit(j, p) && *p != '0')
-        while (jp_digit(j, p))
-            p++;
-    else
+    else if (!jp_digits(&p))
         return jp_fail(j, s, "invalid number: a digit expected");
-    if (p < j->end && *p == '.') {
-        if (!jp_digit(j, ++p))
-            return jp_fail(j, s, "invalid number: a digit expected after "
-                                 "'.'");
-        while (jp_digit(j, p))
-            p++;
-    }
-    if (p < j->end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < j->end && (*p == '+' || *p == '-'))
-            p++;
-        if (!jp_digit(j, p))
+    if (*p == '.' && (p++, !jp_digits(&p)))
+        return jp_fail(j, s, "invalid number: a digit expected after '.'");
+    if (*p == 'e' || *p == 'E') {
+        p += p[1] == '+' || p[1] == '-' ? 2 : 1;
+        if (!jp_digits(&p))
             return jp_fail(j, s, "invalid number: a digit expected in the "
                                  "exponent");
-        while (jp_digit(j, p))
-            p++;
     }
-    size_t n = (size_t)(p - s);
-    buf = n < sizeof small ? small : malloc(n + 1);
-    if (!buf)
-        return jp_fail(j, s, "out of memory");
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    double v = strtod(buf, NULL);
-    if (buf != small)
-        free(buf);
-    if (!isfinite(v))
-        return jp_fail(j, s, "number out of range");
-    *out = v;
+    c = *p; /* strtod of just these bytes */
+    *p = 0;
+    v->num = strtod((char *)s, NULL);
+    *p = c;
+    v->t = J_NUM;
     j->p = p;
-    return 0;
+    return isfinite(v->num) || jp_fail(j, s, "number out of range");
 }
 
-static int jp_literal(jp *j, jv *v, const char *word, jtype t)
-{
-    size_t n = strlen(word);
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
-        return jp_fail(j, j->p, "invalid literal (true, false or null "
-                                "expected)");
-    v->t = t;
-    j->p += n;
-    return 0;
-}
-
-static int jp_value(jp *j, jv *v);
-
-static int jp_array(jp *j, jv *v)
-{
-    size_t cap = 0;
-
-    v->t = J_ARR;
-    j->p++;
-    jp_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
-        return 0;
-    }
-    for (;;) {
-        if (v->len == cap) {
-            jv *item = grow(v->item, &cap, sizeof *item);
-            if (!item)
-                return jp_fail(j, j->p, "out of memory");
-            v->item = item;
-        }
-        jv *it = &v->item[v->len++];
-        memset(it, 0, sizeof *it);
-        if (jp_value(j, it))
-            return -1;
-        jp_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-        } else if (j->p < j->end && *j->p == ']') {
-            j->p++;
-            return 0;
-        } else {
-            return jp_fail(j, j->p, j->p < j->end
-                                        ? "expected ',' or ']' in an array"
-                                        : "unexpected end: array not closed");
-        }
-    }
-}
-
-static int jp_key_cmp(const void *a, const void *b)
+static int key_cmp(const void *a, const void *b)
 {
     const jmem *x = *(const jmem *const *)a, *y = *(const jmem *const *)b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    if (c)
-        return c;
-    if (x->klen != y->klen)
-        return x->klen < y->klen ? -1 : 1;
-    return x->off < y->off ? -1 : x->off > y->off;
+    int c = memcmp(x->key, y->key, x->klen < y->klen ? x->klen : y->klen);
+    if (c == 0 && x->klen != y->klen)
+        c = x->klen < y->klen ? -1 : 1;
+    return c ? c : (x > y) - (x < y); /* then in file order */
 }
 
 /* Refuses an object that has a key twice (sorted: n log n). */
 static int jp_unique_keys(jp *j, const jv *v)
 {
+    const jmem **m, *dup = NULL;
+    char k[48];
+
     if (v->len < 2)
-        return 0;
-    const jmem **m = malloc(v->len * sizeof *m);
-    if (!m)
+        return 1;
+    if (!(m = malloc(v->len * sizeof *m)))
         return jp_fail(j, j->p, "out of memory");
     for (size_t i = 0; i < v->len; i++)
-        m[i] = &v->mem[i];
-    qsort(m, v->len, sizeof *m, jp_key_cmp);
-    const jmem *dup = NULL;
-    char k[48];
+        m[i] = &v->kid[i];
+    qsort(m, v->len, sizeof *m, key_cmp);
     for (size_t i = 1; i < v->len && !dup; i++)
         if (m[i]->klen == m[i - 1]->klen &&
             memcmp(m[i]->key, m[i - 1]->key, m[i]->klen) == 0)
             dup = m[i];
     free(m);
-    if (dup)
-        return jp_fail(j, j->base + dup->off, "key \"%s\" twice in an object",
-                       clip(dup->key, dup->klen, k, sizeof k));
-    return 0;
+    return !dup || jp_fail(j, j->base + dup->off, "key \"%s\" twice in an "
+                           "object", clip(dup->key, dup->klen, k));
 }
 
-static int jp_object(jp *j, jv *v)
+static int jp_value(jp *j, jv *v);
+
+/* The array or object at j->p into v. */
+static int jp_list(jp *j, jv *v)
 {
+    int obj = *j->p == '{', close = obj ? '}' : ']', c = 0;
+    const char *what = obj ? "object" : "array";
     size_t cap = 0;
 
-    v->t = J_OBJ;
+    v->t = obj ? J_OBJ : J_ARR;
     j->p++;
-    jp_ws(j);
-    if (j->p < j->end && *j->p == '}') {
+    if (jp_peek(j) == close) {
         j->p++;
-        return 0;
+        return 1;
     }
     for (;;) {
-        char b[16];
-        jp_ws(j);
-        if (j->p >= j->end)
-            return jp_fail(j, j->p, "unexpected end: a key expected");
-        if (*j->p != '"')
-            return jp_fail(j, j->p, "a string key expected, found %s",
-                           jp_byte(j->p, b, sizeof b));
+        if (obj && (c = jp_peek(j)) != '"')
+            return c < 0 ? jp_fail(j, j->p, "unexpected end: a key expected")
+                         : jp_found(j, "a string key");
         if (v->len == cap) {
-            jmem *mem = grow(v->mem, &cap, sizeof *mem);
-            if (!mem)
+            jmem *kid = grow(v->kid, &cap, sizeof *kid);
+            if (!kid)
                 return jp_fail(j, j->p, "out of memory");
-            v->mem = mem;
+            v->kid = kid;
         }
-        jmem *m = &v->mem[v->len++];
-        memset(m, 0, sizeof *m);
+        jmem *m = memset(&v->kid[v->len++], 0, sizeof *m);
         m->off = (size_t)(j->p - j->base);
-        if (jp_string(j, &m->key, &m->klen))
-            return -1;
-        jp_ws(j);
-        if (j->p >= j->end || *j->p != ':')
+        if (obj && !jp_string(j, &m->key, &m->klen))
+            return 0;
+        if (obj && jp_peek(j) != ':')
             return jp_fail(j, j->p, "expected ':' after a key");
+        j->p += obj;
+        if (!jp_value(j, &m->val))
+            return 0;
+        if ((c = jp_peek(j)) != ',')
+            break;
         j->p++;
-        if (jp_value(j, &m->val))
-            return -1;
-        jp_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-        } else if (j->p < j->end && *j->p == '}') {
-            j->p++;
-            return jp_unique_keys(j, v);
-        } else {
-            return jp_fail(j, j->p, j->p < j->end
-                                        ? "expected ',' or '}' in an object"
-                                        : "unexpected end: object not "
-                                          "closed");
-        }
     }
+    if (c < 0)
+        return jp_fail(j, j->p, "unexpected end: %s not closed", what);
+    if (c != close)
+        return jp_fail(j, j->p, "expected ',' or '%c' in an %s", close, what);
+    j->p++;
+    return !obj || jp_unique_keys(j, v);
 }
 
 /* One value at j->p into v (zeroed by the caller).  On error v holds what
  * was built so far, for jv_free(). */
 static int jp_value(jp *j, jv *v)
 {
-    char b[16];
-    int rc;
+    int c = jp_peek(j), rc;
 
-    jp_ws(j);
-    if (j->p >= j->end)
+    if (c < 0)
         return jp_fail(j, j->p, "unexpected end: a value expected");
-    switch (*j->p) {
-    case '{':
-    case '[':
+    if (c == '{' || c == '[') {
         if (j->depth >= JP_MAX_DEPTH)
             return jp_fail(j, j->p, "nesting deeper than %d", JP_MAX_DEPTH);
         j->depth++;
-        rc = *j->p == '{' ? jp_object(j, v) : jp_array(j, v);
+        rc = jp_list(j, v);
         j->depth--;
         return rc;
-    case '"':
+    }
+    if (c == '"') {
         v->t = J_STR;
         return jp_string(j, &v->s, &v->len);
-    case 't':
-        return jp_literal(j, v, "true", J_TRUE);
-    case 'f':
-        return jp_literal(j, v, "false", J_FALSE);
-    case 'n':
-        return jp_literal(j, v, "null", J_NULL);
-    default:
-        if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
-            v->t = J_NUM;
-            return jp_number(j, &v->num);
-        }
-        return jp_fail(j, j->p, "a value expected, found %s",
-                       jp_byte(j->p, b, sizeof b));
     }
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return jp_number(j, v);
+    for (jtype t = J_NULL; t <= J_TRUE; t++) {
+        size_t n = strlen(j_lit[t]);
+        if (c != j_lit[t][0])
+            continue;
+        if (strncmp((char *)j->p, j_lit[t], n) != 0)
+            return jp_fail(j, j->p, "invalid literal (true, false or null "
+                                    "expected)");
+        v->t = t;
+        j->p += n;
+        return 1;
+    }
+    return jp_found(j, "a value");
 }
 
-/* Parses buf[0, n) into *out; on error a message in err, *out empty. */
-static int jp_parse(const char *buf, size_t n, jv *out, char *err,
-                    size_t errn)
+/* Parses buf[0, n) (buf[n] is 0) into *out (zeroed; freed by the caller
+ * also on error); on error a message in err. */
+static int jp_parse(char *buf, size_t n, jv *out, char *err, size_t errn)
 {
-    jp j = {.base = (const unsigned char *)buf};
-    int rc;
+    jp j = {.base = (unsigned char *)buf, .p = (unsigned char *)buf,
+            .end = (unsigned char *)buf + n};
 
-    j.p = j.base;
-    j.end = j.base + n;
-    memset(out, 0, sizeof *out);
-    rc = jp_value(&j, out);
-    if (rc == 0) {
-        jp_ws(&j);
-        if (j.p != j.end)
-            rc = jp_fail(&j, j.p, "unexpected data after the JSON value");
-    }
-    if (rc) {
-        snprintf(err, errn, "invalid JSON at byte %zu: %s", j.err_off,
-                 j.err);
-        jv_free(out);
-    }
-    return rc;
+    if (jp_value(&j, out) && jp_peek(&j) >= 0)
+        jp_fail(&j, j.p, "unexpected data after the JSON value");
+    if (j.err[0])
+        snprintf(err, errn, "invalid JSON at byte %zu: %s", j.err_off, j.err);
+    return !j.err[0];
 }
 
-/* ---- JSON and CSV writing ------------------------------------------------ */
+/* ---- text, JSON and CSV -------------------------------------------------- */
 
 /* The shortest of %.15g..%.17g that reads back as v. */
 static const char *fmt_exact(char *b, size_t n, double v)
@@ -634,126 +481,6 @@ static const char *fmt_exact(char *b, size_t n, double v)
             break;
     }
     return b;
-}
-
-static void json_str(FILE *f, const char *s, size_t n)
-{
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c == '\r')
-            fputs("\\r", f);
-        else if (c < 0x20 || c == 0x7F)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void json_cstr(FILE *f, const char *s)
-{
-    json_str(f, s, strlen(s));
-}
-
-/* v as JSON; NULL as null. */
-static void json_val(FILE *f, const jv *v)
-{
-    char b[40];
-
-    if (!v) {
-        fputs("null", f);
-        return;
-    }
-    switch (v->t) {
-    case J_NULL:
-        fputs("null", f);
-        break;
-    case J_FALSE:
-        fputs("false", f);
-        break;
-    case J_TRUE:
-        fputs("true", f);
-        break;
-    case J_NUM:
-        fputs(fmt_exact(b, sizeof b, v->num), f);
-        break;
-    case J_STR:
-        json_str(f, v->s, v->len);
-        break;
-    case J_ARR:
-        fputc('[', f);
-        for (size_t i = 0; i < v->len; i++) {
-            fputs(i ? ", " : "", f);
-            json_val(f, &v->item[i]);
-        }
-        fputc(']', f);
-        break;
-    case J_OBJ:
-        fputc('{', f);
-        for (size_t i = 0; i < v->len; i++) {
-            fputs(i ? ", " : "", f);
-            json_str(f, v->mem[i].key, v->mem[i].klen);
-            fputs(": ", f);
-            json_val(f, &v->mem[i].val);
-        }
-        fputc('}', f);
-        break;
-    }
-}
-
-static void json_num(FILE *f, int has, double v)
-{
-    char b[40];
-    fputs(has && isfinite(v) ? fmt_exact(b, sizeof b, v) : "null", f);
-}
-
-static void csv_num(FILE *f, int has, double v)
-{
-    char b[40];
-    fputc(',', f);
-    if (has && isfinite(v))
-        fputs(fmt_exact(b, sizeof b, v), f);
-}
-
-/* ---- text ---------------------------------------------------------------- */
-
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
 }
 
 /* A number for a human: integers in full, others with at most four
@@ -781,95 +508,82 @@ static const char *jv_text(const jv *v, char *b, size_t n)
 {
     if (!v)
         return "-";
-    switch (v->t) {
-    case J_NULL:
-        return "null";
-    case J_FALSE:
-        return "false";
-    case J_TRUE:
-        return "true";
-    case J_NUM:
+    if (v->t <= J_TRUE)
+        return j_lit[v->t];
+    if (v->t == J_NUM)
         return fmt_exact(b, n, v->num);
-    case J_STR:
-        return v->s;
-    case J_ARR:
-        return "[...]";
-    default:
-        return "{...}";
+    return v->t == J_STR ? v->s : v->t == J_ARR ? "[...]" : "{...}";
+}
+
+static void json_str(FILE *f, const char *s, size_t n)
+{
+    static const char esc[] = "\"\\\n\t\r", rep[] = "\"\\ntr";
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *e = c ? strchr(esc, c) : NULL;
+        if (e)
+            fprintf(f, "\\%c", rep[e - esc]);
+        else if (c < 0x20 || c == 0x7F)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* v as JSON; NULL as null. */
+static void json_val(FILE *f, const jv *v)
+{
+    char b[40];
+
+    if (!v || v->t <= J_TRUE) {
+        fputs(j_lit[v ? v->t : J_NULL], f);
+    } else if (v->t == J_NUM) {
+        fputs(fmt_exact(b, sizeof b, v->num), f);
+    } else if (v->t == J_STR) {
+        json_str(f, v->s, v->len);
+    } else {
+        fputc(v->t == J_ARR ? '[' : '{', f);
+        for (size_t i = 0; i < v->len; i++) {
+            fputs(i ? ", " : "", f);
+            if (v->t == J_OBJ) {
+                json_str(f, v->kid[i].key, v->kid[i].klen);
+                fputs(": ", f);
+            }
+            json_val(f, &v->kid[i].val);
+        }
+        fputc(v->t == J_ARR ? ']' : '}', f);
     }
 }
 
-/* "key=value key=value" of a labels object (NULL: none); malloc'd, NULL
- * when out of memory. */
-static char *labels_text(const jv *l)
+/* "key=value key=value" of the labels of result res; malloc'd. */
+static char *labels_text(const jv *res)
 {
-    sbuf b = {0};
-    char num[40];
+    const jv *l = jv_get(res, "labels");
+    char *s = NULL, num[40];
+    size_t n;
+    FILE *f = need(open_memstream(&s, &n));
 
-    sb_put(&b, "", 0);
     for (size_t i = 0; l && i < l->len; i++) {
-        const jmem *m = &l->mem[i];
-        if (i)
-            sb_put(&b, " ", 1);
-        sb_put(&b, m->key, m->klen);
-        sb_put(&b, "=", 1);
+        const jmem *m = &l->kid[i];
+        fputs(i ? " " : "", f);
+        fwrite(m->key, 1, m->klen, f);
+        fputc('=', f);
         if (m->val.t == J_STR)
-            sb_put(&b, m->val.s, m->val.len);
+            fwrite(m->val.s, 1, m->val.len, f);
         else
-            sb_str(&b, jv_text(&m->val, num, sizeof num));
+            fputs(jv_text(&m->val, num, sizeof num), f);
     }
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return need(fclose(f) ? NULL : s);
 }
 
 /* ---- aligned tables ------------------------------------------------------ */
 
-#define GRID_MAXCOLS 6
-
-typedef struct grid_row {
-    char *cell[GRID_MAXCOLS];
-    int span; /* one line of its own, outside the columns */
-} grid_row;
-
-typedef struct grid {
-    int ncols;
-    unsigned right; /* bit c: column c right-aligned */
-    grid_row *row;
-    size_t n, cap;
-    int oom;
-} grid;
-
-/* Adds a row of g->ncols cells, or (span) one line of text. */
-static void grid_add(grid *g, int span, const char *const *cells)
+static void tab_add(bu_table *t, const char *const *cells)
 {
-    if (g->oom)
-        return;
-    if (g->n == g->cap) {
-        grid_row *r = grow(g->row, &g->cap, sizeof *r);
-        if (!r) {
-            g->oom = 1;
-            return;
-        }
-        g->row = r;
-    }
-    grid_row *r = &g->row[g->n++];
-    memset(r, 0, sizeof *r);
-    r->span = span;
-    for (int c = 0; c < (span ? 1 : g->ncols); c++)
-        if (!(r->cell[c] = strdup(cells[c] ? cells[c] : "")))
-            g->oom = 1;
-}
-
-static void grid_free(grid *g)
-{
-    for (size_t i = 0; i < g->n; i++)
-        for (int c = 0; c < GRID_MAXCOLS; c++)
-            free(g->row[i].cell[c]);
-    free(g->row);
-    memset(g, 0, sizeof *g);
+    if (bu_table_add(t, cells))
+        need(NULL);
 }
 
 /* Columns wide on screen: UTF-8 lead bytes counted. */
@@ -884,8 +598,7 @@ static size_t text_width(const char *s)
 /* s with control characters (C0, DEL, C1) shown as '?'. */
 static void put_safe(FILE *f, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    for (; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
             fputc('?', f);
             p++;
@@ -895,32 +608,28 @@ static void put_safe(FILE *f, const char *s)
     }
 }
 
-static void grid_print(FILE *f, const grid *g)
+/* t without a rule: column c right-aligned when bit c of right is set;
+ * before row span_at (span_at == t->nrows: after the last) the line span,
+ * outside the columns. */
+static void tab_print(FILE *f, const bu_table *t, unsigned right,
+                      size_t span_at, const char *span)
 {
-    size_t w[GRID_MAXCOLS] = {0};
+    size_t w[8] = {0}, nc = t->ncols;
 
-    for (size_t i = 0; i < g->n; i++)
-        for (int c = 0; c < g->ncols && !g->row[i].span; c++) {
-            size_t cw = text_width(g->row[i].cell[c]);
-            w[c] = cw > w[c] ? cw : w[c];
-        }
-    for (size_t i = 0; i < g->n; i++) {
-        const grid_row *r = &g->row[i];
-        if (r->span) {
-            put_safe(f, r->cell[0]);
-            fputc('\n', f);
-            continue;
-        }
-        for (int c = 0; c < g->ncols; c++) {
-            size_t pad = w[c] - text_width(r->cell[c]);
-            int right = (g->right >> c) & 1, last = c + 1 == g->ncols;
-            if (c)
-                fputs("  ", f);
-            for (size_t k = 0; right && k < pad; k++)
-                fputc(' ', f);
-            put_safe(f, r->cell[c]);
-            for (size_t k = 0; !right && !last && k < pad; k++)
-                fputc(' ', f);
+    for (size_t i = 0; i < t->nrows * nc; i++)
+        if (text_width(t->cells[i]) > w[i % nc])
+            w[i % nc] = text_width(t->cells[i]);
+    for (size_t r = 0; r <= t->nrows; r++) {
+        if (r == span_at && span)
+            fprintf(f, "%s\n", span);
+        if (r == t->nrows)
+            break;
+        for (size_t c = 0; c < nc; c++) {
+            const char *s = t->cells[r * nc + c];
+            int pad = (int)(w[c] - text_width(s)), rt = (right >> c) & 1;
+            fprintf(f, "%s%*s", c ? "  " : "", rt ? pad : 0, "");
+            put_safe(f, s);
+            fprintf(f, "%*s", !rt && c + 1 < nc ? pad : 0, "");
         }
         fputc('\n', f);
     }
@@ -929,158 +638,108 @@ static void grid_print(FILE *f, const grid *g)
 /* ---- one run ------------------------------------------------------------- */
 
 typedef struct cmp_run {
-    const char *path;
+    const char *path, *subcommand;
     jv root;
     const jv *meta, *machine, *options, *results;
-    const char *subcommand;
 } cmp_run;
 
-CMP_PRINTF(2, 3)
-static int cmp_bad(const cmp_run *r, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "bpbench compare: %s: ", r->path);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return -1;
-}
+#define cmp_bad(r, ...) cmp_msg((r)->path, __VA_ARGS__)
 
-static int read_all(const char *path, char **out, size_t *outn,
-                    char *err, size_t errn)
+/* The file at path into *buf (malloc'd, NUL-terminated; NULL when not
+ * made) and *n; NULL, or why not. */
+static const char *read_all(const char *path, char **buf, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
+    static char big[32];
+    char blk[65536];
+    size_t got, total = 0;
+    const char *why = NULL;
+    FILE *f = fopen(path, "rb"), *m;
 
-    if (!f) {
-        snprintf(err, errn, "%s", strerror(errno));
-        return -1;
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap > CMP_MAX_FILE) {
-                snprintf(err, errn, "larger than %zu MiB",
-                         CMP_MAX_FILE >> 20);
-                break;
-            }
-            size_t ncap = cap ? cap * 2 : 65536;
-            ncap = ncap > CMP_MAX_FILE + 1 ? CMP_MAX_FILE + 1 : ncap;
-            char *p = realloc(buf, ncap);
-            if (!p) {
-                snprintf(err, errn, "out of memory");
-                break;
-            }
-            buf = p;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                snprintf(err, errn, "%s", strerror(errno));
-                break;
-            }
-            fclose(f);
-            *out = buf;
-            *outn = n;
-            return 0;
-        }
-    }
+    *buf = NULL;
+    if (!f)
+        return strerror(errno);
+    if (!(m = open_memstream(buf, n)))
+        why = "out of memory";
+    while (!why && (got = fread(blk, 1, sizeof blk, f)) > 0)
+        if ((total += got) > CMP_MAX_FILE) {
+            snprintf(big, sizeof big, "larger than %zu MiB",
+                     CMP_MAX_FILE >> 20);
+            why = big;
+        } else if (fwrite(blk, 1, got, m) != got)
+            why = "out of memory";
+    if (!why && ferror(f))
+        why = strerror(errno);
+    if (m && fclose(m) && !why)
+        why = "out of memory";
     fclose(f);
-    free(buf);
-    return -1;
-}
-
-/* Checks that the members of object o hold numbers (or null); i, where
- * and kind name o in a message. */
-static int cmp_check_nums(const cmp_run *r, const jv *o, size_t i,
-                          const char *where, const char *kind)
-{
-    char k[48];
-    for (size_t m = 0; m < o->len; m++) {
-        jtype t = o->mem[m].val.t;
-        if (t != J_NUM && t != J_NULL)
-            return cmp_bad(r, "results[%zu].%s%s%s.%s is not a number", i,
-                           where, kind ? "." : "", kind ? kind : "",
-                           clip(o->mem[m].key, o->mem[m].klen, k, sizeof k));
-    }
-    return 0;
+    return why;
 }
 
 static int cmp_check_result(const cmp_run *r, size_t i, const jv *res)
 {
-    const jv *t, *l, *m, *lat;
-    char k[48];
+    static const char *const part[] = {"labels", "metrics", "latency_ns"};
+    const jv *t = jv_get(res, "table");
+    char k[48], k2[48];
 
     if (res->t != J_OBJ)
         return cmp_bad(r, "results[%zu] is not an object", i);
-    t = jv_get(res, "table");
     if (!t || t->t != J_STR)
         return cmp_bad(r, "results[%zu] has no \"table\" string", i);
-    l = jv_get(res, "labels");
-    if (l && l->t != J_OBJ)
-        return cmp_bad(r, "results[%zu].labels is not an object", i);
-    for (size_t n = 0; l && n < l->len; n++) {
-        jtype lt = l->mem[n].val.t;
-        if (lt != J_STR && lt != J_NUM && lt != J_NULL)
-            return cmp_bad(r, "results[%zu].labels.%s is not a string or "
-                              "a number", i,
-                           clip(l->mem[n].key, l->mem[n].klen, k, sizeof k));
-    }
-    m = jv_get(res, "metrics");
-    if (m && m->t != J_OBJ)
-        return cmp_bad(r, "results[%zu].metrics is not an object", i);
-    if (m && cmp_check_nums(r, m, i, "metrics", NULL))
-        return -1;
-    lat = jv_get(res, "latency_ns");
-    if (lat && lat->t != J_OBJ)
-        return cmp_bad(r, "results[%zu].latency_ns is not an object", i);
-    for (size_t n = 0; lat && n < lat->len; n++) {
-        const jmem *e = &lat->mem[n];
-        clip(e->key, e->klen, k, sizeof k);
-        if (e->val.t != J_OBJ)
-            return cmp_bad(r, "results[%zu].latency_ns.%s is not an object",
-                           i, k);
-        if (cmp_check_nums(r, &e->val, i, "latency_ns", k))
-            return -1;
+    for (int p = 0; p < 3; p++) {
+        const jv *o = jv_get(res, part[p]);
+        if (o && o->t != J_OBJ)
+            return cmp_bad(r, "results[%zu].%s is not an object", i, part[p]);
+        for (size_t n = 0; o && n < o->len; n++) {
+            const jv *v = &o->kid[n].val;
+            int num = v->t == J_NUM || v->t == J_NULL;
+            clip(o->kid[n].key, o->kid[n].klen, k);
+            if (p == 0 && !num && v->t != J_STR)
+                return cmp_bad(r, "results[%zu].labels.%s is not a string "
+                                  "or a number", i, k);
+            if (p == 1 && !num)
+                return cmp_bad(r, "results[%zu].metrics.%s is not a number",
+                               i, k);
+            if (p == 2 && v->t != J_OBJ)
+                return cmp_bad(r, "results[%zu].latency_ns.%s is not an "
+                                  "object", i, k);
+            for (size_t m = 0; p == 2 && m < v->len; m++)
+                if (v->kid[m].val.t != J_NUM && v->kid[m].val.t != J_NULL)
+                    return cmp_bad(r, "results[%zu].latency_ns.%s.%s is not "
+                                      "a number", i, k, clip(v->kid[m].key,
+                                      v->kid[m].klen, k2));
+        }
     }
     return 0;
 }
 
 /* Reads and checks one bpbench/1 file; on error a message on stderr.  The
  * caller frees r->root in any case. */
-static int cmp_load(cmp_run *r, const char *path)
+static int cmp_load(cmp_run *r)
 {
     char *buf, err[200];
     size_t n;
     const jv *s, *sub;
+    const char *why = read_all(r->path, &buf, &n);
+    int ok = !why && jp_parse(buf, n, &r->root, err, sizeof err);
 
-    r->path = path;
-    if (read_all(path, &buf, &n, err, sizeof err))
-        return cmp_bad(r, "%s", err);
-    int rc = jp_parse(buf, n, &r->root, err, sizeof err);
     free(buf);
-    if (rc)
-        return cmp_bad(r, "%s", err);
+    if (!ok)
+        return cmp_bad(r, "%s", why ? why : err);
     if (r->root.t != J_OBJ)
-        return cmp_bad(r, "not a %s file: the top level is not an object",
-                       CMP_SCHEMA);
-    s = jv_get(&r->root, "schema");
-    if (!s)
-        return cmp_bad(r, "not a %s file: no \"schema\"", CMP_SCHEMA);
+        return cmp_bad(r, "not a " CMP_SCHEMA " file: the top level is not "
+                          "an object");
+    if (!(s = jv_get(&r->root, "schema")))
+        return cmp_bad(r, "not a " CMP_SCHEMA " file: no \"schema\"");
     if (s->t != J_STR)
-        return cmp_bad(r, "not a %s file: \"schema\" is not a string",
-                       CMP_SCHEMA);
+        return cmp_bad(r, "not a " CMP_SCHEMA " file: \"schema\" is not a "
+                          "string");
     if (strlen(s->s) != s->len || strcmp(s->s, CMP_SCHEMA) != 0)
-        return cmp_bad(r, "schema is \"%s\", not \"%s\"",
-                       clip(s->s, s->len, err, sizeof err), CMP_SCHEMA);
+        return cmp_bad(r, "schema is \"%s\", not \"" CMP_SCHEMA "\"",
+                       clip(s->s, s->len, err));
     r->meta = jv_get(&r->root, "bpbench");
     if (!r->meta || r->meta->t != J_OBJ)
         return cmp_bad(r, "no \"bpbench\" object");
-    sub = jv_get(r->meta, "subcommand");
-    if (!sub || sub->t != J_STR)
+    if (!(sub = jv_get(r->meta, "subcommand")) || sub->t != J_STR)
         return cmp_bad(r, "bpbench.subcommand is not a string");
     r->subcommand = sub->s;
     r->machine = jv_get(&r->root, "machine");
@@ -1093,7 +752,7 @@ static int cmp_load(cmp_run *r, const char *path)
     if (!r->results || r->results->t != J_ARR)
         return cmp_bad(r, "no \"results\" array");
     for (size_t i = 0; i < r->results->len; i++)
-        if (cmp_check_result(r, i, &r->results->item[i]))
+        if (cmp_check_result(r, i, &r->results->kid[i].val))
             return -1;
     return 0;
 }
@@ -1118,20 +777,6 @@ static int line_ratio(const cmp_line *l, double *r)
     return isfinite(*r);
 }
 
-/* B/A as "1.23x"; "-" when there is none. */
-static const char *fmt_ratio(char *b, size_t n, const cmp_line *l)
-{
-    double r = 0;
-
-    if (!line_ratio(l, &r))
-        snprintf(b, n, "-");
-    else if (r >= 1e6 || r <= -1e6)
-        snprintf(b, n, "%.3gx", r);
-    else
-        snprintf(b, n, "%.2fx", r);
-    return b;
-}
-
 /* An option whose value differs (a or b NULL: not set in that run). */
 typedef struct cmp_opt {
     const jmem *m;
@@ -1140,16 +785,19 @@ typedef struct cmp_opt {
 
 typedef struct cmp {
     cmp_run A, B;
-    const char **want; /* --metric names */
-    unsigned char *want_hit;
+    const char *csv, *json; /* --csv FILE, --json FILE */
+    int force;
+    struct cmp_want {
+        const char *name; /* --metric NAME */
+        int hit;
+    } *want;
     size_t nwant;
     cmp_line *line;
     size_t nline, cap, nboth; /* line[0, nboth): results in both */
-    const jv **only_a, **only_b;
-    size_t nonly_a, nonly_b;
+    const jv **only[2];       /* results only in A, only in B */
+    size_t nonly[2];
     cmp_opt *opt;
-    size_t nopt, optcap;
-    int oom;
+    size_t nopt;
 } cmp;
 
 /* Whether a line named name (of latency kind, or NULL) is asked for. */
@@ -1157,389 +805,240 @@ static int cmp_wanted(cmp *c, const char *name, const char *kind)
 {
     int hit = c->nwant == 0;
     for (size_t i = 0; i < c->nwant; i++)
-        if (strcmp(c->want[i], name) == 0 ||
-            (kind && strcmp(c->want[i], kind) == 0)) {
-            c->want_hit[i] = 1;
-            hit = 1;
-        }
+        if (strcmp(c->want[i].name, name) == 0 ||
+            (kind && strcmp(c->want[i].name, kind) == 0))
+            hit = c->want[i].hit = 1;
     return hit;
 }
 
-static void cmp_push(cmp *c, const jv *ra, const jv *rb, const char *metric,
-                     const jv *va, const jv *vb)
-{
-    if (c->oom)
-        return;
-    if (c->nline == c->cap) {
-        cmp_line *l = grow(c->line, &c->cap, sizeof *l);
-        if (!l) {
-            c->oom = 1;
-            return;
-        }
-        c->line = l;
-    }
-    cmp_line *l = &c->line[c->nline];
-    memset(l, 0, sizeof *l);
-    l->ra = ra;
-    l->rb = rb;
-    l->has_a = jv_number(va, &l->a);
-    l->has_b = jv_number(vb, &l->b);
-    if (!(l->metric = strdup(metric)))
-        c->oom = 1;
-    else
-        c->nline++;
-}
-
-/* Lines for the metrics of ra and rb: A's names in order, then B's that A
- * lacks. */
-static void cmp_metric_lines(cmp *c, const jv *ra, const jv *rb)
-{
-    const jv *ma = jv_get(ra, "metrics"), *mb = jv_get(rb, "metrics");
-
-    for (int side = 0; side < 2; side++) {
-        const jv *m = side ? mb : ma;
-        for (size_t i = 0; m && i < m->len; i++) {
-            const jmem *e = &m->mem[i];
-            if (side && jv_getn(ma, e->key, e->klen))
-                continue;
-            if (!cmp_wanted(c, e->key, NULL))
-                continue;
-            cmp_push(c, ra, rb, e->key, jv_getn(ma, e->key, e->klen),
-                     jv_getn(mb, e->key, e->klen));
-        }
-    }
-}
-
-/* Lines for the latency kinds of ra and rb: four percentiles each. */
-static void cmp_latency_lines(cmp *c, const jv *ra, const jv *rb)
+/* The lines of ra and rb (name malloc'd, taken): their metrics (A's names
+ * in order, then B's that A lacks), then per latency kind (the same
+ * order) four percentiles. */
+static void cmp_lines(cmp *c, const jv *ra, const jv *rb)
 {
     static const char *const stat[] = {"p50", "p99", "p999", "max"};
-    const jv *la = jv_get(ra, "latency_ns"), *lb = jv_get(rb, "latency_ns");
 
-    for (int side = 0; side < 2; side++) {
-        const jv *l = side ? lb : la;
-        for (size_t i = 0; l && i < l->len; i++) {
-            const jmem *e = &l->mem[i];
-            const jv *ka = jv_getn(la, e->key, e->klen);
-            const jv *kb = jv_getn(lb, e->key, e->klen);
-            if (side && ka)
-                continue;
-            for (int s = 0; s < 4; s++) {
-                sbuf name = {0};
-                sb_str(&name, e->key);
-                sb_put(&name, "_", 1);
-                sb_str(&name, stat[s]);
-                sb_put(&name, "_ns", 3);
-                if (name.oom)
-                    c->oom = 1;
-                else if (cmp_wanted(c, name.s, e->key))
-                    cmp_push(c, ra, rb, name.s, jv_get(ka, stat[s]),
-                             jv_get(kb, stat[s]));
-                free(name.s);
+    for (int lat = 0; lat < 2; lat++) {
+        const char *part = lat ? "latency_ns" : "metrics";
+        const jv *pa = jv_get(ra, part), *pb = jv_get(rb, part);
+        for (int side = 0; side < 2; side++) {
+            const jv *p = side ? pb : pa;
+            for (size_t i = 0; p && i < p->len; i++) {
+                const jmem *e = &p->kid[i];
+                const jv *va = jv_getn(pa, e->key, e->klen);
+                const jv *vb = jv_getn(pb, e->key, e->klen);
+                if (side && va)
+                    continue;
+                for (int s = 0; s < (lat ? 4 : 1); s++) {
+                    char *name = lat ? xfmt("%s_%s_ns", e->key, stat[s])
+                                     : need(strdup(e->key));
+                    if (!cmp_wanted(c, name, lat ? e->key : NULL)) {
+                        free(name);
+                        continue;
+                    }
+                    if (c->nline == c->cap)
+                        c->line = need(grow(c->line, &c->cap, sizeof *c->line));
+                    cmp_line *l = &c->line[c->nline++];
+                    const jv *a = lat ? jv_get(va, stat[s]) : va;
+                    const jv *b = lat ? jv_get(vb, stat[s]) : vb;
+                    *l = (cmp_line){ra, rb, name, a && a->t == J_NUM,
+                                    b && b->t == J_NUM, a ? a->num : 0,
+                                    b ? b->num : 0};
+                }
             }
         }
     }
 }
 
-static int labels_equal(const jv *a, const jv *b)
-{
-    size_t na = a ? a->len : 0, nb = b ? b->len : 0;
-    if (na != nb)
-        return 0;
-    for (size_t i = 0; i < na; i++) {
-        const jv *o = jv_getn(b, a->mem[i].key, a->mem[i].klen);
-        if (!o || !jv_equal(&a->mem[i].val, o))
-            return 0;
-    }
-    return 1;
-}
-
 static int same_result(const jv *ra, const jv *rb)
 {
+    static const jv none = {.t = J_OBJ};
+    const jv *la = jv_get(ra, "labels"), *lb = jv_get(rb, "labels");
     return jv_equal(jv_get(ra, "table"), jv_get(rb, "table")) &&
-           labels_equal(jv_get(ra, "labels"), jv_get(rb, "labels"));
-}
-
-static void cmp_option(cmp *c, const jmem *m, const jv *a, const jv *b)
-{
-    if (a && b && jv_equal(a, b))
-        return;
-    if (c->nopt == c->optcap) {
-        cmp_opt *o = grow(c->opt, &c->optcap, sizeof *o);
-        if (!o) {
-            c->oom = 1;
-            return;
-        }
-        c->opt = o;
-    }
-    c->opt[c->nopt++] = (cmp_opt){m, a, b};
+           jv_equal(la ? la : &none, lb ? lb : &none);
 }
 
 /* Matches the results, builds the lines and the options that differ. */
-static int cmp_build(cmp *c)
+static void cmp_build(cmp *c)
 {
     const jv *ra = c->A.results, *rb = c->B.results;
     const jv *oa = c->A.options, *ob = c->B.options;
-    unsigned char *used = calloc(rb->len + 1, 1);
+    unsigned char *used = need(calloc(rb->len + 1, 1));
 
-    c->only_a = calloc(ra->len + 1, sizeof *c->only_a);
-    c->only_b = calloc(rb->len + 1, sizeof *c->only_b);
-    if (!used || !c->only_a || !c->only_b) {
-        free(used);
-        return -1;
-    }
+    c->only[0] = need(calloc(ra->len + 1, sizeof *c->only[0]));
+    c->only[1] = need(calloc(rb->len + 1, sizeof *c->only[1]));
+    c->opt = need(calloc((oa ? oa->len : 0) + (ob ? ob->len : 0) + 1,
+                         sizeof *c->opt));
     for (size_t i = 0; i < ra->len; i++) {
+        const jv *a = &ra->kid[i].val;
         size_t k = 0;
-        while (k < rb->len && (used[k] || !same_result(&ra->item[i],
-                                                       &rb->item[k])))
+        while (k < rb->len && (used[k] || !same_result(a, &rb->kid[k].val)))
             k++;
         if (k == rb->len) {
-            c->only_a[c->nonly_a++] = &ra->item[i];
+            c->only[0][c->nonly[0]++] = a;
             continue;
         }
         used[k] = 1;
-        cmp_metric_lines(c, &ra->item[i], &rb->item[k]);
-        cmp_latency_lines(c, &ra->item[i], &rb->item[k]);
+        cmp_lines(c, a, &rb->kid[k].val);
     }
     c->nboth = c->nline;
     for (size_t k = 0; k < rb->len; k++)
         if (!used[k])
-            c->only_b[c->nonly_b++] = &rb->item[k];
+            c->only[1][c->nonly[1]++] = &rb->kid[k].val;
     free(used);
-    for (size_t i = 0; i < c->nonly_a; i++) {
-        cmp_metric_lines(c, c->only_a[i], NULL);
-        cmp_latency_lines(c, c->only_a[i], NULL);
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < c->nonly[s]; i++)
+            cmp_lines(c, s ? NULL : c->only[s][i], s ? c->only[s][i] : NULL);
+    for (int s = 0; s < 2; s++) {
+        const jv *o = s ? ob : oa;
+        for (size_t i = 0; o && i < o->len; i++) {
+            const jmem *m = &o->kid[i];
+            const jv *a = jv_getn(oa, m->key, m->klen);
+            const jv *b = jv_getn(ob, m->key, m->klen);
+            if (s ? !a : (!b || !jv_equal(a, b)))
+                c->opt[c->nopt++] = (cmp_opt){m, a, b};
+        }
     }
-    for (size_t i = 0; i < c->nonly_b; i++) {
-        cmp_metric_lines(c, NULL, c->only_b[i]);
-        cmp_latency_lines(c, NULL, c->only_b[i]);
-    }
-    for (size_t i = 0; oa && i < oa->len; i++)
-        cmp_option(c, &oa->mem[i], &oa->mem[i].val,
-                   jv_getn(ob, oa->mem[i].key, oa->mem[i].klen));
-    for (size_t i = 0; ob && i < ob->len; i++)
-        if (!jv_getn(oa, ob->mem[i].key, ob->mem[i].klen))
-            cmp_option(c, &ob->mem[i], NULL, &ob->mem[i].val);
-    return c->oom ? -1 : 0;
 }
 
 /* ---- printing ------------------------------------------------------------ */
 
-static void head_row(grid *g, const char *what, const jv *a, const jv *b)
+static void cmp_print_head(const cmp *c, FILE *f)
 {
-    char ba[40], bb[40];
-    const char *cells[3] = {what, jv_text(a, ba, sizeof ba),
-                            jv_text(b, bb, sizeof bb)};
-    grid_add(g, 0, cells);
-}
+    static const char *const key[] = {"subcommand", "version", "started",
+                                      "seconds", "kernel", "cpu", "cores",
+                                      "memory_bytes", "hostname"};
+    bu_table t;
+    char b[2][40];
 
-static const char *mem_text(const jv *v, char *b, size_t n)
-{
-    if (v && v->t == J_NUM) {
-        snprintf(b, n, "%.1f GiB", v->num / 1073741824.0);
-        return b;
-    }
-    return jv_text(v, b, n);
-}
-
-static int cmp_print_head(const cmp *c, FILE *f)
-{
-    static const char *const meta[] = {"subcommand", "version", "started",
-                                       "seconds"};
-    static const char *const mach[] = {"kernel", "cpu", "cores"};
-    const cmp_run *A = &c->A, *B = &c->B;
-    grid g = {.ncols = 3};
-    char ba[40], bb[40];
-    int rc;
-
-    grid_add(&g, 0, (const char *const[]){"", "A", "B"});
-    grid_add(&g, 0, (const char *const[]){"file", A->path, B->path});
-    for (size_t i = 0; i < sizeof meta / sizeof *meta; i++)
-        head_row(&g, meta[i], jv_get(A->meta, meta[i]),
-                 jv_get(B->meta, meta[i]));
-    for (size_t i = 0; i < sizeof mach / sizeof *mach; i++)
-        head_row(&g, mach[i], jv_get(A->machine, mach[i]),
-                 jv_get(B->machine, mach[i]));
-    grid_add(&g, 0, (const char *const[]){
-        "memory", mem_text(jv_get(A->machine, "memory_bytes"), ba, sizeof ba),
-        mem_text(jv_get(B->machine, "memory_bytes"), bb, sizeof bb)});
-    head_row(&g, "hostname", jv_get(A->machine, "hostname"),
-             jv_get(B->machine, "hostname"));
-    if (c->nopt == 0) {
-        grid_add(&g, 1, (const char *const[]){"options: the same in both"});
-    } else {
-        grid_add(&g, 1, (const char *const[]){"options that differ:"});
-        for (size_t i = 0; i < c->nopt; i++) {
-            sbuf name = {0};
-            sb_str(&name, "  ");
-            sb_put(&name, c->opt[i].m->key, c->opt[i].m->klen);
-            if (name.oom)
-                g.oom = 1;
-            else
-                head_row(&g, name.s, c->opt[i].a, c->opt[i].b);
-            free(name.s);
+    bu_table_init(&t, 3);
+    tab_add(&t, (const char *const[]){"", "A", "B"});
+    tab_add(&t, (const char *const[]){"file", c->A.path, c->B.path});
+    for (size_t i = 0; i < 9; i++) {
+        const char *cell[3] = {i == 7 ? "memory" : key[i]};
+        for (int s = 0; s < 2; s++) {
+            const cmp_run *r = s ? &c->B : &c->A;
+            const jv *v = jv_get(i < 4 ? r->meta : r->machine, key[i]);
+            cell[s + 1] = jv_text(v, b[s], sizeof b[s]);
+            if (i == 7 && v && v->t == J_NUM)
+                snprintf(b[s], sizeof b[s], "%.1f GiB", v->num / 1073741824.0);
         }
+        tab_add(&t, cell);
     }
-    rc = g.oom ? -1 : 0;
-    if (rc == 0)
-        grid_print(f, &g);
-    grid_free(&g);
-    return rc;
+    for (size_t i = 0; i < c->nopt; i++) {
+        char *name = xfmt("  %.*s", (int)c->opt[i].m->klen, c->opt[i].m->key);
+        tab_add(&t, (const char *const[]){
+            name, jv_text(c->opt[i].a, b[0], sizeof b[0]),
+            jv_text(c->opt[i].b, b[1], sizeof b[1])});
+        free(name);
+    }
+    tab_print(f, &t, 0, 11, c->nopt ? "options that differ:"
+                                    : "options: the same in both");
+    bu_table_free(&t);
 }
 
-static void line_cells(const cmp_line *l, grid *g)
+static void cmp_print_results(const cmp *c, FILE *f)
 {
+    bu_table g, o;
     char a[40], b[40], r[40];
-    const jv *res = l->ra ? l->ra : l->rb;
-    char *labels = labels_text(jv_get(res, "labels"));
+    double ratio = 0;
 
-    if (!labels) {
-        g->oom = 1;
-        return;
-    }
-    grid_add(g, 0, (const char *const[]){
-        jv_get(res, "table")->s, labels[0] ? labels : "-", l->metric,
-        l->has_a ? fmt_num(a, sizeof a, l->a) : "-",
-        l->has_b ? fmt_num(b, sizeof b, l->b) : "-",
-        fmt_ratio(r, sizeof r, l)});
-    free(labels);
-}
-
-static void only_cells(grid *g, const char *which, const jv *res)
-{
-    char *labels = labels_text(jv_get(res, "labels"));
-
-    if (!labels) {
-        g->oom = 1;
-        return;
-    }
-    grid_add(g, 0, (const char *const[]){which, jv_get(res, "table")->s,
-                                         labels[0] ? labels : "-"});
-    free(labels);
-}
-
-static int cmp_print_results(const cmp *c, FILE *f)
-{
-    grid g = {.ncols = 6, .right = 7u << 3}, o = {.ncols = 3};
-    size_t npairs = c->A.results->len - c->nonly_a;
-    int rc;
-
-    if (npairs == 0)
+    bu_table_init(&g, 6);
+    bu_table_init(&o, 3);
+    if (c->A.results->len == c->nonly[0])
         fputs("no result is in both runs\n", f);
     else if (c->nboth == 0)
         fputs("no metric to compare in the results in both runs\n", f);
-    grid_add(&g, 0, (const char *const[]){"table", "labels", "metric", "A",
-                                          "B", "B/A"});
-    for (size_t i = 0; i < c->nboth; i++)
-        line_cells(&c->line[i], &g);
-    for (size_t i = 0; i < c->nonly_a; i++)
-        only_cells(&o, "only in A:", c->only_a[i]);
-    for (size_t i = 0; i < c->nonly_b; i++)
-        only_cells(&o, "only in B:", c->only_b[i]);
-    rc = g.oom || o.oom ? -1 : 0;
-    if (rc == 0 && c->nboth)
-        grid_print(f, &g);
-    if (rc == 0 && o.n) {
-        if (c->nboth)
-            fputc('\n', f);
-        grid_print(f, &o);
+    tab_add(&g, (const char *const[]){"table", "labels", "metric", "A", "B",
+                                      "B/A"});
+    for (size_t i = 0; i < c->nboth; i++) {
+        const cmp_line *l = &c->line[i];
+        const jv *res = l->ra;
+        char *labels = labels_text(res);
+        if (!line_ratio(l, &ratio))
+            strcpy(r, "-");
+        else
+            snprintf(r, sizeof r, fabs(ratio) >= 1e6 ? "%.3gx" : "%.2fx",
+                     ratio);
+        tab_add(&g, (const char *const[]){
+            jv_get(res, "table")->s, labels[0] ? labels : "-", l->metric,
+            l->has_a ? fmt_num(a, sizeof a, l->a) : "-",
+            l->has_b ? fmt_num(b, sizeof b, l->b) : "-", r});
+        free(labels);
     }
-    grid_free(&g);
-    grid_free(&o);
-    return rc;
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < c->nonly[s]; i++) {
+            char *labels = labels_text(c->only[s][i]);
+            tab_add(&o, (const char *const[]){
+                s ? "only in B:" : "only in A:",
+                jv_get(c->only[s][i], "table")->s, labels[0] ? labels : "-"});
+            free(labels);
+        }
+    if (c->nboth)
+        tab_print(f, &g, 7u << 3, SIZE_MAX, NULL);
+    if (c->nboth && o.nrows)
+        fputc('\n', f);
+    tab_print(f, &o, 0, SIZE_MAX, NULL);
+    bu_table_free(&g);
+    bu_table_free(&o);
 }
 
 /* ---- files --------------------------------------------------------------- */
 
-static int cmp_close(FILE *f, const char *path)
+/* A, B and B/A of a line as numbers for a file ("" when missing). */
+static void line_nums(const cmp_line *l, char b[3][40])
 {
-    int bad = ferror(f), rc = fclose(f);
-    if (bad || rc) {
-        fprintf(stderr, "bpbench compare: %s: %s\n", path,
-                strerror(bad ? EIO : errno));
-        return -1;
+    double r = 0;
+    int has[3] = {l->has_a, l->has_b, line_ratio(l, &r)};
+    double v[3] = {l->a, l->b, r};
+    for (int i = 0; i < 3; i++) {
+        b[i][0] = 0;
+        if (has[i])
+            fmt_exact(b[i], sizeof b[i], v[i]);
     }
-    return 0;
 }
 
-static FILE *cmp_create(const char *path)
+static void write_csv(const cmp *c, FILE *f)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fprintf(stderr, "bpbench compare: %s: %s\n", path, strerror(errno));
-    return f;
-}
-
-static int cmp_write_csv(const cmp *c, const char *path)
-{
-    FILE *f = cmp_create(path);
-
-    if (!f)
-        return -1;
     fputs("table,labels,metric,a,b,b_over_a\n", f);
     for (size_t i = 0; i < c->nline; i++) {
         const cmp_line *l = &c->line[i];
         const jv *res = l->ra ? l->ra : l->rb;
-        char *labels = labels_text(jv_get(res, "labels"));
-        double r = 0;
-        int has_r;
-        if (!labels) {
-            fclose(f);
-            fprintf(stderr, "bpbench compare: out of memory\n");
-            return -1;
-        }
-        bo_csv_field(f, jv_get(res, "table")->s);
-        fputc(',', f);
-        bo_csv_field(f, labels);
-        fputc(',', f);
-        bo_csv_field(f, l->metric);
-        csv_num(f, l->has_a, l->a);
-        csv_num(f, l->has_b, l->b);
-        has_r = line_ratio(l, &r);
-        csv_num(f, has_r, r);
-        fputc('\n', f);
+        char *labels = labels_text(res), num[3][40];
+        line_nums(l, num);
+        bu_csv_row(f, (const char *const[]){jv_get(res, "table")->s, labels,
+                                            l->metric, num[0], num[1],
+                                            num[2]}, 6);
         free(labels);
     }
-    return cmp_close(f, path);
 }
 
-static void json_run(FILE *f, const char *name, const cmp_run *r)
-{
-    fprintf(f, " \"%s\": {\"file\": ", name);
-    json_cstr(f, r->path);
-    fputs(", \"subcommand\": ", f);
-    json_cstr(f, r->subcommand);
-    fputs(", \"started\": ", f);
-    json_val(f, jv_get(r->meta, "started"));
-    fputs("},\n", f);
-}
-
-static void json_only(FILE *f, const char *name, const jv *const *res,
-                      size_t n)
+/* lead, then the table and labels of result res as JSON members. */
+static void json_res(FILE *f, const char *lead, const jv *res)
 {
     static const jv none = {.t = J_OBJ};
-    fprintf(f, " \"%s\": [", name);
-    for (size_t i = 0; i < n; i++) {
-        const jv *l = jv_get(res[i], "labels");
-        fputs(i ? ",\n   {\"table\": " : "\n   {\"table\": ", f);
-        json_val(f, jv_get(res[i], "table"));
-        fputs(", \"labels\": ", f);
-        json_val(f, l ? l : &none);
-        fputc('}', f);
-    }
-    fputc(']', f);
+    const jv *l = jv_get(res, "labels");
+    fprintf(f, "%s{\"table\": ", lead);
+    json_val(f, jv_get(res, "table"));
+    fputs(", \"labels\": ", f);
+    json_val(f, l ? l : &none);
 }
 
-static int cmp_write_json(const cmp *c, const char *path)
+static void write_json(const cmp *c, FILE *f)
 {
-    static const jv none = {.t = J_OBJ};
-    FILE *f = cmp_create(path);
+    char num[3][40];
 
-    if (!f)
-        return -1;
     fputs("{\"schema\": \"bpbench-compare/1\",\n", f);
-    json_run(f, "a", &c->A);
-    json_run(f, "b", &c->B);
+    for (int s = 0; s < 2; s++) {
+        const cmp_run *r = s ? &c->B : &c->A;
+        fprintf(f, " \"%s\": {\"file\": ", s ? "b" : "a");
+        json_str(f, r->path, strlen(r->path));
+        fputs(", \"subcommand\": ", f);
+        json_str(f, r->subcommand, strlen(r->subcommand));
+        fputs(", \"started\": ", f);
+        json_val(f, jv_get(r->meta, "started"));
+        fputs("},\n", f);
+    }
     fputs(" \"options_differ\": {", f);
     for (size_t i = 0; i < c->nopt; i++) {
         fputs(i ? ", " : "", f);
@@ -1553,30 +1052,39 @@ static int cmp_write_json(const cmp *c, const char *path)
     fputs("},\n \"results\": [", f);
     for (size_t i = 0; i < c->nline; i++) {
         const cmp_line *l = &c->line[i];
-        const jv *res = l->ra ? l->ra : l->rb, *lab = jv_get(res, "labels");
-        double r = 0;
-        int has_r;
-        fputs(i ? ",\n   {\"table\": " : "\n   {\"table\": ", f);
-        json_val(f, jv_get(res, "table"));
-        fputs(", \"labels\": ", f);
-        json_val(f, lab ? lab : &none);
+        line_nums(l, num);
+        json_res(f, i ? ",\n   " : "\n   ", l->ra ? l->ra : l->rb);
         fputs(", \"metric\": ", f);
-        json_cstr(f, l->metric);
-        fputs(", \"a\": ", f);
-        json_num(f, l->has_a, l->a);
-        fputs(", \"b\": ", f);
-        json_num(f, l->has_b, l->b);
-        fputs(", \"b_over_a\": ", f);
-        has_r = line_ratio(l, &r);
-        json_num(f, has_r, r);
+        json_str(f, l->metric, strlen(l->metric));
+        for (int k = 0; k < 3; k++)
+            fprintf(f, ", \"%s\": %s", k == 2 ? "b_over_a" : k ? "b" : "a",
+                    num[k][0] ? num[k] : "null");
         fputc('}', f);
     }
-    fputs("],\n", f);
-    json_only(f, "only_in_a", c->only_a, c->nonly_a);
-    fputs(",\n", f);
-    json_only(f, "only_in_b", c->only_b, c->nonly_b);
-    fputs("}\n", f);
-    return cmp_close(f, path);
+    for (int s = 0; s < 2; s++) {
+        fprintf(f, "],\n \"only_in_%s\": [", s ? "b" : "a");
+        for (size_t i = 0; i < c->nonly[s]; i++) {
+            json_res(f, i ? ",\n   " : "\n   ", c->only[s][i]);
+            fputc('}', f);
+        }
+    }
+    fputs("]}\n", f);
+}
+
+/* Writes the comparison to path by body; 0, or -1 after a message. */
+static int cmp_write(const cmp *c, const char *path,
+                     void (*body)(const cmp *, FILE *))
+{
+    FILE *f = fopen(path, "w");
+    int e = f ? 0 : errno;
+
+    if (f) {
+        body(c, f);
+        e = ferror(f) ? EIO : 0;
+        if (fclose(f) && !e)
+            e = errno;
+    }
+    return e ? cmp_msg(path, "%s", strerror(e)) : 0;
 }
 
 /* ---- the subcommand ------------------------------------------------------ */
@@ -1601,115 +1109,83 @@ static int cmp_usage(FILE *f, int rc)
     return rc;
 }
 
-static void cmp_free(cmp *c)
+static int cmp_run_all(cmp *c)
 {
-    for (size_t i = 0; i < c->nline; i++)
-        free(c->line[i].metric);
-    free(c->line);
-    free(c->only_a);
-    free(c->only_b);
-    free(c->opt);
-    free(c->want);
-    free(c->want_hit);
-    jv_free(&c->A.root);
-    jv_free(&c->B.root);
+    char a[48], b[48];
+
+    if (cmp_load(&c->A) || cmp_load(&c->B))
+        return 1;
+    if (strcmp(c->A.subcommand, c->B.subcommand) != 0 && !c->force) {
+        cmp_msg(NULL, "%s ran '%s', %s ran '%s': not the same subcommand "
+                      "(--force compares them anyway)", c->A.path,
+                clip(c->A.subcommand, strlen(c->A.subcommand), a), c->B.path,
+                clip(c->B.subcommand, strlen(c->B.subcommand), b));
+        return 1;
+    }
+    cmp_build(c);
+    cmp_print_head(c, stdout);
+    fputc('\n', stdout);
+    cmp_print_results(c, stdout);
+    for (size_t i = 0; i < c->nwant; i++)
+        if (!c->want[i].hit)
+            cmp_msg(NULL, "no metric or latency kind '%s' in either run",
+                    c->want[i].name);
+    fflush(stdout);
+    return (c->csv && cmp_write(c, c->csv, write_csv)) ||
+           (c->json && cmp_write(c, c->json, write_json));
 }
 
-static int cmp_run_all(cmp *c, const char *const files[2], int force,
-                       const char *csv, const char *json)
+/* argv into c: 0, 1 for --help, -1 after a usage error's line. */
+static int cmp_args(cmp *c, int argc, char **argv)
 {
-    if (cmp_load(&c->A, files[0]) || cmp_load(&c->B, files[1]))
-        return 1;
-    if (strcmp(c->A.subcommand, c->B.subcommand) != 0 && !force) {
-        char a[48], b[48];
-        fprintf(stderr, "bpbench compare: %s ran '%s', %s ran '%s': "
-                        "not the same subcommand (--force compares them "
-                        "anyway)\n",
-                c->A.path, clip(c->A.subcommand, strlen(c->A.subcommand),
-                                a, sizeof a),
-                c->B.path, clip(c->B.subcommand, strlen(c->B.subcommand),
-                                b, sizeof b));
-        return 1;
+    const char **file[2] = {&c->A.path, &c->B.path};
+    int nfiles = 0, opts = 1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **val = !strcmp(a, "--csv") ? &c->csv
+                         : !strcmp(a, "--json") ? &c->json
+                         : !strcmp(a, "--metric") ? &c->want[c->nwant].name
+                         : NULL;
+        if (!opts || a[0] != '-' || !a[1]) {
+            if (nfiles == 2)
+                return cmp_msg(NULL, "more than two files ('%s')", a);
+            *file[nfiles++] = a;
+        } else if (!strcmp(a, "--")) {
+            opts = 0;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            return 1;
+        } else if (!strcmp(a, "--force")) {
+            c->force = 1;
+        } else if (val && i + 1 < argc) {
+            *val = argv[++i];
+            if (val == &c->want[c->nwant].name)
+                c->nwant++;
+        } else {
+            return cmp_msg(NULL, "%s '%s'", val ? "a value is needed after"
+                                                : "unknown option", a);
+        }
     }
-    if (cmp_build(c) || cmp_print_head(c, stdout)) {
-        fprintf(stderr, "bpbench compare: out of memory\n");
-        return 1;
-    }
-    fputc('\n', stdout);
-    if (cmp_print_results(c, stdout)) {
-        fprintf(stderr, "bpbench compare: out of memory\n");
-        return 1;
-    }
-    for (size_t i = 0; i < c->nwant; i++)
-        if (!c->want_hit[i])
-            fprintf(stderr, "bpbench compare: no metric or latency kind "
-                            "'%s' in either run\n", c->want[i]);
-    fflush(stdout);
-    if (csv && cmp_write_csv(c, csv))
-        return 1;
-    if (json && cmp_write_json(c, json))
-        return 1;
-    return 0;
+    return nfiles == 2 ? 0 : cmp_msg(NULL, "two files expected");
 }
 
 int bench_compare_main(int argc, char **argv)
 {
-    cmp c;
-    const char *files[2] = {NULL, NULL}, *csv = NULL, *json = NULL;
-    int nfiles = 0, force = 0, opts = 1, rc;
+    cmp c = {0};
+    int rc;
 
-    memset(&c, 0, sizeof c);
-    c.want = calloc((size_t)(argc > 0 ? argc : 1), sizeof *c.want);
-    c.want_hit = calloc((size_t)(argc > 0 ? argc : 1), 1);
-    if (!c.want || !c.want_hit) {
-        fprintf(stderr, "bpbench compare: out of memory\n");
-        cmp_free(&c);
-        return 1;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (opts && a[0] == '-' && a[1]) {
-            if (strcmp(a, "--") == 0) {
-                opts = 0;
-            } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-                cmp_free(&c);
-                return cmp_usage(stdout, 0);
-            } else if (strcmp(a, "--force") == 0) {
-                force = 1;
-            } else if (strcmp(a, "--metric") == 0 && v) {
-                c.want[c.nwant++] = v;
-                i++;
-            } else if (strcmp(a, "--csv") == 0 && v) {
-                csv = v;
-                i++;
-            } else if (strcmp(a, "--json") == 0 && v) {
-                json = v;
-                i++;
-            } else {
-                fprintf(stderr, "bpbench compare: %s '%s'\n",
-                        strcmp(a, "--metric") && strcmp(a, "--csv") &&
-                                strcmp(a, "--json")
-                            ? "unknown option"
-                            : "a value is needed after",
-                        a);
-                cmp_free(&c);
-                return cmp_usage(stderr, 2);
-            }
-        } else if (nfiles == 2) {
-            fprintf(stderr, "bpbench compare: more than two files ('%s')\n",
-                    a);
-            cmp_free(&c);
-            return cmp_usage(stderr, 2);
-        } else {
-            files[nfiles++] = a;
-        }
-    }
-    if (nfiles != 2) {
-        fprintf(stderr, "bpbench compare: two files expected\n");
-        cmp_free(&c);
-        return cmp_usage(stderr, 2);
-    }
-    rc = cmp_run_all(&c, files, force, csv, json);
-    cmp_free(&c);
+    c.want = need(calloc((size_t)(argc > 0 ? argc : 1), sizeof *c.want));
+    rc = cmp_args(&c, argc, argv);
+    rc = rc < 0 ? cmp_usage(stderr, 2) : rc ? cmp_usage(stdout, 0)
+                                            : cmp_run_all(&c);
+    for (size_t i = 0; i < c.nline; i++)
+        free(c.line[i].metric);
+    free(c.line);
+    free(c.only[0]);
+    free(c.only[1]);
+    free(c.opt);
+    free(c.want);
+    jv_free(&c.A.root);
+    jv_free(&c.B.root);
     return rc;
 }
