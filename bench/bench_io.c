@@ -2,44 +2,25 @@
  * bench_io.c - `bpbench io`: the pool's data-file I/O against fio on the
  * same file, side by side in one run.
  *
- * Reads: cold random page reads through the pool at queue depths 1, 8 and
- * 32 (--depths), for 4 KiB pages and the pool's page size (--page-sizes).
- * One thread.  Depth 1 is what an engine does without read-ahead: bp_fix
- * misses one after another.  Depth d keeps d reads in flight, as fio does
- * (pool io depth = d): whenever some finish (bp_io_finished names them;
- * bp_io_wait sleeps until one does), as many new random pages are asked
- * for first, one bp_prefetch (one submit) each as fio submits each read by
- * itself (iodepth_batch_submit=1), and then the finished pages are fixed,
- * their stamps checked and unfixed.  --consume poll is the older loop:
- * each pass fixes with BP_NOWAIT whichever of the d pages asked for have
- * arrived and asks for a new page in each freed place; a pass that found
- * none sleeps in bp_io_wait.  With it, --refill pass asks for all of a
- * pass's pages in one bp_prefetch instead: on the VM this was written on,
- * one submit of about 10 reads raised the disk's latency per read by a
- * third (fio's too, with --iodepth_batch_submit=12), so it is not the
- * default.  Every page read is fixed and its stamp checked.  The figure
- * is data-file reads per second from bp_stats (pages found in the cache do
- * not count), over the wall time of the phase.  fio runs `--rw=randread
- * --direct=1 --ioengine=io_uring --iodepth=d --bs=<page>` on the same file
- * for the same time; its read IOPS and completion latency percentiles come
- * from its JSON output.
+ * Reads: cold random page reads through the pool, one thread, at the
+ * --depths for each --page-size.  Depth 1 is bp_fix misses one after
+ * another (an engine without read-ahead); depth d keeps d reads in flight
+ * as fio does, one bp_prefetch (one submit) per read as fio's
+ * iodepth_batch_submit=1 (io_pool_reads_log; --consume poll and --refill
+ * pass: io_pool_reads_poll, where one submit of about 10 reads raised the
+ * disk's latency per read by a third on the VM this was written on, fio's
+ * too).  Every page read is fixed and its stamp checked.  The figure is
+ * data-file reads per second from bp_stats over the phase's wall time;
+ * fio runs `--rw=randread --direct=1 --ioengine=io_uring --iodepth=d
+ * --bs=<page>` on the same file for the same time.  Every read's latency
+ * goes to a histogram per backend, page size and depth (all reps), from
+ * its start to its completion seen, as fio's lat_ns; a clock read per
+ * read costs well under 1% of a read from a disk.
  *
- * Latency: every read of a read cell goes to a histogram of the backend,
- * page size and depth (all reps): at depth 1 each bp_fix (the cache hits,
- * about cache / data of them, included), above from the read's
- * bp_prefetch to its completion seen (bp_io_finished naming it, or with
- * --consume poll the BP_NOWAIT fix that found it), as fio's total
- * latency (lat_ns) runs from an I/O's issue to its completion.  A clock read per read costs well under
- * 1% of a read from a disk.  Write-back has the pool's mean per write
- * (bp_stats write_ns / writes): its writes are batched inside bp_flush.
- *
- * Write-back: N random pages are dirtied in a pool whose cache holds them,
- * then bp_flush writes them in batches of the depth and fdatasyncs once;
- * pages per second over the flush's wall time, sync included.  fio runs
- * `--rw=randwrite` at the same depth and block size for as many writes
- * with `--end_fsync=1`, on a file of its own of the same size (its data
- * would spoil the stamps the reads check); its IOPS (which leave the final
- * fsync out) are the comparison, so the ratio errs against the pool.
+ * Write-back (io_pool_writes): random pages dirtied in a cache that holds
+ * them, then bp_flush; pages per second, its fdatasync included, against
+ * fio `--rw=randwrite --end_fsync=1` at the same depth on a file of its
+ * own, whose IOPS leave the fsync out: the ratio errs against the pool.
  *
  * Each cell is the median of --reps runs.  Within a rep fio runs before
  * and after every pool run (fio, backend 1, fio, backend 2, fio), and a
@@ -48,28 +29,18 @@
  * pool/fio is the median of the reps' own ratios (this VM's disk drifts
  * two- to three-fold over a minute: a ratio of two medians would compare
  * different moments, and one fio run on one side of the pool's puts single
- * cells 0.1-0.2 off).  The fio column is the
- * median of all of fio's runs of the cell.
+ * cells 0.1-0.2 off).  The fio column is the median of all of fio's runs.
  *
  * --vs-raw measures the pool's own cost with less of the disk's drift:
- * instead of fio (a process of its own, seconds away) the reference is
- * fio's loop on bare liburing in this process (bench_io_raw.c), and the
- * pool and it alternate in 250 ms slices on one file, each slice waiting
- * for its own reads, so adjacent slices see nearly the same disk.  At
- * depth 1 they alternate read by read (one miss, one raw read), since
- * there the disk's rate swings within 250 ms.
+ * the reference is fio's loop on bare liburing in this process
+ * (bench_io_raw.c), alternating with the pool in slices on one file
+ * (io_vs_raw_cell; depth 1 read by read, io_vs_raw_one).
  *
  * The data file lives in a fresh directory under --dir (/var/tmp: a
- * real disk, not tmpfs) and is removed at exit.  When fio is not installed
- * its column says n/a and a note says why.
- *
- * Files: this one (options, the pool's reads and writes, the fio runs,
- * main), bench_io_raw.c (--vs-raw's loop), bench_io_report.c (tables,
- * results, plots), shared state in bench_io.h.
+ * real disk, not tmpfs) and is removed at exit.
  */
 #include "bench.h"
 #include "bench_io.h"
-#include "bench_io_raw.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -119,36 +90,27 @@ static int io_two_way(void *dst, const char *cmd, const char *opt,
  * 0 or -1 (said why). */
 static int io_defaults(io_opts *o)
 {
-    if (!o->data_mb)
-        o->data_mb = o->quick ? 256 : 1024;
+    static const uint64_t psz[] = {4096, 8192}, depths[] = {1, 8, 32};
+#define IO_DEFAULT(v, q, f) (v) = (v) ? (v) : o->quick ? (q) : (f)
+    IO_DEFAULT(o->data_mb, 256, 1024);
+    IO_DEFAULT(o->reps, 1, 3);
+    IO_DEFAULT(o->wpages, 2048, 8192);
+#undef IO_DEFAULT
     if (o->duration != floor(o->duration)) {
         fprintf(stderr, "bpbench io: --duration: %g is not whole seconds in "
                         "[1, 3600]\n", o->duration);
         return -1;
     }
     o->seconds = o->duration > 0 ? (uint64_t)o->duration : o->quick ? 1 : 3;
-    if (!o->reps)
-        o->reps = o->quick ? 1 : 3;
-    if (!o->slice_ms)
-        o->slice_ms = IO_SLICE_MS;
-    if (!o->wpages)
-        o->wpages = o->quick ? 2048 : 8192;
     if (!o->nbk) {
         o->bk[o->nbk++] = BP_BACKEND_AUTO;
         if (sizeof(void *) == 8)
             o->bk[o->nbk++] = BP_BACKEND_LINEAR;
     }
-    if (!o->np) {
-        o->psz[0] = 4096;
-        o->psz[1] = 8192;
-        o->np = 2;
-    }
-    if (!o->nd) {
-        o->depths[0] = 1;
-        o->depths[1] = 8;
-        o->depths[2] = 32;
-        o->nd = 3;
-    }
+    if (!o->np)
+        o->np = 2, memcpy(o->psz, psz, sizeof psz);
+    if (!o->nd)
+        o->nd = 3, memcpy(o->depths, depths, sizeof depths);
     if (o->refill_pass && !o->consume_poll) {
         fprintf(stderr, "bpbench io: --refill pass needs --consume poll (the "
                 "log is read one started page at a time)\n");
@@ -169,6 +131,7 @@ static int io_options(int argc, char **argv, io_opts *o)
     o->dir = "/var/tmp";
     o->cache_bytes = 64ull << 20;
     o->wdepth = 32;
+    o->slice_ms = IO_SLICE_MS;
     o->out.own_plots = BO_PLOT_ALL; /* io_report_plots draws them */
     bu_bklist bkl = {o->bk, &o->nbk, IO_MAXBK};
     bu_u64list psl = {o->psz, &o->np, IO_MAXP, 4096, 65536, 1};
@@ -257,9 +220,10 @@ static int io_open(bp_backend bk, const char *path, uint64_t psz,
                    bp_pool **p, char *why, size_t whysz)
 {
     bp_pool *q = NULL;
+    bp_stats st;
     int rc;
 
-    /* bu_pool_open has no depth setting: configure by hand */
+    /* bu_pool_open has no io depth nor coop setting: configured here */
     rc = bp_create(&q, NULL);
     if (rc == 0) rc = bp_set_page_size(q, psz);
     if (rc == 0) rc = bp_set_cache_size(q, cache_bytes);
@@ -274,14 +238,10 @@ static int io_open(bp_backend bk, const char *path, uint64_t psz,
         bp_close(q);
         return rc;
     }
-    {
-        bp_stats st;
-
-        if (bp_stats_get(q, &st, sizeof st) == 0) {
-            io_staged_seen[bk] = st.io_staged | 0x100u; /* 0x100: seen */
-            if (bk == BP_BACKEND_AUTO)
-                io_auto_chose = (int)st.backend;
-        }
+    if (bp_stats_get(q, &st, sizeof st) == 0) {
+        io_staged_seen[bk] = st.io_staged | 0x100u; /* 0x100: seen */
+        if (bk == BP_BACKEND_AUTO)
+            io_auto_chose = (int)st.backend;
     }
     *p = q;
     return 0;
@@ -311,6 +271,11 @@ static void io_pg_set(uint64_t psz, uint64_t d, int w, int b)
 #define IO_MAPN 4096u /* a power of two above 2 x IO_MAXDEPTH */
 static uint64_t io_map_key[IO_MAPN], io_map_t[IO_MAPN];
 
+static uint32_t io_map_home(uint64_t pg)
+{
+    return (uint32_t)(pg * 0x9E3779B97F4A7C15ull >> 52) & (IO_MAPN - 1);
+}
+
 static void io_map_clear(void)
 {
     memset(io_map_key, 0, sizeof io_map_key);
@@ -318,7 +283,7 @@ static void io_map_clear(void)
 
 static void io_map_put(uint64_t pg, uint64_t t)
 {
-    uint32_t i = (uint32_t)(pg * 0x9E3779B97F4A7C15ull >> 52) & (IO_MAPN - 1);
+    uint32_t i = io_map_home(pg);
     while (io_map_key[i] && io_map_key[i] != pg + 1)
         i = (i + 1) & (IO_MAPN - 1);
     io_map_key[i] = pg + 1;
@@ -329,7 +294,7 @@ static void io_map_put(uint64_t pg, uint64_t t)
  * not there. */
 static int io_map_take(uint64_t pg, uint64_t *t)
 {
-    uint32_t i = (uint32_t)(pg * 0x9E3779B97F4A7C15ull >> 52) & (IO_MAPN - 1);
+    uint32_t i = io_map_home(pg);
     while (io_map_key[i] != pg + 1) {
         if (!io_map_key[i])
             return 0;
@@ -338,9 +303,7 @@ static int io_map_take(uint64_t pg, uint64_t *t)
     *t = io_map_t[i];
     for (uint32_t j = (i + 1) & (IO_MAPN - 1); io_map_key[j];
          j = (j + 1) & (IO_MAPN - 1)) {
-        uint64_t k = io_map_key[j] - 1;
-        uint32_t h = (uint32_t)(k * 0x9E3779B97F4A7C15ull >> 52) &
-                     (IO_MAPN - 1);
+        uint32_t h = io_map_home(io_map_key[j] - 1);
         /* move j to the hole at i unless its home lies in (i, j] */
         if (((j - h) & (IO_MAPN - 1)) >= ((j - i) & (IO_MAPN - 1))) {
             io_map_key[i] = io_map_key[j];
@@ -524,18 +487,6 @@ static int io_pool_reads_log(bp_pool *p, uint64_t d, uint64_t npages,
     return rc;
 }
 
-static int io_pool_reads_deep(const io_opts *o, bp_pool *p, uint64_t d,
-                              uint64_t npages, uint64_t psz, uint64_t tend,
-                              int drain, bu_rng *rng, uint64_t *bad,
-                              char *why, size_t whysz)
-{
-    if (o->consume_poll)
-        return io_pool_reads_poll(p, d, npages, psz, tend, o->refill_pass,
-                                  drain, rng, bad, why, whysz);
-    return io_pool_reads_log(p, d, npages, psz, tend, drain, rng, bad, why,
-                             whysz);
-}
-
 /* Depth 1: plain fix misses, one after another, until tend. */
 static int io_pool_reads_one(bp_pool *p, uint64_t npages, uint64_t psz,
                              uint64_t tend, bu_rng *rng, uint64_t *bad,
@@ -553,6 +504,22 @@ static int io_pool_reads_one(bp_pool *p, uint64_t npages, uint64_t psz,
             bo_hist_add(io_lat, bu_now_ns() - t0);
     }
     return rc;
+}
+
+/* The reads of a phase at depth d until tend; drain: the reads still in
+ * flight then are consumed too. */
+static int io_pool_reads_at(const io_opts *o, bp_pool *p, uint64_t d,
+                            uint64_t npages, uint64_t psz, uint64_t tend,
+                            int drain, bu_rng *rng, uint64_t *bad, char *why,
+                            size_t whysz)
+{
+    if (d == 1)
+        return io_pool_reads_one(p, npages, psz, tend, rng, bad, why, whysz);
+    if (o->consume_poll)
+        return io_pool_reads_poll(p, d, npages, psz, tend, o->refill_pass,
+                                  drain, rng, bad, why, whysz);
+    return io_pool_reads_log(p, d, npages, psz, tend, drain, rng, bad, why,
+                             whysz);
 }
 
 /* Cold random reads for `seconds` at depth d: data-file reads per second.
@@ -579,11 +546,8 @@ static int io_pool_reads(const io_opts *o, bp_backend bk, const char *path,
     io_lat = lat;
     t0 = bu_now_ns();
     tend = t0 + o->seconds * 1000000000ull;
-    if (d > 1)
-        rc = io_pool_reads_deep(o, p, d, npages, psz, tend, 0, &rng, &bad,
-                                why, whysz);
-    else
-        rc = io_pool_reads_one(p, npages, psz, tend, &rng, &bad, why, whysz);
+    rc = io_pool_reads_at(o, p, d, npages, psz, tend, 0, &rng, &bad, why,
+                          whysz);
     io_lat = NULL;
     if (rc != 0 || (rc = bu_stats(p, &st, why, whysz)) != 0)
         goto out;
@@ -624,22 +588,20 @@ static void io_notes_where(void)
                           "compare)"
                         : "");
     if (l & 0x100u)
-        printf("linear maps the whole cache (64-bit); %s (io_staged 0x%x; "
+        printf("linear maps the whole cache (64-bit); %s%s (io_staged 0x%x; "
                "BUFPOOL_IO_STAGE=on|off and BUFPOOL_IO_HUGEPAGE=0 to "
                "compare)\n",
-               (l & 7u) == 7u ? "its reads are staged: they land in "
+               (l & 3u) == 3u ? "its reads are staged: they land in "
                                 "buffers in huge pages and are copied "
                                 "into the frames (bp_set_io_stage, AUTO "
-                                "on a hypervisor), and fix misses read "
-                                "early, before they take a frame "
-                                "(BUFPOOL_IO_EARLY=0 to compare)"
-               : (l & 3u) == 3u ? "its reads are staged: they land in "
-                                  "buffers in huge pages and are copied "
-                                  "into the frames (bp_set_io_stage, AUTO "
-                                  "on a hypervisor)"
+                                "on a hypervisor)"
                : (l & 1u) ? "its read-ahead is staged, its fix misses "
                             "land in the frames"
                           : "its reads land straight in the frames",
+               (l & 7u) == 7u ? ", and fix misses read early, before they "
+                                "take a frame (BUFPOOL_IO_EARLY=0 to "
+                                "compare)"
+                              : "",
                l & 0xffu);
 }
 
@@ -662,11 +624,6 @@ static const char *io_rings(const io_opts *o)
                        : "with COOP_TASKRUN (bp_set_io_coop), as fio's";
 }
 
-static double io_med(double *v, uint64_t n)
-{
-    return bu_median(v, (size_t)n);
-}
-
 /* --vs-raw at depth 1: one pool miss and one raw read at a time, who goes
  * first alternating, for --seconds of each.  At depth 1 this disk's rate
  * swings 2-5x between 250 ms windows (fio's own IOPS log), so slices do
@@ -676,13 +633,13 @@ static double io_med(double *v, uint64_t n)
  * single read or fix over IO_ONE_CAP_NS counts as that long on either
  * side: the disk stalls now and then for milliseconds, a few dozen times
  * a run, and those few made the quotient swing by several percent from
- * run to run; capped, it stays within about 2% (the notes say how many). */
+ * run to run; capped, it stays within about 2% (the notes say how many).
+ * v[] as io_vs_raw_cell's, v[3] the reads of each side. */
 #define IO_ONE_CAP_NS 1000000ull
 static uint64_t io_one_reads[2], io_one_capped[2]; /* [pool, raw], notes */
 static int io_vs_raw_one(bp_pool *p, io_raw *raw, uint64_t npages,
                          uint64_t psz, uint64_t seconds, bu_rng *rng,
-                         uint64_t *bad, double *piops, double *riops,
-                         double *ratio, uint64_t *npairs, char *why,
+                         uint64_t *bad, double v[4], char *why,
                          size_t whysz)
 {
     uint64_t tp = 0, tr = 0, nr = 0, k = 0, r0, lim = seconds * 1000000000ull;
@@ -715,10 +672,10 @@ static int io_vs_raw_one(bp_pool *p, io_raw *raw, uint64_t npages,
         }
     }
     if (rc == 0 && (rc = bu_stats(p, &st, why, whysz)) == 0) {
-        *piops = (double)(st.reads - r0) * 1e9 / (double)(tp ? tp : 1);
-        *riops = (double)nr * 1e9 / (double)(tr ? tr : 1);
-        *ratio = *riops > 0 ? *piops / *riops : 0;
-        *npairs = k;
+        v[0] = (double)(st.reads - r0) * 1e9 / (double)(tp ? tp : 1);
+        v[1] = (double)nr * 1e9 / (double)(tr ? tr : 1);
+        v[2] = v[1] > 0 ? v[0] / v[1] : 0;
+        v[3] = (double)k;
     }
     return rc;
 }
@@ -726,26 +683,24 @@ static int io_vs_raw_one(bp_pool *p, io_raw *raw, uint64_t npages,
 /* --vs-raw: one pool and one raw loop on the same file, alternating in
  * slices of --slice-ms (who goes first alternates too), --seconds of each
  * in all.  Each slice ends with its reads done, so the two never share the
- * disk.  *piops and *riops are the medians of the slices' reads per
- * second, *ratio the median of the pairs' own pool/raw.  Depth 1 goes
- * read by read instead (io_vs_raw_one). */
+ * disk.  v[0] and v[1] are the medians of the slices' reads per second
+ * (pool, raw), v[2] the median of the pairs' own pool/raw, v[3] the
+ * pairs.  Depth 1 goes read by read instead (io_vs_raw_one). */
 static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
                           uint64_t psz, uint64_t npages, uint64_t d,
-                          double *piops, double *riops, double *ratio,
-                          uint64_t *npairs, bo_hist *lat, char *why,
-                          size_t whysz)
+                          double v[4], bo_hist *lat, char *why, size_t whysz)
 {
     uint64_t slice = o->slice_ms * 1000000ull, bad = 0,
              pairs = o->seconds * 1000000000ull / slice;
-    double *v = calloc(3 * pairs, sizeof *v), *rp = v, *rr = v + pairs,
-           *rat = v + 2 * pairs;
+    double *m = calloc(3 * pairs, sizeof *m), *rp = m, *rr = m + pairs,
+           *rat = m + 2 * pairs;
     io_raw *raw = NULL;
     bp_pool *p = NULL;
     bp_stats st;
     bu_rng rng;
     int rc;
 
-    if (!v) {
+    if (!m) {
         snprintf(why, whysz, "out of memory");
         return -ENOMEM;
     }
@@ -758,8 +713,7 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
     io_lat = lat;
     if (d == 1) /* read by read: no slices */
         pairs = 0, rc = io_vs_raw_one(p, raw, npages, psz, o->seconds, &rng,
-                                      &bad, piops, riops, ratio, npairs, why,
-                                      whysz);
+                                      &bad, v, why, whysz);
     for (uint64_t k = 0; k < pairs && rc == 0; k++) {
         for (int side = 0; side < 2 && rc == 0; side++) {
             int pool_side = (side == 0) == (k % 2 == 0);
@@ -769,10 +723,8 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
                 if ((rc = bu_stats(p, &st, why, whysz)) != 0)
                     break;
                 r0 = st.reads;
-                rc = d > 1 ? io_pool_reads_deep(o, p, d, npages, psz, until,
-                                                1, &rng, &bad, why, whysz)
-                           : io_pool_reads_one(p, npages, psz, until, &rng,
-                                               &bad, why, whysz);
+                rc = io_pool_reads_at(o, p, d, npages, psz, until, 1, &rng,
+                                      &bad, why, whysz);
                 if (rc == 0 && (rc = bu_stats(p, &st, why, whysz)) == 0)
                     n = st.reads - r0;
             } else {
@@ -789,16 +741,16 @@ static int io_vs_raw_cell(const io_opts *o, bp_backend bk, const char *path,
         rc = -EIO;
     }
     if (rc == 0 && pairs) {
-        *piops = io_med(rp, pairs);
-        *riops = io_med(rr, pairs);
-        *ratio = io_med(rat, pairs);
-        *npairs = pairs;
+        v[0] = bu_median(rp, pairs);
+        v[1] = bu_median(rr, pairs);
+        v[2] = bu_median(rat, pairs);
+        v[3] = (double)pairs;
     }
 out:
     io_lat = NULL;
     io_raw_close(raw);
     bp_close(p);
-    free(v);
+    free(m);
     return rc;
 }
 
@@ -884,7 +836,6 @@ static int io_vs_raw_rows(const io_opts *o, bu_table *t, const char *path,
     for (int di = 0; di < o->nd; di++)
         for (int b = 0; b < o->nbk; b++) {
             double v[4] = {0, 0, 0, 0};
-            uint64_t pairs = 0;
             bo_hist *lat = bo_hist_new();
             int rc = lat ? 0 : -ENOMEM;
 
@@ -895,8 +846,7 @@ static int io_vs_raw_rows(const io_opts *o, bu_table *t, const char *path,
             io_pg_set(psz, o->depths[di], 0, b);
             if (rc == 0)
                 rc = io_vs_raw_cell(o, o->bk[b], path, psz, npages,
-                                    o->depths[di], &v[0], &v[1], &v[2],
-                                    &pairs, lat, why, sizeof why);
+                                    o->depths[di], v, lat, why, sizeof why);
             if (rc) {
                 fprintf(stderr, "bpbench io: %s vs raw: %s\n",
                         bp_backend_name(o->bk[b]),
@@ -904,7 +854,6 @@ static int io_vs_raw_rows(const io_opts *o, bu_table *t, const char *path,
                 bo_hist_free(lat);
                 return 1;
             }
-            v[3] = (double)pairs;
             io_report_raw_row(o, psz, o->depths[di], b, v, lat, t, run);
             bo_hist_free(lat);
         }
@@ -960,6 +909,7 @@ static int io_page_size(const io_opts *o, io_res *r, int pi, const char *dir,
 {
     uint64_t psz = o->psz[pi], npages = (o->data_mb << 20) / psz;
     char path[600], wpath[600], why[512], fsbuf[32], b1[32];
+    const char *const files[] = {path, wpath, NULL};
     double secs;
     int failed;
 
@@ -983,10 +933,7 @@ static int io_page_size(const io_opts *o, io_res *r, int pi, const char *dir,
         failed = io_vs_raw_rows(o, t, path, psz, npages, run);
     else if (!(failed = io_cells(o, r, pi, path, wpath, npages)))
         io_report_rows(o, r, pi, t, tl, run);
-    unlink(path);
-    bu_cleanup_forget(path);
-    unlink(wpath);
-    bu_cleanup_forget(wpath);
+    bu_cleanup_files("", files, 0);
     return failed;
 }
 
@@ -1015,7 +962,7 @@ static void io_print_head(const io_opts *o)
 static void io_print_notes(const io_opts *o)
 {
     io_notes_where();
-    if (o->vs_raw)
+    if (o->vs_raw) {
         printf("\npool IOPS = data-file reads per second of a pool slice "
                "(bp_stats.reads over its wall time, waiting for its last "
                "reads included); raw IOPS = the same for the raw loop's "
@@ -1024,34 +971,32 @@ static void io_print_notes(const io_opts *o)
                "side's own time and their quotient; pool p50/p99: the "
                "pool's reads (as in the latency table of a run without "
                "--vs-raw)\n");
-    if (o->vs_raw && io_one_reads[0])
-        printf("depth 1: of %llu pool fixes and %llu raw reads, %llu "
-               "and %llu took over %llu ms and count as that long\n",
-               (unsigned long long)io_one_reads[0],
-               (unsigned long long)io_one_reads[1],
-               (unsigned long long)io_one_capped[0],
-               (unsigned long long)io_one_capped[1],
-               (unsigned long long)(IO_ONE_CAP_NS / 1000000));
-    else if (!o->vs_raw)
-        printf("\nread IOPS = data-file reads per second (bp_stats.reads "
-               "over the phase's wall time); write-back = pages per "
-               "second over bp_flush's wall time including its "
-               "fdatasync, fio's write IOPS leave its end_fsync out; "
-               "pool/fio = median of the reps' ratios (each to the mean "
-               "of the fio runs before and after it), the lowest and "
-               "highest in brackets; fio IOPS = median of all its "
-               "runs\n");
-    if (!o->vs_raw)
-        printf("latency: every read, all reps; the pool's at depth 1 is "
-               "each bp_fix (its cache hits, about pool/data of them, "
-               "included), above from a read's bp_prefetch to its "
-               "completion seen (bp_io_finished, or the BP_NOWAIT fix with "
-               "--consume poll); fio's is its total latency (lat: issue to "
-               "completion), "
-               "each percentile the median over its runs; write-back: the "
-               "pool's mean per write (bp_stats write_ns / writes), its "
-               "writes are batched inside bp_flush\n");
-    if (!o->vs_raw && !bu_have_fio())
+        if (io_one_reads[0])
+            printf("depth 1: of %llu pool fixes and %llu raw reads, %llu "
+                   "and %llu took over %llu ms and count as that long\n",
+                   (unsigned long long)io_one_reads[0],
+                   (unsigned long long)io_one_reads[1],
+                   (unsigned long long)io_one_capped[0],
+                   (unsigned long long)io_one_capped[1],
+                   (unsigned long long)(IO_ONE_CAP_NS / 1000000));
+        return;
+    }
+    printf("\nread IOPS = data-file reads per second (bp_stats.reads over "
+           "the phase's wall time); write-back = pages per second over "
+           "bp_flush's wall time including its fdatasync, fio's write IOPS "
+           "leave its end_fsync out; pool/fio = median of the reps' ratios "
+           "(each to the mean of the fio runs before and after it), the "
+           "lowest and highest in brackets; fio IOPS = median of all its "
+           "runs\n");
+    printf("latency: every read, all reps; the pool's at depth 1 is each "
+           "bp_fix (its cache hits, about pool/data of them, included), "
+           "above from a read's bp_prefetch to its completion seen "
+           "(bp_io_finished, or the BP_NOWAIT fix with --consume poll); "
+           "fio's is its total latency (lat: issue to completion), each "
+           "percentile the median over its runs; write-back: the pool's "
+           "mean per write (bp_stats write_ns / writes), its writes are "
+           "batched inside bp_flush\n");
+    if (!bu_have_fio())
         printf("fio column skipped: fio not installed (apt-get install fio); "
                "its cells are n/a\n");
 }
@@ -1122,17 +1067,13 @@ int bench_io_main(int argc, char **argv)
     }
     if (io_alloc(&o, &r)) {
         fprintf(stderr, "bpbench io: out of memory\n");
-        bo_run_discard(run);
-        io_free(r);
-        return 1;
+        goto fail;
     }
     io_print_head(&o);
     if ((rc = bu_tempdir(o.dir, dir, sizeof dir)) != 0) {
         fprintf(stderr, "bpbench io: temp dir in %s: %s\n", o.dir,
                 strerror(-rc));
-        bo_run_discard(run);
-        io_free(r);
-        return 1;
+        goto fail;
     }
     io_report_opts(&o, run);
     io_table_head(&t, &tl, o.vs_raw);
@@ -1152,10 +1093,12 @@ int bench_io_main(int argc, char **argv)
     }
     bu_table_free(&t);
     bu_table_free(&tl);
-    io_free(r);
-    if (failed) {
-        bo_run_discard(run);
-        return 1;
+    if (!failed) {
+        io_free(r);
+        return bo_run_finish("io", run);
     }
-    return bo_run_finish("io", run);
+fail:
+    io_free(r);
+    bo_run_discard(run);
+    return 1;
 }

@@ -14,7 +14,7 @@
  * read still in flight, so slices of the pool and of this loop can
  * alternate on the same disk without overlapping.
  */
-#include "bench_io_raw.h"
+#include "bench_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,15 +50,14 @@ int io_raw_open(io_raw **out, const char *path, uint64_t psz, uint64_t depth,
         rc = -errno;
         snprintf(why, whysz, "raw loop: open %s with O_DIRECT: %s", path,
                  strerror(errno));
-        free(r);
-        return rc;
+        goto fail;
     }
     if (posix_memalign((void **)&r->bufs, 4096, (size_t)(psz * depth)) != 0) {
         r->bufs = NULL;
-        io_raw_close(r);
+        rc = -ENOMEM;
         snprintf(why, whysz, "raw loop: out of memory for %llu buffers",
                  (unsigned long long)depth);
-        return -ENOMEM;
+        goto fail;
     }
     memset(r->bufs, 0, (size_t)(psz * depth)); /* faulted in before timing */
     rc = -EINVAL;
@@ -69,14 +68,16 @@ int io_raw_open(io_raw **out, const char *path, uint64_t psz, uint64_t depth,
     if (rc == -EINVAL)
         rc = io_uring_queue_init((unsigned)depth, &r->ring, 0);
     if (rc < 0) {
-        io_raw_close(r);
         snprintf(why, whysz, "raw loop: io_uring_queue_init: %s",
                  strerror(-rc));
-        return rc;
+        goto fail;
     }
     r->ring_ok = 1;
     *out = r;
     return 0;
+fail:
+    io_raw_close(r);
+    return rc;
 }
 
 /* Queue a read of a random page into buffer k and submit it alone. */

@@ -6,19 +6,15 @@
  * (--out DIR: IOPS and latency per queue depth, drawn by gnuplot).
  *
  * fio's latency of a cell is its total latency (lat_ns: issue to
- * completion) from its JSON output; over the cell's fio runs each percentile is the median of
- * the runs' own, max the largest, mean the mean weighted by count.
+ * completion) from its JSON output; over the cell's fio runs each
+ * percentile is the median of the runs' own, max the largest, mean the
+ * mean weighted by count.
  */
 #include "bench_io.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-static double io_med_of(const double *v, uint64_t n)
-{
-    return bu_median(v, (size_t)n);
-}
 
 /* The cell's fio runs (n of them) merged into one summary (count 0 when
  * none has one). */
@@ -41,10 +37,10 @@ static void io_fio_merge(const bu_fio_res *runs, uint64_t n, bo_pcts *out)
     if (!k)
         return;
     out->mean = wsum / (double)out->count;
-    out->p50 = (uint64_t)io_med_of(v[0], k);
-    out->p90 = (uint64_t)io_med_of(v[1], k);
-    out->p99 = (uint64_t)io_med_of(v[2], k);
-    out->p999 = (uint64_t)io_med_of(v[3], k);
+    out->p50 = (uint64_t)bu_median(v[0], k);
+    out->p90 = (uint64_t)bu_median(v[1], k);
+    out->p99 = (uint64_t)bu_median(v[2], k);
+    out->p999 = (uint64_t)bu_median(v[3], k);
 }
 
 /* The median of a cell's fio IOPS (0 without fio). */
@@ -55,7 +51,7 @@ static double io_fio_iops(const io_res *r, int pi, int di, uint64_t nf)
         return 0;
     for (uint64_t k = 0; k < nf; k++)
         iops[k] = r->fio[pi][di][k].iops;
-    return io_med_of(iops, nf);
+    return bu_median(iops, nf);
 }
 
 void io_table_head(bu_table *t, bu_table *tl, int vs_raw)
@@ -110,101 +106,70 @@ static void io_lat_row(bu_table *tl, const char *test, const char *page,
     bu_table_add(tl, row);
 }
 
-/* The pool/fio ratio of backend b in each rep of a cell (0 without fio
- * on both sides) into ratio[]. */
-static void io_ratios(const io_opts *o, const io_res *r, int b, int pi,
-                      int di, double *ratio)
-{
-    for (uint64_t k = 0; k < o->reps; k++) {
-        const bu_fio_res *fr = &r->fio[pi][di][k * (uint64_t)(o->nbk + 1)];
-        double beside = (fr[b].iops + fr[b + 1].iops) / 2;
-        ratio[k] = fr[b].iops > 0 && fr[b + 1].iops > 0
-                       ? r->pool[b][pi][di][k] / beside
-                       : 0;
-    }
-}
-
-/* The pool/fio cell: the median ratio and, over reps, its spread. */
-static void io_ratio_cell(const io_opts *o, const double *ratio, int have,
-                          char *buf, size_t n)
-{
-    if (!have) {
-        snprintf(buf, n, "n/a");
-        return;
-    }
-    snprintf(buf, n, "%.2f", io_med_of(ratio, o->reps));
-    if (o->reps > 1) {
-        double lo = ratio[0], hi = ratio[0];
-        size_t at = strlen(buf);
-        for (uint64_t k = 1; k < o->reps; k++) {
-            lo = ratio[k] < lo ? ratio[k] : lo;
-            hi = ratio[k] > hi ? ratio[k] : hi;
-        }
-        snprintf(buf + at, n - at, " (%.2f-%.2f)", lo, hi);
-    }
-}
-
-/* The result of backend b in a cell for bo_run. */
-static void io_run_row(const io_opts *o, const io_res *r, int b, int pi,
-                       int di, const bo_pcts *fl, double fm,
-                       const double *ratio, bo_run *run)
-{
-    int w = di == o->nd;
-    bo_row *row = bo_row_new(run, "io");
-    bo_label_str(row, "test", w ? "write-back" : "rand read");
-    bo_label_num(row, "page", (double)o->psz[pi]);
-    bo_label_num(row, "depth", (double)(w ? o->wdepth : o->depths[di]));
-    bo_label_str(row, "backend", bp_backend_name(o->bk[b]));
-    bo_metric(row, "pool_ops_per_s", io_med_of(r->pool[b][pi][di], o->reps));
-    if (fm > 0) {
-        bo_metric(row, "fio_ops_per_s", fm);
-        bo_metric(row, "ratio_pool_fio", io_med_of(ratio, o->reps));
-    }
-    if (w) {
-        double wm = io_med_of(r->wmean[b][pi], o->reps);
-        if (wm > 0)
-            bo_metric(row, "pool_write_mean_ns", wm);
-    } else {
-        bo_latency(row, "pool_read", r->lat[b][pi][di]);
-    }
-    bo_latency_pcts(row, w ? "fio_write" : "fio_read", fl);
-}
-
 void io_report_rows(const io_opts *o, const io_res *r, int pi, bu_table *t,
                     bu_table *tl, bo_run *run)
 {
-    char pg[24], dp[24], cell[8][64];
+    uint64_t nf = o->reps * (uint64_t)(o->nbk + 1);
+    char pg[24], dp[24], c[7][64];
     snprintf(pg, sizeof pg, "%llu", (unsigned long long)o->psz[pi]);
     for (int di = 0; di <= o->nd; di++) {
         int w = di == o->nd;
         const char *test = w ? "write-back" : "rand read";
-        uint64_t nf = o->reps * (uint64_t)(o->nbk + 1);
-        double fm = io_fio_iops(r, pi, di, nf), ratio[IO_MAXREP];
+        uint64_t d = w ? o->wdepth : o->depths[di];
+        double fm = io_fio_iops(r, pi, di, nf);
         bo_pcts fl;
         io_fio_merge(r->fio[pi][di], r->have_fio ? nf : 0, &fl);
-        snprintf(dp, sizeof dp, "%llu",
-                 (unsigned long long)(w ? o->wdepth : o->depths[di]));
+        snprintf(dp, sizeof dp, "%llu", (unsigned long long)d);
         for (int b = 0; b < o->nbk; b++) {
-            bo_pcts pl = {0};
             const char *bk = bp_backend_name(o->bk[b]);
+            const double *pool = r->pool[b][pi][di];
+            double pm = bu_median(pool, o->reps), ratio[IO_MAXREP], rm,
+                   wm = w ? bu_median(r->wmean[b][pi], o->reps) : 0,
+                   lo = 0, hi = 0;
+            bo_pcts pl = {0};
             if (!w)
                 bo_hist_pcts(r->lat[b][pi][di], &pl);
-            io_ratios(o, r, b, pi, di, ratio);
-            snprintf(cell[0], sizeof cell[0], "%.0f",
-                     io_med_of(r->pool[b][pi][di], o->reps));
-            snprintf(cell[1], sizeof cell[1], r->have_fio ? "%.0f" : "n/a",
-                     fm);
-            io_ratio_cell(o, ratio, r->have_fio && fm > 0, cell[2],
-                          sizeof cell[2]);
-            io_two_pcts(&pl, cell[3], cell[4], sizeof cell[3]);
-            io_two_pcts(&fl, cell[5], cell[6], sizeof cell[5]);
-            const char *row[11] = {test,    pg,      dp,      bk,
-                                   cell[0], cell[1], cell[2], cell[3],
-                                   cell[4], cell[5], cell[6]};
+            /* each rep's pool run against the mean of the fio runs beside
+             * it (0 without fio on both sides) */
+            for (uint64_t k = 0; k < o->reps; k++) {
+                const bu_fio_res *fr = &r->fio[pi][di][k * (nf / o->reps) + b];
+                ratio[k] = fr[0].iops > 0 && fr[1].iops > 0
+                               ? pool[k] / ((fr[0].iops + fr[1].iops) / 2)
+                               : 0;
+                lo = k && lo < ratio[k] ? lo : ratio[k];
+                hi = k && hi > ratio[k] ? hi : ratio[k];
+            }
+            rm = bu_median(ratio, o->reps);
+            snprintf(c[0], sizeof c[0], "%.0f", pm);
+            snprintf(c[1], sizeof c[1], r->have_fio ? "%.0f" : "n/a", fm);
+            if (!r->have_fio || fm <= 0)
+                snprintf(c[2], sizeof c[2], "n/a");
+            else if (o->reps > 1)
+                snprintf(c[2], sizeof c[2], "%.2f (%.2f-%.2f)", rm, lo, hi);
+            else
+                snprintf(c[2], sizeof c[2], "%.2f", rm);
+            io_two_pcts(&pl, c[3], c[4], sizeof c[3]);
+            io_two_pcts(&fl, c[5], c[6], sizeof c[5]);
+            const char *row[11] = {test, pg,   dp,   bk,   c[0], c[1],
+                                   c[2], c[3], c[4], c[5], c[6]};
             bu_table_add(t, row);
-            io_lat_row(tl, test, pg, dp, bk, w ? NULL : &pl,
-                       w ? io_med_of(r->wmean[b][pi], o->reps) : 0);
-            io_run_row(o, r, b, pi, di, &fl, fm, ratio, run);
+            io_lat_row(tl, test, pg, dp, bk, w ? NULL : &pl, wm);
+
+            bo_row *rw = bo_row_new(run, "io");
+            bo_label_str(rw, "test", test);
+            bo_label_num(rw, "page", (double)o->psz[pi]);
+            bo_label_num(rw, "depth", (double)d);
+            bo_label_str(rw, "backend", bk);
+            bo_metric(rw, "pool_ops_per_s", pm);
+            if (fm > 0) {
+                bo_metric(rw, "fio_ops_per_s", fm);
+                bo_metric(rw, "ratio_pool_fio", rm);
+            }
+            if (wm > 0)
+                bo_metric(rw, "pool_write_mean_ns", wm);
+            if (!w)
+                bo_latency(rw, "pool_read", r->lat[b][pi][di]);
+            bo_latency_pcts(rw, w ? "fio_write" : "fio_read", &fl);
         }
         if (fl.count)
             io_lat_row(tl, test, pg, dp, "fio", &fl, 0);
@@ -215,30 +180,28 @@ void io_report_raw_row(const io_opts *o, uint64_t psz, uint64_t d, int b,
                        const double v[4], const bo_hist *lat, bu_table *t,
                        bo_run *run)
 {
-    char c[9][48];
+    static const char *const m[4] = {"pool_ops_per_s", "raw_ops_per_s",
+                                     "ratio_pool_raw", "pairs"};
+    const char *bk = bp_backend_name(o->bk[b]);
+    bo_row *w = bo_row_new(run, "io_vs_raw");
+    char c[8][48];
     bo_pcts pl;
     bo_hist_pcts(lat, &pl);
     snprintf(c[0], sizeof c[0], "%llu", (unsigned long long)psz);
     snprintf(c[1], sizeof c[1], "%llu", (unsigned long long)d);
-    snprintf(c[2], sizeof c[2], "%s", bp_backend_name(o->bk[b]));
-    snprintf(c[3], sizeof c[3], "%.0f", v[0]);
-    snprintf(c[4], sizeof c[4], "%.0f", v[1]);
-    snprintf(c[5], sizeof c[5], "%.2f", v[2]);
-    snprintf(c[6], sizeof c[6], "%.0f", v[3]);
-    io_two_pcts(&pl, c[7], c[8], sizeof c[7]);
-    const char *row[10] = {"rand read", c[0], c[1], c[2], c[3],
-                           c[4],        c[5], c[6], c[7], c[8]};
-    bu_table_add(t, row);
-    bo_row *w = bo_row_new(run, "io_vs_raw");
     bo_label_str(w, "test", "rand read");
     bo_label_num(w, "page", (double)psz);
     bo_label_num(w, "depth", (double)d);
-    bo_label_str(w, "backend", bp_backend_name(o->bk[b]));
-    bo_metric(w, "pool_ops_per_s", v[0]);
-    bo_metric(w, "raw_ops_per_s", v[1]);
-    bo_metric(w, "ratio_pool_raw", v[2]);
-    bo_metric(w, "pairs", v[3]);
+    bo_label_str(w, "backend", bk);
+    for (int k = 0; k < 4; k++) {
+        snprintf(c[2 + k], sizeof c[2], k == 2 ? "%.2f" : "%.0f", v[k]);
+        bo_metric(w, m[k], v[k]);
+    }
     bo_latency(w, "pool_read", lat);
+    io_two_pcts(&pl, c[6], c[7], sizeof c[6]);
+    const char *row[10] = {"rand read", c[0], c[1], bk,   c[2],
+                           c[3],        c[4], c[5], c[6], c[7]};
+    bu_table_add(t, row);
 }
 
 void io_report_opts(const io_opts *o, bo_run *run)
@@ -302,7 +265,7 @@ static int io_plot_data(const io_opts *o, const io_res *r, const char *path,
                     bo_hist_pcts(r->lat[b][pi][di], &s);
                 if (iops && b < o->nbk)
                     fprintf(f, " %.0f",
-                            io_med_of(r->pool[b][pi][di], o->reps));
+                            bu_median(r->pool[b][pi][di], o->reps));
                 else if (iops)
                     fprintf(f, " %.0f", io_fio_iops(r, pi, di, nf));
                 else
