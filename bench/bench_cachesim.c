@@ -512,8 +512,6 @@ out:
     return miss;
 }
 
-/* ---- Main ---------------------------------------------------------------- */
-
 /* ---- The run ------------------------------------------------------------- */
 
 static atomic_int cs_done; /* replays finished, for the progress lines */
@@ -525,11 +523,24 @@ static void cs_progress(void *arg, char *line, size_t n)
              2 * CS_NPOL);
 }
 
+typedef uint64_t (*cs_policy)(const uint32_t *seq, size_t n, size_t warm,
+                              uint32_t nleaves, uint32_t cap);
+static const double *cs_prob; /* the leaf probabilities of cs_known */
+
+static uint64_t cs_known(const uint32_t *seq, size_t n, size_t warm,
+                         uint32_t nleaves, uint32_t cap)
+{
+    return cs_lfu_known(seq, n, warm, nleaves, cap, cs_prob);
+}
+
+static const cs_policy cs_pol_fn[CS_NPOL] = {cs_lru, cs_clock, cs_admit,
+                                             cs_known, cs_lfu_bound, cs_min};
+
 /* Every policy on both cache sizes into miss; 0, 1 out of memory, 2 a
  * cache not smaller than the data (said why). */
 static int cs_replay(const cs_opts *o, const uint32_t *seq, size_t warm,
                      uint32_t nleaves, const uint32_t cap[2],
-                     const double *prob, uint64_t miss[2][CS_NPOL])
+                     uint64_t miss[2][CS_NPOL])
 {
     for (int c = 0; c < 2; c++) {
         if (cap[c] == 0 || cap[c] >= nleaves) {
@@ -538,25 +549,7 @@ static int cs_replay(const cs_opts *o, const uint32_t *seq, size_t warm,
             return 2;
         }
         for (int q = 0; q < CS_NPOL; q++) {
-            size_t n = o->ops;
-            switch (q) {
-            case CS_LRU: miss[c][q] = cs_lru(seq, n, warm, nleaves, cap[c]);
-                break;
-            case CS_CLOCK:
-                miss[c][q] = cs_clock(seq, n, warm, nleaves, cap[c]);
-                break;
-            case CS_ADMIT:
-                miss[c][q] = cs_admit(seq, n, warm, nleaves, cap[c]);
-                break;
-            case CS_KNOWN:
-                miss[c][q] = cs_lfu_known(seq, n, warm, nleaves, cap[c],
-                                          prob);
-                break;
-            case CS_LFU:
-                miss[c][q] = cs_lfu_bound(seq, n, warm, nleaves, cap[c]);
-                break;
-            default: miss[c][q] = cs_min(seq, n, warm, nleaves, cap[c]);
-            }
+            miss[c][q] = cs_pol_fn[q](seq, o->ops, warm, nleaves, cap[c]);
             atomic_fetch_add(&cs_done, 1);
             if (miss[c][q] == CS_NOMEM) {
                 fprintf(stderr, "bpbench cachesim: out of memory\n");
@@ -567,26 +560,45 @@ static int cs_replay(const cs_opts *o, const uint32_t *seq, size_t warm,
     return 0;
 }
 
-static void cs_print(const cs_opts *o, size_t warm, const uint32_t cap[2],
-                     uint64_t miss[2][CS_NPOL])
+/* The table of misses per operation and its notes on stdout, each cell's
+ * figure recorded in run as it is computed. */
+static void cs_report(const cs_opts *o, size_t warm, uint32_t nleaves,
+                      const uint32_t cap[2], uint64_t miss[2][CS_NPOL],
+                      bo_run *run)
 {
+    static const char *const cache[2] = {"whole budget", "copy share"};
     char cell[CS_NPOL][4][48];
     bu_table t;
     const char *h[5] = {"policy", "misses/op, whole budget", "LRU's / this",
                         "misses/op, copy's cache",
                         "LRU (whole budget)'s / this"};
     double lru = (double)miss[0][CS_LRU], n = (double)(o->ops - warm);
+    bo_opt_num(run, "records", (double)o->records);
+    bo_opt_num(run, "value_size", (double)o->value_size);
+    bo_opt_num(run, "memory", (double)o->memory);
+    bo_opt_num(run, "page_size", (double)o->page_size);
+    bo_opt_num(run, "ops", (double)o->ops);
+    bo_opt_num(run, "warm_ops", (double)warm);
+    bo_opt_num(run, "leaves", nleaves);
+    bo_opt_num(run, "seed", (double)o->seed);
+    for (int c = 0; c < 2; c++)
+        for (int p = 0; p < CS_NPOL; p++) {
+            double per_op = (double)miss[c][p] / n,
+                   ratio = lru / (double)miss[c][p];
+            snprintf(cell[p][2 * c], sizeof cell[p][0], "%.3f", per_op);
+            snprintf(cell[p][2 * c + 1], sizeof cell[p][0], "%.2fx", ratio);
+            bo_row *w = bo_row_new(run, "cachesim");
+            bo_label_str(w, "policy", cs_pol_key[p]);
+            bo_label_str(w, "cache", cache[c]);
+            bo_metric(w, "cache_pages", cap[c]);
+            bo_metric(w, "misses_per_op", per_op);
+            bo_metric(w, "ratio_lru_whole_over_this", ratio);
+        }
     bu_table_init(&t, 5);
     bu_table_add(&t, h);
     for (int p = 0; p < CS_NPOL; p++) {
         const char *row[5] = {cs_pol_name[p], cell[p][0], cell[p][1],
                               cell[p][2], cell[p][3]};
-        snprintf(cell[p][0], sizeof cell[p][0], "%.3f", miss[0][p] / n);
-        snprintf(cell[p][1], sizeof cell[p][1], "%.2fx",
-                 lru / (double)miss[0][p]);
-        snprintf(cell[p][2], sizeof cell[p][2], "%.3f", miss[1][p] / n);
-        snprintf(cell[p][3], sizeof cell[p][3], "%.2fx",
-                 lru / (double)miss[1][p]);
         bu_table_add(&t, row);
     }
     printf("caches: whole budget %u pages, copy backend's cache share %u "
@@ -603,32 +615,6 @@ static void cs_print(const cs_opts *o, size_t warm, const uint32_t cap[2],
     printf("A disk-bound engine with the same threads on the same disk is at "
            "most \"LRU's / this\" times as fast as one whose cache is an "
            "LRU of the whole budget.\n");
-}
-
-static void cs_record(const cs_opts *o, size_t warm, uint32_t nleaves,
-                      const uint32_t cap[2], uint64_t miss[2][CS_NPOL],
-                      bo_run *run)
-{
-    static const char *const cache[2] = {"whole budget", "copy share"};
-    double n = (double)(o->ops - warm);
-    bo_opt_num(run, "records", (double)o->records);
-    bo_opt_num(run, "value_size", (double)o->value_size);
-    bo_opt_num(run, "memory", (double)o->memory);
-    bo_opt_num(run, "page_size", (double)o->page_size);
-    bo_opt_num(run, "ops", (double)o->ops);
-    bo_opt_num(run, "warm_ops", (double)warm);
-    bo_opt_num(run, "leaves", nleaves);
-    bo_opt_num(run, "seed", (double)o->seed);
-    for (int c = 0; c < 2; c++)
-        for (int p = 0; p < CS_NPOL; p++) {
-            bo_row *w = bo_row_new(run, "cachesim");
-            bo_label_str(w, "policy", cs_pol_key[p]);
-            bo_label_str(w, "cache", cache[c]);
-            bo_metric(w, "cache_pages", cap[c]);
-            bo_metric(w, "misses_per_op", (double)miss[c][p] / n);
-            bo_metric(w, "ratio_lru_whole_over_this",
-                      (double)miss[0][CS_LRU] / (double)miss[c][p]);
-        }
 }
 
 /* cachesim.png in o->out.dir: misses per operation per policy, a bar for
@@ -728,7 +714,8 @@ int bench_cachesim_main(int argc, char **argv)
            bu_fmt_bytes(o.memory, b2, sizeof b2), (unsigned long long)o.ops,
            warm);
     bo_progress_start(cs_progress, NULL);
-    rc = cs_replay(&o, seq, warm, nleaves, cap, prob, miss);
+    cs_prob = prob;
+    rc = cs_replay(&o, seq, warm, nleaves, cap, miss);
     bo_progress_stop();
     free(seq);
     free(prob);
@@ -736,8 +723,7 @@ int bench_cachesim_main(int argc, char **argv)
         bo_run_discard(run);
         return rc;
     }
-    cs_print(&o, warm, cap, miss);
+    cs_report(&o, warm, nleaves, cap, miss, run);
     cs_plot(&o, warm, miss);
-    cs_record(&o, warm, nleaves, cap, miss, run);
     return bo_run_finish("cachesim", run);
 }
