@@ -86,26 +86,6 @@ static size_t kv_defs(kv_opts *o, bo_optdef *defs)
     return KV_NOWN + wl_cli_defs(&o->cli, defs + KV_NOWN);
 }
 
-/* The defaults that depend on other options, once parsed (ycsb's).  0 or
- * -1. */
-static int kv_finish(kv_opts *o)
-{
-    if (wl_cli_apply(&o->cli) != 0)
-        return -1;
-    ycsb_cli_defaults(&o->cli, &o->records, (size_t)o->value_size,
-                      o->keys);
-    return 0;
-}
-
-static void kv_record(const kv_opts *o, bo_run *r)
-{
-    bo_opt_num(r, "records", (double)o->records);
-    bo_opt_num(r, "value_size_bytes", (double)o->value_size);
-    bo_opt_num(r, "read_pct", o->read_pct);
-    bo_opt_str(r, "distribution", ycsb_dist_name(o->dist));
-    bo_opt_str(r, "keys", ycsb_keys_name(o->keys));
-}
-
 static void kv_heading(const kv_opts *o)
 {
     char b1[32], b2[32];
@@ -162,12 +142,17 @@ int bench_kv_main(int argc, char **argv)
         bo_usage(stdout, "kv", kv_intro, defs, n, kv_tail);
     if (rc)
         return rc > 0 ? 0 : 2;
-    if (kv_finish(&o) != 0)
+    if (wl_cli_apply(&o.cli) != 0)
         return 2;
+    ycsb_cli_defaults(&o.cli, &o.records, (size_t)o.value_size, o.keys);
     bo_run *run = wl_cli_begin(&o.cli, argc, argv);
     if (!run)
         return 1;
-    kv_record(&o, run);
+    bo_opt_num(run, "records", (double)o.records);
+    bo_opt_num(run, "value_size_bytes", (double)o.value_size);
+    bo_opt_num(run, "read_pct", o.read_pct);
+    bo_opt_str(run, "distribution", ycsb_dist_name(o.dist));
+    bo_opt_str(run, "keys", ycsb_keys_name(o.keys));
     kv_heading(&o);
     rc = kv_run(&o);
     return wl_cli_end(&o.cli, run) || rc ? 1 : 0;

@@ -124,12 +124,10 @@ static size_t tpcc_defs(tpcc_opts *o, bo_optdef *defs)
     return TPCC_NOWN + wl_cli_defs(&o->cli, defs + TPCC_NOWN);
 }
 
-/* The defaults that depend on other options, once parsed.  0 or -1. */
-static int tpcc_finish(tpcc_opts *o)
+/* The defaults that depend on other options, once parsed. */
+static void tpcc_finish(tpcc_opts *o)
 {
     wl_opts *w = &o->cli.wl;
-    if (wl_cli_apply(&o->cli) != 0)
-        return -1;
     w->interval = o->cli.interval ? o->cli.interval : 1;
     if (w->seconds / w->interval > WL_MAX_SAMPLES)
         w->interval = w->seconds / WL_MAX_SAMPLES;
@@ -140,7 +138,6 @@ static int tpcc_finish(tpcc_opts *o)
         /* In memory: the run adds ~1 KiB per New-Order to the data. */
         w->mem_budget = w->out_of_memory ? data / 4 : 4 * data;
     }
-    return 0;
 }
 
 static void tpcc_heading(const tpcc *tp, const wl_workload *w,
@@ -179,8 +176,9 @@ int bench_tpcc_main(int argc, char **argv)
         tpcc_usage(stdout, defs, n);
     if (rc)
         return rc > 0 ? 0 : 2;
-    if (tpcc_finish(&o) != 0)
+    if (wl_cli_apply(&o.cli) != 0)
         return 2;
+    tpcc_finish(&o);
     tpcc tp;
     rc = tpcc_init(&tp, (uint32_t)o.warehouses, o.cli.seed);
     if (rc) {

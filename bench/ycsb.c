@@ -182,51 +182,9 @@ void ycsb_cli_defaults(wl_cli *c, uint64_t *records, size_t value_size,
         w->interval = w->seconds / WL_MAX_SAMPLES;
 }
 
-/* The defaults that depend on other options, once parsed.  0 or -1. */
-static int ycsb_finish(ycsb_opts *o)
-{
-    if (wl_cli_apply(&o->cli) != 0)
-        return -1;
-    ycsb_cli_defaults(&o->cli, &o->records, (size_t)o->value_size,
-                      o->keys);
-    return 0;
-}
-
-/* ycsb's own options into the results. */
-static void ycsb_record(const ycsb_opts *o, bo_run *r)
-{
-    bo_opt_str(r, "workloads", o->letters);
-    bo_opt_num(r, "records", (double)o->records);
-    bo_opt_num(r, "value_size_bytes", (double)o->value_size);
-    bo_opt_str(r, "keys", ycsb_keys_name(o->keys));
-    bo_opt_str(r, "distribution", o->dist ? ycsb_dist_name(o->dist)
-                                          : "each workload's own");
-}
-
-/* The summary's result rows: per workload and engine, table
- * "ycsb_summary". */
-static void ycsb_summary_rows(const ycsb_opts *o, const wl_summary *s,
-                              int n)
-{
-    const wl_opts *w = &o->cli.wl;
-    for (int i = 0; w->run && i < n; i++)
-        for (int e = 0; e < w->nengines; e++) {
-            char wname[16];
-            snprintf(wname, sizeof wname, "ycsb-%c", o->letters[i]);
-            bo_row *row = bo_row_new(w->run, "ycsb_summary");
-            bo_label_str(row, "workload", wname);
-            wl_engine_labels(row, &w->engines[e]);
-            bo_label_num(row, "threads", w->threads);
-            bo_metric(row, "ops_per_s", s[i].ops_per_s[e]);
-            if (s[i].ratio[e] > 0)
-                bo_metric(row, "ratio_vs_lmdb", s[i].ratio[e]);
-            bo_metric(row, "check_ok", s[i].ok[e]);
-            if (s[i].driver_ns > 0)
-                bo_metric(row, "driver_ns_per_op", s[i].driver_ns);
-        }
-}
-
-/* Summary over the workloads: ops/s and ratio per engine; CSV beside it. */
+/* Summary over the workloads: ops/s and ratio per engine, each figure
+ * printed, written to ycsb-summary.csv beside it and recorded (table
+ * "ycsb_summary"). */
 static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
 {
     bu_table t;
@@ -253,20 +211,20 @@ static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
         snprintf(wname, sizeof wname, "ycsb-%c", o->letters[i]);
         row[0] = wname;
         for (int e = 0; e < w->nengines; e++) {
+            double ops = s[i].ops_per_s[e], ratio = s[i].ratio[e];
             if (!s[i].ok[e])
                 snprintf(cell[e], 64, "FAILED");
-            else if (s[i].ratio[e] > 0)
-                snprintf(cell[e], 64, "%.0f (%.2fx)", s[i].ops_per_s[e],
-                         s[i].ratio[e]);
+            else if (ratio > 0)
+                snprintf(cell[e], 64, "%.0f (%.2fx)", ops, ratio);
             else
-                snprintf(cell[e], 64, "%.0f", s[i].ops_per_s[e]);
+                snprintf(cell[e], 64, "%.0f", ops);
             row[e + 1] = cell[e];
             if (f) {
-                char ops[32], ratio[32], dns[32];
-                snprintf(ops, sizeof ops, "%.1f", s[i].ops_per_s[e]);
-                snprintf(ratio, sizeof ratio, "%.4f", s[i].ratio[e]);
+                char c_ops[32], c_ratio[32], dns[32];
+                snprintf(c_ops, sizeof c_ops, "%.1f", ops);
+                snprintf(c_ratio, sizeof c_ratio, "%.4f", ratio);
                 snprintf(dns, sizeof dns, "%.1f", s[i].driver_ns);
-                const char *r[] = {wname, s[i].label[e], ops, ratio,
+                const char *r[] = {wname, s[i].label[e], c_ops, c_ratio,
                                    s[i].ok[e] ? "1" : "0",
                                    s[i].memory_note, ycsb_keys_name(o->keys),
                                    o->dist ? ycsb_dist_name(o->dist)
@@ -275,6 +233,18 @@ static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
                                    dns};
                 bu_csv_row(f, r, 9);
             }
+            if (!w->run)
+                continue;
+            bo_row *jr = bo_row_new(w->run, "ycsb_summary");
+            bo_label_str(jr, "workload", wname);
+            wl_engine_labels(jr, &w->engines[e]);
+            bo_label_num(jr, "threads", w->threads);
+            bo_metric(jr, "ops_per_s", ops);
+            if (ratio > 0)
+                bo_metric(jr, "ratio_vs_lmdb", ratio);
+            bo_metric(jr, "check_ok", s[i].ok[e]);
+            if (s[i].driver_ns > 0)
+                bo_metric(jr, "driver_ns_per_op", s[i].driver_ns);
         }
         snprintf(drv, sizeof drv, s[i].driver_ns > 0 ? "%.1f" : "n/a",
                  s[i].driver_ns);
@@ -295,7 +265,6 @@ static void ycsb_summary(const ycsb_opts *o, const wl_summary *s, int n)
         fclose(f);
         printf("  csv: %s\n", path);
     }
-    ycsb_summary_rows(o, s, n);
 }
 
 /* Every workload of o through the harness; 0, or 1 when one failed. */
@@ -363,12 +332,18 @@ int bench_ycsb_main(int argc, char **argv)
         ycsb_usage(stdout, defs, n);
     if (rc)
         return rc > 0 ? 0 : 2;
-    if (ycsb_finish(&o) != 0)
+    if (wl_cli_apply(&o.cli) != 0)
         return 2;
+    ycsb_cli_defaults(&o.cli, &o.records, (size_t)o.value_size, o.keys);
     bo_run *run = wl_cli_begin(&o.cli, argc, argv);
     if (!run)
         return 1;
-    ycsb_record(&o, run);
+    bo_opt_str(run, "workloads", o.letters);
+    bo_opt_num(run, "records", (double)o.records);
+    bo_opt_num(run, "value_size_bytes", (double)o.value_size);
+    bo_opt_str(run, "keys", ycsb_keys_name(o.keys));
+    bo_opt_str(run, "distribution", o.dist ? ycsb_dist_name(o.dist)
+                                           : "each workload's own");
     ycsb_heading(&o);
     int fail = ycsb_run_all(&o);
     return wl_cli_end(&o.cli, run) || fail ? 1 : 0;
