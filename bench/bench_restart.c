@@ -29,7 +29,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 typedef struct rs_opts {
@@ -51,8 +50,9 @@ typedef struct rs_ctx {
     atomic_int pg_phase, pg_rep; /* what runs, for the progress lines */
 } rs_ctx;
 
+/* A phase's open ms, first and steady Mop/s, their ratio, reads/lookup */
 typedef struct rs_result {
-    double open_ms, first_mops, steady_mops, reads_per_lookup;
+    double v[5];
     char origin[160];
 } rs_result;
 
@@ -134,11 +134,9 @@ static int rs_phase(const rs_ctx *c, int phase, uint64_t seed, rs_result *r)
                 &p) != 0)
         return -1;
     t1 = bu_now_ns();
-    r->open_ms = (double)(t1 - t0) / 1e6;
-    if (bp_stats_get(p, &a, sizeof a) != 0) {
-        bp_close(p);
-        return -1;
-    }
+    r->v[0] = (double)(t1 - t0) / 1e6;
+    if (bp_stats_get(p, &a, sizeof a) != 0)
+        goto fail;
     snprintf(r->origin, sizeof r->origin, "%s", a.cache_origin);
     t0 = bu_now_ns();
     for (uint64_t i = 0; i < c->o.lookups; i++) {
@@ -147,23 +145,23 @@ static int rs_phase(const rs_ctx *c, int phase, uint64_t seed, rs_result *r)
             t_first = bu_now_ns();
         if (i == c->o.lookups - tenth)
             t_last0 = bu_now_ns();
-        if (rs_lookup(p, c, bu_rng_below(&rng, c->pages)) != 0) {
-            bp_close(p);
-            return -1;
-        }
+        if (rs_lookup(p, c, bu_rng_below(&rng, c->pages)) != 0)
+            goto fail;
         if ((i & RS_SAMPLE) == 0 && (i < tenth || i >= c->o.lookups - tenth))
             bo_hist_add(c->lat[phase][i < tenth ? RS_FIRST : RS_STEADY],
                         bo_ticks_to_ns(bo_ticks() - s0));
     }
     t1 = bu_now_ns();
-    if (bp_stats_get(p, &b, sizeof b) != 0) {
-        bp_close(p);
-        return -1;
-    }
-    r->first_mops = (double)tenth / (double)(t_first - t0) * 1e3;
-    r->steady_mops = (double)tenth / (double)(t1 - t_last0) * 1e3;
-    r->reads_per_lookup = (double)(b.reads - a.reads) / (double)c->o.lookups;
+    if (bp_stats_get(p, &b, sizeof b) != 0)
+        goto fail;
+    r->v[1] = (double)tenth / (double)(t_first - t0) * 1e3;
+    r->v[2] = (double)tenth / (double)(t1 - t_last0) * 1e3;
+    r->v[3] = r->v[1] / r->v[2];
+    r->v[4] = (double)(b.reads - a.reads) / (double)c->o.lookups;
     return rs_warm_close(p, c);
+fail:
+    bp_close(p);
+    return -1;
 }
 
 static const char rs_intro[] =
@@ -220,19 +218,16 @@ static void rs_progress(void *arg, char *line, size_t n)
              rs_phase_name[atomic_load(&c->pg_phase)]);
 }
 
-static void rs_lat_free(rs_ctx *c)
+/* The latency histograms: freed (alloc 0) or allocated; 0 or -1. */
+static int rs_lat(rs_ctx *c, int alloc)
 {
     for (int ph = 0; ph < RS_PHASES; ph++)
-        for (int k = 0; k < RS_NLAT; k++)
-            bo_hist_free(c->lat[ph][k]);
-}
-
-static int rs_lat_alloc(rs_ctx *c)
-{
-    for (int ph = 0; ph < RS_PHASES; ph++)
-        for (int k = 0; k < RS_NLAT; k++)
-            if (!(c->lat[ph][k] = bo_hist_new()))
+        for (int k = 0; k < RS_NLAT; k++) {
+            if (!alloc)
+                bo_hist_free(c->lat[ph][k]);
+            else if (!(c->lat[ph][k] = bo_hist_new()))
                 return -1;
+        }
     return 0;
 }
 
@@ -244,17 +239,13 @@ static void rs_report(rs_ctx *c, rs_result res[RS_PHASES][100], bo_run *run)
     printf("# %-16s %9s %12s %12s %12s %13s\n", "phase", "open ms",
            "first Mop/s", "steady Mop/s", "first/steady", "reads/lookup");
     for (int ph = 0; ph < RS_PHASES; ph++) {
-        double v[5][100], m[5];
+        double v[100], m[5];
 
-        for (uint64_t r = 0; r < c->o.reps; r++) {
-            v[0][r] = res[ph][r].open_ms;
-            v[1][r] = res[ph][r].first_mops;
-            v[2][r] = res[ph][r].steady_mops;
-            v[3][r] = res[ph][r].first_mops / res[ph][r].steady_mops;
-            v[4][r] = res[ph][r].reads_per_lookup;
+        for (int k = 0; k < 5; k++) {
+            for (uint64_t r = 0; r < c->o.reps; r++)
+                v[r] = res[ph][r].v[k];
+            m[k] = bu_median(v, c->o.reps);
         }
-        for (int k = 0; k < 5; k++)
-            m[k] = bu_median(v[k], c->o.reps);
         printf("  %-16s %9.1f %12.2f %12.2f %11.2fx %13.4f\n",
                rs_phase_name[ph], m[0], m[1], m[2], m[3], m[4]);
         bo_row *w = bo_row_new(run, "restart");
@@ -272,11 +263,7 @@ static void rs_report(rs_ctx *c, rs_result res[RS_PHASES][100], bo_run *run)
            "phase", "tenth", "p50", "p90", "p99", "p99.9", "max");
     for (int ph = 0; ph < RS_PHASES; ph++)
         for (int k = 0; k < RS_NLAT; k++) {
-            bo_pcts p;
-            bo_hist_pcts(c->lat[ph][k], &p);
-            const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
-            for (int j = 0; j < 5; j++)
-                bo_fmt_ns(v[j], lc[j], sizeof lc[j]);
+            bo_lat_cells(c->lat[ph][k], lc, 0);
             printf("  %-16s %-7s %9s %9s %9s %9s %9s\n", rs_phase_name[ph],
                    kind[k], lc[0], lc[1], lc[2], lc[3], lc[4]);
         }
@@ -286,10 +273,10 @@ static void rs_report(rs_ctx *c, rs_result res[RS_PHASES][100], bo_run *run)
 
 static void rs_record_opts(const rs_ctx *c, bo_run *run)
 {
-    char how[400] = "every 64th lookup of the first and of the last tenth "
-                    "timed alone with ";
-    snprintf(how + strlen(how), sizeof how - strlen(how),
-             "%s (step %.1f ns, cost %.1f ns subtracted)",
+    char how[400];
+    snprintf(how, sizeof how, "every 64th lookup of the first and of the "
+             "last tenth timed alone with %s (step %.1f ns, cost %.1f ns "
+             "subtracted)",
              bo_tick_tsc ? "the TSC" : "CLOCK_MONOTONIC",
              bo_tick_resolution_ns(), bo_tick_overhead_ns());
     bo_opt_num(run, "size", (double)c->o.size);
@@ -336,23 +323,20 @@ int bench_restart_main(int argc, char **argv)
 
     if (rc == 0 && bo_outopts_apply("restart", &c.o.out, run))
         rc = -1;
-    if (rc == 0 && rs_lat_alloc(&c))
+    if (rc == 0 && rs_lat(&c, 1))
         rc = -2;
     if (rc) {
         if (rc == -2)
             fprintf(stderr, "bpbench restart: out of memory\n");
-        bo_run_discard(run);
-        rs_lat_free(&c);
-        return rc > 0 ? 0 : rc == -2 ? 1 : 2;
+        rc = rc > 0 ? 0 : rc == -2 ? 1 : 2;
+        goto fail;
     }
     bo_tick_init();
     c.pages = c.o.size / c.o.page_size;
+    rc = 1;
     if (bu_tempdir(c.o.dir ? c.o.dir : "/var/tmp", c.dir, sizeof c.dir) != 0 ||
-        bu_shm_name(c.shm, sizeof c.shm) != 0) {
-        bo_run_discard(run);
-        rs_lat_free(&c);
-        return 1;
-    }
+        bu_shm_name(c.shm, sizeof c.shm) != 0)
+        goto fail;
     snprintf(c.data, sizeof c.data, "%s/restart.db", c.dir);
     snprintf(c.shm_path, sizeof c.shm_path, "/dev/shm/%s", c.shm);
     bu_print_machine(stdout, "# ");
@@ -360,15 +344,16 @@ int bench_restart_main(int argc, char **argv)
            "shared cache holding all of them (kept), %" PRIu64 " uniform "
            "lookups per phase, median of %" PRIu64 "\n",
            c.pages, c.o.page_size, c.o.lookups, c.o.reps);
-    if (rs_run(&c, res) != 0) {
-        bo_run_discard(run);
-        rs_lat_free(&c);
-        return 1;
-    }
+    if (rs_run(&c, res) != 0)
+        goto fail;
     rs_record_opts(&c, run);
     bo_plot_metric(run, "restart", "open_ms",
                    "ms to open the pool (median of the reps)");
     rs_report(&c, res, run);
-    rs_lat_free(&c);
+    rs_lat(&c, 0);
     return bo_run_finish("restart", run);
+fail:
+    bo_run_discard(run);
+    rs_lat(&c, 0);
+    return rc;
 }

@@ -67,7 +67,7 @@ typedef struct sh_opts {
 typedef struct sh_ctx {
     sh_opts o;
     uint64_t range, writes; /* this workload: records drawn, update % */
-    char dir[512], data[600], lmdb_dir[600], shm[96];
+    char dir[512], data[600], shm[96]; /* dir: LMDB's too */
     uint64_t pages;
     _Atomic int *go; /* shared start flag (MAP_SHARED | MAP_ANONYMOUS) */
     _Atomic int *ready; /* workers warmed up, waiting for go */
@@ -105,6 +105,14 @@ static void sh_finish(const sh_ctx *c, int idx)
     atomic_fetch_add(c->done, 1);
     while (atomic_load(c->done) < c->nworkers)
         nanosleep(&nap, NULL);
+}
+
+/* A worker warmed up: it waits for the row's start flag. */
+static void sh_ready(const sh_ctx *c)
+{
+    atomic_fetch_add(c->ready, 1);
+    while (!atomic_load_explicit(c->go, memory_order_acquire))
+        ;
 }
 
 /* A worker that failed, before or after it was ready: no one waits for
@@ -156,9 +164,7 @@ static int sh_work_pool(const sh_ctx *c, bp_pool *p, uint64_t seed,
         __asm__ volatile("" : : "r"(sum));
         bp_unfix(p, &pg, 0);
     }
-    atomic_fetch_add(c->ready, 1);
-    while (!atomic_load_explicit(c->go, memory_order_acquire))
-        ;
+    sh_ready(c);
     bo_hist *lat = sh_lat(c, idx);
     for (uint64_t i = 0; i < c->o.ops; i++) {
         uint64_t rec = bu_rng_below(&r, c->range);
@@ -201,9 +207,7 @@ static int sh_work_lmdb(const sh_ctx *c, MDB_env *env, MDB_dbi dbi,
         if (rc)
             return -rc;
     }
-    atomic_fetch_add(c->ready, 1);
-    while (!atomic_load_explicit(c->go, memory_order_acquire))
-        ;
+    sh_ready(c);
     bo_hist *lat = sh_lat(c, idx);
     for (uint64_t i = 0; i < c->o.ops; i++) {
         uint64_t rec = bu_rng_below(&r, c->range), v;
@@ -249,9 +253,7 @@ static int sh_work_mem(const sh_ctx *c, const char *base, uint64_t seed,
     bu_rng_seed(&r, c->o.records ^ 0x5eed, seed, 1);
     for (uint64_t off = 0; off < c->mem_bytes; off += 4096) /* untimed */
         sum += *(const volatile char *)(base + off);
-    atomic_fetch_add(c->ready, 1);
-    while (!atomic_load_explicit(c->go, memory_order_acquire))
-        ;
+    sh_ready(c);
     for (uint64_t i = 0, last = 0; i < c->o.ops; i++) {
         /* last is 0 (the file is zeroes), but the next address waits for
          * it: one access at a time, as a fix's chain of loads is */
@@ -286,7 +288,7 @@ static int sh_lmdb_open(const sh_ctx *c, MDB_env **env, MDB_dbi *dbi,
         (rc = mdb_env_set_mapsize(*env, (c->o.records * SH_REC * 4) +
                                             (256ull << 20))) != 0 ||
         (rc = mdb_env_set_maxreaders(*env, 256)) != 0 ||
-        (rc = mdb_env_open(*env, c->lmdb_dir, MDB_NOSYNC | MDB_NOTLS,
+        (rc = mdb_env_open(*env, c->dir, MDB_NOSYNC | MDB_NOTLS,
                            0600)) != 0 ||
         (rc = mdb_txn_begin(*env, NULL, 0, &t)) != 0)
         return -rc;
@@ -675,8 +677,8 @@ static void sh_print_row(const sh_ctx *c, int wl, int kinds, int n,
 }
 
 /* The latency table of a workload: one line per N and kind. */
-static void sh_print_lat(const sh_ctx *c, int kinds, const int *counts,
-                         int nc, sh_res res[SH_NC])
+static void sh_print_lat(int kinds, const int *counts, int nc,
+                         sh_res res[SH_NC])
 {
     char lc[5][24];
     printf("# latency per op, every 256th of each worker timed, all reps:\n"
@@ -684,15 +686,10 @@ static void sh_print_lat(const sh_ctx *c, int kinds, const int *counts,
            "p99", "p99.9", "max");
     for (int k = 0; k < nc; k++)
         for (int kind = 0; kind < kinds && kind < SH_MEM_THREADS; kind++) {
-            bo_pcts p;
-            bo_hist_pcts(res[k].lat[kind], &p);
-            const uint64_t v[5] = {p.p50, p.p90, p.p99, p.p999, p.max};
-            for (int j = 0; j < 5; j++)
-                bo_fmt_ns(v[j], lc[j], sizeof lc[j]);
+            bo_lat_cells(res[k].lat[kind], lc, 0);
             printf("  %-3d %-22s %9s %9s %9s %9s %9s\n", counts[k],
                    sh_kind[kind], lc[0], lc[1], lc[2], lc[3], lc[4]);
         }
-    (void)c;
 }
 
 /* One workload: its rows for every N, its tables; 0 or -1. */
@@ -721,25 +718,23 @@ static int sh_workload(sh_ctx *c, int wl, const int *counts, int nc,
             return -1;
         sh_print_row(c, wl, kinds, counts[k], &res[k], run);
     }
-    sh_print_lat(c, kinds, counts, nc, res);
+    sh_print_lat(kinds, counts, nc, res);
     return 0;
 }
 
-static void sh_res_free(sh_res res[SH_NWL][SH_NC])
+/* The histograms of every workload, N and kind: freed (alloc 0) or
+ * allocated; 0 or -1. */
+static int sh_res_hists(sh_res res[SH_NWL][SH_NC], int alloc)
 {
     for (int wl = 0; wl < SH_NWL; wl++)
         for (int k = 0; k < SH_NC; k++)
-            for (int kind = 0; kind < SH_KINDS; kind++)
-                bo_hist_free(res[wl][k].lat[kind]);
-}
-
-static int sh_res_alloc(sh_res res[SH_NWL][SH_NC])
-{
-    for (int wl = 0; wl < SH_NWL; wl++)
-        for (int k = 0; k < SH_NC; k++)
-            for (int kind = 0; kind < SH_KINDS; kind++)
-                if (!(res[wl][k].lat[kind] = bo_hist_new()))
+            for (int kind = 0; kind < SH_KINDS; kind++) {
+                bo_hist **h = &res[wl][k].lat[kind];
+                if (!alloc)
+                    bo_hist_free(*h);
+                else if (!(*h = bo_hist_new()))
                     return -1;
+            }
     return 0;
 }
 
@@ -755,9 +750,8 @@ static void sh_record_opts(const sh_ctx *c, bo_run *run)
     bo_opt_num(run, "writes_pct", (double)c->o.writes);
     bo_opt_num(run, "reps", (double)c->o.reps);
     bo_opt_num(run, "procs", (double)c->o.nmax);
-    bo_opt_str(run, "workload", c->o.workloads == 1   ? "hit"
-                                : c->o.workloads == 2 ? "kv"
-                                                      : "both");
+    bo_opt_str(run, "workload",
+               (const char *const[]){"", "hit", "kv", "both"}[c->o.workloads]);
     bo_opt_str(run, "latency_sampling", how);
 }
 
@@ -771,10 +765,8 @@ static int sh_setup(sh_ctx *c, bp_pool **keeper)
         bu_shm_name(c->shm, sizeof c->shm) != 0)
         return 1;
     snprintf(c->data, sizeof c->data, "%s/share.db", c->dir);
-    snprintf(c->lmdb_dir, sizeof c->lmdb_dir, "%s", c->dir);
     for (int i = 0; i < 2; i++) { /* LMDB's files, removed before c->dir */
         char f[700];
-
         snprintf(f, sizeof f, "%s/%s", c->dir, i ? "lock.mdb" : "data.mdb");
         if (bu_cleanup_add(f, 0) != 0)
             return 1;
@@ -813,13 +805,13 @@ int bench_share_main(int argc, char **argv)
     rc = run ? sh_parse(&c.o, argc, argv) : -2;
     if (rc == 0 && bo_outopts_apply("share", &c.o.out, run))
         rc = -1;
-    if (rc == 0 && sh_res_alloc(res))
+    if (rc == 0 && sh_res_hists(res, 1))
         rc = -2;
     if (rc) {
         if (rc == -2)
             fprintf(stderr, "bpbench share: out of memory\n");
         bo_run_discard(run);
-        sh_res_free(res);
+        sh_res_hists(res, 0);
         return rc > 0 ? 0 : rc == -2 ? 1 : 2;
     }
     bo_tick_init();
@@ -847,7 +839,7 @@ int bench_share_main(int argc, char **argv)
                bp_backend_name((bp_backend)st.backend), st.backend_reason,
                st.reader_fence);
     bp_close(keeper);
-    sh_res_free(res);
+    sh_res_hists(res, 0);
     if (rc) {
         bo_run_discard(run);
         return 1;
