@@ -20,9 +20,10 @@
 #include "window/window_impl.h"
 #include "platform/bp_sys.h"
 
-/* BP_PREFAULT_TOUCH: read every 4 KiB of [a, a + len) once, so that the
- * first access of the engine does not fault (under a shadow-paging
- * hypervisor populated page tables are the guest's only). */
+/* Read every 4 KiB of [a, a + len) once, so that the engine's first
+ * access does not fault (under a shadow-paging hypervisor populated page
+ * tables are the guest's only): BP_PREFAULT_TOUCH on every map, and the
+ * linear window at open whenever it is populated. */
 static void bp__window_read_each(const void *a, size_t len)
 {
     const volatile char *b = a;
