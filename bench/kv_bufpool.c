@@ -32,7 +32,8 @@
  * of it.
  *
  * BPBENCH_POOL_STATS=1 prints the pool's counters (fixes, window and
- * cache misses, reads, writes, latch waits, reader barriers) on stderr
+ * cache misses, reads, writes, latch waits, reader barriers, mean read
+ * and write latency) on stderr
  * when the engine closes: once after the load, once after the run.
  *
  * Transactions: none.  kv_begin hands out the one immutable kv_txn of the
@@ -78,7 +79,8 @@ static void kb_close(kv *k)
                 "pool %s: fixes %llu, window misses %llu, cache misses "
                 "%llu, reads %llu, writes %llu (batched %llu, by the "
                 "flusher %llu), latch waits %llu, opt "
-                "failures %llu, reader barriers %llu (%s)\n",
+                "failures %llu, reader barriers %llu (%s), mean read "
+                "%.1f us, mean write %.1f us\n",
                 kv_label(k), (unsigned long long)st.fixes,
                 (unsigned long long)st.window_misses,
                 (unsigned long long)st.cache_misses,
@@ -87,7 +89,9 @@ static void kb_close(kv *k)
                 (unsigned long long)st.flusher_pages,
                 (unsigned long long)st.latch_waits,
                 (unsigned long long)st.opt_failures,
-                (unsigned long long)st.reader_barriers, st.reader_fence);
+                (unsigned long long)st.reader_barriers, st.reader_fence,
+                st.reads ? st.read_ns / 1e3 / (double)st.reads : 0.0,
+                st.writes ? st.write_ns / 1e3 / (double)st.writes : 0.0);
     bt_close(b->tree);
     bp_close(b->pool);
     free(b);

@@ -1384,7 +1384,8 @@ typedef struct bp_stats {
     uint32_t pad2;
     /* time spent in data-file I/O: a synchronous transfer from its start
      * to its end, an asynchronous one (read-ahead, batched write-back)
-     * from taking its request to its completion being seen; mean latency
+     * from taking its request to its completion being seen, a fix miss's
+     * early read from its submission to its take; mean latency
      * = read_ns / reads, write_ns / writes */
     uint64_t read_ns;
     uint64_t write_ns;

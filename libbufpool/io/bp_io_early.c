@@ -75,6 +75,7 @@ void bp__io_early_start(bp_pool *p, uint64_t pgno, uint64_t gen)
     if (e->p != p || e->flight || e->nested ||
         pgno >= BP__LOAD(*p->disk_pages))
         return; /* not armed here, or nothing on disk to read */
+    e->t0 = bp__clock_ns();
     if (p->io->early_start(p, pgno * p->po_page_size, p->po_page_size, e))
         return; /* the miss reads as always */
     e->flight = 1;
@@ -118,6 +119,8 @@ ssize_t bp__io_early_take(bp_pool *p, uint64_t pgno, void *buf)
         return 0;
     e->flight = 0;
     n = p->io->early_take(p, e, e->stale ? NULL : buf);
+    if (n > 0) /* the disk's time for the bytes used or dropped */
+        BP_STAT_ADD(p, read_ns, bp__clock_ns() - e->t0);
     if (e->stale || n <= 0)
         return 0; /* dropped, or failed: the plain read tries (and reports) */
     BP_STAT(p, reads_early);

@@ -107,6 +107,7 @@ struct bp__early {
     uint64_t pgno;    /* its page */
     uint64_t gen;     /* its partition's insert count when pgno was missing */
     int stale;        /* the page was cached since: drop the bytes */
+    uint64_t t0;      /* when it was submitted (read_ns) */
     void *lane;       /* the engine's: where it is in flight */
     uint64_t tag;
 };
