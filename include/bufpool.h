@@ -594,12 +594,14 @@ int bp_set_io_stage(bp_pool *p, bp_io_stage s);
 
 /* Background flusher (default off): a thread that, every few milliseconds,
  * writes the dirty unlatched frames among the next pct percent of frames
- * ahead of the replacement hand in one batch, fdatasyncs, and marks them
- * clean, so that a fix miss rarely has to write a victim first.  It
- * follows bp_flush's rules (clean only after the write and a later
- * fdatasync succeeded; the sticky sync error stops it) and runs the WAL
- * callback on its own thread.  bp_open starts it (an error there if the
- * thread cannot be created).
+ * ahead of the replacement hand in one batch and marks each clean once its
+ * write completed in full, so that a fix miss rarely has to write a victim
+ * first.  It does not fdatasync: as an eviction's write-back, what it
+ * wrote is durable at the next bp_flush, which syncs even when no page is
+ * dirty any more (the cache records that a sync is owed, across processes
+ * too).  The sticky sync error stops it; it runs the WAL callback on its
+ * own thread.  bp_open starts it (an error there if the thread cannot be
+ * created).
  *
  * @param p    a pool that is not open
  * @param pct  1..100; 0 turns it off

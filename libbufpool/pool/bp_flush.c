@@ -5,12 +5,17 @@
  * Owns: the flusher thread and its stop flag (p->flusher*), and the order
  * of a flush: frames latched shared, written in batches through the
  * asynchronous engine (bp_aio.c), then one fdatasync before any frame is
- * called clean.  The flush lock in the shm file (sh_flush_lock) lets one
+ * called clean.  A flusher round writes the same way but calls a frame
+ * clean as soon as its write completed, and leaves the fdatasync to the
+ * next flush.  The flush lock in the shm file (sh_flush_lock) lets one
  * flush or flusher round run at a time in the whole cache; a round is
  * skipped, never waited for, when a flush holds it.
  *
- * Invariants: a frame is clean only after its write completed in full and
- * a later sync succeeded (WB marks "written, not yet synced"); after a
+ * Invariants: a frame is clean only after its write completed in full; a
+ * flush calls it clean only after a later sync succeeded too (WB marks
+ * "written, not yet synced").  sh_needs_sync is set before any write and
+ * cleared only by the flush that syncs, so a flush after a flusher round
+ * or an eviction syncs what they wrote, even with no page dirty.  After a
  * failed sync every later flush fails (sh_sync_err is sticky), so no
  * caller is told a page is durable that is not.
  */
@@ -55,12 +60,16 @@ static int bp__flush_latch(bp_pool *p, uint32_t f)
     return 0;
 }
 
-/* Write the n frames of f[] (each latched shared by us) and release them
- * marked WB when written: one io_uring batch when the engine has one, else
- * one at a time.  A frame whose batched write failed or came back short is
- * written again alone (that path continues short transfers).  Returns 0 or
- * the first error; frames not written stay dirty. */
-static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n)
+/* Write the n frames of f[] (each latched shared by us) and release them,
+ * when written, marked WB (bp_flush: clean after its sync) or, with clean,
+ * clean at once (the flusher: the shared latch kept their bytes as
+ * written; sh_needs_sync stays set for the next flush).  One io_uring
+ * batch when the engine has one, else one at a time.  A frame whose
+ * batched write failed or came back short is written again alone (that
+ * path continues short transfers).  Returns 0 or the first error; frames
+ * not written stay dirty. */
+static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n,
+                                int clean)
 {
     int res[BP__AIO_MAX_DEPTH], rc = 0;
 
@@ -77,16 +86,19 @@ static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n)
             res[i] = bp__cache_write_frame(p, f[i]);
         if (res[i] && !rc)
             rc = res[i];
-        bp__latch_release(bp__word(p, f[i]), 0, res[i] ? 0 : BP_W_WB, 0);
+        bp__latch_release(bp__word(p, f[i]), 0,
+                          res[i] || clean ? 0 : BP_W_WB,
+                          res[i] || !clean ? 0 : BP_W_DIRTY | BP_W_WB);
         bp__anon_add(p, -1);
     }
     return rc;
 }
 
 /* Write the dirty frames among n frames from start (wrapping), in batches
- * of the I/O depth; *wrote counts them.  The caller holds flush_lock. */
+ * of the I/O depth, marking them as bp__cache_write_some does with clean;
+ * *wrote counts them.  The caller holds flush_lock. */
 static int bp__cache_write_range(bp_pool *p, uint64_t start, uint64_t n,
-                                 uint64_t *wrote)
+                                 uint64_t *wrote, int clean)
 {
     uint32_t batch[BP__AIO_MAX_DEPTH];
     unsigned nb = 0, depth = p->po_io_depth;
@@ -117,13 +129,13 @@ static int bp__cache_write_range(bp_pool *p, uint64_t start, uint64_t n,
         rc = 0;
         batch[nb++] = f;
         if (nb == depth) {
-            rc = bp__cache_write_some(p, batch, nb);
+            rc = bp__cache_write_some(p, batch, nb, clean);
             *wrote += nb;
             nb = 0;
         }
     }
     if (nb) {
-        int rc2 = bp__cache_write_some(p, batch, nb);
+        int rc2 = bp__cache_write_some(p, batch, nb, clean);
 
         *wrote += nb;
         if (!rc)
@@ -184,16 +196,18 @@ int bp__flush_all(bp_pool *p)
         return rc;
     rc = bp__window_writeback(p);
     if (rc == 0)
-        rc = bp__cache_write_range(p, 0, p->nframes, &wrote);
+        rc = bp__cache_write_range(p, 0, p->nframes, &wrote, 0);
     rc = bp__cache_sync_settle(p, rc);
     bp__shunlock(p, &p->meta->sh_flush_lock, BP__RANK_FLUSH);
     return rc;
 }
 
 /* The background flusher's round: the dirty frames among the n ahead of
- * the CLOCK hand are written in batches and synced, so the hand finds them
- * clean.  Skipped while a bp_flush runs (it does the same) and after a
- * sync error. */
+ * the CLOCK hand are written in batches and marked clean, so the hand finds
+ * them clean.  No fdatasync: as a dirty victim an eviction writes, they
+ * are durable at the next bp_flush, whose sync sh_needs_sync (set before
+ * the writes) calls for.  Skipped while a bp_flush runs (it does the same)
+ * and after a sync error. */
 int bp__flush_ahead(bp_pool *p, uint64_t start, uint64_t n)
 {
     uint64_t wrote = 0;
@@ -203,9 +217,8 @@ int bp__flush_ahead(bp_pool *p, uint64_t start, uint64_t n)
         return 0;
     if (!bp__shtrylock(p, &p->meta->sh_flush_lock, BP__RANK_FLUSH))
         return 0;
-    rc = bp__cache_write_range(p, start, n, &wrote);
+    rc = bp__cache_write_range(p, start, n, &wrote, 1);
     if (wrote) {
-        rc = bp__cache_sync_settle(p, rc);
         BP_STAT(p, flusher_rounds);
         if (rc == 0)
             BP_STAT_ADD(p, flusher_pages, wrote);

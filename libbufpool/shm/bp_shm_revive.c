@@ -25,8 +25,10 @@
  * page was never acknowledged (bp_close does not flush: the data file has
  * the page's last flushed content), and a frame latched or mid-write may
  * be half written or half read.  A kept frame equals its page in the data
- * file: a clean frame is made only by a read of its page or by a synced
- * write of it, and nothing wrote the file after the last synced write.
+ * file: a clean frame is made only by a read of its page or by a completed
+ * write of it (a flush's, or a flusher round's, which leaves its sync to
+ * the next flush), and nothing wrote the file after the last synced write,
+ * whose sync recorded the stat.
  *
  * The reviver holds the cache's init lock and its attach lock exclusive:
  * no other process is attached, and none can attach until it is done.
