@@ -33,8 +33,8 @@
  *
  * BPBENCH_POOL_STATS=1 prints the pool's counters (fixes, window and
  * cache misses, reads, writes, latch waits, reader barriers, mean read
- * and write latency) on stderr
- * when the engine closes: once after the load, once after the run.
+ * and write latency) on stderr when the engine closes: once after the
+ * load, once after the run.
  *
  * Transactions: none.  kv_begin hands out the one immutable kv_txn of the
  * handle to every thread; commit is a no-op and abort cannot undo.

@@ -82,13 +82,17 @@ static int bp__cache_write_some(bp_pool *p, const uint32_t *f, unsigned n,
             res[i] = -ECANCELED;
     }
     for (unsigned i = 0; i < n; i++) {
+        uint64_t set = 0, clear = 0;
+
         if (res[i] != 0)
             res[i] = bp__cache_write_frame(p, f[i]);
         if (res[i] && !rc)
             rc = res[i];
-        bp__latch_release(bp__word(p, f[i]), 0,
-                          res[i] || clean ? 0 : BP_W_WB,
-                          res[i] || !clean ? 0 : BP_W_DIRTY | BP_W_WB);
+        if (res[i] == 0 && clean)
+            clear = BP_W_DIRTY | BP_W_WB; /* clean now */
+        else if (res[i] == 0)
+            set = BP_W_WB; /* clean after the flush's sync */
+        bp__latch_release(bp__word(p, f[i]), 0, set, clear);
         bp__anon_add(p, -1);
     }
     return rc;
