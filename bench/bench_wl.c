@@ -43,9 +43,9 @@
  *
  * Before the first child the parent times the workload's driver alone
  * (wl_driver_ns), on the state every child then starts from.  In
- * out-of-memory mode, after the last child, it measures the data disk's
- * own random-read rate with fio (wl_fio_measure) for the report's
- * efficiency line.
+ * out-of-memory mode, after every child, it measures the data disk's own
+ * random-read rate with fio (wl_fio_after) for the report's efficiency
+ * line.
  */
 #include "bench_wl_impl.h"
 
@@ -707,46 +707,96 @@ static uint64_t wl_fio_size(const wl_result *res, size_t nres, uint64_t bs)
     return (size + bs - 1) / bs * bs;
 }
 
-/* Fill *f (bench_wl_impl.h) with fio's random-read IOPS, on a file in a
- * fresh directory under o->tmp_parent; both are removed afterwards (and
- * by the cleanup registry should the bench die meanwhile).  When fio is
- * missing or fails, f->iops is 0 and f->why says why: the efficiency line
- * is a reference, not something the bench fails on. */
-static void wl_fio_measure(const wl_opts *o, const wl_result *res,
-                           size_t nres, wl_fio *f)
+/* fio's file: made after the first run (in a fresh directory under
+ * o->tmp_parent, removed at the end, and by the cleanup registry should
+ * the bench die meanwhile), then used by every fio run. */
+typedef struct wl_fio_file {
+    char dir[4096], path[4200];
+    uint64_t size; /* 0: not made yet */
+    int dead;      /* fio is missing, or the file could not be made */
+} wl_fio_file;
+
+/* One fio run on ff's file: its IOPS, or 0 with the first failure in
+ * f->why (the efficiency line is a reference, not something the bench
+ * fails on). */
+static double wl_fio_once(wl_fio_file *ff, uint64_t seconds, wl_fio *f)
+{
+    bu_fio_res fr;
+    char why[sizeof f->why];
+
+    if (bu_fio_run(ff->path, ff->size, f->bs, (uint64_t)f->depth, 0,
+                   seconds, 0, &fr, why, sizeof why) != 0) {
+        why[strcspn(why, "\n")] = '\0'; /* fio's line ends in one */
+    } else if (fr.iops > 0) {
+        return fr.iops;
+    } else {
+        snprintf(why, sizeof why, "fio reported no reads");
+    }
+    if (!f->why[0])
+        snprintf(f->why, sizeof f->why, "%s", why);
+    return 0;
+}
+
+/* Make ff's file as large as the data of res[0..n) (at least 64 MiB):
+ * fio lays it out in a first short run, whose writes are then synced, so
+ * that no measured run shares the disk with them.  0 or -1 (f->why). */
+static int wl_fio_make(const wl_opts *o, const wl_result *res, size_t n,
+                       wl_fio_file *ff, wl_fio *f)
 {
     const char *parent = o->tmp_parent ? o->tmp_parent : "/var/tmp";
-    char dir[4096], path[4200];
-    memset(f, 0, sizeof *f);
-    f->bs = o->page_size ? o->page_size : 8192; /* kv_bufpool's default */
-    f->depth = o->threads;
+    char why[64];
+
     if (!bu_have_fio()) {
         snprintf(f->why, sizeof f->why,
                  "fio not installed (apt-get install fio)");
-        return;
+        return -1;
     }
-    int rc = bu_tempdir(parent, dir, sizeof dir);
+    int rc = bu_tempdir(parent, ff->dir, sizeof ff->dir);
     if (rc) {
         snprintf(f->why, sizeof f->why, "temp dir in %s: %s", parent,
                  strerror(-rc));
+        return -1;
+    }
+    snprintf(ff->path, sizeof ff->path, "%s/fio-randread", ff->dir);
+    bu_cleanup_add(ff->path, 0);
+    ff->size = wl_fio_size(res, n, f->bs);
+    if (wl_fio_once(ff, 1, f) <= 0)
+        return -1;
+    (void)bu_drop_caches(why, sizeof why); /* sync, then drop */
+    return 0;
+}
+
+static void wl_fio_remove(wl_fio_file *ff)
+{
+    if (!ff->size)
+        return;
+    unlink(ff->path);
+    bu_cleanup_forget(ff->path);
+    rmdir(ff->dir);
+    bu_cleanup_forget(ff->dir);
+}
+
+/* After run k of res: fio on the same disk into res[k].fio_after, and
+ * run k's reference into res[k].fio_iops (the mean of fio's runs just
+ * before and after it); the file is made after the first run. */
+static void wl_fio_after(const wl_opts *o, wl_result *res, size_t k,
+                         wl_fio_file *ff, wl_fio *f)
+{
+    double before = k ? res[k - 1].fio_after : 0, after;
+
+    if (ff->dead || (!ff->size && wl_fio_make(o, res, k + 1, ff, f))) {
+        ff->dead = 1;
         return;
     }
-    snprintf(path, sizeof path, "%s/fio-randread", dir);
-    bu_cleanup_add(path, 0);
-    bu_fio_res fr;
-    if (bu_fio_run(path, wl_fio_size(res, nres, f->bs), f->bs,
-                   (uint64_t)f->depth, 0, WL_FIO_SECONDS, 0, &fr, f->why,
-                   sizeof f->why) != 0) {
-        f->iops = 0;
-        f->why[strcspn(f->why, "\n")] = '\0'; /* fio's line ends in one */
-    } else if ((f->iops = fr.iops) <= 0) {
-        f->iops = 0;
-        snprintf(f->why, sizeof f->why, "fio reported no reads");
+    after = res[k].fio_after = wl_fio_once(ff, WL_FIO_SECONDS, f);
+    if (after > 0) {
+        f->lo = f->runs && f->lo < after ? f->lo : after;
+        f->hi = f->hi > after ? f->hi : after;
+        f->runs++;
     }
-    unlink(path);
-    bu_cleanup_forget(path);
-    rmdir(dir);
-    bu_cleanup_forget(dir);
+    res[k].fio_iops = before > 0 && after > 0 ? (before + after) / 2
+                      : before > 0            ? before
+                                              : after;
 }
 
 int wl_run_all(const wl_workload *w, const wl_opts *o)
@@ -823,9 +873,15 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
         fail = 1;
         driver_ns = 0;
     }
+    /* fio reads blocks of the runs' page size (kv_bufpool's default: 8
+     * KiB) at their depth */
+    wl_fio fio = {.bs = o->page_size ? o->page_size : 8192,
+                  .depth = o->threads};
+    wl_fio_file ff = {.size = 0};
     for (int r = 0; r < nr; r++)
         for (int i = 0; i < o->nengines; i++) {
-            wl_result *x = &res[(size_t)r * (size_t)o->nengines + (size_t)i];
+            size_t k = (size_t)r * (size_t)o->nengines + (size_t)i;
+            wl_result *x = &res[k];
             char name[64], rnd[32] = "";
             if (nr > 1)
                 snprintf(rnd, sizeof rnd, ", round %d/%d", r + 1, nr);
@@ -835,12 +891,13 @@ int wl_run_all_summary(const wl_workload *w, const wl_opts *o,
             wl_run_engine(w, o, &o->engines[i], x);
             wl_memory_note(o, x, note, sizeof note);
             fail |= !x->ran || !x->check_ok || x->err[0];
+            if (o->out_of_memory) {
+                bu_progress("%s: fio random reads, %d s", w->name,
+                            WL_FIO_SECONDS);
+                wl_fio_after(o, res, k, &ff, &fio);
+            }
         }
-    wl_fio fio;
-    if (o->out_of_memory) {
-        bu_progress("%s: fio random reads, %d s", w->name, WL_FIO_SECONDS);
-        wl_fio_measure(o, res, nres, &fio);
-    }
+    wl_fio_remove(&ff);
     wl_report(w, o, res, note, driver_ns, o->out_of_memory ? &fio : NULL,
               out);
     br_shared_free(res, wl_results_bytes(nres, w->nkinds));

@@ -5,8 +5,8 @@
  *
  * Files: bench_wl.c (wl_run_all: the child per engine (bench_run.h), its
  * memory in out-of-memory mode (bench_util.h: dropped caches, memory
- * cgroups), worker threads, sampling, progress lines, fio after the runs
- * of out-of-memory mode), bench_wl_report.c (table,
+ * cgroups), worker threads, sampling, progress lines, fio between the
+ * runs of out-of-memory mode), bench_wl_report.c (table,
  * efficiency line, CSV, gnuplot plots, result rows), bench_wl_lat.c (the
  * workers' latency histograms, merged into the result block; the latency
  * table), bench_wl_cli.c (the command line shared by ycsb, tpcc and kv).
@@ -29,6 +29,10 @@ typedef struct wl_result {
     double load_secs;
     double run_secs;
     uint64_t data_bytes; /* allocated bytes of the files after the load */
+    /* out-of-memory mode, parent: fio's IOPS right after this run, and
+     * this run's reference, the mean of that and fio's just before it
+     * (the first run: after it only); 0 when not measured (wl_fio) */
+    double fio_after, fio_iops;
     uint64_t total[WL_MAX_KINDS];
     uint64_t errors;
     uint64_t aborts;
@@ -48,20 +52,25 @@ typedef struct wl_result {
     bo_hist *lat[WL_MAX_KINDS];
 } wl_result;
 
-/* The data disk's own random-read rate, measured by bench_wl.c once after
- * every run of out-of-memory mode: fio, O_DIRECT randread of bs-byte
+/* The data disk's own random-read rate in out-of-memory mode, measured
+ * by bench_wl.c between the runs: fio, O_DIRECT randread of bs-byte
  * blocks (the bufpool page size of the runs) at depth o->threads for
- * WL_FIO_SECONDS, on a file in a fresh directory under o->tmp_parent as
- * large as the largest engine's data.  The report's efficiency of an
- * engine is its disk reads per second over iops: over the steady part of
- * the run (the last third, where the steady ops/s comes from), and over
+ * WL_FIO_SECONDS, after every run, on one file in a fresh directory under
+ * o->tmp_parent, made after the first run as large as its data and synced
+ * before any measurement.  This VM's disk drifts two- to threefold within
+ * a minute, so each run is held against the fio runs beside it
+ * (wl_result.fio_iops), as `bpbench io` does.  The report's efficiency
+ * of a run is its disk reads per second over that: over the steady part
+ * of the run (the last third, where the steady ops/s comes from), and over
  * the whole run (run_read_bytes / bs / run_secs). */
-#define WL_FIO_SECONDS 10
+#define WL_FIO_SECONDS 5
 typedef struct wl_fio {
     uint64_t bs;     /* block size, bytes */
     int depth;       /* queue depth */
-    double iops;     /* fio's read IOPS; 0 when not measured */
-    char why[384];   /* when iops is 0: why (fio missing or failed) */
+    int runs;        /* fio runs measured */
+    double lo, hi;   /* their lowest and highest IOPS */
+    char why[384];   /* when a run failed or none ran: why (fio missing or
+                        failed) */
 } wl_fio;
 
 /* Operations that count for throughput: the main kind, or all kinds. */

@@ -17,10 +17,11 @@
  *
  * Out-of-memory mode adds one line after those: each engine's efficiency,
  * its disk reads per second (the row's result) over fio's random-read
- * IOPS on the same disk at the page size and the run's depth
- * (bench_wl_impl.h: wl_fio), over the steady part of the run and over the
- * whole run, or why fio gave no figure.  The CSV carries the fio IOPS and
- * the two efficiencies in its last three columns.
+ * IOPS on the same disk at the page size and the run's depth, measured
+ * just before and after that run (bench_wl_impl.h: wl_fio), over the
+ * steady part of the run and over the whole run, or why fio gave no
+ * figure.  The CSV carries that run's fio IOPS and the two efficiencies
+ * in its last three columns.
  *
  * Then the latency table (bench_wl_lat.c) and, into o->run, one result
  * row per engine (its median round): the table's figures as metrics with
@@ -237,14 +238,15 @@ static void wl_print_rounds(const wl_opts *o, const wl_view *v,
 }
 
 /* r's disk reads per second during its whole run (run_read_bytes in
- * blocks of fio->bs) over fio's IOPS; -1 when either is unknown. */
+ * blocks of fio->bs) over fio's IOPS beside it (r->fio_iops); -1 when
+ * either is unknown. */
 static double wl_efficiency(const wl_result *r, const wl_fio *fio)
 {
-    if (!fio || fio->iops <= 0 || !r->ran || r->run_secs <= 0 ||
+    if (!fio || r->fio_iops <= 0 || !r->ran || r->run_secs <= 0 ||
         r->run_read_bytes == UINT64_MAX)
         return -1;
     return (double)r->run_read_bytes / (double)fio->bs / r->run_secs /
-           fio->iops;
+           r->fio_iops;
 }
 
 /* The same over the steady part of the run, the window its steady ops/s
@@ -257,7 +259,7 @@ static double wl_efficiency_steady(const wl_result *r, const wl_fio *fio)
 
     if (i < -1)
         return wl_efficiency(r, fio);
-    if (!fio || fio->iops <= 0 || r->sample_rb[n - 1] == UINT64_MAX ||
+    if (!fio || r->fio_iops <= 0 || r->sample_rb[n - 1] == UINT64_MAX ||
         (i >= 0 && r->sample_rb[i] == UINT64_MAX))
         return -1;
     double t0 = i < 0 ? 0 : r->sample_t[i];
@@ -266,7 +268,7 @@ static double wl_efficiency_steady(const wl_result *r, const wl_fio *fio)
     if (dt <= 0 || r->sample_rb[n - 1] < b0)
         return -1;
     return (double)(r->sample_rb[n - 1] - b0) / (double)fio->bs / dt /
-           fio->iops;
+           r->fio_iops;
 }
 
 /* With bufpool:auto and another bufpool backend among the engines: auto's
@@ -318,16 +320,17 @@ static void wl_print_efficiency(const wl_opts *o, const wl_view *v,
         return;
     snprintf(line, sizeof line,
              "  efficiency (disk reads/s over fio's random-read rate, "
-             "%llu B, depth %d, %d s",
+             "%llu B, depth %d, %d s after every run, a run against the "
+             "mean of the fio runs before and after it",
              (unsigned long long)fio->bs, fio->depth, WL_FIO_SECONDS);
-    if (fio->iops <= 0) {
+    if (fio->runs == 0) {
         printf("%s): not measured: %s\n", line, fio->why);
         return;
     }
     wl_append(line, sizeof line,
-              ": %.0f IOPS; steady: the last third of the run, as ops/s; "
-              "then the whole run):",
-              fio->iops);
+              ": %.0f-%.0f IOPS; steady: the last third of the run, as "
+              "ops/s; then the whole run):",
+              fio->lo, fio->hi);
     for (int i = 0; i < o->nengines; i++) {
         double e = wl_efficiency_steady(v->sel[i], fio),
                a = wl_efficiency(v->sel[i], fio);
@@ -428,8 +431,8 @@ static void wl_csv(const wl_workload *w, const wl_opts *o,
         snprintf(c[15], 64, "%.2f", wl_to_steady_s(w, r));
         double eff = wl_efficiency_steady(r, fio), /* empty cells: n/a */
             eff_all = wl_efficiency(r, fio);
-        if (fio && fio->iops > 0)
-            snprintf(c[16], 64, "%.1f", fio->iops);
+        if (fio && r->fio_iops > 0)
+            snprintf(c[16], 64, "%.1f", r->fio_iops);
         if (eff >= 0)
             snprintf(c[17], 64, "%.4f", eff);
         if (eff_all >= 0)
@@ -597,8 +600,8 @@ static void wl_row_metrics(const wl_workload *w, const wl_opts *o,
         bo_metric(row, "driver_ns_per_op", driver_ns);
     if (pct > 0)
         bo_metric(row, "driver_pct", pct);
-    if (fio && fio->iops > 0)
-        bo_metric(row, "fio_randread_iops", fio->iops);
+    if (fio && r->fio_iops > 0)
+        bo_metric(row, "fio_randread_iops", r->fio_iops);
     if (eff >= 0)
         bo_metric(row, "efficiency", eff);
     if (eff_all >= 0)
