@@ -327,10 +327,12 @@ static void wl_print_efficiency(const wl_opts *o, const wl_view *v,
         printf("%s): not measured: %s\n", line, fio->why);
         return;
     }
-    wl_append(line, sizeof line,
-              ": %.0f-%.0f IOPS; steady: the last third of the run, as "
-              "ops/s; then the whole run):",
-              fio->lo, fio->hi);
+    if (fio->hi > fio->lo)
+        wl_append(line, sizeof line, ": %.0f-%.0f IOPS", fio->lo, fio->hi);
+    else
+        wl_append(line, sizeof line, ": %.0f IOPS", fio->hi);
+    wl_append(line, sizeof line, "; steady: the last third of the run, as "
+              "ops/s; then the whole run):");
     for (int i = 0; i < o->nengines; i++) {
         double e = wl_efficiency_steady(v->sel[i], fio),
                a = wl_efficiency(v->sel[i], fio);
