@@ -32,9 +32,9 @@
  * of it.
  *
  * BPBENCH_POOL_STATS=1 prints the pool's counters (fixes, window and
- * cache misses, reads, writes, latch waits, reader barriers, mean read
- * and write latency) on stderr when the engine closes: once after the
- * load, once after the run.
+ * cache misses, reads and early reads, writes, latch waits, reader
+ * barriers, mean read and write latency) on stderr when the engine
+ * closes: once after the load, once after the run.
  *
  * Transactions: none.  kv_begin hands out the one immutable kv_txn of the
  * handle to every thread; commit is a no-op and abort cannot undo.
@@ -77,14 +77,16 @@ static void kb_close(kv *k)
         bp_stats_get(b->pool, &st, sizeof st) == 0)
         fprintf(stderr,
                 "pool %s: fixes %llu, window misses %llu, cache misses "
-                "%llu, reads %llu, writes %llu (batched %llu, by the "
-                "flusher %llu), latch waits %llu, opt "
+                "%llu, reads %llu (early %llu), writes %llu (batched %llu, "
+                "by the flusher %llu), latch waits %llu, opt "
                 "failures %llu, reader barriers %llu (%s), mean read "
                 "%.1f us, mean write %.1f us\n",
                 kv_label(k), (unsigned long long)st.fixes,
                 (unsigned long long)st.window_misses,
                 (unsigned long long)st.cache_misses,
-                (unsigned long long)st.reads, (unsigned long long)st.writes,
+                (unsigned long long)st.reads,
+                (unsigned long long)st.reads_early,
+                (unsigned long long)st.writes,
                 (unsigned long long)st.batch_writes,
                 (unsigned long long)st.flusher_pages,
                 (unsigned long long)st.latch_waits,
