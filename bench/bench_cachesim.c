@@ -9,13 +9,18 @@
  * than another if its cache misses k times less often.  This program replays
  * the leaf sequence of YCSB's scrambled zipfian, drawn by the very code
  * `bpbench ycsb` uses (ycsb_scrambled_next), against caches of the same
- * size under six policies:
+ * size under seven policies:
  *
  *   LRU        what the kernel's page cache approximates (LMDB's cache);
  *   CLOCK      BP_REPLACE_CLOCK: a use sets the usage count to its
  *              maximum (3), a fill to 1, the hand decrements;
  *   ADMIT      BP_REPLACE_ADMIT, the pool's default: CLOCK with use counts
  *              and newcomers admitted by them (cs_admit below);
+ *   LFU online every use of every leaf counted exactly from the first
+ *              operation on (no aging, no memory limit), the least counted
+ *              leaf evicted, a missed leaf kept only if counted more: what
+ *              counting can know by each point of the run, so the most a
+ *              frequency policy learning online can do;
  *   LFU, known popularity  the C leaves of highest probability under the
  *              generator's own distribution, cached for good: the best a
  *              frequency policy can do, knowing every leaf's popularity
@@ -54,14 +59,17 @@ typedef struct cs_opts {
     bo_outopts out; /* out.dir: --out DIR, cachesim.png */
 } cs_opts;
 
-enum { CS_LRU, CS_CLOCK, CS_ADMIT, CS_KNOWN, CS_LFU, CS_MIN, CS_NPOL };
+enum {
+    CS_LRU, CS_CLOCK, CS_ADMIT, CS_ONLINE, CS_KNOWN, CS_LFU, CS_MIN,
+    CS_NPOL
+};
 static const char *const cs_pol_name[CS_NPOL] = {
     "LRU (kernel page cache)", "CLOCK (BP_REPLACE_CLOCK)",
-    "ADMIT (BP_REPLACE_ADMIT, default)", "LFU, known popularity",
-    "LFU in hindsight", "MIN (Belady, clairvoyant)"};
-static const char *const cs_pol_key[CS_NPOL] = {"lru",       "clock",
-                                                "admit",     "lfu-known",
-                                                "lfu-hindsight", "min"};
+    "ADMIT (BP_REPLACE_ADMIT, default)", "LFU online, every use counted",
+    "LFU, known popularity", "LFU in hindsight", "MIN (Belady, clairvoyant)"};
+static const char *const cs_pol_key[CS_NPOL] = {
+    "lru",       "clock",         "admit", "lfu-online",
+    "lfu-known", "lfu-hindsight", "min"};
 
 #define CS_NONE UINT32_MAX
 #define CS_NOMEM UINT64_MAX /* a policy's result when it had no memory */
@@ -69,10 +77,11 @@ static const char *const cs_pol_key[CS_NPOL] = {"lru",       "clock",
 static const char cs_intro[] =
 "Replays the leaf accesses of YCSB's scrambled zipfian (A, B, C) against a\n"
 "cache of the memory budget under LRU, the pool's two policies (CLOCK and\n"
-"ADMIT), the best frequency policy (knowing each leaf's popularity, and in\n"
-"hindsight) and Belady's MIN, and prints leaf misses per operation: the\n"
-"fewest page reads per operation any cache of that size could make out of\n"
-"memory.  Defaults are what `bpbench ycsb --oom --page-size 4096` runs.\n"
+"ADMIT), an LFU counting every use online, the best frequency policy\n"
+"(knowing each leaf's popularity, and in hindsight) and Belady's MIN, and\n"
+"prints leaf misses per operation: the fewest page reads per operation any\n"
+"cache of that size could make out of memory.  Defaults are what\n"
+"`bpbench ycsb --oom --page-size 4096` runs.\n"
 "A replay times nothing: its results have no latency.\n";
 
 /* 0, 1 for --help (printed), -1 on a usage error (printed). */
@@ -336,6 +345,90 @@ out:
     return miss;
 }
 
+/* LFU online: cnt[] every leaf's uses so far; the cached leaves in a binary
+ * min-heap by count (pos[] a leaf's place in it, CS_NONE when not cached). */
+typedef struct cs_lheap {
+    uint32_t *h, *pos, *cnt, n;
+} cs_lheap;
+
+static int cs_lh_less(const cs_lheap *q, uint32_t i, uint32_t j)
+{
+    return q->cnt[q->h[i]] < q->cnt[q->h[j]];
+}
+
+static void cs_lh_swap(cs_lheap *q, uint32_t i, uint32_t j)
+{
+    uint32_t t = q->h[i];
+
+    q->h[i] = q->h[j];
+    q->h[j] = t;
+    q->pos[q->h[i]] = i;
+    q->pos[q->h[j]] = j;
+}
+
+static void cs_lh_down(cs_lheap *q, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+
+        if (l < q->n && cs_lh_less(q, l, m))
+            m = l;
+        if (r < q->n && cs_lh_less(q, r, m))
+            m = r;
+        if (m == i)
+            return;
+        cs_lh_swap(q, i, m);
+        i = m;
+    }
+}
+
+static void cs_lh_up(cs_lheap *q, uint32_t i)
+{
+    while (i && cs_lh_less(q, i, (i - 1) / 2)) {
+        cs_lh_swap(q, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static uint64_t cs_lfu_online(const uint32_t *seq, size_t n, size_t warm,
+                              uint32_t nleaves, uint32_t cap)
+{
+    cs_lheap q = {malloc(cap * sizeof *q.h), malloc(nleaves * sizeof *q.pos),
+                  calloc(nleaves, sizeof *q.cnt), 0};
+    uint64_t miss = CS_NOMEM;
+
+    if (!q.h || !q.pos || !q.cnt)
+        goto out;
+    miss = 0;
+    memset(q.pos, 0xff, nleaves * sizeof *q.pos);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = seq[i];
+
+        if (q.cnt[x] < UINT32_MAX)
+            q.cnt[x]++;
+        if (q.pos[x] != CS_NONE) { /* a hit: its count rose */
+            cs_lh_down(&q, q.pos[x]);
+            continue;
+        }
+        miss += i >= warm;
+        if (q.n < cap) {
+            q.h[q.n] = x;
+            q.pos[x] = q.n++;
+            cs_lh_up(&q, q.pos[x]);
+        } else if (q.cnt[x] > q.cnt[q.h[0]]) { /* else read, not kept */
+            q.pos[q.h[0]] = CS_NONE;
+            q.h[0] = x;
+            q.pos[x] = 0;
+            cs_lh_down(&q, 0);
+        }
+    }
+out:
+    free(q.h);
+    free(q.pos);
+    free(q.cnt);
+    return miss;
+}
+
 /* The probability of each leaf under the scrambled zipfian's own sampler
  * (ycsb_zipf_next: rank 0 below 1/zetan, rank 1 below u0, then
  * items * (eta u - eta + 1)^alpha), summed over the first CS_RANKS ranks;
@@ -533,8 +626,9 @@ static uint64_t cs_known(const uint32_t *seq, size_t n, size_t warm,
     return cs_lfu_known(seq, n, warm, nleaves, cap, cs_prob);
 }
 
-static const cs_policy cs_pol_fn[CS_NPOL] = {cs_lru, cs_clock, cs_admit,
-                                             cs_known, cs_lfu_bound, cs_min};
+static const cs_policy cs_pol_fn[CS_NPOL] = {
+    cs_lru, cs_clock, cs_admit, cs_lfu_online, cs_known, cs_lfu_bound,
+    cs_min};
 
 /* Every policy on both cache sizes into miss; 0, 1 out of memory, 2 a
  * cache not smaller than the data (said why). */
@@ -605,13 +699,14 @@ static void cs_report(const cs_opts *o, size_t warm, uint32_t nleaves,
            "pages (its window holds the rest)\n", cap[0], cap[1]);
     bu_table_print(&t, stdout, "  ", 1);
     bu_table_free(&t);
-    printf("ADMIT misses %+.1f%% against LFU with known popularity and "
-           "%+.1f%% against LFU in hindsight (whole budget), CLOCK %+.1f%% "
-           "and %+.1f%%.\n",
-           100.0 * ((double)miss[0][CS_ADMIT] / (double)miss[0][CS_KNOWN] - 1),
-           100.0 * ((double)miss[0][CS_ADMIT] / (double)miss[0][CS_LFU] - 1),
-           100.0 * ((double)miss[0][CS_CLOCK] / (double)miss[0][CS_KNOWN] - 1),
-           100.0 * ((double)miss[0][CS_CLOCK] / (double)miss[0][CS_LFU] - 1));
+#define CS_PCT(a, b) (100.0 * ((double)miss[0][a] / (double)miss[0][b] - 1))
+    printf("ADMIT misses %+.1f%% against LFU with known popularity, %+.1f%% "
+           "against LFU in hindsight and %+.1f%% against LFU online (whole "
+           "budget); CLOCK %+.1f%%, %+.1f%% and %+.1f%%.\n",
+           CS_PCT(CS_ADMIT, CS_KNOWN), CS_PCT(CS_ADMIT, CS_LFU),
+           CS_PCT(CS_ADMIT, CS_ONLINE), CS_PCT(CS_CLOCK, CS_KNOWN),
+           CS_PCT(CS_CLOCK, CS_LFU), CS_PCT(CS_CLOCK, CS_ONLINE));
+#undef CS_PCT
     printf("A disk-bound engine with the same threads on the same disk is at "
            "most \"LRU's / this\" times as fast as one whose cache is an "
            "LRU of the whole budget.\n");

@@ -1,10 +1,11 @@
 #!/bin/sh
 # check_bench_json.sh - bpbench's machine-readable results: runs `bpbench
-# hit`, `bpbench io`, `bpbench kv` and `bpbench sqlite` at small sizes
-# with --json and --csv (and --output), validates every JSON file with `cmake -P` (string(JSON):
-# schema "bpbench/1", a non-empty results array, machine.cores > 0, each
-# latency entry with p50 <= p90 <= p99 <= p999 <= max), checks that every
-# CSV file has a header line and rows, and runs `bpbench compare` on two
+# hit`, `io`, `kv`, `sqlite` and `cachesim` at small sizes with --json
+# and --csv (and --output), validates every JSON file with `cmake -P`
+# (string(JSON): schema "bpbench/1", a non-empty results array,
+# machine.cores > 0, each latency entry with p50 <= p90 <= p99 <= p999 <=
+# max), checks that every CSV file has a header line and rows, checks the
+# bounds any cachesim replay obeys, and runs `bpbench compare` on two
 # results when bpbench has it.
 #
 # usage: check_bench_json.sh BPBENCH [CMAKE]
@@ -148,6 +149,34 @@ if "$bp" sqlite --help >/dev/null 2>&1; then
 else
     echo "check_bench_json: bpbench has no sqlite subcommand: skipped"
 fi
+
+# cachesim: besides the files, what must hold of any replay: 7 policies
+# on 2 cache sizes, Belady's MIN misses no more than any policy, and the
+# LFU in hindsight (the best fixed set for the measured draws) no more
+# than the LFU of known popularity (a fixed set too).
+run cachesim "$bp" cachesim --records 50000 --memory 1m --ops 300000 \
+    --json "$tmp/cachesim.json" --csv "$tmp/cachesim.csv" && {
+    check_json "$tmp/cachesim.json" 0
+    check_csv "$tmp/cachesim.csv"
+    awk -F, '$1 == "cachesim" {
+            n++; m[$3 "," $2] = $5 + 0; c[$3] = 1
+        }
+        END {
+            if (n != 14) { print "rows: " n ", not 14"; bad = 1 }
+            for (k in c) {
+                for (q in m) {
+                    split(q, f, ",")
+                    if (f[1] == k && m[k ",min"] > m[q]) {
+                        print k ": min above " f[2]; bad = 1
+                    }
+                }
+                if (m[k ",lfu-hindsight"] > m[k ",lfu-known"]) {
+                    print k ": hindsight above known"; bad = 1
+                }
+            }
+            exit bad
+        }' "$tmp/cachesim.csv" || bad "cachesim: a bound does not hold"
+}
 
 if "$bp" compare --help >/dev/null 2>&1; then
     if [ -s "$tmp/hit.json" ] && [ -s "$tmp/hit2.json" ]; then
