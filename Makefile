@@ -14,7 +14,7 @@
 #   make test-kernel: the kernel leg (scripts/kernel-test.sh): builds the
 #   bpwin module (kernel/) and the programs in build-kernel/, runs
 #   kernel/check-patches.sh, boots Debian's kernel under qemu (KVM if
-#   /dev/kvm works, else TCG) and runs test_kmod, bpbench remap and the
+#   that kernel boots under it, else TCG) and runs test_kmod, bpbench remap and the
 #   suite on the kmod backend there; at most 10 minutes.
 #   KERNEL_TEST=auto|run|skip (auto: skipped with the reason when its
 #   packages cannot be installed or there is no kernel to boot; run: that

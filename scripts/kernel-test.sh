@@ -5,7 +5,7 @@
 #
 # The host's own kernel need not load modules: the guest is the installed
 # linux-image-amd64 (its vmlinuz, headers and /lib/modules), 2 CPUs, 4 GiB,
-# KVM where /dev/kvm works, else TCG.  Its initramfs holds busybox, the
+# KVM where that kernel boots under it, else TCG.  Its initramfs holds busybox, the
 # /init (scripts/guest-init.sh), the disk modules, bpwin.ko and the programs
 # of build-kernel/user with their shared libraries; the tests' files go to
 # an ext4 disk (a sparse image: O_DIRECT, which tmpfs refuses).
@@ -53,7 +53,8 @@
 #       of ctest names
 #   KERNEL_SUITE_ENV="VAR=VAL ..."  more environment for the suite
 #   KERNEL_KMOD_BUDGET=120, KERNEL_BENCH_BUDGET=150  seconds (0: no bench)
-#   KERNEL_ACCEL=auto|kvm|tcg  (auto)
+#   KERNEL_ACCEL=auto|kvm|tcg  (auto: KVM when the guest kernel boots
+#       under it within KVM_PROBE=20 seconds, else TCG, with a line why)
 #   BPWIN_KO=FILE  boot this bpwin.ko instead of building kernel/
 #   JOBS (2)
 # Exit status: 0 passed, 1 failed, 77 skipped.  The console of the last run
@@ -128,14 +129,41 @@ if [ -z "$BPWIN_KO" ] && [ ! -f kernel/Makefile ]; then
     cannot "no kernel/Makefile: the bpwin module is not in this tree (BPWIN_KO=file boots a prebuilt one)"
 fi
 
+# KVM is used only if the guest kernel boots under it: /dev/kvm may open
+# and qemu start on a host whose nested KVM hangs a Linux guest before its
+# first line.  Booted without an initramfs, the kernel panics at the root
+# mount within seconds where KVM works; kvm_why says why not.
+KVM_PROBE=${KVM_PROBE:-20}
+kvm_why=""
 kvm_usable() {
-    [ -e /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null || return 1
-    echo quit | timeout 30 "$QEMU" -accel kvm -machine none -display none \
-        -nodefaults -no-user-config -monitor stdio >/dev/null 2>&1
+    local out
+    if ! { [ -e /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }; then
+        kvm_why="/dev/kvm cannot be opened"
+        return 1
+    fi
+    if ! echo quit | timeout 30 "$QEMU" -accel kvm -machine none \
+            -display none -nodefaults -no-user-config -monitor stdio \
+            >/dev/null 2>&1; then
+        kvm_why="$QEMU cannot start with -accel kvm"
+        return 1
+    fi
+    out=$(timeout -k 5 "$KVM_PROBE" "$QEMU" -accel kvm -cpu host -m 256M \
+          -nographic -no-reboot -monitor none -serial stdio -nic none \
+          -kernel "/boot/vmlinuz-$KVER" \
+          -append "console=ttyS0 panic=-1 loglevel=4" </dev/null 2>/dev/null)
+    if [[ "$out" != *"Kernel panic"* ]]; then
+        kvm_why="Debian's kernel did not boot under KVM within $KVM_PROBE s"
+        return 1
+    fi
 }
 case "$KERNEL_ACCEL" in
-auto) if kvm_usable; then ACCEL=kvm; else ACCEL=tcg; fi ;;
-kvm) kvm_usable || cannot "KERNEL_ACCEL=kvm but /dev/kvm cannot be used"; ACCEL=kvm ;;
+auto) if kvm_usable; then
+          ACCEL=kvm
+      else
+          ACCEL=tcg
+          [ -e /dev/kvm ] && echo "kernel: TCG, not KVM: $kvm_why"
+      fi ;;
+kvm) kvm_usable || cannot "KERNEL_ACCEL=kvm but KVM cannot be used: $kvm_why"; ACCEL=kvm ;;
 tcg) ACCEL=tcg ;;
 *) echo "kernel: KERNEL_ACCEL=$KERNEL_ACCEL is not one of auto, kvm, tcg" >&2; exit 2 ;;
 esac

@@ -20,8 +20,8 @@
 #           installed, so the emulated path is exercised on every host.
 #   kernel  scripts/kernel-test.sh: the bpwin module (kernel/), test_kmod,
 #           bpbench remap and the suite on the kmod backend in Debian's
-#           kernel under qemu-system-x86_64 (KVM where /dev/kvm works, else
-#           TCG), with build-kernel/; its summary line becomes the leg's
+#           kernel under qemu-system-x86_64 (KVM where that kernel boots
+#           under it, else TCG), with build-kernel/; its summary line becomes the leg's
 #           line, its failed and skipped steps are listed under the
 #           summary.  KERNEL_TEST says whether it runs:
 #             auto  it installs its packages as root; without them (not
