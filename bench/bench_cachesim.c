@@ -19,8 +19,8 @@
  *   LFU online every use of every leaf counted exactly from the first
  *              operation on (no aging, no memory limit), the least counted
  *              leaf evicted, a missed leaf kept only if counted more: what
- *              counting can know by each point of the run, so the most a
- *              frequency policy learning online can do;
+ *              counting can know by each point of the run, the reference
+ *              for a frequency policy that learns online;
  *   LFU, known popularity  the C leaves of highest probability under the
  *              generator's own distribution, cached for good: the best a
  *              frequency policy can do, knowing every leaf's popularity

@@ -5,10 +5,11 @@
 #
 # The host's own kernel need not load modules: the guest is the installed
 # linux-image-amd64 (its vmlinuz, headers and /lib/modules), 2 CPUs, 4 GiB,
-# KVM where that kernel boots under it, else TCG.  Its initramfs holds busybox, the
-# /init (scripts/guest-init.sh), the disk modules, bpwin.ko and the programs
-# of build-kernel/user with their shared libraries; the tests' files go to
-# an ext4 disk (a sparse image: O_DIRECT, which tmpfs refuses).
+# KVM where that kernel boots under it, else TCG.  Its initramfs holds
+# busybox, the /init (scripts/guest-init.sh), the disk modules, bpwin.ko
+# and the programs of build-kernel/user with their shared libraries; the
+# tests' files go to an ext4 disk (a sparse image: O_DIRECT, which tmpfs
+# refuses).
 #
 # Steps, in this order, one line each ("kernel: <step>: passed|failed|
 # skipped (why; seconds)"):
@@ -134,6 +135,10 @@ fi
 # first line.  Booted without an initramfs, the kernel panics at the root
 # mount within seconds where KVM works; kvm_why says why not.
 KVM_PROBE=${KVM_PROBE:-20}
+# The guest on the serial console, no network, no reboot: the probe and the
+# run alike.
+QBOOT=(-nographic -no-reboot -monitor none -serial stdio -nic none
+       -kernel "/boot/vmlinuz-$KVER")
 kvm_why=""
 kvm_usable() {
     local out
@@ -148,9 +153,8 @@ kvm_usable() {
         return 1
     fi
     out=$(timeout -k 5 "$KVM_PROBE" "$QEMU" -accel kvm -cpu host -m 256M \
-          -nographic -no-reboot -monitor none -serial stdio -nic none \
-          -kernel "/boot/vmlinuz-$KVER" \
-          -append "console=ttyS0 panic=-1 loglevel=4" </dev/null 2>/dev/null)
+          "${QBOOT[@]}" -append "console=ttyS0 panic=-1 loglevel=4" \
+          </dev/null 2>/dev/null)
     if [[ "$out" != *"Kernel panic"* ]]; then
         kvm_why="Debian's kernel did not boot under KVM within $KVM_PROBE s"
         return 1
@@ -398,9 +402,8 @@ truncate -s 4G "$tmp/disk.img" &&
 # ---- Boot --------------------------------------------------------------------
 cpu=max
 [ "$ACCEL" = kvm ] && cpu=host
-QARGS=(-accel "$ACCEL" -cpu "$cpu" -smp 2 -m 4G -nographic -no-reboot
-       -monitor none -serial stdio -nic none
-       -kernel "/boot/vmlinuz-$KVER" -initrd "$tmp/initrd.img"
+QARGS=(-accel "$ACCEL" -cpu "$cpu" -smp 2 -m 4G "${QBOOT[@]}"
+       -initrd "$tmp/initrd.img"
        -append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4"
        -drive "file=$tmp/disk.img,if=virtio,format=raw,cache=unsafe")
 echo "kernel: booting $KVER under $QEMU $QVER ($ACCEL_NAME), $(du -h "$tmp/initrd.img" | cut -f1) initramfs, timeout $QTIMEOUT s"
